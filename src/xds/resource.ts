@@ -1,0 +1,78 @@
+// An xDS resource encoded once and shared by every proxy that receives it.
+// Generators build these; the ADS server only copies their bytes onto streams.
+import { createHash } from 'node:crypto';
+import protobuf from 'protobufjs';
+import { lookupType } from '../proto/envoyRoot.js';
+
+export const TypeUrl = {
+  Cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  Listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  RouteConfiguration: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  ClusterLoadAssignment: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  Secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+} as const;
+
+/** istiod's short names for the four main xDS types, as proxy-status prints them. */
+export const shortTypeName: Readonly<Record<string, string>> = {
+  [TypeUrl.Cluster]: 'CDS',
+  [TypeUrl.Listener]: 'LDS',
+  [TypeUrl.RouteConfiguration]: 'RDS',
+  [TypeUrl.ClusterLoadAssignment]: 'EDS',
+  [TypeUrl.Secret]: 'SDS',
+};
+
+/** Wildcard types (LDS, CDS): a State-of-the-World response always carries the full set. */
+export const wildcardTypes: ReadonlySet<string> = new Set([TypeUrl.Cluster, TypeUrl.Listener]);
+
+export interface XdsResource {
+  readonly typeUrl: string;
+  readonly name: string;
+  /** Content hash: equal versions mean identical bytes. */
+  readonly version: string;
+  /** The encoded google.protobuf.Any (type_url + value). */
+  readonly any: Uint8Array;
+}
+
+const typeNameFromUrl = (typeUrl: string): string => typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+
+/** Encodes google.protobuf.Any{type_url, value} by hand so the value bytes are not copied twice. */
+export function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
+  return protobuf.Writer.create().uint32(10).string(typeUrl).uint32(18).bytes(value).finish();
+}
+
+export function contentVersion(bytes: Uint8Array): string {
+  return createHash('sha1').update(bytes).digest('base64url').slice(0, 16);
+}
+
+/**
+ * Encodes a resource given as a protobufjs JSON object (camelCase fields,
+ * `@type`-tagged Any values). Throws if the object does not fit the proto.
+ */
+export function encodeResource(typeUrl: string, name: string, message: Record<string, unknown>): XdsResource {
+  const type = lookupType(typeNameFromUrl(typeUrl));
+  const value = type.encode(type.fromObject(message)).finish();
+  return { typeUrl, name, version: contentVersion(value), any: encodeAny(typeUrl, value) };
+}
+
+/** Decodes an encoded Any back to JSON (for config_dump, tests and CSDS). */
+export function decodeAnyToJson(any: Uint8Array): Record<string, unknown> {
+  const anyType = lookupType('google.protobuf.Any');
+  // protobufjs' built-in Any keeps the snake_case field name.
+  const decoded = anyType.decode(any) as unknown as { type_url?: string; typeUrl?: string; value: Uint8Array };
+  const typeUrl = decoded.type_url ?? decoded.typeUrl ?? '';
+  const type = lookupType(typeNameFromUrl(typeUrl));
+  const json = type.toObject(type.decode(decoded.value), jsonConversion);
+  return { '@type': typeUrl, ...json };
+}
+
+/** protobufjs toObject options that give proto3 JSON-like output. */
+export const jsonConversion: protobuf.IConversionOptions = {
+  longs: String,
+  enums: String,
+  bytes: String,
+  defaults: false,
+  arrays: true,
+  objects: true,
+  oneofs: false,
+  json: true,
+};
