@@ -1,0 +1,24 @@
+// meshctl's only way into meshd: its HTTP debug API.
+
+export class DebugApiError extends Error {}
+
+export async function fetchDebugJson<T>(server: string, path: string): Promise<T> {
+  const url = new URL(path, server.endsWith('/') ? server : `${server}/`);
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+  } catch (err) {
+    throw new DebugApiError(`cannot reach meshd at ${server}: ${(err as Error).cause ? String((err as Error & { cause: Error }).cause.message) : (err as Error).message}`);
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let message = text.trim();
+    try {
+      message = (JSON.parse(text) as { error?: string }).error ?? message;
+    } catch {
+      // plain-text error body
+    }
+    throw new DebugApiError(`${url.pathname}: ${res.status} ${message}`);
+  }
+  return JSON.parse(text) as T;
+}

@@ -1,0 +1,100 @@
+// `meshd serve` flags, each also read from an environment variable (MESHD_*),
+// turned into a validated MeshdConfig.
+import { Command, Option } from 'commander';
+import { parseDurationFlag } from '../durations.js';
+import { defaultConfig, type MeshdConfig } from '../meshd.js';
+
+export class FlagError extends Error {}
+
+/** Adds every serve flag to a command. Environment variable names are MESHD_ plus the flag in capitals. */
+export function addServeFlags(cmd: Command): Command {
+  const flag = (spec: string, description: string, env: string, fallback?: string): Option => {
+    const o = new Option(spec, description).env(env);
+    return fallback === undefined ? o : o.default(fallback);
+  };
+  return cmd
+    .addOption(flag('--config-dir <dir>', 'read configuration from YAML files in DIR (watched)', 'MESHD_CONFIG_DIR'))
+    .addOption(flag('--kubeconfig <path>', 'read configuration from the Kubernetes API server in this kubeconfig', 'KUBECONFIG'))
+    .addOption(flag('--xds-port <port>', 'plaintext gRPC port (ADS, CSDS)', 'MESHD_XDS_PORT', String(defaultConfig.xdsPort)))
+    .addOption(flag('--secure-port <port>', 'TLS gRPC port (ADS, CA)', 'MESHD_SECURE_PORT', String(defaultConfig.securePort)))
+    .addOption(flag('--http-port <port>', 'HTTP port (/ready, /metrics, /debug/*)', 'MESHD_HTTP_PORT', String(defaultConfig.httpPort)))
+    .addOption(flag('--host <address>', 'address to listen on', 'MESHD_HOST', defaultConfig.host))
+    .addOption(flag('--trust-domain <domain>', 'SPIFFE trust domain', 'MESHD_TRUST_DOMAIN', defaultConfig.trustDomain))
+    .addOption(flag('--cluster-id <id>', 'cluster name', 'MESHD_CLUSTER_ID', defaultConfig.clusterId))
+    .addOption(flag('--ca-dir <dir>', 'CA material in file mode (created self-signed when empty)', 'MESHD_CA_DIR'))
+    .addOption(flag('--cert-ttl <duration>', 'default workload certificate lifetime', 'MESHD_CERT_TTL', '24h'))
+    .addOption(flag('--max-cert-ttl <duration>', 'longest workload certificate lifetime granted', 'MESHD_MAX_CERT_TTL', '90d'))
+    .addOption(flag('--jwt-public-key <path>', 'PEM public key verifying workload JWTs offline (file mode)', 'MESHD_JWT_PUBLIC_KEY'))
+    .addOption(flag('--jwt-issuer <issuer>', 'issuer required of workload JWTs (file mode)', 'MESHD_JWT_ISSUER'))
+    .addOption(flag('--debounce-after <duration>', 'quiet time before a push', 'MESHD_DEBOUNCE_AFTER', '100ms'))
+    .addOption(flag('--debounce-max <duration>', 'longest a push is delayed by a stream of changes', 'MESHD_DEBOUNCE_MAX', '10s'))
+    .addOption(flag('--log-level <level>', 'trace, debug, info, warn or error', 'MESHD_LOG_LEVEL', defaultConfig.logLevel));
+}
+
+function port(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new FlagError(`--${name} ${JSON.stringify(text)}: want a port number 0-65535 (0 picks a free port)`);
+  return n;
+}
+
+function duration(name: string, text: string): number {
+  try {
+    return parseDurationFlag(text);
+  } catch (err) {
+    throw new FlagError(`--${name}: ${(err as Error).message}`);
+  }
+}
+
+export interface ServeFlags {
+  configDir?: string;
+  kubeconfig?: string;
+  xdsPort: string;
+  securePort: string;
+  httpPort: string;
+  host: string;
+  trustDomain: string;
+  clusterId: string;
+  caDir?: string;
+  certTtl: string;
+  maxCertTtl: string;
+  jwtPublicKey?: string;
+  jwtIssuer?: string;
+  debounceAfter: string;
+  debounceMax: string;
+  logLevel: string;
+}
+
+/** Validates flags; a config source must be chosen explicitly (or be in-cluster). */
+export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): MeshdConfig {
+  const inCluster = !flags.configDir && !flags.kubeconfig && Boolean(env.KUBERNETES_SERVICE_HOST);
+  if (!flags.configDir && !flags.kubeconfig && !inCluster) {
+    throw new FlagError(
+      'no configuration source: pass --config-dir DIR to read YAML files, or --kubeconfig PATH (or run in a pod) to watch a Kubernetes cluster; `npm start` runs the bundled demo mesh',
+    );
+  }
+  if (flags.configDir && flags.kubeconfig) throw new FlagError('choose one configuration source: --config-dir or --kubeconfig, not both');
+  if (Boolean(flags.jwtPublicKey) !== Boolean(flags.jwtIssuer)) throw new FlagError('--jwt-public-key and --jwt-issuer go together');
+  const certTtlMs = duration('cert-ttl', flags.certTtl);
+  const maxCertTtlMs = duration('max-cert-ttl', flags.maxCertTtl);
+  if (certTtlMs > maxCertTtlMs) throw new FlagError(`--cert-ttl ${flags.certTtl} exceeds --max-cert-ttl ${flags.maxCertTtl}`);
+  return {
+    ...defaultConfig,
+    ...(flags.configDir ? { configDir: flags.configDir } : {}),
+    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    inCluster,
+    host: flags.host,
+    xdsPort: port('xds-port', flags.xdsPort),
+    securePort: port('secure-port', flags.securePort),
+    httpPort: port('http-port', flags.httpPort),
+    trustDomain: flags.trustDomain,
+    clusterId: flags.clusterId,
+    ...(flags.caDir ? { caDir: flags.caDir } : {}),
+    certTtlMs,
+    maxCertTtlMs,
+    ...(flags.jwtPublicKey ? { jwtPublicKey: flags.jwtPublicKey } : {}),
+    ...(flags.jwtIssuer ? { jwtIssuer: flags.jwtIssuer } : {}),
+    debounceAfterMs: duration('debounce-after', flags.debounceAfter),
+    debounceMaxMs: duration('debounce-max', flags.debounceMax),
+    logLevel: flags.logLevel,
+  };
+}

@@ -1,0 +1,169 @@
+// The composition root: sources → model → push context → generators → ADS,
+// plus the CA, sync status, metrics and the debug API. `meshd serve` calls this.
+import os from 'node:os';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { DebugServer } from './http/debugServer.js';
+import { createLogger } from './log.js';
+import { buildConfigDump } from './status/configDump.js';
+import { SyncStatusRegistry } from './status/syncStatus.js';
+import { XdsMetrics } from './status/xdsMetrics.js';
+import { AdsServer } from './xds/server/adsServer.js';
+import { combineEvents, type XdsServerEvents } from './xds/server/events.js';
+import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from './xds/server/grpcServer.js';
+import type { PushRequest, ResourceGenerator } from './xds/server/types.js';
+
+export interface MeshdConfig {
+  configDir?: string;
+  kubeconfig?: string;
+  inCluster?: boolean;
+  host: string;
+  xdsPort: number;
+  securePort: number;
+  httpPort: number;
+  trustDomain: string;
+  clusterId: string;
+  caDir?: string;
+  certTtlMs: number;
+  maxCertTtlMs: number;
+  jwtPublicKey?: string;
+  jwtIssuer?: string;
+  debounceAfterMs: number;
+  debounceMaxMs: number;
+  logLevel: string;
+  /** This instance's name (the pod name in Kubernetes). */
+  controlPlaneId: string;
+  /** Bound on the SIGTERM drain. */
+  drainGraceMs: number;
+  maxStreamsPerConnection: number;
+  pushConcurrency: number;
+}
+
+export const defaultConfig: MeshdConfig = {
+  host: '0.0.0.0',
+  xdsPort: 15010,
+  securePort: 15012,
+  httpPort: 15014,
+  trustDomain: 'cluster.local',
+  clusterId: 'Kubernetes',
+  certTtlMs: 24 * 3_600_000,
+  maxCertTtlMs: 90 * 86_400_000,
+  debounceAfterMs: 100,
+  debounceMaxMs: 10_000,
+  logLevel: 'info',
+  controlPlaneId: process.env.POD_NAME ?? `istiod-${os.hostname()}`,
+  drainGraceMs: 5_000,
+  maxStreamsPerConnection: 1000,
+  pushConcurrency: 100,
+};
+
+/** What produces resources and pushes: the mesh pipeline, or a fixed generator (tests, benchmarks). */
+export interface ResourceSource {
+  generator: ResourceGenerator;
+  /** Resolves once every source has delivered its initial state. */
+  start(): Promise<void>;
+  onPush(listener: (request: PushRequest) => void): void;
+  readonly synced: boolean;
+  stop(): Promise<void>;
+}
+
+export interface Meshd {
+  readonly ports: { xds: number; secure: number; http: number };
+  readonly ads: AdsServer;
+  readonly status: SyncStatusRegistry;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  readonly debug: DebugServer;
+  /** Drains streams and stops everything within drainGraceMs. */
+  close(): Promise<void>;
+}
+
+export interface MeshdDeps {
+  resources: ResourceSource;
+  logger?: Logger;
+  /** TLS credentials for the secure port; without them the secure port is not opened. */
+  secureCredentials?: grpc.ServerCredentials;
+  /** Registers extra services (the CA) on the secure port's server. */
+  registerSecureServices?: (server: grpc.Server) => void;
+  /** More listeners for ADS stream events (benchmarks, embedding). */
+  events?: readonly XdsServerEvents[];
+  /** Why the CA (or another dependency) is not ready, if it is not. */
+  extraNotReady?: () => string | undefined;
+}
+
+export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<Meshd> {
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const status = new SyncStatusRegistry(config.controlPlaneId);
+  const metrics = new XdsMetrics(registry);
+  const ads = new AdsServer({
+    generator: deps.resources.generator,
+    logger: logger.child({ component: 'ads' }),
+    events: combineEvents([status, metrics, nackLogger(logger), ...(deps.events ?? [])]),
+    controlPlaneId: config.controlPlaneId,
+    pushConcurrency: config.pushConcurrency,
+  });
+  deps.resources.onPush((request) => ads.push(request));
+
+  let draining = false;
+  const debug = new DebugServer({
+    registry,
+    notReadyReason: () => {
+      if (draining) return 'shutting down';
+      if (!deps.resources.synced) return 'configuration sources not synced';
+      return deps.extraNotReady?.();
+    },
+  });
+  debug.route('/debug/syncz', () => ({ status: 200, body: status.syncz() }));
+  debug.route('/debug/config_dump', (query) => {
+    const proxyId = query.get('proxyID') ?? '';
+    const found = status.findProxy(proxyId);
+    if (!found) return { status: 404, body: { error: `proxy ${JSON.stringify(proxyId)} is not connected to ${config.controlPlaneId}` } };
+    return { status: 200, body: buildConfigDump(status.resourcesOf(found.connectionId), (typeUrl) => status.sentVersion(found.connectionId, typeUrl)) };
+  });
+
+  const plain = createGrpcServer({ maxStreamsPerConnection: config.maxStreamsPerConnection });
+  ads.addTo(plain);
+  const secure = deps.secureCredentials ? createGrpcServer({ maxStreamsPerConnection: config.maxStreamsPerConnection }) : undefined;
+  if (secure) {
+    ads.addTo(secure);
+    deps.registerSecureServices?.(secure);
+  }
+
+  const httpPort = await debug.listen(config.host, config.httpPort);
+  const xdsPort = await bindGrpcServer(plain, config.host, config.xdsPort, grpc.ServerCredentials.createInsecure());
+  const securePort = secure && deps.secureCredentials ? await bindGrpcServer(secure, config.host, config.securePort, deps.secureCredentials) : 0;
+  const ports = { xds: xdsPort, secure: securePort, http: httpPort };
+  logger.info(ports, 'listening');
+
+  deps.resources.start().then(
+    () => logger.info({}, 'configuration sources synced'),
+    (err: unknown) => logger.error({ err }, 'configuration sources failed to start'),
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      draining = true;
+      ads.drain();
+      await Promise.all([
+        shutdownGrpcServer(plain, config.drainGraceMs),
+        secure ? shutdownGrpcServer(secure, config.drainGraceMs) : Promise.resolve(),
+        deps.resources.stop(),
+      ]);
+      await debug.close();
+      logger.info({}, 'stopped');
+    })();
+    return closing;
+  };
+  return { ports, ads, status, registry, logger, debug, close };
+}
+
+/** One warning per NACK, naming the proxy, the type and Envoy's reason. */
+function nackLogger(logger: Logger): { nacked: (c: { proxy: { id: string } }, typeUrl: string, nonce: string, error: string) => void } {
+  return {
+    nacked: (conn, typeUrl, nonce, error) => logger.warn({ proxy: conn.proxy.id, typeUrl, nonce, error }, 'proxy rejected configuration (NACK)'),
+  };
+}

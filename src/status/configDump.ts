@@ -1,0 +1,41 @@
+// The resources a proxy was sent, in the shape of Envoy's admin /config_dump.
+import { TypeUrl, decodeAnyToJson, type XdsResource } from '../xds/resource.js';
+
+type Decoded = Record<string, unknown>;
+
+function body(resource: XdsResource): Decoded {
+  const { ['@type']: typeUrl, ...rest } = decodeAnyToJson(resource.any);
+  return { '@type': typeUrl, ...rest };
+}
+
+/** Builds `{configs: [...]}` from the resources per type URL (as SyncStatusRegistry.resourcesOf returns). */
+export function buildConfigDump(resources: ReadonlyMap<string, readonly XdsResource[]>, versionOf: (typeUrl: string) => string): Decoded {
+  const list = (typeUrl: string): readonly XdsResource[] => resources.get(typeUrl) ?? [];
+  const configs: Decoded[] = [
+    {
+      '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+      versionInfo: versionOf(TypeUrl.Cluster),
+      dynamicActiveClusters: list(TypeUrl.Cluster).map((r) => ({ versionInfo: versionOf(TypeUrl.Cluster), cluster: body(r) })),
+    },
+    {
+      '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
+      versionInfo: versionOf(TypeUrl.Listener),
+      dynamicListeners: list(TypeUrl.Listener).map((r) => ({
+        name: r.name,
+        activeState: { versionInfo: versionOf(TypeUrl.Listener), listener: body(r) },
+      })),
+    },
+    {
+      '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
+      dynamicRouteConfigs: list(TypeUrl.RouteConfiguration).map((r) => ({ versionInfo: versionOf(TypeUrl.RouteConfiguration), routeConfig: body(r) })),
+    },
+    {
+      '@type': 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump',
+      dynamicEndpointConfigs: list(TypeUrl.ClusterLoadAssignment).map((r) => ({
+        versionInfo: versionOf(TypeUrl.ClusterLoadAssignment),
+        endpointConfig: body(r),
+      })),
+    },
+  ];
+  return { configs };
+}

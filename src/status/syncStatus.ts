@@ -1,0 +1,200 @@
+// Per proxy and per xDS type sync state, fed by the ADS server's events:
+// SYNCED (acknowledged what was last sent), STALE (sent, not yet acknowledged),
+// NACKED (last response rejected), NOT SENT (nothing sent yet).
+import type { Proxy } from '../model/proxy.js';
+import { shortTypeName, type XdsResource } from '../xds/resource.js';
+import type { ConnectionInfo, ResponseSentEvent, XdsServerEvents } from '../xds/server/events.js';
+
+export type SyncState = 'SYNCED' | 'NOT SENT' | 'STALE' | 'NACKED';
+
+export interface TypeSyncStatus {
+  status: SyncState;
+  sentNonce: string;
+  ackedNonce: string;
+  sentVersion: string;
+  ackedVersion: string;
+  error: string;
+  sentAt?: string;
+  ackedAt?: string;
+  nackedAt?: string;
+}
+
+export interface ProxySyncStatus {
+  proxy: string;
+  connectionId: string;
+  clusterId: string;
+  namespace: string;
+  version: string;
+  controlPlane: string;
+  protocol: 'sotw' | 'delta';
+  connectedAt: string;
+  CDS: TypeSyncStatus;
+  LDS: TypeSyncStatus;
+  EDS: TypeSyncStatus;
+  RDS: TypeSyncStatus;
+}
+
+interface TypeRecord {
+  sentNonce: string;
+  sentVersion: string;
+  ackedNonce: string;
+  ackedVersion: string;
+  nackedNonce: string;
+  error: string;
+  sentAt?: number;
+  ackedAt?: number;
+  nackedAt?: number;
+  /** What the proxy holds if it accepted everything sent (the config_dump view). */
+  sent: Map<string, XdsResource>;
+  /** What the proxy held at its last ACK. */
+  acked: Map<string, XdsResource>;
+  /** State that the in-flight nonce would produce once acknowledged. */
+  pendingNonce: string;
+}
+
+interface ConnectionRecord {
+  info: ConnectionInfo;
+  types: Map<string, TypeRecord>;
+}
+
+const mainTypes = ['CDS', 'LDS', 'EDS', 'RDS'] as const;
+
+export function syncState(r: TypeRecord | undefined): SyncState {
+  if (!r || !r.sentNonce) return 'NOT SENT';
+  if (r.ackedNonce === r.sentNonce) return 'SYNCED';
+  if (r.nackedNonce === r.sentNonce) return 'NACKED';
+  return 'STALE';
+}
+
+const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+export class SyncStatusRegistry implements XdsServerEvents {
+  private readonly connections = new Map<string, ConnectionRecord>();
+
+  constructor(private readonly controlPlaneId: string) {}
+
+  streamOpened(conn: ConnectionInfo): void {
+    this.connections.set(conn.connectionId, { info: conn, types: new Map() });
+  }
+
+  streamClosed(conn: ConnectionInfo): void {
+    this.connections.delete(conn.connectionId);
+  }
+
+  responseSent(conn: ConnectionInfo, e: ResponseSentEvent): void {
+    const r = this.record(conn, e.typeUrl);
+    if (!r) return;
+    if (e.fullState) r.sent = new Map();
+    for (const name of e.removed) r.sent.delete(name);
+    for (const res of e.resources) r.sent.set(res.name, res);
+    r.sentNonce = e.nonce;
+    r.sentVersion = e.version;
+    r.sentAt = Date.now();
+    r.pendingNonce = e.nonce;
+  }
+
+  acked(conn: ConnectionInfo, typeUrl: string, nonce: string, version: string): void {
+    const r = this.record(conn, typeUrl);
+    if (!r) return;
+    r.ackedNonce = nonce;
+    r.ackedVersion = version;
+    r.ackedAt = Date.now();
+    r.error = '';
+    if (nonce === r.pendingNonce) r.acked = new Map(r.sent);
+  }
+
+  nacked(conn: ConnectionInfo, typeUrl: string, nonce: string, error: string): void {
+    const r = this.record(conn, typeUrl);
+    if (!r) return;
+    r.nackedNonce = nonce;
+    r.nackedAt = Date.now();
+    r.error = error;
+    // The proxy kept its last good configuration.
+    r.sent = new Map(r.acked);
+  }
+
+  unsubscribed(conn: ConnectionInfo, typeUrl: string, names: readonly string[]): void {
+    const r = this.record(conn, typeUrl);
+    if (!r) return;
+    for (const n of names) {
+      r.sent.delete(n);
+      r.acked.delete(n);
+    }
+  }
+
+  /** The /debug/syncz view: one object per connected proxy stream. */
+  syncz(): ProxySyncStatus[] {
+    return [...this.connections.values()].map((c) => this.describe(c)).sort((a, b) => a.proxy.localeCompare(b.proxy));
+  }
+
+  /** The connection of a proxy (newest when it has several streams). */
+  findProxy(proxyId: string): { proxy: Proxy; connectionId: string } | undefined {
+    let found: ConnectionRecord | undefined;
+    for (const c of this.connections.values()) {
+      if (c.info.proxy.id === proxyId && (!found || c.info.connectedAt >= found.info.connectedAt)) found = c;
+    }
+    return found ? { proxy: found.info.proxy, connectionId: found.info.connectionId } : undefined;
+  }
+
+  /** Resources the proxy holds per type URL (last sent; after a NACK, the last acknowledged). */
+  resourcesOf(connectionId: string, which: 'sent' | 'acked' = 'sent'): Map<string, XdsResource[]> {
+    const out = new Map<string, XdsResource[]>();
+    const c = this.connections.get(connectionId);
+    if (!c) return out;
+    for (const [typeUrl, r] of c.types) out.set(typeUrl, [...r[which].values()].sort((a, b) => a.name.localeCompare(b.name)));
+    return out;
+  }
+
+  /** The version last sent on a type (config_dump's version_info). */
+  sentVersion(connectionId: string, typeUrl: string): string {
+    return this.connections.get(connectionId)?.types.get(typeUrl)?.sentVersion ?? '';
+  }
+
+  private describe(c: ConnectionRecord): ProxySyncStatus {
+    const typeStatus = (short: string): TypeSyncStatus => {
+      const typeUrl = Object.keys(shortTypeName).find((t) => shortTypeName[t] === short)!;
+      const r = c.types.get(typeUrl);
+      const out: TypeSyncStatus = {
+        status: syncState(r),
+        sentNonce: r?.sentNonce ?? '',
+        ackedNonce: r?.ackedNonce ?? '',
+        sentVersion: r?.sentVersion ?? '',
+        ackedVersion: r?.ackedVersion ?? '',
+        error: r?.error ?? '',
+      };
+      const sentAt = iso(r?.sentAt);
+      const ackedAt = iso(r?.ackedAt);
+      const nackedAt = iso(r?.nackedAt);
+      if (sentAt) out.sentAt = sentAt;
+      if (ackedAt) out.ackedAt = ackedAt;
+      if (nackedAt) out.nackedAt = nackedAt;
+      return out;
+    };
+    const [CDS, LDS, EDS, RDS] = mainTypes.map(typeStatus) as [TypeSyncStatus, TypeSyncStatus, TypeSyncStatus, TypeSyncStatus];
+    return {
+      proxy: c.info.proxy.id,
+      connectionId: c.info.connectionId,
+      clusterId: c.info.proxy.clusterId,
+      namespace: c.info.proxy.namespace,
+      version: c.info.proxy.istioVersion,
+      controlPlane: this.controlPlaneId,
+      protocol: c.info.protocol,
+      connectedAt: new Date(c.info.connectedAt).toISOString(),
+      CDS, LDS, EDS, RDS,
+    };
+  }
+
+  private record(conn: ConnectionInfo, typeUrl: string): TypeRecord | undefined {
+    const c = this.connections.get(conn.connectionId);
+    if (!c) return undefined;
+    let r = c.types.get(typeUrl);
+    if (!r) {
+      r = {
+        sentNonce: '', sentVersion: '', ackedNonce: '', ackedVersion: '', nackedNonce: '', error: '',
+        sent: new Map(), acked: new Map(), pendingNonce: '',
+      };
+      c.types.set(typeUrl, r);
+    }
+    return r;
+  }
+}

@@ -1,0 +1,119 @@
+// The Aggregated Discovery Service: SotW and Delta ADS streams on any number of
+// gRPC servers (plaintext 15010, TLS 15012), pushes through a bounded queue.
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { parseProxy, type Proxy } from '../../model/proxy.js';
+import { AdsConnection, type ConnectionHost } from './connection.js';
+import type { XdsServerEvents } from './events.js';
+import { PushQueue } from './pushQueue.js';
+import type { PushRequest, ResourceGenerator } from './types.js';
+import type { DecodedNode } from './wire.js';
+
+export interface AdsServerOptions {
+  generator: ResourceGenerator;
+  logger: Logger;
+  events?: XdsServerEvents;
+  /** This instance's name, sent as control_plane.identifier and shown by proxy-status. */
+  controlPlaneId: string;
+  controlPlaneVersion?: string;
+  /** Streams pushed at the same time. */
+  pushConcurrency?: number;
+  /** Builds the proxy from its node; defaults to istiod's node id parsing. */
+  describeProxy?: (node: DecodedNode) => Proxy;
+}
+
+const identity = (b: Buffer): Buffer => b;
+const adsService = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+/** Raw-bytes service definition: requests are decoded per message so a bad one gets a clear status. */
+export const adsServiceDefinition: grpc.ServiceDefinition = {
+  StreamAggregatedResources: {
+    path: `/${adsService}/StreamAggregatedResources`,
+    requestStream: true, responseStream: true,
+    requestSerialize: identity, requestDeserialize: identity,
+    responseSerialize: identity, responseDeserialize: identity,
+  },
+  DeltaAggregatedResources: {
+    path: `/${adsService}/DeltaAggregatedResources`,
+    requestStream: true, responseStream: true,
+    requestSerialize: identity, requestDeserialize: identity,
+    responseSerialize: identity, responseDeserialize: identity,
+  },
+};
+
+export class AdsServer {
+  private readonly connections = new Set<AdsConnection>();
+  private readonly queue: PushQueue<AdsConnection>;
+  private readonly host: ConnectionHost;
+  private readonly noncePrefix = randomBytes(3).toString('hex');
+  private nonceCounter = 0;
+  private version: string;
+  private draining = false;
+
+  constructor(private readonly options: AdsServerOptions) {
+    this.queue = new PushQueue(options.pushConcurrency ?? 100);
+    this.version = `${new Date().toISOString()}/0`;
+    const log = options.logger;
+    const events = options.events ?? {};
+    this.host = {
+      generator: options.generator,
+      events,
+      controlPlane: JSON.stringify({ Component: 'istiod', ID: options.controlPlaneId, info: { version: options.controlPlaneVersion ?? '' } }),
+      nextNonce: () => `${this.noncePrefix}-${++this.nonceCounter}`,
+      requestForProxyRequest: () => ({ version: this.version, reason: ['proxy request'], startedAt: performance.now() }),
+      describeProxy: options.describeProxy ?? ((node) => parseProxy(node)),
+      identified: (conn) => log.debug({ connection: conn.connectionId, peer: conn.peerAddress, protocol: conn.protocol }, 'ADS stream opened'),
+      closed: (conn) => this.connections.delete(conn),
+      log,
+    };
+  }
+
+  /** Registers ADS on a gRPC server (call once per port's server). */
+  addTo(server: grpc.Server): void {
+    server.addService(adsServiceDefinition, {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.accept(call, 'sotw'),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.accept(call, 'delta'),
+    });
+  }
+
+  /** The version the latest push carried. */
+  get currentVersion(): string {
+    return this.version;
+  }
+
+  /** Queues a push to every identified stream the request affects. */
+  push(request: PushRequest): void {
+    this.version = request.version;
+    for (const conn of this.connections) {
+      if (!conn.identified) continue;
+      if (request.affects && !request.affects(conn.proxy)) continue;
+      this.queue.enqueue(conn, request);
+    }
+  }
+
+  /** Identified streams, for the debug API, CSDS and proxy re-evaluation. */
+  streams(): AdsConnection[] {
+    return [...this.connections].filter((c) => c.identified);
+  }
+
+  /** Resolves once every queued push has been written. */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  /** Refuses new streams and ends the open ones with UNAVAILABLE so proxies reconnect elsewhere. */
+  drain(reason = 'control plane shutting down'): void {
+    this.draining = true;
+    for (const conn of [...this.connections]) conn.finish(grpc.status.UNAVAILABLE, reason);
+  }
+
+  private accept(call: grpc.ServerDuplexStream<Buffer, Buffer>, protocol: 'sotw' | 'delta'): void {
+    if (this.draining) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'control plane shutting down' });
+      return;
+    }
+    const conn = new AdsConnection(this.host, protocol, call, call.getPeer());
+    this.connections.add(conn);
+  }
+}

@@ -1,0 +1,184 @@
+// Hand-encoded ADS responses: the resources' bytes (already encoded once per
+// change) are copied into each response without re-encoding.
+// Field numbers from envoy/service/discovery/v3/discovery.proto.
+import protobuf from 'protobufjs';
+import { lookupType } from '../../proto/envoyRoot.js';
+import type { XdsResource } from '../resource.js';
+
+export interface SotwResponse {
+  versionInfo: string;
+  typeUrl: string;
+  nonce: string;
+  controlPlane: string;
+  resources: readonly XdsResource[];
+}
+
+export interface DeltaResponse {
+  systemVersionInfo: string;
+  typeUrl: string;
+  nonce: string;
+  controlPlane: string;
+  resources: readonly XdsResource[];
+  removed: readonly string[];
+}
+
+/** envoy.config.core.v3.ControlPlane{identifier = 1}. */
+function writeControlPlane(writer: protobuf.Writer, field: number, identifier: string): void {
+  writer.uint32((field << 3) | 2).fork().uint32(10).string(identifier).ldelim();
+}
+
+export function encodeSotwResponse(r: SotwResponse): Buffer {
+  const w = protobuf.Writer.create();
+  w.uint32(10).string(r.versionInfo);
+  for (const resource of r.resources) w.uint32(18).bytes(resource.any);
+  w.uint32(34).string(r.typeUrl);
+  w.uint32(42).string(r.nonce);
+  writeControlPlane(w, 6, r.controlPlane);
+  return Buffer.from(w.finish());
+}
+
+/** Delta `Resource{version=1, resource=2, name=3}` bytes, cached per shared resource object. */
+const deltaResourceBytes = new WeakMap<XdsResource, Uint8Array>();
+
+function encodeDeltaResource(resource: XdsResource): Uint8Array {
+  let bytes = deltaResourceBytes.get(resource);
+  if (!bytes) {
+    bytes = protobuf.Writer.create()
+      .uint32(10).string(resource.version)
+      .uint32(18).bytes(resource.any)
+      .uint32(26).string(resource.name)
+      .finish();
+    deltaResourceBytes.set(resource, bytes);
+  }
+  return bytes;
+}
+
+export function encodeDeltaResponse(r: DeltaResponse): Buffer {
+  const w = protobuf.Writer.create();
+  w.uint32(10).string(r.systemVersionInfo);
+  for (const resource of r.resources) w.uint32(18).bytes(encodeDeltaResource(resource));
+  w.uint32(34).string(r.typeUrl);
+  w.uint32(42).string(r.nonce);
+  for (const name of r.removed) w.uint32(50).string(name);
+  writeControlPlane(w, 7, r.controlPlane);
+  return Buffer.from(w.finish());
+}
+
+/** JSON view of google.protobuf.Struct / Value as decoded by protobufjs. */
+interface StructValue {
+  nullValue?: unknown;
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: { fields?: Record<string, StructValue> };
+  listValue?: { values?: StructValue[] };
+}
+
+export function structToJson(struct: { fields?: Record<string, StructValue> } | null | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(struct?.fields ?? {})) out[key] = valueToJson(value);
+  return out;
+}
+
+function valueToJson(v: StructValue): unknown {
+  if (v.stringValue !== undefined && v.stringValue !== null) return v.stringValue;
+  if (v.numberValue !== undefined && v.numberValue !== null) return v.numberValue;
+  if (v.boolValue !== undefined && v.boolValue !== null) return v.boolValue;
+  if (v.structValue) return structToJson(v.structValue);
+  if (v.listValue) return (v.listValue.values ?? []).map(valueToJson);
+  return null;
+}
+
+export interface DecodedNode {
+  id: string;
+  cluster: string;
+  metadata: Record<string, unknown>;
+  locality?: { region?: string; zone?: string; subZone?: string };
+  userAgentName?: string;
+}
+
+export interface DecodedStatus {
+  code: number;
+  message: string;
+}
+
+export interface SotwRequest {
+  versionInfo: string;
+  node?: DecodedNode;
+  resourceNames: string[];
+  typeUrl: string;
+  responseNonce: string;
+  errorDetail?: DecodedStatus;
+}
+
+export interface DeltaRequest {
+  node?: DecodedNode;
+  typeUrl: string;
+  subscribe: string[];
+  unsubscribe: string[];
+  initialResourceVersions: Record<string, string>;
+  responseNonce: string;
+  errorDetail?: DecodedStatus;
+}
+
+interface RawNode {
+  id?: string;
+  cluster?: string;
+  metadata?: { fields?: Record<string, StructValue> };
+  locality?: { region?: string; zone?: string; subZone?: string };
+  userAgentName?: string;
+}
+
+function decodeNode(raw: RawNode | null | undefined): DecodedNode | undefined {
+  if (!raw) return undefined;
+  return {
+    id: raw.id ?? '',
+    cluster: raw.cluster ?? '',
+    metadata: structToJson(raw.metadata),
+    ...(raw.locality ? { locality: raw.locality } : {}),
+    ...(raw.userAgentName ? { userAgentName: raw.userAgentName } : {}),
+  };
+}
+
+function decodeStatus(raw: { code?: number; message?: string } | null | undefined): DecodedStatus | undefined {
+  if (!raw) return undefined;
+  return { code: raw.code ?? 0, message: raw.message ?? '' };
+}
+
+/** Throws protobufjs' error for bytes that are not a DiscoveryRequest. */
+export function decodeSotwRequest(bytes: Uint8Array): SotwRequest {
+  const type = lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+  const m = type.decode(bytes) as unknown as {
+    versionInfo?: string; node?: RawNode; resourceNames?: string[]; typeUrl?: string;
+    responseNonce?: string; errorDetail?: { code?: number; message?: string };
+  };
+  const node = decodeNode(m.node);
+  const errorDetail = decodeStatus(m.errorDetail);
+  return {
+    versionInfo: m.versionInfo ?? '',
+    ...(node ? { node } : {}),
+    resourceNames: m.resourceNames ?? [],
+    typeUrl: m.typeUrl ?? '',
+    responseNonce: m.responseNonce ?? '',
+    ...(errorDetail ? { errorDetail } : {}),
+  };
+}
+
+export function decodeDeltaRequest(bytes: Uint8Array): DeltaRequest {
+  const type = lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+  const m = type.decode(bytes) as unknown as {
+    node?: RawNode; typeUrl?: string; resourceNamesSubscribe?: string[]; resourceNamesUnsubscribe?: string[];
+    initialResourceVersions?: Record<string, string>; responseNonce?: string; errorDetail?: { code?: number; message?: string };
+  };
+  const node = decodeNode(m.node);
+  const errorDetail = decodeStatus(m.errorDetail);
+  return {
+    ...(node ? { node } : {}),
+    typeUrl: m.typeUrl ?? '',
+    subscribe: m.resourceNamesSubscribe ?? [],
+    unsubscribe: m.resourceNamesUnsubscribe ?? [],
+    initialResourceVersions: m.initialResourceVersions ?? {},
+    responseNonce: m.responseNonce ?? '',
+    ...(errorDetail ? { errorDetail } : {}),
+  };
+}
