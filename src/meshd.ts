@@ -7,6 +7,8 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { DebugServer } from './http/debugServer.js';
 import { createLogger } from './log.js';
 import { buildConfigDump } from './status/configDump.js';
+import { addCsdsService } from './status/csds.js';
+import { proxyDetail } from './status/proxyDetail.js';
 import { SyncStatusRegistry } from './status/syncStatus.js';
 import { XdsMetrics } from './status/xdsMetrics.js';
 import { AdsServer } from './xds/server/adsServer.js';
@@ -124,11 +126,21 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
     return { status: 200, body: buildConfigDump(status.resourcesOf(found.connectionId), (typeUrl) => status.sentVersion(found.connectionId, typeUrl)) };
   });
 
+  debug.route('/debug/proxy_status', (query) => {
+    const proxyId = query.get('proxyID') ?? '';
+    const found = status.findProxy(proxyId);
+    const detail = found && status.details().find((d) => d.info.connectionId === found.connectionId);
+    if (!found || !detail) return { status: 404, body: { error: `proxy ${JSON.stringify(proxyId)} is not connected to ${config.controlPlaneId}` } };
+    return { status: 200, body: proxyDetail(detail, ads.preview(found.connectionId) ?? new Map(), Date.now()) };
+  });
+
   const plain = createGrpcServer({ maxStreamsPerConnection: config.maxStreamsPerConnection });
   ads.addTo(plain);
+  addCsdsService(plain, status);
   const secure = deps.secureCredentials ? createGrpcServer({ maxStreamsPerConnection: config.maxStreamsPerConnection }) : undefined;
   if (secure) {
     ads.addTo(secure);
+    addCsdsService(secure, status);
     deps.registerSecureServices?.(secure);
   }
 

@@ -50,6 +50,30 @@ interface TypeRecord {
   acked: Map<string, XdsResource>;
   /** State that the in-flight nonce would produce once acknowledged. */
   pendingNonce: string;
+  /** Resources carried by the latest response, and those of the latest rejected one. */
+  lastResponse: readonly XdsResource[];
+  rejected: readonly XdsResource[];
+}
+
+/** Read-only view of one stream's state, per type. */
+export interface ConnectionDetail {
+  info: ConnectionInfo;
+  types: Array<{
+    typeUrl: string;
+    status: SyncState;
+    sentNonce: string;
+    sentVersion: string;
+    ackedNonce: string;
+    ackedVersion: string;
+    error: string;
+    sentAt?: number;
+    ackedAt?: number;
+    nackedAt?: number;
+    sent: XdsResource[];
+    acked: XdsResource[];
+    /** Resources of the response the proxy rejected (NACKED only). */
+    rejected: XdsResource[];
+  }>;
 }
 
 interface ConnectionRecord {
@@ -91,6 +115,7 @@ export class SyncStatusRegistry implements XdsServerEvents {
     r.sentVersion = e.version;
     r.sentAt = Date.now();
     r.pendingNonce = e.nonce;
+    r.lastResponse = e.resources;
   }
 
   acked(conn: ConnectionInfo, typeUrl: string, nonce: string, version: string): void {
@@ -100,6 +125,7 @@ export class SyncStatusRegistry implements XdsServerEvents {
     r.ackedVersion = version;
     r.ackedAt = Date.now();
     r.error = '';
+    r.rejected = [];
     if (nonce === r.pendingNonce) r.acked = new Map(r.sent);
   }
 
@@ -109,6 +135,7 @@ export class SyncStatusRegistry implements XdsServerEvents {
     r.nackedNonce = nonce;
     r.nackedAt = Date.now();
     r.error = error;
+    r.rejected = r.lastResponse;
     // The proxy kept its last good configuration.
     r.sent = new Map(r.acked);
   }
@@ -143,6 +170,28 @@ export class SyncStatusRegistry implements XdsServerEvents {
     if (!c) return out;
     for (const [typeUrl, r] of c.types) out.set(typeUrl, [...r[which].values()].sort((a, b) => a.name.localeCompare(b.name)));
     return out;
+  }
+
+  /** Every connection with its per-type state and resources, for CSDS and the detail view. */
+  details(): ConnectionDetail[] {
+    return [...this.connections.values()].map((c) => ({
+      info: c.info,
+      types: [...c.types.entries()].map(([typeUrl, r]) => ({
+        typeUrl,
+        status: syncState(r),
+        sentNonce: r.sentNonce,
+        sentVersion: r.sentVersion,
+        ackedNonce: r.ackedNonce,
+        ackedVersion: r.ackedVersion,
+        error: r.error,
+        ...(r.sentAt !== undefined ? { sentAt: r.sentAt } : {}),
+        ...(r.ackedAt !== undefined ? { ackedAt: r.ackedAt } : {}),
+        ...(r.nackedAt !== undefined ? { nackedAt: r.nackedAt } : {}),
+        sent: [...r.sent.values()],
+        acked: [...r.acked.values()],
+        rejected: [...r.rejected],
+      })),
+    }));
   }
 
   /** The version last sent on a type (config_dump's version_info). */
@@ -191,7 +240,7 @@ export class SyncStatusRegistry implements XdsServerEvents {
     if (!r) {
       r = {
         sentNonce: '', sentVersion: '', ackedNonce: '', ackedVersion: '', nackedNonce: '', error: '',
-        sent: new Map(), acked: new Map(), pendingNonce: '',
+        sent: new Map(), acked: new Map(), pendingNonce: '', lastResponse: [], rejected: [],
       };
       c.types.set(typeUrl, r);
     }

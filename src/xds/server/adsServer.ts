@@ -97,6 +97,12 @@ export class AdsServer {
     return [...this.connections].filter((c) => c.identified);
   }
 
+  /** What the stream would be sent now, per watched type. */
+  preview(connectionId: string): Map<string, readonly import('../resource.js').XdsResource[]> | undefined {
+    const conn = this.streams().find((c) => c.connectionId === connectionId);
+    return conn?.preview(this.host.requestForProxyRequest());
+  }
+
   /** Resolves once every queued push has been written. */
   idle(): Promise<void> {
     return this.queue.idle();

@@ -103,6 +103,16 @@ export class AdsConnection implements ConnectionInfo {
     });
   }
 
+  /** What this proxy would be sent now for each watched type (the debug API's STALE explanation). */
+  preview(request: PushRequest): Map<string, readonly XdsResource[]> {
+    const out = new Map<string, readonly XdsResource[]>();
+    for (const watch of this.watches.values()) {
+      const generated = this.host.generator.generate(this.proxy, watch, request);
+      if (generated) out.set(watch.typeUrl, watch.wildcard ? generated : generated.filter((r) => watch.names.has(r.name)));
+    }
+    return out;
+  }
+
   /** Replaces the proxy description (its pod's labels changed) without touching protocol state. */
   updateProxy(proxy: Proxy): void {
     this.proxy = proxy;

@@ -1,0 +1,195 @@
+// `meshctl proxy-config`: istioctl's tables over meshd's /debug/config_dump.
+import { formatTable } from './table.js';
+
+export type Json = Record<string, unknown>;
+export type ProxyConfigKind = 'cluster' | 'listener' | 'route' | 'endpoint' | 'secret';
+
+const dumpTypes: Record<Exclude<ProxyConfigKind, 'secret'>, string> = {
+  cluster: 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+  listener: 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
+  route: 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
+  endpoint: 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump',
+};
+
+function section(dump: Json, typeUrl: string): Json {
+  return ((dump.configs as Json[] | undefined) ?? []).find((c) => c['@type'] === typeUrl) ?? {};
+}
+
+/** The resources of one kind in a config dump. */
+export function resourcesOfKind(dump: Json, kind: ProxyConfigKind): Json[] {
+  switch (kind) {
+    case 'cluster':
+      return ((section(dump, dumpTypes.cluster).dynamicActiveClusters as Json[] | undefined) ?? []).map((c) => c.cluster as Json);
+    case 'listener':
+      return ((section(dump, dumpTypes.listener).dynamicListeners as Json[] | undefined) ?? []).map((l) => (l.activeState as Json).listener as Json);
+    case 'route':
+      return ((section(dump, dumpTypes.route).dynamicRouteConfigs as Json[] | undefined) ?? []).map((r) => r.routeConfig as Json);
+    case 'endpoint':
+      return ((section(dump, dumpTypes.endpoint).dynamicEndpointConfigs as Json[] | undefined) ?? []).map((e) => e.endpointConfig as Json);
+    case 'secret':
+      return referencedSecrets(dump);
+  }
+}
+
+/** `/apis/networking.istio.io/v1/namespaces/NS/destination-rule/NAME` → `NAME.NS`, as istioctl prints it. */
+function istioConfigName(metadata: unknown): string {
+  const config = (((metadata as Json | undefined)?.filterMetadata as Json | undefined)?.istio as Json | undefined)?.config;
+  if (typeof config !== 'string') return '';
+  const m = /namespaces\/([^/]+)\/[^/]+\/([^/]+)$/.exec(config);
+  return m ? `${m[2]}.${m[1]}` : config;
+}
+
+export function clusterRows(clusters: readonly Json[]): string[][] {
+  return clusters.map((c) => {
+    const name = String(c.name ?? '');
+    // type is omitted when it is proto3's default, STATIC.
+    const type = c.clusterType ? String((c.clusterType as Json).name ?? 'CUSTOM') : String(c.type ?? 'STATIC');
+    const parts = name.split('|');
+    if (parts.length === 4) {
+      const [direction, port, subset, fqdn] = parts as [string, string, string, string];
+      return [fqdn, port, subset || '-', direction, type, istioConfigName(c.metadata)];
+    }
+    return [name, '-', '-', '-', type, istioConfigName(c.metadata)];
+  });
+}
+
+export function clusterTable(clusters: readonly Json[]): string {
+  return formatTable(['SERVICE FQDN', 'PORT', 'SUBSET', 'DIRECTION', 'TYPE', 'DESTINATION RULE'], clusterRows(clusters).sort(compareRows));
+}
+
+function socketAddress(l: Json): { address: string; port: string } {
+  const sa = ((l.address as Json | undefined)?.socketAddress as Json | undefined) ?? {};
+  return { address: String(sa.address ?? ''), port: String(sa.portValue ?? '') };
+}
+
+function chainMatch(chain: Json): string {
+  const m = (chain.filterChainMatch as Json | undefined) ?? {};
+  const parts: string[] = [];
+  if (m.destinationPort) parts.push(`Port: ${String(m.destinationPort)}`);
+  if (Array.isArray(m.serverNames) && m.serverNames.length) parts.push(`SNI: ${m.serverNames.join(',')}`);
+  if (Array.isArray(m.applicationProtocols) && m.applicationProtocols.length) parts.push(`App: ${m.applicationProtocols.join(',')}`);
+  if (m.transportProtocol) parts.push(`Trans: ${String(m.transportProtocol)}`);
+  if (Array.isArray(m.prefixRanges) && m.prefixRanges.length) parts.push(`Addr: ${(m.prefixRanges as Json[]).map((p) => `${String(p.addressPrefix)}/${String(p.prefixLen ?? 32)}`).join(',')}`);
+  return parts.join('; ') || 'ALL';
+}
+
+function chainDestination(chain: Json): string {
+  for (const f of (chain.filters as Json[] | undefined) ?? []) {
+    const cfg = (f.typedConfig as Json | undefined) ?? {};
+    if (String(cfg['@type']).endsWith('HttpConnectionManager')) {
+      const rds = cfg.rds as Json | undefined;
+      if (rds) return `Route: ${String(rds.routeConfigName)}`;
+      return 'Inline Route';
+    }
+    if (String(cfg['@type']).endsWith('TcpProxy')) return `Cluster: ${String(cfg.cluster ?? (cfg.weightedClusters ? 'weighted' : ''))}`;
+  }
+  return 'Non-HTTP/Non-TCP';
+}
+
+export function listenerRows(listeners: readonly Json[]): string[][] {
+  const rows: string[][] = [];
+  for (const l of listeners) {
+    if (l.apiListener) {
+      rows.push([String(l.name), '-', 'API listener', 'Route: ' + String(((((l.apiListener as Json).apiListener as Json)?.rds as Json | undefined)?.routeConfigName) ?? String(l.name))]);
+      continue;
+    }
+    const { address, port } = socketAddress(l);
+    const chains = (l.filterChains as Json[] | undefined) ?? [];
+    for (const chain of chains) rows.push([address, port, chainMatch(chain), chainDestination(chain)]);
+    if (l.defaultFilterChain) rows.push([address, port, 'ALL', chainDestination(l.defaultFilterChain as Json)]);
+    if (chains.length === 0 && !l.defaultFilterChain) rows.push([address, port, 'ALL', '-']);
+  }
+  return rows;
+}
+
+export function listenerTable(listeners: readonly Json[]): string {
+  return formatTable(['ADDRESSES', 'PORT', 'MATCH', 'DESTINATION'], listenerRows(listeners));
+}
+
+function routeMatch(route: Json): string {
+  const m = (route.match as Json | undefined) ?? {};
+  if (m.prefix !== undefined) return `${String(m.prefix) || '/'}*`;
+  if (m.path !== undefined) return String(m.path);
+  if (m.safeRegex) return String((m.safeRegex as Json).regex);
+  if (m.pathSeparatedPrefix !== undefined) return `${String(m.pathSeparatedPrefix)}/*`;
+  return '/*';
+}
+
+export function routeRows(routeConfigs: readonly Json[]): string[][] {
+  const rows: string[][] = [];
+  for (const rc of routeConfigs) {
+    for (const vh of (rc.virtualHosts as Json[] | undefined) ?? []) {
+      const domains = ((vh.domains as string[] | undefined) ?? []);
+      const shown = domains.length > 2 ? `${domains[0]} + ${domains.length - 1} more...` : domains.join(', ');
+      for (const route of (vh.routes as Json[] | undefined) ?? []) {
+        rows.push([String(rc.name ?? ''), String(vh.name ?? ''), shown, routeMatch(route), istioConfigName(route.metadata) || '']);
+      }
+    }
+  }
+  return rows;
+}
+
+export function routeTable(routeConfigs: readonly Json[]): string {
+  return formatTable(['NAME', 'VHOST NAME', 'DOMAINS', 'MATCH', 'VIRTUAL SERVICE'], routeRows(routeConfigs));
+}
+
+export function endpointRows(assignments: readonly Json[]): string[][] {
+  const rows: string[][] = [];
+  for (const cla of assignments) {
+    for (const locality of (cla.endpoints as Json[] | undefined) ?? []) {
+      for (const lb of (locality.lbEndpoints as Json[] | undefined) ?? []) {
+        const sa = ((((lb.endpoint as Json | undefined)?.address as Json | undefined)?.socketAddress) as Json | undefined) ?? {};
+        rows.push([`${String(sa.address ?? '')}:${String(sa.portValue ?? '')}`, String(lb.healthStatus ?? 'HEALTHY'), 'OK', String(cla.clusterName ?? '')]);
+      }
+    }
+  }
+  return rows.sort(compareRows);
+}
+
+export function endpointTable(assignments: readonly Json[]): string {
+  return formatTable(['ENDPOINT', 'STATUS', 'OUTLIER CHECK', 'CLUSTER'], endpointRows(assignments));
+}
+
+/** SDS secrets the proxy's clusters and listeners refer to (their certificates come from the proxy's agent). */
+export function referencedSecrets(dump: Json): Json[] {
+  const found = new Map<string, Json>();
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== 'object') return;
+    const o = node as Json;
+    for (const key of ['tlsCertificateSdsSecretConfigs', 'validationContextSdsSecretConfig']) {
+      const v = o[key];
+      for (const s of (Array.isArray(v) ? v : v ? [v] : []) as Json[]) {
+        const name = String(s.name ?? '');
+        if (name && !found.has(name)) {
+          found.set(name, { name, type: key === 'validationContextSdsSecretConfig' ? 'ROOTCA' : 'Cert Chain', sdsConfig: s.sdsConfig ?? null });
+        }
+      }
+    }
+    Object.values(o).forEach(walk);
+  };
+  walk(dump.configs);
+  return [...found.values()];
+}
+
+export function secretTable(secrets: readonly Json[]): string {
+  return formatTable(['RESOURCE NAME', 'TYPE', 'SOURCE'], secrets.map((s) => [String(s.name), String(s.type), 'SDS from the proxy agent']));
+}
+
+export function proxyConfigTable(kind: ProxyConfigKind, resources: readonly Json[]): string {
+  switch (kind) {
+    case 'cluster': return clusterTable(resources);
+    case 'listener': return listenerTable(resources);
+    case 'route': return routeTable(resources);
+    case 'endpoint': return endpointTable(resources);
+    case 'secret': return secretTable(resources);
+  }
+}
+
+function compareRows(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const c = (a[i] ?? '').localeCompare(b[i] ?? '', 'en', { numeric: true });
+    if (c !== 0) return c;
+  }
+  return 0;
+}

@@ -1,0 +1,326 @@
+// Cluster builders shared by the sidecar, gateway and gRPC generators:
+// outbound service/subset clusters with DestinationRule traffic policy,
+// inbound clusters, and istiod's BlackHole / Passthrough clusters.
+import type { ClientTLSSettings, ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection } from '../../../model/istio.js';
+import { toProtoDuration } from '../../../model/duration.js';
+import { isHttp2Protocol } from '../../../push/protocol.js';
+import type { MeshEndpoint, MeshService, MeshServicePort } from '../../../push/services.js';
+import type { ConfigEntry } from '../../../push/pushContext.js';
+import type { DestinationRuleSpec } from '../../../model/istio.js';
+import { buildLocalityLbEndpoints } from './endpoints.js';
+import type { EffectiveTrafficPolicy } from './trafficPolicy.js';
+import {
+  BlackHoleCluster,
+  DefaultConnectTimeoutSeconds,
+  DefaultDnsRefreshRateSeconds,
+  InboundPassthroughBindIpv4,
+  InboundPassthroughCluster,
+  MaxUint32,
+  PassthroughCluster,
+  adsConfigSource,
+  delimitedStatsPrefix,
+  inboundClusterName,
+  typeUrls,
+} from './names.js';
+import { toStruct, type JsonValue } from './struct.js';
+
+export type Json = Record<string, unknown>;
+
+const connectTimeout = (): Json => ({ seconds: DefaultConnectTimeoutSeconds });
+
+function defaultThresholds(): Json {
+  return {
+    maxConnections: { value: MaxUint32 },
+    maxPendingRequests: { value: MaxUint32 },
+    maxRequests: { value: MaxUint32 },
+    maxRetries: { value: MaxUint32 },
+    trackRemaining: true,
+  };
+}
+
+/** Cluster metadata istioctl reads: the services behind it and the DestinationRule that shaped it. */
+function istioMetadata(service: MeshService | undefined, port: MeshServicePort | undefined, destinationRule?: ConfigEntry<DestinationRuleSpec>, subset?: string): Json {
+  const istio: Record<string, JsonValue> = {};
+  if (service) {
+    istio.services = [{ host: service.hostname, name: service.name, namespace: service.namespace }];
+    if (port) istio.default_original_port = port.port;
+  }
+  if (destinationRule) {
+    istio.config = `/apis/networking.istio.io/v1/namespaces/${destinationRule.namespace}/destination-rule/${destinationRule.name}`;
+    if (subset) istio.subset = subset;
+  }
+  return { filterMetadata: { istio: toStruct(istio) } };
+}
+
+export interface OutboundClusterInput {
+  name: string;
+  service: MeshService;
+  port: MeshServicePort;
+  subset?: string;
+  /** Subset labels select STATIC/DNS endpoints inline; EDS filters them in the load assignment. */
+  subsetLabels?: Readonly<Record<string, string>>;
+  policy?: EffectiveTrafficPolicy;
+  destinationRule?: ConfigEntry<DestinationRuleSpec>;
+  /** Endpoints for clusters that carry them inline (DNS resolution). */
+  endpoints: readonly MeshEndpoint[];
+}
+
+/** An outbound cluster for one service port (and subset), as istiod builds it. */
+export function buildOutboundCluster(input: OutboundClusterInput): Json {
+  const { name, service, port, policy } = input;
+  const cluster: Json = { name, altStatName: delimitedStatsPrefix(name) };
+  switch (service.resolution) {
+    case 'ClientSideLB':
+      cluster.type = 'EDS';
+      cluster.edsClusterConfig = { edsConfig: adsConfigSource(), serviceName: name };
+      break;
+    case 'DNSLB':
+    case 'DNSRoundRobinLB':
+      cluster.type = service.resolution === 'DNSLB' ? 'STRICT_DNS' : 'LOGICAL_DNS';
+      cluster.dnsLookupFamily = 'V4_ONLY';
+      cluster.dnsRefreshRate = { seconds: DefaultDnsRefreshRateSeconds };
+      cluster.respectDnsTtl = true;
+      cluster.loadAssignment = { clusterName: name, endpoints: buildLocalityLbEndpoints(input.endpoints, input.subsetLabels) };
+      break;
+    case 'Passthrough':
+      cluster.type = 'ORIGINAL_DST';
+      break;
+  }
+  cluster.commonLbConfig = {};
+  cluster.connectTimeout = connectTimeout();
+  applyConnectionPool(cluster, policy?.connectionPool, port);
+  applyOutlierDetection(cluster, policy?.outlierDetection);
+  applyLoadBalancer(cluster, policy?.loadBalancer);
+  applyTls(cluster, policy?.tls, service);
+  cluster.metadata = istioMetadata(service, port, input.destinationRule, input.subset);
+  if (service.meshExternal) {
+    const fields = (((cluster.metadata as Json).filterMetadata as Json).istio as { fields: Json }).fields;
+    fields.external = { boolValue: true };
+  }
+  return orderedCluster(cluster);
+}
+
+/** Field order in the output follows the proto, so golden files read like istioctl's dumps. */
+function orderedCluster(cluster: Json): Json {
+  const order = [
+    'name', 'altStatName', 'type', 'edsClusterConfig', 'connectTimeout', 'lbPolicy', 'circuitBreakers', 'dnsRefreshRate',
+    'respectDnsTtl', 'dnsLookupFamily', 'outlierDetection', 'commonLbConfig', 'ringHashLbConfig', 'maglevLbConfig',
+    'loadAssignment', 'transportSocket', 'upstreamBindConfig', 'cleanupInterval', 'typedExtensionProtocolOptions', 'metadata',
+  ];
+  const out: Json = {};
+  for (const key of order) if (cluster[key] !== undefined) out[key] = cluster[key];
+  for (const key of Object.keys(cluster)) if (!(key in out)) out[key] = cluster[key];
+  return out;
+}
+
+function protocolOptions(cluster: Json): Json {
+  const all = (cluster.typedExtensionProtocolOptions ??= {}) as Json;
+  return (all['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'] ??= { '@type': typeUrls.httpProtocolOptions }) as Json;
+}
+
+export function applyConnectionPool(cluster: Json, settings: ConnectionPoolSettings | undefined, port: MeshServicePort | undefined): void {
+  const threshold = defaultThresholds();
+  const http = settings?.http;
+  const tcp = settings?.tcp;
+  if (http?.http2MaxRequests) threshold.maxRequests = { value: http.http2MaxRequests };
+  if (http?.http1MaxPendingRequests) threshold.maxPendingRequests = { value: http.http1MaxPendingRequests };
+  if (http?.maxRetries) threshold.maxRetries = { value: http.maxRetries };
+  if (tcp?.connectTimeout) cluster.connectTimeout = toProtoDuration(tcp.connectTimeout);
+  if (tcp?.maxConnections) threshold.maxConnections = { value: tcp.maxConnections };
+  if (tcp?.tcpKeepalive) {
+    const keepalive: Json = {};
+    if (tcp.tcpKeepalive.probes) keepalive.keepaliveProbes = { value: tcp.tcpKeepalive.probes };
+    if (tcp.tcpKeepalive.time) keepalive.keepaliveTime = { value: toProtoDuration(tcp.tcpKeepalive.time).seconds };
+    if (tcp.tcpKeepalive.interval) keepalive.keepaliveInterval = { value: toProtoDuration(tcp.tcpKeepalive.interval).seconds };
+    cluster.upstreamConnectionOptions = { tcpKeepalive: keepalive };
+  }
+  cluster.circuitBreakers = { thresholds: [orderThreshold(threshold)] };
+
+  const h2 = http?.h2UpgradePolicy === 'UPGRADE' || (http?.h2UpgradePolicy !== 'DO_NOT_UPGRADE' && port !== undefined && isHttp2Protocol(port.protocol));
+  const idleTimeout = http?.idleTimeout ?? tcp?.idleTimeout;
+  const common: Json = {};
+  if (idleTimeout) common.idleTimeout = toProtoDuration(idleTimeout);
+  if (http?.maxRequestsPerConnection) common.maxRequestsPerConnection = { value: http.maxRequestsPerConnection };
+  if (tcp?.maxConnectionDuration) common.maxConnectionDuration = toProtoDuration(tcp.maxConnectionDuration);
+  if (Object.keys(common).length === 0 && !h2 && !http?.useClientProtocol) return;
+  const options = protocolOptions(cluster);
+  if (Object.keys(common).length > 0) options.commonHttpProtocolOptions = common;
+  if (http?.useClientProtocol) options.useDownstreamProtocolConfig = { httpProtocolOptions: {}, http2ProtocolOptions: {} };
+  else if (h2) {
+    const h2Options: Json = {};
+    if (http?.maxConcurrentStreams) h2Options.maxConcurrentStreams = { value: http.maxConcurrentStreams };
+    options.explicitHttpConfig = { http2ProtocolOptions: h2Options };
+  } else options.explicitHttpConfig = { httpProtocolOptions: {} };
+}
+
+function orderThreshold(t: Json): Json {
+  return {
+    maxConnections: t.maxConnections,
+    maxPendingRequests: t.maxPendingRequests,
+    maxRequests: t.maxRequests,
+    maxRetries: t.maxRetries,
+    trackRemaining: true,
+  };
+}
+
+export function applyOutlierDetection(cluster: Json, outlier: OutlierDetection | undefined): void {
+  if (!outlier) return;
+  const out: Json = {};
+  if (outlier.consecutive5xxErrors !== undefined) {
+    out.consecutive5xx = { value: outlier.consecutive5xxErrors };
+    out.enforcingConsecutive5xx = { value: outlier.consecutive5xxErrors > 0 ? 100 : 0 };
+  }
+  if (outlier.interval) out.interval = toProtoDuration(outlier.interval);
+  if (outlier.baseEjectionTime) out.baseEjectionTime = toProtoDuration(outlier.baseEjectionTime);
+  if (outlier.maxEjectionPercent) out.maxEjectionPercent = { value: outlier.maxEjectionPercent };
+  // Success-rate ejection stays off, as in istiod.
+  out.enforcingSuccessRate = { value: 0 };
+  if (outlier.consecutiveGatewayErrors !== undefined) {
+    out.consecutiveGatewayFailure = { value: outlier.consecutiveGatewayErrors };
+    out.enforcingConsecutiveGatewayFailure = { value: outlier.consecutiveGatewayErrors > 0 ? 100 : 0 };
+  }
+  if (outlier.splitExternalLocalOriginErrors) {
+    out.splitExternalLocalOriginErrors = true;
+    if (outlier.consecutiveLocalOriginFailures) {
+      out.consecutiveLocalOriginFailure = { value: outlier.consecutiveLocalOriginFailures };
+      out.enforcingConsecutiveLocalOriginFailure = { value: 100 };
+    }
+    out.enforcingLocalOriginSuccessRate = { value: 0 };
+  }
+  cluster.outlierDetection = out;
+  // istiod disables the panic threshold unless minHealthPercent asks for one.
+  (cluster.commonLbConfig as Json).healthyPanicThreshold = { value: outlier.minHealthPercent ?? 0 };
+}
+
+export function applyLoadBalancer(cluster: Json, lb: LoadBalancerSettings | undefined): void {
+  const locality = lb?.localityLbSetting;
+  if (locality?.enabled !== false && (locality?.distribute?.length || (cluster.outlierDetection && (locality?.failover?.length || locality?.failoverPriority?.length)))) {
+    (cluster.commonLbConfig as Json).localityWeightedLbConfig = {};
+  }
+  if (cluster.type === 'ORIGINAL_DST') {
+    cluster.lbPolicy = 'CLUSTER_PROVIDED';
+    return;
+  }
+  switch (lb?.simple) {
+    case 'ROUND_ROBIN':
+      cluster.lbPolicy = 'ROUND_ROBIN';
+      break;
+    case 'RANDOM':
+      cluster.lbPolicy = 'RANDOM';
+      break;
+    case 'PASSTHROUGH':
+      cluster.lbPolicy = 'CLUSTER_PROVIDED';
+      cluster.type = 'ORIGINAL_DST';
+      delete cluster.edsClusterConfig;
+      delete cluster.loadAssignment;
+      break;
+    default:
+      // LEAST_CONN is LEAST_REQUEST in Envoy; istiod's default is LEAST_REQUEST too.
+      cluster.lbPolicy = 'LEAST_REQUEST';
+  }
+  if (lb?.warmupDurationSecs && (cluster.lbPolicy === 'LEAST_REQUEST' || cluster.lbPolicy === 'ROUND_ROBIN')) {
+    const config = { slowStartConfig: { slowStartWindow: toProtoDuration(lb.warmupDurationSecs) } };
+    if (cluster.lbPolicy === 'LEAST_REQUEST') cluster.leastRequestLbConfig = config;
+    else cluster.roundRobinLbConfig = config;
+  }
+  const hash = lb?.consistentHash;
+  if (!hash) return;
+  if (hash.maglev) {
+    cluster.lbPolicy = 'MAGLEV';
+    if (hash.maglev.tableSize) cluster.maglevLbConfig = { tableSize: { value: hash.maglev.tableSize } };
+    return;
+  }
+  cluster.lbPolicy = 'RING_HASH';
+  const minimumRingSize = hash.ringHash?.minimumRingSize ?? hash.minimumRingSize ?? 1024;
+  cluster.ringHashLbConfig = { minimumRingSize: { value: minimumRingSize } };
+}
+
+/** DISABLE, SIMPLE and MUTUAL; ISTIO_MUTUAL arrives with the security work. Files are served by the agent's SDS (`file-cert:`/`file-root:`). */
+export function applyTls(cluster: Json, tls: ClientTLSSettings | undefined, service: MeshService): void {
+  if (!tls || tls.mode === undefined || tls.mode === 'DISABLE' || tls.mode === 'ISTIO_MUTUAL') return;
+  const sdsConfig = {
+    apiConfigSource: {
+      apiType: 'GRPC',
+      transportApiVersion: 'V3',
+      grpcServices: [{ envoyGrpc: { clusterName: 'sds-grpc' } }],
+      setNodeOnFirstMessageOnly: true,
+    },
+    initialFetchTimeout: { seconds: 0 },
+    resourceApiVersion: 'V3',
+  };
+  const common: Json = {};
+  if (tls.mode === 'MUTUAL') {
+    const certName = tls.credentialName ? `kubernetes://${tls.credentialName}` : `file-cert:${tls.clientCertificate}~${tls.privateKey}`;
+    common.tlsCertificateSdsSecretConfigs = [{ name: certName, sdsConfig }];
+  }
+  const rootName = tls.credentialName ? `kubernetes://${tls.credentialName}-cacert` : tls.caCertificates ? `file-root:${tls.caCertificates}` : undefined;
+  if (rootName && !tls.insecureSkipVerify) {
+    const defaultValidationContext: Json = {};
+    if (tls.subjectAltNames?.length) {
+      defaultValidationContext.matchTypedSubjectAltNames = tls.subjectAltNames.map((san) => ({ sanType: 'DNS', matcher: { exact: san } }));
+    }
+    common.combinedValidationContext = { defaultValidationContext, validationContextSdsSecretConfig: { name: rootName, sdsConfig } };
+  }
+  const upstream: Json = { '@type': typeUrls.upstreamTlsContext, commonTlsContext: common };
+  const sni = tls.sni ?? (service.meshExternal && !service.hostname.includes('*') ? service.hostname : undefined);
+  if (sni) upstream.sni = sni;
+  cluster.transportSocket = { name: 'envoy.transport_sockets.tls', typedConfig: upstream };
+}
+
+/** `inbound|PORT||`: original destination to the local workload, bound to 127.0.0.6 so iptables lets it through. */
+export function buildInboundCluster(port: number, service: MeshService, servicePort: MeshServicePort): Json {
+  const name = inboundClusterName(port);
+  const cluster: Json = {
+    name,
+    altStatName: delimitedStatsPrefix(name),
+    type: 'ORIGINAL_DST',
+    connectTimeout: connectTimeout(),
+    lbPolicy: 'CLUSTER_PROVIDED',
+    circuitBreakers: { thresholds: [defaultThresholds()] },
+    commonLbConfig: {},
+    upstreamBindConfig: { sourceAddress: { address: InboundPassthroughBindIpv4, portValue: 0 } },
+    // Inbound original-destination hosts are never cleaned up (istiod uses the maximum duration).
+    cleanupInterval: { seconds: 315576000000 },
+    metadata: istioMetadata(service, servicePort),
+  };
+  if (isHttp2Protocol(servicePort.protocol)) protocolOptions(cluster).explicitHttpConfig = { http2ProtocolOptions: {} };
+  return orderedCluster(cluster);
+}
+
+export function buildBlackHoleCluster(): Json {
+  return { name: BlackHoleCluster, altStatName: delimitedStatsPrefix(BlackHoleCluster), type: 'STATIC', connectTimeout: connectTimeout(), lbPolicy: 'ROUND_ROBIN' };
+}
+
+function passthroughProtocolOptions(): Json {
+  return {
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+      '@type': typeUrls.httpProtocolOptions,
+      useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} },
+    },
+  };
+}
+
+export function buildPassthroughCluster(): Json {
+  return {
+    name: PassthroughCluster,
+    altStatName: delimitedStatsPrefix(PassthroughCluster),
+    type: 'ORIGINAL_DST',
+    connectTimeout: connectTimeout(),
+    lbPolicy: 'CLUSTER_PROVIDED',
+    circuitBreakers: { thresholds: [defaultThresholds()] },
+    typedExtensionProtocolOptions: passthroughProtocolOptions(),
+  };
+}
+
+export function buildInboundPassthroughCluster(): Json {
+  return {
+    name: InboundPassthroughCluster,
+    altStatName: delimitedStatsPrefix(InboundPassthroughCluster),
+    type: 'ORIGINAL_DST',
+    connectTimeout: connectTimeout(),
+    lbPolicy: 'CLUSTER_PROVIDED',
+    circuitBreakers: { thresholds: [defaultThresholds()] },
+    upstreamBindConfig: { sourceAddress: { address: InboundPassthroughBindIpv4, portValue: 0 } },
+    typedExtensionProtocolOptions: passthroughProtocolOptions(),
+  };
+}

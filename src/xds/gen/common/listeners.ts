@@ -1,0 +1,48 @@
+// Network filter builders shared by listener generators: the HTTP connection
+// manager (RDS or inline routes) and tcp_proxy (single or weighted clusters).
+import { adsConfigSource, filterNames, typeUrls } from './names.js';
+import type { Json } from './clusters.js';
+
+/** HTTP filters in istiod's order (fault before cors before router); Istio-proxy-only filters are left out. */
+export function httpFilters(withFaultAndCors: boolean): Json[] {
+  const filters: Json[] = [];
+  if (withFaultAndCors) {
+    filters.push({ name: filterNames.fault, typedConfig: { '@type': typeUrls.fault } });
+    filters.push({ name: filterNames.cors, typedConfig: { '@type': typeUrls.cors } });
+  }
+  filters.push({ name: filterNames.router, typedConfig: { '@type': typeUrls.router } });
+  return filters;
+}
+
+export interface HttpConnectionManagerInput {
+  statPrefix: string;
+  /** RDS route configuration name, or an inline route configuration. */
+  rds?: string;
+  routeConfig?: Json;
+  inbound: boolean;
+}
+
+export function httpConnectionManager(input: HttpConnectionManagerInput): Json {
+  const hcm: Json = { '@type': typeUrls.httpConnectionManager, statPrefix: input.statPrefix };
+  if (input.rds !== undefined) hcm.rds = { configSource: adsConfigSource(), routeConfigName: input.rds };
+  else hcm.routeConfig = input.routeConfig;
+  hcm.httpFilters = httpFilters(!input.inbound);
+  hcm.useRemoteAddress = { value: false };
+  hcm.streamIdleTimeout = { seconds: 0 };
+  hcm.normalizePath = { value: true };
+  hcm.pathWithEscapedSlashesAction = 'KEEP_UNCHANGED';
+  hcm.upgradeConfigs = [{ upgradeType: 'websocket' }];
+  if (input.inbound) hcm.forwardClientCertDetails = 'APPEND_FORWARD';
+  return { name: filterNames.httpConnectionManager, typedConfig: hcm };
+}
+
+export function tcpProxy(statPrefix: string, cluster: string | { name: string; weight: number }[]): Json {
+  const config: Json = { '@type': typeUrls.tcpProxy, statPrefix };
+  if (typeof cluster === 'string') config.cluster = cluster;
+  else config.weightedClusters = { clusters: cluster };
+  return { name: filterNames.tcpProxy, typedConfig: config };
+}
+
+export function socketAddress(address: string, port: number): Json {
+  return { socketAddress: { address, portValue: port } };
+}

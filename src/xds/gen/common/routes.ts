@@ -1,0 +1,300 @@
+// HTTP route translation shared by sidecars and gateways: VirtualService
+// http rules → Envoy routes, istiod's default route, retries, faults,
+// mirrors, CORS and header manipulation.
+import type { CorsPolicy, Destination, HeaderOperations, HTTPFaultInjection, HTTPMatchRequest, HTTPRetry, HTTPRoute, StringMatch } from '../../../model/istio.js';
+import { toProtoDuration, type ProtoDuration } from '../../../model/duration.js';
+import { labelsMatch } from '../../../push/hosts.js';
+import { PassthroughCluster, filterNames, outboundClusterName, typeUrls } from './names.js';
+import type { Json } from './clusters.js';
+
+/** What route translation needs from its caller (push context lookups, the listener, the proxy). */
+export interface RouteContext {
+  /** Port of the listener/route configuration the virtual host belongs to. */
+  readonly listenerPort: number;
+  readonly proxyLabels: Readonly<Record<string, string>>;
+  /** Hostname of the service the virtual host is for (decorators). */
+  readonly serviceHostname: string;
+  /** A destination host resolved to the FQDN the registry knows (short names against the VirtualService namespace). */
+  resolveHost(host: string): string;
+  /** Ports of the destination service, to pick the port when the destination names none. */
+  servicePorts(hostname: string): readonly number[] | undefined;
+  /** Consistent-hash policy of the destination's DestinationRule, if any. */
+  hashPolicy(hostname: string, port: number, subset: string): Json[] | undefined;
+}
+
+const zero: ProtoDuration = { seconds: 0, nanos: 0 };
+
+/** istiod's default retry policy (retry.DefaultPolicy). */
+export function defaultRetryPolicy(): Json {
+  return {
+    retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+    numRetries: { value: 2 },
+    retryHostPredicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typedConfig: { '@type': typeUrls.previousHosts } }],
+    hostSelectionRetryMaxAttempts: '5',
+    retriableStatusCodes: [503],
+  };
+}
+
+export function retryPolicy(retries: HTTPRetry | undefined): Json | undefined {
+  if (!retries) return defaultRetryPolicy();
+  if (!retries.attempts) return undefined;
+  const policy = defaultRetryPolicy();
+  policy.numRetries = { value: retries.attempts };
+  if (retries.retryOn) {
+    const tokens = retries.retryOn.split(',').map((t) => t.trim()).filter(Boolean);
+    const codes = tokens.filter((t) => /^\d+$/.test(t)).map(Number);
+    const names = tokens.filter((t) => !/^\d+$/.test(t));
+    if (codes.length > 0 && !names.includes('retriable-status-codes')) names.push('retriable-status-codes');
+    policy.retryOn = names.join(',');
+    if (codes.length > 0) policy.retriableStatusCodes = codes;
+    else delete policy.retriableStatusCodes;
+  }
+  if (retries.perTryTimeout) policy.perTryTimeout = toProtoDuration(retries.perTryTimeout);
+  if (retries.retryRemoteLocalities) {
+    policy.retryPriority = { name: 'envoy.retry_priorities.previous_priorities', typedConfig: { '@type': typeUrls.previousPriorities, updateFrequency: 2 } };
+  }
+  return policy;
+}
+
+function stringMatcher(match: StringMatch): Json | undefined {
+  if (match.exact !== undefined) return { exact: match.exact };
+  if (match.prefix !== undefined) return { prefix: match.prefix };
+  if (match.regex !== undefined) return { safeRegex: { regex: match.regex } };
+  return undefined;
+}
+
+function headerMatcher(name: string, match: StringMatch, invert: boolean): Json {
+  const sm = stringMatcher(match);
+  const header: Json = { name };
+  // An empty match means "header present", as istiod translates it.
+  if (!sm || (match.exact === '' && Object.keys(match).length === 1)) header.presentMatch = true;
+  else header.stringMatch = sm;
+  if (invert) header.invertMatch = true;
+  return header;
+}
+
+/** Envoy RouteMatch for one HTTPMatchRequest (or the catch-all when none). */
+export function routeMatch(match: HTTPMatchRequest | undefined): Json {
+  const out: Json = {};
+  const uri = match?.uri;
+  if (uri?.exact !== undefined) out.path = uri.exact;
+  else if (uri?.prefix !== undefined) out.prefix = uri.prefix;
+  else if (uri?.regex !== undefined) out.safeRegex = { regex: uri.regex };
+  else out.prefix = '/';
+  if (match?.ignoreUriCase) out.caseSensitive = { value: false };
+  const headers: Json[] = [];
+  for (const [name, m] of Object.entries(match?.headers ?? {})) headers.push(headerMatcher(name, m, false));
+  for (const [name, m] of Object.entries(match?.withoutHeaders ?? {})) headers.push(headerMatcher(name, m, true));
+  if (match?.method) headers.push(headerMatcher(':method', match.method, false));
+  if (match?.authority) headers.push(headerMatcher(':authority', match.authority, false));
+  if (match?.scheme) headers.push(headerMatcher(':scheme', match.scheme, false));
+  if (headers.length > 0) out.headers = headers;
+  const query = Object.entries(match?.queryParams ?? {}).map(([name, m]) => {
+    const sm = stringMatcher(m);
+    return sm && !(m.exact === '' && Object.keys(m).length === 1) ? { name, stringMatch: sm } : { name, presentMatch: true };
+  });
+  if (query.length > 0) out.queryParameters = query;
+  return out;
+}
+
+function isCatchAll(match: HTTPMatchRequest | undefined): boolean {
+  if (!match) return true;
+  const keys = Object.keys(match).filter((k) => k !== 'name');
+  return keys.length === 0 || (keys.length === 1 && match.uri?.prefix === '/');
+}
+
+function headerValueOptions(ops: HeaderOperations | undefined): Json[] {
+  const out: Json[] = [];
+  for (const [key, value] of Object.entries(ops?.set ?? {})) out.push({ header: { key, value }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' });
+  for (const [key, value] of Object.entries(ops?.add ?? {})) out.push({ header: { key, value }, appendAction: 'APPEND_IF_EXISTS_OR_ADD' });
+  return out;
+}
+
+function applyHeaders(target: Json, headers: HTTPRoute['headers'], prefix: 'request' | 'response'): void {
+  const ops = headers?.[prefix];
+  const add = headerValueOptions(ops);
+  if (add.length > 0) target[`${prefix}HeadersToAdd`] = add;
+  if (ops?.remove?.length) target[`${prefix}HeadersToRemove`] = ops.remove;
+}
+
+/** Percentages become parts per million, as istiod translates them. */
+function fractionalPercent(value: number | undefined): Json {
+  return { numerator: Math.round((value ?? 100) * 10000), denominator: 'MILLION' };
+}
+
+export function faultConfig(fault: HTTPFaultInjection): Json {
+  const config: Json = { '@type': typeUrls.fault };
+  if (fault.delay?.fixedDelay) {
+    const percentage = fault.delay.percentage?.value ?? fault.delay.percent;
+    config.delay = { fixedDelay: toProtoDuration(fault.delay.fixedDelay), percentage: fractionalPercent(percentage) };
+  }
+  if (fault.abort) {
+    const abort: Json = { percentage: fractionalPercent(fault.abort.percentage?.value) };
+    if (fault.abort.httpStatus !== undefined) abort.httpStatus = fault.abort.httpStatus;
+    else if (fault.abort.grpcStatus) abort.grpcStatus = grpcStatusCode(fault.abort.grpcStatus);
+    config.abort = abort;
+  }
+  return config;
+}
+
+const grpcCodes = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+
+function grpcStatusCode(status: string): number {
+  const index = grpcCodes.indexOf(status.toUpperCase());
+  return index >= 0 ? index : 2;
+}
+
+export function corsConfig(cors: CorsPolicy): Json {
+  const config: Json = { '@type': typeUrls.corsPolicy };
+  const origins = (cors.allowOrigins ?? []).map(stringMatcher).filter((m): m is Json => m !== undefined);
+  if (origins.length > 0) config.allowOriginStringMatch = origins;
+  if (cors.allowMethods?.length) config.allowMethods = cors.allowMethods.join(',');
+  if (cors.allowHeaders?.length) config.allowHeaders = cors.allowHeaders.join(',');
+  if (cors.exposeHeaders?.length) config.exposeHeaders = cors.exposeHeaders.join(',');
+  if (cors.maxAge) config.maxAge = String(toProtoDuration(cors.maxAge).seconds);
+  if (cors.allowCredentials !== undefined) config.allowCredentials = { value: cors.allowCredentials };
+  config.filterEnabled = { defaultValue: { numerator: 100, denominator: 'HUNDRED' } };
+  return config;
+}
+
+function destinationCluster(dest: Destination, ctx: RouteContext): { name: string; hostname: string; port: number; subset: string } {
+  const hostname = ctx.resolveHost(dest.host);
+  const ports = ctx.servicePorts(hostname);
+  const port = dest.port?.number ?? (ports && ports.length === 1 ? ports[0]! : ctx.listenerPort);
+  const subset = dest.subset ?? '';
+  return { name: outboundClusterName(port, subset, hostname), hostname, port, subset };
+}
+
+function timeoutFields(action: Json, timeout: ProtoDuration): void {
+  action.timeout = timeout;
+  action.maxStreamDuration = { maxStreamDuration: timeout, grpcTimeoutHeaderMax: timeout };
+}
+
+function routeAction(http: HTTPRoute, ctx: RouteContext): Json {
+  const action: Json = {};
+  const destinations = (http.route ?? []).filter((d) => http.route!.length === 1 || (d.weight ?? 0) > 0);
+  const clusters = destinations.map((d) => ({ dest: d, cluster: destinationCluster(d.destination, ctx) }));
+  if (clusters.length === 1 && !clusters[0]!.dest.headers) action.cluster = clusters[0]!.cluster.name;
+  else {
+    action.weightedClusters = {
+      clusters: clusters.map(({ dest, cluster }) => {
+        const weighted: Json = { name: cluster.name, weight: { value: dest.weight ?? (clusters.length === 1 ? 100 : 0) } };
+        applyHeaders(weighted, dest.headers, 'request');
+        applyHeaders(weighted, dest.headers, 'response');
+        return weighted;
+      }),
+    };
+  }
+  timeoutFields(action, http.timeout ? toProtoDuration(http.timeout) : zero);
+  const retry = retryPolicy(http.retries);
+  if (retry) action.retryPolicy = retry;
+  if (http.rewrite?.uri !== undefined) action.prefixRewrite = http.rewrite.uri;
+  if (http.rewrite?.uriRegexRewrite) {
+    action.regexRewrite = { pattern: { regex: http.rewrite.uriRegexRewrite.match ?? '' }, substitution: http.rewrite.uriRegexRewrite.rewrite ?? '' };
+  }
+  if (http.rewrite?.authority) action.hostRewriteLiteral = http.rewrite.authority;
+  if (http.mirror) {
+    action.requestMirrorPolicies = [
+      {
+        cluster: destinationCluster(http.mirror, ctx).name,
+        runtimeFraction: { defaultValue: fractionalPercent(http.mirrorPercentage?.value) },
+        traceSampled: { value: false },
+      },
+    ];
+  }
+  // Consistent hashing applies when every destination agrees on it.
+  const hashes = clusters.map(({ cluster }) => ctx.hashPolicy(cluster.hostname, cluster.port, cluster.subset));
+  const firstHash = hashes[0];
+  if (firstHash && hashes.every((h) => JSON.stringify(h) === JSON.stringify(firstHash))) action.hashPolicy = firstHash;
+  return action;
+}
+
+const redirectCodes: Readonly<Record<number, string>> = {
+  301: 'MOVED_PERMANENTLY',
+  302: 'FOUND',
+  303: 'SEE_OTHER',
+  307: 'TEMPORARY_REDIRECT',
+  308: 'PERMANENT_REDIRECT',
+};
+
+function redirectAction(http: HTTPRoute): Json {
+  const r = http.redirect!;
+  const out: Json = {};
+  if (r.uri) out.pathRedirect = r.uri;
+  if (r.authority) out.hostRedirect = r.authority;
+  if (r.port) out.portRedirect = r.port;
+  if (r.scheme) out.schemeRedirect = r.scheme;
+  out.responseCode = redirectCodes[r.redirectCode ?? 301] ?? 'MOVED_PERMANENTLY';
+  return out;
+}
+
+/**
+ * Envoy routes for one VirtualService http rule: one route per applicable
+ * match, in order. Matches for another port or other source labels are
+ * dropped, as istiod drops them for this proxy and listener.
+ */
+export function translateHttpRoute(http: HTTPRoute, ctx: RouteContext): { routes: Json[]; catchAll: boolean } {
+  const matches: (HTTPMatchRequest | undefined)[] = http.match?.length ? http.match : [undefined];
+  const routes: Json[] = [];
+  let catchAll = false;
+  for (const match of matches) {
+    if (match?.port !== undefined && match.port !== ctx.listenerPort) continue;
+    if (match?.sourceLabels && !labelsMatch(match.sourceLabels, ctx.proxyLabels)) continue;
+    if (match?.gateways?.length && !match.gateways.includes('mesh')) continue;
+    const route: Json = {};
+    const name = http.name && match?.name ? `${http.name}.${match.name}` : (http.name ?? match?.name);
+    if (name) route.name = name;
+    route.match = routeMatch(match);
+    if (http.redirect) route.redirect = redirectAction(http);
+    else if (http.directResponse) {
+      const body = http.directResponse.body;
+      route.directResponse = { status: http.directResponse.status, ...(body?.string !== undefined ? { body: { inlineString: body.string } } : body?.bytes ? { body: { inlineBytes: body.bytes } } : {}) };
+    } else route.route = routeAction(http, ctx);
+    route.decorator = { operation: `${ctx.serviceHostname}:${ctx.listenerPort}/*` };
+    applyHeaders(route, http.headers, 'request');
+    applyHeaders(route, http.headers, 'response');
+    const perFilter: Json = {};
+    if (http.fault) perFilter[filterNames.fault] = faultConfig(http.fault);
+    if (http.corsPolicy) perFilter[filterNames.cors] = corsConfig(http.corsPolicy);
+    if (Object.keys(perFilter).length > 0) route.typedPerFilterConfig = perFilter;
+    routes.push(route);
+    if (isCatchAll(match)) {
+      catchAll = true;
+      break;
+    }
+  }
+  return { routes, catchAll };
+}
+
+/** istiod's route for a service with no VirtualService: everything to the port's cluster with the default retry policy. */
+export function defaultRoute(clusterName: string, hostname: string, port: number): Json {
+  const action: Json = { cluster: clusterName };
+  timeoutFields(action, zero);
+  action.retryPolicy = defaultRetryPolicy();
+  return { name: 'default', match: { prefix: '/' }, route: action, decorator: { operation: `${hostname}:${port}/*` } };
+}
+
+/** The catch-all virtual host of an outbound route configuration (ALLOW_ANY / REGISTRY_ONLY). */
+export function catchAllVirtualHost(mode: 'ALLOW_ANY' | 'REGISTRY_ONLY'): Json {
+  if (mode === 'REGISTRY_ONLY') {
+    return { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, directResponse: { status: 502 } }], includeRequestAttemptCount: true };
+  }
+  const action: Json = { cluster: PassthroughCluster };
+  timeoutFields(action, zero);
+  return { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: action }], includeRequestAttemptCount: true };
+}
+
+/** Envoy hash policy for a DestinationRule consistentHash setting. */
+export function hashPolicyFor(hash: { httpHeaderName?: string; httpCookie?: { name: string; path?: string; ttl?: string }; useSourceIp?: boolean; httpQueryParameterName?: string } | undefined): Json[] | undefined {
+  if (!hash) return undefined;
+  if (hash.httpHeaderName) return [{ header: { headerName: hash.httpHeaderName } }];
+  if (hash.httpCookie) {
+    const cookie: Json = { name: hash.httpCookie.name };
+    if (hash.httpCookie.path) cookie.path = hash.httpCookie.path;
+    if (hash.httpCookie.ttl) cookie.ttl = toProtoDuration(hash.httpCookie.ttl);
+    return [{ cookie }];
+  }
+  if (hash.useSourceIp) return [{ connectionProperties: { sourceIp: true } }];
+  if (hash.httpQueryParameterName) return [{ queryParameter: { name: hash.httpQueryParameterName } }];
+  return undefined;
+}

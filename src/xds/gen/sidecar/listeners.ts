@@ -1,0 +1,181 @@
+// Sidecar LDS: per-port outbound listeners (HTTP → RDS, TCP/TLS →
+// tcp_proxy with VirtualService tcp/tls routes), virtualOutbound (15001) and
+// virtualInbound (15006) with a filter chain per inbound port.
+import type { PushContext, ProxyScope, ServiceTarget } from '../../../push/pushContext.js';
+import type { RouteDestination, TCPRoute, TLSRoute } from '../../../model/istio.js';
+import { resolveShortName } from '../../../push/hosts.js';
+import { isHttpProtocol } from '../../../push/protocol.js';
+import type { MeshService, MeshServicePort } from '../../../push/services.js';
+import { httpConnectionManager, socketAddress, tcpProxy } from '../common/listeners.js';
+import {
+  BlackHoleCluster,
+  InboundPassthroughCluster,
+  PassthroughCluster,
+  VirtualInboundListener,
+  VirtualInboundPort,
+  VirtualOutboundListener,
+  VirtualOutboundPort,
+  filterNames,
+  inboundClusterName,
+  outboundClusterName,
+  typeUrls,
+} from '../common/names.js';
+import type { Json } from '../common/clusters.js';
+
+function tcpDestinations(context: PushContext, route: RouteDestination[], vsNamespace: string, port: number): string | { name: string; weight: number }[] {
+  const clusters = route
+    .filter((d) => route.length === 1 || (d.weight ?? 0) > 0)
+    .map((d) => {
+      const hostname = resolveShortName(d.destination.host, vsNamespace, context.options.domainSuffix);
+      const ports = context.service(hostname)?.ports;
+      const destPort = d.destination.port?.number ?? (ports?.length === 1 ? ports[0]!.port : port);
+      return { name: outboundClusterName(destPort, d.destination.subset ?? '', hostname), weight: d.weight ?? 100 };
+    });
+  return clusters.length === 1 ? clusters[0]!.name : clusters;
+}
+
+function l4RouteFor<R extends TCPRoute | TLSRoute>(routes: R[] | undefined, port: number): R | undefined {
+  return routes?.find((r) => !r.match?.length || r.match.some((m) => m.port === undefined || m.port === port));
+}
+
+function tcpFilterChains(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort): Json[] {
+  const cluster = outboundClusterName(port.port, '', service.hostname);
+  const vs = context.virtualServiceFor(service.hostname, scope.namespace);
+  const chains: Json[] = [];
+  if (port.protocol === 'TLS' || port.protocol === 'HTTPS') {
+    for (const route of vs?.spec.tls ?? []) {
+      const sniHosts = route.match.filter((m) => m.port === undefined || m.port === port.port).flatMap((m) => m.sniHosts);
+      if (sniHosts.length === 0 || !route.route?.length) continue;
+      const target = tcpDestinations(context, route.route, vs!.namespace, port.port);
+      chains.push({ filterChainMatch: { serverNames: sniHosts }, filters: [tcpProxy(typeof target === 'string' ? target : cluster, target)] });
+    }
+  }
+  const tcpRoute = l4RouteFor(vs?.spec.tcp, port.port);
+  const target = tcpRoute?.route?.length ? tcpDestinations(context, tcpRoute.route, vs!.namespace, port.port) : cluster;
+  chains.push({ filters: [tcpProxy(typeof target === 'string' ? target : cluster, target)] });
+  return chains;
+}
+
+function outboundListener(name: string, address: string, port: number, filterChains: Json[], tlsInspector: boolean): Json {
+  const listener: Json = {
+    name,
+    address: socketAddress(address, port),
+    filterChains,
+    trafficDirection: 'OUTBOUND',
+    bindToPort: { value: false },
+  };
+  if (tlsInspector) listener.listenerFilters = [{ name: filterNames.tlsInspector, typedConfig: { '@type': typeUrls.tlsInspector } }];
+  return listener;
+}
+
+export function outboundListeners(context: PushContext, scope: ProxyScope): Json[] {
+  const listeners = new Map<string, Json>();
+  const httpPorts = new Set<number>();
+  for (const service of scope.services) {
+    for (const port of service.ports) {
+      if (!isHttpProtocol(port.protocol)) continue;
+      const name = `0.0.0.0_${port.port}`;
+      httpPorts.add(port.port);
+      if (listeners.has(name)) continue;
+      const hcm = httpConnectionManager({ statPrefix: `outbound_0.0.0.0_${port.port}`, rds: String(port.port), inbound: false });
+      listeners.set(name, outboundListener(name, '0.0.0.0', port.port, [{ filters: [hcm] }], false));
+    }
+  }
+  for (const service of scope.services) {
+    for (const port of service.ports) {
+      if (isHttpProtocol(port.protocol)) continue;
+      const address = service.addresses[0] ?? '0.0.0.0';
+      const name = `${address}_${port.port}`;
+      // A TCP service without a VIP cannot share 0.0.0.0:PORT with HTTP services (istiod reports the conflict too).
+      if (listeners.has(name) || (address === '0.0.0.0' && httpPorts.has(port.port))) continue;
+      const tls = port.protocol === 'TLS' || port.protocol === 'HTTPS';
+      listeners.set(name, outboundListener(name, address, port.port, tcpFilterChains(context, scope, service, port), tls));
+    }
+  }
+  return [...listeners.keys()].sort().map((k) => listeners.get(k)!);
+}
+
+export function virtualOutboundListener(scope: ProxyScope): Json {
+  const catchAll = scope.outboundTrafficPolicy === 'REGISTRY_ONLY' ? BlackHoleCluster : PassthroughCluster;
+  return {
+    name: VirtualOutboundListener,
+    address: socketAddress('0.0.0.0', VirtualOutboundPort),
+    filterChains: [
+      // Traffic addressed to 15001 itself would loop: drop it.
+      { filterChainMatch: { destinationPort: { value: VirtualOutboundPort } }, filters: [tcpProxy(BlackHoleCluster, BlackHoleCluster)], name: 'virtualOutbound-blackhole' },
+      { filters: [tcpProxy(catchAll, catchAll)], name: 'virtualOutbound-catchall-tcp' },
+    ],
+    useOriginalDst: { value: true },
+    trafficDirection: 'OUTBOUND',
+  };
+}
+
+function inboundRouteConfig(target: ServiceTarget): Json {
+  const cluster = inboundClusterName(target.targetPort);
+  const zero = { seconds: 0 };
+  return {
+    name: cluster,
+    virtualHosts: [
+      {
+        name: `inbound|http|${target.targetPort}`,
+        domains: ['*'],
+        routes: [
+          {
+            name: 'default',
+            match: { prefix: '/' },
+            route: { cluster, timeout: zero, maxStreamDuration: { maxStreamDuration: zero, grpcTimeoutHeaderMax: zero } },
+            decorator: { operation: `${target.service.hostname}:${target.port.port}/*` },
+          },
+        ],
+      },
+    ],
+    validateClusters: { value: false },
+  };
+}
+
+export function virtualInboundListener(targets: readonly ServiceTarget[]): Json {
+  const chains: Json[] = targets.map((target) => {
+    const cluster = inboundClusterName(target.targetPort);
+    const name = `0.0.0.0_${target.targetPort}`;
+    const filter = isHttpProtocol(target.port.protocol)
+      ? httpConnectionManager({ statPrefix: `inbound_0.0.0.0_${target.targetPort}`, routeConfig: inboundRouteConfig(target), inbound: true })
+      : tcpProxy(cluster, cluster);
+    return { name, filterChainMatch: { destinationPort: { value: target.targetPort }, transportProtocol: 'raw_buffer' }, filters: [filter] };
+  });
+  const zero = { seconds: 0 };
+  chains.push({
+    name: 'virtualInbound-catchall-http',
+    filterChainMatch: { transportProtocol: 'raw_buffer', applicationProtocols: ['http/1.1', 'h2c'] },
+    filters: [
+      httpConnectionManager({
+        statPrefix: InboundPassthroughCluster,
+        inbound: true,
+        routeConfig: {
+          name: InboundPassthroughCluster,
+          virtualHosts: [
+            {
+              name: 'inbound|http|0',
+              domains: ['*'],
+              routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: InboundPassthroughCluster, timeout: zero, maxStreamDuration: { maxStreamDuration: zero, grpcTimeoutHeaderMax: zero } } }],
+            },
+          ],
+          validateClusters: { value: false },
+        },
+      }),
+    ],
+  });
+  chains.push({ name: 'virtualInbound', filterChainMatch: { transportProtocol: 'raw_buffer' }, filters: [tcpProxy(InboundPassthroughCluster, InboundPassthroughCluster)] });
+  return {
+    name: VirtualInboundListener,
+    address: socketAddress('0.0.0.0', VirtualInboundPort),
+    filterChains: chains,
+    listenerFilters: [
+      { name: filterNames.originalDst, typedConfig: { '@type': typeUrls.originalDst } },
+      { name: filterNames.tlsInspector, typedConfig: { '@type': typeUrls.tlsInspector } },
+      { name: filterNames.httpInspector, typedConfig: { '@type': typeUrls.httpInspector } },
+    ],
+    listenerFiltersTimeout: { seconds: 0 },
+    continueOnListenerFiltersTimeout: true,
+    trafficDirection: 'INBOUND',
+  };
+}

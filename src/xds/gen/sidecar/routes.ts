@@ -1,0 +1,96 @@
+// Sidecar RDS: one route configuration per outbound HTTP port (named after
+// the port), a virtual host per visible service on that port with
+// VirtualService routes or istiod's default route, plus the catch-all host.
+import type { PushContext, ProxyScope } from '../../../push/pushContext.js';
+import { resolveShortName } from '../../../push/hosts.js';
+import { isHttpProtocol } from '../../../push/protocol.js';
+import type { MeshService } from '../../../push/services.js';
+import { catchAllVirtualHost, defaultRoute, hashPolicyFor, translateHttpRoute, type RouteContext } from '../common/routes.js';
+import { outboundClusterName } from '../common/names.js';
+import { subsetTrafficPolicy } from '../common/trafficPolicy.js';
+import type { Json } from '../common/clusters.js';
+
+/** Port numbers that get an RDS route configuration in this scope. */
+export function httpRoutePorts(scope: ProxyScope): number[] {
+  const ports = new Set<number>();
+  for (const service of scope.services) for (const port of service.ports) if (isHttpProtocol(port.protocol)) ports.add(port.port);
+  return [...ports].sort((a, b) => a - b);
+}
+
+/**
+ * Names a Kubernetes service is reachable by from a pod in `proxyNamespace`
+ * (istiod's alternate virtual hosts): `name` from its own namespace, and
+ * `name.ns`, `name.ns.svc` from anywhere in the same cluster domain.
+ */
+export function alternateHosts(service: MeshService, proxyNamespace: string, domainSuffix: string): string[] {
+  if (service.registry !== 'Kubernetes' || !service.hostname.endsWith(`.svc.${domainSuffix}`)) return [];
+  const short = `${service.name}.${service.namespace}`;
+  const hosts = [short, `${short}.svc`];
+  return service.namespace === proxyNamespace ? [service.name, ...hosts] : hosts;
+}
+
+/** True when some VirtualService in scope has sourceLabels matches, making routes depend on the proxy's labels. */
+export function scopeUsesSourceLabels(context: PushContext, scope: ProxyScope): boolean {
+  for (const service of scope.services) {
+    const vs = context.virtualServiceFor(service.hostname, scope.namespace);
+    if (vs?.spec.http?.some((h) => h.match?.some((m) => m.sourceLabels))) return true;
+  }
+  return false;
+}
+
+function routeContext(context: PushContext, scope: ProxyScope, service: MeshService, port: number, vsNamespace: string, proxyLabels: Readonly<Record<string, string>>): RouteContext {
+  const { domainSuffix } = context.options;
+  return {
+    listenerPort: port,
+    proxyLabels,
+    serviceHostname: service.hostname,
+    resolveHost: (host) => resolveShortName(host, vsNamespace, domainSuffix),
+    servicePorts: (hostname) => context.service(hostname)?.ports.map((p) => p.port),
+    hashPolicy: (hostname, destPort, subset) => {
+      const dr = context.destinationRuleFor(scope.namespace, hostname);
+      const subsetSpec = subset ? dr?.spec.subsets?.find((s) => s.name === subset) : undefined;
+      const policy = subsetTrafficPolicy(dr?.spec.trafficPolicy, subsetSpec?.trafficPolicy, destPort);
+      return hashPolicyFor(policy?.loadBalancer?.consistentHash);
+    },
+  };
+}
+
+function virtualHostRoutes(context: PushContext, scope: ProxyScope, service: MeshService, port: number, proxyLabels: Readonly<Record<string, string>>): Json[] {
+  const vs = context.virtualServiceFor(service.hostname, scope.namespace);
+  const fallback = (): Json => {
+    const route = defaultRoute(outboundClusterName(port, '', service.hostname), service.hostname, port);
+    const hash = routeContext(context, scope, service, port, service.namespace, proxyLabels).hashPolicy(service.hostname, port, '');
+    if (hash) (route.route as Json).hashPolicy = hash;
+    return route;
+  };
+  if (!vs?.spec.http?.length) return [fallback()];
+  const ctx = routeContext(context, scope, service, port, vs.namespace, proxyLabels);
+  const routes: Json[] = [];
+  for (const http of vs.spec.http) {
+    const translated = translateHttpRoute(http, ctx);
+    routes.push(...translated.routes);
+    if (translated.catchAll) return routes;
+  }
+  // No rule matched everything: istiod leaves unmatched requests to 404 from the router.
+  return routes.length > 0 ? routes : [fallback()];
+}
+
+export function buildRouteConfiguration(context: PushContext, scope: ProxyScope, port: number, proxyLabels: Readonly<Record<string, string>>): Json {
+  const seen = new Set<string>();
+  const virtualHosts: Json[] = [];
+  for (const service of scope.services) {
+    if (!service.ports.some((p) => p.port === port && isHttpProtocol(p.protocol))) continue;
+    const candidates = [service.hostname, ...alternateHosts(service, scope.namespace, context.options.domainSuffix), ...service.addresses];
+    const domains = candidates.filter((d) => !seen.has(d));
+    if (domains.length === 0) continue;
+    for (const d of domains) seen.add(d);
+    virtualHosts.push({
+      name: `${service.hostname}:${port}`,
+      domains,
+      routes: virtualHostRoutes(context, scope, service, port, proxyLabels),
+      includeRequestAttemptCount: true,
+    });
+  }
+  virtualHosts.push(catchAllVirtualHost(scope.outboundTrafficPolicy));
+  return { name: String(port), virtualHosts, validateClusters: { value: false }, ignorePortInHostMatching: true };
+}
