@@ -2,6 +2,7 @@
 import { pino, type Logger } from 'pino';
 
 export function createLogger(level = 'info', destination?: pino.DestinationStream): Logger {
-  const options = { level, base: { component: 'meshd' }, timestamp: pino.stdTimeFunctions.isoTime };
+  // No base fields: children name their component, and pid/hostname add nothing in a pod.
+  const options = { level, base: {}, timestamp: pino.stdTimeFunctions.isoTime };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -15,6 +15,8 @@ import { AdsServer } from './xds/server/adsServer.js';
 import { combineEvents, type XdsServerEvents } from './xds/server/events.js';
 import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from './xds/server/grpcServer.js';
 import type { PushRequest, ResourceGenerator } from './xds/server/types.js';
+import type { DecodedNode } from './xds/server/wire.js';
+import type { Proxy } from './model/proxy.js';
 
 export interface MeshdConfig {
   configDir?: string;
@@ -84,6 +86,10 @@ export interface Meshd {
 export interface MeshdDeps {
   resources: ResourceSource;
   logger?: Logger;
+  /** How a connecting proxy is described from its node (default: istiod's node id parsing). */
+  describeProxy?: (node: DecodedNode) => Proxy;
+  /** Shared with the pipeline and the CA so /metrics shows everything. */
+  registry?: Registry;
   /** TLS credentials for the secure port; without them the secure port is not opened. */
   secureCredentials?: grpc.ServerCredentials;
   /** Registers extra services (the CA) on the secure port's server. */
@@ -96,7 +102,7 @@ export interface MeshdDeps {
 
 export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<Meshd> {
   const logger = deps.logger ?? createLogger(config.logLevel);
-  const registry = new Registry();
+  const registry = deps.registry ?? new Registry();
   collectDefaultMetrics({ register: registry });
   const status = new SyncStatusRegistry(config.controlPlaneId);
   const metrics = new XdsMetrics(registry);
@@ -106,6 +112,7 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
     events: combineEvents([status, metrics, nackLogger(logger), ...(deps.events ?? [])]),
     controlPlaneId: config.controlPlaneId,
     pushConcurrency: config.pushConcurrency,
+    ...(deps.describeProxy ? { describeProxy: deps.describeProxy } : {}),
   });
   deps.resources.onPush((request) => ads.push(request));
 
@@ -151,7 +158,11 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
   logger.info(ports, 'listening');
 
   deps.resources.start().then(
-    () => logger.info({}, 'configuration sources synced'),
+    () => {
+      logger.info({}, 'configuration sources synced');
+      // Proxies that connected before the first full state get it now.
+      ads.push({ version: `${new Date().toISOString()}/synced`, reason: ['initial sync'], startedAt: performance.now() });
+    },
     (err: unknown) => logger.error({ err }, 'configuration sources failed to start'),
   );
 

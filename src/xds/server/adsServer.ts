@@ -92,6 +92,11 @@ export class AdsServer {
     }
   }
 
+  /** Queues a push to the named streams only (e.g. proxies whose pod changed). */
+  pushToConnections(connectionIds: ReadonlySet<string>, request: PushRequest): void {
+    for (const conn of this.connections) if (conn.identified && connectionIds.has(conn.connectionId)) this.queue.enqueue(conn, request);
+  }
+
   /** Identified streams, for the debug API, CSDS and proxy re-evaluation. */
   streams(): AdsConnection[] {
     return [...this.connections].filter((c) => c.identified);

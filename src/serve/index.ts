@@ -1,0 +1,88 @@
+// `meshd serve`: builds the sources, pipeline and CA a configuration asks for
+// and starts meshd with them.
+import { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { ServingCertificate, addCertificateService, loadJwtVerificationKey, type CertificateAuthority, type ReviewToken } from '../ca/index.js';
+import { createLogger } from '../log.js';
+import { startMeshd, type Meshd, type MeshdConfig, type ResourceSource } from '../meshd.js';
+import type { ConfigSource } from '../model/kube.js';
+import { MeshPipeline } from '../push/pipeline.js';
+import type { Proxy } from '../model/proxy.js';
+import { FileSource } from '../sources/files/fileSource.js';
+import type { DecodedNode } from '../xds/server/wire.js';
+import { fileModeAuthority } from './fileCa.js';
+
+export interface ServeOverrides {
+  logger?: Logger;
+}
+
+/** Adapts the mesh pipeline to what startMeshd needs. */
+function pipelineSource(pipeline: MeshPipeline): ResourceSource {
+  let synced = false;
+  return {
+    generator: pipeline.generator,
+    start: async () => {
+      await pipeline.start();
+      synced = true;
+    },
+    onPush: (listener) => void pipeline.onPush(listener),
+    get synced() {
+      return synced;
+    },
+    stop: () => pipeline.stop(),
+  };
+}
+
+export interface ServeParts {
+  sources: ConfigSource[];
+  authority: CertificateAuthority;
+  reviewToken?: ReviewToken;
+  /** How a connecting proxy is described (Kubernetes mode: from its pod). */
+  describeProxy?: (node: DecodedNode) => Proxy;
+  /** Runs once meshd is up (Kubernetes mode: leader election). */
+  afterStart?: (meshd: Meshd, pipeline: MeshPipeline) => void | Promise<void>;
+  stop?: () => Promise<void>;
+}
+
+export async function serve(config: MeshdConfig, overrides: ServeOverrides = {}): Promise<Meshd & { pipeline: MeshPipeline }> {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const registry = new Registry();
+  const parts = await buildParts(config, logger);
+  const pipeline = new MeshPipeline(parts.sources, {
+    debounceAfterMs: config.debounceAfterMs,
+    debounceMaxMs: config.debounceMaxMs,
+    logger,
+    registry,
+    trustDomain: config.trustDomain,
+    clusterId: config.clusterId,
+  });
+  const serving = new ServingCertificate(parts.authority, { logger, lifetimeMs: config.certTtlMs }).start();
+  const jwt = config.jwtPublicKey && config.jwtIssuer ? { key: await loadJwtVerificationKey(config.jwtPublicKey), issuer: config.jwtIssuer } : undefined;
+  const meshd = await startMeshd(config, {
+    resources: pipelineSource(pipeline),
+    ...(parts.describeProxy ? { describeProxy: parts.describeProxy } : {}),
+    logger,
+    registry,
+    secureCredentials: serving.credentials(),
+    registerSecureServices: (server) =>
+      void addCertificateService(server, { authority: parts.authority, trustDomain: config.trustDomain, logger, registry, reviewToken: parts.reviewToken, jwt }),
+  });
+  await parts.afterStart?.(meshd, pipeline);
+  const close = meshd.close;
+  return Object.assign(meshd, {
+    pipeline,
+    close: async () => {
+      serving.stop();
+      await close();
+      await parts.stop?.();
+    },
+  });
+}
+
+async function buildParts(config: MeshdConfig, logger: Logger): Promise<ServeParts> {
+  if (config.configDir) {
+    return { sources: [new FileSource({ dir: config.configDir, logger })], authority: await fileModeAuthority(config, logger) };
+  }
+  const { kubeModeParts } = await import('./kubeMode.js');
+  return kubeModeParts(config, logger);
+}

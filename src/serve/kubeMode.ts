@@ -1,0 +1,162 @@
+// Kubernetes mode: the API-server source, pod-based proxy identity, the CA
+// from Secrets, and the singleton work (creating istio-ca-secret, publishing
+// istio-ca-root-cert in every namespace) done by the Lease holder.
+import type { Logger } from 'pino';
+import {
+  CertificateAuthority, caFromSecrets, caTokenAudience, istioCaSecretName, istioCaSecretType,
+  newSelfSignedCaSecretData, pluggedCaSecretName, rootCertConfigMapData, type CaMaterial, type SecretData,
+} from '../ca/index.js';
+import type { MeshdConfig } from '../meshd.js';
+import { parseProxy, type Proxy } from '../model/proxy.js';
+import {
+  KubeSource, LeaseLeaderElector, createSecret, getSecret, loadKubeConfig, resolveProxyWorkload,
+  reviewToken, rootCertConfigMapLabels, rootCertConfigMapName, upsertConfigMap, type KubeHttp,
+} from '../sources/kube/index.js';
+import type { DecodedNode } from '../xds/server/wire.js';
+import type { ServeParts } from './index.js';
+
+const systemNamespace = 'istio-system';
+const caRetryMs = 2_000;
+const rootCertResyncMs = 10 * 60_000;
+
+/** A proxy described from its pod (labels, service account), falling back to node metadata. */
+export function podAwareProxy(node: DecodedNode, pods: KubeSource): Proxy {
+  const proxy = parseProxy(node);
+  const workload = resolveProxyWorkload(proxy, pods);
+  return { ...proxy, labels: workload.labels, serviceAccount: workload.serviceAccount };
+}
+
+function sameWorkload(a: Proxy, b: Proxy): boolean {
+  const labels = (p: Proxy): string => JSON.stringify(Object.entries(p.labels).sort(([x], [y]) => x.localeCompare(y)));
+  return a.serviceAccount === b.serviceAccount && labels(a) === labels(b);
+}
+
+async function readCaSecrets(http: KubeHttp): Promise<CaMaterial | undefined> {
+  const [plugged, selfSigned] = await Promise.all([
+    getSecret(http, systemNamespace, pluggedCaSecretName),
+    getSecret(http, systemNamespace, istioCaSecretName),
+  ]);
+  return caFromSecrets({ cacerts: plugged?.data as SecretData | undefined, istioCaSecret: selfSigned?.data as SecretData | undefined });
+}
+
+/** Loads the CA every replica shares; the Lease holder creates istio-ca-secret when no CA Secret exists yet. */
+async function awaitCaMaterial(http: KubeHttp, leader: LeaseLeaderElector, config: MeshdConfig, logger: Logger): Promise<CaMaterial> {
+  for (;;) {
+    try {
+      const material = await readCaSecrets(http);
+      if (material) return material;
+      if (leader.isLeader) {
+        const { created } = await createSecret(http, {
+          metadata: { name: istioCaSecretName, namespace: systemNamespace },
+          type: istioCaSecretType,
+          data: newSelfSignedCaSecretData({ trustDomain: config.trustDomain }),
+        });
+        logger.info({ secret: `${systemNamespace}/${istioCaSecretName}`, created }, 'self-signed CA secret ready');
+        continue;
+      }
+      logger.info({}, `waiting for the Lease holder to create Secret ${systemNamespace}/${istioCaSecretName}`);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'cannot read the CA secrets yet; retrying');
+    }
+    await new Promise((r) => setTimeout(r, caRetryMs));
+  }
+}
+
+export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promise<ServeParts> {
+  const kubeConfig = loadKubeConfig(config.kubeconfig);
+  const source = new KubeSource({ kubeConfig, logger: logger.child({ component: 'kube' }), systemNamespace });
+  const http = source.http;
+  let rootPublisher: RootCertPublisher | undefined;
+  const leader = new LeaseLeaderElector({
+    http, logger, namespace: systemNamespace, identity: config.controlPlaneId,
+    onStartedLeading: () => rootPublisher?.start(),
+    onStoppedLeading: () => rootPublisher?.stop(),
+  });
+  leader.start();
+  const material = await awaitCaMaterial(http, leader, config, logger);
+  const authority = new CertificateAuthority(material, { defaultTtlMs: config.certTtlMs, maxTtlMs: config.maxCertTtlMs, clockSkewMs: 2 * 60_000 });
+  return {
+    sources: [source],
+    authority,
+    reviewToken: (token, audiences) => reviewToken(http, token, audiences.length ? audiences : [caTokenAudience]),
+    describeProxy: (node) => podAwareProxy(node, source),
+    afterStart: (meshd, pipeline) => {
+      rootPublisher = new RootCertPublisher(http, () => pipeline.model.list('Namespace').map((n) => n.object.metadata.name), authority, logger);
+      if (leader.isLeader) rootPublisher.start();
+      // Re-evaluate proxies whose pod's labels or service account changed.
+      pipeline.onPush(() => {
+        const changed = new Set<string>();
+        for (const conn of meshd.ads.streams()) {
+          const next = podAwareProxy({ id: conn.proxy.id, cluster: '', metadata: conn.proxy.metadata, locality: conn.proxy.locality }, source);
+          if (!sameWorkload(conn.proxy, next)) {
+            conn.updateProxy(next);
+            changed.add(conn.connectionId);
+          }
+        }
+        if (changed.size > 0) {
+          meshd.ads.pushToConnections(changed, { version: meshd.ads.currentVersion, reason: ['pod labels changed'], startedAt: performance.now() });
+        }
+      });
+      pipeline.onPush(() => rootPublisher?.publishNew());
+    },
+    stop: async () => {
+      rootPublisher?.stop();
+      await leader.stop();
+    },
+  };
+}
+
+/** Keeps ConfigMap istio-ca-root-cert current in every namespace while this replica leads. */
+class RootCertPublisher {
+  private published = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    private readonly http: KubeHttp,
+    private readonly namespaces: () => string[],
+    private readonly authority: CertificateAuthority,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.published.clear();
+    void this.publishAll();
+  }
+
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.timer);
+  }
+
+  /** Publishes to namespaces that appeared since the last pass. */
+  publishNew(): void {
+    if (!this.running) return;
+    void this.publish(this.namespaces().filter((ns) => !this.published.has(ns)));
+  }
+
+  private async publishAll(): Promise<void> {
+    this.published.clear();
+    await this.publish(this.namespaces());
+    if (this.running) {
+      this.timer = setTimeout(() => void this.publishAll(), rootCertResyncMs);
+      this.timer.unref();
+    }
+  }
+
+  private async publish(namespaces: string[]): Promise<void> {
+    const data = rootCertConfigMapData(this.authority.material);
+    for (const ns of namespaces) {
+      if (!this.running) return;
+      try {
+        const outcome = await upsertConfigMap(this.http, ns, rootCertConfigMapName, data, { ...rootCertConfigMapLabels });
+        this.published.add(ns);
+        if (outcome !== 'unchanged') this.logger.info({ namespace: ns, outcome }, `published ${rootCertConfigMapName}`);
+      } catch (err) {
+        this.logger.warn({ namespace: ns, err: (err as Error).message }, `cannot publish ${rootCertConfigMapName}; will retry`);
+      }
+    }
+  }
+}
