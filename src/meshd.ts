@@ -79,6 +79,8 @@ export interface Meshd {
   readonly registry: Registry;
   readonly logger: Logger;
   readonly debug: DebugServer;
+  /** True once sources synced (and the CA, if any, is ready). */
+  readonly ready: boolean;
   /** Drains streams and stops everything within drainGraceMs. */
   close(): Promise<void>;
 }
@@ -117,14 +119,12 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
   deps.resources.onPush((request) => ads.push(request));
 
   let draining = false;
-  const debug = new DebugServer({
-    registry,
-    notReadyReason: () => {
-      if (draining) return 'shutting down';
-      if (!deps.resources.synced) return 'configuration sources not synced';
-      return deps.extraNotReady?.();
-    },
-  });
+  const notReadyReason = (): string | undefined => {
+    if (draining) return 'shutting down';
+    if (!deps.resources.synced) return 'configuration sources not synced';
+    return deps.extraNotReady?.();
+  };
+  const debug = new DebugServer({ registry, notReadyReason });
   debug.route('/debug/syncz', () => ({ status: 200, body: status.syncz() }));
   debug.route('/debug/config_dump', (query) => {
     const proxyId = query.get('proxyID') ?? '';
@@ -181,7 +181,12 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
     })();
     return closing;
   };
-  return { ports, ads, status, registry, logger, debug, close };
+  return {
+    ports, ads, status, registry, logger, debug, close,
+    get ready() {
+      return notReadyReason() === undefined;
+    },
+  };
 }
 
 /** One warning per NACK, naming the proxy, the type and Envoy's reason. */

@@ -3,6 +3,8 @@ import { Command, Option } from 'commander';
 import type { ProxySyncStatus } from '../status/syncStatus.js';
 import { DebugApiError, fetchDebugJson } from './debugClient.js';
 import YAML from 'yaml';
+import { formatMessage, type AnalysisMessage } from '../analysis/messages.js';
+import { analyzeConfigDir } from '../analysis/offline.js';
 import type { ProxyDetail } from '../status/proxyDetail.js';
 import { filterStatuses, proxyDetailText, proxyStatusTable } from './proxyStatus.js';
 import { proxyConfigTable, resourcesOfKind, type Json, type ProxyConfigKind } from './proxyConfig.js';
@@ -51,6 +53,21 @@ export function meshctlProgram(out: (text: string) => void = (t) => process.stdo
       if (opts.output === 'json') out(`${JSON.stringify(resources, null, 2)}\n`);
       else if (opts.output === 'yaml') out(YAML.stringify(resources));
       else out(proxyConfigTable(kind, resources));
+    });
+
+  program
+    .command('analyze')
+    .description("find configuration that breaks traffic, with Istio's message codes; exit status 1 when any Error")
+    .option('--config-dir <dir>', 'analyze YAML files offline instead of a running meshd')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (opts: { configDir?: string; output: string }) => {
+      const messages = opts.configDir
+        ? await analyzeConfigDir(opts.configDir)
+        : await fetchDebugJson<AnalysisMessage[]>(program.opts<{ server: string }>().server, '/debug/analyze');
+      if (opts.output === 'json') out(`${JSON.stringify(messages, null, 2)}\n`);
+      else if (messages.length === 0) out(`\u2714 No validation issues found when analyzing ${opts.configDir ?? 'the live mesh'}.\n`);
+      else out(`${messages.map(formatMessage).join('\n')}\n`);
+      if (messages.some((m) => m.level === 'Error')) process.exitCode = 1;
     });
 
   return program;

@@ -3,6 +3,8 @@
 import { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { ServingCertificate, addCertificateService, loadJwtVerificationKey, type CertificateAuthority, type ReviewToken } from '../ca/index.js';
+import { analyzeMesh } from '../analysis/index.js';
+import { AnalysisReporter } from '../analysis/reporter.js';
 import { createLogger } from '../log.js';
 import { startMeshd, type Meshd, type MeshdConfig, type ResourceSource } from '../meshd.js';
 import type { ConfigSource } from '../model/kube.js';
@@ -66,6 +68,15 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     secureCredentials: serving.credentials(),
     registerSecureServices: (server) =>
       void addCertificateService(server, { authority: parts.authority, trustDomain: config.trustDomain, logger, registry, reviewToken: parts.reviewToken, jwt }),
+  });
+  // The same analysis `meshctl analyze` runs offline, on every push context.
+  const analysis = new AnalysisReporter(logger.child({ component: 'analysis' }), registry);
+  const analyze = (): void => analysis.report(analyzeMesh(pipeline.current(), pipeline.model.currentRejections()));
+  pipeline.onPush(analyze);
+  meshd.debug.route('/debug/analyze', () => {
+    if (!meshd.ready) return { status: 503, body: { error: 'meshd is not ready: configuration sources not synced yet' } };
+    analyze();
+    return { status: 200, body: analysis.latest };
   });
   await parts.afterStart?.(meshd, pipeline);
   const close = meshd.close;

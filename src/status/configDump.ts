@@ -1,10 +1,10 @@
 // The resources a proxy was sent, in the shape of Envoy's admin /config_dump.
-import { TypeUrl, decodeAnyToJson, type XdsResource } from '../xds/resource.js';
+import { TypeUrl, decodeAnyForDisplay, type XdsResource } from '../xds/resource.js';
 
 type Decoded = Record<string, unknown>;
 
 function body(resource: XdsResource): Decoded {
-  const { ['@type']: typeUrl, ...rest } = decodeAnyToJson(resource.any);
+  const { ['@type']: typeUrl, ...rest } = decodeAnyForDisplay(resource.any);
   return { '@type': typeUrl, ...rest };
 }
 

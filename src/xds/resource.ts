@@ -69,6 +69,37 @@ export function decodeAnyToJson(any: Uint8Array): Record<string, unknown> {
   return { '@type': typeUrl, ...json };
 }
 
+/** Like decodeAnyToJson, with Struct values as plain objects, as Envoy's config_dump shows them. Not re-encodable. */
+export function decodeAnyForDisplay(any: Uint8Array): Record<string, unknown> {
+  return structsToPlainJson(decodeAnyToJson(any)) as Record<string, unknown>;
+}
+
+const valueKinds = new Set(['nullValue', 'numberValue', 'stringValue', 'boolValue', 'structValue', 'listValue']);
+
+function isStruct(o: Record<string, unknown>): o is { fields: Record<string, Record<string, unknown>> } {
+  const keys = Object.keys(o);
+  if (keys.length !== 1 || keys[0] !== 'fields' || !o.fields || typeof o.fields !== 'object') return false;
+  return Object.values(o.fields as Record<string, unknown>).every(
+    (v) => v !== null && typeof v === 'object' && Object.keys(v).length === 1 && valueKinds.has(Object.keys(v)[0]!),
+  );
+}
+
+function plainValue(v: Record<string, unknown>): unknown {
+  if ('structValue' in v) return structsToPlainJson(v.structValue);
+  if ('listValue' in v) return ((v.listValue as { values?: Record<string, unknown>[] }).values ?? []).map(plainValue);
+  if ('nullValue' in v) return null;
+  return Object.values(v)[0];
+}
+
+/** google.protobuf.Struct as proto3 JSON renders it (a plain object), as Envoy's config_dump shows metadata. */
+function structsToPlainJson(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(structsToPlainJson);
+  if (!node || typeof node !== 'object') return node;
+  const o = node as Record<string, unknown>;
+  if (isStruct(o)) return Object.fromEntries(Object.entries(o.fields).map(([k, v]) => [k, plainValue(v)]));
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, structsToPlainJson(v)]));
+}
+
 /** protobufjs toObject options that give proto3 JSON-like output. */
 export const jsonConversion: protobuf.IConversionOptions = {
   longs: String,

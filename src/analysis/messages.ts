@@ -1,0 +1,63 @@
+// Analysis messages with Istio's codes, names and levels (istio's
+// pkg/config/analysis/msg catalogue), each naming the resource, where it was
+// read from, and how to fix it.
+import type { ObjectOrigin } from '../model/kube.js';
+
+export type MessageLevel = 'Error' | 'Warning' | 'Info';
+
+export const messageTypes = {
+  ReferencedResourceNotFound: { code: 'IST0101', level: 'Error' },
+  SchemaValidationError: { code: 'IST0106', level: 'Error' },
+  ConflictingMeshGatewayVirtualServiceHosts: { code: 'IST0109', level: 'Error' },
+  MTLSPolicyConflict: { code: 'IST0113', level: 'Error' },
+  PortNameIsNotUnderNamingConvention: { code: 'IST0118', level: 'Info' },
+  NoMatchingWorkloadsFound: { code: 'IST0127', level: 'Warning' },
+} as const satisfies Record<string, { code: string; level: MessageLevel }>;
+
+export type MessageName = keyof typeof messageTypes;
+
+export interface AnalysisResource {
+  kind: string;
+  namespace: string;
+  name: string;
+  origin?: ObjectOrigin;
+}
+
+export interface AnalysisMessage {
+  code: string;
+  name: MessageName;
+  level: MessageLevel;
+  resource: AnalysisResource;
+  message: string;
+  /** What to change to make the message go away. */
+  fix: string;
+}
+
+export function message(name: MessageName, resource: AnalysisResource, text: string, fix: string): AnalysisMessage {
+  const t = messageTypes[name];
+  return { code: t.code, name, level: t.level, resource, message: text, fix };
+}
+
+/** A stable identity for a message, to log each new one once. */
+export function messageKey(m: AnalysisMessage): string {
+  return `${m.code}|${m.resource.kind}/${m.resource.namespace}/${m.resource.name}|${m.message}`;
+}
+
+const levelOrder: Record<MessageLevel, number> = { Error: 0, Warning: 1, Info: 2 };
+
+export function sortMessages(messages: readonly AnalysisMessage[]): AnalysisMessage[] {
+  return [...messages].sort(
+    (a, b) =>
+      levelOrder[a.level] - levelOrder[b.level] ||
+      a.code.localeCompare(b.code) ||
+      `${a.resource.kind}/${a.resource.namespace}/${a.resource.name}`.localeCompare(`${b.resource.kind}/${b.resource.namespace}/${b.resource.name}`) ||
+      a.message.localeCompare(b.message),
+  );
+}
+
+/** istioctl's line: `Error [IST0101] (VirtualService default/reviews file.yaml:12) text`. */
+export function formatMessage(m: AnalysisMessage): string {
+  const where = m.resource.origin?.file ? ` ${m.resource.origin.file}${m.resource.origin.line ? `:${m.resource.origin.line}` : ''}` : '';
+  const ns = m.resource.namespace ? `${m.resource.namespace}/` : '';
+  return `${m.level} [${m.code}] (${m.resource.kind} ${ns}${m.resource.name}${where}) ${m.message}\n    fix: ${m.fix}`;
+}

@@ -1,0 +1,112 @@
+// The README's debugging walkthrough, for real: a silent 503 from a missing
+// subset found with `meshctl analyze` and confirmed with `meshctl proxy-config cluster`.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/meshd.js';
+import { serve } from '../../src/serve/index.js';
+import { TypeUrl } from '../../src/xds/resource.js';
+import { AdsTestClient, eventually, sidecarNode } from '../support/adsClient.js';
+import { captureLogs } from '../support/meshdHarness.js';
+
+const run = promisify(execFile);
+const meshctl = (args: string[]) =>
+  run(process.execPath, ['bin/meshctl', ...args]).then(
+    (r) => ({ code: 0, stdout: r.stdout }),
+    (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+  );
+
+const mesh = `
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: default}
+spec:
+  selector: {app: reviews}
+  ports: [{name: http, port: 9080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-v1-abc, namespace: default, labels: {app: reviews, version: v1}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v2}
+`;
+
+describe('finding a silent 503', () => {
+  let dir: string;
+  let server: Awaited<ReturnType<typeof serve>>;
+  let url: string;
+  let client: AdsTestClient;
+  const { logger, logs } = captureLogs('info');
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-503-'));
+    await writeFile(path.join(dir, 'mesh.yaml'), mesh);
+    server = await serve({ ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: 'istiod-walkthrough' }, { logger });
+    url = `http://127.0.0.1:${server.ports.http}`;
+    await eventually(() => server.ready);
+    client = new AdsTestClient(`127.0.0.1:${server.ports.xds}`, 'sotw', sidecarNode('productpage'));
+    client.request(TypeUrl.Cluster);
+    client.ack(await client.next());
+  });
+  afterAll(async () => {
+    client.close();
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('meshctl analyze names the VirtualService, the missing subset and the fix, and exits 1', async () => {
+    const { code, stdout } = await meshctl(['--server', url, 'analyze']);
+    expect(code).toBe(1);
+    expect(stdout).toContain('Error [IST0101] (VirtualService default/reviews mesh.yaml:');
+    expect(stdout).toContain('Referenced host+subset in destinationrule not found: "reviews+v2"');
+    expect(stdout).toContain('fix: add subset "v2" to DestinationRule default/reviews');
+    const offline = await meshctl(['analyze', '--config-dir', dir]);
+    expect(offline.code).toBe(1);
+    expect(offline.stdout).toContain('"reviews+v2"');
+  });
+
+  it('meshctl proxy-config cluster confirms: subset v1 has a cluster, v2 has none', async () => {
+    const { code, stdout } = await meshctl(['--server', url, 'proxy-config', 'cluster', 'productpage.default']);
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines[0]!.split(/\s{2,}/)).toEqual(['SERVICE FQDN', 'PORT', 'SUBSET', 'DIRECTION', 'TYPE', 'DESTINATION RULE']);
+    const reviews = lines.filter((l) => l.startsWith('reviews.default.svc.cluster.local')).map((l) => l.split(/\s{2,}/));
+    expect(reviews).toContainEqual(['reviews.default.svc.cluster.local', '9080', 'v1', 'outbound', 'EDS', 'reviews.default']);
+    expect(reviews.some((r) => r[2] === 'v2')).toBe(false);
+    const json = JSON.parse((await meshctl(['--server', url, 'proxy-config', 'cluster', 'productpage.default', '-o', 'json'])).stdout) as Array<{ name: string }>;
+    expect(json.map((c) => c.name)).toContain('outbound|9080|v1|reviews.default.svc.cluster.local');
+  });
+
+  it('the server logs the message once and counts it in a gauge per code', async () => {
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/meshd_analysis_messages\{code="IST0101",level="Error"\} 1/);
+    expect(metrics).toMatch(/meshd_analysis_messages\{code="IST0109",level="Error"\} 0/);
+    await meshctl(['--server', url, 'analyze']);
+    expect(logs.lines.filter((l) => String(l.msg).startsWith('analysis: Error [IST0101]'))).toHaveLength(1);
+  });
+
+  it('fixing the file clears the message without a restart', async () => {
+    await writeFile(path.join(dir, 'mesh.yaml'), mesh.replace('subset: v2', 'subset: v1'));
+    await eventually(async () => (await meshctl(['--server', url, 'analyze'])).code === 0, 10_000, 'analysis to clear');
+    const { stdout } = await meshctl(['--server', url, 'analyze']);
+    expect(stdout).toMatch(/No validation issues found/);
+  });
+});
