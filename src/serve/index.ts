@@ -6,6 +6,7 @@ import { ServingCertificate, addCertificateService, loadJwtVerificationKey, type
 import { analyzeMesh } from '../analysis/index.js';
 import { AnalysisReporter } from '../analysis/reporter.js';
 import { createLogger } from '../log.js';
+import { ConfigMetrics } from '../status/configMetrics.js';
 import { startMeshd, type Meshd, type MeshdConfig, type ResourceSource } from '../meshd.js';
 import type { ConfigSource } from '../model/kube.js';
 import { MeshPipeline } from '../push/pipeline.js';
@@ -19,13 +20,14 @@ export interface ServeOverrides {
 }
 
 /** Adapts the mesh pipeline to what startMeshd needs. */
-function pipelineSource(pipeline: MeshPipeline): ResourceSource {
+function pipelineSource(pipeline: MeshPipeline, onSynced: () => void): ResourceSource {
   let synced = false;
   return {
     generator: pipeline.generator,
     start: async () => {
       await pipeline.start();
       synced = true;
+      onSynced();
     },
     onPush: (listener) => void pipeline.onPush(listener),
     get synced() {
@@ -58,10 +60,24 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     trustDomain: config.trustDomain,
     clusterId: config.clusterId,
   });
+  // The same analysis `meshctl analyze` runs offline, on every push context, and istiod's config gauges.
+  const analysis = new AnalysisReporter(logger.child({ component: 'analysis' }), registry);
+  const analyze = (): void => analysis.report(analyzeMesh(pipeline.current(), pipeline.model.currentRejections()));
+  const configMetrics = new ConfigMetrics(registry);
+  const afterPush = (): void => {
+    const context = pipeline.current();
+    configMetrics.update({
+      services: context.services.length,
+      virtualServices: context.virtualServices.length,
+      destinationRules: context.destinationRules.length,
+      rejected: pipeline.model.currentRejections().length,
+    });
+    analyze();
+  };
   const serving = new ServingCertificate(parts.authority, { logger, lifetimeMs: config.certTtlMs }).start();
   const jwt = config.jwtPublicKey && config.jwtIssuer ? { key: await loadJwtVerificationKey(config.jwtPublicKey), issuer: config.jwtIssuer } : undefined;
   const meshd = await startMeshd(config, {
-    resources: pipelineSource(pipeline),
+    resources: pipelineSource(pipeline, () => afterPush()),
     ...(parts.describeProxy ? { describeProxy: parts.describeProxy } : {}),
     logger,
     registry,
@@ -69,10 +85,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     registerSecureServices: (server) =>
       void addCertificateService(server, { authority: parts.authority, trustDomain: config.trustDomain, logger, registry, reviewToken: parts.reviewToken, jwt }),
   });
-  // The same analysis `meshctl analyze` runs offline, on every push context.
-  const analysis = new AnalysisReporter(logger.child({ component: 'analysis' }), registry);
-  const analyze = (): void => analysis.report(analyzeMesh(pipeline.current(), pipeline.model.currentRejections()));
-  pipeline.onPush(analyze);
+  pipeline.onPush(afterPush);
   meshd.debug.route('/debug/analyze', () => {
     if (!meshd.ready) return { status: 503, body: { error: 'meshd is not ready: configuration sources not synced yet' } };
     analyze();
