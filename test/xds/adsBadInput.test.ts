@@ -127,6 +127,30 @@ describe('ADS bad input', () => {
   });
 });
 
+describe('per-connection stream limit', () => {
+  it('holds a connection to its concurrent-stream limit, admitting the next stream when one closes', async () => {
+    const source = new SnapshotSource([TypeUrl.Cluster]);
+    source.generator.setResources(TypeUrl.Cluster, [cluster('a')]);
+    const { meshd, xdsAddress } = await startTestMeshd({ resources: source }, { maxStreamsPerConnection: 2 });
+    const channel = new grpc.Client(xdsAddress, grpc.credentials.createInsecure());
+    const streams = [0, 1, 2].map((i) => new AdsTestClient(xdsAddress, 'sotw', sidecarNode(`limited${i}`), { client: channel }));
+    try {
+      streams.forEach((s) => s.request(TypeUrl.Cluster));
+      await streams[0]!.next();
+      await streams[1]!.next();
+      // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS = 2: the third stream waits for a free slot.
+      await expect(streams[2]!.next(1_000)).rejects.toThrow(/no response within/);
+      expect(meshd.ads.streams()).toHaveLength(2);
+      streams[0]!.cancel();
+      expect((await streams[2]!.next()).typeUrl).toBe(TypeUrl.Cluster);
+    } finally {
+      streams.forEach((s) => s.cancel());
+      channel.close();
+      await meshd.close();
+    }
+  });
+});
+
 describe('draining', () => {
   it('ends every stream with UNAVAILABLE, reports not ready, and stops within the bound', async () => {
     const source = new SnapshotSource([TypeUrl.Cluster]);
