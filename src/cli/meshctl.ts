@@ -1,39 +1,57 @@
-// meshctl: istioctl's debugging habits against meshd, through its debug API.
+// meshctl: istioctl's debugging habits against meshd, through its debug API:
+// one meshd (--server) or every meshd pod of a cluster (--kubeconfig), merged.
 import { Command, Option } from 'commander';
-import type { ProxySyncStatus } from '../status/syncStatus.js';
-import { DebugApiError, fetchDebugJson } from './debugClient.js';
 import YAML from 'yaml';
-import { formatMessage, type AnalysisMessage } from '../analysis/messages.js';
+import { formatMessage, messageKey, type AnalysisMessage } from '../analysis/messages.js';
 import { analyzeConfigDir } from '../analysis/offline.js';
 import type { ProxyDetail } from '../status/proxyDetail.js';
-import { filterStatuses, proxyDetailText, proxyStatusTable } from './proxyStatus.js';
+import type { ProxySyncStatus } from '../status/syncStatus.js';
+import { DebugApiError } from './debugClient.js';
+import { kubeTarget, serverTarget, type DebugTarget } from './debugTarget.js';
 import { proxyConfigTable, resourcesOfKind, type Json, type ProxyConfigKind } from './proxyConfig.js';
+import { filterStatuses, proxyDetailText, proxyStatusTable } from './proxyStatus.js';
+
+interface GlobalOptions {
+  server: string;
+  kubeconfig?: string;
+  istioNamespace: string;
+  selector: string;
+}
+
+const proxyConfigKinds: readonly ProxyConfigKind[] = ['cluster', 'listener', 'route', 'endpoint', 'secret'];
 
 export function meshctlProgram(out: (text: string) => void = (t) => process.stdout.write(t)): Command {
   const program = new Command('meshctl')
     .description('inspect and debug a meshd control plane')
     .addOption(new Option('--server <url>', 'meshd debug API (its HTTP port)').env('MESHCTL_SERVER').default('http://localhost:15014'))
+    .addOption(new Option('--kubeconfig <path>', 'reach every meshd pod through this cluster\'s API server instead of --server'))
+    .addOption(new Option('--istio-namespace <ns>', 'namespace of the meshd pods (with --kubeconfig)').default('istio-system'))
+    .addOption(new Option('--selector <labels>', 'label selector of the meshd pods (with --kubeconfig)').default('app=istiod'))
     .showHelpAfterError();
+
+  const target = (): DebugTarget => {
+    const o = program.opts<GlobalOptions>();
+    return o.kubeconfig
+      ? kubeTarget({ kubeconfig: o.kubeconfig, namespace: o.istioNamespace, selector: o.selector, httpPort: 15014 })
+      : serverTarget(o.server);
+  };
 
   program
     .command('proxy-status')
     .description('sync status of every proxy connected to meshd')
-    .argument('[proxy]', 'one proxy: POD.NAMESPACE, POD, or its full node id')
+    .argument('[proxy]', 'one proxy in detail: POD.NAMESPACE, POD, or its full node id')
     .option('-n, --namespace <ns>', 'only proxies in this namespace')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(async (proxy: string | undefined, opts: { namespace?: string; output: string }) => {
-      const server = program.opts<{ server: string }>().server;
+      const t = target();
       if (proxy) {
-        // One proxy: the detail view (versions, nonces, ACK age, NACK error, pending diff).
-        const proxyId = await resolveProxyId(server, proxy, opts.namespace);
-        const detail = await fetchDebugJson<ProxyDetail>(server, `/debug/proxy_status?proxyID=${encodeURIComponent(proxyId)}`);
-        out(opts.output === 'json' ? `${JSON.stringify(detail, null, 2)}\n` : proxyDetailText(detail));
+        // One proxy: versions, nonces, ACK age, NACK error and the pending diff.
+        const proxyId = await resolveProxyId(t, proxy, opts.namespace);
+        const [detail] = await t.fromAll<ProxyDetail>(`/debug/proxy_status?proxyID=${encodeURIComponent(proxyId)}`);
+        out(opts.output === 'json' ? `${JSON.stringify(detail!.body, null, 2)}\n` : proxyDetailText(detail!.body));
         return;
       }
-      const statuses = filterStatuses(await fetchDebugJson<ProxySyncStatus[]>(server, '/debug/syncz'), {
-        ...(proxy ? { proxy } : {}),
-        ...(opts.namespace ? { namespace: opts.namespace } : {}),
-      });
+      const statuses = filterStatuses(await allStatuses(t), opts.namespace ? { namespace: opts.namespace } : {});
       out(opts.output === 'json' ? `${JSON.stringify(statuses, null, 2)}\n` : proxyStatusTable(statuses));
     });
 
@@ -46,10 +64,10 @@ export function meshctlProgram(out: (text: string) => void = (t) => process.stdo
     .action(async (kindArg: string, proxy: string, opts: { output: string }) => {
       const kind = proxyConfigKinds.find((k) => k === kindArg || `${k}s` === kindArg);
       if (!kind) throw new DebugApiError(`unknown proxy-config kind ${JSON.stringify(kindArg)}: want one of ${proxyConfigKinds.join(', ')}`);
-      const server = program.opts<{ server: string }>().server;
-      const proxyId = await resolveProxyId(server, proxy);
-      const dump = await fetchDebugJson<Json>(server, `/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}`);
-      const resources = resourcesOfKind(dump, kind);
+      const t = target();
+      const proxyId = await resolveProxyId(t, proxy);
+      const [dump] = await t.fromAll<Json>(`/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}`);
+      const resources = resourcesOfKind(dump!.body, kind);
       if (opts.output === 'json') out(`${JSON.stringify(resources, null, 2)}\n`);
       else if (opts.output === 'yaml') out(YAML.stringify(resources));
       else out(proxyConfigTable(kind, resources));
@@ -61,9 +79,7 @@ export function meshctlProgram(out: (text: string) => void = (t) => process.stdo
     .option('--config-dir <dir>', 'analyze YAML files offline instead of a running meshd')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (opts: { configDir?: string; output: string }) => {
-      const messages = opts.configDir
-        ? await analyzeConfigDir(opts.configDir)
-        : await fetchDebugJson<AnalysisMessage[]>(program.opts<{ server: string }>().server, '/debug/analyze');
+      const messages = opts.configDir ? await analyzeConfigDir(opts.configDir) : await liveAnalysis(target());
       if (opts.output === 'json') out(`${JSON.stringify(messages, null, 2)}\n`);
       else if (messages.length === 0) out(`\u2714 No validation issues found when analyzing ${opts.configDir ?? 'the live mesh'}.\n`);
       else out(`${messages.map(formatMessage).join('\n')}\n`);
@@ -73,14 +89,24 @@ export function meshctlProgram(out: (text: string) => void = (t) => process.stdo
   return program;
 }
 
-const proxyConfigKinds: readonly ProxyConfigKind[] = ['cluster', 'listener', 'route', 'endpoint', 'secret'];
+/** Every replica's proxies, one row per stream. */
+async function allStatuses(t: DebugTarget): Promise<ProxySyncStatus[]> {
+  return (await t.fromAll<ProxySyncStatus[]>('/debug/syncz')).flatMap((a) => a.body);
+}
 
-/** Accepts POD.NAMESPACE (istioctl's habit) or a full node id. */
-async function resolveProxyId(server: string, proxy: string, namespace?: string): Promise<string> {
+/** Replicas analyse the same configuration: the union, without repeats. */
+async function liveAnalysis(t: DebugTarget): Promise<AnalysisMessage[]> {
+  const seen = new Map<string, AnalysisMessage>();
+  for (const answer of await t.fromAll<AnalysisMessage[]>('/debug/analyze')) for (const m of answer.body) seen.set(messageKey(m), m);
+  return [...seen.values()];
+}
+
+/** Accepts POD.NAMESPACE (istioctl's habit), POD, or a full node id. */
+async function resolveProxyId(t: DebugTarget, proxy: string, namespace?: string): Promise<string> {
   if (proxy.includes('~')) return proxy;
-  const statuses = filterStatuses(await fetchDebugJson<ProxySyncStatus[]>(server, '/debug/syncz'), { proxy, ...(namespace ? { namespace } : {}) });
+  const statuses = filterStatuses(await allStatuses(t), { proxy, ...(namespace ? { namespace } : {}) });
   const ids = [...new Set(statuses.map((s) => s.proxy))];
-  if (ids.length === 0) throw new DebugApiError(`proxy ${JSON.stringify(proxy)} is not connected to meshd at ${server} (see meshctl proxy-status)`);
+  if (ids.length === 0) throw new DebugApiError(`proxy ${JSON.stringify(proxy)} is not connected to ${t.description} (see meshctl proxy-status)`);
   if (ids.length > 1) throw new DebugApiError(`${JSON.stringify(proxy)} matches several proxies: ${ids.join(', ')}; name one as POD.NAMESPACE`);
   return ids[0]!;
 }
