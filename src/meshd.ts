@@ -85,6 +85,11 @@ export interface Meshd {
   close(): Promise<void>;
 }
 
+export interface SecurePort {
+  credentials: grpc.ServerCredentials;
+  registerServices?: (server: grpc.Server) => void;
+}
+
 export interface MeshdDeps {
   resources: ResourceSource;
   logger?: Logger;
@@ -92,10 +97,12 @@ export interface MeshdDeps {
   describeProxy?: (node: DecodedNode) => Proxy;
   /** Shared with the pipeline and the CA so /metrics shows everything. */
   registry?: Registry;
-  /** TLS credentials for the secure port; without them the secure port is not opened. */
-  secureCredentials?: grpc.ServerCredentials;
-  /** Registers extra services (the CA) on the secure port's server. */
-  registerSecureServices?: (server: grpc.Server) => void;
+  /**
+   * The secure port's TLS credentials and extra services (the CA). May arrive
+   * later (Kubernetes mode waits for the CA Secret): /ready says so meanwhile.
+   * Without it the secure port is not opened.
+   */
+  secure?: SecurePort | Promise<SecurePort>;
   /** More listeners for ADS stream events (benchmarks, embedding). */
   events?: readonly XdsServerEvents[];
   /** Why the CA (or another dependency) is not ready, if it is not. */
@@ -119,8 +126,10 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
   deps.resources.onPush((request) => ads.push(request));
 
   let draining = false;
+  let secureReady = !deps.secure;
   const notReadyReason = (): string | undefined => {
     if (draining) return 'shutting down';
+    if (!secureReady) return 'CA not ready (waiting for its material)';
     if (!deps.resources.synced) return 'configuration sources not synced';
     return deps.extraNotReady?.();
   };
@@ -144,20 +153,26 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
   const plain = createGrpcServer({ maxStreamsPerConnection: config.maxStreamsPerConnection });
   ads.addTo(plain);
   addCsdsService(plain, status);
-  const secure = deps.secureCredentials ? createGrpcServer({ maxStreamsPerConnection: config.maxStreamsPerConnection }) : undefined;
-  if (secure) {
-    ads.addTo(secure);
-    addCsdsService(secure, status);
-    deps.registerSecureServices?.(secure);
-  }
-
   const httpPort = await debug.listen(config.host, config.httpPort);
   const xdsPort = await bindGrpcServer(plain, config.host, config.xdsPort, grpc.ServerCredentials.createInsecure());
-  const securePort = secure && deps.secureCredentials ? await bindGrpcServer(secure, config.host, config.securePort, deps.secureCredentials) : 0;
+
+  // Sources sync while the CA material (if it has to wait) arrives.
+  const started = deps.resources.start();
+  let secure: grpc.Server | undefined;
+  let securePort = 0;
+  if (deps.secure) {
+    const setup = await deps.secure;
+    secure = createGrpcServer({ maxStreamsPerConnection: config.maxStreamsPerConnection });
+    ads.addTo(secure);
+    addCsdsService(secure, status);
+    setup.registerServices?.(secure);
+    securePort = await bindGrpcServer(secure, config.host, config.securePort, setup.credentials);
+    secureReady = true;
+  }
   const ports = { xds: xdsPort, secure: securePort, http: httpPort };
   logger.info(ports, 'listening');
 
-  deps.resources.start().then(
+  started.then(
     () => {
       logger.info({}, 'configuration sources synced');
       // Proxies that connected before the first full state get it now.

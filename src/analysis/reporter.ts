@@ -8,6 +8,7 @@ export class AnalysisReporter {
   private reported = new Set<string>();
   private readonly gauge: Gauge<'code' | 'level'>;
   latest: AnalysisMessage[] = [];
+  private readonly listeners: Array<(messages: readonly AnalysisMessage[]) => void> = [];
 
   constructor(private readonly logger: Logger, registry: Registry) {
     this.gauge = new Gauge({
@@ -17,8 +18,14 @@ export class AnalysisReporter {
     for (const t of Object.values(messageTypes)) this.gauge.set({ code: t.code, level: t.level }, 0);
   }
 
+  /** Called after every analysis with the full current set (e.g. to write resource status). */
+  onReport(listener: (messages: readonly AnalysisMessage[]) => void): void {
+    this.listeners.push(listener);
+  }
+
   report(messages: AnalysisMessage[]): void {
     this.latest = messages;
+    for (const l of this.listeners) l(messages);
     const counts = new Map<string, number>();
     for (const t of Object.values(messageTypes)) counts.set(`${t.code}|${t.level}`, 0);
     const now = new Set<string>();

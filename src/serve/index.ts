@@ -1,5 +1,6 @@
 // `meshd serve`: builds the sources, pipeline and CA a configuration asks for
 // and starts meshd with them.
+import type * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { ServingCertificate, addCertificateService, loadJwtVerificationKey, type CertificateAuthority, type ReviewToken } from '../ca/index.js';
@@ -39,12 +40,13 @@ function pipelineSource(pipeline: MeshPipeline, onSynced: () => void): ResourceS
 
 export interface ServeParts {
   sources: ConfigSource[];
-  authority: CertificateAuthority;
+  /** Kubernetes mode resolves it once the CA Secret can be read (or created by the Lease holder). */
+  authority: CertificateAuthority | Promise<CertificateAuthority>;
   reviewToken?: ReviewToken;
   /** How a connecting proxy is described (Kubernetes mode: from its pod). */
   describeProxy?: (node: DecodedNode) => Proxy;
   /** Runs once meshd is up (Kubernetes mode: leader election). */
-  afterStart?: (meshd: Meshd, pipeline: MeshPipeline) => void | Promise<void>;
+  afterStart?: (meshd: Meshd, pipeline: MeshPipeline, analysis: AnalysisReporter) => void | Promise<void>;
   stop?: () => Promise<void>;
 }
 
@@ -74,16 +76,22 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     });
     analyze();
   };
-  const serving = new ServingCertificate(parts.authority, { logger, lifetimeMs: config.certTtlMs }).start();
   const jwt = config.jwtPublicKey && config.jwtIssuer ? { key: await loadJwtVerificationKey(config.jwtPublicKey), issuer: config.jwtIssuer } : undefined;
+  let serving: ServingCertificate | undefined;
+  const secure = Promise.resolve(parts.authority).then((authority) => {
+    serving = new ServingCertificate(authority, { logger, lifetimeMs: config.certTtlMs }).start();
+    return {
+      credentials: serving.credentials(),
+      registerServices: (server: grpc.Server) =>
+        void addCertificateService(server, { authority, trustDomain: config.trustDomain, logger, registry, reviewToken: parts.reviewToken, jwt }),
+    };
+  });
   const meshd = await startMeshd(config, {
     resources: pipelineSource(pipeline, () => afterPush()),
     ...(parts.describeProxy ? { describeProxy: parts.describeProxy } : {}),
     logger,
     registry,
-    secureCredentials: serving.credentials(),
-    registerSecureServices: (server) =>
-      void addCertificateService(server, { authority: parts.authority, trustDomain: config.trustDomain, logger, registry, reviewToken: parts.reviewToken, jwt }),
+    secure,
   });
   pipeline.onPush(afterPush);
   meshd.debug.route('/debug/analyze', () => {
@@ -91,12 +99,12 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     analyze();
     return { status: 200, body: analysis.latest };
   });
-  await parts.afterStart?.(meshd, pipeline);
+  await parts.afterStart?.(meshd, pipeline, analysis);
   const close = meshd.close;
   return Object.assign(meshd, {
     pipeline,
     close: async () => {
-      serving.stop();
+      serving?.stop();
       await close();
       await parts.stop?.();
     },

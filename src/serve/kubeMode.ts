@@ -18,6 +18,7 @@ import type { ServeParts } from './index.js';
 const systemNamespace = 'istio-system';
 const caRetryMs = 2_000;
 const rootCertResyncMs = 10 * 60_000;
+const newNamespacePollMs = 2_000;
 
 /** A proxy described from its pod (labels, service account), falling back to node metadata. */
 export function podAwareProxy(node: DecodedNode, pods: KubeSource): Proxy {
@@ -73,16 +74,20 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
     onStoppedLeading: () => rootPublisher?.stop(),
   });
   leader.start();
-  const material = await awaitCaMaterial(http, leader, config, logger);
-  const authority = new CertificateAuthority(material, { defaultTtlMs: config.certTtlMs, maxTtlMs: config.maxCertTtlMs, clockSkewMs: 2 * 60_000 });
+  // meshd listens (and /ready explains) while the CA Secret is awaited.
+  const authority = awaitCaMaterial(http, leader, config, logger).then(
+    (material) => new CertificateAuthority(material, { defaultTtlMs: config.certTtlMs, maxTtlMs: config.maxCertTtlMs, clockSkewMs: 2 * 60_000 }),
+  );
   return {
     sources: [source],
     authority,
     reviewToken: (token, audiences) => reviewToken(http, token, audiences.length ? audiences : [caTokenAudience]),
     describeProxy: (node) => podAwareProxy(node, source),
     afterStart: (meshd, pipeline) => {
-      rootPublisher = new RootCertPublisher(http, () => pipeline.model.list('Namespace').map((n) => n.object.metadata.name), authority, logger);
-      if (leader.isLeader) rootPublisher.start();
+      void authority.then((ca) => {
+        rootPublisher = new RootCertPublisher(http, () => pipeline.model.list('Namespace').map((n) => n.object.metadata.name), ca, logger);
+        if (leader.isLeader) rootPublisher.start();
+      });
       // Re-evaluate proxies whose pod's labels or service account changed.
       pipeline.onPush(() => {
         const changed = new Set<string>();
@@ -97,7 +102,6 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
           meshd.ads.pushToConnections(changed, { version: meshd.ads.currentVersion, reason: ['pod labels changed'], startedAt: performance.now() });
         }
       });
-      pipeline.onPush(() => rootPublisher?.publishNew());
     },
     stop: async () => {
       rootPublisher?.stop();
@@ -110,6 +114,8 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
 class RootCertPublisher {
   private published = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  private inFlight = false;
   private running = false;
 
   constructor(
@@ -124,17 +130,24 @@ class RootCertPublisher {
     this.running = true;
     this.published.clear();
     void this.publishAll();
+    // New namespaces get the ConfigMap within seconds: their pods cannot start without it.
+    this.poller = setInterval(() => this.publishNew(), newNamespacePollMs);
+    this.poller.unref();
   }
 
   stop(): void {
     this.running = false;
     clearTimeout(this.timer);
+    clearInterval(this.poller);
   }
 
-  /** Publishes to namespaces that appeared since the last pass. */
+  /** Publishes to namespaces that appeared since the last pass (or failed before). */
   publishNew(): void {
-    if (!this.running) return;
-    void this.publish(this.namespaces().filter((ns) => !this.published.has(ns)));
+    if (!this.running || this.inFlight) return;
+    const fresh = this.namespaces().filter((ns) => !this.published.has(ns));
+    if (fresh.length === 0) return;
+    this.inFlight = true;
+    void this.publish(fresh).finally(() => (this.inFlight = false));
   }
 
   private async publishAll(): Promise<void> {
