@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# meshd image: build with the dev toolchain, ship production dependencies only.
+#   docker build -t meshd:0.1.0 .
+
+FROM node:20-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: the package's `prepare` (a build) needs the sources, copied below.
+RUN npm ci --ignore-scripts
+COPY tsconfig.json ./
+COPY src ./src
+COPY proto ./proto
+COPY bin ./bin
+RUN npm run build \
+ && npm prune --omit=dev --ignore-scripts
+
+FROM node:20-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/proto ./proto
+# The image's `node` user (uid/gid 1000); manifests/ runs the pod as the same ids
+# with a read-only root filesystem: nothing under /app is written at run time.
+USER 1000:1000
+# 15010 xDS (plaintext gRPC), 15012 xDS + CA (TLS gRPC), 15014 /ready, /metrics, /debug.
+EXPOSE 15010 15012 15014
+ENTRYPOINT ["node", "bin/meshd", "serve"]

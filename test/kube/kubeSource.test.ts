@@ -1,0 +1,116 @@
+// The Kubernetes source against the fake API server, through the real
+// @kubernetes/client-node informers: initial list, watch, version discovery.
+import { afterEach, describe, expect, it } from 'vitest';
+import { KubeSource } from '../../src/sources/kube/kubeSource.js';
+import { FakeKubeApi, type FakeKubeApiOptions } from '../support/fakeKubeApi.js';
+import { RecordingSink, captureLogger, eventually, namespace, pod, service, serverSnapshot, virtualService } from '../support/fakeKubeApiHelpers.js';
+
+const fastBackoff = { initialMs: 20, maxMs: 200 };
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function startApi(options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
+  const api = await FakeKubeApi.start(options);
+  cleanups.push(() => api.close());
+  return api;
+}
+
+function startSource(api: FakeKubeApi, sink: RecordingSink) {
+  const log = captureLogger();
+  const source = new KubeSource({ kubeConfig: api.kubeConfig(), logger: log.logger, backoff: fastBackoff, requestTimeoutMs: 2_000 });
+  cleanups.push(() => source.stop());
+  const started = source.start(sink.sink);
+  return { source, started, log };
+}
+
+describe('KubeSource', () => {
+  it('delivers the initial list with apiVersion and kind set, then marks itself synced', async () => {
+    const api = await startApi();
+    api.apply(namespace('shop'));
+    api.apply(service('shop', 'cart'));
+    api.apply(pod('shop', 'cart-1', { app: 'cart' }, '10.0.0.5'));
+    api.apply(virtualService('shop', 'cart', 'cart.shop.svc.cluster.local'));
+    const sink = new RecordingSink();
+    const { source, started } = startSource(api, sink);
+    expect(source.synced).toBe(false);
+    await started;
+    expect(source.synced).toBe(true);
+    const svc = sink.get('Service', 'shop', 'cart');
+    expect(svc?.apiVersion).toBe('v1');
+    expect(svc?.kind).toBe('Service');
+    expect(sink.get('VirtualService', 'shop', 'cart')?.apiVersion).toBe('networking.istio.io/v1');
+    expect(sink.snapshot()).toEqual(serverSnapshot(api, ['Namespace', 'Service', 'Pod', 'VirtualService']));
+    // Timestamps stay strings, as the API server (and a YAML file) has them.
+    expect(typeof svc?.metadata.creationTimestamp).toBe('string');
+  });
+
+  it('delivers upserts and deletes made after the initial sync, with deletes as ObjectRefs', async () => {
+    const api = await startApi();
+    api.apply(namespace('shop'));
+    const sink = new RecordingSink();
+    const { started } = startSource(api, sink);
+    await started;
+    api.apply(service('shop', 'cart'));
+    await eventually(() => sink.has('Service', 'shop', 'cart'), 'service upsert');
+    api.apply({ ...service('shop', 'cart', 8080) });
+    await eventually(() => (sink.get('Service', 'shop', 'cart')?.spec as { ports: { port: number }[] }).ports[0]!.port === 8080, 'service update');
+    api.remove('Service', 'shop', 'cart');
+    await eventually(() => !sink.has('Service', 'shop', 'cart'), 'service delete');
+    const deletion = sink.events.find((e) => e.type === 'delete');
+    expect(deletion).toEqual({ type: 'delete', ref: { kind: 'Service', namespace: 'shop', name: 'cart' } });
+  });
+
+  it('watches the Istio API version the cluster serves, preferring v1 then v1beta1 then v1alpha3', async () => {
+    const api = await startApi({ networkingVersions: ['v1beta1', 'v1alpha3'], securityVersions: [] });
+    api.apply({ ...virtualService('shop', 'cart', 'cart'), apiVersion: 'networking.istio.io/v1alpha3' });
+    const sink = new RecordingSink();
+    const { source, started, log } = startSource(api, sink);
+    await started;
+    expect(sink.get('VirtualService', 'shop', 'cart')?.apiVersion).toBe('networking.istio.io/v1beta1');
+    expect(api.requests.some((r) => r.path === '/apis/networking.istio.io/v1beta1/virtualservices')).toBe(true);
+    // security.istio.io is not served at all: those kinds count as empty, and say so.
+    const missing = source.status().filter((s) => s.error === 'not served by the API server').map((s) => s.kind);
+    expect(missing.sort()).toEqual(['AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication']);
+    expect(log.lines.some((l) => l.kind === 'AuthorizationPolicy' && /not served/.test(String(l.msg)))).toBe(true);
+  });
+
+  it('starts watching an Istio kind whose CRD is installed after start', async () => {
+    const api = await startApi({ securityVersions: [] });
+    const sink = new RecordingSink();
+    const log = captureLogger();
+    const source = new KubeSource({ kubeConfig: api.kubeConfig(), logger: log.logger, backoff: fastBackoff, rediscoverIntervalMs: 100 });
+    cleanups.push(() => source.stop());
+    await source.start(sink.sink);
+    expect(source.synced).toBe(true);
+    api.serve({ group: 'security.istio.io', versions: ['v1beta1'], plural: 'authorizationpolicies', kind: 'AuthorizationPolicy', namespaced: true, custom: true });
+    api.apply({ apiVersion: 'security.istio.io/v1beta1', kind: 'AuthorizationPolicy', metadata: { name: 'allow', namespace: 'shop' }, spec: {} });
+    await eventually(() => sink.has('AuthorizationPolicy', 'shop', 'allow'), 'policy from the new CRD');
+    expect(sink.get('AuthorizationPolicy', 'shop', 'allow')?.apiVersion).toBe('security.istio.io/v1beta1');
+    expect(source.status().find((s) => s.kind === 'AuthorizationPolicy')).toMatchObject({ apiVersion: 'security.istio.io/v1beta1', synced: true });
+    expect(log.lines.some((l) => l.kind === 'AuthorizationPolicy' && /now served/.test(String(l.msg)))).toBe(true);
+  });
+
+  it('requests bookmarks and resumes from them after a reconnect, even once older versions expired', async () => {
+    const api = await startApi({ bookmarkIntervalMs: 60_000 });
+    const sink = new RecordingSink();
+    const { source, started } = startSource(api, sink);
+    await started;
+    const serviceLists = () => api.requests.filter((r) => r.path === '/api/v1/services' && !r.query.includes('watch=')).length;
+    const listsBefore = serviceLists();
+    // The watch opens right after the list: wait for it, then check it asked for bookmarks.
+    const watchRequest = await eventually(() => api.requests.find((r) => r.path === '/api/v1/services' && r.query.includes('watch=true')), 'services watch');
+    expect(new URLSearchParams(watchRequest.query).get('allowWatchBookmarks')).toBe('true');
+    // Services see no event while a namespace changes; only a bookmark moves their resourceVersion.
+    api.apply(namespace('other'));
+    api.sendBookmarks();
+    const serviceStatus = () => source.status().find((s) => s.kind === 'Service')!;
+    await eventually(() => serviceStatus().resourceVersion === String(api.resourceVersion), 'bookmark applied');
+    api.compact();
+    api.dropWatches();
+    api.apply(service('other', 'late'));
+    await eventually(() => sink.has('Service', 'other', 'late'), 'service after reconnect');
+    expect(serviceLists()).toBe(listsBefore);
+  });
+});
