@@ -51,6 +51,8 @@ export const envoyProtoFiles: readonly string[] = [
   'envoy/extensions/load_balancing_policies/wrr_locality/v3/wrr_locality.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
+  'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
+  'envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto',
   'envoy/type/matcher/v3/string.proto',
   'google/protobuf/struct.proto',
   'google/protobuf/wrappers.proto',
@@ -83,6 +85,14 @@ export function envoyRoot(): protobuf.Root {
   return root;
 }
 
+const typeCache = new Map<string, protobuf.Type>();
+
+/** Root.lookupType walks the whole namespace tree (~0.3 ms); encoding calls this per resource, so remember the answer. */
 export function lookupType(fullName: string): protobuf.Type {
-  return envoyRoot().lookupType(fullName);
+  let type = typeCache.get(fullName);
+  if (!type) {
+    type = envoyRoot().lookupType(fullName);
+    typeCache.set(fullName, type);
+  }
+  return type;
 }

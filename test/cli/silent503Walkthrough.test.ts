@@ -31,6 +31,16 @@ apiVersion: v1
 kind: Pod
 metadata: {name: reviews-v1-abc, namespace: default, labels: {app: reviews, version: v1}}
 ---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: reviews-1, namespace: default, labels: {kubernetes.io/service-name: reviews}}
+addressType: IPv4
+ports: [{name: http, port: 9080}]
+endpoints:
+- addresses: ["10.1.0.7"]
+  conditions: {ready: true}
+  targetRef: {kind: Pod, name: reviews-v1-abc, namespace: default}
+---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: reviews, namespace: default}
@@ -64,7 +74,15 @@ describe('finding a silent 503', () => {
     await eventually(() => server.ready);
     client = new AdsTestClient(`127.0.0.1:${server.ports.xds}`, 'sotw', sidecarNode('productpage'));
     client.request(TypeUrl.Cluster);
+    const cds = await client.next();
+    client.ack(cds);
+    const clusterNames = cds.resources.map((r) => r.name).filter((n) => n.startsWith('outbound|'));
+    client.request(TypeUrl.ClusterLoadAssignment, { names: clusterNames });
+    client.ack(await client.next(), clusterNames);
+    client.request(TypeUrl.Listener);
     client.ack(await client.next());
+    client.request(TypeUrl.RouteConfiguration, { names: ['9080'] });
+    client.ack(await client.next(), ['9080']);
   });
   afterAll(async () => {
     client.close();
@@ -95,10 +113,36 @@ describe('finding a silent 503', () => {
     expect(json.map((c) => c.name)).toContain('outbound|9080|v1|reviews.default.svc.cluster.local');
   });
 
+  it('meshctl proxy-config listener, route, endpoint and secret print istioctl-style tables', async () => {
+    const target = ['--server', url, 'proxy-config'];
+    const listeners = (await meshctl([...target, 'listener', 'productpage.default'])).stdout;
+    expect(listeners.split('\n')[0]!.split(/\s{2,}/)).toEqual(['ADDRESSES', 'PORT', 'MATCH', 'DESTINATION']);
+    expect(listeners).toMatch(/0\.0\.0\.0\s+9080\s+.*Route: 9080/);
+    const routes = (await meshctl([...target, 'route', 'productpage.default'])).stdout;
+    expect(routes.split('\n')[0]!.split(/\s{2,}/)).toEqual(['NAME', 'VHOST NAME', 'DOMAINS', 'MATCH', 'VIRTUAL SERVICE']);
+    expect(routes).toMatch(/^9080\s+reviews\.default\.svc\.cluster\.local:9080\s+reviews.*\s\/\*\s+reviews\.default$/m);
+    const endpoints = (await meshctl([...target, 'endpoint', 'productpage.default'])).stdout;
+    expect(endpoints).toMatch(/^10\.1\.0\.7:9080\s+HEALTHY\s+OK\s+outbound\|9080\|v1\|reviews\.default\.svc\.cluster\.local$/m);
+    const yaml = (await meshctl([...target, 'route', 'productpage.default', '-o', 'yaml'])).stdout;
+    expect(yaml).toMatch(/^- "@type": type.googleapis.com\/envoy.config.route.v3.RouteConfiguration$/m);
+    expect(yaml).toMatch(/^  name: "?9080"?$/m);
+    const secrets = await meshctl([...target, 'secret', 'productpage.default']);
+    expect(secrets.code).toBe(0);
+    expect(secrets.stdout.split('\n')[0]).toMatch(/^RESOURCE NAME\s+TYPE\s+SOURCE$/);
+  });
+
   it('the server logs the message once and counts it in a gauge per code', async () => {
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/meshd_analysis_messages\{code="IST0101",level="Error"\} 1/);
     expect(metrics).toMatch(/meshd_analysis_messages\{code="IST0109",level="Error"\} 0/);
+    // istiod's names, as Istio's control-plane dashboard queries them.
+    expect(metrics).toMatch(/^pilot_services 1$/m);
+    expect(metrics).toMatch(/^pilot_virt_services 1$/m);
+    expect(metrics).toMatch(/^pilot_xds\{version="1.24.0"\} 1$/m);
+    expect(metrics).toMatch(/^pilot_xds_pushes\{type="cds"\} \d+$/m);
+    for (const name of ['pilot_xds_push_time_bucket', 'pilot_proxy_convergence_time_bucket', 'pilot_xds_config_size_bytes_bucket', 'citadel_server_csr_count', 'citadel_server_success_cert_issuance_count']) {
+      expect(metrics).toContain(`${name}`);
+    }
     await meshctl(['--server', url, 'analyze']);
     expect(logs.lines.filter((l) => String(l.msg).startsWith('analysis: Error [IST0101]'))).toHaveLength(1);
   });

@@ -3,7 +3,7 @@
 // against the previous scan and emits upserts for new or changed objects and
 // deletes for objects no file holds any more.
 import { watch, type FSWatcher } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { objectRef, refKey, type ConfigSource, type SourceEvent, type SourceEventSink } from '../../model/kube.js';
@@ -38,7 +38,6 @@ export class FileSource implements ConfigSource {
   private timer: NodeJS.Timeout | undefined;
   private sink: SourceEventSink | undefined;
   private scanning: Promise<void> = Promise.resolve();
-  private rescanRequested = false;
   private stopped = false;
   private isSynced = false;
   /** Problems already reported, so an unchanged broken file is not reported on every rescan. */
@@ -51,6 +50,8 @@ export class FileSource implements ConfigSource {
   }
 
   async start(sink: SourceEventSink): Promise<void> {
+    const info = await stat(this.options.dir).catch(() => undefined);
+    if (!info?.isDirectory()) throw new Error(`--config-dir ${this.options.dir}: not a readable directory`);
     this.sink = sink;
     await this.scan();
     this.isSynced = true;

@@ -2,6 +2,7 @@
 // share a configuration scope share the encoded resources, so each resource
 // is encoded once per change rather than once per proxy.
 import type { PushContext } from '../../push/pushContext.js';
+import { TypeUrl, encodeResource, type XdsResource } from '../resource.js';
 
 export function memo<T>(context: PushContext, key: string, build: () => T): T {
   const cache = context.cache;
@@ -11,5 +12,49 @@ export function memo<T>(context: PushContext, key: string, build: () => T): T {
   return value;
 }
 
-/** Cache keys of endpoint (EDS) results start with this; an endpoint-only change drops just these. */
+/**
+ * Encodes a resource once per distinct content: scopes that differ (other
+ * namespaces, other Sidecars) share the bytes of what they have in common, and
+ * a new push context reuses the previous one's bytes for content that did not
+ * change. Only encodings a context used are carried to the next, so memory
+ * stays bounded by two contexts' worth.
+ */
+export function encodeShared(context: PushContext, typeUrl: string, name: string, json: Record<string, unknown>): XdsResource {
+  const key = `${typeUrl}|${JSON.stringify(json)}`;
+  let resource = context.encodings.get(key) as XdsResource | undefined;
+  if (!resource) {
+    resource = (context.previousEncodings?.get(key) as XdsResource | undefined) ?? encodeResource(typeUrl, name, json);
+    context.encodings.set(key, resource);
+  }
+  return resource;
+}
+
+/** Cache keys of endpoint (EDS) results start with this. */
 export const endpointCachePrefix = 'eds|';
+
+const keyTypes: ReadonlyArray<[string, string]> = [
+  ['cds', TypeUrl.Cluster],
+  ['lds', TypeUrl.Listener],
+  ['rds', TypeUrl.RouteConfiguration],
+  ['eds', TypeUrl.ClusterLoadAssignment],
+];
+
+/** The xDS type a cache entry belongs to: every key starts with cds, lds, rds or eds. */
+export function cacheKeyType(key: string): string | undefined {
+  return keyTypes.find(([prefix]) => key.startsWith(prefix))?.[1];
+}
+
+/**
+ * The entries of a previous context's cache that a new context may keep:
+ * those of types the change does not touch. EDS names derive from CDS, so a
+ * CDS change drops EDS results too.
+ */
+export function reusableEntries(previous: ReadonlyMap<string, unknown>, changedTypes: ReadonlySet<string> | 'all'): [string, unknown][] {
+  if (changedTypes === 'all') return [];
+  const dropped = new Set(changedTypes);
+  if (dropped.has(TypeUrl.Cluster)) dropped.add(TypeUrl.ClusterLoadAssignment);
+  return [...previous].filter(([key]) => {
+    const type = cacheKeyType(key);
+    return type !== undefined && !dropped.has(type);
+  });
+}

@@ -22,7 +22,7 @@ import {
   inboundClusterName,
   typeUrls,
 } from './names.js';
-import { toStruct, type JsonValue } from './struct.js';
+import { toStruct, type JsonValue, istioConfigPath } from './struct.js';
 
 export type Json = Record<string, unknown>;
 
@@ -46,7 +46,7 @@ function istioMetadata(service: MeshService | undefined, port: MeshServicePort |
     if (port) istio.default_original_port = port.port;
   }
   if (destinationRule) {
-    istio.config = `/apis/networking.istio.io/v1/namespaces/${destinationRule.namespace}/destination-rule/${destinationRule.name}`;
+    istio.config = istioConfigPath('destination-rule', destinationRule.namespace, destinationRule.name);
     if (subset) istio.subset = subset;
   }
   return { filterMetadata: { istio: toStruct(istio) } };
@@ -65,8 +65,12 @@ export interface OutboundClusterInput {
   endpoints: readonly MeshEndpoint[];
 }
 
-/** An outbound cluster for one service port (and subset), as istiod builds it. */
-export function buildOutboundCluster(input: OutboundClusterInput): Json {
+/**
+ * An outbound cluster for one service port (and subset), as istiod builds it;
+ * undefined for a DNS cluster left without endpoints (istiod drops those, and
+ * Envoy rejects a LOGICAL_DNS cluster without exactly one).
+ */
+export function buildOutboundCluster(input: OutboundClusterInput): Json | undefined {
   const { name, service, port, policy } = input;
   const cluster: Json = { name, altStatName: delimitedStatsPrefix(name) };
   switch (service.resolution) {
@@ -81,6 +85,7 @@ export function buildOutboundCluster(input: OutboundClusterInput): Json {
       cluster.dnsRefreshRate = { seconds: DefaultDnsRefreshRateSeconds };
       cluster.respectDnsTtl = true;
       cluster.loadAssignment = { clusterName: name, endpoints: buildLocalityLbEndpoints(input.endpoints, input.subsetLabels) };
+      if ((cluster.loadAssignment as { endpoints: Json[] }).endpoints.length === 0) return undefined;
       break;
     case 'Passthrough':
       cluster.type = 'ORIGINAL_DST';
@@ -137,15 +142,17 @@ export function applyConnectionPool(cluster: Json, settings: ConnectionPoolSetti
   cluster.circuitBreakers = { thresholds: [orderThreshold(threshold)] };
 
   const h2 = http?.h2UpgradePolicy === 'UPGRADE' || (http?.h2UpgradePolicy !== 'DO_NOT_UPGRADE' && port !== undefined && isHttp2Protocol(port.protocol));
+  // A sniffed port forwards HTTP/1.1 or HTTP/2 as the client spoke it.
+  const useClientProtocol = http?.useClientProtocol || (port?.protocol === 'UNKNOWN' && !h2);
   const idleTimeout = http?.idleTimeout ?? tcp?.idleTimeout;
   const common: Json = {};
   if (idleTimeout) common.idleTimeout = toProtoDuration(idleTimeout);
   if (http?.maxRequestsPerConnection) common.maxRequestsPerConnection = { value: http.maxRequestsPerConnection };
   if (tcp?.maxConnectionDuration) common.maxConnectionDuration = toProtoDuration(tcp.maxConnectionDuration);
-  if (Object.keys(common).length === 0 && !h2 && !http?.useClientProtocol) return;
+  if (Object.keys(common).length === 0 && !h2 && !useClientProtocol) return;
   const options = protocolOptions(cluster);
   if (Object.keys(common).length > 0) options.commonHttpProtocolOptions = common;
-  if (http?.useClientProtocol) options.useDownstreamProtocolConfig = { httpProtocolOptions: {}, http2ProtocolOptions: {} };
+  if (useClientProtocol) options.useDownstreamProtocolConfig = { httpProtocolOptions: {}, http2ProtocolOptions: {} };
   else if (h2) {
     const h2Options: Json = {};
     if (http?.maxConcurrentStreams) h2Options.maxConcurrentStreams = { value: http.maxConcurrentStreams };
@@ -167,8 +174,8 @@ export function applyOutlierDetection(cluster: Json, outlier: OutlierDetection |
   if (!outlier) return;
   const out: Json = {};
   if (outlier.consecutive5xxErrors !== undefined) {
-    out.consecutive5xx = { value: outlier.consecutive5xxErrors };
-    out.enforcingConsecutive5xx = { value: outlier.consecutive5xxErrors > 0 ? 100 : 0 };
+    out.consecutive_5xx = { value: outlier.consecutive5xxErrors };
+    out.enforcingConsecutive_5xx = { value: outlier.consecutive5xxErrors > 0 ? 100 : 0 };
   }
   if (outlier.interval) out.interval = toProtoDuration(outlier.interval);
   if (outlier.baseEjectionTime) out.baseEjectionTime = toProtoDuration(outlier.baseEjectionTime);

@@ -63,11 +63,15 @@ function stringMatcher(match: StringMatch): Json | undefined {
   return undefined;
 }
 
+function isEmptyMatch(match: StringMatch): boolean {
+  return (match.exact ?? match.prefix ?? match.regex) === '';
+}
+
 function headerMatcher(name: string, match: StringMatch, invert: boolean): Json {
   const sm = stringMatcher(match);
   const header: Json = { name };
-  // An empty match means "header present", as istiod translates it.
-  if (!sm || (match.exact === '' && Object.keys(match).length === 1)) header.presentMatch = true;
+  // An empty match value means "header present", as istiod translates it.
+  if (!sm || isEmptyMatch(match)) header.presentMatch = true;
   else header.stringMatch = sm;
   if (invert) header.invertMatch = true;
   return header;
@@ -91,7 +95,7 @@ export function routeMatch(match: HTTPMatchRequest | undefined): Json {
   if (headers.length > 0) out.headers = headers;
   const query = Object.entries(match?.queryParams ?? {}).map(([name, m]) => {
     const sm = stringMatcher(m);
-    return sm && !(m.exact === '' && Object.keys(m).length === 1) ? { name, stringMatch: sm } : { name, presentMatch: true };
+    return sm && !isEmptyMatch(m) ? { name, stringMatch: sm } : { name, presentMatch: true };
   });
   if (query.length > 0) out.queryParameters = query;
   return out;
@@ -108,6 +112,18 @@ function headerValueOptions(ops: HeaderOperations | undefined): Json[] {
   for (const [key, value] of Object.entries(ops?.set ?? {})) out.push({ header: { key, value }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' });
   for (const [key, value] of Object.entries(ops?.add ?? {})) out.push({ header: { key, value }, appendAction: 'APPEND_IF_EXISTS_OR_ADD' });
   return out;
+}
+
+function mergeOps(a: HeaderOperations | undefined, b: HeaderOperations | undefined): HeaderOperations | undefined {
+  if (!a || !b) return a ?? b;
+  return { set: { ...a.set, ...b.set }, add: { ...a.add, ...b.add }, remove: [...(a.remove ?? []), ...(b.remove ?? [])] };
+}
+
+function mergeHeaders(route: HTTPRoute['headers'], destination: HTTPRoute['headers']): HTTPRoute['headers'] {
+  if (!route || !destination) return route ?? destination;
+  const request = mergeOps(route.request, destination.request);
+  const response = mergeOps(route.response, destination.response);
+  return { ...(request ? { request } : {}), ...(response ? { response } : {}) };
 }
 
 function applyHeaders(target: Json, headers: HTTPRoute['headers'], prefix: 'request' | 'response'): void {
@@ -146,7 +162,9 @@ function grpcStatusCode(status: string): number {
 
 export function corsConfig(cors: CorsPolicy): Json {
   const config: Json = { '@type': typeUrls.corsPolicy };
-  const origins = (cors.allowOrigins ?? []).map(stringMatcher).filter((m): m is Json => m !== undefined);
+  const origins = [...(cors.allowOrigins ?? []), ...(cors.allowOrigin ?? []).map((exact) => ({ exact }))]
+    .map(stringMatcher)
+    .filter((m): m is Json => m !== undefined);
   if (origins.length > 0) config.allowOriginStringMatch = origins;
   if (cors.allowMethods?.length) config.allowMethods = cors.allowMethods.join(',');
   if (cors.allowHeaders?.length) config.allowHeaders = cors.allowHeaders.join(',');
@@ -174,7 +192,8 @@ function routeAction(http: HTTPRoute, ctx: RouteContext): Json {
   const action: Json = {};
   const destinations = (http.route ?? []).filter((d) => http.route!.length === 1 || (d.weight ?? 0) > 0);
   const clusters = destinations.map((d) => ({ dest: d, cluster: destinationCluster(d.destination, ctx) }));
-  if (clusters.length === 1 && !clusters[0]!.dest.headers) action.cluster = clusters[0]!.cluster.name;
+  // A single destination's header operations live on the route itself (see translateHttpRoute).
+  if (clusters.length === 1) action.cluster = clusters[0]!.cluster.name;
   else {
     action.weightedClusters = {
       clusters: clusters.map(({ dest, cluster }) => {
@@ -193,14 +212,16 @@ function routeAction(http: HTTPRoute, ctx: RouteContext): Json {
     action.regexRewrite = { pattern: { regex: http.rewrite.uriRegexRewrite.match ?? '' }, substitution: http.rewrite.uriRegexRewrite.rewrite ?? '' };
   }
   if (http.rewrite?.authority) action.hostRewriteLiteral = http.rewrite.authority;
-  if (http.mirror) {
-    action.requestMirrorPolicies = [
-      {
-        cluster: destinationCluster(http.mirror, ctx).name,
-        runtimeFraction: { defaultValue: fractionalPercent(http.mirrorPercentage?.value) },
-        traceSampled: { value: false },
-      },
-    ];
+  const mirrors = [
+    ...(http.mirror ? [{ destination: http.mirror, percentage: http.mirrorPercentage }] : []),
+    ...(http.mirrors ?? []),
+  ];
+  if (mirrors.length > 0) {
+    action.requestMirrorPolicies = mirrors.map((m) => ({
+      cluster: destinationCluster(m.destination, ctx).name,
+      runtimeFraction: { defaultValue: fractionalPercent(m.percentage?.value) },
+      traceSampled: { value: false },
+    }));
   }
   // Consistent hashing applies when every destination agrees on it.
   const hashes = clusters.map(({ cluster }) => ctx.hashPolicy(cluster.hostname, cluster.port, cluster.subset));
@@ -251,8 +272,9 @@ export function translateHttpRoute(http: HTTPRoute, ctx: RouteContext): { routes
       route.directResponse = { status: http.directResponse.status, ...(body?.string !== undefined ? { body: { inlineString: body.string } } : body?.bytes ? { body: { inlineBytes: body.bytes } } : {}) };
     } else route.route = routeAction(http, ctx);
     route.decorator = { operation: `${ctx.serviceHostname}:${ctx.listenerPort}/*` };
-    applyHeaders(route, http.headers, 'request');
-    applyHeaders(route, http.headers, 'response');
+    const single = http.route?.length === 1 ? http.route[0]!.headers : undefined;
+    applyHeaders(route, mergeHeaders(http.headers, single), 'request');
+    applyHeaders(route, mergeHeaders(http.headers, single), 'response');
     const perFilter: Json = {};
     if (http.fault) perFilter[filterNames.fault] = faultConfig(http.fault);
     if (http.corsPolicy) perFilter[filterNames.cors] = corsConfig(http.corsPolicy);

@@ -17,3 +17,13 @@ export function toStruct(object: { [key: string]: JsonValue }): Record<string, u
   for (const [key, value] of Object.entries(object)) fields[key] = toStructValue(value);
   return { fields };
 }
+
+/** istiod's reference to the Istio object behind a resource, e.g. `/apis/networking.istio.io/v1/namespaces/NS/virtual-service/NAME`. */
+export function istioConfigPath(resource: 'virtual-service' | 'destination-rule', namespace: string, name: string): string {
+  return `/apis/networking.istio.io/v1/namespaces/${namespace}/${resource}/${name}`;
+}
+
+/** Envoy metadata `filter_metadata.istio.config` naming the Istio object a resource came from (istioctl reads it). */
+export function configMetadata(resource: 'virtual-service' | 'destination-rule', namespace: string, name: string): Record<string, unknown> {
+  return { filterMetadata: { istio: toStruct({ config: istioConfigPath(resource, namespace, name) }) } };
+}

@@ -18,7 +18,7 @@ function serviceClusters(context: PushContext, scope: ProxyScope, service: MeshS
   const destinationRule = context.destinationRuleFor(scope.namespace, service.hostname);
   const trafficPolicy = destinationRule?.spec.trafficPolicy;
   const endpoints = service.resolution === 'DNSLB' || service.resolution === 'DNSRoundRobinLB' ? context.endpoints(service.hostname, port.port) : [];
-  const clusters: Json[] = [
+  const clusters: (Json | undefined)[] = [
     buildOutboundCluster({
       name: outboundClusterName(port.port, '', service.hostname),
       service,
@@ -42,7 +42,7 @@ function serviceClusters(context: PushContext, scope: ProxyScope, service: MeshS
       }),
     );
   }
-  return clusters;
+  return clusters.filter((c): c is Json => c !== undefined);
 }
 
 export function outboundClusters(context: PushContext, scope: ProxyScope): Json[] {

@@ -1,19 +1,21 @@
 // The Envoy sidecar generator: CDS, EDS, LDS and RDS for one proxy, read from
 // the current push context. Results are cached per configuration scope (and
 // per inbound port set) in the push context, so proxies that share a scope
-// share the encoded bytes.
+// share the very same arrays; encoding is once per distinct content, so
+// scopes share the bytes of what they have in common (see ../cache.ts).
 import type { Proxy } from '../../../model/proxy.js';
 import type { PushContext, ServiceTarget } from '../../../push/pushContext.js';
-import { TypeUrl, encodeResource, type XdsResource } from '../../resource.js';
+import { TypeUrl, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
-import { endpointCachePrefix, memo } from '../cache.js';
+import { encodeShared, endpointCachePrefix, memo } from '../cache.js';
 import { inboundClusters, outboundClusters, wellKnownClusters } from './clusters.js';
 import { planLoadAssignment } from './endpoints.js';
 import { outboundListeners, virtualInboundListener, virtualOutboundListener } from './listeners.js';
-import { buildRouteConfiguration, httpRoutePorts, scopeUsesSourceLabels } from './routes.js';
+import { buildNamedRouteConfiguration, routeNames, scopeUsesSourceLabels } from './routes.js';
 import type { Json } from '../common/clusters.js';
 
-const encodeAll = (typeUrl: string, resources: Json[]): XdsResource[] => resources.map((r) => encodeResource(typeUrl, r.name as string, r));
+const encodeAll = (context: PushContext, typeUrl: string, resources: Json[]): XdsResource[] =>
+  resources.map((r) => encodeShared(context, typeUrl, r.name as string, r));
 
 function inboundKey(targets: readonly ServiceTarget[]): string {
   return targets.map((t) => `${t.targetPort}:${t.port.protocol}:${t.service.hostname}:${t.port.port}`).join(',');
@@ -46,50 +48,81 @@ export class SidecarGenerator implements ResourceGenerator {
   clusters(context: PushContext, proxy: Proxy): XdsResource[] {
     const scope = context.scopeFor(proxy);
     const targets = context.serviceTargets(proxy);
-    const outbound = memo(context, `cds|${scope.key}`, () => encodeAll(TypeUrl.Cluster, outboundClusters(context, scope)));
-    const inbound = memo(context, `cds-in|${inboundKey(targets)}`, () => encodeAll(TypeUrl.Cluster, inboundClusters(targets)));
-    const fixed = memo(context, 'cds|well-known', () => encodeAll(TypeUrl.Cluster, wellKnownClusters()));
-    return [...outbound, ...inbound, ...fixed];
+    const inboundPorts = inboundKey(targets);
+    // Proxies sharing scope and inbound ports get the very same array: no per-proxy copying.
+    return memo(context, `cds-all|${scope.key}|${inboundPorts}`, () => {
+      const outbound = memo(context, `cds|${scope.key}`, () => encodeAll(context, TypeUrl.Cluster, outboundClusters(context, scope)));
+      const inbound = memo(context, `cds-in|${inboundPorts}`, () => encodeAll(context, TypeUrl.Cluster, inboundClusters(targets)));
+      const fixed = memo(context, 'cds|well-known', () => encodeAll(context, TypeUrl.Cluster, wellKnownClusters()));
+      return [...outbound, ...inbound, ...fixed];
+    });
   }
 
   listeners(context: PushContext, proxy: Proxy): XdsResource[] {
     const scope = context.scopeFor(proxy);
     const targets = context.serviceTargets(proxy);
-    const outbound = memo(context, `lds|${scope.key}`, () =>
-      encodeAll(TypeUrl.Listener, [...outboundListeners(context, scope), virtualOutboundListener(scope)]),
-    );
-    const inbound = memo(context, `lds-in|${inboundKey(targets)}`, () => encodeAll(TypeUrl.Listener, [virtualInboundListener(targets)]));
-    return [...outbound, ...inbound];
+    const inboundPorts = inboundKey(targets);
+    return memo(context, `lds-all|${scope.key}|${inboundPorts}`, () => {
+      const outbound = memo(context, `lds|${scope.key}`, () =>
+        encodeAll(context, TypeUrl.Listener, [...outboundListeners(context, scope), virtualOutboundListener(scope)]),
+      );
+      const inbound = memo(context, `lds-in|${inboundPorts}`, () => encodeAll(context, TypeUrl.Listener, [virtualInboundListener(targets)]));
+      return [...outbound, ...inbound];
+    });
   }
 
   routes(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
     const scope = context.scopeFor(proxy);
     const dependsOnLabels = memo(context, `rds-labels|${scope.key}`, () => scopeUsesSourceLabels(context, scope));
     const labelsKey = dependsOnLabels ? `|${JSON.stringify(Object.entries(proxy.labels).sort())}` : '';
-    const available = memo(context, `rds-ports|${scope.key}`, () => httpRoutePorts(scope));
-    const names = watched.wildcard ? available.map(String) : [...watched.names];
+    const available = memo(context, `rds-names|${scope.key}`, () => new Set(routeNames(scope)));
+    const names = watched.wildcard ? [...available] : [...watched.names];
     const out: XdsResource[] = [];
     for (const name of names) {
-      const port = Number(name);
-      if (!Number.isInteger(port) || !available.includes(port)) continue;
-      out.push(
-        memo(context, `rds|${scope.key}|${name}${labelsKey}`, () =>
-          encodeResource(TypeUrl.RouteConfiguration, name, buildRouteConfiguration(context, scope, port, proxy.labels)),
-        ),
-      );
+      if (!available.has(name)) continue;
+      const resource = memo(context, `rds|${scope.key}|${name}${labelsKey}`, () => {
+        const json = buildNamedRouteConfiguration(context, scope, name, proxy.labels);
+        return json ? encodeShared(context, TypeUrl.RouteConfiguration, name, json) : undefined;
+      });
+      if (resource) out.push(resource);
     }
     return out;
   }
 
   endpoints(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
-    const names = watched.wildcard ? this.edsClusterNames(context, proxy) : [...watched.names];
+    const scoped = this.scopeEndpoints(context, proxy);
+    if (watched.wildcard) return scoped.list;
+    // Envoy usually asks for every EDS cluster of its CDS: filtering the shared list is the cheap path.
+    if (watched.names.size >= scoped.list.length) return scoped.list.filter((r) => watched.names.has(r.name));
     const out: XdsResource[] = [];
-    for (const name of names) {
-      const plan = planLoadAssignment(context, proxy, name);
-      if (!plan) continue;
-      out.push(memo(context, `${endpointCachePrefix}${plan.key}`, () => encodeResource(TypeUrl.ClusterLoadAssignment, name, plan.build())));
+    for (const name of watched.names) {
+      const resource = scoped.byName.get(name) ?? this.loadAssignment(context, proxy, name);
+      if (resource) out.push(resource);
     }
     return out;
+  }
+
+  /** Every load assignment of the proxy's scope, encoded once per scope (and locality, when a DestinationRule uses it). */
+  private scopeEndpoints(context: PushContext, proxy: Proxy): { list: XdsResource[]; byName: Map<string, XdsResource> } {
+    const scope = context.scopeFor(proxy);
+    const usesLocality = memo(context, `eds-locality|${scope.key}`, () =>
+      scope.services.some((s) => JSON.stringify(context.destinationRuleFor(scope.namespace, s.hostname)?.spec ?? {}).includes('"localityLbSetting"')),
+    );
+    const localityKey = usesLocality ? `|${proxy.locality.region}/${proxy.locality.zone}/${proxy.locality.subZone}` : '';
+    return memo(context, `${endpointCachePrefix}scope|${scope.key}${localityKey}`, () => {
+      const list: XdsResource[] = [];
+      for (const name of this.edsClusterNames(context, proxy)) {
+        const resource = this.loadAssignment(context, proxy, name);
+        if (resource) list.push(resource);
+      }
+      return { list, byName: new Map(list.map((r) => [r.name, r])) };
+    });
+  }
+
+  private loadAssignment(context: PushContext, proxy: Proxy, name: string): XdsResource | undefined {
+    const plan = planLoadAssignment(context, proxy, name);
+    if (!plan) return undefined;
+    return memo(context, `${endpointCachePrefix}${plan.key}`, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, name, plan.build()));
   }
 
   /**
@@ -102,7 +135,9 @@ export class SidecarGenerator implements ResourceGenerator {
     return {
       clusters: [...outboundClusters(context, scope), ...inboundClusters(targets), ...wellKnownClusters()],
       listeners: [...outboundListeners(context, scope), virtualOutboundListener(scope), virtualInboundListener(targets)],
-      routes: httpRoutePorts(scope).map((port) => buildRouteConfiguration(context, scope, port, proxy.labels)),
+      routes: routeNames(scope)
+        .map((name) => buildNamedRouteConfiguration(context, scope, name, proxy.labels))
+        .filter((rc): rc is Json => rc !== undefined),
       endpoints: this.edsClusterNames(context, proxy)
         .map((name) => planLoadAssignment(context, proxy, name)?.build())
         .filter((cla): cla is Json => cla !== undefined),

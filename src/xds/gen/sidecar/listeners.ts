@@ -21,6 +21,7 @@ import {
   typeUrls,
 } from '../common/names.js';
 import type { Json } from '../common/clusters.js';
+import { isSniffedPort, sniffedRouteName } from './routes.js';
 
 function tcpDestinations(context: PushContext, route: RouteDestination[], vsNamespace: string, port: number): string | { name: string; weight: number }[] {
   const clusters = route
@@ -38,7 +39,7 @@ function l4RouteFor<R extends TCPRoute | TLSRoute>(routes: R[] | undefined, port
   return routes?.find((r) => !r.match?.length || r.match.some((m) => m.port === undefined || m.port === port));
 }
 
-function tcpFilterChains(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort): Json[] {
+function tcpFilterChains(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort, matchSni: boolean): Json[] {
   const cluster = outboundClusterName(port.port, '', service.hostname);
   const vs = context.virtualServiceFor(service.hostname, scope.namespace);
   const chains: Json[] = [];
@@ -52,7 +53,11 @@ function tcpFilterChains(context: PushContext, scope: ProxyScope, service: MeshS
   }
   const tcpRoute = l4RouteFor(vs?.spec.tcp, port.port);
   const target = tcpRoute?.route?.length ? tcpDestinations(context, tcpRoute.route, vs!.namespace, port.port) : cluster;
-  chains.push({ filters: [tcpProxy(typeof target === 'string' ? target : cluster, target)] });
+  const fallback: Json = { filters: [tcpProxy(typeof target === 'string' ? target : cluster, target)] };
+  // Without a VIP, TLS services share 0.0.0.0:PORT and are told apart by SNI.
+  if (matchSni) fallback.filterChainMatch = { serverNames: [service.hostname] };
+  const fallbackKey = JSON.stringify(fallback.filterChainMatch ?? null);
+  if (!chains.some((c) => JSON.stringify(c.filterChainMatch ?? null) === fallbackKey)) chains.push(fallback);
   return chains;
 }
 
@@ -86,13 +91,55 @@ export function outboundListeners(context: PushContext, scope: ProxyScope): Json
       if (isHttpProtocol(port.protocol)) continue;
       const address = service.addresses[0] ?? '0.0.0.0';
       const name = `${address}_${port.port}`;
-      // A TCP service without a VIP cannot share 0.0.0.0:PORT with HTTP services (istiod reports the conflict too).
-      if (listeners.has(name) || (address === '0.0.0.0' && httpPorts.has(port.port))) continue;
+      if (isSniffedPort(service, port.protocol)) {
+        if (!listeners.has(name)) listeners.set(name, sniffingListener(name, address, service, port));
+        continue;
+      }
       const tls = port.protocol === 'TLS' || port.protocol === 'HTTPS';
-      listeners.set(name, outboundListener(name, address, port.port, tcpFilterChains(context, scope, service, port), tls));
+      const shared = address === '0.0.0.0';
+      // A TCP service without a VIP cannot share 0.0.0.0:PORT with HTTP services (istiod reports the conflict too).
+      if (shared && httpPorts.has(port.port)) continue;
+      const existing = listeners.get(name);
+      if (existing) {
+        // TLS services without VIPs share the listener, one SNI filter chain each; plain TCP ones conflict.
+        if (shared && tls && existing.listenerFilters) {
+          const chains = existing.filterChains as Json[];
+          const matches = new Set(chains.map((c) => JSON.stringify(c.filterChainMatch ?? null)));
+          // Envoy rejects a listener whose filter chains match identically: the first service keeps an SNI.
+          for (const chain of tcpFilterChains(context, scope, service, port, true)) {
+            const key = JSON.stringify(chain.filterChainMatch ?? null);
+            if (!matches.has(key)) chains.push(chain);
+            matches.add(key);
+          }
+        }
+        continue;
+      }
+      listeners.set(name, outboundListener(name, address, port.port, tcpFilterChains(context, scope, service, port, shared && tls), tls));
     }
   }
   return [...listeners.keys()].sort().map((k) => listeners.get(k)!);
+}
+
+/**
+ * A port with no declared protocol: Envoy sniffs it. HTTP (by ALPN from the
+ * http_inspector) goes through the HTTP connection manager and the service's
+ * own route configuration; anything else is proxied as TCP.
+ */
+function sniffingListener(name: string, address: string, service: MeshService, port: MeshServicePort): Json {
+  const cluster = outboundClusterName(port.port, '', service.hostname);
+  const hcm = httpConnectionManager({ statPrefix: `outbound_${address}_${port.port}`, rds: sniffedRouteName(service, port.port), inbound: false });
+  const listener = outboundListener(
+    name,
+    address,
+    port.port,
+    [
+      { filterChainMatch: { applicationProtocols: ['http/1.0', 'http/1.1', 'h2c'] }, filters: [hcm] },
+      { filters: [tcpProxy(cluster, cluster)] },
+    ],
+    true,
+  );
+  listener.listenerFilters = [...(listener.listenerFilters as Json[]), { name: filterNames.httpInspector, typedConfig: { '@type': typeUrls.httpInspector } }];
+  return listener;
 }
 
 export function virtualOutboundListener(scope: ProxyScope): Json {
@@ -134,13 +181,19 @@ function inboundRouteConfig(target: ServiceTarget): Json {
 }
 
 export function virtualInboundListener(targets: readonly ServiceTarget[]): Json {
-  const chains: Json[] = targets.map((target) => {
+  const chains: Json[] = targets.flatMap((target) => {
     const cluster = inboundClusterName(target.targetPort);
     const name = `0.0.0.0_${target.targetPort}`;
-    const filter = isHttpProtocol(target.port.protocol)
-      ? httpConnectionManager({ statPrefix: `inbound_0.0.0.0_${target.targetPort}`, routeConfig: inboundRouteConfig(target), inbound: true })
-      : tcpProxy(cluster, cluster);
-    return { name, filterChainMatch: { destinationPort: { value: target.targetPort }, transportProtocol: 'raw_buffer' }, filters: [filter] };
+    const match = { destinationPort: { value: target.targetPort }, transportProtocol: 'raw_buffer' };
+    const http = (): Json => httpConnectionManager({ statPrefix: `inbound_0.0.0.0_${target.targetPort}`, routeConfig: inboundRouteConfig(target), inbound: true });
+    if (isHttpProtocol(target.port.protocol)) return [{ name, filterChainMatch: match, filters: [http()] }];
+    if (target.port.protocol !== 'UNKNOWN') return [{ name, filterChainMatch: match, filters: [tcpProxy(cluster, cluster)] }];
+    // No declared protocol: HTTP when the http_inspector detects it, TCP otherwise.
+    return [
+      // Envoy wants filter chain names unique within a listener.
+      { name: `${name}-http`, filterChainMatch: { ...match, applicationProtocols: ['http/1.0', 'http/1.1', 'h2c'] }, filters: [http()] },
+      { name, filterChainMatch: match, filters: [tcpProxy(cluster, cluster)] },
+    ];
   });
   const zero = { seconds: 0 };
   chains.push({

@@ -3,18 +3,35 @@
 // VirtualService routes or istiod's default route, plus the catch-all host.
 import type { PushContext, ProxyScope } from '../../../push/pushContext.js';
 import { resolveShortName } from '../../../push/hosts.js';
-import { isHttpProtocol } from '../../../push/protocol.js';
+import { isHttpProtocol, type Protocol } from '../../../push/protocol.js';
 import type { MeshService } from '../../../push/services.js';
 import { catchAllVirtualHost, defaultRoute, hashPolicyFor, translateHttpRoute, type RouteContext } from '../common/routes.js';
 import { outboundClusterName } from '../common/names.js';
+import { configMetadata } from '../common/struct.js';
 import { subsetTrafficPolicy } from '../common/trafficPolicy.js';
 import type { Json } from '../common/clusters.js';
 
-/** Port numbers that get an RDS route configuration in this scope. */
-export function httpRoutePorts(scope: ProxyScope): number[] {
+/** RDS name of a port whose protocol is sniffed (istiod names it after the service: `HOST:PORT`). */
+export function sniffedRouteName(service: MeshService, port: number): string {
+  return `${service.hostname}:${port}`;
+}
+
+/** True for a port istiod would sniff: no protocol from its name or appProtocol, and a VIP to bind to. */
+export function isSniffedPort(service: MeshService, protocol: Protocol): boolean {
+  return protocol === 'UNKNOWN' && service.addresses.length > 0;
+}
+
+/** Route configuration names in this scope: `PORT` per HTTP port, `HOST:PORT` per sniffed service port. */
+export function routeNames(scope: ProxyScope): string[] {
   const ports = new Set<number>();
-  for (const service of scope.services) for (const port of service.ports) if (isHttpProtocol(port.protocol)) ports.add(port.port);
-  return [...ports].sort((a, b) => a - b);
+  const sniffed: string[] = [];
+  for (const service of scope.services) {
+    for (const port of service.ports) {
+      if (isHttpProtocol(port.protocol)) ports.add(port.port);
+      else if (isSniffedPort(service, port.protocol)) sniffed.push(sniffedRouteName(service, port.port));
+    }
+  }
+  return [...[...ports].sort((a, b) => a - b).map(String), ...sniffed.sort()];
 }
 
 /**
@@ -55,7 +72,8 @@ function routeContext(context: PushContext, scope: ProxyScope, service: MeshServ
   };
 }
 
-function virtualHostRoutes(context: PushContext, scope: ProxyScope, service: MeshService, port: number, proxyLabels: Readonly<Record<string, string>>): Json[] {
+/** Routes of one service's virtual host on one port: its VirtualService rules, or istiod's default route. Shared with the gRPC generator. */
+export function virtualHostRoutes(context: PushContext, scope: ProxyScope, service: MeshService, port: number, proxyLabels: Readonly<Record<string, string>>): Json[] {
   const vs = context.virtualServiceFor(service.hostname, scope.namespace);
   const fallback = (): Json => {
     const route = defaultRoute(outboundClusterName(port, '', service.hostname), service.hostname, port);
@@ -66,13 +84,32 @@ function virtualHostRoutes(context: PushContext, scope: ProxyScope, service: Mes
   if (!vs?.spec.http?.length) return [fallback()];
   const ctx = routeContext(context, scope, service, port, vs.namespace, proxyLabels);
   const routes: Json[] = [];
+  // istiod tags each route with the VirtualService it came from (istioctl's VIRTUAL SERVICE column).
+  const metadata = configMetadata('virtual-service', vs.namespace, vs.name);
   for (const http of vs.spec.http) {
     const translated = translateHttpRoute(http, ctx);
+    for (const route of translated.routes) route.metadata = metadata;
     routes.push(...translated.routes);
     if (translated.catchAll) return routes;
   }
   // No rule matched everything: istiod leaves unmatched requests to 404 from the router.
   return routes.length > 0 ? routes : [fallback()];
+}
+
+/** The route configuration named `name` (see routeNames), or undefined when the scope has none by that name. */
+export function buildNamedRouteConfiguration(context: PushContext, scope: ProxyScope, name: string, proxyLabels: Readonly<Record<string, string>>): Json | undefined {
+  if (/^\d+$/.test(name)) return buildRouteConfiguration(context, scope, Number(name), proxyLabels);
+  const colon = name.lastIndexOf(':');
+  const service = scope.services.find((s) => s.hostname === name.slice(0, colon));
+  const port = Number(name.slice(colon + 1));
+  if (!service || !service.ports.some((p) => p.port === port && isSniffedPort(service, p.protocol))) return undefined;
+  // A sniffed port's listener belongs to one service: its virtual host takes every authority.
+  return {
+    name,
+    virtualHosts: [{ name, domains: ['*'], routes: virtualHostRoutes(context, scope, service, port, proxyLabels), includeRequestAttemptCount: true }],
+    validateClusters: { value: false },
+    ignorePortInHostMatching: true,
+  };
 }
 
 export function buildRouteConfiguration(context: PushContext, scope: ProxyScope, port: number, proxyLabels: Readonly<Record<string, string>>): Json {

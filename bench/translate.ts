@@ -1,0 +1,171 @@
+// Translation benchmark (issue 3): push context build, one sidecar's CDS+EDS+
+// LDS+RDS, and 2,000 sidecars sharing one configuration scope, for meshes of
+// 100 to 5,000 services with 2 subsets each and 5 endpoints per service.
+// Run: npm run build && node dist/bench/translate.js [serviceCounts...]
+import os from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import { MeshModel } from '../src/model/meshModel.js';
+import type { KubeObject, SourceEvent } from '../src/model/kube.js';
+import { parseProxy, type Proxy } from '../src/model/proxy.js';
+import { PushContext } from '../src/push/pushContext.js';
+import { SidecarGenerator } from '../src/xds/gen/sidecar/generator.js';
+import { TypeUrl, type XdsResource } from '../src/xds/resource.js';
+
+const endpointsPerService = 5;
+const namespaces = 10;
+
+function meshObjects(services: number): KubeObject[] {
+  const objects: KubeObject[] = [];
+  for (let i = 0; i < services; i++) {
+    const ns = `ns-${i % namespaces}`;
+    const name = `svc-${i}`;
+    const port = 8000 + (i % 20);
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: ns },
+      spec: { clusterIP: `10.${96 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`, selector: { app: name }, ports: [{ name: 'http', port }] },
+    });
+    const endpoints = [];
+    for (let e = 0; e < endpointsPerService; e++) {
+      const ip = `10.${128 + (i % 64)}.${Math.floor(i / 64) % 256}.${e + 1}`;
+      objects.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `${name}-${e}`, namespace: ns, labels: { app: name, version: e % 2 === 0 ? 'v1' : 'v2' } }, status: { podIP: ip } });
+      endpoints.push({ addresses: [ip], conditions: { ready: true }, targetRef: { kind: 'Pod', name: `${name}-${e}`, namespace: ns } });
+    }
+    objects.push({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: `${name}-abc`, namespace: ns, labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: 8080 }],
+      endpoints,
+    });
+    objects.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name, namespace: ns },
+      spec: {
+        host: name,
+        trafficPolicy: { connectionPool: { http: { http2MaxRequests: 100 } }, outlierDetection: { consecutive5xxErrors: 5, interval: '10s' } },
+        subsets: [
+          { name: 'v1', labels: { version: 'v1' } },
+          { name: 'v2', labels: { version: 'v2' }, trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } },
+        ],
+      },
+    });
+    if (i % 2 === 0) {
+      objects.push({
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        metadata: { name, namespace: ns },
+        spec: {
+          hosts: [name],
+          http: [
+            { match: [{ headers: { 'x-canary': { exact: 'true' } } }], route: [{ destination: { host: name, subset: 'v2' } }] },
+            { timeout: '5s', retries: { attempts: 3, perTryTimeout: '1s' }, route: [{ destination: { host: name, subset: 'v1' }, weight: 90 }, { destination: { host: name, subset: 'v2' }, weight: 10 }] },
+          ],
+        },
+      });
+    }
+  }
+  return objects;
+}
+
+function sidecar(i: number): Proxy {
+  return parseProxy({
+    id: `sidecar~10.200.${Math.floor(i / 256) % 256}.${i % 256}~client-${i}.ns-0~ns-0.svc.cluster.local`,
+    metadata: { NAMESPACE: 'ns-0', LABELS: { app: 'client' } },
+  });
+}
+
+const wildcard = (typeUrl: string) => ({ typeUrl, wildcard: true, names: new Set<string>() });
+const request = { version: 'bench', reason: ['bench'], startedAt: 0 };
+
+function generateAll(generator: SidecarGenerator, proxy: Proxy): XdsResource[][] {
+  return [TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.ClusterLoadAssignment].map(
+    (typeUrl) => generator.generate(proxy, wildcard(typeUrl), request) as XdsResource[],
+  );
+}
+
+function ms(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+/** Wall and CPU milliseconds of `work`; CPU time is what matters on a machine shared with other jobs. */
+function measure<T>(work: () => T): { wallMs: number; cpuMs: number; result: T } {
+  const cpu = process.cpuUsage();
+  const wall = process.hrtime.bigint();
+  const result = work();
+  const used = process.cpuUsage(cpu);
+  return { wallMs: ms(wall), cpuMs: (used.user + used.system) / 1000, result };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+interface Row {
+  services: number;
+  endpoints: number;
+  resources: number;
+  bytes: number;
+  /** [wall, cpu] medians in ms */
+  pushContext: [number, number];
+  oneSidecar: [number, number];
+  sidecars2000: [number, number];
+  otherSidecarsUs: [number, number];
+}
+
+function run(services: number, repeats = 3): Row {
+  const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+  model.apply(meshObjects(services).map((object): SourceEvent => ({ type: 'upsert', object })));
+  const samples = { pc: [] as number[][], one: [] as number[][], all: [] as number[][], rest: [] as number[][] };
+  let resources: XdsResource[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const built = measure(() => new PushContext(model.snapshot()));
+    samples.pc.push([built.wallMs, built.cpuMs]);
+    const generator = new SidecarGenerator(() => built.result);
+    const first = measure(() => generateAll(generator, sidecar(0)).flat());
+    resources = first.result;
+    samples.one.push([first.wallMs, first.cpuMs]);
+    // 1,999 more sidecars in the same scope and context: they should cost next to nothing.
+    const rest = measure(() => {
+      for (let i = 1; i < 2000; i++) generateAll(generator, sidecar(i));
+    });
+    samples.rest.push([(rest.wallMs / 1999) * 1000, (rest.cpuMs / 1999) * 1000]);
+    samples.all.push([first.wallMs + rest.wallMs, first.cpuMs + rest.cpuMs]);
+  }
+  const pick = (list: number[][]): [number, number] => [median(list.map((x) => x[0]!)), median(list.map((x) => x[1]!))];
+  return {
+    services,
+    endpoints: services * endpointsPerService,
+    resources: resources.length,
+    bytes: resources.reduce((sum, x) => sum + x.any.length, 0),
+    pushContext: pick(samples.pc),
+    oneSidecar: pick(samples.one),
+    sidecars2000: pick(samples.all),
+    otherSidecarsUs: pick(samples.rest),
+  };
+}
+
+/** Prints the translation table; sizes from the command line (`node dist/bench/translate.js 100 1000`) or BENCH_SERVICES. */
+export async function main(): Promise<void> {
+  const fromArgs = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const fromEnv = (process.env.BENCH_SERVICES ?? '').split(',').map(Number).filter((n) => n > 0);
+  const sizes = fromArgs.length > 0 ? fromArgs : fromEnv.length > 0 ? fromEnv : [100, 500, 1000, 2000, 5000];
+  run(50, 1); // warm up the JIT and the proto root
+  console.log(`\n## Translation: push context and sidecar generation (issue 3)\n`);
+  console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
+  const pair = ([wall, cpu]: [number, number]): string => `${wall.toFixed(1)} / ${cpu.toFixed(1)}`;
+  console.log('Medians of 3 runs, wall / CPU. CPU time is the figure to trust on a shared machine.');
+  console.log('| services | endpoints | resources (1 sidecar) | bytes | push context ms | 1 sidecar CDS+EDS+LDS+RDS ms | 2,000 sidecars, 1 scope, ms | each further sidecar µs |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const n of sizes) {
+    const r = run(n);
+    console.log(`| ${r.services} | ${r.endpoints} | ${r.resources} | ${r.bytes} | ${pair(r.pushContext)} | ${pair(r.oneSidecar)} | ${pair(r.sidecars2000)} | ${pair(r.otherSidecarsUs)} |`);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main();

@@ -1,0 +1,155 @@
+// Typed stores for every kind meshd knows. Objects enter through source
+// events; Istio specs are validated on the way in. An invalid object is
+// rejected with one log line and a metric, and the last valid version (if
+// any) keeps serving.
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import { refKey, type KubeObject, type ObjectOrigin, type ObjectRef, type SourceEvent } from './kube.js';
+import { isNamespaced, kinds, kindNames, knownKind, type KindName } from './kinds.js';
+
+export interface StoredObject {
+  readonly kind: KindName;
+  readonly object: KubeObject;
+  readonly origin?: ObjectOrigin;
+}
+
+/** One accepted change to the model, as the debouncer merges them. */
+export interface ModelChange {
+  readonly kind: KindName;
+  readonly namespace: string;
+  readonly name: string;
+  readonly previous?: KubeObject;
+  readonly current?: KubeObject;
+}
+
+export interface Rejection {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly reason: string;
+  readonly origin?: ObjectOrigin;
+}
+
+/** A read-only view of every store at one moment; push contexts are built from it. */
+export type ModelSnapshot = ReadonlyMap<KindName, ReadonlyMap<string, StoredObject>>;
+
+export interface MeshModelOptions {
+  logger: Logger;
+  registry?: Registry;
+}
+
+function rejectionCounter(registry: Registry | undefined): Counter<'group' | 'version' | 'resource' | 'reason'> | undefined {
+  if (!registry) return undefined;
+  const name = 'galley_validation_failed';
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Counter<'group' | 'version' | 'resource' | 'reason'>;
+  return new Counter({
+    name,
+    help: 'Istio configuration objects rejected by validation.',
+    labelNames: ['group', 'version', 'resource', 'reason'],
+    registers: [registry],
+  });
+}
+
+const objectKey = (namespace: string, name: string): string => `${namespace}/${name}`;
+
+export class MeshModel {
+  private readonly stores = new Map<KindName, Map<string, StoredObject>>();
+  /** Serialized form of each stored object, to drop re-deliveries that change nothing. */
+  private readonly fingerprints = new Map<string, string>();
+  private readonly rejected = new Map<string, Rejection>();
+  private readonly logger: Logger;
+  private readonly rejections: ReturnType<typeof rejectionCounter>;
+
+  constructor(options: MeshModelOptions) {
+    this.logger = options.logger;
+    this.rejections = rejectionCounter(options.registry);
+    for (const kind of kindNames) this.stores.set(kind, new Map());
+  }
+
+  /** Applies source events; returns the changes actually made (invalid and unchanged objects are not changes). */
+  apply(events: readonly SourceEvent[]): ModelChange[] {
+    const changes: ModelChange[] = [];
+    for (const event of events) {
+      const change = event.type === 'upsert' ? this.upsert(event.object, event.origin) : this.remove(event.ref);
+      if (change) changes.push(change);
+    }
+    return changes;
+  }
+
+  get(kind: KindName, namespace: string, name: string): KubeObject | undefined {
+    return this.stores.get(kind)?.get(objectKey(namespace, name))?.object;
+  }
+
+  list(kind: KindName): StoredObject[] {
+    return [...(this.stores.get(kind)?.values() ?? [])];
+  }
+
+  /** Objects currently rejected (their last valid version, if any, still serves). */
+  currentRejections(): Rejection[] {
+    return [...this.rejected.values()];
+  }
+
+  snapshot(): ModelSnapshot {
+    const copy = new Map<KindName, ReadonlyMap<string, StoredObject>>();
+    for (const [kind, store] of this.stores) copy.set(kind, new Map(store));
+    return copy;
+  }
+
+  private upsert(raw: KubeObject, origin: ObjectOrigin | undefined): ModelChange | undefined {
+    const kind = knownKind(raw?.apiVersion, raw?.kind);
+    const name = raw?.metadata?.name;
+    if (!kind) {
+      this.logger.warn({ apiVersion: raw?.apiVersion, kind: raw?.kind, name, ...origin }, 'skipping object of unknown kind');
+      return undefined;
+    }
+    const namespace = isNamespaced(kind) ? raw.metadata.namespace || 'default' : '';
+    const object: KubeObject = namespace === (raw.metadata.namespace ?? '') ? raw : { ...raw, metadata: { ...raw.metadata, namespace } };
+    const problems = typeof name === 'string' && name.length > 0 ? kinds[kind].validate(object) : ['metadata.name: required'];
+    const ref = refKey({ kind, namespace, name: name ?? '' });
+    if (problems.length > 0) {
+      this.reject({ kind, namespace, name: name ?? '', reason: problems.join('; '), ...(origin ? { origin } : {}) }, object.apiVersion);
+      return undefined;
+    }
+    this.rejected.delete(ref);
+    const fingerprint = JSON.stringify(object);
+    if (this.fingerprints.get(ref) === fingerprint) return undefined;
+    const store = this.stores.get(kind)!;
+    const key = objectKey(namespace, name!);
+    const previous = store.get(key)?.object;
+    store.set(key, origin ? { kind, object, origin } : { kind, object });
+    this.fingerprints.set(ref, fingerprint);
+    return previous ? { kind, namespace, name: name!, previous, current: object } : { kind, namespace, name: name!, current: object };
+  }
+
+  private remove(ref: ObjectRef): ModelChange | undefined {
+    const kind = ref.kind as KindName;
+    const store = this.stores.get(kind);
+    if (!store) return undefined;
+    const namespace = isNamespaced(kind) ? ref.namespace || 'default' : '';
+    const key = objectKey(namespace, ref.name);
+    this.rejected.delete(refKey({ kind, namespace, name: ref.name }));
+    const previous = store.get(key)?.object;
+    if (!previous) return undefined;
+    store.delete(key);
+    this.fingerprints.delete(refKey({ kind, namespace, name: ref.name }));
+    return { kind, namespace, name: ref.name, previous };
+  }
+
+  private reject(rejection: Rejection, apiVersion: string): void {
+    const { kind, namespace, name, reason, origin } = rejection;
+    const kept = this.get(kind as KindName, namespace, name) !== undefined;
+    this.rejected.set(refKey({ kind, namespace, name }), rejection);
+    this.logger.warn(
+      { kind, namespace, name, reason, ...(origin ?? {}), keptPreviousVersion: kept },
+      `rejected invalid ${kind} ${namespace ? `${namespace}/` : ''}${name}: ${reason}`,
+    );
+    const slash = apiVersion.lastIndexOf('/');
+    this.rejections?.inc({
+      group: slash > 0 ? apiVersion.slice(0, slash) : 'core',
+      version: apiVersion.slice(slash + 1),
+      resource: kinds[kind as KindName].resource,
+      reason: 'invalid',
+    });
+  }
+}

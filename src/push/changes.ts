@@ -1,0 +1,110 @@
+// Which proxies and xDS types a set of model changes affects, as a
+// PushRequest. An endpoint change is EDS for the proxies that can see the
+// service; a VirtualService change is RDS (LDS too for tcp/tls routes) for
+// the proxies that see its hosts; a service change is CDS+LDS+RDS.
+import type { ModelChange } from '../model/meshModel.js';
+import type { Proxy } from '../model/proxy.js';
+import type { DestinationRuleSpec, ServiceEntrySpec, SidecarSpec, VirtualServiceSpec } from '../model/istio.js';
+import { TypeUrl } from '../xds/resource.js';
+import type { PushRequest } from '../xds/server/types.js';
+import { hostMatches, resolveShortName } from './hosts.js';
+import { appliesToMesh, type PushContext } from './pushContext.js';
+
+const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS } = TypeUrl;
+
+/** The effect of one change: types to push, and to whom (undefined: everyone). */
+export interface ChangeImpact {
+  readonly types: ReadonlySet<string> | 'all';
+  readonly affects?: (proxy: Proxy) => boolean;
+  readonly reason: string;
+}
+
+const none: ReadonlySet<string> = new Set();
+
+/** True when a proxy (seen through either context) can see a host matching one of the patterns. */
+function seesHosts(patterns: readonly string[], previous: PushContext, next: PushContext): (proxy: Proxy) => boolean {
+  const exact = patterns.filter((p) => !p.includes('*'));
+  const wildcards = patterns.filter((p) => p.includes('*'));
+  const visible = (context: PushContext, proxy: Proxy): boolean => {
+    const scope = context.scopeFor(proxy);
+    if (exact.some((h) => scope.hostnames.has(h))) return true;
+    return wildcards.length > 0 && scope.services.some((s) => wildcards.some((w) => hostMatches(w, s.hostname)));
+  };
+  return (proxy) => proxy.type === 'router' || visible(next, proxy) || visible(previous, proxy);
+}
+
+function specs<S>(change: ModelChange): S[] {
+  return [change.previous?.spec, change.current?.spec].filter((s): s is S => s !== undefined && s !== null);
+}
+
+export function changeImpact(change: ModelChange, previous: PushContext, next: PushContext): ChangeImpact {
+  const { domainSuffix, rootNamespace } = next.options;
+  const reason = `${change.kind}/${change.namespace}/${change.name}`;
+  switch (change.kind) {
+    case 'EndpointSlice': {
+      const service = (change.current ?? change.previous)?.metadata.labels?.['kubernetes.io/service-name'];
+      const hostname = `${service}.${change.namespace}.svc.${domainSuffix}`;
+      return { types: new Set([EDS]), affects: seesHosts([hostname], previous, next), reason };
+    }
+    case 'Pod':
+      // Pod labels decide subset membership of its endpoints.
+      return { types: new Set([EDS]), reason };
+    case 'Service': {
+      const hostname = `${change.name}.${change.namespace}.svc.${domainSuffix}`;
+      const sees = seesHosts([hostname], previous, next);
+      // The namespace's own workloads may gain or lose inbound ports.
+      return { types: new Set([CDS, LDS, RDS]), affects: (p) => p.namespace === change.namespace || sees(p), reason };
+    }
+    case 'ServiceEntry': {
+      const hosts = specs<ServiceEntrySpec>(change).flatMap((s) => s.hosts ?? []);
+      return { types: new Set([CDS, EDS, LDS, RDS]), affects: seesHosts(hosts, previous, next), reason };
+    }
+    case 'VirtualService': {
+      const vsSpecs = specs<VirtualServiceSpec>(change);
+      const hosts = vsSpecs.flatMap((s) => (s.hosts ?? []).map((h) => resolveShortName(h, change.namespace, domainSuffix)));
+      const l4 = vsSpecs.some((s) => (s.tcp?.length ?? 0) > 0 || (s.tls?.length ?? 0) > 0);
+      const mesh = vsSpecs.some((s) => appliesToMesh(s.gateways));
+      const sees = seesHosts(hosts, previous, next);
+      const affects = mesh ? sees : (p: Proxy) => p.type === 'router';
+      return { types: new Set(l4 ? [RDS, LDS] : [RDS]), affects, reason };
+    }
+    case 'DestinationRule': {
+      const drSpecs = specs<DestinationRuleSpec>(change);
+      const hosts = drSpecs.map((s) => resolveShortName(s.host, change.namespace, domainSuffix));
+      // Consistent hashing lives on routes, so a DestinationRule can touch RDS too.
+      const hashing = drSpecs.some((s) => JSON.stringify(s).includes('"consistentHash"'));
+      return { types: new Set(hashing ? [CDS, EDS, RDS] : [CDS, EDS]), affects: seesHosts(hosts, previous, next), reason };
+    }
+    case 'Sidecar': {
+      const global = change.namespace === rootNamespace && specs<SidecarSpec>(change).some((s) => !s.workloadSelector);
+      return { types: 'all', ...(global ? {} : { affects: (p: Proxy) => p.namespace === change.namespace }), reason };
+    }
+    case 'Gateway':
+    case 'PeerAuthentication':
+    case 'AuthorizationPolicy':
+    case 'RequestAuthentication':
+      // Translated by their own generators; until they narrow it, push everything.
+      return { types: 'all', reason };
+    default:
+      // Namespaces, Secrets, ConfigMaps, ServiceAccounts: nothing in CDS/EDS/LDS/RDS reads them.
+      return { types: none, affects: () => false, reason };
+  }
+}
+
+/** Merges the impacts of a debounced batch into one push request, or undefined when nothing needs pushing. */
+export function pushRequestFor(impacts: readonly ChangeImpact[], version: string, startedAt: number): PushRequest | undefined {
+  const relevant = impacts.filter((i) => i.types === 'all' || i.types.size > 0);
+  if (relevant.length === 0) return undefined;
+  const all = relevant.some((i) => i.types === 'all');
+  const types = all ? undefined : new Set(relevant.flatMap((i) => [...(i.types as ReadonlySet<string>)]));
+  const everyone = relevant.some((i) => !i.affects);
+  const predicates = relevant.map((i) => i.affects!).filter(Boolean);
+  const request: PushRequest = {
+    version,
+    ...(types ? { types } : {}),
+    ...(everyone ? {} : { affects: (proxy: Proxy) => predicates.some((p) => p(proxy)) }),
+    reason: [...new Set(relevant.map((i) => i.reason))],
+    startedAt,
+  };
+  return request;
+}

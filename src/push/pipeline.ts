@@ -1,0 +1,170 @@
+// Wires sources → model → debouncer → push context → generators. The ADS
+// server reads `generator` for every proxy and listens to `onPush` for what
+// to push to whom.
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ConfigSource, SourceEvent } from '../model/kube.js';
+import { MeshModel, type ModelChange } from '../model/meshModel.js';
+import type { Proxy } from '../model/proxy.js';
+import type { PushRequest, ResourceGenerator, WatchedResource } from '../xds/server/types.js';
+import type { XdsResource } from '../xds/resource.js';
+import { SidecarGenerator } from '../xds/gen/sidecar/generator.js';
+import { GrpcGenerator } from '../xds/gen/grpc/generator.js';
+import { reusableEntries } from '../xds/gen/cache.js';
+import { analyzeMissingSubsets, type MissingSubset } from './analysis.js';
+import { changeImpact, pushRequestFor } from './changes.js';
+import { Debouncer } from './debouncer.js';
+import { PushContext, defaultPushContextOptions } from './pushContext.js';
+
+export interface MeshPipelineOptions {
+  debounceAfterMs: number;
+  debounceMaxMs: number;
+  logger: Logger;
+  registry: Registry;
+  trustDomain: string;
+  clusterId: string;
+  domainSuffix?: string;
+  rootNamespace?: string;
+}
+
+function metric<T>(registry: Registry, name: string, create: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? create();
+}
+
+export class MeshPipeline {
+  readonly model: MeshModel;
+  /** Dispatches to the generator family of each proxy; sidecars, and proxyless gRPC (GENERATOR=grpc). */
+  readonly generator: ResourceGenerator;
+  private context: PushContext;
+  private readonly listeners: ((request: PushRequest) => void)[] = [];
+  private readonly debouncer: Debouncer<ModelChange>;
+  private started = false;
+  private pushCount = 0;
+  private reportedMissingSubsets = new Set<string>();
+  private readonly triggers: Counter<'type'>;
+  private readonly missingSubsetGauge: Gauge;
+  private readonly buildTime: Histogram;
+
+  constructor(
+    private readonly sources: readonly ConfigSource[],
+    private readonly options: MeshPipelineOptions,
+  ) {
+    const { registry, logger } = options;
+    this.model = new MeshModel({ logger, registry });
+    this.context = this.newContext();
+    this.debouncer = new Debouncer({ afterMs: options.debounceAfterMs, maxMs: options.debounceMaxMs }, (changes, firstAt) => this.rebuild(changes, firstAt));
+    this.triggers = metric(registry, 'pilot_push_triggers', () => new Counter({ name: 'pilot_push_triggers', help: 'Total number of times a push was triggered, by change kind.', labelNames: ['type'], registers: [registry] }));
+    this.missingSubsetGauge = metric(registry, 'meshd_virtual_service_missing_subsets', () =>
+      new Gauge({ name: 'meshd_virtual_service_missing_subsets', help: 'VirtualService destinations naming a subset no DestinationRule defines (requests to them fail with 503).', registers: [registry] }),
+    );
+    this.buildTime = metric(registry, 'meshd_push_context_build_seconds', () =>
+      new Histogram({ name: 'meshd_push_context_build_seconds', help: 'Time to build a push context after the debounce.', buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], registers: [registry] }),
+    );
+    const sidecar = new SidecarGenerator(() => this.context);
+    const grpc = new GrpcGenerator(() => this.context);
+    this.generator = {
+      generate: (proxy: Proxy, watched: WatchedResource, request: PushRequest): readonly XdsResource[] | undefined => {
+        // Proxyless gRPC workloads announce themselves with node metadata GENERATOR=grpc, as with istiod.
+        if (proxy.generator === 'grpc') return grpc.generate(proxy, watched, request);
+        return proxy.type === 'sidecar' ? sidecar.generate(proxy, watched, request) : undefined;
+      },
+    };
+  }
+
+  /** Starts every source; resolves once all delivered their initial state and the first push context exists. */
+  async start(): Promise<void> {
+    const sink = (events: readonly SourceEvent[]): void => {
+      const changes = this.model.apply(events);
+      if (this.started) this.debouncer.add(changes);
+    };
+    await Promise.all(this.sources.map((s) => s.start(sink)));
+    this.context = this.newContext();
+    this.reportAnalysis();
+    this.started = true;
+  }
+
+  /** True once every source delivered its initial state (readiness). */
+  get synced(): boolean {
+    return this.started;
+  }
+
+  onPush(listener: (request: PushRequest) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  current(): PushContext {
+    return this.context;
+  }
+
+  /** Current IST0101 findings, for `meshctl analyze` through the debug API. */
+  missingSubsets(): MissingSubset[] {
+    return analyzeMissingSubsets(this.context);
+  }
+
+  async stop(): Promise<void> {
+    this.debouncer.stop();
+    await Promise.all(this.sources.map((s) => s.stop()));
+  }
+
+  private newContext(previousEncodings?: ReadonlyMap<string, unknown>): PushContext {
+    const { domainSuffix, rootNamespace, trustDomain, clusterId } = this.options;
+    return new PushContext(
+      this.model.snapshot(),
+      {
+        ...defaultPushContextOptions,
+        ...(domainSuffix ? { domainSuffix } : {}),
+        ...(rootNamespace ? { rootNamespace } : {}),
+        trustDomain,
+        clusterId,
+      },
+      previousEncodings,
+    );
+  }
+
+  private rebuild(changes: ModelChange[], firstAt: number): void {
+    const previous = this.context;
+    const endTimer = this.buildTime.startTimer();
+    const next = this.newContext(previous.encodings);
+    const impacts = changes.map((c) => changeImpact(c, previous, next));
+    // Results of types no change touched stay valid: the new context starts with them (an
+    // endpoint change keeps CDS, LDS and RDS; a VirtualService change keeps CDS and EDS).
+    const changedTypes = impacts.some((i) => i.types === 'all') ? 'all' : new Set(impacts.flatMap((i) => [...(i.types as ReadonlySet<string>)]));
+    for (const [key, value] of reusableEntries(previous.cache, changedTypes)) next.cache.set(key, value);
+    endTimer();
+    this.context = next;
+    for (const change of changes) this.triggers.inc({ type: change.kind });
+    this.reportAnalysis();
+    const version = `${new Date().toISOString()}/${++this.pushCount}`;
+    const request = pushRequestFor(impacts, version, firstAt);
+    if (!request) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(request);
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'push listener failed');
+      }
+    }
+  }
+
+  private reportAnalysis(): void {
+    const findings = analyzeMissingSubsets(this.context);
+    this.missingSubsetGauge.set(findings.length);
+    const keys = new Set<string>();
+    for (const f of findings) {
+      const key = `${f.virtualService}|${f.host}|${f.subset}|${f.destinationRule ?? ''}`;
+      keys.add(key);
+      if (this.reportedMissingSubsets.has(key)) continue;
+      this.options.logger.warn(
+        { code: f.code, virtualService: f.virtualService, destinationRule: f.destinationRule ?? null, host: f.host, subset: f.subset },
+        `VirtualService ${f.virtualService} routes to subset ${JSON.stringify(f.subset)} of ${f.host}, which ${
+          f.destinationRule ? `DestinationRule ${f.destinationRule} does not define` : 'no DestinationRule defines'
+        }: requests to it fail with 503`,
+      );
+    }
+    this.reportedMissingSubsets = keys;
+  }
+}

@@ -1,0 +1,134 @@
+// meshd with the file source over real ADS streams: editing a file pushes
+// only the affected xDS types, and only to the proxies that can see the change.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { FileSource } from '../../src/sources/files/fileSource.js';
+import { MeshPipeline } from '../../src/push/pipeline.js';
+import { TypeUrl } from '../../src/xds/resource.js';
+import type { PushRequest } from '../../src/xds/server/types.js';
+import { AdsTestClient, sidecarNode, type ReceivedResponse } from '../support/adsClient.js';
+import { startTestMeshd } from '../support/meshdHarness.js';
+import { captureLogger, waitFor } from '../support/captureLogger.js';
+
+const mesh = {
+  'services.yaml': `apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: shop}
+spec: {clusterIP: 10.96.0.10, selector: {app: reviews}, ports: [{name: http, port: 9080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: local, namespace: isolated}
+spec: {clusterIP: 10.96.0.20, selector: {app: local}, ports: [{name: http, port: 8080}]}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: isolated}
+spec: {egress: [{hosts: ["./*"]}]}
+`,
+  'endpoints.yaml': `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: reviews-1, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
+addressType: IPv4
+ports: [{name: http, port: 9080}]
+endpoints: [{addresses: [10.1.0.1], conditions: {ready: true}}]
+`,
+};
+
+const shortType = (t: string) => t.slice(t.lastIndexOf('.') + 1);
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+interface EnvoyLikeClient {
+  client: AdsTestClient;
+  /** The next response, ACKed as Envoy ACKs: same nonce, version and resource names. */
+  nextAcked(): Promise<ReceivedResponse>;
+}
+
+/** Subscribes like Envoy: CDS and LDS wildcard, then EDS and RDS for the names they carry. */
+async function connect(address: string, name: string, namespace: string): Promise<EnvoyLikeClient> {
+  const client = new AdsTestClient(address, 'sotw', sidecarNode(name, namespace));
+  cleanups.push(async () => client.close());
+  const subscribed = new Map<string, string[]>();
+  const nextAcked = async (): Promise<ReceivedResponse> => {
+    const response = await client.next();
+    const names = subscribed.get(response.typeUrl);
+    client.ack(response, ...(names ? [names] : []));
+    return response;
+  };
+  client.request(TypeUrl.Cluster);
+  const cds = await nextAcked();
+  client.request(TypeUrl.Listener);
+  const lds = await nextAcked();
+  const edsNames = cds.resources.filter((r) => r.body.type === 'EDS').map((r) => r.name);
+  const rdsNames = [...JSON.stringify(lds.resources.map((r) => r.body)).matchAll(/"routeConfigName":"([^"]+)"/g)].map((m) => m[1]!);
+  subscribed.set(TypeUrl.ClusterLoadAssignment, edsNames);
+  subscribed.set(TypeUrl.RouteConfiguration, rdsNames);
+  client.request(TypeUrl.ClusterLoadAssignment, { names: edsNames });
+  expect(shortType((await nextAcked()).typeUrl)).toBe('ClusterLoadAssignment');
+  client.request(TypeUrl.RouteConfiguration, { names: rdsNames });
+  expect(shortType((await nextAcked()).typeUrl)).toBe('RouteConfiguration');
+  return { client, nextAcked };
+}
+
+describe('meshd with --config-dir over ADS', () => {
+  it('pushes only the affected types to only the affected proxies when files change', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'meshd-e2e-'));
+    for (const [file, text] of Object.entries(mesh)) await writeFile(path.join(dir, file), text);
+    const { logger } = captureLogger('warn');
+    const registry = new Registry();
+    const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
+      debounceAfterMs: 20, debounceMaxMs: 500, logger, registry, trustDomain: 'cluster.local', clusterId: 'Kubernetes',
+    });
+    const { meshd, xdsAddress, logs } = await startTestMeshd({ resources: pipeline, registry });
+    cleanups.push(async () => {
+      await meshd.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    const pushes: PushRequest[] = [];
+    pipeline.onPush((request) => pushes.push(request));
+    // Connect after the initial sync, so the sync's full push is not mistaken for a change's.
+    await waitFor(() => pipeline.synced, 'the configuration sources to sync');
+    await waitFor(() => logs.find((l) => l.msg === 'configuration sources synced') !== undefined, 'the initial push');
+    const shopProxy = await connect(xdsAddress, 'productpage', 'shop');
+    const isolatedProxy = await connect(xdsAddress, 'local', 'isolated');
+
+    // 1. An endpoint change: EDS only, and only to the proxy that can see reviews.
+    await writeFile(path.join(dir, 'endpoints.yaml'), mesh['endpoints.yaml'].replace('[10.1.0.1]', '[10.1.0.1, 10.1.0.2]'));
+    const eds = await shopProxy.nextAcked();
+    expect(shortType(eds.typeUrl)).toBe('ClusterLoadAssignment');
+    expect(JSON.stringify(eds.resources.map((r) => r.body))).toContain('10.1.0.2');
+
+    // 2. A VirtualService for reviews: RDS only, again only to the shop proxy.
+    await writeFile(
+      path.join(dir, 'vs.yaml'),
+      `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: shop}\nspec: {hosts: [reviews], http: [{timeout: 2s, route: [{destination: {host: reviews}}]}]}\n`,
+    );
+    const rds = await shopProxy.nextAcked();
+    expect(shortType(rds.typeUrl)).toBe('RouteConfiguration');
+    expect(JSON.stringify(rds.resources.map((r) => r.body))).toContain('"seconds":"2"');
+
+    // 3. A new service (on a new port) in the isolated namespace: CDS, LDS and RDS for both. Its being the
+    // isolated proxy's first push proves steps 1 and 2 sent it nothing.
+    await writeFile(
+      path.join(dir, 'new.yaml'),
+      `apiVersion: v1\nkind: Service\nmetadata: {name: fresh, namespace: isolated}\nspec: {clusterIP: 10.96.0.30, selector: {app: fresh}, ports: [{name: http, port: 8081}]}\n`,
+    );
+    // RDS is part of the push, but a new port's route configuration goes out only once the proxy asks for it.
+    const isolatedTypes = [shortType((await isolatedProxy.nextAcked()).typeUrl), shortType((await isolatedProxy.nextAcked()).typeUrl)];
+    expect(isolatedTypes).toEqual(['Cluster', 'Listener']);
+    expect(pushes.map((p) => [...(p.types ?? [])].map(shortType).sort())).toEqual([
+      ['ClusterLoadAssignment'],
+      ['RouteConfiguration'],
+      ['Cluster', 'Listener', 'RouteConfiguration'],
+    ]);
+    const clusters = await shopProxy.nextAcked();
+    expect(shortType(clusters.typeUrl)).toBe('Cluster');
+    expect(clusters.resources.map((r) => r.name)).toContain('outbound|8081||fresh.isolated.svc.cluster.local');
+  });
+});

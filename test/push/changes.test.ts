@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { changeImpact, pushRequestFor } from '../../src/push/changes.js';
+import { Debouncer } from '../../src/push/debouncer.js';
+import { meshFromYaml, proxyForPod } from '../support/goldenMesh.js';
+import { waitFor } from '../support/captureLogger.js';
+import type { ModelChange } from '../../src/model/meshModel.js';
+
+const { context } = meshFromYaml(`apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: shop}
+spec: {clusterIP: 10.96.0.1, ports: [{name: http, port: 80}]}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: isolated}
+spec: {egress: [{hosts: ["./*"]}]}
+`);
+const shop = proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'shop' } });
+const isolated = proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'b', namespace: 'isolated' } });
+const short = (types: ReadonlySet<string> | 'all') => (types === 'all' ? 'all' : [...types].map((t) => t.slice(t.lastIndexOf('.') + 1)).sort());
+
+function change(kind: ModelChange['kind'], namespace: string, spec: unknown): ModelChange {
+  return { kind, namespace, name: 'x', current: { apiVersion: 'networking.istio.io/v1', kind, metadata: { name: 'x', namespace }, spec } };
+}
+
+describe('change impact', () => {
+  it('a DestinationRule pushes CDS and EDS to the proxies seeing its host, plus RDS when it hashes', () => {
+    const plain = changeImpact(change('DestinationRule', 'shop', { host: 'reviews' }), context, context);
+    expect(short(plain.types)).toEqual(['Cluster', 'ClusterLoadAssignment']);
+    expect([plain.affects!(shop), plain.affects!(isolated)]).toEqual([true, false]);
+    const hashing = changeImpact(change('DestinationRule', 'shop', { host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true } } } }), context, context);
+    expect(short(hashing.types)).toEqual(['Cluster', 'ClusterLoadAssignment', 'RouteConfiguration']);
+  });
+
+  it('a VirtualService with tcp routes pushes LDS too; one bound only to gateways spares sidecars', () => {
+    const tcp = changeImpact(change('VirtualService', 'shop', { hosts: ['reviews'], tcp: [{ route: [{ destination: { host: 'reviews' } }] }] }), context, context);
+    expect(short(tcp.types)).toEqual(['Listener', 'RouteConfiguration']);
+    const gatewayOnly = changeImpact(change('VirtualService', 'shop', { hosts: ['reviews'], gateways: ['ingress'], http: [] }), context, context);
+    expect(gatewayOnly.affects!(shop)).toBe(false);
+  });
+
+  it('a Sidecar is a full push for its namespace; Secrets and ConfigMaps push nothing', () => {
+    const sidecar = changeImpact(change('Sidecar', 'isolated', {}), context, context);
+    expect(sidecar.types).toBe('all');
+    expect([sidecar.affects!(shop), sidecar.affects!(isolated)]).toEqual([false, true]);
+    const secret = changeImpact({ kind: 'Secret', namespace: 'shop', name: 's' }, context, context);
+    expect(pushRequestFor([secret], 'v1', 0)).toBeUndefined();
+  });
+
+  it('merges a batch: union of types, a proxy is affected when any change affects it', () => {
+    const eds = changeImpact({ kind: 'EndpointSlice', namespace: 'shop', name: 'reviews-1', current: { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'reviews-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'reviews' } } } }, context, context);
+    const sidecar = changeImpact(change('Sidecar', 'isolated', {}), context, context);
+    const edsOnly = pushRequestFor([eds], 'v2', 5)!;
+    expect(short(edsOnly.types!)).toEqual(['ClusterLoadAssignment']);
+    expect([edsOnly.affects!(shop), edsOnly.affects!(isolated)]).toEqual([true, false]);
+    const merged = pushRequestFor([eds, sidecar], 'v3', 5)!;
+    expect(merged.types).toBeUndefined();
+    expect([merged.affects!(shop), merged.affects!(isolated)]).toEqual([true, true]);
+    expect(merged).toMatchObject({ version: 'v3', startedAt: 5, reason: ['EndpointSlice/shop/reviews-1', 'Sidecar/isolated/x'] });
+  });
+});
+
+describe('Debouncer', () => {
+  it('releases a burst once after the quiet period, merged', async () => {
+    const released: number[][] = [];
+    const debouncer = new Debouncer<number>({ afterMs: 30, maxMs: 10_000 }, (items) => released.push(items));
+    debouncer.add([1]);
+    debouncer.add([2, 3]);
+    await waitFor(() => released.length === 1, 'the release');
+    expect(released).toEqual([[1, 2, 3]]);
+    debouncer.stop();
+  });
+
+  it('releases at debounceMax even while changes keep coming', async () => {
+    let clock = 0;
+    const released: number[][] = [];
+    // Without the cap the 10 s quiet period would outlast the 1 s wait below.
+    const debouncer = new Debouncer<number>({ afterMs: 10_000, maxMs: 100 }, (items) => released.push(items), () => clock);
+    debouncer.add([1]);
+    clock = 99; // 99 ms after the first change: at most 1 ms more may pass
+    debouncer.add([2]);
+    await waitFor(() => released.length === 1, 'the capped release', 1000);
+    expect(released).toEqual([[1, 2]]);
+    debouncer.stop();
+  });
+});

@@ -1,0 +1,144 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { FileSource } from '../../src/sources/files/fileSource.js';
+import { MeshPipeline } from '../../src/push/pipeline.js';
+import { TypeUrl, decodeAnyToJson } from '../../src/xds/resource.js';
+import type { PushRequest } from '../../src/xds/server/types.js';
+import { captureLogger, waitFor } from '../support/captureLogger.js';
+import { proxyForPod } from '../support/goldenMesh.js';
+
+const service = (name: string, ns: string, port: number, portName = 'http') => `apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ${ns}}
+spec: {clusterIP: 10.96.0.${port % 250}, selector: {app: ${name}}, ports: [{name: ${portName}, port: ${port}}]}
+`;
+const slice = (name: string, ns: string, ips: string[]) => `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${name}-1, namespace: ${ns}, labels: {kubernetes.io/service-name: ${name}}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [${ips.map((ip) => `{addresses: [${ip}], conditions: {ready: true}}`).join(', ')}]
+`;
+const sidecarOnlyOwnNamespace = `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: isolated}
+spec: {egress: [{hosts: ["./*"]}]}
+`;
+
+const shopClient = proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'client-1', namespace: 'shop', labels: { app: 'client' } } });
+const isolatedClient = proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'iso-1', namespace: 'isolated', labels: { app: 'iso' } } });
+const typeNames = (r: PushRequest) => [...(r.types ?? [])].map((t) => t.slice(t.lastIndexOf('.') + 1)).sort();
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function startPipeline(files: Record<string, string>) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'meshd-pipeline-'));
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+  const { logger, lines } = captureLogger();
+  const registry = new Registry();
+  const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
+    debounceAfterMs: 20,
+    debounceMaxMs: 200,
+    logger,
+    registry,
+    trustDomain: 'cluster.local',
+    clusterId: 'Kubernetes',
+  });
+  const pushes: PushRequest[] = [];
+  pipeline.onPush((r) => pushes.push(r));
+  await pipeline.start();
+  cleanups.push(async () => {
+    await pipeline.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const write = (name: string, text: string) => writeFile(path.join(dir, name), text);
+  return { pipeline, pushes, lines, registry, write };
+}
+
+describe('MeshPipeline', () => {
+  it('turns an endpoint change into an EDS-only push for the proxies that can see the service, reusing encoded CDS', async () => {
+    const { pipeline, pushes, write } = await startPipeline({
+      'reviews.yaml': `${service('reviews', 'shop', 9080)}---\n${slice('reviews', 'shop', ['10.1.0.1'])}`,
+      'sidecar.yaml': sidecarOnlyOwnNamespace,
+    });
+    const cds = { typeUrl: TypeUrl.Cluster, wildcard: true, names: new Set<string>() };
+    const eds = { typeUrl: TypeUrl.ClusterLoadAssignment, wildcard: false, names: new Set(['outbound|9080||reviews.shop.svc.cluster.local']) };
+    const request = { version: 'v', reason: [], startedAt: 0 };
+    const clustersBefore = pipeline.generator.generate(shopClient, cds, request)!;
+    const firstContext = pipeline.current();
+
+    await write('reviews.yaml', `${service('reviews', 'shop', 9080)}---\n${slice('reviews', 'shop', ['10.1.0.1', '10.1.0.2'])}`);
+    await waitFor(() => pushes.length === 1, 'the endpoint push');
+    expect(typeNames(pushes[0]!)).toEqual(['ClusterLoadAssignment']);
+    expect(pushes[0]!.affects!(shopClient)).toBe(true);
+    expect(pushes[0]!.affects!(isolatedClient)).toBe(false);
+    expect(pushes[0]!.reason).toEqual(['EndpointSlice/shop/reviews-1']);
+    expect(pipeline.current()).not.toBe(firstContext);
+
+    const clustersAfter = pipeline.generator.generate(shopClient, cds, request)!;
+    expect(clustersAfter[0]).toBe(clustersBefore[0]); // same encoded bytes object: not re-generated
+    const [assignment] = pipeline.generator.generate(shopClient, eds, request)!;
+    const addresses = [...JSON.stringify(decodeAnyToJson(assignment!.any)).matchAll(/"socketAddress":\{"address":"([^"]+)"/g)].map((m) => m[1]);
+    expect(addresses).toEqual(['10.1.0.1', '10.1.0.2']);
+  });
+
+  it('pushes RDS only for a VirtualService change, keeping encoded clusters, and CDS+LDS+RDS for a new service', async () => {
+    const { pipeline, pushes, write } = await startPipeline({ 'reviews.yaml': service('reviews', 'shop', 9080) });
+    const request = { version: 'v', reason: [], startedAt: 0 };
+    const watch = (typeUrl: string, names: string[] = []) => ({ typeUrl, wildcard: names.length === 0, names: new Set(names) });
+    const clustersBefore = pipeline.generator.generate(shopClient, watch(TypeUrl.Cluster), request)!;
+    const [routeBefore] = pipeline.generator.generate(shopClient, watch(TypeUrl.RouteConfiguration, ['9080']), request)!;
+    await write(
+      'vs.yaml',
+      `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: shop}\nspec: {hosts: [reviews], http: [{timeout: 3s, route: [{destination: {host: reviews}}]}]}\n`,
+    );
+    await waitFor(() => pushes.length === 1, 'the VirtualService push');
+    expect(typeNames(pushes[0]!)).toEqual(['RouteConfiguration']);
+    expect(pushes[0]!.affects!(shopClient)).toBe(true);
+    // Clusters were not touched, so the new push context reuses their encoded bytes; the route is re-encoded.
+    expect(pipeline.generator.generate(shopClient, watch(TypeUrl.Cluster), request)![0]).toBe(clustersBefore[0]);
+    const [routeAfter] = pipeline.generator.generate(shopClient, watch(TypeUrl.RouteConfiguration, ['9080']), request)!;
+    expect(routeAfter!.version).not.toBe(routeBefore!.version);
+
+    await write('ratings.yaml', service('ratings', 'shop', 9081));
+    await waitFor(() => pushes.length === 2, 'the new service push');
+    expect(typeNames(pushes[1]!)).toEqual(['Cluster', 'Listener', 'RouteConfiguration']);
+  });
+
+  it('keeps the last valid VirtualService when an edit is invalid, pushes nothing for it, and says why', async () => {
+    const vs = (timeout: string) =>
+      `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: shop}\nspec: {hosts: [reviews], http: [{timeout: ${timeout}, route: [{destination: {host: reviews}}]}]}\n`;
+    const { pipeline, pushes, lines, write } = await startPipeline({ 'reviews.yaml': service('reviews', 'shop', 9080), 'vs.yaml': vs('3s') });
+    await write('vs.yaml', vs('three-seconds'));
+    await waitFor(() => lines.some((l) => String(l.msg).startsWith('rejected invalid VirtualService shop/reviews')), 'the rejection log');
+    const rejection = lines.find((l) => String(l.msg).startsWith('rejected invalid VirtualService shop/reviews'))!;
+    expect(rejection).toMatchObject({ file: 'vs.yaml', line: 1, keptPreviousVersion: true });
+    expect(String(rejection.reason)).toContain('spec.http[0].timeout: malformed duration "three-seconds"');
+    await write('other.yaml', service('ratings', 'shop', 9081));
+    await waitFor(() => pushes.length === 1, 'the push for the unrelated valid change');
+    expect(pushes[0]!.reason).toEqual(['Service/shop/ratings']);
+    expect(pipeline.current().virtualServiceFor('reviews.shop.svc.cluster.local', 'shop')?.spec.http?.[0]?.timeout).toBe('3s');
+  });
+
+  it('warns once, naming both objects, and counts a route to a subset the DestinationRule does not define', async () => {
+    const { lines, registry, pushes, write } = await startPipeline({
+      'reviews.yaml': service('reviews', 'shop', 9080),
+      'dr.yaml': `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews-dr, namespace: shop}\nspec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}\n`,
+      'vs.yaml': `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews-vs, namespace: shop}\nspec: {hosts: [reviews], http: [{route: [{destination: {host: reviews, subset: v3}}]}]}\n`,
+    });
+    const warnings = () => lines.filter((l) => l.code === 'IST0101');
+    expect(warnings()).toHaveLength(1);
+    expect(warnings()[0]).toMatchObject({ virtualService: 'shop/reviews-vs', destinationRule: 'shop/reviews-dr', subset: 'v3' });
+    expect(String(warnings()[0]!.msg)).toContain('503');
+    expect((await registry.getSingleMetric('meshd_virtual_service_missing_subsets')!.get()).values[0]!.value).toBe(1);
+    await write('other.yaml', service('ratings', 'shop', 9081));
+    await waitFor(() => pushes.length === 1, 'an unrelated push');
+    expect(warnings()).toHaveLength(1);
+  });
+});

@@ -1,0 +1,54 @@
+// Builds a push context from a golden scenario's YAML (the same parser the
+// file source uses) and the proxies it declares: every Pod annotated
+// `golden.meshd.io/proxy: "true"` is a sidecar whose output is snapshotted.
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { parseManifests } from '../../src/sources/files/parseManifests.js';
+import { MeshModel } from '../../src/model/meshModel.js';
+import { parseProxy, type Proxy } from '../../src/model/proxy.js';
+import { PushContext } from '../../src/push/pushContext.js';
+import type { KubeObject } from '../../src/model/kube.js';
+
+export interface GoldenMesh {
+  context: PushContext;
+  proxies: Proxy[];
+  model: MeshModel;
+}
+
+export function proxyForPod(pod: KubeObject): Proxy {
+  const ns = pod.metadata.namespace ?? 'default';
+  const ip = (pod.status as { podIP?: string } | undefined)?.podIP ?? '10.0.0.1';
+  const labels = pod.metadata.labels ?? {};
+  const [region = '', zone = '', subZone = ''] = (labels['istio-locality'] ?? '').split('.');
+  return parseProxy({
+    id: `sidecar~${ip}~${pod.metadata.name}.${ns}~${ns}.svc.cluster.local`,
+    metadata: {
+      NAMESPACE: ns,
+      LABELS: labels,
+      SERVICE_ACCOUNT: (pod.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? 'default',
+      ISTIO_VERSION: '1.24.0',
+      CLUSTER_ID: 'Kubernetes',
+    },
+    locality: { region, zone, subZone },
+  });
+}
+
+export function loadGoldenMesh(file: string): GoldenMesh {
+  return meshFromYaml(readFileSync(file, 'utf8'), file);
+}
+
+/** A mesh from inline YAML: the model, its push context and the annotated proxies. */
+export function meshFromYaml(text: string, file = 'inline.yaml'): GoldenMesh {
+  const { objects, problems } = parseManifests(file, text);
+  if (problems.length > 0) throw new Error(`golden input ${file} is malformed: ${JSON.stringify(problems)}`);
+  const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+  model.apply(objects.map(({ object, origin }) => ({ type: 'upsert' as const, object, origin })));
+  const rejected = model.currentRejections();
+  if (rejected.length > 0) throw new Error(`golden input ${file} has invalid objects: ${JSON.stringify(rejected)}`);
+  const context = new PushContext(model.snapshot());
+  const proxies = model
+    .list('Pod')
+    .filter(({ object }) => object.metadata.annotations?.['golden.meshd.io/proxy'] === 'true')
+    .map(({ object }) => proxyForPod(object));
+  return { context, proxies, model };
+}
