@@ -53,6 +53,21 @@ function rejectionCounter(registry: Registry | undefined): Counter<'group' | 've
 
 const objectKey = (namespace: string, name: string): string => `${namespace}/${name}`;
 
+const istioKinds: ReadonlySet<KindName> = new Set([
+  'VirtualService', 'DestinationRule', 'ServiceEntry', 'Sidecar', 'Gateway', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication',
+]);
+
+/**
+ * What makes an object a different configuration: not its resourceVersion or
+ * managedFields, and for Istio kinds not its status (meshd's own analysis
+ * messages land there; writing them must not trigger another push).
+ */
+function configFingerprint(kind: KindName, object: KubeObject): string {
+  const { resourceVersion: _rv, managedFields: _mf, ...metadata } = object.metadata as KubeObject['metadata'] & { managedFields?: unknown };
+  const { status: _status, ...rest } = object;
+  return JSON.stringify({ ...(istioKinds.has(kind) ? rest : object), metadata });
+}
+
 export class MeshModel {
   private readonly stores = new Map<KindName, Map<string, StoredObject>>();
   /** Serialized form of each stored object, to drop re-deliveries that change nothing. */
@@ -112,7 +127,7 @@ export class MeshModel {
       return undefined;
     }
     this.rejected.delete(ref);
-    const fingerprint = JSON.stringify(object);
+    const fingerprint = configFingerprint(kind, object);
     if (this.fingerprints.get(ref) === fingerprint) return undefined;
     const store = this.stores.get(kind)!;
     const key = objectKey(namespace, name!);

@@ -7,12 +7,14 @@ import {
   newSelfSignedCaSecretData, pluggedCaSecretName, rootCertConfigMapData, type CaMaterial, type SecretData,
 } from '../ca/index.js';
 import type { MeshdConfig } from '../meshd.js';
+import { kindNames, type KindName } from '../model/kinds.js';
 import { parseProxy, type Proxy } from '../model/proxy.js';
 import {
   KubeSource, LeaseLeaderElector, createSecret, getSecret, loadKubeConfig, resolveProxyWorkload,
   reviewToken, rootCertConfigMapLabels, rootCertConfigMapName, upsertConfigMap, type KubeHttp,
 } from '../sources/kube/index.js';
 import type { DecodedNode } from '../xds/server/wire.js';
+import { AnalysisStatusWriter, hasIstioStatus } from './analysisStatus.js';
 import type { ServeParts } from './index.js';
 
 const systemNamespace = 'istio-system';
@@ -68,9 +70,13 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
   const source = new KubeSource({ kubeConfig, logger: logger.child({ component: 'kube' }), systemNamespace });
   const http = source.http;
   let rootPublisher: RootCertPublisher | undefined;
+  let statusWriter: AnalysisStatusWriter | undefined;
   const leader = new LeaseLeaderElector({
     http, logger, namespace: systemNamespace, identity: config.controlPlaneId,
-    onStartedLeading: () => rootPublisher?.start(),
+    onStartedLeading: () => {
+      rootPublisher?.start();
+      statusWriter?.sync();
+    },
     onStoppedLeading: () => rootPublisher?.stop(),
   });
   leader.start();
@@ -83,7 +89,25 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
     authority,
     reviewToken: (token, audiences) => reviewToken(http, token, audiences.length ? audiences : [caTokenAudience]),
     describeProxy: (node) => podAwareProxy(node, source),
-    afterStart: (meshd, pipeline) => {
+    afterStart: (meshd, pipeline, analysis) => {
+      // istiod's in-cluster analysis: messages in the status of the Istio resources they name.
+      const istioKinds = kindNames.filter(hasIstioStatus);
+      statusWriter = new AnalysisStatusWriter({
+        http,
+        logger: logger.child({ component: 'analysis-status' }),
+        isLeader: () => leader.isLeader,
+        apiVersionOf: (kind: KindName) => source.status().find((k) => k.kind === kind)?.apiVersion || undefined,
+        observed: () =>
+          istioKinds.flatMap((kind) =>
+            pipeline.model.list(kind).map(({ object }) => ({
+              kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name,
+              validationMessages: (object.status as { validationMessages?: unknown } | undefined)?.validationMessages,
+            })),
+          ),
+      });
+      analysis.onReport((messages) => statusWriter?.report(messages));
+      // The first analysis may have run while meshd waited for the CA; messages imply a synced model.
+      if (analysis.latest.length > 0) statusWriter.report(analysis.latest);
       void authority.then((ca) => {
         rootPublisher = new RootCertPublisher(http, () => pipeline.model.list('Namespace').map((n) => n.object.metadata.name), ca, logger);
         if (leader.isLeader) rootPublisher.start();
@@ -105,6 +129,9 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
     },
     stop: async () => {
       rootPublisher?.stop();
+      statusWriter?.stop();
+      // A status write in flight finishes (or times out) before the Lease is handed back.
+      await statusWriter?.idle();
       await leader.stop();
     },
   };

@@ -1,8 +1,10 @@
 // The fake API server itself speaks the protocol the informers rely on; these
 // checks keep it honest with raw HTTP, independent of client-node.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeKubeApi } from '../support/fakeKubeApi.js';
-import { namespace, service } from '../support/fakeKubeApiHelpers.js';
+import { namespace, pod, service, virtualService } from '../support/fakeKubeApiHelpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -94,5 +96,84 @@ describe('FakeKubeApi protocol', () => {
     await api.acceptConnections();
     expect(api.port).toBe(port);
     expect((await fetch(`${api.url}/api`)).status).toBe(200);
+  });
+
+  it('forwards the pod proxy subresource to the registered target, and answers 404 for an unknown pod or port', async () => {
+    const api = await startApi();
+    const seen: string[] = [];
+    const target = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(req.url?.startsWith('/broken') ? 500 : 200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ path: req.url }));
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => target.close(() => resolve())));
+    api.apply(namespace('istio-system'));
+    api.apply(pod('istio-system', 'istiod-1', { app: 'istiod' }, '10.0.0.9'));
+    api.proxyPod('istio-system', 'istiod-1', 15014, `http://127.0.0.1:${(target.address() as AddressInfo).port}`);
+
+    const ok = await fetch(`${api.url}/api/v1/namespaces/istio-system/pods/istiod-1:15014/proxy/debug/syncz?x=1`);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ path: '/debug/syncz?x=1' });
+    expect((await fetch(`${api.url}/api/v1/namespaces/istio-system/pods/istiod-1:15014/proxy/broken`)).status).toBe(500);
+    expect(seen).toEqual(['GET /debug/syncz?x=1', 'GET /broken']);
+
+    const noPod = await fetch(`${api.url}/api/v1/namespaces/istio-system/pods/istiod-2:15014/proxy/debug/syncz`);
+    expect(noPod.status).toBe(404);
+    expect(await noPod.json()).toMatchObject({ kind: 'Status', code: 404, message: 'pods "istiod-2" not found' });
+    expect((await fetch(`${api.url}/api/v1/namespaces/istio-system/pods/istiod-1:8080/proxy/debug/syncz`)).status).toBe(404);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('updates only status through the status subresource (merge PATCH, PUT with 409 on a stale version) and emits MODIFIED', async () => {
+    const api = await startApi();
+    api.apply(namespace('shop'));
+    const created = api.apply(virtualService('shop', 'cart', 'cart'));
+    const from = api.resourceVersion;
+    const statusUrl = `${api.url}/apis/networking.istio.io/v1/namespaces/shop/virtualservices/cart/status`;
+    const patch = (body: unknown, type = 'application/merge-patch+json') =>
+      fetch(statusUrl, { method: 'PATCH', headers: { 'Content-Type': type }, body: JSON.stringify(body) });
+
+    const patched = await patch({ spec: { hosts: ['ignored'] }, status: { validationMessages: [{ type: { code: 'IST0101' } }], keep: 1 } });
+    expect(patched.status).toBe(200);
+    const stored = api.get('VirtualService', 'shop', 'cart')!;
+    expect(stored.spec).toEqual(created.spec);
+    expect(stored.status).toEqual({ validationMessages: [{ type: { code: 'IST0101' } }], keep: 1 });
+    expect(Number(stored.metadata.resourceVersion)).toBeGreaterThan(Number(created.metadata.resourceVersion));
+    expect(stored.metadata.generation).toBe(1);
+
+    expect((await patch({ status: { validationMessages: null } })).status).toBe(200);
+    expect(api.get('VirtualService', 'shop', 'cart')!.status).toEqual({ keep: 1 });
+    expect((await patch({ status: {} }, 'application/json-patch+json')).status).toBe(415);
+
+    const stale = await fetch(statusUrl, { method: 'PUT', body: JSON.stringify({ ...stored, status: { replaced: true } }) });
+    expect(stale.status).toBe(409);
+    const current = api.get('VirtualService', 'shop', 'cart')!;
+    const put = await fetch(statusUrl, { method: 'PUT', body: JSON.stringify({ ...current, spec: { hosts: ['ignored'] }, status: { replaced: true } }) });
+    expect(put.status).toBe(200);
+    expect(api.get('VirtualService', 'shop', 'cart')).toMatchObject({ spec: created.spec, status: { replaced: true } });
+    expect((await fetch(`${api.url}/apis/networking.istio.io/v1/namespaces/shop/virtualservices/missing/status`, { method: 'PUT', body: JSON.stringify({ ...current, metadata: { name: 'missing' } }) })).status).toBe(404);
+
+    const events = await watchEvents(`${api.url}/apis/networking.istio.io/v1/virtualservices?watch=true&resourceVersion=${from}`, 3);
+    expect(events.map((e) => e.type)).toEqual(['MODIFIED', 'MODIFIED', 'MODIFIED']);
+    expect(events[0]!.object.status.validationMessages).toEqual([{ type: { code: 'IST0101' } }]);
+  });
+
+  it('filters lists by an equality-based labelSelector and rejects what it cannot parse', async () => {
+    const api = await startApi();
+    api.apply(namespace('istio-system'));
+    api.apply(pod('istio-system', 'istiod-1', { app: 'istiod', rev: 'a' }, '10.0.0.1'));
+    api.apply(pod('istio-system', 'istiod-2', { app: 'istiod' }, '10.0.0.2'));
+    api.apply(pod('istio-system', 'prometheus-0', { app: 'prometheus' }, '10.0.0.3'));
+    const names = async (selector: string) => {
+      const res = await fetch(`${api.url}/api/v1/namespaces/istio-system/pods?labelSelector=${encodeURIComponent(selector)}`);
+      return res.status === 200 ? ((await res.json()) as { items: Array<{ metadata: { name: string } }> }).items.map((i) => i.metadata.name).sort() : res.status;
+    };
+    expect(await names('app=istiod')).toEqual(['istiod-1', 'istiod-2']);
+    expect(await names('app==istiod,rev')).toEqual(['istiod-1']);
+    expect(await names('app!=istiod')).toEqual(['prometheus-0']);
+    expect(await names('!rev')).toEqual(['istiod-2', 'prometheus-0']);
+    expect(await names('')).toEqual(['istiod-1', 'istiod-2', 'prometheus-0']);
+    expect(await names('app in (istiod)')).toBe(400);
   });
 });

@@ -124,7 +124,7 @@ describe('manifests/', () => {
     expect(find(docs, 'Service', 'istiod').spec.selector).toEqual(deployment.spec.selector.matchLabels);
   });
 
-  it('grants only list/watch on what meshd reads, and writes only leases, root-cert ConfigMaps, the CA secret and tokenreviews', () => {
+  it('grants only list/watch on what meshd reads, and writes only leases, root-cert ConfigMaps, the CA secret, tokenreviews and Istio resource status', () => {
     const docs = loadDocs();
     const rules = [...find(docs, 'ClusterRole', 'meshd').rules!, ...find(docs, 'Role', 'meshd').rules!] as {
       apiGroups: string[];
@@ -137,14 +137,29 @@ describe('manifests/', () => {
       .flatMap((r) => r.resources.map((res) => `${res}:${r.verbs.join('/')}:${(r.resourceNames ?? ['*']).join('/')}`))
       .sort();
     expect(writes).toEqual([
+      'authorizationpolicies/status:patch:*',
       'configmaps:create:*',
       'configmaps:get/update:istio-ca-root-cert',
+      'destinationrules/status:patch:*',
+      'gateways/status:patch:*',
       'leases:create:*',
       'leases:get/update:istio-leader',
+      'peerauthentications/status:patch:*',
+      'requestauthentications/status:patch:*',
       'secrets:create:*',
       'secrets:update:istio-ca-secret',
+      'serviceentries/status:patch:*',
+      'sidecars/status:patch:*',
       'tokenreviews:create:*',
+      'virtualservices/status:patch:*',
     ]);
+    // Status patches stay within the Istio groups, each resource in its own group.
+    for (const rule of rules.filter((r) => r.resources.some((res) => res.endsWith('/status')))) {
+      expect(rule.apiGroups.length, rule.resources.join()).toBe(1);
+      expect(['networking.istio.io', 'security.istio.io']).toContain(rule.apiGroups[0]);
+      const readable = rules.filter((r) => r.apiGroups.includes(rule.apiGroups[0]!) && r.verbs.includes('watch')).flatMap((r) => r.resources);
+      for (const res of rule.resources) expect(readable, res).toContain(res.replace(/\/status$/, ''));
+    }
     expect(rules.flatMap((r) => r.verbs)).not.toContain('*');
     expect(rules.flatMap((r) => r.resources)).not.toContain('*');
     // Every kind the source watches is listable and watchable.

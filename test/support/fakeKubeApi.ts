@@ -2,8 +2,9 @@
 // speaking the wire protocol @kubernetes/client-node (and kubectl) use:
 // discovery, list with resourceVersion, watch streams of newline-delimited
 // JSON events with bookmarks, 410 Gone for expired versions, create / update
-// (optimistic concurrency, 409) / delete of any registered resource,
-// TokenReview, and fault switches.
+// (optimistic concurrency, 409) / delete of any registered resource, the
+// status subresource (PUT, merge PATCH), the pod proxy subresource
+// (forwarded to targets a test registers), TokenReview, and fault switches.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -52,6 +53,8 @@ export interface RequestRecord {
   path: string;
   query: string;
   status: number;
+  /** The bearer token the client sent ('' without one): tells replicas apart. */
+  token: string;
 }
 
 interface StoredEvent {
@@ -131,6 +134,8 @@ export class FakeKubeApi {
   private rv = 100;
   private readonly watches = new Set<OpenWatch>();
   private readonly failRules: FailRule[] = [];
+  /** `namespace/pod:port` → base URL the pod proxy subresource forwards to. */
+  private readonly podTargets = new Map<string, string>();
   private readonly forbidden = new Set<string>();
   private goneWatches = 0;
   private stalled = false;
@@ -230,6 +235,15 @@ export class FakeKubeApi {
 
   list(kind: string): FakeObject[] {
     return [...this.objects(this.resourceForKind(kind)).values()].map(clone);
+  }
+
+  /**
+   * Makes `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH` forward to `target`
+   * (a base URL such as `http://127.0.0.1:12345`), as the API server reaches a
+   * pod's port. The pod object itself must exist too (apply it).
+   */
+  proxyPod(namespace: string, name: string, port: number, target: string): void {
+    this.podTargets.set(`${namespace}/${name}:${port}`, target.replace(/\/+$/, ''));
   }
 
   // ---------------------------------------------------------------- faults
@@ -343,7 +357,8 @@ export class FakeKubeApi {
     const url = new URL(req.url ?? '/', 'http://fake');
     const method = req.method ?? 'GET';
     // Recorded on arrival (watches never finish while open); the status is filled in once answered.
-    const record: RequestRecord = { method, path: url.pathname, query: url.search, status: 0 };
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    const record: RequestRecord = { method, path: url.pathname, query: url.search, status: 0, token };
     this.requests.push(record);
     res.on('finish', () => (record.status = res.statusCode));
     res.on('close', () => (record.status ||= res.headersSent ? res.statusCode : 0));
@@ -359,13 +374,15 @@ export class FakeKubeApi {
         rule.remaining--;
         return sendStatus(res, rule.status, 'InternalError', `injected failure (HTTP ${rule.status})`);
       }
-      this.route(method, url, body, res);
+      const proxied = podProxyPath.exec(url.pathname);
+      if (proxied) return await this.proxyToPod(req, res, proxied, url.search, body);
+      this.route(method, url, body, res, req.headers['content-type'] ?? '');
     } catch (error) {
       if (!res.headersSent) sendStatus(res, 500, 'InternalError', String(error));
     }
   }
 
-  private route(method: string, url: URL, body: string, res: ServerResponse): void {
+  private route(method: string, url: URL, body: string, res: ServerResponse, contentType: string): void {
     const path = url.pathname.replace(/\/+$/, '');
     if (method === 'GET' && path === '/api') return sendJson(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
     if (method === 'GET' && path === '/apis') return sendJson(res, 200, this.groupList());
@@ -404,6 +421,7 @@ export class FakeKubeApi {
         `${qualified}${route.name ? ` "${route.name}"` : ''} is forbidden: User "${this.user}" cannot ${verb} resource "${route.resource.plural}" in API group "${route.resource.group}" ${scope}`,
       );
     }
+    if (route.subresource === 'status' && route.resource.custom) return this.httpStatusWrite(res, route, method, contentType, body);
     if (route.resource.kind === 'TokenReview') {
       if (method !== 'POST') return sendStatus(res, 405, 'MethodNotAllowed', 'tokenreviews can only be created');
       return this.tokenReview(res, route.version, body);
@@ -417,7 +435,9 @@ export class FakeKubeApi {
         if (at && url.searchParams.get('resourceVersionMatch') === 'Exact' && Number(at) < this.compactedRv) {
           return sendStatus(res, 410, 'Expired', `too old resource version: ${at} (${this.compactedRv})`);
         }
-        return this.sendList(res, route);
+        const selector = parseLabelSelector(url.searchParams.get('labelSelector') ?? '');
+        if (typeof selector === 'string') return sendStatus(res, 400, 'BadRequest', `unable to parse requirement: ${selector}`);
+        return this.sendList(res, route, selector);
       }
       case 'get': {
         const found = this.objects(route.resource).get(objectKey(route.namespace, route.name));
@@ -491,9 +511,10 @@ export class FakeKubeApi {
     });
   }
 
-  private sendList(res: ServerResponse, route: Route): void {
+  private sendList(res: ServerResponse, route: Route, selects: (labels: Record<string, string>) => boolean): void {
     const items = [...this.objects(route.resource).values()]
       .filter((o) => !route.namespace || o.metadata.namespace === route.namespace)
+      .filter((o) => selects((o.metadata.labels as Record<string, string> | undefined) ?? {}))
       .map((o) => this.present(o, route.resource, route.version, route.resource.custom === true));
     sendJson(res, 200, {
       kind: `${route.resource.kind}List`,
@@ -586,6 +607,72 @@ export class FakeKubeApi {
     }
     const updated = this.update(route.resource, route.namespace, object);
     sendJson(res, 200, this.present(updated, route.resource, route.version, true));
+  }
+
+  /**
+   * The status subresource of a custom resource: PUT replaces `status` (409 on
+   * a stale resourceVersion), PATCH merges into it (JSON merge patch); the
+   * rest of the object, and so its generation, never changes.
+   */
+  private httpStatusWrite(res: ServerResponse, route: Route, method: string, contentType: string, body: string): void {
+    if (!route.name) return sendStatus(res, 404, 'NotFound', `the server could not find the requested resource`);
+    const existing = this.objects(route.resource).get(objectKey(route.namespace, route.name));
+    if (!existing) return sendStatus(res, 404, 'NotFound', notFoundMessage(route));
+    let status: unknown;
+    if (method === 'PUT') {
+      const object = parseObject(body);
+      if (!object || object.metadata.name !== route.name) return sendStatus(res, 400, 'BadRequest', 'body name does not match the path');
+      const wanted = object.metadata.resourceVersion;
+      if (wanted !== undefined && wanted !== '' && wanted !== existing.metadata.resourceVersion) {
+        return sendStatus(res, 409, 'Conflict', `Operation cannot be fulfilled on ${route.resource.plural}.${route.resource.group} "${route.name}": the object has been modified; please apply your changes to the latest version and try again`);
+      }
+      status = object.status;
+    } else if (method === 'PATCH') {
+      if (!contentType.startsWith('application/merge-patch+json')) {
+        return sendStatus(res, 415, 'UnsupportedMediaType', `the fake API server only accepts application/merge-patch+json patches, not ${JSON.stringify(contentType)}`);
+      }
+      let patch: unknown;
+      try {
+        patch = JSON.parse(body);
+      } catch {
+        return sendStatus(res, 400, 'BadRequest', 'patch body is not JSON');
+      }
+      if (!isPlainObject(patch)) return sendStatus(res, 400, 'BadRequest', 'a merge patch must be a JSON object');
+      status = 'status' in patch ? mergePatch(existing.status, patch.status) : existing.status;
+    } else {
+      return sendStatus(res, 405, 'MethodNotAllowed', `${method} is not supported on the status subresource`);
+    }
+    const next = clone(existing);
+    if (status === undefined || status === null) delete next.status;
+    else next.status = status;
+    const updated = this.update(route.resource, route.namespace, next);
+    sendJson(res, 200, this.present(updated, route.resource, route.version, true));
+  }
+
+  /** The pod proxy subresource: the registered target's status and body, or 404 as the API server answers. */
+  private async proxyToPod(req: IncomingMessage, res: ServerResponse, match: RegExpExecArray, search: string, body: string): Promise<void> {
+    const namespace = decodeURIComponent(match[1]!);
+    const [name, port = '80'] = decodeURIComponent(match[2]!).split(':') as [string, string?];
+    if (!this.objects(this.resourceForKind('Pod')).has(objectKey(namespace, name))) {
+      return sendStatus(res, 404, 'NotFound', `pods "${name}" not found`);
+    }
+    const target = this.podTargets.get(`${namespace}/${name}:${port}`);
+    if (!target) return sendStatus(res, 404, 'NotFound', `the fake API server has no proxy target for pod ${namespace}/${name} port ${port}`);
+    const method = req.method ?? 'GET';
+    let answer: Response;
+    try {
+      answer = await fetch(`${target}${match[3] || '/'}${search}`, {
+        method,
+        ...(method === 'GET' || method === 'HEAD' ? {} : { body }),
+        headers: { accept: req.headers.accept ?? '*/*', ...(req.headers['content-type'] ? { 'content-type': req.headers['content-type'] } : {}) },
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (error) {
+      return sendStatus(res, 503, 'ServiceUnavailable', `error trying to reach service: ${String((error as Error).cause ?? error)}`);
+    }
+    const text = Buffer.from(await answer.arrayBuffer());
+    res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/octet-stream', 'Content-Length': text.length });
+    res.end(text);
   }
 
   private tokenReview(res: ServerResponse, version: string, body: string): void {
@@ -697,6 +784,41 @@ export class FakeKubeApi {
     if (!found) throw new Error(`fake API server does not serve kind ${kind}`);
     return found;
   }
+}
+
+/**
+ * A list's `labelSelector` in its equality-based form (`a=b,c!=d,e,!f`); the
+ * matcher, or the requirement it cannot parse (set-based forms included).
+ */
+export function parseLabelSelector(text: string): ((labels: Record<string, string>) => boolean) | string {
+  const tests: Array<(labels: Record<string, string>) => boolean> = [];
+  for (const raw of text.split(',').map((t) => t.trim()).filter(Boolean)) {
+    const match = /^(!)?([A-Za-z0-9._/-]+)\s*(?:(==|=|!=)\s*([A-Za-z0-9._-]*))?$/.exec(raw);
+    if (!match || (match[1] && match[3])) return raw;
+    const [, not, key, op, value] = match as unknown as [string, string | undefined, string, string | undefined, string | undefined];
+    if (!op) tests.push(not ? (l) => !(key in l) : (l) => key in l);
+    else if (op === '!=') tests.push((l) => l[key] !== value);
+    else tests.push((l) => l[key] === value);
+  }
+  return (labels) => tests.every((t) => t(labels));
+}
+
+/** `/api/v1/namespaces/NS/pods/NAME[:PORT]/proxy[/PATH]`. */
+const podProxyPath = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/proxy(\/.*)?$/;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** RFC 7386 JSON merge patch: objects merge key by key, null deletes, anything else replaces. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isPlainObject(patch)) return clone(patch);
+  const result: Record<string, unknown> = isPlainObject(target) ? clone(target) : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = mergePatch(result[key], value);
+  }
+  return result;
 }
 
 /** The API server labels every Namespace with its own name. */

@@ -71,11 +71,16 @@ export class KubeHttp {
     return this.request<T>(HttpMethod.PUT, path, body);
   }
 
-  async request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
+  /** JSON merge patch (RFC 7386): only the fields sent change; null deletes a field. */
+  async mergePatch<T = unknown>(path: string, patch: unknown): Promise<T> {
+    return this.request<T>(HttpMethod.PATCH, path, patch, 'application/merge-patch+json');
+  }
+
+  async request<T>(method: HttpMethod, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     const context = new RequestContext(this.server + path, method);
     context.setHeaderParam('Accept', 'application/json');
     if (body !== undefined) {
-      context.setHeaderParam('Content-Type', 'application/json');
+      context.setHeaderParam('Content-Type', contentType);
       context.setBody(JSON.stringify(body));
     }
     const deadline = AbortSignal.timeout(this.requestTimeoutMs);

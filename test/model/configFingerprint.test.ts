@@ -1,0 +1,31 @@
+// Status and resourceVersion churn on Istio objects is not a configuration change.
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { MeshModel } from '../../src/model/meshModel.js';
+import type { KubeObject } from '../../src/model/kube.js';
+
+const vs = (extra: Partial<KubeObject> = {}, rv = '1'): KubeObject => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: { name: 'reviews', namespace: 'default', resourceVersion: rv },
+  spec: { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }] }] },
+  ...extra,
+});
+
+describe('MeshModel change detection', () => {
+  it('ignores a status write (meshd writing analysis messages) and a resourceVersion bump on an Istio object', () => {
+    const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+    expect(model.apply([{ type: 'upsert', object: vs() }])).toHaveLength(1);
+    expect(model.apply([{ type: 'upsert', object: vs({ status: { validationMessages: [{ type: { code: 'IST0101' } }] } }, '2') }])).toHaveLength(0);
+    const changed = vs({}, '3');
+    (changed.spec as { hosts: string[] }).hosts = ['reviews', 'ratings'];
+    expect(model.apply([{ type: 'upsert', object: changed }])).toHaveLength(1);
+  });
+
+  it('still sees a Pod status change (its IP and readiness matter)', () => {
+    const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+    const pod = (ip: string): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, status: { podIP: ip } });
+    model.apply([{ type: 'upsert', object: pod('10.0.0.1') }]);
+    expect(model.apply([{ type: 'upsert', object: pod('10.0.0.2') }])).toHaveLength(1);
+  });
+});
