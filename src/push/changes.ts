@@ -47,8 +47,10 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       return { types: new Set([EDS]), affects: seesHosts([hostname], previous, next), reason };
     }
     case 'Pod':
-      // Pod labels decide subset membership of its endpoints.
-      return { types: new Set([EDS]), reason };
+      // Pod labels decide subset membership of its endpoints (EDS) and which
+      // services its own proxy serves: inbound clusters and listeners, and a
+      // proxyless server's listeners. Unchanged resources are not resent.
+      return { types: new Set([EDS, CDS, LDS]), reason };
     case 'Service': {
       const hostname = `${change.name}.${change.namespace}.svc.${domainSuffix}`;
       const sees = seesHosts([hostname], previous, next);

@@ -1,0 +1,67 @@
+// gRPC LDS. Client listeners are api_listeners: an HttpConnectionManager
+// that fetches its routes by RDS and runs istiod's gRPC filters (fault, then
+// router). Server listeners (xDS-enabled gRPC servers) carry one plaintext
+// filter chain whose inline route only marks requests as non-forwarding;
+// mTLS and RBAC filters join that chain with the security work.
+import type { MeshService, MeshServicePort } from '../../../push/services.js';
+import type { Json } from '../common/clusters.js';
+import { socketAddress } from '../common/listeners.js';
+import { adsConfigSource, filterNames, outboundClusterName, typeUrls } from '../common/names.js';
+import { joinHostPort } from './names.js';
+import type { ServiceInstance } from './serviceInstances.js';
+
+const faultFilter = (): Json => ({ name: filterNames.fault, typedConfig: { '@type': typeUrls.fault } });
+const routerFilter = (): Json => ({ name: filterNames.router, typedConfig: { '@type': typeUrls.router } });
+
+/** The listener a client gets for `requestedHost:PORT`; its RDS name is the service's default cluster name, as istiod names it. */
+export function buildClientListener(requestedHost: string, service: MeshService, port: MeshServicePort): Json {
+  const name = joinHostPort(requestedHost, port.port);
+  return {
+    name,
+    address: socketAddress(service.addresses[0] ?? '0.0.0.0', port.port),
+    apiListener: {
+      apiListener: {
+        '@type': typeUrls.httpConnectionManager,
+        // gRPC ignores the stat prefix; Envoy's validation rules require one.
+        statPrefix: name,
+        rds: { configSource: adsConfigSource(), routeConfigName: outboundClusterName(port.port, '', service.hostname) },
+        httpFilters: [faultFilter(), routerFilter()],
+      },
+    },
+  };
+}
+
+/** `xds.istio.io/grpc/lds/inbound/IP:PORT` for a server on a port one of the workload's service instances serves. */
+export function buildServerListener(name: string, address: string, instance: ServiceInstance): Json {
+  const target = { service: instance.service, port: instance.port, targetPort: instance.endpointPort };
+  const routeConfig: Json = {
+    name: 'inbound',
+    virtualHosts: [
+      {
+        name: `inbound|grpc|${target.targetPort}`,
+        domains: ['*'],
+        routes: [{ match: { prefix: '/' }, nonForwardingAction: {}, decorator: { operation: `${target.service.hostname}:${target.port.port}/*` } }],
+      },
+    ],
+  };
+  return {
+    name,
+    address: socketAddress(address, target.targetPort),
+    filterChains: [
+      {
+        name: 'inbound-plaintext',
+        filters: [
+          {
+            name: 'inbound-hcmplaintext',
+            typedConfig: {
+              '@type': typeUrls.httpConnectionManager,
+              statPrefix: `inbound_${joinHostPort(address, target.targetPort)}`,
+              routeConfig,
+              httpFilters: [routerFilter()],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
