@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import { CertificateAuthority, CertificateServiceClient, caMaterialFromPem, createSelfSignedCaPem } from '../src/ca/index.js';
@@ -189,7 +189,7 @@ async function grpcLoad(
   };
 }
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, node ${process.version}, ${execFileSync('openssl', ['version']).toString().trim()}`);
   console.log(`load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}${hasTaskset() ? '' : ' (taskset missing: server not pinned)'}`);
   const caPem = createSelfSignedCaPem({ trustDomain: 'cluster.local' });
@@ -257,7 +257,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+// Run directly (`node dist/bench/ca.js`) or through bench/run.ts, which calls main().
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
