@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { analyzeConfigDir } from '../../src/analysis/offline.js';
 import type { AnalysisMessage } from '../../src/analysis/messages.js';
+import { reviewsPodV1, reviewsService, yamlDocuments } from '../support/reviewsMesh.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -21,19 +22,7 @@ async function analyze(files: Record<string, string>): Promise<AnalysisMessage[]
 
 const codes = (messages: AnalysisMessage[]): string[] => messages.map((m) => `${m.code} ${m.resource.kind} ${m.resource.name}`);
 
-const reviews = `
-apiVersion: v1
-kind: Service
-metadata: {name: reviews, namespace: default}
-spec:
-  selector: {app: reviews}
-  ports: [{name: http, port: 9080}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: reviews-v1-abc, namespace: default, labels: {app: reviews, version: v1}}
-spec: {serviceAccountName: reviews}
-`;
+const reviews = yamlDocuments(reviewsService, reviewsPodV1);
 const dr = (subsets: string, extra = '') => `
 apiVersion: networking.istio.io/v1
 kind: DestinationRule

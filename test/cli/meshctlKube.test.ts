@@ -3,11 +3,9 @@
 // reads each replica's debug API through the pod proxy subresource, merging
 // what the replicas say. Each replica runs in-process (serve --config-dir),
 // with its own proxies connected over ADS.
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/meshd.js';
 import { serve } from '../../src/serve/index.js';
@@ -16,49 +14,11 @@ import { AdsTestClient, sidecarNode } from '../support/adsClient.js';
 import { FakeKubeApi } from '../support/fakeKubeApi.js';
 import { eventually, namespace, pod } from '../support/fakeKubeApiHelpers.js';
 import { captureLogs } from '../support/meshdHarness.js';
-
-const run = promisify(execFile);
-interface MeshctlResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-const meshctl = (args: string[]): Promise<MeshctlResult> =>
-  run(process.execPath, ['bin/meshctl', ...args], { timeout: 30_000 }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
+import { meshctl } from '../support/meshctl.js';
+import { reviewsMissingSubset } from '../support/reviewsMesh.js';
 
 // VirtualService reviews routes to subset v2, which the DestinationRule lacks: IST0101 on both replicas.
-const mesh = `
-apiVersion: v1
-kind: Service
-metadata: {name: reviews, namespace: default}
-spec:
-  selector: {app: reviews}
-  ports: [{name: http, port: 9080}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: reviews-v1-abc, namespace: default, labels: {app: reviews, version: v1}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec:
-  host: reviews
-  subsets:
-  - {name: v1, labels: {version: v1}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews]
-  http:
-  - route:
-    - destination: {host: reviews, subset: v2}
-`;
+const mesh = reviewsMissingSubset;
 
 type Replica = Awaited<ReturnType<typeof serve>>;
 const other = (replica: string): string => (replica === 'istiod-7c9f-a' ? 'istiod-7c9f-b' : 'istiod-7c9f-a');

@@ -10,17 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, eventually, sidecarNode } from '../support/adsClient.js';
 import { spawnMeshd, type MeshdProcess } from '../support/meshdProcess.js';
+import { reviewsService } from '../support/reviewsMesh.js';
 
 const run = promisify(execFile);
 
-const service = `
-apiVersion: v1
-kind: Service
-metadata: {name: reviews, namespace: default}
-spec:
-  selector: {app: reviews}
-  ports: [{name: http, port: 9080}]
-`;
+const service = reviewsService;
 const slice = (ips: string[]): string => `
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice

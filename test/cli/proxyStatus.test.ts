@@ -1,6 +1,4 @@
 // `meshctl proxy-status` (the real binary) against a running meshd.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Meshd } from '../../src/meshd.js';
 import type { ProxyDetail } from '../../src/status/proxyDetail.js';
@@ -9,9 +7,8 @@ import { SnapshotSource } from '../../src/xds/snapshotGenerator.js';
 import { AdsTestClient, eventually, sidecarNode } from '../support/adsClient.js';
 import { startTestMeshd } from '../support/meshdHarness.js';
 import { cluster, loadAssignment } from '../support/xdsFixtures.js';
+import { meshctl } from '../support/meshctl.js';
 
-const run = promisify(execFile);
-const meshctl = (args: string[]) => run(process.execPath, ['bin/meshctl', ...args], { cwd: process.cwd() });
 
 describe('meshctl proxy-status', () => {
   let meshd: Meshd;
@@ -95,7 +92,7 @@ describe('meshctl proxy-status', () => {
   });
 
   it('says clearly when meshd cannot be reached', async () => {
-    await expect(meshctl(['--server', 'http://127.0.0.1:1', 'proxy-status'])).rejects.toMatchObject({
+    expect(await meshctl(['--server', 'http://127.0.0.1:1', 'proxy-status'])).toMatchObject({
       code: 2,
       stderr: expect.stringMatching(/cannot reach meshd at http:\/\/127.0.0.1:1/),
     });

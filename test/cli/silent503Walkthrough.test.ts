@@ -1,36 +1,18 @@
 // The README's debugging walkthrough, for real: a silent 503 from a missing
 // subset found with `meshctl analyze` and confirmed with `meshctl proxy-config cluster`.
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/meshd.js';
 import { serve } from '../../src/serve/index.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, eventually, sidecarNode } from '../support/adsClient.js';
 import { captureLogs } from '../support/meshdHarness.js';
+import { meshctl } from '../support/meshctl.js';
+import { reviewsDestinationRuleV1, reviewsPodV1, reviewsService, reviewsVirtualService, yamlDocuments } from '../support/reviewsMesh.js';
 
-const run = promisify(execFile);
-const meshctl = (args: string[]) =>
-  run(process.execPath, ['bin/meshctl', ...args]).then(
-    (r) => ({ code: 0, stdout: r.stdout }),
-    (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
-  );
-
-const mesh = `
-apiVersion: v1
-kind: Service
-metadata: {name: reviews, namespace: default}
-spec:
-  selector: {app: reviews}
-  ports: [{name: http, port: 9080}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: reviews-v1-abc, namespace: default, labels: {app: reviews, version: v1}}
----
+const endpointSlice = `
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata: {name: reviews-1, namespace: default, labels: {kubernetes.io/service-name: reviews}}
@@ -40,24 +22,8 @@ endpoints:
 - addresses: ["10.1.0.7"]
   conditions: {ready: true}
   targetRef: {kind: Pod, name: reviews-v1-abc, namespace: default}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec:
-  host: reviews
-  subsets:
-  - {name: v1, labels: {version: v1}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews]
-  http:
-  - route:
-    - destination: {host: reviews, subset: v2}
 `;
+const mesh = yamlDocuments(reviewsService, reviewsPodV1, endpointSlice, reviewsDestinationRuleV1, reviewsVirtualService('v2'));
 
 describe('finding a silent 503', () => {
   let dir: string;
