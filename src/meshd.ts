@@ -29,6 +29,8 @@ export interface MeshdConfig {
   trustDomain: string;
   clusterId: string;
   caDir?: string;
+  /** Extra DNS names for the TLS port's certificate (istiod.istio-system.svc is always there). */
+  dnsNames: string[];
   certTtlMs: number;
   maxCertTtlMs: number;
   jwtPublicKey?: string;
@@ -51,6 +53,7 @@ export const defaultConfig: MeshdConfig = {
   httpPort: 15014,
   trustDomain: 'cluster.local',
   clusterId: 'Kubernetes',
+  dnsNames: [],
   certTtlMs: 24 * 3_600_000,
   maxCertTtlMs: 90 * 86_400_000,
   debounceAfterMs: 100,

@@ -21,6 +21,7 @@ export function addServeFlags(cmd: Command): Command {
     .addOption(flag('--host <address>', 'address to listen on', 'MESHD_HOST', defaultConfig.host))
     .addOption(flag('--trust-domain <domain>', 'SPIFFE trust domain', 'MESHD_TRUST_DOMAIN', defaultConfig.trustDomain))
     .addOption(flag('--cluster-id <id>', 'cluster name', 'MESHD_CLUSTER_ID', defaultConfig.clusterId))
+    .addOption(flag('--dns-names <names>', 'extra DNS names (comma-separated) in the TLS port certificate, beside istiod.istio-system.svc', 'MESHD_DNS_NAMES'))
     .addOption(flag('--ca-dir <dir>', 'CA material in file mode (created self-signed when empty)', 'MESHD_CA_DIR'))
     .addOption(flag('--cert-ttl <duration>', 'default workload certificate lifetime', 'MESHD_CERT_TTL', '24h'))
     .addOption(flag('--max-cert-ttl <duration>', 'longest workload certificate lifetime granted', 'MESHD_MAX_CERT_TTL', '90d'))
@@ -55,6 +56,7 @@ export interface ServeFlags {
   trustDomain: string;
   clusterId: string;
   caDir?: string;
+  dnsNames?: string;
   certTtl: string;
   maxCertTtl: string;
   jwtPublicKey?: string;
@@ -89,6 +91,7 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     trustDomain: flags.trustDomain,
     clusterId: flags.clusterId,
     ...(flags.caDir ? { caDir: flags.caDir } : {}),
+    dnsNames: (flags.dnsNames ?? '').split(',').map((n) => n.trim()).filter(Boolean),
     certTtlMs,
     maxCertTtlMs,
     ...(flags.jwtPublicKey ? { jwtPublicKey: flags.jwtPublicKey } : {}),

@@ -79,7 +79,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
   const jwt = config.jwtPublicKey && config.jwtIssuer ? { key: await loadJwtVerificationKey(config.jwtPublicKey), issuer: config.jwtIssuer } : undefined;
   let serving: ServingCertificate | undefined;
   const secure = Promise.resolve(parts.authority).then((authority) => {
-    serving = new ServingCertificate(authority, { logger, lifetimeMs: config.certTtlMs }).start();
+    serving = new ServingCertificate(authority, { logger, lifetimeMs: config.certTtlMs, dnsNames: config.dnsNames }).start();
     return {
       credentials: serving.credentials(),
       registerServices: (server: grpc.Server) =>

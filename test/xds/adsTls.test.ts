@@ -18,7 +18,7 @@ describe('ADS over TLS', () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-tls-'));
     await writeFile(path.join(dir, 'svc.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  ports: [{name: http, port: 80}]\n');
     server = await serve(
-      { ...defaultConfig, configDir: path.join(dir), caDir: path.join(dir, 'ca'), host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0 },
+      { ...defaultConfig, configDir: path.join(dir), caDir: path.join(dir, 'ca'), dnsNames: ['meshd.istio-system.svc'], host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0 },
       { logger: captureLogs('warn').logger },
     );
   });
@@ -38,6 +38,20 @@ describe('ADS over TLS', () => {
       ads.delta(TypeUrl.Cluster);
       const r = await ads.next();
       expect(r.resources.map((x) => x.name)).toContain('outbound|80||web.default.svc.cluster.local');
+    } finally {
+      ads.close();
+    }
+  });
+
+  it('also presents the extra DNS names given with --dns-names', async () => {
+    const root = await readFile(path.join(dir, 'ca', 'root-cert.pem'));
+    const client = new grpc.Client(`127.0.0.1:${server.ports.secure}`, grpc.credentials.createSsl(root), {
+      'grpc.ssl_target_name_override': 'meshd.istio-system.svc',
+    });
+    const ads = new AdsTestClient('', 'sotw', sidecarNode('tls-extra-name'), { client });
+    try {
+      ads.request(TypeUrl.Cluster);
+      expect((await ads.next()).typeUrl).toBe(TypeUrl.Cluster);
     } finally {
       ads.close();
     }
