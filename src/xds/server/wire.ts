@@ -80,10 +80,13 @@ export function structToJson(struct: { fields?: Record<string, StructValue> } | 
   return out;
 }
 
+// Decoded messages carry proto3 defaults ('' , 0, false) on their prototype: only own properties were on the wire.
+const has = (v: object, key: string): boolean => Object.prototype.hasOwnProperty.call(v, key);
+
 function valueToJson(v: StructValue): unknown {
-  if (v.stringValue !== undefined && v.stringValue !== null) return v.stringValue;
-  if (v.numberValue !== undefined && v.numberValue !== null) return v.numberValue;
-  if (v.boolValue !== undefined && v.boolValue !== null) return v.boolValue;
+  if (has(v, 'stringValue') && v.stringValue !== undefined && v.stringValue !== null) return v.stringValue;
+  if (has(v, 'numberValue') && v.numberValue !== undefined && v.numberValue !== null) return v.numberValue;
+  if (has(v, 'boolValue') && v.boolValue !== undefined && v.boolValue !== null) return v.boolValue;
   if (v.structValue) return structToJson(v.structValue);
   if (v.listValue) return (v.listValue.values ?? []).map(valueToJson);
   return null;
