@@ -23,6 +23,7 @@ import {
   typeUrls,
 } from './names.js';
 import { toStruct, type JsonValue, istioConfigPath } from './struct.js';
+import { upstreamTransport, type UpstreamTlsTarget } from '../../../security/index.js';
 
 export type Json = Record<string, unknown>;
 
@@ -63,6 +64,8 @@ export interface OutboundClusterInput {
   destinationRule?: ConfigEntry<DestinationRuleSpec>;
   /** Endpoints for clusters that carry them inline (DNS resolution). */
   endpoints: readonly MeshEndpoint[];
+  /** SPIFFE identities of the service's workloads: the SANs ISTIO_MUTUAL and auto mTLS pin. */
+  serviceIdentities?: readonly string[];
 }
 
 /**
@@ -96,7 +99,13 @@ export function buildOutboundCluster(input: OutboundClusterInput): Json | undefi
   applyConnectionPool(cluster, policy?.connectionPool, port);
   applyOutlierDetection(cluster, policy?.outlierDetection);
   applyLoadBalancer(cluster, policy?.loadBalancer);
-  applyTls(cluster, policy?.tls, service);
+  applyTls(cluster, policy?.tls, service, {
+    hostname: service.hostname,
+    port: port.port,
+    subset: input.subset ?? '',
+    http2: isHttp2Protocol(port.protocol),
+    serviceIdentities: input.serviceIdentities ?? [],
+  });
   cluster.metadata = istioMetadata(service, port, input.destinationRule, input.subset);
   if (service.meshExternal) {
     const fields = (((cluster.metadata as Json).filterMetadata as Json).istio as { fields: Json }).fields;
@@ -242,9 +251,18 @@ export function applyLoadBalancer(cluster: Json, lb: LoadBalancerSettings | unde
   cluster.ringHashLbConfig = { minimumRingSize: { value: minimumRingSize } };
 }
 
-/** DISABLE, SIMPLE and MUTUAL; ISTIO_MUTUAL arrives with the security work. Files are served by the agent's SDS (`file-cert:`/`file-root:`). */
-export function applyTls(cluster: Json, tls: ClientTLSSettings | undefined, service: MeshService): void {
-  if (!tls || tls.mode === undefined || tls.mode === 'DISABLE' || tls.mode === 'ISTIO_MUTUAL') return;
+/**
+ * Upstream TLS. ISTIO_MUTUAL, and auto mTLS when no DestinationRule sets TLS
+ * (mTLS to endpoints labelled `tlsMode: istio`, plaintext to the rest), come
+ * from the security module; SIMPLE and MUTUAL read files served by the
+ * agent's SDS (`file-cert:`/`file-root:`) or a Secret (`credentialName`).
+ */
+export function applyTls(cluster: Json, tls: ClientTLSSettings | undefined, service: MeshService, target?: UpstreamTlsTarget): void {
+  if (tls?.mode === 'ISTIO_MUTUAL' || (tls?.mode === undefined && !service.meshExternal)) {
+    if (target) Object.assign(cluster, upstreamTransport(tls?.mode === 'ISTIO_MUTUAL' ? tls : undefined, target));
+    return;
+  }
+  if (!tls || tls.mode === undefined || tls.mode === 'DISABLE') return;
   const sdsConfig = {
     apiConfigSource: {
       apiType: 'GRPC',

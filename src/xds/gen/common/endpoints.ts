@@ -5,15 +5,19 @@ import type { LocalityLbSetting } from '../../../model/istio.js';
 import { labelsMatch } from '../../../push/hosts.js';
 import type { Locality, MeshEndpoint } from '../../../push/services.js';
 import { toStruct } from './struct.js';
+import { TlsModeIstio, TransportSocketMatchFilter, endpointRunsProxy } from '../../../security/index.js';
 import type { Json } from './clusters.js';
 
 const localityKey = (l: Locality): string => `${l.region}/${l.zone}/${l.subZone}`;
 
 function lbEndpoint(ep: MeshEndpoint): Json {
+  const filterMetadata: Json = { istio: toStruct({ workload: ep.workload }) };
+  // Auto mTLS: the cluster's tlsMode-istio transport socket match picks endpoints that run a proxy.
+  if (endpointRunsProxy(ep.labels)) filterMetadata[TransportSocketMatchFilter] = toStruct({ tlsMode: TlsModeIstio });
   return {
     endpoint: { address: { socketAddress: { address: ep.address, portValue: ep.port } } },
     healthStatus: ep.health,
-    metadata: { filterMetadata: { istio: toStruct({ workload: ep.workload }) } },
+    metadata: { filterMetadata },
     loadBalancingWeight: { value: ep.weight },
   };
 }

@@ -3,9 +3,9 @@
 import { adsConfigSource, filterNames, typeUrls } from './names.js';
 import type { Json } from './clusters.js';
 
-/** HTTP filters in istiod's order (fault before cors before router); Istio-proxy-only filters are left out. */
-export function httpFilters(withFaultAndCors: boolean): Json[] {
-  const filters: Json[] = [];
+/** HTTP filters in istiod's order (security, then fault before cors before router); Istio-proxy-only filters are left out. */
+export function httpFilters(withFaultAndCors: boolean, securityFilters: readonly Json[] = []): Json[] {
+  const filters: Json[] = [...securityFilters];
   if (withFaultAndCors) {
     filters.push({ name: filterNames.fault, typedConfig: { '@type': typeUrls.fault } });
     filters.push({ name: filterNames.cors, typedConfig: { '@type': typeUrls.cors } });
@@ -20,13 +20,15 @@ export interface HttpConnectionManagerInput {
   rds?: string;
   routeConfig?: Json;
   inbound: boolean;
+  /** jwt_authn and RBAC filters (inbound), run before everything else. */
+  securityFilters?: readonly Json[];
 }
 
 export function httpConnectionManager(input: HttpConnectionManagerInput): Json {
   const hcm: Json = { '@type': typeUrls.httpConnectionManager, statPrefix: input.statPrefix };
   if (input.rds !== undefined) hcm.rds = { configSource: adsConfigSource(), routeConfigName: input.rds };
   else hcm.routeConfig = input.routeConfig;
-  hcm.httpFilters = httpFilters(!input.inbound);
+  hcm.httpFilters = httpFilters(!input.inbound, input.securityFilters);
   hcm.useRemoteAddress = { value: false };
   hcm.streamIdleTimeout = { seconds: 0 };
   hcm.normalizePath = { value: true };

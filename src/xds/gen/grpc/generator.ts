@@ -19,6 +19,21 @@ import { buildClientListener, buildServerListener } from './listeners.js';
 import { ServerListenerNamePrefix, classifyListenerNames, splitHostPort } from './names.js';
 import { buildGrpcRouteConfiguration } from './routes.js';
 import { serviceInstancesOf } from './serviceInstances.js';
+import { contentVersion } from '../../resource.js';
+import type { EffectiveTrafficPolicy } from '../common/trafficPolicy.js';
+import {
+  MeshSecurityPoliciesCacheKey,
+  meshSecurityPolicies,
+  proxylessClusterTransportSocket,
+  proxylessServerSecurity,
+  serviceIdentities,
+  type MeshSecurityPolicies,
+} from '../../../security/index.js';
+
+/** The mesh's security policies, once per push context (shared with the sidecar generator). */
+function securityPolicies(context: PushContext): MeshSecurityPolicies {
+  return memo(context, MeshSecurityPoliciesCacheKey, () => meshSecurityPolicies(context.snapshot, context.options.rootNamespace));
+}
 
 const encode = (typeUrl: string, resource: Json): XdsResource => encodeResource(typeUrl, resource.name as string, resource);
 
@@ -76,9 +91,11 @@ export function grpcListeners(context: PushContext, proxy: Proxy, watched: Watch
     const { host, port } = splitHostPort(name.slice(ServerListenerNamePrefix.length));
     const instance = port === undefined ? undefined : serviceInstancesOf(context, proxy).find((i) => i.endpointPort === port);
     if (!instance || !host) continue;
+    const security = proxylessServerSecurity(securityPolicies(context), { namespace: proxy.namespace, labels: proxy.labels }, instance.endpointPort);
+    const securityKey = contentVersion(Buffer.from(JSON.stringify(security)));
     out.push(
-      memo(context, `grpc-lds-in|${name}|${instance.service.hostname}|${instance.port.port}`, () =>
-        encode(TypeUrl.Listener, buildServerListener(name, host, instance)),
+      memo(context, `grpc-lds-in|${name}|${instance.service.hostname}|${instance.port.port}|${securityKey}`, () =>
+        encode(TypeUrl.Listener, buildServerListener(name, host, instance, security)),
       ),
     );
   }
@@ -144,10 +161,19 @@ function grpcClusterJson(context: PushContext, scope: ProxyScope, name: string):
   const port = service?.ports.find((p) => p.port === parsed.port);
   if (!service || !port) return parsed.subset === '' ? buildGrpcCluster(name, undefined) : undefined;
   const trafficPolicy = context.destinationRuleFor(scope.namespace, service.hostname)?.spec;
-  if (parsed.subset === '') return buildGrpcCluster(name, portTrafficPolicy(trafficPolicy?.trafficPolicy, port.port));
-  const subset = trafficPolicy?.subsets?.find((s) => s.name === parsed.subset);
-  if (!subset) return undefined;
-  return buildGrpcCluster(name, subsetTrafficPolicy(trafficPolicy?.trafficPolicy, subset.trafficPolicy, port.port));
+  let policy: EffectiveTrafficPolicy | undefined;
+  if (parsed.subset === '') policy = portTrafficPolicy(trafficPolicy?.trafficPolicy, port.port);
+  else {
+    const subset = trafficPolicy?.subsets?.find((s) => s.name === parsed.subset);
+    if (!subset) return undefined;
+    policy = subsetTrafficPolicy(trafficPolicy?.trafficPolicy, subset.trafficPolicy, port.port);
+  }
+  const cluster = buildGrpcCluster(name, policy);
+  // xDS credentials: mTLS only with DestinationRule ISTIO_MUTUAL, pinned to the service's identities.
+  const identities = serviceIdentities(context.endpoints(service.hostname, port.port), service.namespace, context.options.trustDomain);
+  const transportSocket = proxylessClusterTransportSocket(policy?.tls, identities);
+  if (transportSocket) cluster.transportSocket = transportSocket;
+  return cluster;
 }
 
 export function grpcEndpoints(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {

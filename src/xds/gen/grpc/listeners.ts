@@ -1,14 +1,17 @@
 // gRPC LDS. Client listeners are api_listeners: an HttpConnectionManager
 // that fetches its routes by RDS and runs istiod's gRPC filters (fault, then
-// router). Server listeners (xDS-enabled gRPC servers) carry one plaintext
-// filter chain whose inline route only marks requests as non-forwarding;
-// mTLS and RBAC filters join that chain with the security work.
+// router). Server listeners (xDS-enabled gRPC servers) carry one filter chain
+// whose inline route only marks requests as non-forwarding: `inbound-mtls`
+// (xDS credentials, client certificate required) under STRICT, otherwise
+// `inbound-plaintext`, with the workload's DENY and ALLOW RBAC filters
+// before the router.
 import type { MeshService, MeshServicePort } from '../../../push/services.js';
 import type { Json } from '../common/clusters.js';
 import { socketAddress } from '../common/listeners.js';
 import { adsConfigSource, filterNames, outboundClusterName, typeUrls } from '../common/names.js';
 import { joinHostPort } from './names.js';
 import type { ServiceInstance } from './serviceInstances.js';
+import type { ProxylessServerSecurity } from '../../../security/index.js';
 
 const faultFilter = (): Json => ({ name: filterNames.fault, typedConfig: { '@type': typeUrls.fault } });
 const routerFilter = (): Json => ({ name: filterNames.router, typedConfig: { '@type': typeUrls.router } });
@@ -32,7 +35,7 @@ export function buildClientListener(requestedHost: string, service: MeshService,
 }
 
 /** `xds.istio.io/grpc/lds/inbound/IP:PORT` for a server on a port one of the workload's service instances serves. */
-export function buildServerListener(name: string, address: string, instance: ServiceInstance): Json {
+export function buildServerListener(name: string, address: string, instance: ServiceInstance, security?: ProxylessServerSecurity): Json {
   const target = { service: instance.service, port: instance.port, targetPort: instance.endpointPort };
   const routeConfig: Json = {
     name: 'inbound',
@@ -44,24 +47,24 @@ export function buildServerListener(name: string, address: string, instance: Ser
       },
     ],
   };
-  return {
-    name,
-    address: socketAddress(address, target.targetPort),
-    filterChains: [
+  const suffix = security?.transportSocket ? 'mtls' : 'plaintext';
+  const chain: Json = {
+    name: `inbound-${suffix}`,
+    filters: [
       {
-        name: 'inbound-plaintext',
-        filters: [
-          {
-            name: 'inbound-hcmplaintext',
-            typedConfig: {
-              '@type': typeUrls.httpConnectionManager,
-              statPrefix: `inbound_${joinHostPort(address, target.targetPort)}`,
-              routeConfig,
-              httpFilters: [routerFilter()],
-            },
-          },
-        ],
+        name: `inbound-hcm${suffix}`,
+        typedConfig: {
+          '@type': typeUrls.httpConnectionManager,
+          // The mTLS chain's prefix differs on purpose: grpc-js-xds compares a new listener with the
+          // current one by filter bytes and wrongly ignores a transport socket that appears, so a
+          // plaintext → mTLS change must also change these bytes to take effect.
+          statPrefix: `inbound_${security?.transportSocket ? 'mtls_' : ''}${joinHostPort(address, target.targetPort)}`,
+          routeConfig,
+          httpFilters: [...(security?.httpFilters ?? []), routerFilter()],
+        },
       },
     ],
   };
+  if (security?.transportSocket) chain.transportSocket = security.transportSocket;
+  return { name, address: socketAddress(address, target.targetPort), filterChains: [chain] };
 }

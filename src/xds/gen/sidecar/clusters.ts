@@ -13,11 +13,13 @@ import {
 } from '../common/clusters.js';
 import { outboundClusterName } from '../common/names.js';
 import { portTrafficPolicy, subsetTrafficPolicy } from '../common/trafficPolicy.js';
+import { serviceIdentities } from '../../../security/index.js';
 
 function serviceClusters(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort): Json[] {
   const destinationRule = context.destinationRuleFor(scope.namespace, service.hostname);
   const trafficPolicy = destinationRule?.spec.trafficPolicy;
   const endpoints = service.resolution === 'DNSLB' || service.resolution === 'DNSRoundRobinLB' ? context.endpoints(service.hostname, port.port) : [];
+  const identities = serviceIdentities(context.endpoints(service.hostname, port.port), service.namespace, context.options.trustDomain);
   const clusters: (Json | undefined)[] = [
     buildOutboundCluster({
       name: outboundClusterName(port.port, '', service.hostname),
@@ -26,6 +28,7 @@ function serviceClusters(context: PushContext, scope: ProxyScope, service: MeshS
       policy: portTrafficPolicy(trafficPolicy, port.port),
       ...(destinationRule ? { destinationRule } : {}),
       endpoints,
+      serviceIdentities: identities,
     }),
   ];
   for (const subset of destinationRule?.spec.subsets ?? []) {
@@ -39,6 +42,7 @@ function serviceClusters(context: PushContext, scope: ProxyScope, service: MeshS
         policy: subsetTrafficPolicy(trafficPolicy, subset.trafficPolicy, port.port),
         ...(destinationRule ? { destinationRule } : {}),
         endpoints,
+        serviceIdentities: identities,
       }),
     );
   }

@@ -13,12 +13,39 @@ import { planLoadAssignment } from './endpoints.js';
 import { outboundListeners, virtualInboundListener, virtualOutboundListener } from './listeners.js';
 import { buildNamedRouteConfiguration, routeNames, scopeUsesSourceLabels } from './routes.js';
 import type { Json } from '../common/clusters.js';
+import { contentVersion } from '../../resource.js';
+import { MeshSecurityPoliciesCacheKey, jwksCluster, meshSecurityPolicies, workloadSecurity, type WorkloadSecurity } from '../../../security/index.js';
 
 const encodeAll = (context: PushContext, typeUrl: string, resources: Json[]): XdsResource[] =>
   resources.map((r) => encodeShared(context, typeUrl, r.name as string, r));
 
 function inboundKey(targets: readonly ServiceTarget[]): string {
   return targets.map((t) => `${t.targetPort}:${t.port.protocol}:${t.service.hostname}:${t.port.port}`).join(',');
+}
+
+/**
+ * The workload's inbound security (mTLS modes, jwt_authn/RBAC filters), with
+ * a key equal for workloads whose security is the same, so they share the
+ * inbound listener. Computed once per namespace and label set per context.
+ */
+export function proxySecurity(context: PushContext, proxy: Proxy): { key: string; security: WorkloadSecurity } {
+  const policies = memo(context, MeshSecurityPoliciesCacheKey, () => meshSecurityPolicies(context.snapshot, context.options.rootNamespace));
+  const labels = JSON.stringify(Object.entries(proxy.labels).sort());
+  return memo(context, `security|${proxy.namespace}|${labels}`, () => {
+    const security = workloadSecurity(policies, { namespace: proxy.namespace, labels: proxy.labels });
+    const json = JSON.stringify(security, (_k, v: unknown) => (v instanceof Map ? [...v] : v));
+    return { security, key: contentVersion(Buffer.from(json)) };
+  });
+}
+
+/** Clusters for remote JWKS hosts the mesh has no cluster for (one per host and port). */
+function jwksClusters(security: WorkloadSecurity, existing: ReadonlySet<string>): Json[] {
+  const byName = new Map<string, Json>();
+  for (const uri of security.jwksUris) {
+    const cluster = jwksCluster(uri);
+    if (!existing.has(cluster.name as string)) byName.set(cluster.name as string, cluster);
+  }
+  return [...byName.values()];
 }
 
 function selectNames(resources: readonly XdsResource[], watched: WatchedResource): readonly XdsResource[] {
@@ -49,12 +76,16 @@ export class SidecarGenerator implements ResourceGenerator {
     const scope = context.scopeFor(proxy);
     const targets = context.serviceTargets(proxy);
     const inboundPorts = inboundKey(targets);
-    // Proxies sharing scope and inbound ports get the very same array: no per-proxy copying.
-    return memo(context, `cds-all|${scope.key}|${inboundPorts}`, () => {
+    const security = proxySecurity(context, proxy);
+    // Proxies sharing scope, inbound ports and security get the very same array: no per-proxy copying.
+    return memo(context, `cds-all|${scope.key}|${inboundPorts}|${security.key}`, () => {
       const outbound = memo(context, `cds|${scope.key}`, () => encodeAll(context, TypeUrl.Cluster, outboundClusters(context, scope)));
       const inbound = memo(context, `cds-in|${inboundPorts}`, () => encodeAll(context, TypeUrl.Cluster, inboundClusters(targets)));
       const fixed = memo(context, 'cds|well-known', () => encodeAll(context, TypeUrl.Cluster, wellKnownClusters()));
-      return [...outbound, ...inbound, ...fixed];
+      const jwks = memo(context, `cds-jwks|${scope.key}|${security.key}`, () =>
+        encodeAll(context, TypeUrl.Cluster, jwksClusters(security.security, new Set(outbound.map((c) => c.name)))),
+      );
+      return [...outbound, ...inbound, ...fixed, ...jwks];
     });
   }
 
@@ -62,11 +93,14 @@ export class SidecarGenerator implements ResourceGenerator {
     const scope = context.scopeFor(proxy);
     const targets = context.serviceTargets(proxy);
     const inboundPorts = inboundKey(targets);
-    return memo(context, `lds-all|${scope.key}|${inboundPorts}`, () => {
+    const security = proxySecurity(context, proxy);
+    return memo(context, `lds-all|${scope.key}|${inboundPorts}|${security.key}`, () => {
       const outbound = memo(context, `lds|${scope.key}`, () =>
         encodeAll(context, TypeUrl.Listener, [...outboundListeners(context, scope), virtualOutboundListener(scope)]),
       );
-      const inbound = memo(context, `lds-in|${inboundPorts}`, () => encodeAll(context, TypeUrl.Listener, [virtualInboundListener(targets)]));
+      const inbound = memo(context, `lds-in|${inboundPorts}|${security.key}`, () =>
+        encodeAll(context, TypeUrl.Listener, [virtualInboundListener(targets, security.security)]),
+      );
       return [...outbound, ...inbound];
     });
   }
@@ -133,8 +167,12 @@ export class SidecarGenerator implements ResourceGenerator {
     const scope = context.scopeFor(proxy);
     const targets = context.serviceTargets(proxy);
     return {
-      clusters: [...outboundClusters(context, scope), ...inboundClusters(targets), ...wellKnownClusters()],
-      listeners: [...outboundListeners(context, scope), virtualOutboundListener(scope), virtualInboundListener(targets)],
+      clusters: (() => {
+        const outbound = outboundClusters(context, scope);
+        const jwks = jwksClusters(proxySecurity(context, proxy).security, new Set(outbound.map((c) => String(c.name))));
+        return [...outbound, ...inboundClusters(targets), ...wellKnownClusters(), ...jwks];
+      })(),
+      listeners: [...outboundListeners(context, scope), virtualOutboundListener(scope), virtualInboundListener(targets, proxySecurity(context, proxy).security)],
       routes: routeNames(scope)
         .map((name) => buildNamedRouteConfiguration(context, scope, name, proxy.labels))
         .filter((rc): rc is Json => rc !== undefined),

@@ -22,6 +22,7 @@ import {
 } from '../common/names.js';
 import type { Json } from '../common/clusters.js';
 import { isSniffedPort, sniffedRouteName } from './routes.js';
+import { inboundChainOptions, securedInboundChains, type WorkloadSecurity } from '../../../security/index.js';
 
 function tcpDestinations(context: PushContext, route: RouteDestination[], vsNamespace: string, port: number): string | { name: string; weight: number }[] {
   const clusters = route
@@ -180,44 +181,63 @@ function inboundRouteConfig(target: ServiceTarget): Json {
   };
 }
 
-export function virtualInboundListener(targets: readonly ServiceTarget[]): Json {
+const passthroughRouteConfig = (): Json => {
+  const zero = { seconds: 0 };
+  return {
+    name: InboundPassthroughCluster,
+    virtualHosts: [
+      {
+        name: 'inbound|http|0',
+        domains: ['*'],
+        routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: InboundPassthroughCluster, timeout: zero, maxStreamDuration: { maxStreamDuration: zero, grpcTimeoutHeaderMax: zero } } }],
+      },
+    ],
+    validateClusters: { value: false },
+  };
+};
+
+/** Chains for traffic to ports no service declares (`virtualInbound-catchall-http`, `virtualInbound`), secured like a sniffed port. */
+function passthroughChains(security: WorkloadSecurity): Json[] {
+  const mode = security.mtls.mode;
+  return inboundChainOptions(mode, 'auto').map((option) => {
+    const suffix = option.transportSocket ? '-mtls' : option.match.transportProtocol === 'tls' ? '-tls' : '';
+    const chain: Json =
+      option.protocol === 'http'
+        ? {
+            name: `virtualInbound-catchall-http${suffix}`,
+            filterChainMatch: option.match,
+            filters: [httpConnectionManager({ statPrefix: InboundPassthroughCluster, inbound: true, routeConfig: passthroughRouteConfig(), securityFilters: security.httpFilters })],
+          }
+        : {
+            name: `virtualInbound${suffix}`,
+            filterChainMatch: option.match,
+            filters: [...security.networkFilters, tcpProxy(InboundPassthroughCluster, InboundPassthroughCluster)],
+          };
+    if (option.transportSocket) chain.transportSocket = option.transportSocket;
+    return chain;
+  });
+}
+
+/**
+ * virtualInbound: per inbound port, the chains its PeerAuthentication mode
+ * asks for (mTLS with the workload certificate, plaintext, or both), each
+ * running the workload's jwt_authn/RBAC (HTTP) or network RBAC (TCP) filters;
+ * then the passthrough chains for ports no service declares, under the
+ * workload-level mode.
+ */
+export function virtualInboundListener(targets: readonly ServiceTarget[], security: WorkloadSecurity): Json {
   const chains: Json[] = targets.flatMap((target) => {
     const cluster = inboundClusterName(target.targetPort);
-    const name = `0.0.0.0_${target.targetPort}`;
-    const match = { destinationPort: { value: target.targetPort }, transportProtocol: 'raw_buffer' };
-    const http = (): Json => httpConnectionManager({ statPrefix: `inbound_0.0.0.0_${target.targetPort}`, routeConfig: inboundRouteConfig(target), inbound: true });
-    if (isHttpProtocol(target.port.protocol)) return [{ name, filterChainMatch: match, filters: [http()] }];
-    if (target.port.protocol !== 'UNKNOWN') return [{ name, filterChainMatch: match, filters: [tcpProxy(cluster, cluster)] }];
     // No declared protocol: HTTP when the http_inspector detects it, TCP otherwise.
-    return [
-      // Envoy wants filter chain names unique within a listener.
-      { name: `${name}-http`, filterChainMatch: { ...match, applicationProtocols: ['http/1.0', 'http/1.1', 'h2c'] }, filters: [http()] },
-      { name, filterChainMatch: match, filters: [tcpProxy(cluster, cluster)] },
-    ];
+    const protocol = isHttpProtocol(target.port.protocol) ? 'http' : target.port.protocol === 'UNKNOWN' ? 'auto' : 'tcp';
+    return securedInboundChains(security, target.targetPort, protocol, {
+      name: `0.0.0.0_${target.targetPort}`,
+      httpConnectionManager: (securityFilters) =>
+        httpConnectionManager({ statPrefix: `inbound_0.0.0.0_${target.targetPort}`, routeConfig: inboundRouteConfig(target), inbound: true, securityFilters }),
+      tcpFilters: () => [tcpProxy(cluster, cluster)],
+    });
   });
-  const zero = { seconds: 0 };
-  chains.push({
-    name: 'virtualInbound-catchall-http',
-    filterChainMatch: { transportProtocol: 'raw_buffer', applicationProtocols: ['http/1.1', 'h2c'] },
-    filters: [
-      httpConnectionManager({
-        statPrefix: InboundPassthroughCluster,
-        inbound: true,
-        routeConfig: {
-          name: InboundPassthroughCluster,
-          virtualHosts: [
-            {
-              name: 'inbound|http|0',
-              domains: ['*'],
-              routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: InboundPassthroughCluster, timeout: zero, maxStreamDuration: { maxStreamDuration: zero, grpcTimeoutHeaderMax: zero } } }],
-            },
-          ],
-          validateClusters: { value: false },
-        },
-      }),
-    ],
-  });
-  chains.push({ name: 'virtualInbound', filterChainMatch: { transportProtocol: 'raw_buffer' }, filters: [tcpProxy(InboundPassthroughCluster, InboundPassthroughCluster)] });
+  chains.push(...passthroughChains(security));
   return {
     name: VirtualInboundListener,
     address: socketAddress('0.0.0.0', VirtualInboundPort),

@@ -1,0 +1,55 @@
+// Through the real model: an invalid security object is rejected with its
+// name and reason, the last valid version keeps serving, and the rest of the
+// batch is accepted; the translated policy comes from the kept version.
+import { describe, expect, it } from 'vitest';
+import { MeshModel } from '../../src/model/meshModel.js';
+import type { KubeObject } from '../../src/model/kube.js';
+import { buildRbacFilters, meshSecurityPolicies, workloadSecurity } from '../../src/security/index.js';
+import { captureLogger } from '../support/captureLogger.js';
+
+const ap = (spec: unknown): KubeObject => ({
+  apiVersion: 'security.istio.io/v1',
+  kind: 'AuthorizationPolicy',
+  metadata: { name: 'only-web', namespace: 'shop' },
+  spec,
+});
+
+describe('security objects through the model', () => {
+  it('rejects an invalid update with name and reason and keeps the last valid version', () => {
+    const log = captureLogger();
+    const model = new MeshModel({ logger: log.logger });
+    const valid = ap({ selector: { matchLabels: { app: 'cart' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/web'] } }] }] });
+    expect(model.apply([{ type: 'upsert', object: valid }])).toHaveLength(1);
+
+    const changes = model.apply([
+      { type: 'upsert', object: ap({ selector: { matchLabels: { app: 'cart' } }, action: 'PERMIT', rules: [{ from: [{ source: { ipBlocks: ['1.2.3.4/40'] } }] }] }) },
+      { type: 'upsert', object: { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'shop' }, spec: { mtls: { mode: 'STRICT' } } } },
+    ]);
+    expect(changes.map((c) => c.kind)).toEqual(['PeerAuthentication']);
+    const [rejection] = model.currentRejections();
+    expect(rejection).toMatchObject({ kind: 'AuthorizationPolicy', namespace: 'shop', name: 'only-web' });
+    expect(rejection!.reason).toContain('unknown action "PERMIT"');
+    expect(rejection!.reason).toContain('invalid CIDR "1.2.3.4/40"');
+    expect(log.lines.some((l) => String(l.msg).includes('rejected invalid AuthorizationPolicy shop/only-web'))).toBe(true);
+
+    const policies = meshSecurityPolicies(model.snapshot(), 'istio-system');
+    const security = workloadSecurity(policies, { namespace: 'shop', labels: { app: 'cart' } });
+    expect(security.mtls.mode).toBe('STRICT');
+    const allow = security.httpFilters[0]!.typedConfig as { rules: { action: string; policies: Record<string, unknown> } };
+    expect(allow.rules.action).toBe('ALLOW');
+    expect(Object.keys(allow.rules.policies)).toEqual(['ns[shop]-policy[only-web]-rule[0]']);
+    expect(buildRbacFilters(policies.authorizationPolicies, { forTCP: true }).filters).toHaveLength(1);
+  });
+
+  it('rejects PeerAuthentication with empty selector labels and RequestAuthentication without issuer', () => {
+    const model = new MeshModel({ logger: captureLogger().logger });
+    model.apply([
+      { type: 'upsert', object: { apiVersion: 'security.istio.io/v1beta1', kind: 'PeerAuthentication', metadata: { name: 'pa', namespace: 'shop' }, spec: { selector: { matchLabels: {} }, mtls: { mode: 'STRICT' } } } },
+      { type: 'upsert', object: { apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'ra', namespace: 'shop' }, spec: { jwtRules: [{ jwks: '{"keys":[]}' }] } } },
+    ]);
+    const reasons = Object.fromEntries(model.currentRejections().map((r) => [r.name, r.reason]));
+    expect(reasons.pa).toContain('spec.selector.matchLabels: must have at least one label');
+    expect(reasons.ra).toContain('spec.jwtRules[0].issuer: required');
+    expect(model.list('PeerAuthentication')).toEqual([]);
+  });
+});
