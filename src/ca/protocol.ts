@@ -1,6 +1,7 @@
 // Wire format of istio.v1.auth.IstioCertificateService (proto/istio/v1/auth/ca.proto),
 // as a @grpc/grpc-js service definition plus a client constructor for tools,
 // tests and benches.
+import { structToJson, toStruct, type JsonValue } from '../proto/struct.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -53,38 +54,9 @@ function int64ToNumber(value: unknown): number {
   return Number(String(value)); // protobufjs Long
 }
 
-interface ProtoValue {
-  nullValue?: unknown;
-  numberValue?: number;
-  stringValue?: string;
-  boolValue?: boolean;
-  structValue?: { fields?: Record<string, ProtoValue> };
-  listValue?: { values?: ProtoValue[] };
-}
-
-function valueToJs(v: ProtoValue): unknown {
-  if (v.structValue) return structToObject(v.structValue);
-  if (v.listValue) return (v.listValue.values ?? []).map(valueToJs);
-  return v.stringValue ?? v.numberValue ?? v.boolValue ?? null;
-}
-
-/** google.protobuf.Struct (decoded message) → plain object. */
-function structToObject(value: unknown): Record<string, unknown> | undefined {
-  const fields = (value as { fields?: Record<string, ProtoValue> } | null | undefined)?.fields;
-  if (!fields) return undefined;
-  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, valueToJs(v)]));
-}
-
-function objectToStruct(obj: Record<string, unknown>): { fields: Record<string, ProtoValue> } {
-  const toValue = (v: unknown): ProtoValue => {
-    if (v === null || v === undefined) return { nullValue: 0 };
-    if (typeof v === 'string') return { stringValue: v };
-    if (typeof v === 'number') return { numberValue: v };
-    if (typeof v === 'boolean') return { boolValue: v };
-    if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
-    return { structValue: objectToStruct(v as Record<string, unknown>) };
-  };
-  return { fields: Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, toValue(v)])) };
+/** A decoded Struct as JSON, or undefined when absent. */
+function structToObjectOrUndefined(value: unknown): Record<string, unknown> | undefined {
+  return value ? structToJson(value as Parameters<typeof structToJson>[0]) : undefined;
 }
 
 /** Server-side decoder: refuses oversized bodies before parsing them. */
@@ -99,7 +71,7 @@ export function certificateRequestDeserializer(maxRequestBytes: number): (buf: B
         request: {
           csr: msg.csr ?? '',
           validityDuration: int64ToNumber(msg.validityDuration),
-          metadata: structToObject(msg.metadata),
+          metadata: structToObjectOrUndefined(msg.metadata),
         },
       };
     } catch (e) {
@@ -116,7 +88,7 @@ export function encodeCertificateResponse(response: CertificateResponseMessage):
 export function encodeCertificateRequest(request: CertificateRequestMessage): Buffer {
   const { request: type } = messageTypes();
   const { metadata, ...rest } = request;
-  const message = metadata ? { ...rest, metadata: objectToStruct(metadata) } : rest;
+  const message = metadata ? { ...rest, metadata: toStruct(metadata as { [key: string]: JsonValue }) } : rest;
   return Buffer.from(type.encode(type.fromObject(message)).finish());
 }
 

@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { lookupType } from '../../src/proto/envoyRoot.js';
 import { decodeAnyToJson } from '../../src/xds/resource.js';
+import { toStruct, type JsonValue } from '../../src/proto/struct.js';
 
 export interface TestNode {
   id: string;
@@ -35,21 +36,8 @@ export function sidecarNode(name: string, namespace = 'default', extra: Record<s
   };
 }
 
-/** google.protobuf.Struct from plain JSON. */
-export function toStruct(value: Record<string, unknown>): Record<string, unknown> {
-  const toValue = (v: unknown): Record<string, unknown> => {
-    if (v === null || v === undefined) return { nullValue: 0 };
-    if (typeof v === 'string') return { stringValue: v };
-    if (typeof v === 'number') return { numberValue: v };
-    if (typeof v === 'boolean') return { boolValue: v };
-    if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
-    return { structValue: toStruct(v as Record<string, unknown>) };
-  };
-  return { fields: Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toValue(v)])) };
-}
-
 function nodeMessage(node: TestNode): Record<string, unknown> {
-  return { id: node.id, cluster: node.cluster ?? '', metadata: toStruct(node.metadata ?? {}) };
+  return { id: node.id, cluster: node.cluster ?? '', metadata: toStruct((node.metadata ?? {}) as { [key: string]: JsonValue }) };
 }
 
 export class AdsTestClient {

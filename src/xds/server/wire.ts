@@ -3,6 +3,7 @@
 // Field numbers from envoy/service/discovery/v3/discovery.proto.
 import protobuf from 'protobufjs';
 import { lookupType } from '../../proto/envoyRoot.js';
+import { structToJson, type DecodedValue } from '../../proto/struct.js';
 import type { XdsResource } from '../resource.js';
 
 export interface SotwResponse {
@@ -64,34 +65,6 @@ export function encodeDeltaResponse(r: DeltaResponse): Buffer {
   return Buffer.from(w.finish());
 }
 
-/** JSON view of google.protobuf.Struct / Value as decoded by protobufjs. */
-interface StructValue {
-  nullValue?: unknown;
-  numberValue?: number;
-  stringValue?: string;
-  boolValue?: boolean;
-  structValue?: { fields?: Record<string, StructValue> };
-  listValue?: { values?: StructValue[] };
-}
-
-export function structToJson(struct: { fields?: Record<string, StructValue> } | null | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(struct?.fields ?? {})) out[key] = valueToJson(value);
-  return out;
-}
-
-// Decoded messages carry proto3 defaults ('' , 0, false) on their prototype: only own properties were on the wire.
-const has = (v: object, key: string): boolean => Object.prototype.hasOwnProperty.call(v, key);
-
-function valueToJson(v: StructValue): unknown {
-  if (has(v, 'stringValue') && v.stringValue !== undefined && v.stringValue !== null) return v.stringValue;
-  if (has(v, 'numberValue') && v.numberValue !== undefined && v.numberValue !== null) return v.numberValue;
-  if (has(v, 'boolValue') && v.boolValue !== undefined && v.boolValue !== null) return v.boolValue;
-  if (v.structValue) return structToJson(v.structValue);
-  if (v.listValue) return (v.listValue.values ?? []).map(valueToJson);
-  return null;
-}
-
 export interface DecodedNode {
   id: string;
   cluster: string;
@@ -127,7 +100,7 @@ export interface DeltaRequest {
 interface RawNode {
   id?: string;
   cluster?: string;
-  metadata?: { fields?: Record<string, StructValue> };
+  metadata?: { fields?: Record<string, DecodedValue> };
   locality?: { region?: string; zone?: string; subZone?: string };
   userAgentName?: string;
 }

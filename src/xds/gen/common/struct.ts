@@ -1,22 +1,8 @@
-// google.protobuf.Struct in the shape protobufjs' fromObject expects
-// (protobufjs has no JSON mapping for Struct, so values are spelled out).
+// Struct helpers for generators (shared with the rest of meshd in src/proto/struct.ts),
+// and istiod's metadata naming the Istio object behind a resource.
+import { toStruct } from '../../../proto/struct.js';
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-
-export function toStructValue(value: JsonValue): Record<string, unknown> {
-  if (value === null) return { nullValue: 'NULL_VALUE' };
-  if (typeof value === 'string') return { stringValue: value };
-  if (typeof value === 'number') return { numberValue: value };
-  if (typeof value === 'boolean') return { boolValue: value };
-  if (Array.isArray(value)) return { listValue: { values: value.map(toStructValue) } };
-  return { structValue: toStruct(value) };
-}
-
-export function toStruct(object: { [key: string]: JsonValue }): Record<string, unknown> {
-  const fields: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(object)) fields[key] = toStructValue(value);
-  return { fields };
-}
+export { toStruct, toStructValue, type JsonValue } from '../../../proto/struct.js';
 
 /** istiod's reference to the Istio object behind a resource, e.g. `/apis/networking.istio.io/v1/namespaces/NS/virtual-service/NAME`. */
 export function istioConfigPath(resource: 'virtual-service' | 'destination-rule', namespace: string, name: string): string {
