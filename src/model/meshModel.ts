@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { refKey, type KubeObject, type ObjectOrigin, type ObjectRef, type SourceEvent } from './kube.js';
 import { isNamespaced, kinds, kindNames, knownKind, type KindName } from './kinds.js';
+import { failClosedAnnotation, failClosedAuthorizationSpec } from '../security/objects.js';
 
 export interface StoredObject {
   readonly kind: KindName;
@@ -123,8 +124,9 @@ export class MeshModel {
     const problems = typeof name === 'string' && name.length > 0 ? kinds[kind].validate(object) : ['metadata.name: required'];
     const ref = refKey({ kind, namespace, name: name ?? '' });
     if (problems.length > 0) {
-      this.reject({ kind, namespace, name: name ?? '', reason: problems.join('; '), ...(origin ? { origin } : {}) }, object.apiVersion);
-      return undefined;
+      const reason = problems.join('; ');
+      this.reject({ kind, namespace, name: name ?? '', reason, ...(origin ? { origin } : {}) }, object.apiVersion);
+      return kind === 'AuthorizationPolicy' && name ? this.failClosed(object, namespace, name, reason, origin) : undefined;
     }
     this.rejected.delete(ref);
     const fingerprint = configFingerprint(kind, object);
@@ -149,6 +151,30 @@ export class MeshModel {
     store.delete(key);
     this.fingerprints.delete(refKey({ kind, namespace, name: ref.name }));
     return { kind, namespace, name: ref.name, previous };
+  }
+
+  /**
+   * A broken AuthorizationPolicy that has no valid version to keep must not
+   * widen access by its absence: a DENY-everything stand-in takes its place
+   * for the workloads it selects, until a valid version arrives.
+   */
+  private failClosed(object: KubeObject, namespace: string, name: string, reason: string, origin: ObjectOrigin | undefined): ModelChange | undefined {
+    const store = this.stores.get('AuthorizationPolicy')!;
+    const key = objectKey(namespace, name);
+    const previous = store.get(key)?.object;
+    if (previous && !previous.metadata.annotations?.[failClosedAnnotation]) return undefined; // the last valid version keeps serving
+    const standIn: KubeObject = {
+      ...object,
+      metadata: { ...object.metadata, namespace, annotations: { ...(object.metadata.annotations ?? {}), [failClosedAnnotation]: reason } },
+      spec: failClosedAuthorizationSpec(object),
+    };
+    const ref = refKey({ kind: 'AuthorizationPolicy', namespace, name });
+    const fingerprint = configFingerprint('AuthorizationPolicy', standIn);
+    if (this.fingerprints.get(ref) === fingerprint) return undefined;
+    store.set(key, origin ? { kind: 'AuthorizationPolicy', object: standIn, origin } : { kind: 'AuthorizationPolicy', object: standIn });
+    this.fingerprints.set(ref, fingerprint);
+    this.logger.warn({ kind: 'AuthorizationPolicy', namespace, name }, `AuthorizationPolicy ${namespace}/${name} has no valid version: denying all requests to the workloads it selects until it is fixed`);
+    return previous ? { kind: 'AuthorizationPolicy', namespace, name, previous, current: standIn } : { kind: 'AuthorizationPolicy', namespace, name, current: standIn };
   }
 
   private reject(rejection: Rejection, apiVersion: string): void {

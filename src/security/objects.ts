@@ -20,10 +20,17 @@ export function securityPolicyFrom<Spec>(object: KubeObject): SecurityPolicy<Spe
  * broken policy never widens access.
  */
 export function failClosedAuthorizationPolicy(object: KubeObject): AuthorizationPolicy {
+  return { ...securityPolicyFrom<AuthorizationPolicySpec>(object), spec: failClosedAuthorizationSpec(object) };
+}
+
+/** The DENY-everything spec standing in for a broken AuthorizationPolicy (see failClosedAuthorizationPolicy). */
+export function failClosedAuthorizationSpec(object: KubeObject): AuthorizationPolicySpec {
   const raw = (object.spec ?? {}) as Partial<AuthorizationPolicySpec>;
   const labels = raw.selector?.matchLabels;
   const usable =
     labels !== null && typeof labels === 'object' && Object.keys(labels).length > 0 && Object.values(labels).every((v) => typeof v === 'string');
-  const spec: AuthorizationPolicySpec = { action: 'DENY', rules: [{}], ...(usable ? { selector: { matchLabels: labels } } : {}) };
-  return { ...securityPolicyFrom<AuthorizationPolicySpec>(object), spec };
+  return { action: 'DENY', rules: [{}], ...(usable ? { selector: { matchLabels: labels } } : {}) };
 }
+
+/** Annotation marking the stand-in object the model stores for a broken AuthorizationPolicy; its value is the reason. */
+export const failClosedAnnotation = 'meshd.io/fail-closed';

@@ -41,6 +41,33 @@ describe('security objects through the model', () => {
     expect(buildRbacFilters(policies.authorizationPolicies, { forTCP: true }).filters).toHaveLength(1);
   });
 
+  it('fails closed: a broken AuthorizationPolicy with no valid version denies everything to the workloads it selects', () => {
+    const log = captureLogger();
+    const model = new MeshModel({ logger: log.logger });
+    // Meant to allow only 10.0.0.0/8 to cart; the CIDR is broken. Its absence would allow everyone.
+    const broken = ap({ selector: { matchLabels: { app: 'cart' } }, rules: [{ from: [{ source: { ipBlocks: ['10.0.0.0/80'] } }] }] });
+    expect(model.apply([{ type: 'upsert', object: broken }]).map((c) => c.kind)).toEqual(['AuthorizationPolicy']);
+    expect(model.currentRejections().map((r) => r.name)).toEqual(['only-web']);
+    expect(log.lines.some((l) => String(l.msg).includes('denying all requests to the workloads it selects'))).toBe(true);
+
+    const policies = meshSecurityPolicies(model.snapshot(), 'istio-system');
+    const cart = workloadSecurity(policies, { namespace: 'shop', labels: { app: 'cart' } });
+    const deny = cart.httpFilters.map((f) => (f.typedConfig as { rules?: { action: string; policies: Record<string, unknown> } }).rules).find((r) => r?.action === 'DENY');
+    expect(deny).toBeDefined();
+    expect(Object.keys(deny!.policies)).toEqual(['ns[shop]-policy[only-web]-rule[0]']);
+    expect(cart.networkFilters.length).toBeGreaterThan(0);
+    // Workloads the policy does not select are untouched.
+    expect(workloadSecurity(policies, { namespace: 'shop', labels: { app: 'web' } }).httpFilters).toEqual([]);
+
+    // The fixed version replaces the stand-in.
+    const fixed = ap({ selector: { matchLabels: { app: 'cart' } }, rules: [{ from: [{ source: { ipBlocks: ['10.0.0.0/8'] } }] }] });
+    expect(model.apply([{ type: 'upsert', object: fixed }])).toHaveLength(1);
+    expect(model.currentRejections()).toEqual([]);
+    const after = workloadSecurity(meshSecurityPolicies(model.snapshot(), 'istio-system'), { namespace: 'shop', labels: { app: 'cart' } });
+    const actions = after.httpFilters.map((f) => (f.typedConfig as { rules?: { action: string } }).rules?.action);
+    expect(actions).toEqual(['ALLOW']);
+  });
+
   it('rejects PeerAuthentication with empty selector labels and RequestAuthentication without issuer', () => {
     const model = new MeshModel({ logger: captureLogger().logger });
     model.apply([
