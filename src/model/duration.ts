@@ -46,6 +46,3 @@ export function toProtoDuration(text: string): ProtoDuration {
   return nanosToDuration(nanos);
 }
 
-export function secondsDuration(seconds: number): ProtoDuration {
-  return { seconds, nanos: 0 };
-}

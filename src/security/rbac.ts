@@ -111,10 +111,3 @@ export function buildRbacFilters(policies: readonly AuthorizationPolicy[], optio
   return { filters, skipped };
 }
 
-export function buildHttpRbacFilters(policies: readonly AuthorizationPolicy[]): RbacFilters {
-  return buildRbacFilters(policies, { forTCP: false });
-}
-
-export function buildNetworkRbacFilters(policies: readonly AuthorizationPolicy[]): RbacFilters {
-  return buildRbacFilters(policies, { forTCP: true });
-}

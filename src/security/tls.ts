@@ -175,8 +175,12 @@ export function istioMutualUpstreamTlsContext(target: UpstreamTlsTarget, tls?: C
   };
 }
 
-/** UpstreamTlsContext for SIMPLE and MUTUAL: credentials by SDS from a Secret (`kubernetes://NAME`) or files on the workload. */
-export function userUpstreamTlsContext(tls: ClientTLSSettings): Json {
+/**
+ * UpstreamTlsContext for SIMPLE and MUTUAL: credentials by SDS from a Secret
+ * (`kubernetes://NAME`) or files on the workload; `defaultSni` applies when
+ * the DestinationRule sets none (istiod uses the host of external services).
+ */
+export function userUpstreamTlsContext(tls: ClientTLSSettings, defaultSni?: string): Json {
   const common: Json = {};
   if (tls.mode === 'MUTUAL') {
     const certName = tls.credentialName ? `kubernetes://${tls.credentialName}` : `file-cert:${tls.clientCertificate ?? ''}~${tls.privateKey ?? ''}`;
@@ -185,11 +189,14 @@ export function userUpstreamTlsContext(tls: ClientTLSSettings): Json {
   const rootName = tls.credentialName ? `kubernetes://${tls.credentialName}-cacert` : tls.caCertificates ? `file-root:${tls.caCertificates}` : undefined;
   if (rootName && !tls.insecureSkipVerify) {
     const defaultValidationContext: Json = {};
-    if (tls.subjectAltNames?.length) defaultValidationContext.matchSubjectAltNames = tls.subjectAltNames.map((exact) => ({ exact }));
+    if (tls.subjectAltNames?.length) {
+      defaultValidationContext.matchTypedSubjectAltNames = tls.subjectAltNames.map((san) => ({ sanType: 'DNS', matcher: { exact: san } }));
+    }
     common.combinedValidationContext = { defaultValidationContext, validationContextSdsSecretConfig: sdsSecretConfig(rootName) };
   }
   const context: Json = { '@type': UpstreamTlsContextTypeUrl, commonTlsContext: common };
-  if (tls.sni) context.sni = tls.sni;
+  const sni = tls.sni ?? defaultSni;
+  if (sni) context.sni = sni;
   return context;
 }
 

@@ -96,6 +96,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
   pipeline.onPush(afterPush);
   meshd.debug.route('/debug/analyze', () => {
     if (!meshd.ready) return { status: 503, body: { error: 'meshd is not ready: configuration sources not synced yet' } };
+    // Rerun: a rejected update changes the model's rejections without causing a push.
     analyze();
     return { status: 200, body: analysis.latest };
   });

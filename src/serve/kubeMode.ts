@@ -10,7 +10,7 @@ import type { MeshdConfig } from '../meshd.js';
 import { kindNames, type KindName } from '../model/kinds.js';
 import { parseProxy, type Proxy } from '../model/proxy.js';
 import {
-  KubeSource, LeaseLeaderElector, createSecret, getSecret, loadKubeConfig, resolveProxyWorkload,
+  KubeSource, LeaseLeaderElector, createSecret, getSecret, loadKubeConfig, podKeyOfProxy, resolveProxyWorkload,
   reviewToken, rootCertConfigMapLabels, rootCertConfigMapName, upsertConfigMap, type KubeHttp,
 } from '../sources/kube/index.js';
 import type { DecodedNode } from '../xds/server/wire.js';
@@ -112,10 +112,17 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
         rootPublisher = new RootCertPublisher(http, () => pipeline.model.list('Namespace').map((n) => n.object.metadata.name), ca, logger);
         if (leader.isLeader) rootPublisher.start();
       });
-      // Re-evaluate proxies whose pod's labels or service account changed.
-      pipeline.onPush(() => {
+      // Re-evaluate proxies whose pod changed (labels, service account). Push
+      // reasons name each changed object `Kind/namespace/name`; pushes without a
+      // Pod change cost nothing here.
+      pipeline.onPush((request) => {
+        const changedPods = new Set(request.reason.filter((r) => r.startsWith('Pod/')).map((r) => r.slice('Pod/'.length)));
+        if (changedPods.size === 0) return;
         const changed = new Set<string>();
         for (const conn of meshd.ads.streams()) {
+          // Proxies whose node id names no pod were matched by IP: re-check those too.
+          const key = podKeyOfProxy(conn.proxy);
+          if (key && !changedPods.has(`${key.namespace}/${key.name}`)) continue;
           const next = podAwareProxy({ id: conn.proxy.id, cluster: '', metadata: conn.proxy.metadata, locality: conn.proxy.locality }, source);
           if (!sameWorkload(conn.proxy, next)) {
             conn.updateProxy(next);

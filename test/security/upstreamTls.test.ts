@@ -52,7 +52,7 @@ describe('upstream TLS per DestinationRule mode', () => {
       commonTlsContext: {
         tlsCertificateSdsSecretConfigs: [{ name: 'kubernetes://client-cred' }],
         combinedValidationContext: {
-          defaultValidationContext: { matchSubjectAltNames: [{ exact: 'api.example.com' }] },
+          defaultValidationContext: { matchTypedSubjectAltNames: [{ sanType: 'DNS', matcher: { exact: 'api.example.com' } }] },
           validationContextSdsSecretConfig: { name: 'kubernetes://client-cred-cacert' },
         },
       },

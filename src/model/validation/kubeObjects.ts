@@ -50,8 +50,3 @@ export function validateEndpointSlice(object: KubeObject): string[] {
   return problems;
 }
 
-export function validateSecurityPolicy(object: KubeObject): string[] {
-  const spec = object.spec;
-  if (spec !== undefined && (typeof spec !== 'object' || spec === null || Array.isArray(spec))) return ['spec: must be an object'];
-  return [];
-}

@@ -23,7 +23,7 @@ import {
   typeUrls,
 } from './names.js';
 import { toStruct, type JsonValue, istioConfigPath } from './struct.js';
-import { upstreamTransport, type UpstreamTlsTarget } from '../../../security/index.js';
+import { tlsTransportSocket, upstreamTransport, userUpstreamTlsContext, type UpstreamTlsTarget } from '../../../security/index.js';
 
 export type Json = Record<string, unknown>;
 
@@ -263,33 +263,8 @@ export function applyTls(cluster: Json, tls: ClientTLSSettings | undefined, serv
     return;
   }
   if (!tls || tls.mode === undefined || tls.mode === 'DISABLE') return;
-  const sdsConfig = {
-    apiConfigSource: {
-      apiType: 'GRPC',
-      transportApiVersion: 'V3',
-      grpcServices: [{ envoyGrpc: { clusterName: 'sds-grpc' } }],
-      setNodeOnFirstMessageOnly: true,
-    },
-    initialFetchTimeout: { seconds: 0 },
-    resourceApiVersion: 'V3',
-  };
-  const common: Json = {};
-  if (tls.mode === 'MUTUAL') {
-    const certName = tls.credentialName ? `kubernetes://${tls.credentialName}` : `file-cert:${tls.clientCertificate}~${tls.privateKey}`;
-    common.tlsCertificateSdsSecretConfigs = [{ name: certName, sdsConfig }];
-  }
-  const rootName = tls.credentialName ? `kubernetes://${tls.credentialName}-cacert` : tls.caCertificates ? `file-root:${tls.caCertificates}` : undefined;
-  if (rootName && !tls.insecureSkipVerify) {
-    const defaultValidationContext: Json = {};
-    if (tls.subjectAltNames?.length) {
-      defaultValidationContext.matchTypedSubjectAltNames = tls.subjectAltNames.map((san) => ({ sanType: 'DNS', matcher: { exact: san } }));
-    }
-    common.combinedValidationContext = { defaultValidationContext, validationContextSdsSecretConfig: { name: rootName, sdsConfig } };
-  }
-  const upstream: Json = { '@type': typeUrls.upstreamTlsContext, commonTlsContext: common };
-  const sni = tls.sni ?? (service.meshExternal && !service.hostname.includes('*') ? service.hostname : undefined);
-  if (sni) upstream.sni = sni;
-  cluster.transportSocket = { name: 'envoy.transport_sockets.tls', typedConfig: upstream };
+  const defaultSni = service.meshExternal && !service.hostname.includes('*') ? service.hostname : undefined;
+  cluster.transportSocket = tlsTransportSocket(userUpstreamTlsContext(tls, defaultSni));
 }
 
 /** `inbound|PORT||`: original destination to the local workload, bound to 127.0.0.6 so iptables lets it through. */
