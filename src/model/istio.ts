@@ -100,10 +100,18 @@ export interface CorsPolicy {
   allowCredentials?: boolean;
 }
 
+/** A root VirtualService's pointer to the VirtualService (without hosts) whose http routes it takes. */
+export interface Delegate {
+  name: string;
+  /** Defaults to the root's namespace. */
+  namespace?: string;
+}
+
 export interface HTTPRoute {
   name?: string;
   match?: HTTPMatchRequest[];
   route?: HTTPRouteDestination[];
+  delegate?: Delegate;
   redirect?: HTTPRedirect;
   directResponse?: HTTPDirectResponse;
   rewrite?: HTTPRewrite;
@@ -283,18 +291,54 @@ export interface ServiceEntrySpec {
   subjectAltNames?: string[];
 }
 
+/** A Sidecar listener port (istio's SidecarPort): the protocol is required. */
+export interface SidecarPort {
+  number: number;
+  protocol: string;
+  name?: string;
+  /** Rejected by validation: it has no effect on Sidecars. */
+  targetPort?: number;
+}
+
+/** NONE binds a real listener to the port instead of relying on iptables redirection. */
+export type CaptureMode = 'DEFAULT' | 'IPTABLES' | 'NONE';
+
 export interface IstioEgressListener {
-  port?: ServicePort;
+  port?: SidecarPort;
   bind?: string;
-  captureMode?: string;
+  captureMode?: CaptureMode;
   hosts: string[];
 }
 
+export interface ServerTLSSettings {
+  mode?: 'PASSTHROUGH' | 'SIMPLE' | 'MUTUAL' | 'AUTO_PASSTHROUGH' | 'ISTIO_MUTUAL' | 'OPTIONAL_MUTUAL';
+  httpsRedirect?: boolean;
+  credentialName?: string;
+  credentialNames?: string[];
+  tlsCertificates?: unknown[];
+  subjectAltNames?: string[];
+  [field: string]: unknown;
+}
+
+export interface IstioIngressListener {
+  port: SidecarPort;
+  bind?: string;
+  captureMode?: CaptureMode;
+  /** `127.0.0.1:PORT`, `0.0.0.0:PORT` (the pod IP), `[::1]:PORT`, `[::]:PORT` or `unix://PATH`; unset: the original destination. */
+  defaultEndpoint?: string;
+  tls?: ServerTLSSettings;
+  connectionPool?: ConnectionPoolSettings;
+}
+
+export type OutboundTrafficPolicyMode = 'REGISTRY_ONLY' | 'ALLOW_ANY';
+
 export interface SidecarSpec {
   workloadSelector?: { labels?: Record<string, string> };
-  ingress?: unknown[];
+  ingress?: IstioIngressListener[];
   egress?: IstioEgressListener[];
-  outboundTrafficPolicy?: { mode?: 'REGISTRY_ONLY' | 'ALLOW_ANY' };
+  /** Inbound cluster connection pool for ports no ingress listener configures. */
+  inboundConnectionPool?: ConnectionPoolSettings;
+  outboundTrafficPolicy?: { mode?: OutboundTrafficPolicyMode; egressProxy?: Destination };
 }
 
 export interface GatewayServer {

@@ -9,6 +9,7 @@ import { validateSidecar } from './validation/sidecar.js';
 import { validateGateway } from './validation/gateway.js';
 import { validateEndpointSlice, validateService } from './validation/kubeObjects.js';
 import { securityValidators } from '../security/validation.js';
+import { meshConfigMapProblems } from './meshConfig.js';
 
 export type KindName =
   | 'Namespace'
@@ -56,7 +57,7 @@ export const kinds: Readonly<Record<KindName, KindInfo>> = {
   Pod: { apiVersions: ['v1'], namespaced: true, validate: noChecks, resource: 'pods' },
   ServiceAccount: { apiVersions: ['v1'], namespaced: true, validate: noChecks, resource: 'serviceaccounts' },
   Secret: { apiVersions: ['v1'], namespaced: true, validate: noChecks, resource: 'secrets' },
-  ConfigMap: { apiVersions: ['v1'], namespaced: true, validate: noChecks, resource: 'configmaps' },
+  ConfigMap: { apiVersions: ['v1'], namespaced: true, validate: meshConfigMapProblems, resource: 'configmaps' },
   VirtualService: { apiVersions: networking, namespaced: true, validate: specOf<VirtualServiceSpec>(validateVirtualService), resource: 'virtualservices' },
   DestinationRule: { apiVersions: networking, namespaced: true, validate: specOf<DestinationRuleSpec>(validateDestinationRule), resource: 'destinationrules' },
   ServiceEntry: { apiVersions: networking, namespaced: true, validate: specOf<ServiceEntrySpec>(validateServiceEntry), resource: 'serviceentries' },

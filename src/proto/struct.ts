@@ -5,18 +5,19 @@
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export function toStructValue(value: JsonValue): Record<string, unknown> {
-  if (value === null) return { nullValue: 'NULL_VALUE' };
   if (typeof value === 'string') return { stringValue: value };
   if (typeof value === 'number') return { numberValue: value };
   if (typeof value === 'boolean') return { boolValue: value };
+  if (value === null) return { nullValue: 'NULL_VALUE' };
   if (Array.isArray(value)) return { listValue: { values: value.map(toStructValue) } };
   return { structValue: toStruct(value) };
 }
 
 /** Plain JSON object → google.protobuf.Struct in protobufjs' fromObject shape. */
 export function toStruct(object: { [key: string]: JsonValue }): Record<string, unknown> {
+  // Runs for every cluster's and endpoint's metadata: a plain loop, no entry arrays.
   const fields: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(object)) fields[key] = toStructValue(value);
+  for (const key in object) fields[key] = toStructValue(object[key]!);
   return { fields };
 }
 

@@ -39,7 +39,7 @@ export function analyzeMissingSubsets(context: PushContext): MissingSubset[] {
     for (const dest of destinations) {
       if (!dest?.subset) continue;
       const host = resolveShortName(dest.host, vs.namespace, context.options.domainSuffix);
-      const dr = context.destinationRuleFor(vs.namespace, host);
+      const dr = context.destinationRuleFor({ namespace: vs.namespace }, host);
       if (dr?.spec.subsets?.some((s) => s.name === dest.subset)) continue;
       const resource = `VirtualService ${vs.namespace}/${vs.name}`;
       const key = `${resource}|${host}|${dest.subset}`;

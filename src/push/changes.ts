@@ -5,6 +5,7 @@
 import type { ModelChange } from '../model/meshModel.js';
 import type { Proxy } from '../model/proxy.js';
 import type { DestinationRuleSpec, ServiceEntrySpec, SidecarSpec, VirtualServiceSpec } from '../model/istio.js';
+import { meshConfigMapName } from '../model/meshConfig.js';
 import { TypeUrl } from '../xds/resource.js';
 import type { PushRequest } from '../xds/server/types.js';
 import { hostMatches, resolveShortName } from './hosts.js';
@@ -63,7 +64,12 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
     }
     case 'VirtualService': {
       const vsSpecs = specs<VirtualServiceSpec>(change);
-      const hosts = vsSpecs.flatMap((s) => (s.hosts ?? []).map((h) => resolveShortName(h, change.namespace, domainSuffix)));
+      // A delegate has no hosts of its own: its routes live on the hosts of the roots naming it.
+      const roots = [...previous.virtualServicesDelegatingTo(change.namespace, change.name), ...next.virtualServicesDelegatingTo(change.namespace, change.name)];
+      const hosts = [
+        ...vsSpecs.flatMap((s) => (s.hosts ?? []).map((h) => resolveShortName(h, change.namespace, domainSuffix))),
+        ...roots.flatMap((root) => root.hosts),
+      ];
       const l4 = vsSpecs.some((s) => (s.tcp?.length ?? 0) > 0 || (s.tls?.length ?? 0) > 0);
       const mesh = vsSpecs.some((s) => appliesToMesh(s.gateways));
       const sees = seesHosts(hosts, previous, next);
@@ -75,12 +81,18 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       const hosts = drSpecs.map((s) => resolveShortName(s.host, change.namespace, domainSuffix));
       // Consistent hashing lives on routes, so a DestinationRule can touch RDS too.
       const hashing = drSpecs.some((s) => JSON.stringify(s).includes('"consistentHash"'));
-      return { types: new Set(hashing ? [CDS, EDS, RDS] : [CDS, EDS]), affects: seesHosts(hosts, previous, next), reason };
+      const sees = seesHosts(hosts, previous, next);
+      // A rule with a workloadSelector only ever applies to workloads of its own namespace.
+      const selectorOnly = drSpecs.every((s) => s.workloadSelector);
+      const affects = selectorOnly ? (p: Proxy) => p.namespace === change.namespace && sees(p) : sees;
+      return { types: new Set(hashing ? [CDS, EDS, RDS] : [CDS, EDS]), affects, reason };
     }
     case 'Sidecar': {
       const global = change.namespace === rootNamespace && specs<SidecarSpec>(change).some((s) => !s.workloadSelector);
       return { types: 'all', ...(global ? {} : { affects: (p: Proxy) => p.namespace === change.namespace }), reason };
     }
+    case 'ConfigMap':
+      return change.namespace === rootNamespace && change.name === meshConfigMapName ? meshConfigImpact(previous, next, reason) : { types: none, affects: () => false, reason };
     case 'Gateway':
     case 'PeerAuthentication':
     case 'AuthorizationPolicy':
@@ -88,9 +100,20 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       // Translated by their own generators; until they narrow it, push everything.
       return { types: 'all', reason };
     default:
-      // Namespaces, Secrets, ConfigMaps, ServiceAccounts: nothing in CDS/EDS/LDS/RDS reads them.
+      // Namespaces, Secrets, ServiceAccounts: nothing in CDS/EDS/LDS/RDS reads them.
       return { types: none, affects: () => false, reason };
   }
+}
+
+/**
+ * The mesh config: its outboundTrafficPolicy decides the catch-all of
+ * virtualOutbound (LDS) and of every route configuration (RDS), for the
+ * proxies whose Sidecar does not set its own.
+ */
+function meshConfigImpact(previous: PushContext, next: PushContext, reason: string): ChangeImpact {
+  if (previous.meshConfig.outboundTrafficPolicy.mode === next.meshConfig.outboundTrafficPolicy.mode) return { types: none, affects: () => false, reason };
+  const policyChanged = (proxy: Proxy): boolean => previous.scopeFor(proxy).outboundTrafficPolicy !== next.scopeFor(proxy).outboundTrafficPolicy;
+  return { types: new Set([LDS, RDS]), affects: (proxy) => proxy.type === 'sidecar' && policyChanged(proxy), reason };
 }
 
 /** Merges the impacts of a debounced batch into one push request, or undefined when nothing needs pushing. */

@@ -3,16 +3,21 @@
 // debounced change; never mutated afterwards except for its encode cache,
 // which only memoises pure results.
 import type { KubeObject } from '../model/kube.js';
-import type { DestinationRuleSpec, SidecarSpec, VirtualServiceSpec } from '../model/istio.js';
+import type { ConnectionPoolSettings, DestinationRuleSpec, OutboundTrafficPolicyMode, SidecarSpec, VirtualServiceSpec } from '../model/istio.js';
+import { meshConfigOf, type MeshConfig } from '../model/meshConfig.js';
 import type { ModelSnapshot } from '../model/meshModel.js';
 import type { Proxy } from '../model/proxy.js';
+import { DestinationRuleIndex, destinationRuleKey, type DestinationRuleViewer, type EffectiveDestinationRule } from './destinationRules.js';
 import { hostMatches, isExportedTo, labelsMatch, resolveShortName } from './hosts.js';
 import { buildServiceIndex, type MeshEndpoint, type MeshService, type MeshServicePort, type ServiceIndex } from './services.js';
+import { egressListenerScopes, outboundTrafficPolicyMode, unionOfServices, type EgressListenerScope } from './sidecarEgress.js';
+import { sidecarIngressTargets, withInboundConnectionPool, type SidecarIngressTarget } from './sidecarIngress.js';
+import { mergeVirtualServiceDelegates } from './virtualServiceDelegates.js';
 
 export interface PushContextOptions {
   /** DNS suffix of Kubernetes services (`svc.<suffix>`). */
   domainSuffix: string;
-  /** Namespace whose Sidecar and DestinationRules apply mesh-wide. */
+  /** Namespace whose Sidecar and DestinationRules apply mesh-wide; it also holds the mesh config (ConfigMap `istio`). */
   rootNamespace: string;
   trustDomain: string;
   clusterId: string;
@@ -36,23 +41,32 @@ export interface ConfigEntry<Spec> {
   readonly hosts: readonly string[];
 }
 
-/** What a sidecar can see: services chosen by its Sidecar egress hosts and exportTo. */
+/** What a sidecar can see: services chosen by its Sidecar egress listeners and exportTo. */
 export interface ProxyScope {
   /** Proxies with equal keys receive identical outbound configuration. */
   readonly key: string;
   readonly namespace: string;
   readonly sidecar?: ConfigEntry<SidecarSpec>;
+  /** The Sidecar's egress listeners in order (one catch-all without a Sidecar). */
+  readonly egressListeners: readonly EgressListenerScope[];
+  /** Union of the listeners' services: what clusters are built for. */
   readonly services: readonly MeshService[];
   readonly hostnames: ReadonlySet<string>;
-  readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  readonly outboundTrafficPolicy: OutboundTrafficPolicyMode;
+  /** Selector DestinationRules of the namespace picking the scope's workloads (part of `key`). */
+  readonly selectedDestinationRules?: readonly ConfigEntry<DestinationRuleSpec>[];
 }
 
-/** A service port the proxy's own workload serves (its inbound side). */
+/** A port the proxy's own workload serves (its inbound side), from a Service or the Sidecar's ingress. */
 export interface ServiceTarget {
   readonly service: MeshService;
   readonly port: MeshServicePort;
   /** Port the workload listens on. */
   readonly targetPort: number;
+  /** Set when the port comes from a Sidecar ingress listener. */
+  readonly sidecarIngress?: SidecarIngressTarget;
+  /** The Sidecar's inbound connection pool for this port. */
+  readonly connectionPool?: ConnectionPoolSettings;
 }
 
 function byAgeThenName(a: ConfigEntry<unknown>, b: ConfigEntry<unknown>): number {
@@ -82,15 +96,17 @@ export class PushContext {
   readonly virtualServices: readonly ConfigEntry<VirtualServiceSpec>[];
   readonly destinationRules: readonly ConfigEntry<DestinationRuleSpec>[];
   readonly sidecars: readonly ConfigEntry<SidecarSpec>[];
+  readonly meshConfig: MeshConfig;
   /** Memoised generation results keyed by scope; see xds/gen cache helpers. */
   readonly cache: Map<string, unknown>;
   private readonly meshVirtualServicesByHost = new Map<string, ConfigEntry<VirtualServiceSpec>[]>();
   private readonly wildcardMeshVirtualServices: ConfigEntry<VirtualServiceSpec>[] = [];
-  private readonly destinationRulesByHost = new Map<string, ConfigEntry<DestinationRuleSpec>[]>();
-  private readonly wildcardDestinationRules: ConfigEntry<DestinationRuleSpec>[] = [];
+  private readonly destinationRuleIndex: DestinationRuleIndex;
+  private readonly rootsByDelegate: ReadonlyMap<string, readonly ConfigEntry<VirtualServiceSpec>[]>;
   private readonly scopes = new Map<string, ProxyScope>();
-  private readonly destinationRuleLookups = new Map<string, ConfigEntry<DestinationRuleSpec> | undefined>();
+  private readonly destinationRuleLookups = new Map<string, EffectiveDestinationRule | undefined>();
   private readonly targetsByWorkload = new Map<string, ServiceTarget[]>();
+  private readonly inboundByWorkload = new Map<string, readonly ServiceTarget[]>();
   private namespaceServices: Map<string, MeshService[]> | undefined;
 
   /** Encoded resources by content, filled as generation uses them (see xds/gen/cache.ts). */
@@ -110,7 +126,11 @@ export class PushContext {
     );
     this.destinationRules = entries<DestinationRuleSpec>(snapshot, 'DestinationRule', (spec, ns) => [resolveShortName(spec.host, ns, domainSuffix)]);
     this.sidecars = entries<SidecarSpec>(snapshot, 'Sidecar', () => []);
-    for (const vs of this.virtualServices) {
+    this.meshConfig = meshConfigOf(snapshot, options.rootNamespace);
+    // Routing reads roots with their delegates' routes merged in; `virtualServices` keeps the objects as written.
+    const merged = mergeVirtualServiceDelegates(this.virtualServices, domainSuffix);
+    this.rootsByDelegate = merged.rootsByDelegate;
+    for (const vs of merged.virtualServices) {
       if (!appliesToMesh(vs.spec.gateways)) continue;
       for (const host of vs.hosts) {
         if (host.includes('*')) {
@@ -120,11 +140,7 @@ export class PushContext {
         pushTo(this.meshVirtualServicesByHost, host, vs);
       }
     }
-    for (const dr of this.destinationRules) {
-      const host = dr.hosts[0]!;
-      if (host.includes('*')) this.wildcardDestinationRules.push(dr);
-      else pushTo(this.destinationRulesByHost, host, dr);
-    }
+    this.destinationRuleIndex = new DestinationRuleIndex(this.destinationRules, options.rootNamespace);
   }
 
   get services(): readonly MeshService[] {
@@ -163,35 +179,23 @@ export class PushContext {
     return this.meshVirtualServicesByHost.get(hostname) ?? [];
   }
 
+  /** The root VirtualServices whose http routes delegate to `namespace/name` (as written, before merging). */
+  virtualServicesDelegatingTo(namespace: string, name: string): readonly ConfigEntry<VirtualServiceSpec>[] {
+    return this.rootsByDelegate.get(`${namespace}/${name}`) ?? [];
+  }
+
   /**
-   * The DestinationRule for `hostname` as seen from `proxyNamespace`, in istiod's
-   * order: the proxy's namespace, then the service's namespace, then the root
-   * namespace, then any other namespace exporting it; exact hosts before wildcards.
+   * The DestinationRule for `hostname` as seen by a proxy scope (or from a
+   * namespace): a selector rule picking its workloads first, then istiod's
+   * namespace order; see destinationRules.ts.
    */
-  destinationRuleFor(proxyNamespace: string, hostname: string): ConfigEntry<DestinationRuleSpec> | undefined {
-    const key = `${proxyNamespace}|${hostname}`;
+  destinationRuleFor(viewer: DestinationRuleViewer, hostname: string): EffectiveDestinationRule | undefined {
+    const selection = (viewer.selectedDestinationRules ?? []).map(destinationRuleKey).join(',');
+    const key = `${viewer.namespace}|${selection}|${hostname}`;
     if (this.destinationRuleLookups.has(key)) return this.destinationRuleLookups.get(key);
-    const found = this.findDestinationRule(proxyNamespace, hostname);
+    const found = this.destinationRuleIndex.lookup(viewer, hostname, this.service(hostname)?.namespace);
     this.destinationRuleLookups.set(key, found);
     return found;
-  }
-
-  private findDestinationRule(proxyNamespace: string, hostname: string): ConfigEntry<DestinationRuleSpec> | undefined {
-    const serviceNamespace = this.service(hostname)?.namespace;
-    const candidates = this.destinationRulesByHost.get(hostname) ?? this.wildcardDestinationRulesFor(hostname);
-    if (candidates.length === 0) return undefined;
-    const visible = candidates.filter((dr) => isExportedTo(dr.spec.exportTo, dr.namespace, proxyNamespace) && !dr.spec.workloadSelector);
-    const order = [proxyNamespace, serviceNamespace, this.options.rootNamespace];
-    for (const ns of order) {
-      const found = visible.find((dr) => dr.namespace === ns);
-      if (found) return found;
-    }
-    return visible[0];
-  }
-
-  private wildcardDestinationRulesFor(hostname: string): ConfigEntry<DestinationRuleSpec>[] {
-    const matching = this.wildcardDestinationRules.filter((dr) => hostMatches(dr.hosts[0]!, hostname));
-    return matching.sort((a, b) => b.hosts[0]!.length - a.hosts[0]!.length);
   }
 
   /** The Sidecar that applies to a workload: a selector match in its namespace, else the namespace default, else the root namespace default. */
@@ -207,35 +211,46 @@ export class PushContext {
 
   scopeFor(proxy: Pick<Proxy, 'namespace' | 'labels'>): ProxyScope {
     const sidecar = this.sidecarFor(proxy.namespace, proxy.labels);
-    const key = `${proxy.namespace}|${sidecar ? `${sidecar.namespace}/${sidecar.name}` : '-'}`;
+    // Workloads picked by selector DestinationRules see other clusters: they get a scope of their own.
+    const selected = this.destinationRuleIndex.selecting(proxy.namespace, proxy.labels);
+    const drKey = selected.length > 0 ? `|dr:${selected.map(destinationRuleKey).join(',')}` : '';
+    const key = `${proxy.namespace}|${sidecar ? `${sidecar.namespace}/${sidecar.name}` : '-'}${drKey}`;
     let scope = this.scopes.get(key);
     if (!scope) {
-      scope = this.buildScope(proxy.namespace, sidecar, key);
+      scope = { ...this.buildScope(proxy.namespace, sidecar, key), selectedDestinationRules: selected };
       this.scopes.set(key, scope);
     }
     return scope;
   }
 
   private buildScope(namespace: string, sidecar: ConfigEntry<SidecarSpec> | undefined, key: string): ProxyScope {
-    const egressHosts = sidecar?.spec.egress?.flatMap((e) => e.hosts) ?? ['*/*'];
-    const selectors = egressHosts.map((entry) => {
-      const slash = entry.indexOf('/');
-      const ns = entry.slice(0, slash);
-      return { namespace: ns === '.' ? namespace : ns, host: entry.slice(slash + 1) };
-    });
-    const services = this.services.filter(
-      (svc) =>
-        isExportedTo(svc.exportTo, svc.namespace, namespace) &&
-        selectors.some((s) => (s.namespace === '*' || s.namespace === svc.namespace) && hostMatches(s.host, svc.hostname)),
-    );
+    const visible = this.services.filter((svc) => isExportedTo(svc.exportTo, svc.namespace, namespace));
+    const egressListeners = egressListenerScopes(visible, namespace, sidecar?.spec);
+    const services = unionOfServices(egressListeners);
     return {
       key,
       namespace,
       ...(sidecar ? { sidecar } : {}),
+      egressListeners,
       services,
       hostnames: new Set(services.map((s) => s.hostname)),
-      outboundTrafficPolicy: sidecar?.spec.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
+      outboundTrafficPolicy: outboundTrafficPolicyMode(sidecar?.spec, this.meshConfig),
     };
+  }
+
+  /** The workload's inbound ports: its Sidecar's ingress listeners when it has any, else the Services selecting it. */
+  inboundTargets(proxy: Pick<Proxy, 'namespace' | 'labels'>): readonly ServiceTarget[] {
+    const { sidecar, key: scopeKey } = this.scopeFor(proxy);
+    const key = `${scopeKey}|${JSON.stringify(Object.entries(proxy.labels).sort())}`;
+    let targets = this.inboundByWorkload.get(key);
+    if (!targets) {
+      const services = this.serviceTargets(proxy);
+      targets = sidecar?.spec.ingress?.length
+        ? sidecarIngressTargets(sidecar, proxy.namespace, services)
+        : withInboundConnectionPool(services, sidecar?.spec.inboundConnectionPool);
+      this.inboundByWorkload.set(key, targets);
+    }
+    return targets;
   }
 
   /** Kubernetes services in the proxy's namespace whose selector matches its labels: its inbound ports. */

@@ -4,6 +4,7 @@
 import type { ClientTLSSettings } from '../model/istio.js';
 import type { EffectiveMtlsMode } from './peerAuthentication.js';
 import type { Json } from './matchers.js';
+import { sharedMessage } from '../proto/jsonEncoder.js';
 
 export const WorkloadCertificateSecret = 'default';
 export const RootCertificateSecret = 'ROOTCA';
@@ -45,8 +46,17 @@ export const SupportedCiphers = [
   'AES128-GCM-SHA256',
 ];
 
+/** The two secrets every mesh TLS context names: built once, encoded once (see sharedMessage). */
+const meshSecretConfigs = new Map<string, Json>(
+  [WorkloadCertificateSecret, RootCertificateSecret].map((name) => [name, sharedMessage(buildSdsSecretConfig(name))]),
+);
+
 /** SDS from the agent: ADS-less gRPC config source over `sds-grpc`. */
 export function sdsSecretConfig(name: string): Json {
+  return meshSecretConfigs.get(name) ?? buildSdsSecretConfig(name);
+}
+
+function buildSdsSecretConfig(name: string): Json {
   return {
     name,
     sdsConfig: {
@@ -62,8 +72,23 @@ export function sdsSecretConfig(name: string): Json {
   };
 }
 
+// Clusters of services run by the same service accounts carry the same context: share one per ALPN and SAN set.
+const commonContexts = new Map<string, Json>();
+const commonContextsLimit = 10_000;
+
 /** Workload certificate plus ROOTCA validation, optionally pinned to SANs. */
 function meshCommonTlsContext(alpn: readonly string[], subjectAltNames: readonly string[] = []): Json {
+  const key = `${alpn.join(',')}|${subjectAltNames.join(',')}`;
+  let context = commonContexts.get(key);
+  if (!context) {
+    if (commonContexts.size >= commonContextsLimit) commonContexts.clear();
+    context = sharedMessage(buildMeshCommonTlsContext(alpn, subjectAltNames));
+    commonContexts.set(key, context);
+  }
+  return context;
+}
+
+function buildMeshCommonTlsContext(alpn: readonly string[], subjectAltNames: readonly string[]): Json {
   const defaultValidationContext: Json = {};
   if (subjectAltNames.length > 0) defaultValidationContext.matchSubjectAltNames = subjectAltNames.map((exact) => ({ exact }));
   return {
@@ -77,8 +102,10 @@ export type ChainProtocol = 'http' | 'tcp';
 
 /** The server-side (inbound) mTLS context: the client certificate is always required on the TLS chain. */
 export function inboundDownstreamTlsContext(protocol: ChainProtocol): Json {
-  const common = meshCommonTlsContext(protocol === 'tcp' ? Alpn.downstreamWithMetadataExchange : Alpn.http);
-  common.tlsParams = { tlsMinimumProtocolVersion: 'TLSv1_2', tlsMaximumProtocolVersion: 'TLSv1_3', cipherSuites: SupportedCiphers };
+  const common = {
+    ...meshCommonTlsContext(protocol === 'tcp' ? Alpn.downstreamWithMetadataExchange : Alpn.http),
+    tlsParams: { tlsMinimumProtocolVersion: 'TLSv1_2', tlsMaximumProtocolVersion: 'TLSv1_3', cipherSuites: SupportedCiphers },
+  };
   return { '@type': DownstreamTlsContextTypeUrl, commonTlsContext: common, requireClientCertificate: { value: true } };
 }
 
@@ -200,8 +227,10 @@ export function userUpstreamTlsContext(tls: ClientTLSSettings, defaultSni?: stri
   return context;
 }
 
+const rawBufferSocket = sharedMessage({ name: RawBufferTransportSocketName, typedConfig: { '@type': RawBufferTypeUrl } });
+
 export function rawBufferTransportSocket(): Json {
-  return { name: RawBufferTransportSocketName, typedConfig: { '@type': RawBufferTypeUrl } };
+  return rawBufferSocket;
 }
 
 /** Cluster fields (transportSocket or transportSocketMatches) carrying upstream TLS; empty for plaintext. */
@@ -223,11 +252,14 @@ export function upstreamTransport(tls: ClientTLSSettings | undefined, target: Up
   if (!autoMtls) return {};
   return {
     transportSocketMatches: [
-      { name: 'tlsMode-istio', match: { fields: { tlsMode: { stringValue: TlsModeIstio } } }, transportSocket: tlsTransportSocket(istioMutualUpstreamTlsContext(target)) },
-      { name: 'tlsMode-disabled', match: { fields: {} }, transportSocket: rawBufferTransportSocket() },
+      { name: 'tlsMode-istio', match: tlsModeIstioMatch, transportSocket: tlsTransportSocket(istioMutualUpstreamTlsContext(target)) },
+      tlsModeDisabledMatch,
     ],
   };
 }
+
+const tlsModeIstioMatch = sharedMessage({ fields: { tlsMode: { stringValue: TlsModeIstio } } });
+const tlsModeDisabledMatch = sharedMessage({ name: 'tlsMode-disabled', match: { fields: {} }, transportSocket: rawBufferTransportSocket() });
 
 /** Endpoint metadata marking an endpoint that runs a proxy (auto mTLS sends it mTLS), as a Struct in protobufjs JSON. */
 export function endpointTlsModeMetadata(): Json {

@@ -1,8 +1,9 @@
 // An xDS resource encoded once and shared by every proxy that receives it.
 // Generators build these; the ADS server only copies their bytes onto streams.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { lookupType } from '../proto/envoyRoot.js';
+import { encodeJsonAsAny } from '../proto/jsonEncoder.js';
 
 export const TypeUrl = {
   Cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
@@ -27,7 +28,7 @@ export const wildcardTypes: ReadonlySet<string> = new Set([TypeUrl.Cluster, Type
 export interface XdsResource {
   readonly typeUrl: string;
   readonly name: string;
-  /** Content hash: equal versions mean identical bytes. */
+  /** Content hash of `any` (type URL and bytes): equal versions mean identical resources. */
   readonly version: string;
   /** The encoded google.protobuf.Any (type_url + value). */
   readonly any: Uint8Array;
@@ -38,24 +39,32 @@ export const encodeStats = { resources: 0 };
 
 const typeNameFromUrl = (typeUrl: string): string => typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
 
-/** Encodes google.protobuf.Any{type_url, value} by hand so the value bytes are not copied twice. */
-export function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
-  return protobuf.Writer.create().uint32(10).string(typeUrl).uint32(18).bytes(value).finish();
+const typesByUrl = new Map<string, protobuf.Type>();
+
+/** The message type of a type URL; remembered by URL, as encoding asks for every resource. */
+function typeOfUrl(typeUrl: string): protobuf.Type {
+  let type = typesByUrl.get(typeUrl);
+  if (!type) {
+    type = lookupType(typeNameFromUrl(typeUrl));
+    typesByUrl.set(typeUrl, type);
+  }
+  return type;
 }
 
 export function contentVersion(bytes: Uint8Array): string {
-  return createHash('sha1').update(bytes).digest('base64url').slice(0, 16);
+  // One-shot hash: about twice as fast as a Hash object for resource-sized inputs.
+  return hash('sha1', bytes, 'base64url').slice(0, 16);
 }
 
 /**
  * Encodes a resource given as a protobufjs JSON object (camelCase fields,
- * `@type`-tagged Any values). Throws if the object does not fit the proto.
+ * `@type`-tagged Any values). Throws ProtoJsonError, naming the field, if the
+ * object does not fit the proto (unknown fields and enum names included).
  */
 export function encodeResource(typeUrl: string, name: string, message: Record<string, unknown>): XdsResource {
   encodeStats.resources++;
-  const type = lookupType(typeNameFromUrl(typeUrl));
-  const value = type.encode(type.fromObject(message)).finish();
-  return { typeUrl, name, version: contentVersion(value), any: encodeAny(typeUrl, value) };
+  const { any } = encodeJsonAsAny(typeUrl, typeOfUrl(typeUrl), message);
+  return { typeUrl, name, version: contentVersion(any), any };
 }
 
 /** Decodes an encoded Any back to JSON (for config_dump, tests and CSDS). */

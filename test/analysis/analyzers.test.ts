@@ -155,7 +155,8 @@ spec:
 
   it('IST0106: an invalid object and a malformed document, each with its file', async () => {
     const messages = await analyze({
-      'bad.yaml': vs('broken', 'v1').replace('hosts: [reviews]', 'hosts: []'),
+      // (A VirtualService without hosts is a valid delegate; a malformed host is not.)
+      'bad.yaml': vs('broken', 'v1').replace('hosts: [reviews]', 'hosts: ["bad_host!"]'),
       'garbage.yaml': 'kind: [unclosed\n',
     });
     expect(messages.every((m) => m.code === 'IST0106')).toBe(true);

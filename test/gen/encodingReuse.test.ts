@@ -1,12 +1,13 @@
-// Each resource is encoded once per distinct content: proxies in different
-// scopes share the bytes of identical clusters, and a new push context reuses
-// the previous context's bytes for content the change did not touch.
+// One copy per distinct content: proxies in different scopes share the bytes
+// of identical clusters, and a new push context hands out the previous
+// context's resource objects (bytes and version) for content the change did
+// not touch, so only changed content is new.
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { MeshModel } from '../../src/model/meshModel.js';
 import { PushContext } from '../../src/push/pushContext.js';
 import { SidecarGenerator } from '../../src/xds/gen/sidecar/generator.js';
-import { TypeUrl, encodeStats, type XdsResource } from '../../src/xds/resource.js';
+import { TypeUrl, type XdsResource } from '../../src/xds/resource.js';
 import type { KubeObject } from '../../src/model/kube.js';
 import { proxyForPod } from '../support/goldenMesh.js';
 
@@ -29,22 +30,24 @@ describe('encoding reuse', () => {
     const context = new PushContext(model.snapshot());
     const generator = new SidecarGenerator(() => context);
     const shop = byName(generator.generate(pod('shop'), cds, request)!);
-    const before = encodeStats.resources;
+    const distinctBefore = context.encodings.size;
     const other = byName(generator.generate(pod('other'), cds, request)!);
     expect(context.scopeFor(pod('shop')).key).not.toBe(context.scopeFor(pod('other')).key);
     expect(other.get('outbound|9080||reviews.shop.svc.cluster.local')).toBe(shop.get('outbound|9080||reviews.shop.svc.cluster.local'));
-    expect(encodeStats.resources - before).toBe(0);
+    expect(other.size).toBe(shop.size);
+    expect(context.encodings.size).toBe(distinctBefore); // nothing new to keep
   });
 
-  it('re-encodes only what changed when the next push context is built', () => {
+  it('keeps only what changed as new content when the next push context is built', () => {
     const first = new PushContext(model.snapshot());
     const before = byName(new SidecarGenerator(() => first).generate(pod('shop'), cds, request)!);
     model.apply([{ type: 'upsert', object: service('details', 'shop', 9082) }]);
     const second = new PushContext(model.snapshot(), undefined, first.encodings);
-    const encodedBefore = encodeStats.resources;
     const after = byName(new SidecarGenerator(() => second).generate(pod('shop'), cds, request)!);
     expect(after.get('outbound|9080||reviews.shop.svc.cluster.local')).toBe(before.get('outbound|9080||reviews.shop.svc.cluster.local'));
     expect(after.has('outbound|9082||details.shop.svc.cluster.local')).toBe(true);
-    expect(encodeStats.resources - encodedBefore).toBe(1); // only the new cluster
+    const reused = new Set(first.encodings.values());
+    const fresh = [...after.values()].filter((r) => !reused.has(r));
+    expect(fresh.map((r) => r.name)).toEqual(['outbound|9082||details.shop.svc.cluster.local']); // only the new cluster
   });
 });

@@ -29,8 +29,8 @@ spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}
     expect(context.service('reviews.shop.svc.cluster.local')?.addresses).toEqual(['10.96.4.7']);
     expect(context.virtualServiceFor('reviews.shop.svc.cluster.local', 'shop')?.name).toBe('r');
     expect(context.virtualServiceFor('reviews.other.svc.cluster.local', 'shop')).toBeUndefined();
-    expect(context.destinationRuleFor('shop', 'reviews.other.svc.cluster.local')?.namespace).toBe('other');
-    expect(context.destinationRuleFor('shop', 'reviews.shop.svc.cluster.local')).toBeUndefined();
+    expect(context.destinationRuleFor({ namespace: 'shop' }, 'reviews.other.svc.cluster.local')?.namespace).toBe('other');
+    expect(context.destinationRuleFor({ namespace: 'shop' }, 'reviews.shop.svc.cluster.local')).toBeUndefined();
   });
 
   it('prefers the DestinationRule in the proxy namespace, then the service namespace, then the root namespace', () => {
@@ -41,8 +41,8 @@ metadata: {name: dr-${ns}, namespace: ${ns}}
 spec: {host: reviews.shop.svc.cluster.local}
 `;
     const { context } = meshFromYaml(`${svc('reviews', 'shop')}${dr('istio-system')}${dr('shop')}${dr('client')}`);
-    expect(context.destinationRuleFor('client', 'reviews.shop.svc.cluster.local')?.name).toBe('dr-client');
-    expect(context.destinationRuleFor('elsewhere', 'reviews.shop.svc.cluster.local')?.name).toBe('dr-shop');
+    expect(context.destinationRuleFor({ namespace: 'client' }, 'reviews.shop.svc.cluster.local')?.name).toBe('dr-client');
+    expect(context.destinationRuleFor({ namespace: 'elsewhere' }, 'reviews.shop.svc.cluster.local')?.name).toBe('dr-shop');
   });
 
   it('scopes a workload by its Sidecar egress hosts (ns/host, ./host, */host) and honours exportTo', () => {

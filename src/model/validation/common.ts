@@ -1,7 +1,7 @@
 // Checks shared by several Istio kinds: hosts, regexes (RE2, as Envoy runs
 // them), string matches, percentages, ports.
 import { RE2JS } from 're2js';
-import type { StringMatch } from '../istio.js';
+import type { ConnectionPoolSettings, StringMatch } from '../istio.js';
 
 const dnsLabel = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 
@@ -53,4 +53,12 @@ export function checkNonNegative(value: number | undefined, path: string, proble
 
 export function isDnsLabel(name: string): boolean {
   return dnsLabel.test(name);
+}
+
+/** Connection pool counts must not be negative. */
+export function checkConnectionPool(pool: ConnectionPoolSettings | undefined, path: string, problems: string[]): void {
+  checkNonNegative(pool?.tcp?.maxConnections, `${path}.tcp.maxConnections`, problems);
+  for (const field of ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'maxRetries', 'maxConcurrentStreams'] as const) {
+    checkNonNegative(pool?.http?.[field], `${path}.http.${field}`, problems);
+  }
 }

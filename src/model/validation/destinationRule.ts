@@ -1,8 +1,9 @@
 // DestinationRule semantics beyond field shapes.
-import type { DestinationRuleSpec, TrafficPolicy } from '../istio.js';
+import type { DestinationRuleSpec, LocalityLbSetting, TrafficPolicy } from '../istio.js';
+import { TopologyLabels } from '../topology.js';
 import { checkSchema } from './schema.js';
 import { destinationRuleSchema } from './istioSchemas.js';
-import { checkNonNegative, checkPercentage, checkPort, hostProblem, isDnsLabel } from './common.js';
+import { checkConnectionPool, checkNonNegative, checkPercentage, checkPort, hostProblem, isDnsLabel } from './common.js';
 
 export function validateDestinationRule(spec: DestinationRuleSpec): string[] {
   const problems: string[] = [];
@@ -23,6 +24,16 @@ export function validateDestinationRule(spec: DestinationRuleSpec): string[] {
   return problems;
 }
 
+const localityLabels: readonly string[] = [TopologyLabels.region, TopologyLabels.zone, TopologyLabels.subZone];
+
+/** istiod's rules: distribute excludes failover, and failover already orders by locality, so failoverPriority may not name locality labels with it. */
+function checkLocalityLbSetting(setting: LocalityLbSetting | undefined, path: string, problems: string[]): void {
+  if (!setting?.failover?.length) return;
+  if (setting.distribute?.length) problems.push(`${path}: distribute and failover cannot both be set`);
+  const clash = setting.failoverPriority?.find((label) => localityLabels.includes(label));
+  if (clash) problems.push(`${path}.failoverPriority: ${clash} cannot be used together with failover`);
+}
+
 function checkTrafficPolicy(policy: TrafficPolicy | undefined, path: string, problems: string[], allowPorts: boolean): void {
   if (!policy) return;
   const lb = policy.loadBalancer;
@@ -33,12 +44,8 @@ function checkTrafficPolicy(policy: TrafficPolicy | undefined, path: string, pro
     if (keys.length !== 1) problems.push(`${path}.loadBalancer.consistentHash: exactly one hash key is required, got ${keys.length}`);
     if (hash.httpCookie && !hash.httpCookie.name) problems.push(`${path}.loadBalancer.consistentHash.httpCookie.name: required`);
   }
-  const tcp = policy.connectionPool?.tcp;
-  const http = policy.connectionPool?.http;
-  checkNonNegative(tcp?.maxConnections, `${path}.connectionPool.tcp.maxConnections`, problems);
-  for (const field of ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'maxRetries', 'maxConcurrentStreams'] as const) {
-    checkNonNegative(http?.[field], `${path}.connectionPool.http.${field}`, problems);
-  }
+  checkLocalityLbSetting(lb?.localityLbSetting, `${path}.loadBalancer.localityLbSetting`, problems);
+  checkConnectionPool(policy.connectionPool, `${path}.connectionPool`, problems);
   const od = policy.outlierDetection;
   if (od) {
     checkNonNegative(od.consecutive5xxErrors, `${path}.outlierDetection.consecutive5xxErrors`, problems);

@@ -185,10 +185,32 @@ export const serviceEntrySchema = obj({
   subjectAltNames: arr('string'),
 });
 
+const sidecarPort = obj({ number: 'integer', protocol: 'string', name: 'string', targetPort: 'integer' });
+const captureMode = oneOf('DEFAULT', 'IPTABLES', 'NONE');
+const tlsVersion = oneOf('TLS_AUTO', 'TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3');
+
+const serverTls = obj({
+  httpsRedirect: 'boolean',
+  mode: oneOf('PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'),
+  serverCertificate: 'string',
+  privateKey: 'string',
+  caCertificates: 'string',
+  caCrl: 'string',
+  credentialName: 'string',
+  credentialNames: arr('string'),
+  tlsCertificates: arr(obj({ serverCertificate: 'string', privateKey: 'string', caCertificates: 'string' })),
+  subjectAltNames: arr('string'),
+  verifyCertificateSpki: arr('string'),
+  verifyCertificateHash: arr('string'),
+  minProtocolVersion: tlsVersion,
+  maxProtocolVersion: tlsVersion,
+  cipherSuites: arr('string'),
+});
+
 export const sidecarSchema = obj({
   workloadSelector: obj({ labels: map('string') }),
-  ingress: arr('any'),
-  egress: arr(obj({ port: servicePort, bind: 'string', captureMode: oneOf('DEFAULT', 'IPTABLES', 'NONE'), hosts: arr('string') })),
+  ingress: arr(obj({ port: sidecarPort, bind: 'string', captureMode, defaultEndpoint: 'string', tls: serverTls, connectionPool })),
+  egress: arr(obj({ port: sidecarPort, bind: 'string', captureMode, hosts: arr('string') })),
   inboundConnectionPool: connectionPool,
   outboundTrafficPolicy: obj({ mode: oneOf('REGISTRY_ONLY', 'ALLOW_ANY'), egressProxy: destination }),
 });

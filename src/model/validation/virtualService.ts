@@ -9,12 +9,19 @@ export function validateVirtualService(spec: VirtualServiceSpec): string[] {
   const problems: string[] = [];
   checkSchema(spec, virtualServiceSchema, 'spec', problems);
   if (problems.length > 0) return problems;
-  if (!spec.hosts || spec.hosts.length === 0) problems.push('spec.hosts: at least one host is required');
+  // Without hosts a VirtualService can only serve as a delegate: http routes only, no gateways (istiod's rules).
+  const isDelegate = !spec.hosts || spec.hosts.length === 0;
+  if (isDelegate) {
+    if (spec.gateways?.length) problems.push('spec.gateways: a delegate VirtualService (one without hosts) must not name gateways');
+    if (spec.tcp?.length) problems.push('spec.tcp: a delegate VirtualService (one without hosts) must not have tcp routes');
+    if (spec.tls?.length) problems.push('spec.tls: a delegate VirtualService (one without hosts) must not have tls routes');
+  }
   spec.hosts?.forEach((host, i) => {
     const problem = hostProblem(host);
     if (problem) problems.push(`spec.hosts[${i}]: ${problem}`);
   });
-  spec.http?.forEach((route, i) => checkHttpRoute(route, `spec.http[${i}]`, problems));
+  if (!spec.http?.length && !spec.tcp?.length && !spec.tls?.length) problems.push('spec: at least one of http, tcp or tls routes is required');
+  spec.http?.forEach((route, i) => checkHttpRoute(route, `spec.http[${i}]`, isDelegate, problems));
   for (const [kind, routes] of [['tcp', spec.tcp], ['tls', spec.tls]] as const) {
     routes?.forEach((route, i) => {
       if (!route.route || route.route.length === 0) problems.push(`spec.${kind}[${i}].route: at least one destination is required`);
@@ -36,10 +43,16 @@ export function validateVirtualService(spec: VirtualServiceSpec): string[] {
   return problems;
 }
 
-function checkHttpRoute(route: HTTPRoute, path: string, problems: string[]): void {
+function checkHttpRoute(route: HTTPRoute, path: string, inDelegate: boolean, problems: string[]): void {
   const actions = (['route', 'redirect', 'directResponse'] as const).filter((k) => route[k] !== undefined);
-  if (actions.length === 0 && !(route as Record<string, unknown>).delegate) {
-    problems.push(`${path}: one of route, redirect or directResponse is required`);
+  if (route.delegate && !inDelegate) {
+    // A root entry takes its routes from the delegate: a route or redirect of its own would be ambiguous.
+    for (const field of ['route', 'redirect'] as const) {
+      if (route[field] !== undefined) problems.push(`${path}.${field}: an http route with delegate must not also set ${field}`);
+    }
+  } else {
+    if (route.delegate) problems.push(`${path}.delegate: a delegate VirtualService cannot delegate again (one level only)`);
+    if (actions.length === 0) problems.push(`${path}: one of route, redirect or directResponse is required`);
   }
   if (actions.length > 1) problems.push(`${path}: only one of route, redirect, directResponse may be set, got ${actions.join(' and ')}`);
   route.match?.forEach((m, i) => {

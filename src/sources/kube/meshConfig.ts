@@ -1,12 +1,11 @@
 // The parts of istiod's mesh configuration (ConfigMap `istio` in the system
 // namespace, key `mesh`, a YAML MeshConfig) that shape what this source
 // delivers. Everything else in MeshConfig is left to the model.
-import { parse as parseYaml } from 'yaml';
 import type { KubeObject } from '../../model/kube.js';
+import { meshConfigMapName, readMeshConfigDocument } from '../../model/meshConfig.js';
 import { compileLabelSelector, type LabelMatcher } from './labelSelector.js';
 
-export const meshConfigMapName = 'istio';
-export const meshConfigKey = 'mesh';
+export { meshConfigMapName };
 
 export interface SourceMeshConfig {
   /** undefined when MeshConfig has no discoverySelectors: every namespace is discovered. */
@@ -17,19 +16,9 @@ export type MeshConfigResult = { ok: true; config: SourceMeshConfig } | { ok: fa
 
 /** Reads the `mesh` key of the mesh ConfigMap; a missing key or empty document means defaults. */
 export function parseMeshConfigMap(configMap: KubeObject): MeshConfigResult {
-  const data = configMap.data;
-  const text = data && typeof data === 'object' ? (data as Record<string, unknown>)[meshConfigKey] : undefined;
-  if (text === undefined || text === null || text === '') return { ok: true, config: {} };
-  if (typeof text !== 'string') return { ok: false, error: `data.${meshConfigKey}: must be a string holding YAML` };
-  let mesh: unknown;
-  try {
-    mesh = parseYaml(text);
-  } catch (error) {
-    return { ok: false, error: `data.${meshConfigKey}: invalid YAML: ${(error as Error).message.split('\n')[0]}` };
-  }
-  if (mesh === null || mesh === undefined) return { ok: true, config: {} };
-  if (typeof mesh !== 'object' || Array.isArray(mesh)) return { ok: false, error: `data.${meshConfigKey}: must be a YAML mapping (MeshConfig)` };
-  return parseDiscoverySelectors((mesh as Record<string, unknown>).discoverySelectors);
+  const document = readMeshConfigDocument(configMap);
+  if (!document.ok) return document;
+  return parseDiscoverySelectors(document.value.discoverySelectors);
 }
 
 function parseDiscoverySelectors(value: unknown): MeshConfigResult {

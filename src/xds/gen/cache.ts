@@ -3,6 +3,7 @@
 // is encoded once per change rather than once per proxy.
 import type { PushContext } from '../../push/pushContext.js';
 import { TypeUrl, encodeResource, type XdsResource } from '../resource.js';
+import { discardEncoding } from '../../proto/jsonEncoder.js';
 
 export function memo<T>(context: PushContext, key: string, build: () => T): T {
   const cache = context.cache;
@@ -13,19 +14,23 @@ export function memo<T>(context: PushContext, key: string, build: () => T): T {
 }
 
 /**
- * Encodes a resource once per distinct content: scopes that differ (other
- * namespaces, other Sidecars) share the bytes of what they have in common, and
- * a new push context reuses the previous one's bytes for content that did not
- * change. Only encodings a context used are carried to the next, so memory
- * stays bounded by two contexts' worth.
+ * Encodes a resource and keeps one copy per distinct content: scopes that
+ * differ (other namespaces, other Sidecars) share the bytes of what they have
+ * in common, and a new push context hands out the previous context's object
+ * for content that did not change, so unchanged resources keep their identity
+ * and version. Only encodings a context used are carried to the next, so
+ * memory stays bounded by two contexts' worth. Encoding is cheaper than any
+ * key of the JSON would be, so content is compared by its bytes' version.
  */
 export function encodeShared(context: PushContext, typeUrl: string, name: string, json: Record<string, unknown>): XdsResource {
-  const key = `${typeUrl}|${JSON.stringify(json)}`;
-  let resource = context.encodings.get(key) as XdsResource | undefined;
+  const encoded = encodeResource(typeUrl, name, json);
+  // The version hashes the type URL and the bytes, so it alone identifies the content.
+  let resource = context.encodings.get(encoded.version) as XdsResource | undefined;
   if (!resource) {
-    resource = (context.previousEncodings?.get(key) as XdsResource | undefined) ?? encodeResource(typeUrl, name, json);
-    context.encodings.set(key, resource);
+    resource = (context.previousEncodings?.get(encoded.version) as XdsResource | undefined) ?? encoded;
+    context.encodings.set(encoded.version, resource);
   }
+  if (resource !== encoded) discardEncoding(encoded.any);
   return resource;
 }
 

@@ -2,6 +2,7 @@
 // outbound service/subset clusters with DestinationRule traffic policy,
 // inbound clusters, and istiod's BlackHole / Passthrough clusters.
 import type { ClientTLSSettings, ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection } from '../../../model/istio.js';
+import { socketAddress } from './listeners.js';
 import { toProtoDuration } from '../../../model/duration.js';
 import { isHttp2Protocol } from '../../../push/protocol.js';
 import type { MeshEndpoint, MeshService, MeshServicePort } from '../../../push/services.js';
@@ -23,11 +24,13 @@ import {
   typeUrls,
 } from './names.js';
 import { toStruct, type JsonValue, istioConfigPath } from './struct.js';
+import { sharedMessage } from '../../../proto/jsonEncoder.js';
 import { tlsTransportSocket, upstreamTransport, userUpstreamTlsContext, type UpstreamTlsTarget } from '../../../security/index.js';
 
 export type Json = Record<string, unknown>;
 
-const connectTimeout = (): Json => ({ seconds: DefaultConnectTimeoutSeconds });
+const defaultConnectTimeout = sharedMessage({ seconds: DefaultConnectTimeoutSeconds });
+const connectTimeout = (): Json => defaultConnectTimeout;
 
 function defaultThresholds(): Json {
   return {
@@ -111,20 +114,7 @@ export function buildOutboundCluster(input: OutboundClusterInput): Json | undefi
     const fields = (((cluster.metadata as Json).filterMetadata as Json).istio as { fields: Json }).fields;
     fields.external = { boolValue: true };
   }
-  return orderedCluster(cluster);
-}
-
-/** Field order in the output follows the proto, so golden files read like istioctl's dumps. */
-function orderedCluster(cluster: Json): Json {
-  const order = [
-    'name', 'altStatName', 'type', 'edsClusterConfig', 'connectTimeout', 'lbPolicy', 'circuitBreakers', 'dnsRefreshRate',
-    'respectDnsTtl', 'dnsLookupFamily', 'outlierDetection', 'commonLbConfig', 'ringHashLbConfig', 'maglevLbConfig',
-    'loadAssignment', 'transportSocket', 'upstreamBindConfig', 'cleanupInterval', 'typedExtensionProtocolOptions', 'metadata',
-  ];
-  const out: Json = {};
-  for (const key of order) if (cluster[key] !== undefined) out[key] = cluster[key];
-  for (const key of Object.keys(cluster)) if (!(key in out)) out[key] = cluster[key];
-  return out;
+  return cluster;
 }
 
 function protocolOptions(cluster: Json): Json {
@@ -132,15 +122,37 @@ function protocolOptions(cluster: Json): Json {
   return (all['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'] ??= { '@type': typeUrls.httpProtocolOptions }) as Json;
 }
 
-export function applyConnectionPool(cluster: Json, settings: ConnectionPoolSettings | undefined, port: MeshServicePort | undefined): void {
+// Policies come from DestinationRule specs, which many clusters share (every
+// subset and port of a host): their Envoy form is built and encoded once per
+// settings object (see sharedMessage), not once per cluster.
+const perSettings = new WeakMap<object, Json>();
+const noSettings = {};
+
+function sharedPerSettings(settings: object | undefined, build: () => Json): Json {
+  const key = settings ?? noSettings;
+  let json = perSettings.get(key);
+  if (!json) {
+    json = sharedMessage(build());
+    perSettings.set(key, json);
+  }
+  return json;
+}
+
+function circuitBreakers(settings: ConnectionPoolSettings | undefined): Json {
   const threshold = defaultThresholds();
   const http = settings?.http;
   const tcp = settings?.tcp;
   if (http?.http2MaxRequests) threshold.maxRequests = { value: http.http2MaxRequests };
   if (http?.http1MaxPendingRequests) threshold.maxPendingRequests = { value: http.http1MaxPendingRequests };
   if (http?.maxRetries) threshold.maxRetries = { value: http.maxRetries };
-  if (tcp?.connectTimeout) cluster.connectTimeout = toProtoDuration(tcp.connectTimeout);
   if (tcp?.maxConnections) threshold.maxConnections = { value: tcp.maxConnections };
+  return { thresholds: [orderThreshold(threshold)] };
+}
+
+export function applyConnectionPool(cluster: Json, settings: ConnectionPoolSettings | undefined, port: MeshServicePort | undefined): void {
+  const http = settings?.http;
+  const tcp = settings?.tcp;
+  if (tcp?.connectTimeout) cluster.connectTimeout = toProtoDuration(tcp.connectTimeout);
   if (tcp?.tcpKeepalive) {
     const keepalive: Json = {};
     if (tcp.tcpKeepalive.probes) keepalive.keepaliveProbes = { value: tcp.tcpKeepalive.probes };
@@ -148,7 +160,7 @@ export function applyConnectionPool(cluster: Json, settings: ConnectionPoolSetti
     if (tcp.tcpKeepalive.interval) keepalive.keepaliveInterval = { value: toProtoDuration(tcp.tcpKeepalive.interval).seconds };
     cluster.upstreamConnectionOptions = { tcpKeepalive: keepalive };
   }
-  cluster.circuitBreakers = { thresholds: [orderThreshold(threshold)] };
+  cluster.circuitBreakers = sharedPerSettings(settings, () => circuitBreakers(settings));
 
   const h2 = http?.h2UpgradePolicy === 'UPGRADE' || (http?.h2UpgradePolicy !== 'DO_NOT_UPGRADE' && port !== undefined && isHttp2Protocol(port.protocol));
   // A sniffed port forwards HTTP/1.1 or HTTP/2 as the client spoke it.
@@ -181,6 +193,12 @@ function orderThreshold(t: Json): Json {
 
 export function applyOutlierDetection(cluster: Json, outlier: OutlierDetection | undefined): void {
   if (!outlier) return;
+  cluster.outlierDetection = sharedPerSettings(outlier, () => outlierDetection(outlier));
+  // istiod disables the panic threshold unless minHealthPercent asks for one.
+  (cluster.commonLbConfig as Json).healthyPanicThreshold = { value: outlier.minHealthPercent ?? 0 };
+}
+
+function outlierDetection(outlier: OutlierDetection): Json {
   const out: Json = {};
   if (outlier.consecutive5xxErrors !== undefined) {
     out.consecutive_5xx = { value: outlier.consecutive5xxErrors };
@@ -203,9 +221,7 @@ export function applyOutlierDetection(cluster: Json, outlier: OutlierDetection |
     }
     out.enforcingLocalOriginSuccessRate = { value: 0 };
   }
-  cluster.outlierDetection = out;
-  // istiod disables the panic threshold unless minHealthPercent asks for one.
-  (cluster.commonLbConfig as Json).healthyPanicThreshold = { value: outlier.minHealthPercent ?? 0 };
+  return out;
 }
 
 export function applyLoadBalancer(cluster: Json, lb: LoadBalancerSettings | undefined): void {
@@ -267,24 +283,49 @@ export function applyTls(cluster: Json, tls: ClientTLSSettings | undefined, serv
   cluster.transportSocket = tlsTransportSocket(userUpstreamTlsContext(tls, defaultSni));
 }
 
-/** `inbound|PORT||`: original destination to the local workload, bound to 127.0.0.6 so iptables lets it through. */
-export function buildInboundCluster(port: number, service: MeshService, servicePort: MeshServicePort): Json {
+/** Where an inbound cluster delivers traffic instead of the original destination (Sidecar ingress defaultEndpoint). */
+export type InboundEndpoint = { readonly address: string; readonly port: number } | { readonly pipe: string };
+
+export interface InboundClusterOptions {
+  readonly endpoint?: InboundEndpoint;
+  /** The Sidecar's inbound connection pool (thresholds and timeouts). */
+  readonly connectionPool?: ConnectionPoolSettings;
+}
+
+const loopbackAddresses: ReadonlySet<string> = new Set(['127.0.0.1', '::1']);
+
+/**
+ * `inbound|PORT||`: original destination to the local workload, or a static
+ * endpoint when one is given; bound to 127.0.0.6 so iptables lets it through,
+ * except towards loopback, which iptables does not capture.
+ */
+export function buildInboundCluster(port: number, service: MeshService, servicePort: MeshServicePort, options: InboundClusterOptions = {}): Json {
   const name = inboundClusterName(port);
+  const { endpoint } = options;
   const cluster: Json = {
     name,
     altStatName: delimitedStatsPrefix(name),
-    type: 'ORIGINAL_DST',
+    type: endpoint ? 'STATIC' : 'ORIGINAL_DST',
     connectTimeout: connectTimeout(),
-    lbPolicy: 'CLUSTER_PROVIDED',
+    // istiod sets no load balancer on inbound clusters: a static one keeps Envoy's default.
+    ...(endpoint ? {} : { lbPolicy: 'CLUSTER_PROVIDED' }),
     circuitBreakers: { thresholds: [defaultThresholds()] },
     commonLbConfig: {},
-    upstreamBindConfig: { sourceAddress: { address: InboundPassthroughBindIpv4, portValue: 0 } },
-    // Inbound original-destination hosts are never cleaned up (istiod uses the maximum duration).
-    cleanupInterval: { seconds: 315576000000 },
     metadata: istioMetadata(service, servicePort),
   };
+  if (endpoint) {
+    const address = 'pipe' in endpoint ? { pipe: { path: endpoint.pipe } } : socketAddress(endpoint.address, endpoint.port);
+    cluster.loadAssignment = { clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address } }] }] };
+  } else {
+    // Inbound original-destination hosts are never cleaned up (istiod uses the maximum duration).
+    cluster.cleanupInterval = { seconds: 315576000000 };
+  }
+  if (!endpoint || 'pipe' in endpoint || !loopbackAddresses.has(endpoint.address)) {
+    cluster.upstreamBindConfig = { sourceAddress: { address: InboundPassthroughBindIpv4, portValue: 0 } };
+  }
+  if (options.connectionPool) applyConnectionPool(cluster, options.connectionPool, undefined);
   if (isHttp2Protocol(servicePort.protocol)) protocolOptions(cluster).explicitHttpConfig = { http2ProtocolOptions: {} };
-  return orderedCluster(cluster);
+  return cluster;
 }
 
 export function buildBlackHoleCluster(): Json {

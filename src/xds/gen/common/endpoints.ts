@@ -1,19 +1,67 @@
 // ClusterLoadAssignment building: endpoints grouped by locality, filtered by
-// subset labels, with locality-aware priorities and weights when a
-// DestinationRule's localityLbSetting asks for them.
+// subset labels, with the priorities and weights a DestinationRule's
+// localityLbSetting asks for relative to the calling proxy.
 import type { LocalityLbSetting } from '../../../model/istio.js';
+import { TopologyLabels } from '../../../model/topology.js';
 import { labelsMatch } from '../../../push/hosts.js';
 import type { Locality, MeshEndpoint } from '../../../push/services.js';
 import { toStruct } from './struct.js';
 import { TlsModeIstio, TransportSocketMatchFilter, endpointRunsProxy } from '../../../security/index.js';
 import type { Json } from './clusters.js';
+import { sharedMessage } from '../../../proto/jsonEncoder.js';
+
+/** `labels` plus the topology labels of a workload at `locality` in `clusterId` (a network label already set wins). */
+export function withTopologyLabels(labels: Readonly<Record<string, string>>, locality: Locality, clusterId: string, network = ''): Record<string, string> {
+  const out: Record<string, string> = { ...labels };
+  if (locality.region) out[TopologyLabels.region] = locality.region;
+  if (locality.zone) out[TopologyLabels.zone] = locality.zone;
+  if (locality.subZone) out[TopologyLabels.subZone] = locality.subZone;
+  if (clusterId) out[TopologyLabels.cluster] = clusterId;
+  if (network && !out[TopologyLabels.network]) out[TopologyLabels.network] = network;
+  return out;
+}
+
+/** What locality load balancing needs to know about the calling proxy and the endpoints. */
+export interface LocalityLbInput {
+  readonly setting: LocalityLbSetting;
+  /** istiod sets priorities only with outlier detection: without ejection Envoy would never fail over. */
+  readonly failoverEnabled: boolean;
+  readonly proxyLocality: Locality;
+  /** The proxy's labels with its topology labels (withTopologyLabels). */
+  readonly proxyLabels: Readonly<Record<string, string>>;
+  /** Cluster of the endpoints, for their topology.istio.io/cluster label. */
+  readonly clusterId: string;
+}
+
+/** Endpoints of one locality at one priority; weight unset means the sum of the endpoints' weights. */
+interface LocalityGroup {
+  readonly locality: Locality;
+  readonly endpoints: readonly MeshEndpoint[];
+  readonly priority: number;
+  readonly weight?: number;
+}
 
 const localityKey = (l: Locality): string => `${l.region}/${l.zone}/${l.subZone}`;
 
+// An endpoint appears in its service's load assignment and in its subsets':
+// its Envoy form is built and encoded once per endpoint object (sharedMessage).
+const lbEndpoints = new WeakMap<MeshEndpoint, Json>();
+
 function lbEndpoint(ep: MeshEndpoint): Json {
+  let json = lbEndpoints.get(ep);
+  if (!json) {
+    json = sharedMessage(buildLbEndpoint(ep));
+    lbEndpoints.set(ep, json);
+  }
+  return json;
+}
+
+const tlsModeIstioMetadata = sharedMessage(toStruct({ tlsMode: TlsModeIstio }));
+
+function buildLbEndpoint(ep: MeshEndpoint): Json {
   const filterMetadata: Json = { istio: toStruct({ workload: ep.workload }) };
   // Auto mTLS: the cluster's tlsMode-istio transport socket match picks endpoints that run a proxy.
-  if (endpointRunsProxy(ep.labels)) filterMetadata[TransportSocketMatchFilter] = toStruct({ tlsMode: TlsModeIstio });
+  if (endpointRunsProxy(ep.labels)) filterMetadata[TransportSocketMatchFilter] = tlsModeIstioMetadata;
   return {
     endpoint: { address: { socketAddress: { address: ep.address, portValue: ep.port } } },
     healthStatus: ep.health,
@@ -22,8 +70,7 @@ function lbEndpoint(ep: MeshEndpoint): Json {
   };
 }
 
-/** Endpoints grouped per locality (sorted), optionally filtered by subset labels. */
-export function buildLocalityLbEndpoints(endpoints: readonly MeshEndpoint[], subsetLabels?: Readonly<Record<string, string>>): Json[] {
+function groupByLocality(endpoints: readonly MeshEndpoint[], subsetLabels: Readonly<Record<string, string>> | undefined): LocalityGroup[] {
   const groups = new Map<string, { locality: Locality; endpoints: MeshEndpoint[] }>();
   for (const ep of endpoints) {
     if (subsetLabels && !labelsMatch(subsetLabels, ep.labels)) continue;
@@ -32,18 +79,27 @@ export function buildLocalityLbEndpoints(endpoints: readonly MeshEndpoint[], sub
     if (!group) groups.set(key, (group = { locality: ep.locality, endpoints: [] }));
     group.endpoints.push(ep);
   }
-  return [...groups.keys()].sort().map((key) => {
-    const group = groups.get(key)!;
-    const locality: Json = {};
-    if (group.locality.region) locality.region = group.locality.region;
-    if (group.locality.zone) locality.zone = group.locality.zone;
-    if (group.locality.subZone) locality.subZone = group.locality.subZone;
-    return {
-      locality,
-      lbEndpoints: group.endpoints.map(lbEndpoint),
-      loadBalancingWeight: { value: group.endpoints.reduce((sum, ep) => sum + ep.weight, 0) },
-    };
-  });
+  return [...groups.keys()].sort().map((key) => ({ ...groups.get(key)!, priority: 0 }));
+}
+
+function groupJson(group: LocalityGroup): Json {
+  const locality: Json = {};
+  if (group.locality.region) locality.region = group.locality.region;
+  if (group.locality.zone) locality.zone = group.locality.zone;
+  if (group.locality.subZone) locality.subZone = group.locality.subZone;
+  const weight = group.weight ?? group.endpoints.reduce((sum, ep) => sum + ep.weight, 0);
+  const out: Json = { locality, lbEndpoints: group.endpoints.map(lbEndpoint), loadBalancingWeight: { value: weight } };
+  if (group.priority > 0) out.priority = group.priority;
+  return out;
+}
+
+/**
+ * Endpoints grouped per locality (sorted), optionally filtered by subset
+ * labels, with the proxy-relative priorities or weights of `lb` when given.
+ */
+export function buildLocalityLbEndpoints(endpoints: readonly MeshEndpoint[], subsetLabels?: Readonly<Record<string, string>>, lb?: LocalityLbInput): Json[] {
+  const groups = groupByLocality(endpoints, subsetLabels);
+  return (lb ? applyLocalityLb(groups, lb) : groups).map(groupJson);
 }
 
 function localityMatches(pattern: string, locality: Locality): boolean {
@@ -53,41 +109,86 @@ function localityMatches(pattern: string, locality: Locality): boolean {
 }
 
 /**
- * Applies localityLbSetting for a proxy at `proxyLocality`:
- * `distribute` rewrites locality weights; failover (which istiod only applies
- * with outlier detection) assigns priorities: same subzone 0, same zone 1,
- * same region 2, the failover target region 3, anything else 4.
+ * istiod's locality load balancing: `distribute` rewrites locality weights;
+ * otherwise, with failover enabled, `failoverPriority` orders endpoints by
+ * the labels they share with the proxy, and `failover` (alone, or after
+ * failoverPriority when both are set) by locality.
  */
-export function applyLocalityLb(groups: Json[], setting: LocalityLbSetting | undefined, proxyLocality: Locality, failoverEnabled: boolean): Json[] {
-  if (!setting || setting.enabled === false) return groups;
-  const distribute = setting.distribute?.find((d) => d.from && localityMatches(d.from, proxyLocality));
-  if (distribute?.to) {
-    return groups
-      .map((g) => {
-        const loc = localityOf(g);
-        const weight = Object.entries(distribute.to!).reduce((w, [pattern, value]) => (localityMatches(pattern, loc) ? value : w), 0);
-        return { ...g, loadBalancingWeight: { value: weight } };
-      })
-      .filter((g) => (g.loadBalancingWeight as { value: number }).value > 0);
+function applyLocalityLb(groups: LocalityGroup[], lb: LocalityLbInput): LocalityGroup[] {
+  const { setting } = lb;
+  if (setting.enabled === false) return groups;
+  if (setting.distribute?.length) return distributeWeights(groups, setting.distribute, lb.proxyLocality);
+  if (!lb.failoverEnabled) return groups;
+  let out = groups;
+  if (setting.failoverPriority?.length) {
+    out = splitByFailoverPriority(out, setting.failoverPriority, lb.proxyLabels, lb.clusterId);
+    // failover on top of failoverPriority refines each level by locality (istiod: level * 5 + locality level).
+    if (setting.failover?.length) out = out.map((g) => ({ ...g, priority: g.priority * 5 + localityFailoverLevel(g.locality, lb.proxyLocality, setting.failover) }));
+  } else {
+    out = out.map((g) => ({ ...g, priority: localityFailoverLevel(g.locality, lb.proxyLocality, setting.failover) }));
   }
-  if (!failoverEnabled) return groups;
-  const failoverTo = setting.failover?.find((f) => f.from === proxyLocality.region)?.to;
-  const levels = groups.map((g) => {
-    const loc = localityOf(g);
-    if (loc.region === proxyLocality.region) {
-      return loc.zone === proxyLocality.zone ? (loc.subZone === proxyLocality.subZone ? 0 : 1) : 2;
-    }
-    return failoverTo && loc.region === failoverTo ? 3 : 4;
-  });
-  // Envoy wants priorities without gaps, so the levels in use are renumbered 0..n.
-  const used = [...new Set(levels)].sort((a, b) => a - b);
-  return groups.map((g, i) => {
-    const priority = used.indexOf(levels[i]!);
-    return priority === 0 ? g : { ...g, priority };
-  });
+  return withoutPriorityGaps(out);
 }
 
-function localityOf(group: Json): Locality {
-  const l = group.locality as Partial<Locality>;
-  return { region: l.region ?? '', zone: l.zone ?? '', subZone: l.subZone ?? '' };
+function distributeWeights(groups: LocalityGroup[], distribute: NonNullable<LocalityLbSetting['distribute']>, proxyLocality: Locality): LocalityGroup[] {
+  const rule = distribute.find((d) => d.from && localityMatches(d.from, proxyLocality));
+  if (!rule?.to) return groups;
+  return groups
+    .map((g) => ({ ...g, weight: Object.entries(rule.to!).reduce((w, [pattern, value]) => (localityMatches(pattern, g.locality) ? value : w), 0) }))
+    .filter((g) => g.weight > 0);
+}
+
+/** Same subzone 0, same zone 1, same region 2, elsewhere 3, or 4 when a failover rule for the proxy's region names another region. */
+function localityFailoverLevel(locality: Locality, proxy: Locality, failover: LocalityLbSetting['failover']): number {
+  if (locality.region === proxy.region) {
+    if (locality.zone !== proxy.zone) return 2;
+    return locality.subZone === proxy.subZone ? 0 : 1;
+  }
+  const rule = failover?.find((f) => f.from === proxy.region);
+  return rule && rule.to !== locality.region ? 4 : 3;
+}
+
+/**
+ * failoverPriority: an endpoint matching the proxy on every listed label
+ * (`label`, or `label=value` to compare with a fixed value) is priority 0;
+ * one first differing on the j-th of n labels is priority n - j. Each
+ * locality splits into one group per priority present.
+ */
+function splitByFailoverPriority(groups: LocalityGroup[], entries: readonly string[], proxyLabels: Readonly<Record<string, string>>, clusterId: string): LocalityGroup[] {
+  // istiod leaves priorities alone for a proxy without labels.
+  if (Object.keys(proxyLabels).length === 0) return groups;
+  const wanted = entries.map((entry) => {
+    const parts = entry.split('=');
+    const label = parts[0]!;
+    return { label, value: parts.length === 2 ? parts[1]! : (proxyLabels[label] ?? '') };
+  });
+  const out: LocalityGroup[] = [];
+  for (const group of groups) {
+    const byPriority = new Map<number, MeshEndpoint[]>();
+    for (const ep of group.endpoints) {
+      const labels = withTopologyLabels(ep.labels, ep.locality, clusterId);
+      const firstMismatch = wanted.findIndex((w) => (labels[w.label] ?? '') !== w.value);
+      const priority = firstMismatch < 0 ? 0 : wanted.length - firstMismatch;
+      const list = byPriority.get(priority);
+      if (list) list.push(ep);
+      else byPriority.set(priority, [ep]);
+    }
+    for (const priority of [...byPriority.keys()].sort((a, b) => a - b)) {
+      out.push({ locality: group.locality, endpoints: byPriority.get(priority)!, priority });
+    }
+  }
+  return out;
+}
+
+/** Envoy wants priorities 0..n without gaps: the levels in use are renumbered in order. */
+function withoutPriorityGaps(groups: LocalityGroup[]): LocalityGroup[] {
+  const used = [...new Set(groups.map((g) => g.priority))].sort((a, b) => a - b);
+  return groups.map((g) => ({ ...g, priority: used.indexOf(g.priority) }));
+}
+
+/** What of the proxy a localityLbSetting makes load assignments depend on: its locality, and the proxy labels failoverPriority compares. */
+export function localityLbProxyInputs(setting: LocalityLbSetting): { locality: boolean; labels: string[] } {
+  if (setting.enabled === false) return { locality: false, labels: [] };
+  const labels = setting.distribute?.length ? [] : (setting.failoverPriority ?? []).filter((e) => e.split('=').length !== 2).map((e) => e.split('=')[0]!);
+  return { locality: true, labels };
 }

@@ -1,4 +1,5 @@
 // istiod's resource names and well-known constants.
+import { sharedMessage } from '../../../proto/jsonEncoder.js';
 
 export const BlackHoleCluster = 'BlackHoleCluster';
 export const PassthroughCluster = 'PassthroughCluster';
@@ -73,6 +74,8 @@ export const filterNames = {
 } as const;
 
 /** The ADS config source every EDS cluster and RDS listener points at. */
+const adsSource = sharedMessage({ ads: {}, initialFetchTimeout: { seconds: 0 }, resourceApiVersion: 'V3' });
+
 export function adsConfigSource(): Record<string, unknown> {
-  return { ads: {}, initialFetchTimeout: { seconds: 0 }, resourceApiVersion: 'V3' };
+  return adsSource;
 }

@@ -4,12 +4,15 @@ import { toStruct } from '../../../proto/struct.js';
 
 export { toStruct, toStructValue, type JsonValue } from '../../../proto/struct.js';
 
+/** Istio kinds generated resources point back at, in istiod's kebab-case. */
+export type IstioConfigResource = 'virtual-service' | 'destination-rule' | 'sidecar';
+
 /** istiod's reference to the Istio object behind a resource, e.g. `/apis/networking.istio.io/v1/namespaces/NS/virtual-service/NAME`. */
-export function istioConfigPath(resource: 'virtual-service' | 'destination-rule', namespace: string, name: string): string {
+export function istioConfigPath(resource: IstioConfigResource, namespace: string, name: string): string {
   return `/apis/networking.istio.io/v1/namespaces/${namespace}/${resource}/${name}`;
 }
 
 /** Envoy metadata `filter_metadata.istio.config` naming the Istio object a resource came from (istioctl reads it). */
-export function configMetadata(resource: 'virtual-service' | 'destination-rule', namespace: string, name: string): Record<string, unknown> {
+export function configMetadata(resource: IstioConfigResource, namespace: string, name: string): Record<string, unknown> {
   return { filterMetadata: { istio: toStruct({ config: istioConfigPath(resource, namespace, name) }) } };
 }

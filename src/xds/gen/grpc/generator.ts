@@ -139,7 +139,7 @@ export function grpcClusters(context: PushContext, proxy: Proxy, watched: Watche
 function allClusterNames(context: PushContext, scope: ProxyScope): string[] {
   const names: string[] = [];
   for (const service of scope.services) {
-    const subsets = context.destinationRuleFor(scope.namespace, service.hostname)?.spec.subsets ?? [];
+    const subsets = context.destinationRuleFor(scope, service.hostname)?.spec.subsets ?? [];
     for (const port of service.ports) {
       names.push(outboundClusterName(port.port, '', service.hostname));
       for (const subset of subsets) names.push(outboundClusterName(port.port, subset.name, service.hostname));
@@ -160,7 +160,7 @@ function grpcClusterJson(context: PushContext, scope: ProxyScope, name: string):
   const service = visibleService(context, scope, parsed.hostname);
   const port = service?.ports.find((p) => p.port === parsed.port);
   if (!service || !port) return parsed.subset === '' ? buildGrpcCluster(name, undefined) : undefined;
-  const trafficPolicy = context.destinationRuleFor(scope.namespace, service.hostname)?.spec;
+  const trafficPolicy = context.destinationRuleFor(scope, service.hostname)?.spec;
   let policy: EffectiveTrafficPolicy | undefined;
   if (parsed.subset === '') policy = portTrafficPolicy(trafficPolicy?.trafficPolicy, port.port);
   else {

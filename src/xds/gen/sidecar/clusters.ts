@@ -1,6 +1,7 @@
 // Sidecar CDS: outbound clusters per visible service port and DestinationRule
 // subset, inbound clusters for the workload's own ports, and the
 // BlackHole / Passthrough / InboundPassthrough clusters.
+import { isIPv4, isIPv6 } from 'node:net';
 import type { PushContext, ProxyScope, ServiceTarget } from '../../../push/pushContext.js';
 import type { MeshService, MeshServicePort } from '../../../push/services.js';
 import {
@@ -9,14 +10,16 @@ import {
   buildInboundPassthroughCluster,
   buildOutboundCluster,
   buildPassthroughCluster,
+  type InboundEndpoint,
   type Json,
 } from '../common/clusters.js';
+import type { DefaultEndpoint } from '../../../model/defaultEndpoint.js';
 import { outboundClusterName } from '../common/names.js';
 import { portTrafficPolicy, subsetTrafficPolicy } from '../common/trafficPolicy.js';
 import { serviceIdentities } from '../../../security/index.js';
 
 function serviceClusters(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort): Json[] {
-  const destinationRule = context.destinationRuleFor(scope.namespace, service.hostname);
+  const destinationRule = context.destinationRuleFor(scope, service.hostname);
   const trafficPolicy = destinationRule?.spec.trafficPolicy;
   const endpoints = service.resolution === 'DNSLB' || service.resolution === 'DNSRoundRobinLB' ? context.endpoints(service.hostname, port.port) : [];
   const identities = serviceIdentities(context.endpoints(service.hostname, port.port), service.namespace, context.options.trustDomain);
@@ -57,8 +60,37 @@ export function outboundClusters(context: PushContext, scope: ProxyScope): Json[
   return clusters;
 }
 
-export function inboundClusters(targets: readonly ServiceTarget[]): Json[] {
-  return targets.map((t) => buildInboundCluster(t.targetPort, t.service, t.port));
+/** One inbound cluster per workload port; a Sidecar ingress port may deliver to its defaultEndpoint and carry a connection pool. */
+export function inboundClusters(targets: readonly ServiceTarget[], proxyIps: readonly string[]): Json[] {
+  return targets.map((t) => {
+    const endpoint = ingressEndpoint(t.sidecarIngress?.defaultEndpoint, proxyIps);
+    return buildInboundCluster(t.targetPort, t.service, t.port, { ...(endpoint ? { endpoint } : {}), ...(t.connectionPool ? { connectionPool: t.connectionPool } : {}) });
+  });
+}
+
+/**
+ * The address a defaultEndpoint names for this proxy, as istiod resolves it:
+ * `0.0.0.0` (`::`) is the pod's own IPv4 (IPv6) address, loopback is taken in
+ * a family the proxy has; undefined (`:PORT` or unset) keeps the original destination.
+ */
+function ingressEndpoint(endpoint: DefaultEndpoint | undefined, proxyIps: readonly string[]): InboundEndpoint | undefined {
+  if (!endpoint) return undefined;
+  if (endpoint.kind === 'pipe') return { pipe: endpoint.path };
+  const ipv4 = proxyIps.find((ip) => isIPv4(ip));
+  const ipv6 = proxyIps.find((ip) => isIPv6(ip));
+  const { port } = endpoint;
+  switch (endpoint.host) {
+    case '0.0.0.0':
+      return { address: ipv4 ?? '127.0.0.1', port };
+    case '::':
+      return { address: ipv6 ?? '::1', port };
+    case '127.0.0.1':
+      return { address: ipv4 || !ipv6 ? '127.0.0.1' : '::1', port };
+    case '::1':
+      return { address: ipv6 ? '::1' : '127.0.0.1', port };
+    default:
+      return undefined;
+  }
 }
 
 export function wellKnownClusters(): Json[] {

@@ -9,8 +9,8 @@ import { TypeUrl, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
 import { encodeShared, endpointCachePrefix, memo } from '../cache.js';
 import { inboundClusters, outboundClusters, wellKnownClusters } from './clusters.js';
-import { planLoadAssignment } from './endpoints.js';
-import { outboundListeners, virtualInboundListener, virtualOutboundListener } from './listeners.js';
+import { planLoadAssignment, proxyEndpointsKey } from './endpoints.js';
+import { inboundListeners, outboundListeners, virtualOutboundListener } from './listeners.js';
 import { buildNamedRouteConfiguration, routeNames, scopeUsesSourceLabels } from './routes.js';
 import type { Json } from '../common/clusters.js';
 import { contentVersion } from '../../resource.js';
@@ -19,8 +19,12 @@ import { MeshSecurityPoliciesCacheKey, jwksCluster, meshSecurityPolicies, worklo
 const encodeAll = (context: PushContext, typeUrl: string, resources: Json[]): XdsResource[] =>
   resources.map((r) => encodeShared(context, typeUrl, r.name as string, r));
 
-function inboundKey(targets: readonly ServiceTarget[]): string {
-  return targets.map((t) => `${t.targetPort}:${t.port.protocol}:${t.service.hostname}:${t.port.port}`).join(',');
+function inboundKey(targets: readonly ServiceTarget[], proxy: Proxy): string {
+  const ports = targets.map((t) => `${t.targetPort}:${t.port.protocol}:${t.service.hostname}:${t.port.port}`).join(',');
+  // Sidecar ingress and inbound connection pools shape the output too, and ingress chain names and endpoints use the proxy's IPs.
+  const custom = targets.filter((t) => t.sidecarIngress || t.connectionPool);
+  if (custom.length === 0) return ports;
+  return `${ports}|${JSON.stringify(custom.map((t) => [t.targetPort, t.sidecarIngress, t.connectionPool]))}|${proxy.ipAddresses.join(',')}`;
 }
 
 /**
@@ -74,13 +78,13 @@ export class SidecarGenerator implements ResourceGenerator {
 
   clusters(context: PushContext, proxy: Proxy): XdsResource[] {
     const scope = context.scopeFor(proxy);
-    const targets = context.serviceTargets(proxy);
-    const inboundPorts = inboundKey(targets);
+    const targets = context.inboundTargets(proxy);
+    const inboundPorts = inboundKey(targets, proxy);
     const security = proxySecurity(context, proxy);
     // Proxies sharing scope, inbound ports and security get the very same array: no per-proxy copying.
     return memo(context, `cds-all|${scope.key}|${inboundPorts}|${security.key}`, () => {
       const outbound = memo(context, `cds|${scope.key}`, () => encodeAll(context, TypeUrl.Cluster, outboundClusters(context, scope)));
-      const inbound = memo(context, `cds-in|${inboundPorts}`, () => encodeAll(context, TypeUrl.Cluster, inboundClusters(targets)));
+      const inbound = memo(context, `cds-in|${inboundPorts}`, () => encodeAll(context, TypeUrl.Cluster, inboundClusters(targets, proxy.ipAddresses)));
       const fixed = memo(context, 'cds|well-known', () => encodeAll(context, TypeUrl.Cluster, wellKnownClusters()));
       const jwks = memo(context, `cds-jwks|${scope.key}|${security.key}`, () =>
         encodeAll(context, TypeUrl.Cluster, jwksClusters(security.security, new Set(outbound.map((c) => c.name)))),
@@ -91,15 +95,15 @@ export class SidecarGenerator implements ResourceGenerator {
 
   listeners(context: PushContext, proxy: Proxy): XdsResource[] {
     const scope = context.scopeFor(proxy);
-    const targets = context.serviceTargets(proxy);
-    const inboundPorts = inboundKey(targets);
+    const targets = context.inboundTargets(proxy);
+    const inboundPorts = inboundKey(targets, proxy);
     const security = proxySecurity(context, proxy);
     return memo(context, `lds-all|${scope.key}|${inboundPorts}|${security.key}`, () => {
       const outbound = memo(context, `lds|${scope.key}`, () =>
         encodeAll(context, TypeUrl.Listener, [...outboundListeners(context, scope), virtualOutboundListener(scope)]),
       );
       const inbound = memo(context, `lds-in|${inboundPorts}|${security.key}`, () =>
-        encodeAll(context, TypeUrl.Listener, [virtualInboundListener(targets, security.security)]),
+        encodeAll(context, TypeUrl.Listener, inboundListeners(targets, security.security, proxy.ipAddresses)),
       );
       return [...outbound, ...inbound];
     });
@@ -136,14 +140,10 @@ export class SidecarGenerator implements ResourceGenerator {
     return out;
   }
 
-  /** Every load assignment of the proxy's scope, encoded once per scope (and locality, when a DestinationRule uses it). */
+  /** Every load assignment of the proxy's scope, encoded once per scope (and locality or failoverPriority labels, when DestinationRules use them). */
   private scopeEndpoints(context: PushContext, proxy: Proxy): { list: XdsResource[]; byName: Map<string, XdsResource> } {
     const scope = context.scopeFor(proxy);
-    const usesLocality = memo(context, `eds-locality|${scope.key}`, () =>
-      scope.services.some((s) => JSON.stringify(context.destinationRuleFor(scope.namespace, s.hostname)?.spec ?? {}).includes('"localityLbSetting"')),
-    );
-    const localityKey = usesLocality ? `|${proxy.locality.region}/${proxy.locality.zone}/${proxy.locality.subZone}` : '';
-    return memo(context, `${endpointCachePrefix}scope|${scope.key}${localityKey}`, () => {
+    return memo(context, `${endpointCachePrefix}scope|${scope.key}${proxyEndpointsKey(context, scope, proxy)}`, () => {
       const list: XdsResource[] = [];
       for (const name of this.edsClusterNames(context, proxy)) {
         const resource = this.loadAssignment(context, proxy, name);
@@ -165,14 +165,14 @@ export class SidecarGenerator implements ResourceGenerator {
    */
   describe(context: PushContext, proxy: Proxy): Record<'clusters' | 'listeners' | 'routes' | 'endpoints', Json[]> {
     const scope = context.scopeFor(proxy);
-    const targets = context.serviceTargets(proxy);
+    const targets = context.inboundTargets(proxy);
     return {
       clusters: (() => {
         const outbound = outboundClusters(context, scope);
         const jwks = jwksClusters(proxySecurity(context, proxy).security, new Set(outbound.map((c) => String(c.name))));
-        return [...outbound, ...inboundClusters(targets), ...wellKnownClusters(), ...jwks];
+        return [...outbound, ...inboundClusters(targets, proxy.ipAddresses), ...wellKnownClusters(), ...jwks];
       })(),
-      listeners: [...outboundListeners(context, scope), virtualOutboundListener(scope), virtualInboundListener(targets, proxySecurity(context, proxy).security)],
+      listeners: [...outboundListeners(context, scope), virtualOutboundListener(scope), ...inboundListeners(targets, proxySecurity(context, proxy).security, proxy.ipAddresses)],
       routes: routeNames(scope)
         .map((name) => buildNamedRouteConfiguration(context, scope, name, proxy.labels))
         .filter((rc): rc is Json => rc !== undefined),
@@ -189,7 +189,7 @@ export class SidecarGenerator implements ResourceGenerator {
       const names: string[] = [];
       for (const service of scope.services) {
         if (service.resolution !== 'ClientSideLB') continue;
-        const dr = context.destinationRuleFor(scope.namespace, service.hostname);
+        const dr = context.destinationRuleFor(scope, service.hostname);
         for (const port of service.ports) {
           names.push(`outbound|${port.port}||${service.hostname}`);
           for (const subset of dr?.spec.subsets ?? []) names.push(`outbound|${port.port}|${subset.name}|${service.hostname}`);

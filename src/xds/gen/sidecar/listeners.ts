@@ -1,7 +1,11 @@
 // Sidecar LDS: per-port outbound listeners (HTTP → RDS, TCP/TLS →
-// tcp_proxy with VirtualService tcp/tls routes), virtualOutbound (15001) and
-// virtualInbound (15006) with a filter chain per inbound port.
+// tcp_proxy with VirtualService tcp/tls routes) built egress listener by
+// egress listener, virtualOutbound (15001), and virtualInbound (15006) with a
+// filter chain per inbound port (plus a listener of its own for a Sidecar
+// ingress port with captureMode NONE).
+import { isIP } from 'node:net';
 import type { PushContext, ProxyScope, ServiceTarget } from '../../../push/pushContext.js';
+import { listenerServicePorts } from '../../../push/sidecarEgress.js';
 import type { RouteDestination, TCPRoute, TLSRoute } from '../../../model/istio.js';
 import { resolveShortName } from '../../../push/hosts.js';
 import { isHttpProtocol } from '../../../push/protocol.js';
@@ -21,6 +25,7 @@ import {
   typeUrls,
 } from '../common/names.js';
 import type { Json } from '../common/clusters.js';
+import { configMetadata } from '../common/struct.js';
 import { isSniffedPort, sniffedRouteName } from './routes.js';
 import { inboundChainOptions, securedInboundChains, type WorkloadSecurity } from '../../../security/index.js';
 
@@ -74,51 +79,73 @@ function outboundListener(name: string, address: string, port: number, filterCha
   return listener;
 }
 
+/**
+ * Outbound listeners, egress listener by egress listener as istiod builds
+ * them: listeners of Sidecar egress ports first (their services only, with
+ * the egress port's protocol), then the catch-all, which adds nothing to
+ * listeners those already created.
+ */
 export function outboundListeners(context: PushContext, scope: ProxyScope): Json[] {
-  const listeners = new Map<string, Json>();
-  const httpPorts = new Set<number>();
-  for (const service of scope.services) {
-    for (const port of service.ports) {
-      if (!isHttpProtocol(port.protocol)) continue;
-      const name = `0.0.0.0_${port.port}`;
-      httpPorts.add(port.port);
-      if (listeners.has(name)) continue;
-      const hcm = httpConnectionManager({ statPrefix: `outbound_0.0.0.0_${port.port}`, rds: String(port.port), inbound: false });
-      listeners.set(name, outboundListener(name, '0.0.0.0', port.port, [{ filters: [hcm] }], false));
-    }
+  const built: OutboundListenerSet = { listeners: new Map(), http: new Set() };
+  for (const egress of scope.egressListeners) {
+    const locked: ReadonlySet<string> = new Set(egress.port ? [] : built.listeners.keys());
+    addOutboundListeners(context, scope, listenerServicePorts(egress), built, locked);
   }
-  for (const service of scope.services) {
-    for (const port of service.ports) {
-      if (isHttpProtocol(port.protocol)) continue;
-      const address = service.addresses[0] ?? '0.0.0.0';
-      const name = `${address}_${port.port}`;
-      if (isSniffedPort(service, port.protocol)) {
-        if (!listeners.has(name)) listeners.set(name, sniffingListener(name, address, service, port));
-        continue;
-      }
-      const tls = port.protocol === 'TLS' || port.protocol === 'HTTPS';
-      const shared = address === '0.0.0.0';
-      // A TCP service without a VIP cannot share 0.0.0.0:PORT with HTTP services (istiod reports the conflict too).
-      if (shared && httpPorts.has(port.port)) continue;
-      const existing = listeners.get(name);
-      if (existing) {
-        // TLS services without VIPs share the listener, one SNI filter chain each; plain TCP ones conflict.
-        if (shared && tls && existing.listenerFilters) {
-          const chains = existing.filterChains as Json[];
-          const matches = new Set(chains.map((c) => JSON.stringify(c.filterChainMatch ?? null)));
-          // Envoy rejects a listener whose filter chains match identically: the first service keeps an SNI.
-          for (const chain of tcpFilterChains(context, scope, service, port, true)) {
-            const key = JSON.stringify(chain.filterChainMatch ?? null);
-            if (!matches.has(key)) chains.push(chain);
-            matches.add(key);
-          }
+  return [...built.listeners.keys()].sort().map((k) => built.listeners.get(k)!);
+}
+
+interface OutboundListenerSet {
+  readonly listeners: Map<string, Json>;
+  /** Names of the HTTP listeners (0.0.0.0_PORT, shared by every HTTP service on the port). */
+  readonly http: Set<string>;
+}
+
+function addOutboundListeners(
+  context: PushContext,
+  scope: ProxyScope,
+  servicePorts: readonly { service: MeshService; port: MeshServicePort }[],
+  built: OutboundListenerSet,
+  locked: ReadonlySet<string>,
+): void {
+  const { listeners } = built;
+  for (const { port } of servicePorts) {
+    if (!isHttpProtocol(port.protocol)) continue;
+    const name = `0.0.0.0_${port.port}`;
+    if (listeners.has(name)) continue;
+    built.http.add(name);
+    const hcm = httpConnectionManager({ statPrefix: `outbound_0.0.0.0_${port.port}`, rds: String(port.port), inbound: false });
+    listeners.set(name, outboundListener(name, '0.0.0.0', port.port, [{ filters: [hcm] }], false));
+  }
+  for (const { service, port } of servicePorts) {
+    if (isHttpProtocol(port.protocol)) continue;
+    const address = service.addresses[0] ?? '0.0.0.0';
+    const name = `${address}_${port.port}`;
+    if (locked.has(name)) continue;
+    if (isSniffedPort(service, port.protocol)) {
+      if (!listeners.has(name)) listeners.set(name, sniffingListener(name, address, service, port));
+      continue;
+    }
+    const tls = port.protocol === 'TLS' || port.protocol === 'HTTPS';
+    const shared = address === '0.0.0.0';
+    // A TCP service without a VIP cannot share 0.0.0.0:PORT with HTTP services (istiod reports the conflict too).
+    if (shared && built.http.has(name)) continue;
+    const existing = listeners.get(name);
+    if (existing) {
+      // TLS services without VIPs share the listener, one SNI filter chain each; plain TCP ones conflict.
+      if (shared && tls && existing.listenerFilters) {
+        const chains = existing.filterChains as Json[];
+        const matches = new Set(chains.map((c) => JSON.stringify(c.filterChainMatch ?? null)));
+        // Envoy rejects a listener whose filter chains match identically: the first service keeps an SNI.
+        for (const chain of tcpFilterChains(context, scope, service, port, true)) {
+          const key = JSON.stringify(chain.filterChainMatch ?? null);
+          if (!matches.has(key)) chains.push(chain);
+          matches.add(key);
         }
-        continue;
       }
-      listeners.set(name, outboundListener(name, address, port.port, tcpFilterChains(context, scope, service, port, shared && tls), tls));
+      continue;
     }
+    listeners.set(name, outboundListener(name, address, port.port, tcpFilterChains(context, scope, service, port, shared && tls), tls));
   }
-  return [...listeners.keys()].sort().map((k) => listeners.get(k)!);
 }
 
 /**
@@ -158,6 +185,12 @@ export function virtualOutboundListener(scope: ProxyScope): Json {
   };
 }
 
+/** The host istiod names an inbound port after in telemetry: its Service's, or `SIDECAR.NAMESPACE` for a Sidecar ingress port. */
+function inboundHostname(target: ServiceTarget): string {
+  const ingress = target.sidecarIngress;
+  return ingress ? `${ingress.sidecar.name}.${ingress.sidecar.namespace}` : target.service.hostname;
+}
+
 function inboundRouteConfig(target: ServiceTarget): Json {
   const cluster = inboundClusterName(target.targetPort);
   const zero = { seconds: 0 };
@@ -172,7 +205,7 @@ function inboundRouteConfig(target: ServiceTarget): Json {
             name: 'default',
             match: { prefix: '/' },
             route: { cluster, timeout: zero, maxStreamDuration: { maxStreamDuration: zero, grpcTimeoutHeaderMax: zero } },
-            decorator: { operation: `${target.service.hostname}:${target.port.port}/*` },
+            decorator: { operation: `${inboundHostname(target)}:${target.port.port}/*` },
           },
         ],
       },
@@ -219,34 +252,87 @@ function passthroughChains(security: WorkloadSecurity): Json[] {
 }
 
 /**
- * virtualInbound: per inbound port, the chains its PeerAuthentication mode
+ * The filter chains of one inbound port: those its PeerAuthentication mode
  * asks for (mTLS with the workload certificate, plaintext, or both), each
- * running the workload's jwt_authn/RBAC (HTTP) or network RBAC (TCP) filters;
- * then the passthrough chains for ports no service declares, under the
- * workload-level mode.
+ * running the workload's jwt_authn/RBAC (HTTP) or network RBAC (TCP) filters.
+ * A Sidecar ingress port's chains are named after its bind address (istiod
+ * defaults it to the proxy's IP) and point at the Sidecar in their metadata.
  */
-export function virtualInboundListener(targets: readonly ServiceTarget[], security: WorkloadSecurity): Json {
-  const chains: Json[] = targets.flatMap((target) => {
-    const cluster = inboundClusterName(target.targetPort);
-    // No declared protocol: HTTP when the http_inspector detects it, TCP otherwise.
-    const protocol = isHttpProtocol(target.port.protocol) ? 'http' : target.port.protocol === 'UNKNOWN' ? 'auto' : 'tcp';
-    return securedInboundChains(security, target.targetPort, protocol, {
-      name: `0.0.0.0_${target.targetPort}`,
-      httpConnectionManager: (securityFilters) =>
-        httpConnectionManager({ statPrefix: `inbound_0.0.0.0_${target.targetPort}`, routeConfig: inboundRouteConfig(target), inbound: true, securityFilters }),
-      tcpFilters: () => [tcpProxy(cluster, cluster)],
-    });
+function inboundPortChains(target: ServiceTarget, security: WorkloadSecurity, proxyAddress: string): Json[] {
+  const cluster = inboundClusterName(target.targetPort);
+  const ingress = target.sidecarIngress;
+  const name = `${ingress ? (ingress.bind ?? proxyAddress) : '0.0.0.0'}_${target.targetPort}`;
+  // No declared protocol: HTTP when the http_inspector detects it, TCP otherwise.
+  const protocol = isHttpProtocol(target.port.protocol) ? 'http' : target.port.protocol === 'UNKNOWN' ? 'auto' : 'tcp';
+  const chains = securedInboundChains(security, target.targetPort, protocol, {
+    name,
+    httpConnectionManager: (securityFilters) =>
+      httpConnectionManager({ statPrefix: `inbound_${name}`, routeConfig: inboundRouteConfig(target), inbound: true, securityFilters }),
+    tcpFilters: () => [tcpProxy(cluster, cluster)],
   });
-  chains.push(...passthroughChains(security));
+  if (!ingress) return chains;
+  const metadata = configMetadata('sidecar', ingress.sidecar.namespace, ingress.sidecar.name);
+  return chains.map((chain) => ({ ...chain, metadata }));
+}
+
+/** The address istiod gives inbound listeners of a proxy: its first global unicast IP, else 0.0.0.0. */
+function sidecarInboundAddress(proxyIps: readonly string[]): string {
+  return proxyIps.find(isGlobalUnicast) ?? '0.0.0.0';
+}
+
+function isGlobalUnicast(ip: string): boolean {
+  const family = isIP(ip);
+  if (family === 4) return !/^(0\.|127\.|169\.254\.|22[4-9]\.|2[3-5]\d\.)/.test(ip);
+  if (family === 6) return !/^(::1?$|fe[89ab]|ff)/i.test(ip);
+  return false;
+}
+
+/**
+ * Inbound listeners: virtualInbound with every redirected port's chains,
+ * then the passthrough chains for ports nothing declares (under the
+ * workload-level mode); a Sidecar ingress port with captureMode NONE gets a
+ * listener of its own bound to the port instead.
+ */
+export function inboundListeners(targets: readonly ServiceTarget[], security: WorkloadSecurity, proxyIps: readonly string[]): Json[] {
+  const proxyAddress = sidecarInboundAddress(proxyIps);
+  const redirected = targets.filter((t) => !t.sidecarIngress?.bindToPort);
+  const bound = targets.filter((t) => t.sidecarIngress?.bindToPort);
+  return [
+    virtualInboundListener(redirected.flatMap((t) => inboundPortChains(t, security, proxyAddress)), security),
+    ...bound.map((t) => boundInboundListener(t, inboundPortChains(t, security, proxyAddress), proxyAddress)),
+  ];
+}
+
+function virtualInboundListener(chains: readonly Json[], security: WorkloadSecurity): Json {
   return {
     name: VirtualInboundListener,
     address: socketAddress('0.0.0.0', VirtualInboundPort),
-    filterChains: chains,
+    filterChains: [...chains, ...passthroughChains(security)],
     listenerFilters: [
       { name: filterNames.originalDst, typedConfig: { '@type': typeUrls.originalDst } },
       { name: filterNames.tlsInspector, typedConfig: { '@type': typeUrls.tlsInspector } },
       { name: filterNames.httpInspector, typedConfig: { '@type': typeUrls.httpInspector } },
     ],
+    listenerFiltersTimeout: { seconds: 0 },
+    continueOnListenerFiltersTimeout: true,
+    trafficDirection: 'INBOUND',
+  };
+}
+
+/** A listener bound to the port itself (no original_dst): inspectors only where its chains match on TLS or ALPN. */
+function boundInboundListener(target: ServiceTarget, chains: Json[], proxyAddress: string): Json {
+  const address = target.sidecarIngress?.bind ?? proxyAddress;
+  const matches = chains.map((c) => (c.filterChainMatch ?? {}) as { transportProtocol?: string; applicationProtocols?: string[] });
+  const listenerFilters: Json[] = [];
+  if (matches.some((m) => m.transportProtocol === 'tls')) listenerFilters.push({ name: filterNames.tlsInspector, typedConfig: { '@type': typeUrls.tlsInspector } });
+  if (matches.some((m) => m.applicationProtocols?.some((p) => p === 'http/1.1' || p === 'h2c'))) {
+    listenerFilters.push({ name: filterNames.httpInspector, typedConfig: { '@type': typeUrls.httpInspector } });
+  }
+  return {
+    name: `${address}_${target.targetPort}`,
+    address: socketAddress(address, target.targetPort),
+    filterChains: chains,
+    listenerFilters,
     listenerFiltersTimeout: { seconds: 0 },
     continueOnListenerFiltersTimeout: true,
     trafficDirection: 'INBOUND',

@@ -5,6 +5,7 @@ import type { PushContext, ProxyScope } from '../../../push/pushContext.js';
 import { resolveShortName } from '../../../push/hosts.js';
 import { isHttpProtocol, type Protocol } from '../../../push/protocol.js';
 import type { MeshService } from '../../../push/services.js';
+import { listenerServicePorts, servicesOnRoutePort } from '../../../push/sidecarEgress.js';
 import { catchAllVirtualHost, defaultRoute, hashPolicyFor, translateHttpRoute, type RouteContext } from '../common/routes.js';
 import { outboundClusterName } from '../common/names.js';
 import { configMetadata } from '../common/struct.js';
@@ -21,17 +22,15 @@ export function isSniffedPort(service: MeshService, protocol: Protocol): boolean
   return protocol === 'UNKNOWN' && service.addresses.length > 0;
 }
 
-/** Route configuration names in this scope: `PORT` per HTTP port, `HOST:PORT` per sniffed service port. */
+/** Route configuration names in this scope: `PORT` per HTTP listener port, `HOST:PORT` per sniffed service port (each egress listener's protocols). */
 export function routeNames(scope: ProxyScope): string[] {
   const ports = new Set<number>();
-  const sniffed: string[] = [];
-  for (const service of scope.services) {
-    for (const port of service.ports) {
-      if (isHttpProtocol(port.protocol)) ports.add(port.port);
-      else if (isSniffedPort(service, port.protocol)) sniffed.push(sniffedRouteName(service, port.port));
-    }
+  const sniffed = new Set<string>();
+  for (const { service, port } of scope.egressListeners.flatMap(listenerServicePorts)) {
+    if (isHttpProtocol(port.protocol)) ports.add(port.port);
+    else if (isSniffedPort(service, port.protocol)) sniffed.add(sniffedRouteName(service, port.port));
   }
-  return [...[...ports].sort((a, b) => a - b).map(String), ...sniffed.sort()];
+  return [...[...ports].sort((a, b) => a - b).map(String), ...[...sniffed].sort()];
 }
 
 /**
@@ -64,7 +63,7 @@ function routeContext(context: PushContext, scope: ProxyScope, service: MeshServ
     resolveHost: (host) => resolveShortName(host, vsNamespace, domainSuffix),
     servicePorts: (hostname) => context.service(hostname)?.ports.map((p) => p.port),
     hashPolicy: (hostname, destPort, subset) => {
-      const dr = context.destinationRuleFor(scope.namespace, hostname);
+      const dr = context.destinationRuleFor(scope, hostname);
       const subsetSpec = subset ? dr?.spec.subsets?.find((s) => s.name === subset) : undefined;
       const policy = subsetTrafficPolicy(dr?.spec.trafficPolicy, subsetSpec?.trafficPolicy, destPort);
       return hashPolicyFor(policy?.loadBalancer?.consistentHash);
@@ -115,8 +114,7 @@ export function buildNamedRouteConfiguration(context: PushContext, scope: ProxyS
 export function buildRouteConfiguration(context: PushContext, scope: ProxyScope, port: number, proxyLabels: Readonly<Record<string, string>>): Json {
   const seen = new Set<string>();
   const virtualHosts: Json[] = [];
-  for (const service of scope.services) {
-    if (!service.ports.some((p) => p.port === port && isHttpProtocol(p.protocol))) continue;
+  for (const service of servicesOnRoutePort(scope.egressListeners, port)) {
     const candidates = [service.hostname, ...alternateHosts(service, scope.namespace, context.options.domainSuffix), ...service.addresses];
     const domains = candidates.filter((d) => !seen.has(d));
     if (domains.length === 0) continue;
