@@ -50,6 +50,8 @@ export class DestinationRuleIndex {
   private readonly byNamespace = new Map<string, DestinationRuleEntry[]>();
   /** The selector rules alone: every proxy's scope looks them up. */
   private readonly selectorRules = new Map<string, DestinationRuleEntry[]>();
+  /** Per namespace, rules by exact host and the wildcard ones, in byNamespace order: lookups run per host of every scope. */
+  private readonly byHost = new Map<string, { exact: Map<string, DestinationRuleEntry[]>; wildcards: DestinationRuleEntry[] }>();
 
   constructor(rules: readonly DestinationRuleEntry[], private readonly rootNamespace: string) {
     for (const dr of rules) {
@@ -62,7 +64,35 @@ export class DestinationRuleIndex {
       list.sort((a, b) => Number(hasSelector(b)) - Number(hasSelector(a)));
       const selectors = list.filter(hasSelector);
       if (selectors.length > 0) this.selectorRules.set(namespace, selectors);
+      const hosts = { exact: new Map<string, DestinationRuleEntry[]>(), wildcards: [] as DestinationRuleEntry[] };
+      for (const dr of list) {
+        const host = dr.hosts[0]!;
+        if (host.includes('*')) hosts.wildcards.push(dr);
+        else {
+          const atHost = hosts.exact.get(host);
+          if (atHost) atHost.push(dr);
+          else hosts.exact.set(host, [dr]);
+        }
+      }
+      this.byHost.set(namespace, hosts);
     }
+  }
+
+  /**
+   * The rules of `namespace` that pass `visible`, for the most specific host
+   * matching `hostname`: the exact host, else the longest matching wildcard.
+   */
+  private atMostSpecificHost(namespace: string | undefined, hostname: string, visible: (dr: DestinationRuleEntry) => boolean): DestinationRuleEntry[] {
+    const hosts = namespace === undefined ? undefined : this.byHost.get(namespace);
+    if (!hosts) return [];
+    const exact = (hosts.exact.get(hostname) ?? []).filter(visible);
+    if (exact.length > 0) return exact;
+    let best: string | undefined;
+    for (const dr of hosts.wildcards) {
+      const host = dr.hosts[0]!;
+      if (visible(dr) && hostMatches(host, hostname) && (best === undefined || host.length > best.length)) best = host;
+    }
+    return best === undefined ? [] : hosts.wildcards.filter((dr) => dr.hosts[0] === best && visible(dr));
   }
 
   /** The selector rules of `namespace` whose matchLabels the workload carries, in precedence order. */
@@ -84,7 +114,7 @@ export class DestinationRuleIndex {
   private selectedRule(viewer: DestinationRuleViewer, hostname: string): EffectiveDestinationRule | undefined {
     const selected = viewer.selectedDestinationRules ?? [];
     if (selected.length === 0) return undefined;
-    const atHost = mostSpecific(this.localTo(viewer.namespace, true), hostname);
+    const atHost = this.atMostSpecificHost(viewer.namespace, hostname, this.localVisibility(viewer.namespace, true));
     const first = atHost.find((dr) => selected.includes(dr));
     if (!first) return undefined;
     const sameSelectorRules = atHost.filter((dr) => dr !== first && hasSelector(dr) && sameSelector(dr, first));
@@ -97,34 +127,25 @@ export class DestinationRuleIndex {
    * namespace, the root namespace; in each, what is exported to the proxy.
    */
   private sharedRule(namespace: string, hostname: string, serviceNamespace: string | undefined): EffectiveDestinationRule | undefined {
-    const exportedFrom = (ns: string | undefined): DestinationRuleEntry[] =>
-      ns === undefined ? [] : (this.byNamespace.get(ns) ?? []).filter((dr) => !hasSelector(dr) && isExportedTo(dr.spec.exportTo, dr.namespace, namespace));
-    const steps = [() => this.localTo(namespace, false), () => exportedFrom(serviceNamespace), () => exportedFrom(this.rootNamespace)];
-    for (const step of steps) {
-      const atHost = mostSpecific(step(), hostname);
+    const exported = (dr: DestinationRuleEntry): boolean => !hasSelector(dr) && isExportedTo(dr.spec.exportTo, dr.namespace, namespace);
+    const steps: [string | undefined, (dr: DestinationRuleEntry) => boolean][] = [
+      [namespace, this.localVisibility(namespace, false)],
+      [serviceNamespace, exported],
+      [this.rootNamespace, exported],
+    ];
+    for (const [ns, visible] of steps) {
+      const atHost = this.atMostSpecificHost(ns, hostname, visible);
       if (atHost.length > 0) return consolidate(atHost);
     }
     return undefined;
   }
 
-  /** The rules a namespace's own proxies look at first. */
-  private localTo(namespace: string, withSelectors: boolean): DestinationRuleEntry[] {
+  /** Which rules of its own namespace a namespace's proxies look at first. */
+  private localVisibility(namespace: string, withSelectors: boolean): (dr: DestinationRuleEntry) => boolean {
     const visible = (dr: DestinationRuleEntry): boolean =>
       namespace === this.rootNamespace ? privateTo(dr, namespace) : isExportedTo(dr.spec.exportTo, dr.namespace, namespace);
-    return (this.byNamespace.get(namespace) ?? []).filter((dr) => (hasSelector(dr) ? withSelectors : visible(dr)));
+    return (dr) => (hasSelector(dr) ? withSelectors : visible(dr));
   }
-}
-
-/** The rules for the most specific host matching `hostname`: the exact host, else the longest matching wildcard. */
-function mostSpecific(rules: readonly DestinationRuleEntry[], hostname: string): DestinationRuleEntry[] {
-  const exact = rules.filter((dr) => dr.hosts[0] === hostname);
-  if (exact.length > 0) return exact;
-  let best: string | undefined;
-  for (const dr of rules) {
-    const host = dr.hosts[0]!;
-    if (host.includes('*') && hostMatches(host, hostname) && (best === undefined || host.length > best.length)) best = host;
-  }
-  return best === undefined ? [] : rules.filter((dr) => dr.hosts[0] === best);
 }
 
 /** istiod's merge of rules for one host: subsets added by new name, the top-level policy of the first that has one. */

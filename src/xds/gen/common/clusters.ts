@@ -23,7 +23,7 @@ import {
   inboundClusterName,
   typeUrls,
 } from './names.js';
-import { toStruct, type JsonValue, istioConfigPath } from './struct.js';
+import { toStructValue, istioConfigPath } from './struct.js';
 import { sharedMessage } from '../../../proto/jsonEncoder.js';
 import { tlsTransportSocket, upstreamTransport, userUpstreamTlsContext, type UpstreamTlsTarget } from '../../../security/index.js';
 
@@ -44,16 +44,29 @@ function defaultThresholds(): Json {
 
 /** Cluster metadata istioctl reads: the services behind it and the DestinationRule that shaped it. */
 function istioMetadata(service: MeshService | undefined, port: MeshServicePort | undefined, destinationRule?: ConfigEntry<DestinationRuleSpec>, subset?: string): Json {
-  const istio: Record<string, JsonValue> = {};
+  // Written as a Struct directly: every cluster carries it.
+  const fields: Json = {};
   if (service) {
-    istio.services = [{ host: service.hostname, name: service.name, namespace: service.namespace }];
-    if (port) istio.default_original_port = port.port;
+    fields.services = servicesValue(service);
+    if (port) fields.default_original_port = { numberValue: port.port };
   }
   if (destinationRule) {
-    istio.config = istioConfigPath('destination-rule', destinationRule.namespace, destinationRule.name);
-    if (subset) istio.subset = subset;
+    fields.config = { stringValue: istioConfigPath('destination-rule', destinationRule.namespace, destinationRule.name) };
+    if (subset) fields.subset = { stringValue: subset };
   }
-  return { filterMetadata: { istio: toStruct(istio) } };
+  return { filterMetadata: { istio: { fields } } };
+}
+
+// The `services` entry is the same for every port and subset cluster of a service.
+const servicesValues = new WeakMap<MeshService, Json>();
+
+function servicesValue(service: MeshService): Json {
+  let value = servicesValues.get(service);
+  if (!value) {
+    value = sharedMessage(toStructValue([{ host: service.hostname, name: service.name, namespace: service.namespace }]));
+    servicesValues.set(service, value);
+  }
+  return value;
 }
 
 export interface OutboundClusterInput {

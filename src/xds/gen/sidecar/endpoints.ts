@@ -3,6 +3,7 @@
 import type { DestinationRuleSpec, LocalityLbSetting } from '../../../model/istio.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { PushContext, ProxyScope } from '../../../push/pushContext.js';
+import type { MeshService } from '../../../push/services.js';
 import { memo } from '../cache.js';
 import { buildLocalityLbEndpoints, localityLbProxyInputs, withTopologyLabels } from '../common/endpoints.js';
 import { parseClusterName } from '../common/names.js';
@@ -10,6 +11,7 @@ import { subsetTrafficPolicy } from '../common/trafficPolicy.js';
 import type { Json } from '../common/clusters.js';
 
 export interface LoadAssignmentPlan {
+  readonly clusterName: string;
   /** Identifies the inputs, so equal plans share one encoded result. */
   key: string;
   build(): Json;
@@ -29,21 +31,37 @@ function proxyInputsKey(proxy: Proxy, inputs: { locality: boolean; labels: reado
   return `|${inputs.locality ? `${region}/${zone}/${subZone}` : ''}|${inputs.labels.map((l) => `${l}=${labels[l] ?? ''}`).join(',')}`;
 }
 
+/** An outbound EDS cluster of a scope, as its name says it. */
+export interface EdsCluster {
+  readonly name: string;
+  readonly service: MeshService;
+  readonly port: number;
+  readonly subset?: string;
+}
+
 /** Plans the load assignment of `clusterName` for a proxy, or undefined when the cluster is not an outbound EDS cluster. */
 export function planLoadAssignment(context: PushContext, proxy: Proxy, clusterName: string): LoadAssignmentPlan | undefined {
   const parsed = parseClusterName(clusterName);
   if (!parsed || parsed.direction !== 'outbound') return undefined;
   const service = context.service(parsed.hostname);
   if (!service || service.resolution !== 'ClientSideLB') return undefined;
-  const destinationRule = context.destinationRuleFor(context.scopeFor(proxy), service.hostname);
-  const subset = parsed.subset ? destinationRule?.spec.subsets?.find((s) => s.name === parsed.subset) : undefined;
+  const cluster = { name: clusterName, service, port: parsed.port, ...(parsed.subset ? { subset: parsed.subset } : {}) };
+  return planClusterLoadAssignment(context, proxy, context.scopeFor(proxy), cluster);
+}
+
+/** Like planLoadAssignment, for a cluster already resolved (the scope's own list): no name parsing, no scope lookup. */
+export function planClusterLoadAssignment(context: PushContext, proxy: Proxy, scope: ProxyScope, cluster: EdsCluster): LoadAssignmentPlan | undefined {
+  const { service, name: clusterName, port } = cluster;
+  const destinationRule = context.destinationRuleFor(scope, service.hostname);
+  const subset = cluster.subset ? destinationRule?.spec.subsets?.find((s) => s.name === cluster.subset) : undefined;
   // A subset no DestinationRule defines has no cluster; its route fails with 503 as under istiod.
-  if (parsed.subset && !subset) return undefined;
-  const policy = subsetTrafficPolicy(destinationRule?.spec.trafficPolicy, subset?.trafficPolicy, parsed.port);
+  if (cluster.subset && !subset) return undefined;
+  const policy = subsetTrafficPolicy(destinationRule?.spec.trafficPolicy, subset?.trafficPolicy, port);
   const setting = policy?.loadBalancer?.localityLbSetting;
   const proxyKey = setting ? proxyInputsKey(proxy, localityLbProxyInputs(setting)) : '';
   const drKey = destinationRule ? destinationRule.from.join(',') : '-';
   return {
+    clusterName,
     key: `${clusterName}|${drKey}${proxyKey}`,
     build() {
       const lb = setting && {
@@ -53,7 +71,7 @@ export function planLoadAssignment(context: PushContext, proxy: Proxy, clusterNa
         proxyLabels: proxyTopologyLabels(proxy),
         clusterId: context.options.clusterId,
       };
-      const endpoints = buildLocalityLbEndpoints(context.endpoints(service.hostname, parsed.port), subset ? (subset.labels ?? {}) : undefined, lb);
+      const endpoints = buildLocalityLbEndpoints(context.endpoints(service.hostname, port), subset ? (subset.labels ?? {}) : undefined, lb);
       return { clusterName, endpoints };
     },
   };

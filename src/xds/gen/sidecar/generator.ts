@@ -4,12 +4,13 @@
 // share the very same arrays; encoding is once per distinct content, so
 // scopes share the bytes of what they have in common (see ../cache.ts).
 import type { Proxy } from '../../../model/proxy.js';
-import type { PushContext, ServiceTarget } from '../../../push/pushContext.js';
+import type { ProxyScope, PushContext, ServiceTarget } from '../../../push/pushContext.js';
 import { TypeUrl, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
 import { encodeShared, endpointCachePrefix, memo } from '../cache.js';
 import { inboundClusters, outboundClusters, wellKnownClusters } from './clusters.js';
-import { planLoadAssignment, proxyEndpointsKey } from './endpoints.js';
+import { planClusterLoadAssignment, planLoadAssignment, proxyEndpointsKey, type EdsCluster, type LoadAssignmentPlan } from './endpoints.js';
+import { outboundClusterName } from '../common/names.js';
 import { inboundListeners, outboundListeners, virtualOutboundListener } from './listeners.js';
 import { buildNamedRouteConfiguration, routeNames, scopeUsesSourceLabels } from './routes.js';
 import type { Json } from '../common/clusters.js';
@@ -145,8 +146,8 @@ export class SidecarGenerator implements ResourceGenerator {
     const scope = context.scopeFor(proxy);
     return memo(context, `${endpointCachePrefix}scope|${scope.key}${proxyEndpointsKey(context, scope, proxy)}`, () => {
       const list: XdsResource[] = [];
-      for (const name of this.edsClusterNames(context, proxy)) {
-        const resource = this.loadAssignment(context, proxy, name);
+      for (const cluster of this.edsClusters(context, scope)) {
+        const resource = this.encodePlan(context, planClusterLoadAssignment(context, proxy, scope, cluster));
         if (resource) list.push(resource);
       }
       return { list, byName: new Map(list.map((r) => [r.name, r])) };
@@ -154,9 +155,12 @@ export class SidecarGenerator implements ResourceGenerator {
   }
 
   private loadAssignment(context: PushContext, proxy: Proxy, name: string): XdsResource | undefined {
-    const plan = planLoadAssignment(context, proxy, name);
+    return this.encodePlan(context, planLoadAssignment(context, proxy, name));
+  }
+
+  private encodePlan(context: PushContext, plan: LoadAssignmentPlan | undefined): XdsResource | undefined {
     if (!plan) return undefined;
-    return memo(context, `${endpointCachePrefix}${plan.key}`, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, name, plan.build()));
+    return memo(context, `${endpointCachePrefix}${plan.key}`, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, plan.clusterName, plan.build()));
   }
 
   /**
@@ -176,26 +180,25 @@ export class SidecarGenerator implements ResourceGenerator {
       routes: routeNames(scope)
         .map((name) => buildNamedRouteConfiguration(context, scope, name, proxy.labels))
         .filter((rc): rc is Json => rc !== undefined),
-      endpoints: this.edsClusterNames(context, proxy)
-        .map((name) => planLoadAssignment(context, proxy, name)?.build())
+      endpoints: this.edsClusters(context, scope)
+        .map((cluster) => planClusterLoadAssignment(context, proxy, scope, cluster)?.build())
         .filter((cla): cla is Json => cla !== undefined),
     };
   }
 
-  /** EDS cluster names of the proxy's CDS, for wildcard EDS subscriptions. */
-  private edsClusterNames(context: PushContext, proxy: Proxy): string[] {
-    const scope = context.scopeFor(proxy);
+  /** The EDS clusters of the scope's CDS, for wildcard EDS subscriptions. */
+  private edsClusters(context: PushContext, scope: ProxyScope): EdsCluster[] {
     return memo(context, `eds-names|${scope.key}`, () => {
-      const names: string[] = [];
+      const clusters: EdsCluster[] = [];
       for (const service of scope.services) {
         if (service.resolution !== 'ClientSideLB') continue;
         const dr = context.destinationRuleFor(scope, service.hostname);
-        for (const port of service.ports) {
-          names.push(`outbound|${port.port}||${service.hostname}`);
-          for (const subset of dr?.spec.subsets ?? []) names.push(`outbound|${port.port}|${subset.name}|${service.hostname}`);
+        for (const { port } of service.ports) {
+          clusters.push({ name: outboundClusterName(port, '', service.hostname), service, port });
+          for (const { name: subset } of dr?.spec.subsets ?? []) clusters.push({ name: outboundClusterName(port, subset, service.hostname), service, port, subset });
         }
       }
-      return names;
+      return clusters;
     });
   }
 }
