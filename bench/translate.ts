@@ -8,12 +8,33 @@ import { pino } from 'pino';
 import { MeshModel } from '../src/model/meshModel.js';
 import type { KubeObject, SourceEvent } from '../src/model/kube.js';
 import { parseProxy, type Proxy } from '../src/model/proxy.js';
-import { PushContext } from '../src/push/pushContext.js';
+import { PushContext, defaultPushContextOptions } from '../src/push/pushContext.js';
+import { reusableEntries } from '../src/xds/gen/cache.js';
 import { SidecarGenerator } from '../src/xds/gen/sidecar/generator.js';
 import { TypeUrl, type XdsResource } from '../src/xds/resource.js';
 
 const endpointsPerService = 5;
 const namespaces = 10;
+
+const endpointIp = (service: number, e: number): string => `10.${128 + (service % 64)}.${Math.floor(service / 64) % 256}.${e + 1}`;
+
+/** The EndpointSlice of service `i` with its first `ready` endpoints ready and the rest not. */
+function endpointSlice(i: number, ready: number): KubeObject {
+  const ns = `ns-${i % namespaces}`;
+  const name = `svc-${i}`;
+  const endpoints = [];
+  for (let e = 0; e < endpointsPerService; e++) {
+    endpoints.push({ addresses: [endpointIp(i, e)], conditions: { ready: e < ready }, targetRef: { kind: 'Pod', name: `${name}-${e}`, namespace: ns } });
+  }
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `${name}-abc`, namespace: ns, labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8080 }],
+    endpoints,
+  } as KubeObject;
+}
 
 export function meshObjects(services: number): KubeObject[] {
   const objects: KubeObject[] = [];
@@ -27,20 +48,10 @@ export function meshObjects(services: number): KubeObject[] {
       metadata: { name, namespace: ns },
       spec: { clusterIP: `10.${96 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`, selector: { app: name }, ports: [{ name: 'http', port }] },
     });
-    const endpoints = [];
     for (let e = 0; e < endpointsPerService; e++) {
-      const ip = `10.${128 + (i % 64)}.${Math.floor(i / 64) % 256}.${e + 1}`;
-      objects.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `${name}-${e}`, namespace: ns, labels: { app: name, version: e % 2 === 0 ? 'v1' : 'v2' } }, status: { podIP: ip } });
-      endpoints.push({ addresses: [ip], conditions: { ready: true }, targetRef: { kind: 'Pod', name: `${name}-${e}`, namespace: ns } });
+      objects.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `${name}-${e}`, namespace: ns, labels: { app: name, version: e % 2 === 0 ? 'v1' : 'v2' } }, status: { podIP: endpointIp(i, e) } });
     }
-    objects.push({
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: { name: `${name}-abc`, namespace: ns, labels: { 'kubernetes.io/service-name': name } },
-      addressType: 'IPv4',
-      ports: [{ name: 'http', port: 8080 }],
-      endpoints,
-    });
+    objects.push(endpointSlice(i, endpointsPerService));
     objects.push({
       apiVersion: 'networking.istio.io/v1',
       kind: 'DestinationRule',
@@ -114,6 +125,8 @@ interface Row {
   /** [wall, cpu] medians in ms */
   pushContext: [number, number];
   oneSidecar: [number, number];
+  /** The same sidecar again after one endpoint change, with the results the change leaves valid kept. */
+  afterEndpointChange: [number, number];
   sidecars2000: [number, number];
   otherSidecarsUs: [number, number];
 }
@@ -121,7 +134,7 @@ interface Row {
 function run(services: number, repeats = 5): Row {
   const model = new MeshModel({ logger: pino({ level: 'silent' }) });
   model.apply(meshObjects(services).map((object): SourceEvent => ({ type: 'upsert', object })));
-  const samples = { pc: [] as number[][], one: [] as number[][], all: [] as number[][], rest: [] as number[][] };
+  const samples = { pc: [] as number[][], one: [] as number[][], all: [] as number[][], rest: [] as number[][], afterChange: [] as number[][] };
   // Counts only: holding the last round's resources would keep its memory from the next round.
   let output = { resources: 0, bytes: 0 };
   for (let r = 0; r < repeats; r++) {
@@ -139,6 +152,17 @@ function run(services: number, repeats = 5): Row {
     });
     samples.rest.push([(rest.wallMs / 1999) * 1000, (rest.cpuMs / 1999) * 1000]);
     samples.all.push([first.wallMs + rest.wallMs, first.cpuMs + rest.cpuMs]);
+    // One endpoint of svc-0 turns not ready (or ready again): the push context after it keeps
+    // every result the change leaves valid, as the pipeline does, and the sidecar is generated again.
+    model.apply([{ type: 'upsert', object: endpointSlice(0, r % 2 === 0 ? endpointsPerService - 1 : endpointsPerService) }]);
+    const next = new PushContext(model.snapshot(), defaultPushContextOptions, built.result.encodings);
+    for (const [key, value] of reusableEntries(built.result.cache, new Set([TypeUrl.ClusterLoadAssignment]), new Set([`svc-0.ns-0.svc.${defaultPushContextOptions.domainSuffix}`]))) {
+      next.cache.set(key, value);
+    }
+    const nextGenerator = new SidecarGenerator(() => next);
+    (globalThis as { gc?: () => void }).gc?.();
+    const again = measure(() => generateAll(nextGenerator, sidecar(0)));
+    samples.afterChange.push([again.wallMs, again.cpuMs]);
   }
   const pick = (list: number[][]): [number, number] => [median(list.map((x) => x[0]!)), median(list.map((x) => x[1]!))];
   return {
@@ -148,6 +172,7 @@ function run(services: number, repeats = 5): Row {
     bytes: output.bytes,
     pushContext: pick(samples.pc),
     oneSidecar: pick(samples.one),
+    afterEndpointChange: pick(samples.afterChange),
     sidecars2000: pick(samples.all),
     otherSidecarsUs: pick(samples.rest),
   };
@@ -167,11 +192,11 @@ export async function main(): Promise<void> {
   const pair = ([wall, cpu]: [number, number]): string => `${wall.toFixed(1)} / ${cpu.toFixed(1)}`;
   console.log(`First generation in a fresh process (${coldSize} services, proto loading and JIT included): ${pair(cold.oneSidecar)} ms\n`);
   console.log('Medians of 5 runs, wall / CPU. CPU time is the figure to trust on a shared machine.');
-  console.log('| services | endpoints | resources (1 sidecar) | bytes | push context ms | 1 sidecar CDS+EDS+LDS+RDS ms | 2,000 sidecars, 1 scope, ms | each further sidecar µs |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| services | endpoints | resources (1 sidecar) | bytes | push context ms | 1 sidecar CDS+EDS+LDS+RDS ms | 2,000 sidecars, 1 scope, ms | each further sidecar µs | 1 sidecar after an endpoint change ms |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const n of sizes) {
     const r = run(n);
-    console.log(`| ${r.services} | ${r.endpoints} | ${r.resources} | ${r.bytes} | ${pair(r.pushContext)} | ${pair(r.oneSidecar)} | ${pair(r.sidecars2000)} | ${pair(r.otherSidecarsUs)} |`);
+    console.log(`| ${r.services} | ${r.endpoints} | ${r.resources} | ${r.bytes} | ${pair(r.pushContext)} | ${pair(r.oneSidecar)} | ${pair(r.sidecars2000)} | ${pair(r.otherSidecarsUs)} | ${pair(r.afterEndpointChange)} |`);
   }
 }
 

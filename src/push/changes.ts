@@ -18,6 +18,8 @@ export interface ChangeImpact {
   readonly types: ReadonlySet<string> | 'all';
   readonly affects?: (proxy: Proxy) => boolean;
   readonly reason: string;
+  /** Set when the change is to these services' endpoints and nothing else: other load assignments stay valid. */
+  readonly endpointsOf?: readonly string[];
 }
 
 const none: ReadonlySet<string> = new Set();
@@ -43,9 +45,10 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
   const reason = `${change.kind}/${change.namespace}/${change.name}`;
   switch (change.kind) {
     case 'EndpointSlice': {
-      const service = (change.current ?? change.previous)?.metadata.labels?.['kubernetes.io/service-name'];
-      const hostname = `${service}.${change.namespace}.svc.${domainSuffix}`;
-      return { types: new Set([EDS]), affects: seesHosts([hostname], previous, next), reason };
+      // A slice relabelled to another service changes the endpoints of both.
+      const services = new Set([change.previous, change.current].map((o) => o?.metadata.labels?.['kubernetes.io/service-name']).filter((s) => s !== undefined));
+      const hostnames = [...services].map((service) => `${service}.${change.namespace}.svc.${domainSuffix}`);
+      return { types: new Set([EDS]), affects: seesHosts(hostnames, previous, next), reason, endpointsOf: hostnames };
     }
     case 'Pod':
       // Pod labels decide subset membership of its endpoints (EDS) and which

@@ -88,6 +88,31 @@ describe('MeshPipeline', () => {
     expect(addresses).toEqual(['10.1.0.1', '10.1.0.2']);
   });
 
+  it('rebuilds only the changed service\'s load assignments on an endpoint change, keeping every other one', async () => {
+    const { pipeline, pushes, write } = await startPipeline({
+      'reviews.yaml': `${service('reviews', 'shop', 9080)}---\n${slice('reviews', 'shop', ['10.1.0.1'])}`,
+      'ratings.yaml': `${service('ratings', 'shop', 9081)}---\n${slice('ratings', 'shop', ['10.2.0.1'])}`,
+    });
+    const eds = { typeUrl: TypeUrl.ClusterLoadAssignment, wildcard: true, names: new Set<string>() };
+    const request = { version: 'v', reason: [], startedAt: 0 };
+    const byName = (list: readonly { name: string }[]) => new Map(list.map((r) => [r.name, r]));
+    const before = byName(pipeline.generator.generate(shopClient, eds, request)!);
+    const firstContext = pipeline.current();
+
+    await write('reviews.yaml', `${service('reviews', 'shop', 9080)}---\n${slice('reviews', 'shop', ['10.1.0.1', '10.1.0.2'])}`);
+    await waitFor(() => pushes.length === 1, 'the endpoint push');
+    const next = pipeline.current();
+    expect(next).not.toBe(firstContext);
+    // The untouched service's load assignment was carried into the new context, not rebuilt.
+    expect([...next.cache.keys()].some((k) => k.startsWith('eds|outbound|9081||ratings.shop.svc.cluster.local'))).toBe(true);
+    expect([...next.cache.keys()].some((k) => k.startsWith('eds|outbound|9080||reviews.shop.svc.cluster.local'))).toBe(false);
+    const after = byName(pipeline.generator.generate(shopClient, eds, request)!);
+    expect(after.get('outbound|9081||ratings.shop.svc.cluster.local')).toBe(before.get('outbound|9081||ratings.shop.svc.cluster.local'));
+    const reviews = after.get('outbound|9080||reviews.shop.svc.cluster.local') as { any: Uint8Array } | undefined;
+    const addresses = [...JSON.stringify(decodeAnyToJson(reviews!.any)).matchAll(/"socketAddress":\{"address":"([^"]+)"/g)].map((m) => m[1]);
+    expect(addresses).toEqual(['10.1.0.1', '10.1.0.2']);
+  });
+
   it('pushes RDS only for a VirtualService change, keeping encoded clusters, and CDS+LDS+RDS for a new service', async () => {
     const { pipeline, pushes, write } = await startPipeline({ 'reviews.yaml': service('reviews', 'shop', 9080) });
     const request = { version: 'v', reason: [], startedAt: 0 };

@@ -52,14 +52,38 @@ export function cacheKeyType(key: string): string | undefined {
 /**
  * The entries of a previous context's cache that a new context may keep:
  * those of types the change does not touch. EDS names derive from CDS, so a
- * CDS change drops EDS results too.
+ * CDS change drops EDS results too. When the EDS change is only to the
+ * endpoints of `endpointHosts` (EndpointSlice changes), the load assignments
+ * of every other host stay too, so a scope's EDS is rebuilt from them rather
+ * than from scratch.
  */
-export function reusableEntries(previous: ReadonlyMap<string, unknown>, changedTypes: ReadonlySet<string> | 'all'): [string, unknown][] {
+export function reusableEntries(
+  previous: ReadonlyMap<string, unknown>,
+  changedTypes: ReadonlySet<string> | 'all',
+  endpointHosts?: ReadonlySet<string>,
+): [string, unknown][] {
   if (changedTypes === 'all') return [];
   const dropped = new Set(changedTypes);
   if (dropped.has(TypeUrl.Cluster)) dropped.add(TypeUrl.ClusterLoadAssignment);
+  const partialEds = dropped.has(TypeUrl.ClusterLoadAssignment) && !dropped.has(TypeUrl.Cluster) && endpointHosts !== undefined;
   return [...previous].filter(([key]) => {
     const type = cacheKeyType(key);
-    return type !== undefined && !dropped.has(type);
+    if (type === undefined) return false;
+    if (!dropped.has(type)) return true;
+    return partialEds && type === TypeUrl.ClusterLoadAssignment && unaffectedEndpointEntry(key, endpointHosts);
   });
+}
+
+/**
+ * Whether an EDS cache entry survives a change to the endpoints of `hosts`
+ * only: a service or subset load assignment (`eds|outbound|PORT|SUBSET|HOST|…`)
+ * of another host, or the per-scope lists of EDS cluster names and proxy
+ * inputs, which derive from services and DestinationRules. Everything else
+ * under `eds|` (the per-scope assembled lists) is rebuilt.
+ */
+function unaffectedEndpointEntry(key: string, hosts: ReadonlySet<string>): boolean {
+  if (key.startsWith('eds-names|') || key.startsWith('eds-proxy-inputs|')) return true;
+  if (!key.startsWith(`${endpointCachePrefix}outbound|`)) return false;
+  const host = key.split('|', 6)[4];
+  return host !== undefined && !hosts.has(host);
 }
