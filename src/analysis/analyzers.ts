@@ -6,7 +6,7 @@ import type { Rejection, StoredObject } from '../model/meshModel.js';
 import type { KindName } from '../model/kinds.js';
 import { analyzeMissingSubsets } from '../push/analysis.js';
 import { hostMatches, labelsMatch, resolveShortName } from '../push/hosts.js';
-import { kubePortProtocol } from '../push/protocol.js';
+import { kubePortProtocol } from '../model/protocol.js';
 import type { PushContext } from '../push/pushContext.js';
 import { message, type AnalysisMessage, type AnalysisResource } from './messages.js';
 

@@ -3,7 +3,7 @@
 import type { KubeObject } from '../model/kube.js';
 import type { ServiceEntrySpec } from '../model/istio.js';
 import type { ModelSnapshot, StoredObject } from '../model/meshModel.js';
-import { kubePortProtocol, parseProtocol, type Protocol } from './protocol.js';
+import { kubePortProtocol, parseProtocol, type Protocol } from '../model/protocol.js';
 
 export interface MeshServicePort {
   readonly name: string;

@@ -6,7 +6,7 @@
 import type { MeshConfig } from '../model/meshConfig.js';
 import type { IstioEgressListener, OutboundTrafficPolicyMode, SidecarSpec } from '../model/istio.js';
 import { hostMatches } from './hosts.js';
-import { isHttpProtocol, parseProtocol, type Protocol } from './protocol.js';
+import { isHttpProtocol, parseProtocol, type Protocol } from '../model/protocol.js';
 import type { MeshService, MeshServicePort } from './services.js';
 
 export interface EgressListenerScope {

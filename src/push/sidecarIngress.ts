@@ -4,7 +4,7 @@
 // delivered to defaultEndpoint (or the original destination without one).
 import type { ConnectionPoolSettings, IstioIngressListener, SidecarSpec } from '../model/istio.js';
 import { parseDefaultEndpoint, type DefaultEndpoint } from '../model/defaultEndpoint.js';
-import { parseProtocol } from './protocol.js';
+import { parseProtocol } from '../model/protocol.js';
 import type { ServiceTarget } from './pushContext.js';
 import type { MeshService, MeshServicePort } from './services.js';
 

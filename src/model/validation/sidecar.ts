@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type { IstioIngressListener, SidecarPort, SidecarSpec } from '../istio.js';
 import { parseDefaultEndpoint } from '../defaultEndpoint.js';
-import { parseProtocol } from '../../push/protocol.js';
+import { parseProtocol } from '../protocol.js';
 import { checkSchema } from './schema.js';
 import { sidecarSchema } from './istioSchemas.js';
 import { checkConnectionPool, checkPort, hostProblem, isDnsLabel } from './common.js';

@@ -4,7 +4,7 @@
 import type { ClientTLSSettings, ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection } from '../../../model/istio.js';
 import { socketAddress } from './listeners.js';
 import { toProtoDuration } from '../../../model/duration.js';
-import { isHttp2Protocol } from '../../../push/protocol.js';
+import { isHttp2Protocol } from '../../../model/protocol.js';
 import type { MeshEndpoint, MeshService, MeshServicePort } from '../../../push/services.js';
 import type { ConfigEntry } from '../../../push/pushContext.js';
 import type { DestinationRuleSpec } from '../../../model/istio.js';

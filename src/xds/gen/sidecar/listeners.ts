@@ -8,7 +8,7 @@ import type { PushContext, ProxyScope, ServiceTarget } from '../../../push/pushC
 import { listenerServicePorts } from '../../../push/sidecarEgress.js';
 import type { RouteDestination, TCPRoute, TLSRoute } from '../../../model/istio.js';
 import { resolveShortName } from '../../../push/hosts.js';
-import { isHttpProtocol } from '../../../push/protocol.js';
+import { isHttpProtocol } from '../../../model/protocol.js';
 import type { MeshService, MeshServicePort } from '../../../push/services.js';
 import { httpConnectionManager, socketAddress, tcpProxy } from '../common/listeners.js';
 import {

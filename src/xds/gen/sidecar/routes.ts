@@ -3,7 +3,7 @@
 // VirtualService routes or istiod's default route, plus the catch-all host.
 import type { PushContext, ProxyScope } from '../../../push/pushContext.js';
 import { resolveShortName } from '../../../push/hosts.js';
-import { isHttpProtocol, type Protocol } from '../../../push/protocol.js';
+import { isHttpProtocol, type Protocol } from '../../../model/protocol.js';
 import type { MeshService } from '../../../push/services.js';
 import { listenerServicePorts, servicesOnRoutePort } from '../../../push/sidecarEgress.js';
 import { catchAllVirtualHost, defaultRoute, hashPolicyFor, translateHttpRoute, type RouteContext } from '../common/routes.js';
