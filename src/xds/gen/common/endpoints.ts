@@ -43,22 +43,9 @@ interface LocalityGroup {
 
 const localityKey = (l: Locality): string => `${l.region}/${l.zone}/${l.subZone}`;
 
-// An endpoint appears in its service's load assignment and in its subsets':
-// its Envoy form is built and encoded once per endpoint object (sharedMessage).
-const lbEndpoints = new WeakMap<MeshEndpoint, Json>();
-
-function lbEndpoint(ep: MeshEndpoint): Json {
-  let json = lbEndpoints.get(ep);
-  if (!json) {
-    json = sharedMessage(buildLbEndpoint(ep));
-    lbEndpoints.set(ep, json);
-  }
-  return json;
-}
-
 const tlsModeIstioMetadata = sharedMessage(toStruct({ tlsMode: TlsModeIstio }));
 
-function buildLbEndpoint(ep: MeshEndpoint): Json {
+function lbEndpoint(ep: MeshEndpoint): Json {
   const filterMetadata: Json = { istio: toStruct({ workload: ep.workload }) };
   // Auto mTLS: the cluster's tlsMode-istio transport socket match picks endpoints that run a proxy.
   if (endpointRunsProxy(ep.labels)) filterMetadata[TransportSocketMatchFilter] = tlsModeIstioMetadata;
