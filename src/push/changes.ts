@@ -36,6 +36,15 @@ function seesHosts(patterns: readonly string[], previous: PushContext, next: Pus
   return (proxy) => proxy.type === 'router' || visible(next, proxy) || visible(previous, proxy);
 }
 
+/** Hostnames of the services with an endpoint of `workload` (`namespace/pod`). */
+function servicesBackedBy(workload: string, context: PushContext): string[] {
+  const hosts: string[] = [];
+  for (const service of context.services) {
+    if (service.ports.some((port) => context.endpoints(service.hostname, port.port).some((ep) => ep.workload === workload))) hosts.push(service.hostname);
+  }
+  return hosts;
+}
+
 function specs<S>(change: ModelChange): S[] {
   return [change.previous?.spec, change.current?.spec].filter((s): s is S => s !== undefined && s !== null);
 }
@@ -50,11 +59,17 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       const hostnames = [...services].map((service) => `${service}.${change.namespace}.svc.${domainSuffix}`);
       return { types: new Set([EDS]), affects: seesHosts(hostnames, previous, next), reason, endpointsOf: hostnames };
     }
-    case 'Pod':
-      // Pod labels decide subset membership of its endpoints (EDS) and which
-      // services its own proxy serves: inbound clusters and listeners, and a
-      // proxyless server's listeners. Unchanged resources are not resent.
-      return { types: new Set([EDS, CDS, LDS]), reason };
+    case 'Pod': {
+      // Pod labels decide subset membership of its endpoints (EDS), and its
+      // service account the identities clusters pin (CDS): that concerns the
+      // proxies that see a service it backs. Its own proxy may serve other
+      // services: inbound clusters and listeners, and a proxyless server's
+      // listeners. Unchanged resources are not resent.
+      const workload = `${change.namespace}/${change.name}`;
+      const sees = seesHosts([...servicesBackedBy(workload, previous), ...servicesBackedBy(workload, next)], previous, next);
+      const own = (p: Proxy): boolean => p.namespace === change.namespace && p.podName === change.name;
+      return { types: new Set([EDS, CDS, LDS]), affects: (p) => own(p) || sees(p), reason };
+    }
     case 'Service': {
       const hostname = `${change.name}.${change.namespace}.svc.${domainSuffix}`;
       const sees = seesHosts([hostname], previous, next);

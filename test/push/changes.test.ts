@@ -47,6 +47,45 @@ describe('change impact', () => {
     expect(pushRequestFor([secret], 'v1', 0)).toBeUndefined();
   });
 
+  it('a Pod pushes EDS, CDS and LDS to its own proxy and to the proxies seeing a service it backs, not to everyone', () => {
+    const mesh = meshFromYaml(`apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: shop}
+spec: {clusterIP: 10.96.0.1, selector: {app: reviews}, ports: [{name: http, port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: reviews-1, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [{addresses: [10.1.0.5], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-v1, namespace: shop}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-v1, namespace: shop, labels: {app: reviews, version: v1}}
+status: {podIP: 10.1.0.5}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: tools, namespace: ops}
+spec: {clusterIP: 10.96.0.2, ports: [{name: http, port: 80}]}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: ops}
+spec: {egress: [{hosts: ["./*"]}]}
+`).context;
+    const pod = (name: string, labels: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop', labels } });
+    const backing = changeImpact({ kind: 'Pod', namespace: 'shop', name: 'reviews-v1', previous: pod('reviews-v1', { app: 'reviews', version: 'v1' }), current: pod('reviews-v1', { app: 'reviews', version: 'v2' }) }, mesh, mesh);
+    expect(short(backing.types)).toEqual(['Cluster', 'ClusterLoadAssignment', 'Listener']);
+    const opsClient = proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'ops-1', namespace: 'ops' } });
+    const ownProxy = proxyForPod(pod('reviews-v1', { app: 'reviews' }));
+    expect([backing.affects!(shop), backing.affects!(opsClient), backing.affects!(ownProxy)]).toEqual([true, false, true]);
+    // A pod no endpoint refers to concerns only its own proxy.
+    const loner = changeImpact({ kind: 'Pod', namespace: 'shop', name: 'loner', current: pod('loner', { app: 'loner' }) }, mesh, mesh);
+    expect([loner.affects!(shop), loner.affects!(proxyForPod(pod('loner', {})))]).toEqual([false, true]);
+  });
+
   it('merges a batch: union of types, a proxy is affected when any change affects it', () => {
     const eds = changeImpact({ kind: 'EndpointSlice', namespace: 'shop', name: 'reviews-1', current: { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'reviews-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'reviews' } } } }, context, context);
     const sidecar = changeImpact(change('Sidecar', 'isolated', {}), context, context);
