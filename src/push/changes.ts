@@ -36,6 +36,13 @@ function seesHosts(patterns: readonly string[], previous: PushContext, next: Pus
   return (proxy) => proxy.type === 'router' || visible(next, proxy) || visible(previous, proxy);
 }
 
+/** The service accounts of a service's endpoints, as a comparable key. */
+function serviceAccountsOf(hostname: string, context: PushContext): string {
+  const accounts = new Set<string>();
+  for (const port of context.service(hostname)?.ports ?? []) for (const ep of context.endpoints(hostname, port.port)) accounts.add(ep.serviceAccount);
+  return [...accounts].sort().join(',');
+}
+
 /** Hostnames of the services with an endpoint of `workload` (`namespace/pod`). */
 function servicesBackedBy(workload: string, context: PushContext): string[] {
   const hosts: string[] = [];
@@ -57,7 +64,13 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       // A slice relabelled to another service changes the endpoints of both.
       const services = new Set([change.previous, change.current].map((o) => o?.metadata.labels?.['kubernetes.io/service-name']).filter((s) => s !== undefined));
       const hostnames = [...services].map((service) => `${service}.${change.namespace}.svc.${domainSuffix}`);
-      return { types: new Set([EDS]), affects: seesHosts(hostnames, previous, next), reason, endpointsOf: hostnames };
+      const affects = seesHosts(hostnames, previous, next);
+      // Clusters pin the SPIFFE identities of a service's endpoints: a new or departed
+      // service account changes CDS too (istiod makes such an endpoint update a full push).
+      if (hostnames.some((host) => serviceAccountsOf(host, previous) !== serviceAccountsOf(host, next))) {
+        return { types: new Set([EDS, CDS]), affects, reason };
+      }
+      return { types: new Set([EDS]), affects, reason, endpointsOf: hostnames };
     }
     case 'Pod': {
       // Pod labels decide subset membership of its endpoints (EDS), and its

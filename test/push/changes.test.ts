@@ -86,6 +86,51 @@ spec: {egress: [{hosts: ["./*"]}]}
     expect([loner.affects!(shop), loner.affects!(proxyForPod(pod('loner', {})))]).toEqual([false, true]);
   });
 
+  it('an endpoint change that brings a new service account pushes CDS too, since clusters pin the identities', () => {
+    const mesh = (endpoints: string) =>
+      meshFromYaml(`apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: shop}
+spec: {clusterIP: 10.96.0.1, selector: {app: reviews}, ports: [{name: http, port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: reviews-1, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [${endpoints}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-v1, namespace: shop, labels: {app: reviews}}
+spec: {serviceAccountName: reviews}
+status: {podIP: 10.1.0.5}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-v1b, namespace: shop, labels: {app: reviews}}
+spec: {serviceAccountName: reviews}
+status: {podIP: 10.1.0.7}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-v2, namespace: shop, labels: {app: reviews}}
+spec: {serviceAccountName: reviews-canary}
+status: {podIP: 10.1.0.6}
+`).context;
+    const v1 = '{addresses: [10.1.0.5], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-v1, namespace: shop}}';
+    const v2 = '{addresses: [10.1.0.6], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-v2, namespace: shop}}';
+    const slice = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'reviews-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'reviews' } } };
+    const endpointChange = { kind: 'EndpointSlice' as const, namespace: 'shop', name: 'reviews-1', previous: slice, current: slice };
+    const newAccount = changeImpact(endpointChange, mesh(v1), mesh(`${v1}, ${v2}`));
+    expect(short(newAccount.types)).toEqual(['Cluster', 'ClusterLoadAssignment']);
+    expect(newAccount.endpointsOf).toBeUndefined();
+    const v1b = '{addresses: [10.1.0.7], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-v1b, namespace: shop}}';
+    const sameAccount = changeImpact(endpointChange, mesh(v1), mesh(`${v1}, ${v1b}`));
+    expect(short(sameAccount.types)).toEqual(['ClusterLoadAssignment']);
+    expect(sameAccount.endpointsOf).toEqual(['reviews.shop.svc.cluster.local']);
+  });
+
   it('merges a batch: union of types, a proxy is affected when any change affects it', () => {
     const eds = changeImpact({ kind: 'EndpointSlice', namespace: 'shop', name: 'reviews-1', current: { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'reviews-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'reviews' } } } }, context, context);
     const sidecar = changeImpact(change('Sidecar', 'isolated', {}), context, context);
