@@ -19,6 +19,20 @@ const shop = proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a',
 const isolated = proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'b', namespace: 'isolated' } });
 const short = (types: ReadonlySet<string> | 'all') => (types === 'all' ? 'all' : [...types].map((t) => t.slice(t.lastIndexOf('.') + 1)).sort());
 
+/** The shop/reviews Service (selecting app=reviews) and its EndpointSlice with `endpoints` (YAML flow items). */
+const reviewsWithEndpoints = (endpoints: string) => `apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: shop}
+spec: {clusterIP: 10.96.0.1, selector: {app: reviews}, ports: [{name: http, port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: reviews-1, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [${endpoints}]
+`;
+
 function change(kind: ModelChange['kind'], namespace: string, spec: unknown): ModelChange {
   return { kind, namespace, name: 'x', current: { apiVersion: 'networking.istio.io/v1', kind, metadata: { name: 'x', namespace }, spec } };
 }
@@ -48,18 +62,7 @@ describe('change impact', () => {
   });
 
   it('a Pod pushes EDS, CDS and LDS to its own proxy and to the proxies seeing a service it backs, not to everyone', () => {
-    const mesh = meshFromYaml(`apiVersion: v1
-kind: Service
-metadata: {name: reviews, namespace: shop}
-spec: {clusterIP: 10.96.0.1, selector: {app: reviews}, ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: reviews-1, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
-addressType: IPv4
-ports: [{name: http, port: 8080}]
-endpoints: [{addresses: [10.1.0.5], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-v1, namespace: shop}}]
----
+    const mesh = meshFromYaml(`${reviewsWithEndpoints('{addresses: [10.1.0.5], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-v1, namespace: shop}}')}---
 apiVersion: v1
 kind: Pod
 metadata: {name: reviews-v1, namespace: shop, labels: {app: reviews, version: v1}}
@@ -88,18 +91,7 @@ spec: {egress: [{hosts: ["./*"]}]}
 
   it('an endpoint change that brings a new service account pushes CDS too, since clusters pin the identities', () => {
     const mesh = (endpoints: string) =>
-      meshFromYaml(`apiVersion: v1
-kind: Service
-metadata: {name: reviews, namespace: shop}
-spec: {clusterIP: 10.96.0.1, selector: {app: reviews}, ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: reviews-1, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
-addressType: IPv4
-ports: [{name: http, port: 8080}]
-endpoints: [${endpoints}]
----
+      meshFromYaml(`${reviewsWithEndpoints(endpoints)}---
 apiVersion: v1
 kind: Pod
 metadata: {name: reviews-v1, namespace: shop, labels: {app: reviews}}

@@ -2,17 +2,11 @@
 // mesh-wide outboundTrafficPolicy; editing it re-pushes LDS and RDS to the
 // sidecars whose policy it changes, and an invalid edit keeps the last one.
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { Registry } from 'prom-client';
-import { FileSource } from '../../src/sources/files/fileSource.js';
-import { MeshPipeline } from '../../src/push/pipeline.js';
 import { changeImpact } from '../../src/push/changes.js';
 import type { ModelChange } from '../../src/model/meshModel.js';
 import { TypeUrl, decodeAnyToJson } from '../../src/xds/resource.js';
-import type { PushRequest } from '../../src/xds/server/types.js';
-import { captureLogger, waitFor } from '../support/captureLogger.js';
+import { waitFor } from '../support/captureLogger.js';
+import { startFilePipeline } from '../support/filePipeline.js';
 import { meshFromYaml, proxyForPod } from '../support/goldenMesh.js';
 
 const meshConfig = (body: string, namespace = 'istio-system') => `apiVersion: v1
@@ -73,24 +67,10 @@ describe('mesh config through the pipeline', () => {
   });
 
   it('an edited mesh config re-pushes the catch-all; an invalid edit is rejected and the last valid one stays', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'meshd-meshconfig-'));
-    await writeFile(path.join(dir, 'mesh.yaml'), mesh);
-    const { logger, lines } = captureLogger();
-    const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
-      debounceAfterMs: 20, debounceMaxMs: 200, logger, registry: new Registry(), trustDomain: 'cluster.local', clusterId: 'Kubernetes',
-    });
-    const pushes: PushRequest[] = [];
-    pipeline.onPush((r) => pushes.push(r));
-    await pipeline.start();
-    cleanups.push(async () => {
-      await pipeline.stop();
-      await rm(dir, { recursive: true, force: true });
-    });
+    const { pipeline, pushes, lines, replace, stop } = await startFilePipeline({ 'mesh.yaml': mesh });
+    cleanups.push(stop);
     // Replaced whole, so the file source never sees a truncated file (which would delete the ConfigMap).
-    const replaceMeshConfig = async (text: string) => {
-      await writeFile(path.join(dir, 'istio.yaml.tmp'), text);
-      await rename(path.join(dir, 'istio.yaml.tmp'), path.join(dir, 'istio.yaml'));
-    };
+    const replaceMeshConfig = (text: string) => replace('istio.yaml', text);
     const lds = { typeUrl: TypeUrl.Listener, wildcard: false, names: new Set(['virtualOutbound']) };
     const request = { version: 'v', reason: [], startedAt: 0 };
     const catchAll = () => {

@@ -1,13 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { Registry } from 'prom-client';
-import { FileSource } from '../../src/sources/files/fileSource.js';
-import { MeshPipeline } from '../../src/push/pipeline.js';
 import { TypeUrl, decodeAnyToJson } from '../../src/xds/resource.js';
 import type { PushRequest } from '../../src/xds/server/types.js';
-import { captureLogger, waitFor } from '../support/captureLogger.js';
+import { waitFor } from '../support/captureLogger.js';
+import { startFilePipeline } from '../support/filePipeline.js';
 import { proxyForPod } from '../support/goldenMesh.js';
 
 const service = (name: string, ns: string, port: number, portName = 'http') => `apiVersion: v1
@@ -38,27 +33,9 @@ afterEach(async () => {
 });
 
 async function startPipeline(files: Record<string, string>) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'meshd-pipeline-'));
-  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
-  const { logger, lines } = captureLogger();
-  const registry = new Registry();
-  const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
-    debounceAfterMs: 20,
-    debounceMaxMs: 200,
-    logger,
-    registry,
-    trustDomain: 'cluster.local',
-    clusterId: 'Kubernetes',
-  });
-  const pushes: PushRequest[] = [];
-  pipeline.onPush((r) => pushes.push(r));
-  await pipeline.start();
-  cleanups.push(async () => {
-    await pipeline.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const write = (name: string, text: string) => writeFile(path.join(dir, name), text);
-  return { pipeline, pushes, lines, registry, write };
+  const started = await startFilePipeline(files);
+  cleanups.push(started.stop);
+  return started;
 }
 
 describe('MeshPipeline', () => {
