@@ -18,7 +18,17 @@ import { outboundClusterName } from '../common/names.js';
 import { portTrafficPolicy, subsetTrafficPolicy } from '../common/trafficPolicy.js';
 import { serviceIdentities } from '../../../security/index.js';
 
-function serviceClusters(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort): Json[] {
+/**
+ * What a service port's clusters depend on besides the service itself: the
+ * DestinationRule the scope sees for it. Scopes (namespaces, Sidecars) that
+ * see the same rule share the clusters, as istiod's cache shares them.
+ */
+export function serviceClustersKey(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort): string {
+  const destinationRule = context.destinationRuleFor(scope, service.hostname);
+  return `${service.hostname}|${port.port}|${destinationRule ? destinationRule.from.join(',') : '-'}`;
+}
+
+export function serviceClusters(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort): Json[] {
   const destinationRule = context.destinationRuleFor(scope, service.hostname);
   const trafficPolicy = destinationRule?.spec.trafficPolicy;
   const endpoints = service.resolution === 'DNSLB' || service.resolution === 'DNSRoundRobinLB' ? context.endpoints(service.hostname, port.port) : [];

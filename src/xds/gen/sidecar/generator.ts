@@ -8,7 +8,7 @@ import type { ProxyScope, PushContext, ServiceTarget } from '../../../push/pushC
 import { TypeUrl, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
 import { encodeShared, endpointCachePrefix, memo } from '../cache.js';
-import { inboundClusters, outboundClusters, wellKnownClusters } from './clusters.js';
+import { inboundClusters, outboundClusters, serviceClusters, serviceClustersKey, wellKnownClusters } from './clusters.js';
 import { planClusterLoadAssignment, planLoadAssignment, proxyEndpointsKey, type EdsCluster, type LoadAssignmentPlan } from './endpoints.js';
 import { outboundClusterName } from '../common/names.js';
 import { inboundListeners, outboundListeners, virtualOutboundListener } from './listeners.js';
@@ -41,6 +41,18 @@ export function proxySecurity(context: PushContext, proxy: Proxy): { key: string
     const json = JSON.stringify(security, (_k, v: unknown) => (v instanceof Map ? [...v] : v));
     return { security, key: contentVersion(Buffer.from(json)) };
   });
+}
+
+/** A scope's outbound clusters, built and encoded once per service port and DestinationRule for all scopes. */
+function encodedOutboundClusters(context: PushContext, scope: ProxyScope): XdsResource[] {
+  const clusters: XdsResource[] = [];
+  for (const service of scope.services) {
+    for (const port of service.ports) {
+      const key = `cds-svc|${serviceClustersKey(context, scope, service, port)}`;
+      clusters.push(...memo(context, key, () => encodeAll(context, TypeUrl.Cluster, serviceClusters(context, scope, service, port))));
+    }
+  }
+  return clusters;
 }
 
 /** Clusters for remote JWKS hosts the mesh has no cluster for (one per host and port). */
@@ -84,7 +96,7 @@ export class SidecarGenerator implements ResourceGenerator {
     const security = proxySecurity(context, proxy);
     // Proxies sharing scope, inbound ports and security get the very same array: no per-proxy copying.
     return memo(context, `cds-all|${scope.key}|${inboundPorts}|${security.key}`, () => {
-      const outbound = memo(context, `cds|${scope.key}`, () => encodeAll(context, TypeUrl.Cluster, outboundClusters(context, scope)));
+      const outbound = memo(context, `cds|${scope.key}`, () => encodedOutboundClusters(context, scope));
       const inbound = memo(context, `cds-in|${inboundPorts}`, () => encodeAll(context, TypeUrl.Cluster, inboundClusters(targets, proxy.ipAddresses)));
       const fixed = memo(context, 'cds|well-known', () => encodeAll(context, TypeUrl.Cluster, wellKnownClusters()));
       const jwks = memo(context, `cds-jwks|${scope.key}|${security.key}`, () =>
