@@ -77,6 +77,31 @@ describe('ADS bad input', () => {
     expect(c.status).toBeUndefined();
   });
 
+  it('keeps a stream whose generation fails: logs it once, serves the other types, and recovers on the next push', async () => {
+    const generator = source.generator;
+    const generate = generator.generate.bind(generator);
+    let failing = true;
+    generator.generate = (proxy, watch, request) => {
+      if (failing && watch.typeUrl === TypeUrl.Cluster && proxy.id.includes('broken')) throw new Error('cluster "a": unknown field "conectTimeout"');
+      return generate(proxy, watch, request);
+    };
+    const broken = connect('broken');
+    broken.request(TypeUrl.Cluster);
+    broken.request(TypeUrl.ClusterLoadAssignment, ['a']);
+    const first = await broken.next();
+    expect(first.typeUrl).toBe(TypeUrl.ClusterLoadAssignment);
+    expect(broken.status).toBeUndefined();
+    await eventually(() => expect(logs.find((l) => String(l.msg).startsWith(`generating ${TypeUrl.Cluster} for sidecar~`))).toBeDefined());
+    expect(String(logs.find((l) => String(l.msg).startsWith(`generating ${TypeUrl.Cluster}`))!.msg)).toContain('unknown field "conectTimeout"');
+    await bystanderWorks();
+    failing = false;
+    source.generator.setResources(TypeUrl.Cluster, [cluster('a'), cluster('b')]);
+    source.push([TypeUrl.Cluster]);
+    const recovered = await broken.next();
+    expect(recovered.typeUrl).toBe(TypeUrl.Cluster);
+    expect(recovered.resources.map((r) => r.name).sort()).toEqual(['a', 'b']);
+  });
+
   it('records one NACK out of a storm and keeps serving', async () => {
     const c = connect('storm');
     c.request(TypeUrl.Cluster);

@@ -23,7 +23,7 @@ export interface ConnectionHost {
   describeProxy(node: DecodedNode): Proxy;
   identified(conn: AdsConnection): void;
   closed(conn: AdsConnection): void;
-  log: { warn(obj: object, msg: string): void; debug(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  log: { warn(obj: object, msg: string): void; debug(obj: object, msg: string): void; info(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
 /** Per-type protocol state of one stream. */
@@ -62,6 +62,8 @@ export class AdsConnection implements ConnectionInfo {
   readonly connectedAt = Date.now();
   private readonly watches = new Map<string, TypeWatch>();
   private readonly unknownTypesLogged = new Set<string>();
+  /** Generation failures already logged on this stream (type URL and message), so a failing push logs once. */
+  private readonly generationFailuresLogged = new Set<string>();
   private work: Promise<void> = Promise.resolve();
   private open = true;
 
@@ -297,7 +299,19 @@ export class AdsConnection implements ConnectionInfo {
    * Returns false when the generator does not serve the type.
    */
   private async respond(watch: TypeWatch, request: PushRequest, mode: RespondMode): Promise<boolean> {
-    const generated = this.host.generator.generate(this.proxy, watch, request);
+    let generated: readonly XdsResource[] | undefined;
+    try {
+      generated = this.host.generator.generate(this.proxy, watch, request);
+    } catch (err) {
+      // A translation failure must not end the stream (the proxy would reconnect into the
+      // same failure): the proxy keeps what it has, and the next push tries again.
+      const message = (err as Error).message;
+      if (!this.generationFailuresLogged.has(`${watch.typeUrl}|${message}`)) {
+        this.generationFailuresLogged.add(`${watch.typeUrl}|${message}`);
+        this.host.log.error({ err, connection: this.connectionId, proxy: this.proxy?.id, typeUrl: watch.typeUrl }, `generating ${watch.typeUrl} for ${this.proxy?.id} failed; it keeps its last configuration: ${message}`);
+      }
+      return true;
+    }
     if (generated === undefined) {
       this.logOnce(watch.typeUrl, `unknown type URL ${watch.typeUrl} ignored`);
       return false;
