@@ -87,7 +87,7 @@ describe('ADS bad input', () => {
     };
     const broken = connect('broken');
     broken.request(TypeUrl.Cluster);
-    broken.request(TypeUrl.ClusterLoadAssignment, ['a']);
+    broken.request(TypeUrl.ClusterLoadAssignment, { names: ['a'] });
     const first = await broken.next();
     expect(first.typeUrl).toBe(TypeUrl.ClusterLoadAssignment);
     expect(broken.status).toBeUndefined();
