@@ -70,6 +70,30 @@ function selectNames(resources: readonly XdsResource[], watched: WatchedResource
   return resources.filter((r) => watched.names.has(r.name));
 }
 
+/**
+ * What the four types of one proxy share in one push context: its scope,
+ * inbound ports, security and the cache keys derived from them. A push asks
+ * for each type in turn, so this is worked out once per proxy and context.
+ */
+interface ProxyView {
+  readonly context: PushContext;
+  readonly scope: ProxyScope;
+  readonly targets: readonly ServiceTarget[];
+  readonly inboundPorts: string;
+  readonly security: { key: string; security: WorkloadSecurity };
+}
+
+const proxyViews = new WeakMap<Proxy, ProxyView>();
+
+function proxyView(context: PushContext, proxy: Proxy): ProxyView {
+  const cached = proxyViews.get(proxy);
+  if (cached?.context === context) return cached;
+  const targets = context.inboundTargets(proxy);
+  const view = { context, scope: context.scopeFor(proxy), targets, inboundPorts: inboundKey(targets, proxy), security: proxySecurity(context, proxy) };
+  proxyViews.set(proxy, view);
+  return view;
+}
+
 export class SidecarGenerator implements ResourceGenerator {
   constructor(private readonly currentContext: () => PushContext) {}
 
@@ -90,10 +114,7 @@ export class SidecarGenerator implements ResourceGenerator {
   }
 
   clusters(context: PushContext, proxy: Proxy): XdsResource[] {
-    const scope = context.scopeFor(proxy);
-    const targets = context.inboundTargets(proxy);
-    const inboundPorts = inboundKey(targets, proxy);
-    const security = proxySecurity(context, proxy);
+    const { scope, targets, inboundPorts, security } = proxyView(context, proxy);
     // Proxies sharing scope, inbound ports and security get the very same array: no per-proxy copying.
     return memo(context, `cds-all|${scope.key}|${inboundPorts}|${security.key}`, () => {
       const outbound = memo(context, `cds|${scope.key}`, () => encodedOutboundClusters(context, scope));
@@ -107,10 +128,7 @@ export class SidecarGenerator implements ResourceGenerator {
   }
 
   listeners(context: PushContext, proxy: Proxy): XdsResource[] {
-    const scope = context.scopeFor(proxy);
-    const targets = context.inboundTargets(proxy);
-    const inboundPorts = inboundKey(targets, proxy);
-    const security = proxySecurity(context, proxy);
+    const { scope, targets, inboundPorts, security } = proxyView(context, proxy);
     return memo(context, `lds-all|${scope.key}|${inboundPorts}|${security.key}`, () => {
       const outbound = memo(context, `lds|${scope.key}`, () =>
         encodeAll(context, TypeUrl.Listener, [...outboundListeners(context, scope), virtualOutboundListener(scope)]),
@@ -123,18 +141,21 @@ export class SidecarGenerator implements ResourceGenerator {
   }
 
   routes(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
-    const scope = context.scopeFor(proxy);
+    const { scope } = proxyView(context, proxy);
     const dependsOnLabels = memo(context, `rds-labels|${scope.key}`, () => scopeUsesSourceLabels(context, scope));
     const labelsKey = dependsOnLabels ? `|${JSON.stringify(Object.entries(proxy.labels).sort())}` : '';
     const available = memo(context, `rds-names|${scope.key}`, () => new Set(routeNames(scope)));
-    const names = watched.wildcard ? [...available] : [...watched.names];
+    // Route configurations of the scope (and source labels) by name, built on first request.
+    const built = memo(context, `rds|${scope.key}${labelsKey}`, () => new Map<string, XdsResource | undefined>());
     const out: XdsResource[] = [];
-    for (const name of names) {
+    for (const name of watched.wildcard ? available : watched.names) {
       if (!available.has(name)) continue;
-      const resource = memo(context, `rds|${scope.key}|${name}${labelsKey}`, () => {
+      let resource = built.get(name);
+      if (resource === undefined && !built.has(name)) {
         const json = buildNamedRouteConfiguration(context, scope, name, proxy.labels);
-        return json ? encodeShared(context, TypeUrl.RouteConfiguration, name, json) : undefined;
-      });
+        resource = json ? encodeShared(context, TypeUrl.RouteConfiguration, name, json) : undefined;
+        built.set(name, resource);
+      }
       if (resource) out.push(resource);
     }
     return out;
@@ -155,7 +176,7 @@ export class SidecarGenerator implements ResourceGenerator {
 
   /** Every load assignment of the proxy's scope, encoded once per scope (and locality or failoverPriority labels, when DestinationRules use them). */
   private scopeEndpoints(context: PushContext, proxy: Proxy): { list: XdsResource[]; byName: Map<string, XdsResource> } {
-    const scope = context.scopeFor(proxy);
+    const { scope } = proxyView(context, proxy);
     return memo(context, `${endpointCachePrefix}scope|${scope.key}${proxyEndpointsKey(context, scope, proxy)}`, () => {
       const list: XdsResource[] = [];
       for (const cluster of this.edsClusters(context, scope)) {
