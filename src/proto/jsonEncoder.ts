@@ -391,17 +391,14 @@ function fieldPlan(field: protobuf.Field): FieldPlan {
   if (field.map) return mapFieldPlan(field as unknown as protobuf.MapField);
   const codec = elementCodec(field);
   if (codec === 'message') {
-    const tag = tagBytes(id, 2);
-    const messageType = field.resolvedType as protobuf.Type;
-    let plan: MessagePlan | undefined; // resolved on first use: message types may refer to themselves
-    const writeOne = (sink: ByteSink, value: unknown): void => {
-      sink.raw(tag);
-      const mark = sink.beginLength();
-      (plan ??= messagePlan(messageType)).write(sink, value);
-      sink.endLength(mark);
+    // Message fields are written inline by the compiled writer (fieldKind 'message' and 'messages').
+    return {
+      name,
+      id,
+      write: () => {
+        throw new Error(`${field.fullName}: message fields are written by the compiled writer`);
+      },
     };
-    if (!field.repeated) return { name, id, write: writeOne };
-    return { name, id, write: (sink, value) => writeEach(sink, value, writeOne) };
   }
   if (field.repeated) {
     const elementType = field.resolvedType instanceof protobuf.Enum ? 'int32' : field.type;
