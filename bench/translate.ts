@@ -161,7 +161,7 @@ function run(services: number, repeats = 5): Row {
     // every result the change leaves valid, as the pipeline does, and the sidecar is generated again.
     model.apply([{ type: 'upsert', object: endpointSlice(0, r % 2 === 0 ? endpointsPerService - 1 : endpointsPerService) }]);
     const next = new PushContext(model.snapshot(), defaultPushContextOptions, built.result.encodings);
-    for (const [key, value] of reusableEntries(built.result.cache, new Set([TypeUrl.ClusterLoadAssignment]), new Set([`svc-0.ns-0.svc.${defaultPushContextOptions.domainSuffix}`]))) {
+    for (const [key, value] of reusableEntries(built.result.cache, new Map([[TypeUrl.ClusterLoadAssignment, new Set([`svc-0.ns-0.svc.${defaultPushContextOptions.domainSuffix}`])]]))) {
       next.cache.set(key, value);
     }
     const nextGenerator = new SidecarGenerator(() => next);

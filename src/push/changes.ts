@@ -18,8 +18,12 @@ export interface ChangeImpact {
   readonly types: ReadonlySet<string> | 'all';
   readonly affects?: (proxy: Proxy) => boolean;
   readonly reason: string;
-  /** Set when the change is to these services' endpoints and nothing else: other load assignments stay valid. */
-  readonly endpointsOf?: readonly string[];
+  /**
+   * Set when the change reaches the configuration only through these
+   * services' endpoints and pods (EndpointSlice and Pod changes): results of
+   * other services stay valid (see reusableEntries).
+   */
+  readonly servicesOf?: readonly string[];
 }
 
 const none: ReadonlySet<string> = new Set();
@@ -67,10 +71,8 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       const affects = seesHosts(hostnames, previous, next);
       // Clusters pin the SPIFFE identities of a service's endpoints: a new or departed
       // service account changes CDS too (istiod makes such an endpoint update a full push).
-      if (hostnames.some((host) => serviceAccountsOf(host, previous) !== serviceAccountsOf(host, next))) {
-        return { types: new Set([EDS, CDS]), affects, reason };
-      }
-      return { types: new Set([EDS]), affects, reason, endpointsOf: hostnames };
+      const types = hostnames.some((host) => serviceAccountsOf(host, previous) !== serviceAccountsOf(host, next)) ? [EDS, CDS] : [EDS];
+      return { types: new Set(types), affects, reason, servicesOf: hostnames };
     }
     case 'Pod': {
       // Pod labels decide subset membership of its endpoints (EDS), and its
@@ -79,9 +81,10 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       // services: inbound clusters and listeners, and a proxyless server's
       // listeners. Unchanged resources are not resent.
       const workload = `${change.namespace}/${change.name}`;
-      const sees = seesHosts([...servicesBackedBy(workload, previous), ...servicesBackedBy(workload, next)], previous, next);
+      const backed = [...new Set([...servicesBackedBy(workload, previous), ...servicesBackedBy(workload, next)])];
+      const sees = seesHosts(backed, previous, next);
       const own = (p: Proxy): boolean => p.namespace === change.namespace && p.podName === change.name;
-      return { types: new Set([EDS, CDS, LDS]), affects: (p) => own(p) || sees(p), reason };
+      return { types: new Set([EDS, CDS, LDS]), affects: (p) => own(p) || sees(p), reason, servicesOf: backed };
     }
     case 'Service': {
       const hostname = `${change.name}.${change.namespace}.svc.${domainSuffix}`;

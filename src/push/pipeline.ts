@@ -7,10 +7,10 @@ import type { ConfigSource, SourceEvent } from '../model/kube.js';
 import { MeshModel, type ModelChange } from '../model/meshModel.js';
 import type { Proxy } from '../model/proxy.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../xds/server/types.js';
-import { TypeUrl, type XdsResource } from '../xds/resource.js';
+import type { XdsResource } from '../xds/resource.js';
 import { SidecarGenerator } from '../xds/gen/sidecar/generator.js';
 import { GrpcGenerator } from '../xds/gen/grpc/generator.js';
-import { reusableEntries } from '../xds/gen/cache.js';
+import { reusableEntries, type TypeChange } from '../xds/gen/cache.js';
 import { analyzeMissingSubsets, type MissingSubset } from './analysis.js';
 import { changeImpact, pushRequestFor, type ChangeImpact } from './changes.js';
 import { Debouncer } from './debouncer.js';
@@ -132,8 +132,7 @@ export class MeshPipeline {
     const impacts = changes.map((c) => changeImpact(c, previous, next));
     // Results of types no change touched stay valid: the new context starts with them (an
     // endpoint change keeps CDS, LDS and RDS; a VirtualService change keeps CDS and EDS).
-    const changedTypes = impacts.some((i) => i.types === 'all') ? 'all' : new Set(impacts.flatMap((i) => [...(i.types as ReadonlySet<string>)]));
-    for (const [key, value] of reusableEntries(previous.cache, changedTypes, endpointHostsChanged(impacts))) next.cache.set(key, value);
+    for (const [key, value] of reusableEntries(previous.cache, typeChanges(impacts))) next.cache.set(key, value);
     endTimer();
     this.context = next;
     for (const change of changes) this.triggers.inc({ type: change.kind });
@@ -169,16 +168,16 @@ export class MeshPipeline {
   }
 }
 
-/**
- * The services whose endpoints changed, when that is all the EDS changes in a
- * batch amount to (so other load assignments stay valid); undefined otherwise.
- */
-function endpointHostsChanged(impacts: readonly ChangeImpact[]): ReadonlySet<string> | undefined {
-  const hosts = new Set<string>();
+/** How the batch touches each xDS type: everywhere, or only through some services' endpoints and pods. */
+function typeChanges(impacts: readonly ChangeImpact[]): Map<string, TypeChange> | 'all' {
+  const changes = new Map<string, TypeChange>();
   for (const impact of impacts) {
-    if (impact.types !== 'all' && !impact.types.has(TypeUrl.ClusterLoadAssignment)) continue;
-    if (!impact.endpointsOf) return undefined;
-    for (const host of impact.endpointsOf) hosts.add(host);
+    if (impact.types === 'all') return 'all';
+    for (const type of impact.types) {
+      const sofar = changes.get(type);
+      if (sofar === 'all') continue;
+      changes.set(type, impact.servicesOf ? new Set([...(sofar ?? []), ...impact.servicesOf]) : 'all');
+    }
   }
-  return hosts;
+  return changes;
 }

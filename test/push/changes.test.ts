@@ -116,11 +116,11 @@ status: {podIP: 10.1.0.6}
     const endpointChange = { kind: 'EndpointSlice' as const, namespace: 'shop', name: 'reviews-1', previous: slice, current: slice };
     const newAccount = changeImpact(endpointChange, mesh(v1), mesh(`${v1}, ${v2}`));
     expect(short(newAccount.types)).toEqual(['Cluster', 'ClusterLoadAssignment']);
-    expect(newAccount.endpointsOf).toBeUndefined();
+    expect(newAccount.servicesOf).toEqual(['reviews.shop.svc.cluster.local']);
     const v1b = '{addresses: [10.1.0.7], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-v1b, namespace: shop}}';
     const sameAccount = changeImpact(endpointChange, mesh(v1), mesh(`${v1}, ${v1b}`));
     expect(short(sameAccount.types)).toEqual(['ClusterLoadAssignment']);
-    expect(sameAccount.endpointsOf).toEqual(['reviews.shop.svc.cluster.local']);
+    expect(sameAccount.servicesOf).toEqual(['reviews.shop.svc.cluster.local']);
   });
 
   it('merges a batch: union of types, a proxy is affected when any change affects it', () => {

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TypeUrl, decodeAnyToJson } from '../../src/xds/resource.js';
+import { PushContext } from '../../src/push/pushContext.js';
+import { SidecarGenerator } from '../../src/xds/gen/sidecar/generator.js';
 import type { PushRequest } from '../../src/xds/server/types.js';
 import { waitFor } from '../support/captureLogger.js';
 import { startFilePipeline } from '../support/filePipeline.js';
@@ -88,6 +90,48 @@ describe('MeshPipeline', () => {
     const reviews = after.get('outbound|9080||reviews.shop.svc.cluster.local') as { any: Uint8Array } | undefined;
     const addresses = [...JSON.stringify(decodeAnyToJson(reviews!.any)).matchAll(/"socketAddress":\{"address":"([^"]+)"/g)].map((m) => m[1]);
     expect(addresses).toEqual(['10.1.0.1', '10.1.0.2']);
+  });
+
+  it('after a pod relabel, what it reuses from the previous context equals a generation from scratch', async () => {
+    const pod = (name: string, version: string, ip: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: shop, labels: {app: reviews, version: ${version}, security.istio.io/tlsMode: istio}}\nspec: {serviceAccountName: reviews}\nstatus: {podIP: ${ip}}\n`;
+    const reviewsSlice = `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: reviews-1, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [{addresses: [10.1.0.1], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-a, namespace: shop}}, {addresses: [10.1.0.2], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-b, namespace: shop}}]
+`;
+    const subsets = `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: shop}\nspec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]}\n`;
+    const { pipeline, pushes, write } = await startPipeline({
+      'reviews.yaml': `${service('reviews', 'shop', 9080)}---\n${reviewsSlice}---\n${subsets}`,
+      'pods.yaml': `${pod('reviews-a', 'v1', '10.1.0.1')}---\n${pod('reviews-b', 'v1', '10.1.0.2')}`,
+      'ratings.yaml': `${service('ratings', 'shop', 9081)}---\n${slice('ratings', 'shop', ['10.2.0.1'])}`,
+    });
+    const request = { version: 'v', reason: [], startedAt: 0 };
+    const types = [TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.ClusterLoadAssignment];
+    const everything = (generator: { generate: typeof pipeline.generator.generate }) =>
+      types.flatMap((typeUrl) => [...generator.generate(shopClient, { typeUrl, wildcard: true, names: new Set<string>() }, request)!]);
+    const before = new Map(everything(pipeline.generator).map((r) => [r.name, r]));
+
+    await write('pods.yaml', `${pod('reviews-a', 'v1', '10.1.0.1')}---\n${pod('reviews-b', 'v2', '10.1.0.2')}`);
+    await waitFor(() => pushes.length === 1, 'the pod push');
+    expect(pushes[0]!.reason).toEqual(['Pod/shop/reviews-b']);
+    // Before anything is generated: the new context starts with the other service's results and listeners, not the pod's service's.
+    const carried = [...pipeline.current().cache.keys()];
+    expect(carried.some((k) => k.startsWith('cds-svc|ratings.shop.svc.cluster.local|'))).toBe(true);
+    expect(carried.some((k) => k.startsWith('eds|outbound|9081||ratings.shop.svc.cluster.local'))).toBe(true);
+    expect(carried.some((k) => k.startsWith('lds|'))).toBe(true);
+    expect(carried.some((k) => k.includes('reviews.shop.svc.cluster.local') && (k.startsWith('cds-svc|') || k.startsWith('eds|')))).toBe(false);
+    const reused = everything(pipeline.generator);
+    const fresh = new PushContext(pipeline.current().snapshot, pipeline.current().options);
+    const scratch = everything(new SidecarGenerator(() => fresh));
+    expect(reused.map((r) => `${r.name} ${r.version}`).sort()).toEqual(scratch.map((r) => `${r.name} ${r.version}`).sort());
+    // The unrelated service's clusters and endpoints were carried over, the relabelled subsets rebuilt.
+    const byName = new Map(reused.map((r) => [r.name, r]));
+    expect(byName.get('outbound|9081||ratings.shop.svc.cluster.local')).toBe(before.get('outbound|9081||ratings.shop.svc.cluster.local'));
+    const v2 = decodeAnyToJson(byName.get('outbound|9080|v2|reviews.shop.svc.cluster.local')!.any);
+    expect(JSON.stringify(v2)).toContain('10.1.0.2');
   });
 
   it('pushes RDS only for a VirtualService change, keeping encoded clusters, and CDS+LDS+RDS for a new service', async () => {

@@ -50,27 +50,43 @@ export function cacheKeyType(key: string): string | undefined {
 }
 
 /**
- * The entries of a previous context's cache that a new context may keep:
- * those of types the change does not touch. EDS names derive from CDS, so a
- * CDS change drops EDS results too. When the EDS change is only to the
- * endpoints of `endpointHosts` (EndpointSlice changes), the load assignments
- * of every other host stay too, so a scope's EDS is rebuilt from them rather
- * than from scratch.
+ * How a batch of changes touches one xDS type: everywhere ('all'), or only
+ * through the endpoints and pods of these service hostnames (EndpointSlice and
+ * Pod changes), which some cached results do not depend on.
  */
-export function reusableEntries(
-  previous: ReadonlyMap<string, unknown>,
-  changedTypes: ReadonlySet<string> | 'all',
-  endpointHosts?: ReadonlySet<string>,
-): [string, unknown][] {
-  if (changedTypes === 'all') return [];
-  const dropped = new Set(changedTypes);
-  if (dropped.has(TypeUrl.Cluster)) dropped.add(TypeUrl.ClusterLoadAssignment);
-  const partialEds = dropped.has(TypeUrl.ClusterLoadAssignment) && !dropped.has(TypeUrl.Cluster) && endpointHosts !== undefined;
+export type TypeChange = 'all' | ReadonlySet<string>;
+
+/**
+ * The entries of a previous context's cache that a new context may keep.
+ * Types no change touches keep everything. A type changed everywhere drops
+ * everything; CDS takes EDS with it, as EDS names derive from clusters. A type
+ * changed only through some services' endpoints and pods keeps what does not
+ * depend on them:
+ * - EDS: the load assignments of other services, and the per-scope lists of
+ *   EDS cluster names and proxy inputs (they derive from services and
+ *   DestinationRules); the assembled per-scope lists are rebuilt;
+ * - CDS: the clusters of other services (they pin their endpoints' identities),
+ *   inbound, well-known and JWKS clusters; the assembled lists are rebuilt;
+ * - LDS and RDS: everything, as listeners and routes do not read endpoints or
+ *   pods other than through keys (a proxy's own labels and inbound ports).
+ */
+export function reusableEntries(previous: ReadonlyMap<string, unknown>, changes: ReadonlyMap<string, TypeChange> | 'all'): [string, unknown][] {
+  if (changes === 'all') return [];
+  const clusters = changes.get(TypeUrl.Cluster);
+  let endpoints = changes.get(TypeUrl.ClusterLoadAssignment);
+  if (clusters === 'all') endpoints = 'all';
+  else if (clusters !== undefined) endpoints = endpoints === 'all' ? 'all' : new Set([...clusters, ...(endpoints ?? [])]);
+  const effective = new Map(changes);
+  if (endpoints !== undefined) effective.set(TypeUrl.ClusterLoadAssignment, endpoints);
   return [...previous].filter(([key]) => {
     const type = cacheKeyType(key);
     if (type === undefined) return false;
-    if (!dropped.has(type)) return true;
-    return partialEds && type === TypeUrl.ClusterLoadAssignment && unaffectedEndpointEntry(key, endpointHosts);
+    const change = effective.get(type);
+    if (change === undefined) return true;
+    if (change === 'all') return false;
+    if (type === TypeUrl.ClusterLoadAssignment) return unaffectedEndpointEntry(key, change);
+    if (type === TypeUrl.Cluster) return unaffectedClusterEntry(key, change);
+    return true;
   });
 }
 
@@ -78,12 +94,19 @@ export function reusableEntries(
  * Whether an EDS cache entry survives a change to the endpoints of `hosts`
  * only: a service or subset load assignment (`eds|outbound|PORT|SUBSET|HOST|…`)
  * of another host, or the per-scope lists of EDS cluster names and proxy
- * inputs, which derive from services and DestinationRules. Everything else
- * under `eds|` (the per-scope assembled lists) is rebuilt.
+ * inputs. Everything else under `eds|` (the per-scope assembled lists) is rebuilt.
  */
 function unaffectedEndpointEntry(key: string, hosts: ReadonlySet<string>): boolean {
   if (key.startsWith('eds-names|') || key.startsWith('eds-proxy-inputs|')) return true;
   if (!key.startsWith(`${endpointCachePrefix}outbound|`)) return false;
   const host = key.split('|', 6)[4];
+  return host !== undefined && !hosts.has(host);
+}
+
+/** Whether a CDS cache entry survives a change to the endpoints and pods of `hosts` only (see reusableEntries). */
+function unaffectedClusterEntry(key: string, hosts: ReadonlySet<string>): boolean {
+  if (key.startsWith('cds-in|') || key.startsWith('cds-jwks|') || key === 'cds|well-known') return true;
+  if (!key.startsWith('cds-svc|')) return false;
+  const host = key.split('|', 3)[1];
   return host !== undefined && !hosts.has(host);
 }
