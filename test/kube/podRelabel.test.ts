@@ -25,6 +25,12 @@ function inboundPorts(lds: ReceivedResponse): number[] {
   return [...new Set((inbound?.filterChains ?? []).map((c) => c.filterChainMatch?.destinationPort?.value).filter((p): p is number => typeof p === 'number'))];
 }
 
+/** Whether an RDS response has a route with the 7 s timeout the app=web VirtualService rule sets. */
+function hasSevenSecondRoute(rds: ReceivedResponse): boolean {
+  const routes = rds.resources.flatMap((r) => ((r.body.virtualHosts ?? []) as Array<{ routes?: Array<{ route?: { timeout?: { seconds?: string | number } } }> }>).flatMap((vh) => vh.routes ?? []));
+  return routes.some((route) => Number(route.route?.timeout?.seconds) === 7);
+}
+
 describe('proxy described by its pod', () => {
   it('re-evaluates a connected proxy when its pod is relabelled', async () => {
     const api = await FakeKubeApi.start();
@@ -33,6 +39,11 @@ describe('proxy described by its pod', () => {
     api.apply(namespace('shop'));
     api.apply(service('shop', 'web', 8080));
     api.apply(pod('shop', 'client-1', { app: 'client' }, '10.0.0.9'));
+    // Requests from app=web workloads to web get a 7 s timeout: the relabelled proxy's routes change too.
+    api.apply({
+      apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'web', namespace: 'shop' },
+      spec: { hosts: ['web'], http: [{ match: [{ sourceLabels: { app: 'web' } }], timeout: '7s', route: [{ destination: { host: 'web' } }] }, { route: [{ destination: { host: 'web' } }] }] },
+    });
     api.apply({
       apiVersion: 'v1', kind: 'Secret', metadata: { name: istioCaSecretName, namespace: 'istio-system' },
       type: istioCaSecretType, data: newSelfSignedCaSecretData({ trustDomain: 'cluster.local' }),
@@ -57,14 +68,22 @@ describe('proxy described by its pod', () => {
     const first = await client.next();
     expect(inboundPorts(first)).not.toContain(8080);
     client.ack(first);
+    client.request(TypeUrl.RouteConfiguration, { names: ['8080'] });
+    const routes = await client.next();
+    expect(routes.resources.map((r) => r.name)).toEqual(['8080']);
+    expect(hasSevenSecondRoute(routes)).toBe(false);
+    client.ack(routes, ['8080']); // an RDS ACK repeats the names, as Envoy's does
 
     api.apply(pod('shop', 'client-1', { app: 'web' }, '10.0.0.9'));
-    let latest = first;
+    let sawListener = false;
+    let sawRoute = false;
     await eventually(async () => {
-      latest = await client.next(10_000);
-      client.ack(latest);
-      return latest.typeUrl === TypeUrl.Listener && inboundPorts(latest).includes(8080);
-    }, 'an LDS push with inbound 8080', 20_000);
+      const latest = await client.next(10_000);
+      client.ack(latest, latest.typeUrl === TypeUrl.RouteConfiguration ? ['8080'] : undefined);
+      sawListener ||= latest.typeUrl === TypeUrl.Listener && inboundPorts(latest).includes(8080);
+      sawRoute ||= latest.typeUrl === TypeUrl.RouteConfiguration && hasSevenSecondRoute(latest);
+      return sawListener && sawRoute;
+    }, 'an LDS push with inbound 8080 and an RDS push with the app=web route', 20_000);
     expect(client.status).toBeUndefined();
   }, 60_000);
 });
