@@ -76,21 +76,21 @@ function selectNames(resources: readonly XdsResource[], watched: WatchedResource
  * for each type in turn, so this is worked out once per proxy and context.
  */
 interface ProxyView {
-  readonly context: PushContext;
   readonly scope: ProxyScope;
   readonly targets: readonly ServiceTarget[];
   readonly inboundPorts: string;
   readonly security: { key: string; security: WorkloadSecurity };
 }
 
-const proxyViews = new WeakMap<Proxy, ProxyView>();
-
 function proxyView(context: PushContext, proxy: Proxy): ProxyView {
-  const cached = proxyViews.get(proxy);
-  if (cached?.context === context) return cached;
-  const targets = context.inboundTargets(proxy);
-  const view = { context, scope: context.scopeFor(proxy), targets, inboundPorts: inboundKey(targets, proxy), security: proxySecurity(context, proxy) };
-  proxyViews.set(proxy, view);
+  // Kept in the context (which a proxy must not keep alive) and weakly by proxy (which the context must not keep alive).
+  const views = memo(context, 'proxy-views', () => new WeakMap<Proxy, ProxyView>());
+  let view = views.get(proxy);
+  if (!view) {
+    const targets = context.inboundTargets(proxy);
+    view = { scope: context.scopeFor(proxy), targets, inboundPorts: inboundKey(targets, proxy), security: proxySecurity(context, proxy) };
+    views.set(proxy, view);
+  }
   return view;
 }
 
