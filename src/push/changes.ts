@@ -47,15 +47,6 @@ function serviceAccountsOf(hostname: string, context: PushContext): string {
   return [...accounts].sort().join(',');
 }
 
-/** Hostnames of the services with an endpoint of `workload` (`namespace/pod`). */
-function servicesBackedBy(workload: string, context: PushContext): string[] {
-  const hosts: string[] = [];
-  for (const service of context.services) {
-    if (service.ports.some((port) => context.endpoints(service.hostname, port.port).some((ep) => ep.workload === workload))) hosts.push(service.hostname);
-  }
-  return hosts;
-}
-
 function specs<S>(change: ModelChange): S[] {
   return [change.previous?.spec, change.current?.spec].filter((s): s is S => s !== undefined && s !== null);
 }
@@ -81,7 +72,7 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       // services: inbound clusters and listeners, and a proxyless server's
       // listeners. Unchanged resources are not resent.
       const workload = `${change.namespace}/${change.name}`;
-      const backed = [...new Set([...servicesBackedBy(workload, previous), ...servicesBackedBy(workload, next)])];
+      const backed = [...new Set([...previous.servicesOfWorkload(workload), ...next.servicesOfWorkload(workload)])];
       const sees = seesHosts(backed, previous, next);
       const own = (p: Proxy): boolean => p.namespace === change.namespace && p.podName === change.name;
       return { types: new Set([EDS, CDS, LDS]), affects: (p) => own(p) || sees(p), reason, servicesOf: backed };

@@ -108,6 +108,7 @@ export class PushContext {
   private readonly targetsByWorkload = new Map<string, ServiceTarget[]>();
   private readonly inboundByWorkload = new Map<string, readonly ServiceTarget[]>();
   private namespaceServices: Map<string, MeshService[]> | undefined;
+  private servicesByWorkload: Map<string, string[]> | undefined;
 
   /** Encoded resources by content, filled as generation uses them (see xds/gen/cache.ts). */
   readonly encodings = new Map<string, unknown>();
@@ -155,6 +156,23 @@ export class PushContext {
     return this.serviceIndex.endpoints.get(hostname)?.get(port) ?? [];
   }
 
+  /** Hostnames of the services with an endpoint of `workload` (`namespace/pod`), indexed on first use. */
+  servicesOfWorkload(workload: string): readonly string[] {
+    if (!this.servicesByWorkload) {
+      this.servicesByWorkload = new Map();
+      for (const [hostname, byPort] of this.serviceIndex.endpoints) {
+        for (const endpoints of byPort.values()) {
+          for (const { workload: w } of endpoints) {
+            const hosts = this.servicesByWorkload.get(w);
+            if (!hosts) this.servicesByWorkload.set(w, [hostname]);
+            else if (!hosts.includes(hostname)) hosts.push(hostname);
+          }
+        }
+      }
+    }
+    return this.servicesByWorkload.get(workload) ?? [];
+  }
+
   /** The VirtualService (gateway `mesh`) a sidecar in `proxyNamespace` uses for `hostname`: exact hosts before wildcards, oldest first. */
   virtualServiceFor(hostname: string, proxyNamespace: string): ConfigEntry<VirtualServiceSpec> | undefined {
     const visible = (vs: ConfigEntry<VirtualServiceSpec>): boolean => isExportedTo(vs.spec.exportTo, vs.namespace, proxyNamespace);
@@ -190,7 +208,9 @@ export class PushContext {
    * namespace order; see destinationRules.ts.
    */
   destinationRuleFor(viewer: DestinationRuleViewer, hostname: string): EffectiveDestinationRule | undefined {
-    const selection = (viewer.selectedDestinationRules ?? []).map(destinationRuleKey).join(',');
+    // Called for every cluster and load assignment: no allocation when nothing selects the viewer.
+    const selected = viewer.selectedDestinationRules;
+    const selection = selected && selected.length > 0 ? selected.map(destinationRuleKey).join(',') : '';
     const key = `${viewer.namespace}|${selection}|${hostname}`;
     if (this.destinationRuleLookups.has(key)) return this.destinationRuleLookups.get(key);
     const found = this.destinationRuleIndex.lookup(viewer, hostname, this.service(hostname)?.namespace);

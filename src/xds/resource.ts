@@ -39,18 +39,6 @@ export const encodeStats = { resources: 0 };
 
 const typeNameFromUrl = (typeUrl: string): string => typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
 
-const typesByUrl = new Map<string, protobuf.Type>();
-
-/** The message type of a type URL; remembered by URL, as encoding asks for every resource. */
-function typeOfUrl(typeUrl: string): protobuf.Type {
-  let type = typesByUrl.get(typeUrl);
-  if (!type) {
-    type = lookupType(typeNameFromUrl(typeUrl));
-    typesByUrl.set(typeUrl, type);
-  }
-  return type;
-}
-
 export function contentVersion(bytes: Uint8Array): string {
   // One-shot hash: about twice as fast as a Hash object for resource-sized inputs.
   return hash('sha1', bytes, 'base64url').slice(0, 16);
@@ -63,7 +51,7 @@ export function contentVersion(bytes: Uint8Array): string {
  */
 export function encodeResource(typeUrl: string, name: string, message: Record<string, unknown>): XdsResource {
   encodeStats.resources++;
-  const { any } = encodeJsonAsAny(typeUrl, typeOfUrl(typeUrl), message);
+  const { any } = encodeJsonAsAny(typeUrl, lookupType(typeNameFromUrl(typeUrl)), message);
   return { typeUrl, name, version: contentVersion(any), any };
 }
 

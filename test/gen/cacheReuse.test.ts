@@ -1,16 +1,20 @@
 // Which generated results a new push context inherits from the previous one.
 import { describe, expect, it } from 'vitest';
-import { reusableEntries, type TypeChange } from '../../src/xds/gen/cache.js';
+import { reusableEntries, serviceResultKey, type TypeChange } from '../../src/xds/gen/cache.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 
 const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS } = TypeUrl;
 const reviews = 'reviews.shop.svc.cluster.local';
+const ratings = 'ratings.shop.svc.cluster.local';
+const reviewsEds = serviceResultKey('eds-svc', reviews, `outbound|9080||${reviews}|-`);
+const reviewsV1Eds = serviceResultKey('eds-svc', reviews, `outbound|9080|v1|${reviews}|shop/reviews`);
+const reviewsCds = serviceResultKey('cds-svc', reviews, '9080|shop/reviews');
 
 const previous = new Map<string, unknown>([
   ['cds|shop|-', 'scope clusters'],
   ['cds-all|shop|-|9080|sec', 'proxy clusters'],
-  ['cds-svc|reviews.shop.svc.cluster.local|9080|shop/reviews', 'reviews clusters'],
-  ['cds-svc|ratings.shop.svc.cluster.local|9081|-', 'ratings clusters'],
+  [reviewsCds, 'reviews clusters'],
+  [serviceResultKey('cds-svc', ratings, '9081|-'), 'ratings clusters'],
   ['cds-in|9080:HTTP', 'inbound clusters'],
   ['cds|well-known', 'well-known clusters'],
   ['lds|shop|-', 'listeners'],
@@ -18,9 +22,9 @@ const previous = new Map<string, unknown>([
   ['eds|scope|shop|-', 'scope list'],
   ['eds-names|shop|-', 'eds names'],
   ['eds-proxy-inputs|shop|-', 'proxy inputs'],
-  ['eds|outbound|9080||reviews.shop.svc.cluster.local|-', 'reviews'],
-  ['eds|outbound|9080|v1|reviews.shop.svc.cluster.local|shop/reviews', 'reviews v1'],
-  ['eds|outbound|9081||ratings.shop.svc.cluster.local|-', 'ratings'],
+  [reviewsEds, 'reviews'],
+  [reviewsV1Eds, 'reviews v1'],
+  [serviceResultKey('eds-svc', ratings, `outbound|9081||${ratings}|-`), 'ratings'],
   ['eds|grpc-instances|shop/pod|10.0.0.1', 'grpc instances'],
   ['grpc-cds|shop|-|x', 'grpc'],
 ]);
@@ -41,7 +45,7 @@ describe('reusableEntries', () => {
 
   it('keeps the load assignments of other services when only some services\' endpoints changed', () => {
     expect(kept(new Map([[EDS, new Set([reviews])]]))).toEqual(
-      without('eds|scope|', 'eds|outbound|9080||reviews', 'eds|outbound|9080|v1|reviews', 'eds|grpc-instances|'),
+      without('eds|scope|', reviewsEds, reviewsV1Eds, 'eds|grpc-instances|'),
     );
   });
 
@@ -52,7 +56,7 @@ describe('reusableEntries', () => {
       [LDS, new Set([reviews])],
     ]);
     expect(kept(changes)).toEqual(
-      without('cds|shop|', 'cds-all|', 'cds-svc|reviews', 'eds|scope|', 'eds|outbound|9080||reviews', 'eds|outbound|9080|v1|reviews', 'eds|grpc-instances|'),
+      without('cds|shop|', 'cds-all|', reviewsCds, 'eds|scope|', reviewsEds, reviewsV1Eds, 'eds|grpc-instances|'),
     );
     // A CDS change everywhere (a DestinationRule, say) in the same batch wins.
     expect(kept(new Map<string, TypeChange>([...changes, [CDS, 'all']]))).toEqual(without('cds', 'eds'));

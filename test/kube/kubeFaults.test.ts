@@ -14,6 +14,7 @@ import {
   service,
   serverSnapshot,
   virtualService,
+  startFakeApi,
 } from '../support/fakeKubeApiHelpers.js';
 
 const fastBackoff = { initialMs: 20, maxMs: 200 };
@@ -23,11 +24,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function startApi(options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
-  const api = await FakeKubeApi.start(options);
-  cleanups.push(() => api.close());
-  return api;
-}
+const startApi = (options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> => startFakeApi(cleanups, options);
 
 function newSource(api: FakeKubeApi, requestTimeoutMs = 2_000, watchIdleTimeoutMs = 60_000) {
   const log = captureLogger();

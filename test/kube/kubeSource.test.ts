@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeSource } from '../../src/sources/kube/kubeSource.js';
 import { FakeKubeApi, type FakeKubeApiOptions } from '../support/fakeKubeApi.js';
-import { RecordingSink, captureLogger, eventually, namespace, pod, service, serverSnapshot, virtualService } from '../support/fakeKubeApiHelpers.js';
+import { RecordingSink, captureLogger, eventually, namespace, pod, service, serverSnapshot, startFakeApi, virtualService } from '../support/fakeKubeApiHelpers.js';
 
 const fastBackoff = { initialMs: 20, maxMs: 200 };
 const cleanups: Array<() => Promise<void>> = [];
@@ -11,11 +11,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function startApi(options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
-  const api = await FakeKubeApi.start(options);
-  cleanups.push(() => api.close());
-  return api;
-}
+const startApi = (options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> => startFakeApi(cleanups, options);
 
 function startSource(api: FakeKubeApi, sink: RecordingSink) {
   const log = captureLogger();

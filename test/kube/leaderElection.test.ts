@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KubeHttp } from '../../src/sources/kube/kubeHttp.js';
 import { LeaseLeaderElector, microTime } from '../../src/sources/kube/leaderElection.js';
 import { FakeKubeApi } from '../support/fakeKubeApi.js';
-import { captureLogger, eventually } from '../support/fakeKubeApiHelpers.js';
+import { captureLogger, eventually, startFakeApi } from '../support/fakeKubeApiHelpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -33,11 +33,7 @@ function replica(api: FakeKubeApi, identity: string, overrides: { leaseDurationM
   return { elector, transitions };
 }
 
-async function startApi(): Promise<FakeKubeApi> {
-  const api = await FakeKubeApi.start();
-  cleanups.push(() => api.close());
-  return api;
-}
+const startApi = (): Promise<FakeKubeApi> => startFakeApi(cleanups);
 
 describe('LeaseLeaderElector', () => {
   it('elects exactly one of several replicas and records it in the istio-leader Lease', async () => {

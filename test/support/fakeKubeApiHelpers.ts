@@ -3,7 +3,7 @@
 // builders and a bounded poll that returns what it waited for. The log
 // capture is the shared one (captureLogger.ts), re-exported here.
 import { refKey, type KubeObject, type SourceEvent } from '../../src/model/kube.js';
-import type { FakeKubeApi, FakeObject } from './fakeKubeApi.js';
+import { FakeKubeApi, type FakeKubeApiOptions, type FakeObject } from './fakeKubeApi.js';
 
 export { captureLogger } from './captureLogger.js';
 
@@ -110,4 +110,11 @@ export function virtualService(ns: string, name: string, host: string): FakeObje
 
 export function meshConfigMap(meshYaml: string): FakeObject {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: meshYaml } };
+}
+
+/** Starts a fake API server and registers its shutdown with the test file's cleanups. */
+export async function startFakeApi(cleanups: Array<() => Promise<void> | void>, options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
+  const api = await FakeKubeApi.start(options);
+  cleanups.push(() => api.close());
+  return api;
 }

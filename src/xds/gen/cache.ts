@@ -37,6 +37,25 @@ export function encodeShared(context: PushContext, typeUrl: string, name: string
 /** Cache keys of endpoint (EDS) results start with this. */
 export const endpointCachePrefix = 'eds|';
 
+/** Kinds of results that depend on one service (its clusters, one load assignment). */
+type ServiceResultKind = 'cds-svc' | 'eds-svc';
+
+/**
+ * The cache key of a result that depends on one service and `detail`:
+ * `KIND|HOSTNAME|DETAIL`, so reusableEntries can tell which service it
+ * belongs to. Every per-service result is keyed through here.
+ */
+export function serviceResultKey(kind: ServiceResultKind, hostname: string, detail: string): string {
+  return `${kind}|${hostname}|${detail}`;
+}
+
+/** The hostname of a serviceResultKey of `kind`, or undefined for any other key. */
+function serviceOfResult(kind: ServiceResultKind, key: string): string | undefined {
+  if (!key.startsWith(`${kind}|`)) return undefined;
+  const end = key.indexOf('|', kind.length + 1);
+  return end < 0 ? undefined : key.slice(kind.length + 1, end);
+}
+
 const keyTypes: ReadonlyArray<[string, string]> = [
   ['cds', TypeUrl.Cluster],
   ['lds', TypeUrl.Listener],
@@ -92,21 +111,19 @@ export function reusableEntries(previous: ReadonlyMap<string, unknown>, changes:
 
 /**
  * Whether an EDS cache entry survives a change to the endpoints of `hosts`
- * only: a service or subset load assignment (`eds|outbound|PORT|SUBSET|HOST|…`)
- * of another host, or the per-scope lists of EDS cluster names and proxy
- * inputs. Everything else under `eds|` (the per-scope assembled lists) is rebuilt.
+ * only: a load assignment of another service, or the per-scope lists of EDS
+ * cluster names and proxy inputs. Everything else (the per-scope assembled
+ * lists under `eds|`) is rebuilt.
  */
 function unaffectedEndpointEntry(key: string, hosts: ReadonlySet<string>): boolean {
   if (key.startsWith('eds-names|') || key.startsWith('eds-proxy-inputs|')) return true;
-  if (!key.startsWith(`${endpointCachePrefix}outbound|`)) return false;
-  const host = key.split('|', 6)[4];
+  const host = serviceOfResult('eds-svc', key);
   return host !== undefined && !hosts.has(host);
 }
 
 /** Whether a CDS cache entry survives a change to the endpoints and pods of `hosts` only (see reusableEntries). */
 function unaffectedClusterEntry(key: string, hosts: ReadonlySet<string>): boolean {
   if (key.startsWith('cds-in|') || key.startsWith('cds-jwks|') || key === 'cds|well-known') return true;
-  if (!key.startsWith('cds-svc|')) return false;
-  const host = key.split('|', 3)[1];
+  const host = serviceOfResult('cds-svc', key);
   return host !== undefined && !hosts.has(host);
 }

@@ -6,9 +6,9 @@
 import type { Proxy } from '../../../model/proxy.js';
 import type { PushContext, ProxyScope } from '../../../push/pushContext.js';
 import type { MeshService } from '../../../push/services.js';
-import { TypeUrl, encodeResource, type XdsResource } from '../../resource.js';
+import { TypeUrl, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
-import { endpointCachePrefix, memo } from '../cache.js';
+import { encodeShared, memo } from '../cache.js';
 import type { Json } from '../common/clusters.js';
 import { outboundClusterName, parseClusterName } from '../common/names.js';
 import { portTrafficPolicy, subsetTrafficPolicy } from '../common/trafficPolicy.js';
@@ -35,7 +35,8 @@ function securityPolicies(context: PushContext): MeshSecurityPolicies {
   return memo(context, MeshSecurityPoliciesCacheKey, () => meshSecurityPolicies(context.snapshot, context.options.rootNamespace));
 }
 
-const encode = (typeUrl: string, resource: Json): XdsResource => encodeResource(typeUrl, resource.name as string, resource);
+// Encoded as the sidecar generator encodes: one copy per distinct content, kept across push contexts.
+const encode = (context: PushContext, typeUrl: string, resource: Json): XdsResource => encodeShared(context, typeUrl, resource.name as string, resource);
 
 export class GrpcGenerator implements ResourceGenerator {
   constructor(private readonly currentContext: () => PushContext) {}
@@ -72,7 +73,7 @@ export function grpcListeners(context: PushContext, proxy: Proxy, watched: Watch
   const out: XdsResource[] = [];
   const client = (requestedHost: string, service: MeshService, port: MeshService['ports'][number]): XdsResource =>
     memo(context, `grpc-lds|${scope.key}|${requestedHost}|${service.hostname}|${port.port}`, () =>
-      encode(TypeUrl.Listener, buildClientListener(requestedHost, service, port)),
+      encode(context, TypeUrl.Listener, buildClientListener(requestedHost, service, port)),
     );
   if (watched.wildcard && watched.names.size === 0) {
     // istiod: no names means every service in scope, by FQDN.
@@ -95,7 +96,7 @@ export function grpcListeners(context: PushContext, proxy: Proxy, watched: Watch
     const securityKey = contentVersion(Buffer.from(JSON.stringify(security)));
     out.push(
       memo(context, `grpc-lds-in|${name}|${instance.service.hostname}|${instance.port.port}|${securityKey}`, () =>
-        encode(TypeUrl.Listener, buildServerListener(name, host, instance, security)),
+        encode(context, TypeUrl.Listener, buildServerListener(name, host, instance, security)),
       ),
     );
   }
@@ -115,7 +116,7 @@ export function grpcRoutes(context: PushContext, proxy: Proxy, watched: WatchedR
     if (!service?.ports.some((p) => p.port === parsed.port)) continue;
     out.push(
       memo(context, `grpc-rds|${scope.key}|${name}${labelsKey}`, () =>
-        encode(TypeUrl.RouteConfiguration, buildGrpcRouteConfiguration(context, scope, name, service, parsed.port, proxy.labels)),
+        encode(context, TypeUrl.RouteConfiguration, buildGrpcRouteConfiguration(context, scope, name, service, parsed.port, proxy.labels)),
       ),
     );
   }
@@ -129,7 +130,7 @@ export function grpcClusters(context: PushContext, proxy: Proxy, watched: Watche
   for (const name of names) {
     const cluster = memo(context, `grpc-cds|${scope.key}|${name}`, () => {
       const json = grpcClusterJson(context, scope, name);
-      return json ? encode(TypeUrl.Cluster, json) : undefined;
+      return json ? encode(context, TypeUrl.Cluster, json) : undefined;
     });
     if (cluster) out.push(cluster);
   }
@@ -183,7 +184,7 @@ export function grpcEndpoints(context: PushContext, proxy: Proxy, watched: Watch
     const plan = planLoadAssignment(context, proxy, name);
     if (!plan) continue;
     // Same key as the sidecar generator: one encoding serves both kinds of proxies.
-    out.push(memo(context, `${endpointCachePrefix}${plan.key}`, () => encodeResource(TypeUrl.ClusterLoadAssignment, name, plan.build())));
+    out.push(memo(context, plan.key, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, plan.clusterName, plan.build())));
   }
   return out;
 }

@@ -4,7 +4,7 @@ import type { DestinationRuleSpec, LocalityLbSetting } from '../../../model/isti
 import type { Proxy } from '../../../model/proxy.js';
 import type { PushContext, ProxyScope } from '../../../push/pushContext.js';
 import type { MeshService } from '../../../push/services.js';
-import { memo } from '../cache.js';
+import { memo, serviceResultKey } from '../cache.js';
 import { buildLocalityLbEndpoints, localityLbProxyInputs, withTopologyLabels } from '../common/endpoints.js';
 import { parseClusterName } from '../common/names.js';
 import { subsetTrafficPolicy } from '../common/trafficPolicy.js';
@@ -12,7 +12,7 @@ import type { Json } from '../common/clusters.js';
 
 export interface LoadAssignmentPlan {
   readonly clusterName: string;
-  /** Identifies the inputs, so equal plans share one encoded result. */
+  /** The cache key: identifies the inputs, so equal plans share one encoded result (see serviceResultKey). */
   key: string;
   build(): Json;
 }
@@ -62,7 +62,7 @@ export function planClusterLoadAssignment(context: PushContext, proxy: Proxy, sc
   const drKey = destinationRule ? destinationRule.from.join(',') : '-';
   return {
     clusterName,
-    key: `${clusterName}|${drKey}${proxyKey}`,
+    key: serviceResultKey('eds-svc', service.hostname, `${clusterName}|${drKey}${proxyKey}`),
     build() {
       const lb = setting && {
         setting,

@@ -48,8 +48,7 @@ function encodedOutboundClusters(context: PushContext, scope: ProxyScope): XdsRe
   const clusters: XdsResource[] = [];
   for (const service of scope.services) {
     for (const port of service.ports) {
-      const key = `cds-svc|${serviceClustersKey(context, scope, service, port)}`;
-      clusters.push(...memo(context, key, () => encodeAll(context, TypeUrl.Cluster, serviceClusters(context, scope, service, port))));
+      clusters.push(...memo(context, serviceClustersKey(context, scope, service, port), () => encodeAll(context, TypeUrl.Cluster, serviceClusters(context, scope, service, port))));
     }
   }
   return clusters;
@@ -193,7 +192,7 @@ export class SidecarGenerator implements ResourceGenerator {
 
   private encodePlan(context: PushContext, plan: LoadAssignmentPlan | undefined): XdsResource | undefined {
     if (!plan) return undefined;
-    return memo(context, `${endpointCachePrefix}${plan.key}`, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, plan.clusterName, plan.build()));
+    return memo(context, plan.key, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, plan.clusterName, plan.build()));
   }
 
   /**
