@@ -2,7 +2,6 @@
 // test/support/python/xds_echo_client.py as a child process with its own
 // bootstrap file (C-core reads GRPC_XDS_BOOTSTRAP).
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,9 +23,6 @@ export function findPythonWithGrpc(): string | undefined {
   }
   return undefined;
 }
-
-/** True where Debian packages can be installed (there, a missing python3-grpcio is a setup error, not a reason to skip). */
-export const aptAvailable = (): boolean => existsSync('/usr/bin/apt-get');
 
 export interface PythonCall {
   bootstrap: GrpcBootstrap;
