@@ -2,7 +2,7 @@
 // IST0112), subsets (IST0101), gateway references (IST0101, IST0132) and
 // hosts several mesh VirtualServices claim (IST0109).
 import type { Destination, GatewaySpec, VirtualServiceSpec } from '../model/istio.js';
-import { analyzeMissingSubsets } from '../push/analysis.js';
+import { resolveShortName } from '../push/hosts.js';
 import type { ConfigEntry } from '../push/pushContext.js';
 import { goList, hostFqdn, hostsOverlap, type AnalysisInput } from './input.js';
 import { message, type AnalysisMessage } from './messages.js';
@@ -62,15 +62,50 @@ export function virtualServiceDestinationHosts(input: AnalysisInput): AnalysisMe
   return out;
 }
 
-/** IST0101 for a destination subset no DestinationRule of its host defines (the route has no cluster: 503). */
+/**
+ * istioctl's identity of a host: `name.ns.svc.SUFFIX` is ns/name; anything
+ * else is a name in the referrer's namespace (so a subset of an external host
+ * is only found in DestinationRules of the referrer's namespace).
+ */
+function hostIdentity(host: string, namespace: string, domainSuffix: string): string {
+  const fqdn = hostFqdn(host, namespace, domainSuffix);
+  const suffix = `.svc.${domainSuffix}`;
+  if (fqdn.endsWith(suffix)) {
+    const parts = fqdn.slice(0, -suffix.length).split('.');
+    if (parts.length === 2 && parts[0] && parts[1]) return `${parts[1]}/${parts[0]}`;
+  }
+  return `${namespace}/${host}`;
+}
+
+/**
+ * IST0101 for a destination (or mirror) subset that no DestinationRule for
+ * its host defines: the route names a cluster that does not exist, so
+ * requests to it get 503.
+ */
 export function virtualServiceDestinationSubsets(input: AnalysisInput): AnalysisMessage[] {
-  return analyzeMissingSubsets(input.context).map((m) => {
-    const [ns, name] = m.virtualService.split('/') as [string, string];
-    return message('ReferencedResourceNotFound', input.resource('VirtualService', ns, name), m.message,
-      m.destinationRule
-        ? `add subset ${JSON.stringify(m.subset)} to DestinationRule ${m.destinationRule}, or route to a subset it defines; until then requests to it fail with 503`
-        : `create a DestinationRule for host ${m.host} defining subset ${JSON.stringify(m.subset)}; until then requests to it fail with 503`);
-  });
+  const { domainSuffix } = input;
+  const defined = new Set<string>();
+  for (const dr of input.context.destinationRules) {
+    const id = hostIdentity(dr.spec.host ?? '', dr.namespace, domainSuffix);
+    for (const s of dr.spec.subsets ?? []) defined.add(`${id}|${s.name}`);
+  }
+  const out: AnalysisMessage[] = [];
+  for (const vs of input.context.virtualServices) {
+    const { routes, mirrors } = destinationsOf(vs.spec);
+    const check = (d: Destination, reftype: string): void => {
+      if (!d.subset || defined.has(`${hostIdentity(d.host ?? '', vs.namespace, domainSuffix)}|${d.subset}`)) return;
+      const host = resolveShortName(d.host ?? '', vs.namespace, domainSuffix);
+      const dr = input.context.destinationRuleFor({ namespace: vs.namespace }, host);
+      out.push(message('ReferencedResourceNotFound', input.resource('VirtualService', vs.namespace, vs.name),
+        `Referenced ${reftype} in destinationrule not found: ${JSON.stringify(`${d.host}+${d.subset}`)}`,
+        dr
+          ? `add subset ${JSON.stringify(d.subset)} to DestinationRule ${dr.namespace}/${dr.name}, or route to a subset it defines; until then requests to it fail with 503`
+          : `create a DestinationRule for host ${host} defining subset ${JSON.stringify(d.subset)}; until then requests to it fail with 503`));
+    };
+    for (const d of routes) check(d, 'host+subset');
+    for (const d of mirrors) check(d, 'mirror+subset');
+  }
+  return out;
 }
 
 /** Gateway host `./h` is the gateway's namespace, `*` + `/h` any namespace, `*` + `/*` everything (istioctl's sanitizeServerHostNamespace). */
