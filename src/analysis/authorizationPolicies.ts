@@ -1,6 +1,7 @@
 // istioctl's AuthorizationPolicy analyzer: policies that apply to no
 // workload in the mesh (IST0127) and source namespaces that do not exist
 // (IST0101).
+import type { KubeObject } from '../model/kube.js';
 import { selectorText, type AnalysisInput } from './input.js';
 import { message, type AnalysisMessage } from './messages.js';
 
@@ -20,6 +21,13 @@ function namespaceMatches(namespace: string, pattern: string): boolean {
 export function authorizationPolicies(input: AnalysisInput): AnalysisMessage[] {
   const out: AnalysisMessage[] = [];
   const namespaces = input.namespaces.map((n) => n.metadata.name);
+  const inMesh = (pod: KubeObject): boolean => input.podInMesh(pod);
+  const namespaceHasWorkload = new Map<string, boolean>();
+  const hasWorkload = (ns: string): boolean => {
+    let has = namespaceHasWorkload.get(ns);
+    if (has === undefined) namespaceHasWorkload.set(ns, (has = input.hasPodMatching(undefined, ns, inMesh)));
+    return has;
+  };
   for (const stored of input.stored('AuthorizationPolicy')) {
     const spec = (stored.object.spec ?? {}) as AuthorizationPolicySpec;
     const ns = stored.object.metadata.namespace ?? '';
@@ -27,9 +35,7 @@ export function authorizationPolicies(input: AnalysisInput): AnalysisMessage[] {
     const selector = spec.selector ? spec.selector.matchLabels ?? {} : undefined;
     // Only pods in the mesh (with a sidecar, or to be injected) count, in the whole mesh for root-namespace policies.
     const meshWide = ns === input.rootNamespace;
-    const applies = selector === undefined
-      ? meshWide || input.podsIn(ns).some((p) => input.podInMesh(p))
-      : input.podsMatching(selector, meshWide ? undefined : ns).some((p) => input.podInMesh(p));
+    const applies = selector === undefined ? meshWide || hasWorkload(ns) : input.hasPodMatching(selector, meshWide ? undefined : ns, inMesh);
     if (!applies) {
       const labels = selectorText(selector);
       out.push(message('NoMatchingWorkloadsFound', resource, `No matching workloads for this resource with the following labels: ${labels}`,

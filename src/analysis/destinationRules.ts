@@ -25,7 +25,7 @@ export function destinationRuleSubsets(input: AnalysisInput): AnalysisMessage[] 
     }
     for (const subset of dr.spec.subsets ?? []) {
       const selector = { ...(found.workloadSelector ?? {}), ...(subset.labels ?? {}) };
-      if (input.podsMatching(selector).length > 0) continue;
+      if (input.hasPodMatching(selector)) continue;
       out.push(message('DestinationRuleSubsetNotSelectPods', resource,
         `The Subset ${subset.name} defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream).`,
         `no pod carries ${Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',') || 'any labels'}: label the intended pods or correct the labels of subset ${JSON.stringify(subset.name)}`));

@@ -25,7 +25,9 @@ export function gatewayWorkloads(input: AnalysisInput): AnalysisMessage[] {
   const servicesByNamespace = new Map<string, KubeObject[]>();
   for (const { object } of input.stored('Service')) {
     const ns = object.metadata.namespace ?? '';
-    servicesByNamespace.set(ns, [...(servicesByNamespace.get(ns) ?? []), object]);
+    const list = servicesByNamespace.get(ns);
+    if (list) list.push(object);
+    else servicesByNamespace.set(ns, [object]);
   }
   const secrets = input.context.snapshot.get('Secret');
   for (const stored of input.stored('Gateway')) {

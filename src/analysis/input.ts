@@ -122,6 +122,12 @@ export class AnalysisInput {
     return candidates!.filter((p) => (namespace === undefined || p.metadata.namespace === namespace) && labelsMatch(selector, p.metadata.labels ?? {}));
   }
 
+  /** Whether any pod carries every label of `selector` (same lookup as podsMatching, stopping at the first). */
+  hasPodMatching(selector: Labels | undefined, namespace?: string, accept: (pod: KubeObject) => boolean = () => true): boolean {
+    if (Object.keys(selector ?? {}).length === 0) return (namespace === undefined ? this.pods : this.podsIn(namespace)).some(accept);
+    return this.podsMatching(selector, namespace).some(accept);
+  }
+
   get namespaces(): readonly KubeObject[] {
     this.namespaceList ??= this.stored('Namespace').map((s) => s.object);
     return this.namespaceList;

@@ -46,7 +46,9 @@ export function sidecarsWithoutSelector(input: AnalysisInput): AnalysisMessage[]
   const byNamespace = new Map<string, Sidecar[]>();
   for (const sc of input.context.sidecars) {
     if (sc.spec.workloadSelector !== undefined) continue;
-    byNamespace.set(sc.namespace, [...(byNamespace.get(sc.namespace) ?? []), sc]);
+    const list = byNamespace.get(sc.namespace);
+    if (list) list.push(sc);
+    else byNamespace.set(sc.namespace, [sc]);
   }
   const out: AnalysisMessage[] = [];
   for (const [namespace, sidecars] of byNamespace) {

@@ -184,11 +184,25 @@ export function conflictingMeshGatewayHosts(input: AnalysisInput): AnalysisMessa
       }
     }
   }
-  const everywhere = [...byScopedHost.values()].filter((e) => e.scope === '*');
+  // Hosts exported everywhere, exact ones by name: a narrower scope is checked against them without a scan per host.
+  const everywhereExact = new Map<string, VirtualService[]>();
+  const everywhereWildcards: Array<{ host: string; list: VirtualService[] }> = [];
+  for (const e of byScopedHost.values()) {
+    if (e.scope !== '*') continue;
+    if (e.host.startsWith('*')) everywhereWildcards.push(e);
+    else everywhereExact.set(e.host, e.list);
+  }
+  const exportedEverywhere = (host: string): VirtualService[] => {
+    if (host.startsWith('*')) {
+      const exact = [...everywhereExact].filter(([h]) => hostsOverlap(host, h)).flatMap(([, list]) => list);
+      return [...exact, ...everywhereWildcards.filter((e) => hostsOverlap(host, e.host)).flatMap((e) => e.list)];
+    }
+    return [...(everywhereExact.get(host) ?? []), ...everywhereWildcards.filter((e) => hostsOverlap(host, e.host)).flatMap((e) => e.list)];
+  };
   const reported = new Set<VirtualService>();
   const out: AnalysisMessage[] = [];
   for (const [key, { scope, host, list }] of byScopedHost) {
-    const conflicting = scope === '*' ? list : [...list, ...everywhere.filter((e) => hostsOverlap(host, e.host)).flatMap((e) => e.list)];
+    const conflicting = scope === '*' ? list : [...list, ...exportedEverywhere(host)];
     if (conflicting.length < 2) continue;
     const names = conflicting.map((v) => `${v.namespace}/${v.name}`).join(',');
     for (const vs of conflicting) {
