@@ -101,8 +101,21 @@ export class AnalysisInput {
    * namespace. Looks only at the pods of the selector's rarest label.
    */
   podsMatching(selector: Labels | undefined, namespace?: string): KubeObject[] {
+    const candidates = this.candidates(selector, namespace);
+    return candidates.filter((p) => (namespace === undefined || p.metadata.namespace === namespace) && labelsMatch(selector, p.metadata.labels ?? {}));
+  }
+
+  /** Whether any pod carries every label of `selector` (and passes `accept`): stops at the first. */
+  hasPodMatching(selector: Labels | undefined, namespace?: string, accept: (pod: KubeObject) => boolean = () => true): boolean {
+    return this.candidates(selector, namespace).some(
+      (p) => (namespace === undefined || p.metadata.namespace === namespace) && labelsMatch(selector, p.metadata.labels ?? {}) && accept(p),
+    );
+  }
+
+  /** The pods of the selector's rarest label (all pods, or the namespace's, for an empty selector). */
+  private candidates(selector: Labels | undefined, namespace: string | undefined): readonly KubeObject[] {
     const entries = Object.entries(selector ?? {});
-    if (entries.length === 0) return [...(namespace === undefined ? this.pods : this.podsIn(namespace))];
+    if (entries.length === 0) return namespace === undefined ? this.pods : this.podsIn(namespace);
     if (!this.podIndex) {
       this.podIndex = new Map();
       for (const pod of this.pods) {
@@ -114,18 +127,12 @@ export class AnalysisInput {
         }
       }
     }
-    let candidates: KubeObject[] | undefined;
+    let rarest: KubeObject[] | undefined;
     for (const [k, v] of entries) {
       const list = this.podIndex.get(`${k}=${v}`) ?? [];
-      if (!candidates || list.length < candidates.length) candidates = list;
+      if (!rarest || list.length < rarest.length) rarest = list;
     }
-    return candidates!.filter((p) => (namespace === undefined || p.metadata.namespace === namespace) && labelsMatch(selector, p.metadata.labels ?? {}));
-  }
-
-  /** Whether any pod carries every label of `selector` (same lookup as podsMatching, stopping at the first). */
-  hasPodMatching(selector: Labels | undefined, namespace?: string, accept: (pod: KubeObject) => boolean = () => true): boolean {
-    if (Object.keys(selector ?? {}).length === 0) return (namespace === undefined ? this.pods : this.podsIn(namespace)).some(accept);
-    return this.podsMatching(selector, namespace).some(accept);
+    return rarest!;
   }
 
   get namespaces(): readonly KubeObject[] {
