@@ -82,6 +82,24 @@ describe('analyze: VirtualService destinations', () => {
     expect(await analyze({ 'svc.yaml': reviews, 'dr.yaml': dr('  - {name: v1, labels: {version: v1}}'), 'vs.yaml': vs('reviews', 'v1') })).toEqual([]);
   });
 
+  it('IST0101: a mirror to a subset no DestinationRule defines, and a subset a DestinationRule of another namespace defines for the FQDN', async () => {
+    const mirror = `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shadow, namespace: default}
+spec:
+  hosts: [shadow.example.com]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v1}
+    mirror: {host: reviews, subset: v9}
+`;
+    const elsewhere = dr('  - {name: v2, labels: {version: v1}}').replace('namespace: default', 'namespace: other').replace('host: reviews', 'host: reviews.default.svc.cluster.local');
+    expect(await analyzeLines({ 'svc.yaml': reviews, 'dr.yaml': dr('  - {name: v1, labels: {version: v1}}'), 'other.yaml': elsewhere, 'm.yaml': mirror, 'vs.yaml': vs('reviews', 'v2') })).toEqual([
+      'Error [IST0101] (VirtualService default/shadow) Referenced mirror+subset in destinationrule not found: "reviews+v9"',
+    ]);
+  });
+
   it('IST0101: a destination or mirror host that does not exist', async () => {
     const mirror = `
 apiVersion: networking.istio.io/v1
