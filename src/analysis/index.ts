@@ -4,6 +4,7 @@
 import type { KubeObject } from '../model/kube.js';
 import type { KindName } from '../model/kinds.js';
 import type { ModelSnapshot, Rejection, StoredObject } from '../model/meshModel.js';
+import { isTypeProblem } from '../model/validation/schema.js';
 import { PushContext } from '../push/pushContext.js';
 import { allAnalyzers, schemaRejections } from './analyzers.js';
 import { AnalysisInput } from './input.js';
@@ -12,9 +13,14 @@ import { messageKey, sortMessages, type AnalysisMessage } from './messages.js';
 /** Istio configuration kinds: the ones a rejected version of is analyzed in place of the served one. */
 const istioGroup = (object: KubeObject): boolean => String(object.apiVersion).split('/')[0]!.endsWith('istio.io');
 
-/** The snapshot with each rejected Istio object in place of what serves; undefined when nothing was rejected. */
+/** An object that breaks a rule, not one of the wrong shape (istioctl analyzes the former, cannot decode the latter). */
+const analyzable = (r: Rejection): boolean =>
+  r.object !== undefined && istioGroup(r.object) && typeof r.object.spec === 'object' && r.object.spec !== null && !Array.isArray(r.object.spec) &&
+  !r.reason.split('; ').some(isTypeProblem);
+
+/** The snapshot with each analyzable rejected Istio object in place of what serves; undefined when there is none. */
 function withRejected(snapshot: ModelSnapshot, rejections: readonly Rejection[]): ModelSnapshot | undefined {
-  const rejected = rejections.filter((r) => r.object && istioGroup(r.object) && typeof r.object.spec === 'object' && r.object.spec !== null && !Array.isArray(r.object.spec));
+  const rejected = rejections.filter(analyzable);
   if (rejected.length === 0) return undefined;
   const copy = new Map<KindName, Map<string, StoredObject>>();
   for (const [kind, store] of snapshot) copy.set(kind, new Map(store));

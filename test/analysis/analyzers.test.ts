@@ -483,4 +483,24 @@ describe('analyze: invalid objects', () => {
       'Error [IST0101] (VirtualService default/broken) Referenced host+subset in destinationrule not found: "ratings+v1"',
     ]);
   });
+
+  it('an object of the wrong shape (a list where an object belongs, ...) is only IST0106: istioctl cannot decode it either', async () => {
+    const messages = await analyze({
+      'shape.yaml': yamlDocuments(
+        meshVs('default', 'strgw', ['a.example.com'], '{host: nowhere}').replace('  http:', '  gateways: "abc"\n  http:'),
+        `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap, namespace: default}
+spec:
+  selector: {matchLabels: 5}
+  rules: [{from: [{source: {namespaces: "abc"}}]}]
+`,
+      ),
+    });
+    expect(lines(messages)).toEqual([
+      'Error [IST0106] (AuthorizationPolicy default/ap) Schema validation error: spec.selector.matchLabels: must be an object; spec.rules[0].from[0].source.namespaces: must be a list',
+      'Error [IST0106] (VirtualService default/strgw) Schema validation error: spec.gateways: must be a list',
+    ]);
+  });
 });
