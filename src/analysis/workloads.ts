@@ -13,6 +13,9 @@ const systemNamespaces = new Set(['kube-system', 'kube-public', 'kube-node-lease
 /** Gateway controllers whose Services Istio creates itself (label gateway.istio.io/managed): Gateway API, waypoint, east-west. */
 const managedGatewayControllers = new Set(['istio.io-gateway-controller', 'istio.io-mesh-controller', 'istio.io-eastwest-controller']);
 
+/** Ports Istio treats as TCP whatever their name (SMTP, DNS, MySQL, MongoDB): no protocol sniffing there, so no IST0118. */
+const wellKnownTcpPorts = new Set([25, 53, 3306, 27017]);
+
 /** Istio's control plane: labelled `istio` (any value) or `release=istio`. */
 const isIstioControlPlane = (labels: Readonly<Record<string, string>> | undefined): boolean => labels?.['istio'] !== undefined || labels?.['release'] === 'istio';
 
@@ -37,7 +40,7 @@ export function servicePortNames(input: AnalysisInput): AnalysisMessage[] {
     const spec = (stored.object.spec ?? {}) as KubeServiceSpec;
     const externalName = spec.type === 'ExternalName';
     for (const p of spec.ports ?? []) {
-      const unnamed = kubePortProtocol(p.name, p.appProtocol, p.protocol) === 'UNKNOWN';
+      const unnamed = kubePortProtocol(p.name, p.appProtocol, p.protocol) === 'UNKNOWN' && !wellKnownTcpPorts.has(p.port ?? 0);
       if (!unnamed && !(externalName && p.name === 'tcp')) continue;
       out.push(externalName
         ? message('ExternalNameServiceTypeInvalidPortName', input.resourceOf(stored),

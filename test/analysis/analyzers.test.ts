@@ -419,7 +419,7 @@ metadata: {name: ${name}, labels: ${labels}}
 });
 
 describe('analyze: Services, Pods and ServiceEntries', () => {
-  it('IST0118 for a port name giving no protocol; none in system namespaces, for Istio\'s own Services, or with appProtocol; IST0150 on ExternalName', async () => {
+  it('IST0118 for a port name giving no protocol; none in system namespaces, for Istio\'s own Services, with appProtocol or on a well-known TCP port; IST0150 on ExternalName', async () => {
     const legacy = (namespace: string, name: string, meta = '') => service(namespace, name, '[{name: web, port: 8080}]', meta);
     expect(await analyzeLines({
       'a.yaml': legacy('default', 'legacy'),
@@ -430,7 +430,7 @@ describe('analyze: Services, Pods and ServiceEntries', () => {
         legacy('default', 'waypoint', ', labels: {gateway.istio.io/managed: istio.io-mesh-controller}'),
         legacy('default', 'gatewayapi', ', labels: {gateway.istio.io/managed: istio.io-gateway-controller}'),
       ),
-      'd.yaml': service('default', 'typed', '[{name: web, port: 8080, appProtocol: http}, {name: http-web, port: 8081}]'),
+      'd.yaml': service('default', 'typed', '[{name: web, port: 8080, appProtocol: http}, {name: http-web, port: 8081}, {name: db, port: 3306}]'),
       'e.yaml': service('default', 'external', '[{name: tcp, port: 443}]', '', '  type: ExternalName\n  externalName: example.com\n'),
     })).toEqual([
       'Warning [IST0150] (Service default/external) Port name for ExternalName service is invalid. Proxy may prevent tcp named ports and unmatched traffic for ports serving TCP protocol from being forwarded correctly',
