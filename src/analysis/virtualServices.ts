@@ -179,7 +179,8 @@ export function conflictingMeshGatewayHosts(input: AnalysisInput): AnalysisMessa
         const host = hostFqdn(h, vs.namespace, input.domainSuffix);
         const key = `${scope}/${host}`;
         const entry = byScopedHost.get(key) ?? { scope, host, list: [] };
-        entry.list.push(vs);
+        // A VirtualService naming one host twice (`reviews` and its FQDN) does not conflict with itself.
+        if (!entry.list.includes(vs)) entry.list.push(vs);
         byScopedHost.set(key, entry);
       }
     }
