@@ -1,11 +1,61 @@
 // Runs every analyzer over a push context (plus the model's rejections).
-import type { Rejection } from '../model/meshModel.js';
-import type { PushContext } from '../push/pushContext.js';
+// Like istioctl, objects that fail validation are analyzed too: their
+// broken references are reported alongside IST0106.
+import type { KubeObject } from '../model/kube.js';
+import type { KindName } from '../model/kinds.js';
+import type { ModelSnapshot, Rejection, StoredObject } from '../model/meshModel.js';
+import { isTypeProblem } from '../model/validation/schema.js';
+import { PushContext } from '../push/pushContext.js';
 import { allAnalyzers, schemaRejections } from './analyzers.js';
-import { sortMessages, type AnalysisMessage } from './messages.js';
+import { AnalysisInput } from './input.js';
+import { messageKey, sortMessages, type AnalysisMessage } from './messages.js';
+
+/** Istio configuration kinds: the ones a rejected version of is analyzed in place of the served one. */
+const istioGroup = (object: KubeObject): boolean => String(object.apiVersion).split('/')[0]!.endsWith('istio.io');
+
+/** An object that breaks a rule, not one of the wrong shape (istioctl analyzes the former, cannot decode the latter). */
+const analyzable = (r: Rejection): boolean =>
+  r.object !== undefined && r.name !== '' && istioGroup(r.object) && typeof r.object.spec === 'object' && r.object.spec !== null && !Array.isArray(r.object.spec) &&
+  !r.reason.split('; ').some(isTypeProblem);
+
+/** The snapshot with each analyzable rejected Istio object in place of what serves; undefined when there is none. */
+function withRejected(snapshot: ModelSnapshot, rejections: readonly Rejection[]): ModelSnapshot | undefined {
+  const rejected = rejections.filter(analyzable);
+  if (rejected.length === 0) return undefined;
+  const copy = new Map<KindName, Map<string, StoredObject>>();
+  for (const [kind, store] of snapshot) copy.set(kind, new Map(store));
+  for (const r of rejected) {
+    const kind = r.kind as KindName;
+    copy.get(kind)?.set(`${r.namespace}/${r.name}`, { kind, object: r.object!, ...(r.origin ? { origin: r.origin } : {}) });
+  }
+  return copy;
+}
 
 export function analyzeMesh(context: PushContext, rejections: readonly Rejection[] = []): AnalysisMessage[] {
-  return sortMessages([...allAnalyzers.flatMap((a) => a(context)), ...schemaRejections(rejections)]);
+  const served = new AnalysisInput(context);
+  let input = served;
+  const overlay = withRejected(context.snapshot, rejections);
+  if (overlay) {
+    try {
+      input = new AnalysisInput(new PushContext(overlay, context.options));
+    } catch {
+      // A rejected object too broken to index: it is reported as IST0106 only.
+    }
+  }
+  const messages: AnalysisMessage[] = [];
+  for (const { analyze } of allAnalyzers) {
+    try {
+      messages.push(...analyze(input));
+    } catch (error) {
+      // One broken object must not hide the rest: analyze what serves instead.
+      if (input === served) throw error;
+      messages.push(...analyze(served));
+    }
+  }
+  messages.push(...schemaRejections(rejections));
+  // istioctl prints each distinct message once.
+  const unique = new Map(messages.map((m) => [messageKey(m), m]));
+  return sortMessages([...unique.values()]);
 }
 
 export { formatMessage, messageKey, type AnalysisMessage } from './messages.js';

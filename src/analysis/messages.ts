@@ -5,14 +5,39 @@ import type { ObjectOrigin } from '../model/kube.js';
 
 export type MessageLevel = 'Error' | 'Warning' | 'Info';
 
+/**
+ * Istio's message types (istio/istio pkg/config/analysis/msg/messages.yaml)
+ * that meshd reports, with Istio's code, name and level; retired Istio codes
+ * (IST0113 MTLSPolicyConflict, ...) are never emitted. Checks of meshd's own,
+ * which istioctl does not make, carry `MESHD` codes so they cannot be mistaken
+ * for Istio's.
+ */
 export const messageTypes = {
   ReferencedResourceNotFound: { code: 'IST0101', level: 'Error' },
   SchemaValidationError: { code: 'IST0106', level: 'Error' },
   ConflictingMeshGatewayVirtualServiceHosts: { code: 'IST0109', level: 'Error' },
-  MTLSPolicyConflict: { code: 'IST0113', level: 'Error' },
+  ConflictingSidecarWorkloadSelectors: { code: 'IST0110', level: 'Error' },
+  MultipleSidecarsWithoutWorkloadSelectors: { code: 'IST0111', level: 'Error' },
+  VirtualServiceDestinationPortSelectorRequired: { code: 'IST0112', level: 'Error' },
   PortNameIsNotUnderNamingConvention: { code: 'IST0118', level: 'Info' },
   NoMatchingWorkloadsFound: { code: 'IST0127', level: 'Warning' },
+  NoServerCertificateVerificationDestinationLevel: { code: 'IST0128', level: 'Warning' },
+  NoServerCertificateVerificationPortLevel: { code: 'IST0129', level: 'Warning' },
+  VirtualServiceHostNotFoundInGateway: { code: 'IST0132', level: 'Warning' },
+  ServiceEntryAddressesRequired: { code: 'IST0134', level: 'Warning' },
+  InvalidApplicationUID: { code: 'IST0144', level: 'Warning' },
+  ConflictingGateways: { code: 'IST0145', level: 'Error' },
+  ExternalNameServiceTypeInvalidPortName: { code: 'IST0150', level: 'Warning' },
+  GatewayPortNotDefinedOnService: { code: 'IST0162', level: 'Warning' },
+  DestinationRuleSubsetNotSelectPods: { code: 'IST0173', level: 'Error' },
+  UnknownDestinationRuleHost: { code: 'IST0174', level: 'Warning' },
+  // meshd's own checks (no istioctl counterpart).
+  DestinationRuleTLSConflictsWithPeerAuthentication: { code: 'MESHD0001', level: 'Error' },
+  SidecarEgressHostNotFound: { code: 'MESHD0002', level: 'Warning' },
 } as const satisfies Record<string, { code: string; level: MessageLevel }>;
+
+/** True for codes of Istio's catalogue (documented on istio.io), false for meshd's own. */
+export const isIstioCode = (code: string): boolean => code.startsWith('IST');
 
 export type MessageName = keyof typeof messageTypes;
 

@@ -29,6 +29,8 @@ export interface Rejection {
   readonly name: string;
   readonly reason: string;
   readonly origin?: ObjectOrigin;
+  /** The rejected object as received (analysis still reports its broken references, as istioctl does). */
+  readonly object?: KubeObject;
 }
 
 /** A read-only view of every store at one moment; push contexts are built from it. */
@@ -125,7 +127,7 @@ export class MeshModel {
     const ref = refKey({ kind, namespace, name: name ?? '' });
     if (problems.length > 0) {
       const reason = problems.join('; ');
-      this.reject({ kind, namespace, name: name ?? '', reason, ...(origin ? { origin } : {}) }, object.apiVersion);
+      this.reject({ kind, namespace, name: name ?? '', reason, ...(origin ? { origin } : {}), object }, object.apiVersion);
       return kind === 'AuthorizationPolicy' && name ? this.failClosed(object, namespace, name, reason, origin) : undefined;
     }
     this.rejected.delete(ref);

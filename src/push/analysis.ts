@@ -1,5 +1,8 @@
-// Configuration analysis over a push context, with Istio's message codes so
-// `meshctl analyze` can print them as istioctl does.
+// The push path's own check of routes to subsets no DestinationRule defines,
+// resolved as istiod resolves DestinationRules (the cluster that would be
+// missing, so requests get 503): logged once and counted in a gauge. The
+// messages of `meshctl analyze`, `/debug/analyze` and resource status come
+// from src/analysis, which follows istioctl's analyzers.
 import type { Destination } from '../model/istio.js';
 import type { PushContext } from './pushContext.js';
 import { resolveShortName } from './hosts.js';

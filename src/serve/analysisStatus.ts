@@ -7,7 +7,7 @@
 // kinds (Service, ...) get no status writes. A failed write is logged and
 // tried again after the next analysis.
 import type { Logger } from 'pino';
-import type { AnalysisMessage, MessageLevel } from '../analysis/messages.js';
+import { isIstioCode, type AnalysisMessage, type MessageLevel } from '../analysis/messages.js';
 import { kinds, type KindName } from '../model/kinds.js';
 import { KubeApiError, objectPath, type KubeHttp } from '../sources/kube/index.js';
 
@@ -17,13 +17,18 @@ export const analysisDocsUrl = 'https://istio.io/latest/docs/reference/config/an
 export interface ValidationMessage {
   type: { name: string; code: string };
   level: 'ERROR' | 'WARNING' | 'INFO';
-  documentationUrl: string;
+  /** istio.io's page for the code; absent for meshd's own (MESHD) codes, which istio.io does not document. */
+  documentationUrl?: string;
 }
 
 const levels: Record<MessageLevel, ValidationMessage['level']> = { Error: 'ERROR', Warning: 'WARNING', Info: 'INFO' };
 
 export function validationMessage(m: AnalysisMessage): ValidationMessage {
-  return { type: { name: m.name, code: m.code }, level: levels[m.level], documentationUrl: `${analysisDocsUrl}/${m.code.toLowerCase()}/` };
+  return {
+    type: { name: m.name, code: m.code },
+    level: levels[m.level],
+    ...(isIstioCode(m.code) ? { documentationUrl: `${analysisDocsUrl}/${m.code.toLowerCase()}/` } : {}),
+  };
 }
 
 /** Kinds of the Istio API groups: the only ones whose status meshd writes. */

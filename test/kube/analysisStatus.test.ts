@@ -100,14 +100,19 @@ describe('validationMessages entries', () => {
       message('ReferencedResourceNotFound', vs, 'Referenced host+subset in destinationrule not found: "reviews+v2"', 'add subset v2'),
       message('ConflictingMeshGatewayVirtualServiceHosts', vs, 'conflict', 'merge them'),
       message('PortNameIsNotUnderNamingConvention', { kind: 'Service', namespace: 'shop', name: 'reviews' }, 'Port name web', 'rename'),
-      message('NoMatchingWorkloadsFound', { kind: 'DestinationRule', namespace: 'shop', name: 'reviews' }, 'no pods', 'fix labels'),
+      message('DestinationRuleSubsetNotSelectPods', { kind: 'DestinationRule', namespace: 'shop', name: 'reviews' }, 'no pods', 'fix labels'),
+      message('DestinationRuleTLSConflictsWithPeerAuthentication', { kind: 'DestinationRule', namespace: 'shop', name: 'reviews' }, 'conflict', 'relax'),
     ]);
     expect([...byResource.keys()]).toEqual(['VirtualService/shop/reviews', 'DestinationRule/shop/reviews']);
     expect(byResource.get('VirtualService/shop/reviews')!.messages).toEqual([
       ist0101,
       { type: { name: 'ConflictingMeshGatewayVirtualServiceHosts', code: 'IST0109' }, level: 'ERROR', documentationUrl: 'https://istio.io/latest/docs/reference/config/analysis/ist0109/' },
     ]);
-    expect(byResource.get('DestinationRule/shop/reviews')!.messages[0]!.level).toBe('WARNING');
+    // meshd's own codes are not on istio.io: no documentationUrl for them.
+    expect(byResource.get('DestinationRule/shop/reviews')!.messages).toEqual([
+      { type: { name: 'DestinationRuleSubsetNotSelectPods', code: 'IST0173' }, level: 'ERROR', documentationUrl: 'https://istio.io/latest/docs/reference/config/analysis/ist0173/' },
+      { type: { name: 'DestinationRuleTLSConflictsWithPeerAuthentication', code: 'MESHD0001' }, level: 'ERROR' },
+    ]);
     expect(['VirtualService', 'AuthorizationPolicy', 'Sidecar'].every(hasIstioStatus)).toBe(true);
     expect(['Service', 'Pod', 'Namespace', 'File', 'Unknown'].some(hasIstioStatus)).toBe(false);
   });
@@ -130,9 +135,9 @@ describe('analysis messages in resource status (Kubernetes mode)', () => {
     // changed (reviews: set, cleared), not again for every analysis its own status events caused.
     api.apply(routeToSubset('ratings', 'v3'));
     await eventually(() => JSON.stringify(validationMessages(api, 'ratings')) === JSON.stringify([ist0101]), 'IST0101 in VirtualService shop/ratings status', 20_000);
-    // Subset v2 selects no pod: the DestinationRule now carries IST0127 (a Warning).
+    // Subset v2 selects no pod: the DestinationRule now carries IST0173 (an Error, as istioctl reports it).
     expect((api.get('DestinationRule', 'shop', 'reviews')?.status as { validationMessages?: unknown })?.validationMessages).toEqual([
-      { type: { name: 'NoMatchingWorkloadsFound', code: 'IST0127' }, level: 'WARNING', documentationUrl: 'https://istio.io/latest/docs/reference/config/analysis/ist0127/' },
+      { type: { name: 'DestinationRuleSubsetNotSelectPods', code: 'IST0173' }, level: 'ERROR', documentationUrl: 'https://istio.io/latest/docs/reference/config/analysis/ist0173/' },
     ]);
     const written = statusWrites(api).map((r) => r.path.split('/').slice(-3, -1).join('/')).sort();
     expect(written).toEqual(['destinationrules/reviews', 'virtualservices/ratings', 'virtualservices/reviews', 'virtualservices/reviews']);

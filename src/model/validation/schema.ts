@@ -20,6 +20,15 @@ export const arr = (item: Schema): Schema => ({ array: item });
 export const map = (value: Schema): Schema => ({ map: value });
 export const oneOf = (...values: string[]): Schema => ({ enum: values });
 
+/**
+ * True for a problem of the wrong JSON type (a list where an object belongs,
+ * ...): such an object would not even decode into Istio's API types, so,
+ * unlike one breaking a rule, it cannot be analyzed further.
+ */
+export function isTypeProblem(problem: string): boolean {
+  return /: must be (a list|an object|a string|a number|an integer|true or false)$/.test(problem);
+}
+
 /** Appends `path: reason` problems for every place `value` does not fit `schema`. */
 export function checkSchema(value: unknown, schema: Schema, path: string, problems: string[]): void {
   if (value === undefined || value === null) return;
