@@ -139,17 +139,16 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
   const debug = new DebugServer({ registry, notReadyReason });
   debug.route('/debug/syncz', () => ({ status: 200, body: status.syncz() }));
   debug.route('/debug/config_dump', (query) => {
-    const proxyId = query.get('proxyID') ?? '';
-    const found = status.findProxy(proxyId);
-    if (!found) return { status: 404, body: { error: `proxy ${JSON.stringify(proxyId)} is not connected to ${config.controlPlaneId}` } };
+    const found = connectedProxy(status, query);
+    if ('error' in found) return found.error;
     return { status: 200, body: buildConfigDump(status.resourcesOf(found.connectionId), (typeUrl) => status.sentVersion(found.connectionId, typeUrl)) };
   });
 
   debug.route('/debug/proxy_status', (query) => {
-    const proxyId = query.get('proxyID') ?? '';
-    const found = status.findProxy(proxyId);
-    const detail = found && status.details().find((d) => d.info.connectionId === found.connectionId);
-    if (!found || !detail) return { status: 404, body: { error: `proxy ${JSON.stringify(proxyId)} is not connected to ${config.controlPlaneId}` } };
+    const found = connectedProxy(status, query);
+    if ('error' in found) return found.error;
+    const detail = status.details().find((d) => d.info.connectionId === found.connectionId);
+    if (!detail) return { status: 404, body: { error: `proxy ${JSON.stringify(found.proxy.id)} disconnected from ${config.controlPlaneId}` } };
     return { status: 200, body: proxyDetail(detail, ads.preview(found.connectionId) ?? new Map(), Date.now()) };
   });
 
@@ -205,6 +204,21 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
       return notReadyReason() === undefined;
     },
   };
+}
+
+/**
+ * The proxy a debug request's `proxyID` names (full node id, POD.NAMESPACE or POD), or the HTTP
+ * answer: 400 without proxyID, 404 when not connected here, 409 when the name fits several pods.
+ */
+function connectedProxy(status: SyncStatusRegistry, query: URLSearchParams): { proxy: Proxy; connectionId: string } | { error: { status: number; body: unknown } } {
+  const name = query.get('proxyID') ?? '';
+  if (!name) return { error: { status: 400, body: { error: 'proxyID is required: the full node id, or POD.NAMESPACE as proxy-status shows it' } } };
+  const found = status.resolveProxy(name);
+  switch (found.status) {
+    case 'found': return found;
+    case 'not-found': return { error: { status: 404, body: { error: found.message } } };
+    case 'ambiguous': return { error: { status: 409, body: { error: found.message, candidates: found.candidates } } };
+  }
 }
 
 /** One warning per NACK, naming the proxy, the type and Envoy's reason. */

@@ -1,12 +1,10 @@
 // `meshctl proxy-status`: istioctl's table over /debug/syncz.
 import type { ProxyDetail } from '../status/proxyDetail.js';
 import type { ProxySyncStatus } from '../status/syncStatus.js';
+import { proxyDisplayName } from '../model/proxy.js';
 import { formatTable } from './table.js';
 
-/** istioctl's NAME column: POD.NAMESPACE from the node id. */
-export function proxyDisplayName(nodeId: string): string {
-  return nodeId.split('~')[2] ?? nodeId;
-}
+export { proxyDisplayName };
 
 export interface ProxyStatusFilter {
   proxy?: string;
