@@ -9,7 +9,7 @@ import type { ProxySyncStatus } from '../status/syncStatus.js';
 import { DebugApiError } from './debugClient.js';
 import { kubeTarget, serverTarget, type DebugTarget, type ReplicaAnswer } from './debugTarget.js';
 import { proxyConfigTable, resourcesOfKind, type Json, type ProxyConfigKind } from './proxyConfig.js';
-import { filterStatuses, proxyDetailText, proxyDisplayName, proxyStatusTable } from './proxyStatus.js';
+import { inNamespace, proxyDetailText, proxyDisplayName, proxyStatusTable } from './proxyStatus.js';
 
 interface GlobalOptions {
   server: string;
@@ -50,7 +50,7 @@ export function meshctlProgram(out: (text: string) => void = (t) => process.stdo
         out(opts.output === 'json' ? `${JSON.stringify(detail, null, 2)}\n` : proxyDetailText(detail));
         return;
       }
-      const statuses = filterStatuses(await allStatuses(t), opts.namespace ? { namespace: opts.namespace } : {});
+      const statuses = inNamespace(await allStatuses(t), opts.namespace);
       out(opts.output === 'json' ? `${JSON.stringify(statuses, null, 2)}\n` : proxyStatusTable(statuses));
     });
 
