@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { DebugServer } from './http/debugServer.js';
 import { createLogger } from './log.js';
+import { listenError, type PortRole } from './startupError.js';
 import { buildConfigDump } from './status/configDump.js';
 import { addCsdsService } from './status/csds.js';
 import { proxyDetail } from './status/proxyDetail.js';
@@ -155,33 +156,47 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
   const plain = createGrpcServer({ maxStreamsPerConnection: config.maxStreamsPerConnection });
   ads.addTo(plain);
   addCsdsService(plain, status);
-  const httpPort = await debug.listen(config.host, config.httpPort);
-  const xdsPort = await bindGrpcServer(plain, config.host, config.xdsPort, grpc.ServerCredentials.createInsecure());
-
-  // Sources sync while the CA material (if it has to wait) arrives.
-  const started = deps.resources.start();
+  const bind = <T>(role: PortRole, port: number, listening: Promise<T>): Promise<T> =>
+    listening.catch((err: unknown) => {
+      throw listenError(role, config.host, port, err);
+    });
+  let started: Promise<void> | undefined;
   let secure: grpc.Server | undefined;
-  let securePort = 0;
-  if (deps.secure) {
-    const setup = await deps.secure;
-    secure = createGrpcServer({ maxStreamsPerConnection: config.maxStreamsPerConnection });
-    ads.addTo(secure);
-    addCsdsService(secure, status);
-    setup.registerServices?.(secure);
-    securePort = await bindGrpcServer(secure, config.host, config.securePort, setup.credentials);
-    secureReady = true;
-  }
-  const ports = { xds: xdsPort, secure: securePort, http: httpPort };
-  logger.info(ports, 'listening');
+  let ports: { xds: number; secure: number; http: number };
+  try {
+    const httpPort = await bind('http', config.httpPort, debug.listen(config.host, config.httpPort));
+    const xdsPort = await bind('xds', config.xdsPort, bindGrpcServer(plain, config.host, config.xdsPort, grpc.ServerCredentials.createInsecure()));
 
-  started.then(
-    () => {
-      logger.info({}, 'configuration sources synced');
-      // Proxies that connected before the first full state get it now.
-      ads.push({ version: `${new Date().toISOString()}/synced`, reason: ['initial sync'], startedAt: performance.now() });
-    },
-    (err: unknown) => logger.error({ err }, 'configuration sources failed to start'),
-  );
+    // Sources sync while the CA material (if it has to wait) arrives.
+    started = deps.resources.start();
+    started.then(
+      () => {
+        logger.info({}, 'configuration sources synced');
+        // Proxies that connected before the first full state get it now.
+        ads.push({ version: `${new Date().toISOString()}/synced`, reason: ['initial sync'], startedAt: performance.now() });
+      },
+      (err: unknown) => logger.error({ err }, 'configuration sources failed to start'),
+    );
+    let securePort = 0;
+    if (deps.secure) {
+      const setup = await deps.secure;
+      secure = createGrpcServer({ maxStreamsPerConnection: config.maxStreamsPerConnection });
+      ads.addTo(secure);
+      addCsdsService(secure, status);
+      setup.registerServices?.(secure);
+      securePort = await bind('secure', config.securePort, bindGrpcServer(secure, config.host, config.securePort, setup.credentials));
+      secureReady = true;
+    }
+    ports = { xds: xdsPort, secure: securePort, http: httpPort };
+  } catch (err) {
+    // Nothing half-started stays behind (a port held, a watch running).
+    plain.forceShutdown();
+    secure?.forceShutdown();
+    await debug.close();
+    if (started) await deps.resources.stop();
+    throw err;
+  }
+  logger.info(ports, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

@@ -1,6 +1,7 @@
 // meshctl's only way into meshd: its HTTP debug API.
+import { CliError } from './cliError.js';
 
-export class DebugApiError extends Error {
+export class DebugApiError extends CliError {
   /** The debug API's HTTP status, when it answered with an error. */
   constructor(message: string, readonly status?: number) {
     super(message);

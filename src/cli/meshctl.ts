@@ -1,11 +1,14 @@
 // meshctl: istioctl's debugging habits against meshd, through its debug API:
 // one meshd (--server) or every meshd pod of a cluster (--kubeconfig), merged.
+import { stat } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import YAML from 'yaml';
 import { formatMessage, messageKey, type AnalysisMessage } from '../analysis/messages.js';
 import { analyzeConfigDir } from '../analysis/offline.js';
 import type { ProxyDetail } from '../status/proxyDetail.js';
 import type { ProxySyncStatus } from '../status/syncStatus.js';
+import { StartupError } from '../startupError.js';
+import { CliError } from './cliError.js';
 import { DebugApiError } from './debugClient.js';
 import { kubeTarget, serverTarget, type DebugTarget, type ReplicaAnswer } from './debugTarget.js';
 import { proxyConfigTable, resourcesOfKind, type Json, type ProxyConfigKind } from './proxyConfig.js';
@@ -76,6 +79,7 @@ export function meshctlProgram(out: (text: string) => void = (t) => process.stdo
     .option('--config-dir <dir>', 'analyze YAML files offline instead of a running meshd')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (opts: { configDir?: string; output: string }) => {
+      if (opts.configDir) await assertDirectory('--config-dir', opts.configDir);
       const messages = opts.configDir ? await analyzeConfigDir(opts.configDir) : await liveAnalysis(target());
       if (opts.output === 'json') out(`${JSON.stringify(messages, null, 2)}\n`);
       else if (messages.length === 0) out(`\u2714 No validation issues found when analyzing ${opts.configDir ?? 'the live mesh'}.\n`);
@@ -96,6 +100,18 @@ async function liveAnalysis(t: DebugTarget): Promise<AnalysisMessage[]> {
   const seen = new Map<string, AnalysisMessage>();
   for (const answer of await t.fromAll<AnalysisMessage[]>('/debug/analyze')) for (const m of answer.body) seen.set(messageKey(m), m);
   return [...seen.values()];
+}
+
+/** Throws a CliError naming the flag and the reason when `dir` is not a readable directory. */
+async function assertDirectory(flag: string, dir: string): Promise<void> {
+  let info;
+  try {
+    info = await stat(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(`${flag} ${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
+  }
+  if (!info.isDirectory()) throw new CliError(`${flag} ${dir}: not a directory`);
 }
 
 /** POD with -n NAMESPACE is POD.NAMESPACE; meshd resolves the name (full node id, POD.NAMESPACE or POD). */
@@ -127,7 +143,7 @@ export async function runMeshctl(argv: readonly string[]): Promise<number> {
     await meshctlProgram().parseAsync([...argv], { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {
-    if (err instanceof DebugApiError) {
+    if (err instanceof CliError || err instanceof StartupError) {
       process.stderr.write(`Error: ${err.message}\n`);
       return 2;
     }
