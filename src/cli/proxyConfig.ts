@@ -66,9 +66,10 @@ function socketAddress(l: Json): { address: string; port: string } {
  * A google.protobuf wrapper (UInt32Value, BoolValue, ...) as its value: config_dump JSON may carry
  * it as `{value: N}` (protobufjs) or bare (proto3 JSON); undefined when absent.
  */
-export function wrapperValue(v: unknown): string | undefined {
+function wrapperValue(v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v === 'object') return 'value' in v ? String((v as Json).value ?? 0) : undefined;
+  // A wrapper present with its default value may come as `{}`.
+  if (typeof v === 'object') return String((v as Json).value ?? 0);
   return String(v);
 }
 
@@ -103,7 +104,7 @@ export function chainMatch(chain: Json): string {
 }
 
 /** istioctl's DESTINATION column: the route or cluster a chain ends in; chains to BlackHoleCluster show as Non-HTTP/Non-TCP. */
-export function chainDestination(chain: Json): string {
+function chainDestination(chain: Json): string {
   for (const f of (chain.filters as Json[] | undefined) ?? []) {
     const cfg = (f.typedConfig as Json | undefined) ?? {};
     const type = String(cfg['@type'] ?? '');
@@ -166,9 +167,9 @@ export function listenerRows(listeners: readonly Json[]): string[][] {
     }
     const { address, port } = socketAddress(l);
     const chains = [...((l.filterChains as Json[] | undefined) ?? []), ...(l.defaultFilterChain ? [l.defaultFilterChain as Json] : [])];
-    const listenerRows = chains.map((chain) => [address, port, chainMatch(chain), chainDestination(chain)]);
-    listenerRows.sort((a, b) => (a[3]! < b[3]! ? 1 : a[3]! > b[3]! ? -1 : 0));
-    rows.push(...listenerRows);
+    const chainRows = chains.map((chain) => [address, port, chainMatch(chain), chainDestination(chain)]);
+    chainRows.sort((a, b) => (a[3]! < b[3]! ? 1 : a[3]! > b[3]! ? -1 : 0));
+    rows.push(...chainRows);
     if (chains.length === 0) rows.push([address, port, 'ALL', '-']);
   }
   return rows;

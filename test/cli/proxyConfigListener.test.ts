@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chainMatch } from '../../src/cli/proxyConfig.js';
 import { defaultConfig } from '../../src/meshd.js';
 import { serve } from '../../src/serve/index.js';
 import { TypeUrl } from '../../src/xds/resource.js';
@@ -62,5 +63,13 @@ describe('meshctl proxy-config listener', () => {
     const ports = table.slice(1).map((r) => Number(r[1]));
     expect(ports).toEqual([...ports].sort((a, b) => a - b));
     expect(ports).toContain(9080);
+  });
+
+  it('reads wrapper-typed fields in either JSON shape (protobufjs {value} or proto3 bare), prefix ranges with the port', () => {
+    const prefixRanges = [{ addressPrefix: '10.0.0.0', prefixLen: { value: 8 } }, { addressPrefix: '10.1.2.3', prefixLen: 32 }];
+    expect(chainMatch({ filterChainMatch: { prefixRanges, destinationPort: { value: 9080 } } })).toBe('Addr: 10.0.0.0/8,10.1.2.3/32:9080');
+    expect(chainMatch({ filterChainMatch: { destinationPort: 9080, transportProtocol: 'tls', serverNames: ['a.example'] } })).toBe('SNI: a.example; Trans: tls; Addr: *:9080');
+    expect(chainMatch({ filterChainMatch: { prefixRanges: [{ addressPrefix: '::' }] } })).toBe('Addr: ::/0');
+    expect(chainMatch({})).toBe('ALL');
   });
 });
