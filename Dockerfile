@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
 # meshd image: build with the dev toolchain, ship production dependencies only.
 #   docker build -t meshd:0.1.0 .
+# Base: Node.js 26 (Lithium), the Active LTS line since 2026-10-28, supported until 2029-04-30
+# (nodejs/Release schedule). Node 20 reached end of life on 2026-04-30.
 
-FROM node:20-slim AS build
+FROM node:26-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the package's `prepare` (a build) needs the sources, copied below.
@@ -14,7 +16,7 @@ COPY bin ./bin
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts
 
-FROM node:20-slim
+FROM node:26-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { DebugServer } from './http/debugServer.js';
 import { createLogger } from './log.js';
+import { listenError, type PortRole } from './startupError.js';
 import { buildConfigDump } from './status/configDump.js';
 import { addCsdsService } from './status/csds.js';
 import { proxyDetail } from './status/proxyDetail.js';
@@ -139,50 +140,63 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
   const debug = new DebugServer({ registry, notReadyReason });
   debug.route('/debug/syncz', () => ({ status: 200, body: status.syncz() }));
   debug.route('/debug/config_dump', (query) => {
-    const proxyId = query.get('proxyID') ?? '';
-    const found = status.findProxy(proxyId);
-    if (!found) return { status: 404, body: { error: `proxy ${JSON.stringify(proxyId)} is not connected to ${config.controlPlaneId}` } };
+    const found = connectedProxy(status, query);
+    if ('error' in found) return found.error;
     return { status: 200, body: buildConfigDump(status.resourcesOf(found.connectionId), (typeUrl) => status.sentVersion(found.connectionId, typeUrl)) };
   });
 
   debug.route('/debug/proxy_status', (query) => {
-    const proxyId = query.get('proxyID') ?? '';
-    const found = status.findProxy(proxyId);
-    const detail = found && status.details().find((d) => d.info.connectionId === found.connectionId);
-    if (!found || !detail) return { status: 404, body: { error: `proxy ${JSON.stringify(proxyId)} is not connected to ${config.controlPlaneId}` } };
+    const found = connectedProxy(status, query);
+    if ('error' in found) return found.error;
+    const detail = status.details().find((d) => d.info.connectionId === found.connectionId);
+    if (!detail) return { status: 404, body: { error: `proxy ${JSON.stringify(found.proxy.id)} disconnected from ${config.controlPlaneId}` } };
     return { status: 200, body: proxyDetail(detail, ads.preview(found.connectionId) ?? new Map(), Date.now()) };
   });
 
   const plain = createGrpcServer({ maxStreamsPerConnection: config.maxStreamsPerConnection });
   ads.addTo(plain);
   addCsdsService(plain, status);
-  const httpPort = await debug.listen(config.host, config.httpPort);
-  const xdsPort = await bindGrpcServer(plain, config.host, config.xdsPort, grpc.ServerCredentials.createInsecure());
-
-  // Sources sync while the CA material (if it has to wait) arrives.
-  const started = deps.resources.start();
+  const bind = <T>(role: PortRole, port: number, listening: Promise<T>): Promise<T> =>
+    listening.catch((err: unknown) => {
+      throw listenError(role, config.host, port, err);
+    });
+  let started: Promise<void> | undefined;
   let secure: grpc.Server | undefined;
-  let securePort = 0;
-  if (deps.secure) {
-    const setup = await deps.secure;
-    secure = createGrpcServer({ maxStreamsPerConnection: config.maxStreamsPerConnection });
-    ads.addTo(secure);
-    addCsdsService(secure, status);
-    setup.registerServices?.(secure);
-    securePort = await bindGrpcServer(secure, config.host, config.securePort, setup.credentials);
-    secureReady = true;
-  }
-  const ports = { xds: xdsPort, secure: securePort, http: httpPort };
-  logger.info(ports, 'listening');
+  let ports: { xds: number; secure: number; http: number };
+  try {
+    const httpPort = await bind('http', config.httpPort, debug.listen(config.host, config.httpPort));
+    const xdsPort = await bind('xds', config.xdsPort, bindGrpcServer(plain, config.host, config.xdsPort, grpc.ServerCredentials.createInsecure()));
 
-  started.then(
-    () => {
-      logger.info({}, 'configuration sources synced');
-      // Proxies that connected before the first full state get it now.
-      ads.push({ version: `${new Date().toISOString()}/synced`, reason: ['initial sync'], startedAt: performance.now() });
-    },
-    (err: unknown) => logger.error({ err }, 'configuration sources failed to start'),
-  );
+    // Sources sync while the CA material (if it has to wait) arrives.
+    started = deps.resources.start();
+    started.then(
+      () => {
+        logger.info({}, 'configuration sources synced');
+        // Proxies that connected before the first full state get it now.
+        ads.push({ version: `${new Date().toISOString()}/synced`, reason: ['initial sync'], startedAt: performance.now() });
+      },
+      (err: unknown) => logger.error({ err }, 'configuration sources failed to start'),
+    );
+    let securePort = 0;
+    if (deps.secure) {
+      const setup = await deps.secure;
+      secure = createGrpcServer({ maxStreamsPerConnection: config.maxStreamsPerConnection });
+      ads.addTo(secure);
+      addCsdsService(secure, status);
+      setup.registerServices?.(secure);
+      securePort = await bind('secure', config.securePort, bindGrpcServer(secure, config.host, config.securePort, setup.credentials));
+      secureReady = true;
+    }
+    ports = { xds: xdsPort, secure: securePort, http: httpPort };
+  } catch (err) {
+    // Nothing half-started stays behind (a port held, a watch running).
+    plain.forceShutdown();
+    secure?.forceShutdown();
+    await debug.close();
+    if (started) await deps.resources.stop();
+    throw err;
+  }
+  logger.info(ports, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -205,6 +219,21 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
       return notReadyReason() === undefined;
     },
   };
+}
+
+/**
+ * The proxy a debug request's `proxyID` names (full node id, POD.NAMESPACE or POD), or the HTTP
+ * answer: 400 without proxyID, 404 when not connected here, 409 when the name fits several pods.
+ */
+function connectedProxy(status: SyncStatusRegistry, query: URLSearchParams): { proxy: Proxy; connectionId: string } | { error: { status: number; body: unknown } } {
+  const name = query.get('proxyID') ?? '';
+  if (!name) return { error: { status: 400, body: { error: 'proxyID is required: the full node id, or POD.NAMESPACE as proxy-status shows it' } } };
+  const found = status.resolveProxy(name);
+  switch (found.status) {
+    case 'found': return found;
+    case 'not-found': return { error: { status: 404, body: { error: found.message } } };
+    case 'ambiguous': return { error: { status: 409, body: { error: found.message, candidates: found.candidates } } };
+  }
 }
 
 /** One warning per NACK, naming the proxy, the type and Envoy's reason. */

@@ -1,6 +1,12 @@
 // meshctl's only way into meshd: its HTTP debug API.
+import { CliError } from './cliError.js';
 
-export class DebugApiError extends Error {}
+export class DebugApiError extends CliError {
+  /** The debug API's HTTP status, when it answered with an error. */
+  constructor(message: string, readonly status?: number) {
+    super(message);
+  }
+}
 
 export async function fetchDebugJson<T>(server: string, path: string): Promise<T> {
   const url = new URL(path, server.endsWith('/') ? server : `${server}/`);
@@ -18,7 +24,7 @@ export async function fetchDebugJson<T>(server: string, path: string): Promise<T
     } catch {
       // plain-text error body
     }
-    throw new DebugApiError(`${url.pathname}: ${res.status} ${message}`);
+    throw new DebugApiError(`${url.pathname}: ${res.status} ${message}`, res.status);
   }
   return JSON.parse(text) as T;
 }

@@ -62,7 +62,8 @@ export function kubeTarget(options: KubeTargetOptions): DebugTarget {
       if (ok.length > 0) return ok;
       const first = answers[0] as { error: Error };
       const notFound = first.error instanceof KubeApiError && first.error.statusCode === 404;
-      throw new DebugApiError(notFound ? `${path}: not found on any meshd replica (${running.join(', ')})` : first.error.message);
+      const status = first.error instanceof KubeApiError ? first.error.statusCode : undefined;
+      throw new DebugApiError(notFound ? `${path}: not found on any meshd replica (${running.join(', ')})` : first.error.message, status);
     },
   };
 }

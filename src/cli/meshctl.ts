@@ -1,15 +1,18 @@
 // meshctl: istioctl's debugging habits against meshd, through its debug API:
 // one meshd (--server) or every meshd pod of a cluster (--kubeconfig), merged.
+import { stat } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import YAML from 'yaml';
 import { formatMessage, messageKey, type AnalysisMessage } from '../analysis/messages.js';
 import { analyzeConfigDir } from '../analysis/offline.js';
 import type { ProxyDetail } from '../status/proxyDetail.js';
 import type { ProxySyncStatus } from '../status/syncStatus.js';
+import { StartupError } from '../startupError.js';
+import { CliError } from './cliError.js';
 import { DebugApiError } from './debugClient.js';
-import { kubeTarget, serverTarget, type DebugTarget } from './debugTarget.js';
+import { kubeTarget, serverTarget, type DebugTarget, type ReplicaAnswer } from './debugTarget.js';
 import { proxyConfigTable, resourcesOfKind, type Json, type ProxyConfigKind } from './proxyConfig.js';
-import { filterStatuses, proxyDetailText, proxyStatusTable } from './proxyStatus.js';
+import { inNamespace, proxyDetailText, proxyDisplayName, proxyStatusTable } from './proxyStatus.js';
 
 interface GlobalOptions {
   server: string;
@@ -46,12 +49,11 @@ export function meshctlProgram(out: (text: string) => void = (t) => process.stdo
       const t = target();
       if (proxy) {
         // One proxy: versions, nonces, ACK age, NACK error and the pending diff.
-        const proxyId = await resolveProxyId(t, proxy, opts.namespace);
-        const [detail] = await t.fromAll<ProxyDetail>(`/debug/proxy_status?proxyID=${encodeURIComponent(proxyId)}`);
-        out(opts.output === 'json' ? `${JSON.stringify(detail!.body, null, 2)}\n` : proxyDetailText(detail!.body));
+        const detail = newestDetail(proxy, await fromProxy<ProxyDetail>(t, '/debug/proxy_status', proxyName(proxy, opts.namespace)));
+        out(opts.output === 'json' ? `${JSON.stringify(detail, null, 2)}\n` : proxyDetailText(detail));
         return;
       }
-      const statuses = filterStatuses(await allStatuses(t), opts.namespace ? { namespace: opts.namespace } : {});
+      const statuses = inNamespace(await allStatuses(t), opts.namespace);
       out(opts.output === 'json' ? `${JSON.stringify(statuses, null, 2)}\n` : proxyStatusTable(statuses));
     });
 
@@ -64,9 +66,7 @@ export function meshctlProgram(out: (text: string) => void = (t) => process.stdo
     .action(async (kindArg: string, proxy: string, opts: { output: string }) => {
       const kind = proxyConfigKinds.find((k) => k === kindArg || `${k}s` === kindArg);
       if (!kind) throw new DebugApiError(`unknown proxy-config kind ${JSON.stringify(kindArg)}: want one of ${proxyConfigKinds.join(', ')}`);
-      const t = target();
-      const proxyId = await resolveProxyId(t, proxy);
-      const [dump] = await t.fromAll<Json>(`/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}`);
+      const [dump] = await fromProxy<Json>(target(), '/debug/config_dump', proxy);
       const resources = resourcesOfKind(dump!.body, kind);
       if (opts.output === 'json') out(`${JSON.stringify(resources, null, 2)}\n`);
       else if (opts.output === 'yaml') out(YAML.stringify(resources));
@@ -79,6 +79,7 @@ export function meshctlProgram(out: (text: string) => void = (t) => process.stdo
     .option('--config-dir <dir>', 'analyze YAML files offline instead of a running meshd')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (opts: { configDir?: string; output: string }) => {
+      if (opts.configDir) await assertDirectory('--config-dir', opts.configDir);
       const messages = opts.configDir ? await analyzeConfigDir(opts.configDir) : await liveAnalysis(target());
       if (opts.output === 'json') out(`${JSON.stringify(messages, null, 2)}\n`);
       else if (messages.length === 0) out(`\u2714 No validation issues found when analyzing ${opts.configDir ?? 'the live mesh'}.\n`);
@@ -101,14 +102,40 @@ async function liveAnalysis(t: DebugTarget): Promise<AnalysisMessage[]> {
   return [...seen.values()];
 }
 
-/** Accepts POD.NAMESPACE (istioctl's habit), POD, or a full node id. */
-async function resolveProxyId(t: DebugTarget, proxy: string, namespace?: string): Promise<string> {
-  if (proxy.includes('~')) return proxy;
-  const statuses = filterStatuses(await allStatuses(t), { proxy, ...(namespace ? { namespace } : {}) });
-  const ids = [...new Set(statuses.map((s) => s.proxy))];
-  if (ids.length === 0) throw new DebugApiError(`proxy ${JSON.stringify(proxy)} is not connected to ${t.description} (see meshctl proxy-status)`);
-  if (ids.length > 1) throw new DebugApiError(`${JSON.stringify(proxy)} matches several proxies: ${ids.join(', ')}; name one as POD.NAMESPACE`);
-  return ids[0]!;
+/** Throws a CliError naming the flag and the reason when `dir` is not a readable directory. */
+async function assertDirectory(flag: string, dir: string): Promise<void> {
+  let info;
+  try {
+    info = await stat(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(`${flag} ${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
+  }
+  if (!info.isDirectory()) throw new CliError(`${flag} ${dir}: not a directory`);
+}
+
+/** POD with -n NAMESPACE is POD.NAMESPACE; meshd resolves the name (full node id, POD.NAMESPACE or POD). */
+function proxyName(proxy: string, namespace?: string): string {
+  return namespace && !proxy.includes('.') && !proxy.includes('~') ? `${proxy}.${namespace}` : proxy;
+}
+
+/** A per-proxy debug endpoint from every replica the proxy is connected to. */
+async function fromProxy<T>(t: DebugTarget, endpoint: string, proxy: string): Promise<Array<ReplicaAnswer<T>>> {
+  try {
+    return await t.fromAll<T>(`${endpoint}?proxyID=${encodeURIComponent(proxy)}`);
+  } catch (err) {
+    if (err instanceof DebugApiError && err.status === 404) {
+      throw new DebugApiError(`proxy ${JSON.stringify(proxy)} is not connected to ${t.description} (see meshctl proxy-status)`, 404);
+    }
+    throw err;
+  }
+}
+
+/** Replicas each resolve the name: the same pod on several (a reconnect) gives the newest stream; different pods are ambiguous. */
+function newestDetail(proxy: string, answers: ReadonlyArray<ReplicaAnswer<ProxyDetail>>): ProxyDetail {
+  const pods = [...new Set(answers.map((a) => proxyDisplayName(a.body.proxy)))].sort();
+  if (pods.length > 1) throw new DebugApiError(`${JSON.stringify(proxy)} matches proxies of several pods (${pods.join(', ')}): name one as POD.NAMESPACE`);
+  return answers.map((a) => a.body).reduce((a, b) => (b.connectedAt > a.connectedAt ? b : a));
 }
 
 export async function runMeshctl(argv: readonly string[]): Promise<number> {
@@ -116,7 +143,7 @@ export async function runMeshctl(argv: readonly string[]): Promise<number> {
     await meshctlProgram().parseAsync([...argv], { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {
-    if (err instanceof DebugApiError) {
+    if (err instanceof CliError || err instanceof StartupError) {
       process.stderr.write(`Error: ${err.message}\n`);
       return 2;
     }

@@ -14,7 +14,8 @@ export function addServeFlags(cmd: Command): Command {
   };
   return cmd
     .addOption(flag('--config-dir <dir>', 'read configuration from YAML files in DIR (watched)', 'MESHD_CONFIG_DIR'))
-    .addOption(flag('--kubeconfig <path>', 'read configuration from the Kubernetes API server in this kubeconfig', 'KUBECONFIG'))
+    // No .env(): KUBECONFIG is the shell's for kubectl and yields to --config-dir (configFromFlags reads it).
+    .addOption(new Option('--kubeconfig <path>', 'read configuration from the Kubernetes API server in this kubeconfig (env: KUBECONFIG, ignored with --config-dir)'))
     .addOption(flag('--xds-port <port>', 'plaintext gRPC port (ADS, CSDS)', 'MESHD_XDS_PORT', String(defaultConfig.xdsPort)))
     .addOption(flag('--secure-port <port>', 'TLS gRPC port (ADS, CA)', 'MESHD_SECURE_PORT', String(defaultConfig.securePort)))
     .addOption(flag('--http-port <port>', 'HTTP port (/ready, /metrics, /debug/*)', 'MESHD_HTTP_PORT', String(defaultConfig.httpPort)))
@@ -66,15 +67,25 @@ export interface ServeFlags {
   logLevel: string;
 }
 
+/**
+ * The Kubernetes source's kubeconfig: --kubeconfig, else the KUBECONFIG environment variable
+ * unless a config dir is chosen (a KUBECONFIG exported for kubectl must not block file mode).
+ */
+function chosenKubeconfig(flags: ServeFlags, env: NodeJS.ProcessEnv): string | undefined {
+  if (flags.kubeconfig) return flags.kubeconfig;
+  return flags.configDir ? undefined : env.KUBECONFIG || undefined;
+}
+
 /** Validates flags; a config source must be chosen explicitly (or be in-cluster). */
 export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): MeshdConfig {
-  const inCluster = !flags.configDir && !flags.kubeconfig && Boolean(env.KUBERNETES_SERVICE_HOST);
-  if (!flags.configDir && !flags.kubeconfig && !inCluster) {
+  const kubeconfig = chosenKubeconfig(flags, env);
+  const inCluster = !flags.configDir && !kubeconfig && Boolean(env.KUBERNETES_SERVICE_HOST);
+  if (!flags.configDir && !kubeconfig && !inCluster) {
     throw new FlagError(
       'no configuration source: pass --config-dir DIR to read YAML files, or --kubeconfig PATH (or run in a pod) to watch a Kubernetes cluster; `npm start` runs the bundled demo mesh',
     );
   }
-  if (flags.configDir && flags.kubeconfig) throw new FlagError('choose one configuration source: --config-dir or --kubeconfig, not both');
+  if (flags.configDir && kubeconfig) throw new FlagError('choose one configuration source: --config-dir or --kubeconfig, not both');
   if (Boolean(flags.jwtPublicKey) !== Boolean(flags.jwtIssuer)) throw new FlagError('--jwt-public-key and --jwt-issuer go together');
   const certTtlMs = duration('cert-ttl', flags.certTtl);
   const maxCertTtlMs = duration('max-cert-ttl', flags.maxCertTtl);
@@ -82,7 +93,7 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
   return {
     ...defaultConfig,
     ...(flags.configDir ? { configDir: flags.configDir } : {}),
-    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    ...(kubeconfig ? { kubeconfig } : {}),
     inCluster,
     host: flags.host,
     xdsPort: port('xds-port', flags.xdsPort),

@@ -1,12 +1,28 @@
 // The meshd binary: `serve` (the control plane) and `demo` (`npm start`).
+import { format } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
 import { Command } from 'commander';
+import type { Logger } from 'pino';
+import { createLogger } from '../log.js';
 import { serve } from '../serve/index.js';
+import { ListenError, StartupError } from '../startupError.js';
 import { FlagError, addServeFlags, configFromFlags, type ServeFlags } from './meshdFlags.js';
+
+/**
+ * grpc-js writes its own errors to stderr (a failed bind logs "No address added ..."); they go
+ * to meshd's JSON log instead, so stderr carries only meshd's one-line reason for stopping.
+ */
+function routeGrpcLogs(logger: Logger): void {
+  const grpcLogger = logger.child({ component: 'grpc' });
+  grpc.setLogger({ error: (...args: unknown[]) => grpcLogger.warn(format(...args)) });
+}
 
 /** Runs until SIGTERM/SIGINT, then drains within the configured bound. */
 async function runServe(flags: ServeFlags): Promise<void> {
   const config = configFromFlags(flags);
-  const meshd = await serve(config);
+  const logger = createLogger(config.logLevel);
+  routeGrpcLogs(logger);
+  const meshd = await serve(config, { logger });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -21,25 +37,41 @@ async function runServe(flags: ServeFlags): Promise<void> {
 }
 
 export async function runMeshd(argv: readonly string[]): Promise<void> {
+  // How errors are introduced on stderr: `meshd` or `meshd demo`.
+  let prefix = 'meshd';
   const program = new Command('meshd').description('an istiod-compatible service-mesh control plane').showHelpAfterError();
   addServeFlags(program.command('serve').description('run the control plane')).action((flags: ServeFlags) => runServe(flags));
   program
     .command('demo')
     .description('run meshd on the bundled demo mesh with demo workloads and a live traffic client (npm start)')
     .action(async () => {
+      prefix = 'meshd demo';
       const { runDemo } = await import('../demo/index.js');
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
       process.once('SIGTERM', () => abort.abort());
-      await runDemo({ signal: abort.signal });
+      // Warnings only: a misconfiguration (IST0101, a rejected object) shows up between the counts.
+      const logger = createLogger('warn');
+      routeGrpcLogs(logger);
+      await runDemo({ signal: abort.signal, logger });
     });
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {
-    if (err instanceof FlagError || (err as Error).name === 'CaMaterialError') {
-      process.stderr.write(`meshd: ${(err as Error).message}\n`);
-      process.exit(2);
-    }
-    throw err;
+    const line = startupFailure(err, prefix);
+    if (line === undefined) throw err;
+    process.stderr.write(`${line}\n`);
+    // Usage errors exit 2, everything else that stops the start 1.
+    process.exit(err instanceof FlagError ? 2 : 1);
   }
+}
+
+/** The one line a failure the user can fix is reported as (no stack trace); undefined for a bug. */
+function startupFailure(err: unknown, prefix: string): string | undefined {
+  if (err instanceof ListenError) {
+    const hint = prefix === 'meshd' ? `choose another port with --${err.role}-port` : 'is another meshd, istiod or demo running?';
+    return `${prefix}: ${err.message} (${hint})`;
+  }
+  if (err instanceof StartupError || err instanceof FlagError || (err as Error).name === 'CaMaterialError') return `${prefix}: ${(err as Error).message}`;
+  return undefined;
 }

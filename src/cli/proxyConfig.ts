@@ -62,42 +62,115 @@ function socketAddress(l: Json): { address: string; port: string } {
   return { address: String(sa.address ?? ''), port: String(sa.portValue ?? '') };
 }
 
-function chainMatch(chain: Json): string {
+/**
+ * A google.protobuf wrapper (UInt32Value, BoolValue, ...) as its value: config_dump JSON may carry
+ * it as `{value: N}` (protobufjs) or bare (proto3 JSON); undefined when absent.
+ */
+function wrapperValue(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  // A wrapper present with its default value may come as `{}`.
+  if (typeof v === 'object') return String((v as Json).value ?? 0);
+  return String(v);
+}
+
+// istioctl's names for the ALPN lists Istio sets on filter chains.
+const alpnDescriptions: ReadonlyArray<[string, readonly string[]]> = [
+  ['App: HTTP TLS', ['http/1.0', 'http/1.1', 'h2c', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2']],
+  ['App: Istio HTTP Plain', ['istio', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2']],
+  ['App: TCP TLS', ['istio-peer-exchange', 'istio']],
+  ['App: HTTP', ['http/1.0', 'http/1.1', 'h2c']],
+];
+
+function describeAlpn(protocols: readonly string[]): string {
+  const known = alpnDescriptions.find(([, list]) => list.length === protocols.length && list.every((p, i) => p === protocols[i]));
+  return known ? known[0] : `App: ${protocols.join(',')}`;
+}
+
+/** istioctl's MATCH column: SNI, transport, ALPN, then destination prefixes and port (`Addr: *:15001`). */
+export function chainMatch(chain: Json): string {
   const m = (chain.filterChainMatch as Json | undefined) ?? {};
   const parts: string[] = [];
-  if (m.destinationPort) parts.push(`Port: ${String(m.destinationPort)}`);
   if (Array.isArray(m.serverNames) && m.serverNames.length) parts.push(`SNI: ${m.serverNames.join(',')}`);
-  if (Array.isArray(m.applicationProtocols) && m.applicationProtocols.length) parts.push(`App: ${m.applicationProtocols.join(',')}`);
   if (m.transportProtocol) parts.push(`Trans: ${String(m.transportProtocol)}`);
-  if (Array.isArray(m.prefixRanges) && m.prefixRanges.length) parts.push(`Addr: ${(m.prefixRanges as Json[]).map((p) => `${String(p.addressPrefix)}/${String(p.prefixLen ?? 32)}`).join(',')}`);
+  if (Array.isArray(m.applicationProtocols) && m.applicationProtocols.length) parts.push(describeAlpn(m.applicationProtocols as string[]));
+  const destinationPort = wrapperValue(m.destinationPort);
+  const port = destinationPort === undefined ? '' : `:${destinationPort}`;
+  if (Array.isArray(m.prefixRanges) && m.prefixRanges.length) {
+    parts.push(`Addr: ${(m.prefixRanges as Json[]).map((p) => `${String(p.addressPrefix ?? '')}/${wrapperValue(p.prefixLen) ?? '0'}`).join(',')}${port}`);
+  } else if (port) {
+    parts.push(`Addr: *${port}`);
+  }
   return parts.join('; ') || 'ALL';
 }
 
+/** istioctl's DESTINATION column: the route or cluster a chain ends in; chains to BlackHoleCluster show as Non-HTTP/Non-TCP. */
 function chainDestination(chain: Json): string {
   for (const f of (chain.filters as Json[] | undefined) ?? []) {
     const cfg = (f.typedConfig as Json | undefined) ?? {};
-    if (String(cfg['@type']).endsWith('HttpConnectionManager')) {
+    const type = String(cfg['@type'] ?? '');
+    if (type.endsWith('HttpConnectionManager')) {
       const rds = cfg.rds as Json | undefined;
-      if (rds) return `Route: ${String(rds.routeConfigName)}`;
-      return 'Inline Route';
+      if (cfg.routeConfig) return describeInlineRoute(cfg.routeConfig as Json);
+      if (rds?.routeConfigName) return `Route: ${String(rds.routeConfigName)}`;
+      return 'HTTP';
     }
-    if (String(cfg['@type']).endsWith('TcpProxy')) return `Cluster: ${String(cfg.cluster ?? (cfg.weightedClusters ? 'weighted' : ''))}`;
+    if (type.endsWith('TcpProxy')) {
+      const cluster = typeof cfg.cluster === 'string' ? cfg.cluster : '';
+      if (cluster === 'BlackHoleCluster') continue;
+      if (!cluster && cfg.weightedClusters) return 'Cluster: weighted';
+      return describeCluster(cluster);
+    }
   }
   return 'Non-HTTP/Non-TCP';
 }
 
+/** istioctl prints Istio's own clusters (PassthroughCluster, ...) bare. */
+function describeCluster(cluster: string): string {
+  return cluster.includes('Cluster') ? cluster : `Cluster: ${cluster}`;
+}
+
+/** An inline route configuration: the cluster when it sends everything to one, else its domains and matches. */
+function describeInlineRoute(rc: Json): string {
+  const vhosts = (rc.virtualHosts as Json[] | undefined) ?? [];
+  const only = vhosts.length === 1 ? vhosts[0]! : undefined;
+  const onlyRoute = only && JSON.stringify(only.domains) === '["*"]' && (only.routes as Json[] | undefined)?.length === 1 ? (only.routes as Json[])[0]! : undefined;
+  const cluster = ((onlyRoute?.route as Json | undefined)?.cluster);
+  if (onlyRoute && (onlyRoute.match as Json | undefined)?.prefix === '/' && typeof cluster === 'string') return describeCluster(cluster);
+  const described = vhosts.map((vh) => {
+    const domains = (vh.domains as string[] | undefined) ?? [];
+    const matches = ((vh.routes as Json[] | undefined) ?? []).map((r) => inlineRouteMatch((r.match as Json | undefined) ?? {})).join(', ');
+    return domains.length === 1 && domains[0] === '*' ? matches : `${domains.join('/')} ${matches}`;
+  });
+  return `Inline Route: ${described.join('; ')}`;
+}
+
+function inlineRouteMatch(m: Json): string {
+  const conds: string[] = [];
+  if (m.prefix) conds.push(`${String(m.prefix)}*`);
+  if (m.path) conds.push(String(m.path));
+  if (m.safeRegex) conds.push(`regex ${String((m.safeRegex as Json).regex)}`);
+  return conds.join(' ');
+}
+
+/** istioctl's order: listeners by port, then address; a listener's chains by destination, descending. */
 export function listenerRows(listeners: readonly Json[]): string[][] {
   const rows: string[][] = [];
-  for (const l of listeners) {
+  const byPort = [...listeners].sort((a, b) => {
+    const pa = Number(socketAddress(a).port) || 0;
+    const pb = Number(socketAddress(b).port) || 0;
+    return pa - pb || socketAddress(a).address.localeCompare(socketAddress(b).address);
+  });
+  for (const l of byPort) {
     if (l.apiListener) {
       rows.push([String(l.name), '-', 'API listener', 'Route: ' + String(((((l.apiListener as Json).apiListener as Json)?.rds as Json | undefined)?.routeConfigName) ?? String(l.name))]);
       continue;
     }
     const { address, port } = socketAddress(l);
-    const chains = (l.filterChains as Json[] | undefined) ?? [];
-    for (const chain of chains) rows.push([address, port, chainMatch(chain), chainDestination(chain)]);
-    if (l.defaultFilterChain) rows.push([address, port, 'ALL', chainDestination(l.defaultFilterChain as Json)]);
-    if (chains.length === 0 && !l.defaultFilterChain) rows.push([address, port, 'ALL', '-']);
+    const chains = [...((l.filterChains as Json[] | undefined) ?? []), ...(l.defaultFilterChain ? [l.defaultFilterChain as Json] : [])];
+    const chainRows = chains.map((chain) => [address, port, chainMatch(chain), chainDestination(chain)]);
+    chainRows.sort((a, b) => (a[3]! < b[3]! ? 1 : a[3]! > b[3]! ? -1 : 0));
+    rows.push(...chainRows);
+    if (chains.length === 0) rows.push([address, port, 'ALL', '-']);
   }
   return rows;
 }

@@ -1,24 +1,14 @@
 // `meshctl proxy-status`: istioctl's table over /debug/syncz.
 import type { ProxyDetail } from '../status/proxyDetail.js';
 import type { ProxySyncStatus } from '../status/syncStatus.js';
+import { proxyDisplayName } from '../model/proxy.js';
 import { formatTable } from './table.js';
 
-/** istioctl's NAME column: POD.NAMESPACE from the node id. */
-export function proxyDisplayName(nodeId: string): string {
-  return nodeId.split('~')[2] ?? nodeId;
-}
+export { proxyDisplayName };
 
-export interface ProxyStatusFilter {
-  proxy?: string;
-  namespace?: string;
-}
-
-export function filterStatuses(statuses: readonly ProxySyncStatus[], f: ProxyStatusFilter): ProxySyncStatus[] {
-  return statuses.filter((s) => {
-    if (f.namespace && s.namespace !== f.namespace) return false;
-    if (f.proxy && s.proxy !== f.proxy && proxyDisplayName(s.proxy) !== f.proxy && !proxyDisplayName(s.proxy).startsWith(`${f.proxy}.`)) return false;
-    return true;
-  });
+/** The proxies of one namespace (proxy-status -n); naming one proxy is resolved by meshd. */
+export function inNamespace(statuses: readonly ProxySyncStatus[], namespace: string | undefined): ProxySyncStatus[] {
+  return namespace ? statuses.filter((s) => s.namespace === namespace) : [...statuses];
 }
 
 export function proxyStatusTable(statuses: readonly ProxySyncStatus[]): string {

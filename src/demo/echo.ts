@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { XdsServer, register as registerXds } from '@grpc/grpc-js-xds';
 import type { GrpcBootstrap } from './bootstrap.js';
 import { bootstrapChannelOption } from './bootstrap.js';
+import { StartupError } from '../startupError.js';
 
 // Adds the xds:/// resolver, xDS load balancers and HTTP filters to grpc-js (idempotent).
 registerXds();
@@ -76,7 +77,7 @@ export function assertPortFree(port: number, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(error.code === 'EADDRINUSE' ? `${what}: port ${port} is already in use` : `${what}: cannot use port ${port}: ${error.message}`)),
+      reject(new StartupError(error.code === 'EADDRINUSE' ? `${what}: port ${port} is already in use` : `${what}: cannot use port ${port}: ${error.message}`)),
     );
     probe.listen(port, () => probe.close(() => resolve()));
   });

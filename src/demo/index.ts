@@ -66,9 +66,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
         drainGraceMs: 1_000,
       },
       { logger },
-    ).catch((error: unknown) => {
-      throw new Error(`meshd could not start (is another meshd or istiod using ports 15010/15012/15014?): ${(error as Error).message}`);
-    });
+    );
     const xdsAddress = `127.0.0.1:${meshd.ports.xds}`;
     for (const w of workloads) {
       servers.push(await startEchoServer({ address: w.address, pod: w.identity.pod, version: w.version, bootstrap: grpcBootstrap(xdsAddress, w.identity) }));

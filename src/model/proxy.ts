@@ -33,6 +33,11 @@ export interface Proxy {
 
 export class NodeIdError extends Error {}
 
+/** istioctl's name for a proxy (proxy-status NAME): POD.NAMESPACE, the node id's third part. */
+export function proxyDisplayName(nodeId: string): string {
+  return nodeId.split('~')[2] ?? nodeId;
+}
+
 /** The subset of envoy.config.core.v3.Node that identifies a proxy (decoded to JSON). */
 export interface NodeLike {
   id?: string;

@@ -92,6 +92,11 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     logger,
     registry,
     secure,
+  }).catch(async (err: unknown) => {
+    // A port in use: release what buildParts started (certificate renewal, Kubernetes watches).
+    serving?.stop();
+    await parts.stop?.();
+    throw err;
   });
   pipeline.onPush(afterPush);
   meshd.debug.route('/debug/analyze', () => {

@@ -1,7 +1,7 @@
 // Per proxy and per xDS type sync state, fed by the ADS server's events:
 // SYNCED (acknowledged what was last sent), STALE (sent, not yet acknowledged),
 // NACKED (last response rejected), NOT SENT (nothing sent yet).
-import type { Proxy } from '../model/proxy.js';
+import { proxyDisplayName, type Proxy } from '../model/proxy.js';
 import { shortTypeName, type XdsResource } from '../xds/resource.js';
 import type { ConnectionInfo, ResponseSentEvent, XdsServerEvents } from '../xds/server/events.js';
 
@@ -81,6 +81,12 @@ interface ConnectionRecord {
   types: Map<string, TypeRecord>;
 }
 
+/** What a proxy name resolves to on this instance. */
+export type ProxyResolution =
+  | { status: 'found'; proxy: Proxy; connectionId: string }
+  | { status: 'not-found'; message: string }
+  | { status: 'ambiguous'; message: string; candidates: string[] };
+
 const mainTypes = ['CDS', 'LDS', 'EDS', 'RDS'] as const;
 
 export function syncState(r: TypeRecord | undefined): SyncState {
@@ -154,13 +160,22 @@ export class SyncStatusRegistry implements XdsServerEvents {
     return [...this.connections.values()].map((c) => this.describe(c)).sort((a, b) => a.proxy.localeCompare(b.proxy));
   }
 
-  /** The connection of a proxy (newest when it has several streams). */
-  findProxy(proxyId: string): { proxy: Proxy; connectionId: string } | undefined {
-    let found: ConnectionRecord | undefined;
-    for (const c of this.connections.values()) {
-      if (c.info.proxy.id === proxyId && (!found || c.info.connectedAt >= found.info.connectedAt)) found = c;
+  /**
+   * The connection a debug request names: a full node id, POD.NAMESPACE (proxy-status' NAME),
+   * or POD alone when only one namespace has it. A pod with several streams: the newest.
+   */
+  resolveProxy(name: string): ProxyResolution {
+    const all = [...this.connections.values()];
+    const exact = all.filter((c) => c.info.proxy.id === name);
+    const byName = exact.length > 0 ? exact : all.filter((c) => proxyDisplayName(c.info.proxy.id) === name);
+    const matches = byName.length > 0 ? byName : all.filter((c) => proxyDisplayName(c.info.proxy.id).startsWith(`${name}.`));
+    if (matches.length === 0) return { status: 'not-found', message: `proxy ${JSON.stringify(name)} is not connected to ${this.controlPlaneId}` };
+    const pods = [...new Set(matches.map((c) => proxyDisplayName(c.info.proxy.id)))].sort();
+    if (pods.length > 1) {
+      return { status: 'ambiguous', message: `${JSON.stringify(name)} matches proxies of several pods (${pods.join(', ')}): name one as POD.NAMESPACE`, candidates: pods };
     }
-    return found ? { proxy: found.info.proxy, connectionId: found.info.connectionId } : undefined;
+    const newest = matches.reduce((a, b) => (b.info.connectedAt >= a.info.connectedAt ? b : a));
+    return { status: 'found', proxy: newest.info.proxy, connectionId: newest.info.connectionId };
   }
 
   /** Resources the proxy holds per type URL (last sent; after a NACK, the last acknowledged). */

@@ -106,7 +106,7 @@ describe('meshctl --kubeconfig with two meshd replicas', { timeout: 120_000 }, (
       expect(clusters.stdout).toMatch(/^reviews\.default\.svc\.cluster\.local\s+9080\s+v1\s+outbound\s+EDS\s+reviews\.default$/m);
       // The detail and the config dump came from the replica holding the proxy; the others answered 404.
       const answered = (endpoint: string) =>
-        api.requests.filter((r) => r.path.endsWith(endpoint) && r.query.includes(encodeURIComponent(`~${proxy}~`))).map((r) => `${r.path.split('/')[6]} ${r.status}`);
+        api.requests.filter((r) => r.path.endsWith(endpoint) && r.query === `?proxyID=${encodeURIComponent(proxy)}`).map((r) => `${r.path.split('/')[6]} ${r.status}`);
       expect(new Set(answered('/debug/proxy_status'))).toEqual(new Set([`${holder}:15014 200`, `${other(holder)}:15014 404`, 'istiod-7c9f-unreachable:15014 404']));
       expect(answered('/debug/config_dump').sort()).toEqual([`${holder}:15014 200`, `${other(holder)}:15014 404`, 'istiod-7c9f-unreachable:15014 404'].sort());
     }

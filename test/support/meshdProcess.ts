@@ -11,9 +11,10 @@ export interface MeshdProcess {
   waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-export async function spawnMeshd(args: string[], timeoutMs = 15_000): Promise<MeshdProcess> {
+export async function spawnMeshd(args: string[], timeoutMs = 15_000, env: NodeJS.ProcessEnv = process.env): Promise<MeshdProcess> {
   const child = spawn(process.execPath, ['bin/meshd', 'serve', '--host', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   const logs: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];

@@ -116,9 +116,21 @@ function decodeNode(raw: RawNode | null | undefined): DecodedNode | undefined {
   };
 }
 
+/** How much of a NACK's error_detail message is kept (it lands in syncz, CSDS and a log line per NACK). */
+export const maxErrorDetailBytes = 4096;
+
+/** The message's first maxErrorDetailBytes (UTF-8, cut on a character), marked with its full size when cut. */
+export function boundedErrorDetail(message: string): string {
+  const bytes = Buffer.byteLength(message, 'utf8');
+  if (bytes <= maxErrorDetailBytes) return message;
+  // A character cut in half decodes as U+FFFD: drop it.
+  const prefix = Buffer.from(message.slice(0, maxErrorDetailBytes), 'utf8').subarray(0, maxErrorDetailBytes).toString('utf8').replace(/\uFFFD$/, '');
+  return `${prefix}… (truncated, ${bytes} bytes)`;
+}
+
 function decodeStatus(raw: { code?: number; message?: string } | null | undefined): DecodedStatus | undefined {
   if (!raw) return undefined;
-  return { code: raw.code ?? 0, message: raw.message ?? '' };
+  return { code: raw.code ?? 0, message: boundedErrorDetail(raw.message ?? '') };
 }
 
 /** Throws protobufjs' error for bytes that are not a DiscoveryRequest. */
