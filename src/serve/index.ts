@@ -66,7 +66,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
   const analysis = new AnalysisReporter(logger.child({ component: 'analysis' }), registry);
   const analyze = (): void => analysis.report(analyzeMesh(pipeline.current(), pipeline.model.currentRejections()));
   const configMetrics = new ConfigMetrics(registry);
-  const afterPush = (): void => {
+  const afterChange = (): void => {
     const context = pipeline.current();
     configMetrics.update({
       services: context.services.length,
@@ -87,16 +87,17 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     };
   });
   const meshd = await startMeshd(config, {
-    resources: pipelineSource(pipeline, () => afterPush()),
+    resources: pipelineSource(pipeline, () => afterChange()),
     ...(parts.describeProxy ? { describeProxy: parts.describeProxy } : {}),
     logger,
     registry,
     secure,
   });
-  pipeline.onPush(afterPush);
+  // Every configuration change, accepted or rejected, pushed or not, is analysed again.
+  pipeline.onChange(afterChange);
   meshd.debug.route('/debug/analyze', () => {
     if (!meshd.ready) return { status: 503, body: { error: 'meshd is not ready: configuration sources not synced yet' } };
-    // Rerun: a rejected update changes the model's rejections without causing a push.
+    // Rerun: the answer includes changes still inside the debounce window.
     analyze();
     return { status: 200, body: analysis.latest };
   });
