@@ -47,6 +47,8 @@ export interface ServeParts {
   describeProxy?: (node: DecodedNode) => Proxy;
   /** Runs once meshd is up (Kubernetes mode: leader election). */
   afterStart?: (meshd: Meshd, pipeline: MeshPipeline, analysis: AnalysisReporter) => void | Promise<void>;
+  /** Why meshd must not be called ready although its sources synced (Kubernetes mode: a kind it is forbidden to watch). */
+  notReadyReason?: () => string | undefined;
   stop?: () => Promise<void>;
 }
 
@@ -89,6 +91,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
   const meshd = await startMeshd(config, {
     resources: pipelineSource(pipeline, () => afterChange()),
     ...(parts.describeProxy ? { describeProxy: parts.describeProxy } : {}),
+    ...(parts.notReadyReason ? { extraNotReady: parts.notReadyReason } : {}),
     logger,
     registry,
     secure,

@@ -90,6 +90,7 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
     authority,
     reviewToken: (token, audiences) => reviewToken(http, token, audiences.length ? audiences : [caTokenAudience]),
     describeProxy: (node) => podAwareProxy(node, source),
+    notReadyReason: () => source.notReadyReason(),
     afterStart: (meshd, pipeline, analysis) => {
       // istiod's in-cluster analysis: messages in the status of the Istio resources they name.
       const istioKinds = kindNames.filter(hasIstioStatus);
