@@ -81,7 +81,7 @@ describe.skipIf(!realApiServerAvailable)('meshd serve --kubeconfig against a rea
     }, 'istio-ca-root-cert rewritten after an edit', 10_000);
   }, 40_000);
 
-  it('writes IST0106 for a rejected update into status by itself, and logs the rejection once despite that status write', async () => {
+  it('writes IST0106 for a rejected update into status by itself, logs the rejection once despite that status write, and clears it on revert', async () => {
     type WithStatus = KubeObject & { status?: { validationMessages?: Array<{ type: { code: string } }> } };
     const codes = async (name: string): Promise<string[]> =>
       ((await api.get<WithStatus>('networking.istio.io/v1', 'VirtualService', 'shop', name))?.status?.validationMessages ?? []).map((m) => m.type.code);
@@ -105,5 +105,12 @@ describe.skipIf(!realApiServerAvailable)('meshd serve --kubeconfig against a rea
     await api.apply({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'marker', namespace: 'shop' }, spec: { hosts: ['marker'], ...rejected } });
     await meshd.waitForLog((l) => String(l.msg).startsWith('rejected invalid VirtualService shop/marker'), 10_000);
     expect(meshd.logs.filter((l) => String(l.msg).startsWith('rejected invalid VirtualService shop/payments'))).toHaveLength(1);
+
+    // Back to the version still serving: nothing to push, yet IST0106 leaves the status.
+    await api.apply(valid);
+    await eventually(async () => {
+      const now = await codes('payments');
+      return now.includes('IST0101') && !now.includes('IST0106');
+    }, 'IST0106 cleared once the rejected update is reverted', 10_000);
   }, 60_000);
 });
