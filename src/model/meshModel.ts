@@ -75,7 +75,9 @@ export class MeshModel {
   private readonly stores = new Map<KindName, Map<string, StoredObject>>();
   /** Serialized form of each stored object, to drop re-deliveries that change nothing. */
   private readonly fingerprints = new Map<string, string>();
-  private readonly rejected = new Map<string, Rejection>();
+  /** Rejected objects, with the fingerprint of the rejected version: a re-delivery of it (a status write) is no new rejection. */
+  private readonly rejected = new Map<string, { rejection: Rejection; fingerprint: string }>();
+  private rejectionChanges = 0;
   private readonly logger: Logger;
   private readonly rejections: ReturnType<typeof rejectionCounter>;
 
@@ -105,7 +107,12 @@ export class MeshModel {
 
   /** Objects currently rejected (their last valid version, if any, still serves). */
   currentRejections(): Rejection[] {
-    return [...this.rejected.values()];
+    return [...this.rejected.values()].map((r) => r.rejection);
+  }
+
+  /** Grows whenever the set of rejections changes (an object rejected, re-rejected for new content, fixed or deleted). */
+  get rejectionsRevision(): number {
+    return this.rejectionChanges;
   }
 
   snapshot(): ModelSnapshot {
@@ -127,10 +134,10 @@ export class MeshModel {
     const ref = refKey({ kind, namespace, name: name ?? '' });
     if (problems.length > 0) {
       const reason = problems.join('; ');
-      this.reject({ kind, namespace, name: name ?? '', reason, ...(origin ? { origin } : {}), object }, object.apiVersion);
+      this.reject({ kind, namespace, name: name ?? '', reason, ...(origin ? { origin } : {}), object }, object.apiVersion, configFingerprint(kind, object));
       return kind === 'AuthorizationPolicy' && name ? this.failClosed(object, namespace, name, reason, origin) : undefined;
     }
-    this.rejected.delete(ref);
+    this.clearRejection(ref);
     const fingerprint = configFingerprint(kind, object);
     if (this.fingerprints.get(ref) === fingerprint) return undefined;
     const store = this.stores.get(kind)!;
@@ -147,7 +154,7 @@ export class MeshModel {
     if (!store) return undefined;
     const namespace = isNamespaced(kind) ? ref.namespace || 'default' : '';
     const key = objectKey(namespace, ref.name);
-    this.rejected.delete(refKey({ kind, namespace, name: ref.name }));
+    this.clearRejection(refKey({ kind, namespace, name: ref.name }));
     const previous = store.get(key)?.object;
     if (!previous) return undefined;
     store.delete(key);
@@ -179,10 +186,18 @@ export class MeshModel {
     return previous ? { kind: 'AuthorizationPolicy', namespace, name, previous, current: standIn } : { kind: 'AuthorizationPolicy', namespace, name, current: standIn };
   }
 
-  private reject(rejection: Rejection, apiVersion: string): void {
+  private clearRejection(ref: string): void {
+    if (this.rejected.delete(ref)) this.rejectionChanges++;
+  }
+
+  /** Records a rejection; logged and counted once per rejected version, not per re-delivery of it. */
+  private reject(rejection: Rejection, apiVersion: string, fingerprint: string): void {
     const { kind, namespace, name, reason, origin } = rejection;
+    const ref = refKey({ kind, namespace, name });
+    if (this.rejected.get(ref)?.fingerprint === fingerprint) return;
     const kept = this.get(kind as KindName, namespace, name) !== undefined;
-    this.rejected.set(refKey({ kind, namespace, name }), rejection);
+    this.rejected.set(ref, { rejection, fingerprint });
+    this.rejectionChanges++;
     this.logger.warn(
       { kind, namespace, name, reason, ...(origin ?? {}), keptPreviousVersion: kept },
       `rejected invalid ${kind} ${namespace ? `${namespace}/` : ''}${name}: ${reason}`,

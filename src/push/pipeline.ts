@@ -27,6 +27,10 @@ export interface MeshPipelineOptions {
   rootNamespace?: string;
 }
 
+/** Marks a batch in which only the model's rejections changed: nothing to rebuild, but listeners of onChange must hear of it. */
+const rejectionsChanged = 'rejections changed';
+type PendingChange = ModelChange | typeof rejectionsChanged;
+
 function metric<T>(registry: Registry, name: string, create: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? create();
 }
@@ -37,7 +41,8 @@ export class MeshPipeline {
   readonly generator: ResourceGenerator;
   private context: PushContext;
   private readonly listeners: ((request: PushRequest) => void)[] = [];
-  private readonly debouncer: Debouncer<ModelChange>;
+  private readonly changeListeners: ((changes: readonly ModelChange[]) => void)[] = [];
+  private readonly debouncer: Debouncer<PendingChange>;
   private started = false;
   private pushCount = 0;
   private reportedMissingSubsets = new Set<string>();
@@ -52,7 +57,7 @@ export class MeshPipeline {
     const { registry, logger } = options;
     this.model = new MeshModel({ logger, registry });
     this.context = this.newContext();
-    this.debouncer = new Debouncer({ afterMs: options.debounceAfterMs, maxMs: options.debounceMaxMs }, (changes, firstAt) => this.rebuild(changes, firstAt));
+    this.debouncer = new Debouncer({ afterMs: options.debounceAfterMs, maxMs: options.debounceMaxMs }, (items, firstAt) => this.release(items, firstAt));
     this.triggers = metric(registry, 'pilot_push_triggers', () => new Counter({ name: 'pilot_push_triggers', help: 'Total number of times a push was triggered, by change kind.', labelNames: ['type'], registers: [registry] }));
     this.missingSubsetGauge = metric(registry, 'meshd_virtual_service_missing_subsets', () =>
       new Gauge({ name: 'meshd_virtual_service_missing_subsets', help: 'VirtualService destinations naming a subset no DestinationRule defines (requests to them fail with 503).', registers: [registry] }),
@@ -74,8 +79,12 @@ export class MeshPipeline {
   /** Starts every source; resolves once all delivered their initial state and the first push context exists. */
   async start(): Promise<void> {
     const sink = (events: readonly SourceEvent[]): void => {
+      const rejections = this.model.rejectionsRevision;
       const changes = this.model.apply(events);
-      if (this.started) this.debouncer.add(changes);
+      if (!this.started) return;
+      this.debouncer.add(changes);
+      // A rejected update changes no served object, yet analysis (IST0106) and status must follow it.
+      if (this.model.rejectionsRevision !== rejections) this.debouncer.add([rejectionsChanged]);
     };
     await Promise.all(this.sources.map((s) => s.start(sink)));
     this.context = this.newContext();
@@ -94,6 +103,15 @@ export class MeshPipeline {
       const i = this.listeners.indexOf(listener);
       if (i >= 0) this.listeners.splice(i, 1);
     };
+  }
+
+  /**
+   * Called after every debounced batch of configuration changes, once the
+   * push context reflects them, whether or not a push followed; `changes` is
+   * empty when the batch only changed which objects are rejected.
+   */
+  onChange(listener: (changes: readonly ModelChange[]) => void): void {
+    this.changeListeners.push(listener);
   }
 
   current(): PushContext {
@@ -123,6 +141,18 @@ export class MeshPipeline {
       },
       previousEncodings,
     );
+  }
+
+  private release(items: PendingChange[], firstAt: number): void {
+    const changes = items.filter((item): item is ModelChange => item !== rejectionsChanged);
+    if (changes.length > 0) this.rebuild(changes, firstAt);
+    for (const listener of this.changeListeners) {
+      try {
+        listener(changes);
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'configuration change listener failed');
+      }
+    }
   }
 
   private rebuild(changes: ModelChange[], firstAt: number): void {

@@ -47,6 +47,8 @@ export interface ServeParts {
   describeProxy?: (node: DecodedNode) => Proxy;
   /** Runs once meshd is up (Kubernetes mode: leader election). */
   afterStart?: (meshd: Meshd, pipeline: MeshPipeline, analysis: AnalysisReporter) => void | Promise<void>;
+  /** Why meshd must not be called ready although its sources synced (Kubernetes mode: a kind it is forbidden to watch). */
+  notReadyReason?: () => string | undefined;
   stop?: () => Promise<void>;
 }
 
@@ -66,7 +68,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
   const analysis = new AnalysisReporter(logger.child({ component: 'analysis' }), registry);
   const analyze = (): void => analysis.report(analyzeMesh(pipeline.current(), pipeline.model.currentRejections()));
   const configMetrics = new ConfigMetrics(registry);
-  const afterPush = (): void => {
+  const afterChange = (): void => {
     const context = pipeline.current();
     configMetrics.update({
       services: context.services.length,
@@ -87,8 +89,9 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     };
   });
   const meshd = await startMeshd(config, {
-    resources: pipelineSource(pipeline, () => afterPush()),
+    resources: pipelineSource(pipeline, () => afterChange()),
     ...(parts.describeProxy ? { describeProxy: parts.describeProxy } : {}),
+    ...(parts.notReadyReason ? { extraNotReady: parts.notReadyReason } : {}),
     logger,
     registry,
     secure,
@@ -98,10 +101,11 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     await parts.stop?.();
     throw err;
   });
-  pipeline.onPush(afterPush);
+  // Every configuration change, accepted or rejected, pushed or not, is analysed again.
+  pipeline.onChange(afterChange);
   meshd.debug.route('/debug/analyze', () => {
     if (!meshd.ready) return { status: 503, body: { error: 'meshd is not ready: configuration sources not synced yet' } };
-    // Rerun: a rejected update changes the model's rejections without causing a push.
+    // Rerun: the answer includes changes still inside the debounce window.
     analyze();
     return { status: 200, body: analysis.latest };
   });

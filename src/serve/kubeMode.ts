@@ -8,6 +8,7 @@ import {
 } from '../ca/index.js';
 import type { MeshdConfig } from '../meshd.js';
 import { kindNames, type KindName } from '../model/kinds.js';
+import type { KubeObject } from '../model/kube.js';
 import { parseProxy, type Proxy } from '../model/proxy.js';
 import {
   KubeSource, LeaseLeaderElector, createSecret, getSecret, loadKubeConfig, podKeyOfProxy, resolveProxyWorkload,
@@ -89,6 +90,7 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
     authority,
     reviewToken: (token, audiences) => reviewToken(http, token, audiences.length ? audiences : [caTokenAudience]),
     describeProxy: (node) => podAwareProxy(node, source),
+    notReadyReason: () => source.notReadyReason(),
     afterStart: (meshd, pipeline, analysis) => {
       // istiod's in-cluster analysis: messages in the status of the Istio resources they name.
       const istioKinds = kindNames.filter(hasIstioStatus);
@@ -109,8 +111,16 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
       // The first analysis may have run while meshd waited for the CA; messages imply a synced model.
       if (analysis.latest.length > 0) statusWriter.report(analysis.latest);
       void authority.then((ca) => {
-        rootPublisher = new RootCertPublisher(http, () => pipeline.model.list('Namespace').map((n) => n.object.metadata.name), ca, logger);
+        const namespaces = (): string[] =>
+          pipeline.model.list('Namespace').filter((n) => !isTerminating(n.object)).map((n) => n.object.metadata.name);
+        rootPublisher = new RootCertPublisher(http, namespaces, ca, logger);
         if (leader.isLeader) rootPublisher.start();
+      });
+      // As istiod's namespace controller: a deleted or edited istio-ca-root-cert is rewritten at once.
+      pipeline.onChange((changes) => {
+        for (const change of changes) {
+          if (change.kind === 'ConfigMap' && change.name === rootCertConfigMapName) rootPublisher?.restore(change.namespace, change.current?.data);
+        }
       });
       // Re-evaluate proxies whose pod changed (labels, service account). Push
       // reasons name each changed object `Kind/namespace/name`; pushes without a
@@ -144,6 +154,11 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
   };
 }
 
+/** A namespace being deleted refuses new objects: nothing to publish there. */
+function isTerminating(namespace: KubeObject): boolean {
+  return (namespace.status as { phase?: unknown } | undefined)?.phase === 'Terminating';
+}
+
 /** Keeps ConfigMap istio-ca-root-cert current in every namespace while this replica leads. */
 class RootCertPublisher {
   private published = new Set<string>();
@@ -173,6 +188,21 @@ class RootCertPublisher {
     this.running = false;
     clearTimeout(this.timer);
     clearInterval(this.poller);
+  }
+
+  /**
+   * The ConfigMap of `namespace` was written or deleted (`data` undefined):
+   * rewrites it unless it holds the root certificate. Our own writes come
+   * back here too and stop at the comparison.
+   */
+  restore(namespace: string, data: unknown): void {
+    if (!this.running || !this.namespaces().includes(namespace)) return;
+    const want = rootCertConfigMapData(this.authority.material);
+    const have = (data ?? {}) as Record<string, unknown>;
+    if (Object.keys(have).length === Object.keys(want).length && Object.entries(want).every(([k, v]) => have[k] === v)) return;
+    // Until rewritten, the poller retries it should this attempt fail.
+    this.published.delete(namespace);
+    void this.publish([namespace]);
   }
 
   /** Publishes to namespaces that appeared since the last pass (or failed before). */

@@ -28,7 +28,8 @@ const startApi = (options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> => sta
 
 function newSource(api: FakeKubeApi, requestTimeoutMs = 2_000, watchIdleTimeoutMs = 60_000) {
   const log = captureLogger();
-  const source = new KubeSource({ kubeConfig: api.kubeConfig(), logger: log.logger, backoff: fastBackoff, requestTimeoutMs, watchIdleTimeoutMs });
+  // No grace for 403s here: a refusal is reported as missing RBAC at once (transientForbidden.test.ts covers the grace).
+  const source = new KubeSource({ kubeConfig: api.kubeConfig(), logger: log.logger, backoff: fastBackoff, requestTimeoutMs, watchIdleTimeoutMs, forbiddenGraceMs: 0 });
   cleanups.push(() => source.stop());
   return { source, log };
 }

@@ -1,7 +1,9 @@
 // The real `meshd serve --kubeconfig` process against a real kube-apiserver
 // (etcd on loopback): it syncs, wins the istio-leader Lease, stores the CA in
 // istio-ca-secret, publishes the root certificate in every namespace (and in
-// one created later), and analyzes what a watch event adds.
+// one created later), restores that ConfigMap when it is deleted or edited,
+// analyzes what a watch event adds, and writes a rejected update's IST0106
+// into the object's status without anything else happening.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,5 +64,53 @@ describe.skipIf(!realApiServerAvailable)('meshd serve --kubeconfig against a rea
     }, 'IST0101 for the VirtualService in /debug/analyze', 20_000);
     expect(found.level).toBe('Error');
     expect(found.message).toContain('cart+v9');
+  }, 60_000);
+
+  it('restores a deleted or edited istio-ca-root-cert within seconds', async () => {
+    type ConfigMap = KubeObject & { data?: Record<string, string> };
+    const published = await eventually(() => api.get<ConfigMap>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert'), 'istio-ca-root-cert in shop', 20_000);
+    const rootCert = published.data!['root-cert.pem'];
+    await api.delete('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert');
+    const recreated = await eventually(() => api.get<ConfigMap>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert'), 'istio-ca-root-cert recreated after delete', 10_000);
+    expect(recreated.data).toEqual({ 'root-cert.pem': rootCert });
+    expect(recreated.metadata.labels).toMatchObject({ 'istio.io/config': 'true' });
+    await api.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace: 'shop' }, data: { 'root-cert.pem': 'not a certificate', extra: 'x' } });
+    await eventually(async () => {
+      const current = await api.get<ConfigMap>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert');
+      return current?.data?.['root-cert.pem'] === rootCert && current.data.extra === undefined;
+    }, 'istio-ca-root-cert rewritten after an edit', 10_000);
+  }, 40_000);
+
+  it('writes IST0106 for a rejected update into status by itself, logs the rejection once despite that status write, and clears it on revert', async () => {
+    type WithStatus = KubeObject & { status?: { validationMessages?: Array<{ type: { code: string } }> } };
+    const codes = async (name: string): Promise<string[]> =>
+      ((await api.get<WithStatus>('networking.istio.io/v1', 'VirtualService', 'shop', name))?.status?.validationMessages ?? []).map((m) => m.type.code);
+    const valid = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'payments', namespace: 'shop' },
+      // Subset v1 exists nowhere: IST0101 in status shows meshd accepted and analysed this version.
+      spec: { hosts: ['payments'], http: [{ route: [{ destination: { host: 'cart', subset: 'v1' } }] }] },
+    };
+    await api.apply(valid);
+    await eventually(async () => (await codes('payments')).includes('IST0101'), 'IST0101 in the status of the valid version', 20_000);
+    // An update meshd rejects (a negative weight): the previous version keeps serving, so no push follows.
+    const rejected = { http: [{ route: [{ destination: { host: 'cart' }, weight: -5 }] }] };
+    await api.apply({ ...valid, spec: { ...valid.spec, ...rejected } });
+    await eventually(async () => (await codes('payments')).includes('IST0106'), 'IST0106 in status after the rejected update', 10_000);
+
+    // The status write comes back through the watch. A later object of the same
+    // kind arrives after it (one watch, in resourceVersion order): once that
+    // one is rejected, the status write has been seen too.
+    await api.apply({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'marker', namespace: 'shop' }, spec: { hosts: ['marker'], ...rejected } });
+    await meshd.waitForLog((l) => String(l.msg).startsWith('rejected invalid VirtualService shop/marker'), 10_000);
+    expect(meshd.logs.filter((l) => String(l.msg).startsWith('rejected invalid VirtualService shop/payments'))).toHaveLength(1);
+
+    // Back to the version still serving: nothing to push, yet IST0106 leaves the status.
+    await api.apply(valid);
+    await eventually(async () => {
+      const now = await codes('payments');
+      return now.includes('IST0101') && !now.includes('IST0106');
+    }, 'IST0106 cleared once the rejected update is reverted', 10_000);
   }, 60_000);
 });

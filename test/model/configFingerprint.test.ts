@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MeshModel } from '../../src/model/meshModel.js';
 import type { KubeObject } from '../../src/model/kube.js';
+import { captureLogger } from '../support/captureLogger.js';
 
 const vs = (extra: Partial<KubeObject> = {}, rv = '1'): KubeObject => ({
   apiVersion: 'networking.istio.io/v1',
@@ -27,5 +28,24 @@ describe('MeshModel change detection', () => {
     const pod = (ip: string): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, status: { podIP: ip } });
     model.apply([{ type: 'upsert', object: pod('10.0.0.1') }]);
     expect(model.apply([{ type: 'upsert', object: pod('10.0.0.2') }])).toHaveLength(1);
+  });
+
+  it('logs an invalid object once per rejected version, not again when only its status is written', () => {
+    const { logger, lines } = captureLogger();
+    const model = new MeshModel({ logger });
+    const rejectionLogs = () => lines.filter((l) => String(l.msg).startsWith('rejected invalid VirtualService default/reviews'));
+    model.apply([{ type: 'upsert', object: vs({ spec: { hosts: [] } }) }]);
+    const revision = model.rejectionsRevision;
+    expect(rejectionLogs()).toHaveLength(1);
+    // meshd writes IST0106 into the status of the object it rejected; the watch brings that write back.
+    const statusWritten = vs({ spec: { hosts: [] }, status: { validationMessages: [{ type: { code: 'IST0106' } }] } }, '2');
+    expect(model.apply([{ type: 'upsert', object: statusWritten }])).toHaveLength(0);
+    expect(rejectionLogs()).toHaveLength(1);
+    expect(model.rejectionsRevision).toBe(revision);
+    expect(model.currentRejections()).toHaveLength(1);
+    // A new invalid version is a real change: logged again.
+    model.apply([{ type: 'upsert', object: vs({ spec: { hosts: [], gateways: ['mesh'] } }, '3') }]);
+    expect(rejectionLogs()).toHaveLength(2);
+    expect(model.rejectionsRevision).toBeGreaterThan(revision);
   });
 });

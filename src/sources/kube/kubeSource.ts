@@ -35,7 +35,16 @@ export interface KubeSourceOptions {
   watchIdleTimeoutMs?: number;
   /** How often kinds the API server did not serve are looked up again (CRDs installed later). */
   rediscoverIntervalMs?: number;
+  /**
+   * A 403 lasting less than this is logged as a warning with its retry (an
+   * API server that just started answers 403 until its RBAC cache is
+   * loaded); one lasting longer, once, as an error naming the permission.
+   */
+  forbiddenGraceMs?: number;
 }
+
+/** How long a 403 may last before it is reported as missing RBAC. */
+export const defaultForbiddenGraceMs = 30_000;
 
 /** Per-kind state, also reported by status(). */
 export interface KindStatus {
@@ -44,13 +53,15 @@ export interface KindStatus {
   synced: boolean;
   /** The resourceVersion the next watch resumes from (advanced by events and bookmarks). */
   resourceVersion: string;
-  /** The last failure, cleared by the next successful list. */
+  /** The last failure, cleared by the next successful list or watch. */
   error?: string;
   forbidden: boolean;
 }
 
 interface KindWatch {
   kind: ResolvedKind;
+  /** The collection path its list and watches use. */
+  path: string;
   informer: ListWatch<KubernetesObject>;
   /** The initial list has completed; its events are in `pending`. */
   listed: boolean;
@@ -58,7 +69,12 @@ interface KindWatch {
   backoff: Backoff;
   retryTimer?: NodeJS.Timeout;
   error?: string;
+  /** Its last list or watch was refused (403); set until one succeeds. */
   forbidden: boolean;
+  /** When the current streak of 403s began (Date.now()). */
+  forbiddenSince?: number;
+  /** The streak outlasted the grace period and was logged as an error. */
+  forbiddenReported: boolean;
 }
 
 interface PendingEvent {
@@ -77,6 +93,7 @@ export class KubeSource implements ConfigSource, PodLookup {
   private readonly wanted: WatchedKind[];
   private readonly backoffOptions: BackoffOptions;
   private readonly rediscoverIntervalMs: number;
+  private readonly forbiddenGraceMs: number;
   private readonly watch: ResilientWatch;
   private readonly watches = new Map<KindName, KindWatch>();
   private readonly filter = new DiscoveryNamespaceFilter();
@@ -99,8 +116,15 @@ export class KubeSource implements ConfigSource, PodLookup {
     this.wanted = options.kinds ? all.filter((k) => options.kinds!.includes(k.kind)) : all;
     this.backoffOptions = options.backoff ?? defaultBackoff;
     this.rediscoverIntervalMs = options.rediscoverIntervalMs ?? 60_000;
+    this.forbiddenGraceMs = options.forbiddenGraceMs ?? defaultForbiddenGraceMs;
     this.http = new KubeHttp(options.kubeConfig, { requestTimeoutMs: options.requestTimeoutMs ?? 30_000 });
-    this.watch = new ResilientWatch(options.kubeConfig, { idleTimeoutMs: options.watchIdleTimeoutMs ?? 5 * 60_000, backoff: this.backoffOptions });
+    this.watch = new ResilientWatch(options.kubeConfig, {
+      idleTimeoutMs: options.watchIdleTimeoutMs ?? 5 * 60_000,
+      backoff: this.backoffOptions,
+      onConnected: (path) => {
+        for (const kindWatch of this.watches.values()) if (kindWatch.path === path) this.accessSucceeded(kindWatch);
+      },
+    });
   }
 
   get synced(): boolean {
@@ -144,6 +168,15 @@ export class KubeSource implements ConfigSource, PodLookup {
     }));
     const missing = this.notServed.map((k) => ({ kind: k.kind, apiVersion: '', synced: true, resourceVersion: '', forbidden: false, error: 'not served by the API server' }));
     return [...watched, ...missing];
+  }
+
+  /**
+   * Why the source cannot be trusted right now although it synced: a kind
+   * whose list or watch is refused (403) is blind to changes until allowed.
+   */
+  notReadyReason(): string | undefined {
+    const refused = [...this.watches.values()].filter((w) => w.forbidden).map((w) => resourceName(w.kind));
+    return refused.length > 0 ? `forbidden to list or watch ${refused.join(', ')}` : undefined;
   }
 
   /** The watched pod `namespace/name`, from the informer cache. */
@@ -206,11 +239,13 @@ export class KubeSource implements ConfigSource, PodLookup {
     const path = collectionPath(kind.apiVersion, kind.plural);
     const kindWatch: KindWatch = {
       kind,
+      path,
       informer: undefined as unknown as ListWatch<KubernetesObject>,
       listed: false,
       synced: false,
       backoff: new Backoff(this.backoffOptions),
       forbidden: false,
+      forbiddenReported: false,
     };
     const list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
       const answer = await this.http.get<KubernetesListObject<KubernetesObject>>(path);
@@ -243,15 +278,23 @@ export class KubeSource implements ConfigSource, PodLookup {
   private listSucceeded(kindWatch: KindWatch): void {
     kindWatch.listed = true;
     kindWatch.backoff.reset();
-    if (kindWatch.forbidden) {
-      this.logger.info({ kind: kindWatch.kind.kind, resource: resourceName(kindWatch.kind) }, `access to ${resourceName(kindWatch.kind)} restored`);
-    }
-    kindWatch.forbidden = false;
-    delete kindWatch.error;
+    this.accessSucceeded(kindWatch);
     // ListWatch applies the list to its cache (firing add/update/delete)
     // synchronously right after this promise resolves, before any timer runs;
     // the flush then finds those events queued and can mark the kind synced.
     this.scheduleFlush();
+  }
+
+  /** A list or a watch was answered: whatever 403 came before is over. */
+  private accessSucceeded(kindWatch: KindWatch): void {
+    if (kindWatch.forbidden) {
+      const resource = resourceName(kindWatch.kind);
+      this.logger.info({ kind: kindWatch.kind.kind, resource, forbiddenForMs: Date.now() - (kindWatch.forbiddenSince ?? Date.now()) }, `access to ${resource} restored`);
+    }
+    kindWatch.forbidden = false;
+    kindWatch.forbiddenReported = false;
+    delete kindWatch.forbiddenSince;
+    delete kindWatch.error;
   }
 
   private informerFailed(kindWatch: KindWatch, error: unknown): void {
@@ -262,14 +305,26 @@ export class KubeSource implements ConfigSource, PodLookup {
     const delay = kindWatch.backoff.next();
     kindWatch.error = errorText(error);
     if (statusCode === 403) {
-      if (!kindWatch.forbidden) {
-        this.logger.error(
-          { kind: kind.kind, apiVersion: kind.apiVersion, resource: resourceName(kind), verb, missingPermission: `${verb} ${resourceName(kind)}` },
-          `forbidden to ${verb} ${resourceName(kind)} (kind ${kind.kind}): grant meshd's service account "list" and "watch" on ${resourceName(kind)} cluster-wide; ` +
-            `${kind.kind} stays unsynced and is retried, other kinds keep working`,
+      const now = Date.now();
+      kindWatch.forbiddenSince ??= now;
+      kindWatch.forbidden = true;
+      const fields = { kind: kind.kind, apiVersion: kind.apiVersion, resource: resourceName(kind), verb, missingPermission: `${verb} ${resourceName(kind)}` };
+      if (now - kindWatch.forbiddenSince >= this.forbiddenGraceMs) {
+        // Logged once per streak: retries go on quietly.
+        if (!kindWatch.forbiddenReported) {
+          kindWatch.forbiddenReported = true;
+          this.logger.error(
+            { ...fields, forbiddenForMs: now - kindWatch.forbiddenSince },
+            `forbidden to ${verb} ${resourceName(kind)} (kind ${kind.kind}): grant meshd's service account "list" and "watch" on ${resourceName(kind)} cluster-wide; ` +
+              `until then ${kind.kind} is retried and meshd reports not ready, other kinds keep working`,
+          );
+        }
+      } else {
+        this.logger.warn(
+          { ...fields, retryInMs: delay },
+          `forbidden to ${verb} ${resourceName(kind)} (kind ${kind.kind}); retrying: an API server that just started refuses requests until its RBAC cache is loaded`,
         );
       }
-      kindWatch.forbidden = true;
     } else {
       this.logger.warn(
         { kind: kind.kind, apiVersion: kind.apiVersion, verb, statusCode, err: kindWatch.error, retryInMs: delay },

@@ -6,6 +6,13 @@
 // steps down when it could not renew for renewDeadline; every write carries
 // the resourceVersion read, so two candidates can never both win (409).
 // Durations default to istiod's: 30 s lease, 15 s renew deadline, 7.5 s retry.
+//
+// Take-over bound: a candidate polls at most every retryPeriod (jittered
+// below it), so it sees the holder's last renewal at most one retryPeriod
+// after it was written, and it tries again the moment that observation is
+// leaseDuration old instead of at its next poll. An orphaned Lease is thus
+// taken between leaseDuration and leaseDuration + retryPeriod after its
+// renewTime (plus request round trips).
 import type { Logger } from 'pino';
 import { KubeApiError, type KubeHttp, collectionPath, objectPath } from './kubeHttp.js';
 
@@ -69,6 +76,8 @@ export class LeaseLeaderElector {
   private lastRenewAt = 0;
   /** The last record seen, and when (local clock) it last changed. */
   private observed: { key: string; at: number } | undefined;
+  /** When the lease another replica holds expires unless renewed (local clock); undefined when none does. */
+  private otherHolderExpiresAt: number | undefined;
   private ticking: Promise<void> = Promise.resolve();
 
   constructor(options: LeaderElectorOptions) {
@@ -136,8 +145,18 @@ export class LeaseLeaderElector {
     } else if (this.leading && now - this.lastRenewAt > this.renewDeadlineMs) {
       await this.stepDown();
     }
-    // Candidates retry with jitter (client-go: factor 1.2) so replicas do not collide in step.
-    this.schedule(this.leading ? this.retryPeriodMs : this.retryPeriodMs * (1 + Math.random() * 0.2));
+    this.schedule(this.leading ? this.retryPeriodMs : this.candidateDelayMs());
+  }
+
+  /**
+   * Candidates poll with jitter so replicas do not collide in step, below
+   * retryPeriod so a renewal is seen within one retryPeriod, and come back
+   * exactly when the lease they saw held expires.
+   */
+  private candidateDelayMs(): number {
+    const poll = this.retryPeriodMs * (0.8 + Math.random() * 0.2);
+    if (this.otherHolderExpiresAt === undefined) return poll;
+    return Math.min(poll, Math.max(0, this.otherHolderExpiresAt - this.now()) + 1);
   }
 
   private async stepDown(): Promise<void> {
@@ -157,21 +176,34 @@ export class LeaseLeaderElector {
 
   /** One round: true when this replica holds the lease afterwards. */
   private async tryAcquireOrRenew(): Promise<boolean> {
-    const now = this.now();
+    this.otherHolderExpiresAt = undefined;
     let lease: Lease;
     try {
       lease = await this.http.get<Lease>(objectPath(leaseApiVersion, 'leases', this.namespace, this.name));
     } catch (error) {
       if (!(error instanceof KubeApiError && error.notFound)) throw error;
-      return this.create(now);
+      return this.create(this.now());
     }
+    // Read after the answer: a record seen changed is at most this old, so expiry is never counted early.
+    const now = this.now();
     const spec = lease.spec ?? {};
     const key = JSON.stringify([spec.holderIdentity, spec.renewTime, spec.leaseDurationSeconds]);
-    if (this.observed?.key !== key) this.observed = { key, at: now };
+    let observed = this.observed;
+    const changed = observed?.key !== key;
+    if (!observed || changed) observed = this.observed = { key, at: now };
     const holder = spec.holderIdentity ?? '';
     const durationMs = (spec.leaseDurationSeconds ?? this.leaseDurationMs / 1000) * 1000;
-    const held = holder !== '' && holder !== this.identity && this.observed.at + durationMs > now;
-    if (held) return false;
+    const held = holder !== '' && holder !== this.identity && observed.at + durationMs > now;
+    if (held) {
+      this.otherHolderExpiresAt = observed.at + durationMs;
+      if (changed) {
+        this.logger.debug(
+          { lease: `${this.namespace}/${this.name}`, identity: this.identity, holder, renewTime: spec.renewTime, takeOverInMs: durationMs },
+          'leader election: lease held by another replica; taking it over if it goes unrenewed',
+        );
+      }
+      return false;
+    }
 
     const taking = holder !== this.identity;
     const next: Lease = {

@@ -25,6 +25,8 @@ export interface ResilientWatchOptions {
   backoff: BackoffOptions;
   /** A watch shorter than this counts as a failed connection for the reconnect backoff. */
   minHealthyMs?: number;
+  /** The API server accepted a watch on `path` (HTTP 200): access to it works. */
+  onConnected?: (path: string) => void;
 }
 
 type WatchCallback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
@@ -101,8 +103,12 @@ export class ResilientWatch extends Watch {
       finish(error);
       return new AbortController();
     }
-    if (this.stopped || finished) controller.abort();
-    else this.open.add(controller);
+    if (this.stopped || finished) {
+      controller.abort();
+      return controller;
+    }
+    this.open.add(controller);
+    this.options.onConnected?.(path);
     return controller;
   }
 
