@@ -29,6 +29,8 @@ export interface Rejection {
   readonly name: string;
   readonly reason: string;
   readonly origin?: ObjectOrigin;
+  /** A valid version of the object keeps serving (not a fail-closed stand-in). */
+  readonly keptPreviousVersion: boolean;
 }
 
 /** A read-only view of every store at one moment; push contexts are built from it. */
@@ -177,10 +179,11 @@ export class MeshModel {
     return previous ? { kind: 'AuthorizationPolicy', namespace, name, previous, current: standIn } : { kind: 'AuthorizationPolicy', namespace, name, current: standIn };
   }
 
-  private reject(rejection: Rejection, apiVersion: string): void {
-    const { kind, namespace, name, reason, origin } = rejection;
-    const kept = this.get(kind as KindName, namespace, name) !== undefined;
-    this.rejected.set(refKey({ kind, namespace, name }), rejection);
+  private reject(found: Omit<Rejection, 'keptPreviousVersion'>, apiVersion: string): void {
+    const { kind, namespace, name, reason, origin } = found;
+    const previous = this.get(kind as KindName, namespace, name);
+    const kept = previous !== undefined && !previous.metadata.annotations?.[failClosedAnnotation];
+    this.rejected.set(refKey({ kind, namespace, name }), { ...found, keptPreviousVersion: kept });
     this.logger.warn(
       { kind, namespace, name, reason, ...(origin ?? {}), keptPreviousVersion: kept },
       `rejected invalid ${kind} ${namespace ? `${namespace}/` : ''}${name}: ${reason}`,
