@@ -57,8 +57,10 @@ export function sortMessages(messages: readonly AnalysisMessage[]): AnalysisMess
 
 /** istioctl's resource text: `VirtualService default/reviews file.yaml:12`. */
 export function resourceText(r: AnalysisResource): string {
-  const where = r.origin?.file ? ` ${r.origin.file}${r.origin.line ? `:${r.origin.line}` : ''}` : '';
-  return `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}${where}`;
+  const where = r.origin?.file ? `${r.origin.file}${r.origin.line ? `:${r.origin.line}` : ''}` : '';
+  // A file's own problem (kind File) is named by its file and line alone.
+  if (where && r.name === r.origin?.file) return `${r.kind} ${where}`;
+  return `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}${where ? ` ${where}` : ''}`;
 }
 
 /** istioctl's line: `Error [IST0101] (VirtualService default/reviews file.yaml:12) text`. */

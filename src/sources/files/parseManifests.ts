@@ -37,6 +37,9 @@ function objectShapeProblem(value: unknown): string | undefined {
   return undefined;
 }
 
+/** The yaml package's messages end their first line with `:` before a source excerpt. */
+const firstLine = (text: string): string => text.split('\n')[0]!.replace(/:$/, '');
+
 /** As kubectl reads lists: `kind: List`, or any `…List` kind, with an `items` array. */
 function isList(value: unknown): value is { apiVersion?: unknown; kind: string; items: unknown[] } {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
@@ -84,14 +87,14 @@ export function parseManifests(file: string, text: string): ParsedFile {
     // The document's first content line, not its `---` marker.
     const line = lineCounter.linePos(doc.contents?.range?.[0] ?? doc.range[0]).line || 1;
     if (doc.errors.length > 0) {
-      problems.push({ file, line, reason: doc.errors[0]!.message.split('\n')[0]! });
+      problems.push({ file, line, reason: firstLine(doc.errors[0]!.message) });
       continue;
     }
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount });
     } catch (error) {
-      problems.push({ file, line, reason: (error as Error).message.split('\n')[0]! });
+      problems.push({ file, line, reason: firstLine((error as Error).message) });
       continue;
     }
     if (value === null || value === undefined) continue; // empty document between separators
