@@ -165,7 +165,9 @@ export class FileSource implements ConfigSource {
     try {
       tree = await readManifestTree(dir);
     } catch (error) {
-      logger.error({ dir, err: error }, `cannot read config-dir ${dir}`);
+      // Gone or unreadable: what it held keeps serving; said once, not on every rescan.
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      this.treeReported = logNew([[`root:${reason}`, () => logger.error({ dir, err: error }, `cannot read config-dir ${dir}: ${reason}; serving what it held until it can be read`)]], this.treeReported);
       return;
     }
     const treeNotices: Notice[] = tree.warnings.map((w) => [`tree:${w.path}:${w.reason}`, () => logger.warn({ path: w.path, reason: w.reason }, `config-dir: skipping ${w.path}: ${w.reason}`)]);
