@@ -1,7 +1,7 @@
 // Analysis messages with Istio's codes, names and levels (istio's
 // pkg/config/analysis/msg catalogue), each naming the resource, where it was
 // read from, and how to fix it.
-import type { ObjectOrigin } from '../model/kube.js';
+import { refText, type ObjectOrigin } from '../model/kube.js';
 
 export type MessageLevel = 'Error' | 'Warning' | 'Info';
 
@@ -60,7 +60,7 @@ export function resourceText(r: AnalysisResource): string {
   const where = r.origin?.file ? `${r.origin.file}${r.origin.line ? `:${r.origin.line}` : ''}` : '';
   // A file's own problem (kind File) is named by its file and line alone.
   if (where && r.name === r.origin?.file) return `${r.kind} ${where}`;
-  return `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}${where ? ` ${where}` : ''}`;
+  return `${refText(r)}${where ? ` ${where}` : ''}`;
 }
 
 /** istioctl's line: `Error [IST0101] (VirtualService default/reviews file.yaml:12) text`. */

@@ -10,7 +10,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { objectRef, refKey, type ConfigSource, type ObjectRef, type SourceEvent, type SourceEventSink } from '../../model/kube.js';
+import { objectRef, refKey, refText, type ConfigSource, type ObjectRef, type SourceEvent, type SourceEventSink } from '../../model/kube.js';
 import { knownKind } from '../../model/kinds.js';
 import { readManifestTree, type ManifestFile, type ManifestTree, type WatchedDir } from './manifestTree.js';
 import { parseManifests, type ManifestProblem, type ParsedFile, type ParsedObject } from './parseManifests.js';
@@ -59,7 +59,6 @@ interface FileState {
 const racyMs = 2_000;
 
 const signatureOf = (s: ManifestFile['stats']): string => `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
-const describe = (r: ObjectRef): string => `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
 
 /** A log line given once per distinct key while its cause lasts. */
 type Notice = [key: string, log: () => void];
@@ -263,9 +262,9 @@ export class FileSource implements ConfigSource {
     const kept = keptHeld.map((h) => ({ ...objectRef(h.parsed.object), namespace: h.key.split('/')[1]! }));
     const problems: FileProblem[] = parsed.problems.map((p) => ({ ...p, kept }));
     for (const p of problems) {
-      const keptText = kept.length > 0 ? `; keeping the last valid version of ${kept.map(describe).join(', ')} until it parses` : '';
-      notices.push([`malformed:${p.line}:${p.reason}:${kept.map(describe).join(',')}`, () =>
-        logger.warn({ file: p.file, line: p.line, reason: p.reason, keptPreviousVersion: kept.length > 0, kept: kept.map(describe) },
+      const keptText = kept.length > 0 ? `; keeping the last valid version of ${kept.map(refText).join(', ')} until it parses` : '';
+      notices.push([`malformed:${p.line}:${p.reason}:${kept.map(refText).join(',')}`, () =>
+        logger.warn({ file: p.file, line: p.line, reason: p.reason, keptPreviousVersion: kept.length > 0, kept: kept.map(refText) },
           `${kept.length > 0 ? 'malformed' : 'skipping malformed'} document in ${p.file}:${p.line}: ${p.reason}${keptText}`)]);
     }
     return { signature, racy, held: [...held, ...keptHeld], problems, notices: logNew(notices, previous?.notices ?? new Set()) };
