@@ -21,6 +21,8 @@ import type { Proxy } from './model/proxy.js';
 
 export interface MeshdConfig {
   configDir?: string;
+  /** File mode: period of the stat rescan that catches edits fs events missed. */
+  configRescanMs: number;
   kubeconfig?: string;
   inCluster?: boolean;
   host: string;
@@ -59,6 +61,7 @@ export const defaultConfig: MeshdConfig = {
   maxCertTtlMs: 90 * 86_400_000,
   debounceAfterMs: 100,
   debounceMaxMs: 10_000,
+  configRescanMs: 5_000,
   logLevel: 'info',
   controlPlaneId: process.env.POD_NAME ?? `istiod-${os.hostname()}`,
   drainGraceMs: 5_000,

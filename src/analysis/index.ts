@@ -1,4 +1,5 @@
-// Runs every analyzer over a push context (plus the model's rejections).
+// Runs every analyzer over a push context (plus the model's rejections and the
+// documents of config files that do not parse).
 // Like istioctl, objects that fail validation are analyzed too: their
 // broken references are reported alongside IST0106.
 import type { KubeObject } from '../model/kube.js';
@@ -6,7 +7,9 @@ import type { KindName } from '../model/kinds.js';
 import type { ModelSnapshot, Rejection, StoredObject } from '../model/meshModel.js';
 import { isTypeProblem } from '../model/validation/schema.js';
 import { PushContext } from '../push/pushContext.js';
+import type { FileProblem } from '../sources/files/fileSource.js';
 import { allAnalyzers, schemaRejections } from './analyzers.js';
+import { fileProblemMessages } from './fileProblems.js';
 import { AnalysisInput } from './input.js';
 import { messageKey, sortMessages, type AnalysisMessage } from './messages.js';
 
@@ -31,7 +34,7 @@ function withRejected(snapshot: ModelSnapshot, rejections: readonly Rejection[])
   return copy;
 }
 
-export function analyzeMesh(context: PushContext, rejections: readonly Rejection[] = []): AnalysisMessage[] {
+export function analyzeMesh(context: PushContext, rejections: readonly Rejection[] = [], fileProblems: readonly FileProblem[] = []): AnalysisMessage[] {
   const served = new AnalysisInput(context);
   let input = served;
   const overlay = withRejected(context.snapshot, rejections);
@@ -52,7 +55,7 @@ export function analyzeMesh(context: PushContext, rejections: readonly Rejection
       messages.push(...analyze(served));
     }
   }
-  messages.push(...schemaRejections(rejections));
+  messages.push(...schemaRejections(rejections), ...fileProblemMessages(fileProblems));
   // istioctl prints each distinct message once.
   const unique = new Map(messages.map((m) => [messageKey(m), m]));
   return sortMessages([...unique.values()]);

@@ -1,7 +1,7 @@
 // Analysis messages with Istio's codes, names and levels (istio's
 // pkg/config/analysis/msg catalogue), each naming the resource, where it was
 // read from, and how to fix it.
-import type { ObjectOrigin } from '../model/kube.js';
+import { refText, type ObjectOrigin } from '../model/kube.js';
 
 export type MessageLevel = 'Error' | 'Warning' | 'Info';
 
@@ -65,7 +65,7 @@ export function message(name: MessageName, resource: AnalysisResource, text: str
 
 /** A stable identity for a message, to log each new one once. */
 export function messageKey(m: AnalysisMessage): string {
-  return `${m.code}|${m.resource.kind}/${m.resource.namespace}/${m.resource.name}|${m.message}`;
+  return `${m.code}|${resourceText(m.resource)}|${m.message}`;
 }
 
 const levelOrder: Record<MessageLevel, number> = { Error: 0, Warning: 1, Info: 2 };
@@ -80,9 +80,15 @@ export function sortMessages(messages: readonly AnalysisMessage[]): AnalysisMess
   );
 }
 
+/** istioctl's resource text: `VirtualService default/reviews file.yaml:12`. */
+export function resourceText(r: AnalysisResource): string {
+  const where = r.origin?.file ? `${r.origin.file}${r.origin.line ? `:${r.origin.line}` : ''}` : '';
+  // A file's own problem (kind File) is named by its file and line alone.
+  if (where && r.name === r.origin?.file) return `${r.kind} ${where}`;
+  return `${refText(r)}${where ? ` ${where}` : ''}`;
+}
+
 /** istioctl's line: `Error [IST0101] (VirtualService default/reviews file.yaml:12) text`. */
 export function formatMessage(m: AnalysisMessage): string {
-  const where = m.resource.origin?.file ? ` ${m.resource.origin.file}${m.resource.origin.line ? `:${m.resource.origin.line}` : ''}` : '';
-  const ns = m.resource.namespace ? `${m.resource.namespace}/` : '';
-  return `${m.level} [${m.code}] (${m.resource.kind} ${ns}${m.resource.name}${where}) ${m.message}\n    fix: ${m.fix}`;
+  return `${m.level} [${m.code}] (${resourceText(m.resource)}) ${m.message}\n    fix: ${m.fix}`;
 }

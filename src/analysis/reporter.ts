@@ -2,7 +2,7 @@
 // and a gauge per message code.
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { messageKey, messageTypes, type AnalysisMessage } from './messages.js';
+import { messageKey, messageTypes, resourceText, type AnalysisMessage } from './messages.js';
 
 export class AnalysisReporter {
   private reported = new Set<string>();
@@ -36,7 +36,7 @@ export class AnalysisReporter {
       if (this.reported.has(key)) continue;
       const log = m.level === 'Error' ? this.logger.warn.bind(this.logger) : this.logger.info.bind(this.logger);
       log({ code: m.code, name: m.name, level: m.level, resource: m.resource, fix: m.fix },
-        `analysis: ${m.level} [${m.code}] (${m.resource.kind} ${m.resource.namespace}/${m.resource.name}) ${m.message}`);
+        `analysis: ${m.level} [${m.code}] (${resourceText(m.resource)}) ${m.message}`);
     }
     this.reported = now;
     for (const [key, count] of counts) {

@@ -14,6 +14,7 @@ export function addServeFlags(cmd: Command): Command {
   };
   return cmd
     .addOption(flag('--config-dir <dir>', 'read configuration from YAML files in DIR (watched)', 'MESHD_CONFIG_DIR'))
+    .addOption(flag('--config-rescan <duration>', 'how often --config-dir is checked for edits its fs events missed', 'MESHD_CONFIG_RESCAN', '5s'))
     // No .env(): KUBECONFIG is the shell's for kubectl and yields to --config-dir (configFromFlags reads it).
     .addOption(new Option('--kubeconfig <path>', 'read configuration from the Kubernetes API server in this kubeconfig (env: KUBECONFIG, ignored with --config-dir)'))
     .addOption(flag('--xds-port <port>', 'plaintext gRPC port (ADS, CSDS)', 'MESHD_XDS_PORT', String(defaultConfig.xdsPort)))
@@ -47,8 +48,15 @@ function duration(name: string, text: string): number {
   }
 }
 
+function positiveDuration(name: string, text: string): number {
+  const ms = duration(name, text);
+  if (ms <= 0) throw new FlagError(`--${name} ${JSON.stringify(text)}: want a duration above zero`);
+  return ms;
+}
+
 export interface ServeFlags {
   configDir?: string;
+  configRescan: string;
   kubeconfig?: string;
   xdsPort: string;
   securePort: string;
@@ -93,6 +101,7 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
   return {
     ...defaultConfig,
     ...(flags.configDir ? { configDir: flags.configDir } : {}),
+    configRescanMs: positiveDuration('config-rescan', flags.configRescan),
     ...(kubeconfig ? { kubeconfig } : {}),
     inCluster,
     host: flags.host,

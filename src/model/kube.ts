@@ -58,3 +58,8 @@ export function objectRef(object: KubeObject): ObjectRef {
 export function refKey(ref: ObjectRef): string {
   return `${ref.kind}/${ref.namespace}/${ref.name}`;
 }
+
+/** How messages name an object: `VirtualService shop/reviews` (`Namespace shop` for cluster-scoped kinds). */
+export function refText(ref: ObjectRef): string {
+  return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
+}

@@ -31,6 +31,8 @@ export interface Rejection {
   readonly origin?: ObjectOrigin;
   /** The rejected object as received (analysis still reports its broken references, as istioctl does). */
   readonly object?: KubeObject;
+  /** A valid version of the object keeps serving (not a fail-closed stand-in). */
+  readonly keptPreviousVersion: boolean;
 }
 
 /** A read-only view of every store at one moment; push contexts are built from it. */
@@ -191,12 +193,13 @@ export class MeshModel {
   }
 
   /** Records a rejection; logged and counted once per rejected version, not per re-delivery of it. */
-  private reject(rejection: Rejection, apiVersion: string, fingerprint: string): void {
-    const { kind, namespace, name, reason, origin } = rejection;
+  private reject(found: Omit<Rejection, 'keptPreviousVersion'>, apiVersion: string, fingerprint: string): void {
+    const { kind, namespace, name, reason, origin } = found;
     const ref = refKey({ kind, namespace, name });
     if (this.rejected.get(ref)?.fingerprint === fingerprint) return;
-    const kept = this.get(kind as KindName, namespace, name) !== undefined;
-    this.rejected.set(ref, { rejection, fingerprint });
+    const previous = this.get(kind as KindName, namespace, name);
+    const kept = previous !== undefined && !previous.metadata.annotations?.[failClosedAnnotation];
+    this.rejected.set(ref, { rejection: { ...found, keptPreviousVersion: kept }, fingerprint });
     this.rejectionChanges++;
     this.logger.warn(
       { kind, namespace, name, reason, ...(origin ?? {}), keptPreviousVersion: kept },

@@ -50,6 +50,8 @@ export interface ServeParts {
   /** Why meshd must not be called ready although its sources synced (Kubernetes mode: a kind it is forbidden to watch). */
   notReadyReason?: () => string | undefined;
   stop?: () => Promise<void>;
+  /** File mode: its source, whose unparseable documents are part of the analysis. */
+  fileSource?: FileSource;
 }
 
 export async function serve(config: MeshdConfig, overrides: ServeOverrides = {}): Promise<Meshd & { pipeline: MeshPipeline }> {
@@ -66,7 +68,12 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
   });
   // The same analysis `meshctl analyze` runs offline, on every push context, and istiod's config gauges.
   const analysis = new AnalysisReporter(logger.child({ component: 'analysis' }), registry);
-  const analyze = (): void => analysis.report(analyzeMesh(pipeline.current(), pipeline.model.currentRejections()));
+  const analyze = (): void =>
+    analysis.report(analyzeMesh(pipeline.current(), pipeline.model.currentRejections(), parts.fileSource?.problems));
+  // A file that stops parsing keeps its objects, so the model (and no push) tells of it: analyze again.
+  parts.fileSource?.onProblemsChanged(() => {
+    if (pipeline.synced) analyze();
+  });
   const configMetrics = new ConfigMetrics(registry);
   const afterChange = (): void => {
     const context = pipeline.current();
@@ -123,7 +130,8 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
 
 async function buildParts(config: MeshdConfig, logger: Logger): Promise<ServeParts> {
   if (config.configDir) {
-    return { sources: [new FileSource({ dir: config.configDir, logger })], authority: await fileModeAuthority(config, logger) };
+    const fileSource = new FileSource({ dir: config.configDir, logger, rescanMs: config.configRescanMs });
+    return { sources: [fileSource], fileSource, authority: await fileModeAuthority(config, logger) };
   }
   const { kubeModeParts } = await import('./kubeMode.js');
   return kubeModeParts(config, logger);

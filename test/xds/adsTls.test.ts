@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/meshd.js';
 import { serve } from '../../src/serve/index.js';
 import { TypeUrl } from '../../src/xds/resource.js';
-import { AdsTestClient, sidecarNode } from '../support/adsClient.js';
+import { AdsTestClient, eventually, sidecarNode } from '../support/adsClient.js';
 import { captureLogs } from '../support/meshdHarness.js';
 
 describe('ADS over TLS', () => {
@@ -21,6 +21,8 @@ describe('ADS over TLS', () => {
       { ...defaultConfig, configDir: path.join(dir), caDir: path.join(dir, 'ca'), dnsNames: ['meshd.istio-system.svc'], host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0 },
       { logger: captureLogs('warn').logger },
     );
+    // The first response must already hold the files' services: ask once the sources have synced.
+    await eventually(() => server.ready);
   });
   afterAll(async () => {
     await server.close();

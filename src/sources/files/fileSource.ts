@@ -1,47 +1,94 @@
 // The file source (`meshd serve --config-dir DIR`): every *.yaml / *.yml
-// below DIR, multi-document, watched. Each rescan diffs the objects found
-// against the previous scan and emits upserts for new or changed objects and
-// deletes for objects no file holds any more.
+// below DIR (symlinks followed), multi-document, watched. A scan stats every
+// file and re-reads only those whose stat (device, inode, size, mtime, ctime)
+// changed; the objects all files hold are then diffed against the previous
+// scan into upserts and deletes. Scans run on fs events (a watch on every
+// directory, which survives renames over a file and symlink swaps) and every
+// `rescanMs` as a safety net for events a filesystem does not deliver.
+// A file that stops parsing keeps serving the last valid version of every
+// object it held until it parses again; its problems are reported.
 import { watch, type FSWatcher } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { objectRef, refKey, type ConfigSource, type SourceEvent, type SourceEventSink } from '../../model/kube.js';
+import { objectRef, refKey, refText, type ConfigSource, type ObjectRef, type SourceEvent, type SourceEventSink } from '../../model/kube.js';
 import { knownKind } from '../../model/kinds.js';
-import { parseManifests, type ParsedObject } from './parseManifests.js';
+import { readManifestTree, type ManifestFile, type ManifestTree, type WatchedDir } from './manifestTree.js';
+import { parseManifests, type ManifestProblem, type ParsedFile, type ParsedObject } from './parseManifests.js';
 
 export interface FileSourceOptions {
   dir: string;
   logger: Logger;
   /** Quiet time that merges the burst of fs events an editor's save produces. */
   settleMs?: number;
+  /** Period of the stat rescan that catches any change fs events missed; 0 turns it off. */
+  rescanMs?: number;
+  /** Watch for fs events (default true); without, only rescans see changes (offline analysis). */
+  watch?: boolean;
+  /** Called with the path (relative to dir) of every file read and parsed. */
+  onRead?: (file: string) => void;
 }
 
-interface Known {
+export const defaultRescanMs = 5_000;
+
+/** A document of a file that did not parse, and what meshd serves instead. */
+export interface FileProblem extends ManifestProblem {
+  /** Objects whose last valid version the file still serves because it does not parse now. */
+  kept: ObjectRef[];
+}
+
+interface Held {
+  key: string;
   parsed: ParsedObject;
   serialized: string;
 }
 
-const isManifest = (name: string): boolean => name.endsWith('.yaml') || name.endsWith('.yml');
+interface FileState {
+  signature: string;
+  /** Changed so recently that a same-size write within the timestamp granularity could look identical: read again next scan. */
+  racy: boolean;
+  held: Held[];
+  problems: FileProblem[];
+  /** Log lines this version of the file caused, so a rescan does not repeat them. */
+  notices: Set<string>;
+}
 
-export async function listManifests(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile() && isManifest(e.name))
-    .map((e) => path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
-    .sort();
+/**
+ * Newer than this (from the scan's start), a file's stat cannot prove it was
+ * not written again within the same timestamp tick (FAT's is 2 s).
+ */
+const racyMs = 2_000;
+
+const signatureOf = (s: ManifestFile['stats']): string => `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+
+/** A log line given once per distinct key while its cause lasts. */
+type Notice = [key: string, log: () => void];
+
+/** Logs the notices not among those already given; returns the keys given now. */
+function logNew(notices: readonly Notice[], given: ReadonlySet<string>): Set<string> {
+  const now = new Set<string>();
+  for (const [key, log] of notices) {
+    if (!given.has(key) && !now.has(key)) log();
+    now.add(key);
+  }
+  return now;
 }
 
 export class FileSource implements ConfigSource {
-  private known = new Map<string, Known>();
-  private watcher: FSWatcher | undefined;
+  private files = new Map<string, FileState>();
+  private known = new Map<string, Held>();
+  private readonly watches = new Map<string, FSWatcher>();
   private timer: NodeJS.Timeout | undefined;
+  private interval: NodeJS.Timeout | undefined;
   private sink: SourceEventSink | undefined;
   private scanning: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | undefined;
   private stopped = false;
   private isSynced = false;
-  /** Problems already reported, so an unchanged broken file is not reported on every rescan. */
-  private reported = new Set<string>();
+  private currentProblems: FileProblem[] = [];
+  private readonly problemListeners: Array<() => void> = [];
+  /** Tree, watch and duplicate-object warnings already logged (a file's own notices live in its FileState). */
+  private treeReported = new Set<string>();
+  private duplicatesReported = new Set<string>();
 
   constructor(private readonly options: FileSourceOptions) {}
 
@@ -49,29 +96,48 @@ export class FileSource implements ConfigSource {
     return this.isSynced;
   }
 
+  /** Documents that do not parse now, with what is kept in their place. */
+  get problems(): readonly FileProblem[] {
+    return this.currentProblems;
+  }
+
+  /** Called when the set of problems changes (they change the analysis without changing the model). */
+  onProblemsChanged(listener: () => void): void {
+    this.problemListeners.push(listener);
+  }
+
   async start(sink: SourceEventSink): Promise<void> {
     const info = await stat(this.options.dir).catch(() => undefined);
     if (!info?.isDirectory()) throw new Error(`--config-dir ${this.options.dir}: not a readable directory`);
     this.sink = sink;
-    await this.scan();
+    await this.rescan();
     this.isSynced = true;
-    this.watcher = watch(this.options.dir, { recursive: true }, () => this.scheduleRescan());
-    this.watcher.on('error', (error) => this.options.logger.warn({ dir: this.options.dir, err: error }, 'config-dir watch error'));
-    // Changes between the initial scan and the watch starting would otherwise be missed.
-    this.scheduleRescan();
+    // Changes between the initial scan and the watches starting would otherwise be missed.
+    if (this.options.watch !== false) this.scheduleRescan();
+    const period = this.options.rescanMs ?? defaultRescanMs;
+    if (period > 0) {
+      this.interval = setInterval(() => void this.rescan(), period);
+      this.interval.unref();
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    this.watcher?.close();
+    if (this.interval) clearInterval(this.interval);
+    for (const w of this.watches.values()) w.close();
+    this.watches.clear();
     await this.scanning;
   }
 
-  /** Rescans now (also used on SIGHUP-like triggers); resolves when the events are delivered. */
+  /** Scans now, after any scan in progress; resolves when its events are delivered. Never rejects. */
   rescan(): Promise<void> {
-    this.scanning = this.scanning.then(() => (this.stopped ? undefined : this.scan()));
-    return this.scanning;
+    this.queued ??= this.scanning.then(() => {
+      this.queued = undefined;
+      return this.stopped ? undefined : this.scan();
+    });
+    this.scanning = this.queued;
+    return this.queued;
   }
 
   private scheduleRescan(): void {
@@ -84,66 +150,151 @@ export class FileSource implements ConfigSource {
   }
 
   private async scan(): Promise<void> {
-    const { logger, dir } = this.options;
-    let files: string[];
     try {
-      files = await listManifests(dir);
+      await this.scanOnce();
     } catch (error) {
-      logger.error({ dir, err: error }, `cannot read config-dir ${dir}`);
+      this.options.logger.error({ dir: this.options.dir, err: error }, `cannot scan config-dir ${this.options.dir}; retrying on the next change or rescan`);
+    }
+  }
+
+  private async scanOnce(): Promise<void> {
+    const { logger, dir } = this.options;
+    const startedAt = Date.now();
+    let tree: ManifestTree;
+    try {
+      tree = await readManifestTree(dir);
+    } catch (error) {
+      // Gone or unreadable: what it held keeps serving; said once, not on every rescan.
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      this.treeReported = logNew([[`root:${reason}`, () => logger.error({ dir, err: error }, `cannot read config-dir ${dir}: ${reason}; serving what it held until it can be read`)]], this.treeReported);
       return;
     }
-    const found = new Map<string, Known>();
-    const reportedNow = new Set<string>();
-    const report = (key: string, log: () => void): void => {
-      reportedNow.add(key);
-      if (!this.reported.has(key)) log();
-    };
-    for (const file of files) {
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch {
-        continue; // removed between listing and reading; the next event rescans
+    const treeNotices: Notice[] = tree.warnings.map((w) => [`tree:${w.path}:${w.reason}`, () => logger.warn({ path: w.path, reason: w.reason }, `config-dir: skipping ${w.path}: ${w.reason}`)]);
+    if (this.options.watch !== false && !this.stopped) treeNotices.push(...this.syncWatches(tree.dirs));
+    this.treeReported = logNew(treeNotices, this.treeReported);
+
+    const files = new Map<string, FileState>();
+    let changed = tree.files.length !== this.files.size;
+    for (const file of tree.files) {
+      const previous = this.files.get(file.relative);
+      const signature = signatureOf(file.stats);
+      if (previous && previous.signature === signature && !previous.racy) {
+        files.set(file.relative, previous);
+        continue;
       }
-      const { objects, problems } = parseManifests(path.relative(dir, file), text);
-      for (const p of problems) {
-        report(`malformed:${p.file}:${p.line}:${p.reason}`, () =>
-          logger.warn({ file: p.file, line: p.line, reason: p.reason }, `skipping malformed document in ${p.file}:${p.line}: ${p.reason}`),
-        );
-      }
-      for (const parsed of objects) {
-        const { object, origin } = parsed;
-        if (!knownKind(object.apiVersion, object.kind)) {
-          report(`unknown:${origin.file}:${object.apiVersion}:${object.kind}:${object.metadata.name}`, () =>
-            logger.info(
-              { file: origin.file, line: origin.line, apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name },
-              `skipping unknown kind ${object.apiVersion} ${object.kind} in ${origin.file}:${origin.line}`,
-            ),
-          );
-          continue;
-        }
-        const key = refKey({ ...objectRef(object), namespace: object.metadata.namespace || 'default' });
-        const previous = found.get(key);
+      changed = true;
+      const state = await this.load(file, signature, startedAt, previous);
+      if (state) files.set(file.relative, state);
+    }
+    this.files = files;
+    if (!changed) return;
+
+    const notices: Notice[] = [];
+    const found = new Map<string, Held>();
+    for (const state of files.values()) {
+      for (const held of state.held) {
+        const previous = found.get(held.key);
         if (previous) {
-          logger.warn(
-            { object: key, file: origin.file, line: origin.line, previousFile: previous.parsed.origin.file, previousLine: previous.parsed.origin.line },
-            `duplicate object ${key}: ${origin.file}:${origin.line} replaces ${previous.parsed.origin.file}:${previous.parsed.origin.line}`,
-          );
+          const { origin } = held.parsed;
+          const before = previous.parsed.origin;
+          notices.push([`duplicate:${held.key}:${origin.file}:${origin.line}:${before.file}:${before.line}`, () =>
+            logger.warn({ object: held.key, file: origin.file, line: origin.line, previousFile: before.file, previousLine: before.line },
+              `duplicate object ${held.key}: ${origin.file}:${origin.line} replaces ${before.file}:${before.line}`)]);
         }
-        found.set(key, { parsed, serialized: JSON.stringify(object) });
+        found.set(held.key, held);
       }
     }
-    this.reported = reportedNow;
+    this.duplicatesReported = logNew(notices, this.duplicatesReported);
+
     const events: SourceEvent[] = [];
     for (const [key, entry] of found) {
-      if (this.known.get(key)?.serialized !== entry.serialized) {
-        events.push({ type: 'upsert', object: entry.parsed.object, origin: entry.parsed.origin });
-      }
+      if (this.known.get(key)?.serialized !== entry.serialized) events.push({ type: 'upsert', object: entry.parsed.object, origin: entry.parsed.origin });
     }
     for (const [key, entry] of this.known) {
       if (!found.has(key)) events.push({ type: 'delete', ref: { ...objectRef(entry.parsed.object), namespace: key.split('/')[1]! } });
     }
     this.known = found;
     if (events.length > 0 && !this.stopped) this.sink?.(events);
+
+    const problems = [...files.values()].flatMap((s) => s.problems);
+    if (JSON.stringify(problems) !== JSON.stringify(this.currentProblems)) {
+      this.currentProblems = problems;
+      for (const listener of this.problemListeners) listener();
+    }
+  }
+
+  /** Reads and parses one file; undefined when it vanished since it was listed. */
+  private async load(file: ManifestFile, signature: string, scanStartedAt: number, previous: FileState | undefined): Promise<FileState | undefined> {
+    const { logger } = this.options;
+    const relative = file.relative;
+    const racy = scanStartedAt - file.stats.mtimeMs < racyMs;
+    let parsed: ParsedFile;
+    try {
+      const text = await readFile(file.path, 'utf8');
+      this.options.onRead?.(relative);
+      // Just emptied: most likely an in-place write (truncate, then write) under way. Its objects
+      // stay until the file is read again; a file emptied on purpose is taken once it is no longer racy.
+      if (text.length === 0 && racy && previous && previous.held.length > 0) return { ...previous, signature, racy };
+      parsed = parseManifests(relative, text);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined; // removed between listing and reading; its removal is the next event
+      this.options.onRead?.(relative);
+      parsed = { objects: [], problems: [{ file: relative, line: 1, reason: `cannot read file: ${code ?? (error as Error).message}` }] };
+    }
+    const notices: Notice[] = [];
+    const held: Held[] = [];
+    for (const p of parsed.objects) {
+      const { object, origin } = p;
+      if (!knownKind(object.apiVersion, object.kind)) {
+        notices.push([`unknown:${origin.line}:${object.apiVersion}:${object.kind}:${object.metadata.name}`, () =>
+          logger.info(
+            { file: origin.file, line: origin.line, apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name },
+            `skipping unknown kind ${object.apiVersion} ${object.kind} in ${origin.file}:${origin.line}`,
+          )]);
+        continue;
+      }
+      held.push({ key: refKey({ ...objectRef(object), namespace: object.metadata.namespace || 'default' }), parsed: p, serialized: JSON.stringify(object) });
+    }
+    // Broken now: every object the last version held and this one cannot say keeps serving.
+    const parsedKeys = new Set(held.map((h) => h.key));
+    const keptHeld = parsed.problems.length > 0 ? (previous?.held ?? []).filter((h) => !parsedKeys.has(h.key)) : [];
+    const kept = keptHeld.map((h) => ({ ...objectRef(h.parsed.object), namespace: h.key.split('/')[1]! }));
+    const problems: FileProblem[] = parsed.problems.map((p) => ({ ...p, kept }));
+    for (const p of problems) {
+      const keptText = kept.length > 0 ? `; keeping the last valid version of ${kept.map(refText).join(', ')} until it parses` : '';
+      notices.push([`malformed:${p.line}:${p.reason}:${kept.map(refText).join(',')}`, () =>
+        logger.warn({ file: p.file, line: p.line, reason: p.reason, keptPreviousVersion: kept.length > 0, kept: kept.map(refText) },
+          `${kept.length > 0 ? 'malformed' : 'skipping malformed'} document in ${p.file}:${p.line}: ${p.reason}${keptText}`)]);
+    }
+    return { signature, racy, held: [...held, ...keptHeld], problems, notices: logNew(notices, previous?.notices ?? new Set()) };
+  }
+
+  /** One watch per directory (by device:inode), kept in step with the tree. */
+  private syncWatches(dirs: readonly WatchedDir[]): Notice[] {
+    const notices: Notice[] = [];
+    const wanted = new Map(dirs.map((d) => [d.id, d.path]));
+    for (const [id, w] of this.watches) {
+      if (wanted.has(id)) continue;
+      w.close();
+      this.watches.delete(id);
+    }
+    for (const [id, dirPath] of wanted) {
+      if (this.watches.has(id)) continue;
+      try {
+        const w = watch(dirPath, () => this.scheduleRescan());
+        w.on('error', (error) => {
+          // Usually the directory went away; the next scan watches whatever replaced it.
+          this.options.logger.debug({ dir: dirPath, err: error }, 'config-dir watch ended');
+          w.close();
+          if (this.watches.get(id) === w) this.watches.delete(id);
+          this.scheduleRescan();
+        });
+        this.watches.set(id, w);
+      } catch (error) {
+        notices.push([`watch:${dirPath}`, () => this.options.logger.warn({ dir: dirPath, err: error }, `cannot watch ${dirPath}; its changes are seen by the periodic rescan only`)]);
+      }
+    }
+    return notices;
   }
 }
