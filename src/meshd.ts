@@ -26,6 +26,8 @@ export interface MeshdConfig {
   xdsPort: number;
   securePort: number;
   httpPort: number;
+  /** Admission webhooks (`/inject`, `/validate`); without it none are served. `meshd serve` sets it (15017). */
+  webhookPort?: number;
   trustDomain: string;
   clusterId: string;
   caDir?: string;
@@ -76,7 +78,7 @@ export interface ResourceSource {
 }
 
 export interface Meshd {
-  readonly ports: { xds: number; secure: number; http: number };
+  readonly ports: { xds: number; secure: number; http: number; webhook?: number };
   readonly ads: AdsServer;
   readonly status: SyncStatusRegistry;
   readonly registry: Registry;
@@ -91,6 +93,12 @@ export interface Meshd {
 export interface SecurePort {
   credentials: grpc.ServerCredentials;
   registerServices?: (server: grpc.Server) => void;
+}
+
+/** An HTTPS listener started beside the gRPC ports (the admission webhooks). */
+export interface ExtraListener {
+  listen(host: string, port: number): Promise<number>;
+  close(): Promise<void>;
 }
 
 export interface MeshdDeps {
@@ -108,6 +116,8 @@ export interface MeshdDeps {
   secure?: SecurePort | Promise<SecurePort>;
   /** More listeners for ADS stream events (benchmarks, embedding). */
   events?: readonly XdsServerEvents[];
+  /** The admission webhook server, once the serving certificate exists; listens on config.webhookPort. */
+  webhook?: Promise<ExtraListener>;
   /** Why the CA (or another dependency) is not ready, if it is not. */
   extraNotReady?: () => string | undefined;
 }
@@ -172,7 +182,13 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
     securePort = await bindGrpcServer(secure, config.host, config.securePort, setup.credentials);
     secureReady = true;
   }
-  const ports = { xds: xdsPort, secure: securePort, http: httpPort };
+  let webhook: ExtraListener | undefined;
+  let webhookPort: number | undefined;
+  if (deps.webhook && config.webhookPort !== undefined) {
+    webhook = await deps.webhook;
+    webhookPort = await webhook.listen(config.host, config.webhookPort);
+  }
+  const ports = { xds: xdsPort, secure: securePort, http: httpPort, ...(webhookPort !== undefined ? { webhook: webhookPort } : {}) };
   logger.info(ports, 'listening');
 
   started.then(
@@ -192,6 +208,7 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
       await Promise.all([
         shutdownGrpcServer(plain, config.drainGraceMs),
         secure ? shutdownGrpcServer(secure, config.drainGraceMs) : Promise.resolve(),
+        webhook?.close(),
         deps.resources.stop(),
       ]);
       await debug.close();

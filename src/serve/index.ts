@@ -15,6 +15,8 @@ import type { Proxy } from '../model/proxy.js';
 import { FileSource } from '../sources/files/fileSource.js';
 import type { DecodedNode } from '../xds/server/wire.js';
 import { fileModeAuthority } from './fileCa.js';
+import { WebhookServer } from '../webhooks/webhookServer.js';
+import { webhookHandlers } from '../webhooks/handlers.js';
 
 export interface ServeOverrides {
   logger?: Logger;
@@ -86,8 +88,11 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
         void addCertificateService(server, { authority, trustDomain: config.trustDomain, logger, registry, reviewToken: parts.reviewToken, jwt }),
     };
   });
+  // The webhooks present the same serving certificate as the TLS port.
+  const webhook = secure.then(() => new WebhookServer({ serving: serving!, logger: logger.child({ component: 'webhook' }), handlers: webhookHandlers(config, pipeline) }));
   const meshd = await startMeshd(config, {
     resources: pipelineSource(pipeline, () => afterPush()),
+    webhook,
     ...(parts.describeProxy ? { describeProxy: parts.describeProxy } : {}),
     logger,
     registry,
