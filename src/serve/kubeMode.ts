@@ -16,6 +16,7 @@ import {
 import type { DecodedNode } from '../xds/server/wire.js';
 import { AnalysisStatusWriter, hasIstioStatus } from './analysisStatus.js';
 import type { ServeParts } from './index.js';
+import { WebhookConfigPatcher } from '../webhooks/webhookConfigPatcher.js';
 
 const systemNamespace = 'istio-system';
 const caRetryMs = 2_000;
@@ -71,13 +72,18 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
   const http = source.http;
   let rootPublisher: RootCertPublisher | undefined;
   let statusWriter: AnalysisStatusWriter | undefined;
+  let webhookPatcher: WebhookConfigPatcher | undefined;
   const leader = new LeaseLeaderElector({
     http, logger, namespace: systemNamespace, identity: config.controlPlaneId,
     onStartedLeading: () => {
       rootPublisher?.start();
       statusWriter?.sync();
+      webhookPatcher?.start();
     },
-    onStoppedLeading: () => rootPublisher?.stop(),
+    onStoppedLeading: () => {
+      rootPublisher?.stop();
+      webhookPatcher?.stop();
+    },
   });
   leader.start();
   // meshd listens (and /ready explains) while the CA Secret is awaited.
@@ -111,6 +117,12 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
       void authority.then((ca) => {
         rootPublisher = new RootCertPublisher(http, () => pipeline.model.list('Namespace').map((n) => n.object.metadata.name), ca, logger);
         if (leader.isLeader) rootPublisher.start();
+        webhookPatcher = new WebhookConfigPatcher({
+          http, logger: logger.child({ component: 'webhook-config' }), systemNamespace,
+          rootBundlePem: () => ca.material.rootBundlePem,
+          gatewayApiVersion: () => source.status().find((k) => k.kind === 'Gateway')?.apiVersion || undefined,
+        });
+        if (leader.isLeader) webhookPatcher.start();
       });
       // Re-evaluate proxies whose pod changed (labels, service account). Push
       // reasons name each changed object `Kind/namespace/name`; pushes without a
@@ -137,6 +149,8 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
     stop: async () => {
       rootPublisher?.stop();
       statusWriter?.stop();
+      webhookPatcher?.stop();
+      await webhookPatcher?.idle();
       // A status write in flight finishes (or times out) before the Lease is handed back.
       await statusWriter?.idle();
       await leader.stop();
