@@ -1,9 +1,22 @@
 // The webhook paths istiod serves and what answers each.
 import type { MeshdConfig } from '../meshd.js';
 import type { MeshPipeline } from '../push/pipeline.js';
+import { meshConfigMapName } from '../model/meshConfig.js';
+import { cachedSettings } from './inject/injectionSettings.js';
+import { injectorConfigMapName } from './inject/injectionValues.js';
+import { injectAdmission } from './inject/injectWebhook.js';
 import { validateAdmission } from './validation.js';
 import type { AdmissionHandler } from './webhookServer.js';
 
-export function webhookHandlers(_config: MeshdConfig, _pipeline: MeshPipeline): Record<string, AdmissionHandler> {
-  return { '/validate': validateAdmission };
+const systemNamespace = 'istio-system';
+
+export function webhookHandlers(config: MeshdConfig, pipeline: MeshPipeline): Record<string, AdmissionHandler> {
+  const settings = cachedSettings(
+    () => [pipeline.model.get('ConfigMap', systemNamespace, meshConfigMapName), pipeline.model.get('ConfigMap', systemNamespace, injectorConfigMapName)],
+    { clusterId: config.clusterId, trustDomain: config.trustDomain },
+  );
+  return {
+    '/validate': validateAdmission,
+    '/inject': (request) => injectAdmission(request, settings),
+  };
 }
