@@ -26,7 +26,13 @@ export const initContainerName = 'istio-init';
 const proxyUid = 1337;
 
 /** Where the pod's workload comes from, as istiod derives it (a ReplicaSet stands for its Deployment). */
-export function workloadOf(pod: Pod, namespace: string): { name: string; kind: string; apiVersion: string } {
+export interface WorkloadRef {
+  name: string;
+  kind: string;
+  apiVersion: string;
+}
+
+export function workloadOf(pod: Pod, namespace: string): WorkloadRef {
   const owner = pod.metadata.ownerReferences?.find((o) => o.controller) ?? pod.metadata.ownerReferences?.[0];
   const hash = pod.metadata.labels?.['pod-template-hash'];
   if (owner?.kind === 'ReplicaSet' && hash && owner.name.endsWith(`-${hash}`)) {
@@ -69,13 +75,15 @@ function resourcesFor(annotations: PodAnnotations, values: InjectionValues): Jso
 
 const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
 
-/** The pod with its sidecar. Throws AnnotationError for a malformed per-pod override. */
-export function injectSidecar(original: Pod, namespace: string, settings: InjectionSettings): Pod {
+/**
+ * The pod with its sidecar. Throws AnnotationError for a malformed per-pod
+ * override. `workload` names the owner when the pod is a template (kube-inject).
+ */
+export function injectSidecar(original: Pod, namespace: string, settings: InjectionSettings, workload: WorkloadRef = workloadOf(original, namespace)): Pod {
   const pod = structuredClone(original);
   const { values } = settings;
   const proxyValues = values.global.proxy;
   const annotations = new PodAnnotations(pod.metadata.annotations ?? {});
-  const workload = workloadOf(pod, namespace);
 
   const overrides = annotations.proxyConfig();
   const proxyConfig: ProxyConfig = { ...settings.proxyConfig, ...(overrides ?? {}) };
