@@ -17,6 +17,7 @@ import type { DecodedNode } from '../xds/server/wire.js';
 import { fileModeAuthority } from './fileCa.js';
 import { WebhookServer } from '../webhooks/webhookServer.js';
 import { webhookHandlers } from '../webhooks/handlers.js';
+import { WebhookMetrics } from '../webhooks/webhookMetrics.js';
 
 export interface ServeOverrides {
   logger?: Logger;
@@ -89,7 +90,10 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     };
   });
   // The webhooks present the same serving certificate as the TLS port.
-  const webhook = secure.then(() => new WebhookServer({ serving: serving!, logger: logger.child({ component: 'webhook' }), handlers: webhookHandlers(config, pipeline) }));
+  const webhookMetrics = new WebhookMetrics(registry);
+  const webhook = secure.then(() => new WebhookServer({
+    serving: serving!, logger: logger.child({ component: 'webhook' }), handlers: webhookHandlers(config, pipeline, webhookMetrics), onRefused: (status) => webhookMetrics.refused(status),
+  }));
   const meshd = await startMeshd(config, {
     resources: pipelineSource(pipeline, () => afterPush()),
     webhook,

@@ -6,17 +6,26 @@ import { cachedSettings } from './inject/injectionSettings.js';
 import { injectorConfigMapName } from './inject/injectionValues.js';
 import { injectAdmission } from './inject/injectWebhook.js';
 import { validateAdmission } from './validation.js';
+import type { WebhookMetrics } from './webhookMetrics.js';
 import type { AdmissionHandler } from './webhookServer.js';
 
 const systemNamespace = 'istio-system';
 
-export function webhookHandlers(config: MeshdConfig, pipeline: MeshPipeline): Record<string, AdmissionHandler> {
+export function webhookHandlers(config: MeshdConfig, pipeline: MeshPipeline, metrics: WebhookMetrics): Record<string, AdmissionHandler> {
   const settings = cachedSettings(
     () => [pipeline.model.get('ConfigMap', systemNamespace, meshConfigMapName), pipeline.model.get('ConfigMap', systemNamespace, injectorConfigMapName)],
     { clusterId: config.clusterId, trustDomain: config.trustDomain },
   );
   return {
-    '/validate': validateAdmission,
-    '/inject': (request) => injectAdmission(request, settings),
+    '/validate': (request) => {
+      const response = validateAdmission(request);
+      metrics.validated(request, response);
+      return response;
+    },
+    '/inject': (request) => {
+      const response = injectAdmission(request, settings);
+      metrics.injected(response);
+      return response;
+    },
   };
 }

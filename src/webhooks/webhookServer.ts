@@ -18,6 +18,8 @@ export interface WebhookServerOptions {
   handlers: Readonly<Record<string, AdmissionHandler>>;
   /** Largest request body accepted (default 8 MiB: an AdmissionReview carries object and oldObject, each up to etcd's 1.5 MiB, plus JSON overhead). */
   maxBodyBytes?: number;
+  /** Counts requests refused before reaching a handler. */
+  onRefused?: (status: number) => void;
   /** A request must arrive whole within this (default 10 s; the API server's own webhook timeout is at most 30 s). */
   requestTimeoutMs?: number;
 }
@@ -105,6 +107,7 @@ export class WebhookServer {
       const status = err instanceof RequestProblem ? err.status : 500;
       const message = (err as Error).message;
       this.opts.logger.warn({ path, status, error: message }, 'webhook request refused');
+      this.opts.onRefused?.(status);
       send(res, status, 'text/plain; charset=utf-8', `${message}\n`);
       // The rest of an oversized body is not read: drop the connection.
       if (status === 413) res.once('finish', () => req.destroy());

@@ -72,6 +72,19 @@ describe('meshd serve: the webhook port', () => {
     expect((answer.json as ReviewAnswer).apiVersion).toBe('admission.k8s.io/v1beta1');
   });
 
+  it('injects pods on /inject and counts both webhooks in istiod metrics', async () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'shop' }, spec: { containers: [{ name: 'web', image: 'web:1' }] } };
+    const answer = await postWebhook(server.ports.webhook!, '/inject', admissionReview({ kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', object: pod }), { ca: root });
+    const response = (answer.json as ReviewAnswer).response;
+    expect(response).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
+    expect(Buffer.from(response.patch!, 'base64').toString()).toContain('"name":"istio-proxy"');
+    const metrics = await (await fetch(`http://127.0.0.1:${server.ports.http}/metrics`)).text();
+    expect(metrics).toMatch(/^sidecar_injection_requests_total 1$/m);
+    expect(metrics).toMatch(/^sidecar_injection_success_total 1$/m);
+    expect(metrics).toMatch(/^galley_validation_passed\{group="security.istio.io",version="v1",resource="peerauthentication"\} 1$/m);
+    expect(metrics).toMatch(/^galley_validation_failed\{group="security.istio.io",version="v1",resource="peerauthentication",reason="invalid_config"\} 2$/m);
+  });
+
   it('refuses malformed reviews, unknown paths and wrong methods with a clear error', async () => {
     const call = (p: string, body: string) => postWebhook(server.ports.webhook!, p, body, { ca: root });
     expect(await call('/validate', '{not json')).toMatchObject({ status: 400, text: expect.stringContaining('body is not JSON') });
