@@ -22,7 +22,12 @@ export function validateAdmission(request: AdmissionRequest): AdmissionResponse 
   if (request.subResource) return allowed(uid);
   const apiVersion = gvk.group ? `${gvk.group}/${gvk.version}` : gvk.version;
   const kind: KindName | undefined = istioGroups.has(gvk.group) ? knownKind(apiVersion, gvk.kind) : undefined;
-  if (!kind) return denied(uid, `unrecognized type ${gvk.kind} (${apiVersion}): meshd validates only ${istioKindList()}`);
+  if (!kind) {
+    // Istio's own configurations send every *.istio.io kind (EnvoyFilter, Telemetry, ...): meshd
+    // neither reads nor judges those, and refusing them would break a mesh moving from istiod.
+    if (gvk.group.endsWith('.istio.io')) return allowed(uid, [`meshd does not read ${gvk.kind} (${apiVersion}); it is stored without validation`]);
+    return denied(uid, `unrecognized type ${gvk.kind} (${apiVersion}): meshd validates only ${istioKindList()}`);
+  }
   const object = request.object;
   if (!object || typeof object !== 'object' || Array.isArray(object)) return denied(uid, `${gvk.kind}: request.object is missing or not an object`);
   const candidate = object as KubeObject;

@@ -135,9 +135,11 @@ describe('/validate uses the model validators', () => {
     expect(response.warnings?.[0]).toMatch(/ALLOW policy with no rules/);
   });
 
-  it('denies kinds it does not know and admits deletions', () => {
-    const unknown = validateAdmission({ uid: 'u', operation: 'CREATE', kind: { group: 'telemetry.istio.io', version: 'v1', kind: 'Telemetry' }, object: { metadata: { name: 't' } } });
-    expect(unknown).toMatchObject({ allowed: false, status: { message: expect.stringMatching(/^unrecognized type Telemetry \(telemetry.istio.io\/v1\): meshd validates only VirtualService, /) } });
+  it('denies kinds it does not know, admits Istio kinds it does not read with a warning, and admits deletions', () => {
+    const unknown = validateAdmission({ uid: 'u', operation: 'CREATE', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, object: { metadata: { name: 't' } } });
+    expect(unknown).toMatchObject({ allowed: false, status: { message: expect.stringMatching(/^unrecognized type Deployment \(apps\/v1\): meshd validates only VirtualService, /) } });
+    const telemetry = validateAdmission({ uid: 'u', operation: 'CREATE', kind: { group: 'telemetry.istio.io', version: 'v1', kind: 'Telemetry' }, object: { metadata: { name: 't' } } });
+    expect(telemetry).toEqual({ uid: 'u', allowed: true, warnings: ['meshd does not read Telemetry (telemetry.istio.io/v1); it is stored without validation'] });
     expect(validateAdmission({ uid: 'u', operation: 'DELETE', kind: { group: 'security.istio.io', version: 'v1', kind: 'PeerAuthentication' } }).allowed).toBe(true);
   });
 });
