@@ -35,6 +35,9 @@ class RequestProblem extends Error {
 export class WebhookServer {
   private readonly server: https.Server;
   private readonly maxBodyBytes: number;
+  private readonly onRenewed = (update: { certificate: Buffer; privateKey: Buffer } | null): void => {
+    if (update) this.server.setSecureContext({ key: update.privateKey, cert: update.certificate, minVersion: 'TLSv1.2' });
+  };
 
   constructor(private readonly opts: WebhookServerOptions) {
     this.maxBodyBytes = opts.maxBodyBytes ?? defaultMaxBodyBytes;
@@ -45,6 +48,8 @@ export class WebhookServer {
         key: pair.keyPem, cert: pair.certChainPem, minVersion: 'TLSv1.2',
         requestTimeout: requestTimeoutMs,
         headersTimeout: requestTimeoutMs,
+        // A client that connects and never completes the handshake is dropped too.
+        handshakeTimeout: requestTimeoutMs,
         // Node checks these deadlines on this interval (30 s by default).
         connectionsCheckingInterval: Math.max(100, Math.min(1_000, requestTimeoutMs / 2)),
       },
@@ -53,9 +58,7 @@ export class WebhookServer {
     this.server.keepAliveTimeout = 30_000;
     this.server.maxConnections = 1024;
     // New handshakes use the renewed certificate; open connections continue.
-    opts.serving.addIdentityCertificateListener((update) => {
-      if (update) this.server.setSecureContext({ key: update.privateKey, cert: update.certificate, minVersion: 'TLSv1.2' });
-    });
+    opts.serving.addIdentityCertificateListener(this.onRenewed);
     this.server.on('tlsClientError', (err) => opts.logger.debug({ err: err.message }, 'webhook TLS handshake failed'));
   }
 
@@ -71,6 +74,7 @@ export class WebhookServer {
   }
 
   async close(): Promise<void> {
+    this.opts.serving.removeIdentityCertificateListener(this.onRenewed);
     if (!this.server.listening) return;
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());

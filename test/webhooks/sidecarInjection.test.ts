@@ -119,6 +119,13 @@ describe('sidecar injection template', () => {
     expect(pod.spec.imagePullSecrets).toEqual([{ name: 'pull' }]);
   });
 
+  it('passes mesh defaultConfig fields through, and refuses a mistyped one naming the mesh config', () => {
+    const env = envOf(proxyOf(injectSidecar(appPod(), 'shop', settings('defaultConfig:\n  someNewerField: {a: 1}\n'))));
+    expect(JSON.parse(env.PROXY_CONFIG as string)).toMatchObject({ someNewerField: { a: 1 } });
+    const meshCm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: 'defaultConfig:\n  interceptionMode: MAGIC\n' } };
+    expect(injectionSettingsFrom(meshCm, undefined, identity)).toEqual({ ok: false, error: 'mesh config defaultConfig: interceptionMode: want one of REDIRECT, TPROXY, NONE, got "MAGIC"' });
+  });
+
   it("applies istiod's per-pod annotations", () => {
     const pod = injectSidecar(
       appPod({

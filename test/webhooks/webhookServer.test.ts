@@ -192,6 +192,19 @@ describe('WebhookServer limits', () => {
     expect((answer.json as ReviewAnswer).response.allowed).toBe(false);
   });
 
+  it('presents the renewed serving certificate to new connections without a restart', async () => {
+    const fingerprint = () => new Promise<string>((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port, ca: root }, () => {
+        resolve(socket.getPeerCertificate().fingerprint256);
+        socket.end();
+      });
+      socket.once('error', reject);
+    });
+    const before = await fingerprint();
+    serving.renew();
+    expect(await fingerprint()).not.toBe(before);
+  });
+
   it('does not accept a plaintext connection as a request', async () => {
     const socket = net.connect(port, '127.0.0.1');
     socket.write('POST /validate HTTP/1.1\r\nhost: x\r\n\r\n');

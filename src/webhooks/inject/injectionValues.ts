@@ -181,12 +181,19 @@ export const proxyConfigFields = new Set([
 
 export const interceptionModes = ['REDIRECT', 'TPROXY', 'NONE'] as const;
 
-/** Problems with a ProxyConfig document, each naming the field. */
-export function proxyConfigProblems(config: Record<string, unknown>): string[] {
+/**
+ * Problems with a ProxyConfig document, each naming the field. `strict` also
+ * refuses fields ProxyConfig does not have (a pod annotation, as istiod parses
+ * it); the mesh config's defaultConfig was already accepted by its owner.
+ */
+export function proxyConfigProblems(config: Record<string, unknown>, strict = true): string[] {
   const problems: string[] = [];
   for (const [key, value] of Object.entries(config)) {
-    if (!proxyConfigFields.has(key)) problems.push(`unknown ProxyConfig field ${JSON.stringify(key)}`);
-    else if (key === 'discoveryAddress' && (typeof value !== 'string' || !/^[^\s:]+:\d+$/.test(value))) problems.push(`discoveryAddress: want HOST:PORT, got ${JSON.stringify(value)}`);
+    if (!proxyConfigFields.has(key)) {
+      if (strict) problems.push(`unknown ProxyConfig field ${JSON.stringify(key)}`);
+      continue;
+    }
+    if (key === 'discoveryAddress' && (typeof value !== 'string' || !/^[^\s:]+:\d+$/.test(value))) problems.push(`discoveryAddress: want HOST:PORT, got ${JSON.stringify(value)}`);
     else if (key === 'interceptionMode' && !(interceptionModes as readonly unknown[]).includes(value)) problems.push(`interceptionMode: want one of ${interceptionModes.join(', ')}, got ${JSON.stringify(value)}`);
     else if (key === 'holdApplicationUntilProxyStarts' && typeof value !== 'boolean') problems.push(`holdApplicationUntilProxyStarts: must be true or false`);
     else if (key === 'concurrency' && !(Number.isInteger(value) && (value as number) >= 0)) problems.push(`concurrency: must be a non-negative integer`);
@@ -204,7 +211,7 @@ export function meshProxyConfig(meshConfigMap: KubeObject | undefined, istioName
   const defaults = document.value.defaultConfig;
   if (defaults === undefined || defaults === null) return { ok: true, value: base };
   if (!isRecord(defaults)) return { ok: false, error: 'mesh config defaultConfig: must be a mapping (ProxyConfig)' };
-  const problems = proxyConfigProblems(defaults);
+  const problems = proxyConfigProblems(defaults, false);
   if (problems.length > 0) return { ok: false, error: `mesh config defaultConfig: ${problems.join('; ')}` };
   return { ok: true, value: { ...base, ...defaults } };
 }
