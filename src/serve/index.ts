@@ -50,6 +50,8 @@ export interface ServeParts {
   describeProxy?: (node: DecodedNode) => Proxy;
   /** Runs once meshd is up (Kubernetes mode: leader election). */
   afterStart?: (meshd: Meshd, pipeline: MeshPipeline, analysis: AnalysisReporter) => void | Promise<void>;
+  /** The API server's `MAJOR.MINOR` once known (Kubernetes mode), for the injector. */
+  kubernetesVersion?: () => string | undefined;
   stop?: () => Promise<void>;
 }
 
@@ -92,7 +94,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
   // The webhooks present the same serving certificate as the TLS port.
   const webhookMetrics = new WebhookMetrics(registry);
   const webhook = secure.then(() => new WebhookServer({
-    serving: serving!, logger: logger.child({ component: 'webhook' }), handlers: webhookHandlers(config, pipeline, webhookMetrics), onRefused: (status) => webhookMetrics.refused(status),
+    serving: serving!, logger: logger.child({ component: 'webhook' }), handlers: webhookHandlers(config, pipeline, webhookMetrics, parts.kubernetesVersion), onRefused: (status) => webhookMetrics.refused(status),
   }));
   const meshd = await startMeshd(config, {
     resources: pipelineSource(pipeline, () => afterPush()),

@@ -17,6 +17,7 @@ import type { DecodedNode } from '../xds/server/wire.js';
 import { AnalysisStatusWriter, hasIstioStatus } from './analysisStatus.js';
 import type { ServeParts } from './index.js';
 import { WebhookConfigPatcher } from '../webhooks/webhookConfigPatcher.js';
+import { watchServerVersion } from '../webhooks/kubernetesVersion.js';
 
 const systemNamespace = 'istio-system';
 const caRetryMs = 2_000;
@@ -86,6 +87,7 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
     },
   });
   leader.start();
+  const serverVersion = watchServerVersion(http, logger.child({ component: 'kube' }));
   // meshd listens (and /ready explains) while the CA Secret is awaited.
   const authority = awaitCaMaterial(http, leader, config, logger).then(
     (material) => new CertificateAuthority(material, { defaultTtlMs: config.certTtlMs, maxTtlMs: config.maxCertTtlMs, clockSkewMs: 2 * 60_000 }),
@@ -95,6 +97,7 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
     authority,
     reviewToken: (token, audiences) => reviewToken(http, token, audiences.length ? audiences : [caTokenAudience]),
     describeProxy: (node) => podAwareProxy(node, source),
+    kubernetesVersion: serverVersion.current,
     afterStart: (meshd, pipeline, analysis) => {
       // istiod's in-cluster analysis: messages in the status of the Istio resources they name.
       const istioKinds = kindNames.filter(hasIstioStatus);
@@ -150,6 +153,7 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
       rootPublisher?.stop();
       statusWriter?.stop();
       webhookPatcher?.stop();
+      serverVersion.stop();
       await webhookPatcher?.idle();
       // A status write in flight finishes (or times out) before the Lease is handed back.
       await statusWriter?.idle();

@@ -11,10 +11,15 @@ import type { AdmissionHandler } from './webhookServer.js';
 
 const systemNamespace = 'istio-system';
 
-export function webhookHandlers(config: MeshdConfig, pipeline: MeshPipeline, metrics: WebhookMetrics): Record<string, AdmissionHandler> {
+export function webhookHandlers(
+  config: MeshdConfig,
+  pipeline: MeshPipeline,
+  metrics: WebhookMetrics,
+  kubernetesVersion?: () => string | undefined,
+): Record<string, AdmissionHandler> {
   const settings = cachedSettings(
     () => [pipeline.model.get('ConfigMap', systemNamespace, meshConfigMapName), pipeline.model.get('ConfigMap', systemNamespace, injectorConfigMapName)],
-    { clusterId: config.clusterId, trustDomain: config.trustDomain },
+    { clusterId: config.clusterId, trustDomain: config.trustDomain, ...(kubernetesVersion ? { kubernetesVersion } : {}) },
   );
   return {
     '/validate': (request) => {

@@ -110,6 +110,15 @@ describe.skipIf(!realApiServerAvailable)('sidecar injection through a real API s
     expect((await api.get<StoredPod>('v1', 'Pod', 'plain', 'asks'))!.spec.containers.map((c) => c.name)).toEqual(['app', 'istio-proxy']);
   }, 60_000);
 
+  it('refuses a native sidecar on this API server (v1.25), which would store a pod that never starts', async () => {
+    await meshd!.waitForLog((l) => l.msg === 'API server version');
+    const refused = await create(pod('native', 'injected', { annotations: { 'sidecar.istio.io/nativeSidecar': 'true' } }));
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toBe(
+      'admission webhook "namespace.sidecar-injector.istio.io" denied the request: injection failed: annotation sidecar.istio.io/nativeSidecar asks for a native sidecar, which needs Kubernetes 1.29 or later; this API server is 1.25',
+    );
+  }, 60_000);
+
   it('refuses a pod whose override annotation is malformed, naming the annotation', async () => {
     const refused = await create(pod('bad-ports', 'injected', { annotations: { 'traffic.sidecar.istio.io/excludeOutboundPorts': '3306,mysql' } }));
     expect(refused.status).toBe(400);

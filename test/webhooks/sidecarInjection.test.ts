@@ -7,6 +7,7 @@ import { injectionSettingsFrom } from '../../src/webhooks/inject/injectionSettin
 import { injectAdmission, podPatch } from '../../src/webhooks/inject/injectWebhook.js';
 import type { Container, Pod } from '../../src/webhooks/inject/podTypes.js';
 import { injectSidecar, type InjectionSettings } from '../../src/webhooks/inject/sidecarInjection.js';
+import { parseServerVersion } from '../../src/webhooks/kubernetesVersion.js';
 
 const identity = { clusterId: 'Kubernetes', trustDomain: 'cluster.local' };
 
@@ -168,6 +169,17 @@ describe('sidecar injection template', () => {
     expect(proxy.restartPolicy).toBe('Always');
     expect(proxy.startupProbe).toMatchObject({ httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 1 });
     expect(JSON.parse(injected.metadata.annotations!['sidecar.istio.io/status']!)).toMatchObject({ initContainers: ['istio-init', 'istio-proxy'], containers: null });
+  });
+
+  it('refuses a native sidecar on an API server older than 1.29, which would drop restartPolicy', () => {
+    const pod = appPod({ annotations: { 'sidecar.istio.io/nativeSidecar': 'true' } });
+    expect(() => injectSidecar(pod, 'shop', { ...settings(), kubernetesVersion: '1.25' })).toThrow(
+      'annotation sidecar.istio.io/nativeSidecar asks for a native sidecar, which needs Kubernetes 1.29 or later; this API server is 1.25',
+    );
+    expect(proxyOf(injectSidecar(pod, 'shop', { ...settings(), kubernetesVersion: '1.30' }))!.restartPolicy).toBe('Always');
+    expect(() => injectSidecar(appPod(), 'shop', { ...settings(undefined, '{"global": {"nativeSidecar": true}}'), kubernetesVersion: '1.28' })).toThrow(/^values global.nativeSidecar asks/);
+    expect(parseServerVersion({ gitVersion: 'v1.25.0-k3s1', major: '1', minor: '25' })).toBe('1.25');
+    expect(parseServerVersion({ major: '1', minor: '29+' })).toBe('1.29');
   });
 
   it('rewrites application probes through the agent, as istiod does', () => {

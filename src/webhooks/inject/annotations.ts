@@ -35,7 +35,10 @@ export const Annotation = {
   userVolumeMount: 'sidecar.istio.io/userVolumeMount',
 } as const;
 
-export class AnnotationError extends Error {}
+/** Why a pod cannot be injected correctly: the pod is refused with this message. */
+export class InjectionError extends Error {}
+
+export class AnnotationError extends InjectionError {}
 
 function fail(name: string, value: string, reason: string): never {
   throw new AnnotationError(`annotation ${name}=${JSON.stringify(value)}: ${reason}`);

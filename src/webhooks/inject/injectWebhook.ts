@@ -4,7 +4,7 @@
 // Patch that turns the pod into the injected one; a pod that cannot be
 // injected correctly is refused with the reason, never admitted half-built.
 import { allowed, denied, patched, type AdmissionRequest, type AdmissionResponse, type JsonPatchOperation } from '../admissionReview.js';
-import { AnnotationError } from './annotations.js';
+import { InjectionError } from './annotations.js';
 import { injectionRequired } from './injectionPolicy.js';
 import type { SettingsResult } from './injectionSettings.js';
 import type { Pod } from './podTypes.js';
@@ -40,7 +40,7 @@ export function injectAdmission(request: AdmissionRequest, settings: () => Setti
   try {
     return patched(uid, podPatch(pod, injectSidecar(pod, namespace, current.settings)));
   } catch (err) {
-    if (err instanceof AnnotationError) return denied(uid, `injection failed: ${err.message}`);
+    if (err instanceof InjectionError) return denied(uid, `injection failed: ${err.message}`);
     throw err;
   }
 }

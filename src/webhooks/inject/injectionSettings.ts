@@ -11,6 +11,8 @@ export type SettingsResult = { ok: true; settings: InjectionSettings } | { ok: f
 export interface MeshdIdentity {
   clusterId: string;
   trustDomain: string;
+  /** The API server's `MAJOR.MINOR`, once known (Kubernetes mode). */
+  kubernetesVersion?: () => string | undefined;
 }
 
 export function injectionSettingsFrom(meshConfigMap: KubeObject | undefined, valuesConfigMap: KubeObject | undefined, identity: MeshdIdentity): SettingsResult {
@@ -30,16 +32,20 @@ export function injectionSettingsFrom(meshConfigMap: KubeObject | undefined, val
       trustDomain,
       revision: 'default',
       prometheusMerge: merge === undefined ? true : merge === true,
+      kubernetesVersion: identity.kubernetesVersion?.(),
     },
   };
 }
 
-/** Re-parses only when either ConfigMap object changed (the model replaces objects on update). */
+/** Re-parses only when either ConfigMap object (the model replaces objects on update) or the server version changed. */
 export function cachedSettings(read: () => [KubeObject | undefined, KubeObject | undefined], identity: MeshdIdentity): () => SettingsResult {
-  let last: { mesh: KubeObject | undefined; values: KubeObject | undefined; result: SettingsResult } | undefined;
+  let last: { mesh: KubeObject | undefined; values: KubeObject | undefined; version: string | undefined; result: SettingsResult } | undefined;
   return () => {
     const [mesh, values] = read();
-    if (!last || last.mesh !== mesh || last.values !== values) last = { mesh, values, result: injectionSettingsFrom(mesh, values, identity) };
+    const version = identity.kubernetesVersion?.();
+    if (!last || last.mesh !== mesh || last.values !== values || last.version !== version) {
+      last = { mesh, values, version, result: injectionSettingsFrom(mesh, values, identity) };
+    }
     return last.result;
   };
 }

@@ -2,7 +2,7 @@
 // templates of a multi-document YAML file, as `istioctl kube-inject` does.
 // Documents without a pod template pass through unchanged.
 import { parseAllDocuments, stringify } from 'yaml';
-import { AnnotationError } from './annotations.js';
+import { InjectionError } from './annotations.js';
 import { injectionRequired } from './injectionPolicy.js';
 import type { Pod, PodMeta, PodSpec } from './podTypes.js';
 import { injectSidecar, type InjectionSettings } from './sidecarInjection.js';
@@ -52,7 +52,7 @@ function injectDocument(doc: Doc, index: number, settings: InjectionSettings): D
   try {
     injected = injectSidecar(pod, namespace, settings, workload);
   } catch (err) {
-    if (err instanceof AnnotationError) throw new KubeInjectError(`${where}: ${err.message}`);
+    if (err instanceof InjectionError) throw new KubeInjectError(`${where}: ${err.message}`);
     throw err;
   }
   if (path.length === 0) return { ...doc, metadata: injected.metadata, spec: injected.spec };

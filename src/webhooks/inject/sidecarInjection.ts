@@ -4,7 +4,7 @@
 // native sidecar: an init container with restartPolicy Always), istiod's
 // volumes, labels and annotations, and application probes routed through the
 // agent. Pure: the same pod and settings always give the same result.
-import { Annotation, PodAnnotations } from './annotations.js';
+import { Annotation, InjectionError, PodAnnotations } from './annotations.js';
 import type { InjectionValues, ProxyConfig } from './injectionValues.js';
 import type { Container, Json, Pod } from './podTypes.js';
 import { rewriteAppProbes } from './probeRewrite.js';
@@ -19,6 +19,14 @@ export interface InjectionSettings {
   revision: string;
   /** Mesh config enablePrometheusMerge (istiod's default: true). */
   prometheusMerge: boolean;
+  /** The API server's version (`1.25`) when known: native sidecars need 1.29 or later. */
+  kubernetesVersion?: string | undefined;
+}
+
+/** Kubernetes runs init containers with restartPolicy Always as sidecars from 1.29 (beta, on by default). */
+export function supportsNativeSidecars(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map((p) => parseInt(p, 10));
+  return major > 1 || (major === 1 && minor >= 29);
 }
 
 export const proxyContainerName = 'istio-proxy';
@@ -76,8 +84,9 @@ function resourcesFor(annotations: PodAnnotations, values: InjectionValues): Jso
 const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
 
 /**
- * The pod with its sidecar. Throws AnnotationError for a malformed per-pod
- * override. `workload` names the owner when the pod is a template (kube-inject).
+ * The pod with its sidecar. Throws InjectionError (AnnotationError for a malformed per-pod
+ * override) rather than build a pod that cannot start. `workload` names the owner
+ * when the pod is a template (kube-inject).
  */
 export function injectSidecar(original: Pod, namespace: string, settings: InjectionSettings, workload: WorkloadRef = workloadOf(original, namespace)): Pod {
   const pod = structuredClone(original);
@@ -90,6 +99,11 @@ export function injectSidecar(original: Pod, namespace: string, settings: Inject
   const interceptionMode = annotations.interceptionMode(proxyConfig.interceptionMode ?? 'REDIRECT');
   const statusPort = annotations.integer(Annotation.statusPort, proxyValues.statusPort, 0, 65535);
   const native = annotations.boolean(Annotation.nativeSidecar, values.global.nativeSidecar);
+  if (native && settings.kubernetesVersion && !supportsNativeSidecars(settings.kubernetesVersion)) {
+    // An older API server drops restartPolicy: istio-proxy would be an init container that never ends.
+    const asked = annotations.has(Annotation.nativeSidecar) ? `annotation ${Annotation.nativeSidecar}` : 'values global.nativeSidecar';
+    throw new InjectionError(`${asked} asks for a native sidecar, which needs Kubernetes 1.29 or later; this API server is ${settings.kubernetesVersion}`);
+  }
   const hold = !native && (proxyConfig.holdApplicationUntilProxyStarts ?? proxyValues.holdApplicationUntilProxyStarts);
   const rewriteProbes = annotations.boolean(Annotation.rewriteAppHTTPProbers, values.sidecarInjectorWebhook.rewriteAppHTTPProbe) && statusPort !== 0;
   const resources = resourcesFor(annotations, values);
