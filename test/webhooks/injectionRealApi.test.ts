@@ -10,6 +10,7 @@ import { eventually } from '../support/fakeKubeApiHelpers.js';
 import { spawnMeshd, type MeshdProcess } from '../support/meshdProcess.js';
 import { RealKubeApi, realApiServerAvailable, type KubeObject } from '../support/realKubeApi.js';
 import { webhookConfigurationsAt, type WebhookConfigurationObject } from '../support/webhookManifests.js';
+import { meshctl } from '../support/meshctl.js';
 
 interface StoredPod extends KubeObject {
   metadata: KubeObject['metadata'] & { annotations?: Record<string, string> };
@@ -117,6 +118,20 @@ describe.skipIf(!realApiServerAvailable)('sidecar injection through a real API s
     expect(refused.body.message).toBe(
       'admission webhook "namespace.sidecar-injector.istio.io" denied the request: injection failed: annotation sidecar.istio.io/nativeSidecar asks for a native sidecar, which needs Kubernetes 1.29 or later; this API server is 1.25',
     );
+  }, 60_000);
+
+  it('meshctl --kubeconfig kube-inject reads the values and the server version from the cluster, as istioctl does', async () => {
+    const values = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-sidecar-injector', namespace: 'istio-system' }, data: { values: JSON.stringify({ global: { hub: 'registry.example.com/istio', tag: '1.23.2' } }) } };
+    await api.apply(values);
+    writeFileSync(join(dir, 'pod.yaml'), JSON.stringify(pod('offline', 'injected')));
+    const injected = await meshctl(['--kubeconfig', join(dir, 'kubeconfig'), 'kube-inject', '-f', join(dir, 'pod.yaml')]);
+    expect(injected.stderr).toBe('');
+    expect(injected.stdout).toContain('image: registry.example.com/istio/proxyv2:1.23.2');
+    writeFileSync(join(dir, 'native.yaml'), JSON.stringify(pod('native', 'injected', { annotations: { 'sidecar.istio.io/nativeSidecar': 'true' } })));
+    const native = await meshctl(['--kubeconfig', join(dir, 'kubeconfig'), 'kube-inject', '-f', join(dir, 'native.yaml')]);
+    expect(native.code).toBe(1);
+    expect(native.stderr).toContain('needs Kubernetes 1.29 or later; this API server is 1.25');
+    await api.delete('v1', 'ConfigMap', 'istio-system', 'istio-sidecar-injector');
   }, 60_000);
 
   it('refuses a pod whose override annotation is malformed, naming the annotation', async () => {
