@@ -64,9 +64,14 @@ export class WebhookServer {
 
   async listen(host: string, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      const failed = (err: NodeJS.ErrnoException): void => {
+        // Keep the code (EADDRINUSE, EACCES) for callers; say which flag to change.
+        const named = Object.assign(new Error(`webhook port ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message} (--webhook-port; 0 picks a free port)`), { code: err.code });
+        reject(named);
+      };
+      this.server.once('error', failed);
       this.server.listen(port, host, () => {
-        this.server.off('error', reject);
+        this.server.off('error', failed);
         resolve();
       });
     });

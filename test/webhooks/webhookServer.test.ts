@@ -205,6 +205,13 @@ describe('WebhookServer limits', () => {
     expect(await fingerprint()).not.toBe(before);
   });
 
+  it('names the flag when its port is taken', async () => {
+    const { logger } = captureLogs('error');
+    const second = new WebhookServer({ serving, logger, handlers: {} });
+    await expect(second.listen('127.0.0.1', port)).rejects.toThrow(`webhook port 127.0.0.1:${port}: address already in use (--webhook-port; 0 picks a free port)`);
+    await second.close();
+  });
+
   it('does not accept a plaintext connection as a request', async () => {
     const socket = net.connect(port, '127.0.0.1');
     socket.write('POST /validate HTTP/1.1\r\nhost: x\r\n\r\n');
