@@ -1,6 +1,6 @@
 // The certificate authority: decides what a caller may get and issues it.
 // Workload certificates carry only the caller's SPIFFE ID; the serving
-// certificate of the TLS port carries DNS names.
+// certificate of the TLS and webhook ports carries DNS names (and IPs).
 import { isIP } from 'node:net';
 import { generateKeyPairSync } from 'node:crypto';
 import {

@@ -93,9 +93,15 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
   });
   // The webhooks present the same serving certificate as the TLS port.
   const webhookMetrics = new WebhookMetrics(registry);
-  const webhook = secure.then(() => new WebhookServer({
-    serving: serving!, logger: logger.child({ component: 'webhook' }), handlers: webhookHandlers(config, pipeline, webhookMetrics, parts.kubernetesVersion), onRefused: (status) => webhookMetrics.refused(status),
-  }));
+  const webhook = secure.then(
+    () =>
+      new WebhookServer({
+        serving: serving!, // set before `secure` resolves
+        logger: logger.child({ component: 'webhook' }),
+        handlers: webhookHandlers(config, pipeline, webhookMetrics, parts.kubernetesVersion),
+        onRefused: (status) => webhookMetrics.refused(status),
+      }),
+  );
   const meshd = await startMeshd(config, {
     resources: pipelineSource(pipeline, () => afterPush()),
     webhook,
