@@ -3,6 +3,7 @@
 // then fails closed; an invalid Istio object is refused at `kubectl apply` time
 // with istiod's message and never stored; a restart with a new root re-patches.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,25 @@ describe.skipIf(!realApiServerAvailable)('validation webhook through a real API 
       spec: { hosts: ['web'], http: [{ match: [{ uri: { regex: '(' } }], route: [{ destination: { host: 'web' } }] }] },
     });
     expect(refused.body.message).toMatch(/^admission webhook "rev.validation.istio.io" denied the request: configuration is invalid: spec.http\[0\].match\[0\].uri.regex: invalid RE2 regex/);
+  }, 30_000);
+
+  it('admits a risky object with the warning kubectl prints', async () => {
+    const path = await api.path('security.istio.io/v1', 'AuthorizationPolicy', 'shop');
+    const body = JSON.stringify({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'lockdown', namespace: 'shop' }, spec: {} });
+    // The Warning header is what kubectl prints as `Warning: ...`.
+    const answer = await new Promise<{ status: number; warning: string }>((resolve, reject) => {
+      const request = https.request(`${api.url}${path}`, {
+        method: 'POST', ca: api.caPem,
+        headers: { authorization: `Bearer ${api.adminToken}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      }, (response) => {
+        response.resume();
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, warning: String(response.headers.warning ?? '') }));
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+    expect(answer.status).toBe(201);
+    expect(answer.warning).toContain('ALLOW policy with no rules: it matches no request, so every request to the workloads it selects is denied');
   }, 30_000);
 
   it('re-patches the caBundle when meshd restarts with a new root', async () => {
