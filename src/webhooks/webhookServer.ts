@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { ServingCertificate } from '../ca/servingCertificate.js';
 import { denied, parseAdmissionReview, reviewOf, type AdmissionRequest, type AdmissionResponse } from './admissionReview.js';
 
-export type AdmissionHandler = (request: AdmissionRequest) => AdmissionResponse;
+/** `path` is the request path: a handler at `/inject` also answers `/inject/...` (istiod's parameters in the path). */
+export type AdmissionHandler = (request: AdmissionRequest, path: string) => AdmissionResponse;
 
 export interface WebhookServerOptions {
   serving: ServingCertificate;
@@ -90,7 +91,7 @@ export class WebhookServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
     try {
-      const handler = this.opts.handlers[path];
+      const handler = this.opts.handlers[path] ?? this.opts.handlers[`/${path.split('/')[1] ?? ''}`];
       if (!handler) throw new RequestProblem(404, `no webhook at ${path}; serving ${Object.keys(this.opts.handlers).join(', ')}`);
       if (req.method !== 'POST') throw new RequestProblem(405, `${req.method} ${path}: webhooks take POST`);
       const body = await this.readBody(req);
@@ -104,7 +105,7 @@ export class WebhookServer {
       if (!review.ok) throw new RequestProblem(400, `${path}: not an AdmissionReview: ${review.error}`);
       let response: AdmissionResponse;
       try {
-        response = handler(review.request);
+        response = handler(review.request, path);
       } catch (err) {
         // A bug in a handler must not become an unexplained 500 the API server retries.
         this.opts.logger.error({ err, path, uid: review.request.uid }, 'webhook handler failed');

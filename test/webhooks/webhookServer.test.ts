@@ -85,6 +85,16 @@ describe('meshd serve: the webhook port', () => {
     expect(metrics).toMatch(/^galley_validation_failed\{group="security.istio.io",version="v1",resource="peerauthentication",reason="invalid_config"\} 2$/m);
   });
 
+  it("takes the cluster and network from istiod's /inject/cluster/CLUSTER/net/NETWORK path", async () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'east-web', namespace: 'shop' }, spec: { containers: [{ name: 'web', image: 'web:1' }] } };
+    const review = admissionReview({ kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', object: pod });
+    const answer = await postWebhook(server.ports.webhook!, '/inject/cluster/east/net/network1', review, { ca: root });
+    const ops = JSON.parse(Buffer.from((answer.json as ReviewAnswer).response.patch!, 'base64').toString()) as Array<{ path: string; value: { containers: Array<{ name: string; env: Array<{ name: string; value?: string }> }> } }>;
+    const proxy = ops.find((o) => o.path === '/spec')!.value.containers.find((c) => c.name === 'istio-proxy')!;
+    const env = Object.fromEntries(proxy.env.map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ ISTIO_META_CLUSTER_ID: 'east', ISTIO_META_NETWORK: 'network1' });
+  });
+
   it('refuses malformed reviews, unknown paths and wrong methods with a clear error', async () => {
     const call = (p: string, body: string) => postWebhook(server.ports.webhook!, p, body, { ca: root });
     expect(await call('/validate', '{not json')).toMatchObject({ status: 400, text: expect.stringContaining('body is not JSON') });
