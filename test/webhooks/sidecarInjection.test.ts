@@ -3,6 +3,7 @@
 // malformed override is refused instead of producing a broken pod.
 import { describe, expect, it } from 'vitest';
 import { injectionRequired } from '../../src/webhooks/inject/injectionPolicy.js';
+import { injectorConfigFrom } from '../../src/webhooks/inject/injectorConfig.js';
 import { injectionSettingsFrom } from '../../src/webhooks/inject/injectionSettings.js';
 import { injectAdmission, podPatch } from '../../src/webhooks/inject/injectWebhook.js';
 import type { Container, Pod } from '../../src/webhooks/inject/podTypes.js';
@@ -259,6 +260,32 @@ describe('injection selection', () => {
     ['a host network pod', { ...appPod(), spec: { ...appPod().spec, hostNetwork: true } }, false],
   ])('%s', (_name, pod, expected) => {
     expect(injectionRequired(pod, 'shop').inject).toBe(expected);
+  });
+
+  it("follows the injector's policy and never/always selectors (ConfigMap istio-sidecar-injector key config)", () => {
+    const config = (text: string) => {
+      const result = injectorConfigFrom({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-sidecar-injector', namespace: 'istio-system' }, data: { config: text } });
+      if (!result.ok) throw new Error(result.error);
+      return result.value;
+    };
+    const disabled = config('policy: disabled\nalwaysInjectSelector:\n- matchLabels: {tier: mesh}\n');
+    expect(injectionRequired(appPod(), 'shop', disabled).inject).toBe(false);
+    expect(injectionRequired(appPod({ labels: { 'sidecar.istio.io/inject': 'true' } }), 'shop', disabled).inject).toBe(true);
+    expect(injectionRequired(appPod({ labels: { tier: 'mesh' } }), 'shop', disabled).inject).toBe(true);
+    const never = config('policy: enabled\nneverInjectSelector:\n- matchExpressions: [{key: job-name, operator: Exists}]\nalwaysInjectSelector:\n- matchLabels: {app: reviews}\n');
+    expect(injectionRequired(appPod({ labels: { 'job-name': 'x' } }), 'shop', never).inject).toBe(false);
+    // An explicit choice beats both selectors.
+    expect(injectionRequired(appPod({ labels: { 'job-name': 'x', 'sidecar.istio.io/inject': 'true' } }), 'shop', never).inject).toBe(true);
+    expect(injectorConfigFrom({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-sidecar-injector', namespace: 'istio-system' }, data: { config: 'policy: sometimes\n' } })).toEqual({
+      ok: false, error: 'ConfigMap istio-system/istio-sidecar-injector key config: policy: want enabled or disabled, got "sometimes"',
+    });
+  });
+
+  it('admits pods that opt out even while the injector settings are broken', () => {
+    const broken = () => ({ ok: false as const, error: 'ConfigMap istio-system/istio-sidecar-injector key values: invalid' });
+    const request = (pod: Pod) => ({ uid: 'u', operation: 'CREATE', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', object: pod });
+    expect(injectAdmission(request(appPod({ labels: { 'sidecar.istio.io/inject': 'false' } })), broken)).toEqual({ uid: 'u', allowed: true });
+    expect(injectAdmission(request(appPod()), broken).allowed).toBe(false);
   });
 
   it('never injects kube-system or istio-system, and leaves non-injected pods unpatched', () => {

@@ -5,7 +5,7 @@
 // injected correctly is refused with the reason, never admitted half-built.
 import { allowed, denied, patched, type AdmissionRequest, type AdmissionResponse, type JsonPatchOperation } from '../admissionReview.js';
 import { InjectionError } from './annotations.js';
-import { injectionRequired } from './injectionPolicy.js';
+import { decidedByPod, injectionRequired } from './injectionPolicy.js';
 import type { SettingsResult } from './injectionSettings.js';
 import type { Pod } from './podTypes.js';
 import { injectSidecar } from './sidecarInjection.js';
@@ -33,10 +33,13 @@ export function injectAdmission(request: AdmissionRequest, settings: () => Setti
   if (!isPod(request.object)) return denied(uid, 'injection failed: request.object is not a Pod with metadata and spec.containers');
   const pod = request.object;
   const namespace = request.namespace || pod.metadata.namespace || 'default';
-  const decision = injectionRequired(pod, namespace);
-  if (!decision.inject) return allowed(uid);
   const current = settings();
-  if (!current.ok) return denied(uid, `injection failed: ${current.error}`);
+  if (!current.ok) {
+    // Broken settings never stop pods that are not to be injected anyway.
+    const byPod = decidedByPod(pod, namespace);
+    return byPod && !byPod.inject ? allowed(uid) : denied(uid, `injection failed: ${current.error}`);
+  }
+  if (!injectionRequired(pod, namespace, current.settings.injector).inject) return allowed(uid);
   try {
     return patched(uid, podPatch(pod, injectSidecar(pod, namespace, current.settings)));
   } catch (err) {

@@ -1,8 +1,10 @@
 // Whether a pod gets a sidecar, by istiod's rules. The namespace side
 // (istio-injection=enabled, istio.io/rev) is decided by the webhook
-// configuration's selectors before the API server calls /inject; here: the
-// pod's own opt-out or opt-in, host networking, and pods already injected.
+// configuration's selectors before the API server calls /inject; here: host
+// networking, pods already injected, the pod's own choice (label over
+// annotation), then the injector's never/always selectors and its policy.
 import { Annotation } from './annotations.js';
+import { defaultInjectorConfig, type InjectorConfig } from './injectorConfig.js';
 import type { Pod } from './podTypes.js';
 
 export type InjectionDecision = { inject: true } | { inject: false; reason: string };
@@ -14,11 +16,8 @@ function truthy(value: string): boolean {
   return ['y', 'yes', 'true', 'on'].includes(value.trim().toLowerCase());
 }
 
-/**
- * `policy` is istiod's injector policy: `enabled` injects unless the pod says
- * false, `disabled` only when it says true. The pod label wins over the annotation.
- */
-export function injectionRequired(pod: Pod, namespace: string, policy: 'enabled' | 'disabled' = 'enabled'): InjectionDecision {
+/** True when the decision needs no injector configuration (host network, already injected, an explicit choice). */
+export function decidedByPod(pod: Pod, namespace: string): InjectionDecision | undefined {
   if (pod.spec?.hostNetwork) return { inject: false, reason: 'host network pod' };
   if (ignoredNamespaces.has(namespace)) return { inject: false, reason: `namespace ${namespace} is never injected` };
   if (pod.metadata.annotations?.[Annotation.status] !== undefined) return { inject: false, reason: 'already injected' };
@@ -26,6 +25,15 @@ export function injectionRequired(pod: Pod, namespace: string, policy: 'enabled'
     return { inject: false, reason: 'already has an istio-proxy container' };
   }
   const explicit = pod.metadata.labels?.[Annotation.inject] ?? pod.metadata.annotations?.[Annotation.inject];
-  if (explicit !== undefined) return truthy(explicit) ? { inject: true } : { inject: false, reason: `${Annotation.inject}=${explicit}` };
-  return policy === 'enabled' ? { inject: true } : { inject: false, reason: 'injection policy disabled and the pod does not ask for it' };
+  if (explicit !== undefined && explicit !== '') return truthy(explicit) ? { inject: true } : { inject: false, reason: `${Annotation.inject}=${explicit}` };
+  return undefined;
+}
+
+export function injectionRequired(pod: Pod, namespace: string, config: InjectorConfig = defaultInjectorConfig): InjectionDecision {
+  const byPod = decidedByPod(pod, namespace);
+  if (byPod) return byPod;
+  const labels = pod.metadata.labels ?? {};
+  if (config.neverInjectSelector.some((matches) => matches(labels))) return { inject: false, reason: 'matches neverInjectSelector' };
+  if (config.alwaysInjectSelector.some((matches) => matches(labels))) return { inject: true };
+  return config.policy === 'enabled' ? { inject: true } : { inject: false, reason: 'injection policy disabled and the pod does not ask for it' };
 }

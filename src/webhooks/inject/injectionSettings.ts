@@ -4,6 +4,7 @@
 import type { KubeObject } from '../../model/kube.js';
 import { readMeshConfigDocument } from '../../model/meshConfig.js';
 import { injectionValuesFrom, meshProxyConfig } from './injectionValues.js';
+import { injectorConfigFrom } from './injectorConfig.js';
 import type { InjectionSettings } from './sidecarInjection.js';
 
 export type SettingsResult = { ok: true; settings: InjectionSettings } | { ok: false; error: string };
@@ -18,6 +19,8 @@ export interface MeshdIdentity {
 export function injectionSettingsFrom(meshConfigMap: KubeObject | undefined, valuesConfigMap: KubeObject | undefined, identity: MeshdIdentity): SettingsResult {
   const values = injectionValuesFrom(valuesConfigMap);
   if (!values.ok) return values;
+  const injector = injectorConfigFrom(valuesConfigMap);
+  if (!injector.ok) return injector;
   const proxyConfig = meshProxyConfig(meshConfigMap, values.value.global.istioNamespace);
   if (!proxyConfig.ok) return proxyConfig;
   const mesh = meshConfigMap ? readMeshConfigDocument(meshConfigMap) : undefined;
@@ -27,6 +30,7 @@ export function injectionSettingsFrom(meshConfigMap: KubeObject | undefined, val
     ok: true,
     settings: {
       values: values.value,
+      injector: injector.value,
       proxyConfig: proxyConfig.value,
       clusterId: identity.clusterId,
       trustDomain,

@@ -6,11 +6,14 @@
 // agent. Pure: the same pod and settings always give the same result.
 import { Annotation, InjectionError, PodAnnotations } from './annotations.js';
 import type { InjectionValues, ProxyConfig } from './injectionValues.js';
+import type { InjectorConfig } from './injectorConfig.js';
 import type { Container, Json, Pod } from './podTypes.js';
 import { rewriteAppProbes } from './probeRewrite.js';
 
 export interface InjectionSettings {
   values: InjectionValues;
+  /** Selection: policy and never/always selectors (ConfigMap istio-sidecar-injector key config). */
+  injector: InjectorConfig;
   /** Mesh config defaultConfig (with istiod's discoveryAddress when unset). */
   proxyConfig: ProxyConfig;
   /** meshd's cluster id and trust domain, for what values leave empty. */
