@@ -131,6 +131,13 @@ describe.skipIf(!realApiServerAvailable)('sidecar injection through a real API s
     const native = await meshctl(['--kubeconfig', join(dir, 'kubeconfig'), 'kube-inject', '-f', join(dir, 'native.yaml')]);
     expect(native.code).toBe(1);
     expect(native.stderr).toContain('needs Kubernetes 1.29 or later; this API server is 1.25');
+    // The webhook follows the same ConfigMap once meshd has seen it.
+    await eventually(async () => {
+      const name = `valued-${Date.now()}`;
+      await create(pod(name, 'injected'));
+      const stored = await api.get<StoredPod>('v1', 'Pod', 'injected', name);
+      return stored?.spec.containers.find((c) => c.name === 'istio-proxy')?.image === 'registry.example.com/istio/proxyv2:1.23.2';
+    }, 'a pod injected with the hub and tag of the values ConfigMap', 20_000);
     await api.delete('v1', 'ConfigMap', 'istio-system', 'istio-sidecar-injector');
   }, 60_000);
 
