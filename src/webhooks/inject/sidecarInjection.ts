@@ -123,7 +123,7 @@ export function injectSidecar(original: Pod, namespace: string, settings: Inject
     const excludeOutboundPorts = annotations.ports(Annotation.excludeOutboundPorts, proxyValues.excludeOutboundPorts, false);
     const args = [
       'istio-iptables',
-      '-p', String(15001),
+      '-p', '15001',
       '-z', '15006',
       '-u', String(proxyUid),
       '-m', interceptionMode,
