@@ -29,6 +29,8 @@ export interface MeshdConfig {
   xdsPort: number;
   securePort: number;
   httpPort: number;
+  /** Admission webhooks (`/inject`, `/validate`); without it none are served. `meshd serve` sets it (15017). */
+  webhookPort?: number;
   trustDomain: string;
   clusterId: string;
   caDir?: string;
@@ -80,7 +82,7 @@ export interface ResourceSource {
 }
 
 export interface Meshd {
-  readonly ports: { xds: number; secure: number; http: number };
+  readonly ports: { xds: number; secure: number; http: number; webhook?: number };
   readonly ads: AdsServer;
   readonly status: SyncStatusRegistry;
   readonly registry: Registry;
@@ -95,6 +97,12 @@ export interface Meshd {
 export interface SecurePort {
   credentials: grpc.ServerCredentials;
   registerServices?: (server: grpc.Server) => void;
+}
+
+/** An HTTPS listener started beside the gRPC ports (the admission webhooks). */
+export interface ExtraListener {
+  listen(host: string, port: number): Promise<number>;
+  close(): Promise<void>;
 }
 
 export interface MeshdDeps {
@@ -112,6 +120,8 @@ export interface MeshdDeps {
   secure?: SecurePort | Promise<SecurePort>;
   /** More listeners for ADS stream events (benchmarks, embedding). */
   events?: readonly XdsServerEvents[];
+  /** The admission webhook server, once the serving certificate exists; listens on config.webhookPort. */
+  webhook?: Promise<ExtraListener>;
   /** Why the CA (or another dependency) is not ready, if it is not. */
   extraNotReady?: () => string | undefined;
 }
@@ -165,7 +175,8 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
     });
   let started: Promise<void> | undefined;
   let secure: grpc.Server | undefined;
-  let ports: { xds: number; secure: number; http: number };
+  let webhook: ExtraListener | undefined;
+  let ports: { xds: number; secure: number; http: number; webhook?: number };
   try {
     const httpPort = await bind('http', config.httpPort, debug.listen(config.host, config.httpPort));
     const xdsPort = await bind('xds', config.xdsPort, bindGrpcServer(plain, config.host, config.xdsPort, grpc.ServerCredentials.createInsecure()));
@@ -190,11 +201,17 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
       securePort = await bind('secure', config.securePort, bindGrpcServer(secure, config.host, config.securePort, setup.credentials));
       secureReady = true;
     }
-    ports = { xds: xdsPort, secure: securePort, http: httpPort };
+    let webhookPort: number | undefined;
+    if (deps.webhook && config.webhookPort !== undefined) {
+      webhook = await deps.webhook;
+      webhookPort = await bind('webhook', config.webhookPort, webhook.listen(config.host, config.webhookPort));
+    }
+    ports = { xds: xdsPort, secure: securePort, http: httpPort, ...(webhookPort !== undefined ? { webhook: webhookPort } : {}) };
   } catch (err) {
     // Nothing half-started stays behind (a port held, a watch running).
     plain.forceShutdown();
     secure?.forceShutdown();
+    await webhook?.close();
     await debug.close();
     if (started) await deps.resources.stop();
     throw err;
@@ -209,6 +226,7 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
       await Promise.all([
         shutdownGrpcServer(plain, config.drainGraceMs),
         secure ? shutdownGrpcServer(secure, config.drainGraceMs) : Promise.resolve(),
+        webhook?.close(),
         deps.resources.stop(),
       ]);
       await debug.close();

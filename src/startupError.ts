@@ -4,12 +4,13 @@
 export class StartupError extends Error {}
 
 /** The ports meshd listens on, and what each serves. */
-export type PortRole = 'xds' | 'secure' | 'http';
+export type PortRole = 'xds' | 'secure' | 'http' | 'webhook';
 
 const servedOn: Record<PortRole, string> = {
   xds: 'plaintext xDS',
   secure: 'TLS xDS and the CA',
   http: 'the debug API',
+  webhook: 'the admission webhooks',
 };
 
 /** A port meshd cannot listen on; `role` says which (the CLI names its flag). */

@@ -1,6 +1,7 @@
 // The certificate authority: decides what a caller may get and issues it.
 // Workload certificates carry only the caller's SPIFFE ID; the serving
-// certificate of the TLS port carries DNS names.
+// certificate of the TLS and webhook ports carries DNS names (and IPs).
+import { isIP } from 'node:net';
 import { generateKeyPairSync } from 'node:crypto';
 import {
   emptyName,
@@ -154,7 +155,8 @@ export class CertificateAuthority {
   ): { certChainPem: string; keyPem: string; notAfter: Date } {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const spki = publicKey.export({ format: 'der', type: 'spki' });
-    const template = this.leafTemplate(spki, dnsNames.map((dns) => ({ dns })), lifetimeMs, now);
+    // An IP address (a webhook URL such as https://127.0.0.1:15017) needs an IP SAN, not a DNS one.
+    const template = this.leafTemplate(spki, dnsNames.map((name) => (isIP(name) ? { ip: name } : { dns: name })), lifetimeMs, now);
     const material = this.materialValue;
     const issued = this.issued(issueCertificate(template, material.signer), material, { template, keyDescription: 'ECDSA P-256' });
     return {

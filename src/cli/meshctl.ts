@@ -13,6 +13,7 @@ import { DebugApiError } from './debugClient.js';
 import { kubeTarget, serverTarget, type DebugTarget, type ReplicaAnswer } from './debugTarget.js';
 import { proxyConfigTable, resourcesOfKind, type Json, type ProxyConfigKind } from './proxyConfig.js';
 import { inNamespace, proxyDetailText, proxyDisplayName, proxyStatusTable } from './proxyStatus.js';
+import { addKubeInjectCommand } from './kubeInjectCommand.js';
 
 interface GlobalOptions {
   server: string;
@@ -87,6 +88,7 @@ export function meshctlProgram(out: (text: string) => void = (t) => process.stdo
       if (messages.some((m) => m.level === 'Error')) process.exitCode = 1;
     });
 
+  addKubeInjectCommand(program, out);
   return program;
 }
 

@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { parseDurationFlag } from '../durations.js';
 import { defaultConfig, type MeshdConfig } from '../meshd.js';
+import { defaultWebhookPort } from '../webhooks/defaults.js';
 
 export class FlagError extends Error {}
 
@@ -20,6 +21,7 @@ export function addServeFlags(cmd: Command): Command {
     .addOption(flag('--xds-port <port>', 'plaintext gRPC port (ADS, CSDS)', 'MESHD_XDS_PORT', String(defaultConfig.xdsPort)))
     .addOption(flag('--secure-port <port>', 'TLS gRPC port (ADS, CA)', 'MESHD_SECURE_PORT', String(defaultConfig.securePort)))
     .addOption(flag('--http-port <port>', 'HTTP port (/ready, /metrics, /debug/*)', 'MESHD_HTTP_PORT', String(defaultConfig.httpPort)))
+    .addOption(flag('--webhook-port <port>', 'HTTPS admission webhook port (/inject, /validate)', 'MESHD_WEBHOOK_PORT', String(defaultWebhookPort)))
     .addOption(flag('--host <address>', 'address to listen on', 'MESHD_HOST', defaultConfig.host))
     .addOption(flag('--trust-domain <domain>', 'SPIFFE trust domain', 'MESHD_TRUST_DOMAIN', defaultConfig.trustDomain))
     .addOption(flag('--cluster-id <id>', 'cluster name', 'MESHD_CLUSTER_ID', defaultConfig.clusterId))
@@ -61,6 +63,7 @@ export interface ServeFlags {
   xdsPort: string;
   securePort: string;
   httpPort: string;
+  webhookPort?: string;
   host: string;
   trustDomain: string;
   clusterId: string;
@@ -108,6 +111,7 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     xdsPort: port('xds-port', flags.xdsPort),
     securePort: port('secure-port', flags.securePort),
     httpPort: port('http-port', flags.httpPort),
+    webhookPort: port('webhook-port', flags.webhookPort ?? String(defaultWebhookPort)),
     trustDomain: flags.trustDomain,
     clusterId: flags.clusterId,
     ...(flags.caDir ? { caDir: flags.caDir } : {}),

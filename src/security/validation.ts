@@ -191,7 +191,8 @@ export function peerAuthenticationProblems(object: KubeObject): string[] {
   const pa = spec as PeerAuthenticationSpec;
   checkSelector(pa.selector, problems);
   const ports = Object.keys(pa.portLevelMtls ?? {});
-  if (ports.length > 0 && !pa.selector) problems.push('spec.portLevelMtls: requires a workload selector');
+  // istiod's wording (its webhook and CRD refuse the same object).
+  if (ports.length > 0 && !pa.selector) problems.push('spec.portLevelMtls: mesh/namespace peer authentication cannot have port level mTLS');
   for (const port of ports) {
     if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) problems.push(`spec.portLevelMtls.${port}: port must be between 1 and 65535`);
   }

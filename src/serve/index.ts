@@ -15,6 +15,9 @@ import type { Proxy } from '../model/proxy.js';
 import { FileSource } from '../sources/files/fileSource.js';
 import type { DecodedNode } from '../xds/server/wire.js';
 import { fileModeAuthority } from './fileCa.js';
+import { WebhookServer } from '../webhooks/webhookServer.js';
+import { webhookHandlers } from '../webhooks/handlers.js';
+import { WebhookMetrics } from '../webhooks/webhookMetrics.js';
 
 export interface ServeOverrides {
   logger?: Logger;
@@ -49,6 +52,8 @@ export interface ServeParts {
   afterStart?: (meshd: Meshd, pipeline: MeshPipeline, analysis: AnalysisReporter) => void | Promise<void>;
   /** Why meshd must not be called ready although its sources synced (Kubernetes mode: a kind it is forbidden to watch). */
   notReadyReason?: () => string | undefined;
+  /** The API server's `MAJOR.MINOR` once known (Kubernetes mode), for the injector. */
+  kubernetesVersion?: () => string | undefined;
   stop?: () => Promise<void>;
   /** File mode: its source, whose unparseable documents are part of the analysis. */
   fileSource?: FileSource;
@@ -95,8 +100,20 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
         void addCertificateService(server, { authority, trustDomain: config.trustDomain, logger, registry, reviewToken: parts.reviewToken, jwt }),
     };
   });
+  // The webhooks present the same serving certificate as the TLS port.
+  const webhookMetrics = new WebhookMetrics(registry);
+  const webhook = secure.then(
+    () =>
+      new WebhookServer({
+        serving: serving!, // set before `secure` resolves
+        logger: logger.child({ component: 'webhook' }),
+        handlers: webhookHandlers(config, pipeline, webhookMetrics, parts.kubernetesVersion),
+        onRefused: (status) => webhookMetrics.refused(status),
+      }),
+  );
   const meshd = await startMeshd(config, {
     resources: pipelineSource(pipeline, () => afterChange()),
+    webhook,
     ...(parts.describeProxy ? { describeProxy: parts.describeProxy } : {}),
     ...(parts.notReadyReason ? { extraNotReady: parts.notReadyReason } : {}),
     logger,

@@ -17,6 +17,8 @@ import {
 import type { DecodedNode } from '../xds/server/wire.js';
 import { AnalysisStatusWriter, hasIstioStatus } from './analysisStatus.js';
 import type { ServeParts } from './index.js';
+import { WebhookConfigPatcher } from '../webhooks/webhookConfigPatcher.js';
+import { watchServerVersion } from '../webhooks/kubernetesVersion.js';
 
 const systemNamespace = 'istio-system';
 const caRetryMs = 2_000;
@@ -72,15 +74,21 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
   const http = source.http;
   let rootPublisher: RootCertPublisher | undefined;
   let statusWriter: AnalysisStatusWriter | undefined;
+  let webhookPatcher: WebhookConfigPatcher | undefined;
   const leader = new LeaseLeaderElector({
     http, logger, namespace: systemNamespace, identity: config.controlPlaneId,
     onStartedLeading: () => {
       rootPublisher?.start();
       statusWriter?.sync();
+      webhookPatcher?.start();
     },
-    onStoppedLeading: () => rootPublisher?.stop(),
+    onStoppedLeading: () => {
+      rootPublisher?.stop();
+      webhookPatcher?.stop();
+    },
   });
   leader.start();
+  const serverVersion = watchServerVersion(http, logger.child({ component: 'kube' }));
   // meshd listens (and /ready explains) while the CA Secret is awaited.
   const authority = awaitCaMaterial(http, leader, config, logger).then(
     (material) => new CertificateAuthority(material, { defaultTtlMs: config.certTtlMs, maxTtlMs: config.maxCertTtlMs, clockSkewMs: 2 * 60_000 }),
@@ -91,6 +99,7 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
     reviewToken: (token, audiences) => reviewToken(http, token, audiences.length ? audiences : [caTokenAudience]),
     describeProxy: (node) => podAwareProxy(node, source),
     notReadyReason: () => source.notReadyReason(),
+    kubernetesVersion: serverVersion.current,
     afterStart: (meshd, pipeline, analysis) => {
       // istiod's in-cluster analysis: messages in the status of the Istio resources they name.
       const istioKinds = kindNames.filter(hasIstioStatus);
@@ -115,6 +124,12 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
           pipeline.model.list('Namespace').filter((n) => !isTerminating(n.object)).map((n) => n.object.metadata.name);
         rootPublisher = new RootCertPublisher(http, namespaces, ca, logger);
         if (leader.isLeader) rootPublisher.start();
+        webhookPatcher = new WebhookConfigPatcher({
+          http, logger: logger.child({ component: 'webhook-config' }), systemNamespace,
+          rootBundlePem: () => ca.material.rootBundlePem,
+          gatewayApiVersion: () => source.status().find((k) => k.kind === 'Gateway')?.apiVersion || undefined,
+        });
+        if (leader.isLeader) webhookPatcher.start();
       });
       // As istiod's namespace controller: a deleted or edited istio-ca-root-cert is rewritten at once.
       pipeline.onChange((changes) => {
@@ -147,6 +162,9 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
     stop: async () => {
       rootPublisher?.stop();
       statusWriter?.stop();
+      webhookPatcher?.stop();
+      serverVersion.stop();
+      await webhookPatcher?.idle();
       // A status write in flight finishes (or times out) before the Lease is handed back.
       await statusWriter?.idle();
       await leader.stop();

@@ -59,7 +59,7 @@ describe('choosing the configuration source', () => {
 
   it('the real binary with only KUBECONFIG tries that kubeconfig (Kubernetes mode), not "no configuration source"', async () => {
     const kubeconfig = path.join(dir, 'no-such-kubeconfig');
-    const failed = await run(process.execPath, ['bin/meshd', 'serve', '--http-port', '0', '--xds-port', '0', '--secure-port', '0'], {
+    const failed = await run(process.execPath, ['bin/meshd', 'serve', '--http-port', '0', '--xds-port', '0', '--secure-port', '0', '--webhook-port', '0'], {
       env: { ...process.env, KUBECONFIG: kubeconfig, KUBERNETES_SERVICE_HOST: '', MESHD_CONFIG_DIR: '' },
     }).then(
       () => ({ code: 0, stderr: '' }),

@@ -69,11 +69,13 @@ describe('failures the user can fix are one line and a non-zero exit', () => {
     expect(expectOneLineFailure(notDir)).toBe(`Error: --config-dir ${path.join(dir, 'service.yaml')}: not a directory`);
   });
 
-  for (const [flag, serves] of [['--http-port', 'the debug API'], ['--xds-port', 'plaintext xDS'], ['--secure-port', 'TLS xDS and the CA']] as const) {
+  for (const [flag, serves] of [
+    ['--http-port', 'the debug API'], ['--xds-port', 'plaintext xDS'], ['--secure-port', 'TLS xDS and the CA'], ['--webhook-port', 'the admission webhooks'],
+  ] as const) {
     it(`meshd serve with ${flag} on a port already in use names the port and the flag`, async () => {
       const taken = await holdPort();
       try {
-        const ports = { '--http-port': '0', '--xds-port': '0', '--secure-port': '0', [flag]: String(taken.port) };
+        const ports = { '--http-port': '0', '--xds-port': '0', '--secure-port': '0', '--webhook-port': '0', [flag]: String(taken.port) };
         const outcome = await runBinary('meshd', ['serve', '--config-dir', dir, '--host', '127.0.0.1', ...Object.entries(ports).flat()]);
         expect(expectOneLineFailure(outcome)).toBe(
           `meshd: cannot listen on 127.0.0.1:${taken.port} for ${serves}: address already in use (choose another port with ${flag})`,
@@ -86,7 +88,7 @@ describe('failures the user can fix are one line and a non-zero exit', () => {
 
   it('meshd serve with a kubeconfig that does not exist', async () => {
     const missing = path.join(dir, 'kubeconfig');
-    const outcome = await runBinary('meshd', ['serve', '--kubeconfig', missing, '--http-port', '0', '--xds-port', '0', '--secure-port', '0']);
+    const outcome = await runBinary('meshd', ['serve', '--kubeconfig', missing, '--http-port', '0', '--xds-port', '0', '--secure-port', '0', '--webhook-port', '0']);
     expect(expectOneLineFailure(outcome)).toBe(`meshd: kubeconfig ${missing}: file not found`);
   });
 

@@ -103,7 +103,9 @@ describe('manifests/', () => {
       'grpc-xds:15010',
       'https-dns:15012',
       'http-monitoring:15014',
+      'https-webhook:443',
     ]);
+    expect(service.spec.ports.find((p: { name: string }) => p.name === 'https-webhook').targetPort).toBe(15017);
   });
 
   it('runs two non-root replicas with a read-only root filesystem, resources and /ready readiness', () => {
@@ -124,7 +126,7 @@ describe('manifests/', () => {
     expect(find(docs, 'Service', 'istiod').spec.selector).toEqual(deployment.spec.selector.matchLabels);
   });
 
-  it('grants only list/watch on what meshd reads, and writes only leases, root-cert ConfigMaps, the CA secret, tokenreviews and Istio resource status', () => {
+  it('grants only list/watch on what meshd reads, and writes only leases, root-cert ConfigMaps, the CA secret, tokenreviews, Istio resource status, its own webhook configurations and the dry-run Gateway of the validation check', () => {
     const docs = loadDocs();
     const rules = [...find(docs, 'ClusterRole', 'meshd').rules!, ...find(docs, 'Role', 'meshd').rules!] as {
       apiGroups: string[];
@@ -142,8 +144,10 @@ describe('manifests/', () => {
       'configmaps:get/update:istio-ca-root-cert',
       'destinationrules/status:patch:*',
       'gateways/status:patch:*',
+      'gateways:create:*',
       'leases:create:*',
       'leases:get/update:istio-leader',
+      'mutatingwebhookconfigurations:get/update:istio-sidecar-injector',
       'peerauthentications/status:patch:*',
       'requestauthentications/status:patch:*',
       'secrets:create:*',
@@ -151,6 +155,7 @@ describe('manifests/', () => {
       'serviceentries/status:patch:*',
       'sidecars/status:patch:*',
       'tokenreviews:create:*',
+      'validatingwebhookconfigurations:get/update:istio-validator-istio-system',
       'virtualservices/status:patch:*',
     ]);
     // Status patches stay within the Istio groups, each resource in its own group.

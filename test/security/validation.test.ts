@@ -81,7 +81,7 @@ describe('PeerAuthentication validation', () => {
   it.each([
     [{ mtls: { mode: 'MAYBE' } }, 'spec.mtls.mode: "MAYBE" is not one of UNSET, DISABLE, PERMISSIVE, STRICT'],
     [{ selector: { matchLabels: {} } }, 'spec.selector.matchLabels: must have at least one label'],
-    [{ portLevelMtls: { '8080': { mode: 'STRICT' } } }, 'spec.portLevelMtls: requires a workload selector'],
+    [{ portLevelMtls: { '8080': { mode: 'STRICT' } } }, 'spec.portLevelMtls: mesh/namespace peer authentication cannot have port level mTLS'],
     [{ selector: { matchLabels: { app: 'a' } }, portLevelMtls: { '0': { mode: 'STRICT' } } }, 'spec.portLevelMtls.0: port must be between 1 and 65535'],
   ])('rejects %j', (spec, reason) => {
     expect(pa(spec).join('; ')).toContain(reason);

@@ -4,7 +4,7 @@ import readline from 'node:readline';
 
 export interface MeshdProcess {
   child: ChildProcess;
-  ports: { xds: number; secure: number; http: number };
+  ports: { xds: number; secure: number; http: number; webhook: number };
   logs: Array<Record<string, unknown>>;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
@@ -12,7 +12,7 @@ export interface MeshdProcess {
 }
 
 export async function spawnMeshd(args: string[], timeoutMs = 15_000, env: NodeJS.ProcessEnv = process.env): Promise<MeshdProcess> {
-  const child = spawn(process.execPath, ['bin/meshd', 'serve', '--host', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', ...args], {
+  const child = spawn(process.execPath, ['bin/meshd', 'serve', '--host', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', '--webhook-port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env,
   });
@@ -52,5 +52,5 @@ export async function spawnMeshd(args: string[], timeoutMs = 15_000, env: NodeJS
     }
   };
   const listening = await waitForLog((l) => l.msg === 'listening');
-  return { child, ports: { xds: Number(listening.xds), secure: Number(listening.secure), http: Number(listening.http) }, logs, exited, waitForLog };
+  return { child, ports: { xds: Number(listening.xds), secure: Number(listening.secure), http: Number(listening.http), webhook: Number(listening.webhook) }, logs, exited, waitForLog };
 }
