@@ -29,6 +29,8 @@ export interface Proxy {
   locality: ProxyLocality;
   /** All node metadata, as JSON values. */
   metadata: Record<string, unknown>;
+  /** The node's `cluster` (istio-agent: CANONICAL-NAME.NAMESPACE): tracers' service name. */
+  serviceCluster?: string;
 }
 
 export class NodeIdError extends Error {}
@@ -104,5 +106,6 @@ export function parseProxy(node: NodeLike): Proxy {
       subZone: node.locality?.subZone ?? '',
     },
     metadata,
+    ...(node.cluster ? { serviceCluster: node.cluster } : {}),
   };
 }
