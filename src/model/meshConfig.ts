@@ -80,6 +80,7 @@ export function readMeshConfigDocument(configMap: KubeObject): Parsed<Record<str
 const outboundTrafficPolicySchema = obj({ mode: oneOf('REGISTRY_ONLY', 'ALLOW_ANY') });
 const header = obj({ name: 'string', value: 'string', envName: 'string' });
 const clusterRef = { service: 'string', port: 'integer' } as const;
+const grpcLog: Record<string, Schema> = { ...clusterRef, logName: 'string', filterStateObjectsToLog: arr('string') };
 /** The providers meshd translates are checked field by field; the others are accepted as istiod stores them. */
 const providerSchemas: Readonly<Record<string, Schema>> = {
   zipkin: obj({ ...clusterRef, maxTagLength: 'integer', enable64bitTraceId: 'boolean', path: 'string', traceContextOption: oneOf('USE_B3', 'USE_B3_WITH_W3C_PROPAGATION'), timeout: 'duration', headers: arr(header) }),
@@ -95,8 +96,8 @@ const providerSchemas: Readonly<Record<string, Schema>> = {
   }),
   envoyFileAccessLog: obj({ path: 'string', logFormat: obj({ text: 'string', labels: map('any') }), omitEmptyValues: 'boolean' }),
   envoyOtelAls: obj({ ...clusterRef, logName: 'string', logFormat: obj({ text: 'string', labels: map('any') }) }),
-  envoyHttpAls: 'any',
-  envoyTcpAls: 'any',
+  envoyHttpAls: obj({ ...grpcLog, additionalRequestHeadersToLog: arr('string'), additionalResponseHeadersToLog: arr('string'), additionalResponseTrailersToLog: arr('string') }),
+  envoyTcpAls: obj(grpcLog),
   envoyExtAuthzHttp: 'any',
   envoyExtAuthzGrpc: 'any',
   prometheus: 'any',

@@ -35,6 +35,17 @@ export interface Proxy {
 
 export class NodeIdError extends Error {}
 
+/**
+ * The service name tracers report for a proxy: the node's `cluster`, or what
+ * istio-agent puts there when it is unset or `istio-proxy` (canonical name,
+ * else workload name, then `.NAMESPACE`).
+ */
+export function proxyServiceCluster(proxy: Pick<Proxy, 'serviceCluster' | 'labels' | 'workloadName' | 'namespace'>): string {
+  if (proxy.serviceCluster && proxy.serviceCluster !== 'istio-proxy') return proxy.serviceCluster;
+  const name = proxy.labels['service.istio.io/canonical-name'] || proxy.workloadName || 'istio-proxy';
+  return proxy.namespace ? `${name}.${proxy.namespace}` : name;
+}
+
 /** istioctl's name for a proxy (proxy-status NAME): POD.NAMESPACE, the node id's third part. */
 export function proxyDisplayName(nodeId: string): string {
   return nodeId.split('~')[2] ?? nodeId;

@@ -59,6 +59,9 @@ export const envoyProtoFiles: readonly string[] = [
   'envoy/config/trace/v3/skywalking.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/extensions/access_loggers/filters/cel/v3/cel.proto',
+  'envoy/extensions/access_loggers/grpc/v3/als.proto',
+  // Imports OTLP's common.proto, which the project ships in proto/.
+  'envoy/extensions/access_loggers/open_telemetry/v3/logs_service.proto',
   'envoy/extensions/formatter/req_without_query/v3/req_without_query.proto',
   'envoy/type/matcher/v3/string.proto',
   'google/protobuf/struct.proto',

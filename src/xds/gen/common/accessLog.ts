@@ -1,12 +1,14 @@
 // The HTTP connection manager's `access_log` for one mode of a proxy's
-// merged Telemetry (push/telemetry.ts), as istiod writes it: one file
-// access log per enabled provider (the built-in `envoy` provider, and any
-// envoyFileAccessLog provider without a format of its own, takes the mesh
-// config's accessLogEncoding/accessLogFormat), each with the Telemetry's CEL
-// filter as Envoy's CEL extension filter. Without Telemetry logging, the
-// mesh config's accessLogFile applies.
+// merged Telemetry (push/telemetry.ts), as istiod writes it: one access log
+// per enabled provider, sorted by provider name (envoyFileAccessLog, where
+// the built-in `envoy` provider without a format of its own takes the mesh
+// config's accessLogEncoding/accessLogFormat; envoyOtelAls, envoyHttpAls and
+// envoyTcpAls to the outbound cluster of their service), each with the
+// Telemetry's CEL filter as Envoy's CEL extension filter. Without Telemetry
+// logging, the mesh config's accessLogFile applies.
 import type { ExtensionProvider, MeshConfig } from '../../../model/meshConfig.js';
-import type { LoggingSpec } from '../../../push/telemetry.js';
+import { lookupCluster, type LoggingSpec } from '../../../push/telemetry.js';
+import type { PushContext } from '../../../push/pushContext.js';
 import type { Json } from './clusters.js';
 import { toStruct, type JsonValue } from './struct.js';
 
@@ -102,9 +104,67 @@ interface FileProviderSettings {
   omitEmptyValues?: boolean;
 }
 
-function providerAccessLog(provider: ExtensionProvider, mesh: MeshConfig): Json | undefined {
+interface GrpcProviderSettings {
+  service?: string;
+  port?: number;
+  logName?: string;
+  logFormat?: { text?: string; labels?: Record<string, JsonValue> };
+  filterStateObjectsToLog?: string[];
+  additionalRequestHeadersToLog?: string[];
+  additionalResponseHeadersToLog?: string[];
+  additionalResponseTrailersToLog?: string[];
+}
+
+/** Filter state the ALS providers log by default (the peer metadata of the metadata-exchange filter). */
+const peerState = ['upstream_peer', 'downstream_peer'];
+const otelPeerState = ['upstream_peer', 'downstream_peer', 'wasm.upstream_peer', 'wasm.upstream_peer_id', 'wasm.downstream_peer', 'wasm.downstream_peer_id'];
+
+function grpcCommonConfig(logName: string, cluster: string, hostname: string, filterState: readonly string[]): Json {
+  return { logName, grpcService: { envoyGrpc: { clusterName: cluster, authority: hostname } }, transportApiVersion: 'V3', filterStateObjectsToLog: [...filterState] };
+}
+
+function otelAccessLog(settings: GrpcProviderSettings, cluster: string, hostname: string): Json {
+  const format = settings.logFormat?.text || envoyTextLogFormat;
+  const labels = settings.logFormat?.labels ?? {};
+  const config: Json = {
+    '@type': 'type.googleapis.com/envoy.extensions.access_loggers.open_telemetry.v3.OpenTelemetryAccessLogConfig',
+    commonConfig: grpcCommonConfig(settings.logName || 'otel_envoy_accesslog', cluster, hostname, otelPeerState),
+    disableBuiltinLabels: true,
+    body: { stringValue: format },
+  };
+  const keys = Object.keys(labels).sort();
+  if (keys.length > 0) config.attributes = { values: keys.map((key) => ({ key, value: { stringValue: typeof labels[key] === 'string' ? labels[key] : '' } })) };
+  const usesReqWithoutQuery = format.includes('%REQ_WITHOUT_QUERY') || Object.values(labels).some((v) => typeof v === 'string' && v.includes('%REQ_WITHOUT_QUERY'));
+  if (usesReqWithoutQuery) config.formatters = [reqWithoutQueryFormatter];
+  return { name: 'envoy.access_loggers.open_telemetry', typedConfig: config };
+}
+
+function grpcAccessLog(kind: 'http' | 'tcp', settings: GrpcProviderSettings, cluster: string, hostname: string): Json {
+  const filterState = settings.filterStateObjectsToLog?.length ? settings.filterStateObjectsToLog : peerState;
+  const commonConfig = grpcCommonConfig(settings.logName || `${kind}_envoy_accesslog`, cluster, hostname, filterState);
+  if (kind === 'tcp') {
+    return { name: 'envoy.tcp_grpc_access_log', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.TcpGrpcAccessLogConfig', commonConfig } };
+  }
+  const config: Json = { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig', commonConfig };
+  if (settings.additionalRequestHeadersToLog) config.additionalRequestHeadersToLog = settings.additionalRequestHeadersToLog;
+  if (settings.additionalResponseHeadersToLog) config.additionalResponseHeadersToLog = settings.additionalResponseHeadersToLog;
+  if (settings.additionalResponseTrailersToLog) config.additionalResponseTrailersToLog = settings.additionalResponseTrailersToLog;
+  return { name: 'envoy.access_loggers.http_grpc', typedConfig: config };
+}
+
+/** A provider's access log; undefined for providers that log nothing here (tracers, metrics) or whose service is unknown. */
+function providerAccessLog(provider: ExtensionProvider, context: PushContext): Json | undefined {
+  const mesh = context.meshConfig;
+  const grpcKinds = { envoyOtelAls: 'otel', envoyHttpAls: 'http', envoyTcpAls: 'tcp' } as const;
+  for (const [field, kind] of Object.entries(grpcKinds)) {
+    const settings = provider[field] as GrpcProviderSettings | undefined;
+    if (!settings) continue;
+    const found = lookupCluster(context, settings.service, settings.port);
+    if (!found.ok) return undefined;
+    return kind === 'otel' ? otelAccessLog(settings, found.cluster, found.hostname) : grpcAccessLog(kind, settings, found.cluster, found.hostname);
+  }
   const file = provider.envoyFileAccessLog as FileProviderSettings | undefined;
-  if (!file) return undefined; // Other providers (gRPC/OTel ALS, tracers, metrics) write no file access log.
+  if (!file) return undefined;
   const path = file.path || '/dev/stdout';
   if (provider.name === 'envoy' && !file.logFormat && !file.omitEmptyValues) return meshFileAccessLog(path, mesh);
   const labels = file.logFormat?.labels;
@@ -117,9 +177,10 @@ function providerAccessLog(provider: ExtensionProvider, mesh: MeshConfig): Json 
  * as configured but writes nothing), or `accessLogFile` when no provider
  * yields an access log (istiod's fallback).
  */
-export function hcmAccessLogs(specs: readonly LoggingSpec[] | undefined, mesh: MeshConfig): Json[] {
+export function hcmAccessLogs(specs: readonly LoggingSpec[] | undefined, context: PushContext): Json[] {
+  const mesh = context.meshConfig;
   const configured = (specs ?? []).flatMap((spec) => {
-    const log = providerAccessLog(spec.provider, mesh);
+    const log = providerAccessLog(spec.provider, context);
     return log ? [{ spec, log }] : [];
   });
   if (configured.length === 0) return mesh.accessLogFile !== '' ? [meshFileAccessLog(mesh.accessLogFile, mesh)] : [];

@@ -29,7 +29,7 @@ export function proxyHcmTelemetry(context: PushContext, proxy: Proxy): ProxyHcmT
   const side = (mode: 'CLIENT' | 'SERVER'): HcmTelemetry => {
     const spec = telemetry.tracing?.[mode];
     const tracing = spec ? hcmTracing(context, proxy, spec) : undefined;
-    const accessLog = hcmAccessLogs(telemetry.accessLogging?.[mode], context.meshConfig);
+    const accessLog = hcmAccessLogs(telemetry.accessLogging?.[mode], context);
     return { ...(tracing ? { tracing } : {}), ...(accessLog.length > 0 ? { accessLog } : {}) };
   };
   const outbound = side('CLIENT');

@@ -6,7 +6,7 @@
 // name (Istio's own tags unless enableIstioTags is false). A provider whose
 // service is not in the registry, or that cannot trace, yields no tracing.
 import type { ExtensionProvider } from '../../../model/meshConfig.js';
-import type { Proxy } from '../../../model/proxy.js';
+import { proxyServiceCluster, type Proxy } from '../../../model/proxy.js';
 import type { TelemetryCustomTag } from '../../../model/telemetry.js';
 import { lookupCluster, type TracingSpec } from '../../../push/telemetry.js';
 import type { PushContext } from '../../../push/pushContext.js';
@@ -50,7 +50,7 @@ function tracerConfig(context: PushContext, proxy: Proxy, kind: TracerKind, sett
   const found = lookupCluster(context, settings.service, settings.port);
   if (!found.ok) return undefined;
   const { hostname, cluster } = found;
-  const serviceName = proxy.serviceCluster ?? '';
+  const serviceName = proxyServiceCluster(proxy);
   switch (kind) {
     case 'zipkin':
       // The collector_cluster/endpoint/hostname form: proxies before 1.29 (and the Envoy API meshd encodes against).
