@@ -33,6 +33,8 @@ export interface MeshConfig {
   readonly accessLogFile: string;
   readonly accessLogEncoding: 'TEXT' | 'JSON';
   readonly accessLogFormat: string;
+  /** Leaves out the listener-level access logs (connections no filter chain matched). */
+  readonly disableEnvoyListenerLog: boolean;
 }
 
 /** istiod's DefaultMeshConfig extension providers. */
@@ -50,6 +52,7 @@ export const defaultMeshConfig: MeshConfig = {
   accessLogFile: '',
   accessLogEncoding: 'TEXT',
   accessLogFormat: '',
+  disableEnvoyListenerLog: false,
 };
 
 /** The MeshConfig fields that only telemetry reads, as a comparable key (changes.ts). */
@@ -151,6 +154,7 @@ function readTelemetryFields(document: Record<string, unknown>, problems: string
   checkSchema(document.accessLogFile, 'string', 'accessLogFile', problems);
   checkSchema(document.accessLogEncoding, oneOf('TEXT', 'JSON'), 'accessLogEncoding', problems);
   checkSchema(document.accessLogFormat, 'string', 'accessLogFormat', problems);
+  checkSchema(document.disableEnvoyListenerLog, 'boolean', 'disableEnvoyListenerLog', problems);
   const defaults = (document.defaultProviders ?? {}) as Partial<Record<keyof DefaultProviders, string[]>>;
   return {
     extensionProviders: readExtensionProviders(document.extensionProviders, problems),
@@ -159,6 +163,7 @@ function readTelemetryFields(document: Record<string, unknown>, problems: string
     accessLogFile: (document.accessLogFile as string | undefined) ?? '',
     accessLogEncoding: (document.accessLogEncoding as 'TEXT' | 'JSON' | undefined) ?? 'TEXT',
     accessLogFormat: (document.accessLogFormat as string | undefined) ?? '',
+    disableEnvoyListenerLog: (document.disableEnvoyListenerLog as boolean | undefined) ?? false,
   };
 }
 

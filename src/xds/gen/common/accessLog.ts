@@ -172,22 +172,37 @@ function providerAccessLog(provider: ExtensionProvider, context: PushContext): J
   return fileAccessLog(path, textLogFormat(textFormat(file.logFormat?.text ?? ''), file.omitEmptyValues));
 }
 
+/** istiod's listener-level access logs record only connections no filter chain matched (response flag NR). */
+const noRouteFilter: Json = { responseFlagFilter: { flags: ['NR'] } };
+
+function celFilter(expression: string): Json {
+  return { extensionFilter: { name: celFilterName, typedConfig: { '@type': celFilterType, expression } } };
+}
+
 /**
  * Access logs of one mode: the Telemetry providers' (a disabled one counts
  * as configured but writes nothing), or `accessLogFile` when no provider
- * yields an access log (istiod's fallback).
+ * yields an access log (istiod's fallback). `listenerLevel`: for the
+ * listener itself, where every log is limited to NR.
  */
-export function hcmAccessLogs(specs: readonly LoggingSpec[] | undefined, context: PushContext): Json[] {
+export function accessLogs(specs: readonly LoggingSpec[] | undefined, context: PushContext, listenerLevel = false): Json[] {
   const mesh = context.meshConfig;
   const configured = (specs ?? []).flatMap((spec) => {
     const log = providerAccessLog(spec.provider, context);
     return log ? [{ spec, log }] : [];
   });
-  if (configured.length === 0) return mesh.accessLogFile !== '' ? [meshFileAccessLog(mesh.accessLogFile, mesh)] : [];
+  if (configured.length === 0) {
+    if (mesh.accessLogFile === '') return [];
+    const log = meshFileAccessLog(mesh.accessLogFile, mesh);
+    if (listenerLevel) log.filter = noRouteFilter;
+    return [log];
+  }
   const logs: Json[] = [];
   for (const { spec, log } of configured) {
     if (spec.disabled) continue;
-    if (spec.filter !== undefined) log.filter = { extensionFilter: { name: celFilterName, typedConfig: { '@type': celFilterType, expression: spec.filter } } };
+    const filters = [...(listenerLevel ? [noRouteFilter] : []), ...(spec.filter !== undefined ? [celFilter(spec.filter)] : [])];
+    if (filters.length === 1) log.filter = filters[0];
+    else if (filters.length > 1) log.filter = { andFilter: { filters } };
     logs.push(log);
   }
   return logs;
