@@ -181,19 +181,16 @@ export type ClusterLookup = { ok: true; hostname: string; cluster: string } | { 
 
 /**
  * The outbound cluster of a provider's `service` (`HOST` or `NAMESPACE/HOST`)
- * and port, as istiod's LookupCluster: the service must be in the registry,
- * and a bare host must name it in one namespace only.
+ * and port, as istiod's LookupCluster: the service must be in the registry
+ * (in that namespace, when one is given).
  */
 export function lookupCluster(context: PushContext, service: unknown, port: unknown): ClusterLookup {
   if (typeof service !== 'string' || service === '') return { ok: false, error: 'service must not be empty' };
   if (typeof port !== 'number' || port <= 0) return { ok: false, error: 'port must be a positive number' };
   const slash = service.indexOf('/');
   const namespace = slash >= 0 ? service.slice(0, slash) : undefined;
-  const host = slash >= 0 ? service.slice(slash + 1) : service;
-  const candidates = context.services.filter((s) => s.hostname === host && (namespace === undefined || s.namespace === namespace));
-  const namespaces = new Set(candidates.map((s) => s.namespace));
-  if (namespaces.size > 1) return { ok: false, error: `found ${service} in multiple namespaces, specify the namespace as NAMESPACE/HOST` };
-  const found = candidates[0];
-  if (!found) return { ok: false, error: `could not find service ${service} in the service registry` };
+  // meshd's registry holds one service per hostname, so a bare host is never ambiguous.
+  const found = context.service(slash >= 0 ? service.slice(slash + 1) : service);
+  if (!found || (namespace !== undefined && found.namespace !== namespace)) return { ok: false, error: `could not find service ${service} in the service registry` };
   return { ok: true, hostname: found.hostname, cluster: `outbound|${port}||${found.hostname}` };
 }

@@ -3,7 +3,7 @@
 // providers; and which proxies a Telemetry or mesh config change reaches.
 import { describe, expect, it } from 'vitest';
 import { meshFromYaml, proxyForPod } from '../support/goldenMesh.js';
-import { proxyTelemetry } from '../../src/push/telemetry.js';
+import { lookupCluster, proxyTelemetry } from '../../src/push/telemetry.js';
 import { changeImpact } from '../../src/push/changes.js';
 import type { ModelChange } from '../../src/model/meshModel.js';
 import type { Proxy } from '../../src/model/proxy.js';
@@ -79,6 +79,22 @@ describe('Telemetry scope and merge', () => {
     expect(result.accessLogging!.SERVER.map((s) => s.provider.name)).toEqual(['stderr']);
     const { context: plain } = meshFromYaml(providers);
     expect(proxyTelemetry(plain, pod('c', 'other'))).toEqual({ applied: [] });
+  });
+});
+
+describe('provider cluster lookup', () => {
+  const { context } = meshFromYaml(`apiVersion: v1
+kind: Service
+metadata: {name: zipkin, namespace: istio-system}
+spec: {clusterIP: 10.96.9.9, ports: [{name: http, port: 9411}]}
+`);
+  it("finds a provider's service by host or NAMESPACE/HOST, and nothing in another namespace or without a port", () => {
+    const cluster = { ok: true, hostname: 'zipkin.istio-system.svc.cluster.local', cluster: 'outbound|9411||zipkin.istio-system.svc.cluster.local' };
+    expect(lookupCluster(context, 'zipkin.istio-system.svc.cluster.local', 9411)).toEqual(cluster);
+    expect(lookupCluster(context, 'istio-system/zipkin.istio-system.svc.cluster.local', 9411)).toEqual(cluster);
+    expect(lookupCluster(context, 'tracing/zipkin.istio-system.svc.cluster.local', 9411).ok).toBe(false);
+    expect(lookupCluster(context, 'zipkin.istio-system.svc.cluster.local', undefined).ok).toBe(false);
+    expect(lookupCluster(context, 'jaeger.istio-system.svc.cluster.local', 9411)).toEqual({ ok: false, error: 'could not find service jaeger.istio-system.svc.cluster.local in the service registry' });
   });
 });
 
