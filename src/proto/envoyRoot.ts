@@ -63,6 +63,7 @@ export const envoyProtoFiles: readonly string[] = [
   // Imports OTLP's common.proto, which the project ships in proto/.
   'envoy/extensions/access_loggers/open_telemetry/v3/logs_service.proto',
   'envoy/extensions/formatter/req_without_query/v3/req_without_query.proto',
+  'envoy/extensions/request_id/uuid/v3/uuid.proto',
   'envoy/type/matcher/v3/string.proto',
   'google/protobuf/struct.proto',
   'google/protobuf/wrappers.proto',

@@ -55,4 +55,20 @@ describe('access logs on sidecar listeners', () => {
     expect(JSON.stringify(none)).not.toContain('accessLog');
     expect(JSON.stringify(none)).not.toContain('"tracing"');
   });
+
+  it('pairs Telemetry tracing with the UUID request-id extension carrying useRequestIdForTraceSampling', () => {
+    const yaml = `${mesh('extensionProviders:\n- name: zipkin\n  zipkin: {service: web.shop.svc.cluster.local, port: 8080}')}---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh, namespace: istio-system}
+spec:
+  tracing: [{providers: [{name: zipkin}], useRequestIdForTraceSampling: false}]
+`;
+    const hcms = filtersNamed(listenersOf(yaml), 'http_connection_manager');
+    expect(hcms.length).toBeGreaterThan(0);
+    for (const hcm of hcms) {
+      expect(hcm.typedConfig.tracing.provider.name).toBe('envoy.tracers.zipkin');
+      expect(hcm.typedConfig.requestIdExtension.typedConfig.useRequestIdForTraceSampling).toEqual({ value: false });
+    }
+  });
 });

@@ -39,6 +39,7 @@ export function httpConnectionManager(input: HttpConnectionManagerInput): Json {
   hcm.upgradeConfigs = [{ upgradeType: 'websocket' }];
   if (input.inbound) hcm.forwardClientCertDetails = 'APPEND_FORWARD';
   if (input.telemetry?.tracing) hcm.tracing = input.telemetry.tracing;
+  if (input.telemetry?.requestIdExtension) hcm.requestIdExtension = input.telemetry.requestIdExtension;
   if (input.telemetry?.accessLog) hcm.accessLog = input.telemetry.accessLog;
   return { name: filterNames.httpConnectionManager, typedConfig: hcm };
 }

@@ -12,10 +12,12 @@ import { proxyTelemetry } from '../../../push/telemetry.js';
 import { accessLogs } from './accessLog.js';
 import { filterNames } from './names.js';
 import type { Json } from './clusters.js';
-import { hcmTracing } from './tracing.js';
+import { hcmTracing, tracingRequestIdExtension } from './tracing.js';
 
 export interface HcmTelemetry {
   readonly tracing?: Json;
+  /** Set with tracing: `useRequestIdForTraceSampling`. */
+  readonly requestIdExtension?: Json;
   /** On HTTP connection managers and tcp_proxy filters. */
   readonly accessLog?: readonly Json[];
   /** On the listener itself (connections no chain matched). */
@@ -39,7 +41,7 @@ export function proxyHcmTelemetry(context: PushContext, proxy: Proxy): ProxyHcmT
     const accessLog = accessLogs(telemetry.accessLogging?.[mode], context);
     const listenerAccessLog = context.meshConfig.disableEnvoyListenerLog ? [] : accessLogs(telemetry.accessLogging?.[mode], context, true);
     return {
-      ...(tracing ? { tracing } : {}),
+      ...(tracing ? { tracing, requestIdExtension: tracingRequestIdExtension(spec!) } : {}),
       ...(accessLog.length > 0 ? { accessLog } : {}),
       ...(listenerAccessLog.length > 0 ? { listenerAccessLog } : {}),
     };

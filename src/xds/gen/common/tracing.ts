@@ -151,3 +151,13 @@ export function hcmTracing(context: PushContext, proxy: Proxy, spec: TracingSpec
   tracing.customTags = tags;
   return tracing;
 }
+
+/** The UUID request-id extension istiod pairs with Telemetry tracing: whether the request id decides sampling. */
+export function tracingRequestIdExtension(spec: TracingSpec): Json {
+  return {
+    typedConfig: {
+      '@type': 'type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig',
+      useRequestIdForTraceSampling: { value: spec.useRequestIdForTraceSampling },
+    },
+  };
+}
