@@ -125,9 +125,12 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
     case 'Telemetry': {
       // Tracing and access logs live on the HTTP connection managers (LDS).
       const telemetrySpecs = specs<TelemetrySpec>(change);
-      const namespaceWide = telemetrySpecs.some((s) => Object.keys(s.selector?.matchLabels ?? {}).length === 0);
+      const targetsGateways = (s: TelemetrySpec): boolean => s.targetRef !== undefined || (s.targetRefs?.length ?? 0) > 0;
+      const namespaceWide = telemetrySpecs.some((s) => Object.keys(s.selector?.matchLabels ?? {}).length === 0 && !targetsGateways(s));
       if (change.namespace === rootNamespace && namespaceWide) return { types: new Set([LDS]), reason };
-      const selected = (p: Proxy): boolean => namespaceWide || telemetrySpecs.some((s) => labelsMatch(s.selector?.matchLabels ?? {}, p.labels));
+      const selected = (p: Proxy): boolean =>
+        namespaceWide ||
+        telemetrySpecs.some((s) => (targetsGateways(s) ? p.type === 'router' : labelsMatch(s.selector?.matchLabels ?? {}, p.labels)));
       return { types: new Set([LDS]), affects: (p) => p.namespace === change.namespace && selected(p), reason };
     }
     case 'Gateway':

@@ -116,6 +116,8 @@ describe('Telemetry change impact', () => {
     expect(root.affects).toBeUndefined();
     const selecting = changeImpact(change('shop', { selector: { matchLabels: { app: 'api' } }, tracing: [{}] }), context, context);
     expect([api, web, other].map((p) => selecting.affects!(p))).toEqual([true, false, false]);
+    const forGateways = changeImpact(change('shop', { targetRefs: [{ kind: 'Gateway', name: 'web' }], tracing: [{}] }), context, context);
+    expect([api, web, other].map((p) => forGateways.affects!(p))).toEqual([false, false, false]);
     const namespaceWide = changeImpact(change('shop', { accessLogging: [{}] }), context, context);
     expect([api, web, other].map((p) => namespaceWide.affects!(p))).toEqual([true, true, false]);
   });

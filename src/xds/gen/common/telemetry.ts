@@ -4,7 +4,8 @@
 // access logs on tcp_proxy filters and on the listeners themselves (added
 // to built listeners by withListenerAccessLogs), with a key that is '' when
 // nothing is added, so that proxies without telemetry keep sharing
-// generated listeners.
+// generated listeners. Gateways take the outbound side (istiod's gateway
+// listener class is CLIENT).
 import { createHash } from 'node:crypto';
 import type { Proxy } from '../../../model/proxy.js';
 import type { PushContext } from '../../../push/pushContext.js';
