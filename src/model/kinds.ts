@@ -1,5 +1,6 @@
 // The kinds meshd stores, the API versions accepted for each, and their
-// validation. Istio kinds are accepted in v1, v1beta1 and v1alpha3 alike.
+// validation. Istio kinds are accepted in v1, v1beta1 and v1alpha3 alike
+// (Telemetry in v1 and v1alpha1).
 import type { KubeObject } from './kube.js';
 import type { DestinationRuleSpec, GatewaySpec, ServiceEntrySpec, SidecarSpec, VirtualServiceSpec } from './istio.js';
 import { validateVirtualService } from './validation/virtualService.js';
@@ -7,6 +8,8 @@ import { validateDestinationRule } from './validation/destinationRule.js';
 import { validateServiceEntry } from './validation/serviceEntry.js';
 import { validateSidecar } from './validation/sidecar.js';
 import { validateGateway } from './validation/gateway.js';
+import { validateTelemetry } from './validation/telemetry.js';
+import type { TelemetrySpec } from './telemetry.js';
 import { validateEndpointSlice, validateService } from './validation/kubeObjects.js';
 import { securityValidators } from '../security/validation.js';
 import { meshConfigMapProblems } from './meshConfig.js';
@@ -26,7 +29,8 @@ export type KindName =
   | 'Gateway'
   | 'PeerAuthentication'
   | 'AuthorizationPolicy'
-  | 'RequestAuthentication';
+  | 'RequestAuthentication'
+  | 'Telemetry';
 
 interface KindInfo {
   readonly apiVersions: readonly string[];
@@ -39,6 +43,7 @@ interface KindInfo {
 
 const networking = ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'];
 const security = ['security.istio.io/v1', 'security.istio.io/v1beta1'];
+const telemetry = ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'];
 const noChecks = (): string[] => [];
 
 function specOf<T>(validate: (spec: T) => string[]): (object: KubeObject) => string[] {
@@ -66,6 +71,7 @@ export const kinds: Readonly<Record<KindName, KindInfo>> = {
   PeerAuthentication: { apiVersions: security, namespaced: true, validate: securityValidators.PeerAuthentication, resource: 'peerauthentications' },
   AuthorizationPolicy: { apiVersions: security, namespaced: true, validate: securityValidators.AuthorizationPolicy, resource: 'authorizationpolicies' },
   RequestAuthentication: { apiVersions: security, namespaced: true, validate: securityValidators.RequestAuthentication, resource: 'requestauthentications' },
+  Telemetry: { apiVersions: telemetry, namespaced: true, validate: specOf<TelemetrySpec>(validateTelemetry), resource: 'telemetries' },
 };
 
 export const kindNames = Object.keys(kinds) as KindName[];

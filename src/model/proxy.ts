@@ -29,9 +29,22 @@ export interface Proxy {
   locality: ProxyLocality;
   /** All node metadata, as JSON values. */
   metadata: Record<string, unknown>;
+  /** The node's `cluster` (istio-agent: CANONICAL-NAME.NAMESPACE): tracers' service name. */
+  serviceCluster?: string;
 }
 
 export class NodeIdError extends Error {}
+
+/**
+ * The service name tracers report for a proxy: the node's `cluster`, or what
+ * istio-agent puts there when it is unset or `istio-proxy` (canonical name,
+ * else workload name, then `.NAMESPACE`).
+ */
+export function proxyServiceCluster(proxy: Pick<Proxy, 'serviceCluster' | 'labels' | 'workloadName' | 'namespace'>): string {
+  if (proxy.serviceCluster && proxy.serviceCluster !== 'istio-proxy') return proxy.serviceCluster;
+  const name = proxy.labels['service.istio.io/canonical-name'] || proxy.workloadName || 'istio-proxy';
+  return proxy.namespace ? `${name}.${proxy.namespace}` : name;
+}
 
 /** istioctl's name for a proxy (proxy-status NAME): POD.NAMESPACE, the node id's third part. */
 export function proxyDisplayName(nodeId: string): string {
@@ -104,5 +117,6 @@ export function parseProxy(node: NodeLike): Proxy {
       subZone: node.locality?.subZone ?? '',
     },
     metadata,
+    ...(node.cluster ? { serviceCluster: node.cluster } : {}),
   };
 }

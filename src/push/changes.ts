@@ -5,10 +5,12 @@
 import type { ModelChange } from '../model/meshModel.js';
 import type { Proxy } from '../model/proxy.js';
 import type { DestinationRuleSpec, ServiceEntrySpec, SidecarSpec, VirtualServiceSpec } from '../model/istio.js';
-import { meshConfigMapName } from '../model/meshConfig.js';
+import { meshConfigMapName, telemetryMeshKey, type MeshConfig } from '../model/meshConfig.js';
+import type { TelemetrySpec } from '../model/telemetry.js';
+
 import { TypeUrl } from '../xds/resource.js';
 import type { PushRequest } from '../xds/server/types.js';
-import { hostMatches, resolveShortName } from './hosts.js';
+import { hostMatches, labelsMatch, resolveShortName } from './hosts.js';
 import { appliesToMesh, type PushContext } from './pushContext.js';
 
 const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS } = TypeUrl;
@@ -80,7 +82,9 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
     case 'Service': {
       const hostname = `${change.name}.${change.namespace}.svc.${domainSuffix}`;
       const sees = seesHosts([hostname], previous, next);
-      // The namespace's own workloads may gain or lose inbound ports.
+      // The namespace's own workloads may gain or lose inbound ports; a telemetry provider's
+      // collector service decides whether every proxy's tracing and access logs can point at it.
+      if (namesProviderService(previous.meshConfig, hostname) || namesProviderService(next.meshConfig, hostname)) return { types: new Set([CDS, LDS, RDS]), reason };
       return { types: new Set([CDS, LDS, RDS]), affects: (p) => p.namespace === change.namespace || sees(p), reason };
     }
     case 'ServiceEntry': {
@@ -118,6 +122,17 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
     }
     case 'ConfigMap':
       return change.namespace === rootNamespace && change.name === meshConfigMapName ? meshConfigImpact(previous, next, reason) : { types: none, affects: () => false, reason };
+    case 'Telemetry': {
+      // Tracing and access logs live on the HTTP connection managers (LDS).
+      const telemetrySpecs = specs<TelemetrySpec>(change);
+      const targetsGateways = (s: TelemetrySpec): boolean => s.targetRef !== undefined || (s.targetRefs?.length ?? 0) > 0;
+      const namespaceWide = telemetrySpecs.some((s) => Object.keys(s.selector?.matchLabels ?? {}).length === 0 && !targetsGateways(s));
+      if (change.namespace === rootNamespace && namespaceWide) return { types: new Set([LDS]), reason };
+      const selected = (p: Proxy): boolean =>
+        namespaceWide ||
+        telemetrySpecs.some((s) => (targetsGateways(s) ? p.type === 'router' : labelsMatch(s.selector?.matchLabels ?? {}, p.labels)));
+      return { types: new Set([LDS]), affects: (p) => p.namespace === change.namespace && selected(p), reason };
+    }
     case 'Gateway':
     case 'PeerAuthentication':
     case 'AuthorizationPolicy':
@@ -136,6 +151,11 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
  * proxies whose Sidecar does not set its own.
  */
 function meshConfigImpact(previous: PushContext, next: PushContext, reason: string): ChangeImpact {
+  // Extension providers, default providers and legacy access logging reach every HTTP connection manager.
+  if (telemetryMeshKey(previous.meshConfig) !== telemetryMeshKey(next.meshConfig)) {
+    const policyChanged = previous.meshConfig.outboundTrafficPolicy.mode !== next.meshConfig.outboundTrafficPolicy.mode;
+    return { types: new Set(policyChanged ? [LDS, RDS] : [LDS]), reason };
+  }
   if (previous.meshConfig.outboundTrafficPolicy.mode === next.meshConfig.outboundTrafficPolicy.mode) return { types: none, affects: () => false, reason };
   const policyChanged = (proxy: Proxy): boolean => previous.scopeFor(proxy).outboundTrafficPolicy !== next.scopeFor(proxy).outboundTrafficPolicy;
   return { types: new Set([LDS, RDS]), affects: (proxy) => proxy.type === 'sidecar' && policyChanged(proxy), reason };
@@ -157,4 +177,14 @@ export function pushRequestFor(impacts: readonly ChangeImpact[], version: string
     startedAt,
   };
   return request;
+}
+
+/** True when an extension provider of the mesh config sends to this service (`HOST` or `NAMESPACE/HOST`). */
+function namesProviderService(mesh: MeshConfig, hostname: string): boolean {
+  return mesh.extensionProviders.some((provider) =>
+    Object.values(provider).some((settings) => {
+      const service = settings && typeof settings === 'object' ? (settings as { service?: unknown }).service : undefined;
+      return typeof service === 'string' && (service === hostname || service.endsWith(`/${hostname}`));
+    }),
+  );
 }

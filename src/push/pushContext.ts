@@ -7,6 +7,7 @@ import type { ConnectionPoolSettings, DestinationRuleSpec, OutboundTrafficPolicy
 import { meshConfigOf, type MeshConfig } from '../model/meshConfig.js';
 import type { ModelSnapshot } from '../model/meshModel.js';
 import type { Proxy } from '../model/proxy.js';
+import type { TelemetrySpec } from '../model/telemetry.js';
 import { DestinationRuleIndex, destinationRuleKey, type DestinationRuleViewer, type EffectiveDestinationRule } from './destinationRules.js';
 import { hostMatches, isExportedTo, labelsMatch, resolveShortName } from './hosts.js';
 import { buildServiceIndex, type MeshEndpoint, type MeshService, type MeshServicePort, type ServiceIndex } from './services.js';
@@ -78,7 +79,7 @@ function byAgeThenName(a: ConfigEntry<unknown>, b: ConfigEntry<unknown>): number
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-function entries<Spec>(snapshot: ModelSnapshot, kind: 'VirtualService' | 'DestinationRule' | 'Sidecar', hostsOf: (spec: Spec, ns: string) => string[]): ConfigEntry<Spec>[] {
+function entries<Spec>(snapshot: ModelSnapshot, kind: 'VirtualService' | 'DestinationRule' | 'Sidecar' | 'Telemetry', hostsOf: (spec: Spec, ns: string) => string[]): ConfigEntry<Spec>[] {
   const list: ConfigEntry<Spec>[] = [];
   for (const { object } of snapshot.get(kind)?.values() ?? []) {
     const namespace = object.metadata.namespace!;
@@ -96,6 +97,8 @@ export class PushContext {
   readonly virtualServices: readonly ConfigEntry<VirtualServiceSpec>[];
   readonly destinationRules: readonly ConfigEntry<DestinationRuleSpec>[];
   readonly sidecars: readonly ConfigEntry<SidecarSpec>[];
+  /** Telemetry objects, oldest first (see telemetry.ts). */
+  readonly telemetries: readonly ConfigEntry<TelemetrySpec>[];
   readonly meshConfig: MeshConfig;
   /** Memoised generation results keyed by scope; see xds/gen cache helpers. */
   readonly cache: Map<string, unknown>;
@@ -127,6 +130,7 @@ export class PushContext {
     );
     this.destinationRules = entries<DestinationRuleSpec>(snapshot, 'DestinationRule', (spec, ns) => [resolveShortName(spec.host, ns, domainSuffix)]);
     this.sidecars = entries<SidecarSpec>(snapshot, 'Sidecar', () => []);
+    this.telemetries = entries<TelemetrySpec>(snapshot, 'Telemetry', () => []);
     this.meshConfig = meshConfigOf(snapshot, options.rootNamespace);
     // Routing reads roots with their delegates' routes merged in; `virtualServices` keeps the objects as written.
     const merged = mergeVirtualServiceDelegates(this.virtualServices, domainSuffix);

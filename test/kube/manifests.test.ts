@@ -87,6 +87,7 @@ describe('manifests/', () => {
       'requestauthentications.security.istio.io',
       'serviceentries.networking.istio.io',
       'sidecars.networking.istio.io',
+      'telemetries.telemetry.istio.io',
       'virtualservices.networking.istio.io',
     ]);
     for (const crd of docs.filter((d) => d.kind === 'CustomResourceDefinition')) {
@@ -154,6 +155,7 @@ describe('manifests/', () => {
       'secrets:update:istio-ca-secret',
       'serviceentries/status:patch:*',
       'sidecars/status:patch:*',
+      'telemetries/status:patch:*',
       'tokenreviews:create:*',
       'validatingwebhookconfigurations:get/update:istio-validator-istio-system',
       'virtualservices/status:patch:*',
@@ -161,7 +163,7 @@ describe('manifests/', () => {
     // Status patches stay within the Istio groups, each resource in its own group.
     for (const rule of rules.filter((r) => r.resources.some((res) => res.endsWith('/status')))) {
       expect(rule.apiGroups.length, rule.resources.join()).toBe(1);
-      expect(['networking.istio.io', 'security.istio.io']).toContain(rule.apiGroups[0]);
+      expect(['networking.istio.io', 'security.istio.io', 'telemetry.istio.io']).toContain(rule.apiGroups[0]);
       const readable = rules.filter((r) => r.apiGroups.includes(rule.apiGroups[0]!) && r.verbs.includes('watch')).flatMap((r) => r.resources);
       for (const res of rule.resources) expect(readable, res).toContain(res.replace(/\/status$/, ''));
     }
@@ -169,7 +171,7 @@ describe('manifests/', () => {
     expect(rules.flatMap((r) => r.resources)).not.toContain('*');
     // Every kind the source watches is listable and watchable.
     const readable = new Set(rules.filter((r) => r.verbs.includes('list') && r.verbs.includes('watch')).flatMap((r) => r.resources));
-    for (const resource of ['namespaces', 'services', 'endpointslices', 'pods', 'serviceaccounts', 'secrets', 'configmaps', 'virtualservices', 'destinationrules', 'gateways', 'serviceentries', 'sidecars', 'peerauthentications', 'authorizationpolicies', 'requestauthentications']) {
+    for (const resource of ['namespaces', 'services', 'endpointslices', 'pods', 'serviceaccounts', 'secrets', 'configmaps', 'virtualservices', 'destinationrules', 'gateways', 'serviceentries', 'sidecars', 'peerauthentications', 'authorizationpolicies', 'requestauthentications', 'telemetries']) {
       expect(readable.has(resource), resource).toBe(true);
     }
   });

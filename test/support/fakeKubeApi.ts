@@ -33,6 +33,8 @@ export interface FakeKubeApiOptions {
   networkingVersions?: string[];
   /** Versions served for security.istio.io (default v1, v1beta1); [] serves none. */
   securityVersions?: string[];
+  /** Versions served for telemetry.istio.io (default v1, v1alpha1); [] serves none. */
+  telemetryVersions?: string[];
   extraResources?: FakeResource[];
   tokens?: Record<string, FakeTokenIdentity>;
   /** Interval of BOOKMARK events on watches that asked for them (default 500 ms). */
@@ -86,6 +88,7 @@ type FailRule = { remaining: number; status: number; match: (method: string, pat
 
 const istioNetworking = ['virtualservices:VirtualService', 'destinationrules:DestinationRule', 'gateways:Gateway', 'serviceentries:ServiceEntry', 'sidecars:Sidecar'];
 const istioSecurity = ['peerauthentications:PeerAuthentication', 'authorizationpolicies:AuthorizationPolicy', 'requestauthentications:RequestAuthentication'];
+const istioTelemetry = ['telemetries:Telemetry'];
 
 export const coreResources: FakeResource[] = [
   { group: '', versions: ['v1'], plural: 'namespaces', kind: 'Namespace', namespaced: false },
@@ -153,6 +156,7 @@ export class FakeKubeApi {
       ...coreResources,
       ...istioResources('networking.istio.io', options.networkingVersions ?? ['v1', 'v1beta1', 'v1alpha3'], istioNetworking),
       ...istioResources('security.istio.io', options.securityVersions ?? ['v1', 'v1beta1'], istioSecurity),
+      ...istioResources('telemetry.istio.io', options.telemetryVersions ?? ['v1', 'v1alpha1'], istioTelemetry),
       ...(options.extraResources ?? []),
     ];
     for (const resource of all) this.resources.set(resourceKey(resource.group, resource.plural), resource);

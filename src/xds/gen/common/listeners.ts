@@ -2,6 +2,7 @@
 // manager (RDS or inline routes) and tcp_proxy (single or weighted clusters).
 import { adsConfigSource, filterNames, typeUrls } from './names.js';
 import type { Json } from './clusters.js';
+import type { HcmTelemetry } from './telemetry.js';
 
 /** HTTP filters in istiod's order (security, then fault before cors before router); Istio-proxy-only filters are left out. */
 export function httpFilters(withFaultAndCors: boolean, securityFilters: readonly Json[] = []): Json[] {
@@ -22,6 +23,8 @@ export interface HttpConnectionManagerInput {
   inbound: boolean;
   /** jwt_authn and RBAC filters (inbound), run before everything else. */
   securityFilters?: readonly Json[];
+  /** Tracing and access logs from Telemetry (see telemetry.ts). */
+  telemetry?: HcmTelemetry;
 }
 
 export function httpConnectionManager(input: HttpConnectionManagerInput): Json {
@@ -35,6 +38,9 @@ export function httpConnectionManager(input: HttpConnectionManagerInput): Json {
   hcm.pathWithEscapedSlashesAction = 'KEEP_UNCHANGED';
   hcm.upgradeConfigs = [{ upgradeType: 'websocket' }];
   if (input.inbound) hcm.forwardClientCertDetails = 'APPEND_FORWARD';
+  if (input.telemetry?.tracing) hcm.tracing = input.telemetry.tracing;
+  if (input.telemetry?.requestIdExtension) hcm.requestIdExtension = input.telemetry.requestIdExtension;
+  if (input.telemetry?.accessLog) hcm.accessLog = input.telemetry.accessLog;
   return { name: filterNames.httpConnectionManager, typedConfig: hcm };
 }
 

@@ -12,6 +12,7 @@ import { inboundClusters, outboundClusters, serviceClusters, serviceClustersKey,
 import { planClusterLoadAssignment, planLoadAssignment, proxyEndpointsKey, type EdsCluster, type LoadAssignmentPlan } from './endpoints.js';
 import { outboundClusterName } from '../common/names.js';
 import { inboundListeners, outboundListeners, virtualOutboundListener } from './listeners.js';
+import { proxyHcmTelemetry, withListenerAccessLogs, type ProxyHcmTelemetry } from '../common/telemetry.js';
 import { buildNamedRouteConfiguration, routeNames, scopeUsesSourceLabels } from './routes.js';
 import type { Json } from '../common/clusters.js';
 import { contentVersion } from '../../resource.js';
@@ -79,6 +80,8 @@ interface ProxyView {
   readonly targets: readonly ServiceTarget[];
   readonly inboundPorts: string;
   readonly security: { key: string; security: WorkloadSecurity };
+  /** Tracing and access logs from Telemetry; key '' when none. */
+  readonly telemetry: ProxyHcmTelemetry;
 }
 
 function proxyView(context: PushContext, proxy: Proxy): ProxyView {
@@ -87,7 +90,13 @@ function proxyView(context: PushContext, proxy: Proxy): ProxyView {
   let view = views.get(proxy);
   if (!view) {
     const targets = context.inboundTargets(proxy);
-    view = { scope: context.scopeFor(proxy), targets, inboundPorts: inboundKey(targets, proxy), security: proxySecurity(context, proxy) };
+    view = {
+      scope: context.scopeFor(proxy),
+      targets,
+      inboundPorts: inboundKey(targets, proxy),
+      security: proxySecurity(context, proxy),
+      telemetry: proxyHcmTelemetry(context, proxy),
+    };
     views.set(proxy, view);
   }
   return view;
@@ -127,13 +136,15 @@ export class SidecarGenerator implements ResourceGenerator {
   }
 
   listeners(context: PushContext, proxy: Proxy): XdsResource[] {
-    const { scope, targets, inboundPorts, security } = proxyView(context, proxy);
-    return memo(context, `lds-all|${scope.key}|${inboundPorts}|${security.key}`, () => {
-      const outbound = memo(context, `lds|${scope.key}`, () =>
-        encodeAll(context, TypeUrl.Listener, [...outboundListeners(context, scope), virtualOutboundListener(scope)]),
+    const { scope, targets, inboundPorts, security, telemetry } = proxyView(context, proxy);
+    // Telemetry is per workload (selector, canonical labels): its key joins the scope's where it adds anything.
+    const tel = telemetry.key ? `|tel:${telemetry.key}` : '';
+    return memo(context, `lds-all|${scope.key}|${inboundPorts}|${security.key}${tel}`, () => {
+      const outbound = memo(context, `lds|${scope.key}${tel}`, () =>
+        encodeAll(context, TypeUrl.Listener, withListenerAccessLogs([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound)),
       );
-      const inbound = memo(context, `lds-in|${inboundPorts}|${security.key}`, () =>
-        encodeAll(context, TypeUrl.Listener, inboundListeners(targets, security.security, proxy.ipAddresses)),
+      const inbound = memo(context, `lds-in|${inboundPorts}|${security.key}${tel}`, () =>
+        encodeAll(context, TypeUrl.Listener, withListenerAccessLogs(inboundListeners(targets, security.security, proxy.ipAddresses, telemetry.inbound), telemetry.inbound)),
       );
       return [...outbound, ...inbound];
     });
@@ -208,7 +219,13 @@ export class SidecarGenerator implements ResourceGenerator {
         const jwks = jwksClusters(proxySecurity(context, proxy).security, new Set(outbound.map((c) => String(c.name))));
         return [...outbound, ...inboundClusters(targets, proxy.ipAddresses), ...wellKnownClusters(), ...jwks];
       })(),
-      listeners: [...outboundListeners(context, scope), virtualOutboundListener(scope), ...inboundListeners(targets, proxySecurity(context, proxy).security, proxy.ipAddresses)],
+      listeners: (() => {
+        const telemetry = proxyHcmTelemetry(context, proxy);
+        return [
+          ...withListenerAccessLogs([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound),
+          ...withListenerAccessLogs(inboundListeners(targets, proxySecurity(context, proxy).security, proxy.ipAddresses, telemetry.inbound), telemetry.inbound),
+        ];
+      })(),
       routes: routeNames(scope)
         .map((name) => buildNamedRouteConfiguration(context, scope, name, proxy.labels))
         .filter((rc): rc is Json => rc !== undefined),

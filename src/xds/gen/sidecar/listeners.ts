@@ -11,6 +11,7 @@ import { resolveShortName } from '../../../push/hosts.js';
 import { isHttpProtocol } from '../../../model/protocol.js';
 import type { MeshService, MeshServicePort } from '../../../push/services.js';
 import { httpConnectionManager, socketAddress, tcpProxy } from '../common/listeners.js';
+import type { HcmTelemetry } from '../common/telemetry.js';
 import {
   BlackHoleCluster,
   InboundPassthroughCluster,
@@ -85,8 +86,8 @@ function outboundListener(name: string, address: string, port: number, filterCha
  * the egress port's protocol), then the catch-all, which adds nothing to
  * listeners those already created.
  */
-export function outboundListeners(context: PushContext, scope: ProxyScope): Json[] {
-  const built: OutboundListenerSet = { listeners: new Map(), http: new Set() };
+export function outboundListeners(context: PushContext, scope: ProxyScope, telemetry: HcmTelemetry = {}): Json[] {
+  const built: OutboundListenerSet = { listeners: new Map(), http: new Set(), telemetry };
   for (const egress of scope.egressListeners) {
     const locked: ReadonlySet<string> = new Set(egress.port ? [] : built.listeners.keys());
     addOutboundListeners(context, scope, listenerServicePorts(egress), built, locked);
@@ -98,6 +99,8 @@ interface OutboundListenerSet {
   readonly listeners: Map<string, Json>;
   /** Names of the HTTP listeners (0.0.0.0_PORT, shared by every HTTP service on the port). */
   readonly http: Set<string>;
+  /** What Telemetry adds to the HTTP connection managers (outbound side). */
+  readonly telemetry: HcmTelemetry;
 }
 
 function addOutboundListeners(
@@ -113,7 +116,7 @@ function addOutboundListeners(
     const name = `0.0.0.0_${port.port}`;
     if (listeners.has(name)) continue;
     built.http.add(name);
-    const hcm = httpConnectionManager({ statPrefix: `outbound_0.0.0.0_${port.port}`, rds: String(port.port), inbound: false });
+    const hcm = httpConnectionManager({ statPrefix: `outbound_0.0.0.0_${port.port}`, rds: String(port.port), inbound: false, telemetry: built.telemetry });
     listeners.set(name, outboundListener(name, '0.0.0.0', port.port, [{ filters: [hcm] }], false));
   }
   for (const { service, port } of servicePorts) {
@@ -122,7 +125,7 @@ function addOutboundListeners(
     const name = `${address}_${port.port}`;
     if (locked.has(name)) continue;
     if (isSniffedPort(service, port.protocol)) {
-      if (!listeners.has(name)) listeners.set(name, sniffingListener(name, address, service, port));
+      if (!listeners.has(name)) listeners.set(name, sniffingListener(name, address, service, port, built.telemetry));
       continue;
     }
     const tls = port.protocol === 'TLS' || port.protocol === 'HTTPS';
@@ -153,9 +156,9 @@ function addOutboundListeners(
  * http_inspector) goes through the HTTP connection manager and the service's
  * own route configuration; anything else is proxied as TCP.
  */
-function sniffingListener(name: string, address: string, service: MeshService, port: MeshServicePort): Json {
+function sniffingListener(name: string, address: string, service: MeshService, port: MeshServicePort, telemetry: HcmTelemetry): Json {
   const cluster = outboundClusterName(port.port, '', service.hostname);
-  const hcm = httpConnectionManager({ statPrefix: `outbound_${address}_${port.port}`, rds: sniffedRouteName(service, port.port), inbound: false });
+  const hcm = httpConnectionManager({ statPrefix: `outbound_${address}_${port.port}`, rds: sniffedRouteName(service, port.port), inbound: false, telemetry });
   const listener = outboundListener(
     name,
     address,
@@ -230,7 +233,7 @@ const passthroughRouteConfig = (): Json => {
 };
 
 /** Chains for traffic to ports no service declares (`virtualInbound-catchall-http`, `virtualInbound`), secured like a sniffed port. */
-function passthroughChains(security: WorkloadSecurity): Json[] {
+function passthroughChains(security: WorkloadSecurity, telemetry: HcmTelemetry): Json[] {
   const mode = security.mtls.mode;
   return inboundChainOptions(mode, 'auto').map((option) => {
     const suffix = option.transportSocket ? '-mtls' : option.match.transportProtocol === 'tls' ? '-tls' : '';
@@ -239,7 +242,7 @@ function passthroughChains(security: WorkloadSecurity): Json[] {
         ? {
             name: `virtualInbound-catchall-http${suffix}`,
             filterChainMatch: option.match,
-            filters: [httpConnectionManager({ statPrefix: InboundPassthroughCluster, inbound: true, routeConfig: passthroughRouteConfig(), securityFilters: security.httpFilters })],
+            filters: [httpConnectionManager({ statPrefix: InboundPassthroughCluster, inbound: true, routeConfig: passthroughRouteConfig(), securityFilters: security.httpFilters, telemetry })],
           }
         : {
             name: `virtualInbound${suffix}`,
@@ -258,7 +261,7 @@ function passthroughChains(security: WorkloadSecurity): Json[] {
  * A Sidecar ingress port's chains are named after its bind address (istiod
  * defaults it to the proxy's IP) and point at the Sidecar in their metadata.
  */
-function inboundPortChains(target: ServiceTarget, security: WorkloadSecurity, proxyAddress: string): Json[] {
+function inboundPortChains(target: ServiceTarget, security: WorkloadSecurity, proxyAddress: string, telemetry: HcmTelemetry): Json[] {
   const cluster = inboundClusterName(target.targetPort);
   const ingress = target.sidecarIngress;
   const name = `${ingress ? (ingress.bind ?? proxyAddress) : '0.0.0.0'}_${target.targetPort}`;
@@ -267,7 +270,7 @@ function inboundPortChains(target: ServiceTarget, security: WorkloadSecurity, pr
   const chains = securedInboundChains(security, target.targetPort, protocol, {
     name,
     httpConnectionManager: (securityFilters) =>
-      httpConnectionManager({ statPrefix: `inbound_${name}`, routeConfig: inboundRouteConfig(target), inbound: true, securityFilters }),
+      httpConnectionManager({ statPrefix: `inbound_${name}`, routeConfig: inboundRouteConfig(target), inbound: true, securityFilters, telemetry }),
     tcpFilters: () => [tcpProxy(cluster, cluster)],
   });
   if (!ingress) return chains;
@@ -293,21 +296,21 @@ function isGlobalUnicast(ip: string): boolean {
  * workload-level mode); a Sidecar ingress port with captureMode NONE gets a
  * listener of its own bound to the port instead.
  */
-export function inboundListeners(targets: readonly ServiceTarget[], security: WorkloadSecurity, proxyIps: readonly string[]): Json[] {
+export function inboundListeners(targets: readonly ServiceTarget[], security: WorkloadSecurity, proxyIps: readonly string[], telemetry: HcmTelemetry = {}): Json[] {
   const proxyAddress = sidecarInboundAddress(proxyIps);
   const redirected = targets.filter((t) => !t.sidecarIngress?.bindToPort);
   const bound = targets.filter((t) => t.sidecarIngress?.bindToPort);
   return [
-    virtualInboundListener(redirected.flatMap((t) => inboundPortChains(t, security, proxyAddress)), security),
-    ...bound.map((t) => boundInboundListener(t, inboundPortChains(t, security, proxyAddress), proxyAddress)),
+    virtualInboundListener(redirected.flatMap((t) => inboundPortChains(t, security, proxyAddress, telemetry)), security, telemetry),
+    ...bound.map((t) => boundInboundListener(t, inboundPortChains(t, security, proxyAddress, telemetry), proxyAddress)),
   ];
 }
 
-function virtualInboundListener(chains: readonly Json[], security: WorkloadSecurity): Json {
+function virtualInboundListener(chains: readonly Json[], security: WorkloadSecurity, telemetry: HcmTelemetry): Json {
   return {
     name: VirtualInboundListener,
     address: socketAddress('0.0.0.0', VirtualInboundPort),
-    filterChains: [...chains, ...passthroughChains(security)],
+    filterChains: [...chains, ...passthroughChains(security, telemetry)],
     listenerFilters: [
       { name: filterNames.originalDst, typedConfig: { '@type': typeUrls.originalDst } },
       { name: filterNames.tlsInspector, typedConfig: { '@type': typeUrls.tlsInspector } },

@@ -1,0 +1,70 @@
+// What a proxy's Telemetry (and the mesh config's telemetry fields) add to
+// its listeners, for the outbound (CLIENT) and inbound (SERVER) side: tracing
+// and access logs on HTTP connection managers (passed to their builder),
+// access logs on tcp_proxy filters and on the listeners themselves (added
+// to built listeners by withListenerAccessLogs), with a key that is '' when
+// nothing is added, so that proxies without telemetry keep sharing
+// generated listeners. Gateways take the outbound side (istiod's gateway
+// listener class is CLIENT).
+import { createHash } from 'node:crypto';
+import type { Proxy } from '../../../model/proxy.js';
+import type { PushContext } from '../../../push/pushContext.js';
+import { proxyTelemetry } from '../../../push/telemetry.js';
+import { accessLogs } from './accessLog.js';
+import { filterNames } from './names.js';
+import type { Json } from './clusters.js';
+import { hcmTracing, tracingRequestIdExtension } from './tracing.js';
+
+export interface HcmTelemetry {
+  readonly tracing?: Json;
+  /** Set with tracing: `useRequestIdForTraceSampling`. */
+  readonly requestIdExtension?: Json;
+  /** On HTTP connection managers and tcp_proxy filters. */
+  readonly accessLog?: readonly Json[];
+  /** On the listener itself (connections no chain matched). */
+  readonly listenerAccessLog?: readonly Json[];
+}
+
+export interface ProxyHcmTelemetry {
+  /** Identifies the content: listeners of proxies with equal keys are equal in what telemetry adds. */
+  readonly key: string;
+  readonly outbound: HcmTelemetry;
+  readonly inbound: HcmTelemetry;
+}
+
+const none: ProxyHcmTelemetry = { key: '', outbound: {}, inbound: {} };
+
+export function proxyHcmTelemetry(context: PushContext, proxy: Proxy): ProxyHcmTelemetry {
+  const telemetry = proxyTelemetry(context, proxy);
+  const side = (mode: 'CLIENT' | 'SERVER'): HcmTelemetry => {
+    const spec = telemetry.tracing?.[mode];
+    const tracing = spec ? hcmTracing(context, proxy, spec) : undefined;
+    const accessLog = accessLogs(telemetry.accessLogging?.[mode], context);
+    const listenerAccessLog = context.meshConfig.disableEnvoyListenerLog ? [] : accessLogs(telemetry.accessLogging?.[mode], context, true);
+    return {
+      ...(tracing ? { tracing, requestIdExtension: tracingRequestIdExtension(spec!) } : {}),
+      ...(accessLog.length > 0 ? { accessLog } : {}),
+      ...(listenerAccessLog.length > 0 ? { listenerAccessLog } : {}),
+    };
+  };
+  const outbound = side('CLIENT');
+  const inbound = side('SERVER');
+  if (Object.keys(outbound).length === 0 && Object.keys(inbound).length === 0) return none;
+  const key = createHash('sha1').update(JSON.stringify({ outbound, inbound })).digest('base64url');
+  return { key, outbound, inbound };
+}
+
+/** Adds the side's access logs to built listeners and their tcp_proxy filters (HTTP connection managers already carry theirs). */
+export function withListenerAccessLogs(listeners: Json[], side: HcmTelemetry): Json[] {
+  if (!side.accessLog && !side.listenerAccessLog) return listeners;
+  for (const listener of listeners) {
+    if (side.listenerAccessLog) listener.accessLog = side.listenerAccessLog;
+    if (!side.accessLog) continue;
+    for (const chain of (listener.filterChains as Json[] | undefined) ?? []) {
+      for (const filter of (chain.filters as Json[] | undefined) ?? []) {
+        if (filter.name === filterNames.tcpProxy) (filter.typedConfig as Json).accessLog = side.accessLog;
+      }
+    }
+  }
+  return listeners;
+}
