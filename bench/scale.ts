@@ -1,0 +1,669 @@
+// Scale benchmark of the real pipeline (issue 13): the real `bin/meshd serve`
+// in its own process, on the benchmark mesh (bench/mesh.ts) given as files
+// (--config-dir) or through a fake Kubernetes API server (--kubeconfig, changes
+// arrive as watch events); N simulated Envoys in another process
+// (bench/envoySim.ts); and the transport floor (bench/floorServer.ts): a bare
+// grpc-js ADS server sending the same bytes to the same clients.
+//
+// Reports initial sync time, meshd's peak and steady RSS, JS heap and CPU
+// seconds, and "change -> last ACK" per scenario: from the moment the change
+// is made (file renamed into place / API object written) to the moment the
+// last proxy ACKs a response carrying it (recognised by content: the resource
+// the change alters, holding the changed value), so the file watch, the API
+// watch, the debounce and analysis are included, as a user experiences them.
+//
+// Run: npm run bench -- scale [--proxies 100,500] [--services 1000] [--mode file|kube|both]
+//        [--protocol sotw|delta|both] [--rounds 10] [--no-floor]
+import { spawn, fork, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { stringify } from 'yaml';
+import { defaultConfig } from '../src/meshd.js';
+import type { KubeObject } from '../src/model/kube.js';
+import { outboundClusterName } from '../src/xds/gen/common/names.js';
+import { TypeUrl } from '../src/xds/resource.js';
+import { FakeKubeApi } from '../test/support/fakeKubeApi.js';
+import type { Marker, Protocol, SimCommand, SimEvent } from './envoySim.js';
+import type { FloorCommand, FloorEvent } from './floorServer.js';
+import {
+  clientPod, endpointIp, endpointSlice, meshObjects, namespaceObjects, serviceHost, serviceObjects, servicePod, servicePort, virtualService,
+} from './mesh.js';
+
+export type Mode = 'file' | 'kube';
+
+export interface ScaleOptions {
+  proxies: number[];
+  services: number;
+  modes: Mode[];
+  protocols: Protocol[];
+  rounds: number;
+  floor: boolean;
+  streamsPerChannel?: number;
+  /** Where progress lines go (stderr by default). */
+  progress?: (line: string) => void;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  rounds: number;
+  /** change -> last ACK, ms. */
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** The server's CPU per change, ms. */
+  cpuMsPerChange: number;
+}
+
+export interface ScaleResult {
+  target: 'meshd' | 'floor';
+  mode: Mode | '-';
+  protocol: Protocol;
+  proxies: number;
+  services: number;
+  channels: number;
+  initialSyncMs: number;
+  /** Bytes one proxy received in the initial sync. */
+  syncBytesPerProxy: number;
+  peakRssMb: number;
+  steadyRssMb: number;
+  /** V8 heap used after the initial sync (meshd: nodejs_heap_size_used_bytes on /metrics; the floor: its process.memoryUsage()). */
+  heapUsedMb: number;
+  /** CPU seconds from process start to every proxy synced, and over all change rounds. */
+  cpuSyncSeconds: number;
+  cpuRoundsSeconds: number;
+  scenarios: ScenarioResult[];
+  loadAverage: [number, number, number];
+}
+
+const repoRoot = ((): string => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'bin', 'meshd'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the repository root (bin/meshd) above bench/scale');
+    dir = up;
+  }
+  return dir;
+})();
+const distBench = (file: string): string => path.join(repoRoot, 'dist', 'bench', file);
+
+const now = (): number => performance.timeOrigin + performance.now();
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(0)} s`;
+
+export const percentile = (sorted: readonly number[], p: number): number =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+// ------------------------------------------------------------ process metrics
+
+const clockTicks = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system) of a process, from /proc. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / clockTicks;
+}
+
+/** VmRSS and VmHWM (peak RSS) of a process in MB, from /proc. */
+function memory(pid: number): { rssMb: number; peakMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMb: Math.round(kb('VmRSS') / 1024), peakMb: Math.round(kb('VmHWM') / 1024) };
+}
+
+async function heapUsedMb(httpPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const used = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
+  if (!used) throw new Error('meshd /metrics has no nodejs_heap_size_used_bytes');
+  return Math.round(Number(used) / 2 ** 20);
+}
+
+// ------------------------------------------------------------ children
+
+/** Resolves when `test` accepts an IPC message, rejects after `timeoutMs` or when the child fails or exits. */
+function waitMessage<T>(child: ChildProcess, what: string, timeoutMs: number, test: (m: Record<string, unknown>) => boolean, explain?: () => Promise<string>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    const onMessage = (m: Record<string, unknown>): void => {
+      if (m.event === 'error') {
+        done();
+        reject(new Error(`${what}: the child process failed: ${String(m.message)}`));
+      } else if (test(m)) {
+        done();
+        resolve(m as T);
+      }
+    };
+    const onExit = (code: number | null): void => {
+      done();
+      reject(new Error(`${what}: the child process exited (code ${code})`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      void (explain?.() ?? Promise.resolve('')).catch(() => '').then((detail) => reject(new Error(`timed out waiting for ${what} after ${seconds(timeoutMs)}${detail ? `; ${detail}` : ''}`)));
+    }, timeoutMs);
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+let requestIds = 0;
+
+class SimProcess {
+  readonly child: ChildProcess;
+
+  constructor() {
+    this.child = fork(distBench('envoySim.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  }
+
+  send(command: SimCommand): void {
+    this.child.send(command);
+  }
+
+  async request<T extends SimEvent>(command: SimCommand & { id: number }, event: T['event'], what: string, timeoutMs: number, explain?: () => Promise<string>): Promise<T> {
+    const reply = waitMessage<T>(this.child, what, timeoutMs, (m) => m.event === event && m.id === command.id, explain);
+    this.send(command);
+    return reply;
+  }
+
+  async stats(): Promise<Extract<SimEvent, { event: 'stats' }>> {
+    return this.request<Extract<SimEvent, { event: 'stats' }>>({ cmd: 'stats', id: ++requestIds }, 'stats', 'simulated Envoy stats', 10_000);
+  }
+
+  /** Why a wait is not over: the proxies and markers still missing. */
+  async explain(): Promise<string> {
+    const id = ++requestIds;
+    const progress = waitMessage<Extract<SimEvent, { event: 'progress' }>>(this.child, 'progress', 5_000, (m) => m.event === 'progress').catch(() => undefined);
+    const stats = await this.request<Extract<SimEvent, { event: 'stats' }>>({ cmd: 'stats', id }, 'stats', 'simulated Envoy stats', 5_000);
+    const p = await progress;
+    return `${stats.responses} responses received, ${stats.streamErrors} stream errors${stats.lastError ? ` (last: ${stats.lastError})` : ''}${p ? `; ${p.waiting} proxy markers not ACKed, e.g. ${p.example}` : ''}`;
+  }
+
+  async quiet(quietMs: number, timeoutMs: number): Promise<void> {
+    const id = ++requestIds;
+    const r = await this.request<Extract<SimEvent, { event: 'quiet' }>>({ cmd: 'quiet', id, quietMs, timeoutMs }, 'quiet', `${quietMs} ms without responses`, timeoutMs + 5_000);
+    if (!r.ok) throw new Error(`waiting for ${quietMs} ms without responses: ${r.message}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    try {
+      this.send({ cmd: 'close' });
+    } catch {
+      this.child.kill('SIGKILL');
+    }
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Stops a child: SIGTERM, then SIGKILL after `graceMs`. */
+async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+interface MeshdChild {
+  child: ChildProcess;
+  pid: number;
+  xdsPort: number;
+  httpPort: number;
+  startedAt: number;
+}
+
+async function startMeshd(sourceArgs: string[], timeoutMs: number): Promise<MeshdChild> {
+  const startedAt = now();
+  const child = spawn(process.execPath, [
+    path.join(repoRoot, 'bin', 'meshd'), 'serve', '--host', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', '--log-level', 'info', ...sourceArgs,
+  ], { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
+  const recent: string[] = [];
+  const remember = (line: string): void => {
+    recent.push(line);
+    if (recent.length > 20) recent.shift();
+  };
+  readline.createInterface({ input: child.stderr! }).on('line', remember);
+  const ports = await new Promise<{ xds: number; http: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for meshd to listen after ${seconds(timeoutMs)}; last lines: ${recent.join('\n')}`)), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`meshd exited (code ${code}) before listening; last lines: ${recent.join('\n')}`));
+    });
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      remember(line);
+      try {
+        const l = JSON.parse(line) as Record<string, unknown>;
+        if (l.msg === 'listening') {
+          clearTimeout(timer);
+          resolve({ xds: Number(l.xds), http: Number(l.http) });
+        }
+      } catch {
+        // not a JSON log line
+      }
+    });
+  }).catch(async (err: unknown) => {
+    await stopChild(child);
+    throw err;
+  });
+  const meshd = { child, pid: child.pid!, xdsPort: ports.xds, httpPort: ports.http, startedAt };
+  // Ready: configuration synced (and, in Kubernetes mode, the CA Secret created and read).
+  const deadline = now() + timeoutMs;
+  for (;;) {
+    const status = await fetch(`http://127.0.0.1:${meshd.httpPort}/ready`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.status, () => 0);
+    if (status === 200) return meshd;
+    if (now() > deadline) {
+      await stopChild(child);
+      throw new Error(`timed out waiting for meshd /ready after ${seconds(timeoutMs)}; last lines: ${recent.join('\n')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+// ------------------------------------------------------------ the mesh, as files or API objects
+
+/** Where the mesh lives and how a change is made to it. */
+interface MeshStore {
+  /** meshd's source flags. */
+  args: string[];
+  /** Writes the objects of service `i` (file mode: its whole file, `all`; Kubernetes mode: `changed` only). */
+  write(i: number, all: readonly KubeObject[], changed: readonly KubeObject[]): void;
+  close(): Promise<void>;
+}
+
+const yamlDocuments = (objects: readonly KubeObject[]): string => objects.map((o) => stringify(o)).join('---\n');
+
+function fileStore(services: number, proxies: number): MeshStore {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-scale-'));
+  const config = path.join(dir, 'config');
+  // Written in place: Node 20's recursive fs.watch on Linux misses a second rename onto the same
+  // file name, so an editor-style rename would be seen once only (see the report of issue 13).
+  const write = (file: string, objects: readonly KubeObject[]): void => writeFileSync(path.join(config, file), yamlDocuments(objects));
+  mkdirSync(config);
+  write('namespaces.yaml', namespaceObjects());
+  write('clients.yaml', Array.from({ length: proxies }, (_, i) => clientPod(i)));
+  for (let i = 0; i < services; i++) write(`svc-${i}.yaml`, serviceObjects(i));
+  return {
+    args: ['--config-dir', config],
+    write: (i, all) => write(`svc-${i}.yaml`, all),
+    close: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+async function kubeStore(services: number, proxies: number): Promise<MeshStore> {
+  const api = await FakeKubeApi.start({ bookmarkIntervalMs: 60_000 });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-scale-kube-'));
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, api.kubeconfigYaml());
+  const apply = (o: KubeObject): void => void api.apply(o as never);
+  namespaceObjects().forEach(apply);
+  for (let i = 0; i < proxies; i++) apply(clientPod(i));
+  meshObjects(services).forEach(apply);
+  return {
+    args: ['--kubeconfig', kubeconfig],
+    write: (_i, _all, changed) => changed.forEach(apply),
+    close: async () => {
+      await api.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ------------------------------------------------------------ scenarios
+
+interface Change {
+  service: number;
+  changed: KubeObject[];
+  markers: Marker[];
+}
+
+interface Scenario {
+  name: string;
+  change(round: number): Change;
+}
+
+/**
+ * The four changes, each recognised by content in the resource it alters. Service 0
+ * (ns-0, port 8000) is the one edited; it has a VirtualService (even index).
+ */
+function scenarios(services: number): Scenario[] {
+  const port = servicePort(0);
+  const host = serviceHost(0);
+  let added = 0;
+  return [
+    {
+      name: 'VirtualService edit',
+      change: (round) => ({
+        service: 0,
+        changed: [virtualService(0, `round-${round}`)],
+        markers: [{ typeUrl: TypeUrl.RouteConfiguration, name: String(port), contains: `round-${round}` }],
+      }),
+    },
+    {
+      // A pod replaced: its endpoint gets a new address.
+      name: 'endpoint change',
+      change: (round) => {
+        const address = `10.250.${Math.floor(round / 256) % 256}.${round % 256}`;
+        return {
+          service: 0,
+          changed: [endpointSlice(0, { addresses: { 4: address } })],
+          markers: [{ typeUrl: TypeUrl.ClusterLoadAssignment, name: outboundClusterName(port, '', host), contains: address }],
+        };
+      },
+    },
+    {
+      name: 'new service',
+      change: () => {
+        const i = services + added++;
+        const cluster = outboundClusterName(servicePort(i), '', serviceHost(i));
+        return {
+          service: i,
+          changed: serviceObjects(i),
+          markers: [{ typeUrl: TypeUrl.Cluster, name: cluster }, { typeUrl: TypeUrl.ClusterLoadAssignment, name: cluster }],
+        };
+      },
+    },
+    {
+      // Pod 0 of service 0 moves between subsets v1 and v2.
+      name: 'Pod relabel',
+      change: (round) => {
+        const version = round % 2 === 1 ? 'v2' : 'v1';
+        return {
+          service: 0,
+          changed: [servicePod(0, 0, version)],
+          markers: [{ typeUrl: TypeUrl.ClusterLoadAssignment, name: outboundClusterName(port, version, host), contains: endpointIp(0, 0) }],
+        };
+      },
+    },
+  ];
+}
+
+/** Service `i`'s objects with `changed` replacing those of the same kind and name. */
+function withChanges(current: readonly KubeObject[], changed: readonly KubeObject[]): KubeObject[] {
+  const key = (o: KubeObject): string => `${o.kind}/${o.metadata.name}`;
+  const replacing = new Map(changed.map((o) => [key(o), o]));
+  const kept = current.map((o) => replacing.get(key(o)) ?? o);
+  for (const o of changed) if (!current.some((c) => key(c) === key(o))) kept.push(o);
+  return kept;
+}
+
+// ------------------------------------------------------------ one run
+
+interface Timeouts {
+  startMs: number;
+  syncMs: number;
+  changeMs: number;
+}
+
+const timeoutsFor = (proxies: number, services: number): Timeouts => ({
+  startMs: 60_000 + services * 60,
+  syncMs: 60_000 + proxies * services * 0.25,
+  changeMs: 30_000 + proxies * 50,
+});
+
+/** What a meshd run hands the floor run: the recording and each change's markers. */
+interface Replay {
+  recording: string;
+  phases: Array<{ scenario: string; phase: string; markers: Marker[] }>;
+}
+
+interface PlannedChange {
+  /** Names the change in the recording: `scenario/round`. */
+  phase: string;
+  markers: Marker[];
+  /** Makes the change (writes the file, the API object, or tells the floor to push). */
+  make(): void;
+}
+
+interface Target {
+  pid: number;
+  address: string;
+  plan(scenario: string, round: number): PlannedChange;
+  heapUsedMb(): Promise<number>;
+}
+
+async function measure(
+  target: Target, kind: ScaleResult['target'], mode: ScaleResult['mode'], protocol: Protocol, proxies: number, options: ScaleOptions,
+  scenarioNames: readonly string[], recordTo?: string,
+): Promise<ScaleResult> {
+  const timeouts = timeoutsFor(proxies, options.services);
+  const perChannel = options.streamsPerChannel ?? 250;
+  const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const label = `${kind} ${mode} ${protocol} ${proxies} proxies`;
+  const sim = new SimProcess();
+  try {
+    const connectAt = now();
+    const synced = waitMessage<Extract<SimEvent, { event: 'synced' }>>(sim.child, `${proxies} simulated Envoys to sync (${label})`, timeouts.syncMs, (m) => m.event === 'synced', () => sim.explain());
+    sim.send({ cmd: 'connect', address: target.address, proxies, protocol, streamsPerChannel: perChannel });
+    const syncedAt = (await synced).at;
+    const cpuSync = cpuSeconds(target.pid);
+    const afterSync = await sim.stats();
+    await sim.quiet(300, timeouts.changeMs);
+    const steady = memory(target.pid);
+    const heap = await target.heapUsedMb();
+    progress(`  ${label}: synced in ${((syncedAt - connectAt) / 1000).toFixed(1)} s`);
+
+    const cpuBefore = cpuSeconds(target.pid);
+    const results: ScenarioResult[] = [];
+    for (const name of scenarioNames) {
+      const samples: number[] = [];
+      const cpuStart = cpuSeconds(target.pid);
+      for (let round = 1; round <= options.rounds; round++) {
+        const planned = target.plan(name, round);
+        sim.send({ cmd: 'phase', name: planned.phase });
+        const id = ++requestIds;
+        await sim.request({ cmd: 'expect', id, markers: planned.markers }, 'expecting', 'the simulator to take the expectation', 10_000);
+        const done = waitMessage<Extract<SimEvent, { event: 'done' }>>(
+          sim.child, `every proxy to ACK ${name} round ${round} (${label})`, timeouts.changeMs, (m) => m.event === 'done' && m.id === id, () => sim.explain(),
+        );
+        const at = now();
+        planned.make();
+        samples.push((await done).lastAckAt - at);
+        await sim.quiet(300, timeouts.changeMs);
+      }
+      const cpu = cpuSeconds(target.pid) - cpuStart;
+      samples.sort((a, b) => a - b);
+      const result: ScenarioResult = {
+        scenario: name, rounds: samples.length,
+        p50Ms: Math.round(percentile(samples, 50)), p99Ms: Math.round(percentile(samples, 99)), maxMs: Math.round(samples[samples.length - 1]!),
+        cpuMsPerChange: Math.round((cpu * 1000) / samples.length),
+      };
+      results.push(result);
+      progress(`    ${name}: p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
+    }
+    const cpuRounds = cpuSeconds(target.pid) - cpuBefore;
+    sim.send({ cmd: 'phase', name: 'after' });
+    if (recordTo) await sim.request({ cmd: 'saveRecording', id: ++requestIds, path: recordTo }, 'saved', 'the recording to be written', 60_000);
+    const end = memory(target.pid);
+    return {
+      target: kind, mode, protocol, proxies, services: options.services, channels: Math.ceil(proxies / perChannel),
+      initialSyncMs: Math.round(syncedAt - connectAt),
+      syncBytesPerProxy: Math.round(afterSync.bytes / proxies),
+      peakRssMb: end.peakMb, steadyRssMb: steady.rssMb, heapUsedMb: heap,
+      cpuSyncSeconds: Number(cpuSync.toFixed(2)), cpuRoundsSeconds: Number(cpuRounds.toFixed(2)),
+      scenarios: results,
+      loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))) as [number, number, number],
+    };
+  } finally {
+    await sim.close();
+  }
+}
+
+/** meshd on the mesh (files or API server), measured; writes the recording the floor replays when asked. */
+async function runMeshd(mode: Mode, protocol: Protocol, proxies: number, options: ScaleOptions, recordTo?: string): Promise<{ result: ScaleResult; replay: Replay['phases'] }> {
+  const timeouts = timeoutsFor(proxies, options.services);
+  const store = mode === 'file' ? fileStore(options.services, proxies) : await kubeStore(options.services, proxies);
+  const replay: Replay['phases'] = [];
+  let meshd: MeshdChild | undefined;
+  try {
+    meshd = await startMeshd(store.args, timeouts.startMs);
+    const list = scenarios(options.services);
+    const current = new Map<number, KubeObject[]>();
+    const started = meshd;
+    const target: Target = {
+      pid: started.pid,
+      address: `127.0.0.1:${started.xdsPort}`,
+      heapUsedMb: () => heapUsedMb(started.httpPort),
+      plan: (name, round) => {
+        const change = list.find((s) => s.name === name)!.change(round);
+        const phase = `${name}/${round}`;
+        replay.push({ scenario: name, phase, markers: change.markers });
+        return {
+          phase,
+          markers: change.markers,
+          make: () => {
+            const all = withChanges(current.get(change.service) ?? (change.service < options.services ? serviceObjects(change.service) : []), change.changed);
+            current.set(change.service, all);
+            store.write(change.service, all, change.changed);
+          },
+        };
+      },
+    };
+    const result = await measure(target, 'meshd', mode, protocol, proxies, options, list.map((s) => s.name), recordTo);
+    return { result, replay };
+  } finally {
+    if (meshd) await stopChild(meshd.child);
+    await store.close();
+  }
+}
+
+/** The floor: the recorded bytes from a bare grpc-js server, the same changes replayed. */
+async function runFloor(protocol: Protocol, proxies: number, options: ScaleOptions, replay: Replay): Promise<ScaleResult> {
+  const child = fork(distBench('floorServer.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const listening = waitMessage<Extract<FloorEvent, { event: 'listening' }>>(child, 'the floor server to listen', 60_000, (m) => m.event === 'listening');
+    child.send({ cmd: 'start', recording: replay.recording, maxStreamsPerConnection: defaultConfig.maxStreamsPerConnection } satisfies FloorCommand);
+    const { port } = await listening;
+    const target: Target = {
+      pid: child.pid!,
+      address: `127.0.0.1:${port}`,
+      heapUsedMb: async () => {
+        const id = ++requestIds;
+        const reply = waitMessage<Extract<FloorEvent, { event: 'heap' }>>(child, "the floor's heap", 10_000, (m) => m.event === 'heap' && m.id === id);
+        child.send({ cmd: 'heap', id } satisfies FloorCommand);
+        return Math.round((await reply).usedBytes / 2 ** 20);
+      },
+      plan: (name, round) => {
+        const phase = replay.phases.find((p) => p.phase === `${name}/${round}`);
+        if (!phase) throw new Error(`the recording has no change ${name}/${round}`);
+        return { phase: phase.phase, markers: phase.markers, make: () => child.send({ cmd: 'replay', id: ++requestIds, phase: phase.phase } satisfies FloorCommand) };
+      },
+    };
+    const names = [...new Set(replay.phases.map((p) => p.scenario))];
+    return await measure(target, 'floor', '-', protocol, proxies, options, names);
+  } finally {
+    await stopChild(child, 5_000);
+  }
+}
+
+export async function runScale(options: ScaleOptions): Promise<ScaleResult[]> {
+  const results: ScaleResult[] = [];
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-scale-recording-'));
+  try {
+    for (const proxies of options.proxies) {
+      for (const protocol of options.protocols) {
+        let replay: Replay | undefined;
+        for (const mode of options.modes) {
+          const recordTo = options.floor && !replay ? path.join(dir, `${protocol}-${proxies}.json`) : undefined;
+          const run = await runMeshd(mode, protocol, proxies, options, recordTo);
+          results.push(run.result);
+          if (recordTo) replay = { recording: recordTo, phases: run.replay };
+        }
+        if (replay) results.push(await runFloor(protocol, proxies, options, replay));
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+// ------------------------------------------------------------ output
+
+const scenarioColumns = ['VirtualService edit', 'endpoint change', 'new service', 'Pod relabel'];
+
+/** The Markdown table for BENCHMARKS.md. */
+export function scaleTable(results: readonly ScaleResult[]): string {
+  const header = [
+    'server', 'mode', 'protocol', 'proxies', 'services', 'initial sync (s)', 'MB/proxy', 'peak RSS (MB)', 'steady RSS (MB)', 'JS heap (MB)',
+    'CPU start+sync (s)', 'CPU changes (s)', ...scenarioColumns.map((s) => `${s} p50 / p99 (ms)`), 'load avg (1 min)',
+  ];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
+  for (const r of results) {
+    const cell = (name: string): string => {
+      const s = r.scenarios.find((x) => x.scenario === name);
+      return s ? `${s.p50Ms} / ${s.p99Ms}` : '-';
+    };
+    lines.push(`| ${[
+      r.target, r.mode, r.protocol, r.proxies, r.services, (r.initialSyncMs / 1000).toFixed(1), (r.syncBytesPerProxy / 2 ** 20).toFixed(2),
+      r.peakRssMb, r.steadyRssMb, r.heapUsedMb, r.cpuSyncSeconds, r.cpuRoundsSeconds,
+      ...scenarioColumns.map(cell), r.loadAverage[0],
+    ].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function parseFlags(argv: readonly string[]): ScaleOptions {
+  const options: ScaleOptions = { proxies: [100, 500, 1000, 2000], services: 1000, modes: ['file', 'kube'], protocols: ['sotw', 'delta'], rounds: 10, floor: true };
+  const value = (i: number): string => {
+    const v = argv[i + 1];
+    if (v === undefined) throw new Error(`${argv[i]} needs a value`);
+    return v;
+  };
+  const positive = (flag: string, text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} ${JSON.stringify(text)}: want a positive integer`);
+    return n;
+  };
+  const choice = <T extends string>(flag: string, text: string, both: readonly T[]): T[] => {
+    if (text === 'both') return [...both];
+    if (!(both as readonly string[]).includes(text)) throw new Error(`${flag} ${JSON.stringify(text)}: want ${both.join(', ')} or both`);
+    return [text as T];
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    if (flag === '--proxies') options.proxies = value(i++).split(',').map((n) => positive(flag, n));
+    else if (flag === '--services') options.services = positive(flag, value(i++));
+    else if (flag === '--mode') options.modes = choice(flag, value(i++), ['file', 'kube'] as const);
+    else if (flag === '--protocol') options.protocols = choice(flag, value(i++), ['sotw', 'delta'] as const);
+    else if (flag === '--rounds') options.rounds = positive(flag, value(i++));
+    else if (flag === '--floor') options.floor = true;
+    else if (flag === '--no-floor') options.floor = false;
+    else throw new Error(`unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor`);
+  }
+  return options;
+}
+
+/** `npm run bench -- scale [flags]`: JSON lines (one per run), then the Markdown table. */
+export async function main(argv: string[] = process.argv.slice(3)): Promise<void> {
+  const options = parseFlags(argv);
+  console.log(`\n## Scale: the real pipeline (issue 13), ${options.services} services\n`);
+  console.log(`load average at start: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const results = await runScale({ ...options, progress: (line) => process.stderr.write(`${line}\n`) });
+  for (const r of results) console.log(JSON.stringify(r));
+  console.log(`\nload average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+  console.log(scaleTable(results));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(() => process.exit(0), (err: unknown) => {
+    console.error((err as Error).message);
+    process.exit(1);
+  });
+}
