@@ -40,9 +40,11 @@ export type SimCommand =
   | { cmd: 'close' };
 
 export type SimEvent =
+  | { event: 'ready' }
   | { event: 'synced'; at: number }
   | { event: 'expecting'; id: number }
-  | { event: 'done'; id: number; lastAckAt: number }
+  /** Every proxy ACKed every marker; `proxies` counts those that did (all of them). */
+  | { event: 'done'; id: number; lastAckAt: number; proxies: number }
   | { event: 'progress'; id: number; waiting: number; example: string }
   | { event: 'quiet'; id: number; ok: boolean; message?: string }
   | { event: 'saved'; id: number }
@@ -299,7 +301,7 @@ class Sim {
       e.lastAckAt = Math.max(e.lastAckAt, at);
       if (--e.waiting === 0) {
         this.expectation = undefined;
-        send({ event: 'done', id: e.id, lastAckAt: e.lastAckAt });
+        send({ event: 'done', id: e.id, lastAckAt: e.lastAckAt, proxies: e.remaining.filter((r) => r.size === 0).length });
       }
     }
   }
@@ -476,6 +478,8 @@ function main(): void {
   });
   // The driver going away ends the simulation too.
   process.on('disconnect', () => process.exit(0));
+  // Protos loaded: connecting from now on measures meshd, not this process starting.
+  send({ event: 'ready' });
 }
 
 main();

@@ -42,6 +42,8 @@ export interface ScaleOptions {
   rounds: number;
   floor: boolean;
   streamsPerChannel?: number;
+  /** Quiet time (no response to any proxy) awaited after the sync and after each change, so a change's tail is not billed to the next (default 300 ms, above the 100 ms debounce). */
+  settleMs?: number;
   /** Where progress lines go (stderr by default). */
   progress?: (line: string) => void;
 }
@@ -49,6 +51,8 @@ export interface ScaleOptions {
 export interface ScenarioResult {
   scenario: string;
   rounds: number;
+  /** The fewest proxies that ACKed a response carrying the change, over the rounds (a round waits for all). */
+  ackedBy: number;
   /** change -> last ACK, ms. */
   p50Ms: number;
   p99Ms: number;
@@ -445,16 +449,18 @@ async function measure(
   const timeouts = timeoutsFor(proxies, options.services);
   const perChannel = options.streamsPerChannel ?? 250;
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const settleMs = options.settleMs ?? 300;
   const label = `${kind} ${mode} ${protocol} ${proxies} proxies`;
   const sim = new SimProcess();
   try {
+    await waitMessage(sim.child, 'the Envoy simulator to start', 60_000, (m) => m.event === 'ready');
     const connectAt = now();
     const synced = waitMessage<Extract<SimEvent, { event: 'synced' }>>(sim.child, `${proxies} simulated Envoys to sync (${label})`, timeouts.syncMs, (m) => m.event === 'synced', () => sim.explain());
     sim.send({ cmd: 'connect', address: target.address, proxies, protocol, streamsPerChannel: perChannel });
     const syncedAt = (await synced).at;
     const cpuSync = cpuSeconds(target.pid);
     const afterSync = await sim.stats();
-    await sim.quiet(300, timeouts.changeMs);
+    await sim.quiet(settleMs, timeouts.changeMs);
     const steady = memory(target.pid);
     const heap = await target.heapUsedMb();
     progress(`  ${label}: synced in ${((syncedAt - connectAt) / 1000).toFixed(1)} s`);
@@ -463,6 +469,7 @@ async function measure(
     const results: ScenarioResult[] = [];
     for (const name of scenarioNames) {
       const samples: number[] = [];
+      let ackedBy = proxies;
       const cpuStart = cpuSeconds(target.pid);
       for (let round = 1; round <= options.rounds; round++) {
         const planned = target.plan(name, round);
@@ -474,13 +481,15 @@ async function measure(
         );
         const at = now();
         planned.make();
-        samples.push((await done).lastAckAt - at);
-        await sim.quiet(300, timeouts.changeMs);
+        const acked = await done;
+        samples.push(acked.lastAckAt - at);
+        ackedBy = Math.min(ackedBy, acked.proxies);
+        await sim.quiet(settleMs, timeouts.changeMs);
       }
       const cpu = cpuSeconds(target.pid) - cpuStart;
       samples.sort((a, b) => a - b);
       const result: ScenarioResult = {
-        scenario: name, rounds: samples.length,
+        scenario: name, rounds: samples.length, ackedBy,
         p50Ms: Math.round(percentile(samples, 50)), p99Ms: Math.round(percentile(samples, 99)), maxMs: Math.round(samples[samples.length - 1]!),
         cpuMsPerChange: Math.round((cpu * 1000) / samples.length),
       };
@@ -619,7 +628,7 @@ export function scaleTable(results: readonly ScaleResult[]): string {
   return lines.join('\n');
 }
 
-function parseFlags(argv: readonly string[]): ScaleOptions {
+export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
   const options: ScaleOptions = { proxies: [100, 500, 1000, 2000], services: 1000, modes: ['file', 'kube'], protocols: ['sotw', 'delta'], rounds: 10, floor: true };
   const value = (i: number): string => {
     const v = argv[i + 1];
@@ -652,7 +661,7 @@ function parseFlags(argv: readonly string[]): ScaleOptions {
 
 /** `npm run bench -- scale [flags]`: JSON lines (one per run), then the Markdown table. */
 export async function main(argv: string[] = process.argv.slice(3)): Promise<void> {
-  const options = parseFlags(argv);
+  const options = parseScaleFlags(argv);
   console.log(`\n## Scale: the real pipeline (issue 13), ${options.services} services\n`);
   console.log(`load average at start: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const results = await runScale({ ...options, progress: (line) => process.stderr.write(`${line}\n`) });

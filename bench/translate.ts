@@ -12,11 +12,11 @@ import { PushContext, defaultPushContextOptions } from '../src/push/pushContext.
 import { reusableEntries } from '../src/xds/gen/cache.js';
 import { SidecarGenerator } from '../src/xds/gen/sidecar/generator.js';
 import { TypeUrl, type XdsResource } from '../src/xds/resource.js';
-import { endpointSlice, endpointsPerService, meshObjects } from './mesh.js';
+import { endpointSlice, endpointsPerService, meshObjects, sidecarNodeId } from './mesh.js';
 
 export function sidecar(i: number, namespace = 'ns-0'): Proxy {
   return parseProxy({
-    id: `sidecar~10.200.${Math.floor(i / 256) % 256}.${i % 256}~client-${i}.${namespace}~${namespace}.svc.cluster.local`,
+    id: sidecarNodeId(i, namespace),
     metadata: { NAMESPACE: namespace, LABELS: { app: 'client' } },
   });
 }
