@@ -13,7 +13,7 @@
 // watch, the debounce and analysis are included, as a user experiences them.
 //
 // Run: npm run bench -- scale [--proxies 100,500] [--services 1000] [--mode file|kube|both]
-//        [--protocol sotw|delta|both] [--rounds 10] [--no-floor]
+//        [--protocol sotw|delta|both] [--rounds 10] [--no-floor] [--profile-dir DIR]
 import { spawn, fork, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -44,6 +44,8 @@ export interface ScaleOptions {
   streamsPerChannel?: number;
   /** Quiet time (no response to any proxy) awaited after the sync and after each change, so a change's tail is not billed to the next (default 300 ms, above the 100 ms debounce). */
   settleMs?: number;
+  /** When set, meshd runs with V8's CPU and sampling heap profilers, writing *.cpuprofile and *.heapprofile here per run. */
+  profileDir?: string;
   /** Where progress lines go (stderr by default). */
   progress?: (line: string) => void;
 }
@@ -233,10 +235,12 @@ interface MeshdChild {
   startedAt: number;
 }
 
-async function startMeshd(sourceArgs: string[], timeoutMs: number): Promise<MeshdChild> {
+async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: string): Promise<MeshdChild> {
   const startedAt = now();
+  // Profiles are written when meshd exits (SIGTERM ends it cleanly).
+  const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--heap-prof', '--heap-prof-dir', profileDir] : [];
   const child = spawn(process.execPath, [
-    path.join(repoRoot, 'bin', 'meshd'), 'serve', '--host', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', '--log-level', 'info', ...sourceArgs,
+    ...profile, path.join(repoRoot, 'bin', 'meshd'), 'serve', '--host', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', '--log-level', 'info', ...sourceArgs,
   ], { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
   const recent: string[] = [];
   const remember = (line: string): void => {
@@ -521,7 +525,9 @@ async function runMeshd(mode: Mode, protocol: Protocol, proxies: number, options
   const replay: Replay['phases'] = [];
   let meshd: MeshdChild | undefined;
   try {
-    meshd = await startMeshd(store.args, timeouts.startMs);
+    const profileDir = options.profileDir ? path.join(options.profileDir, `${mode}-${protocol}-${proxies}`) : undefined;
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    meshd = await startMeshd(store.args, timeouts.startMs, profileDir);
     const list = scenarios(options.services);
     const current = new Map<number, KubeObject[]>();
     const started = meshd;
@@ -654,7 +660,8 @@ export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
     else if (flag === '--rounds') options.rounds = positive(flag, value(i++));
     else if (flag === '--floor') options.floor = true;
     else if (flag === '--no-floor') options.floor = false;
-    else throw new Error(`unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor`);
+    else if (flag === '--profile-dir') options.profileDir = path.resolve(value(i++));
+    else throw new Error(`unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR`);
   }
   return options;
 }
