@@ -1,5 +1,5 @@
 // Summarises the profiles `npm run bench -- scale --profile-dir DIR` writes:
-// the functions with the most self CPU time (V8 .cpuprofile) and the
+// the functions with the most self time (V8 .cpuprofile) and the
 // allocation sites holding the most sampled heap (V8 .heapprofile), as
 // Markdown tables for BENCHMARKS.md.
 // Run: node dist/bench/profileSummary.js FILE.cpuprofile|FILE.heapprofile... [--top N]
@@ -46,7 +46,10 @@ function top(totals: Map<string, number>, n: number): Row[] {
   return [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([s, value]) => ({ site: s, value, share: value / all }));
 }
 
-/** Self time per function, ms; idle time is left out, so shares are of the CPU time used. */
+/**
+ * Self time per function, ms, from the samples; idle time is left out. V8 samples on a wall
+ * clock, so on a busy machine the times include waits for a core: read the shares.
+ */
 export function cpuSelfTime(profile: CpuProfile, n = 15): Row[] {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const totals = new Map<string, number>();
@@ -88,7 +91,7 @@ export function main(argv: string[] = process.argv.slice(2)): void {
       for (const r of heapSelfSize(json.head, n)) console.log(`| ${r.site} | ${(r.value / 2 ** 20).toFixed(1)} | ${(r.share * 100).toFixed(1)}% |`);
     } else {
       console.log(`total ${((json.endTime - json.startTime) / 1e6).toFixed(1)} s of wall time profiled\n`);
-      console.log('| function | self CPU ms | share of samples |\n|---|---:|---:|');
+      console.log('| function | self ms (sampled) | share of busy samples |\n|---|---:|---:|');
       for (const r of cpuSelfTime(json, n)) console.log(`| ${r.site} | ${r.value.toFixed(0)} | ${(r.share * 100).toFixed(1)}% |`);
     }
   }

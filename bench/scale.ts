@@ -13,9 +13,9 @@
 // watch, the debounce and analysis are included, as a user experiences them.
 //
 // Run: npm run bench -- scale [--proxies 100,500] [--services 1000] [--mode file|kube|both]
-//        [--protocol sotw|delta|both] [--rounds 10] [--no-floor] [--profile-dir DIR]
+//        [--protocol sotw|delta|both] [--rounds 10] [--no-floor] [--profile-dir DIR] [--log-dir DIR]
 import { spawn, fork, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -46,6 +46,8 @@ export interface ScaleOptions {
   settleMs?: number;
   /** When set, meshd runs with V8's CPU and sampling heap profilers, writing *.cpuprofile and *.heapprofile here per run. */
   profileDir?: string;
+  /** When set, meshd logs at debug level (pushes included) into one file per run here; the logging costs meshd CPU. */
+  logDir?: string;
   /** Where progress lines go (stderr by default). */
   progress?: (line: string) => void;
 }
@@ -171,7 +173,7 @@ class SimProcess {
   readonly child: ChildProcess;
 
   constructor() {
-    this.child = fork(distBench('envoySim.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = track(fork(distBench('envoySim.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   }
 
   send(command: SimCommand): void {
@@ -217,6 +219,26 @@ class SimProcess {
   }
 }
 
+/** Children still running: killed if the driver exits without stopping them (an error, Ctrl-C, SIGTERM). */
+const liveChildren = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+});
+function track(child: ChildProcess): ChildProcess {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+  return child;
+}
+
+/** Rejects when `child` exits: raced against every wait, so a crashed server fails the run at once. */
+function exitOf(child: ChildProcess, what: string, detail: () => string = () => ''): Promise<never> {
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code, signal) => reject(new Error(`${what} exited during the run (${signal ?? `code ${code}`})${detail() ? `; last lines: ${detail()}` : ''}`))),
+  );
+  exited.catch(() => undefined); // stopping it on purpose is no error
+  return exited;
+}
+
 /** Stops a child: SIGTERM, then SIGKILL after `graceMs`. */
 async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -233,17 +255,22 @@ interface MeshdChild {
   xdsPort: number;
   httpPort: number;
   startedAt: number;
+  exited: Promise<never>;
 }
 
-async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: string): Promise<MeshdChild> {
+async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: string, logFile?: string): Promise<MeshdChild> {
   const startedAt = now();
   // Profiles are written when meshd exits (SIGTERM ends it cleanly).
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--heap-prof', '--heap-prof-dir', profileDir] : [];
   const child = spawn(process.execPath, [
-    ...profile, path.join(repoRoot, 'bin', 'meshd'), 'serve', '--host', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', '--log-level', 'info', ...sourceArgs,
+    ...profile, path.join(repoRoot, 'bin', 'meshd'), 'serve', '--host', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', '--log-level', logFile ? 'debug' : 'info', ...sourceArgs,
   ], { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
+  track(child);
   const recent: string[] = [];
+  const log = logFile ? createWriteStream(logFile) : undefined;
+  child.once('exit', () => log?.end());
   const remember = (line: string): void => {
+    log?.write(`${line}\n`);
     recent.push(line);
     if (recent.length > 20) recent.shift();
   };
@@ -270,7 +297,7 @@ async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: 
     await stopChild(child);
     throw err;
   });
-  const meshd = { child, pid: child.pid!, xdsPort: ports.xds, httpPort: ports.http, startedAt };
+  const meshd = { child, pid: child.pid!, xdsPort: ports.xds, httpPort: ports.http, startedAt, exited: exitOf(child, 'meshd', () => recent.join('\n')) };
   // Ready: configuration synced (and, in Kubernetes mode, the CA Secret created and read).
   const deadline = now() + timeoutMs;
   for (;;) {
@@ -441,6 +468,8 @@ interface PlannedChange {
 
 interface Target {
   pid: number;
+  /** Rejects if the server process exits. */
+  exited: Promise<never>;
   address: string;
   plan(scenario: string, round: number): PlannedChange;
   heapUsedMb(): Promise<number>;
@@ -461,7 +490,7 @@ async function measure(
     const connectAt = now();
     const synced = waitMessage<Extract<SimEvent, { event: 'synced' }>>(sim.child, `${proxies} simulated Envoys to sync (${label})`, timeouts.syncMs, (m) => m.event === 'synced', () => sim.explain());
     sim.send({ cmd: 'connect', address: target.address, proxies, protocol, streamsPerChannel: perChannel });
-    const syncedAt = (await synced).at;
+    const syncedAt = (await Promise.race([synced, target.exited])).at;
     const cpuSync = cpuSeconds(target.pid);
     const afterSync = await sim.stats();
     await sim.quiet(settleMs, timeouts.changeMs);
@@ -485,7 +514,7 @@ async function measure(
         );
         const at = now();
         planned.make();
-        const acked = await done;
+        const acked = await Promise.race([done, target.exited]);
         samples.push(acked.lastAckAt - at);
         ackedBy = Math.min(ackedBy, acked.proxies);
         await sim.quiet(settleMs, timeouts.changeMs);
@@ -527,12 +556,15 @@ async function runMeshd(mode: Mode, protocol: Protocol, proxies: number, options
   try {
     const profileDir = options.profileDir ? path.join(options.profileDir, `${mode}-${protocol}-${proxies}`) : undefined;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
-    meshd = await startMeshd(store.args, timeouts.startMs, profileDir);
+    const logFile = options.logDir ? path.join(options.logDir, `meshd-${mode}-${protocol}-${proxies}.log`) : undefined;
+    if (options.logDir) mkdirSync(options.logDir, { recursive: true });
+    meshd = await startMeshd(store.args, timeouts.startMs, profileDir, logFile);
     const list = scenarios(options.services);
     const current = new Map<number, KubeObject[]>();
     const started = meshd;
     const target: Target = {
       pid: started.pid,
+      exited: started.exited,
       address: `127.0.0.1:${started.xdsPort}`,
       heapUsedMb: () => heapUsedMb(started.httpPort),
       plan: (name, round) => {
@@ -560,13 +592,14 @@ async function runMeshd(mode: Mode, protocol: Protocol, proxies: number, options
 
 /** The floor: the recorded bytes from a bare grpc-js server, the same changes replayed. */
 async function runFloor(protocol: Protocol, proxies: number, options: ScaleOptions, replay: Replay): Promise<ScaleResult> {
-  const child = fork(distBench('floorServer.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = track(fork(distBench('floorServer.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   try {
     const listening = waitMessage<Extract<FloorEvent, { event: 'listening' }>>(child, 'the floor server to listen', 60_000, (m) => m.event === 'listening');
     child.send({ cmd: 'start', recording: replay.recording, maxStreamsPerConnection: defaultConfig.maxStreamsPerConnection } satisfies FloorCommand);
     const { port } = await listening;
     const target: Target = {
       pid: child.pid!,
+      exited: exitOf(child, 'the floor server'),
       address: `127.0.0.1:${port}`,
       heapUsedMb: async () => {
         const id = ++requestIds;
@@ -661,7 +694,8 @@ export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
     else if (flag === '--floor') options.floor = true;
     else if (flag === '--no-floor') options.floor = false;
     else if (flag === '--profile-dir') options.profileDir = path.resolve(value(i++));
-    else throw new Error(`unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR`);
+    else if (flag === '--log-dir') options.logDir = path.resolve(value(i++));
+    else throw new Error(`unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR --log-dir DIR`);
   }
   return options;
 }
@@ -669,6 +703,9 @@ export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
 /** `npm run bench -- scale [flags]`: JSON lines (one per run), then the Markdown table. */
 export async function main(argv: string[] = process.argv.slice(3)): Promise<void> {
   const options = parseScaleFlags(argv);
+  // Interrupted: exit through 'exit', which kills the children still running.
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
   console.log(`\n## Scale: the real pipeline (issue 13), ${options.services} services\n`);
   console.log(`load average at start: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const results = await runScale({ ...options, progress: (line) => process.stderr.write(`${line}\n`) });
