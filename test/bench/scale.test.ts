@@ -3,17 +3,24 @@
 // Delta, and the transport floor. No timing assertions: only that it runs,
 // reports every figure, and that every change reached every proxy.
 // Needs dist/ (npm test builds it first): meshd and the simulator run as processes.
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseScaleFlags, runScale, scaleTable } from '../../bench/scale.js';
 
 const scenarios = ['VirtualService edit', 'endpoint change', 'new service', 'Pod relabel'];
+
+const logDir = mkdtempSync(join(tmpdir(), 'meshd-scale-test-'));
+afterAll(() => rmSync(logDir, { recursive: true, force: true }));
 
 describe('scale benchmark', () => {
   it('measures meshd (files and API server, SotW and Delta) and the floor, every change ACKed by every proxy', async () => {
     const proxies = 3;
     const results = await runScale({
       proxies: [proxies], services: 10, modes: ['file', 'kube'], protocols: ['sotw', 'delta'], rounds: 2, floor: true, settleMs: 150,
-      progress: () => undefined,
+      // 2 streams per channel: 3 proxies on 2 channels, which must be 2 TCP connections.
+      streamsPerChannel: 2, logDir, progress: () => undefined,
     });
     expect(results.map((r) => `${r.target}/${r.mode}/${r.protocol}`)).toEqual([
       'meshd/file/sotw', 'meshd/kube/sotw', 'floor/-/sotw', 'meshd/file/delta', 'meshd/kube/delta', 'floor/-/delta',
@@ -21,7 +28,7 @@ describe('scale benchmark', () => {
     for (const r of results) {
       const where = `${r.target}/${r.mode}/${r.protocol}`;
       expect(r.proxies, where).toBe(proxies);
-      expect(r.channels, where).toBe(1);
+      expect(r.channels, where).toBe(2);
       expect(r.initialSyncMs, where).toBeGreaterThan(0);
       expect(r.syncBytesPerProxy, where).toBeGreaterThan(10_000);
       expect(r.steadyRssMb, where).toBeGreaterThan(0);
@@ -44,6 +51,13 @@ describe('scale benchmark', () => {
       const meshd = results.find((r) => r.target === 'meshd' && r.protocol === protocol)!;
       const floor = results.find((r) => r.target === 'floor' && r.protocol === protocol)!;
       expect(Math.abs(floor.syncBytesPerProxy - meshd.syncBytesPerProxy) / meshd.syncBytesPerProxy, protocol).toBeLessThan(0.02);
+    }
+    // Each channel has its own subchannel pool, so meshd sees as many peers (TCP connections) as channels.
+    const logs = readdirSync(logDir);
+    expect(logs).toHaveLength(4);
+    for (const file of logs) {
+      const peers = new Set(readFileSync(join(logDir, file), 'utf8').match(/"peer":"[^"]+"/g));
+      expect(peers.size, file).toBe(2);
     }
     const table = scaleTable(results).split('\n');
     expect(table).toHaveLength(2 + results.length);
