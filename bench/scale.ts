@@ -82,6 +82,8 @@ export interface ScaleResult {
   /** CPU seconds from process start to every proxy synced, and over all change rounds. */
   cpuSyncSeconds: number;
   cpuRoundsSeconds: number;
+  /** CPU seconds the simulated Envoys used over the whole run: near one core's worth of the wall time means the simulator, not the server, set the pace. */
+  simCpuSeconds: number;
   scenarios: ScenarioResult[];
   loadAverage: [number, number, number];
 }
@@ -254,12 +256,10 @@ interface MeshdChild {
   pid: number;
   xdsPort: number;
   httpPort: number;
-  startedAt: number;
   exited: Promise<never>;
 }
 
 async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: string, logFile?: string): Promise<MeshdChild> {
-  const startedAt = now();
   // Profiles are written when meshd exits (SIGTERM ends it cleanly).
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--heap-prof', '--heap-prof-dir', profileDir] : [];
   const child = spawn(process.execPath, [
@@ -297,7 +297,7 @@ async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: 
     await stopChild(child);
     throw err;
   });
-  const meshd = { child, pid: child.pid!, xdsPort: ports.xds, httpPort: ports.http, startedAt, exited: exitOf(child, 'meshd', () => recent.join('\n')) };
+  const meshd = { child, pid: child.pid!, xdsPort: ports.xds, httpPort: ports.http, exited: exitOf(child, 'meshd', () => recent.join('\n')) };
   // Ready: configuration synced (and, in Kubernetes mode, the CA Secret created and read).
   const deadline = now() + timeoutMs;
   for (;;) {
@@ -533,12 +533,13 @@ async function measure(
     sim.send({ cmd: 'phase', name: 'after' });
     if (recordTo) await sim.request({ cmd: 'saveRecording', id: ++requestIds, path: recordTo }, 'saved', 'the recording to be written', 60_000);
     const end = memory(target.pid);
+    const simCpu = cpuSeconds(sim.child.pid!);
     return {
       target: kind, mode, protocol, proxies, services: options.services, channels: Math.ceil(proxies / perChannel),
       initialSyncMs: Math.round(syncedAt - connectAt),
       syncBytesPerProxy: Math.round(afterSync.bytes / proxies),
       peakRssMb: end.peakMb, steadyRssMb: steady.rssMb, heapUsedMb: heap,
-      cpuSyncSeconds: Number(cpuSync.toFixed(2)), cpuRoundsSeconds: Number(cpuRounds.toFixed(2)),
+      cpuSyncSeconds: Number(cpuSync.toFixed(2)), cpuRoundsSeconds: Number(cpuRounds.toFixed(2)), simCpuSeconds: Number(simCpu.toFixed(2)),
       scenarios: results,
       loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))) as [number, number, number],
     };

@@ -36,6 +36,7 @@ describe('scale benchmark', () => {
       expect(r.heapUsedMb, where).toBeGreaterThan(0);
       expect(r.cpuSyncSeconds, where).toBeGreaterThan(0);
       expect(r.cpuRoundsSeconds, where).toBeGreaterThanOrEqual(0);
+      expect(r.simCpuSeconds, where).toBeGreaterThan(0);
       expect(r.loadAverage, where).toHaveLength(3);
       expect(r.scenarios.map((s) => s.scenario), where).toEqual(scenarios);
       for (const s of r.scenarios) {
