@@ -596,7 +596,7 @@ async function runFloor(protocol: Protocol, proxies: number, options: ScaleOptio
   const child = track(fork(distBench('floorServer.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   try {
     const listening = waitMessage<Extract<FloorEvent, { event: 'listening' }>>(child, 'the floor server to listen', 60_000, (m) => m.event === 'listening');
-    child.send({ cmd: 'start', recording: replay.recording, maxStreamsPerConnection: defaultConfig.maxStreamsPerConnection } satisfies FloorCommand);
+    child.send({ cmd: 'start', recording: replay.recording, maxStreamsPerConnection: defaultConfig.maxStreamsPerConnection, pushConcurrency: defaultConfig.pushConcurrency } satisfies FloorCommand);
     const { port } = await listening;
     const target: Target = {
       pid: child.pid!,
