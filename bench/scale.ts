@@ -3,36 +3,33 @@
 // (--config-dir) or through a fake Kubernetes API server (--kubeconfig, changes
 // arrive as watch events); N simulated Envoys in another process
 // (bench/envoySim.ts); and the transport floor (bench/floorServer.ts): a bare
-// grpc-js ADS server sending the same bytes to the same clients.
+// grpc-js ADS server sending the same bytes to the same clients. The mesh
+// stores and the changes are in bench/scaleChanges.ts.
 //
 // Reports initial sync time, meshd's peak and steady RSS, JS heap and CPU
 // seconds, and "change -> last ACK" per scenario: from the moment the change
-// is made (file renamed into place / API object written) to the moment the
+// is made (file written / API object written) to the moment the
 // last proxy ACKs a response carrying it (recognised by content: the resource
 // the change alters, holding the changed value), so the file watch, the API
 // watch, the debounce and analysis are included, as a user experiences them.
 //
 // Run: npm run bench -- scale [--proxies 100,500] [--services 1000] [--mode file|kube|both]
 //        [--protocol sotw|delta|both] [--rounds 10] [--no-floor] [--profile-dir DIR] [--log-dir DIR]
-import { spawn, fork, execFileSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, fork, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { stringify } from 'yaml';
 import { defaultConfig } from '../src/meshd.js';
 import type { KubeObject } from '../src/model/kube.js';
-import { outboundClusterName } from '../src/xds/gen/common/names.js';
-import { TypeUrl } from '../src/xds/resource.js';
-import { FakeKubeApi } from '../test/support/fakeKubeApi.js';
 import type { Marker, Protocol, SimCommand, SimEvent } from './envoySim.js';
 import type { FloorCommand, FloorEvent } from './floorServer.js';
-import {
-  clientPod, endpointIp, endpointSlice, meshObjects, namespaceObjects, serviceHost, serviceObjects, servicePod, servicePort, virtualService,
-} from './mesh.js';
+import { serviceObjects } from './mesh.js';
+import { cpuSeconds, exitOf, heapUsedMb, memory, seconds, stopChild, track, waitMessage } from './processes.js';
+import { fileStore, kubeStore, scenarios, withChanges, type Mode } from './scaleChanges.js';
 
-export type Mode = 'file' | 'kube';
+export type { Mode };
 
 export interface ScaleOptions {
   proxies: number[];
@@ -100,74 +97,9 @@ const repoRoot = ((): string => {
 const distBench = (file: string): string => path.join(repoRoot, 'dist', 'bench', file);
 
 const now = (): number => performance.timeOrigin + performance.now();
-const seconds = (ms: number): string => `${(ms / 1000).toFixed(0)} s`;
 
 export const percentile = (sorted: readonly number[], p: number): number =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-
-// ------------------------------------------------------------ process metrics
-
-const clockTicks = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU seconds (user + system) of a process, from /proc. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / clockTicks;
-}
-
-/** VmRSS and VmHWM (peak RSS) of a process in MB, from /proc. */
-function memory(pid: number): { rssMb: number; peakMb: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: Math.round(kb('VmRSS') / 1024), peakMb: Math.round(kb('VmHWM') / 1024) };
-}
-
-async function heapUsedMb(httpPort: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-  const used = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
-  if (!used) throw new Error('meshd /metrics has no nodejs_heap_size_used_bytes');
-  return Math.round(Number(used) / 2 ** 20);
-}
-
-// ------------------------------------------------------------ children
-
-/** Resolves when `test` accepts an IPC message, rejects after `timeoutMs` or when the child fails or exits. */
-function waitMessage<T>(child: ChildProcess, what: string, timeoutMs: number, test: (m: Record<string, unknown>) => boolean, explain?: () => Promise<string>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    const onMessage = (m: Record<string, unknown>): void => {
-      if (m.event === 'error') {
-        done();
-        reject(new Error(`${what}: the child process failed: ${String(m.message)}`));
-      } else if (test(m)) {
-        done();
-        resolve(m as T);
-      }
-    };
-    const onExit = (code: number | null): void => {
-      done();
-      reject(new Error(`${what}: the child process exited (code ${code})`));
-    };
-    const timer = setTimeout(() => {
-      done();
-      void (explain?.() ?? Promise.resolve('')).catch(() => '').then((detail) => reject(new Error(`timed out waiting for ${what} after ${seconds(timeoutMs)}${detail ? `; ${detail}` : ''}`)));
-    }, timeoutMs);
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
 
 let requestIds = 0;
 
@@ -222,35 +154,6 @@ class SimProcess {
 }
 
 /** Children still running: killed if the driver exits without stopping them (an error, Ctrl-C, SIGTERM). */
-const liveChildren = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of liveChildren) child.kill('SIGKILL');
-});
-function track(child: ChildProcess): ChildProcess {
-  liveChildren.add(child);
-  child.once('exit', () => liveChildren.delete(child));
-  return child;
-}
-
-/** Rejects when `child` exits: raced against every wait, so a crashed server fails the run at once. */
-function exitOf(child: ChildProcess, what: string, detail: () => string = () => ''): Promise<never> {
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code, signal) => reject(new Error(`${what} exited during the run (${signal ?? `code ${code}`})${detail() ? `; last lines: ${detail()}` : ''}`))),
-  );
-  exited.catch(() => undefined); // stopping it on purpose is no error
-  return exited;
-}
-
-/** Stops a child: SIGTERM, then SIGKILL after `graceMs`. */
-async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
 interface MeshdChild {
   child: ChildProcess;
   pid: number;
@@ -309,133 +212,6 @@ async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: 
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-// ------------------------------------------------------------ the mesh, as files or API objects
-
-/** Where the mesh lives and how a change is made to it. */
-interface MeshStore {
-  /** meshd's source flags. */
-  args: string[];
-  /** Writes the objects of service `i` (file mode: its whole file, `all`; Kubernetes mode: `changed` only). */
-  write(i: number, all: readonly KubeObject[], changed: readonly KubeObject[]): void;
-  close(): Promise<void>;
-}
-
-const yamlDocuments = (objects: readonly KubeObject[]): string => objects.map((o) => stringify(o)).join('---\n');
-
-function fileStore(services: number, proxies: number): MeshStore {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-scale-'));
-  const config = path.join(dir, 'config');
-  // Written in place: Node 20's recursive fs.watch on Linux misses a second rename onto the same
-  // file name, so an editor-style rename would be seen once only (see the report of issue 13).
-  const write = (file: string, objects: readonly KubeObject[]): void => writeFileSync(path.join(config, file), yamlDocuments(objects));
-  mkdirSync(config);
-  write('namespaces.yaml', namespaceObjects());
-  write('clients.yaml', Array.from({ length: proxies }, (_, i) => clientPod(i)));
-  for (let i = 0; i < services; i++) write(`svc-${i}.yaml`, serviceObjects(i));
-  return {
-    args: ['--config-dir', config],
-    write: (i, all) => write(`svc-${i}.yaml`, all),
-    close: async () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
-async function kubeStore(services: number, proxies: number): Promise<MeshStore> {
-  const api = await FakeKubeApi.start({ bookmarkIntervalMs: 60_000 });
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-scale-kube-'));
-  const kubeconfig = path.join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, api.kubeconfigYaml());
-  const apply = (o: KubeObject): void => void api.apply(o as never);
-  namespaceObjects().forEach(apply);
-  for (let i = 0; i < proxies; i++) apply(clientPod(i));
-  meshObjects(services).forEach(apply);
-  return {
-    args: ['--kubeconfig', kubeconfig],
-    write: (_i, _all, changed) => changed.forEach(apply),
-    close: async () => {
-      await api.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-// ------------------------------------------------------------ scenarios
-
-interface Change {
-  service: number;
-  changed: KubeObject[];
-  markers: Marker[];
-}
-
-interface Scenario {
-  name: string;
-  change(round: number): Change;
-}
-
-/**
- * The four changes, each recognised by content in the resource it alters. Service 0
- * (ns-0, port 8000) is the one edited; it has a VirtualService (even index).
- */
-function scenarios(services: number): Scenario[] {
-  const port = servicePort(0);
-  const host = serviceHost(0);
-  let added = 0;
-  return [
-    {
-      name: 'VirtualService edit',
-      change: (round) => ({
-        service: 0,
-        changed: [virtualService(0, `round-${round}`)],
-        markers: [{ typeUrl: TypeUrl.RouteConfiguration, name: String(port), contains: `round-${round}` }],
-      }),
-    },
-    {
-      // A pod replaced: its endpoint gets a new address.
-      name: 'endpoint change',
-      change: (round) => {
-        const address = `10.250.${Math.floor(round / 256) % 256}.${round % 256}`;
-        return {
-          service: 0,
-          changed: [endpointSlice(0, { addresses: { 4: address } })],
-          markers: [{ typeUrl: TypeUrl.ClusterLoadAssignment, name: outboundClusterName(port, '', host), contains: address }],
-        };
-      },
-    },
-    {
-      name: 'new service',
-      change: () => {
-        const i = services + added++;
-        const cluster = outboundClusterName(servicePort(i), '', serviceHost(i));
-        return {
-          service: i,
-          changed: serviceObjects(i),
-          markers: [{ typeUrl: TypeUrl.Cluster, name: cluster }, { typeUrl: TypeUrl.ClusterLoadAssignment, name: cluster }],
-        };
-      },
-    },
-    {
-      // Pod 0 of service 0 moves between subsets v1 and v2.
-      name: 'Pod relabel',
-      change: (round) => {
-        const version = round % 2 === 1 ? 'v2' : 'v1';
-        return {
-          service: 0,
-          changed: [servicePod(0, 0, version)],
-          markers: [{ typeUrl: TypeUrl.ClusterLoadAssignment, name: outboundClusterName(port, version, host), contains: endpointIp(0, 0) }],
-        };
-      },
-    },
-  ];
-}
-
-/** Service `i`'s objects with `changed` replacing those of the same kind and name. */
-function withChanges(current: readonly KubeObject[], changed: readonly KubeObject[]): KubeObject[] {
-  const key = (o: KubeObject): string => `${o.kind}/${o.metadata.name}`;
-  const replacing = new Map(changed.map((o) => [key(o), o]));
-  const kept = current.map((o) => replacing.get(key(o)) ?? o);
-  for (const o of changed) if (!current.some((c) => key(c) === key(o))) kept.push(o);
-  return kept;
 }
 
 // ------------------------------------------------------------ one run
