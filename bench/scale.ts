@@ -43,7 +43,7 @@ export interface ScaleOptions {
   settleMs?: number;
   /** When set, meshd runs with V8's CPU and sampling heap profilers, writing *.cpuprofile and *.heapprofile here per run. */
   profileDir?: string;
-  /** When set, meshd logs at debug level (pushes included) into one file per run here; the logging costs meshd CPU. */
+  /** When set, meshd logs at debug level (streams opened, with their peers) into one file per run here; the logging costs meshd CPU. */
   logDir?: string;
   /** Where progress lines go (stderr by default). */
   progress?: (line: string) => void;
