@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark, printed as JSON lines and Markdown tables
-// for BENCHMARKS.md. Never part of `npm test`.
+// for BENCHMARKS.md. Never part of `npm test`. `npm run bench -- NAME` runs one;
+// the scale benchmark runs only when named (`npm run bench -- scale [flags]`).
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -10,11 +11,11 @@ function machine(): string {
   return `${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
 
-async function runOptional(file: string): Promise<void> {
+async function runOptional(file: string, argv?: string[]): Promise<void> {
   const path = fileURLToPath(new URL(file, import.meta.url));
   if (!existsSync(path)) return;
-  const mod = (await import(path)) as { main?: () => Promise<void> };
-  await mod.main?.();
+  const mod = (await import(path)) as { main?: (argv?: string[]) => Promise<void> };
+  await mod.main?.(argv);
 }
 
 async function main(): Promise<void> {
@@ -32,6 +33,14 @@ async function main(): Promise<void> {
   }
   if (!only || only === 'translate') await runOptional('./translate.js');
   if (!only || only === 'ca') await runOptional('./ca.js');
+  // The scale benchmark takes long at its default sizes: it runs only when named, with its flags.
+  if (only === 'scale') await runOptional('./scale.js', process.argv.slice(3));
 }
 
-void main().then(() => process.exit(0));
+void main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error((err as Error).message);
+    process.exit(1);
+  },
+);

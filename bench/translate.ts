@@ -6,86 +6,17 @@ import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { MeshModel } from '../src/model/meshModel.js';
-import type { KubeObject, SourceEvent } from '../src/model/kube.js';
+import type { SourceEvent } from '../src/model/kube.js';
 import { parseProxy, type Proxy } from '../src/model/proxy.js';
 import { PushContext, defaultPushContextOptions } from '../src/push/pushContext.js';
 import { reusableEntries } from '../src/xds/gen/cache.js';
 import { SidecarGenerator } from '../src/xds/gen/sidecar/generator.js';
 import { TypeUrl, type XdsResource } from '../src/xds/resource.js';
-
-const endpointsPerService = 5;
-const namespaces = 10;
-
-const endpointIp = (service: number, e: number): string => `10.${128 + (service % 64)}.${Math.floor(service / 64) % 256}.${e + 1}`;
-
-/** The EndpointSlice of service `i` with its first `ready` endpoints ready and the rest not. */
-function endpointSlice(i: number, ready: number): KubeObject {
-  const ns = `ns-${i % namespaces}`;
-  const name = `svc-${i}`;
-  const endpoints = [];
-  for (let e = 0; e < endpointsPerService; e++) {
-    endpoints.push({ addresses: [endpointIp(i, e)], conditions: { ready: e < ready }, targetRef: { kind: 'Pod', name: `${name}-${e}`, namespace: ns } });
-  }
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name: `${name}-abc`, namespace: ns, labels: { 'kubernetes.io/service-name': name } },
-    addressType: 'IPv4',
-    ports: [{ name: 'http', port: 8080 }],
-    endpoints,
-  } as KubeObject;
-}
-
-export function meshObjects(services: number): KubeObject[] {
-  const objects: KubeObject[] = [];
-  for (let i = 0; i < services; i++) {
-    const ns = `ns-${i % namespaces}`;
-    const name = `svc-${i}`;
-    const port = 8000 + (i % 20);
-    objects.push({
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name, namespace: ns },
-      spec: { clusterIP: `10.${96 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`, selector: { app: name }, ports: [{ name: 'http', port }] },
-    });
-    for (let e = 0; e < endpointsPerService; e++) {
-      objects.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `${name}-${e}`, namespace: ns, labels: { app: name, version: e % 2 === 0 ? 'v1' : 'v2' } }, status: { podIP: endpointIp(i, e) } });
-    }
-    objects.push(endpointSlice(i, endpointsPerService));
-    objects.push({
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'DestinationRule',
-      metadata: { name, namespace: ns },
-      spec: {
-        host: name,
-        trafficPolicy: { connectionPool: { http: { http2MaxRequests: 100 } }, outlierDetection: { consecutive5xxErrors: 5, interval: '10s' } },
-        subsets: [
-          { name: 'v1', labels: { version: 'v1' } },
-          { name: 'v2', labels: { version: 'v2' }, trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } },
-        ],
-      },
-    });
-    if (i % 2 === 0) {
-      objects.push({
-        apiVersion: 'networking.istio.io/v1',
-        kind: 'VirtualService',
-        metadata: { name, namespace: ns },
-        spec: {
-          hosts: [name],
-          http: [
-            { match: [{ headers: { 'x-canary': { exact: 'true' } } }], route: [{ destination: { host: name, subset: 'v2' } }] },
-            { timeout: '5s', retries: { attempts: 3, perTryTimeout: '1s' }, route: [{ destination: { host: name, subset: 'v1' }, weight: 90 }, { destination: { host: name, subset: 'v2' }, weight: 10 }] },
-          ],
-        },
-      });
-    }
-  }
-  return objects;
-}
+import { endpointSlice, endpointsPerService, meshObjects, sidecarNodeId } from './mesh.js';
 
 export function sidecar(i: number, namespace = 'ns-0'): Proxy {
   return parseProxy({
-    id: `sidecar~10.200.${Math.floor(i / 256) % 256}.${i % 256}~client-${i}.${namespace}~${namespace}.svc.cluster.local`,
+    id: sidecarNodeId(i, namespace),
     metadata: { NAMESPACE: namespace, LABELS: { app: 'client' } },
   });
 }
@@ -159,7 +90,7 @@ function run(services: number, repeats = 5): Row {
     samples.otherNamespace.push([other.wallMs, other.cpuMs]);
     // One endpoint of svc-0 turns not ready (or ready again): the push context after it keeps
     // every result the change leaves valid, as the pipeline does, and the sidecar is generated again.
-    model.apply([{ type: 'upsert', object: endpointSlice(0, r % 2 === 0 ? endpointsPerService - 1 : endpointsPerService) }]);
+    model.apply([{ type: 'upsert', object: endpointSlice(0, { ready: r % 2 === 0 ? endpointsPerService - 1 : endpointsPerService }) }]);
     const next = new PushContext(model.snapshot(), defaultPushContextOptions, built.result.encodings);
     for (const [key, value] of reusableEntries(built.result.cache, new Map([[TypeUrl.ClusterLoadAssignment, new Set([`svc-0.ns-0.svc.${defaultPushContextOptions.domainSuffix}`])]]))) {
       next.cache.set(key, value);
