@@ -22,6 +22,8 @@ export interface HttpConnectionManagerInput {
   inbound: boolean;
   /** jwt_authn and RBAC filters (inbound), run before everything else. */
   securityFilters?: readonly Json[];
+  /** A gateway's edge settings (istiod's gateway connection manager): the client address is the remote peer, XFCC is sanitized and set. */
+  gateway?: boolean;
 }
 
 export function httpConnectionManager(input: HttpConnectionManagerInput): Json {
@@ -35,8 +37,18 @@ export function httpConnectionManager(input: HttpConnectionManagerInput): Json {
   hcm.pathWithEscapedSlashesAction = 'KEEP_UNCHANGED';
   hcm.upgradeConfigs = [{ upgradeType: 'websocket' }];
   if (input.inbound) hcm.forwardClientCertDetails = 'APPEND_FORWARD';
+  if (input.gateway) Object.assign(hcm, gatewayConnectionSettings);
   return { name: filterNames.httpConnectionManager, typedConfig: hcm };
 }
+
+/** What istiod sets on a gateway's HTTP connection managers (with the mesh's default gateway topology). */
+const gatewayConnectionSettings: Json = {
+  useRemoteAddress: { value: true },
+  forwardClientCertDetails: 'SANITIZE_SET',
+  setCurrentClientCertDetails: { subject: { value: true }, cert: true, dns: true, uri: true },
+  serverName: 'istio-envoy',
+  httpProtocolOptions: {},
+};
 
 export function tcpProxy(statPrefix: string, cluster: string | { name: string; weight: number }[]): Json {
   const config: Json = { '@type': typeUrls.tcpProxy, statPrefix };
