@@ -15,6 +15,8 @@ import { AdsTestClient, sidecarNode, type ReceivedResponse, type TestNode } from
 import { startTestMeshd, type LogCapture } from '../support/meshdHarness.js';
 import { captureLogger, waitFor } from '../support/captureLogger.js';
 import { opensslServingCertificate } from '../support/ca.js';
+import { meshctl } from '../support/meshctl.js';
+import { X509Certificate } from 'node:crypto';
 
 const shortType = (t: string) => t.slice(t.lastIndexOf('.') + 1);
 const b64 = (text: string) => Buffer.from(text).toString('base64');
@@ -136,7 +138,7 @@ async function connectGateway(address: string, node: TestNode): Promise<Gateway>
   return { client, lds, rds, sds, nextAcked };
 }
 
-async function startMeshd(files: Record<string, string>): Promise<{ dir: string; xdsAddress: string; logs: LogCapture; warnings: Record<string, unknown>[] }> {
+async function startMeshd(files: Record<string, string>): Promise<{ dir: string; xdsAddress: string; httpUrl: string; logs: LogCapture; warnings: Record<string, unknown>[] }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'meshd-gateway-'));
   for (const [file, text] of Object.entries(files)) await writeFile(path.join(dir, file), text);
   const { logger, lines } = captureLogger('warn');
@@ -144,14 +146,14 @@ async function startMeshd(files: Record<string, string>): Promise<{ dir: string;
   const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
     debounceAfterMs: 20, debounceMaxMs: 500, logger, registry, trustDomain: 'cluster.local', clusterId: 'Kubernetes',
   });
-  const { meshd, xdsAddress, logs } = await startTestMeshd({ resources: pipeline, registry });
+  const { meshd, xdsAddress, httpUrl, logs } = await startTestMeshd({ resources: pipeline, registry });
   cleanups.push(async () => {
     await meshd.close();
     await rm(dir, { recursive: true, force: true });
   });
   await waitFor(() => pipeline.synced, 'the configuration sources to sync');
   await waitFor(() => logs.find((l) => l.msg === 'configuration sources synced') !== undefined, 'the initial push');
-  return { dir, xdsAddress, logs, warnings: lines };
+  return { dir, xdsAddress, httpUrl, logs, warnings: lines };
 }
 
 const secretBody = (response: ReceivedResponse, name: string) => response.resources.find((r) => r.name === name)?.body as
@@ -247,5 +249,33 @@ describe('gateways over ADS', () => {
     expect(chainsOf(lds, '0.0.0.0_8443')).toEqual([['shop.example.com']]);
     expect(lds.resources.map((r) => r.name).sort()).toEqual(['0.0.0.0_8080', '0.0.0.0_8443']);
     expect(warnings.some((l) => String(l.msg).includes('Secret istio-system/blog-tls not found'))).toBe(true);
+  });
+
+  it('shows routers in meshctl proxy-status and their certificates in proxy-config secret, private keys redacted', async () => {
+    const { xdsAddress, httpUrl } = await startMeshd({
+      'gateways.yaml': gateways,
+      'shop-tls.yaml': tlsSecret('shop-tls', 'istio-system', shop),
+      'blog-tls.yaml': tlsSecret('blog-tls', 'istio-system', blog),
+    });
+    await connectGateway(xdsAddress, routerNode('ingress-1', 'istio-system', { istio: 'ingressgateway' }));
+    const status = await meshctl(['--server', httpUrl, 'proxy-status']);
+    expect(status.stdout).toMatch(/^ingress-1\.istio-system\s/m);
+
+    const listeners = await meshctl(['--server', httpUrl, 'proxy-config', 'listener', 'ingress-1.istio-system']);
+    expect(listeners.stdout).toContain('8443');
+    const secrets = await meshctl(['--server', httpUrl, 'proxy-config', 'secret', 'ingress-1.istio-system']);
+    expect(secrets.code).toBe(0);
+    const [header, ...rows] = secrets.stdout.trimEnd().split('\n');
+    expect(header!.split(/\s{2,}/)).toEqual(['RESOURCE NAME', 'TYPE', 'SOURCE', 'VALID CERT', 'SERIAL NUMBER', 'NOT AFTER', 'NOT BEFORE']);
+    const cert = new X509Certificate(shop.cert);
+    const row = rows.find((r) => r.startsWith('kubernetes://shop-tls '))!.split(/\s{2,}/);
+    expect(row).toEqual([
+      'kubernetes://shop-tls', 'Cert Chain', 'SDS from meshd', 'true', cert.serialNumber.toLowerCase(),
+      new Date(cert.validTo).toISOString().replace('.000Z', 'Z'), new Date(cert.validFrom).toISOString().replace('.000Z', 'Z'),
+    ]);
+
+    const dump = await (await fetch(`${httpUrl}/debug/config_dump?proxyID=ingress-1.istio-system`)).text();
+    expect(dump).toContain('[redacted]');
+    expect(dump).not.toContain(b64(shop.key));
   });
 });
