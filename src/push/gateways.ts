@@ -93,9 +93,10 @@ function listenerPortsFor(context: PushContext, proxy: Proxy, serverPort: number
   return ports.size > 0 ? [...ports].sort((a, b) => a - b) : [serverPort];
 }
 
-/** The Gateways whose selector matches the proxy's labels, oldest first. */
+/** The Gateways whose selector matches the proxy's labels (of its own namespace only when so scoped), oldest first. */
 export function gatewaysForProxy(context: PushContext, proxy: Pick<Proxy, 'namespace' | 'labels'>): ConfigEntry<GatewaySpec>[] {
-  return context.gateways.filter((g) => labelsMatch(g.spec.selector ?? {}, proxy.labels));
+  const scoped = context.options.scopeGatewayToNamespace === true;
+  return context.gateways.filter((g) => (!scoped || g.namespace === proxy.namespace) && labelsMatch(g.spec.selector ?? {}, proxy.labels));
 }
 
 /** Merges the servers of the proxy's Gateways into listeners (see the file comment). */

@@ -26,6 +26,8 @@ export interface MeshPipelineOptions {
   clusterId: string;
   domainSuffix?: string;
   rootNamespace?: string;
+  /** A gateway workload only uses Gateways of its own namespace (istiod's PILOT_SCOPE_GATEWAY_TO_NAMESPACE). */
+  scopeGatewayToNamespace?: boolean;
 }
 
 /** Marks a batch in which only the model's rejections changed: nothing to rebuild, but listeners of onChange must hear of it. */
@@ -131,7 +133,7 @@ export class MeshPipeline {
   }
 
   private newContext(previousEncodings?: ReadonlyMap<string, unknown>): PushContext {
-    const { domainSuffix, rootNamespace, trustDomain, clusterId } = this.options;
+    const { domainSuffix, rootNamespace, trustDomain, clusterId, scopeGatewayToNamespace } = this.options;
     return new PushContext(
       this.model.snapshot(),
       {
@@ -140,6 +142,7 @@ export class MeshPipeline {
         ...(rootNamespace ? { rootNamespace } : {}),
         trustDomain,
         clusterId,
+        ...(scopeGatewayToNamespace ? { scopeGatewayToNamespace } : {}),
       },
       previousEncodings,
     );

@@ -21,6 +21,8 @@ export interface PushContextOptions {
   rootNamespace: string;
   trustDomain: string;
   clusterId: string;
+  /** A gateway workload only uses Gateways of its own namespace (istiod's PILOT_SCOPE_GATEWAY_TO_NAMESPACE); default false. */
+  scopeGatewayToNamespace?: boolean;
 }
 
 export const defaultPushContextOptions: PushContextOptions = {
