@@ -249,6 +249,14 @@ describe('gateways over ADS', () => {
     expect(chainsOf(lds, '0.0.0.0_8443')).toEqual([['shop.example.com']]);
     expect(lds.resources.map((r) => r.name).sort()).toEqual(['0.0.0.0_8080', '0.0.0.0_8443']);
     expect(warnings.some((l) => String(l.msg).includes('Secret istio-system/blog-tls not found'))).toBe(true);
+
+    // The Secret back: its chain returns.
+    await writeFile(path.join(dir, 'blog-tls.yaml'), tlsSecret('blog-tls', 'istio-system', blog));
+    // The SDS response (this client never unsubscribed) may come first.
+    const responses = [await ingress.nextAcked(), await ingress.nextAcked()];
+    expect(responses.map((r) => shortType(r.typeUrl)).sort()).toEqual(['Listener', 'Secret']);
+    const restored = responses.find((r) => shortType(r.typeUrl) === 'Listener')!;
+    expect(chainsOf(restored, '0.0.0.0_8443')).toEqual([['shop.example.com'], ['blog.example.com']]);
   });
 
   it('shows routers in meshctl proxy-status and their certificates in proxy-config secret, private keys redacted', async () => {
