@@ -138,3 +138,22 @@ describe('gateway change impact', () => {
     expect(short(unrelated.types)).toEqual([]);
   });
 });
+
+describe('requests a gateway makes', () => {
+  it('for names it has no Secret or route configuration of do not grow the push context cache', () => {
+    const { context } = meshFromYaml(
+      gateway('gw', 'istio-system', '{istio: ingress}', `
+  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: gone}}`),
+    );
+    const generator = new GatewayGenerator(() => context);
+    const proxy = router('ingress-1', 'istio-system', { istio: 'ingress' });
+    const ask = (typeUrl: string, prefix: string) =>
+      generator.generate(proxy, { typeUrl, wildcard: false, names: new Set(Array.from({ length: 500 }, (_, i) => `${prefix}${i}`)) });
+    ask('type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', 'kubernetes://nothing-');
+    ask('type.googleapis.com/envoy.config.route.v3.RouteConfiguration', 'http.');
+    const size = context.cache.size;
+    expect(ask('type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', 'kubernetes://other-')).toEqual([]);
+    expect(ask('type.googleapis.com/envoy.config.route.v3.RouteConfiguration', 'https.')).toEqual([]);
+    expect(context.cache.size).toBe(size);
+  });
+});

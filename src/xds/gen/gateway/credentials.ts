@@ -42,6 +42,8 @@ export function secretObject(context: PushContext, namespace: string, name: stri
 
 /** The certificate and key of Secret `namespace/name`, checked to parse and to belong together. */
 export function certificateCredential(context: PushContext, namespace: string, name: string): Credential<CertificateCredential> {
+  // Missing Secrets are not cached: names come from proxies' requests too.
+  if (!secretObject(context, namespace, name)) return { ok: false, problem: `Secret ${namespace}/${name} not found` };
   return memo(context, `credential|cert|${namespace}/${name}`, () => {
     const secret = secretObject(context, namespace, name);
     if (!secret) return { ok: false, problem: `Secret ${namespace}/${name} not found` };
@@ -61,6 +63,9 @@ export function certificateCredential(context: PushContext, namespace: string, n
 
 /** The CA bundle verifying client certificates: Secret `NAME-cacert` (ca.crt or cacert) if it exists, else NAME's ca.crt or cacert. */
 export function caCredential(context: PushContext, namespace: string, name: string): Credential<Buffer> {
+  if (!secretObject(context, namespace, name) && !secretObject(context, namespace, `${name}${caCertSuffix}`)) {
+    return { ok: false, problem: `no CA certificate for ${name} in namespace ${namespace}: neither Secret ${name}${caCertSuffix} nor ${name} exists` };
+  }
   return memo(context, `credential|ca|${namespace}/${name}`, () => {
     for (const secretName of [`${name}${caCertSuffix}`, name]) {
       const secret = secretObject(context, namespace, secretName);

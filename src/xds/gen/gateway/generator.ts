@@ -17,6 +17,7 @@ import { outboundClusters } from '../sidecar/clusters.js';
 import { gatewayListeners } from './listeners.js';
 import { buildGatewayRouteConfiguration } from './routes.js';
 import { buildCredentialSecret, referencedCredentialNames } from './secrets.js';
+import { parseCredentialName, secretObject } from './credentials.js';
 
 const labelsKey = (proxy: Proxy): string => JSON.stringify(Object.entries(proxy.labels).sort());
 
@@ -83,6 +84,8 @@ export class GatewayGenerator implements ResourceGenerator {
     const names = watched.wildcard ? [...merged.serversByRouteName.keys()] : [...watched.names];
     const out: XdsResource[] = [];
     for (const name of names) {
+      // Only names the gateway has are cached: a proxy asking for arbitrary names must not grow the cache.
+      if (!merged.serversByRouteName.has(name)) continue;
       const resource = memo(context, `rds-gw|${proxy.namespace}|${labelsKey(proxy)}|${merged.key}|${name}`, () => {
         const json = buildGatewayRouteConfiguration(context, proxy, merged, name);
         return json ? encodeShared(context, TypeUrl.RouteConfiguration, name, json) : undefined;
@@ -96,6 +99,9 @@ export class GatewayGenerator implements ResourceGenerator {
     const names = watched.wildcard ? referencedCredentialNames(this.merged(context, proxy)) : [...watched.names];
     const out: XdsResource[] = [];
     for (const name of names) {
+      // As for routes: only names of Secrets that exist in the proxy's namespace are cached.
+      const parsed = parseCredentialName(name, proxy.namespace);
+      if (!parsed || !secretObject(context, proxy.namespace, parsed.name)) continue;
       const resource = memo(context, `sds-gw|${proxy.namespace}|${name}`, () => {
         const json = buildCredentialSecret(context, proxy, name);
         return json ? encodeShared(context, TypeUrl.Secret, name, json) : undefined;
