@@ -1,17 +1,19 @@
 // The DownstreamTlsContext of a terminating gateway server, as istiod builds
 // it: credentialName certificates (and the `-cacert` CA for MUTUAL and
 // OPTIONAL_MUTUAL) come over SDS on the gateway's own ADS stream;
-// ISTIO_MUTUAL uses the workload certificate from the agent. TLS 1.2 is the
-// default minimum; the server's protocol versions, cipher suites and client
-// SANs apply.
+// ISTIO_MUTUAL uses the workload certificate from the agent. For credential
+// modes TLS 1.2 is the default minimum and the server's protocol versions
+// and cipher suites apply; client SANs apply wherever clients are verified.
 import { caCertSuffix, credentialPrefix } from './credentials.js';
 import { credentialOf, verifiesClients, type ServerTls } from '../../../push/gateways.js';
 import { adsConfigSource } from '../common/names.js';
 import { RootCertificateSecret, WorkloadCertificateSecret, sdsSecretConfig, DownstreamTlsContextTypeUrl, TlsTransportSocketName } from '../../../security/tls.js';
 import type { Json } from '../common/clusters.js';
 
-/** ALPN of a terminated HTTPS server (istiod's ALPNHttp). */
+/** ALPN of a terminating server (istiod's ALPNHttp, for TCP servers too). */
 const httpAlpn = ['h2', 'http/1.1'];
+/** A terminating ISTIO_MUTUAL TCP server also offers Istio's metadata exchange (istiod's ALPNDownstreamWithMxc). */
+const meshTcpAlpn = ['istio-peer-exchange', 'h2', 'http/1.1'];
 
 /** Envoy's TlsProtocol names for Istio's ServerTLSSettings.TLSProtocol. */
 const tlsProtocols: Readonly<Record<string, string>> = { TLS_AUTO: 'TLS_AUTO', TLSV1_0: 'TLSv1_0', TLSV1_1: 'TLSv1_1', TLSV1_2: 'TLSv1_2', TLSV1_3: 'TLSv1_3' };
@@ -52,8 +54,9 @@ export function gatewayTransportSocket(tls: ServerTls, http: boolean): Json | un
   } else {
     return undefined;
   }
-  if (http) common.alpnProtocols = httpAlpn;
-  common.tlsParams = tlsParams(tls);
+  common.alpnProtocols = tls.mode === 'ISTIO_MUTUAL' && !http ? meshTcpAlpn : httpAlpn;
+  // Protocol versions and cipher suites apply to credential modes (istiod leaves ISTIO_MUTUAL's to the mesh).
+  if (tls.mode !== 'ISTIO_MUTUAL') common.tlsParams = tlsParams(tls);
   return {
     name: TlsTransportSocketName,
     typedConfig: { '@type': DownstreamTlsContextTypeUrl, commonTlsContext: common, requireClientCertificate: { value: requireClientCertificate } },
