@@ -271,6 +271,10 @@ describe('gateways over ADS', () => {
 
     const listeners = await meshctl(['--server', httpUrl, 'proxy-config', 'listener', 'ingress-1.istio-system']);
     expect(listeners.stdout).toContain('8443');
+    const routes = await meshctl(['--server', httpUrl, 'proxy-config', 'route', 'ingress-1.istio-system']);
+    expect(routes.code).toBe(0);
+    expect(routes.stdout).toMatch(/^http\.8080\s+blog\.example\.com:80\s+blog\.example\.com, shop\.example\.com\s+\/\*\s+sites\.shop$/m);
+    expect(routes.stdout).toMatch(/^https\.443\.https-shop\.public\.istio-system\s+shop\.example\.com:443\s+shop\.example\.com\s+\/\*\s+sites\.shop$/m);
     const secrets = await meshctl(['--server', httpUrl, 'proxy-config', 'secret', 'ingress-1.istio-system']);
     expect(secrets.code).toBe(0);
     const [header, ...rows] = secrets.stdout.trimEnd().split('\n');
