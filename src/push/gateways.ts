@@ -5,9 +5,8 @@
 // one route configuration (`http.PORT`), each terminated HTTPS server has its
 // own (`https.PORT.PORTNAME.GATEWAY.NS`) and its own SNI filter chain.
 import type { GatewayServer, GatewaySpec } from '../model/istio.js';
-import { parseProtocol } from '../model/protocol.js';
+import { isHttpProtocol, parseProtocol } from '../model/protocol.js';
 import type { Proxy } from '../model/proxy.js';
-import { isHttpProtocol } from '../model/protocol.js';
 import { labelsMatch } from './hosts.js';
 import type { ConfigEntry, PushContext } from './pushContext.js';
 
@@ -140,7 +139,7 @@ export function mergeGateways(context: PushContext, proxy: Proxy): MergedGateway
   return { key: `${gateways.map((g) => `${g.namespace}/${g.name}`).join(',')}|${targets}`, listeners, serversByRouteName, conflicts };
 }
 
-/** Namespace and names of the Secrets a server's credentialName refers to (certificate, and the `-cacert` CA for mutual TLS). */
+/** The credentialName a server's TLS context serves over SDS (not for passthrough or ISTIO_MUTUAL, which do not use it). */
 export function credentialOf(tls: ServerTls | undefined): string | undefined {
   if (!tls?.credentialName || isPassthrough(tls) || tls.mode === 'ISTIO_MUTUAL') return undefined;
   return tls.credentialName;
