@@ -31,6 +31,8 @@ export function proxyForPod(pod: KubeObject, type: 'sidecar' | 'router' = 'sidec
       SERVICE_ACCOUNT: (pod.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? 'default',
       ISTIO_VERSION: '1.24.0',
       CLUSTER_ID: 'Kubernetes',
+      // An east-west gateway's router mode (istiod's ROUTER_MODE), from the pod's annotation.
+      ...(pod.metadata.annotations?.['golden.meshd.io/router-mode'] ? { ROUTER_MODE: pod.metadata.annotations['golden.meshd.io/router-mode'] } : {}),
     },
     locality: { region, zone, subZone },
   });

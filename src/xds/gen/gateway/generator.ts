@@ -18,6 +18,7 @@ import { gatewayListeners } from './listeners.js';
 import { buildGatewayRouteConfiguration } from './routes.js';
 import { buildCredentialSecret, referencedCredentialNames } from './secrets.js';
 import { parseCredentialName, secretObject } from './credentials.js';
+import { isSniDnatRouter, planSniDnatLoadAssignment, sniDnatClusters } from './sniDnat.js';
 
 const labelsKey = (proxy: Proxy): string => JSON.stringify(Object.entries(proxy.labels).sort());
 
@@ -41,7 +42,7 @@ export class GatewayGenerator implements ResourceGenerator {
       case TypeUrl.RouteConfiguration:
         return this.routes(context, proxy, watched);
       case TypeUrl.ClusterLoadAssignment:
-        return this.sidecar.endpoints(context, proxy, watched);
+        return this.endpoints(context, proxy, watched);
       case TypeUrl.Secret:
         return this.secrets(context, proxy, watched);
       default:
@@ -59,10 +60,25 @@ export class GatewayGenerator implements ResourceGenerator {
 
   clusters(context: PushContext, proxy: Proxy): XdsResource[] {
     const scope = context.scopeFor(proxy);
-    return memo(context, `cds-gw|${scope.key}`, () => [
+    const sniDnat = isSniDnatRouter(proxy);
+    return memo(context, `cds-gw|${scope.key}|${sniDnat}`, () => [
       ...memo(context, `cds|${scope.key}`, () => encodedOutboundClusters(context, scope)),
+      ...(sniDnat ? memo(context, `cds-gw-sni|${scope.key}`, () => sniDnatClusters(context, scope).map((c) => encodeShared(context, TypeUrl.Cluster, String(c.name), c))) : []),
       ...memo(context, 'cds-gw|well-known', () => [buildBlackHoleCluster(), buildPassthroughCluster()].map((c) => encodeShared(context, TypeUrl.Cluster, String(c.name), c))),
     ]);
+  }
+
+  /** EDS as for sidecars, plus the SNI-DNAT clusters of an sni-dnat router (only endpoints that run a proxy). */
+  endpoints(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
+    const standard = this.sidecar.endpoints(context, proxy, watched);
+    if (!isSniDnatRouter(proxy)) return standard;
+    const names = watched.wildcard ? this.clusters(context, proxy).map((c) => c.name) : [...watched.names];
+    const out = [...standard];
+    for (const name of names) {
+      const plan = planSniDnatLoadAssignment(context, proxy, name);
+      if (plan) out.push(memo(context, plan.key, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, name, plan.build())));
+    }
+    return out;
   }
 
   listeners(context: PushContext, proxy: Proxy): XdsResource[] {
@@ -116,7 +132,7 @@ export class GatewayGenerator implements ResourceGenerator {
     const merged = mergeGateways(context, proxy);
     const scope = context.scopeFor(proxy);
     return {
-      clusters: [...outboundClusters(context, scope), buildBlackHoleCluster(), buildPassthroughCluster()],
+      clusters: [...outboundClusters(context, scope), ...(isSniDnatRouter(proxy) ? sniDnatClusters(context, scope) : []), buildBlackHoleCluster(), buildPassthroughCluster()],
       listeners: gatewayListeners(context, proxy, merged).listeners,
       routes: [...merged.serversByRouteName.keys()].map((n) => buildGatewayRouteConfiguration(context, proxy, merged, n)).filter((r): r is Json => r !== undefined),
       secrets: referencedCredentialNames(merged).map((n) => buildCredentialSecret(context, proxy, n)).filter((s): s is Json => s !== undefined),

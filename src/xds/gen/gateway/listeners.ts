@@ -16,6 +16,7 @@ import { tcpDestinations } from '../sidecar/listeners.js';
 import type { Json } from '../common/clusters.js';
 import { caCredential, certificateCredential } from './credentials.js';
 import { gatewayTransportSocket } from './tls.js';
+import { autoPassthroughChains } from './sniDnat.js';
 
 /** istiod bounds TLS handshakes on gateway chains (slow-handshake protection). */
 const transportSocketConnectTimeout = { seconds: 15 };
@@ -106,8 +107,7 @@ function listenerChains(context: PushContext, proxy: Proxy, plan: GatewayListene
   for (const server of plan.servers) {
     const tls = server.tls;
     if (tls && isPassthrough(tls)) {
-      if (tls.mode === 'PASSTHROUGH') chains.push(...passthroughChains(context, proxy, server, claimedSni));
-      else dropped.push({ server, reason: 'AUTO_PASSTHROUGH is not supported by meshd' });
+      chains.push(...(tls.mode === 'PASSTHROUGH' ? passthroughChains(context, proxy, server, claimedSni) : autoPassthroughChains(context, proxy, server, claimedSni)));
       continue;
     }
     const problem = credentialProblem(context, proxy, server);
