@@ -49,6 +49,8 @@ export interface MeshdConfig {
   drainGraceMs: number;
   maxStreamsPerConnection: number;
   pushConcurrency: number;
+  /** istiod's PILOT_SCOPE_GATEWAY_TO_NAMESPACE: a gateway workload only uses Gateways of its own namespace. */
+  scopeGatewayToNamespace: boolean;
 }
 
 export const defaultConfig: MeshdConfig = {
@@ -69,6 +71,7 @@ export const defaultConfig: MeshdConfig = {
   drainGraceMs: 5_000,
   maxStreamsPerConnection: 1000,
   pushConcurrency: 100,
+  scopeGatewayToNamespace: false,
 };
 
 /** What produces resources and pushes: the mesh pipeline, or a fixed generator (tests, benchmarks). */

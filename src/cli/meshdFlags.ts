@@ -123,5 +123,7 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     debounceAfterMs: duration('debounce-after', flags.debounceAfter),
     debounceMaxMs: duration('debounce-max', flags.debounceMax),
     logLevel: flags.logLevel,
+    // istiod's environment variable, so a Deployment written for istiod keeps its meaning.
+    scopeGatewayToNamespace: env.PILOT_SCOPE_GATEWAY_TO_NAMESPACE?.toLowerCase() === 'true',
   };
 }

@@ -1,4 +1,5 @@
 // `meshctl proxy-config`: istioctl's tables over meshd's /debug/config_dump.
+import { X509Certificate } from 'node:crypto';
 import { formatTable } from './table.js';
 
 export type Json = Record<string, unknown>;
@@ -27,7 +28,7 @@ export function resourcesOfKind(dump: Json, kind: ProxyConfigKind): Json[] {
     case 'endpoint':
       return ((section(dump, dumpTypes.endpoint).dynamicEndpointConfigs as Json[] | undefined) ?? []).map((e) => e.endpointConfig as Json);
     case 'secret':
-      return referencedSecrets(dump);
+      return withCertificateDetails(referencedSecrets(dump), dump);
   }
 }
 
@@ -223,7 +224,7 @@ export function endpointTable(assignments: readonly Json[]): string {
   return formatTable(['ENDPOINT', 'STATUS', 'OUTLIER CHECK', 'CLUSTER'], endpointRows(assignments));
 }
 
-/** SDS secrets the proxy's clusters and listeners refer to (their certificates come from the proxy's agent). */
+/** SDS secrets the proxy's clusters and listeners refer to: the agent's (default, ROOTCA), and for gateways the credentialName ones meshd serves. */
 export function referencedSecrets(dump: Json): Json[] {
   const found = new Map<string, Json>();
   const walk = (node: unknown): void => {
@@ -235,7 +236,8 @@ export function referencedSecrets(dump: Json): Json[] {
       for (const s of (Array.isArray(v) ? v : v ? [v] : []) as Json[]) {
         const name = String(s.name ?? '');
         if (name && !found.has(name)) {
-          found.set(name, { name, type: key === 'validationContextSdsSecretConfig' ? 'ROOTCA' : 'Cert Chain', sdsConfig: s.sdsConfig ?? null });
+          const validation = key === 'validationContextSdsSecretConfig';
+          found.set(name, { name, type: validation ? (name.startsWith('kubernetes://') ? 'CA' : 'ROOTCA') : 'Cert Chain', sdsConfig: s.sdsConfig ?? null });
         }
       }
     }
@@ -245,8 +247,44 @@ export function referencedSecrets(dump: Json): Json[] {
   return [...found.values()];
 }
 
+/** The certificate meshd sent for each secret (gateways' `kubernetes://` ones): validity, dates and serial number, as istioctl shows them. */
+function withCertificateDetails(secrets: Json[], dump: Json): Json[] {
+  const sent = new Map<string, Json>();
+  for (const entry of (section(dump, 'type.googleapis.com/envoy.admin.v3.SecretsConfigDump').dynamicActiveSecrets as Json[] | undefined) ?? []) {
+    sent.set(String(entry.name), entry.secret as Json);
+  }
+  return secrets.map((s) => {
+    const secret = sent.get(String(s.name));
+    if (!secret) return s;
+    const pem = (((secret.tlsCertificate as Json | undefined)?.certificateChain ?? (secret.validationContext as Json | undefined)?.trustedCa) as Json | undefined)?.inlineBytes;
+    if (typeof pem !== 'string') return { ...s, source: 'SDS from meshd', validCert: false };
+    try {
+      const cert = new X509Certificate(Buffer.from(pem, 'base64'));
+      const notBefore = new Date(cert.validFrom);
+      const notAfter = new Date(cert.validTo);
+      const now = Date.now();
+      return {
+        ...s,
+        source: 'SDS from meshd',
+        validCert: now >= notBefore.getTime() && now <= notAfter.getTime(),
+        serialNumber: cert.serialNumber.toLowerCase(),
+        notAfter: notAfter.toISOString().replace('.000Z', 'Z'),
+        notBefore: notBefore.toISOString().replace('.000Z', 'Z'),
+      };
+    } catch {
+      return { ...s, source: 'SDS from meshd', validCert: false };
+    }
+  });
+}
+
 export function secretTable(secrets: readonly Json[]): string {
-  return formatTable(['RESOURCE NAME', 'TYPE', 'SOURCE'], secrets.map((s) => [String(s.name), String(s.type), 'SDS from the proxy agent']));
+  const source = (s: Json): string => String(s.source ?? 'SDS from the proxy agent');
+  if (!secrets.some((s) => s.serialNumber !== undefined)) return formatTable(['RESOURCE NAME', 'TYPE', 'SOURCE'], secrets.map((s) => [String(s.name), String(s.type), source(s)]));
+  // Certificates meshd itself served (gateways): istioctl's validity, serial number and dates.
+  return formatTable(
+    ['RESOURCE NAME', 'TYPE', 'SOURCE', 'VALID CERT', 'SERIAL NUMBER', 'NOT AFTER', 'NOT BEFORE'],
+    secrets.map((s) => [String(s.name), String(s.type), source(s), String(s.validCert ?? '-'), String(s.serialNumber ?? '-'), String(s.notAfter ?? '-'), String(s.notBefore ?? '-')]),
+  );
 }
 
 export function proxyConfigTable(kind: ProxyConfigKind, resources: readonly Json[]): string {

@@ -12,8 +12,12 @@ import { TypeUrl } from '../xds/resource.js';
 import type { PushRequest } from '../xds/server/types.js';
 import { hostMatches, labelsMatch, resolveShortName } from './hosts.js';
 import { appliesToMesh, type PushContext } from './pushContext.js';
+import { credentialOf, gatewaysForProxy, serverTls } from './gateways.js';
 
-const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS } = TypeUrl;
+/** A credential's CA may live in a Secret of its own, `NAME-cacert`. */
+const caCertSuffix = '-cacert';
+
+const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS, Secret: SDS } = TypeUrl;
 
 /** The effect of one change: types to push, and to whom (undefined: everyone). */
 export interface ChangeImpact {
@@ -134,15 +138,39 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       return { types: new Set([LDS]), affects: (p) => p.namespace === change.namespace && selected(p), reason };
     }
     case 'Gateway':
+      // Gateways shape the listeners, routes and credentials of the routers they select.
+      return { types: new Set([LDS, RDS, SDS]), affects: (p) => p.type === 'router', reason };
+    case 'Secret':
+      return secretImpact(change, previous, next, reason);
     case 'PeerAuthentication':
     case 'AuthorizationPolicy':
     case 'RequestAuthentication':
       // Translated by their own generators; until they narrow it, push everything.
       return { types: 'all', reason };
     default:
-      // Namespaces, Secrets, ServiceAccounts: nothing in CDS/EDS/LDS/RDS reads them.
+      // Namespaces, ServiceAccounts: nothing in CDS/EDS/LDS/RDS reads them.
       return { types: none, affects: () => false, reason };
   }
+}
+
+/**
+ * A Secret reaches only the routers of its namespace whose Gateways name it
+ * as credentialName (`NAME`, or `NAME-cacert` for the CA): SDS for the new
+ * bytes, LDS as a chain appears or disappears with the Secret's validity.
+ * Any other Secret changes nothing.
+ */
+function secretImpact(change: ModelChange, previous: PushContext, next: PushContext, reason: string): ChangeImpact {
+  const credential = change.name.endsWith(caCertSuffix) ? change.name.slice(0, -caCertSuffix.length) : change.name;
+  const names = new Set([change.name, credential]);
+  const uses = (context: PushContext, proxy: Proxy): boolean =>
+    gatewaysForProxy(context, proxy).some((g) => (g.spec.servers ?? []).some((s) => names.has(credentialOf(serverTls(s)) ?? '')));
+  const named = (context: PushContext): boolean => context.gateways.some((g) => (g.spec.servers ?? []).some((s) => names.has(credentialOf(serverTls(s)) ?? '')));
+  if (!named(previous) && !named(next)) return { types: none, affects: () => false, reason };
+  return {
+    types: new Set([SDS, LDS]),
+    affects: (proxy) => proxy.type === 'router' && proxy.namespace === change.namespace && (uses(next, proxy) || uses(previous, proxy)),
+    reason,
+  };
 }
 
 /**

@@ -10,6 +10,7 @@ import type { PushRequest, ResourceGenerator, WatchedResource } from '../xds/ser
 import type { XdsResource } from '../xds/resource.js';
 import { SidecarGenerator } from '../xds/gen/sidecar/generator.js';
 import { GrpcGenerator } from '../xds/gen/grpc/generator.js';
+import { GatewayGenerator } from '../xds/gen/gateway/generator.js';
 import { reusableEntries, type TypeChange } from '../xds/gen/cache.js';
 import { analyzeMissingSubsets, type MissingSubset } from './analysis.js';
 import { changeImpact, pushRequestFor, type ChangeImpact } from './changes.js';
@@ -25,6 +26,8 @@ export interface MeshPipelineOptions {
   clusterId: string;
   domainSuffix?: string;
   rootNamespace?: string;
+  /** A gateway workload only uses Gateways of its own namespace (istiod's PILOT_SCOPE_GATEWAY_TO_NAMESPACE). */
+  scopeGatewayToNamespace?: boolean;
 }
 
 /** Marks a batch in which only the model's rejections changed: nothing to rebuild, but listeners of onChange must hear of it. */
@@ -37,7 +40,7 @@ function metric<T>(registry: Registry, name: string, create: () => T): T {
 
 export class MeshPipeline {
   readonly model: MeshModel;
-  /** Dispatches to the generator family of each proxy; sidecars, and proxyless gRPC (GENERATOR=grpc). */
+  /** Dispatches to the generator family of each proxy: sidecars, routers (gateways), and proxyless gRPC (GENERATOR=grpc). */
   readonly generator: ResourceGenerator;
   private context: PushContext;
   private readonly listeners: ((request: PushRequest) => void)[] = [];
@@ -67,11 +70,12 @@ export class MeshPipeline {
     );
     const sidecar = new SidecarGenerator(() => this.context);
     const grpc = new GrpcGenerator(() => this.context);
+    const gateway = new GatewayGenerator(() => this.context, logger);
     this.generator = {
       generate: (proxy: Proxy, watched: WatchedResource, request: PushRequest): readonly XdsResource[] | undefined => {
         // Proxyless gRPC workloads announce themselves with node metadata GENERATOR=grpc, as with istiod.
         if (proxy.generator === 'grpc') return grpc.generate(proxy, watched, request);
-        return proxy.type === 'sidecar' ? sidecar.generate(proxy, watched, request) : undefined;
+        return proxy.type === 'sidecar' ? sidecar.generate(proxy, watched, request) : gateway.generate(proxy, watched, request);
       },
     };
   }
@@ -129,7 +133,7 @@ export class MeshPipeline {
   }
 
   private newContext(previousEncodings?: ReadonlyMap<string, unknown>): PushContext {
-    const { domainSuffix, rootNamespace, trustDomain, clusterId } = this.options;
+    const { domainSuffix, rootNamespace, trustDomain, clusterId, scopeGatewayToNamespace } = this.options;
     return new PushContext(
       this.model.snapshot(),
       {
@@ -138,6 +142,7 @@ export class MeshPipeline {
         ...(rootNamespace ? { rootNamespace } : {}),
         trustDomain,
         clusterId,
+        ...(scopeGatewayToNamespace ? { scopeGatewayToNamespace } : {}),
       },
       previousEncodings,
     );

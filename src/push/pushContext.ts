@@ -3,7 +3,7 @@
 // debounced change; never mutated afterwards except for its encode cache,
 // which only memoises pure results.
 import type { KubeObject } from '../model/kube.js';
-import type { ConnectionPoolSettings, DestinationRuleSpec, OutboundTrafficPolicyMode, SidecarSpec, VirtualServiceSpec } from '../model/istio.js';
+import type { ConnectionPoolSettings, DestinationRuleSpec, GatewaySpec, OutboundTrafficPolicyMode, SidecarSpec, VirtualServiceSpec } from '../model/istio.js';
 import { meshConfigOf, type MeshConfig } from '../model/meshConfig.js';
 import type { ModelSnapshot } from '../model/meshModel.js';
 import type { Proxy } from '../model/proxy.js';
@@ -22,6 +22,8 @@ export interface PushContextOptions {
   rootNamespace: string;
   trustDomain: string;
   clusterId: string;
+  /** A gateway workload only uses Gateways of its own namespace (istiod's PILOT_SCOPE_GATEWAY_TO_NAMESPACE); default false. */
+  scopeGatewayToNamespace?: boolean;
 }
 
 export const defaultPushContextOptions: PushContextOptions = {
@@ -79,7 +81,7 @@ function byAgeThenName(a: ConfigEntry<unknown>, b: ConfigEntry<unknown>): number
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-function entries<Spec>(snapshot: ModelSnapshot, kind: 'VirtualService' | 'DestinationRule' | 'Sidecar' | 'Telemetry', hostsOf: (spec: Spec, ns: string) => string[]): ConfigEntry<Spec>[] {
+function entries<Spec>(snapshot: ModelSnapshot, kind: 'VirtualService' | 'DestinationRule' | 'Sidecar' | 'Telemetry' | 'Gateway', hostsOf: (spec: Spec, ns: string) => string[]): ConfigEntry<Spec>[] {
   const list: ConfigEntry<Spec>[] = [];
   for (const { object } of snapshot.get(kind)?.values() ?? []) {
     const namespace = object.metadata.namespace!;
@@ -99,11 +101,15 @@ export class PushContext {
   readonly sidecars: readonly ConfigEntry<SidecarSpec>[];
   /** Telemetry objects, oldest first (see telemetry.ts). */
   readonly telemetries: readonly ConfigEntry<TelemetrySpec>[];
+  /** Istio Gateways, oldest first (istiod's merge order). */
+  readonly gateways: readonly ConfigEntry<GatewaySpec>[];
   readonly meshConfig: MeshConfig;
   /** Memoised generation results keyed by scope; see xds/gen cache helpers. */
   readonly cache: Map<string, unknown>;
   private readonly meshVirtualServicesByHost = new Map<string, ConfigEntry<VirtualServiceSpec>[]>();
   private readonly wildcardMeshVirtualServices: ConfigEntry<VirtualServiceSpec>[] = [];
+  /** Routing VirtualServices (delegates merged) by the Gateway (`ns/name`) they bind to. */
+  private readonly virtualServicesByGateway = new Map<string, ConfigEntry<VirtualServiceSpec>[]>();
   private readonly destinationRuleIndex: DestinationRuleIndex;
   private readonly rootsByDelegate: ReadonlyMap<string, readonly ConfigEntry<VirtualServiceSpec>[]>;
   private readonly scopes = new Map<string, ProxyScope>();
@@ -131,11 +137,13 @@ export class PushContext {
     this.destinationRules = entries<DestinationRuleSpec>(snapshot, 'DestinationRule', (spec, ns) => [resolveShortName(spec.host, ns, domainSuffix)]);
     this.sidecars = entries<SidecarSpec>(snapshot, 'Sidecar', () => []);
     this.telemetries = entries<TelemetrySpec>(snapshot, 'Telemetry', () => []);
+    this.gateways = entries<GatewaySpec>(snapshot, 'Gateway', () => []);
     this.meshConfig = meshConfigOf(snapshot, options.rootNamespace);
     // Routing reads roots with their delegates' routes merged in; `virtualServices` keeps the objects as written.
     const merged = mergeVirtualServiceDelegates(this.virtualServices, domainSuffix);
     this.rootsByDelegate = merged.rootsByDelegate;
     for (const vs of merged.virtualServices) {
+      for (const gateway of boundGateways(vs.spec.gateways, vs.namespace)) pushTo(this.virtualServicesByGateway, gateway, vs);
       if (!appliesToMesh(vs.spec.gateways)) continue;
       for (const host of vs.hosts) {
         if (host.includes('*')) {
@@ -194,6 +202,11 @@ export class PushContext {
       }
     }
     return best;
+  }
+
+  /** The VirtualServices bound to Gateway `namespace/name` that a gateway proxy in `proxyNamespace` may use (exportTo), oldest first. */
+  virtualServicesForGateway(gateway: string, proxyNamespace: string): readonly ConfigEntry<VirtualServiceSpec>[] {
+    return (this.virtualServicesByGateway.get(gateway) ?? []).filter((vs) => isExportedTo(vs.spec.exportTo, vs.namespace, proxyNamespace));
   }
 
   /** Every mesh VirtualService naming `hostname` (for change impact and analysis). */
@@ -324,6 +337,11 @@ export class PushContext {
 
 export function appliesToMesh(gateways: readonly string[] | undefined): boolean {
   return !gateways || gateways.length === 0 || gateways.includes('mesh');
+}
+
+/** The Gateways (`ns/name`) a VirtualService's `gateways` names: a short name is in the VirtualService's namespace; `mesh` is no Gateway. */
+export function boundGateways(gateways: readonly string[] | undefined, vsNamespace: string): string[] {
+  return (gateways ?? []).filter((g) => g !== 'mesh').map((g) => (g.includes('/') ? g : `${vsNamespace}/${g}`));
 }
 
 function pushTo<V>(map: Map<string, V[]>, key: string, value: V): void {

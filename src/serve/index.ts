@@ -70,6 +70,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     registry,
     trustDomain: config.trustDomain,
     clusterId: config.clusterId,
+    scopeGatewayToNamespace: config.scopeGatewayToNamespace,
   });
   // The same analysis `meshctl analyze` runs offline, on every push context, and istiod's config gauges.
   const analysis = new AnalysisReporter(logger.child({ component: 'analysis' }), registry);

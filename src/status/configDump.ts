@@ -37,5 +37,19 @@ export function buildConfigDump(resources: ReadonlyMap<string, readonly XdsResou
       })),
     },
   ];
+  // Gateways receive credentialName certificates over ADS; as Envoy's own dump, the private key is redacted.
+  const secrets = list(TypeUrl.Secret);
+  if (secrets.length > 0) {
+    configs.push({
+      '@type': 'type.googleapis.com/envoy.admin.v3.SecretsConfigDump',
+      dynamicActiveSecrets: secrets.map((r) => ({ name: r.name, versionInfo: versionOf(TypeUrl.Secret), secret: redactPrivateKey(body(r)) })),
+    });
+  }
   return { configs };
+}
+
+function redactPrivateKey(secret: Decoded): Decoded {
+  const tls = secret.tlsCertificate as Decoded | undefined;
+  if (!tls?.privateKey) return secret;
+  return { ...secret, tlsCertificate: { ...tls, privateKey: { inlineString: '[redacted]' } } };
 }

@@ -8,24 +8,11 @@ import { SidecarGenerator } from '../../src/xds/gen/sidecar/generator.js';
 import { TypeUrl, decodeAnyToJson } from '../../src/xds/resource.js';
 import { envoyProblems, encodedResourceProblems } from '../support/envoyValidation.js';
 import { loadGoldenMesh } from '../support/goldenMesh.js';
+import { duplicateChainProblems, withoutEmptyCollections } from '../support/goldenOutput.js';
 
 const goldenDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../golden');
 const update = process.env.UPDATE_GOLDEN === '1';
 const scenarios = readdirSync(goldenDir).filter((f) => f.endsWith('.in.yaml')).map((f) => f.slice(0, -'.in.yaml'.length)).sort();
-
-// Decoded protos list every repeated and map field; empty ones only add noise to the snapshots.
-const mapFields = new Set(['typedExtensionProtocolOptions', 'typedFilterMetadata', 'namedEndpoints', 'typedPerFilterConfig', 'filterMetadata']);
-function withoutEmptyCollections(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutEmptyCollections);
-  if (!value || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) {
-    if (Array.isArray(v) && v.length === 0) continue;
-    if (mapFields.has(key) && v && typeof v === 'object' && Object.keys(v).length === 0) continue;
-    out[key] = withoutEmptyCollections(v);
-  }
-  return out;
-}
 
 const wildcard = (typeUrl: string) => ({ typeUrl, wildcard: true, names: new Set<string>() });
 const named = (typeUrl: string, names: string[]) => ({ typeUrl, wildcard: false, names: new Set(names) });
@@ -56,12 +43,7 @@ describe('golden sidecar output', () => {
             for (const json of list) problems.push(...envoyProblems(typeUrl, json).map((p) => `${String(json.name ?? json.clusterName)}: ${p}`));
           }
           // Envoy rejects a listener with two filter chains matching the same traffic.
-          for (const listener of listenerJson) {
-            const matches = ((listener.filterChains as Record<string, unknown>[]) ?? []).map((c) => JSON.stringify(c.filterChainMatch ?? null));
-            if (new Set(matches).size !== matches.length) problems.push(`${String(listener.name)}: duplicate filter chain matches`);
-            const names = ((listener.filterChains as Record<string, unknown>[]) ?? []).map((c) => c.name).filter((n) => n !== undefined);
-            if (new Set(names).size !== names.length) problems.push(`${String(listener.name)}: duplicate filter chain names`);
-          }
+          problems.push(...duplicateChainProblems(listenerJson));
           expect(problems).toEqual([]);
           expect(routes.map((r) => r.name).sort()).toEqual([...new Set(routeNames)].sort());
           expect(endpoints.map((e) => e.name).sort()).toEqual(edsNames.slice().sort());

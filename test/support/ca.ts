@@ -206,3 +206,13 @@ export function opensslPluggedCa(): { caCert: string; caKey: string; certChain: 
     return { caCert, caKey: readFileSync(f('ca.key'), 'utf8'), certChain: caCert + rootCert, rootCert };
   });
 }
+
+/** A self-signed ECDSA P-256 serving certificate for `hostname` (as cert-manager would put in a kubernetes.io/tls Secret), made by openssl. */
+export function opensslServingCertificate(hostname: string): { cert: string; key: string } {
+  return withTempDir((dir) => {
+    const f = (n: string): string => path.join(dir, n);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('tls.key'), '-out', f('tls.crt'),
+      '-subj', `/CN=${hostname}`, '-days', '90', '-addext', `subjectAltName=DNS:${hostname}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return { cert: readFileSync(f('tls.crt'), 'utf8'), key: readFileSync(f('tls.key'), 'utf8') };
+  });
+}

@@ -1,6 +1,7 @@
 // Builds a push context from a golden scenario's YAML (the same parser the
 // file source uses) and the proxies it declares: every Pod annotated
-// `golden.meshd.io/proxy: "true"` is a sidecar whose output is snapshotted.
+// `golden.meshd.io/proxy: "true"` is a sidecar whose output is snapshotted,
+// one annotated `golden.meshd.io/proxy: router` a gateway (router proxy).
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { parseManifests } from '../../src/sources/files/parseManifests.js';
@@ -12,22 +13,26 @@ import type { KubeObject } from '../../src/model/kube.js';
 export interface GoldenMesh {
   context: PushContext;
   proxies: Proxy[];
+  /** Router proxies (ingress/egress gateways). */
+  routers: Proxy[];
   model: MeshModel;
 }
 
-export function proxyForPod(pod: KubeObject): Proxy {
+export function proxyForPod(pod: KubeObject, type: 'sidecar' | 'router' = 'sidecar'): Proxy {
   const ns = pod.metadata.namespace ?? 'default';
   const ip = (pod.status as { podIP?: string } | undefined)?.podIP ?? '10.0.0.1';
   const labels = pod.metadata.labels ?? {};
   const [region = '', zone = '', subZone = ''] = (labels['istio-locality'] ?? '').split('.');
   return parseProxy({
-    id: `sidecar~${ip}~${pod.metadata.name}.${ns}~${ns}.svc.cluster.local`,
+    id: `${type}~${ip}~${pod.metadata.name}.${ns}~${ns}.svc.cluster.local`,
     metadata: {
       NAMESPACE: ns,
       LABELS: labels,
       SERVICE_ACCOUNT: (pod.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? 'default',
       ISTIO_VERSION: '1.24.0',
       CLUSTER_ID: 'Kubernetes',
+      // An east-west gateway's router mode (istiod's ROUTER_MODE), from the pod's annotation.
+      ...(pod.metadata.annotations?.['golden.meshd.io/router-mode'] ? { ROUTER_MODE: pod.metadata.annotations['golden.meshd.io/router-mode'] } : {}),
     },
     locality: { region, zone, subZone },
   });
@@ -50,5 +55,9 @@ export function meshFromYaml(text: string, file = 'inline.yaml'): GoldenMesh {
     .list('Pod')
     .filter(({ object }) => object.metadata.annotations?.['golden.meshd.io/proxy'] === 'true')
     .map(({ object }) => proxyForPod(object));
-  return { context, proxies, model };
+  const routers = model
+    .list('Pod')
+    .filter(({ object }) => object.metadata.annotations?.['golden.meshd.io/proxy'] === 'router')
+    .map(({ object }) => proxyForPod(object, 'router'));
+  return { context, proxies, routers, model };
 }

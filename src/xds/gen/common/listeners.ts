@@ -25,6 +25,8 @@ export interface HttpConnectionManagerInput {
   securityFilters?: readonly Json[];
   /** Tracing and access logs from Telemetry (see telemetry.ts). */
   telemetry?: HcmTelemetry;
+  /** A gateway's edge settings (istiod's gateway connection manager): the client address is the remote peer, XFCC is sanitized and set. */
+  gateway?: boolean;
 }
 
 export function httpConnectionManager(input: HttpConnectionManagerInput): Json {
@@ -41,8 +43,18 @@ export function httpConnectionManager(input: HttpConnectionManagerInput): Json {
   if (input.telemetry?.tracing) hcm.tracing = input.telemetry.tracing;
   if (input.telemetry?.requestIdExtension) hcm.requestIdExtension = input.telemetry.requestIdExtension;
   if (input.telemetry?.accessLog) hcm.accessLog = input.telemetry.accessLog;
+  if (input.gateway) Object.assign(hcm, gatewayConnectionSettings);
   return { name: filterNames.httpConnectionManager, typedConfig: hcm };
 }
+
+/** What istiod sets on a gateway's HTTP connection managers (with the mesh's default gateway topology). */
+const gatewayConnectionSettings: Json = {
+  useRemoteAddress: { value: true },
+  forwardClientCertDetails: 'SANITIZE_SET',
+  setCurrentClientCertDetails: { subject: { value: true }, cert: true, dns: true, uri: true },
+  serverName: 'istio-envoy',
+  httpProtocolOptions: {},
+};
 
 export function tcpProxy(statPrefix: string, cluster: string | { name: string; weight: number }[]): Json {
   const config: Json = { '@type': typeUrls.tcpProxy, statPrefix };

@@ -26,6 +26,17 @@ export function inboundClusterName(port: number): string {
   return `inbound|${port}||`;
 }
 
+/** `outbound_.PORT_.SUBSET_.FQDN`: the DNS SRV form an AUTO_PASSTHROUGH gateway matches by SNI and names its SNI-DNAT clusters after. */
+export function sniDnatClusterName(port: number, subset: string, hostname: string): string {
+  return `outbound_.${port}_.${subset}_.${hostname}`;
+}
+
+/** The outbound cluster an SNI-DNAT cluster name stands for, or undefined for any other name. */
+export function outboundNameOfSniDnat(name: string): string | undefined {
+  const m = /^outbound_\.(\d+)_\.([^_]*)_\.(.+)$/.exec(name);
+  return m ? outboundClusterName(Number(m[1]), m[2]!, m[3]!) : undefined;
+}
+
 export interface ParsedClusterName {
   direction: 'outbound' | 'inbound';
   port: number;

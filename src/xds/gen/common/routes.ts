@@ -20,6 +20,8 @@ export interface RouteContext {
   servicePorts(hostname: string): readonly number[] | undefined;
   /** Consistent-hash policy of the destination's DestinationRule, if any. */
   hashPolicy(hostname: string, port: number, subset: string): Json[] | undefined;
+  /** For a gateway's routes: whether a match's `gateways` names this gateway. Unset: the routes are the mesh's (sidecars). */
+  matchesGateways?(gateways: readonly string[]): boolean;
 }
 
 const zero: ProtoDuration = { seconds: 0, nanos: 0 };
@@ -261,7 +263,7 @@ export function translateHttpRoute(http: HTTPRoute, ctx: RouteContext): { routes
   for (const match of matches) {
     if (match?.port !== undefined && match.port !== ctx.listenerPort) continue;
     if (match?.sourceLabels && !labelsMatch(match.sourceLabels, ctx.proxyLabels)) continue;
-    if (match?.gateways?.length && !match.gateways.includes('mesh')) continue;
+    if (match?.gateways?.length && !(ctx.matchesGateways ? ctx.matchesGateways(match.gateways) : match.gateways.includes('mesh'))) continue;
     const route: Json = {};
     const name = http.name && match?.name ? `${http.name}.${match.name}` : (http.name ?? match?.name);
     if (name) route.name = name;

@@ -45,7 +45,7 @@ export function proxySecurity(context: PushContext, proxy: Proxy): { key: string
 }
 
 /** A scope's outbound clusters, built and encoded once per service port and DestinationRule for all scopes. */
-function encodedOutboundClusters(context: PushContext, scope: ProxyScope): XdsResource[] {
+export function encodedOutboundClusters(context: PushContext, scope: ProxyScope): XdsResource[] {
   const clusters: XdsResource[] = [];
   for (const service of scope.services) {
     for (const port of service.ports) {

@@ -30,7 +30,7 @@ import { configMetadata } from '../common/struct.js';
 import { isSniffedPort, sniffedRouteName } from './routes.js';
 import { inboundChainOptions, securedInboundChains, type WorkloadSecurity } from '../../../security/index.js';
 
-function tcpDestinations(context: PushContext, route: RouteDestination[], vsNamespace: string, port: number): string | { name: string; weight: number }[] {
+export function tcpDestinations(context: PushContext, route: RouteDestination[], vsNamespace: string, port: number): string | { name: string; weight: number }[] {
   const clusters = route
     .filter((d) => route.length === 1 || (d.weight ?? 0) > 0)
     .map((d) => {

@@ -1,0 +1,99 @@
+// Gateway credentials (a server's credentialName) read from Kubernetes
+// Secrets the way istiod's secret controller reads them: `tls.crt`/`tls.key`
+// (and `ca.crt`) of a kubernetes.io/tls Secret, or the generic
+// `cert`/`key`/`cacert` keys. A gateway only ever gets Secrets of its own
+// namespace. SDS names are `kubernetes://NAME` and `kubernetes://NAME-cacert`.
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { KubeObject } from '../../../model/kube.js';
+import type { PushContext } from '../../../push/pushContext.js';
+import { memo } from '../cache.js';
+
+export const credentialPrefix = 'kubernetes://';
+export const caCertSuffix = '-cacert';
+
+export interface CertificateCredential {
+  readonly certificateChain: Buffer;
+  readonly privateKey: Buffer;
+}
+
+export type Credential<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+function secretData(secret: KubeObject): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const data = (secret as { data?: Record<string, unknown> }).data ?? {};
+  for (const [k, v] of Object.entries(data)) if (typeof v === 'string') out.set(k, Buffer.from(v, 'base64'));
+  // Files in the config directory may use stringData, as kubectl accepts it.
+  const stringData = (secret as { stringData?: Record<string, unknown> }).stringData ?? {};
+  for (const [k, v] of Object.entries(stringData)) if (typeof v === 'string') out.set(k, Buffer.from(v, 'utf8'));
+  return out;
+}
+
+function firstOf(data: Map<string, Buffer>, keys: readonly string[]): Buffer | undefined {
+  for (const k of keys) {
+    const v = data.get(k);
+    if (v && v.length > 0) return v;
+  }
+  return undefined;
+}
+
+export function secretObject(context: PushContext, namespace: string, name: string): KubeObject | undefined {
+  return context.snapshot.get('Secret')?.get(`${namespace}/${name}`)?.object;
+}
+
+/** The certificate and key of Secret `namespace/name`, checked to parse and to belong together. */
+export function certificateCredential(context: PushContext, namespace: string, name: string): Credential<CertificateCredential> {
+  // Missing Secrets are not cached: names come from proxies' requests too.
+  if (!secretObject(context, namespace, name)) return { ok: false, problem: `Secret ${namespace}/${name} not found` };
+  return memo(context, `credential|cert|${namespace}/${name}`, () => {
+    const secret = secretObject(context, namespace, name);
+    if (!secret) return { ok: false, problem: `Secret ${namespace}/${name} not found` };
+    const data = secretData(secret);
+    const certificateChain = firstOf(data, ['tls.crt', 'cert']);
+    const privateKey = firstOf(data, ['tls.key', 'key']);
+    if (!certificateChain || !privateKey) return { ok: false, problem: `Secret ${namespace}/${name} has no certificate and key (keys tls.crt and tls.key, or cert and key)` };
+    try {
+      const certificate = new X509Certificate(certificateChain);
+      if (!certificate.checkPrivateKey(createPrivateKey(privateKey))) return { ok: false, problem: `Secret ${namespace}/${name}: the private key does not match the certificate` };
+    } catch (error) {
+      return { ok: false, problem: `Secret ${namespace}/${name} is malformed: ${(error as Error).message}` };
+    }
+    return { ok: true, value: { certificateChain, privateKey } };
+  });
+}
+
+/** The CA bundle verifying client certificates: Secret `NAME-cacert` (ca.crt or cacert) if it exists, else NAME's ca.crt or cacert. */
+export function caCredential(context: PushContext, namespace: string, name: string): Credential<Buffer> {
+  if (!secretObject(context, namespace, name) && !secretObject(context, namespace, `${name}${caCertSuffix}`)) {
+    return { ok: false, problem: `no CA certificate for ${name} in namespace ${namespace}: neither Secret ${name}${caCertSuffix} nor ${name} exists` };
+  }
+  return memo(context, `credential|ca|${namespace}/${name}`, () => {
+    for (const secretName of [`${name}${caCertSuffix}`, name]) {
+      const secret = secretObject(context, namespace, secretName);
+      if (!secret) continue;
+      const ca = firstOf(secretData(secret), ['ca.crt', 'cacert']);
+      if (!ca) continue;
+      try {
+        new X509Certificate(ca);
+      } catch (error) {
+        return { ok: false, problem: `Secret ${namespace}/${secretName}: its CA certificate is malformed: ${(error as Error).message}` };
+      }
+      return { ok: true, value: ca };
+    }
+    return { ok: false, problem: `no CA certificate for ${name} in namespace ${namespace} (key ca.crt or cacert of Secret ${name}${caCertSuffix} or ${name})` };
+  });
+}
+
+/** The Secret a credential SDS name refers to, relative to the requesting proxy's namespace; undefined for names of other namespaces or forms. */
+export function parseCredentialName(resourceName: string, proxyNamespace: string): { name: string; ca: boolean } | undefined {
+  if (!resourceName.startsWith(credentialPrefix)) return undefined;
+  let name = resourceName.slice(credentialPrefix.length);
+  const slash = name.indexOf('/');
+  if (slash >= 0) {
+    // `kubernetes://NS/NAME`: only the proxy's own namespace.
+    if (name.slice(0, slash) !== proxyNamespace) return undefined;
+    name = name.slice(slash + 1);
+  }
+  if (!name) return undefined;
+  const ca = name.endsWith(caCertSuffix);
+  return { name: ca ? name.slice(0, -caCertSuffix.length) : name, ca };
+}
