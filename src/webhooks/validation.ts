@@ -6,8 +6,10 @@ import type { KubeObject } from '../model/kube.js';
 import { allowed, denied, type AdmissionRequest, type AdmissionResponse } from './admissionReview.js';
 import { admissionWarnings } from './warnings.js';
 
-/** The Istio kinds meshd reads; core kinds are not validated here. */
-const istioGroups = new Set(['networking.istio.io', 'security.istio.io']);
+/** The API groups of the Istio kinds meshd reads (from the kind registry); core kinds are not validated here. */
+const istioGroups = new Set(
+  Object.values(kinds).flatMap((k) => k.apiVersions.map((v) => v.split('/')[0]!)).filter((group) => group.endsWith('.istio.io')),
+);
 
 /** istiod's multi-error text: the problem itself when there is one, a bulleted count otherwise. */
 export function formatProblems(problems: readonly string[]): string {
@@ -23,7 +25,7 @@ export function validateAdmission(request: AdmissionRequest): AdmissionResponse 
   const apiVersion = gvk.group ? `${gvk.group}/${gvk.version}` : gvk.version;
   const kind: KindName | undefined = istioGroups.has(gvk.group) ? knownKind(apiVersion, gvk.kind) : undefined;
   if (!kind) {
-    // Istio's own configurations send every *.istio.io kind (EnvoyFilter, Telemetry, ...): meshd
+    // Istio's own configurations send every *.istio.io kind (EnvoyFilter, WorkloadEntry, ...): meshd
     // neither reads nor judges those, and refusing them would break a mesh moving from istiod.
     if (gvk.group.endsWith('.istio.io')) return allowed(uid, [`meshd does not read ${gvk.kind} (${apiVersion}); it is stored without validation`]);
     return denied(uid, `unrecognized type ${gvk.kind} (${apiVersion}): meshd validates only ${istioKindList()}`);

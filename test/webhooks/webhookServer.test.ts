@@ -148,8 +148,17 @@ describe('/validate uses the model validators', () => {
   it('denies kinds it does not know, admits Istio kinds it does not read with a warning, and admits deletions', () => {
     const unknown = validateAdmission({ uid: 'u', operation: 'CREATE', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, object: { metadata: { name: 't' } } });
     expect(unknown).toMatchObject({ allowed: false, status: { message: expect.stringMatching(/^unrecognized type Deployment \(apps\/v1\): meshd validates only VirtualService, /) } });
-    const telemetry = validateAdmission({ uid: 'u', operation: 'CREATE', kind: { group: 'telemetry.istio.io', version: 'v1', kind: 'Telemetry' }, object: { metadata: { name: 't' } } });
-    expect(telemetry).toEqual({ uid: 'u', allowed: true, warnings: ['meshd does not read Telemetry (telemetry.istio.io/v1); it is stored without validation'] });
+    const envoyFilter = validateAdmission({ uid: 'u', operation: 'CREATE', kind: { group: 'networking.istio.io', version: 'v1alpha3', kind: 'EnvoyFilter' }, object: { metadata: { name: 't' } } });
+    expect(envoyFilter).toEqual({ uid: 'u', allowed: true, warnings: ['meshd does not read EnvoyFilter (networking.istio.io/v1alpha3); it is stored without validation'] });
+    // Telemetry is read, so validated: an access-log filter that is not CEL is refused at admission.
+    const telemetry = validateAdmission({
+      uid: 'u', operation: 'CREATE', kind: { group: 'telemetry.istio.io', version: 'v1', kind: 'Telemetry' },
+      object: {
+        apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 't', namespace: 'shop' },
+        spec: { accessLogging: [{ providers: [{ name: 'envoy' }], filter: { expression: 'response.code !=' } }] },
+      },
+    });
+    expect(telemetry).toMatchObject({ allowed: false, status: { message: expect.stringContaining('spec.accessLogging[0].filter.expression: must be a valid CEL expression') } });
     expect(validateAdmission({ uid: 'u', operation: 'DELETE', kind: { group: 'security.istio.io', version: 'v1', kind: 'PeerAuthentication' } }).allowed).toBe(true);
   });
 });
