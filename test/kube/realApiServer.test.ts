@@ -7,7 +7,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CertificateServiceClient } from '../../src/ca/index.js';
+import { createCertificate, opensslCsr } from '../support/ca.js';
 import { eventually } from '../support/fakeKubeApiHelpers.js';
 import { spawnMeshd, type MeshdProcess } from '../support/meshdProcess.js';
 import { RealKubeApi, realApiServerAvailable, type KubeObject } from '../support/realKubeApi.js';
@@ -112,5 +116,31 @@ describe.skipIf(!realApiServerAvailable)('meshd serve --kubeconfig against a rea
       const now = await codes('payments');
       return now.includes('IST0101') && !now.includes('IST0106');
     }, 'IST0106 cleared once the rejected update is reverted', 10_000);
+  }, 60_000);
+
+  it('signs a CSR for the service account of a bound token, as TokenReview vouches, and nothing else', async () => {
+    await api.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'cart', namespace: 'shop' } });
+    const token = await api.serviceAccountToken('shop', 'cart', ['istio-ca']);
+    const rootCert = await eventually(() => api.get<KubeObject & { data: Record<string, string> }>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert'), 'root cert', 20_000);
+    const client = new CertificateServiceClient(`127.0.0.1:${meshd.ports.secure}`, grpc.credentials.createSsl(Buffer.from(rootCert.data['root-cert.pem']!)), {
+      'grpc.ssl_target_name_override': 'istiod.istio-system.svc',
+      'grpc.default_authority': 'istiod.istio-system.svc',
+    });
+    try {
+      const own = 'spiffe://cluster.local/ns/shop/sa/cart';
+      const signed = await createCertificate(client, { csr: opensslCsr({ key: 'p256', sans: [`URI:${own}`] }).csrPem }, token);
+      if (!signed.ok) throw signed.error;
+      expect(new X509Certificate(signed.response.certChain[0]!).subjectAltName).toBe(`URI:${own}`);
+
+      const other = await createCertificate(client, { csr: opensslCsr({ key: 'p256', sans: ['URI:spiffe://cluster.local/ns/shop/sa/admin'] }).csrPem }, token);
+      expect(other.ok ? 'OK' : other.error.code).toBe(grpc.status.PERMISSION_DENIED);
+
+      // A token for the API server's own audience is not one for istio-ca.
+      const apiToken = await api.serviceAccountToken('shop', 'cart', ['https://kubernetes.default.svc.cluster.local']);
+      const wrongAudience = await createCertificate(client, { csr: opensslCsr({ key: 'p256', sans: [`URI:${own}`] }).csrPem }, apiToken);
+      expect(wrongAudience.ok ? 'OK' : wrongAudience.error.code).toBe(grpc.status.UNAUTHENTICATED);
+    } finally {
+      client.close();
+    }
   }, 60_000);
 });
