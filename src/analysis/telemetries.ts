@@ -39,7 +39,7 @@ export function telemetrySelectors(input: AnalysisInput): AnalysisMessage[] {
     for (const t of telemetries) {
       out.push(message('ConflictingTelemetryWorkloadSelectors', input.resource('Telemetry', t.namespace, t.name),
         `The Telemetries ${goList(names)} in namespace ${JSON.stringify(namespace)} select the same workload pod ${JSON.stringify(pod)}, which can lead to undefined behavior.`,
-        `make the selectors of ${names.join(', ')} disjoint: the pod gets the settings of only one of them`));
+        `make the selectors of ${names.join(', ')} disjoint, or merge them into one: meshd applies them all to the pod, oldest first, each newer one overriding`));
     }
   }
   return out;
@@ -61,7 +61,7 @@ export function telemetriesWithoutSelector(input: AnalysisInput): AnalysisMessag
     for (const t of telemetries) {
       out.push(message('MultipleTelemetriesWithoutWorkloadSelectors', input.resource('Telemetry', t.namespace, t.name),
         `The Telemetries ${goList(names)} in namespace ${JSON.stringify(namespace)} have no workload selector, which can lead to undefined behavior.`,
-        `keep one namespace-wide Telemetry in ${namespace} (merge the others into it) or give the others a selector`));
+        `keep one Telemetry without selector in ${namespace} (merge the others into it) or give the others a selector: of those without selector or targetRefs, meshd applies only the oldest`));
     }
   }
   return out;

@@ -448,9 +448,12 @@ ${mesh.trim().split('\n').map((l) => `    ${l}`).join('\n')}
       'b.yaml': telemetry('default', 'disabled', '{accessLogging: [{disabled: true}]}'),
       'c.yaml': telemetry('other', 'named', '{accessLogging: [{providers: [{name: envoy}]}]}'),
     };
-    expect(await analyzeLines(files)).toEqual([
+    const messages = await analyze(files);
+    expect(lines(messages)).toEqual([
       'Warning [IST0157] (Telemetry istio-system/mesh-default) The Telemetry mesh-default in namespace "istio-system" with empty providers will be ignored.',
     ]);
+    expect(messages[0]!.resource.origin).toEqual({ file: 'a.yaml', line: 2 });
+    expect(messages[0]!.fix).toContain('defaultProviders.accessLogging');
     expect(await analyze({ ...files, 'mesh.yaml': meshConfig('defaultProviders: {accessLogging: [envoy]}') })).toEqual([]);
   });
 
