@@ -8,6 +8,7 @@ import { conflictingGateways, gatewayWorkloads } from './gateways.js';
 import type { AnalysisInput } from './input.js';
 import { message, type AnalysisMessage } from './messages.js';
 import { sidecarEgressHosts, sidecarSelectors, sidecarsWithoutSelector } from './sidecars.js';
+import { telemetriesWithoutSelector, telemetryLightstepProviders, telemetryProviders, telemetrySelectors } from './telemetries.js';
 import { conflictingMeshGatewayHosts, virtualServiceDestinationHosts, virtualServiceDestinationSubsets, virtualServiceGateways } from './virtualServices.js';
 import { applicationUids, serviceEntryAddresses, servicePortNames } from './workloads.js';
 
@@ -30,6 +31,10 @@ export const allAnalyzers: ReadonlyArray<{ name: string; analyze: Analyzer }> = 
   { name: 'serviceEntryAddresses', analyze: serviceEntryAddresses },
   { name: 'destinationRuleTlsAgainstPeerAuthentication', analyze: destinationRuleTlsAgainstPeerAuthentication },
   { name: 'sidecarEgressHosts', analyze: sidecarEgressHosts },
+  { name: 'telemetryProviders', analyze: telemetryProviders },
+  { name: 'telemetrySelectors', analyze: telemetrySelectors },
+  { name: 'telemetriesWithoutSelector', analyze: telemetriesWithoutSelector },
+  { name: 'telemetryLightstepProviders', analyze: telemetryLightstepProviders },
 ];
 
 /** What serves while an object is rejected, as the model decided it (and logged as keptPreviousVersion). */

@@ -13,6 +13,7 @@ export type MessageLevel = 'Error' | 'Warning' | 'Info';
  * for Istio's.
  */
 export const messageTypes = {
+  Deprecated: { code: 'IST0002', level: 'Warning' },
   ReferencedResourceNotFound: { code: 'IST0101', level: 'Error' },
   SchemaValidationError: { code: 'IST0106', level: 'Error' },
   ConflictingMeshGatewayVirtualServiceHosts: { code: 'IST0109', level: 'Error' },
@@ -28,6 +29,9 @@ export const messageTypes = {
   InvalidApplicationUID: { code: 'IST0144', level: 'Warning' },
   ConflictingGateways: { code: 'IST0145', level: 'Error' },
   ExternalNameServiceTypeInvalidPortName: { code: 'IST0150', level: 'Warning' },
+  InvalidTelemetryProvider: { code: 'IST0157', level: 'Warning' },
+  ConflictingTelemetryWorkloadSelectors: { code: 'IST0159', level: 'Error' },
+  MultipleTelemetriesWithoutWorkloadSelectors: { code: 'IST0160', level: 'Error' },
   GatewayPortNotDefinedOnService: { code: 'IST0162', level: 'Warning' },
   DestinationRuleSubsetNotSelectPods: { code: 'IST0173', level: 'Error' },
   UnknownDestinationRuleHost: { code: 'IST0174', level: 'Warning' },

@@ -385,6 +385,94 @@ spec: ${body}
   });
 });
 
+describe('analyze: Telemetries', () => {
+  const telemetry = (namespace: string, name: string, body: string) => `
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: ${name}, namespace: ${namespace}}
+spec: ${body}
+`;
+  const meshConfig = (mesh: string) => `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+${mesh.trim().split('\n').map((l) => `    ${l}`).join('\n')}
+`;
+  const metrics = '{metrics: [{providers: [{name: prometheus}]}]}';
+
+  it('IST0101 for a selector matching no pod of its namespace, IST0159 per pod several Telemetries select (names sorted, without namespace)', async () => {
+    expect(await analyzeLines({
+      'pods.yaml': yamlDocuments(
+        pod('default', 'productpage', 'app: productpage'),
+        pod('other', 'productpage-other', 'app: productpage'),
+        pod('default', 'reviews', 'app: reviews'),
+        pod('default', 'ratings', 'app: ratings-app, myapp: ratings-myapp'),
+      ),
+      'a.yaml': telemetry('default', 'maps-correctly-no-conflicts', `{selector: {matchLabels: {app: productpage}}, ${metrics.slice(1)}`),
+      'b.yaml': telemetry('default', 'maps-to-nonexistent', `{selector: {matchLabels: {app: bogus}}, ${metrics.slice(1)}`),
+      'c.yaml': telemetry('other', 'maps-to-different-ns', `{selector: {matchLabels: {app: reviews}}, ${metrics.slice(1)}`),
+      'd.yaml': yamlDocuments(
+        telemetry('default', 'dupe-2', `{selector: {matchLabels: {app: reviews}}, ${metrics.slice(1)}`),
+        telemetry('default', 'dupe-1', `{selector: {matchLabels: {app: reviews}}, ${metrics.slice(1)}`),
+      ),
+      'e.yaml': yamlDocuments(
+        telemetry('default', 'overlap-1', `{selector: {matchLabels: {app: ratings-app}}, ${metrics.slice(1)}`),
+        telemetry('default', 'overlap-2', `{selector: {matchLabels: {myapp: ratings-myapp}}, ${metrics.slice(1)}`),
+      ),
+    })).toEqual([
+      'Error [IST0101] (Telemetry default/maps-to-nonexistent) Referenced selector not found: "app=bogus"',
+      'Error [IST0101] (Telemetry other/maps-to-different-ns) Referenced selector not found: "app=reviews"',
+      'Error [IST0159] (Telemetry default/dupe-1) The Telemetries [dupe-1 dupe-2] in namespace "default" select the same workload pod "reviews", which can lead to undefined behavior.',
+      'Error [IST0159] (Telemetry default/dupe-2) The Telemetries [dupe-1 dupe-2] in namespace "default" select the same workload pod "reviews", which can lead to undefined behavior.',
+      'Error [IST0159] (Telemetry default/overlap-1) The Telemetries [overlap-1 overlap-2] in namespace "default" select the same workload pod "ratings", which can lead to undefined behavior.',
+      'Error [IST0159] (Telemetry default/overlap-2) The Telemetries [overlap-1 overlap-2] in namespace "default" select the same workload pod "ratings", which can lead to undefined behavior.',
+    ]);
+  });
+
+  it('IST0160 for each of several Telemetries without selector in one namespace; one per namespace, or one with a selector, is fine', async () => {
+    expect(await analyzeLines({
+      'pods.yaml': pod('ns1', 'foo', 'app: foo'),
+      'ns1.yaml': yamlDocuments(telemetry('ns1', 'no-selector', metrics), telemetry('ns1', 'has-selector', `{selector: {matchLabels: {app: foo}}, ${metrics.slice(1)}`)),
+      'ns2.yaml': yamlDocuments(telemetry('ns2', 'has-conflict-2', metrics), telemetry('ns2', 'has-conflict-1', metrics)),
+    })).toEqual([
+      'Error [IST0160] (Telemetry ns2/has-conflict-1) The Telemetries [has-conflict-1 has-conflict-2] in namespace "ns2" have no workload selector, which can lead to undefined behavior.',
+      'Error [IST0160] (Telemetry ns2/has-conflict-2) The Telemetries [has-conflict-1 has-conflict-2] in namespace "ns2" have no workload selector, which can lead to undefined behavior.',
+    ]);
+  });
+
+  it('IST0157 once for a Telemetry whose access logging names no provider, unless disabled or the mesh config has default access log providers', async () => {
+    const files = {
+      'a.yaml': telemetry('istio-system', 'mesh-default', '{accessLogging: [{}, {match: {mode: CLIENT}}]}'),
+      'b.yaml': telemetry('default', 'disabled', '{accessLogging: [{disabled: true}]}'),
+      'c.yaml': telemetry('other', 'named', '{accessLogging: [{providers: [{name: envoy}]}]}'),
+    };
+    const messages = await analyze(files);
+    expect(lines(messages)).toEqual([
+      'Warning [IST0157] (Telemetry istio-system/mesh-default) The Telemetry mesh-default in namespace "istio-system" with empty providers will be ignored.',
+    ]);
+    expect(messages[0]!.resource.origin).toEqual({ file: 'a.yaml', line: 2 });
+    expect(messages[0]!.fix).toContain('defaultProviders.accessLogging');
+    expect(await analyze({ ...files, 'mesh.yaml': meshConfig('defaultProviders: {accessLogging: [envoy]}') })).toEqual([]);
+  });
+
+  it('IST0002 for tracing through a provider the mesh config defines as lightstep', async () => {
+    const mesh = meshConfig(`
+extensionProviders:
+- {name: lightstep, lightstep: {service: lightstep.istio-system.svc.cluster.local, port: 8080, accessToken: token}}
+- {name: otel, opentelemetry: {service: otel.istio-system.svc.cluster.local, port: 4317}}
+`);
+    expect(await analyzeLines({
+      'mesh.yaml': mesh,
+      'a.yaml': telemetry('istio-system', 'mesh-default', '{tracing: [{providers: [{name: lightstep}]}]}'),
+      'b.yaml': telemetry('default', 'otel', '{tracing: [{providers: [{name: otel}]}]}'),
+    })).toEqual([
+      'Warning [IST0002] (Telemetry istio-system/mesh-default) Deprecated: The Lightstep provider lightstep is deprecated, please migrate to OpenTelemetry provider.',
+    ]);
+  });
+});
+
 describe('analyze: AuthorizationPolicies', () => {
   const policy = (namespace: string, name: string, body: string) => `
 apiVersion: security.istio.io/v1

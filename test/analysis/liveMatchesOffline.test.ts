@@ -39,6 +39,15 @@ spec:
   selector: {app: legacy}
   ports: [{name: web, port: 8080}]
 `,
+  // IST0101 (selector) and IST0157 (access logging without provider) on a Telemetry.
+  `
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: logs, namespace: default}
+spec:
+  selector: {matchLabels: {app: ratings}}
+  accessLogging: [{}]
+`,
   // IST0106 plus its broken reference (IST0101 host not found).
   `
 apiVersion: networking.istio.io/v1
@@ -76,12 +85,14 @@ describe('live analysis and offline analysis', () => {
     expect(live.status).toBe(200);
     expect(offline.map((m) => `${m.level} [${m.code}] (${m.resource.kind} ${m.resource.namespace}/${m.resource.name})`)).toEqual([
       'Error [IST0101] (Gateway default/web)',
+      'Error [IST0101] (Telemetry default/logs)',
       'Error [IST0101] (VirtualService default/broken)',
       'Error [IST0101] (VirtualService default/reviews)',
       'Error [IST0101] (VirtualService default/reviews)',
       'Error [IST0106] (VirtualService default/broken)',
       'Error [IST0173] (DestinationRule default/reviews)',
       'Warning [IST0132] (VirtualService default/reviews)',
+      'Warning [IST0157] (Telemetry default/logs)',
       'Info [IST0118] (Service default/legacy)',
     ]);
     expect(live.body).toEqual(offline);
