@@ -2,9 +2,6 @@
 // gateway gets its TLS listener and the credentialName certificate read from
 // a kubernetes.io/tls Secret (as cert-manager writes it) over SDS, and a
 // renewed Secret reaches it by watch event.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, eventually } from '../support/adsClient.js';
@@ -23,7 +20,6 @@ const tlsSecret = (pair: { cert: string; key: string }) => ({
 describe.skipIf(!realApiServerAvailable)('gateway credentials from a real API server', () => {
   let api: RealKubeApi;
   let meshd: MeshdProcess;
-  let dir: string;
   const first = opensslServingCertificate('shop.example.com');
 
   beforeAll(async () => {
@@ -50,15 +46,12 @@ describe.skipIf(!realApiServerAvailable)('gateway credentials from a real API se
       metadata: { name: 'shop', namespace: 'shop' },
       spec: { hosts: ['shop.example.com'], gateways: ['istio-system/shop'], http: [{ route: [{ destination: { host: 'web' } }] }] },
     });
-    dir = mkdtempSync(join(tmpdir(), 'meshd-gateway-kube-'));
-    writeFileSync(join(dir, 'kubeconfig'), api.kubeconfigYaml());
-    meshd = await spawnMeshd(['--kubeconfig', join(dir, 'kubeconfig')], 40_000);
+    meshd = await spawnMeshd(['--kubeconfig', api.kubeconfigPath], 40_000);
   }, 120_000);
 
   afterAll(async () => {
     meshd?.child.kill('SIGKILL');
     await api?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('serves the Secret to the gateway over SDS and pushes its renewal', async () => {

@@ -4,9 +4,6 @@
 // one created later), restores that ConfigMap when it is deleted or edited,
 // analyzes what a watch event adds, and writes a rejected update's IST0106
 // into the object's status without anything else happening.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +16,6 @@ import { RealKubeApi, realApiServerAvailable, type KubeObject } from '../support
 describe.skipIf(!realApiServerAvailable)('meshd serve --kubeconfig against a real API server', () => {
   let api: RealKubeApi;
   let meshd: MeshdProcess;
-  let dir: string;
 
   beforeAll(async () => {
     api = await RealKubeApi.start();
@@ -31,15 +27,12 @@ describe.skipIf(!realApiServerAvailable)('meshd serve --kubeconfig against a rea
       metadata: { name: 'cart', namespace: 'shop' },
       spec: { selector: { app: 'cart' }, ports: [{ name: 'http', port: 8080 }] },
     });
-    dir = mkdtempSync(join(tmpdir(), 'meshd-real-kube-'));
-    writeFileSync(join(dir, 'kubeconfig'), api.kubeconfigYaml());
-    meshd = await spawnMeshd(['--kubeconfig', join(dir, 'kubeconfig')], 40_000);
+    meshd = await spawnMeshd(['--kubeconfig', api.kubeconfigPath], 40_000);
   }, 120_000);
 
   afterAll(async () => {
     meshd?.child.kill('SIGKILL');
     await api?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('becomes ready as the leader, with the CA secret and the root certificate published', async () => {

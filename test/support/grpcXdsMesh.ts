@@ -2,7 +2,6 @@
 // end-to-end tests: files in, real xDS out on ephemeral loopback ports.
 // meshd starts exactly as `meshd serve --config-dir DIR` starts it.
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { KubeObject } from '../../src/model/kube.js';
@@ -61,14 +60,5 @@ export async function startGrpcMesh(files: Record<string, readonly KubeObject[]>
   };
 }
 
-/** A port free on every interface right now (xDS servers must know their port before they bind, and bind all interfaces). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+// xDS servers must know their port before they bind, and bind all interfaces.
+export { freePort } from './ports.js';

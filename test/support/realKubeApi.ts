@@ -8,11 +8,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { freePort } from './ports.js';
 
 export const KUBE_APISERVER_ENV = 'MESHD_TEST_KUBE_APISERVER';
 
@@ -49,16 +49,6 @@ interface ResourceInfo {
   namespaced: boolean;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -144,6 +134,13 @@ export class RealKubeApi {
       rmSync(dir, { recursive: true, force: true });
       throw error;
     }
+  }
+
+  /** An admin kubeconfig file, removed with the server. */
+  get kubeconfigPath(): string {
+    const file = path.join(this.dir, 'kubeconfig');
+    if (!existsSync(file)) writeFileSync(file, this.kubeconfigYaml());
+    return file;
   }
 
   /** A kubeconfig for `user` (the admin by default) with a bearer token. */

@@ -2,11 +2,11 @@
 // configuration: the API server stores pods of injected namespaces with the
 // sidecar, leaves the others alone, and refuses a pod whose override is malformed.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/fakeKubeApiHelpers.js';
+import { freePort } from '../support/ports.js';
 import { spawnMeshd, type MeshdProcess } from '../support/meshdProcess.js';
 import { RealKubeApi, realApiServerAvailable, type KubeObject } from '../support/realKubeApi.js';
 import { webhookConfigurationsAt, type WebhookConfigurationObject } from '../support/webhookManifests.js';
@@ -15,16 +15,6 @@ import { meshctl } from '../support/meshctl.js';
 interface StoredPod extends KubeObject {
   metadata: KubeObject['metadata'] & { annotations?: Record<string, string> };
   spec: { containers: Array<{ name: string; image: string; env?: Array<{ name: string; value?: string }> }>; initContainers?: Array<{ name: string; args?: string[] }>; volumes?: Array<{ name: string }> };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const pod = (name: string, namespace: string, extra: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}) => ({
@@ -55,8 +45,7 @@ describe.skipIf(!realApiServerAvailable)('sidecar injection through a real API s
     const webhookPort = await freePort();
     for (const config of webhookConfigurationsAt(`https://127.0.0.1:${webhookPort}`)) await api.apply(config);
     dir = mkdtempSync(join(tmpdir(), 'meshd-inject-real-'));
-    writeFileSync(join(dir, 'kubeconfig'), api.kubeconfigYaml());
-    meshd = await spawnMeshd(['--kubeconfig', join(dir, 'kubeconfig'), '--webhook-port', String(webhookPort), '--dns-names', '127.0.0.1'], 40_000);
+    meshd = await spawnMeshd(['--kubeconfig', api.kubeconfigPath, '--webhook-port', String(webhookPort), '--dns-names', '127.0.0.1'], 40_000);
     // The injector's caBundle is meshd's root once the leader has patched it.
     await eventually(async () => {
       const config = (await api.request<WebhookConfigurationObject>('GET', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/istio-sidecar-injector')).body;
@@ -124,11 +113,11 @@ describe.skipIf(!realApiServerAvailable)('sidecar injection through a real API s
     const values = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-sidecar-injector', namespace: 'istio-system' }, data: { values: JSON.stringify({ global: { hub: 'registry.example.com/istio', tag: '1.23.2' } }) } };
     await api.apply(values);
     writeFileSync(join(dir, 'pod.yaml'), JSON.stringify(pod('offline', 'injected')));
-    const injected = await meshctl(['--kubeconfig', join(dir, 'kubeconfig'), 'kube-inject', '-f', join(dir, 'pod.yaml')]);
+    const injected = await meshctl(['--kubeconfig', api.kubeconfigPath, 'kube-inject', '-f', join(dir, 'pod.yaml')]);
     expect(injected.stderr).toBe('');
     expect(injected.stdout).toContain('image: registry.example.com/istio/proxyv2:1.23.2');
     writeFileSync(join(dir, 'native.yaml'), JSON.stringify(pod('native', 'injected', { annotations: { 'sidecar.istio.io/nativeSidecar': 'true' } })));
-    const native = await meshctl(['--kubeconfig', join(dir, 'kubeconfig'), 'kube-inject', '-f', join(dir, 'native.yaml')]);
+    const native = await meshctl(['--kubeconfig', api.kubeconfigPath, 'kube-inject', '-f', join(dir, 'native.yaml')]);
     expect(native.code).toBe(1);
     expect(native.stderr).toContain('needs Kubernetes 1.29 or later; this API server is 1.25');
     // The webhook follows the same ConfigMap once meshd has seen it.

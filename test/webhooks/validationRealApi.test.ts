@@ -2,14 +2,11 @@
 // shipped webhook configurations, verifies the API server reaches /validate and
 // then fails closed; an invalid Istio object is refused at `kubectl apply` time
 // with istiod's message and never stored; a restart with a new root re-patches.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/fakeKubeApiHelpers.js';
 import { spawnMeshd, type MeshdProcess } from '../support/meshdProcess.js';
+import { freePort } from '../support/ports.js';
 import { RealKubeApi, realApiServerAvailable, type KubeObject } from '../support/realKubeApi.js';
 import { webhookConfigurationsAt, type WebhookConfigurationObject } from '../support/webhookManifests.js';
 
@@ -20,20 +17,9 @@ const namespaceWidePortLevel = {
   spec: { mtls: { mode: 'STRICT' }, portLevelMtls: { '9090': { mode: 'DISABLE' } } },
 };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 describe.skipIf(!realApiServerAvailable)('validation webhook through a real API server', () => {
   let api: RealKubeApi;
   let meshd: MeshdProcess | undefined;
-  let dir: string;
   let webhookPort: number;
   const admission = (resource: 'validatingwebhookconfigurations' | 'mutatingwebhookconfigurations', name: string) =>
     api.request<WebhookConfigurationObject>('GET', `/apis/admissionregistration.k8s.io/v1/${resource}/${name}`).then((r) => r.body);
@@ -41,7 +27,7 @@ describe.skipIf(!realApiServerAvailable)('validation webhook through a real API 
   const injector = () => admission('mutatingwebhookconfigurations', 'istio-sidecar-injector');
   const root = async () =>
     (await api.get<KubeObject & { data: Record<string, string> }>('v1', 'ConfigMap', 'istio-system', 'istio-ca-root-cert'))?.data['root-cert.pem'];
-  const start = () => spawnMeshd(['--kubeconfig', join(dir, 'kubeconfig'), '--webhook-port', String(webhookPort), '--dns-names', '127.0.0.1'], 40_000);
+  const start = () => spawnMeshd(['--kubeconfig', api.kubeconfigPath, '--webhook-port', String(webhookPort), '--dns-names', '127.0.0.1'], 40_000);
 
   beforeAll(async () => {
     api = await RealKubeApi.start();
@@ -49,15 +35,12 @@ describe.skipIf(!realApiServerAvailable)('validation webhook through a real API 
     for (const name of ['istio-system', 'shop']) await api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     webhookPort = await freePort();
     for (const config of webhookConfigurationsAt(`https://127.0.0.1:${webhookPort}`)) await api.apply(config);
-    dir = mkdtempSync(join(tmpdir(), 'meshd-webhook-real-'));
-    writeFileSync(join(dir, 'kubeconfig'), api.kubeconfigYaml());
     meshd = await start();
   }, 120_000);
 
   afterAll(async () => {
     meshd?.child.kill('SIGKILL');
     await api?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('patches both caBundles with its root and moves validation to failurePolicy Fail', async () => {
