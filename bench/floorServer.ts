@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { adsServiceDefinition } from '../src/xds/server/adsServer.js';
 import { PushQueue, type PushTarget } from '../src/xds/server/pushQueue.js';
 import type { PushRequest } from '../src/xds/server/types.js';
-import { bindGrpcServer, createGrpcServer } from '../src/xds/server/grpcServer.js';
+import { bindGrpcServer, createGrpcServer, drained } from '../src/xds/server/grpcServer.js';
 import { decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse } from '../src/xds/server/wire.js';
 import { wildcardTypes, type XdsResource } from '../src/xds/resource.js';
 import type { Protocol, RecordedResponse } from './envoySim.js';
@@ -75,15 +75,7 @@ class FloorStream implements PushTarget {
 
   write(bytes: Buffer): Promise<void> {
     if (!this.isOpen || this.call.write(bytes)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.call.off('drain', done);
-        this.call.off('close', done);
-        resolve();
-      };
-      this.call.on('drain', done);
-      this.call.on('close', done);
-    });
+    return drained(this.call);
   }
 }
 

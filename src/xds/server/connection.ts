@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { NodeIdError, parseProxy, type Proxy } from '../../model/proxy.js';
 import { wildcardTypes, type XdsResource } from '../resource.js';
 import type { ConnectionInfo, XdsServerEvents } from './events.js';
+import { drained } from './grpcServer.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from './types.js';
 import {
   decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse,
@@ -364,16 +365,7 @@ export class AdsConnection implements ConnectionInfo {
       this.shutdown();
       return Promise.resolve();
     }
-    if (flushed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.call.off('drain', done);
-        this.call.off('close', done);
-        resolve();
-      };
-      this.call.on('drain', done);
-      this.call.on('close', done);
-    });
+    return flushed ? Promise.resolve() : drained(this.call);
   }
 
   private logOnce(key: string, msg: string): void {

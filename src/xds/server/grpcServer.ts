@@ -41,3 +41,16 @@ export function shutdownGrpcServer(server: grpc.Server, graceMs: number): Promis
     });
   });
 }
+
+/** Resolves when a stream that refused a write (HTTP/2 flow control) drains, or when it closes. */
+export function drained(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
