@@ -1,17 +1,11 @@
 // meshd with the file source over real ADS streams: editing a file pushes
 // only the affected xDS types, and only to the proxies that can see the change.
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Registry } from 'prom-client';
-import { FileSource } from '../../src/sources/files/fileSource.js';
-import { MeshPipeline } from '../../src/push/pipeline.js';
 import { TypeUrl } from '../../src/xds/resource.js';
-import type { PushRequest } from '../../src/xds/server/types.js';
 import { AdsTestClient, sidecarNode, type ReceivedResponse } from '../support/adsClient.js';
-import { startTestMeshd } from '../support/meshdHarness.js';
-import { captureLogger, waitFor } from '../support/captureLogger.js';
+import { startFileMeshd } from '../support/filePipeline.js';
 
 const mesh = {
   'services.yaml': `apiVersion: v1
@@ -78,23 +72,9 @@ async function connect(address: string, name: string, namespace: string): Promis
 
 describe('meshd with --config-dir over ADS', () => {
   it('pushes only the affected types to only the affected proxies when files change', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'meshd-e2e-'));
-    for (const [file, text] of Object.entries(mesh)) await writeFile(path.join(dir, file), text);
-    const { logger } = captureLogger('warn');
-    const registry = new Registry();
-    const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
-      debounceAfterMs: 20, debounceMaxMs: 500, logger, registry, trustDomain: 'cluster.local', clusterId: 'Kubernetes',
-    });
-    const { meshd, xdsAddress, logs } = await startTestMeshd({ resources: pipeline, registry });
-    cleanups.push(async () => {
-      await meshd.close();
-      await rm(dir, { recursive: true, force: true });
-    });
-    const pushes: PushRequest[] = [];
-    pipeline.onPush((request) => pushes.push(request));
-    // Connect after the initial sync, so the sync's full push is not mistaken for a change's.
-    await waitFor(() => pipeline.synced, 'the configuration sources to sync');
-    await waitFor(() => logs.find((l) => l.msg === 'configuration sources synced') !== undefined, 'the initial push');
+    // Connects after the initial sync, so the sync's full push is not mistaken for a change's.
+    const { dir, xdsAddress, pushes, stop } = await startFileMeshd(mesh);
+    cleanups.push(stop);
     const shopProxy = await connect(xdsAddress, 'productpage', 'shop');
     const isolatedProxy = await connect(xdsAddress, 'local', 'isolated');
 

@@ -4,16 +4,13 @@
 // using the Secret; a Secret of another namespace is never served; a Secret
 // deleted while in use drops only its server's chain.
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Registry } from 'prom-client';
-import { FileSource } from '../../src/sources/files/fileSource.js';
-import { MeshPipeline } from '../../src/push/pipeline.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, sidecarNode, type ReceivedResponse, type TestNode } from '../support/adsClient.js';
-import { startTestMeshd, type LogCapture } from '../support/meshdHarness.js';
-import { captureLogger, waitFor } from '../support/captureLogger.js';
+import { type LogCapture } from '../support/meshdHarness.js';
+import { waitFor } from '../support/captureLogger.js';
+import { startFileMeshd } from '../support/filePipeline.js';
 import { opensslServingCertificate } from '../support/ca.js';
 import { meshctl } from '../support/meshctl.js';
 import { X509Certificate } from 'node:crypto';
@@ -139,21 +136,9 @@ async function connectGateway(address: string, node: TestNode): Promise<Gateway>
 }
 
 async function startMeshd(files: Record<string, string>): Promise<{ dir: string; xdsAddress: string; httpUrl: string; logs: LogCapture; warnings: Record<string, unknown>[] }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'meshd-gateway-'));
-  for (const [file, text] of Object.entries(files)) await writeFile(path.join(dir, file), text);
-  const { logger, lines } = captureLogger('warn');
-  const registry = new Registry();
-  const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
-    debounceAfterMs: 20, debounceMaxMs: 500, logger, registry, trustDomain: 'cluster.local', clusterId: 'Kubernetes',
-  });
-  const { meshd, xdsAddress, httpUrl, logs } = await startTestMeshd({ resources: pipeline, registry });
-  cleanups.push(async () => {
-    await meshd.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  await waitFor(() => pipeline.synced, 'the configuration sources to sync');
-  await waitFor(() => logs.find((l) => l.msg === 'configuration sources synced') !== undefined, 'the initial push');
-  return { dir, xdsAddress, httpUrl, logs, warnings: lines };
+  const served = await startFileMeshd(files);
+  cleanups.push(served.stop);
+  return served;
 }
 
 const secretBody = (response: ReceivedResponse, name: string) => response.resources.find((r) => r.name === name)?.body as

@@ -3,17 +3,12 @@
 // else, and one whose access-log filter is not valid CEL is rejected with the
 // reason and pushes nothing.
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Registry } from 'prom-client';
-import { FileSource } from '../../src/sources/files/fileSource.js';
-import { MeshPipeline } from '../../src/push/pipeline.js';
 import { TypeUrl } from '../../src/xds/resource.js';
-import type { PushRequest } from '../../src/xds/server/types.js';
 import { AdsTestClient, sidecarNode, type ReceivedResponse } from '../support/adsClient.js';
-import { startTestMeshd } from '../support/meshdHarness.js';
-import { captureLogger, waitFor } from '../support/captureLogger.js';
+import { waitFor } from '../support/captureLogger.js';
+import { startFileMeshd } from '../support/filePipeline.js';
 
 const mesh = `apiVersion: v1
 kind: ConfigMap
@@ -64,22 +59,8 @@ function outboundHcm(listeners: ReceivedResponse): Record<string, unknown> {
 
 describe('Telemetry over ADS', () => {
   it('pushes tracing and access logs to the workloads a Telemetry reaches, and rejects an invalid filter without a push', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'meshd-telemetry-'));
-    await writeFile(path.join(dir, 'mesh.yaml'), mesh);
-    const { logger, lines } = captureLogger('warn');
-    const registry = new Registry();
-    const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
-      debounceAfterMs: 20, debounceMaxMs: 500, logger, registry, trustDomain: 'cluster.local', clusterId: 'Kubernetes',
-    });
-    const { meshd, xdsAddress, logs } = await startTestMeshd({ resources: pipeline, registry });
-    cleanups.push(async () => {
-      await meshd.close();
-      await rm(dir, { recursive: true, force: true });
-    });
-    const pushes: PushRequest[] = [];
-    pipeline.onPush((request) => pushes.push(request));
-    await waitFor(() => pipeline.synced, 'the configuration sources to sync');
-    await waitFor(() => logs.find((l) => l.msg === 'configuration sources synced') !== undefined, 'the initial push');
+    const { dir, xdsAddress, pushes, warnings: lines, stop } = await startFileMeshd({ 'mesh.yaml': mesh });
+    cleanups.push(stop);
     const productpage = await connect(xdsAddress, 'productpage');
     const ratings = await connect(xdsAddress, 'ratings');
     expect(outboundHcm(ratings.listeners).tracing).toBeUndefined();

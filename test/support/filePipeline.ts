@@ -1,6 +1,6 @@
 // A MeshPipeline over a file source in a temporary directory, with short
 // debounce times, its pushes and log lines recorded. Call the returned
-// `stop` (tests register it as a cleanup).
+// `stop` (tests register it as a cleanup). startFileMeshd serves one over ADS.
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,8 @@ import { Registry } from 'prom-client';
 import { FileSource } from '../../src/sources/files/fileSource.js';
 import { MeshPipeline } from '../../src/push/pipeline.js';
 import type { PushRequest } from '../../src/xds/server/types.js';
-import { captureLogger } from './captureLogger.js';
+import { captureLogger, waitFor } from './captureLogger.js';
+import { startTestMeshd } from './meshdHarness.js';
 
 export async function startFilePipeline(files: Record<string, string>) {
   const dir = await mkdtemp(path.join(tmpdir(), 'meshd-pipeline-'));
@@ -41,5 +42,40 @@ export async function startFilePipeline(files: Record<string, string>) {
       await pipeline.stop();
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * meshd (startTestMeshd: real gRPC on loopback) serving a file pipeline over
+ * `files`, resolved once the sources synced and the initial push went out,
+ * so a test's pushes are its own changes'. Register `stop` as a cleanup.
+ */
+export async function startFileMeshd(files: Record<string, string>) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'meshd-e2e-'));
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+  const { logger, lines } = captureLogger('warn');
+  const registry = new Registry();
+  const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
+    debounceAfterMs: 20, debounceMaxMs: 500, logger, registry, trustDomain: 'cluster.local', clusterId: 'Kubernetes',
+  });
+  const { meshd, xdsAddress, httpUrl, logs } = await startTestMeshd({ resources: pipeline, registry });
+  const pushes: PushRequest[] = [];
+  pipeline.onPush((r) => pushes.push(r));
+  const stop = async (): Promise<void> => {
+    await meshd.close();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(() => pipeline.synced, 'the configuration sources to sync');
+    await waitFor(() => logs.find((l) => l.msg === 'configuration sources synced') !== undefined, 'the initial push');
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    dir, pipeline, meshd, xdsAddress, httpUrl, logs, pushes, stop,
+    /** warn and error lines of the pipeline's logger. */
+    warnings: lines,
+    write: (name: string, text: string) => writeFile(path.join(dir, name), text),
   };
 }
