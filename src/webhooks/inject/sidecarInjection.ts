@@ -87,11 +87,25 @@ function resourcesFor(annotations: PodAnnotations, values: InjectionValues): Jso
 const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
 
 /**
+ * istiod's injection templates meshd renders: `sidecar` (beside an application)
+ * and `gateway` (the pod is the proxy: `proxy router`, no traffic capture, no
+ * application probes, the status and metrics ports declared).
+ */
+export type InjectionTemplate = 'sidecar' | 'gateway';
+
+/**
  * The pod with its sidecar. Throws InjectionError (AnnotationError for a malformed per-pod
  * override) rather than build a pod that cannot start. `workload` names the owner
  * when the pod is a template (kube-inject).
  */
-export function injectSidecar(original: Pod, namespace: string, settings: InjectionSettings, workload: WorkloadRef = workloadOf(original, namespace)): Pod {
+export function injectSidecar(
+  original: Pod,
+  namespace: string,
+  settings: InjectionSettings,
+  workload: WorkloadRef = workloadOf(original, namespace),
+  template: InjectionTemplate = 'sidecar',
+): Pod {
+  const router = template === 'gateway';
   const pod = structuredClone(original);
   const { values } = settings;
   const proxyValues = values.global.proxy;
@@ -101,14 +115,15 @@ export function injectSidecar(original: Pod, namespace: string, settings: Inject
   const proxyConfig: ProxyConfig = { ...settings.proxyConfig, ...(overrides ?? {}) };
   const interceptionMode = annotations.interceptionMode(proxyConfig.interceptionMode ?? 'REDIRECT');
   const statusPort = annotations.integer(Annotation.statusPort, proxyValues.statusPort, 0, 65535);
-  const native = annotations.boolean(Annotation.nativeSidecar, values.global.nativeSidecar);
+  // A router is the pod's main container, never a native sidecar.
+  const native = !router && annotations.boolean(Annotation.nativeSidecar, values.global.nativeSidecar);
   if (native && settings.kubernetesVersion && !supportsNativeSidecars(settings.kubernetesVersion)) {
     // An older API server drops restartPolicy: istio-proxy would be an init container that never ends.
     const asked = annotations.has(Annotation.nativeSidecar) ? `annotation ${Annotation.nativeSidecar}` : 'values global.nativeSidecar';
     throw new InjectionError(`${asked} asks for a native sidecar, which needs Kubernetes 1.29 or later; this API server is ${settings.kubernetesVersion}`);
   }
-  const hold = !native && (proxyConfig.holdApplicationUntilProxyStarts ?? proxyValues.holdApplicationUntilProxyStarts);
-  const rewriteProbes = annotations.boolean(Annotation.rewriteAppHTTPProbers, values.sidecarInjectorWebhook.rewriteAppHTTPProbe) && statusPort !== 0;
+  const hold = !router && !native && (proxyConfig.holdApplicationUntilProxyStarts ?? proxyValues.holdApplicationUntilProxyStarts);
+  const rewriteProbes = !router && annotations.boolean(Annotation.rewriteAppHTTPProbers, values.sidecarInjectorWebhook.rewriteAppHTTPProbe) && statusPort !== 0;
   const resources = resourcesFor(annotations, values);
   const proxyImage = image(values, proxyValues.image, annotations.has(Annotation.proxyImage) ? annotations.string(Annotation.proxyImage, '') : undefined);
   const pullPolicy = values.global.imagePullPolicy ? { imagePullPolicy: values.global.imagePullPolicy } : {};
@@ -117,7 +132,7 @@ export function injectSidecar(original: Pod, namespace: string, settings: Inject
   const appContainers = pod.spec.containers.filter((c) => c.name !== proxyContainerName);
 
   const initContainers: Container[] = [];
-  if (interceptionMode !== 'NONE') {
+  if (interceptionMode !== 'NONE' && !router) {
     const excludeInbound = excludeInboundPort(statusPort, annotations.ports(Annotation.excludeInboundPorts, proxyValues.excludeInboundPorts, false));
     const includeOutboundPorts = annotations.ports(Annotation.includeOutboundPorts, proxyValues.includeOutboundPorts, false);
     const excludeOutboundPorts = annotations.ports(Annotation.excludeOutboundPorts, proxyValues.excludeOutboundPorts, false);
@@ -195,9 +210,12 @@ export function injectSidecar(original: Pod, namespace: string, settings: Inject
   const proxy: Container = {
     name: proxyContainerName,
     image: proxyImage,
-    ports: [{ containerPort: 15090, protocol: 'TCP', name: 'http-envoy-prom' }],
+    ports: [
+      ...(router && statusPort !== 0 ? [{ containerPort: statusPort, protocol: 'TCP', name: 'metrics' }, { containerPort: 15021, protocol: 'TCP', name: 'status-port' }] : []),
+      { containerPort: 15090, protocol: 'TCP', name: 'http-envoy-prom' },
+    ],
     args: [
-      'proxy', 'sidecar',
+      'proxy', router ? 'router' : 'sidecar',
       '--domain', `$(POD_NAMESPACE).svc.${proxyValues.clusterDomain}`,
       `--proxyLogLevel=${annotations.string(Annotation.logLevel, proxyValues.logLevel)}`,
       `--proxyComponentLogLevel=${annotations.string(Annotation.componentLogLevel, proxyValues.componentLogLevel)}`,
