@@ -76,6 +76,17 @@ export class KubeHttp {
     return this.request<T>(HttpMethod.PATCH, path, patch, 'application/merge-patch+json');
   }
 
+  /**
+   * Server-side apply: `object` is the whole intent of `fieldManager`; fields it
+   * applied before and leaves out now are removed, others' fields stay.
+   * `force` takes over fields another manager set (a controller's last word).
+   */
+  async apply<T = unknown>(path: string, object: unknown, fieldManager: string, force = true): Promise<T> {
+    const query = `?fieldManager=${encodeURIComponent(fieldManager)}${force ? '&force=true' : ''}`;
+    // JSON is YAML: the API server reads either under this content type.
+    return this.request<T>(HttpMethod.PATCH, path + query, object, 'application/apply-patch+yaml');
+  }
+
   async request<T>(method: HttpMethod, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     const context = new RequestContext(this.server + path, method);
     context.setHeaderParam('Accept', 'application/json');
