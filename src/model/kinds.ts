@@ -1,7 +1,7 @@
 // The kinds meshd stores, the API versions accepted for each, and their
 // validation. Istio kinds are accepted in v1, v1beta1 and v1alpha3 alike
 // (Telemetry in v1 and v1alpha1).
-import type { KubeObject } from './kube.js';
+import type { KubeObject, ObjectRef } from './kube.js';
 import type { DestinationRuleSpec, GatewaySpec, ServiceEntrySpec, SidecarSpec, VirtualServiceSpec } from './istio.js';
 import { validateVirtualService } from './validation/virtualService.js';
 import { validateDestinationRule } from './validation/destinationRule.js';
@@ -13,6 +13,7 @@ import type { TelemetrySpec } from './telemetry.js';
 import { validateEndpointSlice, validateService } from './validation/kubeObjects.js';
 import { securityValidators } from '../security/validation.js';
 import { meshConfigMapProblems } from './meshConfig.js';
+import { validateGatewayClass, validateKubernetesGateway, validateGrpcRoute, validateReferenceGrant, validateRoute } from './validation/gatewayApi.js';
 
 export type KindName =
   | 'Namespace'
@@ -30,9 +31,17 @@ export type KindName =
   | 'PeerAuthentication'
   | 'AuthorizationPolicy'
   | 'RequestAuthentication'
-  | 'Telemetry';
+  | 'Telemetry'
+  | 'GatewayClass'
+  /** gateway.networking.k8s.io Gateway (object kind `Gateway`; the KindName `Gateway` is Istio's). */
+  | 'KubernetesGateway'
+  | 'HTTPRoute'
+  | 'GRPCRoute'
+  | 'ReferenceGrant';
 
 interface KindInfo {
+  /** The object's `kind` field; two KindNames may share it (Istio's and Kubernetes' Gateway), told apart by group. */
+  readonly objectKind: string;
   readonly apiVersions: readonly string[];
   readonly namespaced: boolean;
   /** Problems with the object, as `field: reason`; empty when valid. */
@@ -45,6 +54,8 @@ const networking = ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'ne
 const security = ['security.istio.io/v1', 'security.istio.io/v1beta1'];
 const telemetry = ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'];
 const noChecks = (): string[] => [];
+// The Gateway API's standard channel: v1 for most kinds, ReferenceGrant still v1beta1.
+const gatewayApi = (...versions: string[]): string[] => versions.map((v) => `gateway.networking.k8s.io/${v}`);
 
 function specOf<T>(validate: (spec: T) => string[]): (object: KubeObject) => string[] {
   return (object) => {
@@ -56,31 +67,46 @@ function specOf<T>(validate: (spec: T) => string[]): (object: KubeObject) => str
 }
 
 export const kinds: Readonly<Record<KindName, KindInfo>> = {
-  Namespace: { apiVersions: ['v1'], namespaced: false, validate: noChecks, resource: 'namespaces' },
-  Service: { apiVersions: ['v1'], namespaced: true, validate: validateService, resource: 'services' },
-  EndpointSlice: { apiVersions: ['discovery.k8s.io/v1'], namespaced: true, validate: validateEndpointSlice, resource: 'endpointslices' },
-  Pod: { apiVersions: ['v1'], namespaced: true, validate: noChecks, resource: 'pods' },
-  ServiceAccount: { apiVersions: ['v1'], namespaced: true, validate: noChecks, resource: 'serviceaccounts' },
-  Secret: { apiVersions: ['v1'], namespaced: true, validate: noChecks, resource: 'secrets' },
-  ConfigMap: { apiVersions: ['v1'], namespaced: true, validate: meshConfigMapProblems, resource: 'configmaps' },
-  VirtualService: { apiVersions: networking, namespaced: true, validate: specOf<VirtualServiceSpec>(validateVirtualService), resource: 'virtualservices' },
-  DestinationRule: { apiVersions: networking, namespaced: true, validate: specOf<DestinationRuleSpec>(validateDestinationRule), resource: 'destinationrules' },
-  ServiceEntry: { apiVersions: networking, namespaced: true, validate: specOf<ServiceEntrySpec>(validateServiceEntry), resource: 'serviceentries' },
-  Sidecar: { apiVersions: networking, namespaced: true, validate: specOf<SidecarSpec>(validateSidecar), resource: 'sidecars' },
-  Gateway: { apiVersions: networking, namespaced: true, validate: specOf<GatewaySpec>(validateGateway), resource: 'gateways' },
-  PeerAuthentication: { apiVersions: security, namespaced: true, validate: securityValidators.PeerAuthentication, resource: 'peerauthentications' },
-  AuthorizationPolicy: { apiVersions: security, namespaced: true, validate: securityValidators.AuthorizationPolicy, resource: 'authorizationpolicies' },
-  RequestAuthentication: { apiVersions: security, namespaced: true, validate: securityValidators.RequestAuthentication, resource: 'requestauthentications' },
-  Telemetry: { apiVersions: telemetry, namespaced: true, validate: specOf<TelemetrySpec>(validateTelemetry), resource: 'telemetries' },
+  Namespace: { objectKind: 'Namespace', apiVersions: ['v1'], namespaced: false, validate: noChecks, resource: 'namespaces' },
+  Service: { objectKind: 'Service', apiVersions: ['v1'], namespaced: true, validate: validateService, resource: 'services' },
+  EndpointSlice: { objectKind: 'EndpointSlice', apiVersions: ['discovery.k8s.io/v1'], namespaced: true, validate: validateEndpointSlice, resource: 'endpointslices' },
+  Pod: { objectKind: 'Pod', apiVersions: ['v1'], namespaced: true, validate: noChecks, resource: 'pods' },
+  ServiceAccount: { objectKind: 'ServiceAccount', apiVersions: ['v1'], namespaced: true, validate: noChecks, resource: 'serviceaccounts' },
+  Secret: { objectKind: 'Secret', apiVersions: ['v1'], namespaced: true, validate: noChecks, resource: 'secrets' },
+  ConfigMap: { objectKind: 'ConfigMap', apiVersions: ['v1'], namespaced: true, validate: meshConfigMapProblems, resource: 'configmaps' },
+  VirtualService: { objectKind: 'VirtualService', apiVersions: networking, namespaced: true, validate: specOf<VirtualServiceSpec>(validateVirtualService), resource: 'virtualservices' },
+  DestinationRule: { objectKind: 'DestinationRule', apiVersions: networking, namespaced: true, validate: specOf<DestinationRuleSpec>(validateDestinationRule), resource: 'destinationrules' },
+  ServiceEntry: { objectKind: 'ServiceEntry', apiVersions: networking, namespaced: true, validate: specOf<ServiceEntrySpec>(validateServiceEntry), resource: 'serviceentries' },
+  Sidecar: { objectKind: 'Sidecar', apiVersions: networking, namespaced: true, validate: specOf<SidecarSpec>(validateSidecar), resource: 'sidecars' },
+  Gateway: { objectKind: 'Gateway', apiVersions: networking, namespaced: true, validate: specOf<GatewaySpec>(validateGateway), resource: 'gateways' },
+  PeerAuthentication: { objectKind: 'PeerAuthentication', apiVersions: security, namespaced: true, validate: securityValidators.PeerAuthentication, resource: 'peerauthentications' },
+  AuthorizationPolicy: { objectKind: 'AuthorizationPolicy', apiVersions: security, namespaced: true, validate: securityValidators.AuthorizationPolicy, resource: 'authorizationpolicies' },
+  RequestAuthentication: { objectKind: 'RequestAuthentication', apiVersions: security, namespaced: true, validate: securityValidators.RequestAuthentication, resource: 'requestauthentications' },
+  Telemetry: { objectKind: 'Telemetry', apiVersions: telemetry, namespaced: true, validate: specOf<TelemetrySpec>(validateTelemetry), resource: 'telemetries' },
+  GatewayClass: { objectKind: 'GatewayClass', apiVersions: gatewayApi('v1', 'v1beta1'), namespaced: false, validate: specOf(validateGatewayClass), resource: 'gatewayclasses' },
+  KubernetesGateway: { objectKind: 'Gateway', apiVersions: gatewayApi('v1', 'v1beta1'), namespaced: true, validate: specOf(validateKubernetesGateway), resource: 'gateways' },
+  HTTPRoute: { objectKind: 'HTTPRoute', apiVersions: gatewayApi('v1', 'v1beta1'), namespaced: true, validate: specOf(validateRoute), resource: 'httproutes' },
+  GRPCRoute: { objectKind: 'GRPCRoute', apiVersions: gatewayApi('v1'), namespaced: true, validate: specOf(validateGrpcRoute), resource: 'grpcroutes' },
+  ReferenceGrant: { objectKind: 'ReferenceGrant', apiVersions: gatewayApi('v1beta1'), namespaced: true, validate: specOf(validateReferenceGrant), resource: 'referencegrants' },
 };
 
 export const kindNames = Object.keys(kinds) as KindName[];
 
+/** KindNames by `apiVersion kind` of the objects they store. */
+const kindsByVersionedKind = new Map<string, KindName>(
+  kindNames.flatMap((name) => kinds[name].apiVersions.map((apiVersion) => [`${apiVersion} ${kinds[name].objectKind}`, name] as const)),
+);
+
 /** The stored kind for an apiVersion+kind pair, or undefined when meshd does not know it. */
 export function knownKind(apiVersion: unknown, kind: unknown): KindName | undefined {
-  if (typeof kind !== 'string' || !(kind in kinds)) return undefined;
-  const info = kinds[kind as KindName];
-  return info.apiVersions.includes(String(apiVersion)) ? (kind as KindName) : undefined;
+  if (typeof kind !== 'string' || typeof apiVersion !== 'string') return undefined;
+  return kindsByVersionedKind.get(`${apiVersion} ${kind}`);
+}
+
+/** The object's identity under the KindName that stores it (its `kind` field alone is ambiguous for `Gateway`). */
+export function storedRef(object: KubeObject): ObjectRef | undefined {
+  const kind = knownKind(object.apiVersion, object.kind);
+  return kind ? { kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name } : undefined;
 }
 
 export function isNamespaced(kind: KindName): boolean {

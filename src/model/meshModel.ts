@@ -58,8 +58,10 @@ function rejectionCounter(registry: Registry | undefined): Counter<'group' | 've
 
 const objectKey = (namespace: string, name: string): string => `${namespace}/${name}`;
 
+/** Kinds whose status meshd itself writes (analysis messages, Gateway API conditions). */
 const istioKinds: ReadonlySet<KindName> = new Set([
   'VirtualService', 'DestinationRule', 'ServiceEntry', 'Sidecar', 'Gateway', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry',
+  'GatewayClass', 'KubernetesGateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant',
 ]);
 
 /**

@@ -140,6 +140,13 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
     case 'Gateway':
       // Gateways shape the listeners, routes and credentials of the routers they select.
       return { types: new Set([LDS, RDS, SDS]), affects: (p) => p.type === 'router', reason };
+    case 'GatewayClass':
+    case 'KubernetesGateway':
+    case 'HTTPRoute':
+    case 'GRPCRoute':
+    case 'ReferenceGrant':
+      // Translated into Istio Gateways and VirtualServices bound to them: routers only.
+      return { types: new Set([LDS, RDS, SDS]), affects: (p) => p.type === 'router', reason };
     case 'Secret':
       return secretImpact(change, previous, next, reason);
     case 'PeerAuthentication':

@@ -82,8 +82,13 @@ describe('manifests/', () => {
     expect(crds).toEqual([
       'authorizationpolicies.security.istio.io',
       'destinationrules.networking.istio.io',
+      'gatewayclasses.gateway.networking.k8s.io',
+      'gateways.gateway.networking.k8s.io',
       'gateways.networking.istio.io',
+      'grpcroutes.gateway.networking.k8s.io',
+      'httproutes.gateway.networking.k8s.io',
       'peerauthentications.security.istio.io',
+      'referencegrants.gateway.networking.k8s.io',
       'requestauthentications.security.istio.io',
       'serviceentries.networking.istio.io',
       'sidecars.networking.istio.io',
@@ -92,7 +97,9 @@ describe('manifests/', () => {
     ]);
     for (const crd of docs.filter((d) => d.kind === 'CustomResourceDefinition')) {
       const versions = crd.spec.versions as { name: string; storage: boolean; served: boolean }[];
-      expect(versions.filter((v) => v.storage).map((v) => v.name), crd.metadata.name).toEqual(['v1']);
+      // v1 stores, except ReferenceGrant, which the Gateway API's standard channel serves only as v1beta1.
+      const storage = crd.metadata.name === 'referencegrants.gateway.networking.k8s.io' ? 'v1beta1' : 'v1';
+      expect(versions.filter((v) => v.storage).map((v) => v.name), crd.metadata.name).toEqual([storage]);
       expect(versions.every((v) => v.served)).toBe(true);
     }
   });
@@ -127,7 +134,7 @@ describe('manifests/', () => {
     expect(find(docs, 'Service', 'istiod').spec.selector).toEqual(deployment.spec.selector.matchLabels);
   });
 
-  it('grants only list/watch on what meshd reads, and writes only leases, root-cert ConfigMaps, the CA secret, tokenreviews, Istio resource status, its own webhook configurations and the dry-run Gateway of the validation check', () => {
+  it('grants only list/watch on what meshd reads, and writes only leases, root-cert ConfigMaps, the CA secret, tokenreviews, Istio and Gateway API resource status, its own webhook configurations and the dry-run Gateway of the validation check', () => {
     const docs = loadDocs();
     const rules = [...find(docs, 'ClusterRole', 'meshd').rules!, ...find(docs, 'Role', 'meshd').rules!] as {
       apiGroups: string[];
@@ -144,8 +151,12 @@ describe('manifests/', () => {
       'configmaps:create:*',
       'configmaps:get/update:istio-ca-root-cert',
       'destinationrules/status:patch:*',
+      'gatewayclasses/status:update/patch:*',
       'gateways/status:patch:*',
+      'gateways/status:update/patch:*',
       'gateways:create:*',
+      'grpcroutes/status:update/patch:*',
+      'httproutes/status:update/patch:*',
       'leases:create:*',
       'leases:get/update:istio-leader',
       'mutatingwebhookconfigurations:get/update:istio-sidecar-injector',
@@ -160,10 +171,10 @@ describe('manifests/', () => {
       'validatingwebhookconfigurations:get/update:istio-validator-istio-system',
       'virtualservices/status:patch:*',
     ]);
-    // Status patches stay within the Istio groups, each resource in its own group.
+    // Status writes stay within the Istio and Gateway API groups, each resource in its own group.
     for (const rule of rules.filter((r) => r.resources.some((res) => res.endsWith('/status')))) {
       expect(rule.apiGroups.length, rule.resources.join()).toBe(1);
-      expect(['networking.istio.io', 'security.istio.io', 'telemetry.istio.io']).toContain(rule.apiGroups[0]);
+      expect(['networking.istio.io', 'security.istio.io', 'telemetry.istio.io', 'gateway.networking.k8s.io']).toContain(rule.apiGroups[0]);
       const readable = rules.filter((r) => r.apiGroups.includes(rule.apiGroups[0]!) && r.verbs.includes('watch')).flatMap((r) => r.resources);
       for (const res of rule.resources) expect(readable, res).toContain(res.replace(/\/status$/, ''));
     }
@@ -171,7 +182,7 @@ describe('manifests/', () => {
     expect(rules.flatMap((r) => r.resources)).not.toContain('*');
     // Every kind the source watches is listable and watchable.
     const readable = new Set(rules.filter((r) => r.verbs.includes('list') && r.verbs.includes('watch')).flatMap((r) => r.resources));
-    for (const resource of ['namespaces', 'services', 'endpointslices', 'pods', 'serviceaccounts', 'secrets', 'configmaps', 'virtualservices', 'destinationrules', 'gateways', 'serviceentries', 'sidecars', 'peerauthentications', 'authorizationpolicies', 'requestauthentications', 'telemetries']) {
+    for (const resource of ['namespaces', 'services', 'endpointslices', 'pods', 'serviceaccounts', 'secrets', 'configmaps', 'virtualservices', 'destinationrules', 'gateways', 'serviceentries', 'sidecars', 'peerauthentications', 'authorizationpolicies', 'requestauthentications', 'telemetries', 'gatewayclasses', 'httproutes', 'grpcroutes', 'referencegrants']) {
       expect(readable.has(resource), resource).toBe(true);
     }
   });

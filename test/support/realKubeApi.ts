@@ -264,6 +264,11 @@ export class RealKubeApi {
     await this.applyManifestFile(path.join(repoRoot, 'manifests', 'crds', 'istio-crds.yaml'));
   }
 
+  /** The Gateway API CRDs from the project's manifests, established. */
+  async installGatewayApiCrds(): Promise<void> {
+    await this.applyManifestFile(path.join(repoRoot, 'manifests', 'crds', 'gateway-api-crds.yaml'));
+  }
+
   private async waitForCrd(name: string): Promise<void> {
     const deadline = Date.now() + 30_000;
     for (;;) {

@@ -11,7 +11,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { objectRef, refKey, refText, type ConfigSource, type ObjectRef, type SourceEvent, type SourceEventSink } from '../../model/kube.js';
-import { knownKind } from '../../model/kinds.js';
+import { knownKind, storedRef } from '../../model/kinds.js';
 import { readManifestTree, type ManifestFile, type ManifestTree, type WatchedDir } from './manifestTree.js';
 import { parseManifests, type ManifestProblem, type ParsedFile, type ParsedObject } from './parseManifests.js';
 
@@ -57,6 +57,9 @@ interface FileState {
  * not written again within the same timestamp tick (FAT's is 2 s).
  */
 const racyMs = 2_000;
+
+/** A held object's identity under the KindName that stores it (only known kinds are held). */
+const heldRef = (object: ParsedObject['object']): ObjectRef => storedRef(object) ?? objectRef(object);
 
 const signatureOf = (s: ManifestFile['stats']): string => `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
 
@@ -211,7 +214,7 @@ export class FileSource implements ConfigSource {
       if (this.known.get(key)?.serialized !== entry.serialized) events.push({ type: 'upsert', object: entry.parsed.object, origin: entry.parsed.origin });
     }
     for (const [key, entry] of this.known) {
-      if (!found.has(key)) events.push({ type: 'delete', ref: { ...objectRef(entry.parsed.object), namespace: key.split('/')[1]! } });
+      if (!found.has(key)) events.push({ type: 'delete', ref: { ...heldRef(entry.parsed.object), namespace: key.split('/')[1]! } });
     }
     this.known = found;
     if (events.length > 0 && !this.stopped) this.sink?.(events);
@@ -254,12 +257,12 @@ export class FileSource implements ConfigSource {
           )]);
         continue;
       }
-      held.push({ key: refKey({ ...objectRef(object), namespace: object.metadata.namespace || 'default' }), parsed: p, serialized: JSON.stringify(object) });
+      held.push({ key: refKey({ ...heldRef(object), namespace: object.metadata.namespace || 'default' }), parsed: p, serialized: JSON.stringify(object) });
     }
     // Broken now: every object the last version held and this one cannot say keeps serving.
     const parsedKeys = new Set(held.map((h) => h.key));
     const keptHeld = parsed.problems.length > 0 ? (previous?.held ?? []).filter((h) => !parsedKeys.has(h.key)) : [];
-    const kept = keptHeld.map((h) => ({ ...objectRef(h.parsed.object), namespace: h.key.split('/')[1]! }));
+    const kept = keptHeld.map((h) => ({ ...heldRef(h.parsed.object), namespace: h.key.split('/')[1]! }));
     const problems: FileProblem[] = parsed.problems.map((p) => ({ ...p, kept }));
     for (const p of problems) {
       const keptText = kept.length > 0 ? `; keeping the last valid version of ${kept.map(refText).join(', ')} until it parses` : '';

@@ -253,7 +253,7 @@ export class KubeSource implements ConfigSource, PodLookup {
       // List items carry no apiVersion/kind on the wire for built-in types.
       for (const item of answer.items ?? []) {
         item.apiVersion = kind.apiVersion;
-        item.kind = kind.kind;
+        item.kind = kind.objectKind;
       }
       answer.items ??= [];
       this.listSucceeded(kindWatch);
@@ -338,7 +338,7 @@ export class KubeSource implements ConfigSource, PodLookup {
   private enqueue(kindWatch: KindWatch, type: 'upsert' | 'delete', object: KubernetesObject): void {
     if (this.stopped) return;
     object.apiVersion ??= kindWatch.kind.apiVersion;
-    object.kind ??= kindWatch.kind.kind;
+    object.kind ??= kindWatch.kind.objectKind;
     if (type === 'upsert') kindWatch.backoff.reset();
     this.pending.push({ watch: kindWatch, type, object: object as KubeObject });
     this.scheduleFlush();

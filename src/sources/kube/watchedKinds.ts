@@ -6,6 +6,8 @@ import type { KubeHttp } from './kubeHttp.js';
 
 export interface WatchedKind {
   kind: KindName;
+  /** The objects' own `kind` field (`Gateway` for KindName `KubernetesGateway`). */
+  objectKind: string;
   /** '' for the core group. */
   group: string;
   /** Versions in order of preference. */
@@ -29,6 +31,7 @@ export function watchedKind(kind: KindName): WatchedKind {
   const parsed = info.apiVersions.map(splitApiVersion);
   return {
     kind,
+    objectKind: info.objectKind,
     group: parsed[0]!.group,
     versions: parsed.map((p) => p.version),
     plural: info.resource,
