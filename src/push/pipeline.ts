@@ -47,6 +47,7 @@ export class MeshPipeline {
   private readonly changeListeners: ((changes: readonly ModelChange[]) => void)[] = [];
   private readonly debouncer: Debouncer<PendingChange>;
   private started = false;
+  private readonly syncWaiters: (() => void)[] = [];
   private pushCount = 0;
   private reportedMissingSubsets = new Set<string>();
   private readonly triggers: Counter<'type'>;
@@ -94,6 +95,12 @@ export class MeshPipeline {
     this.context = this.newContext();
     this.reportAnalysis();
     this.started = true;
+    for (const resolve of this.syncWaiters.splice(0)) resolve();
+  }
+
+  /** Resolves once every source delivered its initial state (changes before that reach no onChange listener). */
+  whenSynced(): Promise<void> {
+    return this.started ? Promise.resolve() : new Promise((resolve) => this.syncWaiters.push(resolve));
   }
 
   /** True once every source delivered its initial state (readiness). */

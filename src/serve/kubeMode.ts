@@ -16,6 +16,8 @@ import {
 } from '../sources/kube/index.js';
 import type { DecodedNode } from '../xds/server/wire.js';
 import { AnalysisStatusWriter, hasIstioStatus } from './analysisStatus.js';
+import { startGatewayDeployments } from './gatewayDeployment.js';
+import type { GatewayDeploymentController } from '../gatewayApi/deployment/controller.js';
 import type { ServeParts } from './index.js';
 import { WebhookConfigPatcher } from '../webhooks/webhookConfigPatcher.js';
 import { watchServerVersion } from '../webhooks/kubernetesVersion.js';
@@ -75,16 +77,19 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
   let rootPublisher: RootCertPublisher | undefined;
   let statusWriter: AnalysisStatusWriter | undefined;
   let webhookPatcher: WebhookConfigPatcher | undefined;
+  let gatewayDeployments: GatewayDeploymentController | undefined;
   const leader = new LeaseLeaderElector({
     http, logger, namespace: systemNamespace, identity: config.controlPlaneId,
     onStartedLeading: () => {
       rootPublisher?.start();
       statusWriter?.sync();
       webhookPatcher?.start();
+      gatewayDeployments?.startLeading();
     },
     onStoppedLeading: () => {
       rootPublisher?.stop();
       webhookPatcher?.stop();
+      gatewayDeployments?.stopLeading();
     },
   });
   leader.start();
@@ -117,6 +122,10 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
           ),
       });
       analysis.onReport((messages) => statusWriter?.report(messages));
+      gatewayDeployments = startGatewayDeployments({
+        http, pipeline, config, systemNamespace, logger: logger.child({ component: 'gateway-deployment' }),
+        isLeader: () => leader.isLeader, kubernetesVersion: serverVersion.current,
+      });
       // The first analysis may have run while meshd waited for the CA; messages imply a synced model.
       if (analysis.latest.length > 0) statusWriter.report(analysis.latest);
       void authority.then((ca) => {
@@ -164,6 +173,7 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
       statusWriter?.stop();
       webhookPatcher?.stop();
       serverVersion.stop();
+      await gatewayDeployments?.stop();
       await webhookPatcher?.idle();
       // A status write in flight finishes (or times out) before the Lease is handed back.
       await statusWriter?.idle();

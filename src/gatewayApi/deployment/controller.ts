@@ -22,6 +22,8 @@ export interface GatewayDeploymentControllerOptions {
   gateways: () => KubeObject[];
   gatewayClass: (name: string) => KubeObject | undefined;
   injection: () => SettingsResult;
+  /** False until the Gateways and classes are known: nothing is planned from a partial view. */
+  ready?: () => boolean;
   backoff?: BackoffOptions;
   /** How long a watch may stay silent before it is reopened. */
   watchIdleTimeoutMs?: number;
@@ -98,6 +100,10 @@ export class GatewayDeploymentController {
   }
 
   gatewayChanged(namespace: string, name: string): void {
+    if (!this.options.isLeader()) {
+      this.logger.debug({ gateway: `${namespace}/${name}` }, 'gateway deployment: not the Lease holder; the leader deploys this Gateway');
+      return;
+    }
     this.enqueue(`${namespace}/${name}`);
   }
 
@@ -126,7 +132,7 @@ export class GatewayDeploymentController {
   }
 
   private enqueue(key: string): void {
-    if (this.stopped || !this.options.isLeader()) return;
+    if (this.stopped || !this.options.isLeader() || !(this.options.ready?.() ?? true)) return;
     this.queue.add(key);
     if (!this.draining) {
       this.draining = true;
