@@ -134,7 +134,7 @@ describe('manifests/', () => {
     expect(find(docs, 'Service', 'istiod').spec.selector).toEqual(deployment.spec.selector.matchLabels);
   });
 
-  it('grants only list/watch on what meshd reads, and writes only leases, root-cert ConfigMaps, the CA secret, tokenreviews, Istio and Gateway API resource status, its own webhook configurations and the dry-run Gateway of the validation check', () => {
+  it('grants only list/watch on what meshd reads, and writes only leases, root-cert ConfigMaps, the CA secret, tokenreviews, Istio and Gateway API resource status, its own webhook configurations, the dry-run Gateway of the validation check and the ServiceAccounts, Deployments and Services of Gateway API deployments', () => {
     const docs = loadDocs();
     const rules = [...find(docs, 'ClusterRole', 'meshd').rules!, ...find(docs, 'Role', 'meshd').rules!] as {
       apiGroups: string[];
@@ -150,6 +150,7 @@ describe('manifests/', () => {
       'authorizationpolicies/status:patch:*',
       'configmaps:create:*',
       'configmaps:get/update:istio-ca-root-cert',
+      'deployments:get/list/watch/create/patch:*',
       'destinationrules/status:patch:*',
       'gatewayclasses/status:update/patch:*',
       'gateways/status:patch:*',
@@ -164,7 +165,9 @@ describe('manifests/', () => {
       'requestauthentications/status:patch:*',
       'secrets:create:*',
       'secrets:update:istio-ca-secret',
+      'serviceaccounts:get/create/patch:*',
       'serviceentries/status:patch:*',
+      'services:get/create/patch:*',
       'sidecars/status:patch:*',
       'telemetries/status:patch:*',
       'tokenreviews:create:*',
