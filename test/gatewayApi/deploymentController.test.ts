@@ -146,6 +146,28 @@ describe.skipIf(!realApiServerAvailable)('gateway deployment controller against 
     expect(log.lines).toContainEqual(expect.objectContaining({ gateway: 'edge/taken', kind: 'Service', msg: expect.stringContaining('is not managed by istio.io/gateway-controller') }));
   }, 30_000);
 
+  it('logs a write the API server refuses with the object and reason, retries it with backoff, and keeps serving other Gateways', async () => {
+    const [leader] = controllers;
+    // A listener name is a valid section name but not a valid Service port name.
+    gateways.push(gateway('bad', 'istio', [{ name: 'web.http', port: 80, protocol: 'HTTP' }]));
+    leader!.gatewayChanged('edge', 'bad');
+    const retried = await eventually(
+      () => log.lines.find((l) => l.gateway === 'edge/bad' && l.msg === 'gateway deployment failed; retrying' && Number(l.attempt) >= 2),
+      'a second failed attempt for edge/bad',
+      20_000,
+    );
+    expect(retried.err).toMatch(/^Service edge\/bad-istio: .*HTTP 422/);
+    // The ServiceAccount and Deployment, applied before it, are there; the Service is not.
+    expect(await get('v1', 'ServiceAccount', 'bad-istio')).toBeDefined();
+    expect(await get('apps/v1', 'Deployment', 'bad-istio')).toBeDefined();
+    expect(await get('v1', 'Service', 'bad-istio')).toBeUndefined();
+    // Other Gateways are still reconciled meanwhile.
+    gateways[0] = gateway('web', 'istio', [{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'grpc', port: 9091, protocol: 'HTTP' }]);
+    leader!.gatewayChanged('edge', 'web');
+    await eventually(async () => (await get<Service>('v1', 'Service', 'web-istio'))?.spec.ports.some((p) => p.port === 9091), 'web-istio following its listeners', 20_000);
+    gateways.splice(gateways.findIndex((g) => g.metadata.name === 'bad'), 1);
+  }, 60_000);
+
   it('writes nothing while another replica leads', async () => {
     const follower = controller(() => false);
     gateways.push(gateway('quiet', 'istio', [{ name: 'http', port: 80, protocol: 'HTTP' }]));

@@ -3,6 +3,7 @@
 // ports, ownerReferences and the injected router proxy).
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/model/kube.js';
+import { projectOnto } from '../../src/gatewayApi/deployment/controller.js';
 import { planGatewayDeployment, servicePorts, type DesiredObject, type PlanInput } from '../../src/gatewayApi/deployment/plan.js';
 import { injectionSettingsFrom } from '../../src/webhooks/inject/injectionSettings.js';
 import type { InjectionSettings } from '../../src/webhooks/inject/sidecarInjection.js';
@@ -144,5 +145,19 @@ describe('planGatewayDeployment', () => {
 
   it('is pure: the same input gives the same objects', () => {
     expect(JSON.stringify(plan())).toBe(JSON.stringify(plan()));
+  });
+});
+
+describe('projectOnto (how the controller compares the cluster copy with what it applied)', () => {
+  it('keeps only the fields and list entries of the shape, so defaults and fields others own do not count', () => {
+    const applied = { metadata: { labels: { a: '1' } }, spec: { ports: [{ port: 80 }] } };
+    const live = {
+      metadata: { labels: { a: '1', other: 'x' }, resourceVersion: '9' },
+      spec: { ports: [{ port: 80, nodePort: 30001 }, { port: 81 }], clusterIP: '10.0.0.1' },
+      status: {},
+    };
+    expect(projectOnto(live, applied)).toEqual(applied);
+    expect(projectOnto({ ...live, spec: { ports: [{ port: 8080 }] } }, applied)).not.toEqual(applied);
+    expect(projectOnto({ metadata: {}, spec: { ports: [] } }, applied)).not.toEqual(applied);
   });
 });

@@ -192,7 +192,11 @@ export class GatewayDeploymentController {
     await this.ensureWatching();
     for (const desired of plan.objects) {
       if (!this.options.isLeader() || this.stopped) return;
-      await this.applyIfChanged(key, desired);
+      try {
+        await this.applyIfChanged(key, desired);
+      } catch (error) {
+        throw new Error(`${desired.kind} ${desired.metadata.namespace}/${desired.metadata.name}: ${errorText(error)}`);
+      }
     }
   }
 
