@@ -16,6 +16,7 @@ import {
 } from '../sources/kube/index.js';
 import type { DecodedNode } from '../xds/server/wire.js';
 import { AnalysisStatusWriter, hasIstioStatus } from './analysisStatus.js';
+import { GatewayApiStatusWriter, gatewayApiStatusKinds } from './gatewayApiStatus.js';
 import type { ServeParts } from './index.js';
 import { WebhookConfigPatcher } from '../webhooks/webhookConfigPatcher.js';
 import { watchServerVersion } from '../webhooks/kubernetesVersion.js';
@@ -74,12 +75,14 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
   const http = source.http;
   let rootPublisher: RootCertPublisher | undefined;
   let statusWriter: AnalysisStatusWriter | undefined;
+  let gatewayStatusWriter: GatewayApiStatusWriter | undefined;
   let webhookPatcher: WebhookConfigPatcher | undefined;
   const leader = new LeaseLeaderElector({
     http, logger, namespace: systemNamespace, identity: config.controlPlaneId,
     onStartedLeading: () => {
       rootPublisher?.start();
       statusWriter?.sync();
+      gatewayStatusWriter?.sync();
       webhookPatcher?.start();
     },
     onStoppedLeading: () => {
@@ -117,6 +120,17 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
           ),
       });
       analysis.onReport((messages) => statusWriter?.report(messages));
+      // Gateway API conditions, recomputed with every push context.
+      gatewayStatusWriter = new GatewayApiStatusWriter({
+        http,
+        logger: logger.child({ component: 'gateway-api-status' }),
+        isLeader: () => leader.isLeader,
+        apiVersionOf: (kind: KindName) => source.status().find((k) => k.kind === kind)?.apiVersion || undefined,
+        desired: () => pipeline.current().gatewayApi.statuses,
+        observed: () => gatewayApiStatusKinds.flatMap((kind) => pipeline.model.list(kind).map(({ object }) => ({ kind, object }))),
+      });
+      pipeline.onChange(() => gatewayStatusWriter?.sync());
+      gatewayStatusWriter.sync();
       // The first analysis may have run while meshd waited for the CA; messages imply a synced model.
       if (analysis.latest.length > 0) statusWriter.report(analysis.latest);
       void authority.then((ca) => {
@@ -162,11 +176,13 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
     stop: async () => {
       rootPublisher?.stop();
       statusWriter?.stop();
+      gatewayStatusWriter?.stop();
       webhookPatcher?.stop();
       serverVersion.stop();
       await webhookPatcher?.idle();
       // A status write in flight finishes (or times out) before the Lease is handed back.
       await statusWriter?.idle();
+      await gatewayStatusWriter?.idle();
       await leader.stop();
     },
   };
