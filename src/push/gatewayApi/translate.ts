@@ -8,7 +8,7 @@
 // generator then serves them like any Gateway and VirtualService. The same
 // pass computes every status condition the spec names; nothing here writes.
 import type { BackendRef, Condition, GatewayClassSpec, GrpcRouteSpec, HttpRouteSpec, KubernetesGatewaySpec, Listener, ParentReference, RouteGroupKind } from '../../model/gatewayApi.js';
-import { gatewayApiGroup, gatewayNameLabel, istioGatewayController } from '../../model/gatewayApi.js';
+import { gatewayApiGroup, gatewayNameLabel, istioGatewayController, routeSemanticsAnnotation } from '../../model/gatewayApi.js';
 import type { GatewayServer, GatewaySpec, HTTPRoute, VirtualServiceSpec } from '../../model/istio.js';
 import type { KindName } from '../../model/kinds.js';
 import type { KubeObject } from '../../model/kube.js';
@@ -390,7 +390,7 @@ export function translateGatewayApi(snapshot: ModelSnapshot, options: TranslateO
     const spec: VirtualServiceSpec = { hosts: [b.host], gateways: [`${b.gatewayNamespace}/${b.generated}`], http };
     const object: KubeObject = {
       apiVersion: 'networking.istio.io/v1', kind: 'VirtualService',
-      metadata: { name, namespace: b.namespace, ...(b.createdAt ? { creationTimestamp: b.createdAt } : {}), annotations: { 'internal.istio.io/parents': [...b.parents].sort().join(','), 'internal.istio.io/route-semantics': 'gateway' } },
+      metadata: { name, namespace: b.namespace, ...(b.createdAt ? { creationTimestamp: b.createdAt } : {}), annotations: { 'internal.istio.io/parents': [...b.parents].sort().join(','), [routeSemanticsAnnotation]: 'gateway' } },
       spec,
     };
     return { kind: 'VirtualService', namespace: b.namespace, name, spec, object };
