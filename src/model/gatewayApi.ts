@@ -7,6 +7,8 @@ export const gatewayApiGroup = 'gateway.networking.k8s.io';
 export const istioGatewayController = 'istio.io/gateway-controller';
 /** The label istiod puts on (and selects) the pods of a deployed Gateway. */
 export const gatewayNameLabel = 'gateway.networking.k8s.io/gateway-name';
+/** istiod's annotation on VirtualServices generated from routes: Gateway API matching semantics apply. */
+export const routeSemanticsAnnotation = 'internal.istio.io/route-semantics';
 
 export interface GatewayClassSpec {
   controllerName?: string;

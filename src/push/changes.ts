@@ -147,6 +147,10 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
     case 'ReferenceGrant':
       // Translated into Istio Gateways and VirtualServices bound to them: routers only.
       return { types: new Set([LDS, RDS, SDS]), affects: (p) => p.type === 'router', reason };
+    case 'Namespace':
+      // Namespace labels decide which routes a listener's allowedRoutes Selector admits.
+      if (previous.gatewayApi.gateways.length > 0 || next.gatewayApi.gateways.length > 0) return { types: new Set([LDS, RDS]), affects: (p) => p.type === 'router', reason };
+      return { types: none, affects: () => false, reason };
     case 'Secret':
       return secretImpact(change, previous, next, reason);
     case 'PeerAuthentication':

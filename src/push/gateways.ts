@@ -92,10 +92,15 @@ function listenerPortsFor(context: PushContext, proxy: Proxy, serverPort: number
   return ports.size > 0 ? [...ports].sort((a, b) => a - b) : [serverPort];
 }
 
-/** The Gateways whose selector matches the proxy's labels (of its own namespace only when so scoped), oldest first. */
+/**
+ * The Gateways whose selector matches the proxy's labels (of its own namespace only when so scoped), oldest first.
+ * Those generated from a Kubernetes Gateway serve only its own pods, in its namespace.
+ */
 export function gatewaysForProxy(context: PushContext, proxy: Pick<Proxy, 'namespace' | 'labels'>): ConfigEntry<GatewaySpec>[] {
   const scoped = context.options.scopeGatewayToNamespace === true;
-  return context.gateways.filter((g) => (!scoped || g.namespace === proxy.namespace) && labelsMatch(g.spec.selector ?? {}, proxy.labels));
+  return context.gateways.filter(
+    (g) => (!scoped || g.namespace === proxy.namespace) && (g.kind !== 'KubernetesGateway' || g.namespace === proxy.namespace) && labelsMatch(g.spec.selector ?? {}, proxy.labels),
+  );
 }
 
 /** Merges the servers of the proxy's Gateways into listeners (see the file comment). */

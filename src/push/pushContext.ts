@@ -2,6 +2,7 @@
 // Istio configuration indexed the way generators look them up. Built once per
 // debounced change; never mutated afterwards except for its encode cache,
 // which only memoises pure results.
+import { translateGatewayApi, type GatewayApiTranslation } from './gatewayApi/translate.js';
 import type { KubeObject } from '../model/kube.js';
 import type { ConnectionPoolSettings, DestinationRuleSpec, GatewaySpec, OutboundTrafficPolicyMode, SidecarSpec, VirtualServiceSpec } from '../model/istio.js';
 import { meshConfigOf, type MeshConfig } from '../model/meshConfig.js';
@@ -104,6 +105,8 @@ export class PushContext {
   /** Istio Gateways, oldest first (istiod's merge order). */
   readonly gateways: readonly ConfigEntry<GatewaySpec>[];
   readonly meshConfig: MeshConfig;
+  /** The Gateway API's translation (its generated objects are in `gateways` and `virtualServices`) and the status it calls for. */
+  readonly gatewayApi: GatewayApiTranslation;
   /** Memoised generation results keyed by scope; see xds/gen cache helpers. */
   readonly cache: Map<string, unknown>;
   private readonly meshVirtualServicesByHost = new Map<string, ConfigEntry<VirtualServiceSpec>[]>();
@@ -131,13 +134,17 @@ export class PushContext {
     const { domainSuffix } = options;
     this.cache = new Map();
     this.serviceIndex = buildServiceIndex(snapshot, domainSuffix);
-    this.virtualServices = entries<VirtualServiceSpec>(snapshot, 'VirtualService', (spec, ns) =>
-      (spec.hosts ?? []).map((h) => resolveShortName(h, ns, domainSuffix)),
-    );
+    // Kubernetes Gateway API objects join as the Istio Gateways and VirtualServices istiod would generate.
+    this.gatewayApi = translateGatewayApi(snapshot, { domainSuffix });
+    const vsHosts = (spec: VirtualServiceSpec, ns: string): string[] => (spec.hosts ?? []).map((h) => resolveShortName(h, ns, domainSuffix));
+    this.virtualServices = [
+      ...entries<VirtualServiceSpec>(snapshot, 'VirtualService', vsHosts),
+      ...this.gatewayApi.virtualServices.map((e) => ({ ...e, hosts: vsHosts(e.spec, e.namespace) })),
+    ].sort(byAgeThenName);
     this.destinationRules = entries<DestinationRuleSpec>(snapshot, 'DestinationRule', (spec, ns) => [resolveShortName(spec.host, ns, domainSuffix)]);
     this.sidecars = entries<SidecarSpec>(snapshot, 'Sidecar', () => []);
     this.telemetries = entries<TelemetrySpec>(snapshot, 'Telemetry', () => []);
-    this.gateways = entries<GatewaySpec>(snapshot, 'Gateway', () => []);
+    this.gateways = [...entries<GatewaySpec>(snapshot, 'Gateway', () => []), ...this.gatewayApi.gateways.map((e) => ({ ...e, hosts: [] }))].sort(byAgeThenName);
     this.meshConfig = meshConfigOf(snapshot, options.rootNamespace);
     // Routing reads roots with their delegates' routes merged in; `virtualServices` keeps the objects as written.
     const merged = mergeVirtualServiceDelegates(this.virtualServices, domainSuffix);

@@ -18,6 +18,7 @@ import type { DecodedNode } from '../xds/server/wire.js';
 import { AnalysisStatusWriter, hasIstioStatus } from './analysisStatus.js';
 import { startGatewayDeployments } from './gatewayDeployment.js';
 import type { GatewayDeploymentController } from '../gatewayApi/deployment/controller.js';
+import { GatewayApiStatusWriter, gatewayApiStatusKinds } from './gatewayApiStatus.js';
 import type { ServeParts } from './index.js';
 import { WebhookConfigPatcher } from '../webhooks/webhookConfigPatcher.js';
 import { watchServerVersion } from '../webhooks/kubernetesVersion.js';
@@ -76,6 +77,7 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
   const http = source.http;
   let rootPublisher: RootCertPublisher | undefined;
   let statusWriter: AnalysisStatusWriter | undefined;
+  let gatewayStatusWriter: GatewayApiStatusWriter | undefined;
   let webhookPatcher: WebhookConfigPatcher | undefined;
   let gatewayDeployments: GatewayDeploymentController | undefined;
   const leader = new LeaseLeaderElector({
@@ -83,6 +85,7 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
     onStartedLeading: () => {
       rootPublisher?.start();
       statusWriter?.sync();
+      gatewayStatusWriter?.sync();
       webhookPatcher?.start();
       gatewayDeployments?.startLeading();
     },
@@ -126,6 +129,17 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
         http, pipeline, config, systemNamespace, logger: logger.child({ component: 'gateway-deployment' }),
         isLeader: () => leader.isLeader, kubernetesVersion: serverVersion.current,
       });
+      // Gateway API conditions, recomputed with every push context.
+      gatewayStatusWriter = new GatewayApiStatusWriter({
+        http,
+        logger: logger.child({ component: 'gateway-api-status' }),
+        isLeader: () => leader.isLeader,
+        apiVersionOf: (kind: KindName) => source.status().find((k) => k.kind === kind)?.apiVersion || undefined,
+        desired: () => pipeline.current().gatewayApi.statuses,
+        observed: () => gatewayApiStatusKinds.flatMap((kind) => pipeline.model.list(kind).map(({ object }) => ({ kind, object }))),
+      });
+      pipeline.onChange(() => gatewayStatusWriter?.sync());
+      gatewayStatusWriter.sync();
       // The first analysis may have run while meshd waited for the CA; messages imply a synced model.
       if (analysis.latest.length > 0) statusWriter.report(analysis.latest);
       void authority.then((ca) => {
@@ -171,12 +185,14 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
     stop: async () => {
       rootPublisher?.stop();
       statusWriter?.stop();
+      gatewayStatusWriter?.stop();
       webhookPatcher?.stop();
       serverVersion.stop();
       await gatewayDeployments?.stop();
       await webhookPatcher?.idle();
       // A status write in flight finishes (or times out) before the Lease is handed back.
       await statusWriter?.idle();
+      await gatewayStatusWriter?.idle();
       await leader.stop();
     },
   };

@@ -4,11 +4,10 @@
 // the istio-leader Lease (a follower writes nothing), owned by the Gateway
 // (uid included); the Service follows the listeners and comes back when
 // deleted; a Gateway of another class gets nothing.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments, stringify } from 'yaml';
 import { istioCaSecretName, istioCaSecretType, newSelfSignedCaSecretData } from '../../src/ca/index.js';
 import { microTime } from '../../src/sources/kube/leaderElection.js';
 import { eventually } from '../support/fakeKubeApiHelpers.js';
@@ -20,30 +19,6 @@ type Service = Owned & { spec: { type: string; ports: Array<{ name: string; port
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const ownedKinds = [['v1', 'ServiceAccount'], ['apps/v1', 'Deployment'], ['v1', 'Service']] as const;
-
-/**
- * The Gateway API CRDs of manifests/crds. The API server refuses CRDs of a
- * *.k8s.io group without the api-approved.kubernetes.io annotation (upstream's
- * CRDs carry it); added here when the manifest lacks it, so this test proves
- * the deployment controller whatever the state of that file.
- */
-async function installGatewayApiCrds(api: RealKubeApi): Promise<void> {
-  const file = path.join(repoRoot, 'manifests', 'crds', 'gateway-api-crds.yaml');
-  const crds = parseAllDocuments(readFileSync(file, 'utf8'))
-    .map((document) => document.toJS() as (KubeObject & { metadata: { annotations?: Record<string, string> } }) | null)
-    .filter((object): object is KubeObject & { metadata: { annotations?: Record<string, string> } } => object !== null);
-  const dir = mkdtempSync(path.join(tmpdir(), 'meshd-gateway-crds-'));
-  try {
-    const approved = crds.map((crd) => ({
-      ...crd,
-      metadata: { ...crd.metadata, annotations: { 'api-approved.kubernetes.io': 'https://github.com/kubernetes-sigs/gateway-api/pull/2466', ...crd.metadata.annotations } },
-    }));
-    writeFileSync(path.join(dir, 'crds.yaml'), approved.map((crd) => stringify(crd)).join('---\n'));
-    await api.applyManifestFile(path.join(dir, 'crds.yaml'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 function gateway(name: string, className: string, listeners: unknown[]): KubeObject {
   return { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name, namespace: 'edge' }, spec: { gatewayClassName: className, listeners } };
@@ -58,7 +33,7 @@ describe.skipIf(!realApiServerAvailable)('Gateway API automated deployment: mesh
   beforeAll(async () => {
     api = await RealKubeApi.start();
     await api.installIstioCrds();
-    await installGatewayApiCrds(api);
+    await api.installGatewayApiCrds();
     for (const name of ['istio-system', 'edge']) await api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     await api.applyManifestFile(path.join(repoRoot, 'manifests', '10-serviceaccount.yaml'));
     await api.applyManifestFile(path.join(repoRoot, 'manifests', '20-rbac.yaml'));

@@ -123,6 +123,24 @@ status: {podIP: 10.1.0.6}
     expect(sameAccount.servicesOf).toEqual(['reviews.shop.svc.cluster.local']);
   });
 
+  it('Gateway API objects push LDS, RDS and SDS to routers only; Namespace labels reach routers once a Gateway API gateway exists', () => {
+    const withGateway = meshFromYaml(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: ingress}
+spec: {gatewayClassName: istio, listeners: [{name: http, port: 80, protocol: HTTP}]}
+`).context;
+    const router = proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'edge-1', namespace: 'ingress' } }, 'router');
+    for (const kind of ['GatewayClass', 'KubernetesGateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant'] as const) {
+      const impact = changeImpact(change(kind, 'shop', {}), context, withGateway);
+      expect(short(impact.types), kind).toEqual(['Listener', 'RouteConfiguration', 'Secret']);
+      expect(impact.affects!(router)).toBe(true);
+      expect(impact.affects!(shop)).toBe(false);
+    }
+    const namespaceChange: ModelChange = { kind: 'Namespace', namespace: '', name: 'shop', current: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { team: 'shop' } } } };
+    expect(short(changeImpact(namespaceChange, withGateway, withGateway).types)).toEqual(['Listener', 'RouteConfiguration']);
+    expect(short(changeImpact(namespaceChange, context, context).types)).toEqual([]);
+  });
+
   it('merges a batch: union of types, a proxy is affected when any change affects it', () => {
     const eds = changeImpact({ kind: 'EndpointSlice', namespace: 'shop', name: 'reviews-1', current: { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'reviews-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'reviews' } } } }, context, context);
     const sidecar = changeImpact(change('Sidecar', 'isolated', {}), context, context);

@@ -22,6 +22,12 @@ export interface RouteContext {
   hashPolicy(hostname: string, port: number, subset: string): Json[] | undefined;
   /** For a gateway's routes: whether a match's `gateways` names this gateway. Unset: the routes are the mesh's (sidecars). */
   matchesGateways?(gateways: readonly string[]): boolean;
+  /**
+   * The VirtualService was generated from the Kubernetes Gateway API (istiod's
+   * `internal.istio.io/route-semantics: gateway`): a path prefix matches whole
+   * path segments (`/api` matches `/api/x`, not `/apix`), as that API requires.
+   */
+  readonly gatewaySemantics?: boolean;
 }
 
 const zero: ProtoDuration = { seconds: 0, nanos: 0 };
@@ -80,10 +86,11 @@ function headerMatcher(name: string, match: StringMatch, invert: boolean): Json 
 }
 
 /** Envoy RouteMatch for one HTTPMatchRequest (or the catch-all when none). */
-export function routeMatch(match: HTTPMatchRequest | undefined): Json {
+export function routeMatch(match: HTTPMatchRequest | undefined, gatewaySemantics = false): Json {
   const out: Json = {};
   const uri = match?.uri;
   if (uri?.exact !== undefined) out.path = uri.exact;
+  else if (uri?.prefix !== undefined && gatewaySemantics && uri.prefix !== '/' && !uri.prefix.endsWith('/')) out.pathSeparatedPrefix = uri.prefix;
   else if (uri?.prefix !== undefined) out.prefix = uri.prefix;
   else if (uri?.regex !== undefined) out.safeRegex = { regex: uri.regex };
   else out.prefix = '/';
@@ -267,7 +274,7 @@ export function translateHttpRoute(http: HTTPRoute, ctx: RouteContext): { routes
     const route: Json = {};
     const name = http.name && match?.name ? `${http.name}.${match.name}` : (http.name ?? match?.name);
     if (name) route.name = name;
-    route.match = routeMatch(match);
+    route.match = routeMatch(match, ctx.gatewaySemantics);
     if (http.redirect) route.redirect = redirectAction(http);
     else if (http.directResponse) {
       const body = http.directResponse.body;

@@ -6,6 +6,7 @@
 // answers 301 to https). As istiod, virtual hosts of one VirtualService with
 // the same routes collapse into one, and a configuration without hosts gets a
 // 404 `blackhole` host.
+import { routeSemanticsAnnotation } from '../../../model/gatewayApi.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { VirtualServiceSpec } from '../../../model/istio.js';
 import type { ConfigEntry, ProxyScope, PushContext } from '../../../push/pushContext.js';
@@ -61,6 +62,7 @@ function gatewayRouteContext(context: PushContext, scope: ProxyScope, vs: Config
       return hashPolicyFor(subsetTrafficPolicy(dr?.spec.trafficPolicy, subsetSpec?.trafficPolicy, destPort)?.loadBalancer?.consistentHash);
     },
     matchesGateways: (gateways) => gateways.some((g) => (g.includes('/') ? g : `${vs.namespace}/${g}`) === server.gatewayKey),
+    gatewaySemantics: vs.object.metadata.annotations?.[routeSemanticsAnnotation] === 'gateway',
   };
 }
 
