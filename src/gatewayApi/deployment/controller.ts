@@ -78,11 +78,15 @@ export class GatewayDeploymentController {
   private working: Promise<void> = Promise.resolve();
   private draining = false;
   private stopped = false;
+  /** Settles when stop() is called, so no wait outlives the controller. */
+  private readonly stopping: Promise<void>;
+  private signalStop: () => void = () => undefined;
 
   constructor(options: GatewayDeploymentControllerOptions) {
     this.options = options;
     this.http = options.http;
     this.logger = options.logger;
+    this.stopping = new Promise((resolve) => (this.signalStop = resolve));
   }
 
   /** This replica now holds the Lease: every Gateway is checked against the cluster. */
@@ -125,6 +129,7 @@ export class GatewayDeploymentController {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.signalStop();
     this.stopLeading();
     this.watch?.stop();
     await Promise.all([...this.informers.values()].map((informer) => informer.stop().catch(() => undefined)));
@@ -253,7 +258,7 @@ export class GatewayDeploymentController {
       timer = setTimeout(() => reject(new Error(`the watches of owned ${ownedKinds.map((k) => k.plural).join(', ')} have not listed yet`)), listWaitMs);
     });
     try {
-      await Promise.race([this.watching, timeout]);
+      await Promise.race([this.watching, timeout, this.stopping]);
     } finally {
       clearTimeout(timer);
     }
