@@ -18,6 +18,7 @@ import { gatewayListeners } from './listeners.js';
 import { buildGatewayRouteConfiguration } from './routes.js';
 import { buildCredentialSecret, referencedCredentialNames } from './secrets.js';
 import { parseCredentialName, secretObject } from './credentials.js';
+import { proxyHcmTelemetry } from '../common/telemetry.js';
 import { isSniDnatRouter, planSniDnatLoadAssignment, sniDnatClusters } from './sniDnat.js';
 
 const labelsKey = (proxy: Proxy): string => JSON.stringify(Object.entries(proxy.labels).sort());
@@ -83,8 +84,11 @@ export class GatewayGenerator implements ResourceGenerator {
 
   listeners(context: PushContext, proxy: Proxy): XdsResource[] {
     const merged = this.merged(context, proxy);
-    return memo(context, `lds-gw|${proxy.namespace}|${merged.key}`, () => {
-      const { listeners, dropped } = gatewayListeners(context, proxy, merged);
+    // Telemetry depends on the workload (selector, targetRefs, canonical labels): its key joins the cache key where it adds anything.
+    const telemetry = proxyHcmTelemetry(context, proxy);
+    const tel = telemetry.key ? `|tel:${telemetry.key}` : '';
+    return memo(context, `lds-gw|${proxy.namespace}|${merged.key}${tel}`, () => {
+      const { listeners, dropped } = gatewayListeners(context, proxy, merged, telemetry.outbound);
       for (const { server, reason } of dropped) {
         this.logger?.warn(
           { proxy: proxy.id, gateway: server.gatewayKey, port: server.server.port.number },
@@ -133,7 +137,7 @@ export class GatewayGenerator implements ResourceGenerator {
     const scope = context.scopeFor(proxy);
     return {
       clusters: [...outboundClusters(context, scope), ...(isSniDnatRouter(proxy) ? sniDnatClusters(context, scope) : []), buildBlackHoleCluster(), buildPassthroughCluster()],
-      listeners: gatewayListeners(context, proxy, merged).listeners,
+      listeners: gatewayListeners(context, proxy, merged, proxyHcmTelemetry(context, proxy).outbound).listeners,
       routes: [...merged.serversByRouteName.keys()].map((n) => buildGatewayRouteConfiguration(context, proxy, merged, n)).filter((r): r is Json => r !== undefined),
       secrets: referencedCredentialNames(merged).map((n) => buildCredentialSecret(context, proxy, n)).filter((s): s is Json => s !== undefined),
     };
