@@ -14,7 +14,7 @@ import { httpConnectionManager, socketAddress, tcpProxy } from '../common/listen
 import { filterNames, typeUrls } from '../common/names.js';
 import { tcpDestinations } from '../sidecar/listeners.js';
 import type { Json } from '../common/clusters.js';
-import { withListenerAccessLogs, type HcmTelemetry } from '../common/telemetry.js';
+import { withListenerTelemetry, type HcmTelemetry } from '../common/telemetry.js';
 import { caCredential, certificateCredential } from './credentials.js';
 import { gatewayTransportSocket } from './tls.js';
 import { autoPassthroughChains } from './sniDnat.js';
@@ -162,5 +162,5 @@ export function gatewayListeners(
     if (inspects) listener.listenerFilters = [{ name: filterNames.tlsInspector, typedConfig: { '@type': typeUrls.tlsInspector } }];
     listeners.push(listener);
   }
-  return { listeners: withListenerAccessLogs(listeners, telemetry), dropped };
+  return { listeners: withListenerTelemetry(listeners, telemetry), dropped };
 }
