@@ -10,14 +10,14 @@ import type { PushContext } from '../../../push/pushContext.js';
 import { mergeGateways, type MergedGateway } from '../../../push/gateways.js';
 import { TypeUrl, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
-import { encodeShared, memo } from '../cache.js';
+import { encodeShared, gatewayListenerKey, memo, secretResultKey } from '../cache.js';
 import { buildBlackHoleCluster, buildPassthroughCluster, type Json } from '../common/clusters.js';
 import { SidecarGenerator, encodedOutboundClusters } from '../sidecar/generator.js';
 import { outboundClusters } from '../sidecar/clusters.js';
 import { gatewayListeners } from './listeners.js';
 import { buildGatewayRouteConfiguration } from './routes.js';
 import { buildCredentialSecret, referencedCredentialNames } from './secrets.js';
-import { parseCredentialName, secretObject } from './credentials.js';
+import { credentialPrefix, parseCredentialName, secretObject } from '../../../push/credentials.js';
 import { proxyHcmTelemetry } from '../common/telemetry.js';
 import { isSniDnatRouter, planSniDnatLoadAssignment, sniDnatClusters } from './sniDnat.js';
 
@@ -87,7 +87,8 @@ export class GatewayGenerator implements ResourceGenerator {
     // Telemetry depends on the workload (selector, targetRefs, canonical labels): its key joins the cache key where it adds anything.
     const telemetry = proxyHcmTelemetry(context, proxy);
     const tel = telemetry.key ? `|tel:${telemetry.key}` : '';
-    return memo(context, `lds-gw|${proxy.namespace}|${merged.key}${tel}`, () => {
+    const credentials = referencedCredentialNames(merged).map((n) => n.slice(credentialPrefix.length));
+    return memo(context, gatewayListenerKey(proxy.namespace, credentials, `${merged.key}${tel}`), () => {
       const { listeners, dropped } = gatewayListeners(context, proxy, merged, telemetry.outbound);
       for (const { server, reason } of dropped) {
         this.logger?.warn(
@@ -116,16 +117,19 @@ export class GatewayGenerator implements ResourceGenerator {
   }
 
   secrets(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
-    const names = watched.wildcard ? referencedCredentialNames(this.merged(context, proxy)) : [...watched.names];
+    const referenced = referencedCredentialNames(this.merged(context, proxy));
+    const names = watched.wildcard ? referenced : [...watched.names];
     const out: XdsResource[] = [];
     for (const name of names) {
-      // As for routes: only names of Secrets that exist in the proxy's namespace are cached.
       const parsed = parseCredentialName(name, proxy.namespace);
       if (!parsed || !secretObject(context, proxy.namespace, parsed.name)) continue;
-      const resource = memo(context, `sds-gw|${proxy.namespace}|${name}`, () => {
+      const build = (): XdsResource | undefined => {
         const json = buildCredentialSecret(context, proxy, name);
         return json ? encodeShared(context, TypeUrl.Secret, name, json) : undefined;
-      });
+      };
+      // As for routes, only what the gateway's servers name is cached (a proxy asking for other names must
+      // not grow the cache); the key names the Secret, so rotating it drops only its entries.
+      const resource = referenced.includes(name) ? memo(context, secretResultKey('sds-gw', proxy.namespace, parsed.name, name), build) : build();
       if (resource) out.push(resource);
     }
     return out;

@@ -15,7 +15,7 @@ import { filterNames, typeUrls } from '../common/names.js';
 import { tcpDestinations } from '../sidecar/listeners.js';
 import type { Json } from '../common/clusters.js';
 import { withListenerTelemetry, type HcmTelemetry } from '../common/telemetry.js';
-import { caCredential, certificateCredential } from './credentials.js';
+import { caCredential, certificateCredential } from '../../../push/credentials.js';
 import { gatewayTransportSocket } from './tls.js';
 import { autoPassthroughChains } from './sniDnat.js';
 
