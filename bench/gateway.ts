@@ -139,7 +139,7 @@ function measure<T>(work: () => T): { wallMs: number; cpuMs: number; result: T }
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-interface Round {
+export interface Round {
   pushContext: [number, number];
   cold: [number, number];
   /** The RDS the edit pushes, regenerated in the next context. */
@@ -181,19 +181,38 @@ function round(model: MeshModel, edit: number, names: Names): Round {
   };
 }
 
-export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
-  const virtualServices = Number(argv.find((a) => Number(a) > 0) ?? 1000);
-  const services = Math.max(virtualServices, 1000);
-  const repeats = 5;
+export interface GatewayBenchOptions {
+  virtualServices: number;
+  services: number;
+  repeats: number;
+}
+
+export interface GatewayBenchResult {
+  /** The first round (JIT still warming). */
+  first: Round;
+  rounds: Round[];
+}
+
+/** Builds the mesh and runs `repeats` measured rounds after a first one. */
+export function runGatewayBench({ virtualServices, services, repeats }: GatewayBenchOptions): GatewayBenchResult {
   const model = new MeshModel({ logger: pino({ level: 'silent' }) });
   model.apply([...namespaceObjects(), ...meshObjects(services), ...gatewayObjects(virtualServices)].map((object): SourceEvent => ({ type: 'upsert', object })));
   // The names Envoy would subscribe to, found once with a throwaway context.
   const probe = new GatewayGenerator(() => new PushContext(model.snapshot()));
   const wildcard = (typeUrl: string) => probe.generate(router, { typeUrl, wildcard: true, names: new Set() }, request) as XdsResource[];
   const names = subscribedNames(wildcard(TypeUrl.Cluster), wildcard(TypeUrl.Listener));
-  const first = round(model, 0, names); // early in the process: JIT not warm yet
+  const first = round(model, 0, names);
   const rounds: Round[] = [];
   for (let r = 1; r <= repeats; r++) rounds.push(round(model, r, names));
+  return { first, rounds };
+}
+
+/** `node dist/bench/gateway.js [virtualServices]`: 1,000 by default, over at least 1,000 services. */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const virtualServices = Number(argv.find((a) => Number(a) > 0) ?? 1000);
+  const services = Math.max(virtualServices, 1000);
+  const repeats = 5;
+  const { first, rounds } = runGatewayBench({ virtualServices, services, repeats });
   const pick = (f: (x: Round) => [number, number]): string => `${median(rounds.map((x) => f(x)[0])).toFixed(1)} / ${median(rounds.map((x) => f(x)[1])).toFixed(1)}`;
   const { counts, bytes } = rounds[0]!;
   console.log(`\n## Gateway: one ingress gateway, ${virtualServices} VirtualServices (issue 15)\n`);
