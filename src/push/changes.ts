@@ -29,10 +29,10 @@ export interface ChangeImpact {
    */
   readonly servicesOf?: readonly string[];
   /**
-   * Set when the change reaches the configuration only through these Secrets
-   * (`NAMESPACE/NAME`): results reading other Secrets stay valid.
+   * Set when the change reaches the configuration only through these
+   * Secrets: results reading other Secrets stay valid.
    */
-  readonly secretsOf?: readonly string[];
+  readonly secretsOf?: readonly { readonly namespace: string; readonly name: string }[];
 }
 
 const none: ReadonlySet<string> = new Set();
@@ -177,7 +177,7 @@ function secretImpact(change: ModelChange, previous: PushContext, next: PushCont
     types: new Set(chainsChange ? [SDS, LDS] : [SDS]),
     affects: (proxy) => proxy.type === 'router' && proxy.namespace === change.namespace && (uses(next, proxy) || uses(previous, proxy)),
     reason,
-    secretsOf: [...names].map((n) => `${change.namespace}/${n}`),
+    secretsOf: [...names].map((name) => ({ namespace: change.namespace, name })),
   };
 }
 

@@ -211,7 +211,7 @@ function typeChanges(impacts: readonly ChangeImpact[]): Map<string, TypeChange> 
     const limited = impact.servicesOf || impact.secretsOf;
     const dependencies = [
       ...(impact.servicesOf ?? []),
-      ...(impact.secretsOf ?? []).map((s) => secretDependency(s.slice(0, s.indexOf('/')), s.slice(s.indexOf('/') + 1))),
+      ...(impact.secretsOf ?? []).map((s) => secretDependency(s.namespace, s.name)),
     ];
     for (const type of impact.types) {
       const sofar = changes.get(type);

@@ -143,7 +143,7 @@ data: {tls.crt: ${b64(pair.cert)}, tls.key: ${b64(pair.key)}, ca.crt: ${b64(pair
     for (const name of ['shop-tls', 'shop-tls-cacert']) {
       const impact = changeImpact(secret(name, 'istio-system'), context, context);
       expect(short(impact.types)).toEqual(['Secret']);
-      expect(impact.secretsOf).toEqual([`istio-system/${name}`, 'istio-system/shop-tls'].filter((n, i, all) => all.indexOf(n) === i));
+      expect(impact.secretsOf).toEqual([...new Set([name, 'shop-tls'])].map((n) => ({ namespace: 'istio-system', name: n })));
       expect([ingress, other, elsewhere, sidecar].map((p) => impact.affects!(p))).toEqual([true, false, false, false]);
     }
     const appeared = changeImpact(secret('shop-tls', 'istio-system'), context, withSecret);

@@ -67,13 +67,15 @@ export function secretResultKey(kind: SecretResultKind, namespace: string, name:
   return `${kind}|${namespace}/${name}|${detail}`;
 }
 
+const secretPrefix = 'secret:';
+
 /**
  * A changed Secret as a TypeChange entry (beside service hostnames, which
  * never contain ':'): results reading it are dropped, and the listeners of
  * the gateways using it when it is part of an LDS change.
  */
 export function secretDependency(namespace: string, name: string): string {
-  return `secret:${namespace}/${name}`;
+  return `${secretPrefix}${namespace}/${name}`;
 }
 
 /**
@@ -88,7 +90,8 @@ export function gatewayListenerKey(namespace: string, credentials: readonly stri
 /** Whether a gateway listener key (gatewayListenerKey) names a credential among the changed Secrets. */
 function usesChangedSecret(key: string, change: ReadonlySet<string>): boolean {
   const [, namespace, credentials] = key.split('|', 3);
-  return credentials !== undefined && credentials !== '' && credentials.split(',').some((c) => change.has(`secret:${namespace}/${c}`));
+  if (namespace === undefined || !credentials) return false;
+  return credentials.split(',').some((c) => change.has(secretDependency(namespace, c)));
 }
 
 const keyTypes: ReadonlyArray<[string, string]> = [
@@ -145,7 +148,8 @@ export function reusableEntries(previous: ReadonlyMap<string, unknown>, changes:
     if (change === 'all') return false;
     if (type === TypeUrl.ClusterLoadAssignment) return unaffectedEndpointEntry(key, change);
     if (type === TypeUrl.Cluster) return unaffectedClusterEntry(key, change);
-    if (type === TypeUrl.Secret) return !change.has(`secret:${key.split('|', 2)[1]}`);
+    // Secret results are keyed KIND|NAMESPACE/NAME|... (secretResultKey).
+    if (type === TypeUrl.Secret) return !change.has(`${secretPrefix}${key.split('|', 2)[1]}`);
     if (type === TypeUrl.Listener && key.startsWith('lds-gw|')) return !usesChangedSecret(key, change);
     return true;
   });
