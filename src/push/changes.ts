@@ -13,9 +13,7 @@ import type { PushRequest } from '../xds/server/types.js';
 import { hostMatches, labelsMatch, resolveShortName } from './hosts.js';
 import { appliesToMesh, type PushContext } from './pushContext.js';
 import { credentialOf, gatewaysForProxy, serverTls } from './gateways.js';
-
-/** A credential's CA may live in a Secret of its own, `NAME-cacert`. */
-const caCertSuffix = '-cacert';
+import { caCertSuffix, caCredential, certificateCredential } from './credentials.js';
 
 const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS, Secret: SDS } = TypeUrl;
 
@@ -30,6 +28,11 @@ export interface ChangeImpact {
    * other services stay valid (see reusableEntries).
    */
   readonly servicesOf?: readonly string[];
+  /**
+   * Set when the change reaches the configuration only through these
+   * Secrets: results reading other Secrets stay valid.
+   */
+  readonly secretsOf?: readonly { readonly namespace: string; readonly name: string }[];
 }
 
 const none: ReadonlySet<string> = new Set();
@@ -167,8 +170,9 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
 /**
  * A Secret reaches only the routers of its namespace whose Gateways name it
  * as credentialName (`NAME`, or `NAME-cacert` for the CA): SDS for the new
- * bytes, LDS as a chain appears or disappears with the Secret's validity.
- * Any other Secret changes nothing.
+ * bytes, and LDS only when the credential's validity changed (its servers'
+ * chains appear or disappear with it). Only results reading the Secret are
+ * dropped. Any other Secret changes nothing.
  */
 function secretImpact(change: ModelChange, previous: PushContext, next: PushContext, reason: string): ChangeImpact {
   const credential = change.name.endsWith(caCertSuffix) ? change.name.slice(0, -caCertSuffix.length) : change.name;
@@ -177,10 +181,14 @@ function secretImpact(change: ModelChange, previous: PushContext, next: PushCont
     gatewaysForProxy(context, proxy).some((g) => (g.spec.servers ?? []).some((s) => names.has(credentialOf(serverTls(s)) ?? '')));
   const named = (context: PushContext): boolean => context.gateways.some((g) => (g.spec.servers ?? []).some((s) => names.has(credentialOf(serverTls(s)) ?? '')));
   if (!named(previous) && !named(next)) return { types: none, affects: () => false, reason };
+  const validity = (context: PushContext): string =>
+    [...names].map((n) => `${certificateCredential(context, change.namespace, n).ok}/${caCredential(context, change.namespace, n).ok}`).join(',');
+  const chainsChange = validity(previous) !== validity(next);
   return {
-    types: new Set([SDS, LDS]),
+    types: new Set(chainsChange ? [SDS, LDS] : [SDS]),
     affects: (proxy) => proxy.type === 'router' && proxy.namespace === change.namespace && (uses(next, proxy) || uses(previous, proxy)),
     reason,
+    secretsOf: [...names].map((name) => ({ namespace: change.namespace, name })),
   };
 }
 

@@ -11,7 +11,7 @@ import type { XdsResource } from '../xds/resource.js';
 import { SidecarGenerator } from '../xds/gen/sidecar/generator.js';
 import { GrpcGenerator } from '../xds/gen/grpc/generator.js';
 import { GatewayGenerator } from '../xds/gen/gateway/generator.js';
-import { reusableEntries, type TypeChange } from '../xds/gen/cache.js';
+import { reusableEntries, secretDependency, type TypeChange } from '../xds/gen/cache.js';
 import { analyzeMissingSubsets, type MissingSubset } from './analysis.js';
 import { changeImpact, pushRequestFor, type ChangeImpact } from './changes.js';
 import { Debouncer } from './debouncer.js';
@@ -210,15 +210,20 @@ export class MeshPipeline {
   }
 }
 
-/** How the batch touches each xDS type: everywhere, or only through some services' endpoints and pods. */
+/** How the batch touches each xDS type: everywhere, or only through some services' endpoints and pods and some Secrets. */
 function typeChanges(impacts: readonly ChangeImpact[]): Map<string, TypeChange> | 'all' {
   const changes = new Map<string, TypeChange>();
   for (const impact of impacts) {
     if (impact.types === 'all') return 'all';
+    const limited = impact.servicesOf || impact.secretsOf;
+    const dependencies = [
+      ...(impact.servicesOf ?? []),
+      ...(impact.secretsOf ?? []).map((s) => secretDependency(s.namespace, s.name)),
+    ];
     for (const type of impact.types) {
       const sofar = changes.get(type);
       if (sofar === 'all') continue;
-      changes.set(type, impact.servicesOf ? new Set([...(sofar ?? []), ...impact.servicesOf]) : 'all');
+      changes.set(type, limited ? new Set([...(sofar ?? []), ...dependencies]) : 'all');
     }
   }
   return changes;

@@ -5,10 +5,11 @@
 // proxies), each later one overriding. Tracing yields one spec per mode
 // (CLIENT: outbound, SERVER: inbound); access logging a provider list per
 // mode, or undefined when neither Telemetry nor a default provider
-// configures it (then the mesh config's accessLogFile applies).
+// configures it (then the mesh config's accessLogFile applies); metrics the
+// per-provider overrides of each mode (istiod's mergeMetrics).
 import type { ExtensionProvider, MeshConfig } from '../model/meshConfig.js';
 import type { Proxy } from '../model/proxy.js';
-import type { ProviderRef, TelemetryAccessLogging, TelemetryCustomTag, TelemetrySpec, TelemetryTracing, WorkloadMode } from '../model/telemetry.js';
+import type { MetricsOverride, ProviderRef, TelemetryAccessLogging, TelemetryCustomTag, TelemetryMetrics, TelemetrySpec, TelemetryTracing, WorkloadMode } from '../model/telemetry.js';
 import { labelsMatch } from './hosts.js';
 import type { ConfigEntry, PushContext } from './pushContext.js';
 
@@ -31,11 +32,42 @@ export interface LoggingSpec {
   readonly filter?: string;
 }
 
+export interface TagOverrideSpec {
+  readonly name: string;
+  readonly remove: boolean;
+  /** A CEL expression (UPSERT); '' when removed. */
+  readonly value: string;
+}
+
+export interface MetricOverrideSpec {
+  /** An IstioMetric name (REQUEST_COUNT, ...) or a custom metric's name. */
+  readonly name: string;
+  readonly disabled: boolean;
+  /** Sorted by name. */
+  readonly tags: readonly TagOverrideSpec[];
+}
+
+export interface MetricsModeSpec {
+  /** ALL_METRICS disabled for this mode: the provider adds no filter there. */
+  readonly disabled: boolean;
+  /** Sorted by metric name. */
+  readonly overrides: readonly MetricOverrideSpec[];
+}
+
+export interface MetricsSpec {
+  readonly provider: ExtensionProvider;
+  readonly modes: Readonly<Record<TelemetryMode, MetricsModeSpec>>;
+  /** The last `reportingInterval` naming this provider (a duration string). */
+  readonly reportingInterval?: string;
+}
+
 export interface ProxyTelemetry {
   /** Telemetry objects that apply, root namespace first (namespace/name). */
   readonly applied: readonly string[];
   readonly tracing?: Readonly<Record<TelemetryMode, TracingSpec>>;
   readonly accessLogging?: Readonly<Record<TelemetryMode, readonly LoggingSpec[]>>;
+  /** Metrics providers in scope, sorted by name; undefined when none. */
+  readonly metrics?: readonly MetricsSpec[];
 }
 
 type TelemetryEntry = ConfigEntry<TelemetrySpec>;
@@ -163,6 +195,89 @@ export function mergeAccessLogging(levels: readonly (readonly TelemetryAccessLog
   return specs.sort((a, b) => (a.provider.name < b.provider.name ? -1 : a.provider.name > b.provider.name ? 1 : 0));
 }
 
+/** Istio's standard metrics (MetricSelector.IstioMetric without ALL_METRICS), sorted. */
+export const istioMetrics: readonly string[] = [
+  'GRPC_REQUEST_MESSAGES', 'GRPC_RESPONSE_MESSAGES', 'REQUEST_COUNT', 'REQUEST_DURATION', 'REQUEST_SIZE', 'RESPONSE_SIZE',
+  'TCP_CLOSED_CONNECTIONS', 'TCP_OPENED_CONNECTIONS', 'TCP_RECEIVED_BYTES', 'TCP_SENT_BYTES',
+];
+
+/** An override without a metric (or with ALL_METRICS) selects all of them; istiod's isAllMetrics. */
+const selectsAllMetrics = (o: MetricsOverride): boolean => o.match?.customMetric === undefined && (o.match?.metric === undefined || o.match.metric === 'ALL_METRICS');
+
+function matchedMetrics(o: MetricsOverride): readonly string[] {
+  if (o.match?.customMetric !== undefined) return [o.match.customMetric];
+  return o.match?.metric === undefined || o.match.metric === 'ALL_METRICS' ? istioMetrics : [o.match.metric];
+}
+
+const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/**
+ * Metrics providers and their overrides per mode, by istiod's mergeMetrics:
+ * the last entry naming providers decides which are in scope (default
+ * providers otherwise); entries without providers apply to the previous
+ * entry's; overrides merge metric by metric, later ones winning per field and
+ * per tag; disabling ALL_METRICS (or an override without a metric) drops the
+ * provider's filter for the matched modes until a later override of that mode.
+ */
+export function mergeMetrics(metrics: readonly TelemetryMetrics[], mesh: MeshConfig): MetricsSpec[] {
+  type Override = { disabled?: boolean; tags: Map<string, { operation?: 'UPSERT' | 'REMOVE'; value?: string }> };
+  const defaults = mesh.defaultProviders.metrics;
+  const providers = new Map<string, Record<TelemetryMode, Map<string, Override>>>();
+  const fresh = (): Record<TelemetryMode, Map<string, Override>> => ({ CLIENT: new Map(), SERVER: new Map() });
+  if (metrics.length === 0) for (const name of defaults) providers.set(name, fresh());
+  let inScope: readonly string[] = defaults;
+  for (const m of metrics) if (providerNames(m.providers).length > 0) inScope = providerNames(m.providers);
+  let parent: readonly string[] = defaults;
+  const disabledAll = new Set<string>();
+  const intervals = new Map<string, string>();
+  for (const m of metrics) {
+    const named = providerNames(m.providers);
+    const names = named.length > 0 ? named : parent;
+    parent = names;
+    for (const provider of names) {
+      if (!inScope.includes(provider)) continue;
+      if (m.reportingInterval !== undefined) intervals.set(provider, m.reportingInterval);
+      let byMode = providers.get(provider);
+      if (!byMode) providers.set(provider, (byMode = fresh()));
+      for (const o of m.overrides ?? []) {
+        const targets = modes(o.match?.mode);
+        if (selectsAllMetrics(o) && o.disabled === true) {
+          for (const mode of targets) disabledAll.add(`${provider}/${mode}`);
+          continue;
+        }
+        for (const mode of targets) {
+          disabledAll.delete(`${provider}/${mode}`);
+          for (const metric of matchedMetrics(o)) {
+            const override: Override = byMode[mode].get(metric) ?? { tags: new Map() };
+            if (o.disabled !== undefined) override.disabled = o.disabled;
+            for (const [tag, value] of Object.entries(o.tagOverrides ?? {})) override.tags.set(tag, value);
+            byMode[mode].set(metric, override);
+          }
+        }
+      }
+    }
+  }
+  const specs: MetricsSpec[] = [];
+  for (const [name, byMode] of providers) {
+    const provider = findProvider(mesh, name);
+    if (!provider) continue;
+    const side = (mode: TelemetryMode): MetricsModeSpec => {
+      if (disabledAll.has(`${name}/${mode}`)) return { disabled: true, overrides: [] };
+      const overrides = [...byMode[mode]].map(([metric, o]) => ({
+        name: metric,
+        disabled: o.disabled ?? false,
+        tags: [...o.tags]
+          .map(([tag, t]) => (t.operation === 'REMOVE' ? { name: tag, remove: true, value: '' } : { name: tag, remove: false, value: t.value ?? '' }))
+          .sort(byName),
+      }));
+      return { disabled: false, overrides: overrides.sort(byName) };
+    };
+    const interval = intervals.get(name);
+    specs.push({ provider, modes: { CLIENT: side('CLIENT'), SERVER: side('SERVER') }, ...(interval !== undefined ? { reportingInterval: interval } : {}) });
+  }
+  return specs.sort((a, b) => byName(a.provider, b.provider));
+}
+
 /** The merged Telemetry of one proxy; an empty `applied` with no tracing or access logging means none applies. */
 export function proxyTelemetry(context: PushContext, proxy: Pick<Proxy, 'type' | 'namespace' | 'labels'>): ProxyTelemetry {
   const mesh = context.meshConfig;
@@ -170,8 +285,10 @@ export function proxyTelemetry(context: PushContext, proxy: Pick<Proxy, 'type' |
   const tracing = mergeTracing(applied.flatMap((t) => t.spec.tracing ?? []), mesh);
   const levels = applied.map((t) => t.spec.accessLogging ?? []).filter((l) => l.length > 0);
   const logged = levels.length > 0 || mesh.defaultProviders.accessLogging.length > 0;
+  const metrics = mergeMetrics(applied.flatMap((t) => t.spec.metrics ?? []), mesh);
   return {
     applied: applied.map((t) => `${t.namespace}/${t.name}`),
+    ...(metrics.length > 0 ? { metrics } : {}),
     ...(tracing ? { tracing } : {}),
     ...(logged ? { accessLogging: { CLIENT: mergeAccessLogging(levels, mesh, 'CLIENT'), SERVER: mergeAccessLogging(levels, mesh, 'SERVER') } } : {}),
   };

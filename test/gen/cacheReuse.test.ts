@@ -1,9 +1,9 @@
 // Which generated results a new push context inherits from the previous one.
 import { describe, expect, it } from 'vitest';
-import { reusableEntries, serviceResultKey, type TypeChange } from '../../src/xds/gen/cache.js';
+import { gatewayListenerKey, reusableEntries, secretDependency, secretResultKey, serviceResultKey, type TypeChange } from '../../src/xds/gen/cache.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 
-const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS } = TypeUrl;
+const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS, Secret: SDS } = TypeUrl;
 const reviews = 'reviews.shop.svc.cluster.local';
 const ratings = 'ratings.shop.svc.cluster.local';
 const reviewsEds = serviceResultKey('eds-svc', reviews, `outbound|9080||${reviews}|-`);
@@ -60,5 +60,29 @@ describe('reusableEntries', () => {
     );
     // A CDS change everywhere (a DestinationRule, say) in the same batch wins.
     expect(kept(new Map<string, TypeChange>([...changes, [CDS, 'all']]))).toEqual(without('cds', 'eds'));
+  });
+
+  it('on a Secret change keeps every result that does not read it: other Secrets, and the listeners of gateways not using it', () => {
+    const secrets = new Map<string, unknown>([
+      ['lds|shop|-', 'sidecar listeners'],
+      [gatewayListenerKey('istio-system', ['shop-tls', 'blog-tls'], 'gw'), 'shop gateway listeners'],
+      [gatewayListenerKey('istio-system', ['blog-tls'], 'blog'), 'blog gateway listeners'],
+      [gatewayListenerKey('apps', ['shop-tls'], 'gw'), 'listeners of a gateway elsewhere'],
+      [gatewayListenerKey('istio-system', [], 'plain'), 'plain gateway listeners'],
+      [secretResultKey('sds-gw', 'istio-system', 'shop-tls', 'kubernetes://shop-tls'), 'shop secret'],
+      [secretResultKey('sds-cred', 'istio-system', 'shop-tls', 'cert'), 'shop credential'],
+      [secretResultKey('sds-gw', 'istio-system', 'blog-tls', 'kubernetes://blog-tls'), 'blog secret'],
+      [secretResultKey('sds-gw', 'apps', 'shop-tls', 'kubernetes://shop-tls'), 'shop secret elsewhere'],
+    ]);
+    const keptOf = (changes: Map<string, TypeChange>) => reusableEntries(secrets, changes).map(([, value]) => value).sort();
+    const shopTls = new Set([secretDependency('istio-system', 'shop-tls')]);
+    expect(keptOf(new Map([[SDS, shopTls]]))).toEqual(
+      ['sidecar listeners', 'shop gateway listeners', 'blog gateway listeners', 'listeners of a gateway elsewhere', 'plain gateway listeners', 'blog secret', 'shop secret elsewhere'].sort(),
+    );
+    expect(keptOf(new Map([[SDS, shopTls], [LDS, shopTls]]))).toEqual(
+      ['sidecar listeners', 'blog gateway listeners', 'listeners of a gateway elsewhere', 'plain gateway listeners', 'blog secret', 'shop secret elsewhere'].sort(),
+    );
+    // Without a dependency list (a Gateway change), every secret result goes.
+    expect(keptOf(new Map([[SDS, 'all']]))).not.toContain('blog secret');
   });
 });

@@ -44,13 +44,39 @@ describe('Telemetry validation', () => {
     ['an unknown metric', { metrics: [{ overrides: [{ match: { metric: 'REQUESTS' } }] }] }, 'spec.metrics[0].overrides[0].match.metric: "REQUESTS" is not one of'],
     ['an empty filter expression', { accessLogging: [{ filter: { expression: ' ' } }] }, 'spec.accessLogging[0].filter.expression: must be a valid CEL expression: empty expression'],
     ['a misspelled field', { tracing: [{ randomSamplingPercent: 1 }] }, 'spec.tracing[0].randomSamplingPercent: unknown field'],
+    [
+      'a tag override whose value is not CEL',
+      { metrics: [{ overrides: [{ match: { metric: 'REQUEST_COUNT' }, tagOverrides: { route: { value: "request.url_path ==" } } }] }] },
+      'spec.metrics[0].overrides[0].tagOverrides.route.value: must be a valid CEL expression: Unexpected token: EOF',
+    ],
+    [
+      'an UPSERT without a value',
+      { metrics: [{ overrides: [{ tagOverrides: { route: { operation: 'UPSERT' } } }] }] },
+      'spec.metrics[0].overrides[0].tagOverrides.route.value: must be set when operation is UPSERT',
+    ],
+    [
+      'a REMOVE with a value',
+      { metrics: [{ overrides: [{ tagOverrides: { route: { operation: 'REMOVE', value: "'x'" } } }] }] },
+      'spec.metrics[0].overrides[0].tagOverrides.route.value: must not be set when operation is REMOVE',
+    ],
+    ['an unknown tag operation', { metrics: [{ overrides: [{ tagOverrides: { route: { operation: 'DELETE' } } }] }] }, 'spec.metrics[0].overrides[0].tagOverrides.route.operation: "DELETE" is not one of UPSERT, REMOVE'],
   ];
   for (const [what, spec, reason] of invalid) {
     it(`rejects ${what}`, () => expect(rejections(telemetry('t', spec)).reasons.t).toContain(reason));
   }
 
   it('accepts metrics overrides (tag overrides and disabling)', () => {
-    const spec = { metrics: [{ providers: [{ name: 'prometheus' }], overrides: [{ match: { metric: 'REQUEST_COUNT', mode: 'CLIENT' }, tagOverrides: { request_protocol: { operation: 'REMOVE' } } }, { match: { metric: 'ALL_METRICS' }, disabled: true }] }] };
+    const spec = {
+      metrics: [
+        {
+          providers: [{ name: 'prometheus' }],
+          overrides: [
+            { match: { metric: 'REQUEST_COUNT', mode: 'CLIENT' }, tagOverrides: { request_protocol: { operation: 'REMOVE' }, route: { value: 'request.url_path' } } },
+            { match: { metric: 'ALL_METRICS' }, disabled: true },
+          ],
+        },
+      ],
+    };
     expect(rejections(telemetry('m', spec)).stored).toEqual(['m']);
   });
 });

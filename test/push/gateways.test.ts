@@ -11,6 +11,7 @@ import { Command } from 'commander';
 import type { ModelChange } from '../../src/model/meshModel.js';
 import { meshFromYaml, proxyForPod } from '../support/goldenMesh.js';
 import { captureLogger } from '../support/captureLogger.js';
+import { opensslServingCertificate } from '../support/ca.js';
 
 const router = (name: string, namespace: string, labels: Record<string, string>) =>
   proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels } }, 'router');
@@ -129,11 +130,25 @@ describe('gateway change impact', () => {
   });
 
   it('a credential Secret (or its -cacert) reaches only the routers of its namespace whose Gateways use it; other Secrets reach nobody', () => {
+    // Unchanged validity (here: missing before and after) changes the secret only; one that becomes valid changes the chains too.
+    const pair = opensslServingCertificate('a.example.com');
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    const { context: withSecret } = meshFromYaml(`${gateway('gw', 'istio-system', '{istio: ingress}', `
+  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: MUTUAL, credentialName: shop-tls}}`)}---
+apiVersion: v1
+kind: Secret
+metadata: {name: shop-tls, namespace: istio-system}
+data: {tls.crt: ${b64(pair.cert)}, tls.key: ${b64(pair.key)}, ca.crt: ${b64(pair.cert)}}
+`);
     for (const name of ['shop-tls', 'shop-tls-cacert']) {
       const impact = changeImpact(secret(name, 'istio-system'), context, context);
-      expect(short(impact.types)).toEqual(['Listener', 'Secret']);
+      expect(short(impact.types)).toEqual(['Secret']);
+      expect(impact.secretsOf).toEqual([...new Set([name, 'shop-tls'])].map((n) => ({ namespace: 'istio-system', name: n })));
       expect([ingress, other, elsewhere, sidecar].map((p) => impact.affects!(p))).toEqual([true, false, false, false]);
     }
+    const appeared = changeImpact(secret('shop-tls', 'istio-system'), context, withSecret);
+    expect(short(appeared.types)).toEqual(['Listener', 'Secret']);
+    expect([ingress, other, elsewhere, sidecar].map((p) => appeared.affects!(p))).toEqual([true, false, false, false]);
     const unrelated = changeImpact(secret('default-token-abc', 'istio-system'), context, context);
     expect(short(unrelated.types)).toEqual([]);
   });

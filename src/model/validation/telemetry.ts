@@ -2,7 +2,9 @@
 // a workload selector and targetRefs exclude each other, sampling is a
 // percentage, a custom tag has exactly one source, and an access-log filter
 // must be a CEL expression that parses (Envoy would otherwise reject the
-// whole listener, so a bad one is rejected here, at validation).
+// whole listener, so a bad one is rejected here, at validation); so must a
+// metric tag override's value (an UPSERT's CEL expression, which istio-proxy's
+// stats filter evaluates), and a REMOVE carries none.
 import { parse as parseCel } from '@marcbachmann/cel-js';
 import type { TelemetryCustomTag, TelemetrySpec } from '../telemetry.js';
 import { arr, checkSchema, map, obj, oneOf, type Schema } from './schema.js';
@@ -78,9 +80,12 @@ export function validateTelemetry(spec: TelemetrySpec): string[] {
   spec.metrics?.forEach((metrics, i) => {
     checkProviders(metrics.providers, `spec.metrics[${i}]`);
     metrics.overrides?.forEach((override, j) => {
+      const path = `spec.metrics[${i}].overrides[${j}]`;
       if (override.match?.metric !== undefined && override.match.customMetric !== undefined) {
-        problems.push(`spec.metrics[${i}].overrides[${j}].match: only one of metric or customMetric can be set`);
+        problems.push(`${path}.match: only one of metric or customMetric can be set`);
       }
+      if (override.match?.customMetric === '') problems.push(`${path}.match.customMetric: must not be empty`);
+      for (const [tag, tagOverride] of Object.entries(override.tagOverrides ?? {})) checkTagOverride(tag, tagOverride, `${path}.tagOverrides`, problems);
     });
   });
   spec.accessLogging?.forEach((logging, i) => {
@@ -93,6 +98,22 @@ export function validateTelemetry(spec: TelemetrySpec): string[] {
     }
   });
   return problems;
+}
+
+/** A tag override: a tag name, and an UPSERT's value (the default operation) a CEL expression; REMOVE takes no value. */
+function checkTagOverride(tag: string, override: { operation?: 'UPSERT' | 'REMOVE'; value?: string }, path: string, problems: string[]): void {
+  if (tag.trim() === '') problems.push(`${path}: a tag name must not be empty`);
+  const at = `${path}.${tag}`;
+  if (override.operation === 'REMOVE') {
+    if (override.value !== undefined && override.value !== '') problems.push(`${at}.value: must not be set when operation is REMOVE`);
+    return;
+  }
+  if (override.value === undefined || override.value === '') {
+    problems.push(`${at}.value: must be set when operation is UPSERT`);
+    return;
+  }
+  const problem = celProblem(override.value);
+  if (problem) problems.push(`${at}.value: must be a valid CEL expression: ${problem}`);
 }
 
 function checkCustomTag(tag: TelemetryCustomTag, path: string, problems: string[]): void {

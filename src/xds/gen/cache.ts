@@ -56,14 +56,53 @@ function serviceOfResult(kind: ServiceResultKind, key: string): string | undefin
   return end < 0 ? undefined : key.slice(kind.length + 1, end);
 }
 
+/** Kinds of results that depend on one Secret (a gateway's SDS resource, a parsed credential). */
+type SecretResultKind = 'sds-gw' | 'sds-cred';
+
+/**
+ * The cache key of a result that reads the credential `name` of `namespace`
+ * (Secrets `name` and `name-cacert`): `KIND|NAMESPACE/NAME|DETAIL`.
+ */
+export function secretResultKey(kind: SecretResultKind, namespace: string, name: string, detail: string): string {
+  return `${kind}|${namespace}/${name}|${detail}`;
+}
+
+const secretPrefix = 'secret:';
+
+/**
+ * A changed Secret as a TypeChange entry (beside service hostnames, which
+ * never contain ':'): results reading it are dropped, and the listeners of
+ * the gateways using it when it is part of an LDS change.
+ */
+export function secretDependency(namespace: string, name: string): string {
+  return `${secretPrefix}${namespace}/${name}`;
+}
+
+/**
+ * The cache key of a gateway's listeners: `lds-gw|NAMESPACE|CREDENTIALS|DETAIL`
+ * with the credentialNames its servers use, so that a Secret whose validity
+ * changed drops the listeners of the gateways using it only.
+ */
+export function gatewayListenerKey(namespace: string, credentials: readonly string[], detail: string): string {
+  return `lds-gw|${namespace}|${credentials.join(',')}|${detail}`;
+}
+
+/** Whether a gateway listener key (gatewayListenerKey) names a credential among the changed Secrets. */
+function usesChangedSecret(key: string, change: ReadonlySet<string>): boolean {
+  const [, namespace, credentials] = key.split('|', 3);
+  if (namespace === undefined || !credentials) return false;
+  return credentials.split(',').some((c) => change.has(secretDependency(namespace, c)));
+}
+
 const keyTypes: ReadonlyArray<[string, string]> = [
   ['cds', TypeUrl.Cluster],
   ['lds', TypeUrl.Listener],
   ['rds', TypeUrl.RouteConfiguration],
   ['eds', TypeUrl.ClusterLoadAssignment],
+  ['sds', TypeUrl.Secret],
 ];
 
-/** The xDS type a cache entry belongs to: every key starts with cds, lds, rds or eds. */
+/** The xDS type a cache entry belongs to: every key starts with cds, lds, rds, eds or sds. */
 export function cacheKeyType(key: string): string | undefined {
   return keyTypes.find(([prefix]) => key.startsWith(prefix))?.[1];
 }
@@ -71,7 +110,8 @@ export function cacheKeyType(key: string): string | undefined {
 /**
  * How a batch of changes touches one xDS type: everywhere ('all'), or only
  * through the endpoints and pods of these service hostnames (EndpointSlice and
- * Pod changes), which some cached results do not depend on.
+ * Pod changes) and these Secrets (secretDependency), which most cached
+ * results do not depend on.
  */
 export type TypeChange = 'all' | ReadonlySet<string>;
 
@@ -87,7 +127,10 @@ export type TypeChange = 'all' | ReadonlySet<string>;
  * - CDS: the clusters of other services (they pin their endpoints' identities),
  *   inbound, well-known and JWKS clusters; the assembled lists are rebuilt;
  * - LDS and RDS: everything, as listeners and routes do not read endpoints or
- *   pods other than through keys (a proxy's own labels and inbound ports).
+ *   pods other than through keys (a proxy's own labels and inbound ports),
+ *   except the listeners of the gateways using a changed Secret (a chain
+ *   exists only while its credential is valid);
+ * - SDS: the results of other Secrets.
  */
 export function reusableEntries(previous: ReadonlyMap<string, unknown>, changes: ReadonlyMap<string, TypeChange> | 'all'): [string, unknown][] {
   if (changes === 'all') return [];
@@ -105,6 +148,9 @@ export function reusableEntries(previous: ReadonlyMap<string, unknown>, changes:
     if (change === 'all') return false;
     if (type === TypeUrl.ClusterLoadAssignment) return unaffectedEndpointEntry(key, change);
     if (type === TypeUrl.Cluster) return unaffectedClusterEntry(key, change);
+    // Secret results are keyed KIND|NAMESPACE/NAME|... (secretResultKey).
+    if (type === TypeUrl.Secret) return !change.has(`${secretPrefix}${key.split('|', 2)[1]}`);
+    if (type === TypeUrl.Listener && key.startsWith('lds-gw|')) return !usesChangedSecret(key, change);
     return true;
   });
 }

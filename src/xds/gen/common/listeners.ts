@@ -4,13 +4,18 @@ import { adsConfigSource, filterNames, typeUrls } from './names.js';
 import type { Json } from './clusters.js';
 import type { HcmTelemetry } from './telemetry.js';
 
-/** HTTP filters in istiod's order (security, then fault before cors before router); Istio-proxy-only filters are left out. */
-export function httpFilters(withFaultAndCors: boolean, securityFilters: readonly Json[] = []): Json[] {
+/**
+ * HTTP filters in istiod's order (security, then fault before cors, then
+ * Telemetry's stats filters, then the router); other Istio-proxy-only filters
+ * (metadata exchange) are left out.
+ */
+export function httpFilters(withFaultAndCors: boolean, securityFilters: readonly Json[] = [], telemetryFilters: readonly Json[] = []): Json[] {
   const filters: Json[] = [...securityFilters];
   if (withFaultAndCors) {
     filters.push({ name: filterNames.fault, typedConfig: { '@type': typeUrls.fault } });
     filters.push({ name: filterNames.cors, typedConfig: { '@type': typeUrls.cors } });
   }
+  filters.push(...telemetryFilters);
   filters.push({ name: filterNames.router, typedConfig: { '@type': typeUrls.router } });
   return filters;
 }
@@ -23,7 +28,7 @@ export interface HttpConnectionManagerInput {
   inbound: boolean;
   /** jwt_authn and RBAC filters (inbound), run before everything else. */
   securityFilters?: readonly Json[];
-  /** Tracing and access logs from Telemetry (see telemetry.ts). */
+  /** Tracing, access logs and stats filters from Telemetry (see telemetry.ts). */
   telemetry?: HcmTelemetry;
   /** A gateway's edge settings (istiod's gateway connection manager): the client address is the remote peer, XFCC is sanitized and set. */
   gateway?: boolean;
@@ -33,7 +38,7 @@ export function httpConnectionManager(input: HttpConnectionManagerInput): Json {
   const hcm: Json = { '@type': typeUrls.httpConnectionManager, statPrefix: input.statPrefix };
   if (input.rds !== undefined) hcm.rds = { configSource: adsConfigSource(), routeConfigName: input.rds };
   else hcm.routeConfig = input.routeConfig;
-  hcm.httpFilters = httpFilters(!input.inbound, input.securityFilters);
+  hcm.httpFilters = httpFilters(!input.inbound, input.securityFilters, input.telemetry?.statsFilters);
   hcm.useRemoteAddress = { value: false };
   hcm.streamIdleTimeout = { seconds: 0 };
   hcm.normalizePath = { value: true };

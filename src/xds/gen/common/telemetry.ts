@@ -1,8 +1,9 @@
 // What a proxy's Telemetry (and the mesh config's telemetry fields) add to
-// its listeners, for the outbound (CLIENT) and inbound (SERVER) side: tracing
-// and access logs on HTTP connection managers (passed to their builder),
-// access logs on tcp_proxy filters and on the listeners themselves (added
-// to built listeners by withListenerAccessLogs), with a key that is '' when
+// its listeners, for the outbound (CLIENT) and inbound (SERVER) side: tracing,
+// access logs and Istio's stats filter on HTTP connection managers (passed to
+// their builder), access logs and the stats filter on tcp_proxy filter lists,
+// access logs on the listeners themselves (added to built listeners by
+// withListenerTelemetry), with a key that is '' when
 // nothing is added, so that proxies without telemetry keep sharing
 // generated listeners. Gateways take the outbound side (istiod's gateway
 // listener class is CLIENT).
@@ -14,6 +15,7 @@ import { accessLogs } from './accessLog.js';
 import { filterNames } from './names.js';
 import type { Json } from './clusters.js';
 import { hcmTracing, tracingRequestIdExtension } from './tracing.js';
+import { statsFilters } from './stats.js';
 
 export interface HcmTelemetry {
   readonly tracing?: Json;
@@ -23,6 +25,8 @@ export interface HcmTelemetry {
   readonly accessLog?: readonly Json[];
   /** On the listener itself (connections no chain matched). */
   readonly listenerAccessLog?: readonly Json[];
+  /** `istio.stats` filters: before the router (HTTP) and before tcp_proxy (network). */
+  readonly statsFilters?: readonly Json[];
 }
 
 export interface ProxyHcmTelemetry {
@@ -41,10 +45,13 @@ export function proxyHcmTelemetry(context: PushContext, proxy: Proxy): ProxyHcmT
     const tracing = spec ? hcmTracing(context, proxy, spec) : undefined;
     const accessLog = accessLogs(telemetry.accessLogging?.[mode], context);
     const listenerAccessLog = context.meshConfig.disableEnvoyListenerLog ? [] : accessLogs(telemetry.accessLogging?.[mode], context, true);
+    // istiod's gateway listener class is CLIENT but, like inbound, does not trust the Host header.
+    const stats = statsFilters(telemetry.metrics ?? [], mode, mode === 'SERVER' || proxy.type === 'router');
     return {
       ...(tracing ? { tracing, requestIdExtension: tracingRequestIdExtension(spec!) } : {}),
       ...(accessLog.length > 0 ? { accessLog } : {}),
       ...(listenerAccessLog.length > 0 ? { listenerAccessLog } : {}),
+      ...(stats.length > 0 ? { statsFilters: stats } : {}),
     };
   };
   const outbound = side('CLIENT');
@@ -54,16 +61,21 @@ export function proxyHcmTelemetry(context: PushContext, proxy: Proxy): ProxyHcmT
   return { key, outbound, inbound };
 }
 
-/** Adds the side's access logs to built listeners and their tcp_proxy filters (HTTP connection managers already carry theirs). */
-export function withListenerAccessLogs(listeners: Json[], side: HcmTelemetry): Json[] {
-  if (!side.accessLog && !side.listenerAccessLog) return listeners;
+/**
+ * Adds the side's access logs to built listeners and their tcp_proxy filters,
+ * and its stats filters before each tcp_proxy (HTTP connection managers
+ * already carry theirs).
+ */
+export function withListenerTelemetry(listeners: Json[], side: HcmTelemetry): Json[] {
+  if (!side.accessLog && !side.listenerAccessLog && !side.statsFilters) return listeners;
   for (const listener of listeners) {
     if (side.listenerAccessLog) listener.accessLog = side.listenerAccessLog;
-    if (!side.accessLog) continue;
     for (const chain of (listener.filterChains as Json[] | undefined) ?? []) {
-      for (const filter of (chain.filters as Json[] | undefined) ?? []) {
-        if (filter.name === filterNames.tcpProxy) (filter.typedConfig as Json).accessLog = side.accessLog;
-      }
+      const filters = (chain.filters as Json[] | undefined) ?? [];
+      const tcp = filters.findIndex((f) => f.name === filterNames.tcpProxy);
+      if (tcp < 0) continue;
+      if (side.accessLog) (filters[tcp]!.typedConfig as Json).accessLog = side.accessLog;
+      if (side.statsFilters) chain.filters = [...filters.slice(0, tcp), ...side.statsFilters, ...filters.slice(tcp)];
     }
   }
   return listeners;

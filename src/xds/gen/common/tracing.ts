@@ -135,7 +135,9 @@ export function hcmTracing(context: PushContext, proxy: Proxy, spec: TracingSpec
   if (!config) return undefined;
   const { name, typeUrl } = tracerTypes[tracer.kind];
   const tracing: Json = {};
-  if (tracer.kind === 'skywalking') tracing.spawnUpstreamSpan = { value: true };
+  // A child span per upstream request: always for SkyWalking, and on gateways (istiod's
+  // PILOT_SPAWN_UPSTREAM_SPAN_FOR_GATEWAY, on by default since Istio 1.28 and then always).
+  if (tracer.kind === 'skywalking' || proxy.type === 'router') tracing.spawnUpstreamSpan = { value: true };
   tracing.provider = { name, typedConfig: { '@type': typeUrl, ...config } };
   const maxTagLength = tracer.settings.maxTagLength;
   if (maxTagLength && tracer.kind !== 'skywalking') tracing.maxPathTagLength = { value: maxTagLength };

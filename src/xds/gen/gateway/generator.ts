@@ -10,14 +10,15 @@ import type { PushContext } from '../../../push/pushContext.js';
 import { mergeGateways, type MergedGateway } from '../../../push/gateways.js';
 import { TypeUrl, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
-import { encodeShared, memo } from '../cache.js';
+import { encodeShared, gatewayListenerKey, memo, secretResultKey } from '../cache.js';
 import { buildBlackHoleCluster, buildPassthroughCluster, type Json } from '../common/clusters.js';
 import { SidecarGenerator, encodedOutboundClusters } from '../sidecar/generator.js';
 import { outboundClusters } from '../sidecar/clusters.js';
 import { gatewayListeners } from './listeners.js';
 import { buildGatewayRouteConfiguration } from './routes.js';
 import { buildCredentialSecret, referencedCredentialNames } from './secrets.js';
-import { parseCredentialName, secretObject } from './credentials.js';
+import { credentialPrefix, parseCredentialName, secretObject } from '../../../push/credentials.js';
+import { proxyHcmTelemetry } from '../common/telemetry.js';
 import { isSniDnatRouter, planSniDnatLoadAssignment, sniDnatClusters } from './sniDnat.js';
 
 const labelsKey = (proxy: Proxy): string => JSON.stringify(Object.entries(proxy.labels).sort());
@@ -83,8 +84,12 @@ export class GatewayGenerator implements ResourceGenerator {
 
   listeners(context: PushContext, proxy: Proxy): XdsResource[] {
     const merged = this.merged(context, proxy);
-    return memo(context, `lds-gw|${proxy.namespace}|${merged.key}`, () => {
-      const { listeners, dropped } = gatewayListeners(context, proxy, merged);
+    // Telemetry depends on the workload (selector, targetRefs, canonical labels): its key joins the cache key where it adds anything.
+    const telemetry = proxyHcmTelemetry(context, proxy);
+    const tel = telemetry.key ? `|tel:${telemetry.key}` : '';
+    const credentials = referencedCredentialNames(merged).map((n) => n.slice(credentialPrefix.length));
+    return memo(context, gatewayListenerKey(proxy.namespace, credentials, `${merged.key}${tel}`), () => {
+      const { listeners, dropped } = gatewayListeners(context, proxy, merged, telemetry.outbound);
       for (const { server, reason } of dropped) {
         this.logger?.warn(
           { proxy: proxy.id, gateway: server.gatewayKey, port: server.server.port.number },
@@ -112,16 +117,19 @@ export class GatewayGenerator implements ResourceGenerator {
   }
 
   secrets(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
-    const names = watched.wildcard ? referencedCredentialNames(this.merged(context, proxy)) : [...watched.names];
+    const referenced = referencedCredentialNames(this.merged(context, proxy));
+    const names = watched.wildcard ? referenced : [...watched.names];
     const out: XdsResource[] = [];
     for (const name of names) {
-      // As for routes: only names of Secrets that exist in the proxy's namespace are cached.
       const parsed = parseCredentialName(name, proxy.namespace);
       if (!parsed || !secretObject(context, proxy.namespace, parsed.name)) continue;
-      const resource = memo(context, `sds-gw|${proxy.namespace}|${name}`, () => {
+      const build = (): XdsResource | undefined => {
         const json = buildCredentialSecret(context, proxy, name);
         return json ? encodeShared(context, TypeUrl.Secret, name, json) : undefined;
-      });
+      };
+      // As for routes, only what the gateway's servers name is cached (a proxy asking for other names must
+      // not grow the cache); the key names the Secret, so rotating it drops only its entries.
+      const resource = referenced.includes(name) ? memo(context, secretResultKey('sds-gw', proxy.namespace, parsed.name, name), build) : build();
       if (resource) out.push(resource);
     }
     return out;
@@ -133,7 +141,7 @@ export class GatewayGenerator implements ResourceGenerator {
     const scope = context.scopeFor(proxy);
     return {
       clusters: [...outboundClusters(context, scope), ...(isSniDnatRouter(proxy) ? sniDnatClusters(context, scope) : []), buildBlackHoleCluster(), buildPassthroughCluster()],
-      listeners: gatewayListeners(context, proxy, merged).listeners,
+      listeners: gatewayListeners(context, proxy, merged, proxyHcmTelemetry(context, proxy).outbound).listeners,
       routes: [...merged.serversByRouteName.keys()].map((n) => buildGatewayRouteConfiguration(context, proxy, merged, n)).filter((r): r is Json => r !== undefined),
       secrets: referencedCredentialNames(merged).map((n) => buildCredentialSecret(context, proxy, n)).filter((s): s is Json => s !== undefined),
     };

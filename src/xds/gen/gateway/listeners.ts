@@ -14,7 +14,8 @@ import { httpConnectionManager, socketAddress, tcpProxy } from '../common/listen
 import { filterNames, typeUrls } from '../common/names.js';
 import { tcpDestinations } from '../sidecar/listeners.js';
 import type { Json } from '../common/clusters.js';
-import { caCredential, certificateCredential } from './credentials.js';
+import { withListenerTelemetry, type HcmTelemetry } from '../common/telemetry.js';
+import { caCredential, certificateCredential } from '../../../push/credentials.js';
 import { gatewayTransportSocket } from './tls.js';
 import { autoPassthroughChains } from './sniDnat.js';
 
@@ -88,8 +89,8 @@ function passthroughChains(context: PushContext, proxy: Proxy, server: MergedSer
   return chains;
 }
 
-function gatewayHcm(statPrefix: string, routeName: string): Json {
-  return httpConnectionManager({ statPrefix, rds: routeName, inbound: false, gateway: true });
+function gatewayHcm(statPrefix: string, routeName: string, telemetry: HcmTelemetry): Json {
+  return httpConnectionManager({ statPrefix, rds: routeName, inbound: false, gateway: true, telemetry });
 }
 
 export interface DroppedServer {
@@ -97,10 +98,10 @@ export interface DroppedServer {
   readonly reason: string;
 }
 
-function listenerChains(context: PushContext, proxy: Proxy, plan: GatewayListenerPlan, dropped: DroppedServer[]): Json[] {
+function listenerChains(context: PushContext, proxy: Proxy, plan: GatewayListenerPlan, dropped: DroppedServer[], telemetry: HcmTelemetry): Json[] {
   const defaultStatPrefix = `outbound_${plan.name}`;
   if (plan.class === 'http') {
-    return [{ filters: [gatewayHcm(defaultStatPrefix, plan.servers[0]!.routeName)], transportSocketConnectTimeout }];
+    return [{ filters: [gatewayHcm(defaultStatPrefix, plan.servers[0]!.routeName, telemetry)], transportSocketConnectTimeout }];
   }
   const chains: Json[] = [];
   const claimedSni = new Set<string>();
@@ -116,7 +117,7 @@ function listenerChains(context: PushContext, proxy: Proxy, plan: GatewayListene
       continue;
     }
     const http = terminatesHttps(server.server);
-    const filters = http ? [gatewayHcm(server.server.name || defaultStatPrefix, server.routeName)] : tcpRouteFilters(context, proxy, server);
+    const filters = http ? [gatewayHcm(server.server.name || defaultStatPrefix, server.routeName, telemetry)] : tcpRouteFilters(context, proxy, server);
     if (!filters) {
       dropped.push({ server, reason: 'no VirtualService tcp route applies to it' });
       continue;
@@ -140,17 +141,26 @@ function listenerChains(context: PushContext, proxy: Proxy, plan: GatewayListene
   return chains;
 }
 
-/** The gateway's listeners, and the servers left out with the reason (for the log). */
-export function gatewayListeners(context: PushContext, proxy: Proxy, merged: MergedGateway): { listeners: Json[]; dropped: DroppedServer[] } {
+/**
+ * The gateway's listeners, and the servers left out with the reason (for the
+ * log). `telemetry` is the proxy's outbound (CLIENT) side: istiod's gateway
+ * listener class takes the CLIENT mode for tracing, access logs and metrics.
+ */
+export function gatewayListeners(
+  context: PushContext,
+  proxy: Proxy,
+  merged: MergedGateway,
+  telemetry: HcmTelemetry = {},
+): { listeners: Json[]; dropped: DroppedServer[] } {
   const dropped: DroppedServer[] = [];
   const listeners: Json[] = [];
   for (const plan of merged.listeners) {
-    const filterChains = listenerChains(context, proxy, plan, dropped);
+    const filterChains = listenerChains(context, proxy, plan, dropped, telemetry);
     if (filterChains.length === 0) continue;
     const listener: Json = { name: plan.name, address: socketAddress(plan.bind, plan.port), filterChains, trafficDirection: 'OUTBOUND' };
     const inspects = filterChains.some((c) => (c.filterChainMatch as Json | undefined)?.serverNames || (c.transportSocket as Json | undefined));
     if (inspects) listener.listenerFilters = [{ name: filterNames.tlsInspector, typedConfig: { '@type': typeUrls.tlsInspector } }];
     listeners.push(listener);
   }
-  return { listeners, dropped };
+  return { listeners: withListenerTelemetry(listeners, telemetry), dropped };
 }

@@ -6,7 +6,7 @@ import type { Proxy } from '../../../model/proxy.js';
 import type { PushContext } from '../../../push/pushContext.js';
 import { credentialOf, verifiesClients, type MergedGateway } from '../../../push/gateways.js';
 import type { Json } from '../common/clusters.js';
-import { caCertSuffix, caCredential, certificateCredential, credentialPrefix, parseCredentialName } from './credentials.js';
+import { caCertSuffix, caCredential, certificateCredential, credentialPrefix, parseCredentialName } from '../../../push/credentials.js';
 
 /** SDS names the merged gateway's servers refer to (a wildcard SDS subscription gets these). */
 export function referencedCredentialNames(merged: MergedGateway): string[] {

@@ -4,7 +4,7 @@
 // ISTIO_MUTUAL uses the workload certificate from the agent. For credential
 // modes TLS 1.2 is the default minimum and the server's protocol versions
 // and cipher suites apply; client SANs apply wherever clients are verified.
-import { caCertSuffix, credentialPrefix } from './credentials.js';
+import { caCertSuffix, credentialPrefix } from '../../../push/credentials.js';
 import { credentialOf, verifiesClients, type ServerTls } from '../../../push/gateways.js';
 import { adsConfigSource } from '../common/names.js';
 import { RootCertificateSecret, WorkloadCertificateSecret, sdsSecretConfig, DownstreamTlsContextTypeUrl, TlsTransportSocketName } from '../../../security/tls.js';

@@ -12,7 +12,7 @@ import { inboundClusters, outboundClusters, serviceClusters, serviceClustersKey,
 import { planClusterLoadAssignment, planLoadAssignment, proxyEndpointsKey, type EdsCluster, type LoadAssignmentPlan } from './endpoints.js';
 import { outboundClusterName } from '../common/names.js';
 import { inboundListeners, outboundListeners, virtualOutboundListener } from './listeners.js';
-import { proxyHcmTelemetry, withListenerAccessLogs, type ProxyHcmTelemetry } from '../common/telemetry.js';
+import { proxyHcmTelemetry, withListenerTelemetry, type ProxyHcmTelemetry } from '../common/telemetry.js';
 import { buildNamedRouteConfiguration, routeNames, scopeUsesSourceLabels } from './routes.js';
 import type { Json } from '../common/clusters.js';
 import { contentVersion } from '../../resource.js';
@@ -141,10 +141,10 @@ export class SidecarGenerator implements ResourceGenerator {
     const tel = telemetry.key ? `|tel:${telemetry.key}` : '';
     return memo(context, `lds-all|${scope.key}|${inboundPorts}|${security.key}${tel}`, () => {
       const outbound = memo(context, `lds|${scope.key}${tel}`, () =>
-        encodeAll(context, TypeUrl.Listener, withListenerAccessLogs([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound)),
+        encodeAll(context, TypeUrl.Listener, withListenerTelemetry([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound)),
       );
       const inbound = memo(context, `lds-in|${inboundPorts}|${security.key}${tel}`, () =>
-        encodeAll(context, TypeUrl.Listener, withListenerAccessLogs(inboundListeners(targets, security.security, proxy.ipAddresses, telemetry.inbound), telemetry.inbound)),
+        encodeAll(context, TypeUrl.Listener, withListenerTelemetry(inboundListeners(targets, security.security, proxy.ipAddresses, telemetry.inbound), telemetry.inbound)),
       );
       return [...outbound, ...inbound];
     });
@@ -222,8 +222,8 @@ export class SidecarGenerator implements ResourceGenerator {
       listeners: (() => {
         const telemetry = proxyHcmTelemetry(context, proxy);
         return [
-          ...withListenerAccessLogs([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound),
-          ...withListenerAccessLogs(inboundListeners(targets, proxySecurity(context, proxy).security, proxy.ipAddresses, telemetry.inbound), telemetry.inbound),
+          ...withListenerTelemetry([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound),
+          ...withListenerTelemetry(inboundListeners(targets, proxySecurity(context, proxy).security, proxy.ipAddresses, telemetry.inbound), telemetry.inbound),
         ];
       })(),
       routes: routeNames(scope)

@@ -4,9 +4,11 @@
 // `cert`/`key`/`cacert` keys. A gateway only ever gets Secrets of its own
 // namespace. SDS names are `kubernetes://NAME` and `kubernetes://NAME-cacert`.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import type { KubeObject } from '../../../model/kube.js';
-import type { PushContext } from '../../../push/pushContext.js';
-import { memo } from '../cache.js';
+import type { KubeObject } from '../model/kube.js';
+import type { PushContext } from './pushContext.js';
+// Cached like generation results, keyed by the Secret they read, so that a
+// Secret change drops only what read that Secret (see reusableEntries).
+import { memo, secretResultKey } from '../xds/gen/cache.js';
 
 export const credentialPrefix = 'kubernetes://';
 export const caCertSuffix = '-cacert';
@@ -44,7 +46,7 @@ export function secretObject(context: PushContext, namespace: string, name: stri
 export function certificateCredential(context: PushContext, namespace: string, name: string): Credential<CertificateCredential> {
   // Missing Secrets are not cached: names come from proxies' requests too.
   if (!secretObject(context, namespace, name)) return { ok: false, problem: `Secret ${namespace}/${name} not found` };
-  return memo(context, `credential|cert|${namespace}/${name}`, () => {
+  return memo(context, secretResultKey('sds-cred', namespace, name, 'cert'), () => {
     const secret = secretObject(context, namespace, name);
     if (!secret) return { ok: false, problem: `Secret ${namespace}/${name} not found` };
     const data = secretData(secret);
@@ -66,7 +68,7 @@ export function caCredential(context: PushContext, namespace: string, name: stri
   if (!secretObject(context, namespace, name) && !secretObject(context, namespace, `${name}${caCertSuffix}`)) {
     return { ok: false, problem: `no CA certificate for ${name} in namespace ${namespace}: neither Secret ${name}${caCertSuffix} nor ${name} exists` };
   }
-  return memo(context, `credential|ca|${namespace}/${name}`, () => {
+  return memo(context, secretResultKey('sds-cred', namespace, name, 'ca'), () => {
     for (const secretName of [`${name}${caCertSuffix}`, name]) {
       const secret = secretObject(context, namespace, secretName);
       if (!secret) continue;
