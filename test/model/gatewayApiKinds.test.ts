@@ -104,7 +104,7 @@ describe('Gateway API kinds', () => {
       await source.stop();
       await rm(dir, { recursive: true, force: true });
     });
-    await writeFile(path.join(dir, 'kube.yaml'), '');
+    await rm(path.join(dir, 'kube.yaml'));
     const deadline = Date.now() + 10_000;
     while (!events.some((e) => e.type === 'delete') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(events.filter((e) => e.type === 'delete').map((e) => (e as { ref: unknown }).ref)).toEqual([{ kind: 'KubernetesGateway', namespace: 'shop', name: 'edge' }]);
