@@ -7,6 +7,9 @@ import type { ConfigEntry } from '../push/pushContext.js';
 import { goList, hostFqdn, hostsOverlap, type AnalysisInput } from './input.js';
 import { message, type AnalysisMessage } from './messages.js';
 
+/** VirtualServices users wrote (not those generated from the Gateway API, which name no stored object). */
+const stored = (vs: { generated?: true }): boolean => !vs.generated;
+
 type VirtualService = ConfigEntry<VirtualServiceSpec>;
 
 const isMeshBound = (vs: VirtualService): boolean => !vs.spec.gateways || vs.spec.gateways.length === 0 || vs.spec.gateways.includes('mesh');
@@ -31,7 +34,7 @@ function destinationsOf(spec: VirtualServiceSpec): { routes: Destination[]; mirr
  */
 export function virtualServiceDestinationHosts(input: AnalysisInput): AnalysisMessage[] {
   const out: AnalysisMessage[] = [];
-  for (const vs of input.context.virtualServices) {
+  for (const vs of input.context.virtualServices.filter(stored)) {
     const resource = input.resource('VirtualService', vs.namespace, vs.name);
     const { routes, mirrors } = destinationsOf(vs.spec);
     const check = (d: Destination, reftype: string): void => {
@@ -90,7 +93,7 @@ export function virtualServiceDestinationSubsets(input: AnalysisInput): Analysis
     for (const s of dr.spec.subsets ?? []) defined.add(`${id}|${s.name}`);
   }
   const out: AnalysisMessage[] = [];
-  for (const vs of input.context.virtualServices) {
+  for (const vs of input.context.virtualServices.filter(stored)) {
     const { routes, mirrors } = destinationsOf(vs.spec);
     const check = (d: Destination, reftype: string): void => {
       if (!d.subset || defined.has(`${hostIdentity(d.host ?? '', vs.namespace, domainSuffix)}|${d.subset}`)) return;
@@ -142,7 +145,7 @@ function gatewayHostsFor(spec: GatewaySpec, gatewayNamespace: string, vsNamespac
 export function virtualServiceGateways(input: AnalysisInput): AnalysisMessage[] {
   const out: AnalysisMessage[] = [];
   const gateways = input.context.snapshot.get('Gateway');
-  for (const vs of input.context.virtualServices) {
+  for (const vs of input.context.virtualServices.filter(stored)) {
     const resource = input.resource('VirtualService', vs.namespace, vs.name);
     for (const ref of vs.spec.gateways ?? []) {
       if (ref === 'mesh') continue;
@@ -170,7 +173,7 @@ export function virtualServiceGateways(input: AnalysisInput): AnalysisMessage[] 
  */
 export function conflictingMeshGatewayHosts(input: AnalysisInput): AnalysisMessage[] {
   const byScopedHost = new Map<string, { scope: string; host: string; list: VirtualService[] }>();
-  for (const vs of input.context.virtualServices) {
+  for (const vs of input.context.virtualServices.filter(stored)) {
     if (!isMeshBound(vs)) continue;
     const exportTo = vs.spec.exportTo ?? [];
     const scopes = exportTo.length === 0 || exportTo.includes('*') ? ['*'] : [...new Set(exportTo.map((e) => (e === '.' ? vs.namespace : e)))];

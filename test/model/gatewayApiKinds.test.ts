@@ -66,6 +66,32 @@ describe('Gateway API kinds', () => {
     expect(lines.some((l) => String(l.msg).includes('rejected invalid KubernetesGateway shop/bad'))).toBe(true);
   });
 
+  it('rejects route values Envoy would refuse, naming each field, and keeps the valid routes', () => {
+    const { logger } = captureLogger();
+    const model = new MeshModel({ logger });
+    const route = (name: string, rules: unknown[]) => ({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name, namespace: 'shop' }, spec: { parentRefs: [{ name: 'edge' }], rules } });
+    model.apply([
+      { type: 'upsert', object: route('bad', [{
+        matches: [{ path: { type: 'PathPrefix', value: 'api' }, headers: [{ name: 'bad header', value: 'x' }, { type: 'RegularExpression', name: 'x', value: 'a(' }] }],
+        filters: [{ type: 'RequestRedirect', requestRedirect: { statusCode: 200 } }, { type: 'RequestMirror', requestMirror: { backendRef: { name: 'm', port: 80 }, percent: 150 } }],
+        backendRefs: [{ name: 'web', port: 80, weight: -1 }],
+        timeouts: { request: '5 seconds' },
+      }]) },
+      { type: 'upsert', object: route('good', [{ matches: [{ path: { type: 'PathPrefix', value: '/api' } }], backendRefs: [{ name: 'web', port: 80, weight: 5 }], timeouts: { request: '1m30s' } }]) },
+    ]);
+    expect(model.list('HTTPRoute').map((r) => r.object.metadata.name)).toEqual(['good']);
+    const reason = model.currentRejections()[0]!.reason;
+    for (const field of [
+      'spec.rules[0].matches[0].path.value: must start with "/"',
+      'spec.rules[0].matches[0].headers[0].name: invalid header name "bad header"',
+      'spec.rules[0].matches[0].headers[1].value: invalid RE2 regex',
+      'spec.rules[0].filters[0].requestRedirect.statusCode: must be one of 301, 302, 303, 307, 308',
+      'spec.rules[0].filters[1].requestMirror.percent: must be 0-100',
+      'spec.rules[0].backendRefs[0].weight: must be 0-1000000',
+      'spec.rules[0].timeouts.request: malformed duration "5 seconds"',
+    ]) expect(reason).toContain(field);
+  });
+
   it('file source: removing one of the two Gateways deletes only that kind', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'meshd-gwapi-kinds-'));
     await writeFile(path.join(dir, 'istio.yaml'), istioGateway);
@@ -78,7 +104,7 @@ describe('Gateway API kinds', () => {
       await source.stop();
       await rm(dir, { recursive: true, force: true });
     });
-    await writeFile(path.join(dir, 'kube.yaml'), '');
+    await rm(path.join(dir, 'kube.yaml'));
     const deadline = Date.now() + 10_000;
     while (!events.some((e) => e.type === 'delete') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(events.filter((e) => e.type === 'delete').map((e) => (e as { ref: unknown }).ref)).toEqual([{ kind: 'KubernetesGateway', namespace: 'shop', name: 'edge' }]);

@@ -3,6 +3,7 @@
 // reject an object. Semantic problems (a listener nobody can attach to, a
 // missing backend) are not errors here: they become status conditions.
 import { arr, checkSchema, map, obj, oneOf, type Schema } from './schema.js';
+import { hostProblem, regexProblem } from './common.js';
 
 /** Gateway API durations (GEP-2257): up to four `<n>h|m|s|ms` parts, e.g. `1m30s`. */
 export const gatewayDurationPattern = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
@@ -97,14 +98,87 @@ export const validateKubernetesGateway = checked(gatewaySchema, (spec, problems)
     else names.add(l.name);
     if (typeof l.port !== 'number' || l.port < 1 || l.port > 65535) problems.push(`spec.listeners[${i}].port: must be 1-65535`);
     if (!l.protocol) problems.push(`spec.listeners[${i}].protocol: required`);
+    const hostname = (l as { hostname?: string }).hostname;
+    const problem = hostname !== undefined ? hostProblem(hostname) : undefined;
+    if (problem) problems.push(`spec.listeners[${i}].hostname: ${problem}`);
   });
 });
 
+/** HTTP header names as RFC 7230 tokens (the Gateway API's HTTPHeaderName pattern). */
+const headerName = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+const redirectCodes = [301, 302, 303, 307, 308];
+
+interface RuleShape {
+  matches?: { path?: { type?: string; value?: string }; headers?: { type?: string; name: string; value: string }[]; queryParams?: { type?: string; name: string; value: string }[] }[];
+  filters?: {
+    type?: string;
+    requestHeaderModifier?: { set?: { name: string }[]; add?: { name: string }[]; remove?: string[] };
+    responseHeaderModifier?: { set?: { name: string }[]; add?: { name: string }[]; remove?: string[] };
+    requestRedirect?: { statusCode?: number; port?: number; hostname?: string };
+    urlRewrite?: { hostname?: string };
+    requestMirror?: { backendRef?: { name?: string; port?: number }; percent?: number };
+  }[];
+  backendRefs?: { name?: string; port?: number; weight?: number }[];
+  timeouts?: Record<string, string>;
+}
+
+/** The spec's value limits, which the CRD enforces in a cluster and these enforce in file mode (Envoy would refuse the rest). */
+function checkRule(rule: RuleShape, path: string, problems: string[]): void {
+  const port = (value: number | undefined, where: string): void => {
+    if (value !== undefined && (value < 1 || value > 65535)) problems.push(`${where}: must be 1-65535`);
+  };
+  rule.matches?.forEach((m, j) => {
+    const at = `${path}.matches[${j}]`;
+    const value = m.path?.value;
+    if (value !== undefined && m.path?.type !== 'RegularExpression' && !value.startsWith('/')) problems.push(`${at}.path.value: must start with "/"`);
+    if (value !== undefined && m.path?.type === 'RegularExpression') {
+      const problem = regexProblem(value);
+      if (problem) problems.push(`${at}.path.value: ${problem}`);
+    }
+    for (const [field, list] of [['headers', m.headers], ['queryParams', m.queryParams]] as const) {
+      list?.forEach((h, k) => {
+        if (field === 'headers' && !headerName.test(h.name ?? '')) problems.push(`${at}.${field}[${k}].name: invalid header name ${JSON.stringify(h.name)}`);
+        if (h.type === 'RegularExpression') {
+          const problem = regexProblem(h.value ?? '');
+          if (problem) problems.push(`${at}.${field}[${k}].value: ${problem}`);
+        }
+      });
+    }
+  });
+  rule.filters?.forEach((f, j) => {
+    const at = `${path}.filters[${j}]`;
+    for (const [field, modifier] of [['requestHeaderModifier', f.requestHeaderModifier], ['responseHeaderModifier', f.responseHeaderModifier]] as const) {
+      const names = [...(modifier?.set ?? []).map((h) => h.name), ...(modifier?.add ?? []).map((h) => h.name), ...(modifier?.remove ?? [])];
+      for (const name of names) if (!headerName.test(name ?? '')) problems.push(`${at}.${field}: invalid header name ${JSON.stringify(name)}`);
+    }
+    const code = f.requestRedirect?.statusCode;
+    if (code !== undefined && !redirectCodes.includes(code)) problems.push(`${at}.requestRedirect.statusCode: must be one of ${redirectCodes.join(', ')}`);
+    port(f.requestRedirect?.port, `${at}.requestRedirect.port`);
+    for (const [field, hostname] of [['requestRedirect', f.requestRedirect?.hostname], ['urlRewrite', f.urlRewrite?.hostname]] as const) {
+      const problem = hostname !== undefined ? hostProblem(hostname) : undefined;
+      if (problem) problems.push(`${at}.${field}.hostname: ${problem}`);
+    }
+    const mirror = f.requestMirror;
+    if (mirror && !mirror.backendRef?.name) problems.push(`${at}.requestMirror.backendRef.name: required`);
+    port(mirror?.backendRef?.port, `${at}.requestMirror.backendRef.port`);
+    if (mirror?.percent !== undefined && (mirror.percent < 0 || mirror.percent > 100)) problems.push(`${at}.requestMirror.percent: must be 0-100`);
+  });
+  rule.backendRefs?.forEach((b, j) => {
+    port(b.port, `${path}.backendRefs[${j}].port`);
+    if (b.weight !== undefined && (b.weight < 0 || b.weight > 1_000_000)) problems.push(`${path}.backendRefs[${j}].weight: must be 0-1000000`);
+  });
+}
+
 function checkRules(spec: Record<string, unknown>, problems: string[]): void {
-  ((spec.parentRefs ?? []) as { name?: string }[]).forEach((p, i) => {
+  ((spec.parentRefs ?? []) as { name?: string; port?: number }[]).forEach((p, i) => {
     if (!p.name) problems.push(`spec.parentRefs[${i}].name: required`);
   });
-  ((spec.rules ?? []) as { backendRefs?: { name?: string }[]; timeouts?: Record<string, string> }[]).forEach((rule, i) => {
+  ((spec.hostnames ?? []) as string[]).forEach((h, i) => {
+    const problem = hostProblem(h);
+    if (problem) problems.push(`spec.hostnames[${i}]: ${problem}`);
+  });
+  ((spec.rules ?? []) as (RuleShape & { backendRefs?: { name?: string }[]; timeouts?: Record<string, string> })[]).forEach((rule, i) => {
+    checkRule(rule, `spec.rules[${i}]`, problems);
     rule.backendRefs?.forEach((b, j) => {
       if (!b.name) problems.push(`spec.rules[${i}].backendRefs[${j}].name: required`);
     });
