@@ -1,6 +1,6 @@
 // The kinds meshd stores, the API versions accepted for each, and their
 // validation. Istio kinds are accepted in v1, v1beta1 and v1alpha3 alike
-// (Telemetry in v1 and v1alpha1).
+// (Telemetry in v1 and v1alpha1, EnvoyFilter in v1alpha3 only).
 import type { KubeObject } from './kube.js';
 import type { DestinationRuleSpec, GatewaySpec, ServiceEntrySpec, SidecarSpec, VirtualServiceSpec } from './istio.js';
 import { validateVirtualService } from './validation/virtualService.js';
@@ -9,6 +9,8 @@ import { validateServiceEntry } from './validation/serviceEntry.js';
 import { validateSidecar } from './validation/sidecar.js';
 import { validateGateway } from './validation/gateway.js';
 import { validateTelemetry } from './validation/telemetry.js';
+import { validateEnvoyFilter } from './validation/envoyFilter.js';
+import type { EnvoyFilterSpec } from './envoyFilter.js';
 import type { TelemetrySpec } from './telemetry.js';
 import { validateEndpointSlice, validateService } from './validation/kubeObjects.js';
 import { securityValidators } from '../security/validation.js';
@@ -30,7 +32,8 @@ export type KindName =
   | 'PeerAuthentication'
   | 'AuthorizationPolicy'
   | 'RequestAuthentication'
-  | 'Telemetry';
+  | 'Telemetry'
+  | 'EnvoyFilter';
 
 interface KindInfo {
   readonly apiVersions: readonly string[];
@@ -72,6 +75,7 @@ export const kinds: Readonly<Record<KindName, KindInfo>> = {
   AuthorizationPolicy: { apiVersions: security, namespaced: true, validate: securityValidators.AuthorizationPolicy, resource: 'authorizationpolicies' },
   RequestAuthentication: { apiVersions: security, namespaced: true, validate: securityValidators.RequestAuthentication, resource: 'requestauthentications' },
   Telemetry: { apiVersions: telemetry, namespaced: true, validate: specOf<TelemetrySpec>(validateTelemetry), resource: 'telemetries' },
+  EnvoyFilter: { apiVersions: ['networking.istio.io/v1alpha3'], namespaced: true, validate: specOf<EnvoyFilterSpec>(validateEnvoyFilter), resource: 'envoyfilters' },
 };
 
 export const kindNames = Object.keys(kinds) as KindName[];

@@ -59,7 +59,7 @@ function rejectionCounter(registry: Registry | undefined): Counter<'group' | 've
 const objectKey = (namespace: string, name: string): string => `${namespace}/${name}`;
 
 const istioKinds: ReadonlySet<KindName> = new Set([
-  'VirtualService', 'DestinationRule', 'ServiceEntry', 'Sidecar', 'Gateway', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry',
+  'VirtualService', 'DestinationRule', 'ServiceEntry', 'Sidecar', 'Gateway', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry', 'EnvoyFilter',
 ]);
 
 /**
