@@ -43,10 +43,33 @@ export function anyTypeOf(root: protobuf.Root, typeUrl: unknown): protobuf.Type 
   return found;
 }
 
+/** proto3 JSON's scalar forms: strings for string and bytes, booleans, numbers (64-bit ones also as decimal strings), enums by name or number. */
+function scalarFromJson(field: protobuf.Field, value: unknown): unknown {
+  const kind = field.resolvedType instanceof protobuf.Enum ? 'enum' : field.type;
+  const ok = ((): boolean => {
+    switch (kind) {
+      case 'string':
+      case 'bytes':
+        return typeof value === 'string';
+      case 'bool':
+        return typeof value === 'boolean';
+      case 'enum':
+        return typeof value === 'string' || Number.isInteger(value);
+      case 'double':
+      case 'float':
+        return typeof value === 'number' || (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)));
+      default:
+        return Number.isInteger(value) || (typeof value === 'string' && /^-?\d+$/.test(value));
+    }
+  })();
+  if (!ok) throw new ProtoJsonError(`expected ${kind === 'bool' ? 'true or false' : kind === 'enum' ? 'an enum name' : `a ${kind}`}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 function elementFromJson(field: protobuf.Field, value: unknown): unknown {
   const resolved = field.resolvedType;
   if (resolved instanceof protobuf.Type) return messageFromProto3Json(resolved, value);
-  return value;
+  return scalarFromJson(field, value);
 }
 
 function withPath<T>(segment: string, read: () => T): T {

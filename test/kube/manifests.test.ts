@@ -82,6 +82,7 @@ describe('manifests/', () => {
     expect(crds).toEqual([
       'authorizationpolicies.security.istio.io',
       'destinationrules.networking.istio.io',
+      'envoyfilters.networking.istio.io',
       'gateways.networking.istio.io',
       'peerauthentications.security.istio.io',
       'requestauthentications.security.istio.io',
@@ -92,7 +93,9 @@ describe('manifests/', () => {
     ]);
     for (const crd of docs.filter((d) => d.kind === 'CustomResourceDefinition')) {
       const versions = crd.spec.versions as { name: string; storage: boolean; served: boolean }[];
-      expect(versions.filter((v) => v.storage).map((v) => v.name), crd.metadata.name).toEqual(['v1']);
+      // EnvoyFilter exists in v1alpha3 only, as in Istio.
+      const storage = crd.metadata.name === 'envoyfilters.networking.istio.io' ? 'v1alpha3' : 'v1';
+      expect(versions.filter((v) => v.storage).map((v) => v.name), crd.metadata.name).toEqual([storage]);
       expect(versions.every((v) => v.served)).toBe(true);
     }
   });
@@ -144,6 +147,7 @@ describe('manifests/', () => {
       'configmaps:create:*',
       'configmaps:get/update:istio-ca-root-cert',
       'destinationrules/status:patch:*',
+      'envoyfilters/status:patch:*',
       'gateways/status:patch:*',
       'gateways:create:*',
       'leases:create:*',
@@ -171,7 +175,7 @@ describe('manifests/', () => {
     expect(rules.flatMap((r) => r.resources)).not.toContain('*');
     // Every kind the source watches is listable and watchable.
     const readable = new Set(rules.filter((r) => r.verbs.includes('list') && r.verbs.includes('watch')).flatMap((r) => r.resources));
-    for (const resource of ['namespaces', 'services', 'endpointslices', 'pods', 'serviceaccounts', 'secrets', 'configmaps', 'virtualservices', 'destinationrules', 'gateways', 'serviceentries', 'sidecars', 'peerauthentications', 'authorizationpolicies', 'requestauthentications', 'telemetries']) {
+    for (const resource of ['namespaces', 'services', 'endpointslices', 'pods', 'serviceaccounts', 'secrets', 'configmaps', 'virtualservices', 'destinationrules', 'gateways', 'serviceentries', 'sidecars', 'peerauthentications', 'authorizationpolicies', 'requestauthentications', 'telemetries', 'envoyfilters']) {
       expect(readable.has(resource), resource).toBe(true);
     }
   });

@@ -48,4 +48,11 @@ describe('decodeProto3Json (EnvoyFilter patch values against Envoy protos)', () 
     expect(decodeProto3Json(cluster, { name: 'x', lb_policy: 'NOPE' })).toEqual({ error: expect.stringContaining('lbPolicy') });
     expect(decodeProto3Json(cluster, { name: 'x', connect_timeout: '2 seconds' })).toEqual({ error: expect.stringContaining('connectTimeout: malformed duration') });
   });
+
+  it('refuses scalars of the wrong JSON type, as proto3 JSON does', () => {
+    const cluster = lookupType('envoy.config.cluster.v3.Cluster');
+    expect(decodeProto3Json(cluster, { name: 7 })).toEqual({ error: 'name: expected a string, got 7' });
+    expect(decodeProto3Json(cluster, { name: 'c', respect_dns_ttl: 'yes' })).toEqual({ error: 'respectDnsTtl: expected true or false, got "yes"' });
+    expect(decodeProto3Json(cluster, { name: 'c', max_requests_per_connection: { value: 1 }, dns_refresh_rate: '5s', ignore_health_on_host_removal: true })).toHaveProperty('value');
+  });
 });

@@ -1,0 +1,188 @@
+// Which EnvoyFilters apply to a proxy, in which order, and the cache keys they give.
+import { describe, expect, it } from 'vitest';
+import { meshFromYaml } from '../support/goldenMesh.js';
+import { proxyEnvoyFilters } from '../../src/push/envoyFilters.js';
+import { SidecarGenerator } from '../../src/xds/gen/sidecar/generator.js';
+import { TypeUrl, decodeAnyToJson } from '../../src/xds/resource.js';
+import type { Proxy } from '../../src/model/proxy.js';
+
+const pods = `
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec:
+  clusterIP: 10.96.5.11
+  selector: {app: api}
+  ports: [{name: http, port: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: shop, labels: {app: web}, annotations: {golden.meshd.io/proxy: "true"}}
+status: {podIP: 10.1.5.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-2, namespace: shop, labels: {app: web}, annotations: {golden.meshd.io/proxy: "true"}}
+status: {podIP: 10.1.5.2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: batch-1, namespace: shop, labels: {app: batch}, annotations: {golden.meshd.io/proxy: "true"}}
+status: {podIP: 10.1.5.3}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: batch-2, namespace: shop, labels: {app: batch}, annotations: {golden.meshd.io/proxy: "true"}}
+status: {podIP: 10.1.5.4}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: other-1, namespace: other, labels: {app: web}, annotations: {golden.meshd.io/proxy: "true"}}
+status: {podIP: 10.1.6.1}
+`;
+
+function filter(name: string, namespace: string, spec: string, created = '2026-01-01T00:00:00Z'): string {
+  return `---
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: ${name}, namespace: ${namespace}, creationTimestamp: "${created}"}
+spec:
+${spec}`;
+}
+const mergeTimeout = (seconds: number, extra = '') => `${extra}  configPatches:
+  - applyTo: CLUSTER
+    match: {cluster: {service: api.shop.svc.cluster.local}}
+    patch: {operation: MERGE, value: {connect_timeout: ${seconds}s}}
+`;
+const byPod = (proxies: Proxy[], pod: string): Proxy => proxies.find((p) => p.podName === pod)!;
+
+describe('EnvoyFilter selection and order', () => {
+  it('applies root-namespace filters everywhere, namespace filters to their namespace, selectors to matching labels', () => {
+    const mesh = meshFromYaml(
+      pods +
+        filter('mesh-wide', 'istio-system', mergeTimeout(1)) +
+        filter('web-only', 'shop', mergeTimeout(2, '  workloadSelector: {labels: {app: web}}\n')) +
+        filter('shop-wide', 'shop', mergeTimeout(3)),
+    );
+    const applied = (pod: string) => proxyEnvoyFilters(mesh.context, byPod(mesh.proxies, pod)).filters;
+    expect(applied('web-1')).toEqual(['istio-system/mesh-wide', 'shop/shop-wide', 'shop/web-only']);
+    expect(applied('batch-1')).toEqual(['istio-system/mesh-wide', 'shop/shop-wide']);
+    expect(applied('other-1')).toEqual(['istio-system/mesh-wide']);
+  });
+
+  it('orders by priority, then root namespace first, then creation time, then name', () => {
+    const mesh = meshFromYaml(
+      pods +
+        filter('late-root', 'istio-system', mergeTimeout(1), '2026-03-01T00:00:00Z') +
+        filter('early-ns', 'shop', mergeTimeout(2), '2026-01-01T00:00:00Z') +
+        filter('b-same-time', 'shop', mergeTimeout(3), '2026-02-01T00:00:00Z') +
+        filter('a-same-time', 'shop', mergeTimeout(4), '2026-02-01T00:00:00Z') +
+        filter('first', 'shop', mergeTimeout(5, '  priority: -5\n'), '2026-09-01T00:00:00Z') +
+        filter('last', 'istio-system', mergeTimeout(6, '  priority: 5\n'), '2025-01-01T00:00:00Z'),
+    );
+    const proxy = byPod(mesh.proxies, 'batch-1');
+    expect(proxyEnvoyFilters(mesh.context, proxy).filters).toEqual([
+      'shop/first', 'istio-system/late-root', 'shop/early-ns', 'shop/a-same-time', 'shop/b-same-time', 'istio-system/last',
+    ]);
+    // The last MERGE wins.
+    const generator = new SidecarGenerator(() => mesh.context);
+    const api = generator.clusters(mesh.context, proxy).map((c) => decodeAnyToJson(c.any)).find((c) => c.name === 'outbound|8080||api.shop.svc.cluster.local')!;
+    expect(api.connectTimeout).toEqual({ seconds: '6' });
+  });
+
+  it('keeps patches whose proxy match (version regex, metadata) fits the proxy', () => {
+    const spec = `  configPatches:
+  - applyTo: CLUSTER
+    match: {proxy: {proxyVersion: '^1\\.24.*'}}
+    patch: {operation: REMOVE}
+  - applyTo: CLUSTER
+    match: {proxy: {proxyVersion: '^1\\.19.*'}}
+    patch: {operation: REMOVE}
+  - applyTo: CLUSTER
+    match: {proxy: {metadata: {CLUSTER_ID: Kubernetes}}}
+    patch: {operation: REMOVE}
+  - applyTo: CLUSTER
+    match: {proxy: {metadata: {CLUSTER_ID: elsewhere}}}
+    patch: {operation: REMOVE}
+`;
+    const mesh = meshFromYaml(pods + filter('versions', 'shop', spec));
+    const kept = proxyEnvoyFilters(mesh.context, byPod(mesh.proxies, 'web-1')).patches.get('CLUSTER')!.map((p) => p.index);
+    expect(kept).toEqual([0, 2]);
+  });
+
+  it('targetRefs attach to the gateway deployment of the named Gateway only', () => {
+    const spec = `  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: shop-gw}]
+${mergeTimeout(2)}`;
+    const routers = `---
+apiVersion: v1
+kind: Pod
+metadata: {name: gw-1, namespace: shop, labels: {gateway.networking.k8s.io/gateway-name: shop-gw}, annotations: {golden.meshd.io/proxy: router}}
+status: {podIP: 10.1.7.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: gw-2, namespace: shop, labels: {gateway.networking.k8s.io/gateway-name: other-gw}, annotations: {golden.meshd.io/proxy: router}}
+status: {podIP: 10.1.7.2}
+`;
+    const mesh = meshFromYaml(pods + routers + filter('gw', 'shop', spec));
+    expect(proxyEnvoyFilters(mesh.context, byPod(mesh.routers, 'gw-1')).filters).toEqual(['shop/gw']);
+    expect(proxyEnvoyFilters(mesh.context, byPod(mesh.routers, 'gw-2')).filters).toEqual([]);
+    expect(proxyEnvoyFilters(mesh.context, byPod(mesh.proxies, 'web-1')).filters).toEqual([]);
+  });
+});
+
+describe('EnvoyFilter and the result cache', () => {
+  const spec = `  workloadSelector: {labels: {app: web}}
+  configPatches:
+  - applyTo: CLUSTER
+    match: {cluster: {service: api.shop.svc.cluster.local}}
+    patch: {operation: MERGE, value: {connect_timeout: 2s}}
+  - applyTo: HTTP_FILTER
+    match:
+      listener:
+        filterChain:
+          filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: envoy.filters.http.router}}
+    patch: {operation: REMOVE}
+  - applyTo: ROUTE_CONFIGURATION
+    match: {routeConfiguration: {portNumber: 8080}}
+    patch: {operation: MERGE, value: {validate_clusters: true}}
+`;
+  const types = [TypeUrl.Cluster, TypeUrl.Listener] as const;
+  /** The very same encoded resources (shared, not re-encoded per proxy). */
+  const sameResources = (a: readonly unknown[], b: readonly unknown[]) => {
+    expect(a.length).toBe(b.length);
+    a.forEach((r, i) => expect(r).toBe(b[i]));
+  };
+  const generate = (generator: SidecarGenerator, mesh: ReturnType<typeof meshFromYaml>, pod: string, typeUrl: string) =>
+    generator.generate(byPod(mesh.proxies, pod), { typeUrl, wildcard: true, names: new Set() })!;
+
+  it('proxies without filters share the results they shared before; selected replicas share theirs', () => {
+    const plain = meshFromYaml(pods);
+    const mesh = meshFromYaml(pods + filter('web-tuning', 'shop', spec));
+    const plainGenerator = new SidecarGenerator(() => plain.context);
+    const generator = new SidecarGenerator(() => mesh.context);
+    for (const typeUrl of [...types, TypeUrl.RouteConfiguration]) {
+      const batch1 = generate(generator, mesh, 'batch-1', typeUrl);
+      // Unselected proxies: one shared result, byte-identical to the mesh without the filter.
+      sameResources(generate(generator, mesh, 'batch-2', typeUrl), batch1);
+      expect(batch1.map((r) => r.version)).toEqual(generate(plainGenerator, plain, 'batch-1', typeUrl).map((r) => r.version));
+      // Selected replicas: one shared, patched result.
+      const web1 = generate(generator, mesh, 'web-1', typeUrl);
+      sameResources(generate(generator, mesh, 'web-2', typeUrl), web1);
+      expect(web1.map((r) => r.version)).not.toEqual(batch1.map((r) => r.version));
+    }
+    // The keys of unselected proxies' results carry no filter identity; the patched ones do.
+    const keys = [...mesh.context.cache.keys()];
+    expect(keys.filter((k) => k.includes('|ef:')).every((k) => k.includes('shop/web-tuning@'))).toBe(true);
+    expect(keys.some((k) => k.startsWith('cds-all|') && k.includes('|ef:'))).toBe(true);
+    expect(keys.some((k) => k.startsWith('cds-all|') && !k.includes('|ef:'))).toBe(true);
+  });
+
+  it('the patch reaches only the selected proxy', () => {
+    const mesh = meshFromYaml(pods + filter('web-tuning', 'shop', spec));
+    const generator = new SidecarGenerator(() => mesh.context);
+    const routerCount = (pod: string) => JSON.stringify(generate(generator, mesh, pod, TypeUrl.Listener).map((l) => decodeAnyToJson(l.any))).split('envoy.filters.http.router').length - 1;
+    expect(routerCount('web-1')).toBe(0);
+    expect(routerCount('batch-1')).toBeGreaterThan(0);
+  });
+});
