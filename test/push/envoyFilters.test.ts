@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { meshFromYaml } from '../support/goldenMesh.js';
 import { proxyEnvoyFilters } from '../../src/push/envoyFilters.js';
+import { changeImpact } from '../../src/push/changes.js';
+import type { KubeObject } from '../../src/model/kube.js';
 import { SidecarGenerator } from '../../src/xds/gen/sidecar/generator.js';
 import { TypeUrl, decodeAnyToJson } from '../../src/xds/resource.js';
 import type { Proxy } from '../../src/model/proxy.js';
@@ -184,5 +186,22 @@ describe('EnvoyFilter and the result cache', () => {
     const routerCount = (pod: string) => JSON.stringify(generate(generator, mesh, pod, TypeUrl.Listener).map((l) => decodeAnyToJson(l.any))).split('envoy.filters.http.router').length - 1;
     expect(routerCount('web-1')).toBe(0);
     expect(routerCount('batch-1')).toBeGreaterThan(0);
+  });
+});
+
+describe('EnvoyFilter change impact', () => {
+  const object = (namespace: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'f', namespace }, spec });
+  const mesh = meshFromYaml(pods);
+  const affected = (namespace: string, spec: Record<string, unknown>, previousSpec?: Record<string, unknown>) => {
+    const impact = changeImpact({ kind: 'EnvoyFilter', namespace, name: 'f', current: object(namespace, spec), ...(previousSpec ? { previous: object(namespace, previousSpec) } : {}) }, mesh.context, mesh.context);
+    expect(impact.types).toEqual(new Set([TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration]));
+    return mesh.proxies.filter((p) => impact.affects!(p)).map((p) => p.podName).sort();
+  };
+
+  it('pushes to the proxies the old or the new version selects', () => {
+    expect(affected('shop', { workloadSelector: { labels: { app: 'web' } } })).toEqual(['web-1', 'web-2']);
+    expect(affected('shop', { workloadSelector: { labels: { app: 'web' } } }, { workloadSelector: { labels: { app: 'batch' } } })).toEqual(['batch-1', 'batch-2', 'web-1', 'web-2']);
+    expect(affected('shop', {})).toEqual(['batch-1', 'batch-2', 'web-1', 'web-2']);
+    expect(affected('istio-system', { workloadSelector: { labels: { app: 'web' } } })).toEqual(['other-1', 'web-1', 'web-2']);
   });
 });
