@@ -7,6 +7,7 @@ import type { KubeObject } from '../../src/model/kube.js';
 import { SidecarGenerator } from '../../src/xds/gen/sidecar/generator.js';
 import { TypeUrl, decodeAnyToJson } from '../../src/xds/resource.js';
 import type { Proxy } from '../../src/model/proxy.js';
+import { captureLogger } from '../support/captureLogger.js';
 
 const pods = `
 apiVersion: v1
@@ -186,6 +187,34 @@ describe('EnvoyFilter and the result cache', () => {
     const routerCount = (pod: string) => JSON.stringify(generate(generator, mesh, pod, TypeUrl.Listener).map((l) => decodeAnyToJson(l.any))).split('envoy.filters.http.router').length - 1;
     expect(routerCount('web-1')).toBe(0);
     expect(routerCount('batch-1')).toBeGreaterThan(0);
+  });
+});
+
+describe('a patch that matches nothing', () => {
+  it('is logged at debug level for the proxy, naming the EnvoyFilter and the patch, and is no error', () => {
+    const spec = `  workloadSelector: {labels: {app: web}}
+  configPatches:
+  - applyTo: CLUSTER
+    match: {cluster: {service: nowhere.shop.svc.cluster.local}}
+    patch: {operation: MERGE, value: {connect_timeout: 2s}}
+  - applyTo: HTTP_FILTER
+    match: {context: SIDECAR_INBOUND, listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: envoy.filters.http.absent}}}}}
+    patch: {operation: REMOVE}
+  - applyTo: CLUSTER
+    match: {cluster: {service: api.shop.svc.cluster.local}}
+    patch: {operation: MERGE, value: {connect_timeout: 2s}}
+`;
+    const mesh = meshFromYaml(pods + filter('stale', 'shop', spec));
+    const { logger, lines } = captureLogger('debug');
+    const generator = new SidecarGenerator(() => mesh.context, logger);
+    const web = byPod(mesh.proxies, 'web-1');
+    expect(generator.clusters(mesh.context, web).length).toBeGreaterThan(0);
+    expect(generator.listeners(mesh.context, web).length).toBeGreaterThan(0);
+    const unmatched = lines.filter((l) => l.envoyFilter === 'shop/stale').map((l) => [l.level, l.patch, l.msg]);
+    expect(unmatched).toEqual([
+      [20, 0, `EnvoyFilter shop/stale configPatches[0] (CLUSTER MERGE) matched nothing for ${web.id}`],
+      [20, 1, `EnvoyFilter shop/stale configPatches[1] (HTTP_FILTER REMOVE) matched nothing for ${web.id}`],
+    ]);
   });
 });
 

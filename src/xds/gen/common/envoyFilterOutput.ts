@@ -5,7 +5,7 @@
 // unpatched, with a warning naming the EnvoyFilters, so the proxy keeps its
 // configuration.
 import type { Logger } from 'pino';
-import type { EnvoyFilterApplyTo } from '../../../model/envoyFilter.js';
+import type { EnvoyFilterApplyTo, EnvoyFilterContext } from '../../../model/envoyFilter.js';
 import type { Proxy } from '../../../model/proxy.js';
 import { patchesFor, type EnvoyFilterPatch, type ProxyEnvoyFilters } from '../../../push/envoyFilters.js';
 import type { PushContext } from '../../../push/pushContext.js';
@@ -26,10 +26,18 @@ export const envoyFilterKey = (filters: ProxyEnvoyFilters, applyTo: readonly Env
   hasPatches(filters, applyTo) ? `|ef:${filters.key}` : '';
 
 /** Logs, at debug level, the patches of these kinds that matched nothing in the proxy's configuration. */
-export function reportUnmatched(logger: Logger | undefined, proxy: Proxy, filters: ProxyEnvoyFilters, applyTo: readonly EnvoyFilterApplyTo[], applied: ReadonlySet<EnvoyFilterPatch>): void {
+export function reportUnmatched(
+  logger: Logger | undefined,
+  proxy: Proxy,
+  filters: ProxyEnvoyFilters,
+  applyTo: readonly EnvoyFilterApplyTo[],
+  applied: ReadonlySet<EnvoyFilterPatch>,
+  /** Only patches of these contexts (a sidecar's inbound and outbound listeners are built apart). */
+  contexts?: readonly EnvoyFilterContext[],
+): void {
   if (!logger?.isLevelEnabled('debug')) return;
   for (const patch of patchesFor(filters, ...applyTo)) {
-    if (applied.has(patch)) continue;
+    if (applied.has(patch) || (contexts && !contexts.includes(patch.context))) continue;
     logger.debug(
       { proxy: proxy.id, envoyFilter: patch.filter, patch: patch.index, applyTo: patch.applyTo, operation: patch.operation },
       `EnvoyFilter ${patch.filter} configPatches[${patch.index}] (${patch.applyTo} ${patch.operation}) matched nothing for ${proxy.id}`,

@@ -190,7 +190,7 @@ export class SidecarGenerator implements ResourceGenerator {
     const { envoyFilters } = proxyView(context, proxy);
     const applied = new Set<EnvoyFilterPatch>();
     const patched = patchListeners(side, envoyFilters, unpatched, applied);
-    if (side === 'SIDECAR_OUTBOUND') reportUnmatched(this.logger, proxy, envoyFilters, listenerApplyTo, applied);
+    reportUnmatched(this.logger, proxy, envoyFilters, listenerApplyTo, applied, side === 'SIDECAR_OUTBOUND' ? ['SIDECAR_OUTBOUND', 'ANY'] : ['SIDECAR_INBOUND']);
     return encodePatched(context, TypeUrl.Listener, patched, () => unpatched, envoyFilters, this.logger);
   }
 
