@@ -50,6 +50,10 @@ describe('EnvoyFilter validation', () => {
     );
   });
 
+  it('checks a MERGE value for decoding only: it is a fragment (Envoy\'s rules apply to the merged result, at generation)', () => {
+    expect(load(envoyFilter('m', { configPatches: [{ applyTo: 'VIRTUAL_HOST', patch: { operation: 'MERGE', value: { name: 'v' } } }] })).stored).toEqual(['m']);
+  });
+
   it('is read in networking.istio.io/v1alpha3 only', () => {
     expect(load(envoyFilter('v1', rateLimit(seedsRateLimit), 'networking.istio.io/v1')).stored).toEqual([]);
   });
@@ -58,6 +62,8 @@ describe('EnvoyFilter validation', () => {
     ['a cluster value with a bad enum', { configPatches: [{ applyTo: 'CLUSTER', patch: { operation: 'MERGE', value: { lb_policy: 'FASTEST' } } }] }, 'spec.configPatches[0].patch.value: does not decode as envoy.config.cluster.v3.Cluster: lbPolicy: "FASTEST" is not a value of enum'],
     ['an unknown Any type', { configPatches: [{ applyTo: 'NETWORK_FILTER', patch: { operation: 'ADD', value: { name: 'x', typed_config: { '@type': 'type.googleapis.com/acme.Filter' } } } }] }, 'unknown Any type "type.googleapis.com/acme.Filter"'],
     ['a malformed duration in a route', { configPatches: [{ applyTo: 'HTTP_ROUTE', patch: { operation: 'MERGE', value: { route: { timeout: 'soon' } } } }] }, 'spec.configPatches[0].patch.value: does not decode as envoy.config.route.v3.Route: route.timeout: malformed duration "soon"'],
+    ['an added rate-limit filter without a domain (Envoy requires one)', rateLimit({ ...seedsRateLimit, domain: undefined }), "spec.configPatches[0].patch.value: breaks Envoy's validation rules: HttpFilter.typedConfig<RateLimit>.domain: required (min_len 1)"],
+    ['an added virtual host without domains', { configPatches: [{ applyTo: 'VIRTUAL_HOST', patch: { operation: 'ADD', value: { name: 'v' } } }] }, "breaks Envoy's validation rules: VirtualHost.domains: needs at least 1 items"],
     ['a missing value', { configPatches: [{ applyTo: 'LISTENER', patch: { operation: 'MERGE' } }] }, 'spec.configPatches[0].patch.value: required for operation MERGE'],
     ['a missing applyTo', { configPatches: [{ patch: { operation: 'REMOVE' } }] }, 'spec.configPatches[0].applyTo: required'],
     ['an unknown operation', { configPatches: [{ applyTo: 'CLUSTER', patch: { operation: 'DELETE' } }] }, 'spec.configPatches[0].patch.operation: "DELETE" is not one of'],

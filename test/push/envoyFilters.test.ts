@@ -218,6 +218,27 @@ describe('a patch that matches nothing', () => {
   });
 });
 
+describe('a MERGE whose result Envoy would refuse', () => {
+  it('leaves the proxy its unpatched result, with a warning naming the EnvoyFilter and the rule', () => {
+    const spec = `  workloadSelector: {labels: {app: web}}
+  configPatches:
+  - applyTo: CLUSTER
+    match: {cluster: {service: api.shop.svc.cluster.local}}
+    patch: {operation: MERGE, value: {dns_refresh_rate: 0.0001s}}
+`;
+    const mesh = meshFromYaml(pods + filter('too-fast', 'shop', spec));
+    const plain = meshFromYaml(pods);
+    const { logger, lines } = captureLogger('warn');
+    const web = byPod(mesh.proxies, 'web-1');
+    const clusters = new SidecarGenerator(() => mesh.context, logger).clusters(mesh.context, web);
+    const unpatched = new SidecarGenerator(() => plain.context).clusters(plain.context, byPod(plain.proxies, 'web-1'));
+    expect(clusters.map((c) => c.version)).toEqual(unpatched.map((c) => c.version));
+    expect(lines.map((l) => l.msg)).toEqual([
+      expect.stringMatching(/^EnvoyFilter patches \(shop\/too-fast\) produce configuration Envoy would refuse \(outbound\|8080\|\|api.shop.svc.cluster.local: Cluster.dnsRefreshRate: duration must be > .*\); serving it unpatched$/),
+    ]);
+  });
+});
+
 describe('EnvoyFilter change impact', () => {
   const object = (namespace: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'f', namespace }, spec });
   const mesh = meshFromYaml(pods);

@@ -1,10 +1,13 @@
 // EnvoyFilter validation, following istiod's: the spec's shape, a patch's
 // applyTo, match and operation fitting together, and every patch value
 // decoded against Envoy's own protos by the type `applyTo` names (a
-// typed_config by its `@type`). A patch that does not decode is rejected
-// here, naming the patch index and the reason, so it is never sent to Envoy.
+// typed_config by its `@type`), and a value that is added or replaces an
+// element whole checked against Envoy's validation rules (protoc-gen-validate).
+// A patch that fails is rejected here, naming the patch index and the reason,
+// so it is never sent to Envoy.
 import { lookupType } from '../../proto/envoyRoot.js';
 import { decodeProto3Json } from '../../proto/protoJson.js';
+import { messageProblems } from '../../proto/envoyValidation.js';
 import {
   envoyFilterApplyTo,
   envoyFilterContexts,
@@ -113,8 +116,20 @@ function checkPatch(patch: EnvoyConfigObjectPatch, path: string, problems: strin
     return;
   }
   const decoded = decodePatchValue(patch.applyTo, patch.patch.value);
-  if (decoded && 'error' in decoded) problems.push(`${path}.patch.value: does not decode as ${patchValueTypes[patch.applyTo!]}: ${decoded.error}`);
+  if (!decoded) return;
+  const typeName = patchValueTypes[patch.applyTo!]!;
+  if ('error' in decoded) {
+    problems.push(`${path}.patch.value: does not decode as ${typeName}: ${decoded.error}`);
+    return;
+  }
+  // A value that is added or replaces an element whole must satisfy Envoy's rules itself (a MERGE value is a fragment).
+  if (operation && wholeValueOperations.has(operation)) {
+    const broken = messageProblems(lookupType(typeName), decoded.value);
+    if (broken.length > 0) problems.push(`${path}.patch.value: breaks Envoy's validation rules: ${broken.join('; ')}`);
+  }
 }
+
+const wholeValueOperations: ReadonlySet<string> = new Set(['ADD', 'INSERT_BEFORE', 'INSERT_AFTER', 'INSERT_FIRST', 'REPLACE']);
 
 export function validateEnvoyFilter(spec: EnvoyFilterSpec): string[] {
   const problems: string[] = [];

@@ -1,15 +1,16 @@
 // Applying a proxy's EnvoyFilter patches to a generated list and encoding the
 // result: a patch that matches nothing is reported at debug level (it is not
-// an error: istiod counts it as not applied), and a patched list that no
-// longer encodes (a MERGE producing what Envoy's protos refuse) is served
-// unpatched, with a warning naming the EnvoyFilters, so the proxy keeps its
-// configuration.
+// an error: istiod counts it as not applied), and a patched list that Envoy
+// would refuse (a MERGE result breaking Envoy's validation rules, or not
+// encoding) is served unpatched, with a warning naming the EnvoyFilters, so
+// the proxy keeps its configuration.
 import type { Logger } from 'pino';
 import type { EnvoyFilterApplyTo, EnvoyFilterContext } from '../../../model/envoyFilter.js';
 import type { Proxy } from '../../../model/proxy.js';
 import { patchesFor, type EnvoyFilterPatch, type ProxyEnvoyFilters } from '../../../push/envoyFilters.js';
 import type { PushContext } from '../../../push/pushContext.js';
 import { ProtoJsonError } from '../../../proto/jsonEncoder.js';
+import { envoyProblems } from '../../../proto/envoyValidation.js';
 import type { XdsResource } from '../../resource.js';
 import { encodeShared } from '../cache.js';
 
@@ -54,14 +55,20 @@ export function encodePatched(
   filters: ProxyEnvoyFilters,
   logger: Logger | undefined,
 ): XdsResource[] {
-  try {
-    return patched.map((r) => encodeShared(context, typeUrl, String(r.name), r));
-  } catch (error) {
-    if (!(error instanceof ProtoJsonError)) throw error;
-    logger?.warn(
-      { envoyFilters: filters.filters, typeUrl, error: error.message },
-      `EnvoyFilter patches (${filters.filters.join(', ')}) produce configuration Envoy's protos refuse (${error.message}); serving it unpatched`,
-    );
-    return unpatched().map((r) => encodeShared(context, typeUrl, String(r.name), r));
+  const original = new Set(unpatched());
+  // Resources a patch changed or added must still satisfy Envoy's validation rules.
+  const broken = patched.filter((r) => !original.has(r)).flatMap((r) => envoyProblems(typeUrl, r).map((p) => `${String(r.name)}: ${p}`));
+  if (broken.length === 0) {
+    try {
+      return patched.map((r) => encodeShared(context, typeUrl, String(r.name), r));
+    } catch (error) {
+      if (!(error instanceof ProtoJsonError)) throw error;
+      broken.push(error.message);
+    }
   }
+  logger?.warn(
+    { envoyFilters: filters.filters, typeUrl, problems: broken.slice(0, 5) },
+    `EnvoyFilter patches (${filters.filters.join(', ')}) produce configuration Envoy would refuse (${broken[0]}); serving it unpatched`,
+  );
+  return [...original].map((r) => encodeShared(context, typeUrl, String(r.name), r));
 }
