@@ -181,6 +181,36 @@ describe('EnvoyFilter and the result cache', () => {
     expect(keys.some((k) => k.startsWith('cds-all|') && !k.includes('|ef:'))).toBe(true);
   });
 
+  it('a filter patching only gateways (or only one side of a sidecar) leaves the other results shared', () => {
+    const gatewayOnly = `  configPatches:
+  - applyTo: HTTP_FILTER
+    match: {context: GATEWAY}
+    patch: {operation: REMOVE}
+  - applyTo: CLUSTER
+    match: {context: GATEWAY}
+    patch: {operation: REMOVE}
+`;
+    const outboundOnly = `  workloadSelector: {labels: {app: web}}
+  configPatches:
+  - applyTo: LISTENER
+    match: {context: SIDECAR_OUTBOUND, listener: {portNumber: 8080}}
+    patch: {operation: REMOVE}
+`;
+    const plain = meshFromYaml(pods);
+    const mesh = meshFromYaml(pods + filter('gateways', 'istio-system', gatewayOnly) + filter('outbound', 'shop', outboundOnly));
+    const generator = new SidecarGenerator(() => mesh.context);
+    const plainGenerator = new SidecarGenerator(() => plain.context);
+    for (const typeUrl of [...types, TypeUrl.RouteConfiguration]) {
+      sameResources(generate(generator, mesh, 'batch-2', typeUrl), generate(generator, mesh, 'batch-1', typeUrl));
+      expect(generate(generator, mesh, 'batch-1', typeUrl).map((r) => r.version)).toEqual(generate(plainGenerator, plain, 'batch-1', typeUrl).map((r) => r.version));
+    }
+    // web-1's outbound listener on 8080 is gone; its inbound side is the unpatched one.
+    const names = (pod: string) => generate(generator, mesh, pod, TypeUrl.Listener).map((l) => l.name);
+    expect(names('web-1')).not.toContain('0.0.0.0_8080');
+    expect(names('batch-1')).toContain('0.0.0.0_8080');
+    expect([...mesh.context.cache.keys()].filter((k) => k.startsWith('lds-in|') && k.includes('|ef:'))).toEqual([]);
+  });
+
   it('the patch reaches only the selected proxy', () => {
     const mesh = meshFromYaml(pods + filter('web-tuning', 'shop', spec));
     const generator = new SidecarGenerator(() => mesh.context);

@@ -19,12 +19,16 @@ type Json = Record<string, unknown>;
 export const listenerApplyTo: readonly EnvoyFilterApplyTo[] = ['LISTENER', 'LISTENER_FILTER', 'FILTER_CHAIN', 'NETWORK_FILTER', 'HTTP_FILTER'];
 export const routeApplyTo: readonly EnvoyFilterApplyTo[] = ['ROUTE_CONFIGURATION', 'VIRTUAL_HOST', 'HTTP_ROUTE'];
 
-/** True when the proxy has patches of these kinds (its results of that type are then keyed by its filters). */
-export const hasPatches = (filters: ProxyEnvoyFilters, applyTo: readonly EnvoyFilterApplyTo[]): boolean => patchesFor(filters, ...applyTo).length > 0;
+/**
+ * True when the proxy has patches of these kinds, in one of these contexts
+ * (ANY always counts): its results of that type are then keyed by its filters.
+ */
+export const hasPatches = (filters: ProxyEnvoyFilters, applyTo: readonly EnvoyFilterApplyTo[], contexts?: readonly EnvoyFilterContext[]): boolean =>
+  patchesFor(filters, ...applyTo).some((p) => !contexts || p.context === 'ANY' || contexts.includes(p.context));
 
-/** Cache-key suffix for results a proxy's patches of these kinds change ('' without any: results stay shared). */
-export const envoyFilterKey = (filters: ProxyEnvoyFilters, applyTo: readonly EnvoyFilterApplyTo[]): string =>
-  hasPatches(filters, applyTo) ? `|ef:${filters.key}` : '';
+/** Cache-key suffix for results a proxy's patches of these kinds and contexts change ('' without any: results stay shared). */
+export const envoyFilterKey = (filters: ProxyEnvoyFilters, applyTo: readonly EnvoyFilterApplyTo[], contexts?: readonly EnvoyFilterContext[]): string =>
+  hasPatches(filters, applyTo, contexts) ? `|ef:${filters.key}` : '';
 
 /** Logs, at debug level, the patches of these kinds that matched nothing in the proxy's configuration. */
 export function reportUnmatched(

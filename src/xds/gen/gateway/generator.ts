@@ -81,7 +81,7 @@ export class GatewayGenerator implements ResourceGenerator {
     const scope = context.scopeFor(proxy);
     const sniDnat = isSniDnatRouter(proxy);
     const envoyFilters = proxyEnvoyFilters(context, proxy);
-    const ef = envoyFilterKey(envoyFilters, clusterApplyTo);
+    const ef = envoyFilterKey(envoyFilters, clusterApplyTo, ['GATEWAY']);
     if (ef) {
       // Patched clusters are the gateway's own, keyed by its filters; gateways without cluster patches keep sharing.
       return memo(context, `cds-gw|${scope.key}|${sniDnat}${ef}`, () => {
@@ -115,7 +115,7 @@ export class GatewayGenerator implements ResourceGenerator {
   listeners(context: PushContext, proxy: Proxy): XdsResource[] {
     const merged = this.merged(context, proxy);
     const envoyFilters = proxyEnvoyFilters(context, proxy);
-    const ef = envoyFilterKey(envoyFilters, listenerApplyTo);
+    const ef = envoyFilterKey(envoyFilters, listenerApplyTo, ['GATEWAY']);
     return memo(context, `lds-gw|${proxy.namespace}|${merged.key}${ef}`, () => {
       const { listeners, dropped } = gatewayListeners(context, proxy, merged);
       for (const { server, reason } of dropped) {
@@ -136,7 +136,7 @@ export class GatewayGenerator implements ResourceGenerator {
     const merged = this.merged(context, proxy);
     const names = watched.wildcard ? [...merged.serversByRouteName.keys()] : [...watched.names];
     const envoyFilters = proxyEnvoyFilters(context, proxy);
-    const ef = envoyFilterKey(envoyFilters, routeApplyTo);
+    const ef = envoyFilterKey(envoyFilters, routeApplyTo, ['GATEWAY']);
     const out: XdsResource[] = [];
     for (const name of names) {
       // Only names the gateway has are cached: a proxy asking for arbitrary names must not grow the cache.

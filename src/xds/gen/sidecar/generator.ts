@@ -140,8 +140,8 @@ export class SidecarGenerator implements ResourceGenerator {
   clusters(context: PushContext, proxy: Proxy): XdsResource[] {
     const { scope, targets, inboundPorts, security, envoyFilters } = proxyView(context, proxy);
     // A proxy with cluster patches gets its own list, keyed by its filters; the others keep sharing.
-    if (hasPatches(envoyFilters, clusterApplyTo)) {
-      return memo(context, `cds-all|${scope.key}|${inboundPorts}|${security.key}${envoyFilterKey(envoyFilters, clusterApplyTo)}`, () => {
+    if (hasPatches(envoyFilters, clusterApplyTo, ['SIDECAR_OUTBOUND', 'SIDECAR_INBOUND'])) {
+      return memo(context, `cds-all|${scope.key}|${inboundPorts}|${security.key}|ef:${envoyFilters.key}`, () => {
         const unpatched = this.describeClusters(context, proxy);
         const applied = new Set<EnvoyFilterPatch>();
         const patched = patchClusters(envoyFilters, unpatched, clusterContext, 'SIDECAR_OUTBOUND', applied);
@@ -166,9 +166,10 @@ export class SidecarGenerator implements ResourceGenerator {
     // Telemetry is per workload (selector, canonical labels): its key joins the scope's where it adds anything.
     const tel = telemetry.key ? `|tel:${telemetry.key}` : '';
     // So do EnvoyFilter patches (inbound routes are inline, so route patches reach inbound listeners).
-    const efOut = envoyFilterKey(envoyFilters, listenerApplyTo);
-    const efIn = envoyFilterKey(envoyFilters, [...listenerApplyTo, ...routeApplyTo]);
-    return memo(context, `lds-all|${scope.key}|${inboundPorts}|${security.key}${tel}${efIn}`, () => {
+    const efOut = envoyFilterKey(envoyFilters, listenerApplyTo, ['SIDECAR_OUTBOUND']);
+    const efIn = envoyFilterKey(envoyFilters, [...listenerApplyTo, ...routeApplyTo], ['SIDECAR_INBOUND']);
+    // Both are the proxy's filters key when not empty: the assembled list is keyed by either.
+    return memo(context, `lds-all|${scope.key}|${inboundPorts}|${security.key}${tel}${efOut || efIn}`, () => {
       const outbound = memo(context, `lds|${scope.key}${tel}${efOut}`, () =>
         this.encodeListeners(context, proxy, 'SIDECAR_OUTBOUND', efOut !== '', () =>
           withListenerAccessLogs([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound),
@@ -199,7 +200,7 @@ export class SidecarGenerator implements ResourceGenerator {
     const dependsOnLabels = memo(context, `rds-labels|${scope.key}`, () => scopeUsesSourceLabels(context, scope));
     const labelsKey = dependsOnLabels ? `|${JSON.stringify(Object.entries(proxy.labels).sort())}` : '';
     const available = memo(context, `rds-names|${scope.key}`, () => new Set(routeNames(scope)));
-    const ef = envoyFilterKey(envoyFilters, routeApplyTo);
+    const ef = envoyFilterKey(envoyFilters, routeApplyTo, ['SIDECAR_OUTBOUND']);
     // Route configurations of the scope (and source labels, and EnvoyFilter patches) by name, built on first request.
     const built = memo(context, `rds|${scope.key}${labelsKey}${ef}`, () => new Map<string, XdsResource | undefined>());
     const out: XdsResource[] = [];
