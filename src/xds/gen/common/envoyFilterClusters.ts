@@ -6,11 +6,9 @@ import type { EnvoyFilterPatch, ProxyEnvoyFilters } from '../../../push/envoyFil
 import { patchesFor } from '../../../push/envoyFilters.js';
 import { lookupType } from '../../../proto/envoyRoot.js';
 import { protoMerge } from './envoyFilterMerge.js';
+import { contextMatches, valueOf, type PatchContext } from './envoyFilterContext.js';
 
 type Json = Record<string, unknown>;
-type PatchContext = 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND' | 'GATEWAY';
-
-const contextMatches = (context: PatchContext, patch: EnvoyFilterPatch): boolean => patch.context === 'ANY' || patch.context === context;
 
 function clusterMatch(cluster: Json, patch: EnvoyFilterPatch): boolean {
   const match = patch.match.cluster;
@@ -51,7 +49,7 @@ export function patchClusters(
     for (const patch of patches) {
       if (!current || !contextMatches(context, patch) || !clusterMatch(current, patch)) continue;
       if (patch.operation === 'REMOVE') current = undefined;
-      else if (patch.operation === 'MERGE') current = protoMerge(clusterType, current, structuredClone(patch.value ?? {}) as Json);
+      else if (patch.operation === 'MERGE') current = protoMerge(clusterType, current, valueOf(patch));
       else continue;
       applied.add(patch);
     }
@@ -59,7 +57,7 @@ export function patchClusters(
   }
   for (const patch of patches) {
     if (patch.operation !== 'ADD' || !contextMatches(addContext, patch)) continue;
-    out.push(structuredClone(patch.value ?? {}) as Json);
+    out.push(valueOf(patch));
     applied.add(patch);
   }
   return out;

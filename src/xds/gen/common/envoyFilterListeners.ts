@@ -7,15 +7,15 @@
 // virtualInbound and virtualOutbound the port matches the chains' destination
 // port. Listeners no patch touches are returned as they were (the same
 // objects, so their encodings stay shared); patched ones are copies.
+import type protobuf from 'protobufjs';
 import type { EnvoyFilterPatch, ProxyEnvoyFilters } from '../../../push/envoyFilters.js';
 import { patchesFor } from '../../../push/envoyFilters.js';
 import { lookupType } from '../../../proto/envoyRoot.js';
 import { protoMerge } from './envoyFilterMerge.js';
 import { patchRouteConfiguration } from './envoyFilterRoutes.js';
+import { asArray, contextMatches, valueOf, type PatchContext } from './envoyFilterContext.js';
 
 type Json = Record<string, unknown>;
-
-export type PatchContext = 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND' | 'GATEWAY';
 
 const hcmName = 'envoy.filters.network.http_connection_manager';
 const virtualListeners = new Set(['virtualInbound', 'virtualOutbound']);
@@ -24,10 +24,6 @@ const filterChainType = () => lookupType('envoy.config.listener.v3.FilterChain')
 const networkFilterType = () => lookupType('envoy.config.listener.v3.Filter');
 const httpFilterType = () => lookupType('envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter');
 
-export const contextMatches = (context: PatchContext, patch: EnvoyFilterPatch): boolean => patch.context === 'ANY' || patch.context === context;
-
-const valueOf = (patch: EnvoyFilterPatch): Json => structuredClone(patch.value ?? {}) as Json;
-const asArray = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : []);
 
 function listenerMatch(listener: Json, patch: EnvoyFilterPatch): boolean {
   const match = patch.match.listener;
@@ -101,7 +97,7 @@ function applyRelative(list: Json[], patch: EnvoyFilterPatch, anchor: string | u
 }
 
 /** MERGE of a filter (network or HTTP): name overridden when given; typed_config merged when both have one (the patch's type taken as the filter's, as istiod does). */
-function mergeFilter(type: ReturnType<typeof networkFilterType>, filter: Json, patch: EnvoyFilterPatch): Json | undefined {
+function mergeFilter(type: protobuf.Type, filter: Json, patch: EnvoyFilterPatch): Json | undefined {
   if (!filter.typedConfig) return undefined;
   const value = valueOf(patch);
   const merged: Json = { ...filter };
@@ -109,7 +105,7 @@ function mergeFilter(type: ReturnType<typeof networkFilterType>, filter: Json, p
   const typed = value.typedConfig as Json | undefined;
   if (typed) {
     const current = filter.typedConfig as Json;
-    merged.typedConfig = protoMerge(type.fields.typedConfig!.resolvedType as never, current, { ...typed, '@type': current['@type'] });
+    merged.typedConfig = protoMerge(type.fields.typedConfig!.resolvedType as protobuf.Type, current, { ...typed, '@type': current['@type'] });
   }
   return merged;
 }

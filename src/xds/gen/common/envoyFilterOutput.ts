@@ -55,11 +55,11 @@ export function encodePatched(
   context: PushContext,
   typeUrl: string,
   patched: readonly Json[],
-  unpatched: () => readonly Json[],
+  unpatched: readonly Json[],
   filters: ProxyEnvoyFilters,
   logger: Logger | undefined,
 ): XdsResource[] {
-  const original = new Set(unpatched());
+  const original = new Set(unpatched);
   // Resources a patch changed or added must still satisfy Envoy's validation rules.
   const broken = patched.filter((r) => !original.has(r)).flatMap((r) => envoyProblems(typeUrl, r).map((p) => `${String(r.name)}: ${p}`));
   if (broken.length === 0) {

@@ -11,18 +11,14 @@ import type { EnvoyFilterPatch, ProxyEnvoyFilters } from '../../../push/envoyFil
 import { patchesFor } from '../../../push/envoyFilters.js';
 import { lookupType } from '../../../proto/envoyRoot.js';
 import { protoMerge } from './envoyFilterMerge.js';
+import { asArray, contextMatches, valueOf, type PatchContext } from './envoyFilterContext.js';
 
 type Json = Record<string, unknown>;
-type PatchContext = 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND' | 'GATEWAY';
 
 export interface RouteConfigurationInfo {
   /** Gateways: service ports by the port a route configuration binds (istiod's GatewayPortMap). */
   readonly servicePorts?: ReadonlyMap<number, readonly number[]>;
 }
-
-const contextMatches = (context: PatchContext, patch: EnvoyFilterPatch): boolean => patch.context === 'ANY' || patch.context === context;
-const valueOf = (patch: EnvoyFilterPatch): Json => structuredClone(patch.value ?? {}) as Json;
-const asArray = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : []);
 
 /** A gateway RDS name's parts: `http.8080` → port 8080; `https.443.https.gw.ns` → port 443, port name https, gateway ns/gw. */
 export function parseGatewayRouteName(name: string): { port: number; portName: string; gateway: string } {

@@ -89,7 +89,7 @@ export class GatewayGenerator implements ResourceGenerator {
         const applied = new Set<EnvoyFilterPatch>();
         const patched = patchClusters(envoyFilters, unpatched, () => 'GATEWAY', 'GATEWAY', applied);
         reportUnmatched(this.logger, proxy, envoyFilters, clusterApplyTo, applied);
-        return encodePatched(context, TypeUrl.Cluster, patched, () => unpatched, envoyFilters, this.logger);
+        return encodePatched(context, TypeUrl.Cluster, patched, unpatched, envoyFilters, this.logger);
       });
     }
     return memo(context, `cds-gw|${scope.key}|${sniDnat}`, () => [
@@ -128,7 +128,7 @@ export class GatewayGenerator implements ResourceGenerator {
       const applied = new Set<EnvoyFilterPatch>();
       const patched = patchListeners('GATEWAY', envoyFilters, listeners, applied);
       reportUnmatched(this.logger, proxy, envoyFilters, listenerApplyTo, applied);
-      return encodePatched(context, TypeUrl.Listener, patched, () => listeners, envoyFilters, this.logger);
+      return encodePatched(context, TypeUrl.Listener, patched, listeners, envoyFilters, this.logger);
     });
   }
 
@@ -146,7 +146,7 @@ export class GatewayGenerator implements ResourceGenerator {
         if (!json) return undefined;
         if (!ef) return encodeShared(context, TypeUrl.RouteConfiguration, name, json);
         const patched = patchRouteConfiguration('GATEWAY', envoyFilters, json, { servicePorts: servicePorts(merged) }, new Set());
-        return encodePatched(context, TypeUrl.RouteConfiguration, [patched], () => [json], envoyFilters, this.logger)[0];
+        return encodePatched(context, TypeUrl.RouteConfiguration, [patched], [json], envoyFilters, this.logger)[0];
       });
       if (resource) out.push(resource);
     }

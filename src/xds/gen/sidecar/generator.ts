@@ -146,7 +146,7 @@ export class SidecarGenerator implements ResourceGenerator {
         const applied = new Set<EnvoyFilterPatch>();
         const patched = patchClusters(envoyFilters, unpatched, clusterContext, 'SIDECAR_OUTBOUND', applied);
         reportUnmatched(this.logger, proxy, envoyFilters, clusterApplyTo, applied);
-        return encodePatched(context, TypeUrl.Cluster, patched, () => unpatched, envoyFilters, this.logger);
+        return encodePatched(context, TypeUrl.Cluster, patched, unpatched, envoyFilters, this.logger);
       });
     }
     // Proxies sharing scope, inbound ports and security get the very same array: no per-proxy copying.
@@ -192,7 +192,7 @@ export class SidecarGenerator implements ResourceGenerator {
     const applied = new Set<EnvoyFilterPatch>();
     const patched = patchListeners(side, envoyFilters, unpatched, applied);
     reportUnmatched(this.logger, proxy, envoyFilters, listenerApplyTo, applied, side === 'SIDECAR_OUTBOUND' ? ['SIDECAR_OUTBOUND', 'ANY'] : ['SIDECAR_INBOUND']);
-    return encodePatched(context, TypeUrl.Listener, patched, () => unpatched, envoyFilters, this.logger);
+    return encodePatched(context, TypeUrl.Listener, patched, unpatched, envoyFilters, this.logger);
   }
 
   routes(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
@@ -222,7 +222,7 @@ export class SidecarGenerator implements ResourceGenerator {
     const { envoyFilters } = proxyView(context, proxy);
     const applied = new Set<EnvoyFilterPatch>();
     const patched = patchRouteConfiguration('SIDECAR_OUTBOUND', envoyFilters, json, {}, applied);
-    return encodePatched(context, TypeUrl.RouteConfiguration, [patched], () => [json], envoyFilters, this.logger)[0]!;
+    return encodePatched(context, TypeUrl.RouteConfiguration, [patched], [json], envoyFilters, this.logger)[0]!;
   }
 
   endpoints(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
