@@ -149,6 +149,37 @@ describe('LISTENER, LISTENER_FILTER, FILTER_CHAIN and NETWORK_FILTER', () => {
     ]);
   });
 
+  it('REMOVEs, REPLACEs and inserts listener filters after a named one; without a name INSERT_AFTER appends', () => {
+    const l = { ...listener('a', 80), listenerFilters: [{ name: 'envoy.filters.listener.tls_inspector' }, { name: 'envoy.filters.listener.http_inspector' }] };
+    const value = { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } };
+    const names = (p: EnvoyFilterPatch) => (patchListeners('GATEWAY', filtersOf(p), [l], new Set())[0]!.listenerFilters as Json[]).map((f) => f.name);
+    const tls = { listener: { listenerFilter: 'envoy.filters.listener.tls_inspector' } };
+    expect(names(patch('LISTENER_FILTER', 'REMOVE', tls))).toEqual(['envoy.filters.listener.http_inspector']);
+    expect(names(patch('LISTENER_FILTER', 'REPLACE', tls, value))).toEqual(['envoy.filters.listener.original_dst', 'envoy.filters.listener.http_inspector']);
+    expect(names(patch('LISTENER_FILTER', 'INSERT_AFTER', tls, value))).toEqual(['envoy.filters.listener.tls_inspector', 'envoy.filters.listener.original_dst', 'envoy.filters.listener.http_inspector']);
+    expect(names(patch('LISTENER_FILTER', 'INSERT_AFTER', {}, value))).toEqual(['envoy.filters.listener.tls_inspector', 'envoy.filters.listener.http_inspector', 'envoy.filters.listener.original_dst']);
+    expect(names(patch('LISTENER_FILTER', 'REMOVE', {}))).toHaveLength(2);
+  });
+
+  it('REPLACEs, REMOVEs, ADDs and INSERT_FIRSTs network filters', () => {
+    const tcp = { name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 's', cluster: 'c' } };
+    const rbac = { name: 'envoy.filters.network.rbac', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC', stat_prefix: 'r' } };
+    const onHcm = { listener: { filterChain: { filter: { name: hcm } } } };
+    const names = (...p: EnvoyFilterPatch[]) => (((patchListeners('GATEWAY', filtersOf(...p), [listener('a', 80)], new Set())[0]!.filterChains as Json[])[0]!.filters as Json[]).map((f) => f.name));
+    expect(names(patch('NETWORK_FILTER', 'REPLACE', onHcm, tcp))).toEqual(['envoy.filters.network.tcp_proxy']);
+    expect(names(patch('NETWORK_FILTER', 'REMOVE', onHcm))).toEqual([]);
+    expect(names(patch('NETWORK_FILTER', 'ADD', {}, rbac))).toEqual([hcm, 'envoy.filters.network.rbac']);
+    expect(names(patch('NETWORK_FILTER', 'INSERT_FIRST', {}, rbac))).toEqual(['envoy.filters.network.rbac', hcm]);
+  });
+
+  it('matches the application protocols of a chain (all of the comma-separated ones)', () => {
+    const withAlpn = (protocols: string[]): Json => ({ ...chain(), filterChainMatch: { applicationProtocols: protocols } });
+    const l = listener('a', 80, [withAlpn(['h2', 'http/1.1']), withAlpn(['http/1.1'])]);
+    const p = patch('HTTP_FILTER', 'INSERT_FIRST', { listener: { filterChain: { applicationProtocols: 'h2,http/1.1' } } }, lua);
+    const out = patchListeners('GATEWAY', filtersOf(p), [l], new Set())[0]!;
+    expect([httpFilterNames(out, 0)[0], httpFilterNames(out, 1)[0]]).toEqual(['envoy.filters.http.lua', 'envoy.filters.http.cors']);
+  });
+
   it('REMOVEs, MERGEs and ADDs filter chains', () => {
     const l = listener('a', 80, [chain({ name: 'one' }), chain({ name: 'two' })]);
     const remove = patch('FILTER_CHAIN', 'REMOVE', { listener: { filterChain: { name: 'one' } } });
