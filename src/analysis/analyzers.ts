@@ -4,6 +4,7 @@
 import type { Rejection } from '../model/meshModel.js';
 import { authorizationPolicies } from './authorizationPolicies.js';
 import { destinationRuleCaCertificates, destinationRuleSubsets, destinationRuleTlsAgainstPeerAuthentication } from './destinationRules.js';
+import { envoyFilterPatches, envoyFilterTargets } from './envoyFilters.js';
 import { conflictingGateways, gatewayWorkloads } from './gateways.js';
 import type { AnalysisInput } from './input.js';
 import { message, type AnalysisMessage } from './messages.js';
@@ -35,6 +36,8 @@ export const allAnalyzers: ReadonlyArray<{ name: string; analyze: Analyzer }> = 
   { name: 'telemetrySelectors', analyze: telemetrySelectors },
   { name: 'telemetriesWithoutSelector', analyze: telemetriesWithoutSelector },
   { name: 'telemetryLightstepProviders', analyze: telemetryLightstepProviders },
+  { name: 'envoyFilterPatches', analyze: envoyFilterPatches },
+  { name: 'envoyFilterTargets', analyze: envoyFilterTargets },
 ];
 
 /** What serves while an object is rejected, as the model decided it (and logged as keptPreviousVersion). */

@@ -29,6 +29,11 @@ export const messageTypes = {
   InvalidApplicationUID: { code: 'IST0144', level: 'Warning' },
   ConflictingGateways: { code: 'IST0145', level: 'Error' },
   ExternalNameServiceTypeInvalidPortName: { code: 'IST0150', level: 'Warning' },
+  EnvoyFilterUsesRelativeOperation: { code: 'IST0151', level: 'Warning' },
+  EnvoyFilterUsesReplaceOperationIncorrectly: { code: 'IST0152', level: 'Error' },
+  EnvoyFilterUsesAddOperationIncorrectly: { code: 'IST0153', level: 'Error' },
+  EnvoyFilterUsesRemoveOperationIncorrectly: { code: 'IST0154', level: 'Error' },
+  EnvoyFilterUsesRelativeOperationWithProxyVersion: { code: 'IST0155', level: 'Warning' },
   InvalidTelemetryProvider: { code: 'IST0157', level: 'Warning' },
   ConflictingTelemetryWorkloadSelectors: { code: 'IST0159', level: 'Error' },
   MultipleTelemetriesWithoutWorkloadSelectors: { code: 'IST0160', level: 'Error' },
@@ -38,6 +43,7 @@ export const messageTypes = {
   // meshd's own checks (no istioctl counterpart).
   DestinationRuleTLSConflictsWithPeerAuthentication: { code: 'MESHD0001', level: 'Error' },
   SidecarEgressHostNotFound: { code: 'MESHD0002', level: 'Warning' },
+  EnvoyFilterPatchMatchesNothing: { code: 'MESHD0003', level: 'Warning' },
 } as const satisfies Record<string, { code: string; level: MessageLevel }>;
 
 /** True for codes of Istio's catalogue (documented on istio.io), false for meshd's own. */

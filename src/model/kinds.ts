@@ -1,6 +1,6 @@
 // The kinds meshd stores, the API versions accepted for each, and their
 // validation. Istio kinds are accepted in v1, v1beta1 and v1alpha3 alike
-// (Telemetry in v1 and v1alpha1).
+// (Telemetry in v1 and v1alpha1, EnvoyFilter in v1alpha3 only).
 import type { KubeObject, ObjectRef } from './kube.js';
 import type { DestinationRuleSpec, GatewaySpec, ServiceEntrySpec, SidecarSpec, VirtualServiceSpec } from './istio.js';
 import { validateVirtualService } from './validation/virtualService.js';
@@ -9,6 +9,8 @@ import { validateServiceEntry } from './validation/serviceEntry.js';
 import { validateSidecar } from './validation/sidecar.js';
 import { validateGateway } from './validation/gateway.js';
 import { validateTelemetry } from './validation/telemetry.js';
+import { validateEnvoyFilter } from './validation/envoyFilter.js';
+import type { EnvoyFilterSpec } from './envoyFilter.js';
 import type { TelemetrySpec } from './telemetry.js';
 import { validateEndpointSlice, validateService } from './validation/kubeObjects.js';
 import { securityValidators } from '../security/validation.js';
@@ -37,7 +39,8 @@ export type KindName =
   | 'KubernetesGateway'
   | 'HTTPRoute'
   | 'GRPCRoute'
-  | 'ReferenceGrant';
+  | 'ReferenceGrant'
+  | 'EnvoyFilter';
 
 interface KindInfo {
   /** The object's `kind` field; two KindNames may share it (Istio's and Kubernetes' Gateway), told apart by group. */
@@ -88,6 +91,7 @@ export const kinds: Readonly<Record<KindName, KindInfo>> = {
   HTTPRoute: { objectKind: 'HTTPRoute', apiVersions: gatewayApi('v1', 'v1beta1'), namespaced: true, validate: specOf(validateRoute), resource: 'httproutes' },
   GRPCRoute: { objectKind: 'GRPCRoute', apiVersions: gatewayApi('v1'), namespaced: true, validate: specOf(validateGrpcRoute), resource: 'grpcroutes' },
   ReferenceGrant: { objectKind: 'ReferenceGrant', apiVersions: gatewayApi('v1beta1'), namespaced: true, validate: specOf(validateReferenceGrant), resource: 'referencegrants' },
+  EnvoyFilter: { objectKind: 'EnvoyFilter', apiVersions: ['networking.istio.io/v1alpha3'], namespaced: true, validate: specOf<EnvoyFilterSpec>(validateEnvoyFilter), resource: 'envoyfilters' },
 };
 
 export const kindNames = Object.keys(kinds) as KindName[];

@@ -60,7 +60,7 @@ const objectKey = (namespace: string, name: string): string => `${namespace}/${n
 
 /** Kinds whose status meshd itself writes (analysis messages, Gateway API conditions). */
 const istioKinds: ReadonlySet<KindName> = new Set([
-  'VirtualService', 'DestinationRule', 'ServiceEntry', 'Sidecar', 'Gateway', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry',
+  'VirtualService', 'DestinationRule', 'ServiceEntry', 'Sidecar', 'Gateway', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry', 'EnvoyFilter',
   'GatewayClass', 'KubernetesGateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant',
 ]);
 

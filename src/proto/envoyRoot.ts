@@ -64,6 +64,11 @@ export const envoyProtoFiles: readonly string[] = [
   'envoy/extensions/access_loggers/open_telemetry/v3/logs_service.proto',
   'envoy/extensions/formatter/req_without_query/v3/req_without_query.proto',
   'envoy/extensions/request_id/uuid/v3/uuid.proto',
+  // HTTP filters EnvoyFilter patches commonly add (their typed_config is decoded by @type).
+  'envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto',
+  'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
+  'envoy/extensions/filters/http/lua/v3/lua.proto',
+  'envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto',
   'envoy/type/matcher/v3/string.proto',
   'google/protobuf/struct.proto',
   'google/protobuf/wrappers.proto',

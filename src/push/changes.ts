@@ -7,6 +7,8 @@ import type { Proxy } from '../model/proxy.js';
 import type { DestinationRuleSpec, ServiceEntrySpec, SidecarSpec, VirtualServiceSpec } from '../model/istio.js';
 import { meshConfigMapName, telemetryMeshKey, type MeshConfig } from '../model/meshConfig.js';
 import type { TelemetrySpec } from '../model/telemetry.js';
+import type { EnvoyFilterSpec } from '../model/envoyFilter.js';
+import { envoyFilterSelects } from './envoyFilters.js';
 
 import { TypeUrl } from '../xds/resource.js';
 import type { PushRequest } from '../xds/server/types.js';
@@ -139,6 +141,12 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
         namespaceWide ||
         telemetrySpecs.some((s) => (targetsGateways(s) ? p.type === 'router' : labelsMatch(s.selector?.matchLabels ?? {}, p.labels)));
       return { types: new Set([LDS]), affects: (p) => p.namespace === change.namespace && selected(p), reason };
+    }
+    case 'EnvoyFilter': {
+      // Patches reach any type; only the proxies the old or new version selects (root namespace: any namespace).
+      const entries = specs<EnvoyFilterSpec>(change).map((spec) => ({ namespace: change.namespace, spec }));
+      const selected = (p: Proxy): boolean => entries.some((e) => envoyFilterSelects(e, rootNamespace, p));
+      return { types: new Set([CDS, EDS, LDS, RDS]), affects: selected, reason };
     }
     case 'Gateway':
       // Gateways shape the listeners, routes and credentials of the routers they select.

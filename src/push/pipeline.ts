@@ -69,7 +69,7 @@ export class MeshPipeline {
     this.buildTime = metric(registry, 'meshd_push_context_build_seconds', () =>
       new Histogram({ name: 'meshd_push_context_build_seconds', help: 'Time to build a push context after the debounce.', buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], registers: [registry] }),
     );
-    const sidecar = new SidecarGenerator(() => this.context);
+    const sidecar = new SidecarGenerator(() => this.context, logger);
     const grpc = new GrpcGenerator(() => this.context);
     const gateway = new GatewayGenerator(() => this.context, logger);
     this.generator = {

@@ -9,6 +9,7 @@ import { meshConfigOf, type MeshConfig } from '../model/meshConfig.js';
 import type { ModelSnapshot } from '../model/meshModel.js';
 import type { Proxy } from '../model/proxy.js';
 import type { TelemetrySpec } from '../model/telemetry.js';
+import type { EnvoyFilterSpec } from '../model/envoyFilter.js';
 import { DestinationRuleIndex, destinationRuleKey, type DestinationRuleViewer, type EffectiveDestinationRule } from './destinationRules.js';
 import { hostMatches, isExportedTo, labelsMatch, resolveShortName } from './hosts.js';
 import { buildServiceIndex, type MeshEndpoint, type MeshService, type MeshServicePort, type ServiceIndex } from './services.js';
@@ -84,7 +85,7 @@ function byAgeThenName(a: ConfigEntry<unknown>, b: ConfigEntry<unknown>): number
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-function entries<Spec>(snapshot: ModelSnapshot, kind: 'VirtualService' | 'DestinationRule' | 'Sidecar' | 'Telemetry' | 'Gateway', hostsOf: (spec: Spec, ns: string) => string[]): ConfigEntry<Spec>[] {
+function entries<Spec>(snapshot: ModelSnapshot, kind: 'VirtualService' | 'DestinationRule' | 'Sidecar' | 'Telemetry' | 'Gateway' | 'EnvoyFilter', hostsOf: (spec: Spec, ns: string) => string[]): ConfigEntry<Spec>[] {
   const list: ConfigEntry<Spec>[] = [];
   for (const { object } of snapshot.get(kind)?.values() ?? []) {
     const namespace = object.metadata.namespace!;
@@ -106,6 +107,8 @@ export class PushContext {
   readonly telemetries: readonly ConfigEntry<TelemetrySpec>[];
   /** Istio Gateways, oldest first (istiod's merge order). */
   readonly gateways: readonly ConfigEntry<GatewaySpec>[];
+  /** EnvoyFilters, oldest first (envoyFilters.ts orders them per proxy). */
+  readonly envoyFilters: readonly ConfigEntry<EnvoyFilterSpec>[];
   readonly meshConfig: MeshConfig;
   /** The Gateway API's translation (its generated objects are in `gateways` and `virtualServices`) and the status it calls for. */
   readonly gatewayApi: GatewayApiTranslation;
@@ -147,6 +150,7 @@ export class PushContext {
     this.sidecars = entries<SidecarSpec>(snapshot, 'Sidecar', () => []);
     this.telemetries = entries<TelemetrySpec>(snapshot, 'Telemetry', () => []);
     this.gateways = [...entries<GatewaySpec>(snapshot, 'Gateway', () => []), ...this.gatewayApi.gateways.map((e) => ({ ...e, hosts: [], generated: true as const }))].sort(byAgeThenName);
+    this.envoyFilters = entries<EnvoyFilterSpec>(snapshot, 'EnvoyFilter', () => []);
     this.meshConfig = meshConfigOf(snapshot, options.rootNamespace);
     // Routing reads roots with their delegates' routes merged in; `virtualServices` keeps the objects as written.
     const merged = mergeVirtualServiceDelegates(this.virtualServices, domainSuffix);

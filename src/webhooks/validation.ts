@@ -25,7 +25,7 @@ export function validateAdmission(request: AdmissionRequest): AdmissionResponse 
   const apiVersion = gvk.group ? `${gvk.group}/${gvk.version}` : gvk.version;
   const kind: KindName | undefined = istioGroups.has(gvk.group) ? knownKind(apiVersion, gvk.kind) : undefined;
   if (!kind) {
-    // Istio's own configurations send every *.istio.io kind (EnvoyFilter, WorkloadEntry, ...): meshd
+    // Istio's own configurations send every *.istio.io kind (WorkloadEntry, WorkloadGroup, ...): meshd
     // neither reads nor judges those, and refusing them would break a mesh moving from istiod.
     if (gvk.group.endsWith('.istio.io')) return allowed(uid, [`meshd does not read ${gvk.kind} (${apiVersion}); it is stored without validation`]);
     return denied(uid, `unrecognized type ${gvk.kind} (${apiVersion}): meshd validates only ${istioKindList()}`);

@@ -72,6 +72,19 @@ describe('KubeSource', () => {
     expect(log.lines.some((l) => l.kind === 'AuthorizationPolicy' && /not served/.test(String(l.msg)))).toBe(true);
   });
 
+  it('watches EnvoyFilter in networking.istio.io/v1alpha3, the only version Istio has, while the group serves v1 too', async () => {
+    const api = await startApi();
+    const envoyFilter = { apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'filter-ratelimit', namespace: 'istio-system' }, spec: { workloadSelector: { labels: { istio: 'ingressgateway' } } } };
+    api.apply(envoyFilter);
+    const sink = new RecordingSink();
+    const { started } = startSource(api, sink);
+    await started;
+    expect(sink.get('EnvoyFilter', 'istio-system', 'filter-ratelimit')).toMatchObject({ apiVersion: 'networking.istio.io/v1alpha3', spec: envoyFilter.spec });
+    expect(api.requests.some((r) => r.path === '/apis/networking.istio.io/v1alpha3/envoyfilters')).toBe(true);
+    api.remove('EnvoyFilter', 'istio-system', 'filter-ratelimit');
+    await eventually(() => !sink.has('EnvoyFilter', 'istio-system', 'filter-ratelimit'), 'EnvoyFilter delete');
+  });
+
   it('starts watching an Istio kind whose CRD is installed after start', async () => {
     const api = await startApi({ securityVersions: [] });
     const sink = new RecordingSink();

@@ -82,6 +82,7 @@ describe('manifests/', () => {
     expect(crds).toEqual([
       'authorizationpolicies.security.istio.io',
       'destinationrules.networking.istio.io',
+      'envoyfilters.networking.istio.io',
       'gatewayclasses.gateway.networking.k8s.io',
       'gateways.gateway.networking.k8s.io',
       'gateways.networking.istio.io',
@@ -97,8 +98,8 @@ describe('manifests/', () => {
     ]);
     for (const crd of docs.filter((d) => d.kind === 'CustomResourceDefinition')) {
       const versions = crd.spec.versions as { name: string; storage: boolean; served: boolean }[];
-      // v1 stores, except ReferenceGrant, which the Gateway API's standard channel serves only as v1beta1.
-      const storage = crd.metadata.name === 'referencegrants.gateway.networking.k8s.io' ? 'v1beta1' : 'v1';
+      // v1 stores, except ReferenceGrant (the Gateway API's standard channel serves it only as v1beta1) and EnvoyFilter (v1alpha3 only, as in Istio).
+      const storage = crd.metadata.name === 'referencegrants.gateway.networking.k8s.io' ? 'v1beta1' : crd.metadata.name === 'envoyfilters.networking.istio.io' ? 'v1alpha3' : 'v1';
       expect(versions.filter((v) => v.storage).map((v) => v.name), crd.metadata.name).toEqual([storage]);
       expect(versions.every((v) => v.served)).toBe(true);
     }
@@ -152,6 +153,7 @@ describe('manifests/', () => {
       'configmaps:get/update:istio-ca-root-cert',
       'deployments:get/list/watch/create/patch:*',
       'destinationrules/status:patch:*',
+      'envoyfilters/status:patch:*',
       'gatewayclasses/status:update/patch:*',
       'gateways/status:patch:*',
       'gateways/status:update/patch:*',
@@ -185,7 +187,7 @@ describe('manifests/', () => {
     expect(rules.flatMap((r) => r.resources)).not.toContain('*');
     // Every kind the source watches is listable and watchable.
     const readable = new Set(rules.filter((r) => r.verbs.includes('list') && r.verbs.includes('watch')).flatMap((r) => r.resources));
-    for (const resource of ['namespaces', 'services', 'endpointslices', 'pods', 'serviceaccounts', 'secrets', 'configmaps', 'virtualservices', 'destinationrules', 'gateways', 'serviceentries', 'sidecars', 'peerauthentications', 'authorizationpolicies', 'requestauthentications', 'telemetries', 'gatewayclasses', 'httproutes', 'grpcroutes', 'referencegrants']) {
+    for (const resource of ['namespaces', 'services', 'endpointslices', 'pods', 'serviceaccounts', 'secrets', 'configmaps', 'virtualservices', 'destinationrules', 'gateways', 'serviceentries', 'sidecars', 'peerauthentications', 'authorizationpolicies', 'requestauthentications', 'telemetries', 'gatewayclasses', 'httproutes', 'grpcroutes', 'referencegrants', 'envoyfilters']) {
       expect(readable.has(resource), resource).toBe(true);
     }
   });

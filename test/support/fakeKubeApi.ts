@@ -155,6 +155,8 @@ export class FakeKubeApi {
     const all = [
       ...coreResources,
       ...istioResources('networking.istio.io', options.networkingVersions ?? ['v1', 'v1beta1', 'v1alpha3'], istioNetworking),
+      // EnvoyFilter exists in v1alpha3 only.
+      ...istioResources('networking.istio.io', (options.networkingVersions ?? ['v1alpha3']).filter((v) => v === 'v1alpha3'), ['envoyfilters:EnvoyFilter']),
       ...istioResources('security.istio.io', options.securityVersions ?? ['v1', 'v1beta1'], istioSecurity),
       ...istioResources('telemetry.istio.io', options.telemetryVersions ?? ['v1', 'v1alpha1'], istioTelemetry),
       ...(options.extraResources ?? []),

@@ -78,6 +78,28 @@ describe.skipIf(!realApiServerAvailable)('validation webhook through a real API 
     expect(refused.body.message).toMatch(/^admission webhook "rev.validation.istio.io" denied the request: configuration is invalid: spec.http\[0\].match\[0\].uri.regex: invalid RE2 regex/);
   }, 30_000);
 
+  it("refuses an EnvoyFilter whose patch value does not decode against Envoy's protos, naming the patch, and admits the seeds' rate-limit filter", async () => {
+    const rateLimit = (typedConfig: Record<string, unknown>) => ({
+      apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'filter-ratelimit', namespace: 'istio-system' },
+      spec: {
+        workloadSelector: { labels: { istio: 'ingressgateway' } },
+        configPatches: [{
+          applyTo: 'HTTP_FILTER',
+          match: { context: 'GATEWAY', listener: { filterChain: { filter: { name: 'envoy.filters.network.http_connection_manager', subFilter: { name: 'envoy.filters.http.router' } } } } },
+          patch: { operation: 'INSERT_BEFORE', value: { name: 'envoy.filters.http.ratelimit', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit', ...typedConfig } } },
+        }],
+      },
+    });
+    const service = { rate_limit_service: { grpc_service: { envoy_grpc: { cluster_name: 'outbound|8081||ratelimit.istio-system.svc.cluster.local' } }, transport_api_version: 'V3' } };
+    const path = await api.path('networking.istio.io/v1alpha3', 'EnvoyFilter', 'istio-system');
+    const refused = await api.request<{ message: string }>('POST', path, rateLimit({ domian: 'shop', ...service }));
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(/^admission webhook "validation.istio.io" denied the request: configuration is invalid: spec\.configPatches\[0\]\.patch\.value: does not decode as envoy\.extensions\.filters\.network\.http_connection_manager\.v3\.HttpFilter: .*unknown field "domian"/);
+    expect(await api.get('networking.istio.io/v1alpha3', 'EnvoyFilter', 'istio-system', 'filter-ratelimit')).toBeUndefined();
+    await api.apply(rateLimit({ domain: 'shop', ...service }));
+    expect(await api.get('networking.istio.io/v1alpha3', 'EnvoyFilter', 'istio-system', 'filter-ratelimit')).toBeDefined();
+  }, 30_000);
+
   it('admits a risky object with the warning kubectl prints', async () => {
     const path = await api.path('security.istio.io/v1', 'AuthorizationPolicy', 'shop');
     const body = JSON.stringify({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'lockdown', namespace: 'shop' }, spec: {} });

@@ -148,8 +148,8 @@ describe('/validate uses the model validators', () => {
   it('denies kinds it does not know, admits Istio kinds it does not read with a warning, and admits deletions', () => {
     const unknown = validateAdmission({ uid: 'u', operation: 'CREATE', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, object: { metadata: { name: 't' } } });
     expect(unknown).toMatchObject({ allowed: false, status: { message: expect.stringMatching(/^unrecognized type Deployment \(apps\/v1\): meshd validates only VirtualService, /) } });
-    const envoyFilter = validateAdmission({ uid: 'u', operation: 'CREATE', kind: { group: 'networking.istio.io', version: 'v1alpha3', kind: 'EnvoyFilter' }, object: { metadata: { name: 't' } } });
-    expect(envoyFilter).toEqual({ uid: 'u', allowed: true, warnings: ['meshd does not read EnvoyFilter (networking.istio.io/v1alpha3); it is stored without validation'] });
+    const workloadEntry = validateAdmission({ uid: 'u', operation: 'CREATE', kind: { group: 'networking.istio.io', version: 'v1', kind: 'WorkloadEntry' }, object: { metadata: { name: 't' } } });
+    expect(workloadEntry).toEqual({ uid: 'u', allowed: true, warnings: ['meshd does not read WorkloadEntry (networking.istio.io/v1); it is stored without validation'] });
     // Telemetry is read, so validated: an access-log filter that is not CEL is refused at admission.
     const telemetry = validateAdmission({
       uid: 'u', operation: 'CREATE', kind: { group: 'telemetry.istio.io', version: 'v1', kind: 'Telemetry' },

@@ -19,9 +19,28 @@ import { buildGatewayRouteConfiguration } from './routes.js';
 import { buildCredentialSecret, referencedCredentialNames } from './secrets.js';
 import { credentialPrefix, parseCredentialName, secretObject } from '../../../push/credentials.js';
 import { proxyHcmTelemetry } from '../common/telemetry.js';
+import { proxyEnvoyFilters, type EnvoyFilterPatch } from '../../../push/envoyFilters.js';
+import { patchClusters } from '../common/envoyFilterClusters.js';
+import { patchListeners } from '../common/envoyFilterListeners.js';
+import { encodePatched, envoyFilterKey, listenerApplyTo, reportUnmatched, routeApplyTo } from '../common/envoyFilterOutput.js';
+import { patchRouteConfiguration } from '../common/envoyFilterRoutes.js';
 import { isSniDnatRouter, planSniDnatLoadAssignment, sniDnatClusters } from './sniDnat.js';
 
 const labelsKey = (proxy: Proxy): string => JSON.stringify(Object.entries(proxy.labels).sort());
+const clusterApplyTo = ['CLUSTER'] as const;
+
+/** The Gateway server ports bound to each listener port (istiod's GatewayPortMap), for route configuration matches. */
+function servicePorts(merged: MergedGateway): Map<number, number[]> {
+  const ports = new Map<number, number[]>();
+  for (const plan of merged.listeners) {
+    for (const { server } of plan.servers) {
+      const list = ports.get(plan.port) ?? [];
+      if (!list.includes(server.port.number)) list.push(server.port.number);
+      ports.set(plan.port, list);
+    }
+  }
+  return ports;
+}
 
 export class GatewayGenerator implements ResourceGenerator {
   private readonly sidecar: SidecarGenerator;
@@ -62,6 +81,18 @@ export class GatewayGenerator implements ResourceGenerator {
   clusters(context: PushContext, proxy: Proxy): XdsResource[] {
     const scope = context.scopeFor(proxy);
     const sniDnat = isSniDnatRouter(proxy);
+    const envoyFilters = proxyEnvoyFilters(context, proxy);
+    const ef = envoyFilterKey(envoyFilters, clusterApplyTo, ['GATEWAY']);
+    if (ef) {
+      // Patched clusters are the gateway's own, keyed by its filters; gateways without cluster patches keep sharing.
+      return memo(context, `cds-gw|${scope.key}|${sniDnat}${ef}`, () => {
+        const unpatched = this.describeClusters(context, proxy);
+        const applied = new Set<EnvoyFilterPatch>();
+        const patched = patchClusters(envoyFilters, unpatched, () => 'GATEWAY', 'GATEWAY', applied);
+        reportUnmatched(this.logger, proxy, envoyFilters, clusterApplyTo, applied);
+        return encodePatched(context, TypeUrl.Cluster, patched, unpatched, envoyFilters, this.logger);
+      });
+    }
     return memo(context, `cds-gw|${scope.key}|${sniDnat}`, () => [
       ...memo(context, `cds|${scope.key}`, () => encodedOutboundClusters(context, scope)),
       ...(sniDnat ? memo(context, `cds-gw-sni|${scope.key}`, () => sniDnatClusters(context, scope).map((c) => encodeShared(context, TypeUrl.Cluster, String(c.name), c))) : []),
@@ -87,8 +118,10 @@ export class GatewayGenerator implements ResourceGenerator {
     // Telemetry depends on the workload (selector, targetRefs, canonical labels): its key joins the cache key where it adds anything.
     const telemetry = proxyHcmTelemetry(context, proxy);
     const tel = telemetry.key ? `|tel:${telemetry.key}` : '';
+    const envoyFilters = proxyEnvoyFilters(context, proxy);
+    const ef = envoyFilterKey(envoyFilters, listenerApplyTo, ['GATEWAY']);
     const credentials = referencedCredentialNames(merged).map((n) => n.slice(credentialPrefix.length));
-    return memo(context, gatewayListenerKey(proxy.namespace, credentials, `${merged.key}${tel}`), () => {
+    return memo(context, gatewayListenerKey(proxy.namespace, credentials, `${merged.key}${tel}${ef}`), () => {
       const { listeners, dropped } = gatewayListeners(context, proxy, merged, telemetry.outbound);
       for (const { server, reason } of dropped) {
         this.logger?.warn(
@@ -96,20 +129,29 @@ export class GatewayGenerator implements ResourceGenerator {
           `Gateway ${server.gatewayKey} server on port ${server.server.port.number} (${server.server.port.name}) is not served by gateways in namespace ${proxy.namespace}: ${reason}; its other servers keep serving`,
         );
       }
-      return listeners.map((l) => encodeShared(context, TypeUrl.Listener, String(l.name), l));
+      if (!ef) return listeners.map((l) => encodeShared(context, TypeUrl.Listener, String(l.name), l));
+      const applied = new Set<EnvoyFilterPatch>();
+      const patched = patchListeners('GATEWAY', envoyFilters, listeners, applied);
+      reportUnmatched(this.logger, proxy, envoyFilters, listenerApplyTo, applied);
+      return encodePatched(context, TypeUrl.Listener, patched, listeners, envoyFilters, this.logger);
     });
   }
 
   routes(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
     const merged = this.merged(context, proxy);
     const names = watched.wildcard ? [...merged.serversByRouteName.keys()] : [...watched.names];
+    const envoyFilters = proxyEnvoyFilters(context, proxy);
+    const ef = envoyFilterKey(envoyFilters, routeApplyTo, ['GATEWAY']);
     const out: XdsResource[] = [];
     for (const name of names) {
       // Only names the gateway has are cached: a proxy asking for arbitrary names must not grow the cache.
       if (!merged.serversByRouteName.has(name)) continue;
-      const resource = memo(context, `rds-gw|${proxy.namespace}|${labelsKey(proxy)}|${merged.key}|${name}`, () => {
+      const resource = memo(context, `rds-gw|${proxy.namespace}|${labelsKey(proxy)}|${merged.key}|${name}${ef}`, () => {
         const json = buildGatewayRouteConfiguration(context, proxy, merged, name);
-        return json ? encodeShared(context, TypeUrl.RouteConfiguration, name, json) : undefined;
+        if (!json) return undefined;
+        if (!ef) return encodeShared(context, TypeUrl.RouteConfiguration, name, json);
+        const patched = patchRouteConfiguration('GATEWAY', envoyFilters, json, { servicePorts: servicePorts(merged) }, new Set());
+        return encodePatched(context, TypeUrl.RouteConfiguration, [patched], [json], envoyFilters, this.logger)[0];
       });
       if (resource) out.push(resource);
     }
@@ -138,12 +180,22 @@ export class GatewayGenerator implements ResourceGenerator {
   /** Everything the router would receive, unencoded and without caches (tests, debugging). */
   describe(context: PushContext, proxy: Proxy): Record<'clusters' | 'listeners' | 'routes' | 'secrets', Json[]> {
     const merged = mergeGateways(context, proxy);
-    const scope = context.scopeFor(proxy);
+    const envoyFilters = proxyEnvoyFilters(context, proxy);
+    const applied = new Set<EnvoyFilterPatch>();
     return {
-      clusters: [...outboundClusters(context, scope), ...(isSniDnatRouter(proxy) ? sniDnatClusters(context, scope) : []), buildBlackHoleCluster(), buildPassthroughCluster()],
-      listeners: gatewayListeners(context, proxy, merged, proxyHcmTelemetry(context, proxy).outbound).listeners,
-      routes: [...merged.serversByRouteName.keys()].map((n) => buildGatewayRouteConfiguration(context, proxy, merged, n)).filter((r): r is Json => r !== undefined),
+      clusters: patchClusters(envoyFilters, this.describeClusters(context, proxy), () => 'GATEWAY', 'GATEWAY', applied),
+      listeners: patchListeners('GATEWAY', envoyFilters, gatewayListeners(context, proxy, merged, proxyHcmTelemetry(context, proxy).outbound).listeners, applied),
+      routes: [...merged.serversByRouteName.keys()]
+        .map((n) => buildGatewayRouteConfiguration(context, proxy, merged, n))
+        .filter((r): r is Json => r !== undefined)
+        .map((r) => patchRouteConfiguration('GATEWAY', envoyFilters, r, { servicePorts: servicePorts(merged) }, applied)),
       secrets: referencedCredentialNames(merged).map((n) => buildCredentialSecret(context, proxy, n)).filter((s): s is Json => s !== undefined),
     };
+  }
+
+  /** The router's clusters, unencoded and unpatched. */
+  private describeClusters(context: PushContext, proxy: Proxy): Json[] {
+    const scope = context.scopeFor(proxy);
+    return [...outboundClusters(context, scope), ...(isSniDnatRouter(proxy) ? sniDnatClusters(context, scope) : []), buildBlackHoleCluster(), buildPassthroughCluster()];
   }
 }

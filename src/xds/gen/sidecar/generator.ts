@@ -16,6 +16,12 @@ import { proxyHcmTelemetry, withListenerTelemetry, type ProxyHcmTelemetry } from
 import { buildNamedRouteConfiguration, routeNames, scopeUsesSourceLabels } from './routes.js';
 import type { Json } from '../common/clusters.js';
 import { contentVersion } from '../../resource.js';
+import type { Logger } from 'pino';
+import { proxyEnvoyFilters, type EnvoyFilterPatch, type ProxyEnvoyFilters } from '../../../push/envoyFilters.js';
+import { patchClusters } from '../common/envoyFilterClusters.js';
+import { patchListeners } from '../common/envoyFilterListeners.js';
+import { encodePatched, envoyFilterKey, hasPatches, listenerApplyTo, reportUnmatched, routeApplyTo } from '../common/envoyFilterOutput.js';
+import { patchRouteConfiguration } from '../common/envoyFilterRoutes.js';
 import { MeshSecurityPoliciesCacheKey, jwksCluster, meshSecurityPolicies, workloadSecurity, type WorkloadSecurity } from '../../../security/index.js';
 
 const encodeAll = (context: PushContext, typeUrl: string, resources: Json[]): XdsResource[] =>
@@ -82,7 +88,13 @@ interface ProxyView {
   readonly security: { key: string; security: WorkloadSecurity };
   /** Tracing and access logs from Telemetry; key '' when none. */
   readonly telemetry: ProxyHcmTelemetry;
+  /** EnvoyFilter patches; key '' when none. */
+  readonly envoyFilters: ProxyEnvoyFilters;
 }
+
+/** A sidecar's clusters are inbound (`inbound|…`) or outbound for EnvoyFilter contexts. */
+const clusterContext = (cluster: Json): 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND' => (String(cluster.name).startsWith('inbound|') ? 'SIDECAR_INBOUND' : 'SIDECAR_OUTBOUND');
+const clusterApplyTo = ['CLUSTER'] as const;
 
 function proxyView(context: PushContext, proxy: Proxy): ProxyView {
   // Kept in the context (which a proxy must not keep alive) and weakly by proxy (which the context must not keep alive).
@@ -96,6 +108,7 @@ function proxyView(context: PushContext, proxy: Proxy): ProxyView {
       inboundPorts: inboundKey(targets, proxy),
       security: proxySecurity(context, proxy),
       telemetry: proxyHcmTelemetry(context, proxy),
+      envoyFilters: proxyEnvoyFilters(context, proxy),
     };
     views.set(proxy, view);
   }
@@ -103,7 +116,10 @@ function proxyView(context: PushContext, proxy: Proxy): ProxyView {
 }
 
 export class SidecarGenerator implements ResourceGenerator {
-  constructor(private readonly currentContext: () => PushContext) {}
+  constructor(
+    private readonly currentContext: () => PushContext,
+    private readonly logger?: Logger,
+  ) {}
 
   generate(proxy: Proxy, watched: WatchedResource, _request?: PushRequest): readonly XdsResource[] | undefined {
     const context = this.currentContext();
@@ -122,7 +138,17 @@ export class SidecarGenerator implements ResourceGenerator {
   }
 
   clusters(context: PushContext, proxy: Proxy): XdsResource[] {
-    const { scope, targets, inboundPorts, security } = proxyView(context, proxy);
+    const { scope, targets, inboundPorts, security, envoyFilters } = proxyView(context, proxy);
+    // A proxy with cluster patches gets its own list, keyed by its filters; the others keep sharing.
+    if (hasPatches(envoyFilters, clusterApplyTo, ['SIDECAR_OUTBOUND', 'SIDECAR_INBOUND'])) {
+      return memo(context, `cds-all|${scope.key}|${inboundPorts}|${security.key}|ef:${envoyFilters.key}`, () => {
+        const unpatched = this.describeClusters(context, proxy);
+        const applied = new Set<EnvoyFilterPatch>();
+        const patched = patchClusters(envoyFilters, unpatched, clusterContext, 'SIDECAR_OUTBOUND', applied);
+        reportUnmatched(this.logger, proxy, envoyFilters, clusterApplyTo, applied);
+        return encodePatched(context, TypeUrl.Cluster, patched, unpatched, envoyFilters, this.logger);
+      });
+    }
     // Proxies sharing scope, inbound ports and security get the very same array: no per-proxy copying.
     return memo(context, `cds-all|${scope.key}|${inboundPorts}|${security.key}`, () => {
       const outbound = memo(context, `cds|${scope.key}`, () => encodedOutboundClusters(context, scope));
@@ -136,39 +162,67 @@ export class SidecarGenerator implements ResourceGenerator {
   }
 
   listeners(context: PushContext, proxy: Proxy): XdsResource[] {
-    const { scope, targets, inboundPorts, security, telemetry } = proxyView(context, proxy);
+    const { scope, targets, inboundPorts, security, telemetry, envoyFilters } = proxyView(context, proxy);
     // Telemetry is per workload (selector, canonical labels): its key joins the scope's where it adds anything.
     const tel = telemetry.key ? `|tel:${telemetry.key}` : '';
-    return memo(context, `lds-all|${scope.key}|${inboundPorts}|${security.key}${tel}`, () => {
-      const outbound = memo(context, `lds|${scope.key}${tel}`, () =>
-        encodeAll(context, TypeUrl.Listener, withListenerTelemetry([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound)),
+    // So do EnvoyFilter patches (inbound routes are inline, so route patches reach inbound listeners).
+    const efOut = envoyFilterKey(envoyFilters, listenerApplyTo, ['SIDECAR_OUTBOUND']);
+    const efIn = envoyFilterKey(envoyFilters, [...listenerApplyTo, ...routeApplyTo], ['SIDECAR_INBOUND']);
+    // Both are the proxy's filters key when not empty: the assembled list is keyed by either.
+    return memo(context, `lds-all|${scope.key}|${inboundPorts}|${security.key}${tel}${efOut || efIn}`, () => {
+      const outbound = memo(context, `lds|${scope.key}${tel}${efOut}`, () =>
+        this.encodeListeners(context, proxy, 'SIDECAR_OUTBOUND', efOut !== '', () =>
+          withListenerTelemetry([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound),
+        ),
       );
-      const inbound = memo(context, `lds-in|${inboundPorts}|${security.key}${tel}`, () =>
-        encodeAll(context, TypeUrl.Listener, withListenerTelemetry(inboundListeners(targets, security.security, proxy.ipAddresses, telemetry.inbound), telemetry.inbound)),
+      const inbound = memo(context, `lds-in|${inboundPorts}|${security.key}${tel}${efIn}`, () =>
+        this.encodeListeners(context, proxy, 'SIDECAR_INBOUND', efIn !== '', () =>
+          withListenerTelemetry(inboundListeners(targets, security.security, proxy.ipAddresses, telemetry.inbound), telemetry.inbound),
+        ),
       );
       return [...outbound, ...inbound];
     });
   }
 
+  /** Encodes one side's listeners, with the proxy's EnvoyFilter patches applied when it has any. */
+  private encodeListeners(context: PushContext, proxy: Proxy, side: 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND', patch: boolean, build: () => Json[]): XdsResource[] {
+    const unpatched = build();
+    if (!patch) return encodeAll(context, TypeUrl.Listener, unpatched);
+    const { envoyFilters } = proxyView(context, proxy);
+    const applied = new Set<EnvoyFilterPatch>();
+    const patched = patchListeners(side, envoyFilters, unpatched, applied);
+    reportUnmatched(this.logger, proxy, envoyFilters, listenerApplyTo, applied, side === 'SIDECAR_OUTBOUND' ? ['SIDECAR_OUTBOUND', 'ANY'] : ['SIDECAR_INBOUND']);
+    return encodePatched(context, TypeUrl.Listener, patched, unpatched, envoyFilters, this.logger);
+  }
+
   routes(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
-    const { scope } = proxyView(context, proxy);
+    const { scope, envoyFilters } = proxyView(context, proxy);
     const dependsOnLabels = memo(context, `rds-labels|${scope.key}`, () => scopeUsesSourceLabels(context, scope));
     const labelsKey = dependsOnLabels ? `|${JSON.stringify(Object.entries(proxy.labels).sort())}` : '';
     const available = memo(context, `rds-names|${scope.key}`, () => new Set(routeNames(scope)));
-    // Route configurations of the scope (and source labels) by name, built on first request.
-    const built = memo(context, `rds|${scope.key}${labelsKey}`, () => new Map<string, XdsResource | undefined>());
+    const ef = envoyFilterKey(envoyFilters, routeApplyTo, ['SIDECAR_OUTBOUND']);
+    // Route configurations of the scope (and source labels, and EnvoyFilter patches) by name, built on first request.
+    const built = memo(context, `rds|${scope.key}${labelsKey}${ef}`, () => new Map<string, XdsResource | undefined>());
     const out: XdsResource[] = [];
     for (const name of watched.wildcard ? available : watched.names) {
       if (!available.has(name)) continue;
       let resource = built.get(name);
       if (resource === undefined && !built.has(name)) {
         const json = buildNamedRouteConfiguration(context, scope, name, proxy.labels);
-        resource = json ? encodeShared(context, TypeUrl.RouteConfiguration, name, json) : undefined;
+        resource = json ? this.encodeRoute(context, proxy, ef !== '', json) : undefined;
         built.set(name, resource);
       }
       if (resource) out.push(resource);
     }
     return out;
+  }
+
+  private encodeRoute(context: PushContext, proxy: Proxy, patch: boolean, json: Json): XdsResource {
+    if (!patch) return encodeShared(context, TypeUrl.RouteConfiguration, String(json.name), json);
+    const { envoyFilters } = proxyView(context, proxy);
+    const applied = new Set<EnvoyFilterPatch>();
+    const patched = patchRouteConfiguration('SIDECAR_OUTBOUND', envoyFilters, json, {}, applied);
+    return encodePatched(context, TypeUrl.RouteConfiguration, [patched], [json], envoyFilters, this.logger)[0]!;
   }
 
   endpoints(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
@@ -213,26 +267,33 @@ export class SidecarGenerator implements ResourceGenerator {
   describe(context: PushContext, proxy: Proxy): Record<'clusters' | 'listeners' | 'routes' | 'endpoints', Json[]> {
     const scope = context.scopeFor(proxy);
     const targets = context.inboundTargets(proxy);
+    const envoyFilters = proxyEnvoyFilters(context, proxy);
+    const applied = new Set<EnvoyFilterPatch>();
     return {
-      clusters: (() => {
-        const outbound = outboundClusters(context, scope);
-        const jwks = jwksClusters(proxySecurity(context, proxy).security, new Set(outbound.map((c) => String(c.name))));
-        return [...outbound, ...inboundClusters(targets, proxy.ipAddresses), ...wellKnownClusters(), ...jwks];
-      })(),
+      clusters: patchClusters(envoyFilters, this.describeClusters(context, proxy), clusterContext, 'SIDECAR_OUTBOUND', applied),
       listeners: (() => {
         const telemetry = proxyHcmTelemetry(context, proxy);
         return [
-          ...withListenerTelemetry([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound),
-          ...withListenerTelemetry(inboundListeners(targets, proxySecurity(context, proxy).security, proxy.ipAddresses, telemetry.inbound), telemetry.inbound),
+          ...patchListeners('SIDECAR_OUTBOUND', envoyFilters, withListenerTelemetry([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound), applied),
+          ...patchListeners('SIDECAR_INBOUND', envoyFilters, withListenerTelemetry(inboundListeners(targets, proxySecurity(context, proxy).security, proxy.ipAddresses, telemetry.inbound), telemetry.inbound), applied),
         ];
       })(),
       routes: routeNames(scope)
         .map((name) => buildNamedRouteConfiguration(context, scope, name, proxy.labels))
-        .filter((rc): rc is Json => rc !== undefined),
+        .filter((rc): rc is Json => rc !== undefined)
+        .map((rc) => patchRouteConfiguration('SIDECAR_OUTBOUND', envoyFilters, rc, {}, applied)),
       endpoints: this.edsClusters(context, scope)
         .map((cluster) => planClusterLoadAssignment(context, proxy, scope, cluster)?.build())
         .filter((cla): cla is Json => cla !== undefined),
     };
+  }
+
+  /** Every cluster of the proxy, unencoded and unpatched. */
+  private describeClusters(context: PushContext, proxy: Proxy): Json[] {
+    const scope = context.scopeFor(proxy);
+    const outbound = outboundClusters(context, scope);
+    const jwks = jwksClusters(proxySecurity(context, proxy).security, new Set(outbound.map((c) => String(c.name))));
+    return [...outbound, ...inboundClusters(context.inboundTargets(proxy), proxy.ipAddresses), ...wellKnownClusters(), ...jwks];
   }
 
   /** The EDS clusters of the scope's CDS, for wildcard EDS subscriptions. */
