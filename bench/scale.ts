@@ -166,7 +166,7 @@ async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: 
   // Profiles are written when meshd exits (SIGTERM ends it cleanly).
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--heap-prof', '--heap-prof-dir', profileDir] : [];
   const child = spawn(process.execPath, [
-    ...profile, path.join(repoRoot, 'bin', 'meshd'), 'serve', '--host', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', '--log-level', logFile ? 'debug' : 'info', ...sourceArgs,
+    ...profile, path.join(repoRoot, 'bin', 'meshd'), 'serve', '--host', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', '--webhook-port', '0', '--log-level', logFile ? 'debug' : 'info', ...sourceArgs,
   ], { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
   track(child);
   const recent: string[] = [];
