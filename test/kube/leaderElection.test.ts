@@ -107,7 +107,7 @@ describe('LeaseLeaderElector', () => {
     expect(api.get('Lease', 'istio-system', 'istio-leader')!.spec).toMatchObject({ holderIdentity: 'istiod-a', leaseTransitions: 5 });
 
     // Every lease write now fails: past the renew deadline it steps down.
-    api.failNext(1_000, 500, (method, path) => path.endsWith('/leases/istio-leader'));
+    api.failNext(1_000, 500, (_method, path) => path.endsWith('/leases/istio-leader'));
     await eventually(() => !candidate.elector.isLeader, 'steps down', 5_000);
     expect(candidate.transitions).toEqual(['started', 'stopped']);
   });

@@ -2,7 +2,7 @@
 // per-type nonces and versions, ACK/NACK, wildcard and named subscriptions.
 // Requests and pushes run one at a time per stream, in arrival order.
 import * as grpc from '@grpc/grpc-js';
-import { NodeIdError, parseProxy, type Proxy } from '../../model/proxy.js';
+import { NodeIdError, type Proxy } from '../../model/proxy.js';
 import { wildcardTypes, type XdsResource } from '../resource.js';
 import type { ConnectionInfo, XdsServerEvents } from './events.js';
 import { drained } from './grpcServer.js';
