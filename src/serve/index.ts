@@ -135,7 +135,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     return { status: 200, body: analysis.latest };
   });
   await parts.afterStart?.(meshd, pipeline, analysis);
-  const close = meshd.close;
+  const close = meshd.close.bind(meshd);
   return Object.assign(meshd, {
     pipeline,
     close: async () => {

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import {
   CertificateAuthority, caFromSecrets, caTokenAudience, istioCaSecretName, istioCaSecretType,
-  newSelfSignedCaSecretData, pluggedCaSecretName, rootCertConfigMapData, type CaMaterial, type SecretData,
+  newSelfSignedCaSecretData, pluggedCaSecretName, rootCertConfigMapData, type CaMaterial,
 } from '../ca/index.js';
 import type { MeshdConfig } from '../meshd.js';
 import { kindNames, type KindName } from '../model/kinds.js';
@@ -42,7 +42,7 @@ async function readCaSecrets(http: KubeHttp): Promise<CaMaterial | undefined> {
     getSecret(http, systemNamespace, pluggedCaSecretName),
     getSecret(http, systemNamespace, istioCaSecretName),
   ]);
-  return caFromSecrets({ cacerts: plugged?.data as SecretData | undefined, istioCaSecret: selfSigned?.data as SecretData | undefined });
+  return caFromSecrets({ cacerts: plugged?.data, istioCaSecret: selfSigned?.data });
 }
 
 /** Loads the CA every replica shares; the Lease holder creates istio-ca-secret when no CA Secret exists yet. */

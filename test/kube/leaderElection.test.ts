@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeHttp } from '../../src/sources/kube/kubeHttp.js';
 import { LeaseLeaderElector, microTime } from '../../src/sources/kube/leaderElection.js';
-import { FakeKubeApi } from '../support/fakeKubeApi.js';
+import type { FakeKubeApi } from '../support/fakeKubeApi.js';
 import { captureLogger, eventually, startFakeApi } from '../support/fakeKubeApiHelpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];

@@ -74,7 +74,7 @@ export class AdsConnection implements ConnectionInfo {
     private readonly call: Call,
     readonly peerAddress: string,
   ) {
-    call.on('data', (bytes: Buffer) => this.enqueue(() => this.onRequestBytes(bytes)));
+    call.on('data', (bytes: Buffer) => void this.enqueue(() => this.onRequestBytes(bytes))); // enqueue never rejects
     call.on('end', () => this.finish(grpc.status.OK, 'client closed the stream'));
     call.on('cancelled', () => this.shutdown());
     call.on('error', () => this.shutdown());

@@ -90,7 +90,7 @@ function tracerConfig(context: PushContext, proxy: Proxy, kind: TracerKind, sett
 function tracerOf(provider: ExtensionProvider): { kind: TracerKind; settings: ProviderSettings } | undefined {
   for (const kind of Object.keys(tracerTypes) as TracerKind[]) {
     const settings = provider[kind];
-    if (settings && typeof settings === 'object') return { kind, settings: settings as ProviderSettings };
+    if (settings && typeof settings === 'object') return { kind, settings };
   }
   return undefined;
 }
