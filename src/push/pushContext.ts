@@ -2,8 +2,7 @@
 // Istio configuration indexed the way generators look them up. Built once per
 // debounced change; never mutated afterwards except for its encode cache,
 // which only memoises pure results.
-import type { KubeObject } from '../model/kube.js';
-import type { ConnectionPoolSettings, DestinationRuleSpec, GatewaySpec, OutboundTrafficPolicyMode, SidecarSpec, VirtualServiceSpec } from '../model/istio.js';
+import type { DestinationRuleSpec, GatewaySpec, OutboundTrafficPolicyMode, SidecarSpec, VirtualServiceSpec } from '../model/istio.js';
 import { meshConfigOf, type MeshConfig } from '../model/meshConfig.js';
 import type { ModelSnapshot } from '../model/meshModel.js';
 import type { Proxy } from '../model/proxy.js';
@@ -12,8 +11,13 @@ import { DestinationRuleIndex, destinationRuleKey, type DestinationRuleViewer, t
 import { hostMatches, isExportedTo, labelsMatch, resolveShortName } from './hosts.js';
 import { buildServiceIndex, type MeshEndpoint, type MeshService, type MeshServicePort, type ServiceIndex } from './services.js';
 import { egressListenerScopes, outboundTrafficPolicyMode, unionOfServices, type EgressListenerScope } from './sidecarEgress.js';
-import { sidecarIngressTargets, withInboundConnectionPool, type SidecarIngressTarget } from './sidecarIngress.js';
+import { sidecarIngressTargets, withInboundConnectionPool } from './sidecarIngress.js';
+import type { ConfigEntry } from './configEntry.js';
+import type { ServiceTarget } from './serviceTarget.js';
 import { mergeVirtualServiceDelegates } from './virtualServiceDelegates.js';
+
+export type { ConfigEntry } from './configEntry.js';
+export type { ServiceTarget } from './serviceTarget.js';
 
 export interface PushContextOptions {
   /** DNS suffix of Kubernetes services (`svc.<suffix>`). */
@@ -33,17 +37,6 @@ export const defaultPushContextOptions: PushContextOptions = {
   clusterId: 'Kubernetes',
 };
 
-/** One Istio config object with its hosts already resolved to FQDNs. */
-export interface ConfigEntry<Spec> {
-  readonly kind: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly spec: Spec;
-  readonly object: KubeObject;
-  /** Hosts resolved against the object's namespace (VirtualService hosts, DestinationRule host). */
-  readonly hosts: readonly string[];
-}
-
 /** What a sidecar can see: services chosen by its Sidecar egress listeners and exportTo. */
 export interface ProxyScope {
   /** Proxies with equal keys receive identical outbound configuration. */
@@ -58,18 +51,6 @@ export interface ProxyScope {
   readonly outboundTrafficPolicy: OutboundTrafficPolicyMode;
   /** Selector DestinationRules of the namespace picking the scope's workloads (part of `key`). */
   readonly selectedDestinationRules?: readonly ConfigEntry<DestinationRuleSpec>[];
-}
-
-/** A port the proxy's own workload serves (its inbound side), from a Service or the Sidecar's ingress. */
-export interface ServiceTarget {
-  readonly service: MeshService;
-  readonly port: MeshServicePort;
-  /** Port the workload listens on. */
-  readonly targetPort: number;
-  /** Set when the port comes from a Sidecar ingress listener. */
-  readonly sidecarIngress?: SidecarIngressTarget;
-  /** The Sidecar's inbound connection pool for this port. */
-  readonly connectionPool?: ConnectionPoolSettings;
 }
 
 function byAgeThenName(a: ConfigEntry<unknown>, b: ConfigEntry<unknown>): number {

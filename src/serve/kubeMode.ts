@@ -16,7 +16,7 @@ import {
 } from '../sources/kube/index.js';
 import type { DecodedNode } from '../xds/server/wire.js';
 import { AnalysisStatusWriter, hasIstioStatus } from './analysisStatus.js';
-import type { ServeParts } from './index.js';
+import type { ServeParts } from './parts.js';
 import { WebhookConfigPatcher } from '../webhooks/webhookConfigPatcher.js';
 import { watchServerVersion } from '../webhooks/kubernetesVersion.js';
 

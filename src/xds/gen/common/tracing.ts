@@ -10,7 +10,7 @@ import { proxyServiceCluster, type Proxy } from '../../../model/proxy.js';
 import type { TelemetryCustomTag } from '../../../model/telemetry.js';
 import { lookupCluster, type TracingSpec } from '../../../push/telemetry.js';
 import type { PushContext } from '../../../push/pushContext.js';
-import type { Json } from './clusters.js';
+import type { Json } from './json.js';
 import { toProtoDuration } from '../../../model/duration.js';
 
 /** istiod's PILOT_TRACE_SAMPLING default, used when no Telemetry sets randomSamplingPercentage. */
