@@ -6,6 +6,7 @@ export const unitTests: readonly string[] = [
   'test/model/**/*.test.ts',
   'test/proto/**/*.test.ts',
   'test/unitProject.test.ts',
+  'test/importGraph.test.ts',
   'test/analysis/analyzers.test.ts',
   'test/analysis/readmeCodes.test.ts',
   'test/analysis/schemaRejections.test.ts',
