@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50).unref();
 
   process.send!({ ready: true, port: meshd.ports.xds });
-  process.on('message', async (m: Command) => {
+  const onMessage = async (m: Command): Promise<void> => {
     if (m.cmd === 'change') {
       const before = { responses, bytes, encodes: encodeStats.resources };
       source.generator.upsert(clusterResource(names[0]!, m.round));
@@ -76,7 +76,8 @@ async function main(): Promise<void> {
       await meshd.close();
       process.exit(0);
     }
-  });
+  };
+  process.on('message', (m: Command) => void onMessage(m));
 }
 
 void main();

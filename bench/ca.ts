@@ -96,7 +96,7 @@ async function startServerProcess(caPem: { caCert: string; caKey: string }, jwtP
     env: { ...process.env, CA_BENCH: JSON.stringify({ ...caPem, jwtPublicKey, issuer }) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const first = await Promise.race([
     lines.next(),
     new Promise<never>((_, reject) => setTimeout(() => reject(new Error('CA server did not start')), 30_000)),
@@ -138,7 +138,7 @@ async function grpcLoad(
     'grpc.ssl_target_name_override': 'istiod.istio-system.svc',
     'grpc.default_authority': 'istiod.istio-system.svc',
     'grpc.channel_id': i, // distinct channels, not one shared subchannel
-  } as grpc.ClientOptions));
+  }));
   const metadata = new grpc.Metadata();
   metadata.set('authorization', `Bearer ${token}`);
   const call = (client: CertificateServiceClient, csr: string) =>

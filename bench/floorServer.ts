@@ -105,7 +105,7 @@ class Floor {
   /** Folds one recorded response into the state, as the proxy folded it. */
   private apply(r: FloorResponse): void {
     let byName = this.state.get(r.typeUrl);
-    if (!byName) this.state.set(r.typeUrl, (byName = new Map()));
+    if (!byName) this.state.set(r.typeUrl, (byName = new Map<string, XdsResource>()));
     // A SotW response of a wildcard type is the full set.
     if (this.recording.protocol === 'sotw' && wildcardTypes.has(r.typeUrl)) byName.clear();
     for (const name of r.removed) byName.delete(name);
@@ -150,7 +150,7 @@ class Floor {
       return;
     }
     for (const n of req.unsubscribe) watch.names.delete(n);
-    const fresh = subscribed.filter((n) => !watch!.names.has(n));
+    const fresh = subscribed.filter((n) => !watch.names.has(n));
     for (const n of fresh) watch.names.add(n);
     if (fresh.length > 0) {
       const byName = this.state.get(req.typeUrl);
@@ -198,7 +198,7 @@ async function main(): Promise<void> {
   let floor: Floor | undefined;
   process.on('uncaughtException', (err) => send({ event: 'error', message: err.stack ?? String(err) }));
   process.on('disconnect', () => process.exit(0));
-  process.on('message', async (m: FloorCommand) => {
+  const onMessage = async (m: FloorCommand): Promise<void> => {
     try {
       if (m.cmd === 'start') {
         floor = new Floor(JSON.parse(readFileSync(m.recording, 'utf8')) as Recording, m.pushConcurrency);
@@ -219,7 +219,8 @@ async function main(): Promise<void> {
     } catch (err) {
       send({ event: 'error', message: (err as Error).stack ?? String(err) });
     }
-  });
+  };
+  process.on('message', (m: FloorCommand) => void onMessage(m));
 }
 
 void main();

@@ -44,7 +44,7 @@ export function endpointSlice(i: number, overrides: EndpointOverrides = {}): Kub
     addressType: 'IPv4',
     ports: [{ name: 'http', port: 8080 }],
     endpoints,
-  } as KubeObject;
+  };
 }
 
 export function servicePod(i: number, e: number, version = podVersion(e), ip = endpointIp(i, e)): KubeObject {

@@ -177,14 +177,14 @@ async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: 
     recent.push(line);
     if (recent.length > 20) recent.shift();
   };
-  readline.createInterface({ input: child.stderr! }).on('line', remember);
+  readline.createInterface({ input: child.stderr }).on('line', remember);
   const ports = await new Promise<{ xds: number; http: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out waiting for meshd to listen after ${seconds(timeoutMs)}; last lines: ${recent.join('\n')}`)), timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`meshd exited (code ${code}) before listening; last lines: ${recent.join('\n')}`));
     });
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
       remember(line);
       try {
         const l = JSON.parse(line) as Record<string, unknown>;

@@ -2,9 +2,9 @@
 // select no pod (IST0173) and TLS without server verification (IST0128,
 // IST0129); plus meshd's own TLS-versus-PeerAuthentication check (MESHD0001).
 import type { KubeObject } from '../model/kube.js';
-import type { ClientTLSSettings, DestinationRuleSpec } from '../model/istio.js';
+import type { ClientTLSSettings } from '../model/istio.js';
 import { labelsMatch } from '../push/hosts.js';
-import { type AnalysisInput } from './input.js';
+import type { AnalysisInput } from './input.js';
 import { message, type AnalysisMessage } from './messages.js';
 
 /**
@@ -35,8 +35,7 @@ export function destinationRuleSubsets(input: AnalysisInput): AnalysisMessage[] 
 }
 
 const verifies = (tls: ClientTLSSettings | undefined, hasWorkloadSelector: boolean): boolean => {
-  const t = tls as (ClientTLSSettings & { caCertificates?: string; credentialName?: string }) | undefined;
-  return Boolean(t?.caCertificates) || (Boolean(t?.credentialName) && hasWorkloadSelector);
+  return Boolean(tls?.caCertificates) || (Boolean(tls?.credentialName) && hasWorkloadSelector);
 };
 
 /** IST0128 / IST0129: TLS mode SIMPLE or MUTUAL without caCertificates, for the whole host or one port. */
@@ -72,7 +71,7 @@ interface PeerAuthenticationSpec {
 
 /** The PeerAuthentication mode that governs a workload, resolved as istiod does: workload, namespace, mesh. */
 function effectivePeerAuthentication(policies: readonly KubeObject[], rootNamespace: string, namespace: string, workloadLabels: Readonly<Record<string, string>>): { mode: MtlsMode; policy?: string } {
-  const specOf = (p: KubeObject): PeerAuthenticationSpec => (p.spec ?? {}) as PeerAuthenticationSpec;
+  const specOf = (p: KubeObject): PeerAuthenticationSpec => p.spec ?? {};
   const modeOf = (p: KubeObject): string | undefined => {
     const mode = specOf(p).mtls?.mode;
     return mode && mode !== 'UNSET' ? mode : undefined;
@@ -93,7 +92,7 @@ export function destinationRuleTlsAgainstPeerAuthentication(input: AnalysisInput
   const out: AnalysisMessage[] = [];
   const policies = input.stored('PeerAuthentication').map((s) => s.object);
   for (const dr of input.context.destinationRules) {
-    const mode = (dr.spec as DestinationRuleSpec).trafficPolicy?.tls?.mode;
+    const mode = dr.spec.trafficPolicy?.tls?.mode;
     if (mode !== 'ISTIO_MUTUAL' && mode !== 'DISABLE') continue;
     const service = input.context.service(dr.hosts[0]!);
     if (!service || service.registry !== 'Kubernetes') continue;

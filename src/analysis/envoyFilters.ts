@@ -5,12 +5,9 @@
 // registry has, a route match naming a Gateway that does not exist. (At
 // generation a patch that matches nothing in a proxy's configuration is
 // logged at debug level; it is not an error.)
-import type { EnvoyConfigObjectPatch, EnvoyFilterSpec } from '../model/envoyFilter.js';
-import type { ConfigEntry } from '../push/pushContext.js';
+import type { EnvoyConfigObjectPatch } from '../model/envoyFilter.js';
 import { hostFqdn, selectorText, type AnalysisInput } from './input.js';
 import { message, type AnalysisMessage } from './messages.js';
-
-type EnvoyFilter = ConfigEntry<EnvoyFilterSpec>;
 
 const routeKinds = new Set(['ROUTE_CONFIGURATION', 'HTTP_ROUTE']);
 const relativeFix = 'set spec.priority (lower applies first), or use INSERT_FIRST or ADD: the patch depends on what other EnvoyFilters applied before it';

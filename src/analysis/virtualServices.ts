@@ -155,7 +155,7 @@ export function virtualServiceGateways(input: AnalysisInput): AnalysisMessage[] 
         out.push(message('ReferencedResourceNotFound', resource, `Referenced gateway not found: ${JSON.stringify(ref)}`,
           `create Gateway ${key} or correct the reference (NAME for the VirtualService's namespace, NAMESPACE/NAME otherwise)`));
       }
-      const offered = gateway ? gatewayHostsFor((gateway.spec ?? {}) as GatewaySpec, gateway.metadata.namespace ?? '', vs.namespace) : [];
+      const offered = gateway ? gatewayHostsFor(gateway.spec ?? {}, gateway.metadata.namespace ?? '', vs.namespace) : [];
       const vsHosts = vs.spec.hosts ?? [];
       if (offered.some((g) => vsHosts.some((h) => hostsOverlap(g, h)))) continue;
       out.push(message('VirtualServiceHostNotFoundInGateway', resource,

@@ -21,7 +21,7 @@ const isIstioControlPlane = (labels: Readonly<Record<string, string>> | undefine
 
 interface KubeServiceSpec {
   type?: string;
-  ports?: Array<{ name?: string; port?: number; targetPort?: unknown; appProtocol?: string; protocol?: string }>;
+  ports?: Array<{ name?: string; port?: number; targetPort?: number | string; appProtocol?: string; protocol?: string }>;
 }
 
 /**

@@ -111,13 +111,13 @@ export async function loadJwtVerificationKey(file: string): Promise<JwtKeys> {
     try {
       return jwtKeysFromJwks(JSON.parse(trimmed));
     } catch (e) {
-      throw new Error(`--jwt-public-key ${file}: not a valid JWKS document: ${(e as Error).message}`);
+      throw new Error(`--jwt-public-key ${file}: not a valid JWKS document: ${(e as Error).message}`, { cause: e });
     }
   }
   try {
     return jwtKeysFromKey(createPublicKey(text));
   } catch (e) {
-    throw new Error(`--jwt-public-key ${file}: not a PEM public key: ${(e as Error).message}`);
+    throw new Error(`--jwt-public-key ${file}: not a PEM public key: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -95,7 +95,7 @@ function ipAddressBytes(ip: string): Buffer {
   const [head, tail = ''] = ip.includes('::') ? ip.split('::') : [ip, undefined];
   const headParts = head ? head.split(':') : [];
   const tailParts = tail ? tail.split(':') : [];
-  const zeros = new Array(8 - headParts.length - tailParts.length).fill('0');
+  const zeros = new Array<string>(8 - headParts.length - tailParts.length).fill('0');
   const groups = ip.includes('::') ? [...headParts, ...zeros, ...tailParts] : headParts;
   return Buffer.from(groups.flatMap((g) => { const v = parseInt(g, 16); return [v >> 8, v & 0xff]; }));
 }

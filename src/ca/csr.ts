@@ -74,7 +74,7 @@ export function parseCertificateRequest(pem: string): CsrResult {
   if (algorithm.keyType !== publicKey.asymmetricKeyType) {
     return fail('bad-signature', `CSR signature algorithm ${algorithmOid} does not match its ${keyCheck.description} key`);
   }
-  let signatureValid = false;
+  let signatureValid: boolean;
   try {
     signatureValid = verify(algorithm.hash, info.bytes, publicKey, signature);
   } catch {

@@ -44,7 +44,7 @@ export function jwtKeysFromJwks(jwks: unknown): JwtKeys {
     try {
       key = createPublicKey({ key: jwk as never, format: 'jwk' });
     } catch (e) {
-      throw new Error(`JWKS key #${i + 1}: ${(e as Error).message}`);
+      throw new Error(`JWKS key #${i + 1}: ${(e as Error).message}`, { cause: e });
     }
     keys.push(key);
     if (typeof jwk.kid === 'string') byKid.set(jwk.kid, key);
@@ -96,7 +96,7 @@ export function verifyJwt(token: string, keys: JwtKeys, expect: JwtExpectations)
       return false;
     }
   });
-  if (!verified) return { ok: false, reason: `JWT signature does not verify with the configured ${header.alg} key(s)` };
+  if (!verified) return { ok: false, reason: `JWT signature does not verify with the configured ${String(header.alg)} key(s)` };
 
   const claims = decodeJson(payloadPart, 'JWT payload');
   if (typeof claims === 'string') return { ok: false, reason: claims };

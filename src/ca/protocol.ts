@@ -51,12 +51,13 @@ function messageTypes(): { request: protobuf.Type; response: protobuf.Type } {
 function int64ToNumber(value: unknown): number {
   if (typeof value === 'number') return value;
   if (value === undefined || value === null) return 0;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a protobufjs Long, whose toString is decimal
   return Number(String(value)); // protobufjs Long
 }
 
 /** A decoded Struct as JSON, or undefined when absent. */
 function structToObjectOrUndefined(value: unknown): Record<string, unknown> | undefined {
-  return value ? structToJson(value as Parameters<typeof structToJson>[0]) : undefined;
+  return value ? structToJson(value) : undefined;
 }
 
 /** Server-side decoder: refuses oversized bodies before parsing them. */
@@ -111,7 +112,7 @@ export function certificateServiceDefinition(maxRequestBytes: number): grpc.Serv
       responseDeserialize: decodeCertificateResponse,
       originalName: 'createCertificate',
     },
-  } as grpc.ServiceDefinition;
+  };
 }
 
 export interface CertificateServiceClient extends grpc.Client {

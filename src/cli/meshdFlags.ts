@@ -1,6 +1,6 @@
 // `meshd serve` flags, each also read from an environment variable (MESHD_*),
 // turned into a validated MeshdConfig.
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { parseDurationFlag } from '../durations.js';
 import { defaultConfig, type MeshdConfig } from '../meshd.js';
 import { defaultWebhookPort } from '../webhooks/defaults.js';

@@ -4,7 +4,6 @@
 import { parse as parseYaml } from 'yaml';
 import type { KubeObject } from './kube.js';
 import type { OutboundTrafficPolicyMode } from './istio.js';
-import type { ModelSnapshot } from './meshModel.js';
 import { arr, checkSchema, map, obj, oneOf, type Schema } from './validation/schema.js';
 
 export const meshConfigMapName = 'istio';
@@ -187,8 +186,11 @@ export function meshConfigMapProblems(configMap: KubeObject): string[] {
   return parsed.ok ? [] : [parsed.error];
 }
 
-/** The mesh configuration in force: the ConfigMap in `systemNamespace`, or istiod's defaults without one. */
-export function meshConfigOf(snapshot: ModelSnapshot, systemNamespace: string): MeshConfig {
+/**
+ * The mesh configuration in force: the ConfigMap in `systemNamespace`, or istiod's defaults without one.
+ * `snapshot` is a ModelSnapshot, typed by shape: kinds.ts imports this module, so it cannot import meshModel.ts.
+ */
+export function meshConfigOf(snapshot: ReadonlyMap<string, ReadonlyMap<string, { readonly object: KubeObject }>>, systemNamespace: string): MeshConfig {
   const stored = snapshot.get('ConfigMap')?.get(`${systemNamespace}/${meshConfigMapName}`);
   if (!stored) return defaultMeshConfig;
   const parsed = parseMeshConfig(stored.object);

@@ -145,11 +145,11 @@ export class MeshModel {
     const fingerprint = configFingerprint(kind, object);
     if (this.fingerprints.get(ref) === fingerprint) return undefined;
     const store = this.stores.get(kind)!;
-    const key = objectKey(namespace, name!);
+    const key = objectKey(namespace, name);
     const previous = store.get(key)?.object;
     store.set(key, origin ? { kind, object, origin } : { kind, object });
     this.fingerprints.set(ref, fingerprint);
-    return previous ? { kind, namespace, name: name!, previous, current: object } : { kind, namespace, name: name!, current: object };
+    return previous ? { kind, namespace, name, previous, current: object } : { kind, namespace, name, current: object };
   }
 
   private remove(ref: ObjectRef): ModelChange | undefined {

@@ -629,6 +629,7 @@ ${lines.join('\n')}
 var k=0;for(var key in o)k++;
 if(k!==(packed?n+1:n))H.checkKeys(P,o,packed);
 };`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- compileWriter generates each message writer by design
   const factory = new Function('H', 'P', 'F', 'W', 'E', 'N', source) as (...args: unknown[]) => MessageWriter;
   return factory(
     { ProtoJsonError, encodedOnce, writeShared, writeAnyFromJson, checkKeys },
@@ -708,7 +709,7 @@ const sink = new ByteSink();
 
 function encodeInto(type: protobuf.Type, json: unknown): void {
   if (anyRoot !== type.root) {
-    anyRoot = type.root as protobuf.Root;
+    anyRoot = type.root;
     anyTypes.clear();
   }
   messagePlan(type).write(sink, json);

@@ -12,7 +12,7 @@
 // issues 52691, 57719).
 import type { DestinationRuleSpec } from '../model/istio.js';
 import { hostMatches, isExportedTo, labelsMatch } from './hosts.js';
-import type { ConfigEntry } from './pushContext.js';
+import type { ConfigEntry } from './configEntry.js';
 
 export type DestinationRuleEntry = ConfigEntry<DestinationRuleSpec>;
 

@@ -56,7 +56,7 @@ export interface MergedGateway {
 }
 
 export function serverTls(server: GatewayServer): ServerTls | undefined {
-  return server.tls as ServerTls | undefined;
+  return server.tls;
 }
 
 /** True for a server whose TLS is passed through to the backend (routing by SNI). */

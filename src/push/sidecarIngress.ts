@@ -3,21 +3,12 @@
 // rule): cluster `inbound|PORT||`, protocol from the listener's port, traffic
 // delivered to defaultEndpoint (or the original destination without one).
 import type { ConnectionPoolSettings, IstioIngressListener, SidecarSpec } from '../model/istio.js';
-import { parseDefaultEndpoint, type DefaultEndpoint } from '../model/defaultEndpoint.js';
+import { parseDefaultEndpoint } from '../model/defaultEndpoint.js';
 import { parseProtocol } from '../model/protocol.js';
-import type { ServiceTarget } from './pushContext.js';
+import type { ServiceTarget, SidecarIngressTarget } from './serviceTarget.js';
 import type { MeshService, MeshServicePort } from './services.js';
 
-export interface SidecarIngressTarget {
-  /** The Sidecar's name and the namespace it takes effect in (the proxy's), as istiod names it in metadata. */
-  readonly sidecar: { readonly namespace: string; readonly name: string };
-  /** Address of the chain (or bound listener); undefined: the proxy's own IP. */
-  readonly bind?: string;
-  /** captureMode NONE: a listener bound to the port instead of a chain on virtualInbound. */
-  readonly bindToPort: boolean;
-  /** Where traffic goes; undefined: the original destination. */
-  readonly defaultEndpoint?: DefaultEndpoint;
-}
+export type { SidecarIngressTarget } from './serviceTarget.js';
 
 /**
  * Inbound targets of a workload whose Sidecar has ingress listeners, ordered

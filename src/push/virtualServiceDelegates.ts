@@ -7,7 +7,7 @@
 // never translated on its own.
 import type { HTTPMatchRequest, HTTPRoute, StringMatch, VirtualServiceSpec } from '../model/istio.js';
 import { isExportedTo, resolveShortName } from './hosts.js';
-import type { ConfigEntry } from './pushContext.js';
+import type { ConfigEntry } from './configEntry.js';
 
 type VirtualServiceEntry = ConfigEntry<VirtualServiceSpec>;
 

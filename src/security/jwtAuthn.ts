@@ -148,7 +148,7 @@ export function buildJwtAuthnFilter(policies: readonly RequestAuthentication[]):
       providers[name] = jwtProvider({ ...withoutKeySource(rule), jwks: UnusableJwks });
       skipped.push({ policy, reason: error.message });
     }
-    if (rule.jwksUri && !rule.jwks && providers[name]!.remoteJwks) jwksUris.push(parseJwksUri(rule.jwksUri));
+    if (rule.jwksUri && !rule.jwks && providers[name].remoteJwks) jwksUris.push(parseJwksUri(rule.jwksUri));
     names.push(name);
   });
   if (names.length === 0) return { jwksUris, skipped };

@@ -128,7 +128,7 @@ export class AnalysisStatusWriter {
       this.written.clear();
       return;
     }
-    const observed = new Map(this.options.observed().map((o) => [refKey(o), { ref: o as StatusRef, text: messagesText(o.validationMessages) }]));
+    const observed = new Map(this.options.observed().map((o) => [refKey(o), { ref: o, text: messagesText(o.validationMessages) }]));
     const refs = new Map<string, StatusRef>();
     for (const [key, d] of this.desired) refs.set(key, d.ref);
     for (const [key, o] of observed) if (o.text !== none) refs.set(key, o.ref);

@@ -3,21 +3,21 @@
 import type * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { ServingCertificate, addCertificateService, loadJwtVerificationKey, type CertificateAuthority, type ReviewToken } from '../ca/index.js';
+import { ServingCertificate, addCertificateService, loadJwtVerificationKey } from '../ca/index.js';
 import { analyzeMesh } from '../analysis/index.js';
 import { AnalysisReporter } from '../analysis/reporter.js';
 import { createLogger } from '../log.js';
 import { ConfigMetrics } from '../status/configMetrics.js';
 import { startMeshd, type Meshd, type MeshdConfig, type ResourceSource } from '../meshd.js';
-import type { ConfigSource } from '../model/kube.js';
 import { MeshPipeline } from '../push/pipeline.js';
-import type { Proxy } from '../model/proxy.js';
 import { FileSource } from '../sources/files/fileSource.js';
-import type { DecodedNode } from '../xds/server/wire.js';
 import { fileModeAuthority } from './fileCa.js';
 import { WebhookServer } from '../webhooks/webhookServer.js';
 import { webhookHandlers } from '../webhooks/handlers.js';
 import { WebhookMetrics } from '../webhooks/webhookMetrics.js';
+import type { ServeParts } from './parts.js';
+
+export type { ServeParts } from './parts.js';
 
 export interface ServeOverrides {
   logger?: Logger;
@@ -39,24 +39,6 @@ function pipelineSource(pipeline: MeshPipeline, onSynced: () => void): ResourceS
     },
     stop: () => pipeline.stop(),
   };
-}
-
-export interface ServeParts {
-  sources: ConfigSource[];
-  /** Kubernetes mode resolves it once the CA Secret can be read (or created by the Lease holder). */
-  authority: CertificateAuthority | Promise<CertificateAuthority>;
-  reviewToken?: ReviewToken;
-  /** How a connecting proxy is described (Kubernetes mode: from its pod). */
-  describeProxy?: (node: DecodedNode) => Proxy;
-  /** Runs once meshd is up (Kubernetes mode: leader election). */
-  afterStart?: (meshd: Meshd, pipeline: MeshPipeline, analysis: AnalysisReporter) => void | Promise<void>;
-  /** Why meshd must not be called ready although its sources synced (Kubernetes mode: a kind it is forbidden to watch). */
-  notReadyReason?: () => string | undefined;
-  /** The API server's `MAJOR.MINOR` once known (Kubernetes mode), for the injector. */
-  kubernetesVersion?: () => string | undefined;
-  stop?: () => Promise<void>;
-  /** File mode: its source, whose unparseable documents are part of the analysis. */
-  fileSource?: FileSource;
 }
 
 export async function serve(config: MeshdConfig, overrides: ServeOverrides = {}): Promise<Meshd & { pipeline: MeshPipeline }> {
@@ -135,7 +117,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     return { status: 200, body: analysis.latest };
   });
   await parts.afterStart?.(meshd, pipeline, analysis);
-  const close = meshd.close;
+  const close = meshd.close.bind(meshd);
   return Object.assign(meshd, {
     pipeline,
     close: async () => {

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import {
   CertificateAuthority, caFromSecrets, caTokenAudience, istioCaSecretName, istioCaSecretType,
-  newSelfSignedCaSecretData, pluggedCaSecretName, rootCertConfigMapData, type CaMaterial, type SecretData,
+  newSelfSignedCaSecretData, pluggedCaSecretName, rootCertConfigMapData, type CaMaterial,
 } from '../ca/index.js';
 import type { MeshdConfig } from '../meshd.js';
 import { kindNames, type KindName } from '../model/kinds.js';
@@ -19,7 +19,7 @@ import { AnalysisStatusWriter, hasIstioStatus } from './analysisStatus.js';
 import { startGatewayDeployments } from './gatewayDeployment.js';
 import type { GatewayDeploymentController } from '../gatewayApi/deployment/controller.js';
 import { GatewayApiStatusWriter, gatewayApiStatusKinds } from './gatewayApiStatus.js';
-import type { ServeParts } from './index.js';
+import type { ServeParts } from './parts.js';
 import { WebhookConfigPatcher } from '../webhooks/webhookConfigPatcher.js';
 import { watchServerVersion } from '../webhooks/kubernetesVersion.js';
 
@@ -45,7 +45,7 @@ async function readCaSecrets(http: KubeHttp): Promise<CaMaterial | undefined> {
     getSecret(http, systemNamespace, pluggedCaSecretName),
     getSecret(http, systemNamespace, istioCaSecretName),
   ]);
-  return caFromSecrets({ cacerts: plugged?.data as SecretData | undefined, istioCaSecret: selfSigned?.data as SecretData | undefined });
+  return caFromSecrets({ cacerts: plugged?.data, istioCaSecret: selfSigned?.data });
 }
 
 /** Loads the CA every replica shares; the Lease holder creates istio-ca-secret when no CA Secret exists yet. */

@@ -82,7 +82,7 @@ function encodeResponse(registry: SyncStatusRegistry, request: ClientStatusReque
 
 function decodeRequest(bytes: Buffer): ClientStatusRequestJson {
   const type = lookupType('envoy.service.status.v3.ClientStatusRequest');
-  return type.toObject(type.decode(bytes), { defaults: false }) as ClientStatusRequestJson;
+  return type.toObject(type.decode(bytes), { defaults: false });
 }
 
 const identity = (b: Buffer): Buffer => b;

@@ -1,7 +1,7 @@
 // An xDS resource encoded once and shared by every proxy that receives it.
 // Generators build these; the ADS server only copies their bytes onto streams.
 import { hash } from 'node:crypto';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import { lookupType } from '../proto/envoyRoot.js';
 import { encodeJsonAsAny } from '../proto/jsonEncoder.js';
 

@@ -20,7 +20,7 @@ export class SnapshotGenerator implements ResourceGenerator {
 
   upsert(resource: XdsResource): void {
     let byName = this.shared.get(resource.typeUrl);
-    if (!byName) this.shared.set(resource.typeUrl, (byName = new Map()));
+    if (!byName) this.shared.set(resource.typeUrl, (byName = new Map<string, XdsResource>()));
     byName.set(resource.name, resource);
   }
 
@@ -31,7 +31,7 @@ export class SnapshotGenerator implements ResourceGenerator {
   /** Resources only one proxy sees (replacing the shared ones of that type for it). */
   setProxyResources(proxyId: string, typeUrl: string, resources: readonly XdsResource[]): void {
     let byType = this.perProxy.get(proxyId);
-    if (!byType) this.perProxy.set(proxyId, (byType = new Map()));
+    if (!byType) this.perProxy.set(proxyId, (byType = new Map<string, Map<string, XdsResource>>()));
     byType.set(typeUrl, new Map(resources.map((r) => [r.name, r])));
   }
 

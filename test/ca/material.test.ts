@@ -142,7 +142,7 @@ describe('Kubernetes Secret data', () => {
     expect(root!.fingerprint256).toBe(new X509Certificate(plugged.rootCert).fingerprint256);
     expect(leaf!.verify(intermediate!.publicKey)).toBe(true);
     expect(opensslText(issued.certChain[0]!)).toContain('Signature Algorithm: ecdsa-with-SHA256');
-    expect(opensslVerify(plugged.rootCert, issued.certChain[0]!, issued.certChain[1]!)).toContain(': OK');
+    expect(opensslVerify(plugged.rootCert, issued.certChain[0]!, issued.certChain[1])).toContain(': OK');
   });
 
   it('returns nothing when neither Secret exists, so the Lease holder creates istio-ca-secret', () => {

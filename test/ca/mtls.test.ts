@@ -19,7 +19,7 @@ interface Outcome { ok: boolean; peer?: string; error?: string; port?: number }
 function startPeer(config: object): { next(): Promise<Outcome> } {
   const child = spawn(process.execPath, [peerScript], { env: { ...process.env, PEER: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   return {
     async next() {
       let timer: NodeJS.Timeout | undefined;

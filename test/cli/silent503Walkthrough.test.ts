@@ -91,7 +91,7 @@ describe('finding a silent 503', () => {
     expect(endpoints).toMatch(/^10\.1\.0\.7:9080\s+HEALTHY\s+OK\s+outbound\|9080\|v1\|reviews\.default\.svc\.cluster\.local$/m);
     const yaml = (await meshctl([...target, 'route', 'productpage.default', '-o', 'yaml'])).stdout;
     expect(yaml).toMatch(/^- "@type": type.googleapis.com\/envoy.config.route.v3.RouteConfiguration$/m);
-    expect(yaml).toMatch(/^  name: "?9080"?$/m);
+    expect(yaml).toMatch(/^ {2}name: "?9080"?$/m);
     const secrets = await meshctl([...target, 'secret', 'productpage.default']);
     expect(secrets.code).toBe(0);
     expect(secrets.stdout.split('\n')[0]).toMatch(/^RESOURCE NAME\s+TYPE\s+SOURCE$/);

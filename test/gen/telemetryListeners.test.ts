@@ -32,7 +32,7 @@ type Json = Record<string, any>;
 
 function listenersOf(yaml: string): Json[] {
   const { context, proxies } = meshFromYaml(yaml);
-  return new SidecarGenerator(() => context).describe(context, proxies[0]!).listeners as Json[];
+  return new SidecarGenerator(() => context).describe(context, proxies[0]!).listeners;
 }
 
 const filtersNamed = (listeners: Json[], suffix: string): Json[] =>

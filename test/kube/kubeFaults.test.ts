@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MeshModel } from '../../src/model/meshModel.js';
 import { KubeSource } from '../../src/sources/kube/kubeSource.js';
-import { FakeKubeApi, type FakeKubeApiOptions } from '../support/fakeKubeApi.js';
+import type { FakeKubeApi, FakeKubeApiOptions } from '../support/fakeKubeApi.js';
 import {
   RecordingSink,
   captureLogger,

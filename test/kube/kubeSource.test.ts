@@ -2,7 +2,7 @@
 // @kubernetes/client-node informers: initial list, watch, version discovery.
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeSource } from '../../src/sources/kube/kubeSource.js';
-import { FakeKubeApi, type FakeKubeApiOptions } from '../support/fakeKubeApi.js';
+import type { FakeKubeApi, FakeKubeApiOptions } from '../support/fakeKubeApi.js';
 import { RecordingSink, captureLogger, eventually, namespace, pod, service, serverSnapshot, startFakeApi, virtualService } from '../support/fakeKubeApiHelpers.js';
 
 const fastBackoff = { initialMs: 20, maxMs: 200 };

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeHttp } from '../../src/sources/kube/kubeHttp.js';
 import { LeaseLeaderElector, microTime } from '../../src/sources/kube/leaderElection.js';
-import { FakeKubeApi } from '../support/fakeKubeApi.js';
+import type { FakeKubeApi } from '../support/fakeKubeApi.js';
 import { captureLogger, eventually, startFakeApi } from '../support/fakeKubeApiHelpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -107,7 +107,7 @@ describe('LeaseLeaderElector', () => {
     expect(api.get('Lease', 'istio-system', 'istio-leader')!.spec).toMatchObject({ holderIdentity: 'istiod-a', leaseTransitions: 5 });
 
     // Every lease write now fails: past the renew deadline it steps down.
-    api.failNext(1_000, 500, (method, path) => path.endsWith('/leases/istio-leader'));
+    api.failNext(1_000, 500, (_method, path) => path.endsWith('/leases/istio-leader'));
     await eventually(() => !candidate.elector.isLeader, 'steps down', 5_000);
     expect(candidate.transitions).toEqual(['started', 'stopped']);
   });

@@ -40,6 +40,7 @@ describe('meshd serve --kubeconfig', () => {
     // (spawnMeshd fails if the process exits before it listens).
     api.failNext(1_000_000, 503);
     const starting = spawnMeshd(['--kubeconfig', kubeconfig], 40_000);
+    // eslint-disable-next-line prefer-const -- `let`: the cleanup reads it and may run before it is assigned
     let meshd: MeshdProcess | undefined;
     cleanups.push(async () => {
       const started = meshd ?? (await starting.catch(() => undefined));

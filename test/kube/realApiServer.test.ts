@@ -66,7 +66,8 @@ describe.skipIf(!realApiServerAvailable)('meshd serve --kubeconfig against a rea
   it('restores a deleted or edited istio-ca-root-cert within seconds', async () => {
     type ConfigMap = KubeObject & { data?: Record<string, string> };
     const published = await eventually(() => api.get<ConfigMap>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert'), 'istio-ca-root-cert in shop', 20_000);
-    const rootCert = published.data!['root-cert.pem'];
+    const rootCert = published.data?.['root-cert.pem'];
+    if (rootCert === undefined) throw new Error('istio-ca-root-cert has no root-cert.pem');
     await api.delete('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert');
     const recreated = await eventually(() => api.get<ConfigMap>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert'), 'istio-ca-root-cert recreated after delete', 10_000);
     expect(recreated.data).toEqual({ 'root-cert.pem': rootCert });

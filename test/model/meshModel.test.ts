@@ -41,7 +41,7 @@ describe('MeshModel', () => {
     it(`rejects a VirtualService with a ${what}, logging namespace, name and reason once and counting it`, async () => {
       const { model, lines, rejectedCount } = setup();
       expect(model.apply([{ type: 'upsert', object: virtualService('reviews', spec) }])).toEqual([]);
-      const rejections = lines.filter((l) => l.msg && String(l.msg).startsWith('rejected invalid'));
+      const rejections = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('rejected invalid'));
       expect(rejections).toHaveLength(1);
       expect(rejections[0]).toMatchObject({ kind: 'VirtualService', namespace: 'shop', name: 'reviews' });
       expect(String(rejections[0]!.reason)).toContain(reason);

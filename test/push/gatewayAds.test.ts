@@ -8,7 +8,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, sidecarNode, type ReceivedResponse, type TestNode } from '../support/adsClient.js';
-import { type LogCapture } from '../support/meshdHarness.js';
+import type { LogCapture } from '../support/meshdHarness.js';
 import { waitFor } from '../support/captureLogger.js';
 import { startFileMeshd } from '../support/filePipeline.js';
 import { opensslServingCertificate } from '../support/ca.js';

@@ -25,7 +25,7 @@ function fetchClientStatus(address: string, request: Record<string, unknown>): P
       Buffer.from(reqType.encode(reqType.fromObject(request)).finish()),
       (err, res) => {
         client.close();
-        if (err || !res) return reject(err);
+        if (err || !res) return reject(err ?? new Error('CSDS call returned no response'));
         const json = resType.toObject(resType.decode(res), { ...jsonConversion, bytes: String }) as { config?: ClientConfigJson[] };
         resolve(json.config ?? []);
       },

@@ -179,6 +179,7 @@ function decodeSotw(bytes: Buffer): ReceivedResponse {
     typeUrl: m.typeUrl, nonce: m.nonce, versionInfo: m.versionInfo, removed: [], controlPlane: controlPlaneId(m.controlPlane),
     resources: (m.resources ?? []).map((any) => {
       const body = decodeAnyToJson(anyType.encode(any as object).finish());
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a decoded resource's name is a string
       return { name: String(body.name ?? body.clusterName ?? ''), typeUrl: String(body['@type']), body };
     }),
   };
@@ -208,7 +209,7 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5_0
   for (;;) {
     try {
       const v = await check();
-      if (v) return v as NonNullable<T>;
+      if (v) return v;
     } catch (err) {
       last = err;
     }

@@ -832,7 +832,7 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
 /** The API server labels every Namespace with its own name. */
 function withServerLabels(resource: FakeResource, object: FakeObject): FakeObject {
   if (resource.kind === 'Namespace') {
-    object.metadata.labels = { ...((object.metadata.labels as Record<string, string> | undefined) ?? {}), 'kubernetes.io/metadata.name': object.metadata.name };
+    object.metadata.labels = { ...(object.metadata.labels ?? {}), 'kubernetes.io/metadata.name': object.metadata.name };
   }
   return object;
 }

@@ -23,6 +23,7 @@ export async function eventually<T>(
       lastError = error;
     }
     if (Date.now() > deadline) {
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown Error prints as 'Error: message'
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}${lastError ? `: ${String(lastError)}` : ''}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -19,8 +19,8 @@ export async function spawnMeshd(args: string[], timeoutMs = 15_000, env: NodeJS
   const logs: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
   const stderr: string[] = [];
-  child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
-  readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+  child.stderr.on('data', (d: Buffer) => stderr.push(d.toString()));
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
     try {
       logs.push(JSON.parse(line) as Record<string, unknown>);
     } catch {

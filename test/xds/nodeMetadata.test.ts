@@ -9,7 +9,7 @@ const metadata = {
   NAMESPACE: 'shop', LABELS: { app: 'cart', version: 'v2' }, INSTANCE_IPS: '10.0.0.7,fd00::7', ISTIO_VERSION: '1.24.0',
   CLUSTER_ID: 'east', SERVICE_ACCOUNT: 'cart', GENERATOR: 'grpc', EMPTY: '', COUNT: 3, ON: true, LIST: ['a', { b: 'c' }],
 };
-const node = { id: 'sidecar~10.0.0.7~cart-1.shop~shop.svc.cluster.local', metadata: toStruct(metadata as Parameters<typeof toStruct>[0]), locality: { region: 'eu', zone: 'eu-1' } };
+const node = { id: 'sidecar~10.0.0.7~cart-1.shop~shop.svc.cluster.local', metadata: toStruct(metadata), locality: { region: 'eu', zone: 'eu-1' } };
 
 describe('node metadata on the wire', () => {
   it('decodes nested structs, lists, numbers, booleans and empty strings from a SotW request', () => {

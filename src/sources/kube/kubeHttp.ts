@@ -6,7 +6,7 @@
 import {
   HttpMethod,
   IsomorphicFetchHttpLibrary,
-  KubeConfig,
+  type KubeConfig,
   RequestContext,
 } from '@kubernetes/client-node';
 

@@ -6,7 +6,7 @@
 // gives up on any other error, so every error restarts it here after a
 // jittered exponential backoff; the resourceVersion it kept means a restart
 // resumes the watch without losing events.
-import { KubeConfig, ListWatch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { type KubeConfig, ListWatch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ConfigSource, KubeObject, ObjectRef, SourceEvent, SourceEventSink } from '../../model/kube.js';
 import type { KindName } from '../../model/kinds.js';

@@ -8,7 +8,7 @@
 //   loop) is reopened only after a jittered, growing delay;
 // - once stopped, it opens nothing and aborts what is open (ListWatch can
 //   start a watch after its own stop() when stop() lands mid-connection).
-import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { type KubeConfig, Watch } from '@kubernetes/client-node';
 import { Backoff, type BackoffOptions } from './backoff.js';
 
 export class WatchStoppedError extends Error {}

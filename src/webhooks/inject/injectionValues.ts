@@ -131,7 +131,7 @@ function overlay(base: unknown, override: unknown, path: string, problems: strin
       return base;
     }
     // imagePullSecrets may be names or {name} objects.
-    return override.map((v) => (isRecord(v) ? String(v.name ?? '') : v));
+    return override.map((v) => (isRecord(v) ? (typeof v.name === 'string' ? v.name : '') : v));
   }
   if (typeof base === 'number' && typeof override === 'string' && /^\d+$/.test(override)) return Number(override);
   if (typeof override !== typeof base) {

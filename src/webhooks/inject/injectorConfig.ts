@@ -38,7 +38,7 @@ export function injectorConfigFrom(configMap: KubeObject | undefined): Parsed<In
   const where = `ConfigMap ${configMap?.metadata.namespace}/${configMap?.metadata.name} key ${injectorConfigKey}`;
   let parsed: unknown;
   try {
-    parsed = parseYaml(String(text));
+    parsed = parseYaml(typeof text === 'string' ? text : JSON.stringify(text));
   } catch (err) {
     return { ok: false, error: `${where}: invalid YAML: ${(err as Error).message.split('\n')[0]}` };
   }

@@ -76,7 +76,7 @@ function resourcesFor(annotations: PodAnnotations, values: InjectionValues): Jso
   const memory = annotations.quantity(Annotation.proxyMemory);
   const cpuLimit = annotations.quantity(Annotation.proxyCPULimit);
   const memoryLimit = annotations.quantity(Annotation.proxyMemoryLimit);
-  if (cpu === undefined && memory === undefined && cpuLimit === undefined && memoryLimit === undefined) return structuredClone(values.global.proxy.resources) as Json;
+  if (cpu === undefined && memory === undefined && cpuLimit === undefined && memoryLimit === undefined) return structuredClone(values.global.proxy.resources);
   const pick = (c: string | undefined, m: string | undefined): Json | undefined =>
     c === undefined && m === undefined ? undefined : { ...(c !== undefined ? { cpu: c } : {}), ...(m !== undefined ? { memory: m } : {}) };
   const requests = pick(cpu, memory);

@@ -51,7 +51,7 @@ export class AdsServer {
   private version: string;
   private draining = false;
 
-  constructor(private readonly options: AdsServerOptions) {
+  constructor(options: AdsServerOptions) {
     this.queue = new PushQueue(options.pushConcurrency ?? 100);
     this.version = `${new Date().toISOString()}/0`;
     const log = options.logger;

@@ -2,7 +2,7 @@
 // per-type nonces and versions, ACK/NACK, wildcard and named subscriptions.
 // Requests and pushes run one at a time per stream, in arrival order.
 import * as grpc from '@grpc/grpc-js';
-import { NodeIdError, parseProxy, type Proxy } from '../../model/proxy.js';
+import { NodeIdError, type Proxy } from '../../model/proxy.js';
 import { wildcardTypes, type XdsResource } from '../resource.js';
 import type { ConnectionInfo, XdsServerEvents } from './events.js';
 import { drained } from './grpcServer.js';
@@ -74,7 +74,7 @@ export class AdsConnection implements ConnectionInfo {
     private readonly call: Call,
     readonly peerAddress: string,
   ) {
-    call.on('data', (bytes: Buffer) => this.enqueue(() => this.onRequestBytes(bytes)));
+    call.on('data', (bytes: Buffer) => void this.enqueue(() => this.onRequestBytes(bytes))); // enqueue never rejects
     call.on('end', () => this.finish(grpc.status.OK, 'client closed the stream'));
     call.on('cancelled', () => this.shutdown());
     call.on('error', () => this.shutdown());

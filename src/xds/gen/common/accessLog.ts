@@ -9,7 +9,7 @@
 import type { ExtensionProvider, MeshConfig } from '../../../model/meshConfig.js';
 import { lookupCluster, type LoggingSpec } from '../../../push/telemetry.js';
 import type { PushContext } from '../../../push/pushContext.js';
-import type { Json } from './clusters.js';
+import type { Json } from './json.js';
 import { toStruct, type JsonValue } from './struct.js';
 
 /** Istio's default text access-log format (RESPONSE_CODE_DETAILS and CONNECTION_TERMINATION_DETAILS included since 1.9). */

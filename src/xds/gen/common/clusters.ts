@@ -27,7 +27,9 @@ import { toStructValue, istioConfigPath } from './struct.js';
 import { sharedMessage } from '../../../proto/jsonEncoder.js';
 import { tlsTransportSocket, upstreamTransport, userUpstreamTlsContext, type UpstreamTlsTarget } from '../../../security/index.js';
 
-export type Json = Record<string, unknown>;
+import type { Json } from './json.js';
+
+export type { Json } from './json.js';
 
 const defaultConnectTimeout = sharedMessage({ seconds: DefaultConnectTimeoutSeconds });
 const connectTimeout = (): Json => defaultConnectTimeout;

@@ -7,7 +7,7 @@ import { labelsMatch } from '../../../push/hosts.js';
 import type { Locality, MeshEndpoint } from '../../../push/services.js';
 import { toStruct } from './struct.js';
 import { TlsModeIstio, TransportSocketMatchFilter, endpointRunsProxy } from '../../../security/index.js';
-import type { Json } from './clusters.js';
+import type { Json } from './json.js';
 import { sharedMessage } from '../../../proto/jsonEncoder.js';
 
 /** `labels` plus the topology labels of a workload at `locality` in `clusterId` (a network label already set wins). */

@@ -1,7 +1,7 @@
 // Network filter builders shared by listener generators: the HTTP connection
 // manager (RDS or inline routes) and tcp_proxy (single or weighted clusters).
 import { adsConfigSource, filterNames, typeUrls } from './names.js';
-import type { Json } from './clusters.js';
+import type { Json } from './json.js';
 import type { HcmTelemetry } from './telemetry.js';
 
 /**

@@ -5,7 +5,7 @@ import type { CorsPolicy, Destination, HeaderOperations, HTTPFaultInjection, HTT
 import { toProtoDuration, type ProtoDuration } from '../../../model/duration.js';
 import { labelsMatch } from '../../../push/hosts.js';
 import { PassthroughCluster, filterNames, outboundClusterName, typeUrls } from './names.js';
-import type { Json } from './clusters.js';
+import type { Json } from './json.js';
 
 /** What route translation needs from its caller (push context lookups, the listener, the proxy). */
 export interface RouteContext {

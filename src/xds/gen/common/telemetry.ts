@@ -13,7 +13,7 @@ import type { PushContext } from '../../../push/pushContext.js';
 import { proxyTelemetry } from '../../../push/telemetry.js';
 import { accessLogs } from './accessLog.js';
 import { filterNames } from './names.js';
-import type { Json } from './clusters.js';
+import type { Json } from './json.js';
 import { hcmTracing, tracingRequestIdExtension } from './tracing.js';
 import { statsFilters } from './stats.js';
 

@@ -10,7 +10,7 @@ import { proxyServiceCluster, type Proxy } from '../../../model/proxy.js';
 import type { TelemetryCustomTag } from '../../../model/telemetry.js';
 import { lookupCluster, type TracingSpec } from '../../../push/telemetry.js';
 import type { PushContext } from '../../../push/pushContext.js';
-import type { Json } from './clusters.js';
+import type { Json } from './json.js';
 import { toProtoDuration } from '../../../model/duration.js';
 
 /** istiod's PILOT_TRACE_SAMPLING default, used when no Telemetry sets randomSamplingPercentage. */
@@ -90,7 +90,7 @@ function tracerConfig(context: PushContext, proxy: Proxy, kind: TracerKind, sett
 function tracerOf(provider: ExtensionProvider): { kind: TracerKind; settings: ProviderSettings } | undefined {
   for (const kind of Object.keys(tracerTypes) as TracerKind[]) {
     const settings = provider[kind];
-    if (settings && typeof settings === 'object') return { kind, settings: settings as ProviderSettings };
+    if (settings && typeof settings === 'object') return { kind, settings };
   }
   return undefined;
 }

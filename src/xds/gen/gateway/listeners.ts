@@ -158,7 +158,7 @@ export function gatewayListeners(
     const filterChains = listenerChains(context, proxy, plan, dropped, telemetry);
     if (filterChains.length === 0) continue;
     const listener: Json = { name: plan.name, address: socketAddress(plan.bind, plan.port), filterChains, trafficDirection: 'OUTBOUND' };
-    const inspects = filterChains.some((c) => (c.filterChainMatch as Json | undefined)?.serverNames || (c.transportSocket as Json | undefined));
+    const inspects = filterChains.some((c) => (c.filterChainMatch as Json | undefined)?.serverNames || c.transportSocket);
     if (inspects) listener.listenerFilters = [{ name: filterNames.tlsInspector, typedConfig: { '@type': typeUrls.tlsInspector } }];
     listeners.push(listener);
   }
