@@ -33,6 +33,7 @@ async function main(): Promise<void> {
   }
   if (!only || only === 'translate') await runOptional('./translate.js');
   if (!only || only === 'ca') await runOptional('./ca.js');
+  if (only === 'analysis') await runOptional('./analysis.js');
   // The scale benchmark takes long at its default sizes: it runs only when named, with its flags.
   if (only === 'scale') await runOptional('./scale.js', process.argv.slice(3));
 }
