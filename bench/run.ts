@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   if (!only || only === 'translate') await runOptional('./translate.js');
   if (!only || only === 'ca') await runOptional('./ca.js');
   if (only === 'analysis') await runOptional('./analysis.js');
+  if (only === 'status-heap') await runOptional('./statusHeap.js');
   // The scale benchmark takes long at its default sizes: it runs only when named, with its flags.
   if (only === 'scale') await runOptional('./scale.js', process.argv.slice(3));
 }
