@@ -50,7 +50,8 @@ export function analyzeMesh(context: PushContext, rejections: readonly Rejection
   const overlay = withRejected(context.snapshot, rejections);
   if (overlay) {
     try {
-      input = new AnalysisInput(new PushContext(overlay, context.options));
+      // Built on the served context: only what the rejected objects' kinds feed is computed again.
+      input = new AnalysisInput(new PushContext(overlay, context.options, undefined, context));
     } catch {
       // A rejected object too broken to index: it is reported as IST0106 only.
     }

@@ -154,7 +154,7 @@ export class MeshPipeline {
     await Promise.all(this.sources.map((s) => s.stop()));
   }
 
-  private newContext(previousEncodings?: ReadonlyMap<string, unknown>): PushContext {
+  private newContext(previous?: PushContext): PushContext {
     const { domainSuffix, rootNamespace, trustDomain, clusterId, scopeGatewayToNamespace } = this.options;
     return new PushContext(
       this.model.snapshot(),
@@ -166,7 +166,8 @@ export class MeshPipeline {
         clusterId,
         ...(scopeGatewayToNamespace ? { scopeGatewayToNamespace } : {}),
       },
-      previousEncodings,
+      previous?.encodings,
+      previous,
     );
   }
 
@@ -187,7 +188,7 @@ export class MeshPipeline {
   private rebuild(changes: ModelChange[], firstAt: number): void {
     const previous = this.context;
     const endTimer = this.buildTime.startTimer();
-    const next = this.newContext(previous.encodings);
+    const next = this.newContext(previous);
     const impacts = changes.map((c) => changeImpact(c, previous, next));
     // Results of types no change touched stay valid: the new context starts with them (an
     // endpoint change keeps CDS, LDS and RDS; a VirtualService change keeps CDS and EDS).
