@@ -224,7 +224,9 @@ interface ServiceIndexSources {
   /** EndpointSlices by the hostname of their service. */
   readonly slicesByHost: ReadonlyMap<string, readonly KubeObject[]>;
   /** Hostnames whose endpoints read a pod, by the pod's `namespace/name` (targetRef) or by IP. */
-  readonly hostsByPodRef: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly hostsByPodRef: ReadonlyMap<string, readonly string[]>;
+  /** The other way round: the pod references each service's endpoints read. */
+  readonly podRefsByHost: ReadonlyMap<string, readonly string[]>;
 }
 
 /** How many services' endpoints the last index build computed (tests and benchmarks count reuse with it). */
@@ -239,18 +241,18 @@ function indexPodsByIp(pods: ReadonlyMap<string, StoredObject>): Map<string, Kub
   return podsByIp;
 }
 
-function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
-  const set = map.get(key);
-  if (set) set.add(value);
-  else map.set(key, new Set([value]));
+/** Records that `host`'s endpoints read `refs`; copies the lists it changes (an update's maps share them with the previous index). */
+function addPodRefs(hostsByPodRef: Map<string, readonly string[]>, podRefsByHost: Map<string, readonly string[]>, host: string, refs: ReadonlySet<string>): void {
+  podRefsByHost.set(host, [...refs]);
+  for (const ref of refs) hostsByPodRef.set(ref, [...(hostsByPodRef.get(ref) ?? []), host]);
 }
 
-/** The endpoints of one Kubernetes service from its slices, noting which pods (or IPs) they read. */
+/** The endpoints of one Kubernetes service from its slices, with which pods (targetRef `namespace/name`, or IP) they read. */
 function kubeEndpoints(
   service: MeshService, slices: readonly KubeObject[], pods: ReadonlyMap<string, StoredObject>, podsByIp: ReadonlyMap<string, KubeObject>,
-  podRefs: Map<string, Set<string>>,
-): Map<number, MeshEndpoint[]> {
+): { byPort: Map<number, MeshEndpoint[]>; podRefs: Set<string> } {
   serviceIndexStats.endpointsBuilt++;
+  const podRefs = new Set<string>();
   const byPort = new Map<number, MeshEndpoint[]>(service.ports.map((p) => [p.port, []]));
   for (const object of slices) {
     const namespace = object.metadata.namespace!;
@@ -260,7 +262,7 @@ function kubeEndpoints(
       if (!health) continue;
       for (const address of ep.addresses ?? []) {
         const byRef = ep.targetRef?.kind === 'Pod' && ep.targetRef.name ? `${ep.targetRef.namespace ?? namespace}/${ep.targetRef.name}` : undefined;
-        addTo(podRefs, byRef ?? address, service.hostname);
+        podRefs.add(byRef ?? address);
         const pod = byRef ? pods.get(byRef)?.object : podsByIp.get(address);
         const labels = pod?.metadata.labels ?? {};
         const serviceAccount = (pod?.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? '';
@@ -282,7 +284,7 @@ function kubeEndpoints(
     }
   }
   for (const list of byPort.values()) list.sort(byAddressThenPort);
-  return byPort;
+  return { byPort, podRefs };
 }
 
 const byAddressThenPort = (a: MeshEndpoint, b: MeshEndpoint): number => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port);
@@ -316,9 +318,12 @@ export function buildServiceIndex(snapshot: ModelSnapshot, domainSuffix: string)
     byHostname.set(service.hostname, service);
   }
   const slicesByHost = slicesByHostOf(snapshot.get('EndpointSlice') ?? noObjects, kubeServices);
-  const hostsByPodRef = new Map<string, Set<string>>();
+  const hostsByPodRef = new Map<string, readonly string[]>();
+  const podRefsByHost = new Map<string, readonly string[]>();
   for (const service of kubeServices.values()) {
-    endpoints.set(service.hostname, kubeEndpoints(service, slicesByHost.get(service.hostname) ?? [], pods, podsByIp, hostsByPodRef));
+    const { byPort, podRefs } = kubeEndpoints(service, slicesByHost.get(service.hostname) ?? [], pods, podsByIp);
+    endpoints.set(service.hostname, byPort);
+    addPodRefs(hostsByPodRef, podRefsByHost, service.hostname, podRefs);
   }
   for (const stored of snapshot.get('ServiceEntry')?.values() ?? []) {
     for (const { service, endpoints: eps } of serviceEntryServices(stored)) {
@@ -334,7 +339,7 @@ export function buildServiceIndex(snapshot: ModelSnapshot, domainSuffix: string)
     services, byHostname, endpoints, podsByIp,
     sources: {
       services: snapshot.get('Service'), serviceEntries: snapshot.get('ServiceEntry'), slices: snapshot.get('EndpointSlice'), pods: snapshot.get('Pod'),
-      domainSuffix, kubeServices, slicesByHost, hostsByPodRef,
+      domainSuffix, kubeServices, slicesByHost, hostsByPodRef, podRefsByHost,
     },
   };
 }
@@ -384,18 +389,24 @@ export function updateServiceIndex(previous: ServiceIndex, snapshot: ModelSnapsh
       for (const host of (ref && was.hostsByPodRef.get(ref)) || []) affected.add(host);
     }
   }
-  const hostsByPodRef = new Map<string, Set<string>>();
-  for (const [ref, hosts] of was.hostsByPodRef) {
-    const kept = [...hosts].filter((h) => !affected.has(h));
-    if (kept.length > 0) hostsByPodRef.set(ref, new Set(kept));
+  // Shallow copies: the lists of the services not affected stay shared with the previous index.
+  const hostsByPodRef = new Map(was.hostsByPodRef);
+  const podRefsByHost = new Map(was.podRefsByHost);
+  for (const host of affected) {
+    for (const ref of was.podRefsByHost.get(host) ?? []) {
+      const rest = (hostsByPodRef.get(ref) ?? []).filter((h) => h !== host);
+      if (rest.length > 0) hostsByPodRef.set(ref, rest);
+      else hostsByPodRef.delete(ref);
+    }
   }
   const endpoints = new Map(previous.endpoints);
   for (const host of affected) {
-    const service = previous.byHostname.get(host)!;
-    endpoints.set(host, kubeEndpoints(service, slicesByHost.get(host) ?? [], pods, podsByIp, hostsByPodRef));
+    const { byPort, podRefs } = kubeEndpoints(previous.byHostname.get(host)!, slicesByHost.get(host) ?? [], pods, podsByIp);
+    endpoints.set(host, byPort);
+    addPodRefs(hostsByPodRef, podRefsByHost, host, podRefs);
   }
   return {
     services: previous.services, byHostname: previous.byHostname, endpoints, podsByIp,
-    sources: { ...was, slices: snapshot.get('EndpointSlice'), pods: snapshot.get('Pod'), slicesByHost, hostsByPodRef },
+    sources: { ...was, slices: snapshot.get('EndpointSlice'), pods: snapshot.get('Pod'), slicesByHost, hostsByPodRef, podRefsByHost },
   };
 }
