@@ -4,6 +4,7 @@
 // which only memoises pure results.
 import type { KubeObject } from '../model/kube.js';
 import type { ConnectionPoolSettings, DestinationRuleSpec, GatewaySpec, OutboundTrafficPolicyMode, SidecarSpec, VirtualServiceSpec } from '../model/istio.js';
+import type { KindName } from '../model/kinds.js';
 import { meshConfigOf, type MeshConfig } from '../model/meshConfig.js';
 import type { ModelSnapshot } from '../model/meshModel.js';
 import type { Proxy } from '../model/proxy.js';
@@ -92,8 +93,6 @@ function entries<Spec>(snapshot: ModelSnapshot, kind: 'VirtualService' | 'Destin
 }
 
 let nextContextId = 0;
-
-type KindName = Parameters<ModelSnapshot['get']>[0];
 
 /** True when every kind's store is the very same map in both snapshots (the model shares unchanged stores). */
 const sameStores = (a: ModelSnapshot, b: ModelSnapshot, kinds: readonly KindName[]): boolean => kinds.every((k) => a.get(k) === b.get(k));
