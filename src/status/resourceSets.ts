@@ -102,6 +102,7 @@ export class ResourceSetPool {
 
   /** `set` with `removed` names gone and `added` resources in (replacing same names); a reference to the result. */
   update(set: ResourceSet, added: readonly XdsResource[], removed: Iterable<string>): ResourceSet {
+    if (set.byName.size === 0) return this.acquire(added);
     const gone = [...removed].filter((n) => set.byName.has(n));
     if (gone.length === 0 && added.every((r) => set.byName.get(r.name) === r)) return this.retain(set);
     const next = new Map(set.byName);

@@ -133,7 +133,8 @@ export class SyncStatusRegistry implements XdsServerEvents {
     r.sentVersion = e.version;
     r.sentAt = Date.now();
     r.pendingNonce = e.nonce;
-    this.replace(r, 'lastResponse', e.fullState ? this.sets.retain(r.sent) : this.sets.acquire(e.resources));
+    // Every resource of the response is in the new sent set: equal sizes mean the same set.
+    this.replace(r, 'lastResponse', r.sent.byName.size === e.resources.length ? this.sets.retain(r.sent) : this.sets.acquire(e.resources));
   }
 
   acked(conn: ConnectionInfo, typeUrl: string, nonce: string, version: string): void {
