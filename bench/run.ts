@@ -34,6 +34,10 @@ async function main(): Promise<void> {
   if (!only || only === 'translate') await runOptional('./translate.js');
   if (!only || only === 'ca') await runOptional('./ca.js');
   if (!only || only === 'gateway') await runOptional('./gateway.js', process.argv.slice(3));
+  if (only === 'analysis') await runOptional('./analysis.js');
+  if (only === 'status-heap') await runOptional('./statusHeap.js');
+  if (only === 'context-reuse') await runOptional('./contextReuse.js');
+  if (only === 'proxy-heap') await runOptional('./proxyHeap.js');
   // The scale benchmark takes long at its default sizes: it runs only when named, with its flags.
   if (only === 'scale') await runOptional('./scale.js', process.argv.slice(3));
 }

@@ -25,11 +25,21 @@ const analyzable = (r: Rejection): boolean =>
 function withRejected(snapshot: ModelSnapshot, rejections: readonly Rejection[]): ModelSnapshot | undefined {
   const rejected = rejections.filter(analyzable);
   if (rejected.length === 0) return undefined;
-  const copy = new Map<KindName, Map<string, StoredObject>>();
-  for (const [kind, store] of snapshot) copy.set(kind, new Map(store));
+  // Only the kinds with a rejected object are copied: the others (Pods among them) stay the very
+  // maps of the snapshot, so indexes derived from them are shared (see podIndex.ts).
+  const copy = new Map<KindName, ReadonlyMap<string, StoredObject>>(snapshot);
+  const overlaid = new Map<KindName, Map<string, StoredObject>>();
   for (const r of rejected) {
     const kind = r.kind as KindName;
-    copy.get(kind)?.set(`${r.namespace}/${r.name}`, { kind, object: r.object!, ...(r.origin ? { origin: r.origin } : {}) });
+    const store = snapshot.get(kind);
+    if (!store) continue;
+    let writable = overlaid.get(kind);
+    if (!writable) {
+      writable = new Map(store);
+      overlaid.set(kind, writable);
+      copy.set(kind, writable);
+    }
+    writable.set(`${r.namespace}/${r.name}`, { kind, object: r.object!, ...(r.origin ? { origin: r.origin } : {}) });
   }
   return copy;
 }
@@ -40,7 +50,8 @@ export function analyzeMesh(context: PushContext, rejections: readonly Rejection
   const overlay = withRejected(context.snapshot, rejections);
   if (overlay) {
     try {
-      input = new AnalysisInput(new PushContext(overlay, context.options));
+      // Built on the served context: only what the rejected objects' kinds feed is computed again.
+      input = new AnalysisInput(new PushContext(overlay, context.options, undefined, context));
     } catch {
       // A rejected object too broken to index: it is reported as IST0106 only.
     }

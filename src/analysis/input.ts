@@ -1,6 +1,6 @@
-// What every analyzer reads: the push context plus indexes built once per
-// analysis (pods by label, namespaces, services by exportTo scope), so no
-// analyzer scans every pod for every object it checks.
+// What every analyzer reads: the push context plus indexes (pods by label,
+// kept across contexts while the pods stay the same; namespaces; services by
+// exportTo scope), so no analyzer scans every pod for every object it checks.
 import type { KubeObject } from '../model/kube.js';
 import type { KindName } from '../model/kinds.js';
 import type { ServiceEntrySpec } from '../model/istio.js';
@@ -8,8 +8,9 @@ import type { StoredObject } from '../model/meshModel.js';
 import { labelsMatch } from '../push/hosts.js';
 import type { PushContext } from '../push/pushContext.js';
 import type { AnalysisResource } from './messages.js';
+import { podIndexOf, type Labels, type PodIndex } from './podIndex.js';
 
-export type Labels = Readonly<Record<string, string>>;
+export type { Labels };
 
 /** A service as istioctl's host lookups see it: a Kubernetes Service or one ServiceEntry host. */
 export interface AnalysisHost {
@@ -48,9 +49,6 @@ export function hostFqdn(host: string, namespace: string, domainSuffix: string):
 const allNamespaces = '*';
 
 export class AnalysisInput {
-  private podIndex?: Map<string, KubeObject[]>;
-  private podList?: KubeObject[];
-  private podsByNamespace?: Map<string, KubeObject[]>;
   private hostIndex?: { scoped: Map<string, AnalysisHost>; wildcards: Array<{ scope: string; entry: AnalysisHost }> };
   private namespaceList?: KubeObject[];
 
@@ -77,22 +75,17 @@ export class AnalysisInput {
     return { kind: s.kind, namespace: s.object.metadata.namespace ?? '', name: s.object.metadata.name, ...(s.origin ? { origin: s.origin } : {}) };
   }
 
+  /** Pods by namespace and label, shared with analyses of other contexts whose pods are the same. */
+  private get podIndex(): PodIndex {
+    return podIndexOf(this.context.snapshot.get('Pod'));
+  }
+
   get pods(): readonly KubeObject[] {
-    this.podList ??= this.stored('Pod').map((s) => s.object);
-    return this.podList;
+    return this.podIndex.pods;
   }
 
   podsIn(namespace: string): readonly KubeObject[] {
-    if (!this.podsByNamespace) {
-      this.podsByNamespace = new Map();
-      for (const pod of this.pods) {
-        const ns = pod.metadata.namespace ?? '';
-        const list = this.podsByNamespace.get(ns);
-        if (list) list.push(pod);
-        else this.podsByNamespace.set(ns, [pod]);
-      }
-    }
-    return this.podsByNamespace.get(namespace) ?? [];
+    return this.podIndex.in(namespace);
   }
 
   /**
@@ -116,20 +109,9 @@ export class AnalysisInput {
   private candidates(selector: Labels | undefined, namespace: string | undefined): readonly KubeObject[] {
     const entries = Object.entries(selector ?? {});
     if (entries.length === 0) return namespace === undefined ? this.pods : this.podsIn(namespace);
-    if (!this.podIndex) {
-      this.podIndex = new Map();
-      for (const pod of this.pods) {
-        for (const [k, v] of Object.entries(pod.metadata.labels ?? {})) {
-          const key = `${k}=${v}`;
-          const list = this.podIndex.get(key);
-          if (list) list.push(pod);
-          else this.podIndex.set(key, [pod]);
-        }
-      }
-    }
-    let rarest: KubeObject[] | undefined;
+    let rarest: readonly KubeObject[] | undefined;
     for (const [k, v] of entries) {
-      const list = this.podIndex.get(`${k}=${v}`) ?? [];
+      const list = this.podIndex.withLabel(k, v);
       if (!rarest || list.length < rarest.length) rarest = list;
     }
     return rarest!;

@@ -77,6 +77,12 @@ function configFingerprint(kind: KindName, object: KubeObject): string {
 
 export class MeshModel {
   private readonly stores = new Map<KindName, Map<string, StoredObject>>();
+  /**
+   * The stores as the last snapshot copied them, until the kind changes: a
+   * kind no change touched is the very same map in the next snapshot, so
+   * whatever is derived from it alone can be reused (see PushContext).
+   */
+  private readonly frozen = new Map<KindName, ReadonlyMap<string, StoredObject>>();
   /** Serialized form of each stored object, to drop re-deliveries that change nothing. */
   private readonly fingerprints = new Map<string, string>();
   /** Rejected objects, with the fingerprint of the rejected version: a re-delivery of it (a status write) is no new rejection. */
@@ -121,7 +127,14 @@ export class MeshModel {
 
   snapshot(): ModelSnapshot {
     const copy = new Map<KindName, ReadonlyMap<string, StoredObject>>();
-    for (const [kind, store] of this.stores) copy.set(kind, new Map(store));
+    for (const [kind, store] of this.stores) {
+      let frozen = this.frozen.get(kind);
+      if (!frozen) {
+        frozen = new Map(store);
+        this.frozen.set(kind, frozen);
+      }
+      copy.set(kind, frozen);
+    }
     return copy;
   }
 
@@ -148,6 +161,7 @@ export class MeshModel {
     const key = objectKey(namespace, name);
     const previous = store.get(key)?.object;
     store.set(key, origin ? { kind, object, origin } : { kind, object });
+    this.frozen.delete(kind);
     this.fingerprints.set(ref, fingerprint);
     return previous ? { kind, namespace, name, previous, current: object } : { kind, namespace, name, current: object };
   }
@@ -162,6 +176,7 @@ export class MeshModel {
     const previous = store.get(key)?.object;
     if (!previous) return undefined;
     store.delete(key);
+    this.frozen.delete(kind);
     this.fingerprints.delete(refKey({ kind, namespace, name: ref.name }));
     return { kind, namespace, name: ref.name, previous };
   }
@@ -185,6 +200,7 @@ export class MeshModel {
     const fingerprint = configFingerprint('AuthorizationPolicy', standIn);
     if (this.fingerprints.get(ref) === fingerprint) return undefined;
     store.set(key, origin ? { kind: 'AuthorizationPolicy', object: standIn, origin } : { kind: 'AuthorizationPolicy', object: standIn });
+    this.frozen.delete('AuthorizationPolicy');
     this.fingerprints.set(ref, fingerprint);
     this.logger.warn({ kind: 'AuthorizationPolicy', namespace, name }, `AuthorizationPolicy ${namespace}/${name} has no valid version: denying all requests to the workloads it selects until it is fixed`);
     return previous ? { kind: 'AuthorizationPolicy', namespace, name, previous, current: standIn } : { kind: 'AuthorizationPolicy', namespace, name, current: standIn };

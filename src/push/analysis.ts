@@ -1,6 +1,7 @@
-// The push path's own check of routes to subsets no DestinationRule defines,
+// The pipeline's own check of routes to subsets no DestinationRule defines,
 // resolved as istiod resolves DestinationRules (the cluster that would be
-// missing, so requests get 503): logged once and counted in a gauge. The
+// missing, so requests get 503): logged once and counted in a gauge, after
+// each push (MeshPipeline.onAnalysis), never before it. The
 // messages of `meshctl analyze`, `/debug/analyze` and resource status come
 // from src/analysis, which follows istioctl's analyzers.
 import type { Destination } from '../model/istio.js';

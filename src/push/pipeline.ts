@@ -12,9 +12,10 @@ import { SidecarGenerator } from '../xds/gen/sidecar/generator.js';
 import { GrpcGenerator } from '../xds/gen/grpc/generator.js';
 import { GatewayGenerator } from '../xds/gen/gateway/generator.js';
 import { reusableEntries, secretDependency, type TypeChange } from '../xds/gen/cache.js';
-import { analyzeMissingSubsets, type MissingSubset } from './analysis.js';
+import { analyzeMissingSubsets } from './analysis.js';
 import { changeImpact, pushRequestFor, type ChangeImpact } from './changes.js';
 import { Debouncer } from './debouncer.js';
+import { LatestOnlyRunner } from './latestOnlyRunner.js';
 import { PushContext, defaultPushContextOptions } from './pushContext.js';
 
 export interface MeshPipelineOptions {
@@ -29,6 +30,9 @@ export interface MeshPipelineOptions {
   /** A gateway workload only uses Gateways of its own namespace (istiod's PILOT_SCOPE_GATEWAY_TO_NAMESPACE). */
   scopeGatewayToNamespace?: boolean;
 }
+
+/** Work on a push context that must not delay its push: analysis, status, logs of findings. */
+export type AnalysisTask = (context: PushContext) => void | Promise<void>;
 
 /** Marks a batch in which only the model's rejections changed: nothing to rebuild, but listeners of onChange must hear of it. */
 const rejectionsChanged = 'rejections changed';
@@ -53,6 +57,8 @@ export class MeshPipeline {
   private readonly triggers: Counter<'type'>;
   private readonly missingSubsetGauge: Gauge;
   private readonly buildTime: Histogram;
+  private readonly analysisTasks: AnalysisTask[] = [(context) => this.reportMissingSubsets(context)];
+  private readonly analysis: LatestOnlyRunner<PushContext>;
 
   constructor(
     private readonly sources: readonly ConfigSource[],
@@ -69,6 +75,7 @@ export class MeshPipeline {
     this.buildTime = metric(registry, 'meshd_push_context_build_seconds', () =>
       new Histogram({ name: 'meshd_push_context_build_seconds', help: 'Time to build a push context after the debounce.', buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], registers: [registry] }),
     );
+    this.analysis = new LatestOnlyRunner((context) => this.runAnalysis(context), (error) => logger.error({ err: error }, 'analysis failed'));
     const sidecar = new SidecarGenerator(() => this.context, logger);
     const grpc = new GrpcGenerator(() => this.context);
     const gateway = new GatewayGenerator(() => this.context, logger);
@@ -93,8 +100,8 @@ export class MeshPipeline {
     };
     await Promise.all(this.sources.map((s) => s.start(sink)));
     this.context = this.newContext();
-    this.reportAnalysis();
     this.started = true;
+    void this.requestAnalysis();
     for (const resolve of this.syncWaiters.splice(0)) resolve();
   }
 
@@ -129,17 +136,32 @@ export class MeshPipeline {
     return this.context;
   }
 
-  /** Current IST0101 findings, for `meshctl analyze` through the debug API. */
-  missingSubsets(): MissingSubset[] {
-    return analyzeMissingSubsets(this.context);
+  /**
+   * Registers analysis of push contexts. It runs after the context's push went
+   * out, one run at a time, on the newest context only (see LatestOnlyRunner):
+   * after every debounced batch, rejected or not, and on requestAnalysis.
+   */
+  onAnalysis(task: AnalysisTask): void {
+    this.analysisTasks.push(task);
+  }
+
+  /** Analyses the current context again (e.g. a file stopped parsing); resolves once an analysis that saw it ended. */
+  requestAnalysis(): Promise<void> {
+    return this.analysis.submit(this.context);
+  }
+
+  /** Resolves once no analysis runs or waits (tests, shutdown). */
+  analysisIdle(): Promise<void> {
+    return this.analysis.idle();
   }
 
   async stop(): Promise<void> {
     this.debouncer.stop();
+    this.analysis.stop();
     await Promise.all(this.sources.map((s) => s.stop()));
   }
 
-  private newContext(previousEncodings?: ReadonlyMap<string, unknown>): PushContext {
+  private newContext(previous?: PushContext): PushContext {
     const { domainSuffix, rootNamespace, trustDomain, clusterId, scopeGatewayToNamespace } = this.options;
     return new PushContext(
       this.model.snapshot(),
@@ -151,7 +173,8 @@ export class MeshPipeline {
         clusterId,
         ...(scopeGatewayToNamespace ? { scopeGatewayToNamespace } : {}),
       },
-      previousEncodings,
+      previous?.encodings,
+      previous,
     );
   }
 
@@ -165,12 +188,14 @@ export class MeshPipeline {
         this.options.logger.error({ err: error }, 'configuration change listener failed');
       }
     }
+    // After the push (rebuild notified the ADS server): analysis never delays it.
+    void this.requestAnalysis();
   }
 
   private rebuild(changes: ModelChange[], firstAt: number): void {
     const previous = this.context;
     const endTimer = this.buildTime.startTimer();
-    const next = this.newContext(previous.encodings);
+    const next = this.newContext(previous);
     const impacts = changes.map((c) => changeImpact(c, previous, next));
     // Results of types no change touched stay valid: the new context starts with them (an
     // endpoint change keeps CDS, LDS and RDS; a VirtualService change keeps CDS and EDS).
@@ -178,7 +203,6 @@ export class MeshPipeline {
     endTimer();
     this.context = next;
     for (const change of changes) this.triggers.inc({ type: change.kind });
-    this.reportAnalysis();
     const version = `${new Date().toISOString()}/${++this.pushCount}`;
     const request = pushRequestFor(impacts, version, firstAt);
     if (!request) return;
@@ -191,8 +215,21 @@ export class MeshPipeline {
     }
   }
 
-  private reportAnalysis(): void {
-    const findings = analyzeMissingSubsets(this.context);
+  private async runAnalysis(context: PushContext): Promise<void> {
+    for (const [i, task] of this.analysisTasks.entries()) {
+      // Streams waiting to be written get a turn between analyses.
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      try {
+        await task(context);
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'analysis failed');
+      }
+    }
+  }
+
+  /** The push path's IST0101 check: one warning per new finding and the gauge. */
+  private reportMissingSubsets(context: PushContext): void {
+    const findings = analyzeMissingSubsets(context);
     this.missingSubsetGauge.set(findings.length);
     const keys = new Set<string>();
     for (const f of findings) {

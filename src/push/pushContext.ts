@@ -4,6 +4,7 @@
 // which only memoises pure results.
 import { translateGatewayApi, type GatewayApiTranslation } from './gatewayApi/translate.js';
 import type { DestinationRuleSpec, GatewaySpec, OutboundTrafficPolicyMode, SidecarSpec, VirtualServiceSpec } from '../model/istio.js';
+import type { KindName } from '../model/kinds.js';
 import { meshConfigOf, type MeshConfig } from '../model/meshConfig.js';
 import type { ModelSnapshot } from '../model/meshModel.js';
 import type { Proxy } from '../model/proxy.js';
@@ -11,7 +12,7 @@ import type { TelemetrySpec } from '../model/telemetry.js';
 import type { EnvoyFilterSpec } from '../model/envoyFilter.js';
 import { DestinationRuleIndex, destinationRuleKey, type DestinationRuleViewer, type EffectiveDestinationRule } from './destinationRules.js';
 import { hostMatches, isExportedTo, labelsMatch, resolveShortName } from './hosts.js';
-import { buildServiceIndex, type MeshEndpoint, type MeshService, type MeshServicePort, type ServiceIndex } from './services.js';
+import { buildServiceIndex, updateServiceIndex, type MeshEndpoint, type MeshService, type MeshServicePort, type ServiceIndex } from './services.js';
 import { egressListenerScopes, outboundTrafficPolicyMode, unionOfServices, type EgressListenerScope } from './sidecarEgress.js';
 import { sidecarIngressTargets, withInboundConnectionPool } from './sidecarIngress.js';
 import type { ConfigEntry } from './configEntry.js';
@@ -76,6 +77,67 @@ function entries<Spec>(snapshot: ModelSnapshot, kind: 'VirtualService' | 'Destin
 
 let nextContextId = 0;
 
+/** True when every kind's store is the very same map in both snapshots (the model shares unchanged stores). */
+const sameStores = (a: ModelSnapshot, b: ModelSnapshot, kinds: readonly KindName[]): boolean => kinds.every((k) => a.get(k) === b.get(k));
+
+const sameOptions = (a: PushContextOptions, b: PushContextOptions): boolean =>
+  a.domainSuffix === b.domainSuffix && a.rootNamespace === b.rootNamespace && a.trustDomain === b.trustDomain &&
+  a.clusterId === b.clusterId && Boolean(a.scopeGatewayToNamespace) === Boolean(b.scopeGatewayToNamespace);
+
+/** VirtualServices as routing reads them: delegates merged, by host and by Gateway. */
+interface VirtualServiceIndex {
+  readonly entries: readonly ConfigEntry<VirtualServiceSpec>[];
+  readonly meshByHost: Map<string, ConfigEntry<VirtualServiceSpec>[]>;
+  readonly wildcardMesh: ConfigEntry<VirtualServiceSpec>[];
+  readonly byGateway: Map<string, ConfigEntry<VirtualServiceSpec>[]>;
+  readonly rootsByDelegate: ReadonlyMap<string, readonly ConfigEntry<VirtualServiceSpec>[]>;
+}
+
+function indexVirtualServices(snapshot: ModelSnapshot, domainSuffix: string, generated: GatewayApiTranslation['virtualServices']): VirtualServiceIndex {
+  const vsHosts = (spec: VirtualServiceSpec, ns: string): string[] => (spec.hosts ?? []).map((h) => resolveShortName(h, ns, domainSuffix));
+  // Kubernetes Gateway API routes join as the VirtualServices istiod would generate for them.
+  const entriesOf = [
+    ...entries<VirtualServiceSpec>(snapshot, 'VirtualService', vsHosts),
+    ...generated.map((e) => ({ ...e, hosts: vsHosts(e.spec, e.namespace), generated: true as const })),
+  ].sort(byAgeThenName);
+  const index: VirtualServiceIndex = { entries: entriesOf, meshByHost: new Map(), wildcardMesh: [], byGateway: new Map(), rootsByDelegate: new Map() };
+  // Routing reads roots with their delegates' routes merged in; `virtualServices` keeps the objects as written.
+  const merged = mergeVirtualServiceDelegates(entriesOf, domainSuffix);
+  for (const vs of merged.virtualServices) {
+    for (const gateway of boundGateways(vs.spec.gateways, vs.namespace)) pushTo(index.byGateway, gateway, vs);
+    if (!appliesToMesh(vs.spec.gateways)) continue;
+    for (const host of vs.hosts) {
+      if (host.includes('*')) {
+        if (!index.wildcardMesh.includes(vs)) index.wildcardMesh.push(vs);
+        continue;
+      }
+      pushTo(index.meshByHost, host, vs);
+    }
+  }
+  return { ...index, rootsByDelegate: merged.rootsByDelegate };
+}
+
+/** Which stores each part of a context derives from: a part is taken over from the previous context while they are the same. */
+/** What the Gateway API's translation reads (routes resolve backends, certificate Secrets and namespace labels). */
+const gatewayApiInputs = ['GatewayClass', 'KubernetesGateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant', 'Secret', 'Service', 'Namespace'] as const;
+
+const inputsOf = {
+  gatewayApi: gatewayApiInputs,
+  virtualServices: ['VirtualService', ...gatewayApiInputs],
+  destinationRules: ['DestinationRule'],
+  sidecars: ['Sidecar'],
+  telemetries: ['Telemetry'],
+  gateways: ['Gateway', ...gatewayApiInputs],
+  envoyFilters: ['EnvoyFilter'],
+  meshConfig: ['ConfigMap'],
+  /** Scopes read services, Sidecars, selector DestinationRules and the mesh config's outbound policy. */
+  scopes: ['Service', 'ServiceEntry', 'Sidecar', 'DestinationRule', 'ConfigMap'],
+  destinationRuleLookups: ['DestinationRule', 'Service', 'ServiceEntry'],
+} as const satisfies Record<string, readonly KindName[]>;
+
+/** Parts of a context taken over from the previous one, by name (tests count reuse with it). */
+export type ReusedPart = keyof typeof inputsOf | 'services' | 'endpoints';
+
 export class PushContext {
   readonly id = ++nextContextId;
   readonly serviceIndex: ServiceIndex;
@@ -93,14 +155,14 @@ export class PushContext {
   readonly gatewayApi: GatewayApiTranslation;
   /** Memoised generation results keyed by scope; see xds/gen cache helpers. */
   readonly cache: Map<string, unknown>;
-  private readonly meshVirtualServicesByHost = new Map<string, ConfigEntry<VirtualServiceSpec>[]>();
-  private readonly wildcardMeshVirtualServices: ConfigEntry<VirtualServiceSpec>[] = [];
-  /** Routing VirtualServices (delegates merged) by the Gateway (`ns/name`) they bind to. */
-  private readonly virtualServicesByGateway = new Map<string, ConfigEntry<VirtualServiceSpec>[]>();
+  /** Routing VirtualServices (delegates merged) by host and by the Gateway (`ns/name`) they bind to. */
+  private readonly routing: VirtualServiceIndex;
   private readonly destinationRuleIndex: DestinationRuleIndex;
-  private readonly rootsByDelegate: ReadonlyMap<string, readonly ConfigEntry<VirtualServiceSpec>[]>;
-  private readonly scopes = new Map<string, ProxyScope>();
-  private readonly destinationRuleLookups = new Map<string, EffectiveDestinationRule | undefined>();
+  // Memos filled on use; shared with the previous context when their inputs did not change.
+  private readonly scopes: Map<string, ProxyScope>;
+  private readonly destinationRuleLookups: Map<string, EffectiveDestinationRule | undefined>;
+  /** What this context took over from the previous one instead of computing it. */
+  readonly reused: ReadonlySet<ReusedPart>;
   private readonly targetsByWorkload = new Map<string, ServiceTarget[]>();
   private readonly inboundByWorkload = new Map<string, readonly ServiceTarget[]>();
   private namespaceServices: Map<string, MeshService[]> | undefined;
@@ -114,38 +176,45 @@ export class PushContext {
     readonly options: PushContextOptions = defaultPushContextOptions,
     /** The previous context's encodings: content that did not change is not encoded again. */
     readonly previousEncodings?: ReadonlyMap<string, unknown>,
+    /**
+     * The previous context: what derives only from stores that did not change
+     * is taken over (an endpoint change or a Pod relabel recomputes the
+     * endpoints it reaches and nothing of the Istio configuration). Not kept.
+     */
+    previous?: PushContext,
   ) {
     const { domainSuffix } = options;
     this.cache = new Map();
-    this.serviceIndex = buildServiceIndex(snapshot, domainSuffix);
-    // Kubernetes Gateway API objects join as the Istio Gateways and VirtualServices istiod would generate.
-    this.gatewayApi = translateGatewayApi(snapshot, { domainSuffix });
-    const vsHosts = (spec: VirtualServiceSpec, ns: string): string[] => (spec.hosts ?? []).map((h) => resolveShortName(h, ns, domainSuffix));
-    this.virtualServices = [
-      ...entries<VirtualServiceSpec>(snapshot, 'VirtualService', vsHosts),
-      ...this.gatewayApi.virtualServices.map((e) => ({ ...e, hosts: vsHosts(e.spec, e.namespace), generated: true as const })),
-    ].sort(byAgeThenName);
-    this.destinationRules = entries<DestinationRuleSpec>(snapshot, 'DestinationRule', (spec, ns) => [resolveShortName(spec.host, ns, domainSuffix)]);
-    this.sidecars = entries<SidecarSpec>(snapshot, 'Sidecar', () => []);
-    this.telemetries = entries<TelemetrySpec>(snapshot, 'Telemetry', () => []);
-    this.gateways = [...entries<GatewaySpec>(snapshot, 'Gateway', () => []), ...this.gatewayApi.gateways.map((e) => ({ ...e, hosts: [], generated: true as const }))].sort(byAgeThenName);
-    this.envoyFilters = entries<EnvoyFilterSpec>(snapshot, 'EnvoyFilter', () => []);
-    this.meshConfig = meshConfigOf(snapshot, options.rootNamespace);
-    // Routing reads roots with their delegates' routes merged in; `virtualServices` keeps the objects as written.
-    const merged = mergeVirtualServiceDelegates(this.virtualServices, domainSuffix);
-    this.rootsByDelegate = merged.rootsByDelegate;
-    for (const vs of merged.virtualServices) {
-      for (const gateway of boundGateways(vs.spec.gateways, vs.namespace)) pushTo(this.virtualServicesByGateway, gateway, vs);
-      if (!appliesToMesh(vs.spec.gateways)) continue;
-      for (const host of vs.hosts) {
-        if (host.includes('*')) {
-          if (!this.wildcardMeshVirtualServices.includes(vs)) this.wildcardMeshVirtualServices.push(vs);
-          continue;
-        }
-        pushTo(this.meshVirtualServicesByHost, host, vs);
+    const base = previous && sameOptions(previous.options, options) ? previous : undefined;
+    const reused = new Set<ReusedPart>();
+    const take = <T>(part: keyof typeof inputsOf, mine: (p: PushContext) => T, build: () => T): T => {
+      if (base && sameStores(base.snapshot, snapshot, inputsOf[part])) {
+        reused.add(part);
+        return mine(base);
       }
-    }
-    this.destinationRuleIndex = new DestinationRuleIndex(this.destinationRules, options.rootNamespace);
+      return build();
+    };
+    this.serviceIndex = base ? updateServiceIndex(base.serviceIndex, snapshot, domainSuffix) : buildServiceIndex(snapshot, domainSuffix);
+    if (base && this.serviceIndex.services === base.serviceIndex.services) reused.add('services');
+    if (base && this.serviceIndex.endpoints === base.serviceIndex.endpoints) reused.add('endpoints');
+    // Kubernetes Gateway API objects join as the Istio Gateways and VirtualServices istiod would generate.
+    this.gatewayApi = take('gatewayApi', (p) => p.gatewayApi, () => translateGatewayApi(snapshot, { domainSuffix }));
+    this.routing = take('virtualServices', (p) => p.routing, () => indexVirtualServices(snapshot, domainSuffix, this.gatewayApi.virtualServices));
+    this.virtualServices = this.routing.entries;
+    [this.destinationRules, this.destinationRuleIndex] = take('destinationRules', (p) => [p.destinationRules, p.destinationRuleIndex] as const, () => {
+      const rules = entries<DestinationRuleSpec>(snapshot, 'DestinationRule', (spec, ns) => [resolveShortName(spec.host, ns, domainSuffix)]);
+      return [rules, new DestinationRuleIndex(rules, options.rootNamespace)] as const;
+    });
+    this.sidecars = take('sidecars', (p) => p.sidecars, () => entries<SidecarSpec>(snapshot, 'Sidecar', () => []));
+    this.telemetries = take('telemetries', (p) => p.telemetries, () => entries<TelemetrySpec>(snapshot, 'Telemetry', () => []));
+    this.gateways = take('gateways', (p) => p.gateways, () =>
+      [...entries<GatewaySpec>(snapshot, 'Gateway', () => []), ...this.gatewayApi.gateways.map((e) => ({ ...e, hosts: [], generated: true as const }))].sort(byAgeThenName),
+    );
+    this.envoyFilters = take('envoyFilters', (p) => p.envoyFilters, () => entries<EnvoyFilterSpec>(snapshot, 'EnvoyFilter', () => []));
+    this.meshConfig = take('meshConfig', (p) => p.meshConfig, () => meshConfigOf(snapshot, options.rootNamespace));
+    this.scopes = take('scopes', (p) => p.scopes, () => new Map());
+    this.destinationRuleLookups = take('destinationRuleLookups', (p) => p.destinationRuleLookups, () => new Map());
+    this.reused = reused;
   }
 
   get services(): readonly MeshService[] {
@@ -180,11 +249,11 @@ export class PushContext {
   /** The VirtualService (gateway `mesh`) a sidecar in `proxyNamespace` uses for `hostname`: exact hosts before wildcards, oldest first. */
   virtualServiceFor(hostname: string, proxyNamespace: string): ConfigEntry<VirtualServiceSpec> | undefined {
     const visible = (vs: ConfigEntry<VirtualServiceSpec>): boolean => isExportedTo(vs.spec.exportTo, vs.namespace, proxyNamespace);
-    const exact = this.meshVirtualServicesByHost.get(hostname)?.find(visible);
+    const exact = this.routing.meshByHost.get(hostname)?.find(visible);
     if (exact) return exact;
     let best: ConfigEntry<VirtualServiceSpec> | undefined;
     let bestLength = -1;
-    for (const vs of this.wildcardMeshVirtualServices) {
+    for (const vs of this.routing.wildcardMesh) {
       if (!visible(vs)) continue;
       for (const host of vs.hosts) {
         if (host.includes('*') && hostMatches(host, hostname) && host.length > bestLength) {
@@ -198,17 +267,17 @@ export class PushContext {
 
   /** The VirtualServices bound to Gateway `namespace/name` that a gateway proxy in `proxyNamespace` may use (exportTo), oldest first. */
   virtualServicesForGateway(gateway: string, proxyNamespace: string): readonly ConfigEntry<VirtualServiceSpec>[] {
-    return (this.virtualServicesByGateway.get(gateway) ?? []).filter((vs) => isExportedTo(vs.spec.exportTo, vs.namespace, proxyNamespace));
+    return (this.routing.byGateway.get(gateway) ?? []).filter((vs) => isExportedTo(vs.spec.exportTo, vs.namespace, proxyNamespace));
   }
 
   /** Every mesh VirtualService naming `hostname` (for change impact and analysis). */
   virtualServicesNaming(hostname: string): readonly ConfigEntry<VirtualServiceSpec>[] {
-    return this.meshVirtualServicesByHost.get(hostname) ?? [];
+    return this.routing.meshByHost.get(hostname) ?? [];
   }
 
   /** The root VirtualServices whose http routes delegate to `namespace/name` (as written, before merging). */
   virtualServicesDelegatingTo(namespace: string, name: string): readonly ConfigEntry<VirtualServiceSpec>[] {
-    return this.rootsByDelegate.get(`${namespace}/${name}`) ?? [];
+    return this.routing.rootsByDelegate.get(`${namespace}/${name}`) ?? [];
   }
 
   /**

@@ -208,40 +208,62 @@ export interface ServiceIndex {
   readonly endpoints: ReadonlyMap<string, ReadonlyMap<number, readonly MeshEndpoint[]>>;
   /** Pods by IP, for endpoint labels and proxy lookup. */
   readonly podsByIp: ReadonlyMap<string, KubeObject>;
+  /** What an update needs to rebuild only the endpoints a change reaches (see updateServiceIndex). */
+  readonly sources: ServiceIndexSources;
 }
 
-export function buildServiceIndex(snapshot: ModelSnapshot, domainSuffix: string): ServiceIndex {
-  const byHostname = new Map<string, MeshService>();
-  const endpoints = new Map<string, Map<number, MeshEndpoint[]>>();
-  const pods = snapshot.get('Pod') ?? new Map<string, StoredObject>();
+/** The stores an index was built from and the lookups that tie endpoints to slices and pods. */
+interface ServiceIndexSources {
+  readonly services: ReadonlyMap<string, StoredObject> | undefined;
+  readonly serviceEntries: ReadonlyMap<string, StoredObject> | undefined;
+  readonly slices: ReadonlyMap<string, StoredObject> | undefined;
+  readonly pods: ReadonlyMap<string, StoredObject> | undefined;
+  readonly domainSuffix: string;
+  /** Kubernetes services by `namespace/name`. */
+  readonly kubeServices: ReadonlyMap<string, MeshService>;
+  /** EndpointSlices by the hostname of their service. */
+  readonly slicesByHost: ReadonlyMap<string, readonly KubeObject[]>;
+  /** Hostnames whose endpoints read a pod, by the pod's `namespace/name` (targetRef) or by IP. */
+  readonly hostsByPodRef: ReadonlyMap<string, readonly string[]>;
+  /** The other way round: the pod references each service's endpoints read. */
+  readonly podRefsByHost: ReadonlyMap<string, readonly string[]>;
+}
+
+/** How many services' endpoints the last index build computed (tests and benchmarks count reuse with it). */
+export const serviceIndexStats = { endpointsBuilt: 0 };
+
+function indexPodsByIp(pods: ReadonlyMap<string, StoredObject>): Map<string, KubeObject> {
   const podsByIp = new Map<string, KubeObject>();
   for (const { object } of pods.values()) {
     const ip = (object.status as { podIP?: string } | undefined)?.podIP;
     if (ip) podsByIp.set(ip, object);
   }
-  const kubeServices = new Map<string, MeshService>();
-  for (const stored of snapshot.get('Service')?.values() ?? []) {
-    const spec = stored.object.spec as KubeServiceSpec;
-    if (spec.type === 'ExternalName') continue;
-    const service = kubeService(stored, domainSuffix);
-    kubeServices.set(`${service.namespace}/${service.name}`, service);
-    byHostname.set(service.hostname, service);
-    endpoints.set(service.hostname, new Map(service.ports.map((p) => [p.port, []])));
-  }
-  for (const { object } of snapshot.get('EndpointSlice')?.values() ?? []) {
+  return podsByIp;
+}
+
+/** Records that `host`'s endpoints read `refs`; copies the lists it changes (an update's maps share them with the previous index). */
+function addPodRefs(hostsByPodRef: Map<string, readonly string[]>, podRefsByHost: Map<string, readonly string[]>, host: string, refs: ReadonlySet<string>): void {
+  podRefsByHost.set(host, [...refs]);
+  for (const ref of refs) hostsByPodRef.set(ref, [...(hostsByPodRef.get(ref) ?? []), host]);
+}
+
+/** The endpoints of one Kubernetes service from its slices, with which pods (targetRef `namespace/name`, or IP) they read. */
+function kubeEndpoints(
+  service: MeshService, slices: readonly KubeObject[], pods: ReadonlyMap<string, StoredObject>, podsByIp: ReadonlyMap<string, KubeObject>,
+): { byPort: Map<number, MeshEndpoint[]>; podRefs: Set<string> } {
+  serviceIndexStats.endpointsBuilt++;
+  const podRefs = new Set<string>();
+  const byPort = new Map<number, MeshEndpoint[]>(service.ports.map((p) => [p.port, []]));
+  for (const object of slices) {
     const namespace = object.metadata.namespace!;
-    const service = kubeServices.get(`${namespace}/${object.metadata.labels?.['kubernetes.io/service-name']}`);
-    if (!service) continue;
-    const byPort = endpoints.get(service.hostname)!;
     const slicePorts = (object.ports as { name?: string; port?: number }[] | undefined) ?? [];
     for (const ep of (object.endpoints as SliceEndpoint[] | undefined) ?? []) {
       const health = endpointHealth(ep.conditions);
       if (!health) continue;
       for (const address of ep.addresses ?? []) {
-        const pod =
-          ep.targetRef?.kind === 'Pod' && ep.targetRef.name
-            ? pods.get(`${ep.targetRef.namespace ?? namespace}/${ep.targetRef.name}`)?.object
-            : podsByIp.get(address);
+        const byRef = ep.targetRef?.kind === 'Pod' && ep.targetRef.name ? `${ep.targetRef.namespace ?? namespace}/${ep.targetRef.name}` : undefined;
+        podRefs.add(byRef ?? address);
+        const pod = byRef ? pods.get(byRef)?.object : podsByIp.get(address);
         const labels = pod?.metadata.labels ?? {};
         const serviceAccount = (pod?.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? '';
         for (const servicePort of service.ports) {
@@ -261,17 +283,130 @@ export function buildServiceIndex(snapshot: ModelSnapshot, domainSuffix: string)
       }
     }
   }
+  for (const list of byPort.values()) list.sort(byAddressThenPort);
+  return { byPort, podRefs };
+}
+
+const byAddressThenPort = (a: MeshEndpoint, b: MeshEndpoint): number => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port);
+
+function slicesByHostOf(slices: ReadonlyMap<string, StoredObject>, kubeServices: ReadonlyMap<string, MeshService>): Map<string, KubeObject[]> {
+  const out = new Map<string, KubeObject[]>();
+  for (const { object } of slices.values()) {
+    const service = kubeServices.get(`${object.metadata.namespace}/${object.metadata.labels?.['kubernetes.io/service-name']}`);
+    if (!service) continue;
+    const list = out.get(service.hostname);
+    if (list) list.push(object);
+    else out.set(service.hostname, [object]);
+  }
+  return out;
+}
+
+const noObjects: ReadonlyMap<string, StoredObject> = new Map();
+
+export function buildServiceIndex(snapshot: ModelSnapshot, domainSuffix: string): ServiceIndex {
+  serviceIndexStats.endpointsBuilt = 0;
+  const byHostname = new Map<string, MeshService>();
+  const endpoints = new Map<string, ReadonlyMap<number, MeshEndpoint[]>>();
+  const pods = snapshot.get('Pod') ?? noObjects;
+  const podsByIp = indexPodsByIp(pods);
+  const kubeServices = new Map<string, MeshService>();
+  for (const stored of snapshot.get('Service')?.values() ?? []) {
+    const spec = stored.object.spec as KubeServiceSpec;
+    if (spec.type === 'ExternalName') continue;
+    const service = kubeService(stored, domainSuffix);
+    kubeServices.set(`${service.namespace}/${service.name}`, service);
+    byHostname.set(service.hostname, service);
+  }
+  const slicesByHost = slicesByHostOf(snapshot.get('EndpointSlice') ?? noObjects, kubeServices);
+  const hostsByPodRef = new Map<string, readonly string[]>();
+  const podRefsByHost = new Map<string, readonly string[]>();
+  for (const service of kubeServices.values()) {
+    const { byPort, podRefs } = kubeEndpoints(service, slicesByHost.get(service.hostname) ?? [], pods, podsByIp);
+    endpoints.set(service.hostname, byPort);
+    addPodRefs(hostsByPodRef, podRefsByHost, service.hostname, podRefs);
+  }
   for (const stored of snapshot.get('ServiceEntry')?.values() ?? []) {
     for (const { service, endpoints: eps } of serviceEntryServices(stored)) {
       // A Kubernetes Service keeps its hostname; the first ServiceEntry for a host wins after it.
       if (byHostname.has(service.hostname)) continue;
       byHostname.set(service.hostname, service);
+      for (const list of eps.values()) list.sort(byAddressThenPort);
       endpoints.set(service.hostname, eps);
     }
   }
-  for (const byPort of endpoints.values()) {
-    for (const list of byPort.values()) list.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
-  }
   const services = [...byHostname.values()].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
-  return { services, byHostname, endpoints, podsByIp };
+  return {
+    services, byHostname, endpoints, podsByIp,
+    sources: {
+      services: snapshot.get('Service'), serviceEntries: snapshot.get('ServiceEntry'), slices: snapshot.get('EndpointSlice'), pods: snapshot.get('Pod'),
+      domainSuffix, kubeServices, slicesByHost, hostsByPodRef, podRefsByHost,
+    },
+  };
+}
+
+/** Keys of the entries that differ between two stores (added, removed or replaced objects). */
+function changedKeys(before: ReadonlyMap<string, StoredObject> | undefined, after: ReadonlyMap<string, StoredObject> | undefined): string[] {
+  if (before === after) return [];
+  const a = before ?? noObjects;
+  const b = after ?? noObjects;
+  const out: string[] = [];
+  for (const [key, stored] of b) if (a.get(key) !== stored) out.push(key);
+  for (const key of a.keys()) if (!b.has(key)) out.push(key);
+  return out;
+}
+
+const podIp = (stored: StoredObject | undefined): string | undefined => (stored?.object.status as { podIP?: string } | undefined)?.podIP;
+
+/**
+ * The index of `snapshot`, reusing `previous` where the change allows: when
+ * only EndpointSlices and Pods changed, the services stay as they were and
+ * only the endpoints of the services whose slices changed, or whose slices
+ * name a changed pod (by targetRef or IP), are computed again. Any other
+ * change to Services or ServiceEntries builds the index anew.
+ */
+export function updateServiceIndex(previous: ServiceIndex, snapshot: ModelSnapshot, domainSuffix: string): ServiceIndex {
+  const was = previous.sources;
+  if (was.domainSuffix !== domainSuffix || was.services !== snapshot.get('Service') || was.serviceEntries !== snapshot.get('ServiceEntry')) {
+    return buildServiceIndex(snapshot, domainSuffix);
+  }
+  serviceIndexStats.endpointsBuilt = 0;
+  const sliceKeys = changedKeys(was.slices, snapshot.get('EndpointSlice'));
+  const podKeys = changedKeys(was.pods, snapshot.get('Pod'));
+  if (sliceKeys.length === 0 && podKeys.length === 0) return previous;
+  const pods = snapshot.get('Pod') ?? noObjects;
+  const slices = snapshot.get('EndpointSlice') ?? noObjects;
+  const podsByIp = podKeys.length === 0 ? previous.podsByIp : indexPodsByIp(pods);
+  const slicesByHost = sliceKeys.length === 0 ? was.slicesByHost : slicesByHostOf(slices, was.kubeServices);
+  const affected = new Set<string>();
+  for (const key of sliceKeys) {
+    for (const stored of [was.slices?.get(key), slices.get(key)]) {
+      const service = stored && was.kubeServices.get(`${stored.object.metadata.namespace}/${stored.object.metadata.labels?.['kubernetes.io/service-name']}`);
+      if (service) affected.add(service.hostname);
+    }
+  }
+  for (const key of podKeys) {
+    for (const ref of [key, podIp(was.pods?.get(key)), podIp(pods.get(key))]) {
+      for (const host of (ref && was.hostsByPodRef.get(ref)) || []) affected.add(host);
+    }
+  }
+  // Shallow copies: the lists of the services not affected stay shared with the previous index.
+  const hostsByPodRef = new Map(was.hostsByPodRef);
+  const podRefsByHost = new Map(was.podRefsByHost);
+  for (const host of affected) {
+    for (const ref of was.podRefsByHost.get(host) ?? []) {
+      const rest = (hostsByPodRef.get(ref) ?? []).filter((h) => h !== host);
+      if (rest.length > 0) hostsByPodRef.set(ref, rest);
+      else hostsByPodRef.delete(ref);
+    }
+  }
+  const endpoints = new Map(previous.endpoints);
+  for (const host of affected) {
+    const { byPort, podRefs } = kubeEndpoints(previous.byHostname.get(host)!, slicesByHost.get(host) ?? [], pods, podsByIp);
+    endpoints.set(host, byPort);
+    addPodRefs(hostsByPodRef, podRefsByHost, host, podRefs);
+  }
+  return {
+    services: previous.services, byHostname: previous.byHostname, endpoints, podsByIp,
+    sources: { ...was, slices: snapshot.get('EndpointSlice'), pods: snapshot.get('Pod'), slicesByHost, hostsByPodRef, podRefsByHost },
+  };
 }

@@ -54,13 +54,13 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     clusterId: config.clusterId,
     scopeGatewayToNamespace: config.scopeGatewayToNamespace,
   });
-  // The same analysis `meshctl analyze` runs offline, on every push context, and istiod's config gauges.
+  // The same analysis `meshctl analyze` runs offline, after every push context's push, and istiod's config gauges.
   const analysis = new AnalysisReporter(logger.child({ component: 'analysis' }), registry);
-  const analyze = (): void =>
-    analysis.report(analyzeMesh(pipeline.current(), pipeline.model.currentRejections(), parts.fileSource?.problems));
+  pipeline.onAnalysis((context) =>
+    analysis.report(analyzeMesh(context, pipeline.model.currentRejections(), parts.fileSource?.problems)));
   // A file that stops parsing keeps its objects, so the model (and no push) tells of it: analyze again.
   parts.fileSource?.onProblemsChanged(() => {
-    if (pipeline.synced) analyze();
+    if (pipeline.synced) void pipeline.requestAnalysis();
   });
   const configMetrics = new ConfigMetrics(registry);
   const afterChange = (): void => {
@@ -71,7 +71,6 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
       destinationRules: context.destinationRules.length,
       rejected: pipeline.model.currentRejections().length,
     });
-    analyze();
   };
   const jwt = config.jwtPublicKey && config.jwtIssuer ? { key: await loadJwtVerificationKey(config.jwtPublicKey), issuer: config.jwtIssuer } : undefined;
   let serving: ServingCertificate | undefined;
@@ -110,10 +109,10 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
   });
   // Every configuration change, accepted or rejected, pushed or not, is analysed again.
   pipeline.onChange(afterChange);
-  meshd.debug.route('/debug/analyze', () => {
+  meshd.debug.route('/debug/analyze', async () => {
     if (!meshd.ready) return { status: 503, body: { error: 'meshd is not ready: configuration sources not synced yet' } };
-    // Rerun: the answer includes changes still inside the debounce window.
-    analyze();
+    // Rerun: the answer includes rejections and file problems still inside the debounce window.
+    await pipeline.requestAnalysis();
     return { status: 200, body: analysis.latest };
   });
   await parts.afterStart?.(meshd, pipeline, analysis);

@@ -4,6 +4,7 @@
 import { proxyDisplayName, type Proxy } from '../model/proxy.js';
 import { shortTypeName, type XdsResource } from '../xds/resource.js';
 import type { ConnectionInfo, ResponseSentEvent, XdsServerEvents } from '../xds/server/events.js';
+import { ResourceSetPool, type ResourceSet } from './resourceSets.js';
 
 export type SyncState = 'SYNCED' | 'NOT SENT' | 'STALE' | 'NACKED';
 
@@ -44,16 +45,19 @@ interface TypeRecord {
   sentAt?: number;
   ackedAt?: number;
   nackedAt?: number;
+  // The four sets below are shared with every stream holding the same resources (ResourceSetPool).
   /** What the proxy holds if it accepted everything sent (the config_dump view). */
-  sent: Map<string, XdsResource>;
+  sent: ResourceSet;
   /** What the proxy held at its last ACK. */
-  acked: Map<string, XdsResource>;
+  acked: ResourceSet;
   /** State that the in-flight nonce would produce once acknowledged. */
   pendingNonce: string;
   /** Resources carried by the latest response, and those of the latest rejected one. */
-  lastResponse: readonly XdsResource[];
-  rejected: readonly XdsResource[];
+  lastResponse: ResourceSet;
+  rejected: ResourceSet;
 }
+
+type SetField = 'sent' | 'acked' | 'lastResponse' | 'rejected';
 
 /** Read-only view of one stream's state, per type. */
 export interface ConnectionDetail {
@@ -100,6 +104,8 @@ const iso = (ms: number | undefined): string | undefined => (ms === undefined ? 
 
 export class SyncStatusRegistry implements XdsServerEvents {
   private readonly connections = new Map<string, ConnectionRecord>();
+  /** Per-stream resource sets reference shared sets: 1,000 proxies of one scope hold one set per type. */
+  private readonly sets = new ResourceSetPool();
 
   constructor(private readonly controlPlaneId: string) {}
 
@@ -108,20 +114,27 @@ export class SyncStatusRegistry implements XdsServerEvents {
   }
 
   streamClosed(conn: ConnectionInfo): void {
+    const c = this.connections.get(conn.connectionId);
+    if (!c) return;
     this.connections.delete(conn.connectionId);
+    for (const r of c.types.values()) for (const field of ['sent', 'acked', 'lastResponse', 'rejected'] as const) this.sets.release(r[field]);
+  }
+
+  /** Distinct resource sets held across all streams (what the per-stream state costs). */
+  get sharedSets(): number {
+    return this.sets.size;
   }
 
   responseSent(conn: ConnectionInfo, e: ResponseSentEvent): void {
     const r = this.record(conn, e.typeUrl);
     if (!r) return;
-    if (e.fullState) r.sent = new Map();
-    for (const name of e.removed) r.sent.delete(name);
-    for (const res of e.resources) r.sent.set(res.name, res);
+    this.replace(r, 'sent', e.fullState ? this.sets.acquire(e.resources) : this.sets.update(r.sent, e.resources, e.removed));
     r.sentNonce = e.nonce;
     r.sentVersion = e.version;
     r.sentAt = Date.now();
     r.pendingNonce = e.nonce;
-    r.lastResponse = e.resources;
+    // Every resource of the response is in the new sent set: equal sizes mean the same set.
+    this.replace(r, 'lastResponse', r.sent.byName.size === e.resources.length ? this.sets.retain(r.sent) : this.sets.acquire(e.resources));
   }
 
   acked(conn: ConnectionInfo, typeUrl: string, nonce: string, version: string): void {
@@ -131,8 +144,8 @@ export class SyncStatusRegistry implements XdsServerEvents {
     r.ackedVersion = version;
     r.ackedAt = Date.now();
     r.error = '';
-    r.rejected = [];
-    if (nonce === r.pendingNonce) r.acked = new Map(r.sent);
+    this.replace(r, 'rejected', this.sets.emptySet);
+    if (nonce === r.pendingNonce) this.replace(r, 'acked', this.sets.retain(r.sent));
   }
 
   nacked(conn: ConnectionInfo, typeUrl: string, nonce: string, error: string): void {
@@ -141,18 +154,16 @@ export class SyncStatusRegistry implements XdsServerEvents {
     r.nackedNonce = nonce;
     r.nackedAt = Date.now();
     r.error = error;
-    r.rejected = r.lastResponse;
+    this.replace(r, 'rejected', this.sets.retain(r.lastResponse));
     // The proxy kept its last good configuration.
-    r.sent = new Map(r.acked);
+    this.replace(r, 'sent', this.sets.retain(r.acked));
   }
 
   unsubscribed(conn: ConnectionInfo, typeUrl: string, names: readonly string[]): void {
     const r = this.record(conn, typeUrl);
     if (!r) return;
-    for (const n of names) {
-      r.sent.delete(n);
-      r.acked.delete(n);
-    }
+    this.replace(r, 'sent', this.sets.update(r.sent, [], names));
+    this.replace(r, 'acked', this.sets.update(r.acked, [], names));
   }
 
   /** The /debug/syncz view: one object per connected proxy stream. */
@@ -183,7 +194,7 @@ export class SyncStatusRegistry implements XdsServerEvents {
     const out = new Map<string, XdsResource[]>();
     const c = this.connections.get(connectionId);
     if (!c) return out;
-    for (const [typeUrl, r] of c.types) out.set(typeUrl, [...r[which].values()].sort((a, b) => a.name.localeCompare(b.name)));
+    for (const [typeUrl, r] of c.types) out.set(typeUrl, [...r[which].byName.values()].sort((a, b) => a.name.localeCompare(b.name)));
     return out;
   }
 
@@ -202,9 +213,9 @@ export class SyncStatusRegistry implements XdsServerEvents {
         ...(r.sentAt !== undefined ? { sentAt: r.sentAt } : {}),
         ...(r.ackedAt !== undefined ? { ackedAt: r.ackedAt } : {}),
         ...(r.nackedAt !== undefined ? { nackedAt: r.nackedAt } : {}),
-        sent: [...r.sent.values()],
-        acked: [...r.acked.values()],
-        rejected: [...r.rejected],
+        sent: [...r.sent.byName.values()],
+        acked: [...r.acked.byName.values()],
+        rejected: [...r.rejected.byName.values()],
       })),
     }));
   }
@@ -248,6 +259,13 @@ export class SyncStatusRegistry implements XdsServerEvents {
     };
   }
 
+  /** Points a record's field at `next` (a reference the caller took) and lets go of what it held. */
+  private replace(r: TypeRecord, field: SetField, next: ResourceSet): void {
+    const previous = r[field];
+    r[field] = next;
+    this.sets.release(previous);
+  }
+
   private record(conn: ConnectionInfo, typeUrl: string): TypeRecord | undefined {
     const c = this.connections.get(conn.connectionId);
     if (!c) return undefined;
@@ -255,7 +273,7 @@ export class SyncStatusRegistry implements XdsServerEvents {
     if (!r) {
       r = {
         sentNonce: '', sentVersion: '', ackedNonce: '', ackedVersion: '', nackedNonce: '', error: '',
-        sent: new Map(), acked: new Map(), pendingNonce: '', lastResponse: [], rejected: [],
+        sent: this.sets.emptySet, acked: this.sets.emptySet, pendingNonce: '', lastResponse: this.sets.emptySet, rejected: this.sets.emptySet,
       };
       c.types.set(typeUrl, r);
     }

@@ -174,18 +174,21 @@ endpoints: [{addresses: [10.1.0.1], conditions: {ready: true}, targetRef: {kind:
   });
 
   it('warns once, naming both objects, and counts a route to a subset the DestinationRule does not define', async () => {
-    const { lines, registry, pushes, write } = await startPipeline({
+    const { pipeline, lines, registry, pushes, write } = await startPipeline({
       'reviews.yaml': service('reviews', 'shop', 9080),
       'dr.yaml': `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews-dr, namespace: shop}\nspec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}\n`,
       'vs.yaml': `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews-vs, namespace: shop}\nspec: {hosts: [reviews], http: [{route: [{destination: {host: reviews, subset: v3}}]}]}\n`,
     });
     const warnings = () => lines.filter((l) => l.code === 'IST0101');
+    // Analysis runs after the push, off the push path: wait for it.
+    await pipeline.analysisIdle();
     expect(warnings()).toHaveLength(1);
     expect(warnings()[0]).toMatchObject({ virtualService: 'shop/reviews-vs', destinationRule: 'shop/reviews-dr', subset: 'v3' });
     expect(String(warnings()[0]!.msg)).toContain('503');
     expect((await registry.getSingleMetric('meshd_virtual_service_missing_subsets')!.get()).values[0]!.value).toBe(1);
     await write('other.yaml', service('ratings', 'shop', 9081));
     await waitFor(() => pushes.length === 1, 'an unrelated push');
+    await pipeline.analysisIdle();
     expect(warnings()).toHaveLength(1);
   });
 });

@@ -1,0 +1,93 @@
+// Analysis never delays a push: it runs after the push context's push went
+// out, one run at a time, on the newest context only. An analysis held until
+// the test releases it shows both: the push reaches a connected proxy while
+// the analysis of its context is still running, and changes made meanwhile
+// cost one more analysis (of the newest context), not one each.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PushContext } from '../../src/push/pushContext.js';
+import { TypeUrl } from '../../src/xds/resource.js';
+import { AdsTestClient, sidecarNode, type ReceivedResponse } from '../support/adsClient.js';
+import { waitFor } from '../support/captureLogger.js';
+import { startFileMeshd } from '../support/filePipeline.js';
+
+const service = (name: string, port: number) => `apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: shop}
+spec: {clusterIP: 10.96.0.${port % 250}, selector: {app: ${name}}, ports: [{name: http, port: ${port}}]}
+`;
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+/** An analysis task that records which contexts it analysed and holds each run until released. */
+function heldAnalysis() {
+  const started: number[] = [];
+  const finished: number[] = [];
+  let release: () => void = () => undefined;
+  let gate = Promise.resolve();
+  return {
+    started,
+    finished,
+    hold: () => {
+      gate = new Promise<void>((resolve) => (release = resolve));
+    },
+    release: () => release(),
+    task: async (context: PushContext) => {
+      started.push(context.id);
+      await gate;
+      finished.push(context.id);
+    },
+  };
+}
+
+async function nextClusters(client: AdsTestClient): Promise<ReceivedResponse> {
+  const response = await client.next();
+  expect(response.typeUrl).toBe(TypeUrl.Cluster);
+  client.ack(response);
+  return response;
+}
+
+const clusterNames = (r: ReceivedResponse) => r.resources.map((x) => x.name);
+
+describe('analysis off the push path', () => {
+  it('pushes to a connected proxy while the analysis of that push context is still running, and coalesces changes made meanwhile', async () => {
+    const meshd = await startFileMeshd({ 'reviews.yaml': service('reviews', 9080) });
+    cleanups.push(meshd.stop);
+    const { pipeline } = meshd;
+    await pipeline.analysisIdle();
+    const analysis = heldAnalysis();
+    pipeline.onAnalysis(analysis.task);
+
+    const client = new AdsTestClient(meshd.xdsAddress, 'sotw', sidecarNode('client', 'shop'));
+    cleanups.push(() => client.close());
+    client.request(TypeUrl.Cluster);
+    expect(clusterNames(await nextClusters(client))).toContain('outbound|9080||reviews.shop.svc.cluster.local');
+
+    // The analysis of the next context is held: its push must reach the proxy all the same.
+    analysis.hold();
+    await meshd.write('ratings.yaml', service('ratings', 9081));
+    const withRatings = await nextClusters(client);
+    expect(clusterNames(withRatings)).toContain('outbound|9081||ratings.shop.svc.cluster.local');
+    const ratingsContext = pipeline.current().id;
+    await waitFor(() => analysis.started.includes(ratingsContext), 'the analysis of the ratings push context to start');
+    expect(analysis.finished).not.toContain(ratingsContext);
+
+    // Three more changes while that analysis is held: each is pushed, none is analysed yet.
+    const contexts: number[] = [];
+    for (const [name, port] of [['details', 9082], ['orders', 9083], ['payments', 9084]] as const) {
+      await meshd.write(`${name}.yaml`, service(name, port));
+      expect(clusterNames(await nextClusters(client))).toContain(`outbound|${port}||${name}.shop.svc.cluster.local`);
+      contexts.push(pipeline.current().id);
+    }
+    expect(analysis.started).toEqual([ratingsContext]);
+
+    // Released: one more analysis, of the newest context only.
+    analysis.release();
+    await waitFor(() => analysis.finished.includes(contexts.at(-1)!), 'the analysis of the newest push context');
+    await pipeline.analysisIdle();
+    expect(analysis.started).toEqual([ratingsContext, contexts.at(-1)]);
+    expect(analysis.finished).toEqual([ratingsContext, contexts.at(-1)]);
+  });
+});
