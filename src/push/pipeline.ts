@@ -68,9 +68,12 @@ export class MeshPipeline {
     this.buildTime = metric(registry, 'meshd_push_context_build_seconds', () =>
       new Histogram({ name: 'meshd_push_context_build_seconds', help: 'Time to build a push context after the debounce.', buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], registers: [registry] }),
     );
-    const sidecar = new SidecarGenerator(() => this.context);
-    const grpc = new GrpcGenerator(() => this.context);
-    const gateway = new GatewayGenerator(() => this.context, logger);
+    // Generators read the context pinned to the push (istiod's PushRequest.Push), so a response
+    // carries the content its version names even when a newer context exists by the time it is built.
+    const contextOf = (request?: PushRequest): PushContext => (request?.push instanceof PushContext ? request.push : this.context);
+    const sidecar = new SidecarGenerator(contextOf);
+    const grpc = new GrpcGenerator(contextOf);
+    const gateway = new GatewayGenerator(contextOf, logger);
     this.generator = {
       generate: (proxy: Proxy, watched: WatchedResource, request: PushRequest): readonly XdsResource[] | undefined => {
         // Proxyless gRPC workloads announce themselves with node metadata GENERATOR=grpc, as with istiod.
@@ -120,6 +123,11 @@ export class MeshPipeline {
 
   current(): PushContext {
     return this.context;
+  }
+
+  /** A push of the current state to every proxy (e.g. the first full push once sources synced). */
+  pushRequest(version: string, reason: string): PushRequest {
+    return { version, reason: [reason], startedAt: performance.now(), push: this.context };
   }
 
   /** Current IST0101 findings, for `meshctl analyze` through the debug API. */
@@ -173,8 +181,9 @@ export class MeshPipeline {
     for (const change of changes) this.triggers.inc({ type: change.kind });
     this.reportAnalysis();
     const version = `${new Date().toISOString()}/${++this.pushCount}`;
-    const request = pushRequestFor(impacts, version, firstAt);
-    if (!request) return;
+    const unpinned = pushRequestFor(impacts, version, firstAt);
+    if (!unpinned) return;
+    const request: PushRequest = { ...unpinned, push: next };
     for (const listener of this.listeners) {
       try {
         listener(request);

@@ -48,12 +48,13 @@ export class AdsServer {
   private readonly host: ConnectionHost;
   private readonly noncePrefix = randomBytes(3).toString('hex');
   private nonceCounter = 0;
-  private version: string;
+  /** The latest push: a proxy's own request is answered with its version and its state. */
+  private latest: Pick<PushRequest, 'version' | 'push'>;
   private draining = false;
 
   constructor(private readonly options: AdsServerOptions) {
     this.queue = new PushQueue(options.pushConcurrency ?? 100);
-    this.version = `${new Date().toISOString()}/0`;
+    this.latest = { version: `${new Date().toISOString()}/0` };
     const log = options.logger;
     const events = options.events ?? {};
     this.host = {
@@ -61,7 +62,7 @@ export class AdsServer {
       events,
       controlPlane: JSON.stringify({ Component: 'istiod', ID: options.controlPlaneId, info: { version: options.controlPlaneVersion ?? '' } }),
       nextNonce: () => `${this.noncePrefix}-${++this.nonceCounter}`,
-      requestForProxyRequest: () => ({ version: this.version, reason: ['proxy request'], startedAt: performance.now() }),
+      requestForProxyRequest: () => ({ ...this.latest, reason: ['proxy request'], startedAt: performance.now() }),
       describeProxy: options.describeProxy ?? ((node) => parseProxy(node)),
       identified: (conn) => log.debug({ connection: conn.connectionId, peer: conn.peerAddress, protocol: conn.protocol }, 'ADS stream opened'),
       closed: (conn) => this.connections.delete(conn),
@@ -79,12 +80,12 @@ export class AdsServer {
 
   /** The version the latest push carried. */
   get currentVersion(): string {
-    return this.version;
+    return this.latest.version;
   }
 
   /** Queues a push to every identified stream the request affects. */
   push(request: PushRequest): void {
-    this.version = request.version;
+    this.latest = request.push !== undefined ? { version: request.version, push: request.push } : { version: request.version };
     for (const conn of this.connections) {
       if (!conn.identified) continue;
       if (request.affects && !request.affects(conn.proxy)) continue;

@@ -8,7 +8,7 @@ export interface PushTarget {
   push(request: PushRequest): Promise<void>;
 }
 
-/** Union of two push requests: every type either wanted, the earlier start, the later version. */
+/** Union of two push requests: every type either wanted, the earlier start, the later version and the state it was computed from. */
 export function mergePushRequests(a: PushRequest, b: PushRequest): PushRequest {
   const types = a.types && b.types ? new Set([...a.types, ...b.types]) : undefined;
   return {
@@ -16,6 +16,7 @@ export function mergePushRequests(a: PushRequest, b: PushRequest): PushRequest {
     ...(types ? { types } : {}),
     reason: [...a.reason, ...b.reason],
     startedAt: Math.min(a.startedAt, b.startedAt),
+    ...(b.push !== undefined ? { push: b.push } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 // The Envoy sidecar generator: CDS, EDS, LDS and RDS for one proxy, read from
-// the current push context. Results are cached per configuration scope (and
+// the push context pinned to the push request. Results are cached per configuration scope (and
 // per inbound port set) in the push context, so proxies that share a scope
 // share the very same arrays; encoding is once per distinct content, so
 // scopes share the bytes of what they have in common (see ../cache.ts).
@@ -103,10 +103,11 @@ function proxyView(context: PushContext, proxy: Proxy): ProxyView {
 }
 
 export class SidecarGenerator implements ResourceGenerator {
-  constructor(private readonly currentContext: () => PushContext) {}
+  /** `contextFor`: the push context a push request was computed from (the pinned one, or the current one). */
+  constructor(private readonly contextFor: (request?: PushRequest) => PushContext) {}
 
-  generate(proxy: Proxy, watched: WatchedResource, _request?: PushRequest): readonly XdsResource[] | undefined {
-    const context = this.currentContext();
+  generate(proxy: Proxy, watched: WatchedResource, request?: PushRequest): readonly XdsResource[] | undefined {
+    const context = this.contextFor(request);
     switch (watched.typeUrl) {
       case TypeUrl.Cluster:
         return selectNames(this.clusters(context, proxy), watched);
