@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { parseProxy, type Proxy } from '../../model/proxy.js';
 import { AdsConnection, type ConnectionHost } from './connection.js';
 import type { XdsServerEvents } from './events.js';
-import { PushQueue } from './pushQueue.js';
+import { ByteBudget, PushQueue } from './pushQueue.js';
 import type { PushRequest, ResourceGenerator } from './types.js';
 import type { DecodedNode } from './wire.js';
 
@@ -17,8 +17,10 @@ export interface AdsServerOptions {
   /** This instance's name, sent as control_plane.identifier and shown by proxy-status. */
   controlPlaneId: string;
   controlPlaneVersion?: string;
-  /** Streams pushed at the same time. */
+  /** Streams pushed at the same time (istiod's PILOT_PUSH_THROTTLE, 100 by default). */
   pushConcurrency?: number;
+  /** No push starts while this many response bytes wait for their streams' transports (default 64 MiB). */
+  maxQueuedBytes?: number;
   /** Builds the proxy from its node; defaults to istiod's node id parsing. */
   describeProxy?: (node: DecodedNode) => Proxy;
 }
@@ -45,6 +47,7 @@ export const adsServiceDefinition: grpc.ServiceDefinition = {
 export class AdsServer {
   private readonly connections = new Set<AdsConnection>();
   private readonly queue: PushQueue<AdsConnection>;
+  private readonly budget: ByteBudget;
   private readonly host: ConnectionHost;
   private readonly noncePrefix = randomBytes(3).toString('hex');
   private nonceCounter = 0;
@@ -53,7 +56,8 @@ export class AdsServer {
   private draining = false;
 
   constructor(private readonly options: AdsServerOptions) {
-    this.queue = new PushQueue(options.pushConcurrency ?? 100);
+    this.budget = new ByteBudget(options.maxQueuedBytes ?? 64 * 1024 * 1024);
+    this.queue = new PushQueue(options.pushConcurrency ?? 100, this.budget);
     this.latest = { version: `${new Date().toISOString()}/0` };
     const log = options.logger;
     const events = options.events ?? {};
@@ -62,6 +66,7 @@ export class AdsServer {
       events,
       controlPlane: JSON.stringify({ Component: 'istiod', ID: options.controlPlaneId, info: { version: options.controlPlaneVersion ?? '' } }),
       nextNonce: () => `${this.noncePrefix}-${++this.nonceCounter}`,
+      budget: this.budget,
       requestForProxyRequest: () => ({ ...this.latest, reason: ['proxy request'], startedAt: performance.now() }),
       describeProxy: options.describeProxy ?? ((node) => parseProxy(node)),
       identified: (conn) => log.debug({ connection: conn.connectionId, peer: conn.peerAddress, protocol: conn.protocol }, 'ADS stream opened'),
@@ -107,6 +112,11 @@ export class AdsServer {
   preview(connectionId: string): Map<string, readonly import('../resource.js').XdsResource[]> | undefined {
     const conn = this.streams().find((c) => c.connectionId === connectionId);
     return conn?.preview(this.host.requestForProxyRequest());
+  }
+
+  /** Response bytes written to streams and not yet taken by their transports. */
+  get queuedBytes(): number {
+    return this.budget.queuedBytes;
   }
 
   /** Resolves once every queued push has been written. */
