@@ -259,4 +259,21 @@ describe('ADS SotW EDS/RDS incremental responses', () => {
       await meshd.close();
     }
   });
+
+  it('keeps named CDS subscriptions (proxyless gRPC) full state: a new name brings back every named cluster', async () => {
+    const source = new SnapshotSource(served);
+    source.generator.setResources(TypeUrl.Cluster, [cluster('a'), cluster('b'), cluster('c')]);
+    const { meshd, xdsAddress } = await startTestMeshd({ resources: source });
+    const c = new AdsTestClient(xdsAddress, 'sotw', sidecarNode('named-cds'));
+    try {
+      c.request(TypeUrl.Cluster, { names: ['a'] });
+      const first = await c.next();
+      expect(first.resources.map((x) => x.name)).toEqual(['a']);
+      c.request(TypeUrl.Cluster, { nonce: first.nonce, version: first.versionInfo, names: ['a', 'b'] });
+      expect((await c.next()).resources.map((x) => x.name)).toEqual(['a', 'b']);
+    } finally {
+      c.close();
+      await meshd.close();
+    }
+  });
 });

@@ -444,10 +444,10 @@ export class AdsConnection implements ConnectionInfo {
     let sent: readonly XdsResource[];
     let fullState = false;
     if (this.protocol === 'sotw') {
-      // Wildcard (LDS/CDS) responses carry the whole set. Named ones (EDS/RDS) carry only what
-      // the proxy lacks, or everything it asked for on a new subscription: in SotW a resource
-      // left out of an EDS/RDS response stays as the proxy has it.
-      fullState = watch.wildcard;
+      // LDS and CDS responses carry the whole set, named or wildcard (a client drops what they
+      // leave out). EDS and RDS ones carry only what the proxy lacks, or everything it asked for
+      // on a new subscription: in SotW a resource left out of them stays as the proxy has it.
+      fullState = watch.wildcard || wildcardTypes.has(watch.typeUrl);
       const everything = current.size === wanted.length ? wanted : [...current.values()];
       sent = fullState || mode === 'full' ? everything : changed;
       bytes = encodeSotwResponse({ versionInfo: request.version, typeUrl: watch.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent }, sent === generated);
