@@ -114,7 +114,9 @@ export class SyncStatusRegistry implements XdsServerEvents {
   responseSent(conn: ConnectionInfo, e: ResponseSentEvent): void {
     const r = this.record(conn, e.typeUrl);
     if (!r) return;
+    // `acked` may share the map (see acked): copy on write, so an ACK costs nothing.
     if (e.fullState) r.sent = new Map();
+    else if (r.sent === r.acked) r.sent = new Map(r.sent);
     for (const name of e.removed) r.sent.delete(name);
     for (const res of e.resources) r.sent.set(res.name, res);
     r.sentNonce = e.nonce;
@@ -132,7 +134,7 @@ export class SyncStatusRegistry implements XdsServerEvents {
     r.ackedAt = Date.now();
     r.error = '';
     r.rejected = [];
-    if (nonce === r.pendingNonce) r.acked = new Map(r.sent);
+    if (nonce === r.pendingNonce) r.acked = r.sent;
   }
 
   nacked(conn: ConnectionInfo, typeUrl: string, nonce: string, error: string): void {
@@ -143,12 +145,14 @@ export class SyncStatusRegistry implements XdsServerEvents {
     r.error = error;
     r.rejected = r.lastResponse;
     // The proxy kept its last good configuration.
-    r.sent = new Map(r.acked);
+    r.sent = r.acked;
   }
 
   unsubscribed(conn: ConnectionInfo, typeUrl: string, names: readonly string[]): void {
     const r = this.record(conn, typeUrl);
     if (!r) return;
+    if (r.sent === r.acked) r.sent = new Map(r.sent);
+    r.acked = new Map(r.acked);
     for (const n of names) {
       r.sent.delete(n);
       r.acked.delete(n);
