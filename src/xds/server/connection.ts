@@ -43,6 +43,11 @@ interface TypeWatch extends WatchedResource {
   sentPushStartedAt: number;
   ackedNonce: string;
   nackedNonce: string;
+  /**
+   * SotW: the generator's array whose every resource the proxy was sent (held matches it and
+   * the names did not change since), so the next push finds what changed by comparing arrays.
+   */
+  lastGenerated: readonly XdsResource[] | undefined;
   /** Digest of the raw resource_names of the last SotW request applied: an ACK repeating them is recognised without decoding them. */
   requestedNames: string | undefined;
 }
@@ -315,6 +320,7 @@ export class AdsConnection implements ConnectionInfo {
     const removed = [...before].filter((n) => !after.has(n));
     const wildcardChanged = watch.wildcard !== wantsWildcard;
     if (added.length === 0 && removed.length === 0 && !wildcardChanged) return;
+    watch.lastGenerated = undefined;
     watch.names = after;
     watch.wildcard = wantsWildcard;
     if (removed.length > 0) {
@@ -344,7 +350,12 @@ export class AdsConnection implements ConnectionInfo {
       if (req.responseNonce === watch.sentNonce) this.recordAck(watch, req.responseNonce);
       else this.host.log.debug({ connection: this.connectionId, typeUrl: req.typeUrl, nonce: req.responseNonce }, 'stale nonce');
     }
-    // Subscription changes are honoured whatever the nonce says.
+    // Subscription changes are honoured whatever the nonce says. A new name set, never the old
+    // one changed in place: generators may remember results per set.
+    if (req.subscribe.length > 0 || req.unsubscribe.length > 0) {
+      watch.names = new Set(watch.names);
+      watch.lastGenerated = undefined;
+    }
     const unsubscribed: string[] = [];
     for (const name of req.unsubscribe) {
       if (name === '*') {
@@ -371,7 +382,7 @@ export class AdsConnection implements ConnectionInfo {
   private newWatch(typeUrl: string, wildcard: boolean, names: readonly string[], held: Record<string, string>): TypeWatch {
     return {
       typeUrl, wildcard, names: new Set(names), held: new Map(Object.entries(held)),
-      sentNonce: '', sentVersion: '', sentPushStartedAt: 0, ackedNonce: '', nackedNonce: '', requestedNames: undefined,
+      sentNonce: '', sentVersion: '', sentPushStartedAt: 0, ackedNonce: '', nackedNonce: '', requestedNames: undefined, lastGenerated: undefined,
     };
   }
 
@@ -429,6 +440,10 @@ export class AdsConnection implements ConnectionInfo {
       this.logOnce(watch.typeUrl, `unknown type URL ${watch.typeUrl} ignored`);
       return false;
     }
+    if (mode === 'changed' && this.protocol === 'sotw') {
+      const quick = changesSinceLast(watch.lastGenerated, generated);
+      if (quick) return this.sendQuick(watch, request, generated, quick);
+    }
     // The generator's own (shared) array when nothing is filtered out: its encoding is shared too.
     const wanted = watch.wildcard || generated.every((r) => watch.names.has(r.name)) ? generated : generated.filter((r) => watch.names.has(r.name));
     const current = new Map<string, XdsResource>();
@@ -460,6 +475,26 @@ export class AdsConnection implements ConnectionInfo {
     }
     for (const n of removed) watch.held.delete(n);
     for (const r of sent) watch.held.set(r.name, r.version);
+    // SotW: the proxy now holds all of `wanted`; when that is the generator's array, the next push compares arrays.
+    watch.lastGenerated = this.protocol === 'sotw' && wanted === generated ? generated : undefined;
+    this.sent(watch, request, nonce, bytes, sent, removed, fullState);
+    return true;
+  }
+
+  /** A push to a SotW stream whose last generated array has the same layout: `changed` are the resources that differ. */
+  private sendQuick(watch: TypeWatch, request: PushRequest, generated: readonly XdsResource[], changed: readonly XdsResource[]): boolean {
+    watch.lastGenerated = generated;
+    if (changed.length === 0) return true;
+    const fullState = watch.wildcard || wildcardTypes.has(watch.typeUrl);
+    const sent = fullState ? generated : changed;
+    const nonce = this.host.nextNonce();
+    const bytes = encodeSotwResponse({ versionInfo: request.version, typeUrl: watch.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent }, sent === generated);
+    for (const r of changed) watch.held.set(r.name, r.version);
+    this.sent(watch, request, nonce, bytes, sent, [], fullState);
+    return true;
+  }
+
+  private sent(watch: TypeWatch, request: PushRequest, nonce: string, bytes: Buffer, sent: readonly XdsResource[], removed: readonly string[], fullState: boolean): void {
     watch.sentNonce = nonce;
     watch.sentVersion = request.version;
     watch.sentPushStartedAt = request.startedAt;
@@ -468,7 +503,6 @@ export class AdsConnection implements ConnectionInfo {
       bytes: bytes.length, pushStartedAt: request.startedAt,
     });
     this.write(bytes);
-    return true;
   }
 
   /**
@@ -504,4 +538,23 @@ export class AdsConnection implements ConnectionInfo {
     this.host.log.warn({ connection: this.connectionId, proxy: this.proxy?.id }, msg);
     if (key) this.host.events.badRequest?.(this, msg);
   }
+}
+
+/**
+ * The resources of `next` whose version differs from the same position in `last`, when both
+ * list the same names in the same order (the generator's arrays for one scope usually do);
+ * undefined when they do not, or when there is no `last`. Unchanged resources are usually
+ * the very same objects, so this is a pointer comparison per resource.
+ */
+function changesSinceLast(last: readonly XdsResource[] | undefined, next: readonly XdsResource[]): XdsResource[] | undefined {
+  if (!last || last.length !== next.length) return undefined;
+  const changed: XdsResource[] = [];
+  for (let i = 0; i < next.length; i++) {
+    const a = last[i]!;
+    const b = next[i]!;
+    if (a === b) continue;
+    if (a.name !== b.name) return undefined;
+    if (a.version !== b.version) changed.push(b);
+  }
+  return changed;
 }

@@ -102,6 +102,9 @@ function proxyView(context: PushContext, proxy: Proxy): ProxyView {
   return view;
 }
 
+/** Per subscribed name set (a stream replaces its set when the names change): the last list filtered by it. */
+const namedSelections = new WeakMap<ReadonlySet<string>, { list: readonly XdsResource[]; selected: XdsResource[] }>();
+
 export class SidecarGenerator implements ResourceGenerator {
   /** `contextFor`: the push context a push request was computed from (the pinned one, or the current one). */
   constructor(private readonly contextFor: (request?: PushRequest) => PushContext) {}
@@ -175,8 +178,15 @@ export class SidecarGenerator implements ResourceGenerator {
   endpoints(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
     const scoped = this.scopeEndpoints(context, proxy);
     if (watched.wildcard) return scoped.list;
-    // Envoy usually asks for every EDS cluster of its CDS: filtering the shared list is the cheap path.
-    if (watched.names.size >= scoped.list.length) return scoped.list.filter((r) => watched.names.has(r.name));
+    // Envoy usually asks for every EDS cluster of its CDS: then it gets the shared list itself (its
+    // response body is encoded once for all such proxies), decided once per list and name set.
+    if (watched.names.size >= scoped.list.length) {
+      const known = namedSelections.get(watched.names);
+      if (known?.list === scoped.list) return known.selected;
+      const selected = scoped.list.every((r) => watched.names.has(r.name)) ? scoped.list : scoped.list.filter((r) => watched.names.has(r.name));
+      namedSelections.set(watched.names, { list: scoped.list, selected });
+      return selected;
+    }
     const out: XdsResource[] = [];
     for (const name of watched.names) {
       const resource = scoped.byName.get(name) ?? this.loadAssignment(context, proxy, name);
