@@ -449,8 +449,10 @@ export class AdsConnection implements ConnectionInfo {
     const current = new Map<string, XdsResource>();
     for (const r of wanted) current.set(r.name, r);
     const added = typeof mode === 'object' ? mode.added : undefined;
-    const changed = wanted.filter((r) => watch.held.get(r.name) !== r.version || added?.has(r.name));
-    const removed = [...watch.held.keys()].filter((n) => !current.has(n) && (watch.wildcard || watch.names.has(n)));
+    // A proxy that holds nothing yet (a new subscription) lacks everything: no per-name diff.
+    const fresh = watch.held.size === 0;
+    const changed = fresh ? wanted : wanted.filter((r) => watch.held.get(r.name) !== r.version || added?.has(r.name));
+    const removed = fresh ? [] : [...watch.held.keys()].filter((n) => !current.has(n) && (watch.wildcard || watch.names.has(n)));
     const nothingNew = changed.length === 0 && removed.length === 0;
     if (mode !== 'full' && nothingNew) return true;
 
