@@ -262,7 +262,13 @@ export class AdsConnection implements ConnectionInfo {
     const ack = scanSotwAck(bytes);
     if (!ack) return false;
     const watch = this.watches.get(ack.typeUrl);
-    if (!watch || ack.responseNonce === '' || ack.responseNonce !== watch.sentNonce || ack.resourceNamesKey !== watch.requestedNames) return false;
+    if (!watch || ack.responseNonce === '') return false;
+    if (ack.responseNonce !== watch.sentNonce) {
+      // A request answering an older response: superseded, whatever it names (as below).
+      this.host.log.debug({ connection: this.connectionId, typeUrl: ack.typeUrl, nonce: ack.responseNonce }, 'stale nonce ignored');
+      return true;
+    }
+    if (ack.resourceNamesKey() !== watch.requestedNames) return false;
     this.recordAck(watch, ack.responseNonce);
     return true;
   }

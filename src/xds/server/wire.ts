@@ -71,8 +71,8 @@ export function encodeSotwResponse(r: SotwResponse, shared = false): Buffer {
 export interface SotwAckScan {
   typeUrl: string;
   responseNonce: string;
-  /** requestedNamesKey of the request. */
-  resourceNamesKey: string;
+  /** requestedNamesKey of the request, computed on demand. */
+  resourceNamesKey(): string;
 }
 
 /**
@@ -83,7 +83,7 @@ export interface SotwAckScan {
 export function scanSotwAck(bytes: Uint8Array): SotwAckScan | undefined {
   const fields = scanFields(bytes);
   if (!fields || fields.other) return undefined;
-  return { typeUrl: fields.typeUrl, responseNonce: fields.responseNonce, resourceNamesKey: namesKey(bytes, fields.names) };
+  return { typeUrl: fields.typeUrl, responseNonce: fields.responseNonce, resourceNamesKey: () => namesKey(bytes, fields.names) };
 }
 
 /** A digest of a DiscoveryRequest's resource_names as sent (equal names in equal order give equal keys); undefined when unreadable. */
