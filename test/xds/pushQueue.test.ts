@@ -1,6 +1,6 @@
 // The push queue's rules with plain targets: a busy stream is parked outside the
 // concurrency slots with one merged request, and the byte budget holds new pushes.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ByteBudget, PushQueue, type PushTarget } from '../../src/xds/server/pushQueue.js';
 import type { PushRequest } from '../../src/xds/server/types.js';
 
@@ -62,12 +62,30 @@ describe('PushQueue', () => {
     const budget = new ByteBudget(100);
     const queue = new PushQueue<Target>(10, budget);
     const target = new Target();
-    budget.take(150);
+    const taken = budget.take(150);
     queue.enqueue(target, request('v1'));
     await settled();
     expect(target.pushed).toEqual([]);
-    budget.release(100);
+    taken();
     await queue.idle();
     expect(target.pushed).toEqual(['v1']);
+  });
+
+  it('stops counting a response its stream has not taken after slowAfterMs, so stuck streams cannot exhaust the budget', () => {
+    vi.useFakeTimers();
+    try {
+      const budget = new ByteBudget(100, 1_000);
+      const stuck = budget.take(150);
+      expect(budget.exhausted).toBe(true);
+      vi.advanceTimersByTime(999);
+      expect(budget.queuedBytes).toBe(150);
+      vi.advanceTimersByTime(1);
+      expect(budget.queuedBytes).toBe(0);
+      // The transport taking it later changes nothing more.
+      stuck();
+      expect(budget.queuedBytes).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -114,7 +114,7 @@ export class AdsServer {
     return conn?.preview(this.host.requestForProxyRequest());
   }
 
-  /** Response bytes written to streams and not yet taken by their transports. */
+  /** Response bytes written to streams and not yet taken by their transports (a response waiting over 5 s no longer counts). */
   get queuedBytes(): number {
     return this.budget.queuedBytes;
   }

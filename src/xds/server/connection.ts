@@ -523,14 +523,14 @@ export class AdsConnection implements ConnectionInfo {
     let released = false;
     let resolve!: () => void;
     const taken = new Promise<void>((r) => (resolve = r));
+    const uncount = this.host.budget.take(size);
     const release = (): void => {
       if (released) return;
       released = true;
-      this.host.budget.release(size);
+      uncount();
       if (this.inFlight?.taken === taken) this.inFlight = undefined;
       resolve();
     };
-    this.host.budget.take(size);
     this.inFlight = { bytes: size, taken, release };
     try {
       this.call.write(bytes, release);

@@ -35,12 +35,19 @@ export function mergePushRequests(a: PushRequest, b: PushRequest): PushRequest {
   };
 }
 
-/** Bytes handed to streams and not yet taken by their transports, across all streams. */
+/**
+ * Bytes handed to streams and not yet taken by their transports, across all streams. A
+ * response still waiting after `slowAfterMs` stops counting: its stream is slow or stuck, it
+ * holds that one response (and nothing more) but must not hold back everyone else's pushes.
+ */
 export class ByteBudget {
   private queued = 0;
   private readonly listeners: Array<() => void> = [];
 
-  constructor(readonly cap: number) {}
+  constructor(
+    readonly cap: number,
+    private readonly slowAfterMs = 5_000,
+  ) {}
 
   get queuedBytes(): number {
     return this.queued;
@@ -50,13 +57,20 @@ export class ByteBudget {
     return this.queued >= this.cap;
   }
 
-  take(bytes: number): void {
+  /** Counts `bytes` until the returned function is called (the transport took them) or the stream proves slow. */
+  take(bytes: number): () => void {
     this.queued += bytes;
-  }
-
-  release(bytes: number): void {
-    this.queued -= bytes;
-    if (!this.exhausted) this.listeners.forEach((l) => l());
+    let counted = true;
+    const uncount = (): void => {
+      if (!counted) return;
+      counted = false;
+      clearTimeout(timer);
+      this.queued -= bytes;
+      if (!this.exhausted) this.listeners.forEach((l) => l());
+    };
+    const timer = setTimeout(uncount, this.slowAfterMs);
+    timer.unref();
+    return uncount;
   }
 
   onRelease(listener: () => void): void {
