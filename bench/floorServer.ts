@@ -69,8 +69,13 @@ class FloorStream implements PushTarget {
   }
 
   /** A push: `request.version` names the recorded change. */
-  push(request: PushRequest): Promise<void> {
-    return this.enqueue(() => this.floor.pushTo(this, request.version));
+  push(request: PushRequest): Promise<undefined> {
+    return this.enqueue(() => this.floor.pushTo(this, request.version)).then(() => undefined);
+  }
+
+  /** The floor waits for drains inside its pushes: it never hands a push back to the queue. */
+  writable(): Promise<void> {
+    return Promise.resolve();
   }
 
   write(bytes: Buffer): Promise<void> {

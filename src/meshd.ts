@@ -80,6 +80,8 @@ export interface ResourceSource {
   /** Resolves once every source has delivered its initial state. */
   start(): Promise<void>;
   onPush(listener: (request: PushRequest) => void): void;
+  /** A push of the current state, pinned to it (the pipeline's push context); absent for sources without such state. */
+  pushRequest?(version: string, reason: string): PushRequest;
   readonly synced: boolean;
   stop(): Promise<void>;
 }
@@ -190,7 +192,8 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
       () => {
         logger.info({}, 'configuration sources synced');
         // Proxies that connected before the first full state get it now.
-        ads.push({ version: `${new Date().toISOString()}/synced`, reason: ['initial sync'], startedAt: performance.now() });
+        const version = `${new Date().toISOString()}/synced`;
+        ads.push(deps.resources.pushRequest?.(version, 'initial sync') ?? { version, reason: ['initial sync'], startedAt: performance.now() });
       },
       (err: unknown) => logger.error({ err }, 'configuration sources failed to start'),
     );

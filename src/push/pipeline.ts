@@ -76,9 +76,12 @@ export class MeshPipeline {
       new Histogram({ name: 'meshd_push_context_build_seconds', help: 'Time to build a push context after the debounce.', buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], registers: [registry] }),
     );
     this.analysis = new LatestOnlyRunner((context) => this.runAnalysis(context), (error) => logger.error({ err: error }, 'analysis failed'));
-    const sidecar = new SidecarGenerator(() => this.context, logger);
-    const grpc = new GrpcGenerator(() => this.context);
-    const gateway = new GatewayGenerator(() => this.context, logger);
+    // Generators read the context pinned to the push (istiod's PushRequest.Push), so a response
+    // carries the content its version names even when a newer context exists by the time it is built.
+    const contextOf = (request?: PushRequest): PushContext => (request?.push instanceof PushContext ? request.push : this.context);
+    const sidecar = new SidecarGenerator(contextOf, logger);
+    const grpc = new GrpcGenerator(contextOf);
+    const gateway = new GatewayGenerator(contextOf, logger);
     this.generator = {
       generate: (proxy: Proxy, watched: WatchedResource, request: PushRequest): readonly XdsResource[] | undefined => {
         // Proxyless gRPC workloads announce themselves with node metadata GENERATOR=grpc, as with istiod.
@@ -155,6 +158,11 @@ export class MeshPipeline {
     return this.analysis.idle();
   }
 
+  /** A push of the current state to every proxy (e.g. the first full push once sources synced). */
+  pushRequest(version: string, reason: string): PushRequest {
+    return { version, reason: [reason], startedAt: performance.now(), push: this.context };
+  }
+
   async stop(): Promise<void> {
     this.debouncer.stop();
     this.analysis.stop();
@@ -204,8 +212,9 @@ export class MeshPipeline {
     this.context = next;
     for (const change of changes) this.triggers.inc({ type: change.kind });
     const version = `${new Date().toISOString()}/${++this.pushCount}`;
-    const request = pushRequestFor(impacts, version, firstAt);
-    if (!request) return;
+    const unpinned = pushRequestFor(impacts, version, firstAt);
+    if (!unpinned) return;
+    const request: PushRequest = { ...unpinned, push: next };
     for (const listener of this.listeners) {
       try {
         listener(request);

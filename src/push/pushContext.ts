@@ -118,16 +118,21 @@ function indexVirtualServices(snapshot: ModelSnapshot, domainSuffix: string, gen
 }
 
 /** Which stores each part of a context derives from: a part is taken over from the previous context while they are the same. */
-/** What the Gateway API's translation reads (routes resolve backends, certificate Secrets and namespace labels). */
-const gatewayApiInputs = ['GatewayClass', 'KubernetesGateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant', 'Secret', 'Service', 'Namespace'] as const;
+/** The Gateway API's own kinds; with Gateways or routes present, the translation also reads Secrets, Services and Namespaces. */
+const gatewayApiKinds = ['GatewayClass', 'KubernetesGateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant'] as const;
+const gatewayApiReads = ['Secret', 'Service', 'Namespace'] as const;
+const hasGatewayApiObjects = (snapshot: ModelSnapshot): boolean => (['KubernetesGateway', 'HTTPRoute', 'GRPCRoute'] as const).some((k) => (snapshot.get(k)?.size ?? 0) > 0);
+
+/** True when the previous translation still holds: a mesh without Gateway API objects ignores Secret, Service and Namespace changes. */
+const sameGatewayApiInputs = (a: ModelSnapshot, b: ModelSnapshot): boolean =>
+  sameStores(a, b, gatewayApiKinds) && (!hasGatewayApiObjects(b) || sameStores(a, b, gatewayApiReads));
 
 const inputsOf = {
-  gatewayApi: gatewayApiInputs,
-  virtualServices: ['VirtualService', ...gatewayApiInputs],
+  virtualServices: ['VirtualService'],
   destinationRules: ['DestinationRule'],
   sidecars: ['Sidecar'],
   telemetries: ['Telemetry'],
-  gateways: ['Gateway', ...gatewayApiInputs],
+  gateways: ['Gateway'],
   envoyFilters: ['EnvoyFilter'],
   meshConfig: ['ConfigMap'],
   /** Scopes read services, Sidecars, selector DestinationRules and the mesh config's outbound policy. */
@@ -136,7 +141,7 @@ const inputsOf = {
 } as const satisfies Record<string, readonly KindName[]>;
 
 /** Parts of a context taken over from the previous one, by name (tests count reuse with it). */
-export type ReusedPart = keyof typeof inputsOf | 'services' | 'endpoints';
+export type ReusedPart = keyof typeof inputsOf | 'services' | 'endpoints' | 'gatewayApi';
 
 export class PushContext {
   readonly id = ++nextContextId;
@@ -187,8 +192,10 @@ export class PushContext {
     this.cache = new Map();
     const base = previous && sameOptions(previous.options, options) ? previous : undefined;
     const reused = new Set<ReusedPart>();
-    const take = <T>(part: keyof typeof inputsOf, mine: (p: PushContext) => T, build: () => T): T => {
-      if (base && sameStores(base.snapshot, snapshot, inputsOf[part])) {
+    // Parts built on the Gateway API's translation are taken over only with it.
+    const gatewayApiKept = base !== undefined && sameGatewayApiInputs(base.snapshot, snapshot);
+    const take = <T>(part: keyof typeof inputsOf, mine: (p: PushContext) => T, build: () => T, alsoKept = true): T => {
+      if (base && alsoKept && sameStores(base.snapshot, snapshot, inputsOf[part])) {
         reused.add(part);
         return mine(base);
       }
@@ -198,8 +205,9 @@ export class PushContext {
     if (base && this.serviceIndex.services === base.serviceIndex.services) reused.add('services');
     if (base && this.serviceIndex.endpoints === base.serviceIndex.endpoints) reused.add('endpoints');
     // Kubernetes Gateway API objects join as the Istio Gateways and VirtualServices istiod would generate.
-    this.gatewayApi = take('gatewayApi', (p) => p.gatewayApi, () => translateGatewayApi(snapshot, { domainSuffix }));
-    this.routing = take('virtualServices', (p) => p.routing, () => indexVirtualServices(snapshot, domainSuffix, this.gatewayApi.virtualServices));
+    if (base && gatewayApiKept) reused.add('gatewayApi');
+    this.gatewayApi = base && gatewayApiKept ? base.gatewayApi : translateGatewayApi(snapshot, { domainSuffix });
+    this.routing = take('virtualServices', (p) => p.routing, () => indexVirtualServices(snapshot, domainSuffix, this.gatewayApi.virtualServices), gatewayApiKept);
     this.virtualServices = this.routing.entries;
     [this.destinationRules, this.destinationRuleIndex] = take('destinationRules', (p) => [p.destinationRules, p.destinationRuleIndex] as const, () => {
       const rules = entries<DestinationRuleSpec>(snapshot, 'DestinationRule', (spec, ns) => [resolveShortName(spec.host, ns, domainSuffix)]);
@@ -209,7 +217,7 @@ export class PushContext {
     this.telemetries = take('telemetries', (p) => p.telemetries, () => entries<TelemetrySpec>(snapshot, 'Telemetry', () => []));
     this.gateways = take('gateways', (p) => p.gateways, () =>
       [...entries<GatewaySpec>(snapshot, 'Gateway', () => []), ...this.gatewayApi.gateways.map((e) => ({ ...e, hosts: [], generated: true as const }))].sort(byAgeThenName),
-    );
+    gatewayApiKept);
     this.envoyFilters = take('envoyFilters', (p) => p.envoyFilters, () => entries<EnvoyFilterSpec>(snapshot, 'EnvoyFilter', () => []));
     this.meshConfig = take('meshConfig', (p) => p.meshConfig, () => meshConfigOf(snapshot, options.rootNamespace));
     this.scopes = take('scopes', (p) => p.scopes, () => new Map());

@@ -34,6 +34,7 @@ function pipelineSource(pipeline: MeshPipeline, onSynced: () => void): ResourceS
       onSynced();
     },
     onPush: (listener) => void pipeline.onPush(listener),
+    pushRequest: (version, reason) => pipeline.pushRequest(version, reason),
     get synced() {
       return synced;
     },

@@ -178,7 +178,8 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
           }
         }
         if (changed.size > 0) {
-          meshd.ads.pushToConnections(changed, { version: meshd.ads.currentVersion, reason: ['pod labels changed'], startedAt: performance.now() });
+          // The push's own version and context: the relabelled proxies get the content it names.
+          meshd.ads.pushToConnections(changed, { version: request.version, push: request.push, reason: ['pod labels changed'], startedAt: performance.now() });
         }
       });
     },

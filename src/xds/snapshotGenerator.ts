@@ -5,9 +5,18 @@ import type { Proxy } from '../model/proxy.js';
 import type { XdsResource } from './resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from './server/types.js';
 
+/** The resources at one moment: what a push request pins (the maps inside are never modified). */
+class SnapshotState {
+  constructor(
+    readonly shared: ReadonlyMap<string, ReadonlyMap<string, XdsResource>>,
+    readonly perProxy: ReadonlyMap<string, ReadonlyMap<string, ReadonlyMap<string, XdsResource>>>,
+  ) {}
+}
+
 export class SnapshotGenerator implements ResourceGenerator {
-  private readonly shared = new Map<string, Map<string, XdsResource>>();
-  private readonly perProxy = new Map<string, Map<string, Map<string, XdsResource>>>();
+  // Copy on write: a state pinned by a push keeps seeing its own maps.
+  private shared = new Map<string, ReadonlyMap<string, XdsResource>>();
+  private perProxy = new Map<string, Map<string, ReadonlyMap<string, XdsResource>>>();
   /** How many times generate() ran, to prove work is per push, not per byte. */
   generations = 0;
 
@@ -15,30 +24,37 @@ export class SnapshotGenerator implements ResourceGenerator {
 
   /** Replaces all resources of a type for every proxy. */
   setResources(typeUrl: string, resources: readonly XdsResource[]): void {
-    this.shared.set(typeUrl, new Map(resources.map((r) => [r.name, r])));
+    this.shared = new Map(this.shared).set(typeUrl, new Map(resources.map((r) => [r.name, r])));
   }
 
   upsert(resource: XdsResource): void {
-    let byName = this.shared.get(resource.typeUrl);
-    if (!byName) this.shared.set(resource.typeUrl, (byName = new Map<string, XdsResource>()));
-    byName.set(resource.name, resource);
+    const byName = new Map(this.shared.get(resource.typeUrl) ?? []).set(resource.name, resource);
+    this.shared = new Map(this.shared).set(resource.typeUrl, byName);
   }
 
   remove(typeUrl: string, name: string): void {
-    this.shared.get(typeUrl)?.delete(name);
+    const byName = new Map(this.shared.get(typeUrl) ?? []);
+    byName.delete(name);
+    this.shared = new Map(this.shared).set(typeUrl, byName);
   }
 
   /** Resources only one proxy sees (replacing the shared ones of that type for it). */
   setProxyResources(proxyId: string, typeUrl: string, resources: readonly XdsResource[]): void {
-    let byType = this.perProxy.get(proxyId);
-    if (!byType) this.perProxy.set(proxyId, (byType = new Map<string, Map<string, XdsResource>>()));
-    byType.set(typeUrl, new Map(resources.map((r) => [r.name, r])));
+    const byType = new Map(this.perProxy.get(proxyId) ?? []).set(typeUrl, new Map(resources.map((r) => [r.name, r])));
+    this.perProxy = new Map(this.perProxy).set(proxyId, byType);
   }
 
-  generate(proxy: Proxy, watched: WatchedResource, _request: PushRequest): readonly XdsResource[] | undefined {
+  /** The resources as they are now, for a push to pin. */
+  state(): SnapshotState {
+    return new SnapshotState(this.shared, this.perProxy);
+  }
+
+  generate(proxy: Proxy, watched: WatchedResource, request?: PushRequest): readonly XdsResource[] | undefined {
     if (!this.servedTypes.has(watched.typeUrl)) return undefined;
     this.generations++;
-    const byName = this.perProxy.get(proxy.id)?.get(watched.typeUrl) ?? this.shared.get(watched.typeUrl);
+    // The state the push pinned, so a response holds what its version names.
+    const state = request?.push instanceof SnapshotState ? request.push : this.state();
+    const byName = state.perProxy.get(proxy.id)?.get(watched.typeUrl) ?? state.shared.get(watched.typeUrl);
     if (!byName) return [];
     if (watched.wildcard) return [...byName.values()];
     const out: XdsResource[] = [];
@@ -81,6 +97,7 @@ export class SnapshotSource {
       ...(affects ? { affects } : {}),
       reason: ['snapshot'],
       startedAt: performance.now(),
+      push: this.generator.state(),
     };
     this.listeners.forEach((l) => l(request));
     return request;

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TypeUrl } from '../../src/xds/resource.js';
-import { AdsTestClient, sidecarNode, type ReceivedResponse } from '../support/adsClient.js';
+import { AdsTestClient, eventually, sidecarNode, type ReceivedResponse } from '../support/adsClient.js';
 import { startFileMeshd } from '../support/filePipeline.js';
 
 const mesh = {
@@ -111,4 +111,27 @@ describe('meshd with --config-dir over ADS', () => {
     expect(shortType(clusters.typeUrl)).toBe('Cluster');
     expect(clusters.resources.map((r) => r.name)).toContain('outbound|8081||fresh.isolated.svc.cluster.local');
   });
+
+  it('labels every response with the version of the push whose content it carries, across two quick pushes', async () => {
+    const { dir, xdsAddress, pushes, stop } = await startFileMeshd(mesh);
+    cleanups.push(stop);
+    const proxies = await Promise.all(Array.from({ length: 6 }, (_, i) => connect(xdsAddress, `page-${i}`, 'shop')));
+    const endpoints = (ips: string) => mesh['endpoints.yaml'].replace('[10.1.0.1]', `[${ips}]`);
+    await writeFile(path.join(dir, 'endpoints.yaml'), endpoints('10.1.0.2'));
+    await eventually(() => pushes.length === 1, 5_000, 'the first push');
+    // The second push follows while the first is still reaching the proxies.
+    await writeFile(path.join(dir, 'endpoints.yaml'), endpoints('10.1.0.3'));
+    await eventually(() => pushes.length === 2, 5_000, 'the second push');
+    const addressOf: Record<string, string> = { [pushes[0]!.version]: '10.1.0.2', [pushes[1]!.version]: '10.1.0.3' };
+    for (const proxy of proxies) {
+      for (;;) {
+        const response = await proxy.nextAcked();
+        expect(shortType(response.typeUrl)).toBe('ClusterLoadAssignment');
+        const addresses = [...JSON.stringify(response.resources.map((r) => r.body)).matchAll(/"address":"(10\.1\.0\.\d)"/g)].map((m) => m[1]);
+        expect(addresses).toEqual([addressOf[response.versionInfo]]);
+        if (response.versionInfo === pushes[1]!.version) break;
+      }
+    }
+  });
 });
+

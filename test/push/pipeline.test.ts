@@ -191,4 +191,23 @@ endpoints: [{addresses: [10.1.0.1], conditions: {ready: true}, targetRef: {kind:
     await pipeline.analysisIdle();
     expect(warnings()).toHaveLength(1);
   });
+  it('generates a push from the context pinned to it, not from a newer one (version_info names the content)', async () => {
+    const { pipeline, pushes, write } = await startPipeline({
+      'reviews.yaml': `${service('reviews', 'shop', 9080)}---\n${slice('reviews', 'shop', ['10.1.0.1'])}`,
+    });
+    const eds = { typeUrl: TypeUrl.ClusterLoadAssignment, wildcard: false, names: new Set(['outbound|9080||reviews.shop.svc.cluster.local']) };
+    const addressesIn = (request: PushRequest) => {
+      const [assignment] = pipeline.generator.generate(shopClient, eds, request)!;
+      return [...JSON.stringify(decodeAnyToJson(assignment!.any)).matchAll(/"socketAddress":\{"address":"([^"]+)"/g)].map((m) => m[1]);
+    };
+    await write('reviews.yaml', `${service('reviews', 'shop', 9080)}---\n${slice('reviews', 'shop', ['10.1.0.2'])}`);
+    await waitFor(() => pushes.length === 1, 'the first endpoint push');
+    await write('reviews.yaml', `${service('reviews', 'shop', 9080)}---\n${slice('reviews', 'shop', ['10.1.0.3'])}`);
+    await waitFor(() => pushes.length === 2, 'the second endpoint push');
+    expect(pushes[0]!.push).not.toBe(pushes[1]!.push);
+    // A stream that reaches the first push only now still gets what that push's version names.
+    expect(addressesIn(pushes[0]!)).toEqual(['10.1.0.2']);
+    expect(addressesIn(pushes[1]!)).toEqual(['10.1.0.3']);
+    expect(addressesIn(pipeline.pushRequest('now', 'test'))).toEqual(['10.1.0.3']);
+  });
 });

@@ -75,7 +75,7 @@ describe('push context reuse', () => {
     expect(next.endpoints(reviews, 9080)).toEqual([]);
     expect(next.serviceIndex.endpoints.get(ratings)).toBe(previous.serviceIndex.endpoints.get(ratings));
     expect(next.serviceIndex.endpoints.get(details)).toBe(previous.serviceIndex.endpoints.get(details));
-    expect([...next.reused].sort()).toEqual(['destinationRuleLookups', 'destinationRules', 'gateways', 'meshConfig', 'scopes', 'services', 'sidecars', 'telemetries', 'virtualServices']);
+    expect([...next.reused].sort()).toEqual(['destinationRuleLookups', 'destinationRules', 'envoyFilters', 'gatewayApi', 'gateways', 'meshConfig', 'scopes', 'services', 'sidecars', 'telemetries', 'virtualServices']);
     expect(next.scopeFor({ namespace: 'shop', labels: { app: 'client' } })).toBe(previous.scopeFor({ namespace: 'shop', labels: { app: 'client' } }));
     expect(served(next)).toEqual(served(fromScratch(m.model)));
   });
@@ -123,5 +123,25 @@ describe('push context reuse', () => {
     expect(svc.next.reused.has('services') || svc.next.reused.has('scopes') || svc.next.reused.has('destinationRuleLookups')).toBe(false);
     expect(svc.next.reused.has('virtualServices')).toBe(true);
     expect(served(svc.next)).toEqual(served(fromScratch(m.model)));
+  });
+
+  it('with Gateway API routes present, a Service change translates them again (backends resolve against Services)', () => {
+    const m = mesh();
+    expect(m.next(service('orders')).next.reused.has('gatewayApi')).toBe(true);
+    const gateway: KubeObject = {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'web', namespace: 'shop' },
+      spec: { gatewayClassName: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+    };
+    const route: KubeObject = {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'web', namespace: 'shop' },
+      spec: { parentRefs: [{ name: 'web' }], rules: [{ backendRefs: [{ name: 'payments', port: 9080 }] }] },
+    };
+    const added = m.next(gateway, route);
+    expect(added.next.reused.has('gatewayApi')).toBe(false);
+    const svc = m.next(service('payments'));
+    expect(svc.next.reused.has('gatewayApi')).toBe(false);
+    expect(svc.next.reused.has('virtualServices')).toBe(false);
+    expect(served(svc.next)).toEqual(served(fromScratch(m.model)));
+    expect(svc.next.gatewayApi.virtualServices).toEqual(fromScratch(m.model).gatewayApi.virtualServices);
   });
 });

@@ -153,6 +153,15 @@ export class AdsTestClient {
     this.call.cancel();
   }
 
+  /** Stops taking responses off the wire, like a stuck proxy: HTTP/2 flow control then holds the server. */
+  stopReading(): void {
+    this.call.pause();
+  }
+
+  resumeReading(): void {
+    this.call.resume();
+  }
+
   close(): void {
     this.call.cancel();
     this.client.close();

@@ -218,3 +218,62 @@ describe('ADS Delta reconnect', () => {
     }
   });
 });
+
+describe('ADS SotW EDS/RDS incremental responses', () => {
+  it('answers a newly named load assignment with it alone, pushes one changed assignment alone, and still dumps and syncs the full set', async () => {
+    const source = new SnapshotSource(served);
+    source.generator.setResources(TypeUrl.ClusterLoadAssignment, ['a', 'b', 'c'].map((n, i) => loadAssignment(n, [`10.1.0.${i + 1}`])));
+    const { meshd, xdsAddress, httpUrl } = await startTestMeshd({ resources: source });
+    const c = new AdsTestClient(xdsAddress, 'sotw', sidecarNode('inc'));
+    try {
+      c.request(TypeUrl.ClusterLoadAssignment, { names: ['a', 'b'] });
+      const first = await c.next();
+      expect(first.resources.map((x) => x.name)).toEqual(['a', 'b']);
+      // Envoy names every cluster it knows in each request: only the new one comes back.
+      c.request(TypeUrl.ClusterLoadAssignment, { nonce: first.nonce, version: first.versionInfo, names: ['a', 'b', 'c'] });
+      const second = await c.next();
+      expect(second.resources.map((x) => x.name)).toEqual(['c']);
+      c.ack(second, ['a', 'b', 'c']);
+
+      source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.1.0.1']), loadAssignment('b', ['10.9.9.9']), loadAssignment('c', ['10.1.0.3'])]);
+      const push = source.push([TypeUrl.ClusterLoadAssignment]);
+      const third = await c.next();
+      expect(third.versionInfo).toBe(push.version);
+      expect(third.resources.map((x) => x.name)).toEqual(['b']);
+      c.ack(third, ['a', 'b', 'c']);
+
+      const synced = await eventually(async () => {
+        const all = (await getJson<ProxySyncStatus[]>(`${httpUrl}/debug/syncz`)).body;
+        const mine = all.find((s) => s.proxy === c.node.id);
+        return mine?.EDS.status === 'SYNCED' ? mine : undefined;
+      });
+      expect(synced.EDS.ackedNonce).toBe(third.nonce);
+      const dump = await getJson<{ configs: Array<Record<string, unknown>> }>(`${httpUrl}/debug/config_dump?proxyID=${encodeURIComponent(c.node.id)}`);
+      expect(dump.status).toBe(200);
+      const text = JSON.stringify(dump.body);
+      // The dump holds what the proxy holds: all three assignments, b with its new address.
+      for (const name of ['"a"', '"b"', '"c"', '10.9.9.9', '10.1.0.3']) expect(text).toContain(name);
+      expect(text).not.toContain('10.1.0.2');
+    } finally {
+      c.close();
+      await meshd.close();
+    }
+  });
+
+  it('keeps named CDS subscriptions (proxyless gRPC) full state: a new name brings back every named cluster', async () => {
+    const source = new SnapshotSource(served);
+    source.generator.setResources(TypeUrl.Cluster, [cluster('a'), cluster('b'), cluster('c')]);
+    const { meshd, xdsAddress } = await startTestMeshd({ resources: source });
+    const c = new AdsTestClient(xdsAddress, 'sotw', sidecarNode('named-cds'));
+    try {
+      c.request(TypeUrl.Cluster, { names: ['a'] });
+      const first = await c.next();
+      expect(first.resources.map((x) => x.name)).toEqual(['a']);
+      c.request(TypeUrl.Cluster, { nonce: first.nonce, version: first.versionInfo, names: ['a', 'b'] });
+      expect((await c.next()).resources.map((x) => x.name)).toEqual(['a', 'b']);
+    } finally {
+      c.close();
+      await meshd.close();
+    }
+  });
+});

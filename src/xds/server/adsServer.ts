@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { parseProxy, type Proxy } from '../../model/proxy.js';
 import { AdsConnection, type ConnectionHost } from './connection.js';
 import type { XdsServerEvents } from './events.js';
-import { PushQueue } from './pushQueue.js';
+import { ByteBudget, PushQueue } from './pushQueue.js';
 import type { PushRequest, ResourceGenerator } from './types.js';
 import type { DecodedNode } from './wire.js';
 
@@ -17,8 +17,10 @@ export interface AdsServerOptions {
   /** This instance's name, sent as control_plane.identifier and shown by proxy-status. */
   controlPlaneId: string;
   controlPlaneVersion?: string;
-  /** Streams pushed at the same time. */
+  /** Streams pushed at the same time (istiod's PILOT_PUSH_THROTTLE, 100 by default). */
   pushConcurrency?: number;
+  /** No push starts while this many response bytes wait for their streams' transports (default 64 MiB). */
+  maxQueuedBytes?: number;
   /** Builds the proxy from its node; defaults to istiod's node id parsing. */
   describeProxy?: (node: DecodedNode) => Proxy;
 }
@@ -45,15 +47,18 @@ export const adsServiceDefinition: grpc.ServiceDefinition = {
 export class AdsServer {
   private readonly connections = new Set<AdsConnection>();
   private readonly queue: PushQueue<AdsConnection>;
+  private readonly budget: ByteBudget;
   private readonly host: ConnectionHost;
   private readonly noncePrefix = randomBytes(3).toString('hex');
   private nonceCounter = 0;
-  private version: string;
+  /** The latest push: a proxy's own request is answered with its version and its state. */
+  private latest: Pick<PushRequest, 'version' | 'push'>;
   private draining = false;
 
   constructor(options: AdsServerOptions) {
-    this.queue = new PushQueue(options.pushConcurrency ?? 100);
-    this.version = `${new Date().toISOString()}/0`;
+    this.budget = new ByteBudget(options.maxQueuedBytes ?? 64 * 1024 * 1024);
+    this.queue = new PushQueue(options.pushConcurrency ?? 100, this.budget);
+    this.latest = { version: `${new Date().toISOString()}/0` };
     const log = options.logger;
     const events = options.events ?? {};
     this.host = {
@@ -61,7 +66,8 @@ export class AdsServer {
       events,
       controlPlane: JSON.stringify({ Component: 'istiod', ID: options.controlPlaneId, info: { version: options.controlPlaneVersion ?? '' } }),
       nextNonce: () => `${this.noncePrefix}-${++this.nonceCounter}`,
-      requestForProxyRequest: () => ({ version: this.version, reason: ['proxy request'], startedAt: performance.now() }),
+      budget: this.budget,
+      requestForProxyRequest: () => ({ ...this.latest, reason: ['proxy request'], startedAt: performance.now() }),
       describeProxy: options.describeProxy ?? ((node) => parseProxy(node)),
       identified: (conn) => log.debug({ connection: conn.connectionId, peer: conn.peerAddress, protocol: conn.protocol }, 'ADS stream opened'),
       closed: (conn) => this.connections.delete(conn),
@@ -79,12 +85,12 @@ export class AdsServer {
 
   /** The version the latest push carried. */
   get currentVersion(): string {
-    return this.version;
+    return this.latest.version;
   }
 
   /** Queues a push to every identified stream the request affects. */
   push(request: PushRequest): void {
-    this.version = request.version;
+    this.latest = request.push !== undefined ? { version: request.version, push: request.push } : { version: request.version };
     for (const conn of this.connections) {
       if (!conn.identified) continue;
       if (request.affects && !request.affects(conn.proxy)) continue;
@@ -106,6 +112,11 @@ export class AdsServer {
   preview(connectionId: string): Map<string, readonly import('../resource.js').XdsResource[]> | undefined {
     const conn = this.streams().find((c) => c.connectionId === connectionId);
     return conn?.preview(this.host.requestForProxyRequest());
+  }
+
+  /** Response bytes written to streams and not yet taken by their transports (a response waiting over 5 s no longer counts). */
+  get queuedBytes(): number {
+    return this.budget.queuedBytes;
   }
 
   /** Resolves once every queued push has been written. */

@@ -1,14 +1,17 @@
 // One ADS stream (State of the World or Delta) and Envoy's protocol rules on it:
 // per-type nonces and versions, ACK/NACK, wildcard and named subscriptions.
-// Requests and pushes run one at a time per stream, in arrival order.
+// Requests and pushes run one at a time per stream, in arrival order, and a
+// stream writes its next response only once the transport took the last one
+// (the write callback: HTTP/2 flow control), so a slow proxy holds at most one
+// response in meshd's memory.
 import * as grpc from '@grpc/grpc-js';
 import { NodeIdError, type Proxy } from '../../model/proxy.js';
 import { wildcardTypes, type XdsResource } from '../resource.js';
 import type { ConnectionInfo, XdsServerEvents } from './events.js';
-import { drained } from './grpcServer.js';
+import type { ByteBudget } from './pushQueue.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from './types.js';
 import {
-  decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse,
+  decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse, requestedNamesKey, scanSotwAck,
   type DecodedNode, type DeltaRequest, type SotwRequest,
 } from './wire.js';
 
@@ -18,6 +21,8 @@ export interface ConnectionHost {
   readonly events: XdsServerEvents;
   readonly controlPlane: string;
   nextNonce(): string;
+  /** Bytes written to all streams and not yet taken by their transports. */
+  readonly budget: ByteBudget;
   /** The request used to answer a proxy's own request (not a push). */
   requestForProxyRequest(): PushRequest;
   /** Builds the proxy from its node (parseProxy plus whatever the host knows, e.g. its pod). */
@@ -38,6 +43,13 @@ interface TypeWatch extends WatchedResource {
   sentPushStartedAt: number;
   ackedNonce: string;
   nackedNonce: string;
+  /**
+   * SotW: the generator's array whose every resource the proxy was sent (held matches it and
+   * the names did not change since), so the next push finds what changed by comparing arrays.
+   */
+  lastGenerated: readonly XdsResource[] | undefined;
+  /** Digest of the raw resource_names of the last SotW request applied: an ACK repeating them is recognised without decoding them. */
+  requestedNames: string | undefined;
 }
 
 /** Order Envoy wants: clusters before their endpoints, listeners before their routes. */
@@ -53,7 +65,16 @@ const orderOf = (typeUrl: string): number => {
 };
 
 type Call = grpc.ServerDuplexStream<Buffer, Buffer>;
-type RespondMode = 'full' | 'changed';
+/**
+ * `full`: everything the proxy asked for (a new subscription); `added`: what it lacks, and
+ * the newly named resources even if it had them; `changed`: only differences, or nothing.
+ */
+type RespondMode = 'full' | { added: ReadonlySet<string> } | 'changed';
+/** A proxy's own request is answered with the latest push, taken once the stream can write. */
+type RequestSource = PushRequest | 'latest';
+
+/** Requests waiting on a stream before meshd stops reading from it (HTTP/2 flow control then holds the client). */
+const maxRequestBacklog = 16;
 
 let connectionCounter = 0;
 
@@ -67,6 +88,13 @@ export class AdsConnection implements ConnectionInfo {
   private readonly generationFailuresLogged = new Set<string>();
   private work: Promise<void> = Promise.resolve();
   private open = true;
+  /** Requests received and not yet handled; reading pauses above maxRequestBacklog. */
+  private backlog = 0;
+  private paused = false;
+  /** The last response, until the transport took it. */
+  private inFlight: { bytes: number; taken: Promise<void>; release: () => void } | undefined;
+  /** A push waiting behind requests on this stream: handed back to the queue if the stream blocks. */
+  private waitingPush: { request: PushRequest; settle: (unsent: PushRequest | undefined) => void; cancelled: boolean } | undefined;
 
   constructor(
     private readonly host: ConnectionHost,
@@ -74,7 +102,7 @@ export class AdsConnection implements ConnectionInfo {
     private readonly call: Call,
     readonly peerAddress: string,
   ) {
-    call.on('data', (bytes: Buffer) => void this.enqueue(() => this.onRequestBytes(bytes))); // enqueue never rejects
+    call.on('data', (bytes: Buffer) => this.onData(bytes));
     call.on('end', () => this.finish(grpc.status.OK, 'client closed the stream'));
     call.on('cancelled', () => this.shutdown());
     call.on('error', () => this.shutdown());
@@ -94,16 +122,49 @@ export class AdsConnection implements ConnectionInfo {
     return [...this.watches.keys()];
   }
 
-  /** Regenerates the types a push concerns and sends what changed. */
-  push(request: PushRequest): Promise<void> {
-    return this.enqueue(async () => {
-      const types = [...this.watches.keys()].sort((a, b) => orderOf(a) - orderOf(b));
-      for (const typeUrl of types) {
-        if (request.types && !request.types.has(typeUrl)) continue;
-        const watch = this.watches.get(typeUrl);
-        if (watch && this.open) await this.respond(watch, request, 'changed');
-      }
+  /** Bytes of this stream's last response not yet taken by the transport. */
+  get queuedBytes(): number {
+    return this.inFlight?.bytes ?? 0;
+  }
+
+  /** Resolves once the transport took the last response (or the stream closed). */
+  writable(): Promise<void> {
+    return this.inFlight?.taken ?? Promise.resolve();
+  }
+
+  /**
+   * Regenerates the types a push concerns and sends what changed, one response
+   * at a time while the transport keeps up. Resolves to what is left when the
+   * stream is still busy with an earlier response: the push queue parks it.
+   */
+  push(request: PushRequest): Promise<PushRequest | undefined> {
+    if (!this.open) return Promise.resolve(undefined);
+    if (this.inFlight) return Promise.resolve(request);
+    return new Promise((settle) => {
+      const entry = { request, settle, cancelled: false };
+      this.waitingPush = entry;
+      void this.enqueue(async () => {
+        if (entry.cancelled) return;
+        this.waitingPush = undefined;
+        let unsent: PushRequest | undefined;
+        try {
+          unsent = this.pushTypes(request);
+        } finally {
+          settle(unsent);
+        }
+      });
     });
+  }
+
+  private pushTypes(request: PushRequest): PushRequest | undefined {
+    const types = [...this.watches.keys()].filter((t) => !request.types || request.types.has(t)).sort((a, b) => orderOf(a) - orderOf(b));
+    for (let i = 0; i < types.length; i++) {
+      if (!this.open) return undefined;
+      if (this.inFlight) return { ...request, types: new Set(types.slice(i)) };
+      const watch = this.watches.get(types[i]!);
+      if (watch) this.respondNow(watch, request, 'changed');
+    }
+    return undefined;
   }
 
   /** What this proxy would be sent now for each watched type (the debug API's STALE explanation). */
@@ -136,8 +197,31 @@ export class AdsConnection implements ConnectionInfo {
   private shutdown(): void {
     if (!this.open) return;
     this.open = false;
+    // Bytes grpc-js will never send (a cancelled call drops them without calling back).
+    this.inFlight?.release();
+    if (this.waitingPush) {
+      this.waitingPush.cancelled = true;
+      this.waitingPush.settle(undefined);
+      this.waitingPush = undefined;
+    }
     this.host.closed(this);
     if (this.identified) this.host.events.streamClosed?.(this);
+  }
+
+  private onData(bytes: Buffer): void {
+    this.backlog++;
+    if (this.backlog > maxRequestBacklog && !this.paused) {
+      // A client that sends faster than it reads must not grow meshd's memory.
+      this.paused = true;
+      this.call.pause();
+    }
+    void this.enqueue(() => this.onRequestBytes(bytes)).then(() => {
+      this.backlog--;
+      if (this.paused && this.backlog <= maxRequestBacklog / 2) {
+        this.paused = false;
+        this.call.resume();
+      }
+    });
   }
 
   private enqueue(task: () => Promise<void> | void): Promise<void> {
@@ -150,6 +234,7 @@ export class AdsConnection implements ConnectionInfo {
 
   private onRequestBytes(bytes: Buffer): Promise<void> | void {
     if (!this.open) return;
+    if (this.protocol === 'sotw' && this.identified && this.isRepeatedAck(bytes)) return;
     let request: SotwRequest | DeltaRequest;
     try {
       request = this.protocol === 'sotw' ? decodeSotwRequest(bytes) : decodeDeltaRequest(bytes);
@@ -165,7 +250,27 @@ export class AdsConnection implements ConnectionInfo {
       this.logOnce('', 'request without type_url ignored');
       return;
     }
-    return this.protocol === 'sotw' ? this.onSotwRequest(request as SotwRequest) : this.onDeltaRequest(request as DeltaRequest);
+    return this.protocol === 'sotw' ? this.onSotwRequest(request as SotwRequest, bytes) : this.onDeltaRequest(request as DeltaRequest);
+  }
+
+  /**
+   * The common SotW request: an ACK of the latest response naming the same resources as
+   * the last request. Recognised from the raw bytes (Envoy repeats thousands of EDS
+   * names in every ACK), without decoding the names or rebuilding any set.
+   */
+  private isRepeatedAck(bytes: Buffer): boolean {
+    const ack = scanSotwAck(bytes);
+    if (!ack) return false;
+    const watch = this.watches.get(ack.typeUrl);
+    if (!watch || ack.responseNonce === '') return false;
+    if (ack.responseNonce !== watch.sentNonce) {
+      // A request answering an older response: superseded, whatever it names (as below).
+      this.host.log.debug({ connection: this.connectionId, typeUrl: ack.typeUrl, nonce: ack.responseNonce }, 'stale nonce ignored');
+      return true;
+    }
+    if (ack.resourceNamesKey() !== watch.requestedNames) return false;
+    this.recordAck(watch, ack.responseNonce);
+    return true;
   }
 
   /** The first request must carry a node with a valid id; otherwise the stream ends. */
@@ -191,7 +296,7 @@ export class AdsConnection implements ConnectionInfo {
     return true;
   }
 
-  private async onSotwRequest(req: SotwRequest): Promise<void> {
+  private async onSotwRequest(req: SotwRequest, bytes: Buffer): Promise<void> {
     const watch = this.watches.get(req.typeUrl);
     if (req.errorDetail) {
       this.recordNack(watch, req.typeUrl, req.responseNonce, req.errorDetail.message);
@@ -203,8 +308,9 @@ export class AdsConnection implements ConnectionInfo {
     if (!watch || req.responseNonce === '') {
       // A new subscription, or the proxy re-requesting after reconnecting to this stream.
       const fresh = this.newWatch(req.typeUrl, wantsWildcard, names, {});
+      fresh.requestedNames = requestedNamesKey(bytes);
       this.watches.set(req.typeUrl, fresh);
-      if (!(await this.respond(fresh, this.host.requestForProxyRequest(), 'full'))) this.watches.delete(req.typeUrl);
+      if (!(await this.respond(fresh, 'latest', 'full'))) this.watches.delete(req.typeUrl);
       return;
     }
     if (req.responseNonce !== watch.sentNonce) {
@@ -212,21 +318,24 @@ export class AdsConnection implements ConnectionInfo {
       return;
     }
     this.recordAck(watch, req.responseNonce);
+    // From here the watch follows this request's names.
+    watch.requestedNames = requestedNamesKey(bytes);
     const before = watch.names;
     const after = new Set(names);
-    const added = [...after].filter((n) => !before.has(n));
+    const added = names.filter((n) => !before.has(n));
     const removed = [...before].filter((n) => !after.has(n));
     const wildcardChanged = watch.wildcard !== wantsWildcard;
     if (added.length === 0 && removed.length === 0 && !wildcardChanged) return;
+    watch.lastGenerated = undefined;
     watch.names = after;
     watch.wildcard = wantsWildcard;
     if (removed.length > 0) {
       for (const n of removed) watch.held.delete(n);
       this.host.events.unsubscribed?.(this, req.typeUrl, removed);
     }
-    if (added.length > 0 || (wildcardChanged && wantsWildcard)) {
-      await this.respond(watch, this.host.requestForProxyRequest(), 'full');
-    }
+    if (wildcardChanged && wantsWildcard) await this.respond(watch, 'latest', 'full');
+    // EDS/RDS in SotW: only the newly named resources (CDS/LDS stay full state, see respondNow).
+    else if (added.length > 0) await this.respond(watch, 'latest', { added: new Set(added) });
   }
 
   private async onDeltaRequest(req: DeltaRequest): Promise<void> {
@@ -240,14 +349,19 @@ export class AdsConnection implements ConnectionInfo {
       const names = req.subscribe.filter((n) => n !== '*');
       watch = this.newWatch(req.typeUrl, wildcard, names, req.initialResourceVersions);
       this.watches.set(req.typeUrl, watch);
-      if (!(await this.respond(watch, this.host.requestForProxyRequest(), 'full'))) this.watches.delete(req.typeUrl);
+      if (!(await this.respond(watch, 'latest', 'full'))) this.watches.delete(req.typeUrl);
       return;
     }
     if (req.responseNonce) {
       if (req.responseNonce === watch.sentNonce) this.recordAck(watch, req.responseNonce);
       else this.host.log.debug({ connection: this.connectionId, typeUrl: req.typeUrl, nonce: req.responseNonce }, 'stale nonce');
     }
-    // Subscription changes are honoured whatever the nonce says.
+    // Subscription changes are honoured whatever the nonce says. A new name set, never the old
+    // one changed in place: generators may remember results per set.
+    if (req.subscribe.length > 0 || req.unsubscribe.length > 0) {
+      watch.names = new Set(watch.names);
+      watch.lastGenerated = undefined;
+    }
     const unsubscribed: string[] = [];
     for (const name of req.unsubscribe) {
       if (name === '*') {
@@ -268,13 +382,13 @@ export class AdsConnection implements ConnectionInfo {
         subscribedSomething = true;
       }
     }
-    if (subscribedSomething) await this.respond(watch, this.host.requestForProxyRequest(), 'changed');
+    if (subscribedSomething) await this.respond(watch, 'latest', 'changed');
   }
 
   private newWatch(typeUrl: string, wildcard: boolean, names: readonly string[], held: Record<string, string>): TypeWatch {
     return {
       typeUrl, wildcard, names: new Set(names), held: new Map(Object.entries(held)),
-      sentNonce: '', sentVersion: '', sentPushStartedAt: 0, ackedNonce: '', nackedNonce: '',
+      sentNonce: '', sentVersion: '', sentPushStartedAt: 0, ackedNonce: '', nackedNonce: '', requestedNames: undefined, lastGenerated: undefined,
     };
   }
 
@@ -294,12 +408,27 @@ export class AdsConnection implements ConnectionInfo {
     this.host.events.nacked?.(this, typeUrl, nonce, error);
   }
 
+  /** Answers a proxy's request once the stream took its last response, with the latest push unless told otherwise. */
+  private async respond(watch: TypeWatch, source: RequestSource, mode: RespondMode): Promise<boolean> {
+    while (this.inFlight) {
+      // A push waiting behind this request goes back to the queue instead of holding a push slot.
+      const waiting = this.waitingPush;
+      if (waiting) {
+        waiting.cancelled = true;
+        this.waitingPush = undefined;
+        waiting.settle(waiting.request);
+      }
+      await this.inFlight.taken;
+    }
+    if (!this.open) return true;
+    return this.respondNow(watch, source === 'latest' ? this.host.requestForProxyRequest() : source, mode);
+  }
+
   /**
-   * Generates the type for this proxy and sends what the proxy lacks.
-   * `full` always answers (a proxy's request); `changed` sends only differences.
+   * Generates the type for this proxy and writes what the proxy lacks.
    * Returns false when the generator does not serve the type.
    */
-  private async respond(watch: TypeWatch, request: PushRequest, mode: RespondMode): Promise<boolean> {
+  private respondNow(watch: TypeWatch, request: PushRequest, mode: RespondMode): boolean {
     let generated: readonly XdsResource[] | undefined;
     try {
       generated = this.host.generator.generate(this.proxy, watch, request);
@@ -317,24 +446,34 @@ export class AdsConnection implements ConnectionInfo {
       this.logOnce(watch.typeUrl, `unknown type URL ${watch.typeUrl} ignored`);
       return false;
     }
-    const wanted = watch.wildcard ? generated : generated.filter((r) => watch.names.has(r.name));
+    if (mode === 'changed' && this.protocol === 'sotw') {
+      const quick = changesSinceLast(watch.lastGenerated, generated);
+      if (quick) return this.sendQuick(watch, request, generated, quick);
+    }
+    // The generator's own (shared) array when nothing is filtered out: its encoding is shared too.
+    const wanted = watch.wildcard || generated.every((r) => watch.names.has(r.name)) ? generated : generated.filter((r) => watch.names.has(r.name));
     const current = new Map<string, XdsResource>();
     for (const r of wanted) current.set(r.name, r);
-    const changed = [...current.values()].filter((r) => watch.held.get(r.name) !== r.version);
-    const removed = [...watch.held.keys()].filter((n) => !current.has(n) && (watch.wildcard || watch.names.has(n)));
+    const added = typeof mode === 'object' ? mode.added : undefined;
+    // A proxy that holds nothing yet (a new subscription) lacks everything: no per-name diff.
+    const fresh = watch.held.size === 0;
+    const changed = fresh ? wanted : wanted.filter((r) => watch.held.get(r.name) !== r.version || added?.has(r.name));
+    const removed = fresh ? [] : [...watch.held.keys()].filter((n) => !current.has(n) && (watch.wildcard || watch.names.has(n)));
     const nothingNew = changed.length === 0 && removed.length === 0;
-    if (mode === 'changed' && nothingNew) return true;
+    if (mode !== 'full' && nothingNew) return true;
 
     const nonce = this.host.nextNonce();
     let bytes: Buffer;
     let sent: readonly XdsResource[];
     let fullState = false;
     if (this.protocol === 'sotw') {
-      // LDS/CDS responses carry the whole set; others only what the proxy lacks
-      // (or everything it asked for, when it asked).
-      fullState = watch.wildcard;
-      sent = fullState || mode === 'full' ? [...current.values()] : changed;
-      bytes = encodeSotwResponse({ versionInfo: request.version, typeUrl: watch.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent });
+      // LDS and CDS responses carry the whole set, named or wildcard (a client drops what they
+      // leave out). EDS and RDS ones carry only what the proxy lacks, or everything it asked for
+      // on a new subscription: in SotW a resource left out of them stays as the proxy has it.
+      fullState = watch.wildcard || wildcardTypes.has(watch.typeUrl);
+      const everything = current.size === wanted.length ? wanted : [...current.values()];
+      sent = fullState || mode === 'full' ? everything : changed;
+      bytes = encodeSotwResponse({ versionInfo: request.version, typeUrl: watch.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent }, sent === generated);
       if (fullState) watch.held.clear();
     } else {
       sent = changed;
@@ -344,6 +483,26 @@ export class AdsConnection implements ConnectionInfo {
     }
     for (const n of removed) watch.held.delete(n);
     for (const r of sent) watch.held.set(r.name, r.version);
+    // SotW: the proxy now holds all of `wanted`; when that is the generator's array, the next push compares arrays.
+    watch.lastGenerated = this.protocol === 'sotw' && wanted === generated ? generated : undefined;
+    this.sent(watch, request, nonce, bytes, sent, removed, fullState);
+    return true;
+  }
+
+  /** A push to a SotW stream whose last generated array has the same layout: `changed` are the resources that differ. */
+  private sendQuick(watch: TypeWatch, request: PushRequest, generated: readonly XdsResource[], changed: readonly XdsResource[]): boolean {
+    watch.lastGenerated = generated;
+    if (changed.length === 0) return true;
+    const fullState = watch.wildcard || wildcardTypes.has(watch.typeUrl);
+    const sent = fullState ? generated : changed;
+    const nonce = this.host.nextNonce();
+    const bytes = encodeSotwResponse({ versionInfo: request.version, typeUrl: watch.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent }, sent === generated);
+    for (const r of changed) watch.held.set(r.name, r.version);
+    this.sent(watch, request, nonce, bytes, sent, [], fullState);
+    return true;
+  }
+
+  private sent(watch: TypeWatch, request: PushRequest, nonce: string, bytes: Buffer, sent: readonly XdsResource[], removed: readonly string[], fullState: boolean): void {
     watch.sentNonce = nonce;
     watch.sentVersion = request.version;
     watch.sentPushStartedAt = request.startedAt;
@@ -351,21 +510,34 @@ export class AdsConnection implements ConnectionInfo {
       typeUrl: watch.typeUrl, nonce, version: request.version, resources: sent, removed, fullState,
       bytes: bytes.length, pushStartedAt: request.startedAt,
     });
-    await this.write(bytes);
-    return true;
+    this.write(bytes);
   }
 
-  /** Writes one response, waiting for the stream to drain when HTTP/2 flow control pushes back. */
-  private write(bytes: Buffer): Promise<void> {
-    if (!this.open) return Promise.resolve();
-    let flushed: boolean;
+  /**
+   * Hands one response to grpc-js and counts it in flight until the write callback says
+   * the transport took it (HTTP/2 flow control holds the callback for a proxy that does not read).
+   */
+  private write(bytes: Buffer): void {
+    if (!this.open) return;
+    const size = bytes.length;
+    let released = false;
+    let resolve!: () => void;
+    const taken = new Promise<void>((r) => (resolve = r));
+    const uncount = this.host.budget.take(size);
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      uncount();
+      if (this.inFlight?.taken === taken) this.inFlight = undefined;
+      resolve();
+    };
+    this.inFlight = { bytes: size, taken, release };
     try {
-      flushed = this.call.write(bytes);
+      this.call.write(bytes, release);
     } catch {
+      release();
       this.shutdown();
-      return Promise.resolve();
     }
-    return flushed ? Promise.resolve() : drained(this.call);
   }
 
   private logOnce(key: string, msg: string): void {
@@ -374,4 +546,23 @@ export class AdsConnection implements ConnectionInfo {
     this.host.log.warn({ connection: this.connectionId, proxy: this.proxy?.id }, msg);
     if (key) this.host.events.badRequest?.(this, msg);
   }
+}
+
+/**
+ * The resources of `next` whose version differs from the same position in `last`, when both
+ * list the same names in the same order (the generator's arrays for one scope usually do);
+ * undefined when they do not, or when there is no `last`. Unchanged resources are usually
+ * the very same objects, so this is a pointer comparison per resource.
+ */
+function changesSinceLast(last: readonly XdsResource[] | undefined, next: readonly XdsResource[]): XdsResource[] | undefined {
+  if (!last || last.length !== next.length) return undefined;
+  const changed: XdsResource[] = [];
+  for (let i = 0; i < next.length; i++) {
+    const a = last[i]!;
+    const b = next[i]!;
+    if (a === b) continue;
+    if (a.name !== b.name) return undefined;
+    if (a.version !== b.version) changed.push(b);
+  }
+  return changed;
 }

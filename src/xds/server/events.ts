@@ -21,7 +21,7 @@ export interface ResponseSentEvent {
   readonly resources: readonly XdsResource[];
   /** Names removed by this response (Delta), or dropped from a wildcard set (SotW). */
   readonly removed: readonly string[];
-  /** True when `resources` is the full set for the type (SotW wildcard). */
+  /** True when `resources` is the full set for the type (SotW LDS and CDS). */
   readonly fullState: boolean;
   readonly bytes: number;
   /** Monotonic ms of the change behind this response, for convergence time. */

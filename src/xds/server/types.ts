@@ -24,6 +24,12 @@ export interface PushRequest {
   readonly reason: readonly string[];
   /** Monotonic ms time of the first change merged into this push (convergence time). */
   readonly startedAt: number;
+  /**
+   * The generator's state this push was computed from (the pipeline's push context, like
+   * istiod's PushRequest.Push), carried untouched so every response generated for the push
+   * holds the content its `version` names, however late the stream gets to it.
+   */
+  readonly push?: unknown;
 }
 
 /** Produces resources of one type for one proxy. Pure: no I/O, no clocks. */

@@ -1,6 +1,8 @@
 // Hand-encoded ADS responses: the resources' bytes (already encoded once per
-// change) are copied into each response without re-encoding.
+// change) are copied into each response without re-encoding, and a response
+// body many proxies share is encoded once (only the nonce is per stream).
 // Field numbers from envoy/service/discovery/v3/discovery.proto.
+import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { lookupType } from '../../proto/envoyRoot.js';
 import { structToJson, type DecodedValue } from '../../proto/struct.js';
@@ -28,14 +30,122 @@ function writeControlPlane(writer: protobuf.Writer, field: number, identifier: s
   writer.uint32((field << 3) | 2).fork().uint32(10).string(identifier).ldelim();
 }
 
-export function encodeSotwResponse(r: SotwResponse): Buffer {
+/** A Buffer over the writer's bytes, without copying them. */
+function finished(w: protobuf.Writer): Buffer {
+  const bytes = w.finish();
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Everything of a DiscoveryResponse but the nonce (protobuf fields may come in any order). */
+function sotwBody(r: SotwResponse): Buffer {
   const w = protobuf.Writer.create();
   w.uint32(10).string(r.versionInfo);
   for (const resource of r.resources) w.uint32(18).bytes(resource.any);
   w.uint32(34).string(r.typeUrl);
-  w.uint32(42).string(r.nonce);
   writeControlPlane(w, 6, r.controlPlane);
-  return Buffer.from(w.finish());
+  return finished(w);
+}
+
+/** The latest body encoded per shared resource array (one per push and type, whatever the number of proxies). */
+const sharedBodies = new WeakMap<readonly XdsResource[], { key: string; body: Buffer }>();
+
+/**
+ * `shared`: r.resources is an array the generator hands to many proxies (it is not
+ * modified later); its body is then encoded once per version and type.
+ */
+export function encodeSotwResponse(r: SotwResponse, shared = false): Buffer {
+  let body: Buffer;
+  if (shared) {
+    const key = `${r.versionInfo}\n${r.typeUrl}\n${r.controlPlane}`;
+    const cached = sharedBodies.get(r.resources);
+    if (cached?.key === key) body = cached.body;
+    else sharedBodies.set(r.resources, { key, body: (body = sotwBody(r)) });
+  } else {
+    body = sotwBody(r);
+  }
+  const nonce = finished(protobuf.Writer.create().uint32(42).string(r.nonce));
+  return Buffer.concat([body, nonce], body.length + nonce.length);
+}
+
+/** What an ACK-like DiscoveryRequest says, read without decoding its resource names. */
+export interface SotwAckScan {
+  typeUrl: string;
+  responseNonce: string;
+  /** requestedNamesKey of the request, computed on demand. */
+  resourceNamesKey(): string;
+}
+
+/**
+ * Reads a DiscoveryRequest's top-level fields: type_url, response_nonce and the
+ * raw resource_names. Undefined when it carries a node, an error_detail or
+ * resource locators, or is malformed: those take the full decoder.
+ */
+export function scanSotwAck(bytes: Uint8Array): SotwAckScan | undefined {
+  const fields = scanFields(bytes);
+  if (!fields || fields.other) return undefined;
+  return { typeUrl: fields.typeUrl, responseNonce: fields.responseNonce, resourceNamesKey: () => namesKey(bytes, fields.names) };
+}
+
+/** A digest of a DiscoveryRequest's resource_names as sent (equal names in equal order give equal keys); undefined when unreadable. */
+export function requestedNamesKey(bytes: Uint8Array): string | undefined {
+  const fields = scanFields(bytes);
+  return fields ? namesKey(bytes, fields.names) : undefined;
+}
+
+/** The entries' bytes (tags included) spell the name list exactly; they are usually one contiguous range. */
+function namesKey(bytes: Uint8Array, names: Array<[number, number]>): string {
+  const hash = createHash('sha256');
+  for (const [start, end] of names) hash.update(bytes.subarray(start, end));
+  return hash.digest('base64');
+}
+
+const utf8 = new TextDecoder();
+
+interface ScannedFields {
+  typeUrl: string;
+  responseNonce: string;
+  /** [start, end) of the resource_names entries, tags included; adjacent entries share one range. */
+  names: Array<[number, number]>;
+  /** A node, error_detail, resource_locators or unknown field is present. */
+  other: boolean;
+}
+
+function scanFields(bytes: Uint8Array): ScannedFields | undefined {
+  const out: ScannedFields = { typeUrl: '', responseNonce: '', names: [], other: false };
+  let pos = 0;
+  const varint = (): number | undefined => {
+    let value = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      if (pos >= bytes.length) return undefined;
+      const b = bytes[pos++]!;
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return value;
+    }
+    return undefined;
+  };
+  while (pos < bytes.length) {
+    const start = pos;
+    const tag = varint();
+    if (tag === undefined) return undefined;
+    const field = Math.floor(tag / 8);
+    if ((tag & 7) !== 2) {
+      // Every DiscoveryRequest field is length-delimited; anything else goes to the full decoder.
+      return { ...out, other: true };
+    }
+    const length = varint();
+    if (length === undefined || pos + length > bytes.length) return undefined;
+    const end = pos + length;
+    if (field === 3) {
+      const last = out.names[out.names.length - 1];
+      if (last && last[1] === start) last[1] = end;
+      else out.names.push([start, end]);
+    }
+    else if (field === 4) out.typeUrl = utf8.decode(bytes.subarray(pos, end));
+    else if (field === 5) out.responseNonce = utf8.decode(bytes.subarray(pos, end));
+    else if (field !== 1) out.other = true;
+    pos = end;
+  }
+  return out;
 }
 
 /** Delta `Resource{version=1, resource=2, name=3}` bytes, cached per shared resource object. */

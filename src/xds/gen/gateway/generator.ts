@@ -46,14 +46,15 @@ export class GatewayGenerator implements ResourceGenerator {
   private readonly sidecar: SidecarGenerator;
 
   constructor(
-    private readonly currentContext: () => PushContext,
+    /** The push context a push request was computed from (the pinned one, or the current one). */
+    private readonly contextFor: (request?: PushRequest) => PushContext,
     private readonly logger?: Logger,
   ) {
-    this.sidecar = new SidecarGenerator(currentContext);
+    this.sidecar = new SidecarGenerator(contextFor, logger);
   }
 
-  generate(proxy: Proxy, watched: WatchedResource, _request?: PushRequest): readonly XdsResource[] | undefined {
-    const context = this.currentContext();
+  generate(proxy: Proxy, watched: WatchedResource, request?: PushRequest): readonly XdsResource[] | undefined {
+    const context = this.contextFor(request);
     switch (watched.typeUrl) {
       case TypeUrl.Cluster:
         return this.clusters(context, proxy);

@@ -39,10 +39,11 @@ function securityPolicies(context: PushContext): MeshSecurityPolicies {
 const encode = (context: PushContext, typeUrl: string, resource: Json): XdsResource => encodeShared(context, typeUrl, resource.name as string, resource);
 
 export class GrpcGenerator implements ResourceGenerator {
-  constructor(private readonly currentContext: () => PushContext) {}
+  /** `contextFor`: the push context a push request was computed from (the pinned one, or the current one). */
+  constructor(private readonly contextFor: (request?: PushRequest) => PushContext) {}
 
-  generate(proxy: Proxy, watched: WatchedResource, _request?: PushRequest): readonly XdsResource[] | undefined {
-    const context = this.currentContext();
+  generate(proxy: Proxy, watched: WatchedResource, request?: PushRequest): readonly XdsResource[] | undefined {
+    const context = this.contextFor(request);
     switch (watched.typeUrl) {
       case TypeUrl.Listener:
         return grpcListeners(context, proxy, watched);

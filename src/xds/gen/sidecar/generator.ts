@@ -1,5 +1,5 @@
 // The Envoy sidecar generator: CDS, EDS, LDS and RDS for one proxy, read from
-// the current push context. Results are cached per configuration scope (and
+// the push context pinned to the push request. Results are cached per configuration scope (and
 // per inbound port set) in the push context, so proxies that share a scope
 // share the very same arrays; encoding is once per distinct content, so
 // scopes share the bytes of what they have in common (see ../cache.ts).
@@ -115,14 +115,18 @@ function proxyView(context: PushContext, proxy: Proxy): ProxyView {
   return view;
 }
 
+/** Per subscribed name set (a stream replaces its set when the names change): the last list filtered by it. */
+const namedSelections = new WeakMap<ReadonlySet<string>, { list: readonly XdsResource[]; selected: XdsResource[] }>();
+
 export class SidecarGenerator implements ResourceGenerator {
+  /** `contextFor`: the push context a push request was computed from (the pinned one, or the current one). */
   constructor(
-    private readonly currentContext: () => PushContext,
+    private readonly contextFor: (request?: PushRequest) => PushContext,
     private readonly logger?: Logger,
   ) {}
 
-  generate(proxy: Proxy, watched: WatchedResource, _request?: PushRequest): readonly XdsResource[] | undefined {
-    const context = this.currentContext();
+  generate(proxy: Proxy, watched: WatchedResource, request?: PushRequest): readonly XdsResource[] | undefined {
+    const context = this.contextFor(request);
     switch (watched.typeUrl) {
       case TypeUrl.Cluster:
         return selectNames(this.clusters(context, proxy), watched);
@@ -228,8 +232,15 @@ export class SidecarGenerator implements ResourceGenerator {
   endpoints(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
     const scoped = this.scopeEndpoints(context, proxy);
     if (watched.wildcard) return scoped.list;
-    // Envoy usually asks for every EDS cluster of its CDS: filtering the shared list is the cheap path.
-    if (watched.names.size >= scoped.list.length) return scoped.list.filter((r) => watched.names.has(r.name));
+    // Envoy usually asks for every EDS cluster of its CDS: then it gets the shared list itself (its
+    // response body is encoded once for all such proxies), decided once per list and name set.
+    if (watched.names.size >= scoped.list.length) {
+      const known = namedSelections.get(watched.names);
+      if (known?.list === scoped.list) return known.selected;
+      const selected = scoped.list.every((r) => watched.names.has(r.name)) ? scoped.list : scoped.list.filter((r) => watched.names.has(r.name));
+      namedSelections.set(watched.names, { list: scoped.list, selected });
+      return selected;
+    }
     const out: XdsResource[] = [];
     for (const name of watched.names) {
       const resource = scoped.byName.get(name) ?? this.loadAssignment(context, proxy, name);
