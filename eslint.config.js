@@ -30,7 +30,7 @@ export default tseslint.config(
   },
   {
     // Debug renderers of untyped Envoy JSON (config_dump, validation rules): String(v) of a proto scalar is the intent.
-    files: ['src/cli/proxyConfig.ts', 'test/support/envoyValidation.ts'],
+    files: ['src/cli/proxyConfig.ts', 'src/proto/envoyValidation.ts'],
     rules: { '@typescript-eslint/no-base-to-string': 'off', '@typescript-eslint/restrict-template-expressions': 'off' },
   },
   {

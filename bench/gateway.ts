@@ -72,7 +72,7 @@ function gatewayObjects(virtualServices: number): KubeObject[] {
       metadata: { name: 'bench-tls', namespace: gatewayNamespace },
       type: 'kubernetes.io/tls',
       data: { 'tls.crt': Buffer.from(cert).toString('base64'), 'tls.key': Buffer.from(key).toString('base64') },
-    } as KubeObject,
+    },
     {
       apiVersion: 'networking.istio.io/v1',
       kind: 'Gateway',

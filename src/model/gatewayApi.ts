@@ -104,7 +104,8 @@ export interface PathModifier {
 }
 
 export interface RouteFilter {
-  type: 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestRedirect' | 'URLRewrite' | 'RequestMirror' | 'ExtensionRef' | string;
+  /** RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite, RequestMirror, ExtensionRef; others are reported, not served. */
+  type: string;
   requestHeaderModifier?: HeaderModifier;
   responseHeaderModifier?: HeaderModifier;
   requestRedirect?: { scheme?: string; hostname?: string; path?: PathModifier; port?: number; statusCode?: number };

@@ -97,7 +97,7 @@ export function messageFromProto3Json(type: protobuf.Type, value: unknown): unkn
       return { values: value.map((v) => toStructValue(v as JsonValue)) };
     case 'google.protobuf.Any': {
       if (!isObject(value)) throw new ProtoJsonError('expected an object with "@type"');
-      const packed = anyTypeOf(type.root as protobuf.Root, value['@type']);
+      const packed = anyTypeOf(type.root, value['@type']);
       const { '@type': atType, ...rest } = value;
       return withPath(`(${packed.fullName.slice(1)})`, () => ({ '@type': atType, ...(messageFromProto3Json(packed, rest) as Json) }));
     }

@@ -220,8 +220,8 @@ export class PushContext {
     gatewayApiKept);
     this.envoyFilters = take('envoyFilters', (p) => p.envoyFilters, () => entries<EnvoyFilterSpec>(snapshot, 'EnvoyFilter', () => []));
     this.meshConfig = take('meshConfig', (p) => p.meshConfig, () => meshConfigOf(snapshot, options.rootNamespace));
-    this.scopes = take('scopes', (p) => p.scopes, () => new Map());
-    this.destinationRuleLookups = take('destinationRuleLookups', (p) => p.destinationRuleLookups, () => new Map());
+    this.scopes = take('scopes', (p) => p.scopes, () => new Map<string, ProxyScope>());
+    this.destinationRuleLookups = take('destinationRuleLookups', (p) => p.destinationRuleLookups, () => new Map<string, EffectiveDestinationRule | undefined>());
     this.reused = reused;
   }
 

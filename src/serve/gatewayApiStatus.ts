@@ -124,7 +124,7 @@ export class GatewayApiStatusWriter {
       const w = this.written.get(key);
       if (w && seen !== w.over) this.written.delete(key);
       const current = (this.written.get(key)?.wrote ?? object.status) as Json | undefined;
-      const want = mergedStatus(kind, desired.get(key)?.status as Json | undefined, current, now);
+      const want = mergedStatus(kind, desired.get(key)?.status, current, now);
       if (!want || statusFingerprint(want) === statusFingerprint(current)) continue;
       await this.write(kind, namespace, object.metadata.name, key, want, seen);
     }

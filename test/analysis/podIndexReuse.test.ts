@@ -26,7 +26,7 @@ const slice = (ready: boolean): KubeObject => ({
   apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
   metadata: { name: 'reviews-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'reviews' } },
   addressType: 'IPv4', ports: [{ name: 'http', port: 9080 }], endpoints: [{ addresses: ['10.1.0.1'], conditions: { ready } }],
-} as KubeObject);
+});
 
 const subsetsWithoutPods = (context: PushContext): string[] =>
   destinationRuleSubsets(new AnalysisInput(context)).filter((m) => m.code === 'IST0173').map((m) => m.message.split(' ')[2]!);

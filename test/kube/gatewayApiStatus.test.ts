@@ -5,7 +5,6 @@
 // route no longer attaches to meshd's Gateways.
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import type { KindName } from '../../src/model/kinds.js';
 import type { KubeObject } from '../../src/model/kube.js';
 import type { DesiredStatus } from '../../src/push/gatewayApi/translate.js';
 import { GatewayApiStatusWriter } from '../../src/serve/gatewayApiStatus.js';
@@ -30,7 +29,7 @@ const ourParent = (status: 'True' | 'False', reason: string) => ({
 async function setup() {
   const api = await FakeKubeApi.start({ extraResources: [{ group: 'gateway.networking.k8s.io', versions: ['v1'], plural: 'httproutes', kind: 'HTTPRoute', namespaced: true, custom: true }] });
   cleanups.push(() => api.close());
-  api.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'web', namespace: 'shop' }, spec: {}, status: { parents: [otherParent] } } as never);
+  api.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'web', namespace: 'shop' }, spec: {}, status: { parents: [otherParent] } });
   let leader = false;
   let desired: DesiredStatus[] = [];
   let clock = new Date('2026-12-03T10:00:00Z');
@@ -41,7 +40,7 @@ async function setup() {
     apiVersionOf: () => 'gateway.networking.k8s.io/v1',
     desired: () => desired,
     // As the model holds it: the status as of the last spec change.
-    observed: () => [{ kind: 'HTTPRoute' as KindName, object: api.get('HTTPRoute', 'shop', 'web') as unknown as KubeObject }],
+    observed: () => [{ kind: 'HTTPRoute', object: api.get('HTTPRoute', 'shop', 'web') as unknown as KubeObject }],
     now: () => clock,
   });
   const patches = () => api.requests.filter((r) => r.method === 'PATCH').length;

@@ -93,7 +93,7 @@ type Json = Record<string, unknown>;
 /** The HTTP filters of the listener's HTTP connection manager, with the rate-limit domain where there is one. */
 function httpFilters(lds: ReceivedResponse, listener = '0.0.0.0_8080'): string[] {
   const body = lds.resources.find((r) => r.name === listener)?.body as { filterChains?: { filters: { typedConfig?: { httpFilters?: { name: string; typedConfig?: Json } [] } }[] }[] } | undefined;
-  return (body?.filterChains?.[0]?.filters[0]?.typedConfig?.httpFilters ?? []).map((f) => (f.typedConfig?.domain ? `${f.name}(${String(f.typedConfig.domain)})` : f.name));
+  return (body?.filterChains?.[0]?.filters[0]?.typedConfig?.httpFilters ?? []).map((f) => (typeof f.typedConfig?.domain === 'string' ? `${f.name}(${f.typedConfig.domain})` : f.name));
 }
 
 /** A router stream subscribed like Envoy to CDS and LDS; every response is ACKed. */

@@ -23,7 +23,7 @@ const slice = (app: string, ips: string[], byTargetRef: boolean, ready = true): 
   metadata: { name: `${app}-1`, namespace: 'shop', labels: { 'kubernetes.io/service-name': app } },
   addressType: 'IPv4', ports: [{ name: 'http', port: 9080 }],
   endpoints: ips.map((ip, i) => ({ addresses: [ip], conditions: { ready }, ...(byTargetRef ? { targetRef: { kind: 'Pod', name: `${app}-${i}`, namespace: 'shop' } } : {}) })),
-} as KubeObject);
+});
 const config: KubeObject[] = [
   { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'reviews', namespace: 'shop' }, spec: { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }] }] } },
   { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'reviews', namespace: 'shop' }, spec: { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }] } },

@@ -179,7 +179,8 @@ export class GatewayDeploymentController {
     const [namespace = '', name = ''] = key.split('/');
     const gateway = this.options.gateways().find((g) => g.metadata.namespace === namespace && g.metadata.name === name);
     if (!gateway) return;
-    const className = String((gateway.spec as { gatewayClassName?: unknown } | undefined)?.gatewayClassName ?? '');
+    const declared = (gateway.spec as { gatewayClassName?: unknown } | undefined)?.gatewayClassName;
+    const className = typeof declared === 'string' ? declared : '';
     const settings = this.options.injection();
     if (!settings.ok) {
       this.logger.error({ gateway: key, err: settings.error }, 'gateway deployment: the injection settings are invalid; the gateway proxy cannot be rendered');
@@ -200,7 +201,7 @@ export class GatewayDeploymentController {
       try {
         await this.applyIfChanged(key, desired);
       } catch (error) {
-        throw new Error(`${desired.kind} ${desired.metadata.namespace}/${desired.metadata.name}: ${errorText(error)}`);
+        throw new Error(`${desired.kind} ${desired.metadata.namespace}/${desired.metadata.name}: ${errorText(error)}`, { cause: error });
       }
     }
   }

@@ -50,8 +50,7 @@ export interface TranslateOptions {
   domainSuffix: string;
 }
 
-const routeKinds = ['HTTPRoute', 'GRPCRoute'] as const;
-type RouteKind = (typeof routeKinds)[number];
+type RouteKind = 'HTTPRoute' | 'GRPCRoute';
 
 interface ListenerState {
   readonly listener: Listener;

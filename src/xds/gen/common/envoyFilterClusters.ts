@@ -13,7 +13,7 @@ type Json = Record<string, unknown>;
 function clusterMatch(cluster: Json, patch: EnvoyFilterPatch): boolean {
   const match = patch.match.cluster;
   if (!match) return true;
-  const name = String(cluster.name ?? '');
+  const name = typeof cluster.name === 'string' ? cluster.name : '';
   if (match.name) return match.name === name;
   const [, port = '', subset = '', host = ''] = name.split('|');
   if (match.service && match.service !== host) return false;

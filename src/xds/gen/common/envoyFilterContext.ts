@@ -11,6 +11,6 @@ export type PatchContext = 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND' | 'GATEWAY';
 export const contextMatches = (context: PatchContext, patch: EnvoyFilterPatch): boolean => patch.context === 'ANY' || patch.context === context;
 
 /** A copy of the patch's value, free to change and to hand to the encoder. */
-export const valueOf = (patch: EnvoyFilterPatch): Json => structuredClone(patch.value ?? {}) as Json;
+export const valueOf = (patch: EnvoyFilterPatch): Json => structuredClone<Json>(patch.value ?? {});
 
 export const asArray = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : []);

@@ -24,7 +24,7 @@ function isDefaultScalar(field: protobuf.Field, value: unknown): boolean {
 export function protoMerge(type: protobuf.Type, dst: Json, src: Json): Json {
   if (type.fullName === '.google.protobuf.Any') {
     if (dst['@type'] !== src['@type']) return structuredClone(src);
-    const packed = anyTypeOf(type.root as protobuf.Root, src['@type']);
+    const packed = anyTypeOf(type.root, src['@type']);
     return { ...protoMerge(packed, dst, src), '@type': src['@type'] };
   }
   const out: Json = { ...dst };
@@ -41,7 +41,7 @@ export function protoMerge(type: protobuf.Type, dst: Json, src: Json): Json {
     if (field.map) {
       out[key] = { ...(isObject(current) ? current : {}), ...structuredClone(value as Json) };
     } else if (field.repeated) {
-      out[key] = [...(Array.isArray(current) ? current : []), ...structuredClone(value as unknown[])];
+      out[key] = [...(Array.isArray(current) ? (current as unknown[]) : []), ...structuredClone(value as unknown[])];
     } else if (field.resolvedType instanceof protobuf.Type) {
       const replaces = field.resolvedType.fullName === '.google.protobuf.Duration';
       out[key] = !replaces && isObject(current) && isObject(value) ? protoMerge(field.resolvedType, current, value) : structuredClone(value);

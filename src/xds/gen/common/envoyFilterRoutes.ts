@@ -31,7 +31,7 @@ export function parseGatewayRouteName(name: string): { port: number; portName: s
 function routeConfigurationMatch(context: PatchContext, rc: Json, patch: EnvoyFilterPatch, info: RouteConfigurationInfo): boolean {
   const match = patch.match.routeConfiguration;
   if (!match) return true;
-  const name = String(rc.name ?? '');
+  const name = typeof rc.name === 'string' ? rc.name : '';
   if (match.name && match.name !== name) return false;
   if (context !== 'GATEWAY') {
     const port = name.startsWith('inbound|') ? Number(name.split('|')[1]) : Number(name);
@@ -145,7 +145,7 @@ export function patchRouteConfiguration(context: PatchContext, filters: ProxyEnv
       applied.add(patch);
     }
     if (!current) continue;
-    const own = routePatches.filter((p) => virtualHostMatch(current!, p));
+    const own = routePatches.filter((p) => virtualHostMatch(current, p));
     vhosts.push(own.length === 0 ? current : { ...current, routes: patchRoutes(asArray(current.routes), own, applied) });
   }
   for (const patch of vhostPatches) {

@@ -38,7 +38,7 @@ function pluginConfig(spec: MetricsSpec, mode: TelemetryMode, disableHostHeaderF
   if (side.disabled) return undefined;
   const config: Json = { '@type': statsPluginConfigTypeUrl };
   if (disableHostHeaderFallback) config.disableHostHeaderFallback = true;
-  if (spec.reportingInterval !== undefined) config.tcpReportingDuration = toProtoDuration(spec.reportingInterval) as unknown as Json;
+  if (spec.reportingInterval !== undefined) config.tcpReportingDuration = toProtoDuration(spec.reportingInterval);
   const metrics = side.overrides.map((o) => {
     const metric: Json = { name: prometheusNames[o.name] ?? o.name };
     const dimensions = Object.fromEntries(o.tags.filter((t) => !t.remove).map((t) => [t.name, t.value]));
