@@ -17,7 +17,6 @@ export const unitTests: readonly string[] = [
   'test/kube/dockerfile.test.ts',
   'test/push/changes.test.ts',
   'test/push/destinationRules.test.ts',
-  'test/push/gateways.test.ts',
   'test/push/pushContext.test.ts',
   'test/push/sidecarScope.test.ts',
   'test/push/telemetry.test.ts',

@@ -8,7 +8,7 @@ import type { KubeObject } from '../model/kube.js';
 import type { PushContext } from './pushContext.js';
 // Cached like generation results, keyed by the Secret they read, so that a
 // Secret change drops only what read that Secret (see reusableEntries).
-import { memo, secretResultKey } from '../xds/gen/cache.js';
+import { memo, secretResultKey } from './contextMemo.js';
 
 export const credentialPrefix = 'kubernetes://';
 export const caCertSuffix = '-cacert';

@@ -2,16 +2,13 @@
 // share a configuration scope share the encoded resources, so each resource
 // is encoded once per change rather than once per proxy.
 import type { PushContext } from '../../push/pushContext.js';
+import { secretDependency, secretPrefix } from '../../push/contextMemo.js';
 import { TypeUrl, encodeResource, type XdsResource } from '../resource.js';
 import { discardEncoding } from '../../proto/jsonEncoder.js';
 
-export function memo<T>(context: PushContext, key: string, build: () => T): T {
-  const cache = context.cache;
-  if (cache.has(key)) return cache.get(key) as T;
-  const value = build();
-  cache.set(key, value);
-  return value;
-}
+// Defined in the push layer, which memoises its own results (parsed credentials) the same way.
+export { memo, secretDependency, secretResultKey } from '../../push/contextMemo.js';
+
 
 /**
  * Encodes a resource and keeps one copy per distinct content: scopes that
@@ -56,27 +53,6 @@ function serviceOfResult(kind: ServiceResultKind, key: string): string | undefin
   return end < 0 ? undefined : key.slice(kind.length + 1, end);
 }
 
-/** Kinds of results that depend on one Secret (a gateway's SDS resource, a parsed credential). */
-type SecretResultKind = 'sds-gw' | 'sds-cred';
-
-/**
- * The cache key of a result that reads the credential `name` of `namespace`
- * (Secrets `name` and `name-cacert`): `KIND|NAMESPACE/NAME|DETAIL`.
- */
-export function secretResultKey(kind: SecretResultKind, namespace: string, name: string, detail: string): string {
-  return `${kind}|${namespace}/${name}|${detail}`;
-}
-
-const secretPrefix = 'secret:';
-
-/**
- * A changed Secret as a TypeChange entry (beside service hostnames, which
- * never contain ':'): results reading it are dropped, and the listeners of
- * the gateways using it when it is part of an LDS change.
- */
-export function secretDependency(namespace: string, name: string): string {
-  return `${secretPrefix}${namespace}/${name}`;
-}
 
 /**
  * The cache key of a gateway's listeners: `lds-gw|NAMESPACE|CREDENTIALS|DETAIL`

@@ -7,7 +7,7 @@
 // whose metrics are all disabled gets no filter. Only istio-proxy runs it.
 import type { MetricsSpec, TelemetryMode } from '../../../push/telemetry.js';
 import { toProtoDuration } from '../../../model/duration.js';
-import type { Json } from './clusters.js';
+import type { Json } from './json.js';
 
 export const statsFilterName = 'istio.stats';
 export const statsPluginConfigTypeUrl = 'type.googleapis.com/stats.PluginConfig';
