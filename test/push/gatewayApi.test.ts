@@ -255,6 +255,38 @@ spec: {gatewayClassName: other, listeners: [{name: http, port: 80, protocol: HTT
     expect(context.gatewayApi.statuses.map((s) => `${s.kind}/${s.name}`)).toEqual(['GatewayClass/istio']);
   });
 
+  const rdsOf = (m: ReturnType<typeof mesh>, name: string) =>
+    (new GatewayGenerator(() => m.context).generate(m.routers[0]!, { typeUrl: TypeUrl.RouteConfiguration, wildcard: false, names: new Set([name]) }) ?? []).map((r) => decodeAnyToJson(r.any) as any);
+
+  it('redirects with ReplacePrefixMatch as istiod does: Envoy prefixRewrite swaps the matched prefix', () => {
+    const redirect = route('ingress', `  parentRefs: [{name: edge}]
+  hostnames: [shop.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /old}}]
+    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 308}}]`);
+    const m = mesh(gateway(http), redirect);
+    expect(parentConditions(m.context.gatewayApi.statuses)).toEqual({ Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs' });
+    const routes = rdsOf(m, 'http.80')[0].virtualHosts.find((v: any) => v.domains.includes('shop.example.com')).routes;
+    expect(routes[0].match.pathSeparatedPrefix).toBe('/old');
+    expect(routes[0].redirect).toEqual({ prefixRewrite: '/new', responseCode: 'PERMANENT_REDIRECT' });
+  });
+
+  it('counts a route once in attachedRoutes, and its rules once, when two parentRefs select the same listener', () => {
+    const twice = route('ingress', `  parentRefs: [{name: edge}, {name: edge, sectionName: http}]
+  hostnames: [shop.example.com]
+  rules: [{backendRefs: [{name: web, namespace: ingress, port: 80}]}]`);
+    const web = `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ingress}
+spec: {clusterIP: 10.96.1.11, ports: [{name: http, port: 80}]}
+`;
+    const m = mesh(gateway(http), twice, web);
+    const status = statusOf(m.context.gatewayApi.statuses, 'HTTPRoute', 'web');
+    expect(status.parents.map((p: any) => p.conditions[0].reason)).toEqual(['Accepted', 'Accepted']);
+    expect(statusOf(m.context.gatewayApi.statuses, 'KubernetesGateway', 'edge').listeners[0].attachedRoutes).toBe(1);
+    expect(m.context.gatewayApi.virtualServices.map((vs) => vs.spec.http?.length)).toEqual([1]);
+  });
+
   it('keeps the generated Gateways and VirtualServices out of analysis (they name no stored object)', () => {
     const golden = loadGoldenMesh(new URL('../golden/gateways/gateway-api.in.yaml', import.meta.url).pathname);
     expect(golden.context.virtualServices.some((vs) => vs.generated)).toBe(true);

@@ -59,7 +59,8 @@ interface ListenerState {
   readonly conditions: Condition[];
   /** The generated Istio Gateway, when the listener is programmed. */
   readonly generated?: string;
-  attachedRoutes: number;
+  /** Routes attached (kind/namespace/name): the spec counts a route once however many of its parentRefs select the listener. */
+  readonly attachedRoutes: Set<string>;
 }
 
 interface GatewayState {
@@ -213,7 +214,7 @@ function listenerStates(gateway: KubeObject, snapshot: ModelSnapshot, grants: Gr
       };
       generated.push({ kind: 'KubernetesGateway', namespace, name, spec, object });
     }
-    return { listener, supportedKinds: kinds, conditions, ...(name ? { generated: name } : {}), attachedRoutes: 0 };
+    return { listener, supportedKinds: kinds, conditions, ...(name ? { generated: name } : {}), attachedRoutes: new Set() };
   });
 }
 
@@ -252,7 +253,7 @@ function gatewayStatus(state: GatewayState, snapshot: ModelSnapshot): Record<str
         ? condition('Programmed', true, 'Programmed', `the Gateway is programmed; Service ${service!.metadata.namespace}/${service!.metadata.name} carries its traffic`, generation)
         : condition('Programmed', false, 'AddressNotAssigned', service ? `Service ${service.metadata.namespace}/${service.metadata.name} has no address yet` : `no Service selects the pods of Gateway ${where} (label ${gatewayNameLabel}=${state.object.metadata.name})`, generation),
     ],
-    listeners: state.listeners.map((l) => ({ name: l.listener.name, supportedKinds: l.supportedKinds, attachedRoutes: l.attachedRoutes, conditions: l.conditions })),
+    listeners: state.listeners.map((l) => ({ name: l.listener.name, supportedKinds: l.supportedKinds, attachedRoutes: l.attachedRoutes.size, conditions: l.conditions })),
   };
 }
 
@@ -352,8 +353,11 @@ export function translateGatewayApi(snapshot: ModelSnapshot, options: TranslateO
         continue;
       }
       outcome(true, 'Accepted', `attached to Gateway ${gatewayNamespace}/${parentRef.name}`);
+      const routeKey = `${kind}/${route.metadata.name}.${namespace}`;
       for (const { l, hosts } of matching) {
-        l.attachedRoutes++;
+        // Another parentRef of this route already attached it here: count it and its rules once.
+        if (l.attachedRoutes.has(routeKey)) continue;
+        l.attachedRoutes.add(routeKey);
         if (!l.generated) continue;
         for (const host of hosts) {
           const key = `${gatewayNamespace}/${l.generated}|${host}`;
@@ -362,7 +366,7 @@ export function translateGatewayApi(snapshot: ModelSnapshot, options: TranslateO
             bucket = { gatewayNamespace, generated: l.generated, host, namespace, createdAt: route.metadata.creationTimestamp, routes: [], parents: new Set() };
             buckets.set(key, bucket);
           }
-          bucket.parents.add(`${kind}/${route.metadata.name}.${namespace}`);
+          bucket.parents.add(routeKey);
           for (const c of converted) bucket.routes.push(...c.routes);
         }
       }
