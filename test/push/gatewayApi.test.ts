@@ -8,6 +8,7 @@ import { GatewayGenerator } from '../../src/xds/gen/gateway/generator.js';
 import { TypeUrl, decodeAnyToJson } from '../../src/xds/resource.js';
 import { analyzeMesh } from '../../src/analysis/index.js';
 import { loadGoldenMesh, meshFromYaml } from '../support/goldenMesh.js';
+import { opensslServingCertificate } from '../support/ca.js';
 
 const resolve: ResolveBackend = (ref) => ({ ok: true, destination: { host: `${ref.name}.${ref.namespace ?? 'shop'}.svc.cluster.local`, port: { number: ref.port ?? 80 } } });
 
@@ -137,6 +138,68 @@ describe('route rules', () => {
       backendRefs: [{ name: 'cart', port: 9090 }],
     }, 0, 'shop', 'cart', resolve);
     expect(routes.map((r) => r.route.match?.[0]?.uri)).toEqual([{ exact: '/shop.Cart/Add' }, { prefix: '/shop.Cart/' }, { regex: '/shop\\..*/[^/]+' }]);
+  });
+});
+
+describe('cross-namespace certificateRefs', () => {
+  const pair = opensslServingCertificate('shop.example.com');
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  const secret = (name: string) => `apiVersion: v1
+kind: Secret
+metadata: {name: ${name}, namespace: shop}
+type: kubernetes.io/tls
+data: {tls.crt: ${b64(pair.cert)}, tls.key: ${b64(pair.key)}}
+`;
+  const grant = (from: { kind: string; namespace: string }, toName?: string) => `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: certs, namespace: shop}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: ${from.kind}, namespace: ${from.namespace}}]
+  to: [{group: "", kind: Secret${toName ? `, name: ${toName}` : ''}}]
+`;
+  const https = `  - {name: https, port: 443, protocol: HTTPS, hostname: shop.example.com, tls: {certificateRefs: [{name: shop-cert, namespace: shop}]}}`;
+  const sdsName = 'kubernetes-gateway://shop/shop-cert';
+  const generated = (m: ReturnType<typeof mesh>, typeUrl: string, names: string[] = []) =>
+    (new GatewayGenerator(() => m.context).generate(m.routers[0]!, { typeUrl, wildcard: names.length === 0, names: new Set(names) }) ?? []).map((r) => ({ name: r.name, body: decodeAnyToJson(r.any) as any }));
+
+  it('serves a Secret of another namespace only when a ReferenceGrant there allows the Gateway, under istiod\'s kubernetes-gateway:// name', () => {
+    const granted = mesh(gateway(https), secret('shop-cert'), secret('other-cert'), grant({ kind: 'Gateway', namespace: 'ingress' }, 'shop-cert'));
+    expect(listenerConditions(granted.context.gatewayApi.statuses, 'https')).toMatchObject({ ResolvedRefs: 'True/ResolvedRefs', Programmed: 'True/Programmed' });
+    expect(granted.context.gatewayApi.gateways.map((g) => g.spec.servers![0]!.tls)).toEqual([{ mode: 'SIMPLE', credentialName: sdsName }]);
+    const lds = JSON.stringify(generated(granted, TypeUrl.Listener));
+    expect(lds).toContain(`"name":"${sdsName}"`);
+    const sds = generated(granted, TypeUrl.Secret, [sdsName, 'kubernetes-gateway://shop/other-cert', 'kubernetes://shop/shop-cert', 'kubernetes://shop-cert']);
+    // Only the name its own server uses: not the namespace's other Secrets, not other spellings.
+    expect(sds.map((r) => r.name)).toEqual([sdsName]);
+    expect(Buffer.from(sds[0]!.body.tlsCertificate.certificateChain.inlineBytes, 'base64').toString()).toBe(pair.cert);
+    expect(generated(granted, TypeUrl.Secret).map((r) => r.name)).toEqual([sdsName]);
+  });
+
+  it('refuses it (RefNotPermitted, no listener, no secret) without a grant, with a grant for another Secret or another kind', () => {
+    for (const grants of [[], [grant({ kind: 'Gateway', namespace: 'ingress' }, 'other-cert')], [grant({ kind: 'HTTPRoute', namespace: 'ingress' })], [grant({ kind: 'Gateway', namespace: 'other' })]]) {
+      const m = mesh(gateway(https), secret('shop-cert'), ...grants);
+      expect(listenerConditions(m.context.gatewayApi.statuses, 'https')).toMatchObject({ ResolvedRefs: 'False/RefNotPermitted', Programmed: 'False/Invalid' });
+      expect(m.context.gatewayApi.gateways).toEqual([]);
+      expect(generated(m, TypeUrl.Listener)).toEqual([]);
+      expect(generated(m, TypeUrl.Secret, [sdsName, 'kubernetes://shop/shop-cert'])).toEqual([]);
+    }
+  });
+
+  it('keeps an Istio Gateway\'s credentialName to its own namespace, whatever the ReferenceGrants', () => {
+    const istioGateway = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: sneaky, namespace: ingress}
+spec:
+  selector: {gateway.networking.k8s.io/gateway-name: edge}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [shop.example.com]
+    tls: {mode: SIMPLE, credentialName: "${sdsName}"}
+`;
+    const m = mesh(istioGateway, secret('shop-cert'), grant({ kind: 'Gateway', namespace: 'ingress' }));
+    expect(generated(m, TypeUrl.Listener)).toEqual([]);
+    expect(generated(m, TypeUrl.Secret, [sdsName])).toEqual([]);
+    expect(generated(m, TypeUrl.Secret)).toEqual([]);
   });
 });
 

@@ -13,6 +13,7 @@ import type { GatewayServer, GatewaySpec, HTTPRoute, VirtualServiceSpec } from '
 import type { KindName } from '../../model/kinds.js';
 import type { KubeObject } from '../../model/kube.js';
 import type { ModelSnapshot } from '../../model/meshModel.js';
+import { gatewayApiCredentialName } from '../credentials.js';
 import { condition } from './conditions.js';
 import { routeHostnames } from './hostnames.js';
 import { selectorMatches } from './labelSelector.js';
@@ -132,11 +133,9 @@ function listenerTls(
   if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret') {
     return { problem: { reason: 'InvalidCertificateRef', message: `certificateRef ${ref.group ?? ''}/${ref.kind} ${ref.name}: only core Secrets are supported` } };
   }
+  // The spec's RefNotPermitted (not InvalidCertificateRef) for a reference no ReferenceGrant allows.
   if (!grants({ group: gatewayApiGroup, kind: 'Gateway', namespace: gatewayNamespace }, { group: '', kind: 'Secret', namespace, name: ref.name })) {
     return { problem: { reason: 'RefNotPermitted', message: `${what} is in another namespace and no ReferenceGrant in ${namespace} allows it` } };
-  }
-  if (namespace !== gatewayNamespace) {
-    return { problem: { reason: 'InvalidCertificateRef', message: `${what}: meshd serves gateway certificates only from the Gateway's own namespace` } };
   }
   const secret = snapshot.get('Secret')?.get(`${namespace}/${ref.name}`)?.object as { data?: Record<string, unknown>; stringData?: Record<string, unknown> } | undefined;
   if (!secret) return { problem: { reason: 'InvalidCertificateRef', message: `${what} not found` } };
@@ -144,7 +143,8 @@ function listenerTls(
   if (!((has('tls.crt') && has('tls.key')) || (has('cert') && has('key')))) {
     return { problem: { reason: 'InvalidCertificateRef', message: `${what} has no certificate and key (tls.crt and tls.key)` } };
   }
-  return { tls: { mode: 'SIMPLE', credentialName: ref.name } };
+  // istiod's name for it; the router's SDS serves it because this generated server names it.
+  return { tls: { mode: 'SIMPLE', credentialName: gatewayApiCredentialName(namespace, ref.name) } };
 }
 
 /** Listeners sharing a port must agree on the protocol family and differ in hostname (the spec's Conflicted). */
