@@ -332,6 +332,26 @@ spec: {gatewayClassName: other, listeners: [{name: http, port: 80, protocol: HTT
     const routes = rdsOf(m, 'http.80')[0].virtualHosts.find((v: any) => v.domains.includes('shop.example.com')).routes;
     expect(routes[0].match.pathSeparatedPrefix).toBe('/old');
     expect(routes[0].redirect).toEqual({ prefixRewrite: '/new', responseCode: 'PERMANENT_REDIRECT' });
+
+    // A VirtualService a user wrote keeps its uri as the path, marker and all (istiod: gateway semantics only).
+    const istio = mesh(`apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: plain, namespace: ingress}
+spec:
+  selector: {gateway.networking.k8s.io/gateway-name: edge}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [shop.example.com]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: plain, namespace: ingress}
+spec:
+  hosts: [shop.example.com]
+  gateways: [plain]
+  http: [{redirect: {uri: "%PREFIX()%/new"}}]
+`);
+    const plain = rdsOf(istio, 'http.80')[0].virtualHosts.find((v: any) => v.domains.includes('shop.example.com')).routes;
+    expect(plain[0].redirect.pathRedirect).toBe('%PREFIX()%/new');
+    expect(plain[0].redirect.prefixRewrite).toBeUndefined();
   });
 
   it('counts a route once in attachedRoutes, and its rules once, when two parentRefs select the same listener', () => {

@@ -16,7 +16,7 @@ import { SidecarGenerator, encodedOutboundClusters } from '../sidecar/generator.
 import { outboundClusters } from '../sidecar/clusters.js';
 import { gatewayListeners } from './listeners.js';
 import { buildGatewayRouteConfiguration } from './routes.js';
-import { authorizedSecrets, buildCredentialSecret, credentialSecretKeys, referencedCredentialNames } from './secrets.js';
+import { authorizedSecrets, buildCredentialSecret, credentialSecretKeys, describeSecrets, referencedCredentialNames } from './secrets.js';
 import { secretObject } from '../../../push/credentials.js';
 import { proxyHcmTelemetry } from '../common/telemetry.js';
 import { proxyEnvoyFilters, type EnvoyFilterPatch } from '../../../push/envoyFilters.js';
@@ -188,9 +188,7 @@ export class GatewayGenerator implements ResourceGenerator {
         .map((n) => buildGatewayRouteConfiguration(context, proxy, merged, n))
         .filter((r): r is Json => r !== undefined)
         .map((r) => patchRouteConfiguration('GATEWAY', envoyFilters, r, { servicePorts: servicePorts(merged) }, applied)),
-      secrets: authorizedSecrets(referencedCredentialNames(merged, proxy.namespace), proxy.namespace, referencedCredentialNames(merged, proxy.namespace))
-        .map(({ resourceName, secret }) => buildCredentialSecret(context, secret, resourceName))
-        .filter((s): s is Json => s !== undefined),
+      secrets: describeSecrets(context, merged, proxy.namespace),
     };
   }
 

@@ -61,3 +61,11 @@ export function credentialSecretKeys(merged: MergedGateway, proxyNamespace: stri
   }
   return [...keys].sort();
 }
+
+/** Every secret the merged gateway's servers use, unencoded and uncached (describe). */
+export function describeSecrets(context: PushContext, merged: MergedGateway, proxyNamespace: string): Json[] {
+  const referenced = referencedCredentialNames(merged, proxyNamespace);
+  return authorizedSecrets(referenced, proxyNamespace, referenced)
+    .map(({ resourceName, secret }) => buildCredentialSecret(context, secret, resourceName))
+    .filter((s): s is Json => s !== undefined);
+}
