@@ -237,7 +237,7 @@ export function referencedSecrets(dump: Json): Json[] {
         const name = String(s.name ?? '');
         if (name && !found.has(name)) {
           const validation = key === 'validationContextSdsSecretConfig';
-          found.set(name, { name, type: validation ? (name.startsWith('kubernetes://') ? 'CA' : 'ROOTCA') : 'Cert Chain', sdsConfig: s.sdsConfig ?? null });
+          found.set(name, { name, type: validation ? (/^kubernetes(-gateway)?:\/\//.test(name) ? 'CA' : 'ROOTCA') : 'Cert Chain', sdsConfig: s.sdsConfig ?? null });
         }
       }
     }

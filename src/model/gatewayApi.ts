@@ -9,6 +9,8 @@ export const istioGatewayController = 'istio.io/gateway-controller';
 export const gatewayNameLabel = 'gateway.networking.k8s.io/gateway-name';
 /** istiod's annotation on VirtualServices generated from routes: Gateway API matching semantics apply. */
 export const routeSemanticsAnnotation = 'internal.istio.io/route-semantics';
+/** istiod's prefix on a generated redirect `uri` meaning "replace the matched prefix" (RequestRedirect ReplacePrefixMatch). */
+export const prefixRedirectMarker = '%PREFIX()%';
 
 export interface GatewayClassSpec {
   controllerName?: string;

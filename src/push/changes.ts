@@ -14,8 +14,8 @@ import { TypeUrl } from '../xds/resource.js';
 import type { PushRequest } from '../xds/server/types.js';
 import { hostMatches, labelsMatch, resolveShortName } from './hosts.js';
 import { appliesToMesh, type PushContext } from './pushContext.js';
-import { credentialOf, gatewaysForProxy, serverTls } from './gateways.js';
-import { caCertSuffix, caCredential, certificateCredential } from './credentials.js';
+import { gatewaysForProxy, serverCredential, serverTls } from './gateways.js';
+import { caCertSuffix, caCredential, certificateCredential, type CredentialReference } from './credentials.js';
 
 const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS, Secret: SDS } = TypeUrl;
 
@@ -176,25 +176,29 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
 }
 
 /**
- * A Secret reaches only the routers of its namespace whose Gateways name it
- * as credentialName (`NAME`, or `NAME-cacert` for the CA): SDS for the new
- * bytes, and LDS only when the credential's validity changed (its servers'
- * chains appear or disappear with it). Only results reading the Secret are
- * dropped. Any other Secret changes nothing.
+ * A Secret reaches only the routers whose Gateways' credentials read it
+ * (`NAME`, or `NAME-cacert` for the CA): credentialName in the router's own
+ * namespace, or a Gateway API certificateRef allowed into the Secret's
+ * namespace. SDS for the new bytes, and LDS only when the credential's
+ * validity changed (its servers' chains appear or disappear with it). Only
+ * results reading the Secret are dropped. Any other Secret changes nothing.
  */
 function secretImpact(change: ModelChange, previous: PushContext, next: PushContext, reason: string): ChangeImpact {
   const credential = change.name.endsWith(caCertSuffix) ? change.name.slice(0, -caCertSuffix.length) : change.name;
   const names = new Set([change.name, credential]);
+  const reads = (ref: CredentialReference | undefined): boolean => ref !== undefined && !ref.problem && ref.namespace === change.namespace && names.has(ref.name);
   const uses = (context: PushContext, proxy: Proxy): boolean =>
-    gatewaysForProxy(context, proxy).some((g) => (g.spec.servers ?? []).some((s) => names.has(credentialOf(serverTls(s)) ?? '')));
-  const named = (context: PushContext): boolean => context.gateways.some((g) => (g.spec.servers ?? []).some((s) => names.has(credentialOf(serverTls(s)) ?? '')));
+    gatewaysForProxy(context, proxy).some((g) => (g.spec.servers ?? []).some((s) => reads(serverCredential(g, serverTls(s), proxy.namespace))));
+  // Whether any server could read it, for a router of the Secret's namespace (plain names) or by its namespace (Gateway API).
+  const named = (context: PushContext): boolean =>
+    context.gateways.some((g) => (g.spec.servers ?? []).some((s) => reads(serverCredential(g, serverTls(s), change.namespace))));
   if (!named(previous) && !named(next)) return { types: none, affects: () => false, reason };
   const validity = (context: PushContext): string =>
     [...names].map((n) => `${certificateCredential(context, change.namespace, n).ok}/${caCredential(context, change.namespace, n).ok}`).join(',');
   const chainsChange = validity(previous) !== validity(next);
   return {
     types: new Set(chainsChange ? [SDS, LDS] : [SDS]),
-    affects: (proxy) => proxy.type === 'router' && proxy.namespace === change.namespace && (uses(next, proxy) || uses(previous, proxy)),
+    affects: (proxy) => proxy.type === 'router' && (uses(next, proxy) || uses(previous, proxy)),
     reason,
     secretsOf: [...names].map((name) => ({ namespace: change.namespace, name })),
   };

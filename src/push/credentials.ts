@@ -1,8 +1,13 @@
 // Gateway credentials (a server's credentialName) read from Kubernetes
 // Secrets the way istiod's secret controller reads them: `tls.crt`/`tls.key`
 // (and `ca.crt`) of a kubernetes.io/tls Secret, or the generic
-// `cert`/`key`/`cacert` keys. A gateway only ever gets Secrets of its own
-// namespace. SDS names are `kubernetes://NAME` and `kubernetes://NAME-cacert`.
+// `cert`/`key`/`cacert` keys. An Istio Gateway's credentialName reads the
+// gateway's own namespace: SDS names `kubernetes://NAME` and
+// `kubernetes://NAME-cacert`. A Gateway API listener's certificateRef is
+// named as istiod names it, `kubernetes-gateway://NAMESPACE/NAME`; only the
+// translation writes such names for another namespace, and only when a
+// ReferenceGrant allows it, so a gateway is served one only when a server
+// generated from a Gateway API listener names it.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { KubeObject } from '../model/kube.js';
 import type { PushContext } from './pushContext.js';
@@ -11,7 +16,45 @@ import type { PushContext } from './pushContext.js';
 import { memo, secretResultKey } from './contextMemo.js';
 
 export const credentialPrefix = 'kubernetes://';
+/** istiod's scheme for Gateway API certificateRefs (credentials.KubernetesGatewaySecretType). */
+export const gatewayApiCredentialPrefix = 'kubernetes-gateway://';
 export const caCertSuffix = '-cacert';
+
+/** The credentialName (and SDS name) istiod gives a Gateway API certificateRef. */
+export const gatewayApiCredentialName = (namespace: string, name: string): string => `${gatewayApiCredentialPrefix}${namespace}/${name}`;
+
+/** The SDS name of a server's credentialName: `kubernetes-gateway://NS/NAME` as is, else `kubernetes://NAME`. */
+export const credentialResourceName = (credentialName: string): string =>
+  credentialName.startsWith(gatewayApiCredentialPrefix) ? credentialName : `${credentialPrefix}${credentialName}`;
+
+/** The Secret a server's credentialName reads for a gateway, and its SDS name; `problem` when the gateway may not read it. */
+export interface CredentialReference {
+  /** SDS name of the certificate (the CA's is this plus `-cacert`). */
+  readonly resourceName: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly problem?: string;
+}
+
+/**
+ * Resolves a server's credentialName for a gateway proxy of `proxyNamespace`:
+ * a plain name reads the proxy's namespace; `kubernetes-gateway://NS/NAME`
+ * another namespace only for a server generated from a Gateway API listener
+ * (`fromGatewayApi`), whose ReferenceGrant the translation checked.
+ */
+export function credentialReference(credentialName: string, proxyNamespace: string, fromGatewayApi: boolean): CredentialReference {
+  if (!credentialName.startsWith(gatewayApiCredentialPrefix)) {
+    return { resourceName: credentialResourceName(credentialName), namespace: proxyNamespace, name: credentialName };
+  }
+  const [namespace = '', name = '', ...rest] = credentialName.slice(gatewayApiCredentialPrefix.length).split('/');
+  if (!namespace || !name || rest.length > 0) {
+    return { resourceName: credentialName, namespace: proxyNamespace, name: '', problem: `credentialName ${credentialName} is not of the form ${gatewayApiCredentialPrefix}NAMESPACE/NAME` };
+  }
+  if (namespace !== proxyNamespace && !fromGatewayApi) {
+    return { resourceName: credentialName, namespace, name, problem: `credentialName ${credentialName} names a Secret of namespace ${namespace}: only a Gateway API listener allowed by a ReferenceGrant may use another namespace's Secret` };
+  }
+  return { resourceName: credentialName, namespace, name };
+}
 
 export interface CertificateCredential {
   readonly certificateChain: Buffer;
@@ -83,6 +126,25 @@ export function caCredential(context: PushContext, namespace: string, name: stri
     }
     return { ok: false, problem: `no CA certificate for ${name} in namespace ${namespace} (key ca.crt or cacert of Secret ${name}${caCertSuffix} or ${name})` };
   });
+}
+
+/**
+ * The Secret an SDS name a gateway asks for refers to, when the gateway may
+ * have it: `kubernetes://` names of its own namespace, and
+ * `kubernetes-gateway://` names only among `verified`, the names its own
+ * servers use (istiod's VerifiedCertificateReferences).
+ */
+export function authorizedCredential(
+  resourceName: string, proxyNamespace: string, verified: ReadonlySet<string>,
+): { namespace: string; name: string; ca: boolean } | undefined {
+  if (resourceName.startsWith(gatewayApiCredentialPrefix)) {
+    if (!verified.has(resourceName)) return undefined;
+    const ca = resourceName.endsWith(caCertSuffix) && verified.has(resourceName.slice(0, -caCertSuffix.length));
+    const ref = credentialReference(ca ? resourceName.slice(0, -caCertSuffix.length) : resourceName, proxyNamespace, true);
+    return ref.problem ? undefined : { namespace: ref.namespace, name: ref.name, ca };
+  }
+  const parsed = parseCredentialName(resourceName, proxyNamespace);
+  return parsed ? { namespace: proxyNamespace, ...parsed } : undefined;
 }
 
 /** The Secret a credential SDS name refers to, relative to the requesting proxy's namespace; undefined for names of other namespaces or forms. */

@@ -9,6 +9,7 @@ import { isHttpProtocol, parseProtocol } from '../model/protocol.js';
 import type { Proxy } from '../model/proxy.js';
 import { labelsMatch } from './hosts.js';
 import type { ConfigEntry, PushContext } from './pushContext.js';
+import { credentialReference, type CredentialReference } from './credentials.js';
 
 export type GatewayTlsMode = 'PASSTHROUGH' | 'SIMPLE' | 'MUTUAL' | 'AUTO_PASSTHROUGH' | 'ISTIO_MUTUAL' | 'OPTIONAL_MUTUAL';
 
@@ -148,6 +149,12 @@ export function mergeGateways(context: PushContext, proxy: Proxy): MergedGateway
 export function credentialOf(tls: ServerTls | undefined): string | undefined {
   if (!tls?.credentialName || isPassthrough(tls) || tls.mode === 'ISTIO_MUTUAL') return undefined;
   return tls.credentialName;
+}
+
+/** The Secret a server's credential reads for a gateway proxy of `proxyNamespace` (see credentialReference); undefined without one. */
+export function serverCredential(gateway: Pick<ConfigEntry<GatewaySpec>, 'kind'>, tls: ServerTls | undefined, proxyNamespace: string): CredentialReference | undefined {
+  const credential = credentialOf(tls);
+  return credential === undefined ? undefined : credentialReference(credential, proxyNamespace, gateway.kind === 'KubernetesGateway');
 }
 
 /** True for modes that verify client certificates with the credential's CA. */

@@ -82,7 +82,7 @@ describe.skipIf(!realApiServerAvailable)('Gateway API on a real API server', () 
       // No ReferenceGrant: the route to payments answers 500 instead.
       expect(routes).not.toContain('payments.payments');
       client.ack(rds, [httpsRoute, 'http.8080']);
-      const names = ['kubernetes://shop-example-com-tls'];
+      const names = ['kubernetes-gateway://ingress/shop-example-com-tls']; // istiod's name for a certificateRef, as the listener names it
       client.request(TypeUrl.Secret, { names });
       const sds = await client.next(20_000);
       expect(sds.resources.map((r) => r.name)).toEqual(names);

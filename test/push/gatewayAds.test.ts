@@ -2,7 +2,9 @@
 // config directory: listeners, routes and credentialName certificates over
 // SDS on the gateway's own stream; Secret rotation reaches only the gateways
 // using the Secret; a Secret of another namespace is never served; a Secret
-// deleted while in use drops only its server's chain.
+// deleted while in use drops only its server's chain; a Gateway API
+// listener's certificateRef to another namespace is served only while a
+// ReferenceGrant allows it.
 import { afterEach, describe, expect, it } from 'vitest';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -124,7 +126,7 @@ async function connectGateway(address: string, node: TestNode): Promise<Gateway>
   const lds = await nextAcked();
   const text = JSON.stringify(lds.resources.map((r) => r.body));
   const rdsNames = [...new Set([...text.matchAll(/"routeConfigName":"([^"]+)"/g)].map((m) => m[1]!))];
-  const sdsNames = [...new Set([...text.matchAll(/"name":"(kubernetes:\/\/[^"]+)"/g)].map((m) => m[1]!))];
+  const sdsNames = [...new Set([...text.matchAll(/"name":"(kubernetes(?:-gateway)?:\/\/[^"]+)"/g)].map((m) => m[1]!))];
   subscribed.set(TypeUrl.RouteConfiguration, rdsNames);
   subscribed.set(TypeUrl.Secret, sdsNames);
   client.request(TypeUrl.RouteConfiguration, { names: rdsNames });
@@ -274,5 +276,80 @@ describe('gateways over ADS', () => {
     const dump = await (await fetch(`${httpUrl}/debug/config_dump?proxyID=ingress-1.istio-system`)).text();
     expect(dump).toContain('[redacted]');
     expect(dump).not.toContain(b64(shop.key));
+  });
+});
+
+describe('Gateway API certificateRefs to another namespace over ADS', () => {
+  const shop = opensslServingCertificate('shop.example.com');
+  const sdsName = 'kubernetes-gateway://shop/shop-cert';
+  const edge = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: ingress}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: https, port: 443, protocol: HTTPS, hostname: shop.example.com, tls: {certificateRefs: [{name: shop-cert, namespace: shop}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ingress}
+spec: {clusterIP: 10.96.1.11, selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: ingress}
+spec:
+  parentRefs: [{name: edge}]
+  rules: [{backendRefs: [{name: web, port: 80}]}]
+`;
+  const grant = `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: edge-certs, namespace: shop}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: ingress}]
+  to: [{group: "", kind: Secret, name: shop-cert}]
+`;
+  const edgeNode = () => routerNode('edge-1', 'ingress', { 'gateway.networking.k8s.io/gateway-name': 'edge' });
+
+  it('serves the Secret while a ReferenceGrant allows it, pushes its rotation, and takes it and the chain away when the grant goes', async () => {
+    const { dir, xdsAddress } = await startMeshd({ 'edge.yaml': edge, 'shop-cert.yaml': tlsSecret('shop-cert', 'shop', shop), 'grant.yaml': grant });
+    const router = await connectGateway(xdsAddress, edgeNode());
+    expect(router.lds.resources.map((r) => r.name)).toEqual(['0.0.0.0_443']);
+    expect(chainsOf(router.lds, '0.0.0.0_443')).toEqual([['shop.example.com']]);
+    expect(router.sds.resources.map((r) => r.name)).toEqual([sdsName]);
+    const served = secretBody(router.sds, sdsName)!.tlsCertificate!;
+    expect(Buffer.from(served.certificateChain!.inlineBytes!, 'base64').toString()).toBe(shop.cert);
+    expect(Buffer.from(served.privateKey!.inlineBytes!, 'base64').toString()).toBe(shop.key);
+
+    // A rotated Secret reaches the router of the other namespace that reads it.
+    const renewed = opensslServingCertificate('shop.example.com');
+    await writeFile(path.join(dir, 'shop-cert.yaml'), tlsSecret('shop-cert', 'shop', renewed));
+    const rotated = await router.nextAcked();
+    expect(shortType(rotated.typeUrl)).toBe('Secret');
+    expect(Buffer.from(secretBody(rotated, sdsName)!.tlsCertificate!.certificateChain!.inlineBytes!, 'base64').toString()).toBe(renewed.cert);
+
+    await rm(path.join(dir, 'grant.yaml'));
+    // The listener loses its only chain, and the still-subscribed secret is no longer sent; in either order.
+    const seen = new Map<string, ReceivedResponse>();
+    while (!seen.has('Listener') || !seen.has('Secret')) {
+      const response = await router.nextAcked();
+      seen.set(shortType(response.typeUrl), response);
+    }
+    expect(seen.get('Listener')!.resources).toEqual([]);
+    expect(seen.get('Secret')!.resources).toEqual([]);
+  });
+
+  it('never serves it without a grant, whatever name the router asks for', async () => {
+    const { xdsAddress } = await startMeshd({ 'edge.yaml': edge, 'shop-cert.yaml': tlsSecret('shop-cert', 'shop', shop) });
+    const router = new AdsTestClient(xdsAddress, 'sotw', edgeNode());
+    cleanups.push(async () => router.close());
+    router.request(TypeUrl.Listener);
+    const lds = await router.next();
+    expect(lds.resources).toEqual([]);
+    router.ack(lds);
+    router.request(TypeUrl.Secret, { names: [sdsName, 'kubernetes://shop/shop-cert', 'kubernetes://shop-cert'] });
+    const sds = await router.next();
+    expect(shortType(sds.typeUrl)).toBe('Secret');
+    expect(sds.resources).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import { GatewayGenerator } from '../../src/xds/gen/gateway/generator.js';
 import { TypeUrl, decodeAnyToJson } from '../../src/xds/resource.js';
 import { analyzeMesh } from '../../src/analysis/index.js';
 import { loadGoldenMesh, meshFromYaml } from '../support/goldenMesh.js';
+import { opensslServingCertificate } from '../support/ca.js';
 
 const resolve: ResolveBackend = (ref) => ({ ok: true, destination: { host: `${ref.name}.${ref.namespace ?? 'shop'}.svc.cluster.local`, port: { number: ref.port ?? 80 } } });
 
@@ -140,6 +141,68 @@ describe('route rules', () => {
   });
 });
 
+describe('cross-namespace certificateRefs', () => {
+  const pair = opensslServingCertificate('shop.example.com');
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  const secret = (name: string) => `apiVersion: v1
+kind: Secret
+metadata: {name: ${name}, namespace: shop}
+type: kubernetes.io/tls
+data: {tls.crt: ${b64(pair.cert)}, tls.key: ${b64(pair.key)}}
+`;
+  const grant = (from: { kind: string; namespace: string }, toName?: string) => `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: certs, namespace: shop}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: ${from.kind}, namespace: ${from.namespace}}]
+  to: [{group: "", kind: Secret${toName ? `, name: ${toName}` : ''}}]
+`;
+  const https = `  - {name: https, port: 443, protocol: HTTPS, hostname: shop.example.com, tls: {certificateRefs: [{name: shop-cert, namespace: shop}]}}`;
+  const sdsName = 'kubernetes-gateway://shop/shop-cert';
+  const generated = (m: ReturnType<typeof mesh>, typeUrl: string, names: string[] = []) =>
+    (new GatewayGenerator(() => m.context).generate(m.routers[0]!, { typeUrl, wildcard: names.length === 0, names: new Set(names) }) ?? []).map((r) => ({ name: r.name, body: decodeAnyToJson(r.any) as any }));
+
+  it('serves a Secret of another namespace only when a ReferenceGrant there allows the Gateway, under istiod\'s kubernetes-gateway:// name', () => {
+    const granted = mesh(gateway(https), secret('shop-cert'), secret('other-cert'), grant({ kind: 'Gateway', namespace: 'ingress' }, 'shop-cert'));
+    expect(listenerConditions(granted.context.gatewayApi.statuses, 'https')).toMatchObject({ ResolvedRefs: 'True/ResolvedRefs', Programmed: 'True/Programmed' });
+    expect(granted.context.gatewayApi.gateways.map((g) => g.spec.servers![0]!.tls)).toEqual([{ mode: 'SIMPLE', credentialName: sdsName }]);
+    const lds = JSON.stringify(generated(granted, TypeUrl.Listener));
+    expect(lds).toContain(`"name":"${sdsName}"`);
+    const sds = generated(granted, TypeUrl.Secret, [sdsName, 'kubernetes-gateway://shop/other-cert', 'kubernetes://shop/shop-cert', 'kubernetes://shop-cert']);
+    // Only the name its own server uses: not the namespace's other Secrets, not other spellings.
+    expect(sds.map((r) => r.name)).toEqual([sdsName]);
+    expect(Buffer.from(sds[0]!.body.tlsCertificate.certificateChain.inlineBytes, 'base64').toString()).toBe(pair.cert);
+    expect(generated(granted, TypeUrl.Secret).map((r) => r.name)).toEqual([sdsName]);
+  });
+
+  it('refuses it (RefNotPermitted, no listener, no secret) without a grant, with a grant for another Secret or another kind', () => {
+    for (const grants of [[], [grant({ kind: 'Gateway', namespace: 'ingress' }, 'other-cert')], [grant({ kind: 'HTTPRoute', namespace: 'ingress' })], [grant({ kind: 'Gateway', namespace: 'other' })]]) {
+      const m = mesh(gateway(https), secret('shop-cert'), ...grants);
+      expect(listenerConditions(m.context.gatewayApi.statuses, 'https')).toMatchObject({ ResolvedRefs: 'False/RefNotPermitted', Programmed: 'False/Invalid' });
+      expect(m.context.gatewayApi.gateways).toEqual([]);
+      expect(generated(m, TypeUrl.Listener)).toEqual([]);
+      expect(generated(m, TypeUrl.Secret, [sdsName, 'kubernetes://shop/shop-cert'])).toEqual([]);
+    }
+  });
+
+  it('keeps an Istio Gateway\'s credentialName to its own namespace, whatever the ReferenceGrants', () => {
+    const istioGateway = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: sneaky, namespace: ingress}
+spec:
+  selector: {gateway.networking.k8s.io/gateway-name: edge}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [shop.example.com]
+    tls: {mode: SIMPLE, credentialName: "${sdsName}"}
+`;
+    const m = mesh(istioGateway, secret('shop-cert'), grant({ kind: 'Gateway', namespace: 'ingress' }));
+    expect(generated(m, TypeUrl.Listener)).toEqual([]);
+    expect(generated(m, TypeUrl.Secret, [sdsName])).toEqual([]);
+    expect(generated(m, TypeUrl.Secret)).toEqual([]);
+  });
+});
+
 describe('Gateway API translation and status', () => {
   const http = `  - {name: http, port: 80, protocol: HTTP, hostname: "*.example.com"}`;
 
@@ -253,6 +316,58 @@ spec: {gatewayClassName: other, listeners: [{name: http, port: 80, protocol: HTT
     const context = mesh(foreign).context;
     expect(context.gatewayApi.gateways).toEqual([]);
     expect(context.gatewayApi.statuses.map((s) => `${s.kind}/${s.name}`)).toEqual(['GatewayClass/istio']);
+  });
+
+  const rdsOf = (m: ReturnType<typeof mesh>, name: string) =>
+    (new GatewayGenerator(() => m.context).generate(m.routers[0]!, { typeUrl: TypeUrl.RouteConfiguration, wildcard: false, names: new Set([name]) }) ?? []).map((r) => decodeAnyToJson(r.any) as any);
+
+  it('redirects with ReplacePrefixMatch as istiod does: Envoy prefixRewrite swaps the matched prefix', () => {
+    const redirect = route('ingress', `  parentRefs: [{name: edge}]
+  hostnames: [shop.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /old}}]
+    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 308}}]`);
+    const m = mesh(gateway(http), redirect);
+    expect(parentConditions(m.context.gatewayApi.statuses)).toEqual({ Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs' });
+    const routes = rdsOf(m, 'http.80')[0].virtualHosts.find((v: any) => v.domains.includes('shop.example.com')).routes;
+    expect(routes[0].match.pathSeparatedPrefix).toBe('/old');
+    expect(routes[0].redirect).toEqual({ prefixRewrite: '/new', responseCode: 'PERMANENT_REDIRECT' });
+
+    // A VirtualService a user wrote keeps its uri as the path, marker and all (istiod: gateway semantics only).
+    const istio = mesh(`apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: plain, namespace: ingress}
+spec:
+  selector: {gateway.networking.k8s.io/gateway-name: edge}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [shop.example.com]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: plain, namespace: ingress}
+spec:
+  hosts: [shop.example.com]
+  gateways: [plain]
+  http: [{redirect: {uri: "%PREFIX()%/new"}}]
+`);
+    const plain = rdsOf(istio, 'http.80')[0].virtualHosts.find((v: any) => v.domains.includes('shop.example.com')).routes;
+    expect(plain[0].redirect.pathRedirect).toBe('%PREFIX()%/new');
+    expect(plain[0].redirect.prefixRewrite).toBeUndefined();
+  });
+
+  it('counts a route once in attachedRoutes, and its rules once, when two parentRefs select the same listener', () => {
+    const twice = route('ingress', `  parentRefs: [{name: edge}, {name: edge, sectionName: http}]
+  hostnames: [shop.example.com]
+  rules: [{backendRefs: [{name: web, namespace: ingress, port: 80}]}]`);
+    const web = `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ingress}
+spec: {clusterIP: 10.96.1.11, ports: [{name: http, port: 80}]}
+`;
+    const m = mesh(gateway(http), twice, web);
+    const status = statusOf(m.context.gatewayApi.statuses, 'HTTPRoute', 'web');
+    expect(status.parents.map((p: any) => p.conditions[0].reason)).toEqual(['Accepted', 'Accepted']);
+    expect(statusOf(m.context.gatewayApi.statuses, 'KubernetesGateway', 'edge').listeners[0].attachedRoutes).toBe(1);
+    expect(m.context.gatewayApi.virtualServices.map((vs) => vs.spec.http?.length)).toEqual([1]);
   });
 
   it('keeps the generated Gateways and VirtualServices out of analysis (they name no stored object)', () => {

@@ -26,7 +26,7 @@ export interface GoldenSuite {
   dir: string;
   generatorFor(mesh: GoldenMesh): GoldenGenerator;
   proxiesOf(mesh: GoldenMesh): Proxy[];
-  /** Also ask for the `kubernetes://` secrets the listeners name (gateways' credentialName). */
+  /** Also ask for the `kubernetes://` and `kubernetes-gateway://` secrets the listeners name (gateways' credentialName). */
   secrets?: boolean;
 }
 
@@ -57,7 +57,7 @@ export function goldenSuite(suite: GoldenSuite): void {
             const routeNames = [...new Set([...text.matchAll(/"routeConfigName":"([^"]+)"/g)].map((m) => m[1]!))];
             const routes = generator.generate(proxy, named(TypeUrl.RouteConfiguration, routeNames), request)!;
             // Envoy asks for the secrets its listeners name over ADS (credentialName), not the agent's.
-            const secretNames = [...new Set([...text.matchAll(/"name":"(kubernetes:\/\/[^"]+)"/g)].map((m) => m[1]!))];
+            const secretNames = [...new Set([...text.matchAll(/"name":"(kubernetes(?:-gateway)?:\/\/[^"]+)"/g)].map((m) => m[1]!))];
             const secrets = suite.secrets ? generator.generate(proxy, named(TypeUrl.Secret, secretNames), request)! : [];
             const clusterJson = clusters.map((c) => decodeAnyToJson(c.any));
             const edsNames = clusterJson.filter((c) => c.type === 'EDS').map((c) => String(c.name));

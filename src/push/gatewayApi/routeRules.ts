@@ -3,6 +3,7 @@
 // precedence can order them), filters as headers/redirect/rewrite/mirrors,
 // weighted backendRefs as destinations, timeouts as the route timeout. A
 // rule whose backends are all invalid answers 500, as the spec requires.
+import { prefixRedirectMarker } from '../../model/gatewayApi.js';
 import type { BackendRef, GrpcRouteMatch, GrpcRouteRule, HeaderMatch, HeaderModifier, HttpRouteMatch, HttpRouteRule, RouteFilter } from '../../model/gatewayApi.js';
 import type { Destination, HeaderOperations, HTTPMatchRequest, HTTPRoute, HTTPRouteDestination, StringMatch } from '../../model/istio.js';
 
@@ -117,9 +118,10 @@ function applyFilters(filters: readonly RouteFilter[] | undefined, route: HTTPRo
           ...(r.hostname ? { authority: r.hostname } : {}),
           ...(r.port ? { port: r.port } : {}),
           ...(r.path?.type === 'ReplaceFullPath' && r.path.replaceFullPath !== undefined ? { uri: r.path.replaceFullPath } : {}),
+          // istiod's marker: the route generator turns it into Envoy's prefixRewrite (gateway semantics only).
+          ...(r.path?.type === 'ReplacePrefixMatch' && r.path.replacePrefixMatch !== undefined ? { uri: `${prefixRedirectMarker}${r.path.replacePrefixMatch}` } : {}),
           redirectCode: r.statusCode ?? 302,
         };
-        if (r.path?.type === 'ReplacePrefixMatch') problems.push({ reason: 'UnsupportedValue', message: 'RequestRedirect with path ReplacePrefixMatch is not supported by meshd' });
         break;
       }
       case 'URLRewrite': {

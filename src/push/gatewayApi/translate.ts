@@ -13,6 +13,7 @@ import type { GatewayServer, GatewaySpec, HTTPRoute, VirtualServiceSpec } from '
 import type { KindName } from '../../model/kinds.js';
 import type { KubeObject } from '../../model/kube.js';
 import type { ModelSnapshot } from '../../model/meshModel.js';
+import { gatewayApiCredentialName } from '../credentials.js';
 import { condition } from './conditions.js';
 import { routeHostnames } from './hostnames.js';
 import { selectorMatches } from './labelSelector.js';
@@ -58,7 +59,8 @@ interface ListenerState {
   readonly conditions: Condition[];
   /** The generated Istio Gateway, when the listener is programmed. */
   readonly generated?: string;
-  attachedRoutes: number;
+  /** Routes attached (kind/namespace/name): the spec counts a route once however many of its parentRefs select the listener. */
+  readonly attachedRoutes: Set<string>;
 }
 
 interface GatewayState {
@@ -130,11 +132,9 @@ function listenerTls(
   if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret') {
     return { problem: { reason: 'InvalidCertificateRef', message: `certificateRef ${ref.group ?? ''}/${ref.kind} ${ref.name}: only core Secrets are supported` } };
   }
+  // The spec's RefNotPermitted (not InvalidCertificateRef) for a reference no ReferenceGrant allows.
   if (!grants({ group: gatewayApiGroup, kind: 'Gateway', namespace: gatewayNamespace }, { group: '', kind: 'Secret', namespace, name: ref.name })) {
     return { problem: { reason: 'RefNotPermitted', message: `${what} is in another namespace and no ReferenceGrant in ${namespace} allows it` } };
-  }
-  if (namespace !== gatewayNamespace) {
-    return { problem: { reason: 'InvalidCertificateRef', message: `${what}: meshd serves gateway certificates only from the Gateway's own namespace` } };
   }
   const secret = snapshot.get('Secret')?.get(`${namespace}/${ref.name}`)?.object as { data?: Record<string, unknown>; stringData?: Record<string, unknown> } | undefined;
   if (!secret) return { problem: { reason: 'InvalidCertificateRef', message: `${what} not found` } };
@@ -142,7 +142,8 @@ function listenerTls(
   if (!((has('tls.crt') && has('tls.key')) || (has('cert') && has('key')))) {
     return { problem: { reason: 'InvalidCertificateRef', message: `${what} has no certificate and key (tls.crt and tls.key)` } };
   }
-  return { tls: { mode: 'SIMPLE', credentialName: ref.name } };
+  // istiod's name for it; the router's SDS serves it because this generated server names it.
+  return { tls: { mode: 'SIMPLE', credentialName: gatewayApiCredentialName(namespace, ref.name) } };
 }
 
 /** Listeners sharing a port must agree on the protocol family and differ in hostname (the spec's Conflicted). */
@@ -212,7 +213,7 @@ function listenerStates(gateway: KubeObject, snapshot: ModelSnapshot, grants: Gr
       };
       generated.push({ kind: 'KubernetesGateway', namespace, name, spec, object });
     }
-    return { listener, supportedKinds: kinds, conditions, ...(name ? { generated: name } : {}), attachedRoutes: 0 };
+    return { listener, supportedKinds: kinds, conditions, ...(name ? { generated: name } : {}), attachedRoutes: new Set() };
   });
 }
 
@@ -251,7 +252,7 @@ function gatewayStatus(state: GatewayState, snapshot: ModelSnapshot): Record<str
         ? condition('Programmed', true, 'Programmed', `the Gateway is programmed; Service ${service!.metadata.namespace}/${service!.metadata.name} carries its traffic`, generation)
         : condition('Programmed', false, 'AddressNotAssigned', service ? `Service ${service.metadata.namespace}/${service.metadata.name} has no address yet` : `no Service selects the pods of Gateway ${where} (label ${gatewayNameLabel}=${state.object.metadata.name})`, generation),
     ],
-    listeners: state.listeners.map((l) => ({ name: l.listener.name, supportedKinds: l.supportedKinds, attachedRoutes: l.attachedRoutes, conditions: l.conditions })),
+    listeners: state.listeners.map((l) => ({ name: l.listener.name, supportedKinds: l.supportedKinds, attachedRoutes: l.attachedRoutes.size, conditions: l.conditions })),
   };
 }
 
@@ -351,8 +352,11 @@ export function translateGatewayApi(snapshot: ModelSnapshot, options: TranslateO
         continue;
       }
       outcome(true, 'Accepted', `attached to Gateway ${gatewayNamespace}/${parentRef.name}`);
+      const routeKey = `${kind}/${route.metadata.name}.${namespace}`;
       for (const { l, hosts } of matching) {
-        l.attachedRoutes++;
+        // Another parentRef of this route already attached it here: count it and its rules once.
+        if (l.attachedRoutes.has(routeKey)) continue;
+        l.attachedRoutes.add(routeKey);
         if (!l.generated) continue;
         for (const host of hosts) {
           const key = `${gatewayNamespace}/${l.generated}|${host}`;
@@ -361,7 +365,7 @@ export function translateGatewayApi(snapshot: ModelSnapshot, options: TranslateO
             bucket = { gatewayNamespace, generated: l.generated, host, namespace, createdAt: route.metadata.creationTimestamp, routes: [], parents: new Set() };
             buckets.set(key, bucket);
           }
-          bucket.parents.add(`${kind}/${route.metadata.name}.${namespace}`);
+          bucket.parents.add(routeKey);
           for (const c of converted) bucket.routes.push(...c.routes);
         }
       }

@@ -56,8 +56,9 @@ function serviceOfResult(kind: ServiceResultKind, key: string): string | undefin
 
 /**
  * The cache key of a gateway's listeners: `lds-gw|NAMESPACE|CREDENTIALS|DETAIL`
- * with the credentialNames its servers use, so that a Secret whose validity
- * changed drops the listeners of the gateways using it only.
+ * with the Secrets its servers' credentials read (`NAME` in NAMESPACE, or
+ * `NS/NAME`), so that a Secret whose validity changed drops the listeners of
+ * the gateways using it only.
  */
 export function gatewayListenerKey(namespace: string, credentials: readonly string[], detail: string): string {
   return `lds-gw|${namespace}|${credentials.join(',')}|${detail}`;
@@ -67,7 +68,8 @@ export function gatewayListenerKey(namespace: string, credentials: readonly stri
 function usesChangedSecret(key: string, change: ReadonlySet<string>): boolean {
   const [, namespace, credentials] = key.split('|', 3);
   if (namespace === undefined || !credentials) return false;
-  return credentials.split(',').some((c) => change.has(secretDependency(namespace, c)));
+  // A Secret name has no '/': an entry with one names its namespace too (a Gateway API certificateRef may read another).
+  return credentials.split(',').some((c) => change.has(c.includes('/') ? `${secretPrefix}${c}` : secretDependency(namespace, c)));
 }
 
 const keyTypes: ReadonlyArray<[string, string]> = [

@@ -3,6 +3,7 @@
 // mirrors, CORS and header manipulation.
 import type { CorsPolicy, Destination, HeaderOperations, HTTPFaultInjection, HTTPMatchRequest, HTTPRetry, HTTPRoute, StringMatch } from '../../../model/istio.js';
 import { toProtoDuration, type ProtoDuration } from '../../../model/duration.js';
+import { prefixRedirectMarker } from '../../../model/gatewayApi.js';
 import { labelsMatch } from '../../../push/hosts.js';
 import { PassthroughCluster, filterNames, outboundClusterName, typeUrls } from './names.js';
 import type { Json } from './json.js';
@@ -247,10 +248,12 @@ const redirectCodes: Readonly<Record<number, string>> = {
   308: 'PERMANENT_REDIRECT',
 };
 
-function redirectAction(http: HTTPRoute): Json {
+function redirectAction(http: HTTPRoute, gatewaySemantics: boolean): Json {
   const r = http.redirect!;
   const out: Json = {};
-  if (r.uri) out.pathRedirect = r.uri;
+  // Generated from a Gateway API ReplacePrefixMatch redirect: Envoy swaps the matched prefix (as istiod does).
+  if (r.uri && gatewaySemantics && r.uri.startsWith(prefixRedirectMarker)) out.prefixRewrite = r.uri.slice(prefixRedirectMarker.length);
+  else if (r.uri) out.pathRedirect = r.uri;
   if (r.authority) out.hostRedirect = r.authority;
   if (r.port) out.portRedirect = r.port;
   if (r.scheme) out.schemeRedirect = r.scheme;
@@ -275,7 +278,7 @@ export function translateHttpRoute(http: HTTPRoute, ctx: RouteContext): { routes
     const name = http.name && match?.name ? `${http.name}.${match.name}` : (http.name ?? match?.name);
     if (name) route.name = name;
     route.match = routeMatch(match, ctx.gatewaySemantics);
-    if (http.redirect) route.redirect = redirectAction(http);
+    if (http.redirect) route.redirect = redirectAction(http, ctx.gatewaySemantics === true);
     else if (http.directResponse) {
       const body = http.directResponse.body;
       route.directResponse = { status: http.directResponse.status, ...(body?.string !== undefined ? { body: { inlineString: body.string } } : body?.bytes ? { body: { inlineBytes: body.bytes } } : {}) };

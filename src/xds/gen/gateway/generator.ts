@@ -16,8 +16,8 @@ import { SidecarGenerator, encodedOutboundClusters } from '../sidecar/generator.
 import { outboundClusters } from '../sidecar/clusters.js';
 import { gatewayListeners } from './listeners.js';
 import { buildGatewayRouteConfiguration } from './routes.js';
-import { buildCredentialSecret, referencedCredentialNames } from './secrets.js';
-import { credentialPrefix, parseCredentialName, secretObject } from '../../../push/credentials.js';
+import { authorizedSecrets, buildCredentialSecret, credentialSecretKeys, describeSecrets, referencedCredentialNames } from './secrets.js';
+import { secretObject } from '../../../push/credentials.js';
 import { proxyHcmTelemetry } from '../common/telemetry.js';
 import { proxyEnvoyFilters, type EnvoyFilterPatch } from '../../../push/envoyFilters.js';
 import { patchClusters } from '../common/envoyFilterClusters.js';
@@ -121,7 +121,7 @@ export class GatewayGenerator implements ResourceGenerator {
     const tel = telemetry.key ? `|tel:${telemetry.key}` : '';
     const envoyFilters = proxyEnvoyFilters(context, proxy);
     const ef = envoyFilterKey(envoyFilters, listenerApplyTo, ['GATEWAY']);
-    const credentials = referencedCredentialNames(merged).map((n) => n.slice(credentialPrefix.length));
+    const credentials = credentialSecretKeys(merged, proxy.namespace);
     return memo(context, gatewayListenerKey(proxy.namespace, credentials, `${merged.key}${tel}${ef}`), () => {
       const { listeners, dropped } = gatewayListeners(context, proxy, merged, telemetry.outbound);
       for (const { server, reason } of dropped) {
@@ -160,19 +160,18 @@ export class GatewayGenerator implements ResourceGenerator {
   }
 
   secrets(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
-    const referenced = referencedCredentialNames(this.merged(context, proxy));
+    const referenced = referencedCredentialNames(this.merged(context, proxy), proxy.namespace);
     const names = watched.wildcard ? referenced : [...watched.names];
     const out: XdsResource[] = [];
-    for (const name of names) {
-      const parsed = parseCredentialName(name, proxy.namespace);
-      if (!parsed || !secretObject(context, proxy.namespace, parsed.name)) continue;
+    for (const { resourceName: name, secret } of authorizedSecrets(names, proxy.namespace, referenced)) {
+      if (!secretObject(context, secret.namespace, secret.name)) continue;
       const build = (): XdsResource | undefined => {
-        const json = buildCredentialSecret(context, proxy, name);
+        const json = buildCredentialSecret(context, secret, name);
         return json ? encodeShared(context, TypeUrl.Secret, name, json) : undefined;
       };
       // As for routes, only what the gateway's servers name is cached (a proxy asking for other names must
       // not grow the cache); the key names the Secret, so rotating it drops only its entries.
-      const resource = referenced.includes(name) ? memo(context, secretResultKey('sds-gw', proxy.namespace, parsed.name, name), build) : build();
+      const resource = referenced.includes(name) ? memo(context, secretResultKey('sds-gw', secret.namespace, secret.name, name), build) : build();
       if (resource) out.push(resource);
     }
     return out;
@@ -190,7 +189,7 @@ export class GatewayGenerator implements ResourceGenerator {
         .map((n) => buildGatewayRouteConfiguration(context, proxy, merged, n))
         .filter((r): r is Json => r !== undefined)
         .map((r) => patchRouteConfiguration('GATEWAY', envoyFilters, r, { servicePorts: servicePorts(merged) }, applied)),
-      secrets: referencedCredentialNames(merged).map((n) => buildCredentialSecret(context, proxy, n)).filter((s): s is Json => s !== undefined),
+      secrets: describeSecrets(context, merged, proxy.namespace),
     };
   }
 

@@ -9,7 +9,7 @@ import type { Proxy } from '../../../model/proxy.js';
 import type { VirtualServiceSpec } from '../../../model/istio.js';
 import type { ConfigEntry, PushContext } from '../../../push/pushContext.js';
 import { hostMatches } from '../../../push/hosts.js';
-import { credentialOf, isPassthrough, terminatesHttps, verifiesClients, type GatewayListenerPlan, type MergedGateway, type MergedServer } from '../../../push/gateways.js';
+import { isPassthrough, serverCredential, terminatesHttps, verifiesClients, type GatewayListenerPlan, type MergedGateway, type MergedServer } from '../../../push/gateways.js';
 import { httpConnectionManager, socketAddress, tcpProxy } from '../common/listeners.js';
 import { filterNames, typeUrls } from '../common/names.js';
 import { tcpDestinations } from '../sidecar/listeners.js';
@@ -24,12 +24,13 @@ const transportSocketConnectTimeout = { seconds: 15 };
 
 /** Why a server's chain cannot be built (its credential), or undefined when it can. */
 export function credentialProblem(context: PushContext, proxy: Proxy, server: MergedServer): string | undefined {
-  const credential = credentialOf(server.tls);
-  if (!credential) return undefined;
-  const cert = certificateCredential(context, proxy.namespace, credential);
+  const ref = serverCredential(server.gateway, server.tls, proxy.namespace);
+  if (!ref) return undefined;
+  if (ref.problem) return ref.problem;
+  const cert = certificateCredential(context, ref.namespace, ref.name);
   if (!cert.ok) return cert.problem;
   if (verifiesClients(server.tls)) {
-    const ca = caCredential(context, proxy.namespace, credential);
+    const ca = caCredential(context, ref.namespace, ref.name);
     if (!ca.ok) return ca.problem;
   }
   return undefined;

@@ -1,36 +1,36 @@
 // Gateway SDS: the credentialName certificates a gateway's servers use,
 // served on its own ADS stream as istiod serves them: `kubernetes://NAME`
 // (certificate chain and key) and `kubernetes://NAME-cacert` (the CA that
-// verifies clients), only from Secrets of the gateway's own namespace.
-import type { Proxy } from '../../../model/proxy.js';
+// verifies clients) from Secrets of the gateway's own namespace, and
+// `kubernetes-gateway://NAMESPACE/NAME` for Gateway API certificateRefs,
+// only when one of the gateway's own servers names it (the translation
+// emits such a server only when the reference is allowed).
 import type { PushContext } from '../../../push/pushContext.js';
-import { credentialOf, verifiesClients, type MergedGateway } from '../../../push/gateways.js';
+import { serverCredential, verifiesClients, type MergedGateway } from '../../../push/gateways.js';
 import type { Json } from '../common/clusters.js';
-import { caCertSuffix, caCredential, certificateCredential, credentialPrefix, parseCredentialName } from '../../../push/credentials.js';
+import { authorizedCredential, caCertSuffix, caCredential, certificateCredential } from '../../../push/credentials.js';
 
-/** SDS names the merged gateway's servers refer to (a wildcard SDS subscription gets these). */
-export function referencedCredentialNames(merged: MergedGateway): string[] {
+/** SDS names the merged gateway's servers may use (a wildcard SDS subscription gets these; they authorize `kubernetes-gateway://` names). */
+export function referencedCredentialNames(merged: MergedGateway, proxyNamespace: string): string[] {
   const names = new Set<string>();
   for (const listener of merged.listeners) {
-    for (const { tls } of listener.servers) {
-      const credential = credentialOf(tls);
-      if (!credential) continue;
-      names.add(`${credentialPrefix}${credential}`);
-      if (verifiesClients(tls)) names.add(`${credentialPrefix}${credential}${caCertSuffix}`);
+    for (const { gateway, tls } of listener.servers) {
+      const ref = serverCredential(gateway, tls, proxyNamespace);
+      if (!ref || ref.problem) continue;
+      names.add(ref.resourceName);
+      if (verifiesClients(tls)) names.add(`${ref.resourceName}${caCertSuffix}`);
     }
   }
   return [...names].sort();
 }
 
-/** The Secret resource for one SDS name, or undefined when the proxy may not have it or it does not exist or is malformed. */
-export function buildCredentialSecret(context: PushContext, proxy: Proxy, resourceName: string): Json | undefined {
-  const parsed = parseCredentialName(resourceName, proxy.namespace);
-  if (!parsed) return undefined;
-  if (parsed.ca) {
-    const ca = caCredential(context, proxy.namespace, parsed.name);
+/** The Secret resource for one SDS name a gateway may have (see authorizedCredential), or undefined when it may not or it does not exist or is malformed. */
+export function buildCredentialSecret(context: PushContext, secret: { namespace: string; name: string; ca: boolean }, resourceName: string): Json | undefined {
+  if (secret.ca) {
+    const ca = caCredential(context, secret.namespace, secret.name);
     return ca.ok ? { name: resourceName, validationContext: { trustedCa: { inlineBytes: ca.value.toString('base64') } } } : undefined;
   }
-  const cert = certificateCredential(context, proxy.namespace, parsed.name);
+  const cert = certificateCredential(context, secret.namespace, secret.name);
   if (!cert.ok) return undefined;
   return {
     name: resourceName,
@@ -39,4 +39,33 @@ export function buildCredentialSecret(context: PushContext, proxy: Proxy, resour
       privateKey: { inlineBytes: cert.value.privateKey.toString('base64') },
     },
   };
+}
+
+/** The Secret resources for the SDS names a gateway asks for, only those it may have. */
+export function authorizedSecrets(resourceNames: readonly string[], proxyNamespace: string, referenced: readonly string[]): { resourceName: string; secret: { namespace: string; name: string; ca: boolean } }[] {
+  const verified = new Set(referenced);
+  return resourceNames.flatMap((resourceName) => {
+    const secret = authorizedCredential(resourceName, proxyNamespace, verified);
+    return secret ? [{ resourceName, secret }] : [];
+  });
+}
+
+/** `NAMESPACE/NAME` of the Secrets the merged gateway's servers read (what its listeners' validity depends on). */
+export function credentialSecretKeys(merged: MergedGateway, proxyNamespace: string): string[] {
+  const keys = new Set<string>();
+  for (const listener of merged.listeners) {
+    for (const { gateway, tls } of listener.servers) {
+      const ref = serverCredential(gateway, tls, proxyNamespace);
+      if (ref && !ref.problem) keys.add(`${ref.namespace}/${ref.name}`);
+    }
+  }
+  return [...keys].sort();
+}
+
+/** Every secret the merged gateway's servers use, unencoded and uncached (describe). */
+export function describeSecrets(context: PushContext, merged: MergedGateway, proxyNamespace: string): Json[] {
+  const referenced = referencedCredentialNames(merged, proxyNamespace);
+  return authorizedSecrets(referenced, proxyNamespace, referenced)
+    .map(({ resourceName, secret }) => buildCredentialSecret(context, secret, resourceName))
+    .filter((s): s is Json => s !== undefined);
 }

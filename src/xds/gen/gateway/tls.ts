@@ -4,7 +4,7 @@
 // ISTIO_MUTUAL uses the workload certificate from the agent. For credential
 // modes TLS 1.2 is the default minimum and the server's protocol versions
 // and cipher suites apply; client SANs apply wherever clients are verified.
-import { caCertSuffix, credentialPrefix } from '../../../push/credentials.js';
+import { caCertSuffix, credentialResourceName } from '../../../push/credentials.js';
 import { credentialOf, verifiesClients, type ServerTls } from '../../../push/gateways.js';
 import { adsConfigSource } from '../common/names.js';
 import { RootCertificateSecret, WorkloadCertificateSecret, sdsSecretConfig, DownstreamTlsContextTypeUrl, TlsTransportSocketName } from '../../../security/tls.js';
@@ -18,10 +18,10 @@ const meshTcpAlpn = ['istio-peer-exchange', 'h2', 'http/1.1'];
 /** Envoy's TlsProtocol names for Istio's ServerTLSSettings.TLSProtocol. */
 const tlsProtocols: Readonly<Record<string, string>> = { TLS_AUTO: 'TLS_AUTO', TLSV1_0: 'TLSv1_0', TLSV1_1: 'TLSv1_1', TLSV1_2: 'TLSv1_2', TLSV1_3: 'TLSv1_3' };
 
-/** SDS config for a credential: the gateway's ADS stream (istiod's SDSAdsConfig). */
-function credentialSecretConfig(name: string): Json {
+/** SDS config for a credential's SDS name: the gateway's ADS stream (istiod's SDSAdsConfig). */
+function credentialSecretConfig(resourceName: string): Json {
   const { ads, resourceApiVersion } = adsConfigSource() as { ads: Json; resourceApiVersion: string };
-  return { name: `${credentialPrefix}${name}`, sdsConfig: { ads, resourceApiVersion } };
+  return { name: resourceName, sdsConfig: { ads, resourceApiVersion } };
 }
 
 function tlsParams(tls: ServerTls): Json {
@@ -43,11 +43,11 @@ export function gatewayTransportSocket(tls: ServerTls, http: boolean): Json | un
     common.combinedValidationContext = { defaultValidationContext: sans.length ? { matchSubjectAltNames: sans } : {}, validationContextSdsSecretConfig: sdsSecretConfig(RootCertificateSecret) };
     requireClientCertificate = true;
   } else if (credential) {
-    common.tlsCertificateSdsSecretConfigs = [credentialSecretConfig(credential)];
+    common.tlsCertificateSdsSecretConfigs = [credentialSecretConfig(credentialResourceName(credential))];
     if (verifiesClients(tls)) {
       common.combinedValidationContext = {
         defaultValidationContext: sans.length ? { matchSubjectAltNames: sans } : {},
-        validationContextSdsSecretConfig: credentialSecretConfig(`${credential}${caCertSuffix}`),
+        validationContextSdsSecretConfig: credentialSecretConfig(`${credentialResourceName(credential)}${caCertSuffix}`),
       };
       requireClientCertificate = tls.mode === 'MUTUAL';
     }
