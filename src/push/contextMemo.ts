@@ -2,9 +2,12 @@
 // of results that read one Secret. Generators (xds/gen/cache.ts) and the push
 // layer's own derived results (parsed credentials) share them; cache.ts
 // decides which entries a change leaves reusable.
-import type { PushContext } from './pushContext.js';
+/** A push context as far as memoisation needs it (structural: this module sits below pushContext.ts). */
+interface MemoContext {
+  readonly cache: Map<string, unknown>;
+}
 
-export function memo<T>(context: PushContext, key: string, build: () => T): T {
+export function memo<T>(context: MemoContext, key: string, build: () => T): T {
   const cache = context.cache;
   if (cache.has(key)) return cache.get(key) as T;
   const value = build();

@@ -14,47 +14,9 @@ import type { PushContext } from './pushContext.js';
 // Cached like generation results, keyed by the Secret they read, so that a
 // Secret change drops only what read that Secret (see reusableEntries).
 import { memo, secretResultKey } from './contextMemo.js';
+import { caCertSuffix, credentialReference, gatewayApiCredentialPrefix, parseCredentialName } from './credentialNames.js';
 
-export const credentialPrefix = 'kubernetes://';
-/** istiod's scheme for Gateway API certificateRefs (credentials.KubernetesGatewaySecretType). */
-export const gatewayApiCredentialPrefix = 'kubernetes-gateway://';
-export const caCertSuffix = '-cacert';
-
-/** The credentialName (and SDS name) istiod gives a Gateway API certificateRef. */
-export const gatewayApiCredentialName = (namespace: string, name: string): string => `${gatewayApiCredentialPrefix}${namespace}/${name}`;
-
-/** The SDS name of a server's credentialName: `kubernetes-gateway://NS/NAME` as is, else `kubernetes://NAME`. */
-export const credentialResourceName = (credentialName: string): string =>
-  credentialName.startsWith(gatewayApiCredentialPrefix) ? credentialName : `${credentialPrefix}${credentialName}`;
-
-/** The Secret a server's credentialName reads for a gateway, and its SDS name; `problem` when the gateway may not read it. */
-export interface CredentialReference {
-  /** SDS name of the certificate (the CA's is this plus `-cacert`). */
-  readonly resourceName: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly problem?: string;
-}
-
-/**
- * Resolves a server's credentialName for a gateway proxy of `proxyNamespace`:
- * a plain name reads the proxy's namespace; `kubernetes-gateway://NS/NAME`
- * another namespace only for a server generated from a Gateway API listener
- * (`fromGatewayApi`), whose ReferenceGrant the translation checked.
- */
-export function credentialReference(credentialName: string, proxyNamespace: string, fromGatewayApi: boolean): CredentialReference {
-  if (!credentialName.startsWith(gatewayApiCredentialPrefix)) {
-    return { resourceName: credentialResourceName(credentialName), namespace: proxyNamespace, name: credentialName };
-  }
-  const [namespace = '', name = '', ...rest] = credentialName.slice(gatewayApiCredentialPrefix.length).split('/');
-  if (!namespace || !name || rest.length > 0) {
-    return { resourceName: credentialName, namespace: proxyNamespace, name: '', problem: `credentialName ${credentialName} is not of the form ${gatewayApiCredentialPrefix}NAMESPACE/NAME` };
-  }
-  if (namespace !== proxyNamespace && !fromGatewayApi) {
-    return { resourceName: credentialName, namespace, name, problem: `credentialName ${credentialName} names a Secret of namespace ${namespace}: only a Gateway API listener allowed by a ReferenceGrant may use another namespace's Secret` };
-  }
-  return { resourceName: credentialName, namespace, name };
-}
+export * from './credentialNames.js';
 
 export interface CertificateCredential {
   readonly certificateChain: Buffer;
@@ -95,10 +57,12 @@ export function certificateCredential(context: PushContext, namespace: string, n
     const data = secretData(secret);
     const certificateChain = firstOf(data, ['tls.crt', 'cert']);
     const privateKey = firstOf(data, ['tls.key', 'key']);
-    if (!certificateChain || !privateKey) return { ok: false, problem: `Secret ${namespace}/${name} has no certificate and key (keys tls.crt and tls.key, or cert and key)` };
+    if (!certificateChain || !privateKey)
+      return { ok: false, problem: `Secret ${namespace}/${name} has no certificate and key (keys tls.crt and tls.key, or cert and key)` };
     try {
       const certificate = new X509Certificate(certificateChain);
-      if (!certificate.checkPrivateKey(createPrivateKey(privateKey))) return { ok: false, problem: `Secret ${namespace}/${name}: the private key does not match the certificate` };
+      if (!certificate.checkPrivateKey(createPrivateKey(privateKey)))
+        return { ok: false, problem: `Secret ${namespace}/${name}: the private key does not match the certificate` };
     } catch (error) {
       return { ok: false, problem: `Secret ${namespace}/${name} is malformed: ${(error as Error).message}` };
     }
@@ -135,7 +99,9 @@ export function caCredential(context: PushContext, namespace: string, name: stri
  * servers use (istiod's VerifiedCertificateReferences).
  */
 export function authorizedCredential(
-  resourceName: string, proxyNamespace: string, verified: ReadonlySet<string>,
+  resourceName: string,
+  proxyNamespace: string,
+  verified: ReadonlySet<string>,
 ): { namespace: string; name: string; ca: boolean } | undefined {
   if (resourceName.startsWith(gatewayApiCredentialPrefix)) {
     if (!verified.has(resourceName)) return undefined;
@@ -145,19 +111,4 @@ export function authorizedCredential(
   }
   const parsed = parseCredentialName(resourceName, proxyNamespace);
   return parsed ? { namespace: proxyNamespace, ...parsed } : undefined;
-}
-
-/** The Secret a credential SDS name refers to, relative to the requesting proxy's namespace; undefined for names of other namespaces or forms. */
-export function parseCredentialName(resourceName: string, proxyNamespace: string): { name: string; ca: boolean } | undefined {
-  if (!resourceName.startsWith(credentialPrefix)) return undefined;
-  let name = resourceName.slice(credentialPrefix.length);
-  const slash = name.indexOf('/');
-  if (slash >= 0) {
-    // `kubernetes://NS/NAME`: only the proxy's own namespace.
-    if (name.slice(0, slash) !== proxyNamespace) return undefined;
-    name = name.slice(slash + 1);
-  }
-  if (!name) return undefined;
-  const ca = name.endsWith(caCertSuffix);
-  return { name: ca ? name.slice(0, -caCertSuffix.length) : name, ca };
 }
