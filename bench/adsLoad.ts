@@ -67,15 +67,23 @@ export async function runAdsLoad(proxies: number, rounds = 20, clusterCount = 10
   });
   const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })));
   const channelCount = Math.max(4, Math.ceil(proxies / 250));
-  const channels = Array.from({ length: channelCount }, () => new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
-    'grpc.max_receive_message_length': 64 * 1024 * 1024,
-  }));
+  const channels = Array.from(
+    { length: channelCount },
+    () =>
+      new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+        'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      }),
+  );
   const clusterNames = Array.from({ length: clusterCount }, (_, i) => `outbound|80||svc${i}.default.svc.cluster.local`);
   let initialAcks = 0;
   const started = performance.now();
   const allConnected = new Promise<void>((resolve) => {
     for (let i = 0; i < proxies; i++) {
-      const call = channels[i % channelCount]!.makeBidiStreamRequest(service, (b: Buffer) => b, (b: Buffer) => b);
+      const call = channels[i % channelCount]!.makeBidiStreamRequest(
+        service,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+      );
       const node = {
         id: `sidecar~10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}~bench-${i}.default~default.svc.cluster.local`,
         metadata: { fields: { NAMESPACE: { stringValue: 'default' }, ISTIO_VERSION: { stringValue: '1.24.0' } } },
@@ -104,7 +112,9 @@ export async function runAdsLoad(proxies: number, rounds = 20, clusterCount = 10
   let encodes = 0;
   for (let round = 1; round <= rounds; round++) {
     const r = await request<{ lastAckMs: number; responses: number; bytes: number; encodes: number }>(
-      child, { cmd: 'change', round }, (m) => m.round === round,
+      child,
+      { cmd: 'change', round },
+      (m) => m.round === round,
     );
     samples.push(r.lastAckMs);
     responses += r.responses;
@@ -117,9 +127,16 @@ export async function runAdsLoad(proxies: number, rounds = 20, clusterCount = 10
   await new Promise((resolve) => child.once('exit', resolve));
   samples.sort((a, b) => a - b);
   return {
-    proxies, channels: channelCount, connectMs: Math.round(connectMs), rounds,
-    lastAckP50Ms: Number(percentile(samples, 50).toFixed(1)), lastAckP99Ms: Number(percentile(samples, 99).toFixed(1)),
-    responsesPerRound: responses / rounds, bytesPerRound: Math.round(bytes / rounds), encodesPerRound: encodes / rounds,
-    peakRssMb: Math.round(stats.peakRss / 1024 / 1024), cpuSeconds: Number(stats.cpuSeconds.toFixed(2)),
+    proxies,
+    channels: channelCount,
+    connectMs: Math.round(connectMs),
+    rounds,
+    lastAckP50Ms: Number(percentile(samples, 50).toFixed(1)),
+    lastAckP99Ms: Number(percentile(samples, 99).toFixed(1)),
+    responsesPerRound: responses / rounds,
+    bytesPerRound: Math.round(bytes / rounds),
+    encodesPerRound: encodes / rounds,
+    peakRssMb: Math.round(stats.peakRss / 1024 / 1024),
+    cpuSeconds: Number(stats.cpuSeconds.toFixed(2)),
   };
 }

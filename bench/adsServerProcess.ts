@@ -12,7 +12,10 @@ const clusterCount = Number(process.env.BENCH_CLUSTERS ?? 10);
 
 function clusterResource(name: string, round: number): XdsResource {
   return encodeResource(TypeUrl.Cluster, name, {
-    name, type: 'EDS', connectTimeout: { seconds: 1 + (round % 5) }, edsClusterConfig: { edsConfig: { ads: {} }, serviceName: name },
+    name,
+    type: 'EDS',
+    connectTimeout: { seconds: 1 + (round % 5) },
+    edsClusterConfig: { edsConfig: { ads: {} }, serviceName: name },
     metadata: { filterMetadata: { istio: { fields: { round: { numberValue: round } } } } },
   });
 }
@@ -27,7 +30,10 @@ function loadAssignment(name: string): XdsResource {
 async function main(): Promise<void> {
   const source = new SnapshotSource([TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration]);
   const names = Array.from({ length: clusterCount }, (_, i) => `outbound|80||svc${i}.default.svc.cluster.local`);
-  source.generator.setResources(TypeUrl.Cluster, names.map((n) => clusterResource(n, 0)));
+  source.generator.setResources(
+    TypeUrl.Cluster,
+    names.map((n) => clusterResource(n, 0)),
+  );
   source.generator.setResources(TypeUrl.ClusterLoadAssignment, names.map(loadAssignment));
   // Last-ACK tracking: which streams acknowledged the push of one version.
   let awaited: { version: string; startedAt: number; acks: number; expected: number; resolve: (ms: number) => void } | undefined;
@@ -66,8 +72,12 @@ async function main(): Promise<void> {
       awaited!.startedAt = request.startedAt;
       const ms = await done;
       process.send!({
-        round: m.round, lastAckMs: ms, proxies: expected,
-        responses: responses - before.responses, bytes: bytes - before.bytes, encodes: encodeStats.resources - before.encodes,
+        round: m.round,
+        lastAckMs: ms,
+        proxies: expected,
+        responses: responses - before.responses,
+        bytes: bytes - before.bytes,
+        encodes: encodeStats.resources - before.encodes,
       });
     } else if (m.cmd === 'stats') {
       const usage = process.resourceUsage();

@@ -69,15 +69,22 @@ function run(services: number, repeats = 11): Row {
 }
 
 export async function main(): Promise<void> {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   run(100, 1); // warm up the JIT
   console.log('\n## Analysis of the benchmark mesh (CPU ms, medians of 11)\n');
-  console.log('| services | whole analysis after a pod change | whole analysis after an endpoint change | IST0173/IST0174 subset check after a pod change | same check, pods unchanged | push-path IST0101 missing subsets |');
+  console.log(
+    '| services | whole analysis after a pod change | whole analysis after an endpoint change | IST0173/IST0174 subset check after a pod change | same check, pods unchanged | push-path IST0101 missing subsets |',
+  );
   console.log('|---:|---:|---:|---:|---:|---:|');
   for (const n of sizes.length > 0 ? sizes : [100, 1000, 2000]) {
     const r = run(n);
     const f = (x: number): string => x.toFixed(1);
-    console.log(`| ${r.services} | ${f(r.wholeNewPods)} | ${f(r.wholeAfterEndpointChange)} | ${f(r.subsetsNewPods)} | ${f(r.subsetsPodsUnchanged)} | ${f(r.missingSubsets)} |`);
+    console.log(
+      `| ${r.services} | ${f(r.wholeNewPods)} | ${f(r.wholeAfterEndpointChange)} | ${f(r.subsetsNewPods)} | ${f(r.subsetsPodsUnchanged)} | ${f(r.missingSubsets)} |`,
+    );
   }
 }
 

@@ -20,7 +20,10 @@ function flag(name: string, fallback: string): string {
 }
 const seconds = Number(flag('--seconds', '5')) || 5;
 const rounds = Number(flag('--rounds', '5')) || 5;
-const openLoopRates = flag('--rates', '250,500,1000').split(',').map(Number).filter((n) => n > 0);
+const openLoopRates = flag('--rates', '250,500,1000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const identity = 'spiffe://cluster.local/ns/bench/sa/workload';
 const issuer = 'https://bench.meshd/issuer';
 
@@ -35,8 +38,16 @@ function median(values: number[]): number {
 function opensslSpeed(algorithm: string, pinTo: string | undefined, durationSeconds: number): { signPerSecond: number; verifyPerSecond: number } {
   const argv = [...(pinTo ? ['taskset', '-c', pinTo] : []), 'openssl', 'speed', '-seconds', String(durationSeconds), algorithm];
   const out = execFileSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
-  const line = out.split('\n').reverse().find((l) => /^(rsa|\s*\d+ bits ecdsa)/.test(l)) ?? '';
-  const numbers = line.trim().split(/\s+/).filter((t) => /^\d+(\.\d+)?$/.test(t)).map(Number);
+  const line =
+    out
+      .split('\n')
+      .reverse()
+      .find((l) => /^(rsa|\s*\d+ bits ecdsa)/.test(l)) ?? '';
+  const numbers = line
+    .trim()
+    .split(/\s+/)
+    .filter((t) => /^\d+(\.\d+)?$/.test(t))
+    .map(Number);
   return { signPerSecond: numbers.at(-2) ?? NaN, verifyPerSecond: numbers.at(-1) ?? NaN };
 }
 
@@ -73,13 +84,15 @@ async function signingPool(ca: CertificateAuthority, csrs: string[], inFlight: n
   const end = start + seconds * 1000;
   let done = 0;
   let i = 0;
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (performance.now() < end) {
-      const result = await ca.signWorkloadCsrAsync(csrs[i++ % csrs.length]!, identity, 0);
-      if (!result.ok) throw new Error(result.problem.reason);
-      done++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < end) {
+        const result = await ca.signWorkloadCsrAsync(csrs[i++ % csrs.length]!, identity, 0);
+        if (!result.ok) throw new Error(result.problem.reason);
+        done++;
+      }
+    }),
+  );
   const cpu = process.cpuUsage(cpu0);
   return { perSecond: done / ((performance.now() - start) / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
@@ -97,10 +110,7 @@ async function startServerProcess(caPem: { caCert: string; caKey: string }, jwtP
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const first = await Promise.race([
-    lines.next(),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('CA server did not start')), 30_000)),
-  ]);
+  const first = await Promise.race([lines.next(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('CA server did not start')), 30_000))]);
   const { port } = JSON.parse(first.value as string) as { port: number };
   return { port, child };
 }
@@ -121,7 +131,16 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-interface LoadResult { mode: string; requests: number; perSecond: number; p50Ms: number; p99Ms: number; serverCpuSeconds: number; perServerCpuSecond: number; errors: number }
+interface LoadResult {
+  mode: string;
+  requests: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  serverCpuSeconds: number;
+  perServerCpuSecond: number;
+  errors: number;
+}
 
 /**
  * 500 callers over `channels` connections. Closed loop: each caller sends its
@@ -130,19 +149,29 @@ interface LoadResult { mode: string; requests: number; perSecond: number; p50Ms:
  * schedules do; latency then shows queueing only when the rate nears capacity.
  */
 async function grpcLoad(
-  port: number, serverPid: number, rootPem: string, token: string, csrs: string[],
+  port: number,
+  serverPid: number,
+  rootPem: string,
+  token: string,
+  csrs: string[],
   opts: { callers: number; channels: number; ratePerSecond?: number },
 ): Promise<LoadResult> {
   const creds = grpc.credentials.createSsl(Buffer.from(rootPem));
-  const clients = Array.from({ length: opts.channels }, (_, i) => new CertificateServiceClient(`127.0.0.1:${port}`, creds, {
-    'grpc.ssl_target_name_override': 'istiod.istio-system.svc',
-    'grpc.default_authority': 'istiod.istio-system.svc',
-    'grpc.channel_id': i, // distinct channels, not one shared subchannel
-  }));
+  const clients = Array.from(
+    { length: opts.channels },
+    (_, i) =>
+      new CertificateServiceClient(`127.0.0.1:${port}`, creds, {
+        'grpc.ssl_target_name_override': 'istiod.istio-system.svc',
+        'grpc.default_authority': 'istiod.istio-system.svc',
+        'grpc.channel_id': i, // distinct channels, not one shared subchannel
+      }),
+  );
   const metadata = new grpc.Metadata();
   metadata.set('authorization', `Bearer ${token}`);
   const call = (client: CertificateServiceClient, csr: string) =>
-    new Promise<boolean>((resolve) => client.CreateCertificate({ csr, validityDuration: 0 }, metadata, { deadline: Date.now() + 30_000 }, (err) => resolve(!err)));
+    new Promise<boolean>((resolve) =>
+      client.CreateCertificate({ csr, validityDuration: 0 }, metadata, { deadline: Date.now() + 30_000 }, (err) => resolve(!err)),
+    );
   // Warm up every channel (TLS handshakes) before measuring.
   await Promise.all(clients.map((c, i) => call(c, csrs[i % csrs.length]!)));
 
@@ -159,9 +188,11 @@ async function grpcLoad(
     if (!ok) errors++;
   };
   if (opts.ratePerSecond === undefined) {
-    await Promise.all(Array.from({ length: opts.callers }, async (_, caller) => {
-      while (performance.now() < end) await one(caller);
-    }));
+    await Promise.all(
+      Array.from({ length: opts.callers }, async (_, caller) => {
+        while (performance.now() < end) await one(caller);
+      }),
+    );
   } else {
     const interval = 1000 / opts.ratePerSecond;
     const pending: Promise<void>[] = [];
@@ -190,8 +221,15 @@ async function grpcLoad(
 }
 
 export async function main(): Promise<void> {
-  console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, node ${process.version}, ${execFileSync('openssl', ['version']).toString().trim()}`);
-  console.log(`load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}${hasTaskset() ? '' : ' (taskset missing: server not pinned)'}`);
+  console.log(
+    `machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, node ${process.version}, ${execFileSync('openssl', ['version']).toString().trim()}`,
+  );
+  console.log(
+    `load average before: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}${hasTaskset() ? '' : ' (taskset missing: server not pinned)'}`,
+  );
   const caPem = createSelfSignedCaPem({ trustDomain: 'cluster.local' });
   const material = caMaterialFromPem(caPem, 'bench CA');
   const ca = new CertificateAuthority(material);
@@ -222,25 +260,35 @@ export async function main(): Promise<void> {
     }
   }
   const speed = median(speeds);
-  console.log(`openssl speed rsa2048, one core, median of ${rounds} 1-s rounds: ${Math.round(speed)} sign/s per CPU-second (rounds: ${speeds.map(Math.round).join(', ')})`);
+  console.log(
+    `openssl speed rsa2048, one core, median of ${rounds} 1-s rounds: ${Math.round(speed)} sign/s per CPU-second (rounds: ${speeds.map(Math.round).join(', ')})`,
+  );
   for (const type of ['rsa2048', 'p256'] as const) {
     const perSecond = median(ours[type]);
     const sorted = latencies[type].sort((a, b) => a - b);
-    console.log(`in-process CSR→certificate, RSA-2048 CA, ${type} CSRs, one core, median of ${rounds} rounds: ${Math.round(perSecond)} CSRs per CPU-second ` +
-      `(${((100 * perSecond) / speed).toFixed(0)}% of openssl speed; rounds: ${ours[type].map(Math.round).join(', ')}; ` +
-      `wall-clock ${Math.round(median(oursWall[type]))}/s), ` +
-      `p50 ${percentile(sorted, 50).toFixed(3)} ms, p99 ${percentile(sorted, 99).toFixed(3)} ms`);
+    console.log(
+      `in-process CSR→certificate, RSA-2048 CA, ${type} CSRs, one core, median of ${rounds} rounds: ${Math.round(perSecond)} CSRs per CPU-second ` +
+        `(${((100 * perSecond) / speed).toFixed(0)}% of openssl speed; rounds: ${ours[type].map(Math.round).join(', ')}; ` +
+        `wall-clock ${Math.round(median(oursWall[type]))}/s), ` +
+        `p50 ${percentile(sorted, 50).toFixed(3)} ms, p99 ${percentile(sorted, 99).toFixed(3)} ms`,
+    );
   }
   pinSelf(`0-${cores - 1}`);
 
   const pooled = await signingPool(ca, csrsByType.rsa2048, 16);
-  console.log(`in-process signing on the libuv pool (${process.env.UV_THREADPOOL_SIZE ?? 4} threads), RSA-2048 CA, rsa2048 CSRs: ` +
-    `${Math.round(pooled.perSecond)} CSRs/s using ${(pooled.cpuSeconds / seconds).toFixed(2)} cores`);
+  console.log(
+    `in-process signing on the libuv pool (${process.env.UV_THREADPOOL_SIZE ?? 4} threads), RSA-2048 CA, rsa2048 CSRs: ` +
+      `${Math.round(pooled.perSecond)} CSRs/s using ${(pooled.cpuSeconds / seconds).toFixed(2)} cores`,
+  );
 
   const jwtKeys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const token = await new SignJWT({ 'kubernetes.io': { namespace: 'bench', serviceaccount: { name: 'workload' } } })
-    .setProtectedHeader({ alg: 'ES256' }).setIssuer(issuer).setAudience('istio-ca')
-    .setSubject('system:serviceaccount:bench:workload').setExpirationTime('1h').sign(jwtKeys.privateKey);
+    .setProtectedHeader({ alg: 'ES256' })
+    .setIssuer(issuer)
+    .setAudience('istio-ca')
+    .setSubject('system:serviceaccount:bench:workload')
+    .setExpirationTime('1h')
+    .sign(jwtKeys.privateKey);
   // The load generator keeps to the other core(s), away from the server's.
   if (cores > 1) pinSelf(`0-${cores - 2}`);
   const { port, child } = await startServerProcess(caPem, jwtKeys.publicKey.export({ format: 'pem', type: 'spki' }).toString());

@@ -35,7 +35,10 @@ function run(services: number, rounds = 31): { endpoint: number; relabel: number
 }
 
 export async function main(): Promise<void> {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   run(100, 3); // warm up the JIT
   console.log('\n## Push context build after one change (CPU ms, medians of 31)\n');
   console.log('| services | from scratch | after an endpoint change | after a Pod relabel |\n|---:|---:|---:|---:|');

@@ -264,11 +264,15 @@ class Sim {
 
   connect(address: string, count: number, streamsPerChannel: number): void {
     const channelCount = Math.ceil(count / streamsPerChannel);
-    this.channels = Array.from({ length: channelCount }, () => new grpc.Client(address, grpc.credentials.createInsecure(), {
-      // Without it grpc-js puts every channel with the same options on one TCP connection.
-      'grpc.use_local_subchannel_pool': 1,
-      'grpc.max_receive_message_length': 512 * 1024 * 1024,
-    }));
+    this.channels = Array.from(
+      { length: channelCount },
+      () =>
+        new grpc.Client(address, grpc.credentials.createInsecure(), {
+          // Without it grpc-js puts every channel with the same options on one TCP connection.
+          'grpc.use_local_subchannel_pool': 1,
+          'grpc.max_receive_message_length': 512 * 1024 * 1024,
+        }),
+    );
     for (let i = 0; i < count; i++) this.proxies.push(new SimProxy(this, i, this.channels[Math.floor(i / streamsPerChannel)]!));
   }
 
@@ -296,7 +300,8 @@ class Sim {
       if (marker.typeUrl !== response.typeUrl) continue;
       const resource = response.resources.find((r) => r.name === marker.name);
       if (!resource) continue;
-      if (marker.contains !== undefined && Buffer.from(resource.any.buffer, resource.any.byteOffset, resource.any.byteLength).indexOf(marker.contains) < 0) continue;
+      if (marker.contains !== undefined && Buffer.from(resource.any.buffer, resource.any.byteOffset, resource.any.byteLength).indexOf(marker.contains) < 0)
+        continue;
       left.delete(m);
       e.lastAckAt = Math.max(e.lastAckAt, at);
       if (--e.waiting === 0) {
@@ -340,9 +345,17 @@ class SimProxy {
   private listeners: NameSet = emptyNames;
   private synced = false;
 
-  constructor(private readonly sim: Sim, readonly index: number, channel: grpc.Client) {
+  constructor(
+    private readonly sim: Sim,
+    readonly index: number,
+    channel: grpc.Client,
+  ) {
     const method = sim.protocol === 'sotw' ? 'StreamAggregatedResources' : 'DeltaAggregatedResources';
-    this.call = channel.makeBidiStreamRequest(`/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`, (b: Buffer) => b, (b: Buffer) => b);
+    this.call = channel.makeBidiStreamRequest(
+      `/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+    );
     this.call.on('data', (bytes: Buffer) => this.onResponse(bytes));
     this.call.on('error', (err: Error) => {
       sim.streamErrors++;
@@ -357,20 +370,35 @@ class SimProxy {
     this.call.cancel();
   }
 
-  private request(typeUrl: string, opts: { names?: readonly string[]; version?: string; nonce?: string; subscribe?: readonly string[]; unsubscribe?: readonly string[] }): void {
-    const node = this.nodeSent ? undefined : {
-      id: sidecarNodeId(this.index),
-      cluster: 'client.ns-0',
-      metadata: toStruct(sidecarNodeMetadata(this.index) as { [key: string]: JsonValue }),
-      userAgentName: 'envoy',
-    };
+  private request(
+    typeUrl: string,
+    opts: { names?: readonly string[]; version?: string; nonce?: string; subscribe?: readonly string[]; unsubscribe?: readonly string[] },
+  ): void {
+    const node = this.nodeSent
+      ? undefined
+      : {
+          id: sidecarNodeId(this.index),
+          cluster: 'client.ns-0',
+          metadata: toStruct(sidecarNodeMetadata(this.index) as { [key: string]: JsonValue }),
+          userAgentName: 'envoy',
+        };
     this.nodeSent = true;
-    const message = this.sim.protocol === 'sotw'
-      ? encode(requestType, { ...(node ? { node } : {}), typeUrl, versionInfo: opts.version ?? '', responseNonce: opts.nonce ?? '', resourceNames: opts.names ?? [] })
-      : encode(deltaRequestType, {
-        ...(node ? { node } : {}), typeUrl, responseNonce: opts.nonce ?? '',
-        resourceNamesSubscribe: opts.subscribe ?? [], resourceNamesUnsubscribe: opts.unsubscribe ?? [],
-      });
+    const message =
+      this.sim.protocol === 'sotw'
+        ? encode(requestType, {
+            ...(node ? { node } : {}),
+            typeUrl,
+            versionInfo: opts.version ?? '',
+            responseNonce: opts.nonce ?? '',
+            resourceNames: opts.names ?? [],
+          })
+        : encode(deltaRequestType, {
+            ...(node ? { node } : {}),
+            typeUrl,
+            responseNonce: opts.nonce ?? '',
+            resourceNamesSubscribe: opts.subscribe ?? [],
+            resourceNamesUnsubscribe: opts.unsubscribe ?? [],
+          });
     this.call.write(message);
   }
 
@@ -392,15 +420,22 @@ class SimProxy {
     else this.request(response.typeUrl, { nonce: response.nonce });
     sim.acked(this.index, response, now());
     this.acked.add(response.typeUrl);
-    if (response.typeUrl === TypeUrl.Cluster) this.follow(response, TypeUrl.ClusterLoadAssignment, this.eds, (any) => {
-      const name = edsNameOf(any);
-      return name === undefined ? [] : [name];
-    });
+    if (response.typeUrl === TypeUrl.Cluster)
+      this.follow(response, TypeUrl.ClusterLoadAssignment, this.eds, (any) => {
+        const name = edsNameOf(any);
+        return name === undefined ? [] : [name];
+      });
     else if (response.typeUrl === TypeUrl.Listener) this.follow(response, TypeUrl.RouteConfiguration, this.rds, rdsNamesOf);
     if (!this.synced && this.acked.size === 4 && !this.eds.awaiting && !this.rds.awaiting) {
       this.synced = true;
       sim.proxySynced();
-    } else if (!this.synced && this.acked.has(TypeUrl.Cluster) && this.acked.has(TypeUrl.Listener) && this.eds.names === emptyNames && this.rds.names === emptyNames) {
+    } else if (
+      !this.synced &&
+      this.acked.has(TypeUrl.Cluster) &&
+      this.acked.has(TypeUrl.Listener) &&
+      this.eds.names === emptyNames &&
+      this.rds.names === emptyNames
+    ) {
       // Nothing to subscribe to: synced with CDS and LDS alone.
       this.synced = true;
       sim.proxySynced();
@@ -467,7 +502,15 @@ function main(): void {
         send({ event: 'saved', id: m.id });
       } else if (m.cmd === 'stats') {
         sim?.progress();
-        send({ event: 'stats', id: m.id, responses: sim?.responses ?? 0, bytes: sim?.bytes ?? 0, streamErrors: sim?.streamErrors ?? 0, lastError: sim?.lastError ?? '', rssMb: Math.round(process.memoryUsage().rss / 2 ** 20) });
+        send({
+          event: 'stats',
+          id: m.id,
+          responses: sim?.responses ?? 0,
+          bytes: sim?.bytes ?? 0,
+          streamErrors: sim?.streamErrors ?? 0,
+          lastError: sim?.lastError ?? '',
+          rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
+        });
       } else if (m.cmd === 'close') {
         sim?.close();
         process.exit(0);

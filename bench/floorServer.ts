@@ -58,7 +58,10 @@ class FloorStream implements PushTarget {
   private work: Promise<void> = Promise.resolve();
   isOpen = true;
 
-  constructor(private readonly floor: Floor, readonly call: Call) {}
+  constructor(
+    private readonly floor: Floor,
+    readonly call: Call,
+  ) {}
 
   enqueue(task: () => Promise<void> | void): Promise<void> {
     this.work = this.work.then(task).catch((err: unknown) => {
@@ -93,7 +96,10 @@ class Floor {
   private nonce = 0;
   private version = 'floor-0';
 
-  constructor(private readonly recording: Recording, pushConcurrency: number) {
+  constructor(
+    private readonly recording: Recording,
+    pushConcurrency: number,
+  ) {
     this.queue = new PushQueue(pushConcurrency);
     for (const r of recording.responses) {
       const list = this.phases.get(r.phase) ?? [];
@@ -131,7 +137,10 @@ class Floor {
       gone();
       call.end();
     });
-    call.on('data', (bytes: Buffer) => void stream.enqueue(() => (this.recording.protocol === 'sotw' ? this.onSotw(stream, bytes) : this.onDelta(stream, bytes))));
+    call.on(
+      'data',
+      (bytes: Buffer) => void stream.enqueue(() => (this.recording.protocol === 'sotw' ? this.onSotw(stream, bytes) : this.onDelta(stream, bytes))),
+    );
   }
 
   private async onSotw(stream: FloorStream, bytes: Buffer): Promise<void> {
@@ -150,7 +159,10 @@ class Floor {
     let watch = stream.watches.get(req.typeUrl);
     const subscribed = req.subscribe.filter((n) => n !== '*');
     if (!watch) {
-      stream.watches.set(req.typeUrl, (watch = { wildcard: wildcardTypes.has(req.typeUrl) && subscribed.length === 0, names: new Set(subscribed), sentNonce: '' }));
+      stream.watches.set(
+        req.typeUrl,
+        (watch = { wildcard: wildcardTypes.has(req.typeUrl) && subscribed.length === 0, names: new Set(subscribed), sentNonce: '' }),
+      );
       await this.respond(stream, watch, req.typeUrl, this.held(req.typeUrl, watch), []);
       return;
     }
@@ -159,7 +171,13 @@ class Floor {
     for (const n of fresh) watch.names.add(n);
     if (fresh.length > 0) {
       const byName = this.state.get(req.typeUrl);
-      await this.respond(stream, watch, req.typeUrl, fresh.flatMap((n) => byName?.get(n) ?? []), []);
+      await this.respond(
+        stream,
+        watch,
+        req.typeUrl,
+        fresh.flatMap((n) => byName?.get(n) ?? []),
+        [],
+      );
     }
   }
 
@@ -172,9 +190,11 @@ class Floor {
   private respond(stream: FloorStream, watch: Watch, typeUrl: string, resources: readonly XdsResource[], removed: readonly string[]): Promise<void> {
     const nonce = String(++this.nonce);
     watch.sentNonce = nonce;
-    return stream.write(this.recording.protocol === 'sotw'
-      ? encodeSotwResponse({ versionInfo: this.version, typeUrl, nonce, controlPlane, resources })
-      : encodeDeltaResponse({ systemVersionInfo: this.version, typeUrl, nonce, controlPlane, resources, removed }));
+    return stream.write(
+      this.recording.protocol === 'sotw'
+        ? encodeSotwResponse({ versionInfo: this.version, typeUrl, nonce, controlPlane, resources })
+        : encodeDeltaResponse({ systemVersionInfo: this.version, typeUrl, nonce, controlPlane, resources, removed }),
+    );
   }
 
   /** A change: the responses meshd sent proxy 0 for it, pushed to every stream (as far as it subscribes) through meshd's push queue. */

@@ -32,8 +32,29 @@ function wildcardCertificate(): { cert: string; key: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-bench-gw-'));
   try {
     const f = (n: string): string => path.join(dir, n);
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('tls.key'), '-out', f('tls.crt'),
-      '-subj', '/CN=*.bench.example.com', '-days', '30', '-addext', 'subjectAltName=DNS:*.bench.example.com'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        f('tls.key'),
+        '-out',
+        f('tls.crt'),
+        '-subj',
+        '/CN=*.bench.example.com',
+        '-days',
+        '30',
+        '-addext',
+        'subjectAltName=DNS:*.bench.example.com',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     return { cert: readFileSync(f('tls.crt'), 'utf8'), key: readFileSync(f('tls.key'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -64,7 +85,14 @@ function gatewayObjects(virtualServices: number): KubeObject[] {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'istio-ingressgateway', namespace: gatewayNamespace },
-      spec: { clusterIP: '10.95.0.20', selector: { istio: 'ingressgateway' }, ports: [{ name: 'http2', port: 80, targetPort: 8080 }, { name: 'https', port: 443, targetPort: 8443 }] },
+      spec: {
+        clusterIP: '10.95.0.20',
+        selector: { istio: 'ingressgateway' },
+        ports: [
+          { name: 'http2', port: 80, targetPort: 8080 },
+          { name: 'https', port: 443, targetPort: 8443 },
+        ],
+      },
     },
     {
       apiVersion: 'v1',
@@ -110,7 +138,10 @@ function subscribedNames(clusters: XdsResource[], listeners: XdsResource[]): Nam
   return {
     routes: [...new Set([...text.matchAll(/"routeConfigName":"([^"]+)"/g)].map((m) => m[1]!))],
     secrets: [...new Set([...text.matchAll(/"name":"(kubernetes:\/\/[^"]+)"/g)].map((m) => m[1]!))],
-    endpoints: clusters.map((c) => decodeAnyToJson(c.any)).filter((c) => c.type === 'EDS').map((c) => String(c.name)),
+    endpoints: clusters
+      .map((c) => decodeAnyToJson(c.any))
+      .filter((c) => c.type === 'EDS')
+      .map((c) => String(c.name)),
   };
 }
 
@@ -168,7 +199,9 @@ function round(model: MeshModel, edit: number, names: Names): Round {
   for (const impact of impacts) if (impact.types !== 'all') for (const type of impact.types) typeChanges.set(type, 'all');
   for (const [key, value] of reusableEntries(previous.cache, typeChanges)) next.cache.set(key, value);
   const nextGenerator = new GatewayGenerator(() => next);
-  const editRds = measure(() => nextGenerator.generate(router, { typeUrl: TypeUrl.RouteConfiguration, wildcard: false, names: new Set(names.routes) }, request));
+  const editRds = measure(() =>
+    nextGenerator.generate(router, { typeUrl: TypeUrl.RouteConfiguration, wildcard: false, names: new Set(names.routes) }, request),
+  );
   const editAll = measure(() => generateAsEnvoy(nextGenerator, names));
   return {
     pushContext: [built.wallMs, built.cpuMs],
@@ -213,15 +246,25 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const services = Math.max(virtualServices, 1000);
   const repeats = 5;
   const { first, rounds } = runGatewayBench({ virtualServices, services, repeats });
-  const pick = (f: (x: Round) => [number, number]): string => `${median(rounds.map((x) => f(x)[0])).toFixed(1)} / ${median(rounds.map((x) => f(x)[1])).toFixed(1)}`;
+  const pick = (f: (x: Round) => [number, number]): string =>
+    `${median(rounds.map((x) => f(x)[0])).toFixed(1)} / ${median(rounds.map((x) => f(x)[1])).toFixed(1)}`;
   const { counts, bytes } = rounds[0]!;
   console.log(`\n## Gateway: one ingress gateway, ${virtualServices} VirtualServices (issue 15)\n`);
-  console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  console.log(`mesh: ${services} services (5 endpoints, 2 subsets each); Gateway with HTTPS 443 (credentialName) and HTTP 80; ${virtualServices} VirtualServices of one host and two routes`);
+  console.log(
+    `machine: ${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  console.log(
+    `mesh: ${services} services (5 endpoints, 2 subsets each); Gateway with HTTPS 443 (credentialName) and HTTP 80; ${virtualServices} VirtualServices of one host and two routes`,
+  );
   console.log(`First full generation after one probe (JIT still warming): ${first.cold[0].toFixed(1)} / ${first.cold[1].toFixed(1)} ms`);
   console.log(`The edit pushes: ${rounds[0]!.editPushed.join(', ')}\n`);
   console.log(`Medians of ${repeats} runs, wall / CPU ms.\n`);
-  console.log('| push context | cold: CDS+LDS+RDS+EDS+SDS | after one VirtualService edit: RDS (what is pushed) | after the edit, then all five types again (carried cache) |');
+  console.log(
+    '| push context | cold: CDS+LDS+RDS+EDS+SDS | after one VirtualService edit: RDS (what is pushed) | after the edit, then all five types again (carried cache) |',
+  );
   console.log('|---:|---:|---:|---:|');
   console.log(`| ${pick((x) => x.pushContext)} | ${pick((x) => x.cold)} | ${pick((x) => x.editRds)} | ${pick((x) => x.editAll)} |`);
   console.log('\n| type | resources | bytes |');

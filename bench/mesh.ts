@@ -72,7 +72,14 @@ export function virtualService(i: number, canaryHeader = 'true'): KubeObject {
       hosts: [name],
       http: [
         { match: [{ headers: { 'x-canary': { exact: canaryHeader } } }], route: [{ destination: { host: name, subset: 'v2' } }] },
-        { timeout: '5s', retries: { attempts: 3, perTryTimeout: '1s' }, route: [{ destination: { host: name, subset: 'v1' }, weight: 90 }, { destination: { host: name, subset: 'v2' }, weight: 10 }] },
+        {
+          timeout: '5s',
+          retries: { attempts: 3, perTryTimeout: '1s' },
+          route: [
+            { destination: { host: name, subset: 'v1' }, weight: 90 },
+            { destination: { host: name, subset: 'v2' }, weight: 10 },
+          ],
+        },
       ],
     },
   };
@@ -82,12 +89,18 @@ export function virtualService(i: number, canaryHeader = 'true'): KubeObject {
 export function serviceObjects(i: number): KubeObject[] {
   const ns = serviceNamespace(i);
   const name = serviceName(i);
-  const objects: KubeObject[] = [{
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace: ns },
-    spec: { clusterIP: `10.${96 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`, selector: { app: name }, ports: [{ name: 'http', port: servicePort(i) }] },
-  }];
+  const objects: KubeObject[] = [
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: ns },
+      spec: {
+        clusterIP: `10.${96 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`,
+        selector: { app: name },
+        ports: [{ name: 'http', port: servicePort(i) }],
+      },
+    },
+  ];
   for (let e = 0; e < endpointsPerService; e++) objects.push(servicePod(i, e));
   objects.push(endpointSlice(i));
   objects.push({
@@ -114,7 +127,11 @@ export function meshObjects(services: number): KubeObject[] {
 }
 
 export function namespaceObjects(): KubeObject[] {
-  return ['istio-system', ...Array.from({ length: meshNamespaces }, (_, n) => `ns-${n}`)].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
+  return ['istio-system', ...Array.from({ length: meshNamespaces }, (_, n) => `ns-${n}`)].map((name) => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name },
+  }));
 }
 
 /** The pod of simulated sidecar `i` (no Service selects it). */
@@ -123,18 +140,30 @@ export function clientPod(i: number): KubeObject {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: `client-${i}`, namespace: clientNamespace, labels: { app: 'client' } },
-    spec: { serviceAccountName: 'client', containers: [{ name: 'app', image: 'client:1' }, { name: 'istio-proxy', image: 'proxyv2:1.24.0' }] },
+    spec: {
+      serviceAccountName: 'client',
+      containers: [
+        { name: 'app', image: 'client:1' },
+        { name: 'istio-proxy', image: 'proxyv2:1.24.0' },
+      ],
+    },
     status: { phase: 'Running', podIP: clientIp(i), podIPs: [{ ip: clientIp(i) }] },
   };
 }
 
-export const sidecarNodeId = (i: number, namespace = clientNamespace): string => `sidecar~${clientIp(i)}~client-${i}.${namespace}~${namespace}.svc.${domainSuffix}`;
+export const sidecarNodeId = (i: number, namespace = clientNamespace): string =>
+  `sidecar~${clientIp(i)}~client-${i}.${namespace}~${namespace}.svc.${domainSuffix}`;
 
 /** Node metadata as istio-agent sends it for an injected sidecar (the keys meshd and istiod read, and a few more). */
 export function sidecarNodeMetadata(i: number, namespace = clientNamespace): Record<string, unknown> {
   return {
     NAMESPACE: namespace,
-    LABELS: { app: 'client', 'security.istio.io/tlsMode': 'istio', 'service.istio.io/canonical-name': 'client', 'service.istio.io/canonical-revision': 'latest' },
+    LABELS: {
+      app: 'client',
+      'security.istio.io/tlsMode': 'istio',
+      'service.istio.io/canonical-name': 'client',
+      'service.istio.io/canonical-revision': 'latest',
+    },
     ISTIO_VERSION: '1.24.0',
     CLUSTER_ID: 'Kubernetes',
     MESH_ID: 'cluster.local',
@@ -147,7 +176,18 @@ export function sidecarNodeMetadata(i: number, namespace = clientNamespace): Rec
     OWNER: `kubernetes://apis/apps/v1/namespaces/${namespace}/deployments/client`,
     PLATFORM_METADATA: {},
     APP_CONTAINERS: 'app',
-    PROXY_CONFIG: { binaryPath: '/usr/local/bin/envoy', configPath: './etc/istio/proxy', discoveryAddress: 'istiod.istio-system.svc:15012', drainDuration: '45s', proxyAdminPort: 15000, serviceCluster: 'istio-proxy', statNameLength: 189, statusPort: 15020, terminationDrainDuration: '5s', tracing: { zipkin: { address: 'zipkin.istio-system:9411' } } },
+    PROXY_CONFIG: {
+      binaryPath: '/usr/local/bin/envoy',
+      configPath: './etc/istio/proxy',
+      discoveryAddress: 'istiod.istio-system.svc:15012',
+      drainDuration: '45s',
+      proxyAdminPort: 15000,
+      serviceCluster: 'istio-proxy',
+      statNameLength: 189,
+      statusPort: 15020,
+      terminationDrainDuration: '5s',
+      tracing: { zipkin: { address: 'zipkin.istio-system:9411' } },
+    },
     ENVOY_STATUS_PORT: 15021,
     ENVOY_PROMETHEUS_PORT: 15090,
     ISTIO_PROXY_SHA: '1.24.0',

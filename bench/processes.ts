@@ -42,7 +42,13 @@ export async function heapUsedMb(httpPort: number): Promise<number> {
 // ------------------------------------------------------------ children
 
 /** Resolves when `test` accepts an IPC message, rejects after `timeoutMs` or when the child fails or exits. */
-export function waitMessage<T>(child: ChildProcess, what: string, timeoutMs: number, test: (m: Record<string, unknown>) => boolean, explain?: () => Promise<string>): Promise<T> {
+export function waitMessage<T>(
+  child: ChildProcess,
+  what: string,
+  timeoutMs: number,
+  test: (m: Record<string, unknown>) => boolean,
+  explain?: () => Promise<string>,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const done = (): void => {
       clearTimeout(timer);
@@ -64,7 +70,9 @@ export function waitMessage<T>(child: ChildProcess, what: string, timeoutMs: num
     };
     const timer = setTimeout(() => {
       done();
-      void (explain?.() ?? Promise.resolve('')).catch(() => '').then((detail) => reject(new Error(`timed out waiting for ${what} after ${seconds(timeoutMs)}${detail ? `; ${detail}` : ''}`)));
+      void (explain?.() ?? Promise.resolve(''))
+        .catch(() => '')
+        .then((detail) => reject(new Error(`timed out waiting for ${what} after ${seconds(timeoutMs)}${detail ? `; ${detail}` : ''}`)));
     }, timeoutMs);
     child.on('message', onMessage);
     child.once('exit', onExit);
@@ -84,7 +92,9 @@ export function track(child: ChildProcess): ChildProcess {
 /** Rejects when `child` exits: raced against every wait, so a crashed server fails the run at once. */
 export function exitOf(child: ChildProcess, what: string, detail: () => string = () => ''): Promise<never> {
   const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code, signal) => reject(new Error(`${what} exited during the run (${signal ?? `code ${code}`})${detail() ? `; last lines: ${detail()}` : ''}`))),
+    child.once('exit', (code, signal) =>
+      reject(new Error(`${what} exited during the run (${signal ?? `code ${code}`})${detail() ? `; last lines: ${detail()}` : ''}`)),
+    ),
   );
   exited.catch(() => undefined); // stopping it on purpose is no error
   return exited;
@@ -99,4 +109,3 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
   await exited;
   clearTimeout(timer);
 }
-

@@ -36,14 +36,20 @@ export interface Row {
 /** `name (file:line)`, with the path shortened to what follows node_modules/ or the repository's dist/. */
 function site(frame: CallFrame): string {
   const file = frame.url.replace(/^file:\/\//, '');
-  const short = file.includes('node_modules/') ? file.slice(file.lastIndexOf('node_modules/') + 'node_modules/'.length)
-    : file.includes('/dist/') ? file.slice(file.lastIndexOf('/dist/') + '/dist/'.length) : file || '(native)';
+  const short = file.includes('node_modules/')
+    ? file.slice(file.lastIndexOf('node_modules/') + 'node_modules/'.length)
+    : file.includes('/dist/')
+      ? file.slice(file.lastIndexOf('/dist/') + '/dist/'.length)
+      : file || '(native)';
   return `${frame.functionName || '(anonymous)'} (${short}${frame.url ? `:${frame.lineNumber + 1}` : ''})`;
 }
 
 function top(totals: Map<string, number>, n: number): Row[] {
   const all = [...totals.values()].reduce((a, b) => a + b, 0) || 1;
-  return [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([s, value]) => ({ site: s, value, share: value / all }));
+  return [...totals.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([s, value]) => ({ site: s, value, share: value / all }));
 }
 
 /**

@@ -15,7 +15,10 @@ import { clientPod, meshObjects, namespaceObjects } from './mesh.js';
 
 class FixedSource implements ConfigSource {
   synced = false;
-  constructor(private readonly services: number, private readonly clients: number) {}
+  constructor(
+    private readonly services: number,
+    private readonly clients: number,
+  ) {}
   async start(sink: SourceEventSink): Promise<void> {
     const objects = [...namespaceObjects(), ...meshObjects(this.services), ...Array.from({ length: this.clients }, (_, i) => clientPod(i))];
     sink(objects.map((object) => ({ type: 'upsert', object })));
@@ -33,10 +36,18 @@ const heapMb = (): number => {
 };
 
 export async function main(): Promise<void> {
-  const [proxies = 1000, services = 100] = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const [proxies = 1000, services = 100] = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   const logger = pino({ level: 'warn' });
   const pipeline = new MeshPipeline([new FixedSource(services, proxies)], {
-    debounceAfterMs: 100, debounceMaxMs: 1000, logger, registry: new Registry(), trustDomain: 'cluster.local', clusterId: 'Kubernetes',
+    debounceAfterMs: 100,
+    debounceMaxMs: 1000,
+    logger,
+    registry: new Registry(),
+    trustDomain: 'cluster.local',
+    clusterId: 'Kubernetes',
   });
   const meshd = await startMeshd(
     { ...defaultConfig, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: 'istiod-bench', maxStreamsPerConnection: 10_000 },
@@ -59,7 +70,9 @@ export async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 2000));
   await meshd.ads.idle();
   const after = heapMb();
-  console.log(`| ${proxies} | ${services} | ${(syncMs / 1000).toFixed(1)} | ${before.toFixed(0)} | ${after.toFixed(0)} | ${(((after - before) * 1024) / proxies).toFixed(0)} |`);
+  console.log(
+    `| ${proxies} | ${services} | ${(syncMs / 1000).toFixed(1)} | ${before.toFixed(0)} | ${after.toFixed(0)} | ${(((after - before) * 1024) / proxies).toFixed(0)} |`,
+  );
   sim.send({ cmd: 'close' });
   sim.kill();
   await meshd.close();

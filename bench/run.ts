@@ -24,11 +24,15 @@ async function main(): Promise<void> {
   if (!only || only === 'ads') {
     const sizes = (process.env.BENCH_PROXIES ?? '100,500,1000,2000').split(',').map(Number);
     console.log('\n## ADS: one shared cluster changes, time from push to the last ACK\n');
-    console.log('| proxies | channels | connect all (ms) | last ACK p50 (ms) | last ACK p99 (ms) | responses/change | bytes/change | encodes/change | meshd peak RSS (MB) | meshd CPU (s) |');
+    console.log(
+      '| proxies | channels | connect all (ms) | last ACK p50 (ms) | last ACK p99 (ms) | responses/change | bytes/change | encodes/change | meshd peak RSS (MB) | meshd CPU (s) |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const n of sizes) {
       const r = await runAdsLoad(n);
-      console.log(`| ${r.proxies} | ${r.channels} | ${r.connectMs} | ${r.lastAckP50Ms} | ${r.lastAckP99Ms} | ${r.responsesPerRound} | ${r.bytesPerRound} | ${r.encodesPerRound} | ${r.peakRssMb} | ${r.cpuSeconds} |`);
+      console.log(
+        `| ${r.proxies} | ${r.channels} | ${r.connectMs} | ${r.lastAckP50Ms} | ${r.lastAckP99Ms} | ${r.responsesPerRound} | ${r.bytesPerRound} | ${r.encodesPerRound} | ${r.peakRssMb} | ${r.cpuSeconds} |`,
+      );
     }
   }
   if (!only || only === 'translate') await runOptional('./translate.js');

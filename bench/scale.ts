@@ -114,7 +114,13 @@ class SimProcess {
     this.child.send(command);
   }
 
-  async request<T extends SimEvent>(command: SimCommand & { id: number }, event: T['event'], what: string, timeoutMs: number, explain?: () => Promise<string>): Promise<T> {
+  async request<T extends SimEvent>(
+    command: SimCommand & { id: number },
+    event: T['event'],
+    what: string,
+    timeoutMs: number,
+    explain?: () => Promise<string>,
+  ): Promise<T> {
     const reply = waitMessage<T>(this.child, what, timeoutMs, (m) => m.event === event && m.id === command.id, explain);
     this.send(command);
     return reply;
@@ -135,7 +141,12 @@ class SimProcess {
 
   async quiet(quietMs: number, timeoutMs: number): Promise<void> {
     const id = ++requestIds;
-    const r = await this.request<Extract<SimEvent, { event: 'quiet' }>>({ cmd: 'quiet', id, quietMs, timeoutMs }, 'quiet', `${quietMs} ms without responses`, timeoutMs + 5_000);
+    const r = await this.request<Extract<SimEvent, { event: 'quiet' }>>(
+      { cmd: 'quiet', id, quietMs, timeoutMs },
+      'quiet',
+      `${quietMs} ms without responses`,
+      timeoutMs + 5_000,
+    );
     if (!r.ok) throw new Error(`waiting for ${quietMs} ms without responses: ${r.message}`);
   }
 
@@ -165,9 +176,28 @@ interface MeshdChild {
 async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: string, logFile?: string): Promise<MeshdChild> {
   // Profiles are written when meshd exits (SIGTERM ends it cleanly).
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--heap-prof', '--heap-prof-dir', profileDir] : [];
-  const child = spawn(process.execPath, [
-    ...profile, path.join(repoRoot, 'bin', 'meshd'), 'serve', '--host', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', '--webhook-port', '0', '--log-level', logFile ? 'debug' : 'info', ...sourceArgs,
-  ], { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
+  const child = spawn(
+    process.execPath,
+    [
+      ...profile,
+      path.join(repoRoot, 'bin', 'meshd'),
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--xds-port',
+      '0',
+      '--secure-port',
+      '0',
+      '--http-port',
+      '0',
+      '--webhook-port',
+      '0',
+      '--log-level',
+      logFile ? 'debug' : 'info',
+      ...sourceArgs,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot },
+  );
   track(child);
   const recent: string[] = [];
   const log = logFile ? createWriteStream(logFile) : undefined;
@@ -179,7 +209,10 @@ async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: 
   };
   readline.createInterface({ input: child.stderr }).on('line', remember);
   const ports = await new Promise<{ xds: number; http: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for meshd to listen after ${seconds(timeoutMs)}; last lines: ${recent.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`timed out waiting for meshd to listen after ${seconds(timeoutMs)}; last lines: ${recent.join('\n')}`)),
+      timeoutMs,
+    );
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`meshd exited (code ${code}) before listening; last lines: ${recent.join('\n')}`));
@@ -204,7 +237,10 @@ async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: 
   // Ready: configuration synced (and, in Kubernetes mode, the CA Secret created and read).
   const deadline = now() + timeoutMs;
   for (;;) {
-    const status = await fetch(`http://127.0.0.1:${meshd.httpPort}/ready`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.status, () => 0);
+    const status = await fetch(`http://127.0.0.1:${meshd.httpPort}/ready`, { signal: AbortSignal.timeout(5_000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) return meshd;
     if (now() > deadline) {
       await stopChild(child);
@@ -252,8 +288,14 @@ interface Target {
 }
 
 async function measure(
-  target: Target, kind: ScaleResult['target'], mode: ScaleResult['mode'], protocol: Protocol, proxies: number, options: ScaleOptions,
-  scenarioNames: readonly string[], recordTo?: string,
+  target: Target,
+  kind: ScaleResult['target'],
+  mode: ScaleResult['mode'],
+  protocol: Protocol,
+  proxies: number,
+  options: ScaleOptions,
+  scenarioNames: readonly string[],
+  recordTo?: string,
 ): Promise<ScaleResult> {
   const timeouts = timeoutsFor(proxies, options.services);
   const perChannel = options.streamsPerChannel ?? 250;
@@ -264,7 +306,13 @@ async function measure(
   try {
     await waitMessage(sim.child, 'the Envoy simulator to start', 60_000, (m) => m.event === 'ready');
     const connectAt = now();
-    const synced = waitMessage<Extract<SimEvent, { event: 'synced' }>>(sim.child, `${proxies} simulated Envoys to sync (${label})`, timeouts.syncMs, (m) => m.event === 'synced', () => sim.explain());
+    const synced = waitMessage<Extract<SimEvent, { event: 'synced' }>>(
+      sim.child,
+      `${proxies} simulated Envoys to sync (${label})`,
+      timeouts.syncMs,
+      (m) => m.event === 'synced',
+      () => sim.explain(),
+    );
     sim.send({ cmd: 'connect', address: target.address, proxies, protocol, streamsPerChannel: perChannel });
     const syncedAt = (await Promise.race([synced, target.exited])).at;
     const cpuSync = cpuSeconds(target.pid);
@@ -286,7 +334,11 @@ async function measure(
         const id = ++requestIds;
         await sim.request({ cmd: 'expect', id, markers: planned.markers }, 'expecting', 'the simulator to take the expectation', 10_000);
         const done = waitMessage<Extract<SimEvent, { event: 'done' }>>(
-          sim.child, `every proxy to ACK ${name} round ${round} (${label})`, timeouts.changeMs, (m) => m.event === 'done' && m.id === id, () => sim.explain(),
+          sim.child,
+          `every proxy to ACK ${name} round ${round} (${label})`,
+          timeouts.changeMs,
+          (m) => m.event === 'done' && m.id === id,
+          () => sim.explain(),
         );
         const at = now();
         planned.make();
@@ -298,8 +350,12 @@ async function measure(
       const cpu = cpuSeconds(target.pid) - cpuStart;
       samples.sort((a, b) => a - b);
       const result: ScenarioResult = {
-        scenario: name, rounds: samples.length, ackedBy,
-        p50Ms: Math.round(percentile(samples, 50)), p99Ms: Math.round(percentile(samples, 99)), maxMs: Math.round(samples[samples.length - 1]!),
+        scenario: name,
+        rounds: samples.length,
+        ackedBy,
+        p50Ms: Math.round(percentile(samples, 50)),
+        p99Ms: Math.round(percentile(samples, 99)),
+        maxMs: Math.round(samples[samples.length - 1]!),
         cpuMsPerChange: Math.round((cpu * 1000) / samples.length),
       };
       results.push(result);
@@ -311,11 +367,20 @@ async function measure(
     const end = memory(target.pid);
     const simCpu = cpuSeconds(sim.child.pid!);
     return {
-      target: kind, mode, protocol, proxies, services: options.services, channels: Math.ceil(proxies / perChannel),
+      target: kind,
+      mode,
+      protocol,
+      proxies,
+      services: options.services,
+      channels: Math.ceil(proxies / perChannel),
       initialSyncMs: Math.round(syncedAt - connectAt),
       syncBytesPerProxy: Math.round(afterSync.bytes / proxies),
-      peakRssMb: end.peakMb, steadyRssMb: steady.rssMb, heapUsedMb: heap,
-      cpuSyncSeconds: Number(cpuSync.toFixed(2)), cpuRoundsSeconds: Number(cpuRounds.toFixed(2)), simCpuSeconds: Number(simCpu.toFixed(2)),
+      peakRssMb: end.peakMb,
+      steadyRssMb: steady.rssMb,
+      heapUsedMb: heap,
+      cpuSyncSeconds: Number(cpuSync.toFixed(2)),
+      cpuRoundsSeconds: Number(cpuRounds.toFixed(2)),
+      simCpuSeconds: Number(simCpu.toFixed(2)),
       scenarios: results,
       loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))) as [number, number, number],
     };
@@ -325,7 +390,13 @@ async function measure(
 }
 
 /** meshd on the mesh (files or API server), measured; writes the recording the floor replays when asked. */
-async function runMeshd(mode: Mode, protocol: Protocol, proxies: number, options: ScaleOptions, recordTo?: string): Promise<{ result: ScaleResult; replay: Replay['phases'] }> {
+async function runMeshd(
+  mode: Mode,
+  protocol: Protocol,
+  proxies: number,
+  options: ScaleOptions,
+  recordTo?: string,
+): Promise<{ result: ScaleResult; replay: Replay['phases'] }> {
   const timeouts = timeoutsFor(proxies, options.services);
   const store = mode === 'file' ? fileStore(options.services, proxies) : await kubeStore(options.services, proxies);
   const replay: Replay['phases'] = [];
@@ -359,7 +430,16 @@ async function runMeshd(mode: Mode, protocol: Protocol, proxies: number, options
         };
       },
     };
-    const result = await measure(target, 'meshd', mode, protocol, proxies, options, list.map((s) => s.name), recordTo);
+    const result = await measure(
+      target,
+      'meshd',
+      mode,
+      protocol,
+      proxies,
+      options,
+      list.map((s) => s.name),
+      recordTo,
+    );
     return { result, replay };
   } finally {
     if (meshd) await stopChild(meshd.child);
@@ -372,7 +452,12 @@ async function runFloor(protocol: Protocol, proxies: number, options: ScaleOptio
   const child = track(fork(distBench('floorServer.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   try {
     const listening = waitMessage<Extract<FloorEvent, { event: 'listening' }>>(child, 'the floor server to listen', 60_000, (m) => m.event === 'listening');
-    child.send({ cmd: 'start', recording: replay.recording, maxStreamsPerConnection: defaultConfig.maxStreamsPerConnection, pushConcurrency: defaultConfig.pushConcurrency } satisfies FloorCommand);
+    child.send({
+      cmd: 'start',
+      recording: replay.recording,
+      maxStreamsPerConnection: defaultConfig.maxStreamsPerConnection,
+      pushConcurrency: defaultConfig.pushConcurrency,
+    } satisfies FloorCommand);
     const { port } = await listening;
     const target: Target = {
       pid: child.pid!,
@@ -387,7 +472,11 @@ async function runFloor(protocol: Protocol, proxies: number, options: ScaleOptio
       plan: (name, round) => {
         const phase = replay.phases.find((p) => p.phase === `${name}/${round}`);
         if (!phase) throw new Error(`the recording has no change ${name}/${round}`);
-        return { phase: phase.phase, markers: phase.markers, make: () => child.send({ cmd: 'replay', id: ++requestIds, phase: phase.phase } satisfies FloorCommand) };
+        return {
+          phase: phase.phase,
+          markers: phase.markers,
+          make: () => child.send({ cmd: 'replay', id: ++requestIds, phase: phase.phase } satisfies FloorCommand),
+        };
       },
     };
     const names = [...new Set(replay.phases.map((p) => p.scenario))];
@@ -426,8 +515,20 @@ const scenarioColumns = ['VirtualService edit', 'endpoint change', 'new service'
 /** The Markdown table for BENCHMARKS.md. */
 export function scaleTable(results: readonly ScaleResult[]): string {
   const header = [
-    'server', 'mode', 'protocol', 'proxies', 'services', 'initial sync (s)', 'MB/proxy', 'peak RSS (MB)', 'steady RSS (MB)', 'JS heap (MB)',
-    'CPU start+sync (s)', 'CPU changes (s)', ...scenarioColumns.map((s) => `${s} p50 / p99 (ms)`), 'load avg (1 min)',
+    'server',
+    'mode',
+    'protocol',
+    'proxies',
+    'services',
+    'initial sync (s)',
+    'MB/proxy',
+    'peak RSS (MB)',
+    'steady RSS (MB)',
+    'JS heap (MB)',
+    'CPU start+sync (s)',
+    'CPU changes (s)',
+    ...scenarioColumns.map((s) => `${s} p50 / p99 (ms)`),
+    'load avg (1 min)',
   ];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   for (const r of results) {
@@ -435,17 +536,37 @@ export function scaleTable(results: readonly ScaleResult[]): string {
       const s = r.scenarios.find((x) => x.scenario === name);
       return s ? `${s.p50Ms} / ${s.p99Ms}` : '-';
     };
-    lines.push(`| ${[
-      r.target, r.mode, r.protocol, r.proxies, r.services, (r.initialSyncMs / 1000).toFixed(1), (r.syncBytesPerProxy / 2 ** 20).toFixed(2),
-      r.peakRssMb, r.steadyRssMb, r.heapUsedMb, r.cpuSyncSeconds, r.cpuRoundsSeconds,
-      ...scenarioColumns.map(cell), r.loadAverage[0],
-    ].join(' | ')} |`);
+    lines.push(
+      `| ${[
+        r.target,
+        r.mode,
+        r.protocol,
+        r.proxies,
+        r.services,
+        (r.initialSyncMs / 1000).toFixed(1),
+        (r.syncBytesPerProxy / 2 ** 20).toFixed(2),
+        r.peakRssMb,
+        r.steadyRssMb,
+        r.heapUsedMb,
+        r.cpuSyncSeconds,
+        r.cpuRoundsSeconds,
+        ...scenarioColumns.map(cell),
+        r.loadAverage[0],
+      ].join(' | ')} |`,
+    );
   }
   return lines.join('\n');
 }
 
 export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
-  const options: ScaleOptions = { proxies: [100, 500, 1000, 2000], services: 1000, modes: ['file', 'kube'], protocols: ['sotw', 'delta'], rounds: 10, floor: true };
+  const options: ScaleOptions = {
+    proxies: [100, 500, 1000, 2000],
+    services: 1000,
+    modes: ['file', 'kube'],
+    protocols: ['sotw', 'delta'],
+    rounds: 10,
+    floor: true,
+  };
   const value = (i: number): string => {
     const v = argv[i + 1];
     if (v === undefined) throw new Error(`${argv[i]} needs a value`);
@@ -463,7 +584,10 @@ export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
-    if (flag === '--proxies') options.proxies = value(i++).split(',').map((n) => positive(flag, n));
+    if (flag === '--proxies')
+      options.proxies = value(i++)
+        .split(',')
+        .map((n) => positive(flag, n));
     else if (flag === '--services') options.services = positive(flag, value(i++));
     else if (flag === '--mode') options.modes = choice(flag, value(i++), ['file', 'kube'] as const);
     else if (flag === '--protocol') options.protocols = choice(flag, value(i++), ['sotw', 'delta'] as const);
@@ -472,7 +596,10 @@ export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
     else if (flag === '--no-floor') options.floor = false;
     else if (flag === '--profile-dir') options.profileDir = path.resolve(value(i++));
     else if (flag === '--log-dir') options.logDir = path.resolve(value(i++));
-    else throw new Error(`unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR --log-dir DIR`);
+    else
+      throw new Error(
+        `unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR --log-dir DIR`,
+      );
   }
   return options;
 }
@@ -484,16 +611,29 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
   process.once('SIGINT', () => process.exit(130));
   process.once('SIGTERM', () => process.exit(143));
   console.log(`\n## Scale: the real pipeline (issue 13), ${options.services} services\n`);
-  console.log(`load average at start: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average at start: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const results = await runScale({ ...options, progress: (line) => process.stderr.write(`${line}\n`) });
   for (const r of results) console.log(JSON.stringify(r));
-  console.log(`\nload average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+  console.log(
+    `\nload average at end: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}\n`,
+  );
   console.log(scaleTable(results));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(() => process.exit(0), (err: unknown) => {
-    console.error((err as Error).message);
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error((err as Error).message);
+      process.exit(1);
+    },
+  );
 }

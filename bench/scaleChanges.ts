@@ -11,7 +11,16 @@ import { TypeUrl } from '../src/xds/resource.js';
 import { FakeKubeApi } from '../test/support/fakeKubeApi.js';
 import type { Marker } from './envoySim.js';
 import {
-  clientPod, endpointIp, endpointSlice, meshObjects, namespaceObjects, serviceHost, serviceObjects, servicePod, servicePort, virtualService,
+  clientPod,
+  endpointIp,
+  endpointSlice,
+  meshObjects,
+  namespaceObjects,
+  serviceHost,
+  serviceObjects,
+  servicePod,
+  servicePort,
+  virtualService,
 } from './mesh.js';
 
 /** Where meshd reads the mesh: --config-dir or --kubeconfig. */
@@ -36,7 +45,10 @@ export function fileStore(services: number, proxies: number): MeshStore {
   const write = (file: string, objects: readonly KubeObject[]): void => writeFileSync(path.join(config, file), yamlDocuments(objects));
   mkdirSync(config);
   write('namespaces.yaml', namespaceObjects());
-  write('clients.yaml', Array.from({ length: proxies }, (_, i) => clientPod(i)));
+  write(
+    'clients.yaml',
+    Array.from({ length: proxies }, (_, i) => clientPod(i)),
+  );
   for (let i = 0; i < services; i++) write(`svc-${i}.yaml`, serviceObjects(i));
   return {
     args: ['--config-dir', config],
@@ -112,7 +124,10 @@ export function scenarios(services: number): Scenario[] {
         return {
           service: i,
           changed: serviceObjects(i),
-          markers: [{ typeUrl: TypeUrl.Cluster, name: cluster }, { typeUrl: TypeUrl.ClusterLoadAssignment, name: cluster }],
+          markers: [
+            { typeUrl: TypeUrl.Cluster, name: cluster },
+            { typeUrl: TypeUrl.ClusterLoadAssignment, name: cluster },
+          ],
         };
       },
     },

@@ -53,7 +53,16 @@ export function measureStatusHeap(proxies: number, services: number): { perProxy
       const sent = [...generate(context, i, typeUrl)];
       if (i === 0) resources += sent.length;
       const n = String(++nonce);
-      registry.responseSent(conn, { typeUrl, nonce: n, version: 'v1', resources: sent, removed: [], fullState: wildcardTypes.has(typeUrl), bytes: 0, pushStartedAt: 0 });
+      registry.responseSent(conn, {
+        typeUrl,
+        nonce: n,
+        version: 'v1',
+        resources: sent,
+        removed: [],
+        fullState: wildcardTypes.has(typeUrl),
+        bytes: 0,
+        pushStartedAt: 0,
+      });
       registry.acked(conn, typeUrl, n, 'v1');
     }
   }
@@ -65,7 +74,16 @@ export function measureStatusHeap(proxies: number, services: number): { perProxy
   for (const conn of conns) {
     const changed = generate(next, 0, TypeUrl.ClusterLoadAssignment).filter((r) => held.get(r.name) !== r);
     const n = String(++nonce);
-    registry.responseSent(conn, { typeUrl: TypeUrl.ClusterLoadAssignment, nonce: n, version: 'v2', resources: [...changed], removed: [], fullState: false, bytes: 0, pushStartedAt: 0 });
+    registry.responseSent(conn, {
+      typeUrl: TypeUrl.ClusterLoadAssignment,
+      nonce: n,
+      version: 'v2',
+      resources: [...changed],
+      removed: [],
+      fullState: false,
+      bytes: 0,
+      pushStartedAt: 0,
+    });
     registry.acked(conn, TypeUrl.ClusterLoadAssignment, n, 'v2');
   }
   const after = heapMb();
@@ -74,10 +92,15 @@ export function measureStatusHeap(proxies: number, services: number): { perProxy
 }
 
 export async function main(): Promise<void> {
-  const [proxies = 1000, services = 1000] = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const [proxies = 1000, services = 1000] = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   const r = measureStatusHeap(proxies, services);
   console.log(`\n## Sync registry heap per proxy (${proxies} proxies, ${services} services, ${r.resources} resources each)\n`);
-  console.log(`| proxies | services | resources per proxy | heap per proxy (KB) |\n|---:|---:|---:|---:|\n| ${proxies} | ${services} | ${r.resources} | ${r.perProxyKb.toFixed(1)} |`);
+  console.log(
+    `| proxies | services | resources per proxy | heap per proxy (KB) |\n|---:|---:|---:|---:|\n| ${proxies} | ${services} | ${r.resources} | ${r.perProxyKb.toFixed(1)} |`,
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main();

@@ -67,7 +67,14 @@ interface Row {
 function run(services: number, repeats = 5): Row {
   const model = new MeshModel({ logger: pino({ level: 'silent' }) });
   model.apply(meshObjects(services).map((object): SourceEvent => ({ type: 'upsert', object })));
-  const samples = { pc: [] as number[][], one: [] as number[][], all: [] as number[][], rest: [] as number[][], otherNamespace: [] as number[][], afterChange: [] as number[][] };
+  const samples = {
+    pc: [] as number[][],
+    one: [] as number[][],
+    all: [] as number[][],
+    rest: [] as number[][],
+    otherNamespace: [] as number[][],
+    afterChange: [] as number[][],
+  };
   // Counts only: holding the last round's resources would keep its memory from the next round.
   let output = { resources: 0, bytes: 0 };
   for (let r = 0; r < repeats; r++) {
@@ -92,7 +99,10 @@ function run(services: number, repeats = 5): Row {
     // every result the change leaves valid, as the pipeline does, and the sidecar is generated again.
     model.apply([{ type: 'upsert', object: endpointSlice(0, { ready: r % 2 === 0 ? endpointsPerService - 1 : endpointsPerService }) }]);
     const next = new PushContext(model.snapshot(), defaultPushContextOptions, built.result.encodings);
-    for (const [key, value] of reusableEntries(built.result.cache, new Map([[TypeUrl.ClusterLoadAssignment, new Set([`svc-0.ns-0.svc.${defaultPushContextOptions.domainSuffix}`])]]))) {
+    for (const [key, value] of reusableEntries(
+      built.result.cache,
+      new Map([[TypeUrl.ClusterLoadAssignment, new Set([`svc-0.ns-0.svc.${defaultPushContextOptions.domainSuffix}`])]]),
+    )) {
       next.cache.set(key, value);
     }
     const nextGenerator = new SidecarGenerator(() => next);
@@ -117,8 +127,14 @@ function run(services: number, repeats = 5): Row {
 
 /** Prints the translation table; sizes from the command line (`node dist/bench/translate.js 100 1000`) or BENCH_SERVICES. */
 export async function main(): Promise<void> {
-  const fromArgs = process.argv.slice(2).map(Number).filter((n) => n > 0);
-  const fromEnv = (process.env.BENCH_SERVICES ?? '').split(',').map(Number).filter((n) => n > 0);
+  const fromArgs = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
+  const fromEnv = (process.env.BENCH_SERVICES ?? '')
+    .split(',')
+    .map(Number)
+    .filter((n) => n > 0);
   const sizes = fromArgs.length > 0 ? fromArgs : fromEnv.length > 0 ? fromEnv : [100, 500, 1000, 2000, 5000];
   // The very first generation in a fresh process also pays for loading the protos and compiling (JIT) the code.
   const coldSize = sizes.includes(1000) ? 1000 : sizes[0]!;
@@ -129,11 +145,15 @@ export async function main(): Promise<void> {
   const pair = ([wall, cpu]: [number, number]): string => `${wall.toFixed(1)} / ${cpu.toFixed(1)}`;
   console.log(`First generation in a fresh process (${coldSize} services, proto loading and JIT included): ${pair(cold.oneSidecar)} ms\n`);
   console.log('Medians of 5 runs, wall / CPU. CPU time is the figure to trust on a shared machine.');
-  console.log('| services | endpoints | resources (1 sidecar) | bytes | push context ms | 1 sidecar CDS+EDS+LDS+RDS ms | 2,000 sidecars, 1 scope, ms | each further sidecar µs | first sidecar of another namespace ms | 1 sidecar after an endpoint change ms |');
+  console.log(
+    '| services | endpoints | resources (1 sidecar) | bytes | push context ms | 1 sidecar CDS+EDS+LDS+RDS ms | 2,000 sidecars, 1 scope, ms | each further sidecar µs | first sidecar of another namespace ms | 1 sidecar after an endpoint change ms |',
+  );
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const n of sizes) {
     const r = run(n);
-    console.log(`| ${r.services} | ${r.endpoints} | ${r.resources} | ${r.bytes} | ${pair(r.pushContext)} | ${pair(r.oneSidecar)} | ${pair(r.sidecars2000)} | ${pair(r.otherSidecarsUs)} | ${pair(r.otherNamespace)} | ${pair(r.afterEndpointChange)} |`);
+    console.log(
+      `| ${r.services} | ${r.endpoints} | ${r.resources} | ${r.bytes} | ${pair(r.pushContext)} | ${pair(r.oneSidecar)} | ${pair(r.sidecars2000)} | ${pair(r.otherSidecarsUs)} | ${pair(r.otherNamespace)} | ${pair(r.afterEndpointChange)} |`,
+    );
   }
 }
 

@@ -6,7 +6,8 @@
 import { spawnSync } from 'node:child_process';
 
 const args = process.argv.slice(2);
-const unitOnly = args.some((a, i) => a === '--project=unit' || (a === '--project' && args[i + 1] === 'unit')) &&
+const unitOnly =
+  args.some((a, i) => a === '--project=unit' || (a === '--project' && args[i + 1] === 'unit')) &&
   !args.some((a, i) => (a.startsWith('--project=') && a !== '--project=unit') || (a === '--project' && args[i + 1] !== 'unit'));
 
 const run = (command, commandArgs) => {

@@ -241,7 +241,13 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
     return closing;
   };
   return {
-    ports, ads, status, registry, logger, debug, close,
+    ports,
+    ads,
+    status,
+    registry,
+    logger,
+    debug,
+    close,
     get ready() {
       return notReadyReason() === undefined;
     },
@@ -252,14 +258,20 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
  * The proxy a debug request's `proxyID` names (full node id, POD.NAMESPACE or POD), or the HTTP
  * answer: 400 without proxyID, 404 when not connected here, 409 when the name fits several pods.
  */
-function connectedProxy(status: SyncStatusRegistry, query: URLSearchParams): { proxy: Proxy; connectionId: string } | { error: { status: number; body: unknown } } {
+function connectedProxy(
+  status: SyncStatusRegistry,
+  query: URLSearchParams,
+): { proxy: Proxy; connectionId: string } | { error: { status: number; body: unknown } } {
   const name = query.get('proxyID') ?? '';
   if (!name) return { error: { status: 400, body: { error: 'proxyID is required: the full node id, or POD.NAMESPACE as proxy-status shows it' } } };
   const found = status.resolveProxy(name);
   switch (found.status) {
-    case 'found': return found;
-    case 'not-found': return { error: { status: 404, body: { error: found.message } } };
-    case 'ambiguous': return { error: { status: 409, body: { error: found.message, candidates: found.candidates } } };
+    case 'found':
+      return found;
+    case 'not-found':
+      return { error: { status: 404, body: { error: found.message } } };
+    case 'ambiguous':
+      return { error: { status: 409, body: { error: found.message, candidates: found.candidates } } };
   }
 }
 

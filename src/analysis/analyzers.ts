@@ -42,14 +42,20 @@ export const allAnalyzers: ReadonlyArray<{ name: string; analyze: Analyzer }> = 
 
 /** What serves while an object is rejected, as the model decided it (and logged as keptPreviousVersion). */
 const rejectedMeanwhile = (r: Rejection): string =>
-  r.keptPreviousVersion ? 'meshd keeps serving the last valid version of this object'
-    : r.kind === 'AuthorizationPolicy' ? 'until then meshd denies all requests to the workloads it selects'
+  r.keptPreviousVersion
+    ? 'meshd keeps serving the last valid version of this object'
+    : r.kind === 'AuthorizationPolicy'
+      ? 'until then meshd denies all requests to the workloads it selects'
       : 'meshd serves nothing of this object until it is valid';
 
 /** IST0106: objects the model rejected (their last valid version, if any, keeps serving). */
 export function schemaRejections(rejections: readonly Rejection[]): AnalysisMessage[] {
   return rejections.map((r) =>
-    message('SchemaValidationError', { kind: r.kind, namespace: r.namespace, name: r.name, ...(r.origin ? { origin: r.origin } : {}) },
-      `Schema validation error: ${r.reason}`, `correct the field named in the error; ${rejectedMeanwhile(r)}`),
+    message(
+      'SchemaValidationError',
+      { kind: r.kind, namespace: r.namespace, name: r.name, ...(r.origin ? { origin: r.origin } : {}) },
+      `Schema validation error: ${r.reason}`,
+      `correct the field named in the error; ${rejectedMeanwhile(r)}`,
+    ),
   );
 }

@@ -35,23 +35,35 @@ export function authorizationPolicies(input: AnalysisInput): AnalysisMessage[] {
     const spec = (stored.object.spec ?? {}) as AuthorizationPolicySpec;
     const ns = stored.object.metadata.namespace ?? '';
     const resource = input.resourceOf(stored);
-    const selector = spec.selector ? spec.selector.matchLabels ?? {} : undefined;
+    const selector = spec.selector ? (spec.selector.matchLabels ?? {}) : undefined;
     // Only pods in the mesh (with a sidecar, or to be injected) count, in the whole mesh for root-namespace policies.
     const meshWide = ns === input.rootNamespace;
     const applies = selector === undefined ? meshWide || hasWorkload(ns) : input.hasPodMatching(selector, meshWide ? undefined : ns, inMesh);
     if (!applies) {
       const labels = selectorText(selector);
-      out.push(message('NoMatchingWorkloadsFound', resource, `No matching workloads for this resource with the following labels: ${labels}`,
-        selector === undefined
-          ? `namespace ${ns} has no workload in the mesh: the policy applies to nothing until one is deployed (or injected)`
-          : `no workload in the mesh ${meshWide ? '' : `in namespace ${ns} `}carries ${labels || 'any labels'}: correct the selector or deploy the workload`));
+      out.push(
+        message(
+          'NoMatchingWorkloadsFound',
+          resource,
+          `No matching workloads for this resource with the following labels: ${labels}`,
+          selector === undefined
+            ? `namespace ${ns} has no workload in the mesh: the policy applies to nothing until one is deployed (or injected)`
+            : `no workload in the mesh ${meshWide ? '' : `in namespace ${ns} `}carries ${labels || 'any labels'}: correct the selector or deploy the workload`,
+        ),
+      );
     }
     for (const rule of spec.rules ?? []) {
       for (const from of rule.from ?? []) {
         for (const pattern of [...(from.source?.namespaces ?? []), ...(from.source?.notNamespaces ?? [])]) {
           if (namespaces.some((n) => namespaceMatches(n, pattern))) continue;
-          out.push(message('ReferencedResourceNotFound', resource, `Referenced namespace not found: ${JSON.stringify(pattern)}`,
-            `no namespace matches ${pattern}: correct the source namespace (a typo here silently matches nothing)`));
+          out.push(
+            message(
+              'ReferencedResourceNotFound',
+              resource,
+              `Referenced namespace not found: ${JSON.stringify(pattern)}`,
+              `no namespace matches ${pattern}: correct the source namespace (a typo here silently matches nothing)`,
+            ),
+          );
         }
       }
     }

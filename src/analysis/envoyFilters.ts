@@ -32,14 +32,24 @@ export function envoyFilterPatches(input: AnalysisInput): AnalysisMessage[] {
       if ((filter.spec.priority ?? 0) !== 0) return;
       const where = `configPatches[${index}]`;
       if (versioned.includes(name)) {
-        out.push(message('EnvoyFilterUsesRelativeOperationWithProxyVersion', resource,
-          'This EnvoyFilter does not have a priority and has a relative patch operation (NSTERT_BEFORE/AFTER, REPLACE, MERGE, DELETE) and proxyVersion set which can cause the EnvoyFilter not to be applied during an upgrade. Using the INSERT_FIRST or ADD option or setting the priority may help in ensuring the EnvoyFilter is applied correctly.',
-          `${where}: ${relativeFix}; another patch of ${JSON.stringify(name)} depends on the proxy version, so the order changes on upgrade`));
+        out.push(
+          message(
+            'EnvoyFilterUsesRelativeOperationWithProxyVersion',
+            resource,
+            'This EnvoyFilter does not have a priority and has a relative patch operation (NSTERT_BEFORE/AFTER, REPLACE, MERGE, DELETE) and proxyVersion set which can cause the EnvoyFilter not to be applied during an upgrade. Using the INSERT_FIRST or ADD option or setting the priority may help in ensuring the EnvoyFilter is applied correctly.',
+            `${where}: ${relativeFix}; another patch of ${JSON.stringify(name)} depends on the proxy version, so the order changes on upgrade`,
+          ),
+        );
         return;
       }
-      out.push(message('EnvoyFilterUsesRelativeOperation', resource,
-        'This EnvoyFilter does not have a priority and has a relative patch operation set which can cause the EnvoyFilter not to be applied. Using the INSERT_FIRST of ADD option or setting the priority may help in ensuring the EnvoyFilter is applied correctly.',
-        `${where}: ${relativeFix}`));
+      out.push(
+        message(
+          'EnvoyFilterUsesRelativeOperation',
+          resource,
+          'This EnvoyFilter does not have a priority and has a relative patch operation set which can cause the EnvoyFilter not to be applied. Using the INSERT_FIRST of ADD option or setting the priority may help in ensuring the EnvoyFilter is applied correctly.',
+          `${where}: ${relativeFix}`,
+        ),
+      );
     };
     for (const [index, patch] of (filter.spec.configPatches ?? []).entries()) {
       if (!patch.patch) break;
@@ -47,17 +57,35 @@ export function envoyFilterPatches(input: AnalysisInput): AnalysisMessage[] {
       const operation = patch.patch.operation;
       const applyTo = patch.applyTo ?? '';
       if (operation === 'ADD' && routeKinds.has(applyTo)) {
-        out.push(message('EnvoyFilterUsesAddOperationIncorrectly', resource, 'The ADD operation will be ignored when applyTo is set to ROUTE_CONFIGURATION, or HTTP_ROUTE.',
-          `configPatches[${index}]: use MERGE for ROUTE_CONFIGURATION, or INSERT_FIRST/INSERT_BEFORE/INSERT_AFTER for HTTP_ROUTE`));
+        out.push(
+          message(
+            'EnvoyFilterUsesAddOperationIncorrectly',
+            resource,
+            'The ADD operation will be ignored when applyTo is set to ROUTE_CONFIGURATION, or HTTP_ROUTE.',
+            `configPatches[${index}]: use MERGE for ROUTE_CONFIGURATION, or INSERT_FIRST/INSERT_BEFORE/INSERT_AFTER for HTTP_ROUTE`,
+          ),
+        );
       } else if (operation === 'REMOVE') {
         if (routeKinds.has(applyTo)) {
-          out.push(message('EnvoyFilterUsesRemoveOperationIncorrectly', resource, 'The REMOVE operation will be ignored when applyTo is set to ROUTE_CONFIGURATION, or HTTP_ROUTE.',
-            `configPatches[${index}]: remove the patch, or REMOVE the VIRTUAL_HOST instead`));
+          out.push(
+            message(
+              'EnvoyFilterUsesRemoveOperationIncorrectly',
+              resource,
+              'The REMOVE operation will be ignored when applyTo is set to ROUTE_CONFIGURATION, or HTTP_ROUTE.',
+              `configPatches[${index}]: remove the patch, or REMOVE the VIRTUAL_HOST instead`,
+            ),
+          );
         } else relative(index, name);
       } else if (operation === 'REPLACE') {
         if (applyTo !== 'NETWORK_FILTER' && applyTo !== 'HTTP_FILTER') {
-          out.push(message('EnvoyFilterUsesReplaceOperationIncorrectly', resource, 'The REPLACE operation is only valid for HTTP_FILTER and NETWORK_FILTER.',
-            `configPatches[${index}]: use MERGE for ${applyTo || 'this applyTo'}, or REPLACE an HTTP_FILTER or NETWORK_FILTER`));
+          out.push(
+            message(
+              'EnvoyFilterUsesReplaceOperationIncorrectly',
+              resource,
+              'The REPLACE operation is only valid for HTTP_FILTER and NETWORK_FILTER.',
+              `configPatches[${index}]: use MERGE for ${applyTo || 'this applyTo'}, or REPLACE an HTTP_FILTER or NETWORK_FILTER`,
+            ),
+          );
         } else relative(index, name);
       } else if (operation === 'INSERT_BEFORE' || operation === 'INSERT_AFTER') {
         relative(index, name);
@@ -79,21 +107,39 @@ export function envoyFilterTargets(input: AnalysisInput): AnalysisMessage[] {
       // A filter of the root namespace selects workloads of every namespace.
       const scope = filter.namespace === input.rootNamespace ? undefined : filter.namespace;
       if (input.podsMatching(labels, scope).length === 0) {
-        out.push(message('EnvoyFilterPatchMatchesNothing', resource, `The workloadSelector ${JSON.stringify(selectorText(labels))} matches no pod, so no patch of this EnvoyFilter applies`,
-          `correct the labels (an EnvoyFilter selects pods of its own namespace, or of every namespace when it is in ${input.rootNamespace})`));
+        out.push(
+          message(
+            'EnvoyFilterPatchMatchesNothing',
+            resource,
+            `The workloadSelector ${JSON.stringify(selectorText(labels))} matches no pod, so no patch of this EnvoyFilter applies`,
+            `correct the labels (an EnvoyFilter selects pods of its own namespace, or of every namespace when it is in ${input.rootNamespace})`,
+          ),
+        );
         continue;
       }
     }
     for (const [index, patch] of (filter.spec.configPatches ?? []).entries()) {
       const service = patch.match?.cluster?.service;
       if (service && !service.includes('*') && !input.context.service(hostFqdn(service, filter.namespace, input.domainSuffix))) {
-        out.push(message('EnvoyFilterPatchMatchesNothing', resource, `configPatches[${index}] matches clusters of service ${JSON.stringify(service)}, which no Service or ServiceEntry defines`,
-          'name the service by its fully qualified host (NAME.NAMESPACE.svc.DOMAIN), or remove the patch'));
+        out.push(
+          message(
+            'EnvoyFilterPatchMatchesNothing',
+            resource,
+            `configPatches[${index}] matches clusters of service ${JSON.stringify(service)}, which no Service or ServiceEntry defines`,
+            'name the service by its fully qualified host (NAME.NAMESPACE.svc.DOMAIN), or remove the patch',
+          ),
+        );
       }
       const gateway = patch.match?.routeConfiguration?.gateway;
       if (gateway && !gateways.has(gateway)) {
-        out.push(message('EnvoyFilterPatchMatchesNothing', resource, `configPatches[${index}] matches route configurations of Gateway ${JSON.stringify(gateway)}, which does not exist`,
-          'name the Gateway as NAMESPACE/NAME, or remove the patch'));
+        out.push(
+          message(
+            'EnvoyFilterPatchMatchesNothing',
+            resource,
+            `configPatches[${index}] matches route configurations of Gateway ${JSON.stringify(gateway)}, which does not exist`,
+            'name the Gateway as NAMESPACE/NAME, or remove the patch',
+          ),
+        );
       }
     }
   }

@@ -36,8 +36,14 @@ export function gatewayWorkloads(input: AnalysisInput): AnalysisMessage[] {
     const selector = selectorText(spec.selector);
     const pods = input.podsMatching(spec.selector);
     if (pods.length === 0) {
-      out.push(message('ReferencedResourceNotFound', resource, `Referenced selector not found: ${JSON.stringify(selector)}`,
-        `no pod carries ${selector || 'any labels'}: deploy the gateway workload or correct the Gateway selector`));
+      out.push(
+        message(
+          'ReferencedResourceNotFound',
+          resource,
+          `Referenced selector not found: ${JSON.stringify(selector)}`,
+          `no pod carries ${selector || 'any labels'}: deploy the gateway workload or correct the Gateway selector`,
+        ),
+      );
       continue;
     }
     const targetPorts = new Set<number>();
@@ -47,16 +53,21 @@ export function gatewayWorkloads(input: AnalysisInput): AnalysisMessage[] {
         if (!labelsMatch(svcSpec.selector, pod.metadata.labels ?? {})) continue;
         for (const p of svcSpec.ports ?? []) {
           if ((p.protocol ?? 'TCP') !== 'TCP') continue;
-          targetPorts.add(typeof p.targetPort === 'number' && p.targetPort !== 0 ? p.targetPort : p.port ?? 0);
+          targetPorts.add(typeof p.targetPort === 'number' && p.targetPort !== 0 ? p.targetPort : (p.port ?? 0));
         }
       }
     }
     for (const server of spec.servers ?? []) {
       const port = server.port?.number;
       if (port === undefined || targetPorts.has(port)) continue;
-      out.push(message('GatewayPortNotDefinedOnService', resource,
-        `The gateway is listening on a target port (port ${port}) that is not defined in the Service associated with its workload instances (Pod selector ${selector}). If you need to access the gateway port through the gateway Service, it will not be available.`,
-        `add a port with targetPort ${port} to the Service selecting the gateway pods, or listen on a port that Service forwards to`));
+      out.push(
+        message(
+          'GatewayPortNotDefinedOnService',
+          resource,
+          `The gateway is listening on a target port (port ${port}) that is not defined in the Service associated with its workload instances (Pod selector ${selector}). If you need to access the gateway port through the gateway Service, it will not be available.`,
+          `add a port with targetPort ${port} to the Service selecting the gateway pods, or listen on a port that Service forwards to`,
+        ),
+      );
     }
     // istiod reads credentialName Secrets in the namespace of the gateway workload.
     const workloadNamespace = pods[0]!.metadata.namespace ?? '';
@@ -65,8 +76,14 @@ export function gatewayWorkloads(input: AnalysisInput): AnalysisMessage[] {
       if (!credential) continue;
       const key = credential.includes('/') ? credential : `${workloadNamespace}/${credential}`;
       if (secrets?.has(key)) continue;
-      out.push(message('ReferencedResourceNotFound', resource, `Referenced credentialName not found: ${JSON.stringify(credential)}`,
-        `create Secret ${credential} (keys tls.crt and tls.key) in namespace ${workloadNamespace}, where the gateway runs`));
+      out.push(
+        message(
+          'ReferencedResourceNotFound',
+          resource,
+          `Referenced credentialName not found: ${JSON.stringify(credential)}`,
+          `create Secret ${credential} (keys tls.crt and tls.key) in namespace ${workloadNamespace}, where the gateway runs`,
+        ),
+      );
     }
   }
   return out;
@@ -100,9 +117,14 @@ export function conflictingGateways(input: AnalysisInput): AnalysisMessage[] {
         for (const h of server.hosts ?? []) if (hosts.some((o) => hostsOverlap(h, o))) others.push(other);
       }
       if (others.length === 0) continue;
-      out.push(message('ConflictingGateways', input.resourceOf(stored),
-        `Conflict with gateways ${others.join(',')} (workload selector ${selector}, port ${port}, hosts ${(server.hosts ?? []).join(',')}).`,
-        `serve these hosts on port ${port} from one Gateway, or give the Gateways different selectors or ports; the gateway workload gets only one of them`));
+      out.push(
+        message(
+          'ConflictingGateways',
+          input.resourceOf(stored),
+          `Conflict with gateways ${others.join(',')} (workload selector ${selector}, port ${port}, hosts ${(server.hosts ?? []).join(',')}).`,
+          `serve these hosts on port ${port} from one Gateway, or give the Gateways different selectors or ports; the gateway workload gets only one of them`,
+        ),
+      );
     }
   }
   return out;

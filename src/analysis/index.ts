@@ -18,7 +18,12 @@ const istioGroup = (object: KubeObject): boolean => String(object.apiVersion).sp
 
 /** An object that breaks a rule, not one of the wrong shape (istioctl analyzes the former, cannot decode the latter). */
 const analyzable = (r: Rejection): boolean =>
-  r.object !== undefined && r.name !== '' && istioGroup(r.object) && typeof r.object.spec === 'object' && r.object.spec !== null && !Array.isArray(r.object.spec) &&
+  r.object !== undefined &&
+  r.name !== '' &&
+  istioGroup(r.object) &&
+  typeof r.object.spec === 'object' &&
+  r.object.spec !== null &&
+  !Array.isArray(r.object.spec) &&
   !r.reason.split('; ').some(isTypeProblem);
 
 /** The snapshot with each analyzable rejected Istio object in place of what serves; undefined when there is none. */

@@ -10,10 +10,15 @@ export class AnalysisReporter {
   latest: AnalysisMessage[] = [];
   private readonly listeners: Array<(messages: readonly AnalysisMessage[]) => void> = [];
 
-  constructor(private readonly logger: Logger, registry: Registry) {
+  constructor(
+    private readonly logger: Logger,
+    registry: Registry,
+  ) {
     this.gauge = new Gauge({
-      name: 'meshd_analysis_messages', help: 'Configuration analysis messages currently raised, by Istio message code.',
-      labelNames: ['code', 'level'], registers: [registry],
+      name: 'meshd_analysis_messages',
+      help: 'Configuration analysis messages currently raised, by Istio message code.',
+      labelNames: ['code', 'level'],
+      registers: [registry],
     });
     for (const t of Object.values(messageTypes)) this.gauge.set({ code: t.code, level: t.level }, 0);
   }
@@ -35,8 +40,10 @@ export class AnalysisReporter {
       now.add(key);
       if (this.reported.has(key)) continue;
       const log = m.level === 'Error' ? this.logger.warn.bind(this.logger) : this.logger.info.bind(this.logger);
-      log({ code: m.code, name: m.name, level: m.level, resource: m.resource, fix: m.fix },
-        `analysis: ${m.level} [${m.code}] (${resourceText(m.resource)}) ${m.message}`);
+      log(
+        { code: m.code, name: m.name, level: m.level, resource: m.resource, fix: m.fix },
+        `analysis: ${m.level} [${m.code}] (${resourceText(m.resource)}) ${m.message}`,
+      );
     }
     this.reported = now;
     for (const [key, count] of counts) {

@@ -19,8 +19,14 @@ export function sidecarSelectors(input: AnalysisInput): AnalysisMessage[] {
     if (!labels || Object.keys(labels).length === 0) continue;
     const pods = input.podsMatching(labels, sc.namespace);
     if (pods.length === 0) {
-      out.push(message('ReferencedResourceNotFound', input.resource('Sidecar', sc.namespace, sc.name), `Referenced selector not found: ${JSON.stringify(selectorText(labels))}`,
-        `no pod in namespace ${sc.namespace} carries ${selectorText(labels)}: correct the workloadSelector (a Sidecar selects pods of its own namespace only)`));
+      out.push(
+        message(
+          'ReferencedResourceNotFound',
+          input.resource('Sidecar', sc.namespace, sc.name),
+          `Referenced selector not found: ${JSON.stringify(selectorText(labels))}`,
+          `no pod in namespace ${sc.namespace} carries ${selectorText(labels)}: correct the workloadSelector (a Sidecar selects pods of its own namespace only)`,
+        ),
+      );
       continue;
     }
     for (const pod of pods) {
@@ -33,9 +39,14 @@ export function sidecarSelectors(input: AnalysisInput): AnalysisMessage[] {
   for (const { namespace, pod, sidecars } of sidecarsByPod.values()) {
     if (sidecars.length < 2) continue;
     for (const sc of sidecars) {
-      out.push(message('ConflictingSidecarWorkloadSelectors', input.resource('Sidecar', sc.namespace, sc.name),
-        `The Sidecars ${goList(sidecars.map(nameOf))} in namespace ${JSON.stringify(namespace)} select the same workload pod ${JSON.stringify(pod)}, which can lead to undefined behavior.`,
-        `make the workloadSelectors of ${sidecars.map(nameOf).join(', ')} disjoint; the pod gets only one of them`));
+      out.push(
+        message(
+          'ConflictingSidecarWorkloadSelectors',
+          input.resource('Sidecar', sc.namespace, sc.name),
+          `The Sidecars ${goList(sidecars.map(nameOf))} in namespace ${JSON.stringify(namespace)} select the same workload pod ${JSON.stringify(pod)}, which can lead to undefined behavior.`,
+          `make the workloadSelectors of ${sidecars.map(nameOf).join(', ')} disjoint; the pod gets only one of them`,
+        ),
+      );
     }
   }
   return out;
@@ -54,9 +65,14 @@ export function sidecarsWithoutSelector(input: AnalysisInput): AnalysisMessage[]
   for (const [namespace, sidecars] of byNamespace) {
     if (sidecars.length < 2) continue;
     for (const sc of sidecars) {
-      out.push(message('MultipleSidecarsWithoutWorkloadSelectors', input.resource('Sidecar', sc.namespace, sc.name),
-        `The Sidecars ${goList(sidecars.map(nameOf))} in namespace ${JSON.stringify(namespace)} have no workload selector, which can lead to undefined behavior.`,
-        `keep one namespace-wide Sidecar in ${namespace}; give the others a workloadSelector`));
+      out.push(
+        message(
+          'MultipleSidecarsWithoutWorkloadSelectors',
+          input.resource('Sidecar', sc.namespace, sc.name),
+          `The Sidecars ${goList(sidecars.map(nameOf))} in namespace ${JSON.stringify(namespace)} have no workload selector, which can lead to undefined behavior.`,
+          `keep one namespace-wide Sidecar in ${namespace}; give the others a workloadSelector`,
+        ),
+      );
     }
   }
   return out;
@@ -75,8 +91,14 @@ export function sidecarEgressHosts(input: AnalysisInput): AnalysisMessage[] {
         if (nsPart === '~' || hostPart.startsWith('*')) continue;
         const namespace = nsPart === '.' ? sc.namespace : nsPart;
         if (input.context.services.some((s) => (namespace === '*' || s.namespace === namespace) && hostMatches(hostPart, s.hostname))) continue;
-        out.push(message('SidecarEgressHostNotFound', input.resource('Sidecar', sc.namespace, sc.name), `Sidecar egress host ${JSON.stringify(entry)} matches no service.`,
-          `no service ${hostPart} in ${namespace === '*' ? 'any namespace' : `namespace ${namespace}`}: correct the host (FQDN, e.g. NAME.NAMESPACE.svc.cluster.local) or remove it`));
+        out.push(
+          message(
+            'SidecarEgressHostNotFound',
+            input.resource('Sidecar', sc.namespace, sc.name),
+            `Sidecar egress host ${JSON.stringify(entry)} matches no service.`,
+            `no service ${hostPart} in ${namespace === '*' ? 'any namespace' : `namespace ${namespace}`}: correct the host (FQDN, e.g. NAME.NAMESPACE.svc.cluster.local) or remove it`,
+          ),
+        );
       }
     }
   }

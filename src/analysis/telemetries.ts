@@ -22,8 +22,14 @@ export function telemetrySelectors(input: AnalysisInput): AnalysisMessage[] {
     if (!labels || Object.keys(labels).length === 0) continue;
     const pods = input.podsMatching(labels, t.namespace);
     if (pods.length === 0) {
-      out.push(message('ReferencedResourceNotFound', input.resource('Telemetry', t.namespace, t.name), `Referenced selector not found: ${JSON.stringify(selectorText(labels))}`,
-        `no pod in namespace ${t.namespace} carries ${selectorText(labels)}: correct the selector (a Telemetry selects pods of its own namespace only)`));
+      out.push(
+        message(
+          'ReferencedResourceNotFound',
+          input.resource('Telemetry', t.namespace, t.name),
+          `Referenced selector not found: ${JSON.stringify(selectorText(labels))}`,
+          `no pod in namespace ${t.namespace} carries ${selectorText(labels)}: correct the selector (a Telemetry selects pods of its own namespace only)`,
+        ),
+      );
       continue;
     }
     for (const pod of pods) {
@@ -37,9 +43,14 @@ export function telemetrySelectors(input: AnalysisInput): AnalysisMessage[] {
     if (telemetries.length < 2) continue;
     const names = sortedNames(telemetries);
     for (const t of telemetries) {
-      out.push(message('ConflictingTelemetryWorkloadSelectors', input.resource('Telemetry', t.namespace, t.name),
-        `The Telemetries ${goList(names)} in namespace ${JSON.stringify(namespace)} select the same workload pod ${JSON.stringify(pod)}, which can lead to undefined behavior.`,
-        `make the selectors of ${names.join(', ')} disjoint, or merge them into one: meshd applies them all to the pod, oldest first, each newer one overriding`));
+      out.push(
+        message(
+          'ConflictingTelemetryWorkloadSelectors',
+          input.resource('Telemetry', t.namespace, t.name),
+          `The Telemetries ${goList(names)} in namespace ${JSON.stringify(namespace)} select the same workload pod ${JSON.stringify(pod)}, which can lead to undefined behavior.`,
+          `make the selectors of ${names.join(', ')} disjoint, or merge them into one: meshd applies them all to the pod, oldest first, each newer one overriding`,
+        ),
+      );
     }
   }
   return out;
@@ -59,9 +70,14 @@ export function telemetriesWithoutSelector(input: AnalysisInput): AnalysisMessag
     if (telemetries.length < 2) continue;
     const names = sortedNames(telemetries);
     for (const t of telemetries) {
-      out.push(message('MultipleTelemetriesWithoutWorkloadSelectors', input.resource('Telemetry', t.namespace, t.name),
-        `The Telemetries ${goList(names)} in namespace ${JSON.stringify(namespace)} have no workload selector, which can lead to undefined behavior.`,
-        `keep one Telemetry without selector in ${namespace} (merge the others into it) or give the others a selector: of those without selector or targetRefs, meshd applies only the oldest`));
+      out.push(
+        message(
+          'MultipleTelemetriesWithoutWorkloadSelectors',
+          input.resource('Telemetry', t.namespace, t.name),
+          `The Telemetries ${goList(names)} in namespace ${JSON.stringify(namespace)} have no workload selector, which can lead to undefined behavior.`,
+          `keep one Telemetry without selector in ${namespace} (merge the others into it) or give the others a selector: of those without selector or targetRefs, meshd applies only the oldest`,
+        ),
+      );
     }
   }
   return out;
@@ -77,9 +93,14 @@ export function telemetryProviders(input: AnalysisInput): AnalysisMessage[] {
   for (const t of input.context.telemetries) {
     const empty = (t.spec.accessLogging ?? []).some((l) => l.disabled !== true && (l.providers ?? []).length === 0);
     if (!empty) continue;
-    out.push(message('InvalidTelemetryProvider', input.resource('Telemetry', t.namespace, t.name),
-      `The Telemetry ${t.name} in namespace ${JSON.stringify(t.namespace)} with empty providers will be ignored.`,
-      'name a provider in each accessLogging entry (e.g. envoy), or set defaultProviders.accessLogging in the mesh config'));
+    out.push(
+      message(
+        'InvalidTelemetryProvider',
+        input.resource('Telemetry', t.namespace, t.name),
+        `The Telemetry ${t.name} in namespace ${JSON.stringify(t.namespace)} with empty providers will be ignored.`,
+        'name a provider in each accessLogging entry (e.g. envoy), or set defaultProviders.accessLogging in the mesh config',
+      ),
+    );
   }
   return out;
 }
@@ -93,9 +114,14 @@ export function telemetryLightstepProviders(input: AnalysisInput): AnalysisMessa
     for (const tracing of t.spec.tracing ?? []) {
       for (const { name } of tracing.providers ?? []) {
         if (!lightstep.has(name)) continue;
-        out.push(message('Deprecated', input.resource('Telemetry', t.namespace, t.name),
-          `Deprecated: The Lightstep provider ${name} is deprecated, please migrate to OpenTelemetry provider.`,
-          `define an opentelemetry extension provider sending to the same collector and trace through it instead of ${name}`));
+        out.push(
+          message(
+            'Deprecated',
+            input.resource('Telemetry', t.namespace, t.name),
+            `Deprecated: The Lightstep provider ${name} is deprecated, please migrate to OpenTelemetry provider.`,
+            `define an opentelemetry extension provider sending to the same collector and trace through it instead of ${name}`,
+          ),
+        );
       }
     }
   }

@@ -18,7 +18,8 @@ const isMeshBound = (vs: VirtualService): boolean => !vs.spec.gateways || vs.spe
 function destinationsOf(spec: VirtualServiceSpec): { routes: Destination[]; mirrors: Destination[] } {
   const routes: Destination[] = [];
   const mirrors: Destination[] = [];
-  for (const r of [...(spec.tcp ?? []), ...(spec.tls ?? []), ...(spec.http ?? [])]) for (const d of r.route ?? []) if (d?.destination) routes.push(d.destination);
+  for (const r of [...(spec.tcp ?? []), ...(spec.tls ?? []), ...(spec.http ?? [])])
+    for (const d of r.route ?? []) if (d?.destination) routes.push(d.destination);
   for (const http of spec.http ?? []) {
     if (http.mirror) mirrors.push(http.mirror);
     for (const m of http.mirrors ?? []) if (m?.destination) mirrors.push(m.destination);
@@ -41,22 +42,39 @@ export function virtualServiceDestinationHosts(input: AnalysisInput): AnalysisMe
       const host = d.host ?? '';
       const found = input.destinationHost(vs.namespace, vs.spec.exportTo, host);
       if (!found) {
-        out.push(message('ReferencedResourceNotFound', resource, `Referenced ${reftype} not found: ${JSON.stringify(host)}`,
-          `create a Service or ServiceEntry for ${hostFqdn(host, vs.namespace, input.domainSuffix)} visible in namespace ${vs.namespace} (check exportTo), or correct the destination host`));
+        out.push(
+          message(
+            'ReferencedResourceNotFound',
+            resource,
+            `Referenced ${reftype} not found: ${JSON.stringify(host)}`,
+            `create a Service or ServiceEntry for ${hostFqdn(host, vs.namespace, input.domainSuffix)} visible in namespace ${vs.namespace} (check exportTo), or correct the destination host`,
+          ),
+        );
         return;
       }
       const port = d.port?.number;
       if (port === undefined) {
         if (found.ports.length > 1) {
-          out.push(message('VirtualServiceDestinationPortSelectorRequired', resource,
-            `This VirtualService routes to a service ${JSON.stringify(host)} that exposes multiple ports ${goList(found.ports)}. Specifying a port in the destination is required to disambiguate.`,
-            `add port: {number: N} to the destination of ${host}, one of ${found.ports.join(', ')}`));
+          out.push(
+            message(
+              'VirtualServiceDestinationPortSelectorRequired',
+              resource,
+              `This VirtualService routes to a service ${JSON.stringify(host)} that exposes multiple ports ${goList(found.ports)}. Specifying a port in the destination is required to disambiguate.`,
+              `add port: {number: N} to the destination of ${host}, one of ${found.ports.join(', ')}`,
+            ),
+          );
         }
         return;
       }
       if (!found.ports.includes(port)) {
-        out.push(message('ReferencedResourceNotFound', resource, `Referenced host:port not found: ${JSON.stringify(`${host}:${port}`)}`,
-          `${host} exposes ${found.ports.length > 0 ? `port ${found.ports.join(', ')}` : 'no port'}: route to one of those or add port ${port} to the service`));
+        out.push(
+          message(
+            'ReferencedResourceNotFound',
+            resource,
+            `Referenced host:port not found: ${JSON.stringify(`${host}:${port}`)}`,
+            `${host} exposes ${found.ports.length > 0 ? `port ${found.ports.join(', ')}` : 'no port'}: route to one of those or add port ${port} to the service`,
+          ),
+        );
       }
     };
     for (const d of routes) check(d, 'host');
@@ -99,11 +117,16 @@ export function virtualServiceDestinationSubsets(input: AnalysisInput): Analysis
       if (!d.subset || defined.has(`${hostIdentity(d.host ?? '', vs.namespace, domainSuffix)}|${d.subset}`)) return;
       const host = resolveShortName(d.host ?? '', vs.namespace, domainSuffix);
       const dr = input.context.destinationRuleFor({ namespace: vs.namespace }, host);
-      out.push(message('ReferencedResourceNotFound', input.resource('VirtualService', vs.namespace, vs.name),
-        `Referenced ${reftype} in destinationrule not found: ${JSON.stringify(`${d.host}+${d.subset}`)}`,
-        dr
-          ? `add subset ${JSON.stringify(d.subset)} to DestinationRule ${dr.namespace}/${dr.name}, or route to a subset it defines; until then requests to it fail with 503`
-          : `create a DestinationRule for host ${host} defining subset ${JSON.stringify(d.subset)}; until then requests to it fail with 503`));
+      out.push(
+        message(
+          'ReferencedResourceNotFound',
+          input.resource('VirtualService', vs.namespace, vs.name),
+          `Referenced ${reftype} in destinationrule not found: ${JSON.stringify(`${d.host}+${d.subset}`)}`,
+          dr
+            ? `add subset ${JSON.stringify(d.subset)} to DestinationRule ${dr.namespace}/${dr.name}, or route to a subset it defines; until then requests to it fail with 503`
+            : `create a DestinationRule for host ${host} defining subset ${JSON.stringify(d.subset)}; until then requests to it fail with 503`,
+        ),
+      );
     };
     for (const d of routes) check(d, 'host+subset');
     for (const d of mirrors) check(d, 'mirror+subset');
@@ -152,15 +175,26 @@ export function virtualServiceGateways(input: AnalysisInput): AnalysisMessage[] 
       const key = ref.includes('/') ? ref : `${vs.namespace}/${ref}`;
       const gateway = gateways?.get(key)?.object;
       if (!gateway) {
-        out.push(message('ReferencedResourceNotFound', resource, `Referenced gateway not found: ${JSON.stringify(ref)}`,
-          `create Gateway ${key} or correct the reference (NAME for the VirtualService's namespace, NAMESPACE/NAME otherwise)`));
+        out.push(
+          message(
+            'ReferencedResourceNotFound',
+            resource,
+            `Referenced gateway not found: ${JSON.stringify(ref)}`,
+            `create Gateway ${key} or correct the reference (NAME for the VirtualService's namespace, NAMESPACE/NAME otherwise)`,
+          ),
+        );
       }
       const offered = gateway ? gatewayHostsFor(gateway.spec ?? {}, gateway.metadata.namespace ?? '', vs.namespace) : [];
       const vsHosts = vs.spec.hosts ?? [];
       if (offered.some((g) => vsHosts.some((h) => hostsOverlap(g, h)))) continue;
-      out.push(message('VirtualServiceHostNotFoundInGateway', resource,
-        `one or more host ${goList(vsHosts)} defined in VirtualService ${vs.namespace}/${vs.name} not found in Gateway ${key}.`,
-        `add the hosts to a server of Gateway ${key} (or list them as ${vs.namespace}/HOST there), or correct the VirtualService hosts`));
+      out.push(
+        message(
+          'VirtualServiceHostNotFoundInGateway',
+          resource,
+          `one or more host ${goList(vsHosts)} defined in VirtualService ${vs.namespace}/${vs.name} not found in Gateway ${key}.`,
+          `add the hosts to a server of Gateway ${key} (or list them as ${vs.namespace}/HOST there), or correct the VirtualService hosts`,
+        ),
+      );
     }
   }
   return out;
@@ -212,9 +246,14 @@ export function conflictingMeshGatewayHosts(input: AnalysisInput): AnalysisMessa
     for (const vs of conflicting) {
       if (reported.has(vs)) continue;
       reported.add(vs);
-      out.push(message('ConflictingMeshGatewayVirtualServiceHosts', input.resource('VirtualService', vs.namespace, vs.name),
-        `The VirtualServices ${names} associated with mesh gateway define the same host ${key} which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.`,
-        `merge the routes for ${host} into one VirtualService, or narrow their exportTo so they do not meet (only one is used today)`));
+      out.push(
+        message(
+          'ConflictingMeshGatewayVirtualServiceHosts',
+          input.resource('VirtualService', vs.namespace, vs.name),
+          `The VirtualServices ${names} associated with mesh gateway define the same host ${key} which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.`,
+          `merge the routes for ${host} into one VirtualService, or narrow their exportTo so they do not meet (only one is used today)`,
+        ),
+      );
     }
   }
   return out;

@@ -17,7 +17,8 @@ const managedGatewayControllers = new Set(['istio.io-gateway-controller', 'istio
 const wellKnownTcpPorts = new Set([25, 53, 3306, 27017]);
 
 /** Istio's control plane: labelled `istio` (any value) or `release=istio`. */
-const isIstioControlPlane = (labels: Readonly<Record<string, string>> | undefined): boolean => labels?.['istio'] !== undefined || labels?.['release'] === 'istio';
+const isIstioControlPlane = (labels: Readonly<Record<string, string>> | undefined): boolean =>
+  labels?.['istio'] !== undefined || labels?.['release'] === 'istio';
 
 interface KubeServiceSpec {
   type?: string;
@@ -42,13 +43,21 @@ export function servicePortNames(input: AnalysisInput): AnalysisMessage[] {
     for (const p of spec.ports ?? []) {
       const unnamed = kubePortProtocol(p.name, p.appProtocol, p.protocol) === 'UNKNOWN' && !wellKnownTcpPorts.has(p.port ?? 0);
       if (!unnamed && !(externalName && p.name === 'tcp')) continue;
-      out.push(externalName
-        ? message('ExternalNameServiceTypeInvalidPortName', input.resourceOf(stored),
-          'Port name for ExternalName service is invalid. Proxy may prevent tcp named ports and unmatched traffic for ports serving TCP protocol from being forwarded correctly',
-          `name port ${p.port ?? 0} after its protocol (http, https, tls, grpc, ...), not ${JSON.stringify(p.name ?? '')}`)
-        : message('PortNameIsNotUnderNamingConvention', input.resourceOf(stored),
-          `Port name ${p.name ?? ''} (port: ${p.port ?? 0}, targetPort: ${String(p.targetPort ?? p.port ?? 0)}) doesn't follow the naming convention of Istio port.`,
-          'name the port <protocol>[-<suffix>] (http, http2, grpc, tcp, tls, https, ...) or set appProtocol; otherwise protocol detection is applied'));
+      out.push(
+        externalName
+          ? message(
+              'ExternalNameServiceTypeInvalidPortName',
+              input.resourceOf(stored),
+              'Port name for ExternalName service is invalid. Proxy may prevent tcp named ports and unmatched traffic for ports serving TCP protocol from being forwarded correctly',
+              `name port ${p.port ?? 0} after its protocol (http, https, tls, grpc, ...), not ${JSON.stringify(p.name ?? '')}`,
+            )
+          : message(
+              'PortNameIsNotUnderNamingConvention',
+              input.resourceOf(stored),
+              `Port name ${p.name ?? ''} (port: ${p.port ?? 0}, targetPort: ${String(p.targetPort ?? p.port ?? 0)}) doesn't follow the naming convention of Istio port.`,
+              'name the port <protocol>[-<suffix>] (http, http2, grpc, tcp, tls, https, ...) or set appProtocol; otherwise protocol detection is applied',
+            ),
+      );
     }
   }
   return out;
@@ -67,8 +76,14 @@ export function applicationUids(input: AnalysisInput): AnalysisMessage[] {
     const spec = (stored.object.spec ?? {}) as PodSecurity;
     const containers = (spec.containers ?? []).filter((c) => c.name !== 'istio-proxy' && c.name !== 'istio-operator');
     if (spec.securityContext?.runAsUser !== 1337 && !containers.some((c) => c.securityContext?.runAsUser === 1337)) continue;
-    out.push(message('InvalidApplicationUID', input.resourceOf(stored), 'User ID (UID) 1337 is reserved for the sidecar proxy.',
-      'run the application under another UID: traffic from UID 1337 bypasses the sidecar'));
+    out.push(
+      message(
+        'InvalidApplicationUID',
+        input.resourceOf(stored),
+        'User ID (UID) 1337 is reserved for the sidecar proxy.',
+        'run the application under another UID: traffic from UID 1337 bypasses the sidecar',
+      ),
+    );
   }
   return out;
 }
@@ -91,8 +106,14 @@ export function serviceEntryAddresses(input: AnalysisInput): AnalysisMessage[] {
     const spec = (stored.object.spec ?? {}) as ServiceEntrySpec;
     if ((spec.addresses ?? []).length > 0) continue;
     if (!(spec.ports ?? []).some((p) => !p.protocol || p.protocol.toUpperCase() === 'TCP')) continue;
-    out.push(message('ServiceEntryAddressesRequired', input.resourceOf(stored), 'ServiceEntry addresses are required for this protocol.',
-      'add addresses (a virtual IP) to the ServiceEntry, or declare the port protocol (HTTP, TLS, ...): TCP traffic is matched by destination address'));
+    out.push(
+      message(
+        'ServiceEntryAddressesRequired',
+        input.resourceOf(stored),
+        'ServiceEntry addresses are required for this protocol.',
+        'add addresses (a virtual IP) to the ServiceEntry, or declare the port protocol (HTTP, TLS, ...): TCP traffic is matched by destination address',
+      ),
+    );
   }
   return out;
 }

@@ -46,10 +46,7 @@ export interface Authenticator {
 export type AuthenticationResult = { ok: true; caller: Caller } | { ok: false; reason: string };
 
 /** Runs the authenticators in order; the first success wins, otherwise every reason is reported. */
-export async function authenticateCaller(
-  credentials: CallerCredentials,
-  authenticators: readonly Authenticator[],
-): Promise<AuthenticationResult> {
+export async function authenticateCaller(credentials: CallerCredentials, authenticators: readonly Authenticator[]): Promise<AuthenticationResult> {
   const reasons: string[] = [];
   for (const authenticator of authenticators) {
     let outcome: AuthnOutcome;
@@ -66,9 +63,7 @@ export async function authenticateCaller(
     const offered = credentials.bearerToken !== undefined || credentials.peerCertificate !== undefined;
     return {
       ok: false,
-      reason: offered
-        ? 'no configured authenticator accepts the offered credentials'
-        : 'no bearer token and no client certificate',
+      reason: offered ? 'no configured authenticator accepts the offered credentials' : 'no bearer token and no client certificate',
     };
   }
   return { ok: false, reason: reasons.join('; ') };

@@ -3,14 +3,7 @@
 // certificate of the TLS and webhook ports carries DNS names (and IPs).
 import { isIP } from 'node:net';
 import { generateKeyPairSync } from 'node:crypto';
-import {
-  emptyName,
-  issueCertificate,
-  issueCertificateAsync,
-  leafExtensions,
-  type CertificateTemplate,
-  type GeneralName,
-} from './certificate.js';
+import { emptyName, issueCertificate, issueCertificateAsync, leafExtensions, type CertificateTemplate, type GeneralName } from './certificate.js';
 import { parseCertificateRequest, type CertificateRequest } from './csr.js';
 import type { CaMaterial } from './material.js';
 import { encodePem } from './pem.js';
@@ -148,15 +141,16 @@ export class CertificateAuthority {
    * A key and certificate for this control plane's TLS port (DNS SANs such as
    * istiod.istio-system.svc). The key is ECDSA P-256: fast handshakes.
    */
-  issueServingCertificate(
-    dnsNames: string[],
-    lifetimeMs: number,
-    now: Date = new Date(),
-  ): { certChainPem: string; keyPem: string; notAfter: Date } {
+  issueServingCertificate(dnsNames: string[], lifetimeMs: number, now: Date = new Date()): { certChainPem: string; keyPem: string; notAfter: Date } {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const spki = publicKey.export({ format: 'der', type: 'spki' });
     // An IP address (a webhook URL such as https://127.0.0.1:15017) needs an IP SAN, not a DNS one.
-    const template = this.leafTemplate(spki, dnsNames.map((name) => (isIP(name) ? { ip: name } : { dns: name })), lifetimeMs, now);
+    const template = this.leafTemplate(
+      spki,
+      dnsNames.map((name) => (isIP(name) ? { ip: name } : { dns: name })),
+      lifetimeMs,
+      now,
+    );
     const material = this.materialValue;
     const issued = this.issued(issueCertificate(template, material.signer), material, { template, keyDescription: 'ECDSA P-256' });
     return {

@@ -26,10 +26,7 @@ async function readOptional(file: string): Promise<string | undefined> {
  * it is missing, so workloads and tools can pick the root up from the
  * directory. Throws CaMaterialError when the material is partial or invalid.
  */
-export async function loadOrCreateCaDirectory(
-  dir: string,
-  opts: { trustDomain: string; now?: Date },
-): Promise<CaDirectoryResult> {
+export async function loadOrCreateCaDirectory(dir: string, opts: { trustDomain: string; now?: Date }): Promise<CaDirectoryResult> {
   const source = `--ca-dir ${dir}`;
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = (name: string): string => path.join(dir, name);

@@ -42,10 +42,7 @@ export function caFromSecretData(data: SecretData, secretName: string = istioCaS
  * `istio-ca-secret`. Undefined when neither exists (the Lease holder then
  * creates `istio-ca-secret` from `newSelfSignedCaSecretData`).
  */
-export function caFromSecrets(
-  secrets: { cacerts?: SecretData | undefined; istioCaSecret?: SecretData | undefined },
-  now?: Date,
-): CaMaterial | undefined {
+export function caFromSecrets(secrets: { cacerts?: SecretData | undefined; istioCaSecret?: SecretData | undefined }, now?: Date): CaMaterial | undefined {
   if (secrets.cacerts) return caFromSecretData(secrets.cacerts, pluggedCaSecretName, now);
   if (secrets.istioCaSecret) return caFromSecretData(secrets.istioCaSecret, istioCaSecretName, now);
   return undefined;

@@ -77,9 +77,7 @@ export function randomSerial(): Buffer {
 }
 
 export function extension(id: string, critical: boolean, value: Buffer): Buffer {
-  return critical
-    ? der.sequence(der.oid(id), der.boolean(true), der.octetString(value))
-    : der.sequence(der.oid(id), der.octetString(value));
+  return critical ? der.sequence(der.oid(id), der.boolean(true), der.octetString(value)) : der.sequence(der.oid(id), der.octetString(value));
 }
 
 function generalName(name: GeneralName): Buffer {
@@ -97,7 +95,12 @@ function ipAddressBytes(ip: string): Buffer {
   const tailParts = tail ? tail.split(':') : [];
   const zeros = new Array<string>(8 - headParts.length - tailParts.length).fill('0');
   const groups = ip.includes('::') ? [...headParts, ...zeros, ...tailParts] : headParts;
-  return Buffer.from(groups.flatMap((g) => { const v = parseInt(g, 16); return [v >> 8, v & 0xff]; }));
+  return Buffer.from(
+    groups.flatMap((g) => {
+      const v = parseInt(g, 16);
+      return [v >> 8, v & 0xff];
+    }),
+  );
 }
 
 // keyUsage bits (RFC 5280 4.2.1.3), numbered from the most significant bit.

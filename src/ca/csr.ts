@@ -140,11 +140,20 @@ function readExtension(parts: der.DerElement[], out: RequestedNames): void {
     for (const name of der.children(der.readSingle(value, der.Tag.sequence))) {
       const text = name.content.toString('latin1');
       switch (name.tag) {
-        case 0x86: out.uris.push(text); break;
-        case 0x82: out.dnsNames.push(text); break;
-        case 0x81: out.emails.push(text); break;
-        case 0x87: out.ipAddresses.push(formatIp(name.content)); break;
-        default: out.otherNames++;
+        case 0x86:
+          out.uris.push(text);
+          break;
+        case 0x82:
+          out.dnsNames.push(text);
+          break;
+        case 0x81:
+          out.emails.push(text);
+          break;
+        case 0x87:
+          out.ipAddresses.push(formatIp(name.content));
+          break;
+        default:
+          out.otherNames++;
       }
     }
   } else if (id === Oid.basicConstraints) {

@@ -1,12 +1,6 @@
 // The embedded CA's public surface, wired into `meshd serve` by src/meshd.ts.
 export { CertificateAuthority, defaultAuthorityPolicy, type AuthorityPolicy, type IssueResult } from './authority.js';
-export {
-  caTokenAudience,
-  loadJwtVerificationKey,
-  type Caller,
-  type ReviewToken,
-  type TokenReviewResult,
-} from './authn.js';
+export { caTokenAudience, loadJwtVerificationKey, type Caller, type ReviewToken, type TokenReviewResult } from './authn.js';
 export { loadOrCreateCaDirectory, type CaDirectoryResult } from './caDirectory.js';
 export {
   caFromSecretData,

@@ -84,8 +84,7 @@ export function verifyJwt(token: string, keys: JwtKeys, expect: JwtExpectations)
   if (typeof header === 'string') return { ok: false, reason: header };
   const alg = typeof header.alg === 'string' ? algorithms[header.alg] : undefined;
   if (!alg) return { ok: false, reason: `JWT algorithm ${String(header.alg)} is not accepted` };
-  const candidates =
-    typeof header.kid === 'string' && keys.byKid.has(header.kid) ? [keys.byKid.get(header.kid)!] : keys.keys;
+  const candidates = typeof header.kid === 'string' && keys.byKid.has(header.kid) ? [keys.byKid.get(header.kid)!] : keys.keys;
   const signed = Buffer.from(`${headerPart}.${payloadPart}`);
   const signature = Buffer.from(signaturePart, 'base64url');
   const verified = candidates.some((key) => {

@@ -35,7 +35,15 @@ export function caMetrics(registry: Registry): CaMetrics {
     idExtractionErrors: counter(registry, 'citadel_server_id_extraction_err_count', 'The number of errors occurred when extracting the ID from CSR.'),
     csrSignErrors: counter(registry, 'citadel_server_csr_sign_err_count', 'The number of errors occurred when signing the CSR.', ['error']),
     successfulIssuances: counter(registry, 'citadel_server_success_cert_issuance_count', 'The number of certificates issuances that have succeeded.'),
-    rootCertExpiryTimestamp: gauge(registry, 'citadel_server_root_cert_expiry_timestamp', 'The unix timestamp, in seconds, when Citadel root cert will expire.'),
-    certChainExpiryTimestamp: gauge(registry, 'citadel_server_cert_chain_expiry_timestamp', 'The unix timestamp, in seconds, when Citadel cert chain will expire.'),
+    rootCertExpiryTimestamp: gauge(
+      registry,
+      'citadel_server_root_cert_expiry_timestamp',
+      'The unix timestamp, in seconds, when Citadel root cert will expire.',
+    ),
+    certChainExpiryTimestamp: gauge(
+      registry,
+      'citadel_server_cert_chain_expiry_timestamp',
+      'The unix timestamp, in seconds, when Citadel cert chain will expire.',
+    ),
   };
 }

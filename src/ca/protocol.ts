@@ -23,9 +23,7 @@ export interface CertificateResponseMessage {
 
 /** What the server-side deserializer hands the handler: a request, or why there is none. */
 export type IncomingCertificateRequest =
-  | { kind: 'request'; request: CertificateRequestMessage }
-  | { kind: 'too-large'; bytes: number }
-  | { kind: 'malformed'; reason: string };
+  { kind: 'request'; request: CertificateRequestMessage } | { kind: 'too-large'; bytes: number } | { kind: 'malformed'; reason: string };
 
 let cachedTypes: { request: protobuf.Type; response: protobuf.Type } | undefined;
 

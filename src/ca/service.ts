@@ -8,21 +8,10 @@ import type { Registry } from 'prom-client';
 import type { KeyObject } from 'node:crypto';
 import type { JwtKeys } from './jwt.js';
 import type { CertificateAuthority } from './authority.js';
-import {
-  authenticateCaller,
-  clientCertificateAuthenticator,
-  jwtAuthenticator,
-  kubeTokenAuthenticator,
-  type Authenticator,
-  type ReviewToken,
-} from './authn.js';
+import { authenticateCaller, clientCertificateAuthenticator, jwtAuthenticator, kubeTokenAuthenticator, type Authenticator, type ReviewToken } from './authn.js';
 import { caMetrics, type CaMetrics } from './metrics.js';
 import type { SigningProblem, SigningProblemKind } from './problems.js';
-import {
-  certificateServiceDefinition,
-  type CertificateResponseMessage,
-  type IncomingCertificateRequest,
-} from './protocol.js';
+import { certificateServiceDefinition, type CertificateResponseMessage, type IncomingCertificateRequest } from './protocol.js';
 
 export interface CertificateServiceDeps {
   authority: CertificateAuthority;
@@ -83,12 +72,7 @@ export function addCertificateService(server: grpc.Server, deps: CertificateServ
   const log = deps.logger.child({ component: 'ca' });
   const maxRequestBytes = deps.maxRequestBytes ?? defaultMaxRequestBytes;
 
-  const refuse = (
-    callback: grpc.sendUnaryData<CertificateResponseMessage>,
-    peer: string,
-    who: string | undefined,
-    problem: SigningProblem,
-  ): void => {
+  const refuse = (callback: grpc.sendUnaryData<CertificateResponseMessage>, peer: string, who: string | undefined, problem: SigningProblem): void => {
     const reporting = problemReporting[problem.kind];
     reporting.count(metrics);
     log.warn({ peer, identity: who, problem: problem.kind, reason: problem.reason }, 'certificate request refused');

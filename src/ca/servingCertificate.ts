@@ -91,10 +91,7 @@ export class ServingCertificate implements grpc.experimental.CertificateProvider
     const lifetimeMs = this.opts.lifetimeMs ?? this.authority.policy.defaultTtlMs;
     try {
       this.currentPair = this.authority.issueServingCertificate(this.dnsNames, lifetimeMs);
-      this.opts.logger.info(
-        { component: 'ca', dnsNames: this.dnsNames, notAfter: this.currentPair.notAfter.toISOString() },
-        'serving certificate issued',
-      );
+      this.opts.logger.info({ component: 'ca', dnsNames: this.dnsNames, notAfter: this.currentPair.notAfter.toISOString() }, 'serving certificate issued');
       this.publish();
       const remaining = this.currentPair.notAfter.getTime() - Date.now();
       const fraction = this.opts.renewAtFraction ?? 0.5;

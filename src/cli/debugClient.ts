@@ -3,7 +3,10 @@ import { CliError } from './cliError.js';
 
 export class DebugApiError extends CliError {
   /** The debug API's HTTP status, when it answered with an error. */
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
   }
 }
@@ -14,7 +17,9 @@ export async function fetchDebugJson<T>(server: string, path: string): Promise<T
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
   } catch (err) {
-    throw new DebugApiError(`cannot reach meshd at ${server}: ${(err as Error).cause ? String((err as Error & { cause: Error }).cause.message) : (err as Error).message}`);
+    throw new DebugApiError(
+      `cannot reach meshd at ${server}: ${(err as Error).cause ? String((err as Error & { cause: Error }).cause.message) : (err as Error).message}`,
+    );
   }
   const text = await res.text();
   if (!res.ok) {

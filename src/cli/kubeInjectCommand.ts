@@ -58,7 +58,9 @@ async function fromCluster(kubeconfig: string, namespace: string): Promise<{ mes
 export function addKubeInjectCommand(program: Command, out: (text: string) => void): void {
   program
     .command('kube-inject')
-    .description('inject the istio-proxy sidecar into the pod templates of a YAML file, as the /inject webhook would (with --kubeconfig, from the cluster\'s ConfigMaps)')
+    .description(
+      "inject the istio-proxy sidecar into the pod templates of a YAML file, as the /inject webhook would (with --kubeconfig, from the cluster's ConfigMaps)",
+    )
     .requiredOption('-f, --filename <file>', 'input YAML (Deployments, StatefulSets, Jobs, Pods, ...; - for stdin)')
     .option('-o, --output <file>', 'write here instead of stdout')
     .option('--meshConfigFile <file>', 'mesh configuration (MeshConfig YAML, as in ConfigMap istio key mesh)')

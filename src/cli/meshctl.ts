@@ -28,16 +28,14 @@ export function meshctlProgram(out: (text: string) => void = (t) => process.stdo
   const program = new Command('meshctl')
     .description('inspect and debug a meshd control plane')
     .addOption(new Option('--server <url>', 'meshd debug API (its HTTP port)').env('MESHCTL_SERVER').default('http://localhost:15014'))
-    .addOption(new Option('--kubeconfig <path>', 'reach every meshd pod through this cluster\'s API server instead of --server'))
+    .addOption(new Option('--kubeconfig <path>', "reach every meshd pod through this cluster's API server instead of --server"))
     .addOption(new Option('--istio-namespace <ns>', 'namespace of the meshd pods (with --kubeconfig)').default('istio-system'))
     .addOption(new Option('--selector <labels>', 'label selector of the meshd pods (with --kubeconfig)').default('app=istiod'))
     .showHelpAfterError();
 
   const target = (): DebugTarget => {
     const o = program.opts<GlobalOptions>();
-    return o.kubeconfig
-      ? kubeTarget({ kubeconfig: o.kubeconfig, namespace: o.istioNamespace, selector: o.selector, httpPort: 15014 })
-      : serverTarget(o.server);
+    return o.kubeconfig ? kubeTarget({ kubeconfig: o.kubeconfig, namespace: o.istioNamespace, selector: o.selector, httpPort: 15014 }) : serverTarget(o.server);
   };
 
   program

@@ -13,27 +13,33 @@ export function addServeFlags(cmd: Command): Command {
     const o = new Option(spec, description).env(env);
     return fallback === undefined ? o : o.default(fallback);
   };
-  return cmd
-    .addOption(flag('--config-dir <dir>', 'read configuration from YAML files in DIR (watched)', 'MESHD_CONFIG_DIR'))
-    .addOption(flag('--config-rescan <duration>', 'how often --config-dir is checked for edits its fs events missed', 'MESHD_CONFIG_RESCAN', '5s'))
-    // No .env(): KUBECONFIG is the shell's for kubectl and yields to --config-dir (configFromFlags reads it).
-    .addOption(new Option('--kubeconfig <path>', 'read configuration from the Kubernetes API server in this kubeconfig (env: KUBECONFIG, ignored with --config-dir)'))
-    .addOption(flag('--xds-port <port>', 'plaintext gRPC port (ADS, CSDS)', 'MESHD_XDS_PORT', String(defaultConfig.xdsPort)))
-    .addOption(flag('--secure-port <port>', 'TLS gRPC port (ADS, CA)', 'MESHD_SECURE_PORT', String(defaultConfig.securePort)))
-    .addOption(flag('--http-port <port>', 'HTTP port (/ready, /metrics, /debug/*)', 'MESHD_HTTP_PORT', String(defaultConfig.httpPort)))
-    .addOption(flag('--webhook-port <port>', 'HTTPS admission webhook port (/inject, /validate)', 'MESHD_WEBHOOK_PORT', String(defaultWebhookPort)))
-    .addOption(flag('--host <address>', 'address to listen on', 'MESHD_HOST', defaultConfig.host))
-    .addOption(flag('--trust-domain <domain>', 'SPIFFE trust domain', 'MESHD_TRUST_DOMAIN', defaultConfig.trustDomain))
-    .addOption(flag('--cluster-id <id>', 'cluster name', 'MESHD_CLUSTER_ID', defaultConfig.clusterId))
-    .addOption(flag('--dns-names <names>', 'extra DNS names (comma-separated) in the TLS port certificate, beside istiod.istio-system.svc', 'MESHD_DNS_NAMES'))
-    .addOption(flag('--ca-dir <dir>', 'CA material in file mode (created self-signed when empty)', 'MESHD_CA_DIR'))
-    .addOption(flag('--cert-ttl <duration>', 'default workload certificate lifetime', 'MESHD_CERT_TTL', '24h'))
-    .addOption(flag('--max-cert-ttl <duration>', 'longest workload certificate lifetime granted', 'MESHD_MAX_CERT_TTL', '90d'))
-    .addOption(flag('--jwt-public-key <path>', 'PEM public key verifying workload JWTs offline (file mode)', 'MESHD_JWT_PUBLIC_KEY'))
-    .addOption(flag('--jwt-issuer <issuer>', 'issuer required of workload JWTs (file mode)', 'MESHD_JWT_ISSUER'))
-    .addOption(flag('--debounce-after <duration>', 'quiet time before a push', 'MESHD_DEBOUNCE_AFTER', '100ms'))
-    .addOption(flag('--debounce-max <duration>', 'longest a push is delayed by a stream of changes', 'MESHD_DEBOUNCE_MAX', '10s'))
-    .addOption(flag('--log-level <level>', 'trace, debug, info, warn or error', 'MESHD_LOG_LEVEL', defaultConfig.logLevel));
+  return (
+    cmd
+      .addOption(flag('--config-dir <dir>', 'read configuration from YAML files in DIR (watched)', 'MESHD_CONFIG_DIR'))
+      .addOption(flag('--config-rescan <duration>', 'how often --config-dir is checked for edits its fs events missed', 'MESHD_CONFIG_RESCAN', '5s'))
+      // No .env(): KUBECONFIG is the shell's for kubectl and yields to --config-dir (configFromFlags reads it).
+      .addOption(
+        new Option('--kubeconfig <path>', 'read configuration from the Kubernetes API server in this kubeconfig (env: KUBECONFIG, ignored with --config-dir)'),
+      )
+      .addOption(flag('--xds-port <port>', 'plaintext gRPC port (ADS, CSDS)', 'MESHD_XDS_PORT', String(defaultConfig.xdsPort)))
+      .addOption(flag('--secure-port <port>', 'TLS gRPC port (ADS, CA)', 'MESHD_SECURE_PORT', String(defaultConfig.securePort)))
+      .addOption(flag('--http-port <port>', 'HTTP port (/ready, /metrics, /debug/*)', 'MESHD_HTTP_PORT', String(defaultConfig.httpPort)))
+      .addOption(flag('--webhook-port <port>', 'HTTPS admission webhook port (/inject, /validate)', 'MESHD_WEBHOOK_PORT', String(defaultWebhookPort)))
+      .addOption(flag('--host <address>', 'address to listen on', 'MESHD_HOST', defaultConfig.host))
+      .addOption(flag('--trust-domain <domain>', 'SPIFFE trust domain', 'MESHD_TRUST_DOMAIN', defaultConfig.trustDomain))
+      .addOption(flag('--cluster-id <id>', 'cluster name', 'MESHD_CLUSTER_ID', defaultConfig.clusterId))
+      .addOption(
+        flag('--dns-names <names>', 'extra DNS names (comma-separated) in the TLS port certificate, beside istiod.istio-system.svc', 'MESHD_DNS_NAMES'),
+      )
+      .addOption(flag('--ca-dir <dir>', 'CA material in file mode (created self-signed when empty)', 'MESHD_CA_DIR'))
+      .addOption(flag('--cert-ttl <duration>', 'default workload certificate lifetime', 'MESHD_CERT_TTL', '24h'))
+      .addOption(flag('--max-cert-ttl <duration>', 'longest workload certificate lifetime granted', 'MESHD_MAX_CERT_TTL', '90d'))
+      .addOption(flag('--jwt-public-key <path>', 'PEM public key verifying workload JWTs offline (file mode)', 'MESHD_JWT_PUBLIC_KEY'))
+      .addOption(flag('--jwt-issuer <issuer>', 'issuer required of workload JWTs (file mode)', 'MESHD_JWT_ISSUER'))
+      .addOption(flag('--debounce-after <duration>', 'quiet time before a push', 'MESHD_DEBOUNCE_AFTER', '100ms'))
+      .addOption(flag('--debounce-max <duration>', 'longest a push is delayed by a stream of changes', 'MESHD_DEBOUNCE_MAX', '10s'))
+      .addOption(flag('--log-level <level>', 'trace, debug, info, warn or error', 'MESHD_LOG_LEVEL', defaultConfig.logLevel))
+  );
 }
 
 function port(name: string, text: string): number {
@@ -115,7 +121,10 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     trustDomain: flags.trustDomain,
     clusterId: flags.clusterId,
     ...(flags.caDir ? { caDir: flags.caDir } : {}),
-    dnsNames: (flags.dnsNames ?? '').split(',').map((n) => n.trim()).filter(Boolean),
+    dnsNames: (flags.dnsNames ?? '')
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean),
     certTtlMs,
     maxCertTtlMs,
     ...(flags.jwtPublicKey ? { jwtPublicKey: flags.jwtPublicKey } : {}),

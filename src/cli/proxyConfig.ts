@@ -134,8 +134,9 @@ function describeCluster(cluster: string): string {
 function describeInlineRoute(rc: Json): string {
   const vhosts = (rc.virtualHosts as Json[] | undefined) ?? [];
   const only = vhosts.length === 1 ? vhosts[0]! : undefined;
-  const onlyRoute = only && JSON.stringify(only.domains) === '["*"]' && (only.routes as Json[] | undefined)?.length === 1 ? (only.routes as Json[])[0]! : undefined;
-  const cluster = ((onlyRoute?.route as Json | undefined)?.cluster);
+  const onlyRoute =
+    only && JSON.stringify(only.domains) === '["*"]' && (only.routes as Json[] | undefined)?.length === 1 ? (only.routes as Json[])[0]! : undefined;
+  const cluster = (onlyRoute?.route as Json | undefined)?.cluster;
   if (onlyRoute && (onlyRoute.match as Json | undefined)?.prefix === '/' && typeof cluster === 'string') return describeCluster(cluster);
   const described = vhosts.map((vh) => {
     const domains = (vh.domains as string[] | undefined) ?? [];
@@ -163,7 +164,12 @@ export function listenerRows(listeners: readonly Json[]): string[][] {
   });
   for (const l of byPort) {
     if (l.apiListener) {
-      rows.push([String(l.name), '-', 'API listener', 'Route: ' + String(((((l.apiListener as Json).apiListener as Json)?.rds as Json | undefined)?.routeConfigName) ?? String(l.name))]);
+      rows.push([
+        String(l.name),
+        '-',
+        'API listener',
+        'Route: ' + String((((l.apiListener as Json).apiListener as Json)?.rds as Json | undefined)?.routeConfigName ?? String(l.name)),
+      ]);
       continue;
     }
     const { address, port } = socketAddress(l);
@@ -193,7 +199,7 @@ export function routeRows(routeConfigs: readonly Json[]): string[][] {
   const rows: string[][] = [];
   for (const rc of routeConfigs) {
     for (const vh of (rc.virtualHosts as Json[] | undefined) ?? []) {
-      const domains = ((vh.domains as string[] | undefined) ?? []);
+      const domains = (vh.domains as string[] | undefined) ?? [];
       const shown = domains.length > 2 ? `${domains[0]} + ${domains.length - 1} more...` : domains.join(', ');
       for (const route of (vh.routes as Json[] | undefined) ?? []) {
         rows.push([String(rc.name ?? ''), String(vh.name ?? ''), shown, routeMatch(route), istioConfigName(route.metadata) || '']);
@@ -212,7 +218,7 @@ export function endpointRows(assignments: readonly Json[]): string[][] {
   for (const cla of assignments) {
     for (const locality of (cla.endpoints as Json[] | undefined) ?? []) {
       for (const lb of (locality.lbEndpoints as Json[] | undefined) ?? []) {
-        const sa = ((((lb.endpoint as Json | undefined)?.address as Json | undefined)?.socketAddress) as Json | undefined) ?? {};
+        const sa = (((lb.endpoint as Json | undefined)?.address as Json | undefined)?.socketAddress as Json | undefined) ?? {};
         rows.push([`${String(sa.address ?? '')}:${String(sa.portValue ?? '')}`, String(lb.healthStatus ?? 'HEALTHY'), 'OK', String(cla.clusterName ?? '')]);
       }
     }
@@ -237,7 +243,11 @@ export function referencedSecrets(dump: Json): Json[] {
         const name = String(s.name ?? '');
         if (name && !found.has(name)) {
           const validation = key === 'validationContextSdsSecretConfig';
-          found.set(name, { name, type: validation ? (/^kubernetes(-gateway)?:\/\//.test(name) ? 'CA' : 'ROOTCA') : 'Cert Chain', sdsConfig: s.sdsConfig ?? null });
+          found.set(name, {
+            name,
+            type: validation ? (/^kubernetes(-gateway)?:\/\//.test(name) ? 'CA' : 'ROOTCA') : 'Cert Chain',
+            sdsConfig: s.sdsConfig ?? null,
+          });
         }
       }
     }
@@ -256,7 +266,9 @@ function withCertificateDetails(secrets: Json[], dump: Json): Json[] {
   return secrets.map((s) => {
     const secret = sent.get(String(s.name));
     if (!secret) return s;
-    const pem = (((secret.tlsCertificate as Json | undefined)?.certificateChain ?? (secret.validationContext as Json | undefined)?.trustedCa) as Json | undefined)?.inlineBytes;
+    const pem = (
+      ((secret.tlsCertificate as Json | undefined)?.certificateChain ?? (secret.validationContext as Json | undefined)?.trustedCa) as Json | undefined
+    )?.inlineBytes;
     if (typeof pem !== 'string') return { ...s, source: 'SDS from meshd', validCert: false };
     try {
       const cert = new X509Certificate(Buffer.from(pem, 'base64'));
@@ -279,21 +291,38 @@ function withCertificateDetails(secrets: Json[], dump: Json): Json[] {
 
 export function secretTable(secrets: readonly Json[]): string {
   const source = (s: Json): string => String(s.source ?? 'SDS from the proxy agent');
-  if (!secrets.some((s) => s.serialNumber !== undefined)) return formatTable(['RESOURCE NAME', 'TYPE', 'SOURCE'], secrets.map((s) => [String(s.name), String(s.type), source(s)]));
+  if (!secrets.some((s) => s.serialNumber !== undefined))
+    return formatTable(
+      ['RESOURCE NAME', 'TYPE', 'SOURCE'],
+      secrets.map((s) => [String(s.name), String(s.type), source(s)]),
+    );
   // Certificates meshd itself served (gateways): istioctl's validity, serial number and dates.
   return formatTable(
     ['RESOURCE NAME', 'TYPE', 'SOURCE', 'VALID CERT', 'SERIAL NUMBER', 'NOT AFTER', 'NOT BEFORE'],
-    secrets.map((s) => [String(s.name), String(s.type), source(s), String(s.validCert ?? '-'), String(s.serialNumber ?? '-'), String(s.notAfter ?? '-'), String(s.notBefore ?? '-')]),
+    secrets.map((s) => [
+      String(s.name),
+      String(s.type),
+      source(s),
+      String(s.validCert ?? '-'),
+      String(s.serialNumber ?? '-'),
+      String(s.notAfter ?? '-'),
+      String(s.notBefore ?? '-'),
+    ]),
   );
 }
 
 export function proxyConfigTable(kind: ProxyConfigKind, resources: readonly Json[]): string {
   switch (kind) {
-    case 'cluster': return clusterTable(resources);
-    case 'listener': return listenerTable(resources);
-    case 'route': return routeTable(resources);
-    case 'endpoint': return endpointTable(resources);
-    case 'secret': return secretTable(resources);
+    case 'cluster':
+      return clusterTable(resources);
+    case 'listener':
+      return listenerTable(resources);
+    case 'route':
+      return routeTable(resources);
+    case 'endpoint':
+      return endpointTable(resources);
+    case 'secret':
+      return secretTable(resources);
   }
 }
 

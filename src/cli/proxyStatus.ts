@@ -22,7 +22,15 @@ export function proxyStatusTable(statuses: readonly ProxySyncStatus[]): string {
 export function proxyDetailText(d: ProxyDetail): string {
   const ago = (s: number | undefined): string => (s === undefined ? 'never' : `${s}s ago`);
   const lines: string[] = [`Proxy ${proxyDisplayName(d.proxy)} (${d.proxy}), ${d.protocol} stream since ${d.connectedAt}`, ''];
-  const rows = d.types.map((t) => [t.type, t.status, t.sentVersion || '-', t.sentNonce || '-', t.ackedVersion || '-', t.ackedNonce || '-', ago(t.ackedSecondsAgo)]);
+  const rows = d.types.map((t) => [
+    t.type,
+    t.status,
+    t.sentVersion || '-',
+    t.sentNonce || '-',
+    t.ackedVersion || '-',
+    t.ackedNonce || '-',
+    ago(t.ackedSecondsAgo),
+  ]);
   lines.push(formatTable(['TYPE', 'STATUS', 'SENT VERSION', 'SENT NONCE', 'ACKED VERSION', 'ACKED NONCE', 'ACKED'], rows, 3).trimEnd());
   for (const t of d.types) {
     if (t.error) lines.push('', `${t.type} NACK: ${t.error}`);

@@ -106,7 +106,11 @@ export async function startEchoServer(options: EchoServerOptions): Promise<EchoS
     const timeoutMs = options.timeoutMs ?? 20_000;
     const timer = setTimeout(() => {
       server.forceShutdown();
-      reject(new Error(`echo server ${options.pod} did not serve on ${options.address} within ${timeoutMs} ms (port taken, or no server listener from meshd for it)`));
+      reject(
+        new Error(
+          `echo server ${options.pod} did not serve on ${options.address} within ${timeoutMs} ms (port taken, or no server listener from meshd for it)`,
+        ),
+      );
     }, timeoutMs);
     server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (error) => {
       clearTimeout(timer);

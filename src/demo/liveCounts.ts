@@ -34,7 +34,15 @@ export interface LiveCounts {
   stop(): Promise<void>;
 }
 
-const statusNames: Record<number, string> = { 1: 'CANCELLED', 2: 'UNKNOWN', 4: 'DEADLINE_EXCEEDED', 7: 'PERMISSION_DENIED', 8: 'RESOURCE_EXHAUSTED', 13: 'INTERNAL', 14: 'UNAVAILABLE' };
+const statusNames: Record<number, string> = {
+  1: 'CANCELLED',
+  2: 'UNKNOWN',
+  4: 'DEADLINE_EXCEEDED',
+  7: 'PERMISSION_DENIED',
+  8: 'RESOURCE_EXHAUSTED',
+  13: 'INTERNAL',
+  14: 'UNAVAILABLE',
+};
 
 export function startLiveCounts(options: LiveCountsOptions): LiveCounts {
   const client = new EchoClient(options.target, options.bootstrap);

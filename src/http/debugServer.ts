@@ -49,7 +49,13 @@ export class DebugServer {
         return send(res, 200, this.options.registry.contentType, await this.options.registry.metrics());
       }
       const handler = this.routes.get(url.pathname);
-      if (!handler) return send(res, 404, 'application/json', JSON.stringify({ error: `no such endpoint ${url.pathname}`, endpoints: ['/ready', '/metrics', ...this.routes.keys()] }));
+      if (!handler)
+        return send(
+          res,
+          404,
+          'application/json',
+          JSON.stringify({ error: `no such endpoint ${url.pathname}`, endpoints: ['/ready', '/metrics', ...this.routes.keys()] }),
+        );
       const { status, body } = await handler(url.searchParams);
       return send(res, status, 'application/json', JSON.stringify(body, null, 2));
     } catch (err) {

@@ -10,8 +10,7 @@ export const UnixAddressPrefix = 'unix://';
 export type DefaultEndpointHost = '127.0.0.1' | '0.0.0.0' | '::1' | '::' | '';
 
 export type DefaultEndpoint =
-  | { readonly kind: 'socket'; readonly host: DefaultEndpointHost; readonly port: number }
-  | { readonly kind: 'pipe'; readonly path: string };
+  { readonly kind: 'socket'; readonly host: DefaultEndpointHost; readonly port: number } | { readonly kind: 'pipe'; readonly path: string };
 
 export type DefaultEndpointResult = { ok: true; endpoint: DefaultEndpoint } | { ok: false; error: string };
 

@@ -10,7 +10,7 @@ export interface ProtoDuration {
 const unitNanos: Readonly<Record<string, number>> = {
   ns: 1,
   us: 1e3,
-  'µs': 1e3,
+  µs: 1e3,
   ms: 1e6,
   s: 1e9,
   m: 60e9,
@@ -45,4 +45,3 @@ export function toProtoDuration(text: string): ProtoDuration {
   if (nanos === undefined) throw new Error(`malformed duration ${JSON.stringify(text)} reached translation`);
   return nanosToDuration(nanos);
 }
-

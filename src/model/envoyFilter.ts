@@ -2,8 +2,18 @@
 // following istio/api networking/v1alpha3/envoy_filter.proto.
 
 export const envoyFilterApplyTo = [
-  'INVALID', 'LISTENER', 'FILTER_CHAIN', 'NETWORK_FILTER', 'HTTP_FILTER', 'ROUTE_CONFIGURATION',
-  'VIRTUAL_HOST', 'HTTP_ROUTE', 'CLUSTER', 'EXTENSION_CONFIG', 'BOOTSTRAP', 'LISTENER_FILTER',
+  'INVALID',
+  'LISTENER',
+  'FILTER_CHAIN',
+  'NETWORK_FILTER',
+  'HTTP_FILTER',
+  'ROUTE_CONFIGURATION',
+  'VIRTUAL_HOST',
+  'HTTP_ROUTE',
+  'CLUSTER',
+  'EXTENSION_CONFIG',
+  'BOOTSTRAP',
+  'LISTENER_FILTER',
 ] as const;
 export type EnvoyFilterApplyTo = (typeof envoyFilterApplyTo)[number];
 

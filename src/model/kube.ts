@@ -36,9 +36,7 @@ export interface ObjectRef {
   name: string;
 }
 
-export type SourceEvent =
-  | { type: 'upsert'; object: KubeObject; origin?: ObjectOrigin }
-  | { type: 'delete'; ref: ObjectRef };
+export type SourceEvent = { type: 'upsert'; object: KubeObject; origin?: ObjectOrigin } | { type: 'delete'; ref: ObjectRef };
 
 export type SourceEventSink = (events: readonly SourceEvent[]) => void;
 

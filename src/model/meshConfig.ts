@@ -85,7 +85,15 @@ const clusterRef = { service: 'string', port: 'integer' } as const;
 const grpcLog: Record<string, Schema> = { ...clusterRef, logName: 'string', filterStateObjectsToLog: arr('string') };
 /** The providers meshd translates are checked field by field; the others are accepted as istiod stores them. */
 const providerSchemas: Readonly<Record<string, Schema>> = {
-  zipkin: obj({ ...clusterRef, maxTagLength: 'integer', enable64bitTraceId: 'boolean', path: 'string', traceContextOption: oneOf('USE_B3', 'USE_B3_WITH_W3C_PROPAGATION'), timeout: 'duration', headers: arr(header) }),
+  zipkin: obj({
+    ...clusterRef,
+    maxTagLength: 'integer',
+    enable64bitTraceId: 'boolean',
+    path: 'string',
+    traceContextOption: oneOf('USE_B3', 'USE_B3_WITH_W3C_PROPAGATION'),
+    timeout: 'duration',
+    headers: arr(header),
+  }),
   datadog: obj({ ...clusterRef, maxTagLength: 'integer' }),
   skywalking: obj({ ...clusterRef, accessToken: 'string' }),
   opentelemetry: obj({
@@ -98,7 +106,12 @@ const providerSchemas: Readonly<Record<string, Schema>> = {
   }),
   envoyFileAccessLog: obj({ path: 'string', logFormat: obj({ text: 'string', labels: map('any') }), omitEmptyValues: 'boolean' }),
   envoyOtelAls: obj({ ...clusterRef, logName: 'string', logFormat: obj({ text: 'string', labels: map('any') }) }),
-  envoyHttpAls: obj({ ...grpcLog, additionalRequestHeadersToLog: arr('string'), additionalResponseHeadersToLog: arr('string'), additionalResponseTrailersToLog: arr('string') }),
+  envoyHttpAls: obj({
+    ...grpcLog,
+    additionalRequestHeadersToLog: arr('string'),
+    additionalResponseHeadersToLog: arr('string'),
+    additionalResponseTrailersToLog: arr('string'),
+  }),
   envoyTcpAls: obj(grpcLog),
   envoyExtAuthzHttp: 'any',
   envoyExtAuthzGrpc: 'any',

@@ -60,8 +60,21 @@ const objectKey = (namespace: string, name: string): string => `${namespace}/${n
 
 /** Kinds whose status meshd itself writes (analysis messages, Gateway API conditions). */
 const istioKinds: ReadonlySet<KindName> = new Set([
-  'VirtualService', 'DestinationRule', 'ServiceEntry', 'Sidecar', 'Gateway', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry', 'EnvoyFilter',
-  'GatewayClass', 'KubernetesGateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant',
+  'VirtualService',
+  'DestinationRule',
+  'ServiceEntry',
+  'Sidecar',
+  'Gateway',
+  'PeerAuthentication',
+  'AuthorizationPolicy',
+  'RequestAuthentication',
+  'Telemetry',
+  'EnvoyFilter',
+  'GatewayClass',
+  'KubernetesGateway',
+  'HTTPRoute',
+  'GRPCRoute',
+  'ReferenceGrant',
 ]);
 
 /**
@@ -202,8 +215,13 @@ export class MeshModel {
     store.set(key, origin ? { kind: 'AuthorizationPolicy', object: standIn, origin } : { kind: 'AuthorizationPolicy', object: standIn });
     this.frozen.delete('AuthorizationPolicy');
     this.fingerprints.set(ref, fingerprint);
-    this.logger.warn({ kind: 'AuthorizationPolicy', namespace, name }, `AuthorizationPolicy ${namespace}/${name} has no valid version: denying all requests to the workloads it selects until it is fixed`);
-    return previous ? { kind: 'AuthorizationPolicy', namespace, name, previous, current: standIn } : { kind: 'AuthorizationPolicy', namespace, name, current: standIn };
+    this.logger.warn(
+      { kind: 'AuthorizationPolicy', namespace, name },
+      `AuthorizationPolicy ${namespace}/${name} has no valid version: denying all requests to the workloads it selects until it is fixed`,
+    );
+    return previous
+      ? { kind: 'AuthorizationPolicy', namespace, name, previous, current: standIn }
+      : { kind: 'AuthorizationPolicy', namespace, name, current: standIn };
   }
 
   private clearRejection(ref: string): void {

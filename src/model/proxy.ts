@@ -92,7 +92,14 @@ export function parseProxy(node: NodeLike): Proxy {
   }
   const metadata = node.metadata ?? {};
   const instanceIps = stringField(metadata, 'INSTANCE_IPS');
-  const ipAddresses = instanceIps ? instanceIps.split(',').map((s) => s.trim()).filter(Boolean) : ip ? [ip] : [];
+  const ipAddresses = instanceIps
+    ? instanceIps
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : ip
+      ? [ip]
+      : [];
   const dot = podPart.indexOf('.');
   const podName = dot >= 0 ? podPart.slice(0, dot) : podPart;
   const namespaceFromId = dot >= 0 ? podPart.slice(dot + 1) : '';

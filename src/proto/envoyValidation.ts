@@ -114,8 +114,10 @@ function checkMessage(type: protobuf.Type, json: Json, path: string, problems: s
     if (!present && rules?.string && Number((rules.string as Rules).min_len ?? 0) > 0) {
       problems.push(`${path}.${field.name}: required (min_len ${(rules.string as Rules).min_len})`);
     }
-    if (!present && rules?.repeated && Number((rules.repeated as Rules).min_items ?? 0) > 0) problems.push(`${path}.${field.name}: needs at least ${(rules.repeated as Rules).min_items} items`);
-    if (!present && rules?.map && Number((rules.map as Rules).min_pairs ?? 0) > 0) problems.push(`${path}.${field.name}: needs at least ${(rules.map as Rules).min_pairs} entries`);
+    if (!present && rules?.repeated && Number((rules.repeated as Rules).min_items ?? 0) > 0)
+      problems.push(`${path}.${field.name}: needs at least ${(rules.repeated as Rules).min_items} items`);
+    if (!present && rules?.map && Number((rules.map as Rules).min_pairs ?? 0) > 0)
+      problems.push(`${path}.${field.name}: needs at least ${(rules.map as Rules).min_pairs} entries`);
   }
   for (const oneof of type.oneofsArray) {
     const set = oneof.fieldsArray.filter((f) => json[f.name] !== undefined && json[f.name] !== null);
@@ -128,7 +130,8 @@ function checkField(field: protobuf.Field, value: unknown, path: string, problem
   const rules = validateRules(field.parsedOptions);
   if (field.map) {
     if (typeof value !== 'object') return void problems.push(`${path}: must be a map`);
-    for (const [k, v] of Object.entries(value as Json)) checkValue(field, v, `${path}[${k}]`, problems, (rules?.map as Rules | undefined)?.values as Rules | undefined);
+    for (const [k, v] of Object.entries(value as Json))
+      checkValue(field, v, `${path}[${k}]`, problems, (rules?.map as Rules | undefined)?.values as Rules | undefined);
     return;
   }
   if (field.repeated) {

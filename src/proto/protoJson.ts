@@ -11,8 +11,14 @@ import { toStruct, toStructValue, type JsonValue } from './struct.js';
 type Json = Record<string, unknown>;
 
 const wrapperTypes = new Set([
-  'google.protobuf.DoubleValue', 'google.protobuf.FloatValue', 'google.protobuf.Int64Value', 'google.protobuf.UInt64Value',
-  'google.protobuf.Int32Value', 'google.protobuf.UInt32Value', 'google.protobuf.BoolValue', 'google.protobuf.StringValue',
+  'google.protobuf.DoubleValue',
+  'google.protobuf.FloatValue',
+  'google.protobuf.Int64Value',
+  'google.protobuf.UInt64Value',
+  'google.protobuf.Int32Value',
+  'google.protobuf.UInt32Value',
+  'google.protobuf.BoolValue',
+  'google.protobuf.StringValue',
   'google.protobuf.BytesValue',
 ]);
 
@@ -62,7 +68,8 @@ function scalarFromJson(field: protobuf.Field, value: unknown): unknown {
         return Number.isInteger(value) || (typeof value === 'string' && /^-?\d+$/.test(value));
     }
   })();
-  if (!ok) throw new ProtoJsonError(`expected ${kind === 'bool' ? 'true or false' : kind === 'enum' ? 'an enum name' : `a ${kind}`}, got ${JSON.stringify(value)}`);
+  if (!ok)
+    throw new ProtoJsonError(`expected ${kind === 'bool' ? 'true or false' : kind === 'enum' ? 'an enum name' : `a ${kind}`}, got ${JSON.stringify(value)}`);
   return value;
 }
 

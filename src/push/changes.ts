@@ -93,7 +93,8 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       const sees = seesHosts([hostname], previous, next);
       // The namespace's own workloads may gain or lose inbound ports; a telemetry provider's
       // collector service decides whether every proxy's tracing and access logs can point at it.
-      if (namesProviderService(previous.meshConfig, hostname) || namesProviderService(next.meshConfig, hostname)) return { types: new Set([CDS, LDS, RDS]), reason };
+      if (namesProviderService(previous.meshConfig, hostname) || namesProviderService(next.meshConfig, hostname))
+        return { types: new Set([CDS, LDS, RDS]), reason };
       return { types: new Set([CDS, LDS, RDS]), affects: (p) => p.namespace === change.namespace || sees(p), reason };
     }
     case 'ServiceEntry': {
@@ -103,7 +104,10 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
     case 'VirtualService': {
       const vsSpecs = specs<VirtualServiceSpec>(change);
       // A delegate has no hosts of its own: its routes live on the hosts of the roots naming it.
-      const roots = [...previous.virtualServicesDelegatingTo(change.namespace, change.name), ...next.virtualServicesDelegatingTo(change.namespace, change.name)];
+      const roots = [
+        ...previous.virtualServicesDelegatingTo(change.namespace, change.name),
+        ...next.virtualServicesDelegatingTo(change.namespace, change.name),
+      ];
       const hosts = [
         ...vsSpecs.flatMap((s) => (s.hosts ?? []).map((h) => resolveShortName(h, change.namespace, domainSuffix))),
         ...roots.flatMap((root) => root.hosts),
@@ -130,7 +134,9 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       return { types: 'all', ...(global ? {} : { affects: (p: Proxy) => p.namespace === change.namespace }), reason };
     }
     case 'ConfigMap':
-      return change.namespace === rootNamespace && change.name === meshConfigMapName ? meshConfigImpact(previous, next, reason) : { types: none, affects: () => false, reason };
+      return change.namespace === rootNamespace && change.name === meshConfigMapName
+        ? meshConfigImpact(previous, next, reason)
+        : { types: none, affects: () => false, reason };
     case 'Telemetry': {
       // Tracing and access logs live on the HTTP connection managers (LDS).
       const telemetrySpecs = specs<TelemetrySpec>(change);
@@ -138,8 +144,7 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       const namespaceWide = telemetrySpecs.some((s) => Object.keys(s.selector?.matchLabels ?? {}).length === 0 && !targetsGateways(s));
       if (change.namespace === rootNamespace && namespaceWide) return { types: new Set([LDS]), reason };
       const selected = (p: Proxy): boolean =>
-        namespaceWide ||
-        telemetrySpecs.some((s) => (targetsGateways(s) ? p.type === 'router' : labelsMatch(s.selector?.matchLabels ?? {}, p.labels)));
+        namespaceWide || telemetrySpecs.some((s) => (targetsGateways(s) ? p.type === 'router' : labelsMatch(s.selector?.matchLabels ?? {}, p.labels)));
       return { types: new Set([LDS]), affects: (p) => p.namespace === change.namespace && selected(p), reason };
     }
     case 'EnvoyFilter': {
@@ -160,7 +165,8 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       return { types: new Set([LDS, RDS, SDS]), affects: (p) => p.type === 'router', reason };
     case 'Namespace':
       // Namespace labels decide which routes a listener's allowedRoutes Selector admits.
-      if (previous.gatewayApi.gateways.length > 0 || next.gatewayApi.gateways.length > 0) return { types: new Set([LDS, RDS]), affects: (p) => p.type === 'router', reason };
+      if (previous.gatewayApi.gateways.length > 0 || next.gatewayApi.gateways.length > 0)
+        return { types: new Set([LDS, RDS]), affects: (p) => p.type === 'router', reason };
       return { types: none, affects: () => false, reason };
     case 'Secret':
       return secretImpact(change, previous, next, reason);
@@ -186,7 +192,8 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
 function secretImpact(change: ModelChange, previous: PushContext, next: PushContext, reason: string): ChangeImpact {
   const credential = change.name.endsWith(caCertSuffix) ? change.name.slice(0, -caCertSuffix.length) : change.name;
   const names = new Set([change.name, credential]);
-  const reads = (ref: CredentialReference | undefined): boolean => ref !== undefined && !ref.problem && ref.namespace === change.namespace && names.has(ref.name);
+  const reads = (ref: CredentialReference | undefined): boolean =>
+    ref !== undefined && !ref.problem && ref.namespace === change.namespace && names.has(ref.name);
   const uses = (context: PushContext, proxy: Proxy): boolean =>
     gatewaysForProxy(context, proxy).some((g) => (g.spec.servers ?? []).some((s) => reads(serverCredential(g, serverTls(s), proxy.namespace))));
   // Whether any server could read it, for a router of the Secret's namespace (plain names) or by its namespace (Gateway API).

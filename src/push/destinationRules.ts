@@ -53,7 +53,10 @@ export class DestinationRuleIndex {
   /** Per namespace, rules by exact host and the wildcard ones, in byNamespace order: lookups run per host of every scope. */
   private readonly byHost = new Map<string, { exact: Map<string, DestinationRuleEntry[]>; wildcards: DestinationRuleEntry[] }>();
 
-  constructor(rules: readonly DestinationRuleEntry[], private readonly rootNamespace: string) {
+  constructor(
+    rules: readonly DestinationRuleEntry[],
+    private readonly rootNamespace: string,
+  ) {
     for (const dr of rules) {
       const list = this.byNamespace.get(dr.namespace);
       if (list) list.push(dr);

@@ -91,14 +91,21 @@ function decodeFilter(entry: ConfigEntry<EnvoyFilterSpec>): DecodedFilter {
       ...(proxyVersion ? { proxyVersion: RE2JS.compile(proxyVersion) } : {}),
     });
   });
-  const version = createHash('sha1').update(JSON.stringify([filter, entry.spec])).digest('base64url').slice(0, 12);
+  const version = createHash('sha1')
+    .update(JSON.stringify([filter, entry.spec]))
+    .digest('base64url')
+    .slice(0, 12);
   decoded = { version, patches };
   decodedFilters.set(entry.object, decoded);
   return decoded;
 }
 
 /** Whether an EnvoyFilter applies to the proxy (namespace, then selector or targetRefs). */
-export function envoyFilterSelects(entry: Pick<ConfigEntry<EnvoyFilterSpec>, 'namespace' | 'spec'>, rootNamespace: string, proxy: Pick<Proxy, 'type' | 'namespace' | 'labels'>): boolean {
+export function envoyFilterSelects(
+  entry: Pick<ConfigEntry<EnvoyFilterSpec>, 'namespace' | 'spec'>,
+  rootNamespace: string,
+  proxy: Pick<Proxy, 'type' | 'namespace' | 'labels'>,
+): boolean {
   if (entry.namespace !== rootNamespace && entry.namespace !== proxy.namespace) return false;
   const labels = entry.spec.workloadSelector?.labels ?? {};
   if (Object.keys(labels).length > 0) return labelsMatch(labels, proxy.labels);

@@ -100,7 +100,10 @@ function listenerPortsFor(context: PushContext, proxy: Proxy, serverPort: number
 export function gatewaysForProxy(context: PushContext, proxy: Pick<Proxy, 'namespace' | 'labels'>): ConfigEntry<GatewaySpec>[] {
   const scoped = context.options.scopeGatewayToNamespace === true;
   return context.gateways.filter(
-    (g) => (!scoped || g.namespace === proxy.namespace) && (g.kind !== 'KubernetesGateway' || g.namespace === proxy.namespace) && labelsMatch(g.spec.selector ?? {}, proxy.labels),
+    (g) =>
+      (!scoped || g.namespace === proxy.namespace) &&
+      (g.kind !== 'KubernetesGateway' || g.namespace === proxy.namespace) &&
+      labelsMatch(g.spec.selector ?? {}, proxy.labels),
   );
 }
 
@@ -116,7 +119,14 @@ export function mergeGateways(context: PushContext, proxy: Proxy): MergedGateway
       for (const listenerPort of listenerPortsFor(context, proxy, server.port.number)) {
         const bind = server.bind ?? '0.0.0.0';
         const name = `${bind}_${listenerPort}`;
-        const merged: MergedServer = { gateway, gatewayKey, server, tls: serverTls(server), listenerPort, routeName: routeNameFor(server, listenerPort, gateway) };
+        const merged: MergedServer = {
+          gateway,
+          gatewayKey,
+          server,
+          tls: serverTls(server),
+          listenerPort,
+          routeName: routeNameFor(server, listenerPort, gateway),
+        };
         const plan = plans.get(name);
         if (!plan) {
           plans.set(name, { name, bind, port: listenerPort, class: cls, servers: [merged] });
@@ -127,7 +137,9 @@ export function mergeGateways(context: PushContext, proxy: Proxy): MergedGateway
           plan.servers.push(merged);
           continue;
         }
-        conflicts.push(`Gateway ${gatewayKey} server port ${server.port.number} (${server.port.protocol}) conflicts with another server on listener ${name}: skipped`);
+        conflicts.push(
+          `Gateway ${gatewayKey} server port ${server.port.number} (${server.port.protocol}) conflicts with another server on listener ${name}: skipped`,
+        );
       }
     }
   }
@@ -152,7 +164,11 @@ export function credentialOf(tls: ServerTls | undefined): string | undefined {
 }
 
 /** The Secret a server's credential reads for a gateway proxy of `proxyNamespace` (see credentialReference); undefined without one. */
-export function serverCredential(gateway: Pick<ConfigEntry<GatewaySpec>, 'kind'>, tls: ServerTls | undefined, proxyNamespace: string): CredentialReference | undefined {
+export function serverCredential(
+  gateway: Pick<ConfigEntry<GatewaySpec>, 'kind'>,
+  tls: ServerTls | undefined,
+  proxyNamespace: string,
+): CredentialReference | undefined {
   const credential = credentialOf(tls);
   return credential === undefined ? undefined : credentialReference(credential, proxyNamespace, gateway.kind === 'KubernetesGateway');
 }

@@ -68,14 +68,42 @@ export class MeshPipeline {
     this.model = new MeshModel({ logger, registry });
     this.context = this.newContext();
     this.debouncer = new Debouncer({ afterMs: options.debounceAfterMs, maxMs: options.debounceMaxMs }, (items, firstAt) => this.release(items, firstAt));
-    this.triggers = metric(registry, 'pilot_push_triggers', () => new Counter({ name: 'pilot_push_triggers', help: 'Total number of times a push was triggered, by change kind.', labelNames: ['type'], registers: [registry] }));
-    this.missingSubsetGauge = metric(registry, 'meshd_virtual_service_missing_subsets', () =>
-      new Gauge({ name: 'meshd_virtual_service_missing_subsets', help: 'VirtualService destinations naming a subset no DestinationRule defines (requests to them fail with 503).', registers: [registry] }),
+    this.triggers = metric(
+      registry,
+      'pilot_push_triggers',
+      () =>
+        new Counter({
+          name: 'pilot_push_triggers',
+          help: 'Total number of times a push was triggered, by change kind.',
+          labelNames: ['type'],
+          registers: [registry],
+        }),
     );
-    this.buildTime = metric(registry, 'meshd_push_context_build_seconds', () =>
-      new Histogram({ name: 'meshd_push_context_build_seconds', help: 'Time to build a push context after the debounce.', buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], registers: [registry] }),
+    this.missingSubsetGauge = metric(
+      registry,
+      'meshd_virtual_service_missing_subsets',
+      () =>
+        new Gauge({
+          name: 'meshd_virtual_service_missing_subsets',
+          help: 'VirtualService destinations naming a subset no DestinationRule defines (requests to them fail with 503).',
+          registers: [registry],
+        }),
     );
-    this.analysis = new LatestOnlyRunner((context) => this.runAnalysis(context), (error) => logger.error({ err: error }, 'analysis failed'));
+    this.buildTime = metric(
+      registry,
+      'meshd_push_context_build_seconds',
+      () =>
+        new Histogram({
+          name: 'meshd_push_context_build_seconds',
+          help: 'Time to build a push context after the debounce.',
+          buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
+          registers: [registry],
+        }),
+    );
+    this.analysis = new LatestOnlyRunner(
+      (context) => this.runAnalysis(context),
+      (error) => logger.error({ err: error }, 'analysis failed'),
+    );
     // Generators read the context pinned to the push (istiod's PushRequest.Push), so a response
     // carries the content its version names even when a newer context exists by the time it is built.
     const contextOf = (request?: PushRequest): PushContext => (request?.push instanceof PushContext ? request.push : this.context);
@@ -262,10 +290,7 @@ function typeChanges(impacts: readonly ChangeImpact[]): Map<string, TypeChange> 
   for (const impact of impacts) {
     if (impact.types === 'all') return 'all';
     const limited = impact.servicesOf || impact.secretsOf;
-    const dependencies = [
-      ...(impact.servicesOf ?? []),
-      ...(impact.secretsOf ?? []).map((s) => secretDependency(s.namespace, s.name)),
-    ];
+    const dependencies = [...(impact.servicesOf ?? []), ...(impact.secretsOf ?? []).map((s) => secretDependency(s.namespace, s.name))];
     for (const type of impact.types) {
       const sofar = changes.get(type);
       if (sofar === 'all') continue;

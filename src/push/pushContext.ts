@@ -65,7 +65,11 @@ function byAgeThenName(a: ConfigEntry<unknown>, b: ConfigEntry<unknown>): number
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-function entries<Spec>(snapshot: ModelSnapshot, kind: 'VirtualService' | 'DestinationRule' | 'Sidecar' | 'Telemetry' | 'Gateway' | 'EnvoyFilter', hostsOf: (spec: Spec, ns: string) => string[]): ConfigEntry<Spec>[] {
+function entries<Spec>(
+  snapshot: ModelSnapshot,
+  kind: 'VirtualService' | 'DestinationRule' | 'Sidecar' | 'Telemetry' | 'Gateway' | 'EnvoyFilter',
+  hostsOf: (spec: Spec, ns: string) => string[],
+): ConfigEntry<Spec>[] {
   const list: ConfigEntry<Spec>[] = [];
   for (const { object } of snapshot.get(kind)?.values() ?? []) {
     const namespace = object.metadata.namespace!;
@@ -81,8 +85,11 @@ let nextContextId = 0;
 const sameStores = (a: ModelSnapshot, b: ModelSnapshot, kinds: readonly KindName[]): boolean => kinds.every((k) => a.get(k) === b.get(k));
 
 const sameOptions = (a: PushContextOptions, b: PushContextOptions): boolean =>
-  a.domainSuffix === b.domainSuffix && a.rootNamespace === b.rootNamespace && a.trustDomain === b.trustDomain &&
-  a.clusterId === b.clusterId && Boolean(a.scopeGatewayToNamespace) === Boolean(b.scopeGatewayToNamespace);
+  a.domainSuffix === b.domainSuffix &&
+  a.rootNamespace === b.rootNamespace &&
+  a.trustDomain === b.trustDomain &&
+  a.clusterId === b.clusterId &&
+  Boolean(a.scopeGatewayToNamespace) === Boolean(b.scopeGatewayToNamespace);
 
 /** VirtualServices as routing reads them: delegates merged, by host and by Gateway. */
 interface VirtualServiceIndex {
@@ -121,7 +128,8 @@ function indexVirtualServices(snapshot: ModelSnapshot, domainSuffix: string, gen
 /** The Gateway API's own kinds; with Gateways or routes present, the translation also reads Secrets, Services and Namespaces. */
 const gatewayApiKinds = ['GatewayClass', 'KubernetesGateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant'] as const;
 const gatewayApiReads = ['Secret', 'Service', 'Namespace'] as const;
-const hasGatewayApiObjects = (snapshot: ModelSnapshot): boolean => (['KubernetesGateway', 'HTTPRoute', 'GRPCRoute'] as const).some((k) => (snapshot.get(k)?.size ?? 0) > 0);
+const hasGatewayApiObjects = (snapshot: ModelSnapshot): boolean =>
+  (['KubernetesGateway', 'HTTPRoute', 'GRPCRoute'] as const).some((k) => (snapshot.get(k)?.size ?? 0) > 0);
 
 /** True when the previous translation still holds: a mesh without Gateway API objects ignores Secret, Service and Namespace changes. */
 const sameGatewayApiInputs = (a: ModelSnapshot, b: ModelSnapshot): boolean =>
@@ -207,21 +215,60 @@ export class PushContext {
     // Kubernetes Gateway API objects join as the Istio Gateways and VirtualServices istiod would generate.
     if (base && gatewayApiKept) reused.add('gatewayApi');
     this.gatewayApi = base && gatewayApiKept ? base.gatewayApi : translateGatewayApi(snapshot, { domainSuffix });
-    this.routing = take('virtualServices', (p) => p.routing, () => indexVirtualServices(snapshot, domainSuffix, this.gatewayApi.virtualServices), gatewayApiKept);
+    this.routing = take(
+      'virtualServices',
+      (p) => p.routing,
+      () => indexVirtualServices(snapshot, domainSuffix, this.gatewayApi.virtualServices),
+      gatewayApiKept,
+    );
     this.virtualServices = this.routing.entries;
-    [this.destinationRules, this.destinationRuleIndex] = take('destinationRules', (p) => [p.destinationRules, p.destinationRuleIndex] as const, () => {
-      const rules = entries<DestinationRuleSpec>(snapshot, 'DestinationRule', (spec, ns) => [resolveShortName(spec.host, ns, domainSuffix)]);
-      return [rules, new DestinationRuleIndex(rules, options.rootNamespace)] as const;
-    });
-    this.sidecars = take('sidecars', (p) => p.sidecars, () => entries<SidecarSpec>(snapshot, 'Sidecar', () => []));
-    this.telemetries = take('telemetries', (p) => p.telemetries, () => entries<TelemetrySpec>(snapshot, 'Telemetry', () => []));
-    this.gateways = take('gateways', (p) => p.gateways, () =>
-      [...entries<GatewaySpec>(snapshot, 'Gateway', () => []), ...this.gatewayApi.gateways.map((e) => ({ ...e, hosts: [], generated: true as const }))].sort(byAgeThenName),
-    gatewayApiKept);
-    this.envoyFilters = take('envoyFilters', (p) => p.envoyFilters, () => entries<EnvoyFilterSpec>(snapshot, 'EnvoyFilter', () => []));
-    this.meshConfig = take('meshConfig', (p) => p.meshConfig, () => meshConfigOf(snapshot, options.rootNamespace));
-    this.scopes = take('scopes', (p) => p.scopes, () => new Map<string, ProxyScope>());
-    this.destinationRuleLookups = take('destinationRuleLookups', (p) => p.destinationRuleLookups, () => new Map<string, EffectiveDestinationRule | undefined>());
+    [this.destinationRules, this.destinationRuleIndex] = take(
+      'destinationRules',
+      (p) => [p.destinationRules, p.destinationRuleIndex] as const,
+      () => {
+        const rules = entries<DestinationRuleSpec>(snapshot, 'DestinationRule', (spec, ns) => [resolveShortName(spec.host, ns, domainSuffix)]);
+        return [rules, new DestinationRuleIndex(rules, options.rootNamespace)] as const;
+      },
+    );
+    this.sidecars = take(
+      'sidecars',
+      (p) => p.sidecars,
+      () => entries<SidecarSpec>(snapshot, 'Sidecar', () => []),
+    );
+    this.telemetries = take(
+      'telemetries',
+      (p) => p.telemetries,
+      () => entries<TelemetrySpec>(snapshot, 'Telemetry', () => []),
+    );
+    this.gateways = take(
+      'gateways',
+      (p) => p.gateways,
+      () =>
+        [...entries<GatewaySpec>(snapshot, 'Gateway', () => []), ...this.gatewayApi.gateways.map((e) => ({ ...e, hosts: [], generated: true as const }))].sort(
+          byAgeThenName,
+        ),
+      gatewayApiKept,
+    );
+    this.envoyFilters = take(
+      'envoyFilters',
+      (p) => p.envoyFilters,
+      () => entries<EnvoyFilterSpec>(snapshot, 'EnvoyFilter', () => []),
+    );
+    this.meshConfig = take(
+      'meshConfig',
+      (p) => p.meshConfig,
+      () => meshConfigOf(snapshot, options.rootNamespace),
+    );
+    this.scopes = take(
+      'scopes',
+      (p) => p.scopes,
+      () => new Map<string, ProxyScope>(),
+    );
+    this.destinationRuleLookups = take(
+      'destinationRuleLookups',
+      (p) => p.destinationRuleLookups,
+      () => new Map<string, EffectiveDestinationRule | undefined>(),
+    );
     this.reused = reused;
   }
 
@@ -310,8 +357,7 @@ export class PushContext {
     const selected = inNamespace.find((s) => s.spec.workloadSelector?.labels && labelsMatch(s.spec.workloadSelector.labels, labels));
     if (selected) return selected;
     return (
-      inNamespace.find((s) => !s.spec.workloadSelector) ??
-      this.sidecars.find((s) => s.namespace === this.options.rootNamespace && !s.spec.workloadSelector)
+      inNamespace.find((s) => !s.spec.workloadSelector) ?? this.sidecars.find((s) => s.namespace === this.options.rootNamespace && !s.spec.workloadSelector)
     );
   }
 

@@ -165,7 +165,17 @@ function serviceEntryServices(stored: StoredObject): { service: MeshService; end
       for (const ep of declared) {
         if (!ep.address) continue;
         const epPort = ep.ports?.[port.name] ?? port.targetPort ?? port.port;
-        list.push(serviceEntryEndpoint(ep.address, epPort, ep.labels ?? {}, ep.locality, ep.weight ?? 1, ep.serviceAccount ?? '', `ServiceEntry/${namespace}/${object.metadata.name}`));
+        list.push(
+          serviceEntryEndpoint(
+            ep.address,
+            epPort,
+            ep.labels ?? {},
+            ep.locality,
+            ep.weight ?? 1,
+            ep.serviceAccount ?? '',
+            `ServiceEntry/${namespace}/${object.metadata.name}`,
+          ),
+        );
       }
       endpoints.set(port.port, list);
     }
@@ -242,14 +252,22 @@ function indexPodsByIp(pods: ReadonlyMap<string, StoredObject>): Map<string, Kub
 }
 
 /** Records that `host`'s endpoints read `refs`; copies the lists it changes (an update's maps share them with the previous index). */
-function addPodRefs(hostsByPodRef: Map<string, readonly string[]>, podRefsByHost: Map<string, readonly string[]>, host: string, refs: ReadonlySet<string>): void {
+function addPodRefs(
+  hostsByPodRef: Map<string, readonly string[]>,
+  podRefsByHost: Map<string, readonly string[]>,
+  host: string,
+  refs: ReadonlySet<string>,
+): void {
   podRefsByHost.set(host, [...refs]);
   for (const ref of refs) hostsByPodRef.set(ref, [...(hostsByPodRef.get(ref) ?? []), host]);
 }
 
 /** The endpoints of one Kubernetes service from its slices, with which pods (targetRef `namespace/name`, or IP) they read. */
 function kubeEndpoints(
-  service: MeshService, slices: readonly KubeObject[], pods: ReadonlyMap<string, StoredObject>, podsByIp: ReadonlyMap<string, KubeObject>,
+  service: MeshService,
+  slices: readonly KubeObject[],
+  pods: ReadonlyMap<string, StoredObject>,
+  podsByIp: ReadonlyMap<string, KubeObject>,
 ): { byPort: Map<number, MeshEndpoint[]>; podRefs: Set<string> } {
   serviceIndexStats.endpointsBuilt++;
   const podRefs = new Set<string>();
@@ -336,10 +354,20 @@ export function buildServiceIndex(snapshot: ModelSnapshot, domainSuffix: string)
   }
   const services = [...byHostname.values()].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
   return {
-    services, byHostname, endpoints, podsByIp,
+    services,
+    byHostname,
+    endpoints,
+    podsByIp,
     sources: {
-      services: snapshot.get('Service'), serviceEntries: snapshot.get('ServiceEntry'), slices: snapshot.get('EndpointSlice'), pods: snapshot.get('Pod'),
-      domainSuffix, kubeServices, slicesByHost, hostsByPodRef, podRefsByHost,
+      services: snapshot.get('Service'),
+      serviceEntries: snapshot.get('ServiceEntry'),
+      slices: snapshot.get('EndpointSlice'),
+      pods: snapshot.get('Pod'),
+      domainSuffix,
+      kubeServices,
+      slicesByHost,
+      hostsByPodRef,
+      podRefsByHost,
     },
   };
 }
@@ -406,7 +434,10 @@ export function updateServiceIndex(previous: ServiceIndex, snapshot: ModelSnapsh
     addPodRefs(hostsByPodRef, podRefsByHost, host, podRefs);
   }
   return {
-    services: previous.services, byHostname: previous.byHostname, endpoints, podsByIp,
+    services: previous.services,
+    byHostname: previous.byHostname,
+    endpoints,
+    podsByIp,
     sources: { ...was, slices: snapshot.get('EndpointSlice'), pods: snapshot.get('Pod'), slicesByHost, hostsByPodRef, podRefsByHost },
   };
 }

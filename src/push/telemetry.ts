@@ -9,7 +9,16 @@
 // per-provider overrides of each mode (istiod's mergeMetrics).
 import type { ExtensionProvider, MeshConfig } from '../model/meshConfig.js';
 import type { Proxy } from '../model/proxy.js';
-import type { MetricsOverride, ProviderRef, TelemetryAccessLogging, TelemetryCustomTag, TelemetryMetrics, TelemetrySpec, TelemetryTracing, WorkloadMode } from '../model/telemetry.js';
+import type {
+  MetricsOverride,
+  ProviderRef,
+  TelemetryAccessLogging,
+  TelemetryCustomTag,
+  TelemetryMetrics,
+  TelemetrySpec,
+  TelemetryTracing,
+  WorkloadMode,
+} from '../model/telemetry.js';
 import { labelsMatch } from './hosts.js';
 import type { ConfigEntry, PushContext } from './pushContext.js';
 
@@ -197,12 +206,21 @@ export function mergeAccessLogging(levels: readonly (readonly TelemetryAccessLog
 
 /** Istio's standard metrics (MetricSelector.IstioMetric without ALL_METRICS), sorted. */
 export const istioMetrics: readonly string[] = [
-  'GRPC_REQUEST_MESSAGES', 'GRPC_RESPONSE_MESSAGES', 'REQUEST_COUNT', 'REQUEST_DURATION', 'REQUEST_SIZE', 'RESPONSE_SIZE',
-  'TCP_CLOSED_CONNECTIONS', 'TCP_OPENED_CONNECTIONS', 'TCP_RECEIVED_BYTES', 'TCP_SENT_BYTES',
+  'GRPC_REQUEST_MESSAGES',
+  'GRPC_RESPONSE_MESSAGES',
+  'REQUEST_COUNT',
+  'REQUEST_DURATION',
+  'REQUEST_SIZE',
+  'RESPONSE_SIZE',
+  'TCP_CLOSED_CONNECTIONS',
+  'TCP_OPENED_CONNECTIONS',
+  'TCP_RECEIVED_BYTES',
+  'TCP_SENT_BYTES',
 ];
 
 /** An override without a metric (or with ALL_METRICS) selects all of them; istiod's isAllMetrics. */
-const selectsAllMetrics = (o: MetricsOverride): boolean => o.match?.customMetric === undefined && (o.match?.metric === undefined || o.match.metric === 'ALL_METRICS');
+const selectsAllMetrics = (o: MetricsOverride): boolean =>
+  o.match?.customMetric === undefined && (o.match?.metric === undefined || o.match.metric === 'ALL_METRICS');
 
 function matchedMetrics(o: MetricsOverride): readonly string[] {
   if (o.match?.customMetric !== undefined) return [o.match.customMetric];
@@ -282,10 +300,16 @@ export function mergeMetrics(metrics: readonly TelemetryMetrics[], mesh: MeshCon
 export function proxyTelemetry(context: PushContext, proxy: Pick<Proxy, 'type' | 'namespace' | 'labels'>): ProxyTelemetry {
   const mesh = context.meshConfig;
   const applied = applicableTelemetries(context.telemetries, context.options.rootNamespace, proxy);
-  const tracing = mergeTracing(applied.flatMap((t) => t.spec.tracing ?? []), mesh);
+  const tracing = mergeTracing(
+    applied.flatMap((t) => t.spec.tracing ?? []),
+    mesh,
+  );
   const levels = applied.map((t) => t.spec.accessLogging ?? []).filter((l) => l.length > 0);
   const logged = levels.length > 0 || mesh.defaultProviders.accessLogging.length > 0;
-  const metrics = mergeMetrics(applied.flatMap((t) => t.spec.metrics ?? []), mesh);
+  const metrics = mergeMetrics(
+    applied.flatMap((t) => t.spec.metrics ?? []),
+    mesh,
+  );
   return {
     applied: applied.map((t) => `${t.namespace}/${t.name}`),
     ...(metrics.length > 0 ? { metrics } : {}),
@@ -308,6 +332,7 @@ export function lookupCluster(context: PushContext, service: unknown, port: unkn
   const namespace = slash >= 0 ? service.slice(0, slash) : undefined;
   // meshd's registry holds one service per hostname, so a bare host is never ambiguous.
   const found = context.service(slash >= 0 ? service.slice(slash + 1) : service);
-  if (!found || (namespace !== undefined && found.namespace !== namespace)) return { ok: false, error: `could not find service ${service} in the service registry` };
+  if (!found || (namespace !== undefined && found.namespace !== namespace))
+    return { ok: false, error: `could not find service ${service} in the service registry` };
   return { ok: true, hostname: found.hostname, cluster: `outbound|${port}||${found.hostname}` };
 }

@@ -87,10 +87,7 @@ function requestPrincipalMatcher(value: string): Json {
   }
   return {
     andIds: {
-      ids: [
-        { metadata: jwtPayloadMatcher(['iss'], { stringMatch: matchIss }) },
-        { metadata: jwtPayloadMatcher(['sub'], { stringMatch: matchSub }) },
-      ],
+      ids: [{ metadata: jwtPayloadMatcher(['iss'], { stringMatch: matchIss }) }, { metadata: jwtPayloadMatcher(['sub'], { stringMatch: matchSub }) }],
     },
   };
 }
@@ -265,8 +262,7 @@ function keyMatchers(k: KeyedValues, forTCP: boolean, action: RbacAction): Json[
     return out;
   }
   const one = k.generator.one!;
-  const build = (values: readonly string[]): Json[] =>
-    values.map((v) => attempt(action, () => (checkTcp(), one(v)))).filter((m): m is Json => m !== undefined);
+  const build = (values: readonly string[]): Json[] => values.map((v) => attempt(action, () => (checkTcp(), one(v)))).filter((m): m is Json => m !== undefined);
   const matched = build(k.values);
   if (matched.length > 0) out.push(or(matched));
   const excluded = build(k.notValues);

@@ -152,7 +152,10 @@ export function buildJwtAuthnFilter(policies: readonly RequestAuthentication[]):
     names.push(name);
   });
   if (names.length === 0) return { jwksUris, skipped };
-  const requires = names.length === 1 ? orMissing(names[0]!) : { requiresAny: { requirements: [...names.map(byName), { requiresAll: { requirements: names.map(orMissing) } }] } };
+  const requires =
+    names.length === 1
+      ? orMissing(names[0]!)
+      : { requiresAny: { requirements: [...names.map(byName), { requiresAll: { requirements: names.map(orMissing) } }] } };
   const config: Json = {
     '@type': JwtAuthnTypeUrl,
     providers,
@@ -161,7 +164,6 @@ export function buildJwtAuthnFilter(policies: readonly RequestAuthentication[]):
   };
   return { filter: { name: JwtAuthnFilterName, typedConfig: config }, jwksUris, skipped };
 }
-
 
 function withoutKeySource(rule: JwtRule): JwtRule {
   const { jwks: _jwks, jwksUri: _uri, ...rest } = rule;

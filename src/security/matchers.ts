@@ -44,7 +44,6 @@ export function hostMatcher(value: string): Json {
   return { name: ':authority', stringMatch: { exact: value, ignoreCase: true } };
 }
 
-
 /**
  * Request header matcher for `request.headers[...]` conditions: a header may
  * carry several comma-separated values, so the match is against any one of them.
@@ -74,7 +73,8 @@ export function cidrRange(value: string): Json {
   let prefixLen = maxLen;
   if (slash >= 0) {
     const bits = value.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(bits) || Number(bits) > maxLen) throw new TranslationError(`invalid CIDR ${JSON.stringify(value)}: prefix length must be 0..${maxLen}`);
+    if (!/^\d{1,3}$/.test(bits) || Number(bits) > maxLen)
+      throw new TranslationError(`invalid CIDR ${JSON.stringify(value)}: prefix length must be 0..${maxLen}`);
     prefixLen = Number(bits);
   }
   return { addressPrefix: address, prefixLen: { value: prefixLen } };

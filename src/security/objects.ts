@@ -27,8 +27,7 @@ export function failClosedAuthorizationPolicy(object: KubeObject): Authorization
 export function failClosedAuthorizationSpec(object: KubeObject): AuthorizationPolicySpec {
   const raw = (object.spec ?? {}) as Partial<AuthorizationPolicySpec>;
   const labels = raw.selector?.matchLabels;
-  const usable =
-    labels !== null && typeof labels === 'object' && Object.keys(labels).length > 0 && Object.values(labels).every((v) => typeof v === 'string');
+  const usable = labels !== null && typeof labels === 'object' && Object.keys(labels).length > 0 && Object.values(labels).every((v) => typeof v === 'string');
   return { action: 'DENY', rules: [{}], ...(usable ? { selector: { matchLabels: labels } } : {}) };
 }
 

@@ -110,4 +110,3 @@ export function buildRbacFilters(policies: readonly AuthorizationPolicy[], optio
   }
   return { filters, skipped };
 }
-

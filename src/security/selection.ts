@@ -23,7 +23,5 @@ export function policiesForWorkload<S extends { selector?: WorkloadSelector }>(
   workload: WorkloadIdentity,
   rootNamespace: string,
 ): SecurityPolicy<S>[] {
-  return policies.filter(
-    (p) => (p.namespace === rootNamespace || p.namespace === workload.namespace) && selectorMatches(p.spec.selector, workload.labels),
-  );
+  return policies.filter((p) => (p.namespace === rootNamespace || p.namespace === workload.namespace) && selectorMatches(p.spec.selector, workload.labels));
 }

@@ -37,7 +37,20 @@ const authorizationPolicySchema: Schema = obj({
           }),
         }),
       ),
-      to: arr(obj({ operation: obj({ hosts: strings, notHosts: strings, ports: strings, notPorts: strings, methods: strings, notMethods: strings, paths: strings, notPaths: strings }) })),
+      to: arr(
+        obj({
+          operation: obj({
+            hosts: strings,
+            notHosts: strings,
+            ports: strings,
+            notPorts: strings,
+            methods: strings,
+            notMethods: strings,
+            paths: strings,
+            notPaths: strings,
+          }),
+        }),
+      ),
       when: arr(obj({ key: 'string', values: strings, notValues: strings })),
     }),
   ),
@@ -158,8 +171,10 @@ export function authorizationPolicyProblems(object: KubeObject): string[] {
       if (!s || Object.values(s).every((v) => !Array.isArray(v) || v.length === 0)) return void problems.push(`${p}: must not be empty`);
       checkEach(s.principals, `${p}.principals`, principalProblem, problems);
       checkEach(s.notPrincipals, `${p}.notPrincipals`, principalProblem, problems);
-      for (const field of ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'] as const) checkEach(s[field], `${p}.${field}`, cidrProblem, problems);
-      for (const field of ['namespaces', 'notNamespaces', 'requestPrincipals', 'notRequestPrincipals'] as const) checkEach(s[field], `${p}.${field}`, wildcardProblem, problems);
+      for (const field of ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'] as const)
+        checkEach(s[field], `${p}.${field}`, cidrProblem, problems);
+      for (const field of ['namespaces', 'notNamespaces', 'requestPrincipals', 'notRequestPrincipals'] as const)
+        checkEach(s[field], `${p}.${field}`, wildcardProblem, problems);
     });
     (rule.to ?? []).forEach((to, t) => {
       const o = to?.operation;
@@ -177,7 +192,13 @@ export function authorizationPolicyProblems(object: KubeObject): string[] {
       if (!when?.key) return void problems.push(`${p}.key: required`);
       if (!conditionGenerator(when.key)) return void problems.push(`${p}.key: unknown attribute ${JSON.stringify(when.key)}`);
       if (!when.values?.length && !when.notValues?.length) problems.push(`${p}: values or notValues required`);
-      const check = ipKeys.has(when.key) ? cidrProblem : when.key === 'destination.port' ? portProblem : when.key === 'source.principal' ? principalProblem : wildcardProblem;
+      const check = ipKeys.has(when.key)
+        ? cidrProblem
+        : when.key === 'destination.port'
+          ? portProblem
+          : when.key === 'source.principal'
+            ? principalProblem
+            : wildcardProblem;
       checkEach(when.values, `${p}.values`, check, problems);
       checkEach(when.notValues, `${p}.notValues`, check, problems);
     });

@@ -159,14 +159,20 @@ export class AnalysisStatusWriter {
     try {
       await this.options.http.mergePatch(path, { status: { validationMessages: messages.length > 0 ? messages : null } });
       this.written.set(key, { ref, wrote: want, over });
-      this.options.logger.info({ resource, codes: messages.map((m) => m.type.code) }, messages.length > 0 ? 'wrote analysis messages to status' : 'cleared analysis messages from status');
+      this.options.logger.info(
+        { resource, codes: messages.map((m) => m.type.code) },
+        messages.length > 0 ? 'wrote analysis messages to status' : 'cleared analysis messages from status',
+      );
     } catch (err) {
       if (err instanceof KubeApiError && err.notFound) {
         this.written.delete(key);
         return;
       }
       const hint = err instanceof KubeApiError && err.forbidden ? ` (RBAC: meshd needs patch on ${kinds[ref.kind].resource}/status)` : '';
-      this.options.logger.warn({ resource, err: (err as Error).message }, `cannot write analysis messages to the status of ${resource}${hint}; retrying after the next analysis`);
+      this.options.logger.warn(
+        { resource, err: (err as Error).message },
+        `cannot write analysis messages to the status of ${resource}${hint}; retrying after the next analysis`,
+      );
     }
   }
 }

@@ -41,7 +41,14 @@ function withTransitions(desired: readonly Condition[], previous: unknown, now: 
 const sameParent = (a: unknown, b: unknown): boolean => JSON.stringify(normalisedRef(a)) === JSON.stringify(normalisedRef(b));
 function normalisedRef(ref: unknown): Json {
   const r = (ref ?? {}) as Json;
-  return { group: r.group ?? 'gateway.networking.k8s.io', kind: r.kind ?? 'Gateway', namespace: r.namespace ?? '', name: r.name, sectionName: r.sectionName ?? '', port: r.port ?? 0 };
+  return {
+    group: r.group ?? 'gateway.networking.k8s.io',
+    kind: r.kind ?? 'Gateway',
+    namespace: r.namespace ?? '',
+    name: r.name,
+    sectionName: r.sectionName ?? '',
+    port: r.port ?? 0,
+  };
 }
 
 /** The full status to write for an object: desired conditions merged into what it holds. */

@@ -39,7 +39,11 @@ export function startGatewayDeployments(wiring: GatewayDeploymentWiring): Gatewa
     for (const change of changes) {
       if (change.kind === 'KubernetesGateway') controller.gatewayChanged(change.namespace, change.name);
       else if (change.kind === 'GatewayClass') controller.gatewayClassChanged(change.name);
-      else if (change.kind === 'ConfigMap' && change.namespace === systemNamespace && (change.name === meshConfigMapName || change.name === injectorConfigMapName)) {
+      else if (
+        change.kind === 'ConfigMap' &&
+        change.namespace === systemNamespace &&
+        (change.name === meshConfigMapName || change.name === injectorConfigMapName)
+      ) {
         controller.enqueueAll();
       }
     }

@@ -57,8 +57,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
   });
   // The same analysis `meshctl analyze` runs offline, after every push context's push, and istiod's config gauges.
   const analysis = new AnalysisReporter(logger.child({ component: 'analysis' }), registry);
-  pipeline.onAnalysis((context) =>
-    analysis.report(analyzeMesh(context, pipeline.model.currentRejections(), parts.fileSource?.problems)));
+  pipeline.onAnalysis((context) => analysis.report(analyzeMesh(context, pipeline.model.currentRejections(), parts.fileSource?.problems)));
   // A file that stops parsing keeps its objects, so the model (and no push) tells of it: analyze again.
   parts.fileSource?.onProblemsChanged(() => {
     if (pipeline.synced) void pipeline.requestAnalysis();

@@ -3,16 +3,33 @@
 // istio-ca-root-cert in every namespace) done by the Lease holder.
 import type { Logger } from 'pino';
 import {
-  CertificateAuthority, caFromSecrets, caTokenAudience, istioCaSecretName, istioCaSecretType,
-  newSelfSignedCaSecretData, pluggedCaSecretName, rootCertConfigMapData, type CaMaterial,
+  CertificateAuthority,
+  caFromSecrets,
+  caTokenAudience,
+  istioCaSecretName,
+  istioCaSecretType,
+  newSelfSignedCaSecretData,
+  pluggedCaSecretName,
+  rootCertConfigMapData,
+  type CaMaterial,
 } from '../ca/index.js';
 import type { MeshdConfig } from '../meshd.js';
 import { kindNames, type KindName } from '../model/kinds.js';
 import type { KubeObject } from '../model/kube.js';
 import { parseProxy, type Proxy } from '../model/proxy.js';
 import {
-  KubeSource, LeaseLeaderElector, createSecret, getSecret, loadKubeConfig, podKeyOfProxy, resolveProxyWorkload,
-  reviewToken, rootCertConfigMapLabels, rootCertConfigMapName, upsertConfigMap, type KubeHttp,
+  KubeSource,
+  LeaseLeaderElector,
+  createSecret,
+  getSecret,
+  loadKubeConfig,
+  podKeyOfProxy,
+  resolveProxyWorkload,
+  reviewToken,
+  rootCertConfigMapLabels,
+  rootCertConfigMapName,
+  upsertConfigMap,
+  type KubeHttp,
 } from '../sources/kube/index.js';
 import type { DecodedNode } from '../xds/server/wire.js';
 import { AnalysisStatusWriter, hasIstioStatus } from './analysisStatus.js';
@@ -41,10 +58,7 @@ function sameWorkload(a: Proxy, b: Proxy): boolean {
 }
 
 async function readCaSecrets(http: KubeHttp): Promise<CaMaterial | undefined> {
-  const [plugged, selfSigned] = await Promise.all([
-    getSecret(http, systemNamespace, pluggedCaSecretName),
-    getSecret(http, systemNamespace, istioCaSecretName),
-  ]);
+  const [plugged, selfSigned] = await Promise.all([getSecret(http, systemNamespace, pluggedCaSecretName), getSecret(http, systemNamespace, istioCaSecretName)]);
   return caFromSecrets({ cacerts: plugged?.data, istioCaSecret: selfSigned?.data });
 }
 
@@ -81,7 +95,10 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
   let webhookPatcher: WebhookConfigPatcher | undefined;
   let gatewayDeployments: GatewayDeploymentController | undefined;
   const leader = new LeaseLeaderElector({
-    http, logger, namespace: systemNamespace, identity: config.controlPlaneId,
+    http,
+    logger,
+    namespace: systemNamespace,
+    identity: config.controlPlaneId,
     onStartedLeading: () => {
       rootPublisher?.start();
       statusWriter?.sync();
@@ -119,15 +136,22 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
         observed: () =>
           istioKinds.flatMap((kind) =>
             pipeline.model.list(kind).map(({ object }) => ({
-              kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name,
+              kind,
+              namespace: object.metadata.namespace ?? '',
+              name: object.metadata.name,
               validationMessages: (object.status as { validationMessages?: unknown } | undefined)?.validationMessages,
             })),
           ),
       });
       analysis.onReport((messages) => statusWriter?.report(messages));
       gatewayDeployments = startGatewayDeployments({
-        http, pipeline, config, systemNamespace, logger: logger.child({ component: 'gateway-deployment' }),
-        isLeader: () => leader.isLeader, kubernetesVersion: serverVersion.current,
+        http,
+        pipeline,
+        config,
+        systemNamespace,
+        logger: logger.child({ component: 'gateway-deployment' }),
+        isLeader: () => leader.isLeader,
+        kubernetesVersion: serverVersion.current,
       });
       // Gateway API conditions, recomputed with every push context.
       gatewayStatusWriter = new GatewayApiStatusWriter({
@@ -144,11 +168,16 @@ export async function kubeModeParts(config: MeshdConfig, logger: Logger): Promis
       if (analysis.latest.length > 0) statusWriter.report(analysis.latest);
       void authority.then((ca) => {
         const namespaces = (): string[] =>
-          pipeline.model.list('Namespace').filter((n) => !isTerminating(n.object)).map((n) => n.object.metadata.name);
+          pipeline.model
+            .list('Namespace')
+            .filter((n) => !isTerminating(n.object))
+            .map((n) => n.object.metadata.name);
         rootPublisher = new RootCertPublisher(http, namespaces, ca, logger);
         if (leader.isLeader) rootPublisher.start();
         webhookPatcher = new WebhookConfigPatcher({
-          http, logger: logger.child({ component: 'webhook-config' }), systemNamespace,
+          http,
+          logger: logger.child({ component: 'webhook-config' }),
+          systemNamespace,
           rootBundlePem: () => ca.material.rootBundlePem,
           gatewayApiVersion: () => source.status().find((k) => k.kind === 'Gateway')?.apiVersion || undefined,
         });

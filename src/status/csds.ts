@@ -38,7 +38,12 @@ function timestamp(ms: number | undefined): Record<string, number> | undefined {
 const anyType = () => lookupType('google.protobuf.Any');
 
 function genericConfig(
-  typeUrl: string, resource: XdsResource, versionInfo: string, state: SyncState, sentAt: number | undefined, request: ClientStatusRequestJson,
+  typeUrl: string,
+  resource: XdsResource,
+  versionInfo: string,
+  state: SyncState,
+  sentAt: number | undefined,
+  request: ClientStatusRequestJson,
 ): Record<string, unknown> {
   const any = anyType().decode(resource.any) as unknown as { type_url: string; value: Uint8Array };
   return {
@@ -90,12 +95,22 @@ const identity = (b: Buffer): Buffer => b;
 export function addCsdsService(server: grpc.Server, registry: SyncStatusRegistry): void {
   const definition: grpc.ServiceDefinition = {
     StreamClientStatus: {
-      path: `/${service}/StreamClientStatus`, requestStream: true, responseStream: true,
-      requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity,
+      path: `/${service}/StreamClientStatus`,
+      requestStream: true,
+      responseStream: true,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
     },
     FetchClientStatus: {
-      path: `/${service}/FetchClientStatus`, requestStream: false, responseStream: false,
-      requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity,
+      path: `/${service}/FetchClientStatus`,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
     },
   };
   server.addService(definition, {

@@ -39,12 +39,14 @@ export function diffResources(from: readonly XdsResource[], to: readonly XdsReso
   return {
     added: [...after.keys()].filter((n) => !before.has(n)).sort(),
     removed: [...before.keys()].filter((n) => !after.has(n)).sort(),
-    changed: [...after.entries()].filter(([n, v]) => before.has(n) && before.get(n) !== v).map(([n]) => n).sort(),
+    changed: [...after.entries()]
+      .filter(([n, v]) => before.has(n) && before.get(n) !== v)
+      .map(([n]) => n)
+      .sort(),
   };
 }
 
-const secondsSince = (now: number, then: number | undefined): number | undefined =>
-  then === undefined ? undefined : Math.round((now - then) / 100) / 10;
+const secondsSince = (now: number, then: number | undefined): number | undefined => (then === undefined ? undefined : Math.round((now - then) / 100) / 10);
 
 export function proxyDetail(detail: ConnectionDetail, wouldSend: ReadonlyMap<string, readonly XdsResource[]>, now: number): ProxyDetail {
   return {

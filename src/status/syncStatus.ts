@@ -183,7 +183,11 @@ export class SyncStatusRegistry implements XdsServerEvents {
     if (matches.length === 0) return { status: 'not-found', message: `proxy ${JSON.stringify(name)} is not connected to ${this.controlPlaneId}` };
     const pods = [...new Set(matches.map((c) => proxyDisplayName(c.info.proxy.id)))].sort();
     if (pods.length > 1) {
-      return { status: 'ambiguous', message: `${JSON.stringify(name)} matches proxies of several pods (${pods.join(', ')}): name one as POD.NAMESPACE`, candidates: pods };
+      return {
+        status: 'ambiguous',
+        message: `${JSON.stringify(name)} matches proxies of several pods (${pods.join(', ')}): name one as POD.NAMESPACE`,
+        candidates: pods,
+      };
     }
     const newest = matches.reduce((a, b) => (b.info.connectedAt >= a.info.connectedAt ? b : a));
     return { status: 'found', proxy: newest.info.proxy, connectionId: newest.info.connectionId };
@@ -194,7 +198,11 @@ export class SyncStatusRegistry implements XdsServerEvents {
     const out = new Map<string, XdsResource[]>();
     const c = this.connections.get(connectionId);
     if (!c) return out;
-    for (const [typeUrl, r] of c.types) out.set(typeUrl, [...r[which].byName.values()].sort((a, b) => a.name.localeCompare(b.name)));
+    for (const [typeUrl, r] of c.types)
+      out.set(
+        typeUrl,
+        [...r[which].byName.values()].sort((a, b) => a.name.localeCompare(b.name)),
+      );
     return out;
   }
 
@@ -255,7 +263,10 @@ export class SyncStatusRegistry implements XdsServerEvents {
       controlPlane: this.controlPlaneId,
       protocol: c.info.protocol,
       connectedAt: new Date(c.info.connectedAt).toISOString(),
-      CDS, LDS, EDS, RDS,
+      CDS,
+      LDS,
+      EDS,
+      RDS,
     };
   }
 
@@ -272,8 +283,17 @@ export class SyncStatusRegistry implements XdsServerEvents {
     let r = c.types.get(typeUrl);
     if (!r) {
       r = {
-        sentNonce: '', sentVersion: '', ackedNonce: '', ackedVersion: '', nackedNonce: '', error: '',
-        sent: this.sets.emptySet, acked: this.sets.emptySet, pendingNonce: '', lastResponse: this.sets.emptySet, rejected: this.sets.emptySet,
+        sentNonce: '',
+        sentVersion: '',
+        ackedNonce: '',
+        ackedVersion: '',
+        nackedNonce: '',
+        error: '',
+        sent: this.sets.emptySet,
+        acked: this.sets.emptySet,
+        pendingNonce: '',
+        lastResponse: this.sets.emptySet,
+        rejected: this.sets.emptySet,
       };
       c.types.set(typeUrl, r);
     }

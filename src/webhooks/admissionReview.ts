@@ -84,9 +84,7 @@ export function patched(uid: string, operations: readonly JsonPatchOperation[]):
   return { uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(operations)).toString('base64') };
 }
 
-export type JsonPatchOperation =
-  | { op: 'add' | 'replace'; path: string; value: unknown }
-  | { op: 'remove'; path: string };
+export type JsonPatchOperation = { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 /** RFC 6901 escaping of one path segment. */
 export function pointerSegment(segment: string): string {

@@ -8,7 +8,9 @@ import { admissionWarnings } from './warnings.js';
 
 /** The API groups of the Istio kinds meshd reads (from the kind registry); core kinds are not validated here. */
 const istioGroups = new Set(
-  Object.values(kinds).flatMap((k) => k.apiVersions.map((v) => v.split('/')[0]!)).filter((group) => group.endsWith('.istio.io')),
+  Object.values(kinds)
+    .flatMap((k) => k.apiVersions.map((v) => v.split('/')[0]!))
+    .filter((group) => group.endsWith('.istio.io')),
 );
 
 /** istiod's multi-error text: the problem itself when there is one, a bulleted count otherwise. */

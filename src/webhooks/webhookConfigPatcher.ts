@@ -112,7 +112,10 @@ export class WebhookConfigPatcher {
       if (!desired) continue;
       try {
         await this.opts.http.put(path, desired);
-        this.opts.logger.info({ configuration: config.name, failClosed: config.validating && this.validationReachable }, 'webhook configuration updated (caBundle = meshd root)');
+        this.opts.logger.info(
+          { configuration: config.name, failClosed: config.validating && this.validationReachable },
+          'webhook configuration updated (caBundle = meshd root)',
+        );
       } catch (err) {
         // Someone else wrote it meanwhile: the next pass reads it again.
         if (err instanceof KubeApiError && err.conflict) continue;
@@ -128,7 +131,8 @@ export class WebhookConfigPatcher {
       return found;
     } catch (err) {
       if (err instanceof KubeApiError && err.notFound) {
-        if (!this.missingLogged.has(name)) this.opts.logger.info({ configuration: name }, 'webhook configuration not installed; nothing to patch (apply manifests/60-webhooks.yaml)');
+        if (!this.missingLogged.has(name))
+          this.opts.logger.info({ configuration: name }, 'webhook configuration not installed; nothing to patch (apply manifests/60-webhooks.yaml)');
         this.missingLogged.add(name);
         return undefined;
       }
@@ -142,7 +146,12 @@ export class WebhookConfigPatcher {
     if (!apiVersion) return false;
     const path = `/apis/${apiVersion}/namespaces/${this.opts.systemNamespace}/gateways?dryRun=All`;
     try {
-      await this.opts.http.post(path, { apiVersion, kind: 'Gateway', metadata: { name: 'meshd-validation-check', namespace: this.opts.systemNamespace }, spec: { servers: [] } });
+      await this.opts.http.post(path, {
+        apiVersion,
+        kind: 'Gateway',
+        metadata: { name: 'meshd-validation-check', namespace: this.opts.systemNamespace },
+        spec: { servers: [] },
+      });
       return false;
     } catch (err) {
       if (err instanceof KubeApiError && err.message.includes('denied the request')) return true;

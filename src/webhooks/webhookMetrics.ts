@@ -20,9 +20,20 @@ export class WebhookMetrics {
   private readonly injectionFailure: Counter<string>;
 
   constructor(registry: Registry) {
-    this.validationPassed = counter(registry, 'galley_validation_passed', 'Istio configuration objects admitted by the validation webhook.', ['group', 'version', 'resource']);
-    this.validationFailed = counter(registry, 'galley_validation_failed', 'Istio configuration objects rejected by validation.', ['group', 'version', 'resource', 'reason']);
-    this.httpErrors = counter(registry, 'galley_validation_http_error', 'Webhook requests refused before admission (malformed, oversized, wrong path).', ['status']);
+    this.validationPassed = counter(registry, 'galley_validation_passed', 'Istio configuration objects admitted by the validation webhook.', [
+      'group',
+      'version',
+      'resource',
+    ]);
+    this.validationFailed = counter(registry, 'galley_validation_failed', 'Istio configuration objects rejected by validation.', [
+      'group',
+      'version',
+      'resource',
+      'reason',
+    ]);
+    this.httpErrors = counter(registry, 'galley_validation_http_error', 'Webhook requests refused before admission (malformed, oversized, wrong path).', [
+      'status',
+    ]);
     this.injectionRequests = counter(registry, 'sidecar_injection_requests_total', 'Sidecar injection requests.', []);
     this.injectionSuccess = counter(registry, 'sidecar_injection_success_total', 'Pods injected.', []);
     this.injectionSkip = counter(registry, 'sidecar_injection_skip_total', 'Pods admitted without injection.', []);

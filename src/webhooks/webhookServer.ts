@@ -28,7 +28,10 @@ export interface WebhookServerOptions {
 export const defaultMaxBodyBytes = 8 * 1024 * 1024;
 
 class RequestProblem extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -46,7 +49,9 @@ export class WebhookServer {
     const requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.server = https.createServer(
       {
-        key: pair.keyPem, cert: pair.certChainPem, minVersion: 'TLSv1.2',
+        key: pair.keyPem,
+        cert: pair.certChainPem,
+        minVersion: 'TLSv1.2',
         requestTimeout: requestTimeoutMs,
         headersTimeout: requestTimeoutMs,
         // A client that connects and never completes the handshake is dropped too.
@@ -123,7 +128,8 @@ export class WebhookServer {
 
   private readBody(req: IncomingMessage): Promise<Buffer> {
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > this.maxBodyBytes) return Promise.reject(new RequestProblem(413, `request body of ${declared} bytes exceeds the ${this.maxBodyBytes}-byte limit`));
+    if (declared > this.maxBodyBytes)
+      return Promise.reject(new RequestProblem(413, `request body of ${declared} bytes exceeds the ${this.maxBodyBytes}-byte limit`));
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -145,8 +151,15 @@ export class WebhookServer {
 
   private log(path: string, request: AdmissionRequest, response: AdmissionResponse): void {
     const fields = {
-      path, uid: request.uid, kind: request.kind.kind, namespace: request.namespace, name: request.name, operation: request.operation,
-      allowed: response.allowed, ...(response.status ? { reason: response.status.message } : {}), ...(response.warnings ? { warnings: response.warnings } : {}),
+      path,
+      uid: request.uid,
+      kind: request.kind.kind,
+      namespace: request.namespace,
+      name: request.name,
+      operation: request.operation,
+      allowed: response.allowed,
+      ...(response.status ? { reason: response.status.message } : {}),
+      ...(response.warnings ? { warnings: response.warnings } : {}),
     };
     if (response.allowed) this.opts.logger.debug(fields, 'admission');
     else this.opts.logger.info(fields, 'admission denied');

@@ -94,10 +94,18 @@ spec:
     - destination: {host: reviews, subset: v1}
     mirror: {host: reviews, subset: v9}
 `;
-    const elsewhere = dr('  - {name: v2, labels: {version: v1}}').replace('namespace: default', 'namespace: other').replace('host: reviews', 'host: reviews.default.svc.cluster.local');
-    expect(await analyzeLines({ 'svc.yaml': reviews, 'dr.yaml': dr('  - {name: v1, labels: {version: v1}}'), 'other.yaml': elsewhere, 'm.yaml': mirror, 'vs.yaml': vs('reviews', 'v2') })).toEqual([
-      'Error [IST0101] (VirtualService default/shadow) Referenced mirror+subset in destinationrule not found: "reviews+v9"',
-    ]);
+    const elsewhere = dr('  - {name: v2, labels: {version: v1}}')
+      .replace('namespace: default', 'namespace: other')
+      .replace('host: reviews', 'host: reviews.default.svc.cluster.local');
+    expect(
+      await analyzeLines({
+        'svc.yaml': reviews,
+        'dr.yaml': dr('  - {name: v1, labels: {version: v1}}'),
+        'other.yaml': elsewhere,
+        'm.yaml': mirror,
+        'vs.yaml': vs('reviews', 'v2'),
+      }),
+    ).toEqual(['Error [IST0101] (VirtualService default/shadow) Referenced mirror+subset in destinationrule not found: "reviews+v9"']);
   });
 
   it('IST0101: a destination or mirror host that does not exist', async () => {
@@ -155,15 +163,17 @@ spec:
   ports: [{number: 443, name: https, protocol: HTTPS}]
 `;
     const twoPorts = service('default', 'details', '[{name: http, port: 9080}, {name: grpc, port: 9090}]');
-    expect(await analyzeLines({
-      'se.yaml': wildcard,
-      'svc.yaml': reviews,
-      'svc2.yaml': twoPorts,
-      'a.yaml': meshVs('default', 'api', ['x.example.com'], '{host: api.example.com, port: {number: 443}}'),
-      'b.yaml': meshVs('default', 'badport', ['reviews'], '{host: reviews, port: {number: 9999}}'),
-      'c.yaml': meshVs('default', 'noport', ['details'], '{host: details}'),
-      'd.yaml': meshVs('default', 'withport', ['e.example.com'], '{host: details, port: {number: 9090}}'),
-    })).toEqual([
+    expect(
+      await analyzeLines({
+        'se.yaml': wildcard,
+        'svc.yaml': reviews,
+        'svc2.yaml': twoPorts,
+        'a.yaml': meshVs('default', 'api', ['x.example.com'], '{host: api.example.com, port: {number: 443}}'),
+        'b.yaml': meshVs('default', 'badport', ['reviews'], '{host: reviews, port: {number: 9999}}'),
+        'c.yaml': meshVs('default', 'noport', ['details'], '{host: details}'),
+        'd.yaml': meshVs('default', 'withport', ['e.example.com'], '{host: details, port: {number: 9090}}'),
+      }),
+    ).toEqual([
       'Error [IST0101] (VirtualService default/badport) Referenced host:port not found: "reviews:9999"',
       'Error [IST0112] (VirtualService default/noport) This VirtualService routes to a service "details" that exposes multiple ports [9080 9090]. Specifying a port in the destination is required to disambiguate.',
     ]);
@@ -191,14 +201,19 @@ spec:
   - route:
     - destination: {host: reviews}
 `;
-    expect(await analyzeLines({
-      'svc.yaml': reviews,
-      'ingress.yaml': yamlDocuments(pod('istio-system', 'ingress-1', 'istio: ingressgateway'), service('istio-system', 'ingress', '[{name: http, port: 80}]').replace('app: ingress', 'istio: ingressgateway')),
-      'gw.yaml': gateway,
-      'ok.yaml': withGateways('ok', ['shop.example.com'], ['web', 'mesh']),
-      'bogus.yaml': withGateways('bogus', ['shop.example.com'], ['nope']),
-      'other.yaml': withGateways('other', ['shop.example.org'], ['default/web']),
-    })).toEqual([
+    expect(
+      await analyzeLines({
+        'svc.yaml': reviews,
+        'ingress.yaml': yamlDocuments(
+          pod('istio-system', 'ingress-1', 'istio: ingressgateway'),
+          service('istio-system', 'ingress', '[{name: http, port: 80}]').replace('app: ingress', 'istio: ingressgateway'),
+        ),
+        'gw.yaml': gateway,
+        'ok.yaml': withGateways('ok', ['shop.example.com'], ['web', 'mesh']),
+        'bogus.yaml': withGateways('bogus', ['shop.example.com'], ['nope']),
+        'other.yaml': withGateways('other', ['shop.example.org'], ['default/web']),
+      }),
+    ).toEqual([
       'Error [IST0101] (VirtualService default/bogus) Referenced gateway not found: "nope"',
       'Warning [IST0132] (VirtualService default/bogus) one or more host [shop.example.com] defined in VirtualService default/bogus not found in Gateway default/nope.',
       'Warning [IST0132] (VirtualService default/other) one or more host [shop.example.org] defined in VirtualService default/other not found in Gateway default/web.',
@@ -209,14 +224,22 @@ spec:
 describe('analyze: conflicting mesh VirtualServices (IST0109)', () => {
   it('one message per conflicting VirtualService, naming all of them', async () => {
     const route = '{host: reviews, port: {number: 9080}}';
-    expect(await analyzeLines({
-      'svc.yaml': reviews,
-      'a.yaml': meshVs('default', 'reviews-a', ['reviews'], route),
-      'b.yaml': meshVs('default', 'reviews-b', ['reviews'], route),
-      'c.yaml': meshVs('default', 'reviews-c', ['reviews.default.svc.cluster.local'], route),
-    })).toEqual(['a', 'b', 'c'].map((x) =>
-      `Error [IST0109] (VirtualService default/reviews-${x}) The VirtualServices default/reviews-a,default/reviews-b,default/reviews-c associated with mesh gateway define the same host */reviews.default.svc.cluster.local which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.`));
-    expect(await analyzeLines({ 'svc.yaml': reviews, 'a.yaml': meshVs('default', 'reviews-a', ['reviews', 'reviews.default.svc.cluster.local'], route) })).toEqual([]);
+    expect(
+      await analyzeLines({
+        'svc.yaml': reviews,
+        'a.yaml': meshVs('default', 'reviews-a', ['reviews'], route),
+        'b.yaml': meshVs('default', 'reviews-b', ['reviews'], route),
+        'c.yaml': meshVs('default', 'reviews-c', ['reviews.default.svc.cluster.local'], route),
+      }),
+    ).toEqual(
+      ['a', 'b', 'c'].map(
+        (x) =>
+          `Error [IST0109] (VirtualService default/reviews-${x}) The VirtualServices default/reviews-a,default/reviews-b,default/reviews-c associated with mesh gateway define the same host */reviews.default.svc.cluster.local which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.`,
+      ),
+    );
+    expect(
+      await analyzeLines({ 'svc.yaml': reviews, 'a.yaml': meshVs('default', 'reviews-a', ['reviews', 'reviews.default.svc.cluster.local'], route) }),
+    ).toEqual([]);
   });
 
   it('exportTo scopes the conflict; a wildcard exported everywhere overlaps a narrower one (*.productpage.d against *.d)', async () => {
@@ -230,8 +253,12 @@ describe('analyze: conflicting mesh VirtualServices (IST0109)', () => {
       'd1.yaml': meshVs('foo', 'productpage-d', ['*.productpage.d'], dest, ['.']),
       'd2.yaml': meshVs('bar', 'productpage-d', ['*.d'], dest, ['*']),
     });
-    expect(messages).toEqual(['bar', 'foo'].map((ns) =>
-      `Error [IST0109] (VirtualService ${ns}/productpage-d) The VirtualServices foo/productpage-d,bar/productpage-d associated with mesh gateway define the same host foo/*.productpage.d which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.`));
+    expect(messages).toEqual(
+      ['bar', 'foo'].map(
+        (ns) =>
+          `Error [IST0109] (VirtualService ${ns}/productpage-d) The VirtualServices foo/productpage-d,bar/productpage-d associated with mesh gateway define the same host foo/*.productpage.d which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.`,
+      ),
+    );
   });
 });
 
@@ -262,18 +289,20 @@ spec:
   host: reviews
   trafficPolicy: ${policy}
 `;
-    expect(await analyzeLines({
-      'svc.yaml': reviews,
-      'a.yaml': tls('host-level', '{tls: {mode: SIMPLE}}'),
-      'b.yaml': tls('port-level', '{portLevelSettings: [{port: {number: 9080}, tls: {mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem}}]}'),
-      'c.yaml': tls('verified', '{tls: {mode: SIMPLE, caCertificates: /ca.pem}}'),
-    })).toEqual([
+    expect(
+      await analyzeLines({
+        'svc.yaml': reviews,
+        'a.yaml': tls('host-level', '{tls: {mode: SIMPLE}}'),
+        'b.yaml': tls('port-level', '{portLevelSettings: [{port: {number: 9080}, tls: {mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem}}]}'),
+        'c.yaml': tls('verified', '{tls: {mode: SIMPLE, caCertificates: /ca.pem}}'),
+      }),
+    ).toEqual([
       'Warning [IST0128] (DestinationRule default/host-level) DestinationRule default/host-level in namespace default has TLS mode set to SIMPLE but no caCertificates are set to validate server identity for host: reviews',
       'Warning [IST0129] (DestinationRule default/port-level) DestinationRule default/port-level in namespace default has TLS mode set to MUTUAL but no caCertificates are set to validate server identity for host: reviews at port number:9080',
     ]);
   });
 
-  it('a DestinationRule TLS mode contradicting PeerAuthentication is meshd\'s own MESHD0001, not the retired IST0113', async () => {
+  it("a DestinationRule TLS mode contradicting PeerAuthentication is meshd's own MESHD0001, not the retired IST0113", async () => {
     const pa = (mode: string) => `
 apiVersion: security.istio.io/v1
 kind: PeerAuthentication
@@ -339,12 +368,15 @@ data: {tls.crt: "", tls.key: ""}
 
   it('IST0145 for Gateways with the same selector and port whose hosts overlap', async () => {
     const server = (hosts: string) => `[{port: {number: 8443, name: https, protocol: HTTPS}, hosts: ${hosts}, tls: {mode: SIMPLE, credentialName: web-cert}}]`;
-    expect(await analyzeLines({
-      'in.yaml': ingress, 'secret.yaml': secret,
-      'a.yaml': gateway('alpha', 'istio: ingressgateway', server('["foo.example.com"]')),
-      'b.yaml': gateway('beta', 'istio: ingressgateway', server('["*.example.com"]')),
-      'c.yaml': gateway('gamma', 'istio: ingressgateway', server('["bar.example.org"]')),
-    })).toEqual([
+    expect(
+      await analyzeLines({
+        'in.yaml': ingress,
+        'secret.yaml': secret,
+        'a.yaml': gateway('alpha', 'istio: ingressgateway', server('["foo.example.com"]')),
+        'b.yaml': gateway('beta', 'istio: ingressgateway', server('["*.example.com"]')),
+        'c.yaml': gateway('gamma', 'istio: ingressgateway', server('["bar.example.org"]')),
+      }),
+    ).toEqual([
       'Error [IST0145] (Gateway default/alpha) Conflict with gateways default/beta (workload selector istio=ingressgateway, port 8443, hosts foo.example.com).',
       'Error [IST0145] (Gateway default/beta) Conflict with gateways default/alpha (workload selector istio=ingressgateway, port 8443, hosts *.example.com).',
     ]);
@@ -360,14 +392,16 @@ spec: ${body}
 `;
 
   it('IST0101 for a workloadSelector matching no pod, IST0110 per pod several Sidecars select, IST0111 for several without selector', async () => {
-    expect(await analyzeLines({
-      'pods.yaml': yamlDocuments(pod('default', 'reviews-1', 'app: reviews, version: v1'), pod('other', 'ratings-1', 'app: ratings')),
-      'a.yaml': sidecar('dupe-1', '{workloadSelector: {labels: {app: reviews}}}'),
-      'b.yaml': sidecar('dupe-2', '{workloadSelector: {labels: {version: v1}}}'),
-      'c.yaml': sidecar('other-ns', '{workloadSelector: {labels: {app: ratings}}}'),
-      'd.yaml': sidecar('default-1', '{egress: [{hosts: ["./*"]}]}'),
-      'e.yaml': sidecar('default-2', '{egress: [{hosts: ["./*"]}]}'),
-    })).toEqual([
+    expect(
+      await analyzeLines({
+        'pods.yaml': yamlDocuments(pod('default', 'reviews-1', 'app: reviews, version: v1'), pod('other', 'ratings-1', 'app: ratings')),
+        'a.yaml': sidecar('dupe-1', '{workloadSelector: {labels: {app: reviews}}}'),
+        'b.yaml': sidecar('dupe-2', '{workloadSelector: {labels: {version: v1}}}'),
+        'c.yaml': sidecar('other-ns', '{workloadSelector: {labels: {app: ratings}}}'),
+        'd.yaml': sidecar('default-1', '{egress: [{hosts: ["./*"]}]}'),
+        'e.yaml': sidecar('default-2', '{egress: [{hosts: ["./*"]}]}'),
+      }),
+    ).toEqual([
       'Error [IST0101] (Sidecar default/other-ns) Referenced selector not found: "app=ratings"',
       'Error [IST0110] (Sidecar default/dupe-1) The Sidecars [default/dupe-1 default/dupe-2] in namespace "default" select the same workload pod "reviews-1", which can lead to undefined behavior.',
       'Error [IST0110] (Sidecar default/dupe-2) The Sidecars [default/dupe-1 default/dupe-2] in namespace "default" select the same workload pod "reviews-1", which can lead to undefined behavior.',
@@ -376,11 +410,14 @@ spec: ${body}
     ]);
   });
 
-  it('an egress host matching nothing is meshd\'s own MESHD0002 (istioctl does not check it)', async () => {
+  it("an egress host matching nothing is meshd's own MESHD0002 (istioctl does not check it)", async () => {
     const egress = (hosts: string) => sidecar('default', `{egress: [{hosts: [${hosts}]}]}`);
-    expect(await analyzeLines({ 'svc.yaml': reviews, 'sc.yaml': egress('"./reviews.default.svc.cluster.local", "istio-system/nothing.istio-system.svc.cluster.local"') })).toEqual([
-      'Warning [MESHD0002] (Sidecar default/default) Sidecar egress host "istio-system/nothing.istio-system.svc.cluster.local" matches no service.',
-    ]);
+    expect(
+      await analyzeLines({
+        'svc.yaml': reviews,
+        'sc.yaml': egress('"./reviews.default.svc.cluster.local", "istio-system/nothing.istio-system.svc.cluster.local"'),
+      }),
+    ).toEqual(['Warning [MESHD0002] (Sidecar default/default) Sidecar egress host "istio-system/nothing.istio-system.svc.cluster.local" matches no service.']);
     expect(await analyze({ 'svc.yaml': reviews, 'sc.yaml': egress('"./*", "default/reviews.default.svc.cluster.local"') })).toEqual([]);
   });
 });
@@ -398,30 +435,36 @@ kind: ConfigMap
 metadata: {name: istio, namespace: istio-system}
 data:
   mesh: |
-${mesh.trim().split('\n').map((l) => `    ${l}`).join('\n')}
+${mesh
+  .trim()
+  .split('\n')
+  .map((l) => `    ${l}`)
+  .join('\n')}
 `;
   const metrics = '{metrics: [{providers: [{name: prometheus}]}]}';
 
   it('IST0101 for a selector matching no pod of its namespace, IST0159 per pod several Telemetries select (names sorted, without namespace)', async () => {
-    expect(await analyzeLines({
-      'pods.yaml': yamlDocuments(
-        pod('default', 'productpage', 'app: productpage'),
-        pod('other', 'productpage-other', 'app: productpage'),
-        pod('default', 'reviews', 'app: reviews'),
-        pod('default', 'ratings', 'app: ratings-app, myapp: ratings-myapp'),
-      ),
-      'a.yaml': telemetry('default', 'maps-correctly-no-conflicts', `{selector: {matchLabels: {app: productpage}}, ${metrics.slice(1)}`),
-      'b.yaml': telemetry('default', 'maps-to-nonexistent', `{selector: {matchLabels: {app: bogus}}, ${metrics.slice(1)}`),
-      'c.yaml': telemetry('other', 'maps-to-different-ns', `{selector: {matchLabels: {app: reviews}}, ${metrics.slice(1)}`),
-      'd.yaml': yamlDocuments(
-        telemetry('default', 'dupe-2', `{selector: {matchLabels: {app: reviews}}, ${metrics.slice(1)}`),
-        telemetry('default', 'dupe-1', `{selector: {matchLabels: {app: reviews}}, ${metrics.slice(1)}`),
-      ),
-      'e.yaml': yamlDocuments(
-        telemetry('default', 'overlap-1', `{selector: {matchLabels: {app: ratings-app}}, ${metrics.slice(1)}`),
-        telemetry('default', 'overlap-2', `{selector: {matchLabels: {myapp: ratings-myapp}}, ${metrics.slice(1)}`),
-      ),
-    })).toEqual([
+    expect(
+      await analyzeLines({
+        'pods.yaml': yamlDocuments(
+          pod('default', 'productpage', 'app: productpage'),
+          pod('other', 'productpage-other', 'app: productpage'),
+          pod('default', 'reviews', 'app: reviews'),
+          pod('default', 'ratings', 'app: ratings-app, myapp: ratings-myapp'),
+        ),
+        'a.yaml': telemetry('default', 'maps-correctly-no-conflicts', `{selector: {matchLabels: {app: productpage}}, ${metrics.slice(1)}`),
+        'b.yaml': telemetry('default', 'maps-to-nonexistent', `{selector: {matchLabels: {app: bogus}}, ${metrics.slice(1)}`),
+        'c.yaml': telemetry('other', 'maps-to-different-ns', `{selector: {matchLabels: {app: reviews}}, ${metrics.slice(1)}`),
+        'd.yaml': yamlDocuments(
+          telemetry('default', 'dupe-2', `{selector: {matchLabels: {app: reviews}}, ${metrics.slice(1)}`),
+          telemetry('default', 'dupe-1', `{selector: {matchLabels: {app: reviews}}, ${metrics.slice(1)}`),
+        ),
+        'e.yaml': yamlDocuments(
+          telemetry('default', 'overlap-1', `{selector: {matchLabels: {app: ratings-app}}, ${metrics.slice(1)}`),
+          telemetry('default', 'overlap-2', `{selector: {matchLabels: {myapp: ratings-myapp}}, ${metrics.slice(1)}`),
+        ),
+      }),
+    ).toEqual([
       'Error [IST0101] (Telemetry default/maps-to-nonexistent) Referenced selector not found: "app=bogus"',
       'Error [IST0101] (Telemetry other/maps-to-different-ns) Referenced selector not found: "app=reviews"',
       'Error [IST0159] (Telemetry default/dupe-1) The Telemetries [dupe-1 dupe-2] in namespace "default" select the same workload pod "reviews", which can lead to undefined behavior.',
@@ -432,11 +475,16 @@ ${mesh.trim().split('\n').map((l) => `    ${l}`).join('\n')}
   });
 
   it('IST0160 for each of several Telemetries without selector in one namespace; one per namespace, or one with a selector, is fine', async () => {
-    expect(await analyzeLines({
-      'pods.yaml': pod('ns1', 'foo', 'app: foo'),
-      'ns1.yaml': yamlDocuments(telemetry('ns1', 'no-selector', metrics), telemetry('ns1', 'has-selector', `{selector: {matchLabels: {app: foo}}, ${metrics.slice(1)}`)),
-      'ns2.yaml': yamlDocuments(telemetry('ns2', 'has-conflict-2', metrics), telemetry('ns2', 'has-conflict-1', metrics)),
-    })).toEqual([
+    expect(
+      await analyzeLines({
+        'pods.yaml': pod('ns1', 'foo', 'app: foo'),
+        'ns1.yaml': yamlDocuments(
+          telemetry('ns1', 'no-selector', metrics),
+          telemetry('ns1', 'has-selector', `{selector: {matchLabels: {app: foo}}, ${metrics.slice(1)}`),
+        ),
+        'ns2.yaml': yamlDocuments(telemetry('ns2', 'has-conflict-2', metrics), telemetry('ns2', 'has-conflict-1', metrics)),
+      }),
+    ).toEqual([
       'Error [IST0160] (Telemetry ns2/has-conflict-1) The Telemetries [has-conflict-1 has-conflict-2] in namespace "ns2" have no workload selector, which can lead to undefined behavior.',
       'Error [IST0160] (Telemetry ns2/has-conflict-2) The Telemetries [has-conflict-1 has-conflict-2] in namespace "ns2" have no workload selector, which can lead to undefined behavior.',
     ]);
@@ -463,11 +511,13 @@ extensionProviders:
 - {name: lightstep, lightstep: {service: lightstep.istio-system.svc.cluster.local, port: 8080, accessToken: token}}
 - {name: otel, opentelemetry: {service: otel.istio-system.svc.cluster.local, port: 4317}}
 `);
-    expect(await analyzeLines({
-      'mesh.yaml': mesh,
-      'a.yaml': telemetry('istio-system', 'mesh-default', '{tracing: [{providers: [{name: lightstep}]}]}'),
-      'b.yaml': telemetry('default', 'otel', '{tracing: [{providers: [{name: otel}]}]}'),
-    })).toEqual([
+    expect(
+      await analyzeLines({
+        'mesh.yaml': mesh,
+        'a.yaml': telemetry('istio-system', 'mesh-default', '{tracing: [{providers: [{name: lightstep}]}]}'),
+        'b.yaml': telemetry('default', 'otel', '{tracing: [{providers: [{name: otel}]}]}'),
+      }),
+    ).toEqual([
       'Warning [IST0002] (Telemetry istio-system/mesh-default) Deprecated: The Lightstep provider lightstep is deprecated, please migrate to OpenTelemetry provider.',
     ]);
   });
@@ -487,16 +537,18 @@ metadata: {name: ${name}, labels: ${labels}}
 `;
 
   it('IST0127 when no workload in the mesh is selected; IST0101 for a source namespace that does not exist', async () => {
-    expect(await analyzeLines({
-      'ns.yaml': yamlDocuments(namespace('httpbin', '{istio-injection: enabled}'), namespace('empty'), namespace('istio-system')),
-      'pods.yaml': yamlDocuments(pod('httpbin', 'httpbin-1', 'app: httpbin, version: v1'), pod('empty', 'plain-1', 'app: plain')),
-      'a.yaml': policy('httpbin', 'ok', '{selector: {matchLabels: {app: httpbin}}}'),
-      'b.yaml': policy('httpbin', 'nopods', '{selector: {matchLabels: {app: httpbin, version: v2}}}'),
-      // A pod outside the mesh (no sidecar, namespace not injected) does not count.
-      'c.yaml': policy('empty', 'namespace-wide', '{}'),
-      'd.yaml': policy('istio-system', 'meshwide', '{selector: {matchLabels: {app: nothing}}}'),
-      'e.yaml': policy('httpbin', 'bogus-ns', '{rules: [{from: [{source: {namespaces: [bogus, "http*"], notNamespaces: [missing]}}]}]}'),
-    })).toEqual([
+    expect(
+      await analyzeLines({
+        'ns.yaml': yamlDocuments(namespace('httpbin', '{istio-injection: enabled}'), namespace('empty'), namespace('istio-system')),
+        'pods.yaml': yamlDocuments(pod('httpbin', 'httpbin-1', 'app: httpbin, version: v1'), pod('empty', 'plain-1', 'app: plain')),
+        'a.yaml': policy('httpbin', 'ok', '{selector: {matchLabels: {app: httpbin}}}'),
+        'b.yaml': policy('httpbin', 'nopods', '{selector: {matchLabels: {app: httpbin, version: v2}}}'),
+        // A pod outside the mesh (no sidecar, namespace not injected) does not count.
+        'c.yaml': policy('empty', 'namespace-wide', '{}'),
+        'd.yaml': policy('istio-system', 'meshwide', '{selector: {matchLabels: {app: nothing}}}'),
+        'e.yaml': policy('httpbin', 'bogus-ns', '{rules: [{from: [{source: {namespaces: [bogus, "http*"], notNamespaces: [missing]}}]}]}'),
+      }),
+    ).toEqual([
       'Error [IST0101] (AuthorizationPolicy httpbin/bogus-ns) Referenced namespace not found: "bogus"',
       'Error [IST0101] (AuthorizationPolicy httpbin/bogus-ns) Referenced namespace not found: "missing"',
       'Warning [IST0127] (AuthorizationPolicy empty/namespace-wide) No matching workloads for this resource with the following labels: ',
@@ -507,30 +559,34 @@ metadata: {name: ${name}, labels: ${labels}}
 });
 
 describe('analyze: Services, Pods and ServiceEntries', () => {
-  it('IST0118 for a port name giving no protocol; none in system namespaces, for Istio\'s own Services, with appProtocol or on a well-known TCP port; IST0150 on ExternalName', async () => {
+  it("IST0118 for a port name giving no protocol; none in system namespaces, for Istio's own Services, with appProtocol or on a well-known TCP port; IST0150 on ExternalName", async () => {
     const legacy = (namespace: string, name: string, meta = '') => service(namespace, name, '[{name: web, port: 8080}]', meta);
-    expect(await analyzeLines({
-      'a.yaml': legacy('default', 'legacy'),
-      'b.yaml': yamlDocuments(legacy('kube-system', 'dns'), legacy('kube-public', 'pub'), legacy('istio-system', 'istiod')),
-      'c.yaml': yamlDocuments(
-        legacy('default', 'labelled', ', labels: {istio: ingressgateway}'),
-        legacy('default', 'released', ', labels: {release: istio}'),
-        legacy('default', 'waypoint', ', labels: {gateway.istio.io/managed: istio.io-mesh-controller}'),
-        legacy('default', 'gatewayapi', ', labels: {gateway.istio.io/managed: istio.io-gateway-controller}'),
-      ),
-      'd.yaml': service('default', 'typed', '[{name: web, port: 8080, appProtocol: http}, {name: http-web, port: 8081}, {name: db, port: 3306}]'),
-      'e.yaml': service('default', 'external', '[{name: tcp, port: 443}]', '', '  type: ExternalName\n  externalName: example.com\n'),
-    })).toEqual([
+    expect(
+      await analyzeLines({
+        'a.yaml': legacy('default', 'legacy'),
+        'b.yaml': yamlDocuments(legacy('kube-system', 'dns'), legacy('kube-public', 'pub'), legacy('istio-system', 'istiod')),
+        'c.yaml': yamlDocuments(
+          legacy('default', 'labelled', ', labels: {istio: ingressgateway}'),
+          legacy('default', 'released', ', labels: {release: istio}'),
+          legacy('default', 'waypoint', ', labels: {gateway.istio.io/managed: istio.io-mesh-controller}'),
+          legacy('default', 'gatewayapi', ', labels: {gateway.istio.io/managed: istio.io-gateway-controller}'),
+        ),
+        'd.yaml': service('default', 'typed', '[{name: web, port: 8080, appProtocol: http}, {name: http-web, port: 8081}, {name: db, port: 3306}]'),
+        'e.yaml': service('default', 'external', '[{name: tcp, port: 443}]', '', '  type: ExternalName\n  externalName: example.com\n'),
+      }),
+    ).toEqual([
       'Warning [IST0150] (Service default/external) Port name for ExternalName service is invalid. Proxy may prevent tcp named ports and unmatched traffic for ports serving TCP protocol from being forwarded correctly',
       "Info [IST0118] (Service default/legacy) Port name web (port: 8080, targetPort: 8080) doesn't follow the naming convention of Istio port.",
     ]);
   });
 
   it('IST0144 for an application running as UID 1337; the sidecar itself may', async () => {
-    expect(await analyzeLines({
-      'a.yaml': pod('default', 'pod-uid', 'app: a', '{securityContext: {runAsUser: 1337}, containers: [{name: app, securityContext: {runAsUser: 1337}}]}'),
-      'b.yaml': pod('default', 'proxy-uid', 'app: b', '{containers: [{name: app}, {name: istio-proxy, image: proxyv2, securityContext: {runAsUser: 1337}}]}'),
-    })).toEqual(['Warning [IST0144] (Pod default/pod-uid) User ID (UID) 1337 is reserved for the sidecar proxy.']);
+    expect(
+      await analyzeLines({
+        'a.yaml': pod('default', 'pod-uid', 'app: a', '{securityContext: {runAsUser: 1337}, containers: [{name: app, securityContext: {runAsUser: 1337}}]}'),
+        'b.yaml': pod('default', 'proxy-uid', 'app: b', '{containers: [{name: app}, {name: istio-proxy, image: proxyv2, securityContext: {runAsUser: 1337}}]}'),
+      }),
+    ).toEqual(['Warning [IST0144] (Pod default/pod-uid) User ID (UID) 1337 is reserved for the sidecar proxy.']);
   });
 
   it('IST0134 for a ServiceEntry without addresses serving TCP, unless the mesh auto-allocates them', async () => {
@@ -559,13 +615,18 @@ data:
 });
 
 describe('analyze: invalid objects', () => {
-  it('IST0106 for an invalid object and a malformed document, each with its file; the invalid object\'s broken references are still reported', async () => {
+  it("IST0106 for an invalid object and a malformed document, each with its file; the invalid object's broken references are still reported", async () => {
     const messages = await analyze({
       // (A VirtualService without hosts is a valid delegate; a malformed host is not.)
       'bad.yaml': vs('broken', 'v1', 'ratings').replace('hosts: [reviews]', 'hosts: ["bad_host!"]'),
       'garbage.yaml': 'kind: [unclosed\n',
     });
-    expect(messages.filter((m) => m.code === 'IST0106').map((m) => m.resource.origin?.file).sort()).toEqual(['bad.yaml', 'garbage.yaml']);
+    expect(
+      messages
+        .filter((m) => m.code === 'IST0106')
+        .map((m) => m.resource.origin?.file)
+        .sort(),
+    ).toEqual(['bad.yaml', 'garbage.yaml']);
     expect(lines(messages.filter((m) => m.code !== 'IST0106'))).toEqual([
       'Error [IST0101] (VirtualService default/broken) Referenced host not found: "ratings"',
       'Error [IST0101] (VirtualService default/broken) Referenced host+subset in destinationrule not found: "ratings+v1"',

@@ -16,7 +16,9 @@ async function analyzeLines(files: Record<string, string>): Promise<string[]> {
   dirs.push(dir);
   for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
   const messages: AnalysisMessage[] = await analyzeConfigDir(dir);
-  return messages.filter((m) => m.resource.kind === 'EnvoyFilter').map((m) => `${m.level} [${m.code}] (${m.resource.namespace}/${m.resource.name}) ${m.message}`);
+  return messages
+    .filter((m) => m.resource.kind === 'EnvoyFilter')
+    .map((m) => `${m.level} [${m.code}] (${m.resource.namespace}/${m.resource.name}) ${m.message}`);
 }
 
 const envoyFilter = (name: string, patches: string, extra = '') => `---
@@ -33,27 +35,35 @@ const httpFilter = (operation: string, matchExtra = '') => `  - applyTo: HTTP_FI
     patch: {operation: ${operation}, value: ${lua}}
 `;
 
-const relativeText = 'This EnvoyFilter does not have a priority and has a relative patch operation set which can cause the EnvoyFilter not to be applied. Using the INSERT_FIRST of ADD option or setting the priority may help in ensuring the EnvoyFilter is applied correctly.';
+const relativeText =
+  'This EnvoyFilter does not have a priority and has a relative patch operation set which can cause the EnvoyFilter not to be applied. Using the INSERT_FIRST of ADD option or setting the priority may help in ensuring the EnvoyFilter is applied correctly.';
 
 describe('analyze: EnvoyFilters', () => {
   it('IST0151 for a relative operation without priority (not with a priority, not for INSERT_FIRST, ADD or MERGE)', async () => {
-    expect(await analyzeLines({
-      'a.yaml': [
-        envoyFilter('relative', httpFilter('INSERT_BEFORE')),
-        envoyFilter('prioritised', httpFilter('INSERT_AFTER'), '  priority: 10\n'),
-        envoyFilter('absolute', httpFilter('INSERT_FIRST') + httpFilter('ADD') + httpFilter('MERGE')),
-      ].join(''),
-    })).toEqual([`Warning [IST0151] (bookinfo/relative) ${relativeText}`]);
+    expect(
+      await analyzeLines({
+        'a.yaml': [
+          envoyFilter('relative', httpFilter('INSERT_BEFORE')),
+          envoyFilter('prioritised', httpFilter('INSERT_AFTER'), '  priority: 10\n'),
+          envoyFilter('absolute', httpFilter('INSERT_FIRST') + httpFilter('ADD') + httpFilter('MERGE')),
+        ].join(''),
+      }),
+    ).toEqual([`Warning [IST0151] (bookinfo/relative) ${relativeText}`]);
   });
 
   it('IST0152 for REPLACE outside HTTP_FILTER and NETWORK_FILTER, IST0153 and IST0154 for ADD and REMOVE on route configurations and routes', async () => {
-    expect(await analyzeLines({
-      'a.yaml': [
-        envoyFilter('replace-cluster', `  - applyTo: CLUSTER\n    patch: {operation: REPLACE, value: {name: c}}\n`, '  priority: 1\n'),
-        envoyFilter('add-route', `  - applyTo: HTTP_ROUTE\n    patch: {operation: ADD, value: {name: r, match: {prefix: /}, direct_response: {status: 200}}}\n`),
-        envoyFilter('remove-rc', `  - applyTo: ROUTE_CONFIGURATION\n    patch: {operation: REMOVE}\n`),
-      ].join(''),
-    })).toEqual([
+    expect(
+      await analyzeLines({
+        'a.yaml': [
+          envoyFilter('replace-cluster', `  - applyTo: CLUSTER\n    patch: {operation: REPLACE, value: {name: c}}\n`, '  priority: 1\n'),
+          envoyFilter(
+            'add-route',
+            `  - applyTo: HTTP_ROUTE\n    patch: {operation: ADD, value: {name: r, match: {prefix: /}, direct_response: {status: 200}}}\n`,
+          ),
+          envoyFilter('remove-rc', `  - applyTo: ROUTE_CONFIGURATION\n    patch: {operation: REMOVE}\n`),
+        ].join(''),
+      }),
+    ).toEqual([
       'Error [IST0152] (bookinfo/replace-cluster) The REPLACE operation is only valid for HTTP_FILTER and NETWORK_FILTER.',
       'Error [IST0153] (bookinfo/add-route) The ADD operation will be ignored when applyTo is set to ROUTE_CONFIGURATION, or HTTP_ROUTE.',
       'Error [IST0154] (bookinfo/remove-rc) The REMOVE operation will be ignored when applyTo is set to ROUTE_CONFIGURATION, or HTTP_ROUTE.',
@@ -97,12 +107,24 @@ spec:
           domain: shop
           rate_limit_service: {grpc_service: {envoy_grpc: {cluster_name: "outbound|8081||ratelimit.istio-system.svc.cluster.local"}}, transport_api_version: V3}
 `;
-    expect(await analyzeLines({
-      'a.yaml': pods + seeds + [
-        envoyFilter('nobody', `  - applyTo: CLUSTER\n    patch: {operation: MERGE, value: {connect_timeout: 1s}}\n`, '  workloadSelector: {labels: {app: bogus}}\n'),
-        envoyFilter('no-service', `  - applyTo: CLUSTER\n    match: {cluster: {service: nowhere.bookinfo.svc.cluster.local}}\n    patch: {operation: MERGE, value: {connect_timeout: 1s}}\n`),
-      ].join(''),
-    })).toEqual([
+    expect(
+      await analyzeLines({
+        'a.yaml':
+          pods +
+          seeds +
+          [
+            envoyFilter(
+              'nobody',
+              `  - applyTo: CLUSTER\n    patch: {operation: MERGE, value: {connect_timeout: 1s}}\n`,
+              '  workloadSelector: {labels: {app: bogus}}\n',
+            ),
+            envoyFilter(
+              'no-service',
+              `  - applyTo: CLUSTER\n    match: {cluster: {service: nowhere.bookinfo.svc.cluster.local}}\n    patch: {operation: MERGE, value: {connect_timeout: 1s}}\n`,
+            ),
+          ].join(''),
+      }),
+    ).toEqual([
       `Warning [IST0151] (istio-system/filter-ratelimit) ${relativeText}`,
       'Warning [MESHD0003] (bookinfo/no-service) configPatches[0] matches clusters of service "nowhere.bookinfo.svc.cluster.local", which no Service or ServiceEntry defines',
       'Warning [MESHD0003] (bookinfo/nobody) The workloadSelector "app=bogus" matches no pod, so no patch of this EnvoyFilter applies',

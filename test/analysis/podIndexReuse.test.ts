@@ -12,24 +12,46 @@ import { MeshModel } from '../../src/model/meshModel.js';
 import { PushContext } from '../../src/push/pushContext.js';
 
 const pod = (name: string, version: string): KubeObject => ({
-  apiVersion: 'v1', kind: 'Pod',
+  apiVersion: 'v1',
+  kind: 'Pod',
   metadata: { name, namespace: 'shop', labels: { app: 'reviews', version } },
   spec: { containers: [{ name: 'app', image: 'app:1' }] },
   status: { podIP: '10.1.0.1' },
 });
 const objects: KubeObject[] = [
-  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'reviews', namespace: 'shop' }, spec: { clusterIP: '10.96.0.1', selector: { app: 'reviews' }, ports: [{ name: 'http', port: 9080 }] } },
-  { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'reviews', namespace: 'shop' }, spec: { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] } },
+  {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'reviews', namespace: 'shop' },
+    spec: { clusterIP: '10.96.0.1', selector: { app: 'reviews' }, ports: [{ name: 'http', port: 9080 }] },
+  },
+  {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'DestinationRule',
+    metadata: { name: 'reviews', namespace: 'shop' },
+    spec: {
+      host: 'reviews',
+      subsets: [
+        { name: 'v1', labels: { version: 'v1' } },
+        { name: 'v2', labels: { version: 'v2' } },
+      ],
+    },
+  },
   pod('reviews-1', 'v1'),
 ];
 const slice = (ready: boolean): KubeObject => ({
-  apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+  apiVersion: 'discovery.k8s.io/v1',
+  kind: 'EndpointSlice',
   metadata: { name: 'reviews-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'reviews' } },
-  addressType: 'IPv4', ports: [{ name: 'http', port: 9080 }], endpoints: [{ addresses: ['10.1.0.1'], conditions: { ready } }],
+  addressType: 'IPv4',
+  ports: [{ name: 'http', port: 9080 }],
+  endpoints: [{ addresses: ['10.1.0.1'], conditions: { ready } }],
 });
 
 const subsetsWithoutPods = (context: PushContext): string[] =>
-  destinationRuleSubsets(new AnalysisInput(context)).filter((m) => m.code === 'IST0173').map((m) => m.message.split(' ')[2]!);
+  destinationRuleSubsets(new AnalysisInput(context))
+    .filter((m) => m.code === 'IST0173')
+    .map((m) => m.message.split(' ')[2]!);
 
 describe('pod index reuse across push contexts', () => {
   it('keeps the pod index while pods are unchanged and builds a new one after a relabel', () => {
@@ -56,7 +78,12 @@ describe('pod index reuse across push contexts', () => {
     const model = new MeshModel({ logger: pino({ level: 'silent' }) });
     model.apply(objects.map((object) => ({ type: 'upsert', object })));
     // An invalid edit: the served DestinationRule stays; the analysis looks at the rejected one.
-    model.apply([{ type: 'upsert', object: { ...objects[1]!, spec: { host: 'reviews', subsets: [{ name: 'v3', labels: { version: 'v3' } }], trafficPolicy: { tls: { mode: 'NOPE' } } } } }]);
+    model.apply([
+      {
+        type: 'upsert',
+        object: { ...objects[1]!, spec: { host: 'reviews', subsets: [{ name: 'v3', labels: { version: 'v3' } }], trafficPolicy: { tls: { mode: 'NOPE' } } } },
+      },
+    ]);
     expect(model.currentRejections()).toHaveLength(1);
     const messages = analyzeMesh(new PushContext(model.snapshot()), model.currentRejections());
     expect(messages.map((m) => m.code)).toContain('IST0106');

@@ -7,11 +7,15 @@ import { MeshModel } from '../../src/model/meshModel.js';
 import { captureLogger } from '../support/captureLogger.js';
 
 const vs = (host: string): KubeObject => ({
-  apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'reviews', namespace: 'shop' },
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: { name: 'reviews', namespace: 'shop' },
   spec: { hosts: [host], http: [{ route: [{ destination: { host: 'reviews' } }] }] },
 });
 const policy = (action: string): KubeObject => ({
-  apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'deny-some', namespace: 'shop' },
+  apiVersion: 'security.istio.io/v1',
+  kind: 'AuthorizationPolicy',
+  metadata: { name: 'deny-some', namespace: 'shop' },
   spec: { action, rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/web'] } }] }] },
 });
 
@@ -27,10 +31,12 @@ function rejectedAfter(...objects: KubeObject[]) {
 describe('IST0106 for rejected objects', () => {
   it('says the last valid version keeps serving only when there is one', () => {
     expect(rejectedAfter(vs('reviews'), vs('bad_host!'))).toEqual({
-      kept: true, fix: 'correct the field named in the error; meshd keeps serving the last valid version of this object',
+      kept: true,
+      fix: 'correct the field named in the error; meshd keeps serving the last valid version of this object',
     });
     expect(rejectedAfter(vs('bad_host!'))).toEqual({
-      kept: false, fix: 'correct the field named in the error; meshd serves nothing of this object until it is valid',
+      kept: false,
+      fix: 'correct the field named in the error; meshd serves nothing of this object until it is valid',
     });
   });
 

@@ -18,12 +18,25 @@ describe('scale benchmark', () => {
   it('measures meshd (files and API server, SotW and Delta) and the floor, every change ACKed by every proxy', async () => {
     const proxies = 3;
     const results = await runScale({
-      proxies: [proxies], services: 10, modes: ['file', 'kube'], protocols: ['sotw', 'delta'], rounds: 2, floor: true, settleMs: 150,
+      proxies: [proxies],
+      services: 10,
+      modes: ['file', 'kube'],
+      protocols: ['sotw', 'delta'],
+      rounds: 2,
+      floor: true,
+      settleMs: 150,
       // 2 streams per channel: 3 proxies on 2 channels, which must be 2 TCP connections.
-      streamsPerChannel: 2, logDir, progress: () => undefined,
+      streamsPerChannel: 2,
+      logDir,
+      progress: () => undefined,
     });
     expect(results.map((r) => `${r.target}/${r.mode}/${r.protocol}`)).toEqual([
-      'meshd/file/sotw', 'meshd/kube/sotw', 'floor/-/sotw', 'meshd/file/delta', 'meshd/kube/delta', 'floor/-/delta',
+      'meshd/file/sotw',
+      'meshd/kube/sotw',
+      'floor/-/sotw',
+      'meshd/file/delta',
+      'meshd/kube/delta',
+      'floor/-/delta',
     ]);
     for (const r of results) {
       const where = `${r.target}/${r.mode}/${r.protocol}`;
@@ -38,7 +51,10 @@ describe('scale benchmark', () => {
       expect(r.cpuRoundsSeconds, where).toBeGreaterThanOrEqual(0);
       expect(r.simCpuSeconds, where).toBeGreaterThan(0);
       expect(r.loadAverage, where).toHaveLength(3);
-      expect(r.scenarios.map((s) => s.scenario), where).toEqual(scenarios);
+      expect(
+        r.scenarios.map((s) => s.scenario),
+        where,
+      ).toEqual(scenarios);
       for (const s of r.scenarios) {
         expect(s.rounds, `${where} ${s.scenario}`).toBe(2);
         expect(s.ackedBy, `${where} ${s.scenario}`).toBe(proxies);
@@ -67,7 +83,12 @@ describe('scale benchmark', () => {
 
   it('rejects bad flags with the flag named', () => {
     expect(parseScaleFlags(['--proxies', '100,500', '--services', '50', '--mode', 'kube', '--protocol', 'both', '--rounds', '3', '--no-floor'])).toMatchObject({
-      proxies: [100, 500], services: 50, modes: ['kube'], protocols: ['sotw', 'delta'], rounds: 3, floor: false,
+      proxies: [100, 500],
+      services: 50,
+      modes: ['kube'],
+      protocols: ['sotw', 'delta'],
+      rounds: 3,
+      floor: false,
     });
     expect(() => parseScaleFlags(['--mode', 'cluster'])).toThrow(/--mode "cluster": want file, kube or both/);
     expect(() => parseScaleFlags(['--proxies', '10,x'])).toThrow(/--proxies "x"/);

@@ -98,9 +98,7 @@ describe('workload certificate issuance', () => {
     const { csrPem } = opensslCsr({ key: 'p256' });
     const issued = shortCa.signWorkloadCsr(csrPem, identity, 50 * 365 * 24 * 3600);
     if (!issued.ok) throw new Error(issued.problem.reason);
-    expect(new Date(new X509Certificate(issued.certChain[0]!).validTo).getTime()).toBeLessThanOrEqual(
-      new Date(material.signingCertificate.validTo).getTime(),
-    );
+    expect(new Date(new X509Certificate(issued.certChain[0]!).validTo).getTime()).toBeLessThanOrEqual(new Date(material.signingCertificate.validTo).getTime());
   });
 
   describe('refusals, as values with a kind and a reason', () => {
@@ -109,8 +107,18 @@ describe('workload certificate issuance', () => {
       ['a certificate instead of a CSR', () => ({ csr: material.root.toString() }), 'malformed-csr', /CERTIFICATE REQUEST/],
       ['PEM with garbage DER', () => ({ csr: '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n' }), 'malformed-csr', /DER/],
       ['a signature that does not match', () => ({ csr: tamperedSignature(opensslCsr({ sans: [`URI:${identity}`] }).csrPem) }), 'bad-signature', /signature/],
-      ['another service account', () => ({ csr: opensslCsr({ key: 'p256', sans: ['URI:spiffe://cluster.local/ns/default/sa/ratings'] }).csrPem }), 'identity-mismatch', /ratings/],
-      ['another namespace', () => ({ csr: opensslCsr({ key: 'p256', sans: ['URI:spiffe://cluster.local/ns/prod/sa/reviews'] }).csrPem }), 'identity-mismatch', /prod/],
+      [
+        'another service account',
+        () => ({ csr: opensslCsr({ key: 'p256', sans: ['URI:spiffe://cluster.local/ns/default/sa/ratings'] }).csrPem }),
+        'identity-mismatch',
+        /ratings/,
+      ],
+      [
+        'another namespace',
+        () => ({ csr: opensslCsr({ key: 'p256', sans: ['URI:spiffe://cluster.local/ns/prod/sa/reviews'] }).csrPem }),
+        'identity-mismatch',
+        /prod/,
+      ],
       ['an extra DNS name', () => ({ csr: opensslCsr({ key: 'p256', sans: [`URI:${identity}`, 'DNS:evil.example.com'] }).csrPem }), 'extra-san', /DNS:evil/],
       ['an extra IP address', () => ({ csr: opensslCsr({ key: 'p256', sans: [`URI:${identity}`, 'IP:10.0.0.1'] }).csrPem }), 'extra-san', /IP:10.0.0.1/],
       ['a CA request', () => ({ csr: opensslCsr({ key: 'p256', sans: [`URI:${identity}`], ca: true }).csrPem }), 'ca-request', /CA certificate/],
@@ -130,4 +138,3 @@ describe('workload certificate issuance', () => {
     });
   });
 });
-

@@ -41,8 +41,16 @@ describe('verifyJwt', () => {
   });
 
   it.each([
-    ['an unsigned token', async () => new UnsecuredJWT({ sub: 'x' }).setIssuer(issuer).setAudience('istio-ca').setExpirationTime('10m').encode(), /algorithm none/],
-    ['a token signed by another key', async () => token('ES256', generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey), /signature does not verify/],
+    [
+      'an unsigned token',
+      async () => new UnsecuredJWT({ sub: 'x' }).setIssuer(issuer).setAudience('istio-ca').setExpirationTime('10m').encode(),
+      /algorithm none/,
+    ],
+    [
+      'a token signed by another key',
+      async () => token('ES256', generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey),
+      /signature does not verify/,
+    ],
     ['an RS256 token checked against an EC key', async () => token('RS256', rsa.privateKey), /signature does not verify/],
     ['an expired token', async () => token('ES256', ec.privateKey, { exp: Math.floor(Date.now() / 1000) - 1 }), /expired/],
     ['a wrong audience', async () => token('ES256', ec.privateKey, { aud: 'api' }), /audience "api" does not include istio-ca/],
@@ -64,7 +72,12 @@ describe('--jwt-public-key files', () => {
 
   it('reads a JWKS document and picks the key by kid', async () => {
     const file = path.join(dir, 'jwks.json');
-    const jwks = { keys: [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'r1' }, { ...ec.publicKey.export({ format: 'jwk' }), kid: 'e1' }] };
+    const jwks = {
+      keys: [
+        { ...rsa.publicKey.export({ format: 'jwk' }), kid: 'r1' },
+        { ...ec.publicKey.export({ format: 'jwk' }), kid: 'e1' },
+      ],
+    };
     writeFileSync(file, JSON.stringify(jwks));
     const keys = await loadJwtVerificationKey(file);
     expect(verifyJwt(await token('ES256', ec.privateKey, { kid: 'e1' }), keys, expectations).ok).toBe(true);

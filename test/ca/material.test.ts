@@ -74,9 +74,7 @@ describe('file mode (--ca-dir)', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'ca-cert.pem'), 'hello');
     writeFileSync(path.join(dir, 'ca-key.pem'), 'world');
-    await expect(loadOrCreateCaDirectory(dir, { trustDomain: 'cluster.local' })).rejects.toThrow(
-      /ca-cert.pem holds no PEM CERTIFICATE block/,
-    );
+    await expect(loadOrCreateCaDirectory(dir, { trustDomain: 'cluster.local' })).rejects.toThrow(/ca-cert.pem holds no PEM CERTIFICATE block/);
   });
 });
 
@@ -85,8 +83,7 @@ describe('validation on load', () => {
     const { csrPem, keyPem } = opensslCsr({ key: 'p256', sans: [`URI:${identity}`] });
     const leaf = new CertificateAuthority(testCaMaterial()).signWorkloadCsr(csrPem, identity, 0);
     if (!leaf.ok) throw new Error(leaf.problem.reason);
-    const load = () =>
-      caMaterialFromPem({ caCert: leaf.certChain[0]!, caKey: keyPem, rootCert: testCaMaterial().rootBundlePem }, 'Secret cacerts');
+    const load = () => caMaterialFromPem({ caCert: leaf.certChain[0]!, caKey: keyPem, rootCert: testCaMaterial().rootBundlePem }, 'Secret cacerts');
     expect(load).toThrow(CaMaterialError);
     expect(load).toThrow(/Secret cacerts: ca-cert.pem is not a CA certificate/);
   });

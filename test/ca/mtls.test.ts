@@ -13,7 +13,12 @@ afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill();
 });
 
-interface Outcome { ok: boolean; peer?: string; error?: string; port?: number }
+interface Outcome {
+  ok: boolean;
+  peer?: string;
+  error?: string;
+  port?: number;
+}
 
 /** Starts a peer process and returns a reader of its JSON lines, each bounded by a deadline. */
 function startPeer(config: object): { next(): Promise<Outcome> } {

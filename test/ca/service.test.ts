@@ -7,13 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CertificateAuthority,
-  caMaterialFromPem,
-  createSelfSignedCaPem,
-  type ReviewToken,
-  type TokenReviewResult,
-} from '../../src/ca/index.js';
+import { CertificateAuthority, caMaterialFromPem, createSelfSignedCaPem, type ReviewToken, type TokenReviewResult } from '../../src/ca/index.js';
 import {
   createCertificate,
   metricValue,
@@ -137,21 +131,98 @@ describe('CreateCertificate with offline JWT authentication (file mode)', () => 
 
   const badInputs: Array<[string, () => Promise<{ csr: string; validityDuration?: number; token?: string }>, grpc.status, string, Record<string, string>?]> = [
     ['no token', async () => ({ csr: opensslCsr({ key: 'p256' }).csrPem }), grpc.status.UNAUTHENTICATED, 'citadel_server_authentication_failure_count'],
-    ['an expired token', async () => ({ csr: opensslCsr({ key: 'p256' }).csrPem, token: await serviceAccountToken({ expiresIn: Math.floor(Date.now() / 1000) - 60 }) }), grpc.status.UNAUTHENTICATED, 'citadel_server_authentication_failure_count'],
-    ['a token for a wrong audience', async () => ({ csr: opensslCsr({ key: 'p256' }).csrPem, token: await serviceAccountToken({ aud: 'kubernetes.default.svc' }) }), grpc.status.UNAUTHENTICATED, 'citadel_server_authentication_failure_count'],
-    ['a token from a wrong issuer', async () => ({ csr: opensslCsr({ key: 'p256' }).csrPem, token: await serviceAccountToken({ iss: 'https://elsewhere' }) }), grpc.status.UNAUTHENTICATED, 'citadel_server_authentication_failure_count'],
-    ['a token signed by another key', async () => ({ csr: opensslCsr({ key: 'p256' }).csrPem, token: (await serviceAccountToken()).replace(/\.[^.]+$/, '.AAAA') }), grpc.status.UNAUTHENTICATED, 'citadel_server_authentication_failure_count'],
+    [
+      'an expired token',
+      async () => ({ csr: opensslCsr({ key: 'p256' }).csrPem, token: await serviceAccountToken({ expiresIn: Math.floor(Date.now() / 1000) - 60 }) }),
+      grpc.status.UNAUTHENTICATED,
+      'citadel_server_authentication_failure_count',
+    ],
+    [
+      'a token for a wrong audience',
+      async () => ({ csr: opensslCsr({ key: 'p256' }).csrPem, token: await serviceAccountToken({ aud: 'kubernetes.default.svc' }) }),
+      grpc.status.UNAUTHENTICATED,
+      'citadel_server_authentication_failure_count',
+    ],
+    [
+      'a token from a wrong issuer',
+      async () => ({ csr: opensslCsr({ key: 'p256' }).csrPem, token: await serviceAccountToken({ iss: 'https://elsewhere' }) }),
+      grpc.status.UNAUTHENTICATED,
+      'citadel_server_authentication_failure_count',
+    ],
+    [
+      'a token signed by another key',
+      async () => ({ csr: opensslCsr({ key: 'p256' }).csrPem, token: (await serviceAccountToken()).replace(/\.[^.]+$/, '.AAAA') }),
+      grpc.status.UNAUTHENTICATED,
+      'citadel_server_authentication_failure_count',
+    ],
     ['garbage PEM', async () => ({ csr: 'garbage', token: await serviceAccountToken() }), grpc.status.INVALID_ARGUMENT, 'citadel_server_csr_parsing_err_count'],
-    ['a CSR whose signature does not match', async () => ({ csr: tamperedSignature(opensslCsr({ sans: [`URI:${identity}`] }).csrPem), token: await serviceAccountToken() }), grpc.status.INVALID_ARGUMENT, 'citadel_server_csr_parsing_err_count'],
-    ['a CSR for another service account', async () => ({ csr: opensslCsr({ key: 'p256', sans: ['URI:spiffe://cluster.local/ns/default/sa/ratings'] }).csrPem, token: await serviceAccountToken() }), grpc.status.PERMISSION_DENIED, 'citadel_server_id_extraction_err_count'],
-    ['a CSR for another namespace', async () => ({ csr: opensslCsr({ key: 'p256', sans: ['URI:spiffe://cluster.local/ns/kube-system/sa/reviews'] }).csrPem, token: await serviceAccountToken() }), grpc.status.PERMISSION_DENIED, 'citadel_server_id_extraction_err_count'],
-    ['extra DNS SANs', async () => ({ csr: opensslCsr({ key: 'p256', sans: [`URI:${identity}`, 'DNS:api.example.com'] }).csrPem, token: await serviceAccountToken() }), grpc.status.PERMISSION_DENIED, 'citadel_server_id_extraction_err_count'],
-    ['extra IP SANs', async () => ({ csr: opensslCsr({ key: 'p256', sans: [`URI:${identity}`, 'IP:127.0.0.1'] }).csrPem, token: await serviceAccountToken() }), grpc.status.PERMISSION_DENIED, 'citadel_server_id_extraction_err_count'],
-    ['a CA request', async () => ({ csr: opensslCsr({ key: 'p256', sans: [`URI:${identity}`], ca: true }).csrPem, token: await serviceAccountToken() }), grpc.status.PERMISSION_DENIED, 'citadel_server_csr_sign_err_count', { error: 'CSR_ERROR' }],
-    ['a weak key', async () => ({ csr: opensslCsr({ key: 'rsa1024', sans: [`URI:${identity}`] }).csrPem, token: await serviceAccountToken() }), grpc.status.INVALID_ARGUMENT, 'citadel_server_csr_sign_err_count', { error: 'CSR_ERROR' }],
-    ['a huge request', async () => ({ csr: `${opensslCsr({ key: 'p256' }).csrPem}${'x'.repeat(1024 * 1024)}`, token: await serviceAccountToken() }), grpc.status.INVALID_ARGUMENT, 'citadel_server_csr_parsing_err_count'],
-    ['a negative lifetime', async () => ({ csr: opensslCsr({ key: 'p256' }).csrPem, validityDuration: -3600, token: await serviceAccountToken() }), grpc.status.INVALID_ARGUMENT, 'citadel_server_csr_sign_err_count', { error: 'TTL_ERROR' }],
-    ['an absurd lifetime', async () => ({ csr: opensslCsr({ key: 'p256' }).csrPem, validityDuration: 100 * 365 * 24 * 3600, token: await serviceAccountToken() }), grpc.status.INVALID_ARGUMENT, 'citadel_server_csr_sign_err_count', { error: 'TTL_ERROR' }],
+    [
+      'a CSR whose signature does not match',
+      async () => ({ csr: tamperedSignature(opensslCsr({ sans: [`URI:${identity}`] }).csrPem), token: await serviceAccountToken() }),
+      grpc.status.INVALID_ARGUMENT,
+      'citadel_server_csr_parsing_err_count',
+    ],
+    [
+      'a CSR for another service account',
+      async () => ({ csr: opensslCsr({ key: 'p256', sans: ['URI:spiffe://cluster.local/ns/default/sa/ratings'] }).csrPem, token: await serviceAccountToken() }),
+      grpc.status.PERMISSION_DENIED,
+      'citadel_server_id_extraction_err_count',
+    ],
+    [
+      'a CSR for another namespace',
+      async () => ({
+        csr: opensslCsr({ key: 'p256', sans: ['URI:spiffe://cluster.local/ns/kube-system/sa/reviews'] }).csrPem,
+        token: await serviceAccountToken(),
+      }),
+      grpc.status.PERMISSION_DENIED,
+      'citadel_server_id_extraction_err_count',
+    ],
+    [
+      'extra DNS SANs',
+      async () => ({ csr: opensslCsr({ key: 'p256', sans: [`URI:${identity}`, 'DNS:api.example.com'] }).csrPem, token: await serviceAccountToken() }),
+      grpc.status.PERMISSION_DENIED,
+      'citadel_server_id_extraction_err_count',
+    ],
+    [
+      'extra IP SANs',
+      async () => ({ csr: opensslCsr({ key: 'p256', sans: [`URI:${identity}`, 'IP:127.0.0.1'] }).csrPem, token: await serviceAccountToken() }),
+      grpc.status.PERMISSION_DENIED,
+      'citadel_server_id_extraction_err_count',
+    ],
+    [
+      'a CA request',
+      async () => ({ csr: opensslCsr({ key: 'p256', sans: [`URI:${identity}`], ca: true }).csrPem, token: await serviceAccountToken() }),
+      grpc.status.PERMISSION_DENIED,
+      'citadel_server_csr_sign_err_count',
+      { error: 'CSR_ERROR' },
+    ],
+    [
+      'a weak key',
+      async () => ({ csr: opensslCsr({ key: 'rsa1024', sans: [`URI:${identity}`] }).csrPem, token: await serviceAccountToken() }),
+      grpc.status.INVALID_ARGUMENT,
+      'citadel_server_csr_sign_err_count',
+      { error: 'CSR_ERROR' },
+    ],
+    [
+      'a huge request',
+      async () => ({ csr: `${opensslCsr({ key: 'p256' }).csrPem}${'x'.repeat(1024 * 1024)}`, token: await serviceAccountToken() }),
+      grpc.status.INVALID_ARGUMENT,
+      'citadel_server_csr_parsing_err_count',
+    ],
+    [
+      'a negative lifetime',
+      async () => ({ csr: opensslCsr({ key: 'p256' }).csrPem, validityDuration: -3600, token: await serviceAccountToken() }),
+      grpc.status.INVALID_ARGUMENT,
+      'citadel_server_csr_sign_err_count',
+      { error: 'TTL_ERROR' },
+    ],
+    [
+      'an absurd lifetime',
+      async () => ({ csr: opensslCsr({ key: 'p256' }).csrPem, validityDuration: 100 * 365 * 24 * 3600, token: await serviceAccountToken() }),
+      grpc.status.INVALID_ARGUMENT,
+      'citadel_server_csr_sign_err_count',
+      { error: 'TTL_ERROR' },
+    ],
   ];
 
   it.each(badInputs)('rejects %s with the right status, counted in the istiod metric', async (_name, make, code, metric, labels) => {

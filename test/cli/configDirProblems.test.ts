@@ -48,11 +48,15 @@ describe('a config file that does not parse', () => {
   it('present at start-up: meshd becomes ready and reports it once, as IST0106 at its file and line, everywhere', async () => {
     await eventually(async () => (await fetch(`${url}/ready`)).status === 200, 10_000, 'readiness');
     const live = fileMessages(await analyze(), 'bomb.yaml');
-    expect(live).toEqual([expect.objectContaining({
-      code: 'IST0106', level: 'Error', resource: { kind: 'File', namespace: '', name: 'bomb.yaml', origin: { file: 'bomb.yaml', line: 1 } },
-      message: expect.stringContaining('Excessive alias count') as string,
-      fix: 'fix the YAML document; meshd skips it and loads the rest of the file',
-    })]);
+    expect(live).toEqual([
+      expect.objectContaining({
+        code: 'IST0106',
+        level: 'Error',
+        resource: { kind: 'File', namespace: '', name: 'bomb.yaml', origin: { file: 'bomb.yaml', line: 1 } },
+        message: expect.stringContaining('Excessive alias count') as string,
+        fix: 'fix the YAML document; meshd skips it and loads the rest of the file',
+      }),
+    ]);
     const line = 'Error [IST0106] (File bomb.yaml:1) Schema validation error: Excessive alias count';
     const offline = await meshctl(['analyze', '--config-dir', dir]);
     expect(offline.code).toBe(1);
@@ -71,17 +75,26 @@ describe('a config file that does not parse', () => {
 
   it('broken while running: the VirtualService keeps its last valid version and every reporter says so', async () => {
     // The same save adds a Service, so a push follows: after it, the VirtualService must still be there.
-    await writeFile(path.join(dir, 'mesh.yaml'), yamlDocuments(reviewsService, ratingsService, reviewsPodV1, reviewsDestinationRuleV1, reviewsVirtualService('[v1')));
+    await writeFile(
+      path.join(dir, 'mesh.yaml'),
+      yamlDocuments(reviewsService, ratingsService, reviewsPodV1, reviewsDestinationRuleV1, reviewsVirtualService('[v1')),
+    );
     await eventually(async () => fileMessages(await analyze(), 'mesh.yaml').length === 1, 10_000, 'the live analysis to report mesh.yaml');
     const [message] = fileMessages(await analyze(), 'mesh.yaml');
     expect(message!.fix).toBe('fix the YAML document; until the file parses, meshd keeps serving the last valid version of VirtualService default/reviews');
     const sourceLog = await meshd.waitForLog((l) => l.file === 'mesh.yaml' && l.keptPreviousVersion !== undefined);
     expect(sourceLog).toMatchObject({ keptPreviousVersion: true, kept: ['VirtualService default/reviews'] });
-    await meshd.waitForLog((l) => String(l.msg).startsWith(`analysis: Error [IST0106] (File mesh.yaml:${message!.resource.origin!.line})`) && l.fix === message!.fix);
-    const metrics = await eventually(async () => {
-      const text = await (await fetch(`${url}/metrics`)).text();
-      return /^pilot_services 2$/m.test(text) ? text : undefined;
-    }, 10_000, 'the push with the new Service');
+    await meshd.waitForLog(
+      (l) => String(l.msg).startsWith(`analysis: Error [IST0106] (File mesh.yaml:${message!.resource.origin!.line})`) && l.fix === message!.fix,
+    );
+    const metrics = await eventually(
+      async () => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        return /^pilot_services 2$/m.test(text) ? text : undefined;
+      },
+      10_000,
+      'the push with the new Service',
+    );
     expect(metrics).toMatch(/^pilot_virt_services 1$/m);
     const online = await meshctl(['--server', url, 'analyze']);
     expect(online.stdout).toContain(`(File mesh.yaml:${message!.resource.origin!.line}) Schema validation error:`);

@@ -102,7 +102,15 @@ describe('meshctl kube-inject', () => {
   it('reads the mesh configuration and values files', async () => {
     await writeFile(path.join(dir, 'mesh.yaml'), 'defaultConfig:\n  discoveryAddress: meshd.istio-system.svc:15012\n');
     await writeFile(path.join(dir, 'values.json'), JSON.stringify({ global: { hub: 'registry.example.com/istio', tag: '1.23.2' } }));
-    const result = await meshctl(['kube-inject', '-f', path.join(dir, 'app.yaml'), '--meshConfigFile', path.join(dir, 'mesh.yaml'), '--valuesFile', path.join(dir, 'values.json')]);
+    const result = await meshctl([
+      'kube-inject',
+      '-f',
+      path.join(dir, 'app.yaml'),
+      '--meshConfigFile',
+      path.join(dir, 'mesh.yaml'),
+      '--valuesFile',
+      path.join(dir, 'values.json'),
+    ]);
     expect(result.code).toBe(0);
     const deployment = parseAllDocuments(result.stdout).map((d) => d.toJS() as Doc)[1]!;
     const proxy = deployment.spec.template.spec.containers[1];
@@ -111,11 +119,16 @@ describe('meshctl kube-inject', () => {
   }, 30_000);
 
   it('stops with an error naming the file, the document and the annotation', async () => {
-    await writeFile(path.join(dir, 'bad.yaml'), input.replace('labels: {app: web, version: v2}', 'labels: {app: web}\n      annotations: {sidecar.istio.io/proxyCPU: "a lot"}'));
+    await writeFile(
+      path.join(dir, 'bad.yaml'),
+      input.replace('labels: {app: web, version: v2}', 'labels: {app: web}\n      annotations: {sidecar.istio.io/proxyCPU: "a lot"}'),
+    );
     const result = await meshctl(['kube-inject', '-f', path.join(dir, 'bad.yaml')]);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toBe(`Error: ${path.join(dir, 'bad.yaml')}: document 2 (Deployment web): annotation sidecar.istio.io/proxyCPU="a lot": not a Kubernetes quantity (like 100m, 0.5 or 128Mi)\n`);
+    expect(result.stderr).toBe(
+      `Error: ${path.join(dir, 'bad.yaml')}: document 2 (Deployment web): annotation sidecar.istio.io/proxyCPU="a lot": not a Kubernetes quantity (like 100m, 0.5 or 128Mi)\n`,
+    );
     const missing = await meshctl(['kube-inject', '-f', path.join(dir, 'nope.yaml')]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('nope.yaml');

@@ -57,7 +57,10 @@ describe('meshctl --kubeconfig with two meshd replicas', { timeout: 120_000 }, (
     api.apply(namespace('istio-system'));
     for (const [index, id] of ['istiod-7c9f-a', 'istiod-7c9f-b'].entries()) {
       const { logger } = captureLogs('warn');
-      const replica = await serve({ ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: id }, { logger });
+      const replica = await serve(
+        { ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: id },
+        { logger },
+      );
       replicas.push(replica);
       api.apply(pod('istio-system', id, { app: 'istiod' }, `10.9.0.${index + 1}`));
       api.proxyPod('istio-system', id, 15014, `http://127.0.0.1:${replica.ports.http}`);
@@ -84,7 +87,10 @@ describe('meshctl --kubeconfig with two meshd replicas', { timeout: 120_000 }, (
     expect(stdout).toMatch(/^productpage\.default\s+Kubernetes\s+SYNCED\s/m);
     // Every meshd pod was asked (the unreachable one too), through the pod proxy; the other app's pod was not.
     for (const podName of ['istiod-7c9f-a', 'istiod-7c9f-b', 'istiod-7c9f-unreachable']) {
-      expect(api.requests.some((r) => r.path === `${proxyPath(podName)}debug/syncz`), podName).toBe(true);
+      expect(
+        api.requests.some((r) => r.path === `${proxyPath(podName)}debug/syncz`),
+        podName,
+      ).toBe(true);
     }
     expect(api.requests.some((r) => r.path.includes('prometheus-0'))).toBe(false);
     const listed = api.requests.find((r) => r.path === '/api/v1/namespaces/istio-system/pods');
@@ -92,7 +98,10 @@ describe('meshctl --kubeconfig with two meshd replicas', { timeout: 120_000 }, (
   });
 
   it('proxy-status POD.NS and proxy-config cluster POD.NS find the proxy on whichever replica holds it', async () => {
-    for (const [proxy, holder] of [['productpage.default', 'istiod-7c9f-a'], ['ratings.default', 'istiod-7c9f-b']] as const) {
+    for (const [proxy, holder] of [
+      ['productpage.default', 'istiod-7c9f-a'],
+      ['ratings.default', 'istiod-7c9f-b'],
+    ] as const) {
       const detail = await meshctl(['--kubeconfig', kubeconfig, 'proxy-status', proxy]);
       expect(detail.code, detail.stderr).toBe(0);
       expect(detail.stdout).toMatch(new RegExp(`^Proxy ${proxy.replace('.', '\\.')} \\(sidecar~`));
@@ -106,8 +115,12 @@ describe('meshctl --kubeconfig with two meshd replicas', { timeout: 120_000 }, (
       expect(clusters.stdout).toMatch(/^reviews\.default\.svc\.cluster\.local\s+9080\s+v1\s+outbound\s+EDS\s+reviews\.default$/m);
       // The detail and the config dump came from the replica holding the proxy; the others answered 404.
       const answered = (endpoint: string) =>
-        api.requests.filter((r) => r.path.endsWith(endpoint) && r.query === `?proxyID=${encodeURIComponent(proxy)}`).map((r) => `${r.path.split('/')[6]} ${r.status}`);
-      expect(new Set(answered('/debug/proxy_status'))).toEqual(new Set([`${holder}:15014 200`, `${other(holder)}:15014 404`, 'istiod-7c9f-unreachable:15014 404']));
+        api.requests
+          .filter((r) => r.path.endsWith(endpoint) && r.query === `?proxyID=${encodeURIComponent(proxy)}`)
+          .map((r) => `${r.path.split('/')[6]} ${r.status}`);
+      expect(new Set(answered('/debug/proxy_status'))).toEqual(
+        new Set([`${holder}:15014 200`, `${other(holder)}:15014 404`, 'istiod-7c9f-unreachable:15014 404']),
+      );
       expect(answered('/debug/config_dump').sort()).toEqual([`${holder}:15014 200`, `${other(holder)}:15014 404`, 'istiod-7c9f-unreachable:15014 404'].sort());
     }
     const unknown = await meshctl(['--kubeconfig', kubeconfig, 'proxy-config', 'cluster', 'details.default']);
@@ -124,7 +137,10 @@ describe('meshctl --kubeconfig with two meshd replicas', { timeout: 120_000 }, (
     expect(json.filter((m) => m.code === 'IST0101')).toHaveLength(1);
     // Both replicas were asked.
     for (const podName of ['istiod-7c9f-a', 'istiod-7c9f-b']) {
-      expect(api.requests.some((r) => r.path === `${proxyPath(podName)}debug/analyze` && r.status === 200), podName).toBe(true);
+      expect(
+        api.requests.some((r) => r.path === `${proxyPath(podName)}debug/analyze` && r.status === 200),
+        podName,
+      ).toBe(true);
     }
   });
 

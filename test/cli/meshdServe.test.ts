@@ -43,7 +43,9 @@ describe('meshd serve', () => {
   });
 
   it('refuses to start without a configuration source, saying how to choose', async () => {
-    const err = await run(process.execPath, ['bin/meshd', 'serve'], { env: { ...process.env, KUBERNETES_SERVICE_HOST: '', KUBECONFIG: '' } }).catch((e: unknown) => e as { code: number; stderr: string });
+    const err = await run(process.execPath, ['bin/meshd', 'serve'], { env: { ...process.env, KUBERNETES_SERVICE_HOST: '', KUBECONFIG: '' } }).catch(
+      (e: unknown) => e as { code: number; stderr: string },
+    );
     expect(err).toMatchObject({ code: 2 });
     expect((err as { stderr: string }).stderr).toMatch(/--config-dir DIR.*--kubeconfig PATH/);
   });
@@ -75,7 +77,10 @@ describe('meshd serve', () => {
       c.ack(pushed, [name]);
       // Nothing else was queued for this proxy by that edit.
       await eventually(async () => {
-        const syncz = (await (await fetch(`http://127.0.0.1:${meshd.ports.http}/debug/syncz`)).json()) as Array<{ EDS: { status: string }; CDS: { status: string; sentNonce: string } }>;
+        const syncz = (await (await fetch(`http://127.0.0.1:${meshd.ports.http}/debug/syncz`)).json()) as Array<{
+          EDS: { status: string };
+          CDS: { status: string; sentNonce: string };
+        }>;
         return syncz[0]?.EDS.status === 'SYNCED' && syncz[0].CDS.sentNonce === cds.nonce;
       });
       expect(c.pending).toBe(0);

@@ -27,12 +27,19 @@ describe('meshctl proxy-config listener', () => {
     server = await serve({ ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0 }, { logger });
     await eventually(() => server.ready);
     // The reviews pod itself: outbound listeners, virtualOutbound and virtualInbound with its port 9080.
-    client = new AdsTestClient(`127.0.0.1:${server.ports.xds}`, 'sotw', sidecarNode('reviews-v1-abc', 'default', { LABELS: { app: 'reviews', version: 'v1' } }));
+    client = new AdsTestClient(
+      `127.0.0.1:${server.ports.xds}`,
+      'sotw',
+      sidecarNode('reviews-v1-abc', 'default', { LABELS: { app: 'reviews', version: 'v1' } }),
+    );
     client.request(TypeUrl.Listener);
     client.ack(await client.next());
     const { code, stdout, stderr } = await meshctl(['--server', `http://127.0.0.1:${server.ports.http}`, 'proxy-config', 'listener', 'reviews-v1-abc.default']);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    table = stdout.trimEnd().split('\n').map((line) => line.split(/\s{2,}/));
+    table = stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.split(/\s{2,}/));
   });
   afterAll(async () => {
     client.close();
@@ -66,9 +73,14 @@ describe('meshctl proxy-config listener', () => {
   });
 
   it('reads wrapper-typed fields in either JSON shape (protobufjs {value} or proto3 bare), prefix ranges with the port', () => {
-    const prefixRanges = [{ addressPrefix: '10.0.0.0', prefixLen: { value: 8 } }, { addressPrefix: '10.1.2.3', prefixLen: 32 }];
+    const prefixRanges = [
+      { addressPrefix: '10.0.0.0', prefixLen: { value: 8 } },
+      { addressPrefix: '10.1.2.3', prefixLen: 32 },
+    ];
     expect(chainMatch({ filterChainMatch: { prefixRanges, destinationPort: { value: 9080 } } })).toBe('Addr: 10.0.0.0/8,10.1.2.3/32:9080');
-    expect(chainMatch({ filterChainMatch: { destinationPort: 9080, transportProtocol: 'tls', serverNames: ['a.example'] } })).toBe('SNI: a.example; Trans: tls; Addr: *:9080');
+    expect(chainMatch({ filterChainMatch: { destinationPort: 9080, transportProtocol: 'tls', serverNames: ['a.example'] } })).toBe(
+      'SNI: a.example; Trans: tls; Addr: *:9080',
+    );
     expect(chainMatch({ filterChainMatch: { prefixRanges: [{ addressPrefix: '::' }] } })).toBe('Addr: ::/0');
     expect(chainMatch({})).toBe('ALL');
   });

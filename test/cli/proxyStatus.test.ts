@@ -9,7 +9,6 @@ import { startTestMeshd } from '../support/meshdHarness.js';
 import { cluster, loadAssignment } from '../support/xdsFixtures.js';
 import { meshctl } from '../support/meshctl.js';
 
-
 describe('meshctl proxy-status', () => {
   let meshd: Meshd;
   let httpUrl: string;
@@ -49,8 +48,28 @@ describe('meshctl proxy-status', () => {
     const lines = stdout.trimEnd().split('\n');
     expect(lines[0]!.split(/\s+/)).toEqual(['NAME', 'CLUSTER', 'CDS', 'LDS', 'EDS', 'RDS', 'ECDS', 'ISTIOD', 'VERSION']);
     const row = (name: string) => lines.find((l) => l.startsWith(`${name} `))!.split(/\s{2,}/);
-    expect(row('ratings-v1.bookinfo')).toEqual(['ratings-v1.bookinfo', 'Kubernetes', 'NACKED', 'NOT SENT', 'NOT SENT', 'NOT SENT', 'NOT SENT', 'istiod-test', '1.24.0']);
-    expect(row('reviews-v1.bookinfo')).toEqual(['reviews-v1.bookinfo', 'Kubernetes', 'SYNCED', 'NOT SENT', 'SYNCED', 'NOT SENT', 'NOT SENT', 'istiod-test', '1.24.0']);
+    expect(row('ratings-v1.bookinfo')).toEqual([
+      'ratings-v1.bookinfo',
+      'Kubernetes',
+      'NACKED',
+      'NOT SENT',
+      'NOT SENT',
+      'NOT SENT',
+      'NOT SENT',
+      'istiod-test',
+      '1.24.0',
+    ]);
+    expect(row('reviews-v1.bookinfo')).toEqual([
+      'reviews-v1.bookinfo',
+      'Kubernetes',
+      'SYNCED',
+      'NOT SENT',
+      'SYNCED',
+      'NOT SENT',
+      'NOT SENT',
+      'istiod-test',
+      '1.24.0',
+    ]);
     expect(row('web.frontend')[2]).toBe('STALE');
     // Columns line up: every row's CDS cell starts where the header's CDS starts.
     const cdsAt = lines[0]!.indexOf('CDS');

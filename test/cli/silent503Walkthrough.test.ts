@@ -35,7 +35,10 @@ describe('finding a silent 503', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-503-'));
     await writeFile(path.join(dir, 'mesh.yaml'), mesh);
-    server = await serve({ ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: 'istiod-walkthrough' }, { logger });
+    server = await serve(
+      { ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: 'istiod-walkthrough' },
+      { logger },
+    );
     url = `http://127.0.0.1:${server.ports.http}`;
     await eventually(() => server.ready);
     client = new AdsTestClient(`127.0.0.1:${server.ports.xds}`, 'sotw', sidecarNode('productpage'));
@@ -75,7 +78,9 @@ describe('finding a silent 503', () => {
     const reviews = lines.filter((l) => l.startsWith('reviews.default.svc.cluster.local')).map((l) => l.split(/\s{2,}/));
     expect(reviews).toContainEqual(['reviews.default.svc.cluster.local', '9080', 'v1', 'outbound', 'EDS', 'reviews.default']);
     expect(reviews.some((r) => r[2] === 'v2')).toBe(false);
-    const json = JSON.parse((await meshctl(['--server', url, 'proxy-config', 'cluster', 'productpage.default', '-o', 'json'])).stdout) as Array<{ name: string }>;
+    const json = JSON.parse((await meshctl(['--server', url, 'proxy-config', 'cluster', 'productpage.default', '-o', 'json'])).stdout) as Array<{
+      name: string;
+    }>;
     expect(json.map((c) => c.name)).toContain('outbound|9080|v1|reviews.default.svc.cluster.local');
   });
 
@@ -106,7 +111,13 @@ describe('finding a silent 503', () => {
     expect(metrics).toMatch(/^pilot_virt_services 1$/m);
     expect(metrics).toMatch(/^pilot_xds\{version="1.24.0"\} 1$/m);
     expect(metrics).toMatch(/^pilot_xds_pushes\{type="cds"\} \d+$/m);
-    for (const name of ['pilot_xds_push_time_bucket', 'pilot_proxy_convergence_time_bucket', 'pilot_xds_config_size_bytes_bucket', 'citadel_server_csr_count', 'citadel_server_success_cert_issuance_count']) {
+    for (const name of [
+      'pilot_xds_push_time_bucket',
+      'pilot_proxy_convergence_time_bucket',
+      'pilot_xds_config_size_bytes_bucket',
+      'citadel_server_csr_count',
+      'citadel_server_success_cert_issuance_count',
+    ]) {
       expect(metrics).toContain(`${name}`);
     }
     await meshctl(['--server', url, 'analyze']);

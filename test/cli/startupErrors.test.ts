@@ -70,7 +70,10 @@ describe('failures the user can fix are one line and a non-zero exit', () => {
   });
 
   for (const [flag, serves] of [
-    ['--http-port', 'the debug API'], ['--xds-port', 'plaintext xDS'], ['--secure-port', 'TLS xDS and the CA'], ['--webhook-port', 'the admission webhooks'],
+    ['--http-port', 'the debug API'],
+    ['--xds-port', 'plaintext xDS'],
+    ['--secure-port', 'TLS xDS and the CA'],
+    ['--webhook-port', 'the admission webhooks'],
   ] as const) {
     it(`meshd serve with ${flag} on a port already in use names the port and the flag`, async () => {
       const taken = await holdPort();
@@ -88,7 +91,19 @@ describe('failures the user can fix are one line and a non-zero exit', () => {
 
   it('meshd serve with a kubeconfig that does not exist', async () => {
     const missing = path.join(dir, 'kubeconfig');
-    const outcome = await runBinary('meshd', ['serve', '--kubeconfig', missing, '--http-port', '0', '--xds-port', '0', '--secure-port', '0', '--webhook-port', '0']);
+    const outcome = await runBinary('meshd', [
+      'serve',
+      '--kubeconfig',
+      missing,
+      '--http-port',
+      '0',
+      '--xds-port',
+      '0',
+      '--secure-port',
+      '0',
+      '--webhook-port',
+      '0',
+    ]);
     expect(expectOneLineFailure(outcome)).toBe(`meshd: kubeconfig ${missing}: file not found`);
   });
 

@@ -33,7 +33,10 @@ describe.skipIf(!realApiServerAvailable)('gateway deployment controller against 
   let http: KubeHttp;
   const gateways: ModelObject[] = [];
   const istioClass: ModelObject = {
-    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'istio' }, spec: { controllerName: 'istio.io/gateway-controller' },
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'GatewayClass',
+    metadata: { name: 'istio' },
+    spec: { controllerName: 'istio.io/gateway-controller' },
   };
   const settings = injectionSettingsFrom(undefined, undefined, { clusterId: 'Kubernetes', trustDomain: 'cluster.local' });
   const controllers: GatewayDeploymentController[] = [];
@@ -41,7 +44,9 @@ describe.skipIf(!realApiServerAvailable)('gateway deployment controller against 
 
   function controller(isLeader: () => boolean): GatewayDeploymentController {
     const created = new GatewayDeploymentController({
-      http, logger: log.logger, isLeader,
+      http,
+      logger: log.logger,
+      isLeader,
       gateways: () => gateways,
       gatewayClass: (name) => (name === 'istio' ? istioClass : undefined),
       injection: () => settings,
@@ -71,25 +76,37 @@ describe.skipIf(!realApiServerAvailable)('gateway deployment controller against 
   });
 
   it('deploys a class-istio Gateway: ServiceAccount, Deployment and Service named NAME-istio, owned by the Gateway', async () => {
-    gateways.push(gateway('web', 'istio', [{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'https', port: 443, protocol: 'HTTPS' }]));
+    gateways.push(
+      gateway('web', 'istio', [
+        { name: 'http', port: 80, protocol: 'HTTP' },
+        { name: 'https', port: 443, protocol: 'HTTPS' },
+      ]),
+    );
     const leader = controller(() => true);
     leader.startLeading();
     await leader.idle();
     const owner = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name: 'web', uid: 'uid-web', controller: true };
     const sa = await get('v1', 'ServiceAccount', 'web-istio');
-    const deployment = await get<Owned & { spec: { selector: unknown; template: { spec: { serviceAccountName: string; containers: Array<{ name: string; args: string[] }> } } } }>(
-      'apps/v1', 'Deployment', 'web-istio',
-    );
+    const deployment = await get<
+      Owned & { spec: { selector: unknown; template: { spec: { serviceAccountName: string; containers: Array<{ name: string; args: string[] }> } } } }
+    >('apps/v1', 'Deployment', 'web-istio');
     const service = await get<Service & Owned>('v1', 'Service', 'web-istio');
     for (const object of [sa, deployment, service]) {
       expect(object?.metadata.ownerReferences).toEqual([owner]);
-      expect(object?.metadata.labels).toMatchObject({ 'gateway.networking.k8s.io/gateway-name': 'web', 'gateway.istio.io/managed': 'istio.io-gateway-controller' });
+      expect(object?.metadata.labels).toMatchObject({
+        'gateway.networking.k8s.io/gateway-name': 'web',
+        'gateway.istio.io/managed': 'istio.io-gateway-controller',
+      });
     }
     expect(deployment!.spec.selector).toEqual({ matchLabels: { 'gateway.networking.k8s.io/gateway-name': 'web' } });
     expect(deployment!.spec.template.spec.serviceAccountName).toBe('web-istio');
     expect(deployment!.spec.template.spec.containers.map((c) => [c.name, c.args.slice(0, 2)])).toEqual([['istio-proxy', ['proxy', 'router']]]);
     expect(service!.spec.type).toBe('LoadBalancer');
-    expect(service!.spec.ports.map((p) => [p.name, p.port, p.appProtocol])).toEqual([['status-port', 15021, 'tcp'], ['http', 80, 'http'], ['https', 443, 'https']]);
+    expect(service!.spec.ports.map((p) => [p.name, p.port, p.appProtocol])).toEqual([
+      ['status-port', 15021, 'tcp'],
+      ['http', 80, 'http'],
+      ['https', 443, 'https'],
+    ]);
     // Written by istiod's field manager.
     const managers = (service!.metadata as { managedFields?: Array<{ manager: string; operation: string }> }).managedFields ?? [];
     expect(managers).toContainEqual(expect.objectContaining({ manager: 'istio.io/gateway-controller', operation: 'Apply' }));
@@ -108,26 +125,41 @@ describe.skipIf(!realApiServerAvailable)('gateway deployment controller against 
 
   it('makes the Service follow the listeners', async () => {
     const [leader] = controllers;
-    gateways[0] = gateway('web', 'istio', [{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'grpc', port: 9090, protocol: 'HTTP' }]);
+    gateways[0] = gateway('web', 'istio', [
+      { name: 'http', port: 80, protocol: 'HTTP' },
+      { name: 'grpc', port: 9090, protocol: 'HTTP' },
+    ]);
     leader!.gatewayChanged('edge', 'web');
     await leader!.idle();
     const service = await get<Service>('v1', 'Service', 'web-istio');
-    expect(service!.spec.ports.map((p) => [p.name, p.port])).toEqual([['status-port', 15021], ['http', 80], ['grpc', 9090]]);
+    expect(service!.spec.ports.map((p) => [p.name, p.port])).toEqual([
+      ['status-port', 15021],
+      ['http', 80],
+      ['grpc', 9090],
+    ]);
   }, 30_000);
 
   it('restores an owned Service deleted by hand, and an owned field edited by someone else', async () => {
     const deleted = await get('v1', 'Service', 'web-istio');
     await api.delete('v1', 'Service', 'edge', 'web-istio');
-    const restored = await eventually(async () => {
-      const service = await get<Service & Owned>('v1', 'Service', 'web-istio');
-      return service && service.metadata.uid !== deleted!.metadata.uid ? service : undefined;
-    }, 'the deleted Service recreated', 20_000);
+    const restored = await eventually(
+      async () => {
+        const service = await get<Service & Owned>('v1', 'Service', 'web-istio');
+        return service && service.metadata.uid !== deleted!.metadata.uid ? service : undefined;
+      },
+      'the deleted Service recreated',
+      20_000,
+    );
     expect(restored.spec.ports.map((p) => p.port)).toEqual([15021, 80, 9090]);
 
     const servicePath = await api.path('v1', 'Service', 'edge', 'web-istio');
     const patched = await api.request('PATCH', servicePath, { spec: { type: 'ClusterIP' } }, 'application/merge-patch+json');
     expect(patched.status).toBe(200);
-    await eventually(async () => (await get<Service>('v1', 'Service', 'web-istio'))?.spec.type === 'LoadBalancer', 'the Service type set back to LoadBalancer', 20_000);
+    await eventually(
+      async () => (await get<Service>('v1', 'Service', 'web-istio'))?.spec.type === 'LoadBalancer',
+      'the Service type set back to LoadBalancer',
+      20_000,
+    );
   }, 60_000);
 
   it('gives a Gateway of another class nothing, and never takes over an object it does not manage', async () => {
@@ -138,12 +170,18 @@ describe.skipIf(!realApiServerAvailable)('gateway deployment controller against 
     leader!.gatewayChanged('edge', 'other');
     leader!.gatewayChanged('edge', 'taken');
     await leader!.idle();
-    for (const [apiVersion, kind] of [['v1', 'ServiceAccount'], ['apps/v1', 'Deployment'], ['v1', 'Service']] as const) {
+    for (const [apiVersion, kind] of [
+      ['v1', 'ServiceAccount'],
+      ['apps/v1', 'Deployment'],
+      ['v1', 'Service'],
+    ] as const) {
       expect(await get(apiVersion, kind, 'other-example')).toBeUndefined();
     }
     const untouched = await get<Service>('v1', 'Service', 'taken-istio');
     expect(untouched!.spec.ports.map((p) => p.port)).toEqual([1234]);
-    expect(log.lines).toContainEqual(expect.objectContaining({ gateway: 'edge/taken', kind: 'Service', msg: expect.stringContaining('is not managed by istio.io/gateway-controller') }));
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({ gateway: 'edge/taken', kind: 'Service', msg: expect.stringContaining('is not managed by istio.io/gateway-controller') }),
+    );
   }, 30_000);
 
   it('logs a write the API server refuses with the object and reason, retries it with backoff, and keeps serving other Gateways', async () => {
@@ -162,10 +200,20 @@ describe.skipIf(!realApiServerAvailable)('gateway deployment controller against 
     expect(await get('apps/v1', 'Deployment', 'bad-istio')).toBeDefined();
     expect(await get('v1', 'Service', 'bad-istio')).toBeUndefined();
     // Other Gateways are still reconciled meanwhile.
-    gateways[0] = gateway('web', 'istio', [{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'grpc', port: 9091, protocol: 'HTTP' }]);
+    gateways[0] = gateway('web', 'istio', [
+      { name: 'http', port: 80, protocol: 'HTTP' },
+      { name: 'grpc', port: 9091, protocol: 'HTTP' },
+    ]);
     leader!.gatewayChanged('edge', 'web');
-    await eventually(async () => (await get<Service>('v1', 'Service', 'web-istio'))?.spec.ports.some((p) => p.port === 9091), 'web-istio following its listeners', 20_000);
-    gateways.splice(gateways.findIndex((g) => g.metadata.name === 'bad'), 1);
+    await eventually(
+      async () => (await get<Service>('v1', 'Service', 'web-istio'))?.spec.ports.some((p) => p.port === 9091),
+      'web-istio following its listeners',
+      20_000,
+    );
+    gateways.splice(
+      gateways.findIndex((g) => g.metadata.name === 'bad'),
+      1,
+    );
   }, 60_000);
 
   it('writes nothing while another replica leads', async () => {
@@ -174,7 +222,11 @@ describe.skipIf(!realApiServerAvailable)('gateway deployment controller against 
     follower.startLeading();
     follower.gatewayChanged('edge', 'quiet');
     await follower.idle();
-    for (const [apiVersion, kind] of [['v1', 'ServiceAccount'], ['apps/v1', 'Deployment'], ['v1', 'Service']] as const) {
+    for (const [apiVersion, kind] of [
+      ['v1', 'ServiceAccount'],
+      ['apps/v1', 'Deployment'],
+      ['v1', 'Service'],
+    ] as const) {
       expect(await get(apiVersion, kind, 'quiet-istio')).toBeUndefined();
     }
   }, 30_000);

@@ -29,7 +29,10 @@ function gateway(spec: Record<string, unknown>, annotations: Record<string, stri
 }
 
 const istioClass: KubeObject = {
-  apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'istio' }, spec: { controllerName: 'istio.io/gateway-controller' },
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'GatewayClass',
+  metadata: { name: 'istio' },
+  spec: { controllerName: 'istio.io/gateway-controller' },
 };
 
 function plan(input: Partial<PlanInput> = {}) {
@@ -48,7 +51,9 @@ describe('planGatewayDeployment', () => {
     for (const object of [ServiceAccount, Deployment, Service]) {
       expect(object.metadata.name).toBe('web-istio');
       expect(object.metadata.namespace).toBe('edge');
-      expect(object.metadata.ownerReferences).toEqual([{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name: 'web', uid: 'uid-web', controller: true }]);
+      expect(object.metadata.ownerReferences).toEqual([
+        { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name: 'web', uid: 'uid-web', controller: true },
+      ]);
       expect(object.metadata.labels).toMatchObject({
         'gateway.networking.k8s.io/gateway-name': 'web',
         'istio.io/gateway-name': 'web',
@@ -69,7 +74,10 @@ describe('planGatewayDeployment', () => {
       ],
     });
     expect(Service.spec).not.toHaveProperty('loadBalancerIP');
-    const shared = servicePorts([{ name: 'a', port: 80, protocol: 'HTTP' }, { name: 'b', port: 80, protocol: 'HTTP' }]);
+    const shared = servicePorts([
+      { name: 'a', port: 80, protocol: 'HTTP' },
+      { name: 'b', port: 80, protocol: 'HTTP' },
+    ]);
     expect(shared).toEqual([expect.objectContaining({ name: 'status-port' }), { name: 'a', port: 80, protocol: 'TCP', appProtocol: 'http' }]);
   });
 
@@ -83,7 +91,10 @@ describe('planGatewayDeployment', () => {
 
   it('runs an injected router proxy: proxy router, no istio-init, metrics on 15090, readiness on 15021', () => {
     const { Deployment } = applied();
-    const spec = Deployment.spec as { selector: unknown; template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: Record<string, unknown> } };
+    const spec = Deployment.spec as {
+      selector: unknown;
+      template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: Record<string, unknown> };
+    };
     expect(spec.selector).toEqual({ matchLabels: { 'gateway.networking.k8s.io/gateway-name': 'web' } });
     const { labels, annotations } = spec.template.metadata;
     expect(labels).toMatchObject({
@@ -101,15 +112,19 @@ describe('planGatewayDeployment', () => {
     const [proxy] = pod.containers;
     expect(proxy!.name).toBe('istio-proxy');
     expect(proxy!.args.slice(0, 2)).toEqual(['proxy', 'router']);
-    expect(proxy!.ports).toEqual(expect.arrayContaining([
-      { containerPort: 15090, protocol: 'TCP', name: 'http-envoy-prom' },
-      { containerPort: 15021, protocol: 'TCP', name: 'status-port' },
-    ]));
+    expect(proxy!.ports).toEqual(
+      expect.arrayContaining([
+        { containerPort: 15090, protocol: 'TCP', name: 'http-envoy-prom' },
+        { containerPort: 15021, protocol: 'TCP', name: 'status-port' },
+      ]),
+    );
     expect(proxy!.readinessProbe.httpGet).toEqual({ path: '/healthz/ready', port: 15021 });
-    expect(proxy!.env).toEqual(expect.arrayContaining([
-      { name: 'ISTIO_META_WORKLOAD_NAME', value: 'web-istio' },
-      { name: 'ISTIO_META_OWNER', value: 'kubernetes://apis/apps/v1/namespaces/edge/deployments/web-istio' },
-    ]));
+    expect(proxy!.env).toEqual(
+      expect.arrayContaining([
+        { name: 'ISTIO_META_WORKLOAD_NAME', value: 'web-istio' },
+        { name: 'ISTIO_META_OWNER', value: 'kubernetes://apis/apps/v1/namespaces/edge/deployments/web-istio' },
+      ]),
+    );
   });
 
   it('honours the name and service-account overrides', () => {
@@ -135,9 +150,13 @@ describe('planGatewayDeployment', () => {
 
   it('refuses what it cannot build, naming the field', () => {
     expect(plan({ gateway: gateway({ listeners: [{ name: 'http', port: 'eighty', protocol: 'HTTP' }] }) })).toEqual({
-      action: 'invalid', reason: 'spec.listeners[0].port: "eighty" is not a port number',
+      action: 'invalid',
+      reason: 'spec.listeners[0].port: "eighty" is not a port number',
     });
-    expect(plan({ gateway: gateway({}, { 'networking.istio.io/service-type': 'Magic' }) })).toMatchObject({ action: 'invalid', reason: expect.stringContaining('networking.istio.io/service-type') });
+    expect(plan({ gateway: gateway({}, { 'networking.istio.io/service-type': 'Magic' }) })).toMatchObject({
+      action: 'invalid',
+      reason: expect.stringContaining('networking.istio.io/service-type'),
+    });
     const noUid = gateway({});
     delete noUid.metadata.uid;
     expect(plan({ gateway: noUid })).toMatchObject({ action: 'invalid', reason: expect.stringContaining('metadata.uid') });

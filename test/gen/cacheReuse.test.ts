@@ -28,7 +28,10 @@ const previous = new Map<string, unknown>([
   ['eds|grpc-instances|shop/pod|10.0.0.1', 'grpc instances'],
   ['grpc-cds|shop|-|x', 'grpc'],
 ]);
-const kept = (changes: Map<string, TypeChange> | 'all') => reusableEntries(previous, changes).map(([key]) => key).sort();
+const kept = (changes: Map<string, TypeChange> | 'all') =>
+  reusableEntries(previous, changes)
+    .map(([key]) => key)
+    .sort();
 const all = [...previous.keys()].filter((k) => !k.startsWith('grpc-'));
 const without = (...prefixes: string[]) => all.filter((k) => !prefixes.some((p) => k.startsWith(p))).sort();
 
@@ -43,21 +46,17 @@ describe('reusableEntries', () => {
     expect(kept(new Map([[EDS, 'all']]))).toEqual(without('eds'));
   });
 
-  it('keeps the load assignments of other services when only some services\' endpoints changed', () => {
-    expect(kept(new Map([[EDS, new Set([reviews])]]))).toEqual(
-      without('eds|scope|', reviewsEds, reviewsV1Eds, 'eds|grpc-instances|'),
-    );
+  it("keeps the load assignments of other services when only some services' endpoints changed", () => {
+    expect(kept(new Map([[EDS, new Set([reviews])]]))).toEqual(without('eds|scope|', reviewsEds, reviewsV1Eds, 'eds|grpc-instances|'));
   });
 
-  it('keeps other services\' clusters, inbound and well-known clusters, listeners and routes when a pod of one service changed', () => {
+  it("keeps other services' clusters, inbound and well-known clusters, listeners and routes when a pod of one service changed", () => {
     const changes = new Map<string, TypeChange>([
       [EDS, new Set([reviews])],
       [CDS, new Set([reviews])],
       [LDS, new Set([reviews])],
     ]);
-    expect(kept(changes)).toEqual(
-      without('cds|shop|', 'cds-all|', reviewsCds, 'eds|scope|', reviewsEds, reviewsV1Eds, 'eds|grpc-instances|'),
-    );
+    expect(kept(changes)).toEqual(without('cds|shop|', 'cds-all|', reviewsCds, 'eds|scope|', reviewsEds, reviewsV1Eds, 'eds|grpc-instances|'));
     // A CDS change everywhere (a DestinationRule, say) in the same batch wins.
     expect(kept(new Map<string, TypeChange>([...changes, [CDS, 'all']]))).toEqual(without('cds', 'eds'));
   });
@@ -74,13 +73,38 @@ describe('reusableEntries', () => {
       [secretResultKey('sds-gw', 'istio-system', 'blog-tls', 'kubernetes://blog-tls'), 'blog secret'],
       [secretResultKey('sds-gw', 'apps', 'shop-tls', 'kubernetes://shop-tls'), 'shop secret elsewhere'],
     ]);
-    const keptOf = (changes: Map<string, TypeChange>) => reusableEntries(secrets, changes).map(([, value]) => value).sort();
+    const keptOf = (changes: Map<string, TypeChange>) =>
+      reusableEntries(secrets, changes)
+        .map(([, value]) => value)
+        .sort();
     const shopTls = new Set([secretDependency('istio-system', 'shop-tls')]);
     expect(keptOf(new Map([[SDS, shopTls]]))).toEqual(
-      ['sidecar listeners', 'shop gateway listeners', 'blog gateway listeners', 'listeners of a gateway elsewhere', 'plain gateway listeners', 'blog secret', 'shop secret elsewhere'].sort(),
+      [
+        'sidecar listeners',
+        'shop gateway listeners',
+        'blog gateway listeners',
+        'listeners of a gateway elsewhere',
+        'plain gateway listeners',
+        'blog secret',
+        'shop secret elsewhere',
+      ].sort(),
     );
-    expect(keptOf(new Map([[SDS, shopTls], [LDS, shopTls]]))).toEqual(
-      ['sidecar listeners', 'blog gateway listeners', 'listeners of a gateway elsewhere', 'plain gateway listeners', 'blog secret', 'shop secret elsewhere'].sort(),
+    expect(
+      keptOf(
+        new Map([
+          [SDS, shopTls],
+          [LDS, shopTls],
+        ]),
+      ),
+    ).toEqual(
+      [
+        'sidecar listeners',
+        'blog gateway listeners',
+        'listeners of a gateway elsewhere',
+        'plain gateway listeners',
+        'blog secret',
+        'shop secret elsewhere',
+      ].sort(),
     );
     // Without a dependency list (a Gateway change), every secret result goes.
     expect(keptOf(new Map([[SDS, 'all']]))).not.toContain('blog secret');

@@ -20,7 +20,9 @@ describe("the seeds' rate-limit EnvoyFilter on the ingress gateway", () => {
     const wildcard = (typeUrl: string) => ({ typeUrl, wildcard: true, names: new Set<string>() });
     const listeners = generator.generate(gateway!, wildcard(TypeUrl.Listener))!.map((l) => decodeAnyToJson(l.any));
     const clusters = new Set(generator.generate(gateway!, wildcard(TypeUrl.Cluster))!.map((c) => c.name));
-    const managers = listeners.flatMap((l) => (l.filterChains as Json[]).flatMap((c) => (c.filters as Json[]).filter((f) => f.name === 'envoy.filters.network.http_connection_manager')));
+    const managers = listeners.flatMap((l) =>
+      (l.filterChains as Json[]).flatMap((c) => (c.filters as Json[]).filter((f) => f.name === 'envoy.filters.network.http_connection_manager')),
+    );
     expect(managers.length).toBe(2);
     for (const hcm of managers) {
       const filters = (hcm.typedConfig as { httpFilters: Json[] }).httpFilters;

@@ -20,7 +20,21 @@ describe('envoyValidation', () => {
     const listener = {
       name: 'l',
       address: { socketAddress: { address: '0.0.0.0', portValue: 80 } },
-      filterChains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', statPrefix: 's', cluster: 'c', clusterName: 'x' } }] }],
+      filterChains: [
+        {
+          filters: [
+            {
+              name: 'envoy.filters.network.tcp_proxy',
+              typedConfig: {
+                '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+                statPrefix: 's',
+                cluster: 'c',
+                clusterName: 'x',
+              },
+            },
+          ],
+        },
+      ],
     };
     expect(envoyProblems(TypeUrl.Listener, listener)).toEqual([
       'Listener.filterChains[0].filters[0].typedConfig<TcpProxy>.clusterName: unknown field of envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
@@ -42,14 +56,20 @@ describe('envoyValidation', () => {
         'RouteConfiguration.virtualHosts[0].routes[0].route: oneof clusterSpecifier is required',
       ]),
     );
-    const assignment = { clusterName: 'c', endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '1.2.3.4', portValue: 70000 } } } }] }] };
+    const assignment = {
+      clusterName: 'c',
+      endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '1.2.3.4', portValue: 70000 } } } }] }],
+    };
     expect(envoyProblems(TypeUrl.ClusterLoadAssignment, assignment)).toEqual([
       'ClusterLoadAssignment.endpoints[0].lbEndpoints[0].endpoint.address.socketAddress.portValue: 70000 must be <= 65535',
     ]);
   });
 
   it('compiles regexes with RE2 semantics', () => {
-    const route = { name: '80', virtualHosts: [{ name: 'v', domains: ['*'], routes: [{ match: { safeRegex: { regex: '(?<=a)b' } }, route: { cluster: 'c' } }] }] };
+    const route = {
+      name: '80',
+      virtualHosts: [{ name: 'v', domains: ['*'], routes: [{ match: { safeRegex: { regex: '(?<=a)b' } }, route: { cluster: 'c' } }] }],
+    };
     expect(envoyProblems(TypeUrl.RouteConfiguration, route)[0]).toMatch(/routes\[0\]\.match\.safeRegex\.regex: not an RE2 regex/);
   });
 });

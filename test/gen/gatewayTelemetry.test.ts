@@ -56,7 +56,10 @@ function hcmsByPod(yaml: string): Map<string, Json[]> {
   const out = new Map<string, Json[]>();
   for (const proxy of routers) {
     const listeners = generator.generate(proxy, { typeUrl: TypeUrl.Listener, wildcard: true, names: new Set() })!.map((l) => decodeAnyToJson(l.any) as Json);
-    out.set(proxy.podName, listeners.flatMap((l) => (l.filterChains as Json[]).flatMap((c) => (c.filters as Json[]).map((f) => f.typedConfig))));
+    out.set(
+      proxy.podName,
+      listeners.flatMap((l) => (l.filterChains as Json[]).flatMap((c) => (c.filters as Json[]).map((f) => f.typedConfig))),
+    );
   }
   return out;
 }

@@ -58,7 +58,10 @@ describe('failoverPriority', () => {
     // Levels 0 (same net and region), 1 (other region), 2 (other net): us-west splits in two.
     expect(priorities(groups)).toEqual({ '10.0.0.1': 0, '10.0.0.2': 0, '10.0.0.3': 1, '10.0.0.4': 2 });
     const west = groups.filter((g) => (g.locality as Locality).region === 'us-west');
-    expect(west.map((g) => [g.priority, g.loadBalancingWeight])).toEqual([[1, { value: 1 }], [2, { value: 1 }]]);
+    expect(west.map((g) => [g.priority, g.loadBalancingWeight])).toEqual([
+      [1, { value: 1 }],
+      [2, { value: 1 }],
+    ]);
   });
 
   it('compares a `label=value` entry with the value instead of the proxy label', () => {
@@ -70,7 +73,13 @@ describe('failoverPriority', () => {
     const setting = { failoverPriority: ['net'], failover: [{ from: 'us-east', to: 'us-west' }] };
     const more = [...endpoints, endpoint('10.0.0.5', 'eu-west/eu-west-1a/rack1', { net: 'net1' })];
     // net1: same zone (0), same region (1), failover region (3), other region (4); net2 after all of them.
-    expect(priorities(buildLocalityLbEndpoints(more, undefined, input(setting)))).toEqual({ '10.0.0.1': 0, '10.0.0.2': 1, '10.0.0.3': 2, '10.0.0.5': 3, '10.0.0.4': 4 });
+    expect(priorities(buildLocalityLbEndpoints(more, undefined, input(setting)))).toEqual({
+      '10.0.0.1': 0,
+      '10.0.0.2': 1,
+      '10.0.0.3': 2,
+      '10.0.0.5': 3,
+      '10.0.0.4': 4,
+    });
   });
 
   it('sets no priorities without outlier detection, nor when locality load balancing is disabled', () => {

@@ -27,7 +27,13 @@ beforeAll(async () => {
   let mesh = await readFile(path.join(dir, 'mesh.yaml'), 'utf8');
   for (const port of ['17071', '17072', '17073']) mesh = mesh.replaceAll(port, String(await freePort()));
   await writeFile(path.join(dir, 'mesh.yaml'), mesh);
-  running = runDemo({ signal: abort.signal, configDir: dir, ports: { xds: 0, secure: 0, http: 0 }, print: (l) => lines.push(l), logger: captureLogs('warn').logger });
+  running = runDemo({
+    signal: abort.signal,
+    configDir: dir,
+    ports: { xds: 0, secure: 0, http: 0 },
+    print: (l) => lines.push(l),
+    logger: captureLogs('warn').logger,
+  });
   running.catch((err: unknown) => lines.push(`runDemo failed: ${(err as Error).stack ?? String(err)}`));
 });
 
@@ -44,7 +50,11 @@ describe('npm start demo', () => {
   });
 
   it('prints live counts that follow the 80/20 split of demo/routing.yaml', async () => {
-    await waitFor(() => countLines().filter((l) => countOf(l, 'v1') > 0 && countOf(l, 'v2') > 0).length >= 2, 'two count lines with v1 and v2 answering', 20_000).catch((err: Error) => {
+    await waitFor(
+      () => countLines().filter((l) => countOf(l, 'v1') > 0 && countOf(l, 'v2') > 0).length >= 2,
+      'two count lines with v1 and v2 answering',
+      20_000,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}; demo output so far:\n${lines.join('\n')}`);
     });
     const line = countLines().find((l) => countOf(l, 'v1') > 0 && countOf(l, 'v2') > 0)!;

@@ -27,7 +27,11 @@ beforeAll(async () => {
       { route: to('v2') },
     ],
   });
-  await eventually(() => tally(scenario.client, 20), (t) => t.versions.v2 === 20, 'the client to reach echo');
+  await eventually(
+    () => tally(scenario.client, 20),
+    (t) => t.versions.v2 === 20,
+    'the client to reach echo',
+  );
 });
 
 afterAll(async () => {

@@ -83,7 +83,10 @@ spec:
 `);
 
 function grpcProxy(pod: string, namespace = 'app', ip = '127.0.0.1'): Proxy {
-  return parseProxy({ id: `sidecar~${ip}~${pod}.${namespace}~${namespace}.svc.cluster.local`, metadata: { GENERATOR: 'grpc', NAMESPACE: namespace, LABELS: { app: pod } } });
+  return parseProxy({
+    id: `sidecar~${ip}~${pod}.${namespace}~${namespace}.svc.cluster.local`,
+    metadata: { GENERATOR: 'grpc', NAMESPACE: namespace, LABELS: { app: pod } },
+  });
 }
 
 const generator = new GrpcGenerator(() => mesh.context);
@@ -107,7 +110,10 @@ describe('gRPC client listeners', () => {
   });
 
   it('expands short names as istiod does and keeps the requested name', () => {
-    const names = json(generate(client, TypeUrl.Listener, ['echo:7070', 'echo.app:7071', 'echo.app.svc'])).map((l) => [l.name, l.apiListener.apiListener.rds.routeConfigName]);
+    const names = json(generate(client, TypeUrl.Listener, ['echo:7070', 'echo.app:7071', 'echo.app.svc'])).map((l) => [
+      l.name,
+      l.apiListener.apiListener.rds.routeConfigName,
+    ]);
     expect(names).toEqual([
       ['echo:7070', `outbound|7070||${host}`],
       ['echo.app:7071', `outbound|7071||${host}`],
@@ -159,7 +165,9 @@ describe('gRPC routes', () => {
     expect(rest).toEqual([]);
     expect(config!.name).toBe(`outbound|7070||${host}`);
     expect(config!.virtualHosts).toHaveLength(1);
-    expect(config!.virtualHosts[0].domains).toEqual(expect.arrayContaining([host, `${host}:7070`, 'echo:7070', 'echo.app:7070', 'echo.app.svc:7070', '10.96.0.20:7070']));
+    expect(config!.virtualHosts[0].domains).toEqual(
+      expect.arrayContaining([host, `${host}:7070`, 'echo:7070', 'echo.app:7070', 'echo.app.svc:7070', '10.96.0.20:7070']),
+    );
   });
 
   it('carries the VirtualService rules in order, header matches in the form every gRPC version reads', () => {
@@ -176,7 +184,9 @@ describe('gRPC routes', () => {
 
 describe('gRPC clusters', () => {
   it('answers exactly the requested clusters that exist; an undefined subset has none', () => {
-    const names = json(generate(client, TypeUrl.Cluster, [`outbound|7070||${host}`, `outbound|7070|v2|${host}`, `outbound|7070|v9|${host}`])).map((c) => c.name);
+    const names = json(generate(client, TypeUrl.Cluster, [`outbound|7070||${host}`, `outbound|7070|v2|${host}`, `outbound|7070|v9|${host}`])).map(
+      (c) => c.name,
+    );
     expect(names).toEqual([`outbound|7070||${host}`, `outbound|7070|v2|${host}`]);
   });
 
@@ -196,14 +206,18 @@ describe('gRPC clusters', () => {
   });
 
   it('serves a default cluster for an unknown service, as istiod does', () => {
-    expect(json(generate(client, TypeUrl.Cluster, ['outbound|80||unknown.app.svc.cluster.local'])).map((c) => c.name)).toEqual(['outbound|80||unknown.app.svc.cluster.local']);
+    expect(json(generate(client, TypeUrl.Cluster, ['outbound|80||unknown.app.svc.cluster.local'])).map((c) => c.name)).toEqual([
+      'outbound|80||unknown.app.svc.cluster.local',
+    ]);
   });
 });
 
 describe('gRPC endpoints', () => {
   it('selects the subset endpoints with their own ports', () => {
     const [v2] = json(generate(client, TypeUrl.ClusterLoadAssignment, [`outbound|7070|v2|${host}`]));
-    const addresses = v2!.endpoints.flatMap((l: { lbEndpoints: { endpoint: { address: { socketAddress: unknown } } }[] }) => l.lbEndpoints.map((e) => e.endpoint.address.socketAddress));
+    const addresses = v2!.endpoints.flatMap((l: { lbEndpoints: { endpoint: { address: { socketAddress: unknown } } }[] }) =>
+      l.lbEndpoints.map((e) => e.endpoint.address.socketAddress),
+    );
     expect(addresses).toEqual([{ address: '127.0.0.1', portValue: 17072 }]);
   });
 });

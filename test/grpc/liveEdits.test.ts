@@ -16,7 +16,11 @@ const clientId = proxylessNodeId({ pod: 'client', namespace: 'default', ip: '127
 
 beforeAll(async () => {
   scenario = await startEchoScenario({ versions: ['v1', 'v2'], http: [weightedRoute(echo, { v1: 100 })] });
-  await eventually(() => tally(scenario.client, 20), (t) => t.versions.v1 === 20, 'the client to reach echo');
+  await eventually(
+    () => tally(scenario.client, 20),
+    (t) => t.versions.v1 === 20,
+    'the client to reach echo',
+  );
   traffic = startTraffic(scenario.client);
 });
 

@@ -12,9 +12,17 @@ const missing = { metadata: { 'x-test': 'missing' } };
 
 beforeAll(async () => {
   scenario = await startEchoScenario({ versions: ['v1', 'v2'], http: [{ route: to('v1') }] });
-  await eventually(() => tally(scenario.client, 20), (t) => t.versions.v1 === 20, 'the client to reach echo');
+  await eventually(
+    () => tally(scenario.client, 20),
+    (t) => t.versions.v1 === 20,
+    'the client to reach echo',
+  );
   await scenario.route([{ match: [{ headers: { 'x-test': { exact: 'missing' } } }], route: to('v9') }, { route: to('v2') }]);
-  await eventually(() => tally(scenario.client, 20), (t) => t.versions.v2 === 20, 'the new routes to reach the client');
+  await eventually(
+    () => tally(scenario.client, 20),
+    (t) => t.versions.v2 === 20,
+    'the new routes to reach the client',
+  );
 });
 
 afterAll(async () => {

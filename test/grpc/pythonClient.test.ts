@@ -16,7 +16,10 @@ describe('gRPC C-core client (python3-grpcio)', () => {
   beforeAll(async () => {
     if (!python) throw new Error('python3-grpcio is not installed: run `apt-get install -y python3-grpcio` (listed in scripts/test-debian-packages)');
     scenario = await startEchoScenario({
-      http: [{ match: [{ headers: { 'x-version': { exact: 'v3' } } }], route: [{ destination: { host: 'echo', subset: 'v3' } }] }, weightedRoute(echo, { v1: 90, v2: 10 })],
+      http: [
+        { match: [{ headers: { 'x-version': { exact: 'v3' } } }], route: [{ destination: { host: 'echo', subset: 'v3' } }] },
+        weightedRoute(echo, { v1: 90, v2: 10 }),
+      ],
     });
   });
 
@@ -36,7 +39,13 @@ describe('gRPC C-core client (python3-grpcio)', () => {
   it('routes a header match to its subset and the rest by the split', async () => {
     const matched = await runPythonClient(python!, { bootstrap: bootstrap(), target: xdsTarget(echo), count: 50, headers: { 'x-version': 'v3' } });
     expect(matched.versions).toEqual({ v3: 50 });
-    const other = await runPythonClient(python!, { bootstrap: bootstrap(), target: xdsTarget(echo), count: 50, method: echoMethods.ping, headers: { 'x-version': 'v9' } });
+    const other = await runPythonClient(python!, {
+      bootstrap: bootstrap(),
+      target: xdsTarget(echo),
+      count: 50,
+      method: echoMethods.ping,
+      headers: { 'x-version': 'v9' },
+    });
     expect(other.errors).toEqual({});
     expect(Object.keys(other.versions).every((v) => v === 'v1' || v === 'v2')).toBe(true);
     expect(other.total).toBe(50);

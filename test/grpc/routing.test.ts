@@ -10,7 +10,11 @@ let scenario: EchoScenario;
 beforeAll(async () => {
   scenario = await startEchoScenario({ http: [weightedRoute(echo, { v1: 90, v2: 10 })] });
   // The first calls may wait for the client's initial xDS fetch; wait until traffic flows.
-  await eventually(() => tally(scenario.client, 20), (t) => t.total === 20 && Object.keys(t.errors).length === 0, 'the client to reach echo');
+  await eventually(
+    () => tally(scenario.client, 20),
+    (t) => t.total === 20 && Object.keys(t.errors).length === 0,
+    'the client to reach echo',
+  );
 });
 
 afterAll(async () => {

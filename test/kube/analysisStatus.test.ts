@@ -60,8 +60,11 @@ async function startApiWithBrokenRoute(): Promise<FakeKubeApi> {
   api.apply(routeToSubset('reviews', 'v2'));
   // The CA exists already, so a replica that is not the Lease holder becomes ready too.
   api.apply({
-    apiVersion: 'v1', kind: 'Secret', metadata: { name: istioCaSecretName, namespace: 'istio-system' },
-    type: istioCaSecretType, data: newSelfSignedCaSecretData({ trustDomain: 'cluster.local' }),
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: istioCaSecretName, namespace: 'istio-system' },
+    type: istioCaSecretType,
+    data: newSelfSignedCaSecretData({ trustDomain: 'cluster.local' }),
   });
   return api;
 }
@@ -90,11 +93,13 @@ const validationMessages = (api: FakeKubeApi, name: string): unknown =>
 async function analyzeCodes(httpUrl: string): Promise<string[] | undefined> {
   const res = await fetch(`${httpUrl}/debug/analyze`, { signal: AbortSignal.timeout(5_000) });
   if (res.status !== 200) return undefined;
-  return ((await res.json()) as Array<{ code: string; resource: { kind: string; name: string } }>).map((m) => `${m.code} ${m.resource.kind}/${m.resource.name}`);
+  return ((await res.json()) as Array<{ code: string; resource: { kind: string; name: string } }>).map(
+    (m) => `${m.code} ${m.resource.kind}/${m.resource.name}`,
+  );
 }
 
 describe('validationMessages entries', () => {
-  it('group messages per Istio resource in istiod\'s AnalysisMessageBase shape, skipping Kubernetes kinds', () => {
+  it("group messages per Istio resource in istiod's AnalysisMessageBase shape, skipping Kubernetes kinds", () => {
     const vs = { kind: 'VirtualService', namespace: 'shop', name: 'reviews' };
     const byResource = validationMessagesByResource([
       message('ReferencedResourceNotFound', vs, 'Referenced host+subset in destinationrule not found: "reviews+v2"', 'add subset v2'),
@@ -106,11 +111,19 @@ describe('validationMessages entries', () => {
     expect([...byResource.keys()]).toEqual(['VirtualService/shop/reviews', 'DestinationRule/shop/reviews']);
     expect(byResource.get('VirtualService/shop/reviews')!.messages).toEqual([
       ist0101,
-      { type: { name: 'ConflictingMeshGatewayVirtualServiceHosts', code: 'IST0109' }, level: 'ERROR', documentationUrl: 'https://istio.io/latest/docs/reference/config/analysis/ist0109/' },
+      {
+        type: { name: 'ConflictingMeshGatewayVirtualServiceHosts', code: 'IST0109' },
+        level: 'ERROR',
+        documentationUrl: 'https://istio.io/latest/docs/reference/config/analysis/ist0109/',
+      },
     ]);
     // meshd's own codes are not on istio.io: no documentationUrl for them.
     expect(byResource.get('DestinationRule/shop/reviews')!.messages).toEqual([
-      { type: { name: 'DestinationRuleSubsetNotSelectPods', code: 'IST0173' }, level: 'ERROR', documentationUrl: 'https://istio.io/latest/docs/reference/config/analysis/ist0173/' },
+      {
+        type: { name: 'DestinationRuleSubsetNotSelectPods', code: 'IST0173' },
+        level: 'ERROR',
+        documentationUrl: 'https://istio.io/latest/docs/reference/config/analysis/ist0173/',
+      },
       { type: { name: 'DestinationRuleTLSConflictsWithPeerAuthentication', code: 'MESHD0001' }, level: 'ERROR' },
     ]);
     expect(['VirtualService', 'AuthorizationPolicy', 'Sidecar'].every(hasIstioStatus)).toBe(true);
@@ -123,9 +136,15 @@ describe('analysis messages in resource status (Kubernetes mode)', () => {
     const api = await startApiWithBrokenRoute();
     await startReplica(api, 'istiod-a');
 
-    await eventually(() => JSON.stringify(validationMessages(api, 'reviews')) === JSON.stringify([ist0101]), 'IST0101 in VirtualService shop/reviews status', 20_000);
+    await eventually(
+      () => JSON.stringify(validationMessages(api, 'reviews')) === JSON.stringify([ist0101]),
+      'IST0101 in VirtualService shop/reviews status',
+      20_000,
+    );
     expect(api.get('VirtualService', 'shop', 'reviews')!.metadata.generation).toBe(1);
-    expect(statusWrites(api).map((r) => `${r.method} ${r.path}`)).toEqual(['PATCH /apis/networking.istio.io/v1/namespaces/shop/virtualservices/reviews/status']);
+    expect(statusWrites(api).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'PATCH /apis/networking.istio.io/v1/namespaces/shop/virtualservices/reviews/status',
+    ]);
 
     // Fixed: the DestinationRule gains subset v2, and the message goes away.
     api.apply(destinationRule(['v1', 'v2']));
@@ -134,12 +153,22 @@ describe('analysis messages in resource status (Kubernetes mode)', () => {
     // A later mistake is written too; meanwhile each status was written only when its messages
     // changed (reviews: set, cleared), not again for every analysis its own status events caused.
     api.apply(routeToSubset('ratings', 'v3'));
-    await eventually(() => JSON.stringify(validationMessages(api, 'ratings')) === JSON.stringify([ist0101]), 'IST0101 in VirtualService shop/ratings status', 20_000);
+    await eventually(
+      () => JSON.stringify(validationMessages(api, 'ratings')) === JSON.stringify([ist0101]),
+      'IST0101 in VirtualService shop/ratings status',
+      20_000,
+    );
     // Subset v2 selects no pod: the DestinationRule now carries IST0173 (an Error, as istioctl reports it).
     expect((api.get('DestinationRule', 'shop', 'reviews')?.status as { validationMessages?: unknown })?.validationMessages).toEqual([
-      { type: { name: 'DestinationRuleSubsetNotSelectPods', code: 'IST0173' }, level: 'ERROR', documentationUrl: 'https://istio.io/latest/docs/reference/config/analysis/ist0173/' },
+      {
+        type: { name: 'DestinationRuleSubsetNotSelectPods', code: 'IST0173' },
+        level: 'ERROR',
+        documentationUrl: 'https://istio.io/latest/docs/reference/config/analysis/ist0173/',
+      },
     ]);
-    const written = statusWrites(api).map((r) => r.path.split('/').slice(-3, -1).join('/')).sort();
+    const written = statusWrites(api)
+      .map((r) => r.path.split('/').slice(-3, -1).join('/'))
+      .sort();
     expect(written).toEqual(['destinationrules/reviews', 'virtualservices/ratings', 'virtualservices/reviews', 'virtualservices/reviews']);
     // The Service's IST0118 stays in the analysis only.
     expect(api.requests.filter((r) => r.method !== 'GET' && r.path.includes('/services'))).toEqual([]);
@@ -149,13 +178,28 @@ describe('analysis messages in resource status (Kubernetes mode)', () => {
     const api = await startApiWithBrokenRoute();
     // Another replica holds a fresh Lease.
     api.apply({
-      apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'istio-leader', namespace: 'istio-system' },
-      spec: { holderIdentity: 'istiod-elsewhere', leaseDurationSeconds: 30, acquireTime: microTime(Date.now()), renewTime: microTime(Date.now()), leaseTransitions: 0 },
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'istio-leader', namespace: 'istio-system' },
+      spec: {
+        holderIdentity: 'istiod-elsewhere',
+        leaseDurationSeconds: 30,
+        acquireTime: microTime(Date.now()),
+        renewTime: microTime(Date.now()),
+        leaseTransitions: 0,
+      },
     });
     // A message a former Lease holder left on the DestinationRule, which is fine now.
-    const stale = [{ type: { name: 'NoMatchingWorkloadsFound', code: 'IST0127' }, level: 'WARNING', documentationUrl: 'https://istio.io/latest/docs/reference/config/analysis/ist0127/' }];
+    const stale = [
+      {
+        type: { name: 'NoMatchingWorkloadsFound', code: 'IST0127' },
+        level: 'WARNING',
+        documentationUrl: 'https://istio.io/latest/docs/reference/config/analysis/ist0127/',
+      },
+    ];
     api.apply({ ...destinationRule(['v1']), status: { validationMessages: stale } });
-    const drMessages = (): unknown => (api.get('DestinationRule', 'shop', 'reviews')?.status as { validationMessages?: unknown } | undefined)?.validationMessages;
+    const drMessages = (): unknown =>
+      (api.get('DestinationRule', 'shop', 'reviews')?.status as { validationMessages?: unknown } | undefined)?.validationMessages;
     const replica = await startReplica(api, 'istiod-b');
 
     // It analyses (twice: on sync and on request) and finds the problem...
@@ -173,10 +217,11 @@ describe('analysis messages in resource status (Kubernetes mode)', () => {
     expect(api.get('Lease', 'istio-system', 'istio-leader')?.spec).toMatchObject({ holderIdentity: 'istiod-b' });
     // ...and clears what the former holder left behind.
     await eventually(() => drMessages() === undefined, 'stale DestinationRule message cleared', 10_000);
-    expect(statusWrites(api).map((r) => `${r.token} ${r.path.split('/').slice(-3, -1).join('/')}`).sort()).toEqual([
-      'istiod-b destinationrules/reviews',
-      'istiod-b virtualservices/reviews',
-    ]);
+    expect(
+      statusWrites(api)
+        .map((r) => `${r.token} ${r.path.split('/').slice(-3, -1).join('/')}`)
+        .sort(),
+    ).toEqual(['istiod-b destinationrules/reviews', 'istiod-b virtualservices/reviews']);
   }, 60_000);
 
   it('a failed status write is logged and retried after the next analysis, without stopping meshd', async () => {
@@ -185,7 +230,10 @@ describe('analysis messages in resource status (Kubernetes mode)', () => {
     const replica = await startReplica(api, 'istiod-c');
     await eventually(() => statusWrites(api).some((r) => r.status === 500), 'the injected failed status write', 20_000);
     expect(validationMessages(api, 'reviews')).toBeUndefined();
-    const warning = await eventually(() => replica.logs.find((l) => l.resource === 'VirtualService shop/reviews' && l.level === 40), 'a warning naming the resource');
+    const warning = await eventually(
+      () => replica.logs.find((l) => l.resource === 'VirtualService shop/reviews' && l.level === 40),
+      'a warning naming the resource',
+    );
     expect(String(warning.msg)).toContain('retrying after the next analysis');
     expect(String(warning.err)).toContain('HTTP 500');
     // The next analysis (here: asked for over the debug API) writes it.

@@ -62,8 +62,16 @@ describe('label selectors', () => {
       ok: false,
       error: expect.stringMatching(/^matchExpressions\[0\]: operator: "Equals" is not a valid/),
     });
-    expect(compileLabelSelector({ matchExpressions: [{ key: 'a', operator: 'In' }] })).toMatchObject({ ok: false, error: expect.stringContaining('non-empty') });
-    const config = parseMeshConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio' }, data: { mesh: 'discoverySelectors: [{matchLabels: {a: 1}}]' } });
+    expect(compileLabelSelector({ matchExpressions: [{ key: 'a', operator: 'In' }] })).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('non-empty'),
+    });
+    const config = parseMeshConfigMap({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'istio' },
+      data: { mesh: 'discoverySelectors: [{matchLabels: {a: 1}}]' },
+    });
     expect(config).toEqual({ ok: false, error: 'discoverySelectors[0]: matchLabels.a: must be a string' });
   });
 });
@@ -88,7 +96,10 @@ describe('discoverySelectors in the Kubernetes source', () => {
 
   it('ORs the selectors and supports matchExpressions', async () => {
     const { sink } = await start((api) => {
-      seedMesh(api, 'discoverySelectors:\n- matchLabels: {mesh: "on"}\n- matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [legacy]}]\n');
+      seedMesh(
+        api,
+        'discoverySelectors:\n- matchLabels: {mesh: "on"}\n- matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [legacy]}]\n',
+      );
     });
     expect(sink.has('Service', 'shop', 'web')).toBe(true);
     expect(sink.has('Service', 'legacy', 'web')).toBe(true);

@@ -152,7 +152,14 @@ describe('FakeKubeApi protocol', () => {
     const put = await fetch(statusUrl, { method: 'PUT', body: JSON.stringify({ ...current, spec: { hosts: ['ignored'] }, status: { replaced: true } }) });
     expect(put.status).toBe(200);
     expect(api.get('VirtualService', 'shop', 'cart')).toMatchObject({ spec: created.spec, status: { replaced: true } });
-    expect((await fetch(`${api.url}/apis/networking.istio.io/v1/namespaces/shop/virtualservices/missing/status`, { method: 'PUT', body: JSON.stringify({ ...current, metadata: { name: 'missing' } }) })).status).toBe(404);
+    expect(
+      (
+        await fetch(`${api.url}/apis/networking.istio.io/v1/namespaces/shop/virtualservices/missing/status`, {
+          method: 'PUT',
+          body: JSON.stringify({ ...current, metadata: { name: 'missing' } }),
+        })
+      ).status,
+    ).toBe(404);
 
     const events = await watchEvents(`${api.url}/apis/networking.istio.io/v1/virtualservices?watch=true&resourceVersion=${from}`, 3);
     expect(events.map((e) => e.type)).toEqual(['MODIFIED', 'MODIFIED', 'MODIFIED']);
@@ -167,7 +174,9 @@ describe('FakeKubeApi protocol', () => {
     api.apply(pod('istio-system', 'prometheus-0', { app: 'prometheus' }, '10.0.0.3'));
     const names = async (selector: string) => {
       const res = await fetch(`${api.url}/api/v1/namespaces/istio-system/pods?labelSelector=${encodeURIComponent(selector)}`);
-      return res.status === 200 ? ((await res.json()) as { items: Array<{ metadata: { name: string } }> }).items.map((i) => i.metadata.name).sort() : res.status;
+      return res.status === 200
+        ? ((await res.json()) as { items: Array<{ metadata: { name: string } }> }).items.map((i) => i.metadata.name).sort()
+        : res.status;
     };
     expect(await names('app=istiod')).toEqual(['istiod-1', 'istiod-2']);
     expect(await names('app==istiod,rev')).toEqual(['istiod-1']);

@@ -24,34 +24,74 @@ describe.skipIf(!realApiServerAvailable)('Gateway API on a real API server', () 
     api = await RealKubeApi.start();
     await api.installGatewayApiCrds();
     for (const name of ['istio-system', 'ingress', 'shop', 'payments']) await api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-    await api.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80 }] } });
-    await api.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'payments', namespace: 'payments' }, spec: { selector: { app: 'payments' }, ports: [{ name: 'http', port: 8080 }] } });
     await api.apply({
-      apiVersion: 'v1', kind: 'Service', metadata: { name: 'edge-istio', namespace: 'ingress' },
-      spec: { selector: { 'gateway.networking.k8s.io/gateway-name': 'edge' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'https', port: 443, targetPort: 8443 }] },
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80 }] },
     });
     await api.apply({
-      apiVersion: 'v1', kind: 'Secret', metadata: { name: 'shop-example-com-tls', namespace: 'ingress' }, type: 'kubernetes.io/tls',
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'payments', namespace: 'payments' },
+      spec: { selector: { app: 'payments' }, ports: [{ name: 'http', port: 8080 }] },
+    });
+    await api.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'edge-istio', namespace: 'ingress' },
+      spec: {
+        selector: { 'gateway.networking.k8s.io/gateway-name': 'edge' },
+        ports: [
+          { name: 'http', port: 80, targetPort: 8080 },
+          { name: 'https', port: 443, targetPort: 8443 },
+        ],
+      },
+    });
+    await api.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'shop-example-com-tls', namespace: 'ingress' },
+      type: 'kubernetes.io/tls',
       data: { 'tls.crt': Buffer.from(cert.cert).toString('base64'), 'tls.key': Buffer.from(cert.key).toString('base64') },
     });
     await api.apply({ apiVersion: gw, kind: 'GatewayClass', metadata: { name: 'istio' }, spec: { controllerName: 'istio.io/gateway-controller' } });
     await api.apply({
-      apiVersion: gw, kind: 'Gateway', metadata: { name: 'edge', namespace: 'ingress' },
+      apiVersion: gw,
+      kind: 'Gateway',
+      metadata: { name: 'edge', namespace: 'ingress' },
       spec: {
         gatewayClassName: 'istio',
         listeners: [
-          { name: 'https', hostname: 'shop.example.com', port: 443, protocol: 'HTTPS', tls: { mode: 'Terminate', certificateRefs: [{ name: 'shop-example-com-tls' }] }, allowedRoutes: { namespaces: { from: 'All' } } },
+          {
+            name: 'https',
+            hostname: 'shop.example.com',
+            port: 443,
+            protocol: 'HTTPS',
+            tls: { mode: 'Terminate', certificateRefs: [{ name: 'shop-example-com-tls' }] },
+            allowedRoutes: { namespaces: { from: 'All' } },
+          },
           { name: 'http', hostname: 'shop.example.com', port: 80, protocol: 'HTTP', allowedRoutes: { namespaces: { from: 'All' } } },
         ],
       },
     });
     await api.apply({
-      apiVersion: gw, kind: 'HTTPRoute', metadata: { name: 'web', namespace: 'shop' },
-      spec: { parentRefs: [{ name: 'edge', namespace: 'ingress', sectionName: 'https' }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'web', port: 80 }] }] },
+      apiVersion: gw,
+      kind: 'HTTPRoute',
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: {
+        parentRefs: [{ name: 'edge', namespace: 'ingress', sectionName: 'https' }],
+        rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'web', port: 80 }] }],
+      },
     });
     await api.apply({
-      apiVersion: gw, kind: 'HTTPRoute', metadata: { name: 'pay', namespace: 'shop' },
-      spec: { parentRefs: [{ name: 'edge', namespace: 'ingress', sectionName: 'http' }], rules: [{ backendRefs: [{ name: 'payments', namespace: 'payments', port: 8080 }] }] },
+      apiVersion: gw,
+      kind: 'HTTPRoute',
+      metadata: { name: 'pay', namespace: 'shop' },
+      spec: {
+        parentRefs: [{ name: 'edge', namespace: 'ingress', sectionName: 'http' }],
+        rules: [{ backendRefs: [{ name: 'payments', namespace: 'payments', port: 8080 }] }],
+      },
     });
     for (const id of ['meshd-a', 'meshd-b']) replicas.push(await spawnMeshd(['--kubeconfig', api.kubeconfigPath], 40_000, { ...process.env, POD_NAME: id }));
   }, 150_000);
@@ -94,37 +134,60 @@ describe.skipIf(!realApiServerAvailable)('Gateway API on a real API server', () 
   }, 90_000);
 
   it('writes the status conditions, clears RefNotPermitted once granted, and only the Lease holder writes', async () => {
-    const gatewayClass = await eventually(async () => {
-      const c = await api.get<WithStatus>(gw, 'GatewayClass', undefined, 'istio');
-      return condition(c?.status?.conditions, 'Accepted')?.status === 'True' ? c : undefined;
-    }, 30_000, 'GatewayClass Accepted');
+    const gatewayClass = await eventually(
+      async () => {
+        const c = await api.get<WithStatus>(gw, 'GatewayClass', undefined, 'istio');
+        return condition(c?.status?.conditions, 'Accepted')?.status === 'True' ? c : undefined;
+      },
+      30_000,
+      'GatewayClass Accepted',
+    );
     expect(condition(gatewayClass.status.conditions, 'Accepted')!.lastTransitionTime).toBeTruthy();
-    const gateway = await eventually(async () => {
-      const g = await api.get<WithStatus>(gw, 'Gateway', 'ingress', 'edge');
-      return condition(g?.status?.conditions, 'Programmed')?.status === 'True' ? g : undefined;
-    }, 30_000, 'Gateway Programmed');
+    const gateway = await eventually(
+      async () => {
+        const g = await api.get<WithStatus>(gw, 'Gateway', 'ingress', 'edge');
+        return condition(g?.status?.conditions, 'Programmed')?.status === 'True' ? g : undefined;
+      },
+      30_000,
+      'Gateway Programmed',
+    );
     const service = await api.get<WithStatus>('v1', 'Service', 'ingress', 'edge-istio');
     expect(gateway.status.addresses).toEqual([{ type: 'IPAddress', value: (service!.spec as { clusterIP: string }).clusterIP }]);
     expect(condition(gateway.status.conditions, 'Accepted')!.status).toBe('True');
     const https = gateway.status.listeners.find((l: { name: string }) => l.name === 'https');
     expect(https.attachedRoutes).toBe(1);
-    expect(Object.fromEntries((https.conditions as Conditions).map((c) => [c.type, c.status]))).toEqual({ Accepted: 'True', Conflicted: 'False', ResolvedRefs: 'True', Programmed: 'True' });
+    expect(Object.fromEntries((https.conditions as Conditions).map((c) => [c.type, c.status]))).toEqual({
+      Accepted: 'True',
+      Conflicted: 'False',
+      ResolvedRefs: 'True',
+      Programmed: 'True',
+    });
 
-    const refused = await eventually(async () => {
-      const r = await api.get<WithStatus>(gw, 'HTTPRoute', 'shop', 'pay');
-      return r?.status?.parents?.length ? r : undefined;
-    }, 30_000, 'HTTPRoute pay status');
+    const refused = await eventually(
+      async () => {
+        const r = await api.get<WithStatus>(gw, 'HTTPRoute', 'shop', 'pay');
+        return r?.status?.parents?.length ? r : undefined;
+      },
+      30_000,
+      'HTTPRoute pay status',
+    );
     expect(refused.status.parents[0].controllerName).toBe('istio.io/gateway-controller');
     expect(condition(refused.status.parents[0].conditions, 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'RefNotPermitted' });
 
     await api.apply({
-      apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', metadata: { name: 'from-shop', namespace: 'payments' },
+      apiVersion: 'gateway.networking.k8s.io/v1beta1',
+      kind: 'ReferenceGrant',
+      metadata: { name: 'from-shop', namespace: 'payments' },
       spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'shop' }], to: [{ group: '', kind: 'Service' }] },
     });
-    const granted = await eventually(async () => {
-      const r = await api.get<WithStatus>(gw, 'HTTPRoute', 'shop', 'pay');
-      return condition(r?.status?.parents?.[0]?.conditions, 'ResolvedRefs')?.status === 'True' ? r : undefined;
-    }, 30_000, 'ResolvedRefs True after the ReferenceGrant');
+    const granted = await eventually(
+      async () => {
+        const r = await api.get<WithStatus>(gw, 'HTTPRoute', 'shop', 'pay');
+        return condition(r?.status?.parents?.[0]?.conditions, 'ResolvedRefs')?.status === 'True' ? r : undefined;
+      },
+      30_000,
+      'ResolvedRefs True after the ReferenceGrant',
+    );
     expect(condition(granted.status.parents[0].conditions, 'ResolvedRefs')!.reason).toBe('ResolvedRefs');
     expect(granted.status.parents).toHaveLength(1);
 

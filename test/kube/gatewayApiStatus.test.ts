@@ -16,7 +16,11 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-const otherParent = { parentRef: { name: 'mesh-edge' }, controllerName: 'example.com/other', conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] };
+const otherParent = {
+  parentRef: { name: 'mesh-edge' },
+  controllerName: 'example.com/other',
+  conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+};
 const ourParent = (status: 'True' | 'False', reason: string) => ({
   parentRef: { name: 'edge', namespace: 'ingress' },
   controllerName: 'istio.io/gateway-controller',
@@ -27,9 +31,17 @@ const ourParent = (status: 'True' | 'False', reason: string) => ({
 });
 
 async function setup() {
-  const api = await FakeKubeApi.start({ extraResources: [{ group: 'gateway.networking.k8s.io', versions: ['v1'], plural: 'httproutes', kind: 'HTTPRoute', namespaced: true, custom: true }] });
+  const api = await FakeKubeApi.start({
+    extraResources: [{ group: 'gateway.networking.k8s.io', versions: ['v1'], plural: 'httproutes', kind: 'HTTPRoute', namespaced: true, custom: true }],
+  });
   cleanups.push(() => api.close());
-  api.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'web', namespace: 'shop' }, spec: {}, status: { parents: [otherParent] } });
+  api.apply({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: 'web', namespace: 'shop' },
+    spec: {},
+    status: { parents: [otherParent] },
+  });
   let leader = false;
   let desired: DesiredStatus[] = [];
   let clock = new Date('2026-12-03T10:00:00Z');
@@ -50,10 +62,20 @@ async function setup() {
   };
   const route = () => api.get('HTTPRoute', 'shop', 'web') as unknown as { status: { parents: any[] } };
   return {
-    api, writer, patches, sync, route,
-    lead: () => { leader = true; },
-    want: (parents: unknown[]) => { desired = [{ kind: 'HTTPRoute', namespace: 'shop', name: 'web', status: { parents } }]; },
-    tick: (iso: string) => { clock = new Date(iso); },
+    api,
+    writer,
+    patches,
+    sync,
+    route,
+    lead: () => {
+      leader = true;
+    },
+    want: (parents: unknown[]) => {
+      desired = [{ kind: 'HTTPRoute', namespace: 'shop', name: 'web', status: { parents } }];
+    },
+    tick: (iso: string) => {
+      clock = new Date(iso);
+    },
   };
 }
 
@@ -69,7 +91,12 @@ describe('GatewayApiStatusWriter', () => {
     expect(t.patches()).toBe(1);
     const first = t.route().status.parents;
     expect(first[0]).toEqual(otherParent);
-    expect(first[1].conditions[1]).toMatchObject({ type: 'ResolvedRefs', status: 'False', reason: 'RefNotPermitted', lastTransitionTime: '2026-12-03T10:00:00Z' });
+    expect(first[1].conditions[1]).toMatchObject({
+      type: 'ResolvedRefs',
+      status: 'False',
+      reason: 'RefNotPermitted',
+      lastTransitionTime: '2026-12-03T10:00:00Z',
+    });
 
     // Same conditions later: nothing to write.
     t.tick('2026-12-03T10:05:00Z');

@@ -26,7 +26,12 @@ describe.skipIf(!realApiServerAvailable)('gateway credentials from a real API se
     api = await RealKubeApi.start();
     await api.installIstioCrds();
     for (const name of ['istio-system', 'shop']) await api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-    await api.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80 }] } });
+    await api.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80 }] },
+    });
     await api.apply(tlsSecret(first));
     await api.apply({
       apiVersion: 'networking.istio.io/v1',
@@ -35,7 +40,11 @@ describe.skipIf(!realApiServerAvailable)('gateway credentials from a real API se
       spec: {
         selector: { istio: 'ingressgateway' },
         servers: [
-          { port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['shop.example.com'], tls: { mode: 'SIMPLE', credentialName: 'shop-example-com-tls' } },
+          {
+            port: { number: 443, name: 'https', protocol: 'HTTPS' },
+            hosts: ['shop.example.com'],
+            tls: { mode: 'SIMPLE', credentialName: 'shop-example-com-tls' },
+          },
           { port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['shop.example.com'], tls: { httpsRedirect: true } },
         ],
       },
@@ -69,7 +78,7 @@ describe.skipIf(!realApiServerAvailable)('gateway credentials from a real API se
       client.request(TypeUrl.Secret, { names });
       const sds = await client.next();
       const chainOf = (body: Record<string, unknown>) =>
-        Buffer.from(((body.tlsCertificate as { certificateChain: { inlineBytes: string } }).certificateChain.inlineBytes), 'base64').toString();
+        Buffer.from((body.tlsCertificate as { certificateChain: { inlineBytes: string } }).certificateChain.inlineBytes, 'base64').toString();
       expect(sds.resources.map((r) => r.name)).toEqual(names);
       expect(chainOf(sds.resources[0]!.body)).toBe(first.cert);
       client.ack(sds, names);

@@ -29,7 +29,14 @@ const startApi = (options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> => sta
 function newSource(api: FakeKubeApi, requestTimeoutMs = 2_000, watchIdleTimeoutMs = 60_000) {
   const log = captureLogger();
   // No grace for 403s here: a refusal is reported as missing RBAC at once (transientForbidden.test.ts covers the grace).
-  const source = new KubeSource({ kubeConfig: api.kubeConfig(), logger: log.logger, backoff: fastBackoff, requestTimeoutMs, watchIdleTimeoutMs, forbiddenGraceMs: 0 });
+  const source = new KubeSource({
+    kubeConfig: api.kubeConfig(),
+    logger: log.logger,
+    backoff: fastBackoff,
+    requestTimeoutMs,
+    watchIdleTimeoutMs,
+    forbiddenGraceMs: 0,
+  });
   cleanups.push(() => source.stop());
   return { source, log };
 }
@@ -219,7 +226,12 @@ describe('Kubernetes source under faults', () => {
     const { source, log } = newSource(api);
     void source.start(sink.sink);
     await eventually(() => sink.has('Service', 'shop', 'cart') && sink.has('VirtualService', 'shop', 'cart'), 'other kinds delivered');
-    expect(log.lines.filter((l) => l.level === 50).map((l) => l.kind).sort()).toEqual(['ConfigMap', 'Namespace']);
+    expect(
+      log.lines
+        .filter((l) => l.level === 50)
+        .map((l) => l.kind)
+        .sort(),
+    ).toEqual(['ConfigMap', 'Namespace']);
     expect(source.synced).toBe(false);
     api.allow('namespaces');
     api.allow('configmaps');

@@ -3,7 +3,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeSource } from '../../src/sources/kube/kubeSource.js';
 import type { FakeKubeApi, FakeKubeApiOptions } from '../support/fakeKubeApi.js';
-import { RecordingSink, captureLogger, eventually, namespace, pod, service, serverSnapshot, startFakeApi, virtualService } from '../support/fakeKubeApiHelpers.js';
+import {
+  RecordingSink,
+  captureLogger,
+  eventually,
+  namespace,
+  pod,
+  service,
+  serverSnapshot,
+  startFakeApi,
+  virtualService,
+} from '../support/fakeKubeApiHelpers.js';
 
 const fastBackoff = { initialMs: 20, maxMs: 200 };
 const cleanups: Array<() => Promise<void>> = [];
@@ -67,14 +77,31 @@ describe('KubeSource', () => {
     expect(sink.get('VirtualService', 'shop', 'cart')?.apiVersion).toBe('networking.istio.io/v1beta1');
     expect(api.requests.some((r) => r.path === '/apis/networking.istio.io/v1beta1/virtualservices')).toBe(true);
     // security.istio.io (and the Gateway API, whose CRDs this cluster lacks) is not served at all: those kinds count as empty, and say so.
-    const missing = source.status().filter((s) => s.error === 'not served by the API server').map((s) => s.kind);
-    expect(missing.sort()).toEqual(['AuthorizationPolicy', 'GRPCRoute', 'GatewayClass', 'HTTPRoute', 'KubernetesGateway', 'PeerAuthentication', 'ReferenceGrant', 'RequestAuthentication']);
+    const missing = source
+      .status()
+      .filter((s) => s.error === 'not served by the API server')
+      .map((s) => s.kind);
+    expect(missing.sort()).toEqual([
+      'AuthorizationPolicy',
+      'GRPCRoute',
+      'GatewayClass',
+      'HTTPRoute',
+      'KubernetesGateway',
+      'PeerAuthentication',
+      'ReferenceGrant',
+      'RequestAuthentication',
+    ]);
     expect(log.lines.some((l) => l.kind === 'AuthorizationPolicy' && /not served/.test(String(l.msg)))).toBe(true);
   });
 
   it('watches EnvoyFilter in networking.istio.io/v1alpha3, the only version Istio has, while the group serves v1 too', async () => {
     const api = await startApi();
-    const envoyFilter = { apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'filter-ratelimit', namespace: 'istio-system' }, spec: { workloadSelector: { labels: { istio: 'ingressgateway' } } } };
+    const envoyFilter = {
+      apiVersion: 'networking.istio.io/v1alpha3',
+      kind: 'EnvoyFilter',
+      metadata: { name: 'filter-ratelimit', namespace: 'istio-system' },
+      spec: { workloadSelector: { labels: { istio: 'ingressgateway' } } },
+    };
     api.apply(envoyFilter);
     const sink = new RecordingSink();
     const { started } = startSource(api, sink);
@@ -93,7 +120,14 @@ describe('KubeSource', () => {
     cleanups.push(() => source.stop());
     await source.start(sink.sink);
     expect(source.synced).toBe(true);
-    api.serve({ group: 'security.istio.io', versions: ['v1beta1'], plural: 'authorizationpolicies', kind: 'AuthorizationPolicy', namespaced: true, custom: true });
+    api.serve({
+      group: 'security.istio.io',
+      versions: ['v1beta1'],
+      plural: 'authorizationpolicies',
+      kind: 'AuthorizationPolicy',
+      namespaced: true,
+      custom: true,
+    });
     api.apply({ apiVersion: 'security.istio.io/v1beta1', kind: 'AuthorizationPolicy', metadata: { name: 'allow', namespace: 'shop' }, spec: {} });
     await eventually(() => sink.has('AuthorizationPolicy', 'shop', 'allow'), 'policy from the new CRD');
     expect(sink.get('AuthorizationPolicy', 'shop', 'allow')?.apiVersion).toBe('security.istio.io/v1beta1');

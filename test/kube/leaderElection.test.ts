@@ -115,7 +115,12 @@ describe('LeaseLeaderElector', () => {
   it('lets only one of two racing writers win a Lease update (409 Conflict on a stale resourceVersion)', async () => {
     const api = await startApi();
     const http = new KubeHttp(api.kubeConfig());
-    const created = api.apply({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'race', namespace: 'istio-system' }, spec: { holderIdentity: '' } });
+    const created = api.apply({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'race', namespace: 'istio-system' },
+      spec: { holderIdentity: '' },
+    });
     const path = '/apis/coordination.k8s.io/v1/namespaces/istio-system/leases/race';
     await http.put(path, { ...created, spec: { holderIdentity: 'first' } });
     await expect(http.put(path, { ...created, spec: { holderIdentity: 'second' } })).rejects.toMatchObject({ statusCode: 409, reason: 'Conflict' });

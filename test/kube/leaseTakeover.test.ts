@@ -32,7 +32,10 @@ describe.skipIf(!realApiServerAvailable)('istio-leader Lease take-over against a
 
   it('takes an orphaned Lease between leaseDuration and leaseDuration + retryPeriod after its last renewTime', async () => {
     const lease = (spec: Lease['spec']): Lease => ({
-      apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'istio-leader', namespace: 'istio-system' }, spec,
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'istio-leader', namespace: 'istio-system' },
+      spec,
     });
     const started = Date.now();
     await api.apply(lease({ holderIdentity: 'istiod-gone', leaseDurationSeconds: 30, acquireTime: microTime(started), renewTime: microTime(started) }));
@@ -41,8 +44,12 @@ describe.skipIf(!realApiServerAvailable)('istio-leader Lease take-over against a
     kubeConfig.loadFromString(api.kubeconfigYaml());
     const log = captureLogger('debug');
     const candidate = new LeaseLeaderElector({
-      http: new KubeHttp(kubeConfig), logger: log.logger, namespace: 'istio-system', identity: 'istiod-b',
-      onStartedLeading: () => undefined, onStoppedLeading: () => undefined,
+      http: new KubeHttp(kubeConfig),
+      logger: log.logger,
+      namespace: 'istio-system',
+      identity: 'istiod-b',
+      onStartedLeading: () => undefined,
+      onStoppedLeading: () => undefined,
     });
     candidate.start();
     try {

@@ -78,7 +78,10 @@ describe('manifests/', () => {
     }
     find(docs, 'Namespace', 'istio-system');
     expect(find(docs, 'ServiceAccount', 'istiod').metadata.namespace).toBe('istio-system');
-    const crds = docs.filter((d) => d.kind === 'CustomResourceDefinition').map((d) => d.metadata.name).sort();
+    const crds = docs
+      .filter((d) => d.kind === 'CustomResourceDefinition')
+      .map((d) => d.metadata.name)
+      .sort();
     expect(crds).toEqual([
       'authorizationpolicies.security.istio.io',
       'destinationrules.networking.istio.io',
@@ -99,8 +102,16 @@ describe('manifests/', () => {
     for (const crd of docs.filter((d) => d.kind === 'CustomResourceDefinition')) {
       const versions = crd.spec.versions as { name: string; storage: boolean; served: boolean }[];
       // v1 stores, except ReferenceGrant (the Gateway API's standard channel serves it only as v1beta1) and EnvoyFilter (v1alpha3 only, as in Istio).
-      const storage = crd.metadata.name === 'referencegrants.gateway.networking.k8s.io' ? 'v1beta1' : crd.metadata.name === 'envoyfilters.networking.istio.io' ? 'v1alpha3' : 'v1';
-      expect(versions.filter((v) => v.storage).map((v) => v.name), crd.metadata.name).toEqual([storage]);
+      const storage =
+        crd.metadata.name === 'referencegrants.gateway.networking.k8s.io'
+          ? 'v1beta1'
+          : crd.metadata.name === 'envoyfilters.networking.istio.io'
+            ? 'v1alpha3'
+            : 'v1';
+      expect(
+        versions.filter((v) => v.storage).map((v) => v.name),
+        crd.metadata.name,
+      ).toEqual([storage]);
       expect(versions.every((v) => v.served)).toBe(true);
     }
   });
@@ -187,7 +198,29 @@ describe('manifests/', () => {
     expect(rules.flatMap((r) => r.resources)).not.toContain('*');
     // Every kind the source watches is listable and watchable.
     const readable = new Set(rules.filter((r) => r.verbs.includes('list') && r.verbs.includes('watch')).flatMap((r) => r.resources));
-    for (const resource of ['namespaces', 'services', 'endpointslices', 'pods', 'serviceaccounts', 'secrets', 'configmaps', 'virtualservices', 'destinationrules', 'gateways', 'serviceentries', 'sidecars', 'peerauthentications', 'authorizationpolicies', 'requestauthentications', 'telemetries', 'gatewayclasses', 'httproutes', 'grpcroutes', 'referencegrants', 'envoyfilters']) {
+    for (const resource of [
+      'namespaces',
+      'services',
+      'endpointslices',
+      'pods',
+      'serviceaccounts',
+      'secrets',
+      'configmaps',
+      'virtualservices',
+      'destinationrules',
+      'gateways',
+      'serviceentries',
+      'sidecars',
+      'peerauthentications',
+      'authorizationpolicies',
+      'requestauthentications',
+      'telemetries',
+      'gatewayclasses',
+      'httproutes',
+      'grpcroutes',
+      'referencegrants',
+      'envoyfilters',
+    ]) {
       expect(readable.has(resource), resource).toBe(true);
     }
   });
@@ -201,7 +234,20 @@ describe('manifests/', () => {
     writeFileSync(kubeconfig, api.kubeconfigYaml());
     const { stdout } = await run(
       kubectl!,
-      ['apply', '--dry-run=client', '--validate=false', '--recursive', '-f', manifestsDir, '-o', 'name', '--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache')],
+      [
+        'apply',
+        '--dry-run=client',
+        '--validate=false',
+        '--recursive',
+        '-f',
+        manifestsDir,
+        '-o',
+        'name',
+        '--kubeconfig',
+        kubeconfig,
+        '--cache-dir',
+        join(dir, 'cache'),
+      ],
       { timeout: 60_000 },
     );
     const applied = stdout.trim().split('\n').sort();

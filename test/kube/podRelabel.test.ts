@@ -21,13 +21,16 @@ afterEach(async () => {
 
 /** Destination ports of the virtualInbound filter chains in an LDS response. */
 function inboundPorts(lds: ReceivedResponse): number[] {
-  const inbound = lds.resources.find((r) => r.name === 'virtualInbound')?.body as { filterChains?: Array<{ filterChainMatch?: { destinationPort?: { value?: number } } }> } | undefined;
+  const inbound = lds.resources.find((r) => r.name === 'virtualInbound')?.body as
+    { filterChains?: Array<{ filterChainMatch?: { destinationPort?: { value?: number } } }> } | undefined;
   return [...new Set((inbound?.filterChains ?? []).map((c) => c.filterChainMatch?.destinationPort?.value).filter((p): p is number => typeof p === 'number'))];
 }
 
 /** Whether an RDS response has a route with the 7 s timeout the app=web VirtualService rule sets. */
 function hasSevenSecondRoute(rds: ReceivedResponse): boolean {
-  const routes = rds.resources.flatMap((r) => ((r.body.virtualHosts ?? []) as Array<{ routes?: Array<{ route?: { timeout?: { seconds?: string | number } } }> }>).flatMap((vh) => vh.routes ?? []));
+  const routes = rds.resources.flatMap((r) =>
+    ((r.body.virtualHosts ?? []) as Array<{ routes?: Array<{ route?: { timeout?: { seconds?: string | number } } }> }>).flatMap((vh) => vh.routes ?? []),
+  );
   return routes.some((route) => Number(route.route?.timeout?.seconds) === 7);
 }
 
@@ -41,18 +44,38 @@ describe('proxy described by its pod', () => {
     api.apply(pod('shop', 'client-1', { app: 'client' }, '10.0.0.9'));
     // Requests from app=web workloads to web get a 7 s timeout: the relabelled proxy's routes change too.
     api.apply({
-      apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'web', namespace: 'shop' },
-      spec: { hosts: ['web'], http: [{ match: [{ sourceLabels: { app: 'web' } }], timeout: '7s', route: [{ destination: { host: 'web' } }] }, { route: [{ destination: { host: 'web' } }] }] },
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: {
+        hosts: ['web'],
+        http: [
+          { match: [{ sourceLabels: { app: 'web' } }], timeout: '7s', route: [{ destination: { host: 'web' } }] },
+          { route: [{ destination: { host: 'web' } }] },
+        ],
+      },
     });
     api.apply({
-      apiVersion: 'v1', kind: 'Secret', metadata: { name: istioCaSecretName, namespace: 'istio-system' },
-      type: istioCaSecretType, data: newSelfSignedCaSecretData({ trustDomain: 'cluster.local' }),
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: istioCaSecretName, namespace: 'istio-system' },
+      type: istioCaSecretType,
+      data: newSelfSignedCaSecretData({ trustDomain: 'cluster.local' }),
     });
     const dir = mkdtempSync(join(tmpdir(), 'meshd-relabel-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'kubeconfig'), api.kubeconfigYaml());
     const meshd = await serve(
-      { ...defaultConfig, kubeconfig: join(dir, 'kubeconfig'), host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, debounceAfterMs: 20, debounceMaxMs: 200 },
+      {
+        ...defaultConfig,
+        kubeconfig: join(dir, 'kubeconfig'),
+        host: '127.0.0.1',
+        xdsPort: 0,
+        securePort: 0,
+        httpPort: 0,
+        debounceAfterMs: 20,
+        debounceMaxMs: 200,
+      },
       { logger: captureLogs('warn').logger },
     );
     cleanups.push(() => meshd.close());
@@ -77,13 +100,17 @@ describe('proxy described by its pod', () => {
     api.apply(pod('shop', 'client-1', { app: 'web' }, '10.0.0.9'));
     let sawListener = false;
     let sawRoute = false;
-    await eventually(async () => {
-      const latest = await client.next(10_000);
-      client.ack(latest, latest.typeUrl === TypeUrl.RouteConfiguration ? ['8080'] : undefined);
-      sawListener ||= latest.typeUrl === TypeUrl.Listener && inboundPorts(latest).includes(8080);
-      sawRoute ||= latest.typeUrl === TypeUrl.RouteConfiguration && hasSevenSecondRoute(latest);
-      return sawListener && sawRoute;
-    }, 'an LDS push with inbound 8080 and an RDS push with the app=web route', 20_000);
+    await eventually(
+      async () => {
+        const latest = await client.next(10_000);
+        client.ack(latest, latest.typeUrl === TypeUrl.RouteConfiguration ? ['8080'] : undefined);
+        sawListener ||= latest.typeUrl === TypeUrl.Listener && inboundPorts(latest).includes(8080);
+        sawRoute ||= latest.typeUrl === TypeUrl.RouteConfiguration && hasSevenSecondRoute(latest);
+        return sawListener && sawRoute;
+      },
+      'an LDS push with inbound 8080 and an RDS push with the app=web route',
+      20_000,
+    );
     expect(client.status).toBeUndefined();
   }, 60_000);
 });

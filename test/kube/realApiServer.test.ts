@@ -40,7 +40,11 @@ describe.skipIf(!realApiServerAvailable)('meshd serve --kubeconfig against a rea
     const lease = await api.get('coordination.k8s.io/v1', 'Lease', 'istio-system', 'istio-leader');
     expect(lease?.spec).toMatchObject({ holderIdentity: expect.any(String) });
     expect(await api.get('v1', 'Secret', 'istio-system', 'istio-ca-secret')).toBeDefined();
-    const rootCert = await eventually(() => api.get<KubeObject & { data: Record<string, string> }>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert'), 'istio-ca-root-cert in shop', 20_000);
+    const rootCert = await eventually(
+      () => api.get<KubeObject & { data: Record<string, string> }>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert'),
+      'istio-ca-root-cert in shop',
+      20_000,
+    );
     expect(rootCert.data['root-cert.pem']).toMatch(/^-----BEGIN CERTIFICATE-----/);
     await api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'late' } });
     await eventually(() => api.get('v1', 'ConfigMap', 'late', 'istio-ca-root-cert'), 'istio-ca-root-cert in a new namespace', 20_000);
@@ -55,10 +59,16 @@ describe.skipIf(!realApiServerAvailable)('meshd serve --kubeconfig against a rea
     });
     const analyze = `http://127.0.0.1:${meshd.ports.http}/debug/analyze`;
     type Message = { code: string; level: string; resource: { kind: string; namespace: string; name: string }; message: string };
-    const found = await eventually(async () => {
-      const messages = (await (await fetch(analyze)).json()) as Message[];
-      return messages.find((m) => m.code === 'IST0101' && m.resource.kind === 'VirtualService' && m.resource.namespace === 'shop' && m.resource.name === 'cart');
-    }, 'IST0101 for the VirtualService in /debug/analyze', 20_000);
+    const found = await eventually(
+      async () => {
+        const messages = (await (await fetch(analyze)).json()) as Message[];
+        return messages.find(
+          (m) => m.code === 'IST0101' && m.resource.kind === 'VirtualService' && m.resource.namespace === 'shop' && m.resource.name === 'cart',
+        );
+      },
+      'IST0101 for the VirtualService in /debug/analyze',
+      20_000,
+    );
     expect(found.level).toBe('Error');
     expect(found.message).toContain('cart+v9');
   }, 60_000);
@@ -69,14 +79,27 @@ describe.skipIf(!realApiServerAvailable)('meshd serve --kubeconfig against a rea
     const rootCert = published.data?.['root-cert.pem'];
     if (rootCert === undefined) throw new Error('istio-ca-root-cert has no root-cert.pem');
     await api.delete('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert');
-    const recreated = await eventually(() => api.get<ConfigMap>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert'), 'istio-ca-root-cert recreated after delete', 10_000);
+    const recreated = await eventually(
+      () => api.get<ConfigMap>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert'),
+      'istio-ca-root-cert recreated after delete',
+      10_000,
+    );
     expect(recreated.data).toEqual({ 'root-cert.pem': rootCert });
     expect(recreated.metadata.labels).toMatchObject({ 'istio.io/config': 'true' });
-    await api.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace: 'shop' }, data: { 'root-cert.pem': 'not a certificate', extra: 'x' } });
-    await eventually(async () => {
-      const current = await api.get<ConfigMap>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert');
-      return current?.data?.['root-cert.pem'] === rootCert && current.data.extra === undefined;
-    }, 'istio-ca-root-cert rewritten after an edit', 10_000);
+    await api.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'istio-ca-root-cert', namespace: 'shop' },
+      data: { 'root-cert.pem': 'not a certificate', extra: 'x' },
+    });
+    await eventually(
+      async () => {
+        const current = await api.get<ConfigMap>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert');
+        return current?.data?.['root-cert.pem'] === rootCert && current.data.extra === undefined;
+      },
+      'istio-ca-root-cert rewritten after an edit',
+      10_000,
+    );
   }, 40_000);
 
   it('writes IST0106 for a rejected update into status by itself, logs the rejection once despite that status write, and clears it on revert', async () => {
@@ -100,22 +123,35 @@ describe.skipIf(!realApiServerAvailable)('meshd serve --kubeconfig against a rea
     // The status write comes back through the watch. A later object of the same
     // kind arrives after it (one watch, in resourceVersion order): once that
     // one is rejected, the status write has been seen too.
-    await api.apply({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'marker', namespace: 'shop' }, spec: { hosts: ['marker'], ...rejected } });
+    await api.apply({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'marker', namespace: 'shop' },
+      spec: { hosts: ['marker'], ...rejected },
+    });
     await meshd.waitForLog((l) => String(l.msg).startsWith('rejected invalid VirtualService shop/marker'), 10_000);
     expect(meshd.logs.filter((l) => String(l.msg).startsWith('rejected invalid VirtualService shop/payments'))).toHaveLength(1);
 
     // Back to the version still serving: nothing to push, yet IST0106 leaves the status.
     await api.apply(valid);
-    await eventually(async () => {
-      const now = await codes('payments');
-      return now.includes('IST0101') && !now.includes('IST0106');
-    }, 'IST0106 cleared once the rejected update is reverted', 10_000);
+    await eventually(
+      async () => {
+        const now = await codes('payments');
+        return now.includes('IST0101') && !now.includes('IST0106');
+      },
+      'IST0106 cleared once the rejected update is reverted',
+      10_000,
+    );
   }, 60_000);
 
   it('signs a CSR for the service account of a bound token, as TokenReview vouches, and nothing else', async () => {
     await api.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'cart', namespace: 'shop' } });
     const token = await api.serviceAccountToken('shop', 'cart', ['istio-ca']);
-    const rootCert = await eventually(() => api.get<KubeObject & { data: Record<string, string> }>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert'), 'root cert', 20_000);
+    const rootCert = await eventually(
+      () => api.get<KubeObject & { data: Record<string, string> }>('v1', 'ConfigMap', 'shop', 'istio-ca-root-cert'),
+      'root cert',
+      20_000,
+    );
     const client = new CertificateServiceClient(`127.0.0.1:${meshd.ports.secure}`, grpc.credentials.createSsl(Buffer.from(rootCert.data['root-cert.pem']!)), {
       'grpc.ssl_target_name_override': 'istiod.istio-system.svc',
       'grpc.default_authority': 'istiod.istio-system.svc',

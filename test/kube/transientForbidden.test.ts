@@ -32,7 +32,10 @@ async function seededApi(): Promise<FakeKubeApi> {
 function newSource(api: FakeKubeApi, forbiddenGraceMs?: number) {
   const log = captureLogger();
   const source = new KubeSource({
-    kubeConfig: api.kubeConfig(), logger: log.logger, backoff: fastBackoff, requestTimeoutMs: 2_000,
+    kubeConfig: api.kubeConfig(),
+    logger: log.logger,
+    backoff: fastBackoff,
+    requestTimeoutMs: 2_000,
     ...(forbiddenGraceMs === undefined ? {} : { forbiddenGraceMs }),
   });
   cleanups.push(() => source.stop());
@@ -78,7 +81,7 @@ describe('a 403 while the API server warms up', () => {
     void source.start(new RecordingSink().sink);
     const error = await eventually(() => log.lines.find((l) => l.kind === 'Service' && l.level === 50), 'error after the grace period');
     expect(error).toMatchObject({ missingPermission: 'list services' });
-    expect(error.msg).toContain('grant meshd\'s service account');
+    expect(error.msg).toContain("grant meshd's service account");
     expect(Number(error.forbiddenForMs)).toBeGreaterThanOrEqual(300);
     const forbiddenLines = log.lines.filter((l) => l.kind === 'Service' && (l.level === 40 || l.level === 50));
     expect(forbiddenLines[0]?.level).toBe(40);
@@ -94,8 +97,11 @@ describe('a 403 while the API server warms up', () => {
   it('makes /ready answer 503 while a synced kind is refused, and 200 once access is back', async () => {
     const api = await seededApi();
     api.apply({
-      apiVersion: 'v1', kind: 'Secret', metadata: { name: istioCaSecretName, namespace: 'istio-system' },
-      type: istioCaSecretType, data: newSelfSignedCaSecretData({ trustDomain: 'cluster.local' }),
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: istioCaSecretName, namespace: 'istio-system' },
+      type: istioCaSecretType,
+      data: newSelfSignedCaSecretData({ trustDomain: 'cluster.local' }),
     });
     const dir = mkdtempSync(join(tmpdir(), 'meshd-forbidden-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -113,10 +119,14 @@ describe('a 403 while the API server warms up', () => {
 
     api.forbid('services');
     api.dropWatches();
-    const refused = await eventually(async () => {
-      const answer = await ready();
-      return answer.status === 503 ? answer : undefined;
-    }, '/ready 503 while services are refused', 10_000);
+    const refused = await eventually(
+      async () => {
+        const answer = await ready();
+        return answer.status === 503 ? answer : undefined;
+      },
+      '/ready 503 while services are refused',
+      10_000,
+    );
     expect(refused.text).toContain('services');
 
     api.allow('services');

@@ -88,7 +88,10 @@ describe('FileSource', () => {
     expect(names(events)).toEqual(['+reviews']);
     expect(lines.find((l) => l.kind === 'Widget')).toMatchObject({ file: 'mixed.yaml', line: 1 });
     const malformed = lines.filter((l) => String(l.msg).startsWith('skipping malformed'));
-    expect(malformed.map((l) => [l.file, l.line])).toEqual([['mixed.yaml', 6], ['mixed.yaml', 18]]);
+    expect(malformed.map((l) => [l.file, l.line])).toEqual([
+      ['mixed.yaml', 6],
+      ['mixed.yaml', 18],
+    ]);
     expect(String(malformed[1]!.reason)).toBe('metadata is missing');
   });
 
@@ -199,7 +202,10 @@ describe('FileSource', () => {
       await symlink('..', path.join(d, 'real', 'loop'));
     });
     expect(names(events).sort()).toEqual(['+details', '+ratings', '+reviews']);
-    expect(lines.find((l) => String(l.msg).includes('symlink loop'))).toMatchObject({ level: 40, path: expect.stringContaining(path.join('real', 'loop')) as string });
+    expect(lines.find((l) => String(l.msg).includes('symlink loop'))).toMatchObject({
+      level: 40,
+      path: expect.stringContaining(path.join('real', 'loop')) as string,
+    });
     await writeFile(path.join(outside, 'shared', 'ratings.yaml'), svc('ratings', 2));
     await waitFor(() => portOf(events, 'ratings') === 2, 'edit inside a symlinked directory');
     await writeFile(path.join(outside, 'details.yaml'), svc('details', 2));

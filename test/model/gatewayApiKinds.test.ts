@@ -51,7 +51,10 @@ describe('Gateway API kinds', () => {
   it('stores an Istio Gateway and a Kubernetes Gateway of the same name apart', () => {
     const { logger } = captureLogger();
     const model = new MeshModel({ logger });
-    model.apply([{ type: 'upsert', object: parse(istioGateway) as KubeObject }, { type: 'upsert', object: parse(kubeGateway) as KubeObject }]);
+    model.apply([
+      { type: 'upsert', object: parse(istioGateway) as KubeObject },
+      { type: 'upsert', object: parse(kubeGateway) as KubeObject },
+    ]);
     expect(model.list('Gateway').map((g) => g.object.apiVersion)).toEqual(['networking.istio.io/v1']);
     expect(model.list('KubernetesGateway').map((g) => g.object.apiVersion)).toEqual(['gateway.networking.k8s.io/v1']);
     expect(storedRef(model.list('KubernetesGateway')[0]!.object)).toEqual({ kind: 'KubernetesGateway', namespace: 'shop', name: 'edge' });
@@ -60,7 +63,17 @@ describe('Gateway API kinds', () => {
   it('rejects a Gateway API Gateway without listeners, naming the field', () => {
     const { logger, lines } = captureLogger();
     const model = new MeshModel({ logger });
-    model.apply([{ type: 'upsert', object: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'bad', namespace: 'shop' }, spec: { gatewayClassName: 'istio' } } }]);
+    model.apply([
+      {
+        type: 'upsert',
+        object: {
+          apiVersion: 'gateway.networking.k8s.io/v1',
+          kind: 'Gateway',
+          metadata: { name: 'bad', namespace: 'shop' },
+          spec: { gatewayClassName: 'istio' },
+        },
+      },
+    ]);
     expect(model.list('KubernetesGateway')).toHaveLength(0);
     expect(model.currentRejections()[0]).toMatchObject({ kind: 'KubernetesGateway', reason: 'spec.listeners: at least one listener is required' });
     expect(lines.some((l) => String(l.msg).includes('rejected invalid KubernetesGateway shop/bad'))).toBe(true);
@@ -69,15 +82,41 @@ describe('Gateway API kinds', () => {
   it('rejects route values Envoy would refuse, naming each field, and keeps the valid routes', () => {
     const { logger } = captureLogger();
     const model = new MeshModel({ logger });
-    const route = (name: string, rules: unknown[]) => ({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name, namespace: 'shop' }, spec: { parentRefs: [{ name: 'edge' }], rules } });
+    const route = (name: string, rules: unknown[]) => ({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name, namespace: 'shop' },
+      spec: { parentRefs: [{ name: 'edge' }], rules },
+    });
     model.apply([
-      { type: 'upsert', object: route('bad', [{
-        matches: [{ path: { type: 'PathPrefix', value: 'api' }, headers: [{ name: 'bad header', value: 'x' }, { type: 'RegularExpression', name: 'x', value: 'a(' }] }],
-        filters: [{ type: 'RequestRedirect', requestRedirect: { statusCode: 200 } }, { type: 'RequestMirror', requestMirror: { backendRef: { name: 'm', port: 80 }, percent: 150 } }],
-        backendRefs: [{ name: 'web', port: 80, weight: -1 }],
-        timeouts: { request: '5 seconds' },
-      }]) },
-      { type: 'upsert', object: route('good', [{ matches: [{ path: { type: 'PathPrefix', value: '/api' } }], backendRefs: [{ name: 'web', port: 80, weight: 5 }], timeouts: { request: '1m30s' } }]) },
+      {
+        type: 'upsert',
+        object: route('bad', [
+          {
+            matches: [
+              {
+                path: { type: 'PathPrefix', value: 'api' },
+                headers: [
+                  { name: 'bad header', value: 'x' },
+                  { type: 'RegularExpression', name: 'x', value: 'a(' },
+                ],
+              },
+            ],
+            filters: [
+              { type: 'RequestRedirect', requestRedirect: { statusCode: 200 } },
+              { type: 'RequestMirror', requestMirror: { backendRef: { name: 'm', port: 80 }, percent: 150 } },
+            ],
+            backendRefs: [{ name: 'web', port: 80, weight: -1 }],
+            timeouts: { request: '5 seconds' },
+          },
+        ]),
+      },
+      {
+        type: 'upsert',
+        object: route('good', [
+          { matches: [{ path: { type: 'PathPrefix', value: '/api' } }], backendRefs: [{ name: 'web', port: 80, weight: 5 }], timeouts: { request: '1m30s' } },
+        ]),
+      },
     ]);
     expect(model.list('HTTPRoute').map((r) => r.object.metadata.name)).toEqual(['good']);
     const reason = model.currentRejections()[0]!.reason;
@@ -89,7 +128,8 @@ describe('Gateway API kinds', () => {
       'spec.rules[0].filters[1].requestMirror.percent: must be 0-100',
       'spec.rules[0].backendRefs[0].weight: must be 0-1000000',
       'spec.rules[0].timeouts.request: malformed duration "5 seconds"',
-    ]) expect(reason).toContain(field);
+    ])
+      expect(reason).toContain(field);
   });
 
   it('file source: removing one of the two Gateways deletes only that kind', async () => {
@@ -107,6 +147,8 @@ describe('Gateway API kinds', () => {
     await rm(path.join(dir, 'kube.yaml'));
     const deadline = Date.now() + 10_000;
     while (!events.some((e) => e.type === 'delete') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(events.filter((e) => e.type === 'delete').map((e) => (e as { ref: unknown }).ref)).toEqual([{ kind: 'KubernetesGateway', namespace: 'shop', name: 'edge' }]);
+    expect(events.filter((e) => e.type === 'delete').map((e) => (e as { ref: unknown }).ref)).toEqual([
+      { kind: 'KubernetesGateway', namespace: 'shop', name: 'edge' },
+    ]);
   });
 });

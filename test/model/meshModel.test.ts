@@ -34,7 +34,11 @@ describe('MeshModel', () => {
     ['negative weight', { hosts: ['r'], http: [{ route: [{ destination: { host: 'r' }, weight: -5 }] }] }, 'must not be negative'],
     ['invalid host', { hosts: ['bad_host!'], http: [{ route: [{ destination: { host: 'r' } }] }] }, 'invalid host'],
     ['unknown field', { hosts: ['r'], http: [{ route: [{ destination: { host: 'r' }, wieght: 5 }] }] }, 'spec.http[0].route[0].wieght: unknown field'],
-    ['RE2-only rejection (lookahead)', { hosts: ['r'], http: [{ match: [{ uri: { regex: '/(?=api)' } }], route: [{ destination: { host: 'r' } }] }] }, 'invalid RE2 regex'],
+    [
+      'RE2-only rejection (lookahead)',
+      { hosts: ['r'], http: [{ match: [{ uri: { regex: '/(?=api)' } }], route: [{ destination: { host: 'r' } }] }] },
+      'invalid RE2 regex',
+    ],
   ];
 
   for (const [what, spec, reason] of invalid) {
@@ -55,7 +59,13 @@ describe('MeshModel', () => {
       apiVersion: 'networking.istio.io/v1beta1',
       kind: 'DestinationRule',
       metadata: { name: 'reviews', namespace: 'shop' },
-      spec: { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v1', labels: { version: 'v2' } }] },
+      spec: {
+        host: 'reviews',
+        subsets: [
+          { name: 'v1', labels: { version: 'v1' } },
+          { name: 'v1', labels: { version: 'v2' } },
+        ],
+      },
     };
     expect(model.apply([{ type: 'upsert', object: dr }])).toEqual([]);
     expect(String(lines.find((l) => l.kind === 'DestinationRule')?.reason)).toContain('duplicate subset name "v1"');
@@ -86,8 +96,24 @@ describe('MeshModel', () => {
   it('validates ServiceEntry resolution against its endpoints and Sidecar egress host syntax', () => {
     const { model, lines } = setup();
     model.apply([
-      { type: 'upsert', object: { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'ext' }, spec: { hosts: ['api.example.com'], resolution: 'STATIC', ports: [{ number: 443, name: 'https', protocol: 'TLS' }] } } },
-      { type: 'upsert', object: { apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'default' }, spec: { egress: [{ hosts: ['reviews.shop.svc.cluster.local'] }] } } },
+      {
+        type: 'upsert',
+        object: {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'ServiceEntry',
+          metadata: { name: 'ext' },
+          spec: { hosts: ['api.example.com'], resolution: 'STATIC', ports: [{ number: 443, name: 'https', protocol: 'TLS' }] },
+        },
+      },
+      {
+        type: 'upsert',
+        object: {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'Sidecar',
+          metadata: { name: 'default' },
+          spec: { egress: [{ hosts: ['reviews.shop.svc.cluster.local'] }] },
+        },
+      },
     ]);
     expect(lines.filter((l) => l.namespace === 'default').map((l) => l.kind)).toEqual(['ServiceEntry', 'Sidecar']);
     expect(String(lines.find((l) => l.kind === 'Sidecar')?.reason)).toContain('namespace/host');

@@ -4,7 +4,10 @@ import { parseManifests } from '../../src/sources/files/parseManifests.js';
 
 const summary = (text: string) => {
   const { objects, problems } = parseManifests('f.yaml', text);
-  return { objects: objects.map((o) => `${o.object.apiVersion} ${o.object.kind} ${o.object.metadata.name} @${o.origin.line}`), problems: problems.map((p) => `${p.line}: ${p.reason}`) };
+  return {
+    objects: objects.map((o) => `${o.object.apiVersion} ${o.object.kind} ${o.object.metadata.name} @${o.origin.line}`),
+    problems: problems.map((p) => `${p.line}: ${p.reason}`),
+  };
 };
 
 describe('parseManifests', () => {

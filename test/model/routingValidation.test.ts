@@ -7,13 +7,22 @@ const route = [{ destination: { host: 'reviews' } }];
 
 describe('VirtualService delegate validation', () => {
   it('accepts a root delegating an http entry and a delegate without hosts', () => {
-    expect(validateVirtualService({ hosts: ['reviews'], http: [{ match: [{ uri: { prefix: '/api' } }], timeout: '2s', delegate: { name: 'api', namespace: 'team' } }] })).toEqual([]);
+    expect(
+      validateVirtualService({
+        hosts: ['reviews'],
+        http: [{ match: [{ uri: { prefix: '/api' } }], timeout: '2s', delegate: { name: 'api', namespace: 'team' } }],
+      }),
+    ).toEqual([]);
     expect(validateVirtualService({ http: [{ route }] })).toEqual([]);
   });
 
   it('rejects a delegating entry that also routes or redirects', () => {
-    expect(validateVirtualService({ hosts: ['r'], http: [{ delegate: { name: 'd' }, route }] })).toEqual(['spec.http[0].route: an http route with delegate must not also set route']);
-    expect(validateVirtualService({ hosts: ['r'], http: [{ delegate: { name: 'd' }, redirect: { uri: '/x' } }] })).toEqual(['spec.http[0].redirect: an http route with delegate must not also set redirect']);
+    expect(validateVirtualService({ hosts: ['r'], http: [{ delegate: { name: 'd' }, route }] })).toEqual([
+      'spec.http[0].route: an http route with delegate must not also set route',
+    ]);
+    expect(validateVirtualService({ hosts: ['r'], http: [{ delegate: { name: 'd' }, redirect: { uri: '/x' } }] })).toEqual([
+      'spec.http[0].redirect: an http route with delegate must not also set redirect',
+    ]);
   });
 
   it('rejects a delegate with gateways, tcp or tls routes, or a delegate of its own', () => {

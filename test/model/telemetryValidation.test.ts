@@ -7,23 +7,42 @@ import { MeshModel } from '../../src/model/meshModel.js';
 import { parseMeshConfig, defaultMeshConfig } from '../../src/model/meshConfig.js';
 import type { KubeObject } from '../../src/model/kube.js';
 
-const telemetry = (name: string, spec: unknown, apiVersion = 'telemetry.istio.io/v1'): KubeObject => ({ apiVersion, kind: 'Telemetry', metadata: { name, namespace: 'shop' }, spec });
+const telemetry = (name: string, spec: unknown, apiVersion = 'telemetry.istio.io/v1'): KubeObject => ({
+  apiVersion,
+  kind: 'Telemetry',
+  metadata: { name, namespace: 'shop' },
+  spec,
+});
 
 function rejections(...objects: KubeObject[]): { stored: string[]; reasons: Record<string, string> } {
   const model = new MeshModel({ logger: pino({ level: 'silent' }) });
   model.apply(objects.map((object) => ({ type: 'upsert' as const, object })));
   return {
-    stored: model.list('Telemetry').map(({ object }) => object.metadata.name).sort(),
+    stored: model
+      .list('Telemetry')
+      .map(({ object }) => object.metadata.name)
+      .sort(),
     reasons: Object.fromEntries(model.currentRejections().map((r) => [r.name, r.reason])),
   };
 }
 
-const meshConfig = (mesh: string): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh } });
+const meshConfig = (mesh: string): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'istio', namespace: 'istio-system' },
+  data: { mesh },
+});
 
 describe('Telemetry validation', () => {
   it("accepts the seeds' Telemetry (v1 and v1alpha1) and rejects an unparseable filter expression with the parser's reason, keeping the rest", () => {
     const seeds = {
-      tracing: [{ providers: [{ name: 'jaeger-collector' }], randomSamplingPercentage: 1, customTags: { cluster: { literal: { value: 'c1' } }, user: { environment: { name: 'USER', defaultValue: 'none' } } } }],
+      tracing: [
+        {
+          providers: [{ name: 'jaeger-collector' }],
+          randomSamplingPercentage: 1,
+          customTags: { cluster: { literal: { value: 'c1' } }, user: { environment: { name: 'USER', defaultValue: 'none' } } },
+        },
+      ],
       accessLogging: [{ providers: [{ name: 'envoy' }], filter: { expression: "response.code != 200 || request.url_path != '/health'" } }],
     };
     const result = rejections(
@@ -36,17 +55,45 @@ describe('Telemetry validation', () => {
   });
 
   const invalid: Array<[string, unknown, string]> = [
-    ['a sampling percentage above 100', { tracing: [{ randomSamplingPercentage: 150 }] }, 'spec.tracing[0].randomSamplingPercentage: percentage 150 must be between 0 and 100'],
-    ['a custom tag with two sources', { tracing: [{ customTags: { t: { literal: { value: 'a' }, header: { name: 'x' } } } }] }, 'spec.tracing[0].customTags.t: exactly one of literal, environment, header or formatter must be set'],
-    ['an environment tag without a name', { tracing: [{ customTags: { t: { environment: { defaultValue: 'a' } } } }] }, 'spec.tracing[0].customTags.t.environment.name: required'],
-    ['a selector with targetRefs', { selector: { matchLabels: { app: 'a' } }, targetRefs: [{ kind: 'Gateway', name: 'gw' }] }, 'spec: only one of selector or targetRefs can be set'],
-    ['an unknown workload mode', { accessLogging: [{ match: { mode: 'BOTH' } }] }, 'spec.accessLogging[0].match.mode: "BOTH" is not one of CLIENT_AND_SERVER, CLIENT, SERVER'],
-    ['an unknown metric', { metrics: [{ overrides: [{ match: { metric: 'REQUESTS' } }] }] }, 'spec.metrics[0].overrides[0].match.metric: "REQUESTS" is not one of'],
-    ['an empty filter expression', { accessLogging: [{ filter: { expression: ' ' } }] }, 'spec.accessLogging[0].filter.expression: must be a valid CEL expression: empty expression'],
+    [
+      'a sampling percentage above 100',
+      { tracing: [{ randomSamplingPercentage: 150 }] },
+      'spec.tracing[0].randomSamplingPercentage: percentage 150 must be between 0 and 100',
+    ],
+    [
+      'a custom tag with two sources',
+      { tracing: [{ customTags: { t: { literal: { value: 'a' }, header: { name: 'x' } } } }] },
+      'spec.tracing[0].customTags.t: exactly one of literal, environment, header or formatter must be set',
+    ],
+    [
+      'an environment tag without a name',
+      { tracing: [{ customTags: { t: { environment: { defaultValue: 'a' } } } }] },
+      'spec.tracing[0].customTags.t.environment.name: required',
+    ],
+    [
+      'a selector with targetRefs',
+      { selector: { matchLabels: { app: 'a' } }, targetRefs: [{ kind: 'Gateway', name: 'gw' }] },
+      'spec: only one of selector or targetRefs can be set',
+    ],
+    [
+      'an unknown workload mode',
+      { accessLogging: [{ match: { mode: 'BOTH' } }] },
+      'spec.accessLogging[0].match.mode: "BOTH" is not one of CLIENT_AND_SERVER, CLIENT, SERVER',
+    ],
+    [
+      'an unknown metric',
+      { metrics: [{ overrides: [{ match: { metric: 'REQUESTS' } }] }] },
+      'spec.metrics[0].overrides[0].match.metric: "REQUESTS" is not one of',
+    ],
+    [
+      'an empty filter expression',
+      { accessLogging: [{ filter: { expression: ' ' } }] },
+      'spec.accessLogging[0].filter.expression: must be a valid CEL expression: empty expression',
+    ],
     ['a misspelled field', { tracing: [{ randomSamplingPercent: 1 }] }, 'spec.tracing[0].randomSamplingPercent: unknown field'],
     [
       'a tag override whose value is not CEL',
-      { metrics: [{ overrides: [{ match: { metric: 'REQUEST_COUNT' }, tagOverrides: { route: { value: "request.url_path ==" } } }] }] },
+      { metrics: [{ overrides: [{ match: { metric: 'REQUEST_COUNT' }, tagOverrides: { route: { value: 'request.url_path ==' } } }] }] },
       'spec.metrics[0].overrides[0].tagOverrides.route.value: must be a valid CEL expression: Unexpected token: EOF',
     ],
     [
@@ -59,7 +106,11 @@ describe('Telemetry validation', () => {
       { metrics: [{ overrides: [{ tagOverrides: { route: { operation: 'REMOVE', value: "'x'" } } }] }] },
       'spec.metrics[0].overrides[0].tagOverrides.route.value: must not be set when operation is REMOVE',
     ],
-    ['an unknown tag operation', { metrics: [{ overrides: [{ tagOverrides: { route: { operation: 'DELETE' } } }] }] }, 'spec.metrics[0].overrides[0].tagOverrides.route.operation: "DELETE" is not one of UPSERT, REMOVE'],
+    [
+      'an unknown tag operation',
+      { metrics: [{ overrides: [{ tagOverrides: { route: { operation: 'DELETE' } } }] }] },
+      'spec.metrics[0].overrides[0].tagOverrides.route.operation: "DELETE" is not one of UPSERT, REMOVE',
+    ],
   ];
   for (const [what, spec, reason] of invalid) {
     it(`rejects ${what}`, () => expect(rejections(telemetry('t', spec)).reasons.t).toContain(reason));
@@ -71,7 +122,10 @@ describe('Telemetry validation', () => {
         {
           providers: [{ name: 'prometheus' }],
           overrides: [
-            { match: { metric: 'REQUEST_COUNT', mode: 'CLIENT' }, tagOverrides: { request_protocol: { operation: 'REMOVE' }, route: { value: 'request.url_path' } } },
+            {
+              match: { metric: 'REQUEST_COUNT', mode: 'CLIENT' },
+              tagOverrides: { request_protocol: { operation: 'REMOVE' }, route: { value: 'request.url_path' } },
+            },
             { match: { metric: 'ALL_METRICS' }, disabled: true },
           ],
         },

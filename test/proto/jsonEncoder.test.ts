@@ -67,7 +67,12 @@ describe('JSON encoder', () => {
       ['google.protobuf.StringValue', { value: 'x'.repeat(300) }],
       ['google.protobuf.Duration', { seconds: 315576000000, nanos: 5 }],
       ['envoy.config.route.v3.RetryPolicy', { retryOn: '5xx', retriableStatusCodes: [503, 504, 1000], numRetries: { value: 3 } }],
-      ['envoy.config.core.v3.Metadata', { filterMetadata: { istio: { fields: { a: { numberValue: 1.5 }, b: { listValue: { values: [{ boolValue: true }, { nullValue: 'NULL_VALUE' }] } } } } } }],
+      [
+        'envoy.config.core.v3.Metadata',
+        {
+          filterMetadata: { istio: { fields: { a: { numberValue: 1.5 }, b: { listValue: { values: [{ boolValue: true }, { nullValue: 'NULL_VALUE' }] } } } } },
+        },
+      ],
       ['envoy.config.cluster.v3.Cluster', { name: 'c', type: 2, lbPolicy: 'RING_HASH', dnsLookupFamily: 'V4_ONLY' }],
       ['envoy.config.cluster.v3.Cluster', { name: 'c', type: 'STATIC', lbPolicy: 'ROUND_ROBIN' }],
       [
@@ -84,7 +89,8 @@ describe('JSON encoder', () => {
         },
       ],
     ];
-    for (const [typeName, json] of cases) expect(ours(typeName, json).toString('hex'), `${typeName} ${JSON.stringify(json)}`).toBe(protobufjsBytes(typeName, json).toString('hex'));
+    for (const [typeName, json] of cases)
+      expect(ours(typeName, json).toString('hex'), `${typeName} ${JSON.stringify(json)}`).toBe(protobufjsBytes(typeName, json).toString('hex'));
   });
 
   it('writes fields in field-number order whatever the order of the keys', () => {
@@ -97,9 +103,21 @@ describe('JSON encoder', () => {
     const bad: [unknown, RegExp][] = [
       [{ name: 'c', conectTimeout: { seconds: 1 } }, /^conectTimeout|unknown field "conectTimeout" of envoy\.config\.cluster\.v3\.Cluster/],
       [{ name: 'c', lbPolicy: 'FASTEST' }, /^lbPolicy: "FASTEST" is not a value of enum envoy\.config\.cluster\.v3\.Cluster\.LbPolicy/],
-      [{ name: 'c', transportSocket: { name: 't', typedConfig: { '@type': 'type.googleapis.com/no.such.Type' } } }, /^transportSocket\.typedConfig: unknown Any type/],
       [
-        { name: 'c', transportSocketMatches: [{ name: 'm' }, { name: 'n', transportSocket: { typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext', sniff: 'x' } } }] },
+        { name: 'c', transportSocket: { name: 't', typedConfig: { '@type': 'type.googleapis.com/no.such.Type' } } },
+        /^transportSocket\.typedConfig: unknown Any type/,
+      ],
+      [
+        {
+          name: 'c',
+          transportSocketMatches: [
+            { name: 'm' },
+            {
+              name: 'n',
+              transportSocket: { typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext', sniff: 'x' } },
+            },
+          ],
+        },
         /^transportSocketMatches\[1\]\.transportSocket\.typedConfig\.\(envoy\.extensions\.transport_sockets\.tls\.v3\.UpstreamTlsContext\): unknown field "sniff"/,
       ],
       [{ name: 'c', transportSocketMatches: { name: 'm' } }, /^transportSocketMatches: expected an array/],
@@ -126,7 +144,11 @@ describe('JSON encoder', () => {
     const copy = Buffer.from(small);
     expect(() => encodeJson(lookupType(typeNames.clusters), { name: 'x'.repeat(5000), bogus: 1 })).toThrow(ProtoJsonError);
     // Larger than a slab: the result moves to a bigger one while lengths are still open.
-    const virtualHosts = Array.from({ length: 3000 }, (_, i) => ({ name: `vh-${i}`, domains: [`host-${i}.example.com`, `10.0.${i % 256}.${i % 100}`], routes: [{ match: { prefix: '/' }, route: { cluster: `c-${i}` } }] }));
+    const virtualHosts = Array.from({ length: 3000 }, (_, i) => ({
+      name: `vh-${i}`,
+      domains: [`host-${i}.example.com`, `10.0.${i % 256}.${i % 100}`],
+      routes: [{ match: { prefix: '/' }, route: { cluster: `c-${i}` } }],
+    }));
     const big = { name: 'big', virtualHosts };
     const bigBytes = ours(typeNames.routes, big);
     expect(bigBytes.length).toBeGreaterThan(150_000);
@@ -160,7 +182,11 @@ describe('JSON encoder', () => {
     const sds = sharedMessage({ name: 'default', sdsConfig: { ads: {}, resourceApiVersion: 'V3' } });
     const tls = (sni: string) => ({
       name: 'envoy.transport_sockets.tls',
-      typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext', commonTlsContext: { tlsCertificateSdsSecretConfigs: [sds] }, sni },
+      typedConfig: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+        commonTlsContext: { tlsCertificateSdsSecretConfigs: [sds] },
+        sni,
+      },
     });
     const first = ours(typeNames.clusters, { name: 'a', transportSocket: tls('a') });
     const second = ours(typeNames.clusters, { name: 'b', transportSocket: tls('b') });

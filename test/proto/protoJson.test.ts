@@ -13,7 +13,10 @@ describe('decodeProto3Json (EnvoyFilter patch values against Envoy protos)', () 
         '@type': rateLimitUrl,
         domain: 'shop',
         timeout: '0.25s',
-        rate_limit_service: { grpc_service: { envoy_grpc: { cluster_name: 'outbound|8081||ratelimit.istio-system.svc.cluster.local' } }, transport_api_version: 'V3' },
+        rate_limit_service: {
+          grpc_service: { envoy_grpc: { cluster_name: 'outbound|8081||ratelimit.istio-system.svc.cluster.local' } },
+          transport_api_version: 'V3',
+        },
       },
     });
     expect(decoded).toEqual({
@@ -23,7 +26,10 @@ describe('decodeProto3Json (EnvoyFilter patch values against Envoy protos)', () 
           '@type': rateLimitUrl,
           domain: 'shop',
           timeout: { seconds: 0, nanos: 250000000 },
-          rateLimitService: { grpcService: { envoyGrpc: { clusterName: 'outbound|8081||ratelimit.istio-system.svc.cluster.local' } }, transportApiVersion: 'V3' },
+          rateLimitService: {
+            grpcService: { envoyGrpc: { clusterName: 'outbound|8081||ratelimit.istio-system.svc.cluster.local' } },
+            transportApiVersion: 'V3',
+          },
         },
       },
     });
@@ -39,20 +45,28 @@ describe('decodeProto3Json (EnvoyFilter patch values against Envoy protos)', () 
 
   it('names the path of an unknown field inside a typed_config', () => {
     const decoded = decodeProto3Json(httpFilter, { name: 'x', typed_config: { '@type': rateLimitUrl, domian: 'shop' } });
-    expect(decoded).toEqual({ error: expect.stringContaining('typedConfig.(envoy.extensions.filters.http.ratelimit.v3.RateLimit).domian: unknown field "domian"') });
+    expect(decoded).toEqual({
+      error: expect.stringContaining('typedConfig.(envoy.extensions.filters.http.ratelimit.v3.RateLimit).domian: unknown field "domian"'),
+    });
   });
 
   it('rejects an unknown Any type, a bad enum name and a malformed duration', () => {
-    expect(decodeProto3Json(httpFilter, { name: 'x', typed_config: { '@type': 'type.googleapis.com/no.such.Type' } })).toEqual({ error: expect.stringContaining('unknown Any type') });
+    expect(decodeProto3Json(httpFilter, { name: 'x', typed_config: { '@type': 'type.googleapis.com/no.such.Type' } })).toEqual({
+      error: expect.stringContaining('unknown Any type'),
+    });
     const cluster = lookupType('envoy.config.cluster.v3.Cluster');
     expect(decodeProto3Json(cluster, { name: 'x', lb_policy: 'NOPE' })).toEqual({ error: expect.stringContaining('lbPolicy') });
-    expect(decodeProto3Json(cluster, { name: 'x', connect_timeout: '2 seconds' })).toEqual({ error: expect.stringContaining('connectTimeout: malformed duration') });
+    expect(decodeProto3Json(cluster, { name: 'x', connect_timeout: '2 seconds' })).toEqual({
+      error: expect.stringContaining('connectTimeout: malformed duration'),
+    });
   });
 
   it('refuses scalars of the wrong JSON type, as proto3 JSON does', () => {
     const cluster = lookupType('envoy.config.cluster.v3.Cluster');
     expect(decodeProto3Json(cluster, { name: 7 })).toEqual({ error: 'name: expected a string, got 7' });
     expect(decodeProto3Json(cluster, { name: 'c', respect_dns_ttl: 'yes' })).toEqual({ error: 'respectDnsTtl: expected true or false, got "yes"' });
-    expect(decodeProto3Json(cluster, { name: 'c', max_requests_per_connection: { value: 1 }, dns_refresh_rate: '5s', ignore_health_on_host_removal: true })).toHaveProperty('value');
+    expect(
+      decodeProto3Json(cluster, { name: 'c', max_requests_per_connection: { value: 1 }, dns_refresh_rate: '5s', ignore_health_on_host_removal: true }),
+    ).toHaveProperty('value');
   });
 });

@@ -134,4 +134,3 @@ describe('meshd with --config-dir over ADS', () => {
     }
   });
 });
-

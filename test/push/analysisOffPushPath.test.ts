@@ -76,7 +76,11 @@ describe('analysis off the push path', () => {
 
     // Three more changes while that analysis is held: each is pushed, none is analysed yet.
     const contexts: number[] = [];
-    for (const [name, port] of [['details', 9082], ['orders', 9083], ['payments', 9084]] as const) {
+    for (const [name, port] of [
+      ['details', 9082],
+      ['orders', 9083],
+      ['payments', 9084],
+    ] as const) {
       await meshd.write(`${name}.yaml`, service(name, port));
       expect(clusterNames(await nextClusters(client))).toContain(`outbound|${port}||${name}.shop.svc.cluster.local`);
       contexts.push(pipeline.current().id);

@@ -42,12 +42,20 @@ describe('change impact', () => {
     const plain = changeImpact(change('DestinationRule', 'shop', { host: 'reviews' }), context, context);
     expect(short(plain.types)).toEqual(['Cluster', 'ClusterLoadAssignment']);
     expect([plain.affects!(shop), plain.affects!(isolated)]).toEqual([true, false]);
-    const hashing = changeImpact(change('DestinationRule', 'shop', { host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true } } } }), context, context);
+    const hashing = changeImpact(
+      change('DestinationRule', 'shop', { host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true } } } }),
+      context,
+      context,
+    );
     expect(short(hashing.types)).toEqual(['Cluster', 'ClusterLoadAssignment', 'RouteConfiguration']);
   });
 
   it('a VirtualService with tcp routes pushes LDS too; one bound only to gateways spares sidecars', () => {
-    const tcp = changeImpact(change('VirtualService', 'shop', { hosts: ['reviews'], tcp: [{ route: [{ destination: { host: 'reviews' } }] }] }), context, context);
+    const tcp = changeImpact(
+      change('VirtualService', 'shop', { hosts: ['reviews'], tcp: [{ route: [{ destination: { host: 'reviews' } }] }] }),
+      context,
+      context,
+    );
     expect(short(tcp.types)).toEqual(['Listener', 'RouteConfiguration']);
     const gatewayOnly = changeImpact(change('VirtualService', 'shop', { hosts: ['reviews'], gateways: ['ingress'], http: [] }), context, context);
     expect(gatewayOnly.affects!(shop)).toBe(false);
@@ -62,7 +70,8 @@ describe('change impact', () => {
   });
 
   it('a Pod pushes EDS, CDS and LDS to its own proxy and to the proxies seeing a service it backs, not to everyone', () => {
-    const mesh = meshFromYaml(`${reviewsWithEndpoints('{addresses: [10.1.0.5], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-v1, namespace: shop}}')}---
+    const mesh =
+      meshFromYaml(`${reviewsWithEndpoints('{addresses: [10.1.0.5], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-v1, namespace: shop}}')}---
 apiVersion: v1
 kind: Pod
 metadata: {name: reviews-v1, namespace: shop, labels: {app: reviews, version: v1}}
@@ -79,7 +88,17 @@ metadata: {name: default, namespace: ops}
 spec: {egress: [{hosts: ["./*"]}]}
 `).context;
     const pod = (name: string, labels: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop', labels } });
-    const backing = changeImpact({ kind: 'Pod', namespace: 'shop', name: 'reviews-v1', previous: pod('reviews-v1', { app: 'reviews', version: 'v1' }), current: pod('reviews-v1', { app: 'reviews', version: 'v2' }) }, mesh, mesh);
+    const backing = changeImpact(
+      {
+        kind: 'Pod',
+        namespace: 'shop',
+        name: 'reviews-v1',
+        previous: pod('reviews-v1', { app: 'reviews', version: 'v1' }),
+        current: pod('reviews-v1', { app: 'reviews', version: 'v2' }),
+      },
+      mesh,
+      mesh,
+    );
     expect(short(backing.types)).toEqual(['Cluster', 'ClusterLoadAssignment', 'Listener']);
     const opsClient = proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'ops-1', namespace: 'ops' } });
     const ownProxy = proxyForPod(pod('reviews-v1', { app: 'reviews' }));
@@ -112,7 +131,11 @@ status: {podIP: 10.1.0.6}
 `).context;
     const v1 = '{addresses: [10.1.0.5], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-v1, namespace: shop}}';
     const v2 = '{addresses: [10.1.0.6], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-v2, namespace: shop}}';
-    const slice = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'reviews-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'reviews' } } };
+    const slice = {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'reviews-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'reviews' } },
+    };
     const endpointChange = { kind: 'EndpointSlice' as const, namespace: 'shop', name: 'reviews-1', previous: slice, current: slice };
     const newAccount = changeImpact(endpointChange, mesh(v1), mesh(`${v1}, ${v2}`));
     expect(short(newAccount.types)).toEqual(['Cluster', 'ClusterLoadAssignment']);
@@ -136,13 +159,31 @@ spec: {gatewayClassName: istio, listeners: [{name: http, port: 80, protocol: HTT
       expect(impact.affects!(router)).toBe(true);
       expect(impact.affects!(shop)).toBe(false);
     }
-    const namespaceChange: ModelChange = { kind: 'Namespace', namespace: '', name: 'shop', current: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { team: 'shop' } } } };
+    const namespaceChange: ModelChange = {
+      kind: 'Namespace',
+      namespace: '',
+      name: 'shop',
+      current: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { team: 'shop' } } },
+    };
     expect(short(changeImpact(namespaceChange, withGateway, withGateway).types)).toEqual(['Listener', 'RouteConfiguration']);
     expect(short(changeImpact(namespaceChange, context, context).types)).toEqual([]);
   });
 
   it('merges a batch: union of types, a proxy is affected when any change affects it', () => {
-    const eds = changeImpact({ kind: 'EndpointSlice', namespace: 'shop', name: 'reviews-1', current: { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'reviews-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'reviews' } } } }, context, context);
+    const eds = changeImpact(
+      {
+        kind: 'EndpointSlice',
+        namespace: 'shop',
+        name: 'reviews-1',
+        current: {
+          apiVersion: 'discovery.k8s.io/v1',
+          kind: 'EndpointSlice',
+          metadata: { name: 'reviews-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'reviews' } },
+        },
+      },
+      context,
+      context,
+    );
     const sidecar = changeImpact(change('Sidecar', 'isolated', {}), context, context);
     const edsOnly = pushRequestFor([eds], 'v2', 5)!;
     expect(short(edsOnly.types!)).toEqual(['ClusterLoadAssignment']);
@@ -169,7 +210,11 @@ describe('Debouncer', () => {
     let clock = 0;
     const released: number[][] = [];
     // Without the cap the 10 s quiet period would outlast the 1 s wait below.
-    const debouncer = new Debouncer<number>({ afterMs: 10_000, maxMs: 100 }, (items) => released.push(items), () => clock);
+    const debouncer = new Debouncer<number>(
+      { afterMs: 10_000, maxMs: 100 },
+      (items) => released.push(items),
+      () => clock,
+    );
     debouncer.add([1]);
     clock = 99; // 99 ms after the first change: at most 1 ms more may pass
     debouncer.add([2]);

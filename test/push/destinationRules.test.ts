@@ -15,22 +15,55 @@ metadata: {name: ${name}, namespace: ${ns}, creationTimestamp: "2024-01-0${day}T
 spec:
   host: reviews.shop.svc.cluster.local
 ${extra}`;
-const pod = (name: string, ns: string, labels: Record<string, string>) => proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels } });
+const pod = (name: string, ns: string, labels: Record<string, string>) =>
+  proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels } });
 const HOST = 'reviews.shop.svc.cluster.local';
 
 describe('DestinationRule workloadSelector', () => {
-  const { context } = meshFromYaml(`${service}${dr('all', 'shop', 1, `  subsets: [{name: v1, labels: {version: v1}}]
+  const { context } = meshFromYaml(
+    `${service}${dr(
+      'all',
+      'shop',
+      1,
+      `  subsets: [{name: v1, labels: {version: v1}}]
   trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
-`)}${dr('batch', 'shop', 2, `  workloadSelector: {matchLabels: {app: batch}}
+`,
+    )}${dr(
+      'batch',
+      'shop',
+      2,
+      `  workloadSelector: {matchLabels: {app: batch}}
   subsets: [{name: v1, labels: {version: other}}, {name: canary, labels: {track: canary}}]
-`)}${dr('batch-twin', 'shop', 3, `  workloadSelector: {matchLabels: {app: batch}}
+`,
+    )}${dr(
+      'batch-twin',
+      'shop',
+      3,
+      `  workloadSelector: {matchLabels: {app: batch}}
   subsets: [{name: twin, labels: {version: v3}}]
-`)}${dr('backend', 'shop', 4, `  workloadSelector: {matchLabels: {tier: backend}}
+`,
+    )}${dr(
+      'backend',
+      'shop',
+      4,
+      `  workloadSelector: {matchLabels: {tier: backend}}
   trafficPolicy: {loadBalancer: {simple: RANDOM}}
-`)}${dr('root', 'istio-system', 1, `  trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}
-`)}${dr('only-selector', 'ops', 1, `  workloadSelector: {matchLabels: {app: tool}}
+`,
+    )}${dr(
+      'root',
+      'istio-system',
+      1,
+      `  trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}
+`,
+    )}${dr(
+      'only-selector',
+      'ops',
+      1,
+      `  workloadSelector: {matchLabels: {app: tool}}
   trafficPolicy: {loadBalancer: {simple: RANDOM}}
-`)}`);
+`,
+    )}`,
+  );
   const ruleFor = (p: ReturnType<typeof pod>) => context.destinationRuleFor(context.scopeFor(p), HOST);
 
   it('takes precedence for the workloads it selects, merged with the same-selector and catch-all rules of its namespace', () => {
@@ -62,8 +95,15 @@ describe('DestinationRule workloadSelector', () => {
 
   it('pushes a selector rule change only to proxies of its namespace that see the host', () => {
     const change: ModelChange = {
-      kind: 'DestinationRule', namespace: 'shop', name: 'batch',
-      current: { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'batch', namespace: 'shop' }, spec: { host: 'reviews', workloadSelector: { matchLabels: { app: 'batch' } } } },
+      kind: 'DestinationRule',
+      namespace: 'shop',
+      name: 'batch',
+      current: {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'DestinationRule',
+        metadata: { name: 'batch', namespace: 'shop' },
+        spec: { host: 'reviews', workloadSelector: { matchLabels: { app: 'batch' } } },
+      },
     };
     const impact = changeImpact(change, context, context);
     expect([impact.affects!(pod('b', 'shop', { app: 'batch' })), impact.affects!(pod('b', 'other', { app: 'batch' }))]).toEqual([true, false]);
@@ -72,13 +112,28 @@ describe('DestinationRule workloadSelector', () => {
 
 describe('DestinationRule lookup order', () => {
   it('merges rules of one namespace for one host: the first keeps its policy, later ones add new subsets', () => {
-    const { context } = meshFromYaml(`${service}${dr('first', 'shop', 1, `  subsets: [{name: v1, labels: {version: v1}}]
-`)}${dr('second', 'shop', 2, `  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+    const { context } = meshFromYaml(
+      `${service}${dr(
+        'first',
+        'shop',
+        1,
+        `  subsets: [{name: v1, labels: {version: v1}}]
+`,
+      )}${dr(
+        'second',
+        'shop',
+        2,
+        `  trafficPolicy: {loadBalancer: {simple: RANDOM}}
   subsets: [{name: v1, labels: {version: dup}}, {name: v2, labels: {version: v2}}]
-`)}`);
+`,
+      )}`,
+    );
     const rule = context.destinationRuleFor({ namespace: 'client' }, HOST)!;
     expect([rule.name, rule.from, rule.spec.subsets!.map((s) => s.labels!.version), rule.spec.trafficPolicy]).toEqual([
-      'first', ['shop/first', 'shop/second'], ['v1', 'v2'], { loadBalancer: { simple: 'RANDOM' } },
+      'first',
+      ['shop/first', 'shop/second'],
+      ['v1', 'v2'],
+      { loadBalancer: { simple: 'RANDOM' } },
     ]);
   });
 

@@ -92,8 +92,11 @@ type Json = Record<string, unknown>;
 
 /** The HTTP filters of the listener's HTTP connection manager, with the rate-limit domain where there is one. */
 function httpFilters(lds: ReceivedResponse, listener = '0.0.0.0_8080'): string[] {
-  const body = lds.resources.find((r) => r.name === listener)?.body as { filterChains?: { filters: { typedConfig?: { httpFilters?: { name: string; typedConfig?: Json } [] } }[] }[] } | undefined;
-  return (body?.filterChains?.[0]?.filters[0]?.typedConfig?.httpFilters ?? []).map((f) => (typeof f.typedConfig?.domain === 'string' ? `${f.name}(${f.typedConfig.domain})` : f.name));
+  const body = lds.resources.find((r) => r.name === listener)?.body as
+    { filterChains?: { filters: { typedConfig?: { httpFilters?: { name: string; typedConfig?: Json }[] } }[] }[] } | undefined;
+  return (body?.filterChains?.[0]?.filters[0]?.typedConfig?.httpFilters ?? []).map((f) =>
+    typeof f.typedConfig?.domain === 'string' ? `${f.name}(${f.typedConfig.domain})` : f.name,
+  );
 }
 
 /** A router stream subscribed like Envoy to CDS and LDS; every response is ACKed. */
@@ -130,20 +133,41 @@ describe('EnvoyFilter over ADS', () => {
 
     await served.write('ratelimit.yaml', rateLimitFilter('shop-ratelimit'));
     const patched = await nextListeners(gateway);
-    expect(httpFilters(patched)).toEqual(['envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.ratelimit(shop-ratelimit)', 'envoy.filters.http.router']);
+    expect(httpFilters(patched)).toEqual([
+      'envoy.filters.http.fault',
+      'envoy.filters.http.cors',
+      'envoy.filters.http.ratelimit(shop-ratelimit)',
+      'envoy.filters.http.router',
+    ]);
 
     // A version whose typed_config names a field RateLimit does not have: refused, naming the patch.
     await served.write('ratelimit.yaml', rateLimitFilter('broken-domain', '          rate_limit_servce: {}\n'));
     await waitFor(
-      () => served.warnings.some((l) => String(l.msg).startsWith('rejected invalid EnvoyFilter istio-system/filter-ratelimit: spec.configPatches[0].patch.value: does not decode as') && String(l.msg).includes('rate_limit_servce')),
+      () =>
+        served.warnings.some(
+          (l) =>
+            String(l.msg).startsWith('rejected invalid EnvoyFilter istio-system/filter-ratelimit: spec.configPatches[0].patch.value: does not decode as') &&
+            String(l.msg).includes('rate_limit_servce'),
+        ),
       'the broken EnvoyFilter to be rejected',
     );
     // A change elsewhere (a new server port) still reaches the gateway, and its listeners keep the last valid filter.
-    await served.write('mesh.yaml', mesh.replace('    hosts: [shop.example.com]\n', '    hosts: [shop.example.com]\n  - port: {number: 9090, name: http-admin, protocol: HTTP}\n    hosts: [shop.example.com]\n'));
+    await served.write(
+      'mesh.yaml',
+      mesh.replace(
+        '    hosts: [shop.example.com]\n',
+        '    hosts: [shop.example.com]\n  - port: {number: 9090, name: http-admin, protocol: HTTP}\n    hosts: [shop.example.com]\n',
+      ),
+    );
     const afterChange = await nextListeners(gateway);
     expect(afterChange.resources.map((r) => r.name).sort()).toEqual(['0.0.0.0_8080', '0.0.0.0_9090']);
     for (const listener of ['0.0.0.0_8080', '0.0.0.0_9090']) {
-      expect(httpFilters(afterChange, listener)).toEqual(['envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.ratelimit(shop-ratelimit)', 'envoy.filters.http.router']);
+      expect(httpFilters(afterChange, listener)).toEqual([
+        'envoy.filters.http.fault',
+        'envoy.filters.http.cors',
+        'envoy.filters.http.ratelimit(shop-ratelimit)',
+        'envoy.filters.http.router',
+      ]);
     }
     // A gateway connecting now gets the same.
     const late = await connectGateway(served.xdsAddress);

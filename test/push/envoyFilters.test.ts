@@ -85,11 +85,19 @@ describe('EnvoyFilter selection and order', () => {
     );
     const proxy = byPod(mesh.proxies, 'batch-1');
     expect(proxyEnvoyFilters(mesh.context, proxy).filters).toEqual([
-      'shop/first', 'istio-system/late-root', 'shop/early-ns', 'shop/a-same-time', 'shop/b-same-time', 'istio-system/last',
+      'shop/first',
+      'istio-system/late-root',
+      'shop/early-ns',
+      'shop/a-same-time',
+      'shop/b-same-time',
+      'istio-system/last',
     ]);
     // The last MERGE wins.
     const generator = new SidecarGenerator(() => mesh.context);
-    const api = generator.clusters(mesh.context, proxy).map((c) => decodeAnyToJson(c.any)).find((c) => c.name === 'outbound|8080||api.shop.svc.cluster.local')!;
+    const api = generator
+      .clusters(mesh.context, proxy)
+      .map((c) => decodeAnyToJson(c.any))
+      .find((c) => c.name === 'outbound|8080||api.shop.svc.cluster.local')!;
     expect(api.connectTimeout).toEqual({ seconds: '6' });
   });
 
@@ -109,7 +117,9 @@ describe('EnvoyFilter selection and order', () => {
     patch: {operation: REMOVE}
 `;
     const mesh = meshFromYaml(pods + filter('versions', 'shop', spec));
-    const kept = proxyEnvoyFilters(mesh.context, byPod(mesh.proxies, 'web-1')).patches.get('CLUSTER')!.map((p) => p.index);
+    const kept = proxyEnvoyFilters(mesh.context, byPod(mesh.proxies, 'web-1'))
+      .patches.get('CLUSTER')!
+      .map((p) => p.index);
     expect(kept).toEqual([0, 2]);
   });
 
@@ -202,7 +212,9 @@ describe('EnvoyFilter and the result cache', () => {
     const plainGenerator = new SidecarGenerator(() => plain.context);
     for (const typeUrl of [...types, TypeUrl.RouteConfiguration]) {
       sameResources(generate(generator, mesh, 'batch-2', typeUrl), generate(generator, mesh, 'batch-1', typeUrl));
-      expect(generate(generator, mesh, 'batch-1', typeUrl).map((r) => r.version)).toEqual(generate(plainGenerator, plain, 'batch-1', typeUrl).map((r) => r.version));
+      expect(generate(generator, mesh, 'batch-1', typeUrl).map((r) => r.version)).toEqual(
+        generate(plainGenerator, plain, 'batch-1', typeUrl).map((r) => r.version),
+      );
     }
     // web-1's outbound listener on 8080 is gone; its inbound side is the unpatched one.
     const names = (pod: string) => generate(generator, mesh, pod, TypeUrl.Listener).map((l) => l.name);
@@ -214,7 +226,8 @@ describe('EnvoyFilter and the result cache', () => {
   it('the patch reaches only the selected proxy', () => {
     const mesh = meshFromYaml(pods + filter('web-tuning', 'shop', spec));
     const generator = new SidecarGenerator(() => mesh.context);
-    const routerCount = (pod: string) => JSON.stringify(generate(generator, mesh, pod, TypeUrl.Listener).map((l) => decodeAnyToJson(l.any))).split('envoy.filters.http.router').length - 1;
+    const routerCount = (pod: string) =>
+      JSON.stringify(generate(generator, mesh, pod, TypeUrl.Listener).map((l) => decodeAnyToJson(l.any))).split('envoy.filters.http.router').length - 1;
     expect(routerCount('web-1')).toBe(0);
     expect(routerCount('batch-1')).toBeGreaterThan(0);
   });
@@ -264,23 +277,42 @@ describe('a MERGE whose result Envoy would refuse', () => {
     const unpatched = new SidecarGenerator(() => plain.context).clusters(plain.context, byPod(plain.proxies, 'web-1'));
     expect(clusters.map((c) => c.version)).toEqual(unpatched.map((c) => c.version));
     expect(lines.map((l) => l.msg)).toEqual([
-      expect.stringMatching(/^EnvoyFilter patches \(shop\/too-fast\) produce configuration Envoy would refuse \(outbound\|8080\|\|api.shop.svc.cluster.local: Cluster.dnsRefreshRate: duration must be > .*\); serving it unpatched$/),
+      expect.stringMatching(
+        /^EnvoyFilter patches \(shop\/too-fast\) produce configuration Envoy would refuse \(outbound\|8080\|\|api.shop.svc.cluster.local: Cluster.dnsRefreshRate: duration must be > .*\); serving it unpatched$/,
+      ),
     ]);
   });
 });
 
 describe('EnvoyFilter change impact', () => {
-  const object = (namespace: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'f', namespace }, spec });
+  const object = (namespace: string, spec: Record<string, unknown>): KubeObject => ({
+    apiVersion: 'networking.istio.io/v1alpha3',
+    kind: 'EnvoyFilter',
+    metadata: { name: 'f', namespace },
+    spec,
+  });
   const mesh = meshFromYaml(pods);
   const affected = (namespace: string, spec: Record<string, unknown>, previousSpec?: Record<string, unknown>) => {
-    const impact = changeImpact({ kind: 'EnvoyFilter', namespace, name: 'f', current: object(namespace, spec), ...(previousSpec ? { previous: object(namespace, previousSpec) } : {}) }, mesh.context, mesh.context);
+    const impact = changeImpact(
+      { kind: 'EnvoyFilter', namespace, name: 'f', current: object(namespace, spec), ...(previousSpec ? { previous: object(namespace, previousSpec) } : {}) },
+      mesh.context,
+      mesh.context,
+    );
     expect(impact.types).toEqual(new Set([TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration]));
-    return mesh.proxies.filter((p) => impact.affects!(p)).map((p) => p.podName).sort();
+    return mesh.proxies
+      .filter((p) => impact.affects!(p))
+      .map((p) => p.podName)
+      .sort();
   };
 
   it('pushes to the proxies the old or the new version selects', () => {
     expect(affected('shop', { workloadSelector: { labels: { app: 'web' } } })).toEqual(['web-1', 'web-2']);
-    expect(affected('shop', { workloadSelector: { labels: { app: 'web' } } }, { workloadSelector: { labels: { app: 'batch' } } })).toEqual(['batch-1', 'batch-2', 'web-1', 'web-2']);
+    expect(affected('shop', { workloadSelector: { labels: { app: 'web' } } }, { workloadSelector: { labels: { app: 'batch' } } })).toEqual([
+      'batch-1',
+      'batch-2',
+      'web-1',
+      'web-2',
+    ]);
     expect(affected('shop', {})).toEqual(['batch-1', 'batch-2', 'web-1', 'web-2']);
     expect(affected('istio-system', { workloadSelector: { labels: { app: 'web' } } })).toEqual(['other-1', 'web-1', 'web-2']);
   });

@@ -23,7 +23,10 @@ describe('file deletion', () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-rm-'));
     await writeFile(path.join(dir, 'svc.yaml'), reviewsService);
     await writeFile(path.join(dir, 'policy.yaml'), policy);
-    server = await serve({ ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, debounceAfterMs: 20 }, { logger: captureLogs('warn').logger });
+    server = await serve(
+      { ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, debounceAfterMs: 20 },
+      { logger: captureLogs('warn').logger },
+    );
     await eventually(() => server.ready);
   });
   afterAll(async () => {
@@ -31,7 +34,7 @@ describe('file deletion', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('removes a deleted file\'s objects from the model and the push context', async () => {
+  it("removes a deleted file's objects from the model and the push context", async () => {
     expect(server.pipeline.model.list('AuthorizationPolicy')).toHaveLength(1);
     await unlink(path.join(dir, 'policy.yaml'));
     await eventually(() => server.pipeline.model.list('AuthorizationPolicy').length === 0, 10_000, 'policy removed');

@@ -137,17 +137,21 @@ async function connectGateway(address: string, node: TestNode): Promise<Gateway>
   return { client, lds, rds, sds, nextAcked };
 }
 
-async function startMeshd(files: Record<string, string>): Promise<{ dir: string; xdsAddress: string; httpUrl: string; logs: LogCapture; warnings: Record<string, unknown>[] }> {
+async function startMeshd(
+  files: Record<string, string>,
+): Promise<{ dir: string; xdsAddress: string; httpUrl: string; logs: LogCapture; warnings: Record<string, unknown>[] }> {
   const served = await startFileMeshd(files);
   cleanups.push(served.stop);
   return served;
 }
 
-const secretBody = (response: ReceivedResponse, name: string) => response.resources.find((r) => r.name === name)?.body as
-  | { tlsCertificate?: { certificateChain?: { inlineBytes?: string }; privateKey?: { inlineBytes?: string } } }
-  | undefined;
+const secretBody = (response: ReceivedResponse, name: string) =>
+  response.resources.find((r) => r.name === name)?.body as
+    { tlsCertificate?: { certificateChain?: { inlineBytes?: string }; privateKey?: { inlineBytes?: string } } } | undefined;
 const chainsOf = (lds: ReceivedResponse, listener: string) =>
-  ((lds.resources.find((r) => r.name === listener)?.body.filterChains ?? []) as { filterChainMatch?: { serverNames?: string[] } }[]).map((c) => c.filterChainMatch?.serverNames ?? []);
+  ((lds.resources.find((r) => r.name === listener)?.body.filterChains ?? []) as { filterChainMatch?: { serverNames?: string[] } }[]).map(
+    (c) => c.filterChainMatch?.serverNames ?? [],
+  );
 
 describe('gateways over ADS', () => {
   const shop = opensslServingCertificate('shop.example.com');
@@ -162,10 +166,17 @@ describe('gateways over ADS', () => {
     const ingress = await connectGateway(xdsAddress, routerNode('ingress-1', 'istio-system', { istio: 'ingressgateway' }));
     expect(ingress.lds.resources.map((r) => r.name).sort()).toEqual(['0.0.0.0_8080', '0.0.0.0_8443']);
     expect(chainsOf(ingress.lds, '0.0.0.0_8443')).toEqual([['shop.example.com'], ['blog.example.com']]);
-    expect(ingress.rds.resources.map((r) => r.name).sort()).toEqual(['http.8080', 'https.443.https-blog.public.istio-system', 'https.443.https-shop.public.istio-system']);
+    expect(ingress.rds.resources.map((r) => r.name).sort()).toEqual([
+      'http.8080',
+      'https.443.https-blog.public.istio-system',
+      'https.443.https-shop.public.istio-system',
+    ]);
     const redirect = ingress.rds.resources.find((r) => r.name === 'http.8080')!.body as { virtualHosts: { domains: string[]; requireTls?: string }[] };
     // Hosts bound to the VirtualService and the server's own `*` alike answer plain HTTP with a redirect to HTTPS.
-    expect(redirect.virtualHosts.map((v) => [v.domains, v.requireTls])).toEqual([[['*'], 'ALL'], [['blog.example.com', 'shop.example.com'], 'ALL']]);
+    expect(redirect.virtualHosts.map((v) => [v.domains, v.requireTls])).toEqual([
+      [['*'], 'ALL'],
+      [['blog.example.com', 'shop.example.com'], 'ALL'],
+    ]);
     expect(ingress.sds.resources.map((r) => r.name).sort()).toEqual(['kubernetes://blog-tls', 'kubernetes://shop-tls']);
     const served = secretBody(ingress.sds, 'kubernetes://shop-tls')!.tlsCertificate!;
     expect(Buffer.from(served.certificateChain!.inlineBytes!, 'base64').toString()).toBe(shop.cert);
@@ -269,8 +280,13 @@ describe('gateways over ADS', () => {
     const cert = new X509Certificate(shop.cert);
     const row = rows.find((r) => r.startsWith('kubernetes://shop-tls '))!.split(/\s{2,}/);
     expect(row).toEqual([
-      'kubernetes://shop-tls', 'Cert Chain', 'SDS from meshd', 'true', cert.serialNumber.toLowerCase(),
-      new Date(cert.validTo).toISOString().replace('.000Z', 'Z'), new Date(cert.validFrom).toISOString().replace('.000Z', 'Z'),
+      'kubernetes://shop-tls',
+      'Cert Chain',
+      'SDS from meshd',
+      'true',
+      cert.serialNumber.toLowerCase(),
+      new Date(cert.validTo).toISOString().replace('.000Z', 'Z'),
+      new Date(cert.validFrom).toISOString().replace('.000Z', 'Z'),
     ]);
 
     const dump = await (await fetch(`${httpUrl}/debug/config_dump?proxyID=ingress-1.istio-system`)).text();

@@ -10,7 +10,10 @@ import { analyzeMesh } from '../../src/analysis/index.js';
 import { loadGoldenMesh, meshFromYaml } from '../support/goldenMesh.js';
 import { opensslServingCertificate } from '../support/ca.js';
 
-const resolve: ResolveBackend = (ref) => ({ ok: true, destination: { host: `${ref.name}.${ref.namespace ?? 'shop'}.svc.cluster.local`, port: { number: ref.port ?? 80 } } });
+const resolve: ResolveBackend = (ref) => ({
+  ok: true,
+  destination: { host: `${ref.name}.${ref.namespace ?? 'shop'}.svc.cluster.local`, port: { number: ref.port ?? 80 } },
+});
 
 const base = `apiVersion: v1
 kind: Namespace
@@ -56,11 +59,21 @@ ${spec}
 `;
 }
 
-const statusOf = (statuses: readonly DesiredStatus[], kind: string, name: string) => statuses.find((s) => s.kind === kind && s.name === name)?.status as Record<string, any>;
+const statusOf = (statuses: readonly DesiredStatus[], kind: string, name: string) =>
+  statuses.find((s) => s.kind === kind && s.name === name)?.status as Record<string, any>;
 const parentConditions = (statuses: readonly DesiredStatus[], name = 'web') =>
-  Object.fromEntries((statusOf(statuses, 'HTTPRoute', name).parents[0].conditions as { type: string; status: string; reason: string }[]).map((c) => [c.type, `${c.status}/${c.reason}`]));
+  Object.fromEntries(
+    (statusOf(statuses, 'HTTPRoute', name).parents[0].conditions as { type: string; status: string; reason: string }[]).map((c) => [
+      c.type,
+      `${c.status}/${c.reason}`,
+    ]),
+  );
 const listenerConditions = (statuses: readonly DesiredStatus[], listener: string) =>
-  Object.fromEntries((statusOf(statuses, 'KubernetesGateway', 'edge').listeners as any[]).find((l) => l.name === listener).conditions.map((c: any) => [c.type, `${c.status}/${c.reason}`]));
+  Object.fromEntries(
+    (statusOf(statuses, 'KubernetesGateway', 'edge').listeners as any[])
+      .find((l) => l.name === listener)
+      .conditions.map((c: any) => [c.type, `${c.status}/${c.reason}`]),
+  );
 
 const mesh = (...docs: string[]) => meshFromYaml([base, ...docs].join('---\n'));
 
@@ -80,14 +93,26 @@ describe('hostname intersection', () => {
 
 describe('route rules', () => {
   it('converts path, header, query and method matches, one VirtualService route per match', () => {
-    const { routes } = convertHttpRule({
-      matches: [
-        { path: { type: 'Exact', value: '/a' }, method: 'POST' },
-        { path: { type: 'PathPrefix', value: '/b/' }, headers: [{ name: 'X-A', value: 'x' }, { type: 'RegularExpression', name: 'X-B', value: 'v[0-9]' }] },
-        { path: { type: 'RegularExpression', value: '/c/.*' }, queryParams: [{ name: 'Q', value: '1' }] },
-      ],
-      backendRefs: [{ name: 'web', port: 80 }],
-    }, 0, 'shop', 'web', resolve);
+    const { routes } = convertHttpRule(
+      {
+        matches: [
+          { path: { type: 'Exact', value: '/a' }, method: 'POST' },
+          {
+            path: { type: 'PathPrefix', value: '/b/' },
+            headers: [
+              { name: 'X-A', value: 'x' },
+              { type: 'RegularExpression', name: 'X-B', value: 'v[0-9]' },
+            ],
+          },
+          { path: { type: 'RegularExpression', value: '/c/.*' }, queryParams: [{ name: 'Q', value: '1' }] },
+        ],
+        backendRefs: [{ name: 'web', port: 80 }],
+      },
+      0,
+      'shop',
+      'web',
+      resolve,
+    );
     expect(routes.map((r) => r.route.match)).toEqual([
       [{ uri: { exact: '/a' }, method: { exact: 'POST' } }],
       [{ uri: { prefix: '/b' }, headers: { 'x-a': { exact: 'x' }, 'x-b': { regex: 'v[0-9]' } } }],
@@ -98,16 +123,29 @@ describe('route rules', () => {
   });
 
   it('converts header modifiers, rewrite, mirror, redirect and timeouts', () => {
-    const { routes, problems } = convertHttpRule({
-      filters: [
-        { type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-Set', value: '1' }], add: [{ name: 'X-Add', value: '2' }], remove: ['X-Gone'] } },
-        { type: 'ResponseHeaderModifier', responseHeaderModifier: { remove: ['Server'] } },
-        { type: 'URLRewrite', urlRewrite: { hostname: 'internal', path: { type: 'ReplaceFullPath', replaceFullPath: '/new' } } },
-        { type: 'RequestMirror', requestMirror: { backendRef: { name: 'shadow', port: 80 }, fraction: { numerator: 1, denominator: 4 } } },
-      ],
-      backendRefs: [{ name: 'web', port: 80, weight: 3 }, { name: 'web-v2', port: 80, weight: 1 }, { name: 'off', port: 80, weight: 0 }],
-      timeouts: { request: '1m30s', backendRequest: '500ms' },
-    }, 2, 'shop', 'web', resolve);
+    const { routes, problems } = convertHttpRule(
+      {
+        filters: [
+          {
+            type: 'RequestHeaderModifier',
+            requestHeaderModifier: { set: [{ name: 'X-Set', value: '1' }], add: [{ name: 'X-Add', value: '2' }], remove: ['X-Gone'] },
+          },
+          { type: 'ResponseHeaderModifier', responseHeaderModifier: { remove: ['Server'] } },
+          { type: 'URLRewrite', urlRewrite: { hostname: 'internal', path: { type: 'ReplaceFullPath', replaceFullPath: '/new' } } },
+          { type: 'RequestMirror', requestMirror: { backendRef: { name: 'shadow', port: 80 }, fraction: { numerator: 1, denominator: 4 } } },
+        ],
+        backendRefs: [
+          { name: 'web', port: 80, weight: 3 },
+          { name: 'web-v2', port: 80, weight: 1 },
+          { name: 'off', port: 80, weight: 0 },
+        ],
+        timeouts: { request: '1m30s', backendRequest: '500ms' },
+      },
+      2,
+      'shop',
+      'web',
+      resolve,
+    );
     expect(problems).toEqual([]);
     expect(routes[0]!.route).toEqual({
       name: 'shop.web.2',
@@ -120,7 +158,13 @@ describe('route rules', () => {
       ],
       timeout: '90s',
     });
-    const redirect = convertHttpRule({ filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', port: 8443, path: { type: 'ReplaceFullPath', replaceFullPath: '/x' } } }] }, 0, 'shop', 'r', resolve);
+    const redirect = convertHttpRule(
+      { filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', port: 8443, path: { type: 'ReplaceFullPath', replaceFullPath: '/x' } } }] },
+      0,
+      'shop',
+      'r',
+      resolve,
+    );
     expect(redirect.routes[0]!.route).toEqual({ name: 'shop.r.0', redirect: { scheme: 'https', port: 8443, uri: '/x', redirectCode: 302 } });
     expect(gatewayDuration('1h2m3s4ms')).toBe('3723.004s');
   });
@@ -133,10 +177,20 @@ describe('route rules', () => {
   });
 
   it('converts GRPCRoute method matches to gRPC paths', () => {
-    const { routes } = convertGrpcRule({
-      matches: [{ method: { service: 'shop.Cart', method: 'Add' } }, { method: { service: 'shop.Cart' } }, { method: { type: 'RegularExpression', service: 'shop\\..*' } }],
-      backendRefs: [{ name: 'cart', port: 9090 }],
-    }, 0, 'shop', 'cart', resolve);
+    const { routes } = convertGrpcRule(
+      {
+        matches: [
+          { method: { service: 'shop.Cart', method: 'Add' } },
+          { method: { service: 'shop.Cart' } },
+          { method: { type: 'RegularExpression', service: 'shop\\..*' } },
+        ],
+        backendRefs: [{ name: 'cart', port: 9090 }],
+      },
+      0,
+      'shop',
+      'cart',
+      resolve,
+    );
     expect(routes.map((r) => r.route.match?.[0]?.uri)).toEqual([{ exact: '/shop.Cart/Add' }, { prefix: '/shop.Cart/' }, { regex: '/shop\\..*/[^/]+' }]);
   });
 });
@@ -160,11 +214,17 @@ spec:
   const https = `  - {name: https, port: 443, protocol: HTTPS, hostname: shop.example.com, tls: {certificateRefs: [{name: shop-cert, namespace: shop}]}}`;
   const sdsName = 'kubernetes-gateway://shop/shop-cert';
   const generated = (m: ReturnType<typeof mesh>, typeUrl: string, names: string[] = []) =>
-    (new GatewayGenerator(() => m.context).generate(m.routers[0]!, { typeUrl, wildcard: names.length === 0, names: new Set(names) }) ?? []).map((r) => ({ name: r.name, body: decodeAnyToJson(r.any) as any }));
+    (new GatewayGenerator(() => m.context).generate(m.routers[0]!, { typeUrl, wildcard: names.length === 0, names: new Set(names) }) ?? []).map((r) => ({
+      name: r.name,
+      body: decodeAnyToJson(r.any) as any,
+    }));
 
-  it('serves a Secret of another namespace only when a ReferenceGrant there allows the Gateway, under istiod\'s kubernetes-gateway:// name', () => {
+  it("serves a Secret of another namespace only when a ReferenceGrant there allows the Gateway, under istiod's kubernetes-gateway:// name", () => {
     const granted = mesh(gateway(https), secret('shop-cert'), secret('other-cert'), grant({ kind: 'Gateway', namespace: 'ingress' }, 'shop-cert'));
-    expect(listenerConditions(granted.context.gatewayApi.statuses, 'https')).toMatchObject({ ResolvedRefs: 'True/ResolvedRefs', Programmed: 'True/Programmed' });
+    expect(listenerConditions(granted.context.gatewayApi.statuses, 'https')).toMatchObject({
+      ResolvedRefs: 'True/ResolvedRefs',
+      Programmed: 'True/Programmed',
+    });
     expect(granted.context.gatewayApi.gateways.map((g) => g.spec.servers![0]!.tls)).toEqual([{ mode: 'SIMPLE', credentialName: sdsName }]);
     const lds = JSON.stringify(generated(granted, TypeUrl.Listener));
     expect(lds).toContain(`"name":"${sdsName}"`);
@@ -176,7 +236,12 @@ spec:
   });
 
   it('refuses it (RefNotPermitted, no listener, no secret) without a grant, with a grant for another Secret or another kind', () => {
-    for (const grants of [[], [grant({ kind: 'Gateway', namespace: 'ingress' }, 'other-cert')], [grant({ kind: 'HTTPRoute', namespace: 'ingress' })], [grant({ kind: 'Gateway', namespace: 'other' })]]) {
+    for (const grants of [
+      [],
+      [grant({ kind: 'Gateway', namespace: 'ingress' }, 'other-cert')],
+      [grant({ kind: 'HTTPRoute', namespace: 'ingress' })],
+      [grant({ kind: 'Gateway', namespace: 'other' })],
+    ]) {
       const m = mesh(gateway(https), secret('shop-cert'), ...grants);
       expect(listenerConditions(m.context.gatewayApi.statuses, 'https')).toMatchObject({ ResolvedRefs: 'False/RefNotPermitted', Programmed: 'False/Invalid' });
       expect(m.context.gatewayApi.gateways).toEqual([]);
@@ -185,7 +250,7 @@ spec:
     }
   });
 
-  it('keeps an Istio Gateway\'s credentialName to its own namespace, whatever the ReferenceGrants', () => {
+  it("keeps an Istio Gateway's credentialName to its own namespace, whatever the ReferenceGrants", () => {
     const istioGateway = `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: sneaky, namespace: ingress}
@@ -207,14 +272,25 @@ describe('Gateway API translation and status', () => {
   const http = `  - {name: http, port: 80, protocol: HTTP, hostname: "*.example.com"}`;
 
   it('refuses a backend in another namespace without a ReferenceGrant (RefNotPermitted, no route to it) and allows it with one', () => {
-    const crossNamespace = route('shop', `  parentRefs: [{name: edge, namespace: ingress}]
+    const crossNamespace = route(
+      'shop',
+      `  parentRefs: [{name: edge, namespace: ingress}]
   rules:
-  - backendRefs: [{name: payments, namespace: payments, port: 8080}]`);
+  - backendRefs: [{name: payments, namespace: payments, port: 8080}]`,
+    );
     const allowAll = `  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}`;
     const refused = mesh(gateway(allowAll), crossNamespace);
     expect(parentConditions(refused.context.gatewayApi.statuses)).toEqual({ Accepted: 'True/Accepted', ResolvedRefs: 'False/RefNotPermitted' });
     const rds = (m: typeof refused) =>
-      JSON.stringify((new GatewayGenerator(() => m.context).generate(m.routers[0]!, { typeUrl: TypeUrl.RouteConfiguration, wildcard: false, names: new Set(['http.80']) }) ?? []).map((r) => decodeAnyToJson(r.any)));
+      JSON.stringify(
+        (
+          new GatewayGenerator(() => m.context).generate(m.routers[0]!, {
+            typeUrl: TypeUrl.RouteConfiguration,
+            wildcard: false,
+            names: new Set(['http.80']),
+          }) ?? []
+        ).map((r) => decodeAnyToJson(r.any)),
+      );
     expect(rds(refused)).not.toContain('payments');
     expect(rds(refused)).toContain('"directResponse":{"status":500}');
 
@@ -231,12 +307,16 @@ spec:
   });
 
   it('applies allowedRoutes namespaces Same, All and Selector', () => {
-    const fromShop = route('shop', `  parentRefs: [{name: edge, namespace: ingress}]
-  rules: [{backendRefs: [{name: web, port: 80}]}]`);
+    const fromShop = route(
+      'shop',
+      `  parentRefs: [{name: edge, namespace: ingress}]
+  rules: [{backendRefs: [{name: web, port: 80}]}]`,
+    );
     expect(parentConditions(mesh(gateway(http), fromShop).context.gatewayApi.statuses).Accepted).toBe('False/NotAllowedByListeners');
     const all = `  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}`;
     expect(parentConditions(mesh(gateway(all), fromShop).context.gatewayApi.statuses).Accepted).toBe('True/Accepted');
-    const selector = (team: string) => `  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {team: ${team}}}}}}`;
+    const selector = (team: string) =>
+      `  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {team: ${team}}}}}}`;
     expect(parentConditions(mesh(gateway(selector('shop')), fromShop).context.gatewayApi.statuses).Accepted).toBe('True/Accepted');
     expect(parentConditions(mesh(gateway(selector('other')), fromShop).context.gatewayApi.statuses).Accepted).toBe('False/NotAllowedByListeners');
     const kindsOnly = `  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}, kinds: [{kind: GRPCRoute}]}}`;
@@ -246,21 +326,36 @@ spec:
   it('reports NoMatchingParent, NoMatchingListenerHostname, BackendNotFound and attachedRoutes', () => {
     const statuses = mesh(
       gateway(http),
-      route('ingress', `  parentRefs: [{name: edge, sectionName: https}]
-  rules: [{backendRefs: [{name: web, namespace: ingress, port: 80}]}]`, 'no-section'),
-      route('ingress', `  parentRefs: [{name: edge}]
+      route(
+        'ingress',
+        `  parentRefs: [{name: edge, sectionName: https}]
+  rules: [{backendRefs: [{name: web, namespace: ingress, port: 80}]}]`,
+        'no-section',
+      ),
+      route(
+        'ingress',
+        `  parentRefs: [{name: edge}]
   hostnames: [shop.example.org]
-  rules: [{backendRefs: [{name: web, port: 80}]}]`, 'wrong-host'),
-      route('ingress', `  parentRefs: [{name: edge}]
+  rules: [{backendRefs: [{name: web, port: 80}]}]`,
+        'wrong-host',
+      ),
+      route(
+        'ingress',
+        `  parentRefs: [{name: edge}]
   hostnames: [shop.example.com]
-  rules: [{backendRefs: [{name: missing, port: 80}]}]`, 'missing-backend'),
+  rules: [{backendRefs: [{name: missing, port: 80}]}]`,
+        'missing-backend',
+      ),
     ).context.gatewayApi.statuses;
     expect(parentConditions(statuses, 'no-section').Accepted).toBe('False/NoMatchingParent');
     expect(parentConditions(statuses, 'wrong-host').Accepted).toBe('False/NoMatchingListenerHostname');
     expect(parentConditions(statuses, 'missing-backend')).toEqual({ Accepted: 'True/Accepted', ResolvedRefs: 'False/BackendNotFound' });
     const gw = statusOf(statuses, 'KubernetesGateway', 'edge');
     expect(gw.listeners[0].attachedRoutes).toBe(1);
-    expect(statusOf(statuses, 'HTTPRoute', 'missing-backend').parents[0]).toMatchObject({ controllerName: 'istio.io/gateway-controller', parentRef: { name: 'edge' } });
+    expect(statusOf(statuses, 'HTTPRoute', 'missing-backend').parents[0]).toMatchObject({
+      controllerName: 'istio.io/gateway-controller',
+      parentRef: { name: 'edge' },
+    });
     expect(statusOf(statuses, 'HTTPRoute', 'missing-backend').parents[0].conditions[0].observedGeneration).toBe(2);
   });
 
@@ -319,14 +414,19 @@ spec: {gatewayClassName: other, listeners: [{name: http, port: 80, protocol: HTT
   });
 
   const rdsOf = (m: ReturnType<typeof mesh>, name: string) =>
-    (new GatewayGenerator(() => m.context).generate(m.routers[0]!, { typeUrl: TypeUrl.RouteConfiguration, wildcard: false, names: new Set([name]) }) ?? []).map((r) => decodeAnyToJson(r.any) as any);
+    (new GatewayGenerator(() => m.context).generate(m.routers[0]!, { typeUrl: TypeUrl.RouteConfiguration, wildcard: false, names: new Set([name]) }) ?? []).map(
+      (r) => decodeAnyToJson(r.any) as any,
+    );
 
   it('redirects with ReplacePrefixMatch as istiod does: Envoy prefixRewrite swaps the matched prefix', () => {
-    const redirect = route('ingress', `  parentRefs: [{name: edge}]
+    const redirect = route(
+      'ingress',
+      `  parentRefs: [{name: edge}]
   hostnames: [shop.example.com]
   rules:
   - matches: [{path: {type: PathPrefix, value: /old}}]
-    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 308}}]`);
+    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 308}}]`,
+    );
     const m = mesh(gateway(http), redirect);
     expect(parentConditions(m.context.gatewayApi.statuses)).toEqual({ Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs' });
     const routes = rdsOf(m, 'http.80')[0].virtualHosts.find((v: any) => v.domains.includes('shop.example.com')).routes;
@@ -355,9 +455,12 @@ spec:
   });
 
   it('counts a route once in attachedRoutes, and its rules once, when two parentRefs select the same listener', () => {
-    const twice = route('ingress', `  parentRefs: [{name: edge}, {name: edge, sectionName: http}]
+    const twice = route(
+      'ingress',
+      `  parentRefs: [{name: edge}, {name: edge, sectionName: http}]
   hostnames: [shop.example.com]
-  rules: [{backendRefs: [{name: web, namespace: ingress, port: 80}]}]`);
+  rules: [{backendRefs: [{name: web, namespace: ingress, port: 80}]}]`,
+    );
     const web = `apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: ingress}

@@ -100,7 +100,12 @@ spec:
 `;
 
 const router = proxyForPod(
-  { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'edge-istio-1', namespace: 'ingress', labels: { 'gateway.networking.k8s.io/gateway-name': 'edge' } }, status: { podIP: '10.1.0.7' } },
+  {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'edge-istio-1', namespace: 'ingress', labels: { 'gateway.networking.k8s.io/gateway-name': 'edge' } },
+    status: { podIP: '10.1.0.7' },
+  },
   'router',
 );
 
@@ -117,7 +122,12 @@ async function envoyConfig(config: string) {
     (run.pipeline.generator.generate(router, { typeUrl, wildcard: !names, names: new Set(names ?? []) }, request) ?? []).map((r) => decodeAnyToJson(r.any));
   const listeners = generate(TypeUrl.Listener);
   const routeNames = [...new Set([...JSON.stringify(listeners).matchAll(/"routeConfigName":"([^"]+)"/g)].map((m) => m[1]!))];
-  return { listeners, routes: generate(TypeUrl.RouteConfiguration, routeNames), clusters: generate(TypeUrl.Cluster), rejections: run.pipeline.model.currentRejections() };
+  return {
+    listeners,
+    routes: generate(TypeUrl.RouteConfiguration, routeNames),
+    clusters: generate(TypeUrl.Cluster),
+    rejections: run.pipeline.model.currentRejections(),
+  };
 }
 
 describe('Gateway API translation', () => {

@@ -34,9 +34,14 @@ kind: Service
 metadata: {name: ingress, namespace: istio-system}
 spec: {clusterIP: 10.96.0.20, selector: {istio: ingress}, ports: [{name: http2, port: 80, targetPort: 8080}]}
 ---
-${gateway('gw', 'istio-system', '{istio: ingress}', `
+${gateway(
+  'gw',
+  'istio-system',
+  '{istio: ingress}',
+  `
   - {port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}
-  - {port: {number: 9000, name: http-admin, protocol: HTTP}, hosts: ['*']}`)}`);
+  - {port: {number: 9000, name: http-admin, protocol: HTTP}, hosts: ['*']}`,
+)}`);
     const merged = mergeGateways(context, router('ingress-1', 'istio-system', { istio: 'ingress' }));
     expect(merged.listeners.map((l) => [l.name, l.servers.map((s) => s.routeName)])).toEqual([
       ['0.0.0.0_8080', ['http.8080']],
@@ -48,7 +53,12 @@ ${gateway('gw', 'istio-system', '{istio: ingress}', `
     const { context } = meshFromYaml(
       gateway('a', 'istio-system', '{istio: ingress}', `\n  - {port: {number: 80, name: http, protocol: HTTP}, hosts: [a.example.com]}`) +
         gateway('b', 'apps', '{istio: ingress}', `\n  - {port: {number: 80, name: http, protocol: HTTP}, hosts: [b.example.com]}`) +
-        gateway('c', 'apps', '{istio: ingress}', `\n  - {port: {number: 80, name: https, protocol: HTTPS}, hosts: [c.example.com], tls: {mode: SIMPLE, credentialName: c}}`),
+        gateway(
+          'c',
+          'apps',
+          '{istio: ingress}',
+          `\n  - {port: {number: 80, name: https, protocol: HTTPS}, hosts: [c.example.com], tls: {mode: SIMPLE, credentialName: c}}`,
+        ),
     );
     const merged = mergeGateways(context, router('ingress-1', 'istio-system', { istio: 'ingress' }));
     expect(merged.listeners.map((l) => [l.name, l.servers.map((s) => s.gatewayKey)])).toEqual([['0.0.0.0_80', ['apps/b', 'istio-system/a']]]);
@@ -81,23 +91,49 @@ describe('gateway routes', () => {
 
   it('gives an httpsRedirect server its hosts requiring TLS, and a port without virtual hosts the 404 blackhole host', () => {
     const { context } = meshFromYaml(
-      gateway('gw', 'istio-system', '{istio: ingress}', `
+      gateway(
+        'gw',
+        'istio-system',
+        '{istio: ingress}',
+        `
   - {port: {number: 80, name: http, protocol: HTTP}, hosts: [shop.example.com, ./www.example.com], tls: {httpsRedirect: true}}
-  - {port: {number: 81, name: http-nothing, protocol: HTTP}, hosts: [none.example.com]}`),
+  - {port: {number: 81, name: http-nothing, protocol: HTTP}, hosts: [none.example.com]}`,
+      ),
     );
     const generator = new GatewayGenerator(() => context);
     const { routes } = generator.describe(context, router('ingress-1', 'istio-system', { istio: 'ingress' }));
-    expect(routes.map((r) => [r.name, (r.virtualHosts as { name: string; domains: string[]; requireTls?: string; routes?: unknown[] }[]).map((v) => [v.name, v.domains, v.requireTls ?? null, v.routes ?? []])])).toEqual([
-      ['http.80', [['shop.example.com:80', ['shop.example.com'], 'ALL', []], ['www.example.com:80', ['www.example.com'], 'ALL', []]]],
+    expect(
+      routes.map((r) => [
+        r.name,
+        (r.virtualHosts as { name: string; domains: string[]; requireTls?: string; routes?: unknown[] }[]).map((v) => [
+          v.name,
+          v.domains,
+          v.requireTls ?? null,
+          v.routes ?? [],
+        ]),
+      ]),
+    ).toEqual([
+      [
+        'http.80',
+        [
+          ['shop.example.com:80', ['shop.example.com'], 'ALL', []],
+          ['www.example.com:80', ['www.example.com'], 'ALL', []],
+        ],
+      ],
       ['http.81', [['blackhole:81', ['*'], null, []]]],
     ]);
   });
 
   it('logs a server whose credential is missing once, and builds its other servers', () => {
     const { context } = meshFromYaml(
-      gateway('gw', 'istio-system', '{istio: ingress}', `
+      gateway(
+        'gw',
+        'istio-system',
+        '{istio: ingress}',
+        `
   - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: gone}}
-  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}`),
+  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}`,
+      ),
     );
     const { logger, lines } = captureLogger('warn');
     const generator = new GatewayGenerator(() => context, logger);
@@ -113,18 +149,35 @@ describe('gateway routes', () => {
 
 describe('gateway change impact', () => {
   const { context } = meshFromYaml(
-    gateway('gw', 'istio-system', '{istio: ingress}', `
-  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: MUTUAL, credentialName: shop-tls}}`),
+    gateway(
+      'gw',
+      'istio-system',
+      '{istio: ingress}',
+      `
+  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: MUTUAL, credentialName: shop-tls}}`,
+    ),
   );
   const ingress = router('ingress-1', 'istio-system', { istio: 'ingress' });
   const other = router('egress-1', 'istio-system', { istio: 'egress' });
   const elsewhere = router('ingress-9', 'apps', { istio: 'ingress' });
   const secret = (name: string, namespace: string): ModelChange => ({
-    kind: 'Secret', namespace, name, current: { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace } },
+    kind: 'Secret',
+    namespace,
+    name,
+    current: { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace } },
   });
 
   it('a Gateway reaches routers only, for listeners, routes and secrets', () => {
-    const impact = changeImpact({ kind: 'Gateway', namespace: 'istio-system', name: 'gw', current: { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'istio-system' }, spec: {} } }, context, context);
+    const impact = changeImpact(
+      {
+        kind: 'Gateway',
+        namespace: 'istio-system',
+        name: 'gw',
+        current: { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'istio-system' }, spec: {} },
+      },
+      context,
+      context,
+    );
     expect(short(impact.types)).toEqual(['Listener', 'RouteConfiguration', 'Secret']);
     expect([impact.affects!(ingress), impact.affects!(sidecar)]).toEqual([true, false]);
   });
@@ -133,8 +186,13 @@ describe('gateway change impact', () => {
     // Unchanged validity (here: missing before and after) changes the secret only; one that becomes valid changes the chains too.
     const pair = opensslServingCertificate('a.example.com');
     const b64 = (text: string) => Buffer.from(text).toString('base64');
-    const { context: withSecret } = meshFromYaml(`${gateway('gw', 'istio-system', '{istio: ingress}', `
-  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: MUTUAL, credentialName: shop-tls}}`)}---
+    const { context: withSecret } = meshFromYaml(`${gateway(
+      'gw',
+      'istio-system',
+      '{istio: ingress}',
+      `
+  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: MUTUAL, credentialName: shop-tls}}`,
+    )}---
 apiVersion: v1
 kind: Secret
 metadata: {name: shop-tls, namespace: istio-system}
@@ -157,8 +215,13 @@ data: {tls.crt: ${b64(pair.cert)}, tls.key: ${b64(pair.key)}, ca.crt: ${b64(pair
 describe('requests a gateway makes', () => {
   it('for names it has no Secret or route configuration of do not grow the push context cache', () => {
     const { context } = meshFromYaml(
-      gateway('gw', 'istio-system', '{istio: ingress}', `
-  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: gone}}`),
+      gateway(
+        'gw',
+        'istio-system',
+        '{istio: ingress}',
+        `
+  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: gone}}`,
+      ),
     );
     const generator = new GatewayGenerator(() => context);
     const proxy = router('ingress-1', 'istio-system', { istio: 'ingress' });

@@ -4,13 +4,16 @@ import { describe, expect, it } from 'vitest';
 import { LatestOnlyRunner } from '../../src/push/latestOnlyRunner.js';
 
 describe('LatestOnlyRunner', () => {
-  it('never runs in the caller\'s turn, runs one value at a time and skips values a newer one replaced', async () => {
+  it("never runs in the caller's turn, runs one value at a time and skips values a newer one replaced", async () => {
     const ran: number[] = [];
     let release = (): void => undefined;
-    const runner = new LatestOnlyRunner<number>(async (n) => {
-      ran.push(n);
-      if (n === 1) await new Promise<void>((resolve) => (release = resolve));
-    }, () => undefined);
+    const runner = new LatestOnlyRunner<number>(
+      async (n) => {
+        ran.push(n);
+        if (n === 1) await new Promise<void>((resolve) => (release = resolve));
+      },
+      () => undefined,
+    );
     const first = runner.submit(1);
     expect(ran).toEqual([]);
     await new Promise((resolve) => setImmediate(resolve));
@@ -27,10 +30,13 @@ describe('LatestOnlyRunner', () => {
   it('reports a failing run and goes on with the next value', async () => {
     const errors: unknown[] = [];
     const ran: string[] = [];
-    const runner = new LatestOnlyRunner<string>((v) => {
-      if (v === 'bad') throw new Error('broken');
-      ran.push(v);
-    }, (e) => errors.push(e));
+    const runner = new LatestOnlyRunner<string>(
+      (v) => {
+        if (v === 'bad') throw new Error('broken');
+        ran.push(v);
+      },
+      (e) => errors.push(e),
+    );
     await runner.submit('bad');
     await runner.submit('good');
     expect(ran).toEqual(['good']);
@@ -39,7 +45,10 @@ describe('LatestOnlyRunner', () => {
 
   it('stop() releases the waiters of a value not yet run and runs nothing more', async () => {
     const ran: number[] = [];
-    const runner = new LatestOnlyRunner<number>((n) => void ran.push(n), () => undefined);
+    const runner = new LatestOnlyRunner<number>(
+      (n) => void ran.push(n),
+      () => undefined,
+    );
     const waiting = runner.submit(1);
     runner.stop();
     await waiting;

@@ -14,7 +14,10 @@ kind: ConfigMap
 metadata: {name: istio, namespace: ${namespace}}
 data:
   mesh: |-
-${body.split('\n').map((line) => `    ${line}`).join('\n')}
+${body
+  .split('\n')
+  .map((line) => `    ${line}`)
+  .join('\n')}
 `;
 const registryOnly = meshConfig('outboundTrafficPolicy:\n  mode: REGISTRY_ONLY');
 const mesh = `apiVersion: v1
@@ -29,7 +32,8 @@ spec: {outboundTrafficPolicy: {mode: ALLOW_ANY}}
 `;
 const shopClient = proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'client-1', namespace: 'shop', labels: { app: 'client' } } });
 const pinnedClient = proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pinned-1', namespace: 'pinned', labels: { app: 'pinned' } } });
-const typeNames = (types: ReadonlySet<string> | 'all' | undefined) => (types === 'all' || !types ? types : [...types].map((t) => t.slice(t.lastIndexOf('.') + 1)).sort());
+const typeNames = (types: ReadonlySet<string> | 'all' | undefined) =>
+  types === 'all' || !types ? types : [...types].map((t) => t.slice(t.lastIndexOf('.') + 1)).sort();
 
 function configMapChange(namespace: string, name = 'istio'): ModelChange {
   return { kind: 'ConfigMap', namespace, name, current: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace } } };
@@ -88,7 +92,9 @@ describe('mesh config through the pipeline', () => {
 
     await replaceMeshConfig(meshConfig('outboundTrafficPolicy:\n  mode: DENY_ALL'));
     await waitFor(() => lines.some((l) => String(l.msg).includes('rejected invalid ConfigMap istio-system/istio')), 'the rejection');
-    expect(lines.find((l) => String(l.msg).includes('rejected invalid ConfigMap'))!.reason).toContain('outboundTrafficPolicy.mode: "DENY_ALL" is not one of REGISTRY_ONLY, ALLOW_ANY');
+    expect(lines.find((l) => String(l.msg).includes('rejected invalid ConfigMap'))!.reason).toContain(
+      'outboundTrafficPolicy.mode: "DENY_ALL" is not one of REGISTRY_ONLY, ALLOW_ANY',
+    );
     expect(pushes).toHaveLength(1);
     expect(catchAll()).toBe('BlackHoleCluster');
   });

@@ -68,7 +68,7 @@ describe('MeshPipeline', () => {
     expect(addresses).toEqual(['10.1.0.1', '10.1.0.2']);
   });
 
-  it('rebuilds only the changed service\'s load assignments on an endpoint change, keeping every other one', async () => {
+  it("rebuilds only the changed service's load assignments on an endpoint change, keeping every other one", async () => {
     const { pipeline, pushes, write } = await startPipeline({
       'reviews.yaml': `${service('reviews', 'shop', 9080)}---\n${slice('reviews', 'shop', ['10.1.0.1'])}`,
       'ratings.yaml': `${service('ratings', 'shop', 9081)}---\n${slice('ratings', 'shop', ['10.2.0.1'])}`,

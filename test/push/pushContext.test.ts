@@ -90,7 +90,10 @@ endpoints:
 - {addresses: [10.1.0.3], conditions: {ready: false}}
 `);
     const eps = context.endpoints('reviews.shop.svc.cluster.local', 9080);
-    expect(eps.map((e) => [e.address, e.port, e.health])).toEqual([['10.1.0.1', 8080, 'HEALTHY'], ['10.1.0.2', 8080, 'DRAINING']]);
+    expect(eps.map((e) => [e.address, e.port, e.health])).toEqual([
+      ['10.1.0.1', 8080, 'HEALTHY'],
+      ['10.1.0.2', 8080, 'DRAINING'],
+    ]);
     expect(eps[0]!.labels.version).toBe('v1');
     expect(eps[0]!.locality).toEqual({ region: 'us-east', zone: 'us-east-1a', subZone: 'rack1' });
   });
@@ -115,7 +118,12 @@ metadata: {name: ratings, namespace: shop}
 spec: {hosts: [ratings], http: [{route: [{destination: {host: ratings, subset: v2}}]}]}
 `);
     expect(analyzeMissingSubsets(context)).toEqual([
-      expect.objectContaining({ code: 'IST0101', level: 'Error', resource: 'VirtualService shop/ratings', message: 'Referenced host+subset in destinationrule not found: "ratings+v2"' }),
+      expect.objectContaining({
+        code: 'IST0101',
+        level: 'Error',
+        resource: 'VirtualService shop/ratings',
+        message: 'Referenced host+subset in destinationrule not found: "ratings+v2"',
+      }),
       expect.objectContaining({ code: 'IST0101', resource: 'VirtualService shop/reviews', destinationRule: 'shop/reviews', subset: 'v3' }),
     ]);
   });

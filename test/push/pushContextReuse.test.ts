@@ -10,23 +10,44 @@ import { PushContext, defaultPushContextOptions } from '../../src/push/pushConte
 import { serviceIndexStats } from '../../src/push/services.js';
 
 const service = (name: string): KubeObject => ({
-  apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop' },
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name, namespace: 'shop' },
   spec: { clusterIP: `10.96.0.${name.length}`, selector: { app: name }, ports: [{ name: 'http', port: 9080 }] },
 });
 const pod = (name: string, app: string, ip: string, version = 'v1'): KubeObject => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop', labels: { app, version } },
-  spec: { serviceAccountName: app }, status: { podIP: ip },
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'shop', labels: { app, version } },
+  spec: { serviceAccountName: app },
+  status: { podIP: ip },
 });
 /** reviews' slice names its pods by targetRef; ratings' only by address. */
 const slice = (app: string, ips: string[], byTargetRef: boolean, ready = true): KubeObject => ({
-  apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+  apiVersion: 'discovery.k8s.io/v1',
+  kind: 'EndpointSlice',
   metadata: { name: `${app}-1`, namespace: 'shop', labels: { 'kubernetes.io/service-name': app } },
-  addressType: 'IPv4', ports: [{ name: 'http', port: 9080 }],
-  endpoints: ips.map((ip, i) => ({ addresses: [ip], conditions: { ready }, ...(byTargetRef ? { targetRef: { kind: 'Pod', name: `${app}-${i}`, namespace: 'shop' } } : {}) })),
+  addressType: 'IPv4',
+  ports: [{ name: 'http', port: 9080 }],
+  endpoints: ips.map((ip, i) => ({
+    addresses: [ip],
+    conditions: { ready },
+    ...(byTargetRef ? { targetRef: { kind: 'Pod', name: `${app}-${i}`, namespace: 'shop' } } : {}),
+  })),
 });
 const config: KubeObject[] = [
-  { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'reviews', namespace: 'shop' }, spec: { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }] }] } },
-  { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'reviews', namespace: 'shop' }, spec: { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }] } },
+  {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: { name: 'reviews', namespace: 'shop' },
+    spec: { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }] }] },
+  },
+  {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'DestinationRule',
+    metadata: { name: 'reviews', namespace: 'shop' },
+    spec: { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }] },
+  },
 ];
 const reviews = 'reviews.shop.svc.cluster.local';
 const ratings = 'ratings.shop.svc.cluster.local';
@@ -34,12 +55,20 @@ const details = 'details.shop.svc.cluster.local';
 
 function mesh() {
   const model = new MeshModel({ logger: pino({ level: 'silent' }) });
-  model.apply([
-    service('reviews'), service('ratings'), service('details'),
-    pod('reviews-0', 'reviews', '10.1.0.1'), pod('ratings-0', 'ratings', '10.1.0.2'), pod('details-0', 'details', '10.1.0.3'),
-    slice('reviews', ['10.1.0.1'], true), slice('ratings', ['10.1.0.2'], false), slice('details', ['10.1.0.3'], true),
-    ...config,
-  ].map((object) => ({ type: 'upsert' as const, object })));
+  model.apply(
+    [
+      service('reviews'),
+      service('ratings'),
+      service('details'),
+      pod('reviews-0', 'reviews', '10.1.0.1'),
+      pod('ratings-0', 'ratings', '10.1.0.2'),
+      pod('details-0', 'details', '10.1.0.3'),
+      slice('reviews', ['10.1.0.1'], true),
+      slice('ratings', ['10.1.0.2'], false),
+      slice('details', ['10.1.0.3'], true),
+      ...config,
+    ].map((object) => ({ type: 'upsert' as const, object })),
+  );
   let context = new PushContext(model.snapshot());
   context.scopeFor({ namespace: 'shop', labels: { app: 'client' } });
   return {
@@ -60,7 +89,10 @@ function mesh() {
 /** What a context serves, in a comparable form. */
 const served = (c: PushContext) => ({
   services: c.services.map((s) => s.hostname),
-  endpoints: [...c.serviceIndex.endpoints].map(([host, byPort]) => [host, [...byPort].map(([port, eps]) => [port, eps.map((e) => `${e.address}:${e.port} ${e.workload} ${JSON.stringify(e.labels)} ${e.serviceAccount}`)])]),
+  endpoints: [...c.serviceIndex.endpoints].map(([host, byPort]) => [
+    host,
+    [...byPort].map(([port, eps]) => [port, eps.map((e) => `${e.address}:${e.port} ${e.workload} ${JSON.stringify(e.labels)} ${e.serviceAccount}`)]),
+  ]),
   podsByIp: [...c.serviceIndex.podsByIp.keys()].sort(),
   route: c.virtualServiceFor(reviews, 'shop')?.name,
   rule: c.destinationRuleFor({ namespace: 'shop' }, reviews)?.name,
@@ -75,7 +107,19 @@ describe('push context reuse', () => {
     expect(next.endpoints(reviews, 9080)).toEqual([]);
     expect(next.serviceIndex.endpoints.get(ratings)).toBe(previous.serviceIndex.endpoints.get(ratings));
     expect(next.serviceIndex.endpoints.get(details)).toBe(previous.serviceIndex.endpoints.get(details));
-    expect([...next.reused].sort()).toEqual(['destinationRuleLookups', 'destinationRules', 'envoyFilters', 'gatewayApi', 'gateways', 'meshConfig', 'scopes', 'services', 'sidecars', 'telemetries', 'virtualServices']);
+    expect([...next.reused].sort()).toEqual([
+      'destinationRuleLookups',
+      'destinationRules',
+      'envoyFilters',
+      'gatewayApi',
+      'gateways',
+      'meshConfig',
+      'scopes',
+      'services',
+      'sidecars',
+      'telemetries',
+      'virtualServices',
+    ]);
     expect(next.scopeFor({ namespace: 'shop', labels: { app: 'client' } })).toBe(previous.scopeFor({ namespace: 'shop', labels: { app: 'client' } }));
     expect(served(next)).toEqual(served(fromScratch(m.model)));
   });
@@ -103,7 +147,7 @@ describe('push context reuse', () => {
     expect(served(client.next)).toEqual(served(fromScratch(m.model)));
   });
 
-  it('a pod moving to an IP a slice names by address moves that service\'s endpoint labels too', () => {
+  it("a pod moving to an IP a slice names by address moves that service's endpoint labels too", () => {
     const m = mesh();
     m.next(pod('ratings-0', 'ratings', '10.1.0.7'));
     const moved = m.next(pod('other', 'other', '10.1.0.2', 'v9'));
@@ -129,11 +173,15 @@ describe('push context reuse', () => {
     const m = mesh();
     expect(m.next(service('orders')).next.reused.has('gatewayApi')).toBe(true);
     const gateway: KubeObject = {
-      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'web', namespace: 'shop' },
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'web', namespace: 'shop' },
       spec: { gatewayClassName: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
     };
     const route: KubeObject = {
-      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'web', namespace: 'shop' },
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'web', namespace: 'shop' },
       spec: { parentRefs: [{ name: 'web' }], rules: [{ backendRefs: [{ name: 'payments', port: 9080 }] }] },
     };
     const added = m.next(gateway, route);

@@ -36,15 +36,26 @@ ${spec.replace(/^/gm, '  ')}
 describe('Telemetry scope and merge', () => {
   const { context } = meshFromYaml(
     providers +
-      telemetry('istio-system', 'mesh', 'tracing: [{providers: [{name: zipkin}], randomSamplingPercentage: 1}]\naccessLogging: [{providers: [{name: envoy}]}]') +
+      telemetry(
+        'istio-system',
+        'mesh',
+        'tracing: [{providers: [{name: zipkin}], randomSamplingPercentage: 1}]\naccessLogging: [{providers: [{name: envoy}]}]',
+      ) +
       telemetry('shop', 'shop-wide', 'tracing: [{randomSamplingPercentage: 50}]') +
-      telemetry('shop', 'api-only', 'selector: {matchLabels: {app: api}}\ntracing: [{match: {mode: SERVER}, providers: [{name: otel}]}]\naccessLogging: [{providers: [{name: stderr}], filter: {expression: "response.code >= 400"}}]') +
+      telemetry(
+        'shop',
+        'api-only',
+        'selector: {matchLabels: {app: api}}\ntracing: [{match: {mode: SERVER}, providers: [{name: otel}]}]\naccessLogging: [{providers: [{name: stderr}], filter: {expression: "response.code >= 400"}}]',
+      ) +
       telemetry('shop', 'for-gateway', 'targetRefs: [{kind: Gateway, name: web, group: gateway.networking.k8s.io}]\ntracing: [{disableSpanReporting: true}]'),
   );
 
   it('applies the root namespace, then the namespace, then the selecting Telemetry; targetRefs do not attach to sidecars', () => {
     expect(proxyTelemetry(context, pod('a', 'shop', { app: 'api' })).applied).toEqual(['istio-system/mesh', 'shop/shop-wide', 'shop/api-only']);
-    expect(proxyTelemetry(context, pod('b', 'shop', { app: 'web', 'gateway.networking.k8s.io/gateway-name': 'web' })).applied).toEqual(['istio-system/mesh', 'shop/shop-wide']);
+    expect(proxyTelemetry(context, pod('b', 'shop', { app: 'web', 'gateway.networking.k8s.io/gateway-name': 'web' })).applied).toEqual([
+      'istio-system/mesh',
+      'shop/shop-wide',
+    ]);
     expect(proxyTelemetry(context, pod('c', 'other')).applied).toEqual(['istio-system/mesh']);
   });
 
@@ -57,14 +68,20 @@ describe('Telemetry scope and merge', () => {
 
   it('replaces the access-log providers in scope with the last level naming some, with its filter', () => {
     const { accessLogging } = proxyTelemetry(context, pod('a', 'shop', { app: 'api' }));
-    expect(accessLogging!.CLIENT).toEqual([{ provider: { name: 'stderr', envoyFileAccessLog: { path: '/dev/stderr' } }, disabled: false, filter: 'response.code >= 400' }]);
+    expect(accessLogging!.CLIENT).toEqual([
+      { provider: { name: 'stderr', envoyFileAccessLog: { path: '/dev/stderr' } }, disabled: false, filter: 'response.code >= 400' },
+    ]);
     expect(proxyTelemetry(context, pod('c', 'other')).accessLogging!.SERVER.map((s) => s.provider.name)).toEqual(['envoy']);
   });
 
   it('disables tracing when the named provider is not an extension provider, and logging per mode with disabled', () => {
     const { context: mesh } = meshFromYaml(
       providers +
-        telemetry('istio-system', 'mesh', 'tracing: [{providers: [{name: missing}]}]\naccessLogging: [{providers: [{name: envoy}]}, {match: {mode: CLIENT}, disabled: true}]'),
+        telemetry(
+          'istio-system',
+          'mesh',
+          'tracing: [{providers: [{name: missing}]}]\naccessLogging: [{providers: [{name: envoy}]}, {match: {mode: CLIENT}, disabled: true}]',
+        ),
     );
     const result = proxyTelemetry(mesh, pod('c', 'other'));
     expect([result.tracing!.CLIENT.disabled, result.tracing!.SERVER.disabled]).toEqual([true, true]);
@@ -73,7 +90,9 @@ describe('Telemetry scope and merge', () => {
   });
 
   it('uses the default providers without any Telemetry, and configures nothing without either', () => {
-    const { context: defaults } = meshFromYaml(providers.replace('extensionProviders:', 'defaultProviders: {tracing: [otel], accessLogging: [stderr]}\n    extensionProviders:'));
+    const { context: defaults } = meshFromYaml(
+      providers.replace('extensionProviders:', 'defaultProviders: {tracing: [otel], accessLogging: [stderr]}\n    extensionProviders:'),
+    );
     const result = proxyTelemetry(defaults, pod('c', 'other'));
     expect(result.tracing!.CLIENT.provider!.name).toBe('otel');
     expect(result.accessLogging!.SERVER.map((s) => s.provider.name)).toEqual(['stderr']);
@@ -94,7 +113,10 @@ spec: {clusterIP: 10.96.9.9, ports: [{name: http, port: 9411}]}
     expect(lookupCluster(context, 'istio-system/zipkin.istio-system.svc.cluster.local', 9411)).toEqual(cluster);
     expect(lookupCluster(context, 'tracing/zipkin.istio-system.svc.cluster.local', 9411).ok).toBe(false);
     expect(lookupCluster(context, 'zipkin.istio-system.svc.cluster.local', undefined).ok).toBe(false);
-    expect(lookupCluster(context, 'jaeger.istio-system.svc.cluster.local', 9411)).toEqual({ ok: false, error: 'could not find service jaeger.istio-system.svc.cluster.local in the service registry' });
+    expect(lookupCluster(context, 'jaeger.istio-system.svc.cluster.local', 9411)).toEqual({
+      ok: false,
+      error: 'could not find service jaeger.istio-system.svc.cluster.local in the service registry',
+    });
   });
 });
 

@@ -53,7 +53,9 @@ async function connect(address: string, name: string): Promise<{ nextAcked(): Pr
 
 /** The HTTP connection managers of the outbound listener for port 9080. */
 function outboundHcm(listeners: ReceivedResponse): Record<string, unknown> {
-  const listener = listeners.resources.find((r) => r.name === '0.0.0.0_9080')!.body as { filterChains: { filters: { typedConfig: Record<string, unknown> }[] }[] };
+  const listener = listeners.resources.find((r) => r.name === '0.0.0.0_9080')!.body as {
+    filterChains: { filters: { typedConfig: Record<string, unknown> }[] }[];
+  };
   return listener.filterChains[0]!.filters[0]!.typedConfig;
 }
 
@@ -82,7 +84,12 @@ spec:
     expect(tracing.provider.name).toBe('envoy.tracers.opentelemetry');
     expect(tracing.provider.typedConfig).toMatchObject({
       serviceName: 'ratings.shop',
-      grpcService: { envoyGrpc: { clusterName: 'outbound|4317||jaeger-collector.istio-system.svc.cluster.local', authority: 'jaeger-collector.istio-system.svc.cluster.local' } },
+      grpcService: {
+        envoyGrpc: {
+          clusterName: 'outbound|4317||jaeger-collector.istio-system.svc.cluster.local',
+          authority: 'jaeger-collector.istio-system.svc.cluster.local',
+        },
+      },
     });
     expect(tracing.randomSampling.value).toBe(10);
 
@@ -96,7 +103,13 @@ spec:
   accessLogging: [{providers: [{name: envoy}], filter: {expression: "response.code =="}}]
 `,
     );
-    await waitFor(() => lines.some((l) => String(l.msg).startsWith('rejected invalid Telemetry istio-system/broken: spec.accessLogging[0].filter.expression: must be a valid CEL expression')), 'the rejection');
+    await waitFor(
+      () =>
+        lines.some((l) =>
+          String(l.msg).startsWith('rejected invalid Telemetry istio-system/broken: spec.accessLogging[0].filter.expression: must be a valid CEL expression'),
+        ),
+      'the rejection',
+    );
 
     // 3. A mesh-wide access log: LDS to both; productpage's first push since connecting proves steps 1 and 2 sent it nothing.
     await writeFile(

@@ -27,10 +27,24 @@ describe('mergeMetrics', () => {
       defaultMeshConfig,
     );
     expect(spec!.modes.CLIENT.overrides).toEqual([
-      { name: 'REQUEST_COUNT', disabled: false, tags: [{ name: 'a', remove: false, value: "'1'" }, { name: 'b', remove: false, value: "'2'" }] },
+      {
+        name: 'REQUEST_COUNT',
+        disabled: false,
+        tags: [
+          { name: 'a', remove: false, value: "'1'" },
+          { name: 'b', remove: false, value: "'2'" },
+        ],
+      },
     ]);
     expect(spec!.modes.SERVER.overrides).toEqual([
-      { name: 'REQUEST_COUNT', disabled: true, tags: [{ name: 'a', remove: true, value: '' }, { name: 'b', remove: false, value: "'2'" }] },
+      {
+        name: 'REQUEST_COUNT',
+        disabled: true,
+        tags: [
+          { name: 'a', remove: true, value: '' },
+          { name: 'b', remove: false, value: "'2'" },
+        ],
+      },
     ]);
   });
 
@@ -46,10 +60,7 @@ describe('mergeMetrics', () => {
   });
 
   it('follows the last level naming providers: a provider named only earlier is left out', () => {
-    const specs = mergeMetrics(
-      [{ providers: [{ name: 'stackdriver' }] }, { providers: prometheus, reportingInterval: '10s' }],
-      defaultMeshConfig,
-    );
+    const specs = mergeMetrics([{ providers: [{ name: 'stackdriver' }] }, { providers: prometheus, reportingInterval: '10s' }], defaultMeshConfig);
     expect(specs.map((s) => [s.provider.name, s.reportingInterval])).toEqual([['prometheus', '10s']]);
   });
 });

@@ -13,9 +13,7 @@ describe('delegate match merge', () => {
       [{ name: 'api', uri: { prefix: '/api' }, headers: { 'x-team': { exact: 'a' } }, port: 9080 }],
       [{ name: 'v2', uri: { prefix: '/api/v2' }, headers: { 'x-canary': { exact: 'true' } } }],
     );
-    expect(merged).toEqual([
-      { name: 'api-v2', uri: { prefix: '/api/v2' }, headers: { 'x-team': { exact: 'a' }, 'x-canary': { exact: 'true' } }, port: 9080 },
-    ]);
+    expect(merged).toEqual([{ name: 'api-v2', uri: { prefix: '/api/v2' }, headers: { 'x-team': { exact: 'a' }, 'x-canary': { exact: 'true' } }, port: 9080 }]);
   });
 
   it('conflicts when a delegate match cannot sit inside any root match', () => {
@@ -60,7 +58,13 @@ describe('delegate route merge', () => {
   it('inherits the root entry policies the delegate route leaves unset and joins the names', () => {
     const merged = mergeHttpRoute(root, { name: 'v2', match: [{ uri: { prefix: '/api/v2' } }], timeout: '1s', route: to('v2') });
     expect(merged).toEqual({ name: 'api-v2', match: [{ uri: { prefix: '/api/v2' } }], timeout: '1s', retries: { attempts: 1 }, route: to('v2') });
-    expect(mergeHttpRoute(root, { route: to('v1') })).toEqual({ name: 'api', match: [{ uri: { prefix: '/api' } }], timeout: '5s', retries: { attempts: 1 }, route: to('v1') });
+    expect(mergeHttpRoute(root, { route: to('v1') })).toEqual({
+      name: 'api',
+      match: [{ uri: { prefix: '/api' } }],
+      timeout: '5s',
+      retries: { attempts: 1 },
+      route: to('v1'),
+    });
   });
 
   it('drops a delegate route whose matches conflict with the root entry', () => {
@@ -69,7 +73,8 @@ describe('delegate route merge', () => {
 });
 
 describe('delegates in the push context', () => {
-  const mesh = (delegateNamespace: string, exportTo = '') => meshFromYaml(`apiVersion: v1
+  const mesh = (delegateNamespace: string, exportTo = '') =>
+    meshFromYaml(`apiVersion: v1
 kind: Service
 metadata: {name: reviews, namespace: shop}
 spec: {clusterIP: 10.96.0.1, ports: [{name: http, port: 80}]}
@@ -107,7 +112,9 @@ spec:
 
   it('defaults the delegate namespace to the root namespace', () => {
     const { context } = mesh('shop');
-    expect(context.virtualServiceFor('reviews.shop.svc.cluster.local', 'shop')!.spec.http![0]!.route![0]!.destination.host).toBe('reviews.shop.svc.cluster.local');
+    expect(context.virtualServiceFor('reviews.shop.svc.cluster.local', 'shop')!.spec.http![0]!.route![0]!.destination.host).toBe(
+      'reviews.shop.svc.cluster.local',
+    );
   });
 
   it('drops the delegating entry when the delegate is not exported to the root namespace', () => {
@@ -119,8 +126,15 @@ spec:
   it("re-pushes the root's routes when its delegate changes", () => {
     const { context } = mesh('team');
     const delegateChange = (name: string): ModelChange => ({
-      kind: 'VirtualService', namespace: 'team', name,
-      current: { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace: 'team' }, spec: { http: [{ route: [{ destination: { host: 'reviews' } }] }] } },
+      kind: 'VirtualService',
+      namespace: 'team',
+      name,
+      current: {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        metadata: { name, namespace: 'team' },
+        spec: { http: [{ route: [{ destination: { host: 'reviews' } }] }] },
+      },
     });
     const client = proxyForPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'c', namespace: 'shop' } });
     const impact = changeImpact(delegateChange('api'), context, context);

@@ -22,8 +22,19 @@ describe('security objects through the model', () => {
     expect(model.apply([{ type: 'upsert', object: valid }])).toHaveLength(1);
 
     const changes = model.apply([
-      { type: 'upsert', object: ap({ selector: { matchLabels: { app: 'cart' } }, action: 'PERMIT', rules: [{ from: [{ source: { ipBlocks: ['1.2.3.4/40'] } }] }] }) },
-      { type: 'upsert', object: { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'shop' }, spec: { mtls: { mode: 'STRICT' } } } },
+      {
+        type: 'upsert',
+        object: ap({ selector: { matchLabels: { app: 'cart' } }, action: 'PERMIT', rules: [{ from: [{ source: { ipBlocks: ['1.2.3.4/40'] } }] }] }),
+      },
+      {
+        type: 'upsert',
+        object: {
+          apiVersion: 'security.istio.io/v1',
+          kind: 'PeerAuthentication',
+          metadata: { name: 'default', namespace: 'shop' },
+          spec: { mtls: { mode: 'STRICT' } },
+        },
+      },
     ]);
     expect(changes.map((c) => c.kind)).toEqual(['PeerAuthentication']);
     const [rejection] = model.currentRejections();
@@ -52,7 +63,9 @@ describe('security objects through the model', () => {
 
     const policies = meshSecurityPolicies(model.snapshot(), 'istio-system');
     const cart = workloadSecurity(policies, { namespace: 'shop', labels: { app: 'cart' } });
-    const deny = cart.httpFilters.map((f) => (f.typedConfig as { rules?: { action: string; policies: Record<string, unknown> } }).rules).find((r) => r?.action === 'DENY');
+    const deny = cart.httpFilters
+      .map((f) => (f.typedConfig as { rules?: { action: string; policies: Record<string, unknown> } }).rules)
+      .find((r) => r?.action === 'DENY');
     expect(deny).toBeDefined();
     expect(Object.keys(deny!.policies)).toEqual(['ns[shop]-policy[only-web]-rule[0]']);
     expect(cart.networkFilters.length).toBeGreaterThan(0);
@@ -71,8 +84,24 @@ describe('security objects through the model', () => {
   it('rejects PeerAuthentication with empty selector labels and RequestAuthentication without issuer', () => {
     const model = new MeshModel({ logger: captureLogger().logger });
     model.apply([
-      { type: 'upsert', object: { apiVersion: 'security.istio.io/v1beta1', kind: 'PeerAuthentication', metadata: { name: 'pa', namespace: 'shop' }, spec: { selector: { matchLabels: {} }, mtls: { mode: 'STRICT' } } } },
-      { type: 'upsert', object: { apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'ra', namespace: 'shop' }, spec: { jwtRules: [{ jwks: '{"keys":[]}' }] } } },
+      {
+        type: 'upsert',
+        object: {
+          apiVersion: 'security.istio.io/v1beta1',
+          kind: 'PeerAuthentication',
+          metadata: { name: 'pa', namespace: 'shop' },
+          spec: { selector: { matchLabels: {} }, mtls: { mode: 'STRICT' } },
+        },
+      },
+      {
+        type: 'upsert',
+        object: {
+          apiVersion: 'security.istio.io/v1',
+          kind: 'RequestAuthentication',
+          metadata: { name: 'ra', namespace: 'shop' },
+          spec: { jwtRules: [{ jwks: '{"keys":[]}' }] },
+        },
+      },
     ]);
     const reasons = Object.fromEntries(model.currentRejections().map((r) => [r.name, r.reason]));
     expect(reasons.pa).toContain('spec.selector.matchLabels: must have at least one label');

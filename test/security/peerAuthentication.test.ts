@@ -49,7 +49,11 @@ describe('PeerAuthentication resolution', () => {
   it('applies port-level modes to their port only, UNSET ports inheriting the workload mode', () => {
     const policies = [
       pa('istio-system', 'default', { mtls: { mode: 'STRICT' } }),
-      pa('shop', 'cart', { selector: { matchLabels: { app: 'cart' } }, mtls: { mode: 'PERMISSIVE' }, portLevelMtls: { '9090': { mode: 'DISABLE' }, '9091': { mode: 'UNSET' } } }),
+      pa('shop', 'cart', {
+        selector: { matchLabels: { app: 'cart' } },
+        mtls: { mode: 'PERMISSIVE' },
+        portLevelMtls: { '9090': { mode: 'DISABLE' }, '9091': { mode: 'UNSET' } },
+      }),
     ];
     expect(mode(policies, 9090)).toBe('DISABLE');
     expect(mode(policies, 9091)).toBe('PERMISSIVE');
@@ -76,7 +80,10 @@ function listenerFor(options: ReturnType<typeof inboundChainOptions>): Json {
     name: 'virtualInbound',
     address: { socketAddress: { address: '0.0.0.0', portValue: 15006 } },
     listenerFilters: [
-      { name: 'envoy.filters.listener.tls_inspector', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } },
+      {
+        name: 'envoy.filters.listener.tls_inspector',
+        typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
+      },
     ],
     filterChains: options.map((o, i) => ({
       name: `inbound-chain-${i}`,
@@ -84,7 +91,11 @@ function listenerFor(options: ReturnType<typeof inboundChainOptions>): Json {
       filters: [
         {
           name: 'envoy.filters.network.tcp_proxy',
-          typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', statPrefix: 'inbound|8080||', cluster: 'inbound|8080||' },
+          typedConfig: {
+            '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+            statPrefix: 'inbound|8080||',
+            cluster: 'inbound|8080||',
+          },
         },
       ],
       ...(o.transportSocket ? { transportSocket: o.transportSocket } : {}),

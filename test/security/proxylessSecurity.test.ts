@@ -29,7 +29,12 @@ import {
 } from '../support/xdsSecurity.js';
 
 const echo: EchoServiceSpec = { namespace: 'default', service: 'echo', servicePort: 7070 };
-const security = (kind: string, name: string, spec: unknown, namespace = 'default'): KubeObject => ({ apiVersion: 'security.istio.io/v1', kind, metadata: { name, namespace }, spec });
+const security = (kind: string, name: string, spec: unknown, namespace = 'default'): KubeObject => ({
+  apiVersion: 'security.istio.io/v1',
+  kind,
+  metadata: { name, namespace },
+  spec,
+});
 const strict = security('PeerAuthentication', 'default', { mtls: { mode: 'STRICT' } }, 'istio-system');
 const permissive = security('PeerAuthentication', 'default', { mtls: { mode: 'PERMISSIVE' } }, 'istio-system');
 const istioMutual: KubeObject = {
@@ -56,10 +61,22 @@ describe('proxyless gRPC security end to end', () => {
     port = await freePort();
     const workload = { pod: 'echo-v1', version: 'v1', port };
     mesh = await startGrpcMesh({ 'mesh.yaml': [namespaceObject('default'), serviceObject(echo), ...workloadObjects(echo, workload)], 'peer.yaml': [strict] });
-    const serverBootstrap = mesh.bootstrap({ pod: 'echo-v1', namespace: 'default', ip: '127.0.0.1', labels: { app: 'echo', version: 'v1' }, serviceAccount: 'echo' });
+    const serverBootstrap = mesh.bootstrap({
+      pod: 'echo-v1',
+      namespace: 'default',
+      ip: '127.0.0.1',
+      labels: { app: 'echo', version: 'v1' },
+      serviceAccount: 'echo',
+    });
     server = await startSecureEchoServer(`127.0.0.1:${port}`, 'echo-v1', withCertificates(serverBootstrap, issueWorkloadFiles('default', 'echo', certs.dir)));
     const client = (sa: string): EchoCaller =>
-      xdsCredentialsClient(xdsTarget(echo), withCertificates(mesh.bootstrap({ pod: sa, namespace: 'default', ip: '127.0.0.2', labels: { app: sa }, serviceAccount: sa }), issueWorkloadFiles('default', sa, certs.dir)));
+      xdsCredentialsClient(
+        xdsTarget(echo),
+        withCertificates(
+          mesh.bootstrap({ pod: sa, namespace: 'default', ip: '127.0.0.2', labels: { app: sa }, serviceAccount: sa }),
+          issueWorkloadFiles('default', sa, certs.dir),
+        ),
+      );
     alice = client('alice');
     bob = client('bob');
     plain = plaintextClient(`127.0.0.1:${port}`);
@@ -87,26 +104,54 @@ describe('proxyless gRPC security end to end', () => {
     await eventually(() => alice.call('echo'), ok, 'the proxyless client (plaintext without ISTIO_MUTUAL) to be served under PERMISSIVE');
     await mesh.write('peer.yaml', [strict]);
     await mesh.write('tls.yaml', [istioMutual]);
-    await eventually(() => plain.call('echo'), (o) => !o.ok, 'STRICT to refuse the plaintext client again');
+    await eventually(
+      () => plain.call('echo'),
+      (o) => !o.ok,
+      'STRICT to refuse the plaintext client again',
+    );
     await eventually(() => alice.call('echo'), ok, 'the mTLS client to be served again');
   });
 
   it('an AuthorizationPolicy allowing one service account lets it through and denies another identity', async () => {
-    await mesh.write('authz.yaml', [security('AuthorizationPolicy', 'alice-only', { selector: { matchLabels: { app: 'echo' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/alice'] } }] }] })]);
-    await eventually(() => bob.call('echo'), (o) => code(o) === PERMISSION_DENIED, 'bob to be denied');
+    await mesh.write('authz.yaml', [
+      security('AuthorizationPolicy', 'alice-only', {
+        selector: { matchLabels: { app: 'echo' } },
+        rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/alice'] } }] }],
+      }),
+    ]);
+    await eventually(
+      () => bob.call('echo'),
+      (o) => code(o) === PERMISSION_DENIED,
+      'bob to be denied',
+    );
     expect(await alice.call('echo')).toMatchObject({ ok: true, reply: { pod: 'echo-v1' } });
   });
 
   it('an invalid update is rejected with its name and reason and never widens access', async () => {
-    await mesh.write('authz.yaml', [security('AuthorizationPolicy', 'alice-only', { selector: { matchLabels: { app: 'echo' } }, rules: [{ from: [{ source: { principals: ['alice'] } }] }] })]);
-    await waitFor(() => mesh.logs.lines.some((l) => String(l.msg).includes('rejected invalid AuthorizationPolicy default/alice-only') && String(l.msg).includes('not a SPIFFE path')), 'the rejection', 10_000);
+    await mesh.write('authz.yaml', [
+      security('AuthorizationPolicy', 'alice-only', { selector: { matchLabels: { app: 'echo' } }, rules: [{ from: [{ source: { principals: ['alice'] } }] }] }),
+    ]);
+    await waitFor(
+      () =>
+        mesh.logs.lines.some(
+          (l) => String(l.msg).includes('rejected invalid AuthorizationPolicy default/alice-only') && String(l.msg).includes('not a SPIFFE path'),
+        ),
+      'the rejection',
+      10_000,
+    );
     expect(code(await bob.call('echo'))).toBe(PERMISSION_DENIED);
     expect(ok(await alice.call('echo'))).toBe(true);
   });
 
   it('a path rule allows one method and denies the others', async () => {
-    await mesh.write('authz.yaml', [security('AuthorizationPolicy', 'echo-method', { rules: [{ to: [{ operation: { paths: ['/meshd.demo.Echo/Echo'] } }] }] })]);
-    await eventually(() => alice.call('ping'), (o) => code(o) === PERMISSION_DENIED, 'Ping to be denied');
+    await mesh.write('authz.yaml', [
+      security('AuthorizationPolicy', 'echo-method', { rules: [{ to: [{ operation: { paths: ['/meshd.demo.Echo/Echo'] } }] }] }),
+    ]);
+    await eventually(
+      () => alice.call('ping'),
+      (o) => code(o) === PERMISSION_DENIED,
+      'Ping to be denied',
+    );
     expect(ok(await alice.call('echo'))).toBe(true);
     expect(ok(await bob.call('echo'))).toBe(true);
   });
@@ -116,7 +161,11 @@ describe('proxyless gRPC security end to end', () => {
       security('AuthorizationPolicy', 'allow-all', { rules: [{}] }),
       security('AuthorizationPolicy', 'deny-bob', { action: 'DENY', rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/bob'] } }] }] }),
     ]);
-    await eventually(() => bob.call('echo'), (o) => code(o) === PERMISSION_DENIED, 'bob to be denied by DENY');
+    await eventually(
+      () => bob.call('echo'),
+      (o) => code(o) === PERMISSION_DENIED,
+      'bob to be denied by DENY',
+    );
     expect(ok(await alice.call('echo'))).toBe(true);
   });
 

@@ -60,11 +60,7 @@ describe('AuthorizationPolicy → HTTP RBAC', () => {
               { orRules: { rules: [{ header: { name: ':method', stringMatch: { exact: 'GET' } } }] } },
               {
                 orRules: {
-                  rules: [
-                    { urlPath: { path: { exact: '/exact' } } },
-                    { urlPath: { path: { prefix: '/api/' } } },
-                    { urlPath: { path: { suffix: '.png' } } },
-                  ],
+                  rules: [{ urlPath: { path: { exact: '/exact' } } }, { urlPath: { path: { prefix: '/api/' } } }, { urlPath: { path: { suffix: '.png' } } }],
                 },
               },
               { orRules: { rules: [{ destinationPort: 8080 }] } },
@@ -154,7 +150,15 @@ describe('AuthorizationPolicy → HTTP RBAC', () => {
       { orRules: { rules: [{ requestedServerName: { suffix: '.example.com' } }] } },
       {
         orRules: {
-          rules: [{ metadata: { filter: 'envoy.filters.network.mysql_proxy', path: [{ key: 'db.table' }], value: { listMatch: { oneOf: { stringMatch: { exact: 'update' } } } } } }],
+          rules: [
+            {
+              metadata: {
+                filter: 'envoy.filters.network.mysql_proxy',
+                path: [{ key: 'db.table' }],
+                value: { listMatch: { oneOf: { stringMatch: { exact: 'update' } } } },
+              },
+            },
+          ],
         },
       },
     ]);
@@ -179,7 +183,13 @@ describe('AuthorizationPolicy → HTTP RBAC', () => {
     expect(ids[3]).toEqual({
       andIds: {
         ids: [
-          { metadata: { filter: 'envoy.filters.http.jwt_authn', path: [{ key: 'payload' }, { key: 'iss' }], value: { stringMatch: { exact: 'https://issuer.example' } } } },
+          {
+            metadata: {
+              filter: 'envoy.filters.http.jwt_authn',
+              path: [{ key: 'payload' }, { key: 'iss' }],
+              value: { stringMatch: { exact: 'https://issuer.example' } },
+            },
+          },
           { metadata: { filter: 'envoy.filters.http.jwt_authn', path: [{ key: 'payload' }, { key: 'sub' }], value: { stringMatch: { exact: 'alice' } } } },
         ],
       },
@@ -215,20 +225,15 @@ describe('AuthorizationPolicy → HTTP RBAC', () => {
     expect(p.principals).toHaveLength(2);
     const ids = p.principals[0]!.andIds.ids;
     const firstMatcher = (id: Json): string => Object.keys(id.orIds ? (id.orIds as { ids: Json[] }).ids[0]! : id)[0]!;
-    expect(ids.map(firstMatcher)).toEqual([
-      'authenticated',
-      'authenticated',
-      'andIds',
-      'authenticated',
-      'remoteIp',
-      'directRemoteIp',
-    ]);
+    expect(ids.map(firstMatcher)).toEqual(['authenticated', 'authenticated', 'andIds', 'authenticated', 'remoteIp', 'directRemoteIp']);
     expect((ids[0]!.orIds as { ids: Json[] }).ids[0]).toEqual({ authenticated: { principalName: { safeRegex: { regex: '.+' } } } });
     expect((ids[1]!.orIds as { ids: Json[] }).ids).toEqual([
       { authenticated: { principalName: { safeRegex: { regex: 'spiffe://.+/ns/other/(.+/|)sa/sa1(/.+)?' } } } },
       { authenticated: { principalName: { safeRegex: { regex: 'spiffe://.+/ns/foo/(.+/|)sa/sa2(/.+)?' } } } },
     ]);
-    expect(p.principals[1]!.andIds.ids).toEqual([{ notId: { orIds: { ids: [{ authenticated: { principalName: { safeRegex: { regex: '.*/ns/kube-system/.*' } } } }] } } }]);
+    expect(p.principals[1]!.andIds.ids).toEqual([
+      { notId: { orIds: { ids: [{ authenticated: { principalName: { safeRegex: { regex: '.*/ns/kube-system/.*' } } } }] } } },
+    ]);
   });
 
   it('drops an ALLOW rule it cannot translate (fewer requests allowed) but keeps a DENY rule without the bad value', () => {
@@ -258,7 +263,9 @@ describe('AuthorizationPolicy → HTTP RBAC', () => {
 
 describe('AuthorizationPolicy → network RBAC on TCP chains', () => {
   it('uses the network filter with stat prefix tcp.', () => {
-    const { filters } = tcp([policy('tcp-allow', { rules: [{ from: [{ source: { principals: ['cluster.local/ns/foo/sa/db-client'] } }], to: [{ operation: { ports: ['5432'] } }] }] })]);
+    const { filters } = tcp([
+      policy('tcp-allow', { rules: [{ from: [{ source: { principals: ['cluster.local/ns/foo/sa/db-client'] } }], to: [{ operation: { ports: ['5432'] } }] }] }),
+    ]);
     expect(filters[0]!.name).toBe('envoy.filters.network.rbac');
     expect((filters[0]!.typedConfig as Json)['@type']).toBe(NetworkRbacTypeUrl);
     expect((filters[0]!.typedConfig as Json).statPrefix).toBe('tcp.');
@@ -272,7 +279,9 @@ describe('AuthorizationPolicy → network RBAC on TCP chains', () => {
     expect(allow.skipped[0]!.reason).toContain('HTTP only');
     const deny = tcp([policy('http-deny', { action: 'DENY', rules: [rule, { when: [{ key: 'request.headers[x]', values: ['y'] }] }] })]);
     const policies = rulesOf(deny.filters[0]!).policies;
-    expect(policies['ns[foo]-policy[http-deny]-rule[0]']!.permissions).toEqual([{ andRules: { rules: [{ orRules: { rules: [{ destinationPort: 3306 }] } }] } }]);
+    expect(policies['ns[foo]-policy[http-deny]-rule[0]']!.permissions).toEqual([
+      { andRules: { rules: [{ orRules: { rules: [{ destinationPort: 3306 }] } }] } },
+    ]);
     expect(policies['ns[foo]-policy[http-deny]-rule[1]']!.principals).toEqual([{ andIds: { ids: [{ any: true }] } }]);
   });
 

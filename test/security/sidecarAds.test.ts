@@ -15,11 +15,31 @@ import { meshctl } from '../support/meshctl.js';
 type Json = Record<string, unknown>;
 const reviews: KubeObject[] = [
   { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
-  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'reviews', namespace: 'shop' }, spec: { clusterIP: '10.96.0.10', selector: { app: 'reviews' }, ports: [{ name: 'http', port: 9080 }, { name: 'tcp-admin', port: 9900 }] } },
+  {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'reviews', namespace: 'shop' },
+    spec: {
+      clusterIP: '10.96.0.10',
+      selector: { app: 'reviews' },
+      ports: [
+        { name: 'http', port: 9080 },
+        { name: 'tcp-admin', port: 9900 },
+      ],
+    },
+  },
 ];
-const security = (kind: string, name: string, spec: unknown, namespace = 'shop'): KubeObject => ({ apiVersion: 'security.istio.io/v1', kind, metadata: { name, namespace }, spec });
+const security = (kind: string, name: string, spec: unknown, namespace = 'shop'): KubeObject => ({
+  apiVersion: 'security.istio.io/v1',
+  kind,
+  metadata: { name, namespace },
+  spec,
+});
 const allowWeb = (ipBlocks: string[] = ['10.0.0.0/8']): KubeObject =>
-  security('AuthorizationPolicy', 'reviews-from-web', { selector: { matchLabels: { app: 'reviews' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/web'], ipBlocks } }] }] });
+  security('AuthorizationPolicy', 'reviews-from-web', {
+    selector: { matchLabels: { app: 'reviews' } },
+    rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/web'], ipBlocks } }] }],
+  });
 
 interface Chain {
   name: string;
@@ -39,7 +59,13 @@ function inboundChains(listener: ReceivedResource): Chain[] {
       });
       const rbacPolicies = [...JSON.stringify(c.filters).matchAll(/"(ns\[[^"]+)"/g)].map((m) => m[1]!);
       const context = (c.transportSocket as { typedConfig?: Json } | undefined)?.typedConfig;
-      return { name: String(c.name), tls: Boolean(context), requireClientCertificate: (context?.requireClientCertificate as { value?: boolean } | undefined)?.value === true, filters, rbacPolicies };
+      return {
+        name: String(c.name),
+        tls: Boolean(context),
+        requireClientCertificate: (context?.requireClientCertificate as { value?: boolean } | undefined)?.value === true,
+        filters,
+        rbacPolicies,
+      };
     });
 }
 
@@ -107,7 +133,10 @@ describe('sidecar inbound security over ADS', () => {
   it('adds jwt_authn and RBAC to HTTP chains and network RBAC to TCP chains', async () => {
     await mesh.write('authz.yaml', [
       allowWeb(),
-      security('RequestAuthentication', 'reviews-jwt', { selector: { matchLabels: { app: 'reviews' } }, jwtRules: [{ issuer: 'https://issuer.example', jwksUri: 'https://keys.example.com/jwks.json' }] }),
+      security('RequestAuthentication', 'reviews-jwt', {
+        selector: { matchLabels: { app: 'reviews' } },
+        jwtRules: [{ issuer: 'https://issuer.example', jwksUri: 'https://keys.example.com/jwks.json' }],
+      }),
     ]);
     const chains = inboundChains(await nextInbound());
     expect(chains[0]!.filters).toEqual(['envoy.filters.http.jwt_authn', 'envoy.filters.http.rbac', 'envoy.filters.http.router']);
@@ -121,7 +150,10 @@ describe('sidecar inbound security over ADS', () => {
     const chains = await inboundUntil((c) => !c[0]!.filters.includes('envoy.filters.http.jwt_authn'), 'jwt_authn to go');
     expect(chains[0]!.rbacPolicies).toEqual(['ns[shop]-policy[reviews-from-web]-rule[0]']);
     await waitFor(
-      () => mesh.logs.lines.some((l) => String(l.msg).includes('rejected invalid AuthorizationPolicy shop/reviews-from-web') && String(l.msg).includes('10.0.0.0/40')),
+      () =>
+        mesh.logs.lines.some(
+          (l) => String(l.msg).includes('rejected invalid AuthorizationPolicy shop/reviews-from-web') && String(l.msg).includes('10.0.0.0/40'),
+        ),
       'the rejection to be logged',
       10_000,
     );
@@ -139,7 +171,10 @@ describe('sidecar inbound security over ADS', () => {
     expect(listeners.code).toBe(0);
     const inbound = (JSON.parse(listeners.stdout) as Json[]).find((l) => l.name === 'virtualInbound')!;
     const chains = inboundChains({ name: 'virtualInbound', typeUrl: TypeUrl.Listener, body: inbound });
-    expect(chains.map((c) => [c.name, c.tls])).toEqual([['0.0.0.0_9080-mtls', true], ['0.0.0.0_9900-mtls', true]]);
+    expect(chains.map((c) => [c.name, c.tls])).toEqual([
+      ['0.0.0.0_9080-mtls', true],
+      ['0.0.0.0_9900-mtls', true],
+    ]);
     expect(chains[0]!.rbacPolicies).toEqual(['ns[shop]-policy[reviews-from-web]-rule[0]']);
     const secrets = await meshctl(['--server', mesh.httpUrl, 'proxy-config', 'secret', 'reviews.shop']);
     expect(secrets.stdout).toContain('default');

@@ -17,7 +17,13 @@ import { typedConfigProblems } from '../support/envoyTypedConfig.js';
 const target = { hostname: 'reviews.shop.svc.cluster.local', port: 9080, serviceIdentities: ['spiffe://cluster.local/ns/shop/sa/reviews'] };
 
 function clusterWith(transport: UpstreamTransport): Json {
-  return { name: 'outbound|9080||reviews.shop.svc.cluster.local', type: 'EDS', edsClusterConfig: { edsConfig: { ads: {} } }, connectTimeout: { seconds: 10 }, ...transport };
+  return {
+    name: 'outbound|9080||reviews.shop.svc.cluster.local',
+    type: 'EDS',
+    edsClusterConfig: { edsConfig: { ads: {} } },
+    connectTimeout: { seconds: 10 },
+    ...transport,
+  };
 }
 
 const contextOf = (socket: Json | undefined): Json => (socket as { typedConfig: Json }).typedConfig;
@@ -73,12 +79,18 @@ describe('upstream TLS per DestinationRule mode', () => {
     expect(envoyProblems(TypeUrl.Cluster, clusterWith(transport))).toEqual([]);
     expect(transport.transportSocket).toBeUndefined();
     const [istio, disabled] = transport.transportSocketMatches!;
-    expect(istio).toMatchObject({ name: 'tlsMode-istio', match: { fields: { tlsMode: { stringValue: 'istio' } } }, transportSocket: { name: 'envoy.transport_sockets.tls' } });
+    expect(istio).toMatchObject({
+      name: 'tlsMode-istio',
+      match: { fields: { tlsMode: { stringValue: 'istio' } } },
+      transportSocket: { name: 'envoy.transport_sockets.tls' },
+    });
     expect(disabled).toMatchObject({ name: 'tlsMode-disabled', match: { fields: {} }, transportSocket: { name: 'envoy.transport_sockets.raw_buffer' } });
     expect(upstreamTransport(undefined, target, false)).toEqual({});
     const endpoints = {
       clusterName: 'outbound|9080||reviews.shop.svc.cluster.local',
-      endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '10.0.0.7', portValue: 9080 } } }, metadata: endpointTlsModeMetadata() }] }],
+      endpoints: [
+        { lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '10.0.0.7', portValue: 9080 } } }, metadata: endpointTlsModeMetadata() }] },
+      ],
     };
     expect(envoyProblems(TypeUrl.ClusterLoadAssignment, endpoints)).toEqual([]);
   });

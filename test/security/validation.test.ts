@@ -30,7 +30,10 @@ describe('AuthorizationPolicy validation', () => {
           {
             from: [{ source: { principals: ['cluster.local/ns/shop/sa/web', 'cluster.local/ns/ops/*', '*'], ipBlocks: ['10.0.0.0/8', '::1'] } }],
             to: [{ operation: { methods: ['GET'], paths: ['/api/*'], ports: ['8080'] } }],
-            when: [{ key: 'request.auth.claims[iss]', values: ['https://issuer'] }, { key: 'destination.port', values: ['80'] }],
+            when: [
+              { key: 'request.auth.claims[iss]', values: ['https://issuer'] },
+              { key: 'destination.port', values: ['80'] },
+            ],
           },
         ],
       }),
@@ -66,7 +69,9 @@ describe('AuthorizationPolicy validation', () => {
     const filters = buildRbacFilters([closed], { forTCP: false }).filters;
     expect((filters[0]!.typedConfig as { rules: { action: string; policies: Record<string, unknown> } }).rules).toEqual({
       action: 'DENY',
-      policies: { 'ns[shop]-policy[broken]-rule[0]': { permissions: [{ andRules: { rules: [{ any: true }] } }], principals: [{ andIds: { ids: [{ any: true }] } }] } },
+      policies: {
+        'ns[shop]-policy[broken]-rule[0]': { permissions: [{ andRules: { rules: [{ any: true }] } }], principals: [{ andIds: { ids: [{ any: true }] } }] },
+      },
     });
     expect(failClosedAuthorizationPolicy(object('AuthorizationPolicy', { selector: { matchLabels: {} } })).spec.selector).toBeUndefined();
   });
@@ -91,7 +96,14 @@ describe('PeerAuthentication validation', () => {
 describe('RequestAuthentication validation', () => {
   const ra = (spec: unknown): string[] => requestAuthenticationProblems(object('RequestAuthentication', spec));
   it('accepts issuer with jwks or jwksUri', () => {
-    expect(ra({ jwtRules: [{ issuer: 'a', jwks: '{"keys":[]}' }, { issuer: 'b', jwksUri: 'https://b/keys' }] })).toEqual([]);
+    expect(
+      ra({
+        jwtRules: [
+          { issuer: 'a', jwks: '{"keys":[]}' },
+          { issuer: 'b', jwksUri: 'https://b/keys' },
+        ],
+      }),
+    ).toEqual([]);
   });
   it.each([
     [{ jwtRules: [{ jwks: '{"keys":[]}' }] }, 'spec.jwtRules[0].issuer: required'],

@@ -23,7 +23,11 @@ const policies: MeshSecurityPolicies = {
   ],
   authorizationPolicies: [
     { name: 'deny-admin', namespace: 'istio-system', spec: { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }] } },
-    { name: 'web-only', namespace: 'shop', spec: { selector: { matchLabels: { app: 'cart' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/web'] } }] }] } },
+    {
+      name: 'web-only',
+      namespace: 'shop',
+      spec: { selector: { matchLabels: { app: 'cart' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/web'] } }] }] },
+    },
     { name: 'other', namespace: 'shop', spec: { selector: { matchLabels: { app: 'web' } }, rules: [{}] } },
   ],
   requestAuthentications: [{ name: 'jwt', namespace: 'shop', spec: { jwtRules: [{ issuer: 'https://issuer', jwks: '{"keys":[]}' }] } }],
@@ -31,15 +35,28 @@ const policies: MeshSecurityPolicies = {
 const cart = { namespace: 'shop', labels: { app: 'cart' } };
 
 const tcpProxy = (): Json[] => [
-  { name: 'envoy.filters.network.tcp_proxy', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', statPrefix: 'inbound|9090||', cluster: 'inbound|9090||' } },
+  {
+    name: 'envoy.filters.network.tcp_proxy',
+    typedConfig: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+      statPrefix: 'inbound|9090||',
+      cluster: 'inbound|9090||',
+    },
+  },
 ];
 const hcm = (filters: readonly Json[]): Json => ({
   name: 'envoy.filters.network.http_connection_manager',
   typedConfig: {
     '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
     statPrefix: 'inbound_0.0.0.0_8080',
-    routeConfig: { name: 'inbound|8080||', virtualHosts: [{ name: 'inbound|http|8080', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'inbound|8080||' } }] }] },
-    httpFilters: [...filters, { name: 'envoy.filters.http.router', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+    routeConfig: {
+      name: 'inbound|8080||',
+      virtualHosts: [{ name: 'inbound|http|8080', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'inbound|8080||' } }] }],
+    },
+    httpFilters: [
+      ...filters,
+      { name: 'envoy.filters.http.router', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+    ],
   },
 });
 
@@ -63,7 +80,11 @@ describe('workload security', () => {
     const tcp = securedInboundChains(security, 9090, 'tcp', { name: '0.0.0.0_9090', httpConnectionManager: hcm, tcpFilters: tcpProxy });
     expect(http.map((c) => c.name)).toEqual(['0.0.0.0_8080-mtls']);
     expect(tcp.map((c) => c.name)).toEqual(['0.0.0.0_9090-mtls', '0.0.0.0_9090-tls', '0.0.0.0_9090']);
-    expect((tcp[0]!.filters as Json[]).map((f) => f.name)).toEqual(['envoy.filters.network.rbac', 'envoy.filters.network.rbac', 'envoy.filters.network.tcp_proxy']);
+    expect((tcp[0]!.filters as Json[]).map((f) => f.name)).toEqual([
+      'envoy.filters.network.rbac',
+      'envoy.filters.network.rbac',
+      'envoy.filters.network.tcp_proxy',
+    ]);
     const listener = { name: 'virtualInbound', address: { socketAddress: { address: '0.0.0.0', portValue: 15006 } }, filterChains: [...http, ...tcp] };
     expect(envoyProblems(TypeUrl.Listener, listener)).toEqual([]);
   });

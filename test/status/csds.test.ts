@@ -11,7 +11,15 @@ import { cluster } from '../support/xdsFixtures.js';
 
 interface ClientConfigJson {
   node: { id: string };
-  genericXdsConfigs?: Array<{ typeUrl: string; name: string; versionInfo: string; configStatus?: string; clientStatus?: string; xdsConfig?: { '@type': string; name?: string }; errorState?: { details: string } }>;
+  genericXdsConfigs?: Array<{
+    typeUrl: string;
+    name: string;
+    versionInfo: string;
+    configStatus?: string;
+    clientStatus?: string;
+    xdsConfig?: { '@type': string; name?: string };
+    errorState?: { details: string };
+  }>;
 }
 
 function fetchClientStatus(address: string, request: Record<string, unknown>): Promise<ClientConfigJson[]> {
@@ -21,7 +29,8 @@ function fetchClientStatus(address: string, request: Record<string, unknown>): P
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest(
       '/envoy.service.status.v3.ClientStatusDiscoveryService/FetchClientStatus',
-      (b: Buffer) => b, (b: Buffer) => b,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
       Buffer.from(reqType.encode(reqType.fromObject(request)).finish()),
       (err, res) => {
         client.close();
@@ -69,7 +78,10 @@ describe('CSDS', () => {
   });
 
   it('filters by node id matcher and can leave resource contents out', async () => {
-    const configs = await fetchClientStatus(address, { nodeMatchers: [{ nodeId: { prefix: 'sidecar~' } }, { nodeId: { exact: 'nobody' } }], excludeResourceContents: true });
+    const configs = await fetchClientStatus(address, {
+      nodeMatchers: [{ nodeId: { prefix: 'sidecar~' } }, { nodeId: { exact: 'nobody' } }],
+      excludeResourceContents: true,
+    });
     expect(configs).toHaveLength(2);
     const only = await fetchClientStatus(address, { nodeMatchers: [{ nodeId: { exact: sidecarNode('good').id } }], excludeResourceContents: true });
     expect(only.map((c) => c.node.id)).toEqual([sidecarNode('good').id]);

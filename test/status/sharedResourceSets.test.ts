@@ -25,17 +25,29 @@ async function connected(meshd: Meshd, address: string, count: number): Promise<
     client.ack(await client.next());
     clients.push(client);
   }
-  await eventually(() => meshd.status.details().filter((d) => d.types.some((t) => t.status === 'SYNCED')).length === count || undefined, 5_000, 'every proxy SYNCED');
+  await eventually(
+    () => meshd.status.details().filter((d) => d.types.some((t) => t.status === 'SYNCED')).length === count || undefined,
+    5_000,
+    'every proxy SYNCED',
+  );
   return clients;
 }
 
 const heldNames = (meshd: Meshd, which: 'sent' | 'acked') =>
-  meshd.status.details().map((d) => meshd.status.resourcesOf(d.info.connectionId, which).get(TypeUrl.Cluster)!.map((r) => r.name));
+  meshd.status.details().map((d) =>
+    meshd.status
+      .resourcesOf(d.info.connectionId, which)
+      .get(TypeUrl.Cluster)!
+      .map((r) => r.name),
+  );
 
 describe('shared per-proxy sync state', () => {
   it('proxies holding the same resources share one set per type, across pushes and ACKs, until the last one leaves', async () => {
     const source = new SnapshotSource([TypeUrl.Cluster]);
-    source.generator.setResources(TypeUrl.Cluster, names.map((n) => cluster(n)));
+    source.generator.setResources(
+      TypeUrl.Cluster,
+      names.map((n) => cluster(n)),
+    );
     const { meshd, xdsAddress } = await startTestMeshd({ resources: source });
     cleanups.push(() => meshd.close());
     const clients = await connected(meshd, xdsAddress, 3);

@@ -56,7 +56,11 @@ export class AdsTestClient {
   ) {
     this.client = options.client ?? new grpc.Client(address, grpc.credentials.createInsecure());
     const method = protocol === 'sotw' ? 'StreamAggregatedResources' : 'DeltaAggregatedResources';
-    this.call = this.client.makeBidiStreamRequest(`${service}/${method}`, (b: Buffer) => b, (b: Buffer) => b);
+    this.call = this.client.makeBidiStreamRequest(
+      `${service}/${method}`,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+    );
     this.call.on('data', (bytes: Buffer) => {
       this.queue.push(protocol === 'sotw' ? decodeSotw(bytes) : decodeDelta(bytes));
       this.wake();
@@ -71,7 +75,10 @@ export class AdsTestClient {
   /** Sends a SotW DiscoveryRequest (node attached to the first one). */
   request(typeUrl: string, opts: { names?: string[]; nonce?: string; version?: string; error?: string; withoutNode?: boolean } = {}): void {
     const msg: Record<string, unknown> = {
-      typeUrl, resourceNames: opts.names ?? [], responseNonce: opts.nonce ?? '', versionInfo: opts.version ?? '',
+      typeUrl,
+      resourceNames: opts.names ?? [],
+      responseNonce: opts.nonce ?? '',
+      versionInfo: opts.version ?? '',
     };
     if (!this.nodeSent && !opts.withoutNode) msg.node = nodeMessage(this.node);
     this.nodeSent = true;
@@ -83,8 +90,11 @@ export class AdsTestClient {
   /** Sends a DeltaDiscoveryRequest. */
   delta(typeUrl: string, opts: { subscribe?: string[]; unsubscribe?: string[]; nonce?: string; initial?: Record<string, string>; error?: string } = {}): void {
     const msg: Record<string, unknown> = {
-      typeUrl, resourceNamesSubscribe: opts.subscribe ?? [], resourceNamesUnsubscribe: opts.unsubscribe ?? [],
-      initialResourceVersions: opts.initial ?? {}, responseNonce: opts.nonce ?? '',
+      typeUrl,
+      resourceNamesSubscribe: opts.subscribe ?? [],
+      resourceNamesUnsubscribe: opts.unsubscribe ?? [],
+      initialResourceVersions: opts.initial ?? {},
+      responseNonce: opts.nonce ?? '',
     };
     if (!this.nodeSent) msg.node = nodeMessage(this.node);
     this.nodeSent = true;
@@ -182,10 +192,18 @@ function decodeSotw(bytes: Buffer): ReceivedResponse {
   const type = lookupType('envoy.service.discovery.v3.DiscoveryResponse');
   const anyType = lookupType('google.protobuf.Any');
   const m = type.decode(bytes) as unknown as {
-    versionInfo: string; typeUrl: string; nonce: string; resources: unknown[]; controlPlane?: { identifier?: string };
+    versionInfo: string;
+    typeUrl: string;
+    nonce: string;
+    resources: unknown[];
+    controlPlane?: { identifier?: string };
   };
   return {
-    typeUrl: m.typeUrl, nonce: m.nonce, versionInfo: m.versionInfo, removed: [], controlPlane: controlPlaneId(m.controlPlane),
+    typeUrl: m.typeUrl,
+    nonce: m.nonce,
+    versionInfo: m.versionInfo,
+    removed: [],
+    controlPlane: controlPlaneId(m.controlPlane),
     resources: (m.resources ?? []).map((any) => {
       const body = decodeAnyToJson(anyType.encode(any as object).finish());
       // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a decoded resource's name is a string
@@ -198,11 +216,18 @@ function decodeDelta(bytes: Buffer): ReceivedResponse {
   const type = lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
   const anyType = lookupType('google.protobuf.Any');
   const m = type.decode(bytes) as unknown as {
-    systemVersionInfo: string; typeUrl: string; nonce: string; removedResources?: string[];
-    resources: Array<{ name: string; version: string; resource: unknown }>; controlPlane?: { identifier?: string };
+    systemVersionInfo: string;
+    typeUrl: string;
+    nonce: string;
+    removedResources?: string[];
+    resources: Array<{ name: string; version: string; resource: unknown }>;
+    controlPlane?: { identifier?: string };
   };
   return {
-    typeUrl: m.typeUrl, nonce: m.nonce, versionInfo: m.systemVersionInfo, removed: m.removedResources ?? [],
+    typeUrl: m.typeUrl,
+    nonce: m.nonce,
+    versionInfo: m.systemVersionInfo,
+    removed: m.removedResources ?? [],
     controlPlane: controlPlaneId(m.controlPlane),
     resources: (m.resources ?? []).map((r) => {
       const body = decodeAnyToJson(anyType.encode(r.resource as object).finish());

@@ -104,9 +104,7 @@ export interface CaServerHandle {
 }
 
 /** A CA service on 127.0.0.1 (any free port) behind TLS that requests client certificates. */
-export async function startCaServer(
-  overrides: Partial<CertificateServiceDeps> & { servingLifetimeMs?: number } = {},
-): Promise<CaServerHandle> {
+export async function startCaServer(overrides: Partial<CertificateServiceDeps> & { servingLifetimeMs?: number } = {}): Promise<CaServerHandle> {
   const authority = overrides.authority ?? new CertificateAuthority(testCaMaterial());
   const registry = overrides.registry ?? new Registry();
   const serving = new ServingCertificate(authority, {
@@ -157,11 +155,7 @@ export async function startCaServer(
 export type CallOutcome = { ok: true; response: CertificateResponseMessage } | { ok: false; error: grpc.ServiceError };
 
 /** One CreateCertificate call with an optional bearer token, bounded by a deadline. */
-export function createCertificate(
-  client: CertificateServiceClient,
-  request: { csr: string; validityDuration?: number },
-  token?: string,
-): Promise<CallOutcome> {
+export function createCertificate(client: CertificateServiceClient, request: { csr: string; validityDuration?: number }, token?: string): Promise<CallOutcome> {
   const metadata = new grpc.Metadata();
   if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
   return new Promise((resolve) => {
@@ -193,14 +187,63 @@ export function opensslPluggedCa(): { caCert: string; caKey: string; certChain: 
     const run = (args: string[]): void => {
       execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     };
-    run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('root.key'), '-out', f('root.pem'),
-      '-subj', '/O=Plugged Root', '-days', '365',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-    run(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'),
-      '-out', f('ca.csr'), '-subj', '/O=Plugged Intermediate']);
-    writeFileSync(f('ext.cnf'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n');
-    run(['x509', '-req', '-in', f('ca.csr'), '-CA', f('root.pem'), '-CAkey', f('root.key'), '-set_serial', '0x5eed',
-      '-days', '30', '-sha256', '-extfile', f('ext.cnf'), '-out', f('ca.pem')]);
+    run([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      f('root.key'),
+      '-out',
+      f('root.pem'),
+      '-subj',
+      '/O=Plugged Root',
+      '-days',
+      '365',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
+    run([
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      f('ca.key'),
+      '-out',
+      f('ca.csr'),
+      '-subj',
+      '/O=Plugged Intermediate',
+    ]);
+    writeFileSync(
+      f('ext.cnf'),
+      'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n',
+    );
+    run([
+      'x509',
+      '-req',
+      '-in',
+      f('ca.csr'),
+      '-CA',
+      f('root.pem'),
+      '-CAkey',
+      f('root.key'),
+      '-set_serial',
+      '0x5eed',
+      '-days',
+      '30',
+      '-sha256',
+      '-extfile',
+      f('ext.cnf'),
+      '-out',
+      f('ca.pem'),
+    ]);
     const caCert = readFileSync(f('ca.pem'), 'utf8');
     const rootCert = readFileSync(f('root.pem'), 'utf8');
     return { caCert, caKey: readFileSync(f('ca.key'), 'utf8'), certChain: caCert + rootCert, rootCert };
@@ -211,8 +254,29 @@ export function opensslPluggedCa(): { caCert: string; caKey: string; certChain: 
 export function opensslServingCertificate(hostname: string): { cert: string; key: string } {
   return withTempDir((dir) => {
     const f = (n: string): string => path.join(dir, n);
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('tls.key'), '-out', f('tls.crt'),
-      '-subj', `/CN=${hostname}`, '-days', '90', '-addext', `subjectAltName=DNS:${hostname}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        f('tls.key'),
+        '-out',
+        f('tls.crt'),
+        '-subj',
+        `/CN=${hostname}`,
+        '-days',
+        '90',
+        '-addext',
+        `subjectAltName=DNS:${hostname}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     return { cert: readFileSync(f('tls.crt'), 'utf8'), key: readFileSync(f('tls.key'), 'utf8') };
   });
 }

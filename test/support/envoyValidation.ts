@@ -12,7 +12,11 @@ export function encodedResourceProblems(any: Uint8Array): string[] {
   const typeUrl = String(json['@type']);
   const { ['@type']: _t, ...message } = json;
   const problems = envoyProblems(typeUrl, message);
-  const again = encodeResource(typeUrl, typeof message.name === 'string' ? message.name : typeof message.clusterName === 'string' ? message.clusterName : '', message);
+  const again = encodeResource(
+    typeUrl,
+    typeof message.name === 'string' ? message.name : typeof message.clusterName === 'string' ? message.clusterName : '',
+    message,
+  );
   if (Buffer.compare(Buffer.from(again.any), Buffer.from(any)) !== 0) problems.push(`${typeUrl}: decoding and re-encoding changes the bytes`);
   return problems;
 }

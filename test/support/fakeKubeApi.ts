@@ -86,7 +86,13 @@ interface Route {
 
 type FailRule = { remaining: number; status: number; match: (method: string, path: string) => boolean };
 
-const istioNetworking = ['virtualservices:VirtualService', 'destinationrules:DestinationRule', 'gateways:Gateway', 'serviceentries:ServiceEntry', 'sidecars:Sidecar'];
+const istioNetworking = [
+  'virtualservices:VirtualService',
+  'destinationrules:DestinationRule',
+  'gateways:Gateway',
+  'serviceentries:ServiceEntry',
+  'sidecars:Sidecar',
+];
 const istioSecurity = ['peerauthentications:PeerAuthentication', 'authorizationpolicies:AuthorizationPolicy', 'requestauthentications:RequestAuthentication'];
 const istioTelemetry = ['telemetries:Telemetry'];
 
@@ -112,7 +118,13 @@ export const manifestResources: FakeResource[] = [
   { group: 'rbac.authorization.k8s.io', versions: ['v1'], plural: 'rolebindings', kind: 'RoleBinding', namespaced: true },
   { group: 'apiextensions.k8s.io', versions: ['v1'], plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', namespaced: false },
   { group: 'admissionregistration.k8s.io', versions: ['v1'], plural: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', namespaced: false },
-  { group: 'admissionregistration.k8s.io', versions: ['v1'], plural: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', namespaced: false },
+  {
+    group: 'admissionregistration.k8s.io',
+    versions: ['v1'],
+    plural: 'validatingwebhookconfigurations',
+    kind: 'ValidatingWebhookConfiguration',
+    namespaced: false,
+  },
 ];
 
 function istioResources(group: string, versions: string[], entries: string[]): FakeResource[] {
@@ -156,7 +168,11 @@ export class FakeKubeApi {
       ...coreResources,
       ...istioResources('networking.istio.io', options.networkingVersions ?? ['v1', 'v1beta1', 'v1alpha3'], istioNetworking),
       // EnvoyFilter exists in v1alpha3 only.
-      ...istioResources('networking.istio.io', (options.networkingVersions ?? ['v1alpha3']).filter((v) => v === 'v1alpha3'), ['envoyfilters:EnvoyFilter']),
+      ...istioResources(
+        'networking.istio.io',
+        (options.networkingVersions ?? ['v1alpha3']).filter((v) => v === 'v1alpha3'),
+        ['envoyfilters:EnvoyFilter'],
+      ),
       ...istioResources('security.istio.io', options.securityVersions ?? ['v1', 'v1beta1'], istioSecurity),
       ...istioResources('telemetry.istio.io', options.telemetryVersions ?? ['v1', 'v1alpha1'], istioTelemetry),
       ...(options.extraResources ?? []),
@@ -271,7 +287,10 @@ export class FakeKubeApi {
   expireWatches(): void {
     this.compact();
     for (const watch of [...this.watches]) {
-      this.writeEvent(watch, { type: 'ERROR', object: statusObject(410, 'Expired', `too old resource version: ${this.compactedRv - 1} (${this.compactedRv})`) });
+      this.writeEvent(watch, {
+        type: 'ERROR',
+        object: statusObject(410, 'Expired', `too old resource version: ${this.compactedRv - 1} (${this.compactedRv})`),
+      });
       this.endWatch(watch, false);
     }
   }
@@ -460,7 +479,13 @@ export class FakeKubeApi {
         const existing = this.objects(route.resource).get(objectKey(route.namespace, route.name));
         if (!existing) return sendStatus(res, 404, 'NotFound', notFoundMessage(route));
         this.remove(route.resource.kind, route.namespace, route.name);
-        return sendJson(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: route.name, kind: route.resource.plural } });
+        return sendJson(res, 200, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Success',
+          details: { name: route.name, kind: route.resource.plural },
+        });
       }
       default:
         return sendStatus(res, 405, 'MethodNotAllowed', `${method} is not supported by the fake API server`);
@@ -611,7 +636,12 @@ export class FakeKubeApi {
     const wanted = object.metadata.resourceVersion;
     if (wanted !== undefined && wanted !== '' && wanted !== existing.metadata.resourceVersion) {
       const qualified = route.resource.group ? `${route.resource.plural}.${route.resource.group}` : route.resource.plural;
-      return sendStatus(res, 409, 'Conflict', `Operation cannot be fulfilled on ${qualified} "${route.name}": the object has been modified; please apply your changes to the latest version and try again`);
+      return sendStatus(
+        res,
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${qualified} "${route.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
     }
     const updated = this.update(route.resource, route.namespace, object);
     sendJson(res, 200, this.present(updated, route.resource, route.version, true));
@@ -632,12 +662,22 @@ export class FakeKubeApi {
       if (!object || object.metadata.name !== route.name) return sendStatus(res, 400, 'BadRequest', 'body name does not match the path');
       const wanted = object.metadata.resourceVersion;
       if (wanted !== undefined && wanted !== '' && wanted !== existing.metadata.resourceVersion) {
-        return sendStatus(res, 409, 'Conflict', `Operation cannot be fulfilled on ${route.resource.plural}.${route.resource.group} "${route.name}": the object has been modified; please apply your changes to the latest version and try again`);
+        return sendStatus(
+          res,
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on ${route.resource.plural}.${route.resource.group} "${route.name}": the object has been modified; please apply your changes to the latest version and try again`,
+        );
       }
       status = object.status;
     } else if (method === 'PATCH') {
       if (!contentType.startsWith('application/merge-patch+json')) {
-        return sendStatus(res, 415, 'UnsupportedMediaType', `the fake API server only accepts application/merge-patch+json patches, not ${JSON.stringify(contentType)}`);
+        return sendStatus(
+          res,
+          415,
+          'UnsupportedMediaType',
+          `the fake API server only accepts application/merge-patch+json patches, not ${JSON.stringify(contentType)}`,
+        );
       }
       let patch: unknown;
       try {
@@ -701,10 +741,24 @@ export class FakeKubeApi {
       const granted = wanted.length === 0 ? issued : wanted.filter((a) => issued.includes(a));
       status =
         granted.length === 0
-          ? { authenticated: false, user: {}, error: `[invalid bearer token, token audiences ${JSON.stringify(issued)} is invalid for the target audiences ${JSON.stringify(wanted)}]` }
-          : { authenticated: true, user: { username: identity.username, uid: identity.uid ?? randomUUID(), groups: identity.groups ?? [] }, audiences: granted };
+          ? {
+              authenticated: false,
+              user: {},
+              error: `[invalid bearer token, token audiences ${JSON.stringify(issued)} is invalid for the target audiences ${JSON.stringify(wanted)}]`,
+            }
+          : {
+              authenticated: true,
+              user: { username: identity.username, uid: identity.uid ?? randomUUID(), groups: identity.groups ?? [] },
+              audiences: granted,
+            };
     }
-    sendJson(res, 201, { kind: 'TokenReview', apiVersion: `authentication.k8s.io/${version}`, metadata: { creationTimestamp: null }, spec: review.spec ?? {}, status });
+    sendJson(res, 201, {
+      kind: 'TokenReview',
+      apiVersion: `authentication.k8s.io/${version}`,
+      metadata: { creationTimestamp: null },
+      spec: review.spec ?? {},
+      status,
+    });
   }
 
   // ---------------------------------------------------------------- storage
@@ -800,7 +854,10 @@ export class FakeKubeApi {
  */
 export function parseLabelSelector(text: string): ((labels: Record<string, string>) => boolean) | string {
   const tests: Array<(labels: Record<string, string>) => boolean> = [];
-  for (const raw of text.split(',').map((t) => t.trim()).filter(Boolean)) {
+  for (const raw of text
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)) {
     const match = /^(!)?([A-Za-z0-9._/-]+)\s*(?:(==|=|!=)\s*([A-Za-z0-9._-]*))?$/.exec(raw);
     if (!match || (match[1] && match[3])) return raw;
     const [, not, key, op, value] = match as unknown as [string, string | undefined, string, string | undefined, string | undefined];

@@ -56,7 +56,12 @@ export async function startFileMeshd(files: Record<string, string>) {
   const { logger, lines } = captureLogger('warn');
   const registry = new Registry();
   const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
-    debounceAfterMs: 20, debounceMaxMs: 500, logger, registry, trustDomain: 'cluster.local', clusterId: 'Kubernetes',
+    debounceAfterMs: 20,
+    debounceMaxMs: 500,
+    logger,
+    registry,
+    trustDomain: 'cluster.local',
+    clusterId: 'Kubernetes',
   });
   const { meshd, xdsAddress, httpUrl, logs } = await startTestMeshd({ resources: pipeline, registry });
   const pushes: PushRequest[] = [];
@@ -73,7 +78,14 @@ export async function startFileMeshd(files: Record<string, string>) {
     throw error;
   }
   return {
-    dir, pipeline, meshd, xdsAddress, httpUrl, logs, pushes, stop,
+    dir,
+    pipeline,
+    meshd,
+    xdsAddress,
+    httpUrl,
+    logs,
+    pushes,
+    stop,
     /** warn and error lines of the pipeline's logger. */
     warnings: lines,
     write: (name: string, text: string) => writeFile(path.join(dir, name), text),

@@ -34,13 +34,19 @@ const wildcard = (typeUrl: string) => ({ typeUrl, wildcard: true, names: new Set
 const named = (typeUrl: string, names: string[]) => ({ typeUrl, wildcard: false, names: new Set(names) });
 const request = { version: 'golden', reason: ['golden'], startedAt: 0 };
 const described = [
-  ['clusters', TypeUrl.Cluster], ['listeners', TypeUrl.Listener], ['routes', TypeUrl.RouteConfiguration],
-  ['endpoints', TypeUrl.ClusterLoadAssignment], ['secrets', TypeUrl.Secret],
+  ['clusters', TypeUrl.Cluster],
+  ['listeners', TypeUrl.Listener],
+  ['routes', TypeUrl.RouteConfiguration],
+  ['endpoints', TypeUrl.ClusterLoadAssignment],
+  ['secrets', TypeUrl.Secret],
 ] as const;
 
 export function goldenSuite(suite: GoldenSuite): void {
   const update = process.env.UPDATE_GOLDEN === '1';
-  const scenarios = readdirSync(suite.dir).filter((f) => f.endsWith('.in.yaml')).map((f) => f.slice(0, -'.in.yaml'.length)).sort();
+  const scenarios = readdirSync(suite.dir)
+    .filter((f) => f.endsWith('.in.yaml'))
+    .map((f) => f.slice(0, -'.in.yaml'.length))
+    .sort();
   describe(suite.title, () => {
     it('has scenarios', () => expect(scenarios.length).toBeGreaterThan(0));
     for (const scenario of scenarios) {
@@ -63,7 +69,9 @@ export function goldenSuite(suite: GoldenSuite): void {
             const edsNames = clusterJson.filter((c) => c.type === 'EDS').map((c) => String(c.name));
             const endpoints = generator.generate(proxy, named(TypeUrl.ClusterLoadAssignment, edsNames), request)!;
 
-            const problems = [...clusters, ...listeners, ...routes, ...endpoints, ...secrets].flatMap((r) => encodedResourceProblems(r.any).map((p) => `${r.name}: ${p}`));
+            const problems = [...clusters, ...listeners, ...routes, ...endpoints, ...secrets].flatMap((r) =>
+              encodedResourceProblems(r.any).map((p) => `${r.name}: ${p}`),
+            );
             const built = generator.describe(mesh.context, proxy);
             for (const [key, typeUrl] of described) {
               for (const json of built[key] ?? []) problems.push(...envoyProblems(typeUrl, json).map((p) => `${String(json.name ?? json.clusterName)}: ${p}`));

@@ -38,7 +38,17 @@ export async function startGrpcMesh(files: Record<string, readonly KubeObject[]>
   for (const [file, objects] of Object.entries(files)) await write(file, objects);
   const { logger, logs } = captureLogs('info');
   const meshd = await serve(
-    { ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: 'istiod-test', drainGraceMs: 2_000, logLevel: 'info' },
+    {
+      ...defaultConfig,
+      configDir: dir,
+      host: '127.0.0.1',
+      xdsPort: 0,
+      securePort: 0,
+      httpPort: 0,
+      controlPlaneId: 'istiod-test',
+      drainGraceMs: 2_000,
+      logLevel: 'info',
+    },
     { logger },
   );
   const xdsAddress = `127.0.0.1:${meshd.ports.xds}`;

@@ -37,7 +37,10 @@ export async function startEchoScenario(options: { versions?: string[]; http?: u
   const workloads: EchoWorkload[] = [];
   for (const version of versions) workloads.push({ pod: `echo-${version}`, version, port: await freePort() });
   const routing = (http: unknown[]): KubeObject[] => [destinationRuleObject(echo, versions), virtualServiceObject(echo, http)];
-  const mesh = await startGrpcMesh({ 'mesh.yaml': meshObjects(workloads), 'routing.yaml': routing(options.http ?? [{ route: [{ destination: { host: 'echo', subset: 'v1' } }] }]) });
+  const mesh = await startGrpcMesh({
+    'mesh.yaml': meshObjects(workloads),
+    'routing.yaml': routing(options.http ?? [{ route: [{ destination: { host: 'echo', subset: 'v1' } }] }]),
+  });
   const servers = await startEchoWorkloads(mesh, echo, workloads, options.failEvery);
   const client = proxylessClient(mesh, xdsTarget(echo));
   return {

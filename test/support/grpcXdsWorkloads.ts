@@ -4,7 +4,12 @@ import { podLabels, type EchoServiceSpec, type EchoWorkload } from '../../src/de
 import type { GrpcMesh } from './grpcXdsMesh.js';
 
 /** Starts one xDS-enabled echo server per workload, each with its pod's identity; resolves once all serve. */
-export function startEchoWorkloads(mesh: GrpcMesh, spec: EchoServiceSpec, workloads: readonly EchoWorkload[], failEvery?: Record<string, number>): Promise<EchoServer[]> {
+export function startEchoWorkloads(
+  mesh: GrpcMesh,
+  spec: EchoServiceSpec,
+  workloads: readonly EchoWorkload[],
+  failEvery?: Record<string, number>,
+): Promise<EchoServer[]> {
   return Promise.all(
     workloads.map((w) =>
       withDeadline(
@@ -23,7 +28,13 @@ export function startEchoWorkloads(mesh: GrpcMesh, spec: EchoServiceSpec, worklo
 }
 
 /** A proxyless client in `namespace` with its own node identity. */
-export function proxylessClient(mesh: GrpcMesh, target: string, pod = 'client', namespace = 'default', labels: Record<string, string> = { app: 'client' }): EchoClient {
+export function proxylessClient(
+  mesh: GrpcMesh,
+  target: string,
+  pod = 'client',
+  namespace = 'default',
+  labels: Record<string, string> = { app: 'client' },
+): EchoClient {
   return new EchoClient(target, mesh.bootstrap({ pod, namespace, ip: '127.0.0.2', labels }));
 }
 
@@ -40,7 +51,25 @@ export interface Tally {
 }
 
 const statusName = (code: number): string =>
-  ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'][code] ?? String(code);
+  [
+    'OK',
+    'CANCELLED',
+    'UNKNOWN',
+    'INVALID_ARGUMENT',
+    'DEADLINE_EXCEEDED',
+    'NOT_FOUND',
+    'ALREADY_EXISTS',
+    'PERMISSION_DENIED',
+    'RESOURCE_EXHAUSTED',
+    'FAILED_PRECONDITION',
+    'ABORTED',
+    'OUT_OF_RANGE',
+    'UNIMPLEMENTED',
+    'INTERNAL',
+    'UNAVAILABLE',
+    'DATA_LOSS',
+    'UNAUTHENTICATED',
+  ][code] ?? String(code);
 
 /** Counts who answered a list of calls. */
 export function tallyOf(outcomes: readonly EchoOutcome[]): Tally {

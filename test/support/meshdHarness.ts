@@ -19,7 +19,10 @@ export function captureLogs(level = 'debug'): { logger: pino.Logger; logs: LogCa
   return { logger: pino({ level }, sink), logs: { lines, find: (p) => lines.find(p) } };
 }
 
-export async function startTestMeshd(deps: Omit<MeshdDeps, 'logger'>, config: Partial<MeshdConfig> = {}): Promise<{ meshd: Meshd; logs: LogCapture; xdsAddress: string; httpUrl: string }> {
+export async function startTestMeshd(
+  deps: Omit<MeshdDeps, 'logger'>,
+  config: Partial<MeshdConfig> = {},
+): Promise<{ meshd: Meshd; logs: LogCapture; xdsAddress: string; httpUrl: string }> {
   const { logger, logs } = captureLogs();
   const meshd = await startMeshd(
     { ...defaultConfig, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: 'istiod-test', drainGraceMs: 2_000, ...config },

@@ -12,10 +12,14 @@ export interface MeshdProcess {
 }
 
 export async function spawnMeshd(args: string[], timeoutMs = 15_000, env: NodeJS.ProcessEnv = process.env): Promise<MeshdProcess> {
-  const child = spawn(process.execPath, ['bin/meshd', 'serve', '--host', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', '--webhook-port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-  });
+  const child = spawn(
+    process.execPath,
+    ['bin/meshd', 'serve', '--host', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', '--webhook-port', '0', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    },
+  );
   const logs: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
   const stderr: string[] = [];
@@ -28,10 +32,12 @@ export async function spawnMeshd(args: string[], timeoutMs = 15_000, env: NodeJS
     }
     waiters.splice(0).forEach((w) => w());
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    waiters.splice(0).forEach((w) => w());
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      waiters.splice(0).forEach((w) => w());
+      resolve(code);
+    }),
+  );
   let done = false;
   void exited.then(() => (done = true));
   const waitForLog = async (pred: (l: Record<string, unknown>) => boolean, limit = timeoutMs): Promise<Record<string, unknown>> => {
@@ -52,5 +58,11 @@ export async function spawnMeshd(args: string[], timeoutMs = 15_000, env: NodeJS
     }
   };
   const listening = await waitForLog((l) => l.msg === 'listening');
-  return { child, ports: { xds: Number(listening.xds), secure: Number(listening.secure), http: Number(listening.http), webhook: Number(listening.webhook) }, logs, exited, waitForLog };
+  return {
+    child,
+    ports: { xds: Number(listening.xds), secure: Number(listening.secure), http: Number(listening.http), webhook: Number(listening.webhook) },
+    logs,
+    exited,
+    waitForLog,
+  };
 }

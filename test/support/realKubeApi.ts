@@ -49,7 +49,6 @@ interface ResourceInfo {
   namespaced: boolean;
 }
 
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** etcd and kube-apiserver, started in a temporary directory on free loopback ports. */
@@ -84,12 +83,28 @@ export class RealKubeApi {
     try {
       const [clientPort, peerPort, metricsPort, apiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
       keep(
-        spawn('etcd', [
-          '--name', 't', '--data-dir', path.join(dir, 'etcd'),
-          '--listen-client-urls', `http://127.0.0.1:${clientPort}`, '--advertise-client-urls', `http://127.0.0.1:${clientPort}`,
-          '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-          '--initial-cluster', `t=http://127.0.0.1:${peerPort}`, '--listen-metrics-urls', `http://127.0.0.1:${metricsPort}`,
-        ], { stdio: ['ignore', 'pipe', 'pipe'] }),
+        spawn(
+          'etcd',
+          [
+            '--name',
+            't',
+            '--data-dir',
+            path.join(dir, 'etcd'),
+            '--listen-client-urls',
+            `http://127.0.0.1:${clientPort}`,
+            '--advertise-client-urls',
+            `http://127.0.0.1:${clientPort}`,
+            '--listen-peer-urls',
+            `http://127.0.0.1:${peerPort}`,
+            '--initial-advertise-peer-urls',
+            `http://127.0.0.1:${peerPort}`,
+            '--initial-cluster',
+            `t=http://127.0.0.1:${peerPort}`,
+            '--listen-metrics-urls',
+            `http://127.0.0.1:${metricsPort}`,
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        ),
         'etcd',
       );
       const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -98,16 +113,26 @@ export class RealKubeApi {
       const adminToken = randomBytes(24).toString('hex');
       writeFileSync(path.join(dir, 'tokens.csv'), `${adminToken},admin,admin,system:masters\n`);
       keep(
-        spawn(binary, [
-          `--etcd-servers=http://127.0.0.1:${clientPort}`,
-          '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`, `--cert-dir=${path.join(dir, 'certs')}`,
-          '--service-cluster-ip-range=10.96.0.0/16',
-          `--service-account-key-file=${path.join(dir, 'sa.pub')}`, `--service-account-signing-key-file=${path.join(dir, 'sa.key')}`,
-          '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-          '--api-audiences=https://kubernetes.default.svc.cluster.local,istio-ca',
-          `--token-auth-file=${path.join(dir, 'tokens.csv')}`, '--authorization-mode=RBAC',
-          '--endpoint-reconciler-type=none', '--profiling=false',
-        ], { stdio: ['ignore', 'pipe', 'pipe'] }),
+        spawn(
+          binary,
+          [
+            `--etcd-servers=http://127.0.0.1:${clientPort}`,
+            '--bind-address=127.0.0.1',
+            '--advertise-address=127.0.0.1',
+            `--secure-port=${apiPort}`,
+            `--cert-dir=${path.join(dir, 'certs')}`,
+            '--service-cluster-ip-range=10.96.0.0/16',
+            `--service-account-key-file=${path.join(dir, 'sa.pub')}`,
+            `--service-account-signing-key-file=${path.join(dir, 'sa.key')}`,
+            '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+            '--api-audiences=https://kubernetes.default.svc.cluster.local,istio-ca',
+            `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
+            '--authorization-mode=RBAC',
+            '--endpoint-reconciler-type=none',
+            '--profiling=false',
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        ),
         'kube-apiserver',
       );
       const url = `https://127.0.0.1:${apiPort}`;
@@ -273,7 +298,10 @@ export class RealKubeApi {
     const deadline = Date.now() + 30_000;
     for (;;) {
       const crd = await this.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(
-        'apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, name,
+        'apiextensions.k8s.io/v1',
+        'CustomResourceDefinition',
+        undefined,
+        name,
       );
       if (crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
       if (Date.now() > deadline) throw new Error(`CRD ${name} not established within 30 s`);
@@ -283,11 +311,11 @@ export class RealKubeApi {
 
   /** A bound service-account token (TokenRequest), as the kubelet projects one into a pod. */
   async serviceAccountToken(namespace: string, serviceAccount: string, audiences: string[], expirationSeconds = 3600): Promise<string> {
-    const answer = await this.request<{ status?: { token?: string } }>(
-      'POST',
-      `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
-      { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences, expirationSeconds } },
-    );
+    const answer = await this.request<{ status?: { token?: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { audiences, expirationSeconds },
+    });
     const token = answer.body.status?.token;
     if (!token) throw new Error(`token for ${namespace}/${serviceAccount}: ${answer.status} ${JSON.stringify(answer.body)}`);
     return token;

@@ -14,8 +14,7 @@ setTimeout(() => report({ ok: false, error: 'timed out' }), 10_000).unref();
 const uriOf = (cert) => (cert && cert.subjectaltname) || '';
 
 // Workload certificates carry a SPIFFE URI, not a host name: check the URI.
-const checkSpiffe = (_host, cert) =>
-  uriOf(cert) === `URI:${cfg.expectPeer}` ? undefined : new Error(`unexpected peer identity ${uriOf(cert)}`);
+const checkSpiffe = (_host, cert) => (uriOf(cert) === `URI:${cfg.expectPeer}` ? undefined : new Error(`unexpected peer identity ${uriOf(cert)}`));
 
 if (cfg.role === 'server') {
   const server = tls.createServer(

@@ -18,7 +18,11 @@ export function postWebhook(port: number, path: string, body: string | Buffer, o
   return new Promise((resolve, reject) => {
     const request = https.request(
       {
-        host: '127.0.0.1', port, path, method: 'POST', ca: opts.ca,
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        ca: opts.ca,
         ...(opts.servername ? { servername: opts.servername } : {}),
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: opts.timeoutMs ?? 10_000,

@@ -3,7 +3,10 @@ import { TypeUrl, encodeResource, type XdsResource } from '../../src/xds/resourc
 
 export function cluster(name: string, connectTimeoutSeconds = 1): XdsResource {
   return encodeResource(TypeUrl.Cluster, name, {
-    name, type: 'EDS', connectTimeout: { seconds: connectTimeoutSeconds }, edsClusterConfig: { edsConfig: { ads: {} } },
+    name,
+    type: 'EDS',
+    connectTimeout: { seconds: connectTimeoutSeconds },
+    edsClusterConfig: { edsConfig: { ads: {} } },
   });
 }
 

@@ -49,7 +49,15 @@ const toJson = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
 const fromJson = <T>(bytes: Buffer): T => (bytes.length === 0 ? ({} as T) : (JSON.parse(bytes.toString('utf8')) as T));
 
 function definition(methodPath: string): grpc.MethodDefinition<EchoRequest, EchoReply> {
-  return { path: methodPath, requestStream: false, responseStream: false, requestSerialize: toJson, requestDeserialize: fromJson<EchoRequest>, responseSerialize: toJson, responseDeserialize: fromJson<EchoReply> };
+  return {
+    path: methodPath,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: toJson,
+    requestDeserialize: fromJson<EchoRequest>,
+    responseSerialize: toJson,
+    responseDeserialize: fromJson<EchoReply>,
+  };
 }
 
 export interface SecureEchoServer {
@@ -89,8 +97,14 @@ function caller(client: grpc.Client): EchoCaller {
     call: (method, deadlineMs = 5_000) =>
       new Promise((resolve) => {
         const d = definition(echoMethods[method]);
-        client.makeUnaryRequest(d.path, d.requestSerialize, d.responseDeserialize, {}, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (error, reply) =>
-          resolve(error ? { ok: false, code: error.code, details: error.details } : { ok: true, reply: reply! }),
+        client.makeUnaryRequest(
+          d.path,
+          d.requestSerialize,
+          d.responseDeserialize,
+          {},
+          new grpc.Metadata(),
+          { deadline: Date.now() + deadlineMs },
+          (error, reply) => resolve(error ? { ok: false, code: error.code, details: error.details } : { ok: true, reply: reply! }),
         );
       }),
     close: () => client.close(),

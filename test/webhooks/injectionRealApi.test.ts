@@ -14,7 +14,11 @@ import { meshctl } from '../support/meshctl.js';
 
 interface StoredPod extends KubeObject {
   metadata: KubeObject['metadata'] & { annotations?: Record<string, string> };
-  spec: { containers: Array<{ name: string; image: string; env?: Array<{ name: string; value?: string }> }>; initContainers?: Array<{ name: string; args?: string[] }>; volumes?: Array<{ name: string }> };
+  spec: {
+    containers: Array<{ name: string; image: string; env?: Array<{ name: string; value?: string }> }>;
+    initContainers?: Array<{ name: string; args?: string[] }>;
+    volumes?: Array<{ name: string }>;
+  };
 }
 
 const pod = (name: string, namespace: string, extra: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}) => ({
@@ -22,10 +26,14 @@ const pod = (name: string, namespace: string, extra: { labels?: Record<string, s
   kind: 'Pod',
   metadata: { name, namespace, labels: { app: name, ...(extra.labels ?? {}) }, ...(extra.annotations ? { annotations: extra.annotations } : {}) },
   spec: {
-    containers: [{
-      name: 'app', image: 'registry.example.com/app:1', ports: [{ name: 'http', containerPort: 8080 }],
-      readinessProbe: { httpGet: { path: '/ready', port: 'http' } },
-    }],
+    containers: [
+      {
+        name: 'app',
+        image: 'registry.example.com/app:1',
+        ports: [{ name: 'http', containerPort: 8080 }],
+        readinessProbe: { httpGet: { path: '/ready', port: 'http' } },
+      },
+    ],
   },
 });
 
@@ -47,10 +55,16 @@ describe.skipIf(!realApiServerAvailable)('sidecar injection through a real API s
     dir = mkdtempSync(join(tmpdir(), 'meshd-inject-real-'));
     meshd = await spawnMeshd(['--kubeconfig', api.kubeconfigPath, '--webhook-port', String(webhookPort), '--dns-names', '127.0.0.1'], 40_000);
     // The injector's caBundle is meshd's root once the leader has patched it.
-    await eventually(async () => {
-      const config = (await api.request<WebhookConfigurationObject>('GET', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/istio-sidecar-injector')).body;
-      return config.webhooks.every((w) => Boolean(w.clientConfig.caBundle));
-    }, 'caBundle patched into istio-sidecar-injector', 40_000);
+    await eventually(
+      async () => {
+        const config = (
+          await api.request<WebhookConfigurationObject>('GET', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/istio-sidecar-injector')
+        ).body;
+        return config.webhooks.every((w) => Boolean(w.clientConfig.caBundle));
+      },
+      'caBundle patched into istio-sidecar-injector',
+      40_000,
+    );
   }, 150_000);
 
   afterAll(async () => {
@@ -62,10 +76,14 @@ describe.skipIf(!realApiServerAvailable)('sidecar injection through a real API s
   /** Creates the pod, retrying while the API server has not yet picked up the patched caBundle. */
   async function create(object: ReturnType<typeof pod>): Promise<{ status: number; body: StoredPod & { message?: string } }> {
     const path = await api.path('v1', 'Pod', object.metadata.namespace);
-    return eventually(async () => {
-      const answer = await api.request<StoredPod & { message?: string }>('POST', path, object);
-      return !(answer.status >= 500 || /failed calling webhook/.test(answer.body.message ?? '')) && answer;
-    }, `create pod ${object.metadata.namespace}/${object.metadata.name}`, 30_000);
+    return eventually(
+      async () => {
+        const answer = await api.request<StoredPod & { message?: string }>('POST', path, object);
+        return !(answer.status >= 500 || /failed calling webhook/.test(answer.body.message ?? '')) && answer;
+      },
+      `create pod ${object.metadata.namespace}/${object.metadata.name}`,
+      30_000,
+    );
   }
 
   it('stores a pod created in a namespace labelled istio-injection=enabled with the sidecar', async () => {
@@ -78,7 +96,9 @@ describe.skipIf(!realApiServerAvailable)('sidecar injection through a real API s
     const proxy = stored.spec.containers.find((c) => c.name === 'istio-proxy')!;
     expect(proxy.image).toMatch(/\/proxyv2:/);
     expect(proxy.env?.find((e) => e.name === 'PROXY_CONFIG')?.value).toContain('istiod.istio-system.svc:15012');
-    expect(stored.spec.volumes?.map((v) => v.name)).toEqual(expect.arrayContaining(['istio-envoy', 'istio-data', 'istio-podinfo', 'istio-token', 'istiod-ca-cert']));
+    expect(stored.spec.volumes?.map((v) => v.name)).toEqual(
+      expect.arrayContaining(['istio-envoy', 'istio-data', 'istio-podinfo', 'istio-token', 'istiod-ca-cert']),
+    );
     expect(stored.metadata.labels).toMatchObject({ 'security.istio.io/tlsMode': 'istio', 'service.istio.io/canonical-name': 'reviews' });
     expect(JSON.parse(stored.metadata.annotations!['sidecar.istio.io/status']!)).toMatchObject({ initContainers: ['istio-init'], containers: ['istio-proxy'] });
     // The application's readiness probe now goes through the agent.
@@ -110,7 +130,12 @@ describe.skipIf(!realApiServerAvailable)('sidecar injection through a real API s
   }, 60_000);
 
   it('meshctl --kubeconfig kube-inject reads the values and the server version from the cluster, as istioctl does', async () => {
-    const values = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-sidecar-injector', namespace: 'istio-system' }, data: { values: JSON.stringify({ global: { hub: 'registry.example.com/istio', tag: '1.23.2' } }) } };
+    const values = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'istio-sidecar-injector', namespace: 'istio-system' },
+      data: { values: JSON.stringify({ global: { hub: 'registry.example.com/istio', tag: '1.23.2' } }) },
+    };
     await api.apply(values);
     writeFileSync(join(dir, 'pod.yaml'), JSON.stringify(pod('offline', 'injected')));
     const injected = await meshctl(['--kubeconfig', api.kubeconfigPath, 'kube-inject', '-f', join(dir, 'pod.yaml')]);
@@ -121,12 +146,16 @@ describe.skipIf(!realApiServerAvailable)('sidecar injection through a real API s
     expect(native.code).toBe(1);
     expect(native.stderr).toContain('needs Kubernetes 1.29 or later; this API server is 1.25');
     // The webhook follows the same ConfigMap once meshd has seen it.
-    await eventually(async () => {
-      const name = `valued-${Date.now()}`;
-      await create(pod(name, 'injected'));
-      const stored = await api.get<StoredPod>('v1', 'Pod', 'injected', name);
-      return stored?.spec.containers.find((c) => c.name === 'istio-proxy')?.image === 'registry.example.com/istio/proxyv2:1.23.2';
-    }, 'a pod injected with the hub and tag of the values ConfigMap', 20_000);
+    await eventually(
+      async () => {
+        const name = `valued-${Date.now()}`;
+        await create(pod(name, 'injected'));
+        const stored = await api.get<StoredPod>('v1', 'Pod', 'injected', name);
+        return stored?.spec.containers.find((c) => c.name === 'istio-proxy')?.image === 'registry.example.com/istio/proxyv2:1.23.2';
+      },
+      'a pod injected with the hub and tag of the values ConfigMap',
+      20_000,
+    );
     await api.delete('v1', 'ConfigMap', 'istio-system', 'istio-sidecar-injector');
   }, 60_000);
 

@@ -26,7 +26,10 @@ describe('manifests/60-webhooks.yaml', () => {
   it("keeps istiod's configuration and webhook names", () => {
     expect(injector.metadata.name).toBe('istio-sidecar-injector');
     expect(injector.webhooks.map((w) => w.name)).toEqual([
-      'rev.namespace.sidecar-injector.istio.io', 'rev.object.sidecar-injector.istio.io', 'namespace.sidecar-injector.istio.io', 'object.sidecar-injector.istio.io',
+      'rev.namespace.sidecar-injector.istio.io',
+      'rev.object.sidecar-injector.istio.io',
+      'namespace.sidecar-injector.istio.io',
+      'object.sidecar-injector.istio.io',
     ]);
     expect(validator.metadata.name).toBe('istio-validator-istio-system');
     expect(validator.webhooks.map((w) => w.name)).toEqual(['rev.validation.istio.io', 'validation.istio.io']);
@@ -38,15 +41,30 @@ describe('manifests/60-webhooks.yaml', () => {
       expect(webhook.rules).toEqual([{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }]);
       expect(webhook.failurePolicy).toBe('Fail');
       expect(webhook.sideEffects).toBe('None');
-      expect(webhook.namespaceSelector!.matchExpressions).toContainEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'istio-system'] });
+      expect(webhook.namespaceSelector!.matchExpressions).toContainEqual({
+        key: 'kubernetes.io/metadata.name',
+        operator: 'NotIn',
+        values: ['kube-system', 'istio-system'],
+      });
     }
     const byName = Object.fromEntries(injector.webhooks.map((w) => [w.name, w]));
-    expect(byName['namespace.sidecar-injector.istio.io']!.namespaceSelector!.matchExpressions).toContainEqual({ key: 'istio-injection', operator: 'In', values: ['enabled'] });
-    expect(byName['object.sidecar-injector.istio.io']!.objectSelector!.matchExpressions).toContainEqual({ key: 'sidecar.istio.io/inject', operator: 'In', values: ['true'] });
+    expect(byName['namespace.sidecar-injector.istio.io']!.namespaceSelector!.matchExpressions).toContainEqual({
+      key: 'istio-injection',
+      operator: 'In',
+      values: ['enabled'],
+    });
+    expect(byName['object.sidecar-injector.istio.io']!.objectSelector!.matchExpressions).toContainEqual({
+      key: 'sidecar.istio.io/inject',
+      operator: 'In',
+      values: ['true'],
+    });
   });
 
   it('validates every Istio kind meshd reads, failing open until meshd has seen the API server reach it', () => {
-    const istioResources = Object.values(kinds).filter((k) => k.apiVersions.some((v) => v.includes('.istio.io/'))).map((k) => k.resource).sort();
+    const istioResources = Object.values(kinds)
+      .filter((k) => k.apiVersions.some((v) => v.includes('.istio.io/')))
+      .map((k) => k.resource)
+      .sort();
     for (const webhook of validator.webhooks) {
       expect(webhook.clientConfig.service.path).toBe('/validate');
       expect(webhook.failurePolicy).toBe('Ignore');

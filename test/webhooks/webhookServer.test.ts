@@ -22,7 +22,12 @@ const namespaceWidePortLevel = {
   metadata: { name: 'default', namespace: 'shop' },
   spec: { mtls: { mode: 'STRICT' }, portLevelMtls: { '9090': { mode: 'DISABLE' } } },
 };
-const paRequest = (object: unknown) => ({ kind: { group: 'security.istio.io', version: 'v1', kind: 'PeerAuthentication' }, namespace: 'shop', name: 'default', object });
+const paRequest = (object: unknown) => ({
+  kind: { group: 'security.istio.io', version: 'v1', kind: 'PeerAuthentication' },
+  namespace: 'shop',
+  name: 'default',
+  object,
+});
 
 describe('meshd serve: the webhook port', () => {
   let dir: string;
@@ -33,7 +38,17 @@ describe('meshd serve: the webhook port', () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-webhook-'));
     await writeFile(path.join(dir, 'ns.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n');
     server = await serve(
-      { ...defaultConfig, configDir: dir, caDir: path.join(dir, 'ca'), dnsNames: ['127.0.0.1'], host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, webhookPort: 0 },
+      {
+        ...defaultConfig,
+        configDir: dir,
+        caDir: path.join(dir, 'ca'),
+        dnsNames: ['127.0.0.1'],
+        host: '127.0.0.1',
+        xdsPort: 0,
+        securePort: 0,
+        httpPort: 0,
+        webhookPort: 0,
+      },
       { logger },
     );
     root = await readFile(path.join(dir, 'ca', 'root-cert.pem'), 'utf8');
@@ -64,17 +79,27 @@ describe('meshd serve: the webhook port', () => {
     const review = answer.json as ReviewAnswer;
     expect(review).toMatchObject({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' });
     expect(review.response.allowed).toBe(false);
-    expect(review.response.status).toMatchObject({ code: 400, message: 'configuration is invalid: spec.portLevelMtls: mesh/namespace peer authentication cannot have port level mTLS' });
+    expect(review.response.status).toMatchObject({
+      code: 400,
+      message: 'configuration is invalid: spec.portLevelMtls: mesh/namespace peer authentication cannot have port level mTLS',
+    });
   });
 
   it('answers v1beta1 reviews in v1beta1', async () => {
-    const answer = await postWebhook(server.ports.webhook!, '/validate', admissionReview(paRequest(namespaceWidePortLevel), 'admission.k8s.io/v1beta1'), { ca: root });
+    const answer = await postWebhook(server.ports.webhook!, '/validate', admissionReview(paRequest(namespaceWidePortLevel), 'admission.k8s.io/v1beta1'), {
+      ca: root,
+    });
     expect((answer.json as ReviewAnswer).apiVersion).toBe('admission.k8s.io/v1beta1');
   });
 
   it('injects pods on /inject and counts both webhooks in istiod metrics', async () => {
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'shop' }, spec: { containers: [{ name: 'web', image: 'web:1' }] } };
-    const answer = await postWebhook(server.ports.webhook!, '/inject', admissionReview({ kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', object: pod }), { ca: root });
+    const answer = await postWebhook(
+      server.ports.webhook!,
+      '/inject',
+      admissionReview({ kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', object: pod }),
+      { ca: root },
+    );
     const response = (answer.json as ReviewAnswer).response;
     expect(response).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
     expect(Buffer.from(response.patch!, 'base64').toString()).toContain('"name":"istio-proxy"');
@@ -89,7 +114,10 @@ describe('meshd serve: the webhook port', () => {
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'east-web', namespace: 'shop' }, spec: { containers: [{ name: 'web', image: 'web:1' }] } };
     const review = admissionReview({ kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', object: pod });
     const answer = await postWebhook(server.ports.webhook!, '/inject/cluster/east/net/network1', review, { ca: root });
-    const ops = JSON.parse(Buffer.from((answer.json as ReviewAnswer).response.patch!, 'base64').toString()) as Array<{ path: string; value: { containers: Array<{ name: string; env: Array<{ name: string; value?: string }> }> } }>;
+    const ops = JSON.parse(Buffer.from((answer.json as ReviewAnswer).response.patch!, 'base64').toString()) as Array<{
+      path: string;
+      value: { containers: Array<{ name: string; env: Array<{ name: string; value?: string }> }> };
+    }>;
     const proxy = ops.find((o) => o.path === '/spec')!.value.containers.find((c) => c.name === 'istio-proxy')!;
     const env = Object.fromEntries(proxy.env.map((e) => [e.name, e.value]));
     expect(env).toMatchObject({ ISTIO_META_CLUSTER_ID: 'east', ISTIO_META_NETWORK: 'network1' });
@@ -99,17 +127,27 @@ describe('meshd serve: the webhook port', () => {
     const call = (p: string, body: string) => postWebhook(server.ports.webhook!, p, body, { ca: root });
     expect(await call('/validate', '{not json')).toMatchObject({ status: 400, text: expect.stringContaining('body is not JSON') });
     expect(await call('/validate', '{"kind":"Pod"}')).toMatchObject({ status: 400, text: expect.stringContaining('not an AdmissionReview: kind "Pod"') });
-    expect(await call('/validate', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }))).toMatchObject({ status: 400, text: expect.stringContaining('request: missing') });
-    expect(await call('/nowhere', admissionReview(paRequest(namespaceWidePortLevel)))).toMatchObject({ status: 404, text: expect.stringContaining('/validate') });
+    expect(await call('/validate', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }))).toMatchObject({
+      status: 400,
+      text: expect.stringContaining('request: missing'),
+    });
+    expect(await call('/nowhere', admissionReview(paRequest(namespaceWidePortLevel)))).toMatchObject({
+      status: 404,
+      text: expect.stringContaining('/validate'),
+    });
   });
 });
 
 describe('/validate uses the model validators', () => {
   it('names every problem, as istiod lists several errors', () => {
     const response = validateAdmission({
-      uid: 'u', operation: 'CREATE',
+      uid: 'u',
+      operation: 'CREATE',
       kind: { group: 'security.istio.io', version: 'v1beta1', kind: 'PeerAuthentication' },
-      object: { ...namespaceWidePortLevel, spec: { ...namespaceWidePortLevel.spec, portLevelMtls: { '9090': { mode: 'DISABLE' }, '70000': { mode: 'STRICT' } } } },
+      object: {
+        ...namespaceWidePortLevel,
+        spec: { ...namespaceWidePortLevel.spec, portLevelMtls: { '9090': { mode: 'DISABLE' }, '70000': { mode: 'STRICT' } } },
+      },
     });
     expect(response.allowed).toBe(false);
     expect(response.status?.message).toBe(
@@ -120,11 +158,26 @@ describe('/validate uses the model validators', () => {
   it('agrees with the model on every Istio kind: what the model rejects is denied, what it accepts is allowed', () => {
     const cases: Array<{ group: string; version: string; kind: keyof typeof kinds; spec: unknown }> = [
       { group: 'networking.istio.io', version: 'v1', kind: 'VirtualService', spec: { hosts: ['web'], http: [{ route: [{ destination: { host: 'web' } }] }] } },
-      { group: 'networking.istio.io', version: 'v1', kind: 'VirtualService', spec: { hosts: ['web'], http: [{ match: [{ uri: { regex: '(' } }], route: [{ destination: { host: 'web' } }] }] } },
-      { group: 'networking.istio.io', version: 'v1beta1', kind: 'DestinationRule', spec: { host: 'web', trafficPolicy: { connectionPool: { tcp: { maxConnections: -1 } } } } },
+      {
+        group: 'networking.istio.io',
+        version: 'v1',
+        kind: 'VirtualService',
+        spec: { hosts: ['web'], http: [{ match: [{ uri: { regex: '(' } }], route: [{ destination: { host: 'web' } }] }] },
+      },
+      {
+        group: 'networking.istio.io',
+        version: 'v1beta1',
+        kind: 'DestinationRule',
+        spec: { host: 'web', trafficPolicy: { connectionPool: { tcp: { maxConnections: -1 } } } },
+      },
       { group: 'networking.istio.io', version: 'v1alpha3', kind: 'DestinationRule', spec: { host: 'web' } },
       { group: 'security.istio.io', version: 'v1', kind: 'AuthorizationPolicy', spec: { action: 'CUSTOM', provider: { name: 'x' } } },
-      { group: 'security.istio.io', version: 'v1', kind: 'AuthorizationPolicy', spec: { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }] } },
+      {
+        group: 'security.istio.io',
+        version: 'v1',
+        kind: 'AuthorizationPolicy',
+        spec: { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }] },
+      },
     ];
     for (const c of cases) {
       const object = { apiVersion: `${c.group}/${c.version}`, kind: c.kind, metadata: { name: 'x', namespace: 'shop' }, spec: c.spec };
@@ -137,7 +190,8 @@ describe('/validate uses the model validators', () => {
 
   it('warns about a valid but risky object and still admits it', () => {
     const response = validateAdmission({
-      uid: 'u', operation: 'CREATE',
+      uid: 'u',
+      operation: 'CREATE',
       kind: { group: 'security.istio.io', version: 'v1', kind: 'AuthorizationPolicy' },
       object: { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'lockdown', namespace: 'shop' }, spec: {} },
     });
@@ -146,20 +200,46 @@ describe('/validate uses the model validators', () => {
   });
 
   it('denies kinds it does not know, admits Istio kinds it does not read with a warning, and admits deletions', () => {
-    const unknown = validateAdmission({ uid: 'u', operation: 'CREATE', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, object: { metadata: { name: 't' } } });
-    expect(unknown).toMatchObject({ allowed: false, status: { message: expect.stringMatching(/^unrecognized type Deployment \(apps\/v1\): meshd validates only VirtualService, /) } });
-    const workloadEntry = validateAdmission({ uid: 'u', operation: 'CREATE', kind: { group: 'networking.istio.io', version: 'v1', kind: 'WorkloadEntry' }, object: { metadata: { name: 't' } } });
-    expect(workloadEntry).toEqual({ uid: 'u', allowed: true, warnings: ['meshd does not read WorkloadEntry (networking.istio.io/v1); it is stored without validation'] });
+    const unknown = validateAdmission({
+      uid: 'u',
+      operation: 'CREATE',
+      kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+      object: { metadata: { name: 't' } },
+    });
+    expect(unknown).toMatchObject({
+      allowed: false,
+      status: { message: expect.stringMatching(/^unrecognized type Deployment \(apps\/v1\): meshd validates only VirtualService, /) },
+    });
+    const workloadEntry = validateAdmission({
+      uid: 'u',
+      operation: 'CREATE',
+      kind: { group: 'networking.istio.io', version: 'v1', kind: 'WorkloadEntry' },
+      object: { metadata: { name: 't' } },
+    });
+    expect(workloadEntry).toEqual({
+      uid: 'u',
+      allowed: true,
+      warnings: ['meshd does not read WorkloadEntry (networking.istio.io/v1); it is stored without validation'],
+    });
     // Telemetry is read, so validated: an access-log filter that is not CEL is refused at admission.
     const telemetry = validateAdmission({
-      uid: 'u', operation: 'CREATE', kind: { group: 'telemetry.istio.io', version: 'v1', kind: 'Telemetry' },
+      uid: 'u',
+      operation: 'CREATE',
+      kind: { group: 'telemetry.istio.io', version: 'v1', kind: 'Telemetry' },
       object: {
-        apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 't', namespace: 'shop' },
+        apiVersion: 'telemetry.istio.io/v1',
+        kind: 'Telemetry',
+        metadata: { name: 't', namespace: 'shop' },
         spec: { accessLogging: [{ providers: [{ name: 'envoy' }], filter: { expression: 'response.code !=' } }] },
       },
     });
-    expect(telemetry).toMatchObject({ allowed: false, status: { message: expect.stringContaining('spec.accessLogging[0].filter.expression: must be a valid CEL expression') } });
-    expect(validateAdmission({ uid: 'u', operation: 'DELETE', kind: { group: 'security.istio.io', version: 'v1', kind: 'PeerAuthentication' } }).allowed).toBe(true);
+    expect(telemetry).toMatchObject({
+      allowed: false,
+      status: { message: expect.stringContaining('spec.accessLogging[0].filter.expression: must be a valid CEL expression') },
+    });
+    expect(validateAdmission({ uid: 'u', operation: 'DELETE', kind: { group: 'security.istio.io', version: 'v1', kind: 'PeerAuthentication' } }).allowed).toBe(
+      true,
+    );
   });
 });
 
@@ -183,7 +263,9 @@ describe('WebhookServer limits', () => {
   });
 
   it('refuses a body over the cap with 413, declared or streamed', async () => {
-    const huge = admissionReview(paRequest({ ...namespaceWidePortLevel, metadata: { ...namespaceWidePortLevel.metadata, annotations: { big: 'x'.repeat(100 * 1024) } } }));
+    const huge = admissionReview(
+      paRequest({ ...namespaceWidePortLevel, metadata: { ...namespaceWidePortLevel.metadata, annotations: { big: 'x'.repeat(100 * 1024) } } }),
+    );
     const answer = await postWebhook(port, '/validate', huge, { ca: root });
     expect(answer.status).toBe(413);
     expect(answer.text).toContain('exceeds the 65536-byte limit');
@@ -212,13 +294,14 @@ describe('WebhookServer limits', () => {
   });
 
   it('presents the renewed serving certificate to new connections without a restart', async () => {
-    const fingerprint = () => new Promise<string>((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port, ca: root }, () => {
-        resolve(socket.getPeerCertificate().fingerprint256);
-        socket.end();
+    const fingerprint = () =>
+      new Promise<string>((resolve, reject) => {
+        const socket = tls.connect({ host: '127.0.0.1', port, ca: root }, () => {
+          resolve(socket.getPeerCertificate().fingerprint256);
+          socket.end();
+        });
+        socket.once('error', reject);
       });
-      socket.once('error', reject);
-    });
     const before = await fingerprint();
     serving.renew();
     expect(await fingerprint()).not.toBe(before);

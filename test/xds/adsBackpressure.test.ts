@@ -13,8 +13,7 @@ import { cluster } from '../support/xdsFixtures.js';
 const served = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration];
 
 /** `count` clusters of about 500 bytes; `round` shows in every one (its connect timeout). */
-const bigClusters = (round: number, count = 3000): XdsResource[] =>
-  Array.from({ length: count }, (_, i) => cluster(`c${i}-${'x'.repeat(400)}`, round + 1));
+const bigClusters = (round: number, count = 3000): XdsResource[] => Array.from({ length: count }, (_, i) => cluster(`c${i}-${'x'.repeat(400)}`, round + 1));
 
 /**
  * A TCP relay to meshd whose proxy side can stop reading, like a stuck proxy:

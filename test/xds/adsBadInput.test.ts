@@ -123,7 +123,10 @@ describe('ADS bad input', () => {
     for (const c of many) c.request(TypeUrl.Cluster);
     for (const c of many) c.ack(await c.next());
     // A large update, then half of the clients disappear while it is being written.
-    source.generator.setResources(TypeUrl.Cluster, Array.from({ length: 300 }, (_, i) => cluster(`big-${i}`)));
+    source.generator.setResources(
+      TypeUrl.Cluster,
+      Array.from({ length: 300 }, (_, i) => cluster(`big-${i}`)),
+    );
     source.push([TypeUrl.Cluster]);
     many.slice(0, 10).forEach((c) => c.close());
     for (const c of many.slice(10)) expect((await c.next()).resources).toHaveLength(300);
@@ -136,7 +139,10 @@ describe('ADS bad input', () => {
     const channel = new grpc.Client(address, grpc.credentials.createInsecure());
     try {
       for (let round = 0; round < 5; round++) {
-        const batch = Array.from({ length: 40 }, (_, i) => new AdsTestClient(address, round % 2 ? 'delta' : 'sotw', sidecarNode(`flood${i}`), { client: channel }));
+        const batch = Array.from(
+          { length: 40 },
+          (_, i) => new AdsTestClient(address, round % 2 ? 'delta' : 'sotw', sidecarNode(`flood${i}`), { client: channel }),
+        );
         batch.forEach((c) => (c.protocol === 'sotw' ? c.request(TypeUrl.Cluster) : c.delta(TypeUrl.Cluster)));
         await Promise.all(batch.map((c) => c.next()));
         batch.forEach((c) => c.cancel());

@@ -222,7 +222,10 @@ describe('ADS Delta reconnect', () => {
 describe('ADS SotW EDS/RDS incremental responses', () => {
   it('answers a newly named load assignment with it alone, pushes one changed assignment alone, and still dumps and syncs the full set', async () => {
     const source = new SnapshotSource(served);
-    source.generator.setResources(TypeUrl.ClusterLoadAssignment, ['a', 'b', 'c'].map((n, i) => loadAssignment(n, [`10.1.0.${i + 1}`])));
+    source.generator.setResources(
+      TypeUrl.ClusterLoadAssignment,
+      ['a', 'b', 'c'].map((n, i) => loadAssignment(n, [`10.1.0.${i + 1}`])),
+    );
     const { meshd, xdsAddress, httpUrl } = await startTestMeshd({ resources: source });
     const c = new AdsTestClient(xdsAddress, 'sotw', sidecarNode('inc'));
     try {
@@ -235,7 +238,11 @@ describe('ADS SotW EDS/RDS incremental responses', () => {
       expect(second.resources.map((x) => x.name)).toEqual(['c']);
       c.ack(second, ['a', 'b', 'c']);
 
-      source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.1.0.1']), loadAssignment('b', ['10.9.9.9']), loadAssignment('c', ['10.1.0.3'])]);
+      source.generator.setResources(TypeUrl.ClusterLoadAssignment, [
+        loadAssignment('a', ['10.1.0.1']),
+        loadAssignment('b', ['10.9.9.9']),
+        loadAssignment('c', ['10.1.0.3']),
+      ]);
       const push = source.push([TypeUrl.ClusterLoadAssignment]);
       const third = await c.next();
       expect(third.versionInfo).toBe(push.version);

@@ -16,9 +16,21 @@ describe('ADS over TLS', () => {
   let server: Awaited<ReturnType<typeof serve>>;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-tls-'));
-    await writeFile(path.join(dir, 'svc.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  ports: [{name: http, port: 80}]\n');
+    await writeFile(
+      path.join(dir, 'svc.yaml'),
+      'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  ports: [{name: http, port: 80}]\n',
+    );
     server = await serve(
-      { ...defaultConfig, configDir: path.join(dir), caDir: path.join(dir, 'ca'), dnsNames: ['meshd.istio-system.svc'], host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0 },
+      {
+        ...defaultConfig,
+        configDir: path.join(dir),
+        caDir: path.join(dir, 'ca'),
+        dnsNames: ['meshd.istio-system.svc'],
+        host: '127.0.0.1',
+        xdsPort: 0,
+        securePort: 0,
+        httpPort: 0,
+      },
       { logger: captureLogs('warn').logger },
     );
     // The first response must already hold the files' services: ask once the sources have synced.

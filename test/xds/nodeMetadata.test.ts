@@ -6,8 +6,17 @@ import { decodeDeltaRequest, decodeSotwRequest } from '../../src/xds/server/wire
 import { toStruct } from '../../src/proto/struct.js';
 
 const metadata = {
-  NAMESPACE: 'shop', LABELS: { app: 'cart', version: 'v2' }, INSTANCE_IPS: '10.0.0.7,fd00::7', ISTIO_VERSION: '1.24.0',
-  CLUSTER_ID: 'east', SERVICE_ACCOUNT: 'cart', GENERATOR: 'grpc', EMPTY: '', COUNT: 3, ON: true, LIST: ['a', { b: 'c' }],
+  NAMESPACE: 'shop',
+  LABELS: { app: 'cart', version: 'v2' },
+  INSTANCE_IPS: '10.0.0.7,fd00::7',
+  ISTIO_VERSION: '1.24.0',
+  CLUSTER_ID: 'east',
+  SERVICE_ACCOUNT: 'cart',
+  GENERATOR: 'grpc',
+  EMPTY: '',
+  COUNT: 3,
+  ON: true,
+  LIST: ['a', { b: 'c' }],
 };
 const node = { id: 'sidecar~10.0.0.7~cart-1.shop~shop.svc.cluster.local', metadata: toStruct(metadata), locality: { region: 'eu', zone: 'eu-1' } };
 
@@ -18,8 +27,16 @@ describe('node metadata on the wire', () => {
     expect(req.node!.metadata).toEqual(metadata);
     const proxy = parseProxy(req.node!);
     expect(proxy).toMatchObject({
-      type: 'sidecar', podName: 'cart-1', namespace: 'shop', labels: { app: 'cart', version: 'v2' }, ipAddresses: ['10.0.0.7', 'fd00::7'],
-      clusterId: 'east', serviceAccount: 'cart', generator: 'grpc', istioVersion: '1.24.0', locality: { region: 'eu', zone: 'eu-1', subZone: '' },
+      type: 'sidecar',
+      podName: 'cart-1',
+      namespace: 'shop',
+      labels: { app: 'cart', version: 'v2' },
+      ipAddresses: ['10.0.0.7', 'fd00::7'],
+      clusterId: 'east',
+      serviceAccount: 'cart',
+      generator: 'grpc',
+      istioVersion: '1.24.0',
+      locality: { region: 'eu', zone: 'eu-1', subZone: '' },
     });
   });
 

@@ -6,7 +6,8 @@ import { encodeSotwResponse, requestedNamesKey, scanSotwAck } from '../../src/xd
 import { loadAssignment } from '../support/xdsFixtures.js';
 
 const requestType = lookupType('envoy.service.discovery.v3.DiscoveryRequest');
-const request = (fields: Record<string, unknown>): Buffer => Buffer.from(requestType.encode(requestType.fromObject({ typeUrl: TypeUrl.ClusterLoadAssignment, ...fields })).finish());
+const request = (fields: Record<string, unknown>): Buffer =>
+  Buffer.from(requestType.encode(requestType.fromObject({ typeUrl: TypeUrl.ClusterLoadAssignment, ...fields })).finish());
 const names = Array.from({ length: 50 }, (_, i) => `outbound|80||svc-${i}.ns.svc.cluster.local`);
 
 describe('scanSotwAck', () => {
@@ -33,7 +34,9 @@ describe('encodeSotwResponse', () => {
     const responseType = lookupType('envoy.service.discovery.v3.DiscoveryResponse');
     const resources = [loadAssignment('a', ['10.0.0.1']), loadAssignment('b', ['10.0.0.2'])];
     const base = { versionInfo: 'v1', typeUrl: TypeUrl.ClusterLoadAssignment, controlPlane: '{"ID":"x"}', resources };
-    const decoded = ['n-1', 'n-2'].map((nonce) => responseType.toObject(responseType.decode(encodeSotwResponse({ ...base, nonce }, true))) as Record<string, unknown>);
+    const decoded = ['n-1', 'n-2'].map(
+      (nonce) => responseType.toObject(responseType.decode(encodeSotwResponse({ ...base, nonce }, true))) as Record<string, unknown>,
+    );
     expect(decoded.map((d) => d.nonce)).toEqual(['n-1', 'n-2']);
     expect(decoded[1]!.resources).toEqual(decoded[0]!.resources);
     expect((decoded[0]!.resources as unknown[]).length).toBe(2);

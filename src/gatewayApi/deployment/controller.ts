@@ -57,7 +57,9 @@ export function projectOnto(value: unknown, shape: unknown): unknown {
   }
   if (shape !== null && typeof shape === 'object') {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-    return Object.fromEntries(Object.keys(shape).map((key) => [key, projectOnto((value as Record<string, unknown>)[key], (shape as Record<string, unknown>)[key])]));
+    return Object.fromEntries(
+      Object.keys(shape).map((key) => [key, projectOnto((value as Record<string, unknown>)[key], (shape as Record<string, unknown>)[key])]),
+    );
   }
   return value;
 }
@@ -225,7 +227,11 @@ export class GatewayDeploymentController {
       }
     }
     const info = ownedKinds.find((k) => k.kind === kind)!;
-    const answer = await this.http.apply<KubeObject>(objectPath(info.apiVersion, info.plural, metadata.namespace, metadata.name), desired, istioGatewayControllerName);
+    const answer = await this.http.apply<KubeObject>(
+      objectPath(info.apiVersion, info.plural, metadata.namespace, metadata.name),
+      desired,
+      istioGatewayControllerName,
+    );
     this.applied.set(objectKey, { intent, answer: JSON.stringify(projectOnto(answer, desired)) });
     this.logger.info({ gateway, kind, object: `${metadata.namespace}/${metadata.name}`, created: !live }, `gateway deployment: applied ${kind}`);
   }
@@ -289,7 +295,10 @@ export class GatewayDeploymentController {
     informer.on('error', (error) => {
       if (this.stopped) return;
       const delay = backoff.next();
-      this.logger.warn({ kind: owned.kind, resource: owned.plural, err: errorText(error), retryInMs: delay }, 'gateway deployment: watch of owned objects failed; restarting');
+      this.logger.warn(
+        { kind: owned.kind, resource: owned.plural, err: errorText(error), retryInMs: delay },
+        'gateway deployment: watch of owned objects failed; restarting',
+      );
       setTimeout(() => {
         if (!this.stopped) void informer.start();
       }, delay).unref();
@@ -307,7 +316,10 @@ export class GatewayDeploymentController {
     const objectKey = keyOf(kind, namespace, object.metadata.name);
     if (deleted) {
       this.applied.delete(objectKey);
-      this.logger.info({ gateway: `${namespace}/${gatewayName}`, kind, object: `${namespace}/${object.metadata.name}` }, `gateway deployment: owned ${kind} deleted; restoring it`);
+      this.logger.info(
+        { gateway: `${namespace}/${gatewayName}`, kind, object: `${namespace}/${object.metadata.name}` },
+        `gateway deployment: owned ${kind} deleted; restoring it`,
+      );
     } else {
       const record = this.applied.get(objectKey);
       // Our own writes come back here too and stop at this comparison.

@@ -138,17 +138,25 @@ export function planGatewayDeployment({ gateway, gatewayClass, injection }: Plan
   const spec = (gateway.spec ?? {}) as KubernetesGatewaySpec;
   const { name, namespace = '', uid, annotations = {} } = gateway.metadata;
   const className = spec.gatewayClassName ?? '';
-  if (!isIstioClass(className, gatewayClass)) return { action: 'ignore', reason: `class ${JSON.stringify(className)} is not implemented by ${istioGatewayControllerName}` };
+  if (!isIstioClass(className, gatewayClass))
+    return { action: 'ignore', reason: `class ${JSON.stringify(className)} is not implemented by ${istioGatewayControllerName}` };
   if (!isManagedDeployment(spec)) return { action: 'ignore', reason: 'spec.addresses points at a gateway deployed by hand' };
   if (!uid) return { action: 'invalid', reason: 'metadata.uid is missing: the owned objects could not name their owner' };
 
   const objectsName = deploymentName(gateway);
   const serviceAccount = annotations[GatewayAnnotation.serviceAccount] ?? objectsName;
-  for (const [what, value] of [['deployment name', objectsName], ['service account name', serviceAccount]] as const) {
+  for (const [what, value] of [
+    ['deployment name', objectsName],
+    ['service account name', serviceAccount],
+  ] as const) {
     if (!objectName.test(value)) return { action: 'invalid', reason: `${what} ${JSON.stringify(value)} is not a valid Kubernetes name` };
   }
   const serviceType = annotations[GatewayAnnotation.serviceType] ?? 'LoadBalancer';
-  if (!serviceTypes.has(serviceType)) return { action: 'invalid', reason: `annotation ${GatewayAnnotation.serviceType}=${JSON.stringify(serviceType)}: must be ClusterIP, NodePort or LoadBalancer` };
+  if (!serviceTypes.has(serviceType))
+    return {
+      action: 'invalid',
+      reason: `annotation ${GatewayAnnotation.serviceType}=${JSON.stringify(serviceType)}: must be ClusterIP, NodePort or LoadBalancer`,
+    };
   const ports = servicePorts(spec.listeners ?? []);
   if (typeof ports === 'string') return { action: 'invalid', reason: ports };
 

@@ -101,7 +101,8 @@ function checkPatch(patch: EnvoyConfigObjectPatch, path: string, problems: strin
   if (patch.applyTo && routeClass.has(patch.applyTo) && (match.listener || match.cluster)) {
     problems.push(`${path}.match: applyTo ${patch.applyTo} can only have a routeConfiguration match`);
   }
-  if (patch.applyTo === 'CLUSTER' && (match.listener || match.routeConfiguration)) problems.push(`${path}.match: applyTo CLUSTER can only have a cluster match`);
+  if (patch.applyTo === 'CLUSTER' && (match.listener || match.routeConfiguration))
+    problems.push(`${path}.match: applyTo CLUSTER can only have a cluster match`);
   if (match.proxy?.proxyVersion !== undefined) {
     const problem = regexProblem(match.proxy.proxyVersion);
     if (problem) problems.push(`${path}.match.proxy.proxyVersion: ${problem}`);

@@ -34,38 +34,49 @@ const gatewaySchema = obj({
   gatewayClassName: str,
   addresses: arr(obj({ type: str, value: str })),
   infrastructure: 'any',
-  listeners: arr(obj({
-    name: str, hostname: str, port: int, protocol: str,
-    tls: obj({ mode: oneOf('Terminate', 'Passthrough'), certificateRefs: arr(objectRef), options: map(str), frontendValidation: 'any' }),
-    allowedRoutes: obj({ namespaces: obj({ from: oneOf('Same', 'All', 'Selector'), selector: labelSelector }), kinds: arr(obj({ group: str, kind: str })) }),
-  })),
+  listeners: arr(
+    obj({
+      name: str,
+      hostname: str,
+      port: int,
+      protocol: str,
+      tls: obj({ mode: oneOf('Terminate', 'Passthrough'), certificateRefs: arr(objectRef), options: map(str), frontendValidation: 'any' }),
+      allowedRoutes: obj({ namespaces: obj({ from: oneOf('Same', 'All', 'Selector'), selector: labelSelector }), kinds: arr(obj({ group: str, kind: str })) }),
+    }),
+  ),
 });
 const routeSchema = obj({
   ...common,
-  rules: arr(obj({
-    name: str,
-    matches: arr(obj({
-      path: obj({ type: oneOf('Exact', 'PathPrefix', 'RegularExpression'), value: str }),
-      headers: arr(headerMatch),
-      queryParams: arr(headerMatch),
-      method: str,
-    })),
-    filters: arr(filter),
-    backendRefs: arr(backendRef),
-    timeouts: obj({ request: str, backendRequest: str }),
-    sessionPersistence: 'any',
-    retry: 'any',
-  })),
+  rules: arr(
+    obj({
+      name: str,
+      matches: arr(
+        obj({
+          path: obj({ type: oneOf('Exact', 'PathPrefix', 'RegularExpression'), value: str }),
+          headers: arr(headerMatch),
+          queryParams: arr(headerMatch),
+          method: str,
+        }),
+      ),
+      filters: arr(filter),
+      backendRefs: arr(backendRef),
+      timeouts: obj({ request: str, backendRequest: str }),
+      sessionPersistence: 'any',
+      retry: 'any',
+    }),
+  ),
 });
 const grpcRouteSchema = obj({
   ...common,
-  rules: arr(obj({
-    name: str,
-    matches: arr(obj({ method: obj({ type: oneOf('Exact', 'RegularExpression'), service: str, method: str }), headers: arr(headerMatch) })),
-    filters: arr(filter),
-    backendRefs: arr(backendRef),
-    sessionPersistence: 'any',
-  })),
+  rules: arr(
+    obj({
+      name: str,
+      matches: arr(obj({ method: obj({ type: oneOf('Exact', 'RegularExpression'), service: str, method: str }), headers: arr(headerMatch) })),
+      filters: arr(filter),
+      backendRefs: arr(backendRef),
+      sessionPersistence: 'any',
+    }),
+  ),
 });
 const referenceGrantSchema = obj({
   from: arr(obj({ group: str, kind: str, namespace: str })),
@@ -109,7 +120,11 @@ const headerName = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
 const redirectCodes = [301, 302, 303, 307, 308];
 
 interface RuleShape {
-  matches?: { path?: { type?: string; value?: string }; headers?: { type?: string; name: string; value: string }[]; queryParams?: { type?: string; name: string; value: string }[] }[];
+  matches?: {
+    path?: { type?: string; value?: string };
+    headers?: { type?: string; name: string; value: string }[];
+    queryParams?: { type?: string; name: string; value: string }[];
+  }[];
   filters?: {
     type?: string;
     requestHeaderModifier?: { set?: { name: string }[]; add?: { name: string }[]; remove?: string[] };
@@ -135,7 +150,10 @@ function checkRule(rule: RuleShape, path: string, problems: string[]): void {
       const problem = regexProblem(value);
       if (problem) problems.push(`${at}.path.value: ${problem}`);
     }
-    for (const [field, list] of [['headers', m.headers], ['queryParams', m.queryParams]] as const) {
+    for (const [field, list] of [
+      ['headers', m.headers],
+      ['queryParams', m.queryParams],
+    ] as const) {
       list?.forEach((h, k) => {
         if (field === 'headers' && !headerName.test(h.name ?? '')) problems.push(`${at}.${field}[${k}].name: invalid header name ${JSON.stringify(h.name)}`);
         if (h.type === 'RegularExpression') {
@@ -147,14 +165,20 @@ function checkRule(rule: RuleShape, path: string, problems: string[]): void {
   });
   rule.filters?.forEach((f, j) => {
     const at = `${path}.filters[${j}]`;
-    for (const [field, modifier] of [['requestHeaderModifier', f.requestHeaderModifier], ['responseHeaderModifier', f.responseHeaderModifier]] as const) {
+    for (const [field, modifier] of [
+      ['requestHeaderModifier', f.requestHeaderModifier],
+      ['responseHeaderModifier', f.responseHeaderModifier],
+    ] as const) {
       const names = [...(modifier?.set ?? []).map((h) => h.name), ...(modifier?.add ?? []).map((h) => h.name), ...(modifier?.remove ?? [])];
       for (const name of names) if (!headerName.test(name ?? '')) problems.push(`${at}.${field}: invalid header name ${JSON.stringify(name)}`);
     }
     const code = f.requestRedirect?.statusCode;
     if (code !== undefined && !redirectCodes.includes(code)) problems.push(`${at}.requestRedirect.statusCode: must be one of ${redirectCodes.join(', ')}`);
     port(f.requestRedirect?.port, `${at}.requestRedirect.port`);
-    for (const [field, hostname] of [['requestRedirect', f.requestRedirect?.hostname], ['urlRewrite', f.urlRewrite?.hostname]] as const) {
+    for (const [field, hostname] of [
+      ['requestRedirect', f.requestRedirect?.hostname],
+      ['urlRewrite', f.urlRewrite?.hostname],
+    ] as const) {
       const problem = hostname !== undefined ? hostProblem(hostname) : undefined;
       if (problem) problems.push(`${at}.${field}.hostname: ${problem}`);
     }

@@ -49,4 +49,3 @@ export function validateEndpointSlice(object: KubeObject): string[] {
   checkSchema(object.ports, arr(obj({ name: 'string', port: 'integer', protocol: 'string', appProtocol: 'string' })), 'ports', problems);
   return problems;
 }
-

@@ -25,7 +25,8 @@ function checkIngress(spec: SidecarSpec, problems: string[]): void {
   spec.ingress?.forEach((listener, i) => {
     const path = `spec.ingress[${i}]`;
     if (!checkSidecarPort(listener.port, `${path}.port`, problems)) return;
-    if (ports.has(listener.port.number)) problems.push(`${path}.port.number: port ${listener.port.number} is used by another ingress listener; ports must be unique`);
+    if (ports.has(listener.port.number))
+      problems.push(`${path}.port.number: port ${listener.port.number} is used by another ingress listener; ports must be unique`);
     ports.add(listener.port.number);
     checkBind(listener.bind, `${path}.bind`, problems);
     if (listener.defaultEndpoint !== undefined && listener.defaultEndpoint !== '') {
@@ -61,7 +62,8 @@ function checkEgress(spec: SidecarSpec, problems: string[]): void {
       if (egress.findIndex((l) => l.port === undefined) !== i) problems.push(`${path}: egress can have only one listener without a port`);
       else if (i !== egress.length - 1) problems.push(`${path}: the egress listener without a port must be the last one`);
     } else if (checkSidecarPort(listener.port, `${path}.port`, problems)) {
-      if (ports.has(listener.port.number)) problems.push(`${path}.port.number: port ${listener.port.number} is used by another egress listener; ports must be unique`);
+      if (ports.has(listener.port.number))
+        problems.push(`${path}.port.number: port ${listener.port.number} is used by another egress listener; ports must be unique`);
       ports.add(listener.port.number);
     }
     checkBind(listener.bind, `${path}.bind`, problems);

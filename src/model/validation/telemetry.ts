@@ -14,8 +14,17 @@ const mode = obj({ mode: oneOf('CLIENT_AND_SERVER', 'CLIENT', 'SERVER') });
 const providers = arr(obj({ name: 'string' }));
 const targetRef = obj({ group: 'string', kind: 'string', name: 'string', namespace: 'string' });
 const metricNames = [
-  'ALL_METRICS', 'REQUEST_COUNT', 'REQUEST_DURATION', 'REQUEST_SIZE', 'RESPONSE_SIZE', 'TCP_OPENED_CONNECTIONS',
-  'TCP_CLOSED_CONNECTIONS', 'TCP_SENT_BYTES', 'TCP_RECEIVED_BYTES', 'GRPC_REQUEST_MESSAGES', 'GRPC_RESPONSE_MESSAGES',
+  'ALL_METRICS',
+  'REQUEST_COUNT',
+  'REQUEST_DURATION',
+  'REQUEST_SIZE',
+  'RESPONSE_SIZE',
+  'TCP_OPENED_CONNECTIONS',
+  'TCP_CLOSED_CONNECTIONS',
+  'TCP_SENT_BYTES',
+  'TCP_RECEIVED_BYTES',
+  'GRPC_REQUEST_MESSAGES',
+  'GRPC_RESPONSE_MESSAGES',
 ];
 
 export const telemetrySchema: Schema = obj({

@@ -22,7 +22,10 @@ export function validateVirtualService(spec: VirtualServiceSpec): string[] {
   });
   if (!spec.http?.length && !spec.tcp?.length && !spec.tls?.length) problems.push('spec: at least one of http, tcp or tls routes is required');
   spec.http?.forEach((route, i) => checkHttpRoute(route, `spec.http[${i}]`, isDelegate, problems));
-  for (const [kind, routes] of [['tcp', spec.tcp], ['tls', spec.tls]] as const) {
+  for (const [kind, routes] of [
+    ['tcp', spec.tcp],
+    ['tls', spec.tls],
+  ] as const) {
     routes?.forEach((route, i) => {
       if (!route.route || route.route.length === 0) problems.push(`spec.${kind}[${i}].route: at least one destination is required`);
       route.route?.forEach((dest, j) => {
@@ -61,7 +64,11 @@ function checkHttpRoute(route: HTTPRoute, path: string, inDelegate: boolean, pro
     checkStringMatch(m.method, `${mp}.method`, problems);
     checkStringMatch(m.authority, `${mp}.authority`, problems);
     checkStringMatch(m.scheme, `${mp}.scheme`, problems);
-    for (const [field, matches] of [['headers', m.headers], ['withoutHeaders', m.withoutHeaders], ['queryParams', m.queryParams]] as const) {
+    for (const [field, matches] of [
+      ['headers', m.headers],
+      ['withoutHeaders', m.withoutHeaders],
+      ['queryParams', m.queryParams],
+    ] as const) {
       for (const [name, sm] of Object.entries(matches ?? {})) checkStringMatch(sm, `${mp}.${field}.${name}`, problems);
     }
     checkPort(m.port, `${mp}.port`, problems);

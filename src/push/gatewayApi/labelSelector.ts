@@ -8,11 +8,15 @@ export function selectorMatches(selector: LabelSelector | undefined, labels: Rea
   for (const { key, operator, values = [] } of selector.matchExpressions ?? []) {
     const has = Object.prototype.hasOwnProperty.call(labels, key);
     const ok =
-      operator === 'In' ? has && values.includes(labels[key]!)
-      : operator === 'NotIn' ? !has || !values.includes(labels[key]!)
-      : operator === 'Exists' ? has
-      : operator === 'DoesNotExist' ? !has
-      : false; // an unknown operator selects nothing
+      operator === 'In'
+        ? has && values.includes(labels[key]!)
+        : operator === 'NotIn'
+          ? !has || !values.includes(labels[key]!)
+          : operator === 'Exists'
+            ? has
+            : operator === 'DoesNotExist'
+              ? !has
+              : false; // an unknown operator selects nothing
     if (!ok) return false;
   }
   return true;

@@ -4,7 +4,16 @@
 // weighted backendRefs as destinations, timeouts as the route timeout. A
 // rule whose backends are all invalid answers 500, as the spec requires.
 import { prefixRedirectMarker } from '../../model/gatewayApi.js';
-import type { BackendRef, GrpcRouteMatch, GrpcRouteRule, HeaderMatch, HeaderModifier, HttpRouteMatch, HttpRouteRule, RouteFilter } from '../../model/gatewayApi.js';
+import type {
+  BackendRef,
+  GrpcRouteMatch,
+  GrpcRouteRule,
+  HeaderMatch,
+  HeaderModifier,
+  HttpRouteMatch,
+  HttpRouteRule,
+  RouteFilter,
+} from '../../model/gatewayApi.js';
 import type { Destination, HeaderOperations, HTTPMatchRequest, HTTPRoute, HTTPRouteDestination, StringMatch } from '../../model/istio.js';
 
 /** Why a backendRef cannot be used, with the route condition reason the spec names. */
@@ -69,7 +78,13 @@ function httpMatch(match: HttpRouteMatch): { match: HTTPMatchRequest; precedence
   if (query) out.queryParams = query;
   if (match.method) out.method = { exact: match.method };
   // Gateway API precedence: exact path, then longest path, then method, then most headers, then most query params.
-  const precedence = [type === 'Exact' ? 2 : type === 'PathPrefix' ? 1 : 0, value.length, match.method ? 1 : 0, match.headers?.length ?? 0, match.queryParams?.length ?? 0];
+  const precedence = [
+    type === 'Exact' ? 2 : type === 'PathPrefix' ? 1 : 0,
+    value.length,
+    match.method ? 1 : 0,
+    match.headers?.length ?? 0,
+    match.queryParams?.length ?? 0,
+  ];
   return { match: out, precedence };
 }
 
@@ -84,7 +99,13 @@ function grpcMatch(match: GrpcRouteMatch): { match: HTTPMatchRequest; precedence
   }
   const headers = headerMatches(match.headers, true);
   if (headers) out.headers = headers;
-  const precedence = [method?.type !== 'RegularExpression' && method?.service && method.method ? 2 : method ? 1 : 0, (method?.service ?? '').length + (method?.method ?? '').length, 0, match.headers?.length ?? 0, 0];
+  const precedence = [
+    method?.type !== 'RegularExpression' && method?.service && method.method ? 2 : method ? 1 : 0,
+    (method?.service ?? '').length + (method?.method ?? '').length,
+    0,
+    match.headers?.length ?? 0,
+    0,
+  ];
   return { match: out, precedence };
 }
 
@@ -119,7 +140,9 @@ function applyFilters(filters: readonly RouteFilter[] | undefined, route: HTTPRo
           ...(r.port ? { port: r.port } : {}),
           ...(r.path?.type === 'ReplaceFullPath' && r.path.replaceFullPath !== undefined ? { uri: r.path.replaceFullPath } : {}),
           // istiod's marker: the route generator turns it into Envoy's prefixRewrite (gateway semantics only).
-          ...(r.path?.type === 'ReplacePrefixMatch' && r.path.replacePrefixMatch !== undefined ? { uri: `${prefixRedirectMarker}${r.path.replacePrefixMatch}` } : {}),
+          ...(r.path?.type === 'ReplacePrefixMatch' && r.path.replacePrefixMatch !== undefined
+            ? { uri: `${prefixRedirectMarker}${r.path.replacePrefixMatch}` }
+            : {}),
           redirectCode: r.statusCode ?? 302,
         };
         break;
@@ -129,7 +152,9 @@ function applyFilters(filters: readonly RouteFilter[] | undefined, route: HTTPRo
         route.rewrite = {
           ...(r.hostname ? { authority: r.hostname } : {}),
           ...(r.path?.type === 'ReplacePrefixMatch' && r.path.replacePrefixMatch !== undefined ? { uri: r.path.replacePrefixMatch } : {}),
-          ...(r.path?.type === 'ReplaceFullPath' && r.path.replaceFullPath !== undefined ? { uriRegexRewrite: { match: '/.*', rewrite: r.path.replaceFullPath } } : {}),
+          ...(r.path?.type === 'ReplaceFullPath' && r.path.replaceFullPath !== undefined
+            ? { uriRegexRewrite: { match: '/.*', rewrite: r.path.replaceFullPath } }
+            : {}),
         };
         break;
       }
@@ -153,7 +178,11 @@ function applyFilters(filters: readonly RouteFilter[] | undefined, route: HTTPRo
 }
 
 /** The weighted destinations of a rule; invalid backends are left out and reported. */
-function destinations(backendRefs: readonly BackendRef[] | undefined, resolve: ResolveBackend, problems: BackendProblem[]): { routes: HTTPRouteDestination[]; total: number } {
+function destinations(
+  backendRefs: readonly BackendRef[] | undefined,
+  resolve: ResolveBackend,
+  problems: BackendProblem[],
+): { routes: HTTPRouteDestination[]; total: number } {
   const out: HTTPRouteDestination[] = [];
   let total = 0;
   for (const ref of backendRefs ?? []) {

@@ -169,10 +169,16 @@ export class FileSource implements ConfigSource {
     } catch (error) {
       // Gone or unreadable: what it held keeps serving; said once, not on every rescan.
       const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      this.treeReported = logNew([[`root:${reason}`, () => logger.error({ dir, err: error }, `cannot read config-dir ${dir}: ${reason}; serving what it held until it can be read`)]], this.treeReported);
+      this.treeReported = logNew(
+        [[`root:${reason}`, () => logger.error({ dir, err: error }, `cannot read config-dir ${dir}: ${reason}; serving what it held until it can be read`)]],
+        this.treeReported,
+      );
       return;
     }
-    const treeNotices: Notice[] = tree.warnings.map((w) => [`tree:${w.path}:${w.reason}`, () => logger.warn({ path: w.path, reason: w.reason }, `config-dir: skipping ${w.path}: ${w.reason}`)]);
+    const treeNotices: Notice[] = tree.warnings.map((w) => [
+      `tree:${w.path}:${w.reason}`,
+      () => logger.warn({ path: w.path, reason: w.reason }, `config-dir: skipping ${w.path}: ${w.reason}`),
+    ]);
     if (this.options.watch !== false && !this.stopped) treeNotices.push(...this.syncWatches(tree.dirs));
     this.treeReported = logNew(treeNotices, this.treeReported);
 
@@ -200,9 +206,14 @@ export class FileSource implements ConfigSource {
         if (previous) {
           const { origin } = held.parsed;
           const before = previous.parsed.origin;
-          notices.push([`duplicate:${held.key}:${origin.file}:${origin.line}:${before.file}:${before.line}`, () =>
-            logger.warn({ object: held.key, file: origin.file, line: origin.line, previousFile: before.file, previousLine: before.line },
-              `duplicate object ${held.key}: ${origin.file}:${origin.line} replaces ${before.file}:${before.line}`)]);
+          notices.push([
+            `duplicate:${held.key}:${origin.file}:${origin.line}:${before.file}:${before.line}`,
+            () =>
+              logger.warn(
+                { object: held.key, file: origin.file, line: origin.line, previousFile: before.file, previousLine: before.line },
+                `duplicate object ${held.key}: ${origin.file}:${origin.line} replaces ${before.file}:${before.line}`,
+              ),
+          ]);
         }
         found.set(held.key, held);
       }
@@ -250,11 +261,14 @@ export class FileSource implements ConfigSource {
     for (const p of parsed.objects) {
       const { object, origin } = p;
       if (!knownKind(object.apiVersion, object.kind)) {
-        notices.push([`unknown:${origin.line}:${object.apiVersion}:${object.kind}:${object.metadata.name}`, () =>
-          logger.info(
-            { file: origin.file, line: origin.line, apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name },
-            `skipping unknown kind ${object.apiVersion} ${object.kind} in ${origin.file}:${origin.line}`,
-          )]);
+        notices.push([
+          `unknown:${origin.line}:${object.apiVersion}:${object.kind}:${object.metadata.name}`,
+          () =>
+            logger.info(
+              { file: origin.file, line: origin.line, apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name },
+              `skipping unknown kind ${object.apiVersion} ${object.kind} in ${origin.file}:${origin.line}`,
+            ),
+        ]);
         continue;
       }
       held.push({ key: refKey({ ...heldRef(object), namespace: object.metadata.namespace || 'default' }), parsed: p, serialized: JSON.stringify(object) });
@@ -266,9 +280,14 @@ export class FileSource implements ConfigSource {
     const problems: FileProblem[] = parsed.problems.map((p) => ({ ...p, kept }));
     for (const p of problems) {
       const keptText = kept.length > 0 ? `; keeping the last valid version of ${kept.map(refText).join(', ')} until it parses` : '';
-      notices.push([`malformed:${p.line}:${p.reason}:${kept.map(refText).join(',')}`, () =>
-        logger.warn({ file: p.file, line: p.line, reason: p.reason, keptPreviousVersion: kept.length > 0, kept: kept.map(refText) },
-          `${kept.length > 0 ? 'malformed' : 'skipping malformed'} document in ${p.file}:${p.line}: ${p.reason}${keptText}`)]);
+      notices.push([
+        `malformed:${p.line}:${p.reason}:${kept.map(refText).join(',')}`,
+        () =>
+          logger.warn(
+            { file: p.file, line: p.line, reason: p.reason, keptPreviousVersion: kept.length > 0, kept: kept.map(refText) },
+            `${kept.length > 0 ? 'malformed' : 'skipping malformed'} document in ${p.file}:${p.line}: ${p.reason}${keptText}`,
+          ),
+      ]);
     }
     return { signature, racy, held: [...held, ...keptHeld], problems, notices: logNew(notices, previous?.notices ?? new Set()) };
   }
@@ -295,7 +314,10 @@ export class FileSource implements ConfigSource {
         });
         this.watches.set(id, w);
       } catch (error) {
-        notices.push([`watch:${dirPath}`, () => this.options.logger.warn({ dir: dirPath, err: error }, `cannot watch ${dirPath}; its changes are seen by the periodic rescan only`)]);
+        notices.push([
+          `watch:${dirPath}`,
+          () => this.options.logger.warn({ dir: dirPath, err: error }, `cannot watch ${dirPath}; its changes are seen by the periodic rescan only`),
+        ]);
       }
     }
     return notices;

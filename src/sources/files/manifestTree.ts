@@ -72,7 +72,14 @@ export async function readManifestTree(root: string): Promise<ManifestTree> {
     entries.sort((a, b) => byCodeUnits(a.name, b.name));
     const candidates = entries.filter((e) => e.isDirectory() || e.isSymbolicLink() || (e.isFile() && isManifest(e.name)));
     // Stat a directory's entries together (stat follows symlinks); walk them in name order.
-    const stated = await Promise.all(candidates.map((e) => stat(path.join(dir, e.name)).then((s) => s, (error: unknown) => errorCode(error) ?? 'error')));
+    const stated = await Promise.all(
+      candidates.map((e) =>
+        stat(path.join(dir, e.name)).then(
+          (s) => s,
+          (error: unknown) => errorCode(error) ?? 'error',
+        ),
+      ),
+    );
     for (const [i, entry] of candidates.entries()) {
       const full = path.join(dir, entry.name);
       const rel = relative ? path.join(relative, entry.name) : entry.name;

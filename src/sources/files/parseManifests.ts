@@ -61,9 +61,10 @@ export function parseManifests(file: string, text: string): ParsedFile {
       value.items.forEach((item, i) => {
         const itemNode = isSeq(itemNodes) ? (itemNodes.items[i] as Node | undefined) : undefined;
         // A typed list (ServiceList) may leave kind and apiVersion off its items: they are the list's.
-        const typed = item && typeof item === 'object' && !Array.isArray(item) && !('kind' in item) && !('apiVersion' in item) && itemKind
-          ? { apiVersion: value.apiVersion, kind: itemKind, ...item }
-          : item;
+        const typed =
+          item && typeof item === 'object' && !Array.isArray(item) && !('kind' in item) && !('apiVersion' in item) && itemKind
+            ? { apiVersion: value.apiVersion, kind: itemKind, ...item }
+            : item;
         add(typed, itemNode, lineOf(itemNode, line));
       });
       return;

@@ -3,12 +3,7 @@
 // watches use). The typed API classes are avoided on purpose: they turn
 // timestamps into Date objects and drop unknown fields, while the rest of
 // meshd expects objects exactly as the API server (and a YAML file) has them.
-import {
-  HttpMethod,
-  IsomorphicFetchHttpLibrary,
-  type KubeConfig,
-  RequestContext,
-} from '@kubernetes/client-node';
+import { HttpMethod, IsomorphicFetchHttpLibrary, type KubeConfig, RequestContext } from '@kubernetes/client-node';
 
 /** A non-2xx answer or a transport failure, with what was asked and why it failed. */
 export class KubeApiError extends Error {

@@ -166,7 +166,14 @@ export class KubeSource implements ConfigSource, PodLookup {
       forbidden: w.forbidden,
       ...(w.error ? { error: w.error } : {}),
     }));
-    const missing = this.notServed.map((k) => ({ kind: k.kind, apiVersion: '', synced: true, resourceVersion: '', forbidden: false, error: 'not served by the API server' }));
+    const missing = this.notServed.map((k) => ({
+      kind: k.kind,
+      apiVersion: '',
+      synced: true,
+      resourceVersion: '',
+      forbidden: false,
+      error: 'not served by the API server',
+    }));
     return [...watched, ...missing];
   }
 
@@ -225,10 +232,7 @@ export class KubeSource implements ConfigSource, PodLookup {
     } catch (error) {
       if (this.stopped) return;
       const delay = backoff.next();
-      this.logger.warn(
-        { err: errorText(error), retryInMs: delay, attempt: backoff.failures },
-        'Kubernetes API discovery failed; retrying',
-      );
+      this.logger.warn({ err: errorText(error), retryInMs: delay, attempt: backoff.failures }, 'Kubernetes API discovery failed; retrying');
       this.discoveryTimer = setTimeout(() => void this.discover(backoff), delay);
     }
   }
@@ -289,7 +293,10 @@ export class KubeSource implements ConfigSource, PodLookup {
   private accessSucceeded(kindWatch: KindWatch): void {
     if (kindWatch.forbidden) {
       const resource = resourceName(kindWatch.kind);
-      this.logger.info({ kind: kindWatch.kind.kind, resource, forbiddenForMs: Date.now() - (kindWatch.forbiddenSince ?? Date.now()) }, `access to ${resource} restored`);
+      this.logger.info(
+        { kind: kindWatch.kind.kind, resource, forbiddenForMs: Date.now() - (kindWatch.forbiddenSince ?? Date.now()) },
+        `access to ${resource} restored`,
+      );
     }
     kindWatch.forbidden = false;
     kindWatch.forbiddenReported = false;

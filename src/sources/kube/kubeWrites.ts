@@ -28,10 +28,13 @@ export interface TokenReviewResult {
  * result with `authenticated: false`; a failed request throws KubeApiError.
  */
 export async function reviewToken(http: KubeHttp, token: string, audiences: readonly string[]): Promise<TokenReviewResult> {
-  const review = await http.post<{ status?: { authenticated?: boolean; user?: { username?: string; uid?: string; groups?: string[] }; audiences?: string[]; error?: string } }>(
-    '/apis/authentication.k8s.io/v1/tokenreviews',
-    { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [...audiences] } },
-  );
+  const review = await http.post<{
+    status?: { authenticated?: boolean; user?: { username?: string; uid?: string; groups?: string[] }; audiences?: string[]; error?: string };
+  }>('/apis/authentication.k8s.io/v1/tokenreviews', {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenReview',
+    spec: { token, audiences: [...audiences] },
+  });
   const status = review.status ?? {};
   if (!status.authenticated) return { authenticated: false, error: status.error || 'token not authenticated' };
   // An API server that ignores audiences would echo none back: only trust an explicit match.

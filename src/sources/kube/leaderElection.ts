@@ -90,7 +90,9 @@ export class LeaseLeaderElector {
     this.renewDeadlineMs = options.renewDeadlineMs ?? this.leaseDurationMs / 2;
     this.retryPeriodMs = options.retryPeriodMs ?? this.leaseDurationMs / 4;
     if (!(this.leaseDurationMs > this.renewDeadlineMs && this.renewDeadlineMs > this.retryPeriodMs)) {
-      throw new Error(`leader election needs leaseDuration > renewDeadline > retryPeriod, got ${this.leaseDurationMs}/${this.renewDeadlineMs}/${this.retryPeriodMs} ms`);
+      throw new Error(
+        `leader election needs leaseDuration > renewDeadline > retryPeriod, got ${this.leaseDurationMs}/${this.renewDeadlineMs}/${this.retryPeriodMs} ms`,
+      );
     }
     this.now = options.now ?? Date.now;
     this.onStartedLeading = options.onStartedLeading;
@@ -130,7 +132,10 @@ export class LeaseLeaderElector {
 
   private async tick(): Promise<void> {
     const renewed = await this.tryAcquireOrRenew().catch((error: unknown) => {
-      this.logger.warn({ lease: `${this.namespace}/${this.name}`, identity: this.identity, err: String((error as Error).message ?? error) }, 'leader election: lease update failed');
+      this.logger.warn(
+        { lease: `${this.namespace}/${this.name}`, identity: this.identity, err: String((error as Error).message ?? error) },
+        'leader election: lease update failed',
+      );
       return false;
     });
     if (!this.running) return;

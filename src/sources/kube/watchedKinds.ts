@@ -73,9 +73,7 @@ export async function discoverKinds(http: KubeHttp, wanted: readonly WatchedKind
   const resourcesOf = (groupVersion: string): Promise<Set<string>> => {
     let pending = resourceLists.get(groupVersion);
     if (!pending) {
-      pending = http
-        .get<ApiResourceList>(`/apis/${groupVersion}`)
-        .then((list) => new Set((list.resources ?? []).map((r) => r.name ?? '')));
+      pending = http.get<ApiResourceList>(`/apis/${groupVersion}`).then((list) => new Set((list.resources ?? []).map((r) => r.name ?? '')));
       resourceLists.set(groupVersion, pending);
     }
     return pending;

@@ -95,7 +95,8 @@ export class PodAnnotations {
     const text = value.trim();
     if (text === '' || (allowWildcard && text === '*')) return text;
     for (const part of text.split(',').map((p) => p.trim())) {
-      if (!/^\d+$/.test(part) || Number(part) < 1 || Number(part) > 65535) fail(name, value, `${JSON.stringify(part)} is not a port number (1-65535)${allowWildcard ? ' or *' : ''}`);
+      if (!/^\d+$/.test(part) || Number(part) < 1 || Number(part) > 65535)
+        fail(name, value, `${JSON.stringify(part)} is not a port number (1-65535)${allowWildcard ? ' or *' : ''}`);
     }
     return text;
   }
@@ -110,7 +111,8 @@ export class PodAnnotations {
       const [ip, prefix, extra] = part.split('/');
       const family = isIP(ip ?? '');
       const bits = family === 4 ? 32 : 128;
-      if (!family || extra !== undefined || (prefix !== undefined && (!/^\d+$/.test(prefix) || Number(prefix) > bits))) fail(name, value, `${JSON.stringify(part)} is not a CIDR (like 10.0.0.0/8)`);
+      if (!family || extra !== undefined || (prefix !== undefined && (!/^\d+$/.test(prefix) || Number(prefix) > bits)))
+        fail(name, value, `${JSON.stringify(part)} is not a CIDR (like 10.0.0.0/8)`);
     }
     return text;
   }
@@ -141,7 +143,12 @@ export class PodAnnotations {
     } catch (err) {
       fail(name, value, `not JSON: ${(err as Error).message}`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.values(parsed).every((v) => typeof v === 'object' && v !== null && !Array.isArray(v))) {
+    if (
+      typeof parsed !== 'object' ||
+      parsed === null ||
+      Array.isArray(parsed) ||
+      !Object.values(parsed).every((v) => typeof v === 'object' && v !== null && !Array.isArray(v))
+    ) {
       fail(name, value, 'want a JSON object of name to object');
     }
     return parsed as Record<string, Record<string, unknown>>;

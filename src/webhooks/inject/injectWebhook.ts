@@ -14,7 +14,8 @@ import { injectSidecar } from './sidecarInjection.js';
 export function podPatch(before: Pod, after: Pod): JsonPatchOperation[] {
   const ops: JsonPatchOperation[] = [];
   for (const field of ['labels', 'annotations'] as const) {
-    if (JSON.stringify(before.metadata[field]) !== JSON.stringify(after.metadata[field])) ops.push({ op: 'add', path: `/metadata/${field}`, value: after.metadata[field] });
+    if (JSON.stringify(before.metadata[field]) !== JSON.stringify(after.metadata[field]))
+      ops.push({ op: 'add', path: `/metadata/${field}`, value: after.metadata[field] });
   }
   if (JSON.stringify(before.spec) !== JSON.stringify(after.spec)) ops.push({ op: 'replace', path: '/spec', value: after.spec });
   return ops;
@@ -22,13 +23,21 @@ export function podPatch(before: Pod, after: Pod): JsonPatchOperation[] {
 
 function isPod(value: unknown): value is Pod {
   const pod = value as Pod | undefined;
-  return typeof pod === 'object' && pod !== null && typeof pod.metadata === 'object' && pod.metadata !== null
-    && typeof pod.spec === 'object' && pod.spec !== null && Array.isArray(pod.spec.containers);
+  return (
+    typeof pod === 'object' &&
+    pod !== null &&
+    typeof pod.metadata === 'object' &&
+    pod.metadata !== null &&
+    typeof pod.spec === 'object' &&
+    pod.spec !== null &&
+    Array.isArray(pod.spec.containers)
+  );
 }
 
 export function injectAdmission(request: AdmissionRequest, settings: () => SettingsResult): AdmissionResponse {
   const { uid } = request;
-  if (request.kind.kind !== 'Pod' || request.kind.group !== '') return denied(uid, `injection is for Pods, got ${request.kind.kind} (${request.kind.group || 'core'}/${request.kind.version})`);
+  if (request.kind.kind !== 'Pod' || request.kind.group !== '')
+    return denied(uid, `injection is for Pods, got ${request.kind.kind} (${request.kind.group || 'core'}/${request.kind.version})`);
   if (request.operation !== 'CREATE') return allowed(uid);
   if (!isPod(request.object)) return denied(uid, 'injection failed: request.object is not a Pod with metadata and spec.containers');
   const pod = request.object;

@@ -171,12 +171,46 @@ export type ProxyConfig = Record<string, unknown> & {
 
 /** ProxyConfig's fields (istio/api mesh/v1alpha1/proxy.proto): anything else would stop pilot-agent at start. */
 export const proxyConfigFields = new Set([
-  'configPath', 'binaryPath', 'serviceCluster', 'drainDuration', 'parentShutdownDuration', 'discoveryAddress', 'discoveryRefreshDelay',
-  'zipkinAddress', 'statsdUdpAddress', 'envoyMetricsServiceAddress', 'proxyAdminPort', 'availabilityZone', 'controlPlaneAuthPolicy',
-  'customConfigFile', 'statNameLength', 'concurrency', 'proxyBootstrapTemplatePath', 'interceptionMode', 'tracing', 'sds',
-  'envoyAccessLogService', 'envoyMetricsService', 'proxyMetadata', 'runtimeValues', 'statusPort', 'extraStatTags', 'gatewayTopology',
-  'terminationDrainDuration', 'meshId', 'readinessProbe', 'proxyStatsMatcher', 'holdApplicationUntilProxyStarts', 'caCertificatesPem',
-  'image', 'privateKeyProvider', 'proxyHeaders', 'fileFlushInterval', 'fileFlushMinSizeKb', 'tracingServiceName', 'statsCompression',
+  'configPath',
+  'binaryPath',
+  'serviceCluster',
+  'drainDuration',
+  'parentShutdownDuration',
+  'discoveryAddress',
+  'discoveryRefreshDelay',
+  'zipkinAddress',
+  'statsdUdpAddress',
+  'envoyMetricsServiceAddress',
+  'proxyAdminPort',
+  'availabilityZone',
+  'controlPlaneAuthPolicy',
+  'customConfigFile',
+  'statNameLength',
+  'concurrency',
+  'proxyBootstrapTemplatePath',
+  'interceptionMode',
+  'tracing',
+  'sds',
+  'envoyAccessLogService',
+  'envoyMetricsService',
+  'proxyMetadata',
+  'runtimeValues',
+  'statusPort',
+  'extraStatTags',
+  'gatewayTopology',
+  'terminationDrainDuration',
+  'meshId',
+  'readinessProbe',
+  'proxyStatsMatcher',
+  'holdApplicationUntilProxyStarts',
+  'caCertificatesPem',
+  'image',
+  'privateKeyProvider',
+  'proxyHeaders',
+  'fileFlushInterval',
+  'fileFlushMinSizeKb',
+  'tracingServiceName',
+  'statsCompression',
 ]);
 
 export const interceptionModes = ['REDIRECT', 'TPROXY', 'NONE'] as const;
@@ -193,11 +227,14 @@ export function proxyConfigProblems(config: Record<string, unknown>, strict = tr
       if (strict) problems.push(`unknown ProxyConfig field ${JSON.stringify(key)}`);
       continue;
     }
-    if (key === 'discoveryAddress' && (typeof value !== 'string' || !/^[^\s:]+:\d+$/.test(value))) problems.push(`discoveryAddress: want HOST:PORT, got ${JSON.stringify(value)}`);
-    else if (key === 'interceptionMode' && !(interceptionModes as readonly unknown[]).includes(value)) problems.push(`interceptionMode: want one of ${interceptionModes.join(', ')}, got ${JSON.stringify(value)}`);
+    if (key === 'discoveryAddress' && (typeof value !== 'string' || !/^[^\s:]+:\d+$/.test(value)))
+      problems.push(`discoveryAddress: want HOST:PORT, got ${JSON.stringify(value)}`);
+    else if (key === 'interceptionMode' && !(interceptionModes as readonly unknown[]).includes(value))
+      problems.push(`interceptionMode: want one of ${interceptionModes.join(', ')}, got ${JSON.stringify(value)}`);
     else if (key === 'holdApplicationUntilProxyStarts' && typeof value !== 'boolean') problems.push(`holdApplicationUntilProxyStarts: must be true or false`);
     else if (key === 'concurrency' && !(Number.isInteger(value) && (value as number) >= 0)) problems.push(`concurrency: must be a non-negative integer`);
-    else if (key === 'proxyMetadata' && !(isRecord(value) && Object.values(value).every((v) => typeof v === 'string'))) problems.push('proxyMetadata: must map names to strings');
+    else if (key === 'proxyMetadata' && !(isRecord(value) && Object.values(value).every((v) => typeof v === 'string')))
+      problems.push('proxyMetadata: must map names to strings');
   }
   return problems;
 }

@@ -44,7 +44,8 @@ function injectDocument(doc: Doc, index: number, settings: InjectionSettings): D
     holder = next as Record<string, unknown>;
   }
   const template = holder as { metadata?: PodMeta; spec?: PodSpec };
-  if (!template.spec || !Array.isArray(template.spec.containers)) throw new KubeInjectError(`${where}: ${[...path, 'spec', 'containers'].join('.') || 'spec.containers'} is missing`);
+  if (!template.spec || !Array.isArray(template.spec.containers))
+    throw new KubeInjectError(`${where}: ${[...path, 'spec', 'containers'].join('.') || 'spec.containers'} is missing`);
   const pod: Pod = { metadata: { ...(template.metadata ?? {}) }, spec: template.spec };
   if (!injectionRequired(pod, namespace, settings.injector).inject) return doc;
   const workload = doc.kind === 'Pod' ? undefined : { name, kind: doc.kind!, apiVersion: doc.apiVersion ?? '' };

@@ -29,7 +29,10 @@ function agentProber(probe: Probe, container: Container): unknown {
     const port = resolvePort(probe.httpGet.port, container);
     if (port === undefined) return undefined;
     const { path, scheme, host, httpHeaders } = probe.httpGet;
-    return { httpGet: { ...(path !== undefined ? { path } : {}), port, ...(host ? { host } : {}), scheme: scheme ?? 'HTTP', ...(httpHeaders ? { httpHeaders } : {}) }, ...timeout };
+    return {
+      httpGet: { ...(path !== undefined ? { path } : {}), port, ...(host ? { host } : {}), scheme: scheme ?? 'HTTP', ...(httpHeaders ? { httpHeaders } : {}) },
+      ...timeout,
+    };
   }
   if (probe.tcpSocket) {
     const port = resolvePort(probe.tcpSocket.port, container);

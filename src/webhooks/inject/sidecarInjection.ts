@@ -61,7 +61,10 @@ export function workloadOf(pod: Pod, namespace: string): WorkloadRef {
 /** istiod's excludeInboundPort: the agent's status port joins the excluded inbound ports. */
 function excludeInboundPort(statusPort: number, excluded: string): string {
   if (statusPort === 0) return excluded;
-  const ports = excluded.split(',').map((p) => p.trim()).filter(Boolean);
+  const ports = excluded
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (ports.includes(String(statusPort))) return excluded;
   return [...ports, String(statusPort)].join(',');
 }
@@ -138,14 +141,22 @@ export function injectSidecar(
     const excludeOutboundPorts = annotations.ports(Annotation.excludeOutboundPorts, proxyValues.excludeOutboundPorts, false);
     const args = [
       'istio-iptables',
-      '-p', '15001',
-      '-z', '15006',
-      '-u', String(proxyUid),
-      '-m', interceptionMode,
-      '-i', annotations.cidrs(Annotation.includeOutboundIPRanges, proxyValues.includeIPRanges),
-      '-x', annotations.cidrs(Annotation.excludeOutboundIPRanges, proxyValues.excludeIPRanges),
-      '-b', annotations.ports(Annotation.includeInboundPorts, proxyValues.includeInboundPorts, true),
-      '-d', excludeInbound ? `15090,15021,${excludeInbound}` : '15090,15021',
+      '-p',
+      '15001',
+      '-z',
+      '15006',
+      '-u',
+      String(proxyUid),
+      '-m',
+      interceptionMode,
+      '-i',
+      annotations.cidrs(Annotation.includeOutboundIPRanges, proxyValues.includeIPRanges),
+      '-x',
+      annotations.cidrs(Annotation.excludeOutboundIPRanges, proxyValues.excludeIPRanges),
+      '-b',
+      annotations.ports(Annotation.includeInboundPorts, proxyValues.includeInboundPorts, true),
+      '-d',
+      excludeInbound ? `15090,15021,${excludeInbound}` : '15090,15021',
       ...(includeOutboundPorts ? ['-q', includeOutboundPorts] : []),
       ...(excludeOutboundPorts ? ['-o', excludeOutboundPorts] : []),
       ...(annotations.has(Annotation.kubevirtInterfaces) ? ['-k', annotations.string(Annotation.kubevirtInterfaces, '')] : []),
@@ -176,7 +187,10 @@ export function injectSidecar(
   const env: Container['env'] = [
     ...(values.global.jwtPolicy ? [{ name: 'JWT_POLICY', value: values.global.jwtPolicy }] : []),
     { name: 'PILOT_CERT_PROVIDER', value: values.global.pilotCertProvider },
-    { name: 'CA_ADDR', value: values.global.caAddress || `istiod${settings.revision === 'default' ? '' : `-${settings.revision}`}.${values.global.istioNamespace}.svc:15012` },
+    {
+      name: 'CA_ADDR',
+      value: values.global.caAddress || `istiod${settings.revision === 'default' ? '' : `-${settings.revision}`}.${values.global.istioNamespace}.svc:15012`,
+    },
     fieldEnv('POD_NAME', 'metadata.name'),
     fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
     fieldEnv('INSTANCE_IP', 'status.podIP'),
@@ -195,15 +209,18 @@ export function injectSidecar(
     ...(Object.keys(rewritten.probers).length > 0 ? [{ name: 'ISTIO_KUBE_APP_PROBERS', value: JSON.stringify(rewritten.probers) }] : []),
     ...proxyMetadataEnv,
   ];
-  const readinessProbe = statusPort === 0 ? {} : {
-    readinessProbe: {
-      httpGet: { path: '/healthz/ready', port: 15021 },
-      initialDelaySeconds: annotations.integer(Annotation.readinessInitialDelaySeconds, proxyValues.readinessInitialDelaySeconds),
-      periodSeconds: annotations.integer(Annotation.readinessPeriodSeconds, proxyValues.readinessPeriodSeconds, 1),
-      timeoutSeconds: 3,
-      failureThreshold: annotations.integer(Annotation.readinessFailureThreshold, proxyValues.readinessFailureThreshold, 1),
-    },
-  };
+  const readinessProbe =
+    statusPort === 0
+      ? {}
+      : {
+          readinessProbe: {
+            httpGet: { path: '/healthz/ready', port: 15021 },
+            initialDelaySeconds: annotations.integer(Annotation.readinessInitialDelaySeconds, proxyValues.readinessInitialDelaySeconds),
+            periodSeconds: annotations.integer(Annotation.readinessPeriodSeconds, proxyValues.readinessPeriodSeconds, 1),
+            timeoutSeconds: 3,
+            failureThreshold: annotations.integer(Annotation.readinessFailureThreshold, proxyValues.readinessFailureThreshold, 1),
+          },
+        };
   const userMounts = Object.entries(annotations.jsonMap(Annotation.userVolumeMount)).map(([name, mount]) => ({ name, ...mount }));
   const userVolumes = Object.entries(annotations.jsonMap(Annotation.userVolume)).map(([name, volume]) => ({ name, ...volume }));
   const tproxy = interceptionMode === 'TPROXY';
@@ -211,12 +228,19 @@ export function injectSidecar(
     name: proxyContainerName,
     image: proxyImage,
     ports: [
-      ...(router && statusPort !== 0 ? [{ containerPort: statusPort, protocol: 'TCP', name: 'metrics' }, { containerPort: 15021, protocol: 'TCP', name: 'status-port' }] : []),
+      ...(router && statusPort !== 0
+        ? [
+            { containerPort: statusPort, protocol: 'TCP', name: 'metrics' },
+            { containerPort: 15021, protocol: 'TCP', name: 'status-port' },
+          ]
+        : []),
       { containerPort: 15090, protocol: 'TCP', name: 'http-envoy-prom' },
     ],
     args: [
-      'proxy', router ? 'router' : 'sidecar',
-      '--domain', `$(POD_NAMESPACE).svc.${proxyValues.clusterDomain}`,
+      'proxy',
+      router ? 'router' : 'sidecar',
+      '--domain',
+      `$(POD_NAMESPACE).svc.${proxyValues.clusterDomain}`,
       `--proxyLogLevel=${annotations.string(Annotation.logLevel, proxyValues.logLevel)}`,
       `--proxyComponentLogLevel=${annotations.string(Annotation.componentLogLevel, proxyValues.componentLogLevel)}`,
       `--log_output_level=${annotations.string(Annotation.agentLogLevel, values.global.logging.level)}`,
@@ -227,7 +251,15 @@ export function injectSidecar(
     ...pullPolicy,
     ...readinessProbe,
     ...(native && statusPort !== 0
-      ? { startupProbe: { httpGet: { path: '/healthz/ready', port: 15021 }, initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 3, failureThreshold: 600 } }
+      ? {
+          startupProbe: {
+            httpGet: { path: '/healthz/ready', port: 15021 },
+            initialDelaySeconds: 0,
+            periodSeconds: 1,
+            timeoutSeconds: 3,
+            failureThreshold: 600,
+          },
+        }
       : {}),
     securityContext: {
       allowPrivilegeEscalation: proxyValues.privileged,
@@ -261,10 +293,20 @@ export function injectSidecar(
     { name: 'istio-data', emptyDir: {} },
     {
       name: 'istio-podinfo',
-      downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }, { path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } }] },
+      downwardAPI: {
+        items: [
+          { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
+          { path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } },
+        ],
+      },
     },
     ...(values.global.jwtPolicy === 'third-party-jwt'
-      ? [{ name: 'istio-token', projected: { sources: [{ serviceAccountToken: { path: 'istio-token', expirationSeconds: 43200, audience: values.global.sds.token.aud } }] } }]
+      ? [
+          {
+            name: 'istio-token',
+            projected: { sources: [{ serviceAccountToken: { path: 'istio-token', expirationSeconds: 43200, audience: values.global.sds.token.aud } }] },
+          },
+        ]
       : []),
     ...(values.global.pilotCertProvider === 'istiod' ? [{ name: 'istiod-ca-cert', configMap: { name: 'istio-ca-root-cert' } }] : []),
     ...userVolumes,
@@ -279,7 +321,10 @@ export function injectSidecar(
   pod.spec.volumes = [...(pod.spec.volumes ?? []), ...volumes];
   if (values.global.imagePullSecrets.length > 0) {
     const existing = new Set((pod.spec.imagePullSecrets ?? []).map((s) => s.name));
-    pod.spec.imagePullSecrets = [...(pod.spec.imagePullSecrets ?? []), ...values.global.imagePullSecrets.filter((n) => !existing.has(n)).map((name) => ({ name }))];
+    pod.spec.imagePullSecrets = [
+      ...(pod.spec.imagePullSecrets ?? []),
+      ...values.global.imagePullSecrets.filter((n) => !existing.has(n)).map((name) => ({ name })),
+    ];
   }
   if (pod.spec.initContainers.length === 0) delete pod.spec.initContainers;
 
@@ -300,7 +345,9 @@ export function injectSidecar(
   }
   if (settings.prometheusMerge && statusPort !== 0 && podAnnotations['prometheus.io/scrape'] !== 'false') {
     // The application's own scrape settings move to the agent, which merges both.
-    const app = Object.fromEntries(['scrape', 'path', 'port'].flatMap((k) => (podAnnotations[`prometheus.io/${k}`] !== undefined ? [[k, podAnnotations[`prometheus.io/${k}`]]] : [])));
+    const app = Object.fromEntries(
+      ['scrape', 'path', 'port'].flatMap((k) => (podAnnotations[`prometheus.io/${k}`] !== undefined ? [[k, podAnnotations[`prometheus.io/${k}`]]] : [])),
+    );
     if (Object.keys(app).length > 0) env.push({ name: 'ISTIO_PROMETHEUS_ANNOTATIONS', value: JSON.stringify(app) });
     podAnnotations['prometheus.io/port'] = String(statusPort);
     podAnnotations['prometheus.io/path'] = '/stats/prometheus';

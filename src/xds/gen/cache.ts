@@ -9,7 +9,6 @@ import { discardEncoding } from '../../proto/jsonEncoder.js';
 // Defined in the push layer, which memoises its own results (parsed credentials) the same way.
 export { memo, secretDependency, secretResultKey } from '../../push/contextMemo.js';
 
-
 /**
  * Encodes a resource and keeps one copy per distinct content: scopes that
  * differ (other namespaces, other Sidecars) share the bytes of what they have
@@ -52,7 +51,6 @@ function serviceOfResult(kind: ServiceResultKind, key: string): string | undefin
   const end = key.indexOf('|', kind.length + 1);
   return end < 0 ? undefined : key.slice(kind.length + 1, end);
 }
-
 
 /**
  * The cache key of a gateway's listeners: `lds-gw|NAMESPACE|CREDENTIALS|DETAIL`

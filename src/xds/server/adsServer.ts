@@ -32,15 +32,21 @@ const adsService = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 export const adsServiceDefinition: grpc.ServiceDefinition = {
   StreamAggregatedResources: {
     path: `/${adsService}/StreamAggregatedResources`,
-    requestStream: true, responseStream: true,
-    requestSerialize: identity, requestDeserialize: identity,
-    responseSerialize: identity, responseDeserialize: identity,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
   },
   DeltaAggregatedResources: {
     path: `/${adsService}/DeltaAggregatedResources`,
-    requestStream: true, responseStream: true,
-    requestSerialize: identity, requestDeserialize: identity,
-    responseSerialize: identity, responseDeserialize: identity,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
   },
 };
 

@@ -11,8 +11,15 @@ import type { ConnectionInfo, XdsServerEvents } from './events.js';
 import type { ByteBudget } from './pushQueue.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from './types.js';
 import {
-  decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse, requestedNamesKey, scanSotwAck,
-  type DecodedNode, type DeltaRequest, type SotwRequest,
+  decodeDeltaRequest,
+  decodeSotwRequest,
+  encodeDeltaResponse,
+  encodeSotwResponse,
+  requestedNamesKey,
+  scanSotwAck,
+  type DecodedNode,
+  type DeltaRequest,
+  type SotwRequest,
 } from './wire.js';
 
 /** What the server gives each stream. */
@@ -29,7 +36,12 @@ export interface ConnectionHost {
   describeProxy(node: DecodedNode): Proxy;
   identified(conn: AdsConnection): void;
   closed(conn: AdsConnection): void;
-  log: { warn(obj: object, msg: string): void; debug(obj: object, msg: string): void; info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  log: {
+    warn(obj: object, msg: string): void;
+    debug(obj: object, msg: string): void;
+    info(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  };
 }
 
 /** Per-type protocol state of one stream. */
@@ -387,8 +399,17 @@ export class AdsConnection implements ConnectionInfo {
 
   private newWatch(typeUrl: string, wildcard: boolean, names: readonly string[], held: Record<string, string>): TypeWatch {
     return {
-      typeUrl, wildcard, names: new Set(names), held: new Map(Object.entries(held)),
-      sentNonce: '', sentVersion: '', sentPushStartedAt: 0, ackedNonce: '', nackedNonce: '', requestedNames: undefined, lastGenerated: undefined,
+      typeUrl,
+      wildcard,
+      names: new Set(names),
+      held: new Map(Object.entries(held)),
+      sentNonce: '',
+      sentVersion: '',
+      sentPushStartedAt: 0,
+      ackedNonce: '',
+      nackedNonce: '',
+      requestedNames: undefined,
+      lastGenerated: undefined,
     };
   }
 
@@ -438,7 +459,10 @@ export class AdsConnection implements ConnectionInfo {
       const message = (err as Error).message;
       if (!this.generationFailuresLogged.has(`${watch.typeUrl}|${message}`)) {
         this.generationFailuresLogged.add(`${watch.typeUrl}|${message}`);
-        this.host.log.error({ err, connection: this.connectionId, proxy: this.proxy?.id, typeUrl: watch.typeUrl }, `generating ${watch.typeUrl} for ${this.proxy?.id} failed; it keeps its last configuration: ${message}`);
+        this.host.log.error(
+          { err, connection: this.connectionId, proxy: this.proxy?.id, typeUrl: watch.typeUrl },
+          `generating ${watch.typeUrl} for ${this.proxy?.id} failed; it keeps its last configuration: ${message}`,
+        );
       }
       return true;
     }
@@ -473,12 +497,20 @@ export class AdsConnection implements ConnectionInfo {
       fullState = watch.wildcard || wildcardTypes.has(watch.typeUrl);
       const everything = current.size === wanted.length ? wanted : [...current.values()];
       sent = fullState || mode === 'full' ? everything : changed;
-      bytes = encodeSotwResponse({ versionInfo: request.version, typeUrl: watch.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent }, sent === generated);
+      bytes = encodeSotwResponse(
+        { versionInfo: request.version, typeUrl: watch.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent },
+        sent === generated,
+      );
       if (fullState) watch.held.clear();
     } else {
       sent = changed;
       bytes = encodeDeltaResponse({
-        systemVersionInfo: request.version, typeUrl: watch.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent, removed,
+        systemVersionInfo: request.version,
+        typeUrl: watch.typeUrl,
+        nonce,
+        controlPlane: this.host.controlPlane,
+        resources: sent,
+        removed,
       });
     }
     for (const n of removed) watch.held.delete(n);
@@ -496,19 +528,36 @@ export class AdsConnection implements ConnectionInfo {
     const fullState = watch.wildcard || wildcardTypes.has(watch.typeUrl);
     const sent = fullState ? generated : changed;
     const nonce = this.host.nextNonce();
-    const bytes = encodeSotwResponse({ versionInfo: request.version, typeUrl: watch.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent }, sent === generated);
+    const bytes = encodeSotwResponse(
+      { versionInfo: request.version, typeUrl: watch.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent },
+      sent === generated,
+    );
     for (const r of changed) watch.held.set(r.name, r.version);
     this.sent(watch, request, nonce, bytes, sent, [], fullState);
     return true;
   }
 
-  private sent(watch: TypeWatch, request: PushRequest, nonce: string, bytes: Buffer, sent: readonly XdsResource[], removed: readonly string[], fullState: boolean): void {
+  private sent(
+    watch: TypeWatch,
+    request: PushRequest,
+    nonce: string,
+    bytes: Buffer,
+    sent: readonly XdsResource[],
+    removed: readonly string[],
+    fullState: boolean,
+  ): void {
     watch.sentNonce = nonce;
     watch.sentVersion = request.version;
     watch.sentPushStartedAt = request.startedAt;
     this.host.events.responseSent?.(this, {
-      typeUrl: watch.typeUrl, nonce, version: request.version, resources: sent, removed, fullState,
-      bytes: bytes.length, pushStartedAt: request.startedAt,
+      typeUrl: watch.typeUrl,
+      nonce,
+      version: request.version,
+      resources: sent,
+      removed,
+      fullState,
+      bytes: bytes.length,
+      pushStartedAt: request.startedAt,
     });
     this.write(bytes);
   }

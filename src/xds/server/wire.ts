@@ -27,7 +27,12 @@ export interface DeltaResponse {
 
 /** envoy.config.core.v3.ControlPlane{identifier = 1}. */
 function writeControlPlane(writer: protobuf.Writer, field: number, identifier: string): void {
-  writer.uint32((field << 3) | 2).fork().uint32(10).string(identifier).ldelim();
+  writer
+    .uint32((field << 3) | 2)
+    .fork()
+    .uint32(10)
+    .string(identifier)
+    .ldelim();
 }
 
 /** A Buffer over the writer's bytes, without copying them. */
@@ -139,8 +144,7 @@ function scanFields(bytes: Uint8Array): ScannedFields | undefined {
       const last = out.names[out.names.length - 1];
       if (last && last[1] === start) last[1] = end;
       else out.names.push([start, end]);
-    }
-    else if (field === 4) out.typeUrl = utf8.decode(bytes.subarray(pos, end));
+    } else if (field === 4) out.typeUrl = utf8.decode(bytes.subarray(pos, end));
     else if (field === 5) out.responseNonce = utf8.decode(bytes.subarray(pos, end));
     else if (field !== 1) out.other = true;
     pos = end;
@@ -154,11 +158,7 @@ const deltaResourceBytes = new WeakMap<XdsResource, Uint8Array>();
 function encodeDeltaResource(resource: XdsResource): Uint8Array {
   let bytes = deltaResourceBytes.get(resource);
   if (!bytes) {
-    bytes = protobuf.Writer.create()
-      .uint32(10).string(resource.version)
-      .uint32(18).bytes(resource.any)
-      .uint32(26).string(resource.name)
-      .finish();
+    bytes = protobuf.Writer.create().uint32(10).string(resource.version).uint32(18).bytes(resource.any).uint32(26).string(resource.name).finish();
     deltaResourceBytes.set(resource, bytes);
   }
   return bytes;
@@ -234,7 +234,10 @@ export function boundedErrorDetail(message: string): string {
   const bytes = Buffer.byteLength(message, 'utf8');
   if (bytes <= maxErrorDetailBytes) return message;
   // A character cut in half decodes as U+FFFD: drop it.
-  const prefix = Buffer.from(message.slice(0, maxErrorDetailBytes), 'utf8').subarray(0, maxErrorDetailBytes).toString('utf8').replace(/\uFFFD$/, '');
+  const prefix = Buffer.from(message.slice(0, maxErrorDetailBytes), 'utf8')
+    .subarray(0, maxErrorDetailBytes)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
   return `${prefix}… (truncated, ${bytes} bytes)`;
 }
 
@@ -247,8 +250,12 @@ function decodeStatus(raw: { code?: number; message?: string } | null | undefine
 export function decodeSotwRequest(bytes: Uint8Array): SotwRequest {
   const type = lookupType('envoy.service.discovery.v3.DiscoveryRequest');
   const m = type.decode(bytes) as unknown as {
-    versionInfo?: string; node?: RawNode; resourceNames?: string[]; typeUrl?: string;
-    responseNonce?: string; errorDetail?: { code?: number; message?: string };
+    versionInfo?: string;
+    node?: RawNode;
+    resourceNames?: string[];
+    typeUrl?: string;
+    responseNonce?: string;
+    errorDetail?: { code?: number; message?: string };
   };
   const node = decodeNode(m.node);
   const errorDetail = decodeStatus(m.errorDetail);
@@ -265,8 +272,13 @@ export function decodeSotwRequest(bytes: Uint8Array): SotwRequest {
 export function decodeDeltaRequest(bytes: Uint8Array): DeltaRequest {
   const type = lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
   const m = type.decode(bytes) as unknown as {
-    node?: RawNode; typeUrl?: string; resourceNamesSubscribe?: string[]; resourceNamesUnsubscribe?: string[];
-    initialResourceVersions?: Record<string, string>; responseNonce?: string; errorDetail?: { code?: number; message?: string };
+    node?: RawNode;
+    typeUrl?: string;
+    resourceNamesSubscribe?: string[];
+    resourceNamesUnsubscribe?: string[];
+    initialResourceVersions?: Record<string, string>;
+    responseNonce?: string;
+    errorDetail?: { code?: number; message?: string };
   };
   const node = decodeNode(m.node);
   const errorDetail = decodeStatus(m.errorDetail);

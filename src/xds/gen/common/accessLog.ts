@@ -120,7 +120,12 @@ const peerState = ['upstream_peer', 'downstream_peer'];
 const otelPeerState = ['upstream_peer', 'downstream_peer', 'wasm.upstream_peer', 'wasm.upstream_peer_id', 'wasm.downstream_peer', 'wasm.downstream_peer_id'];
 
 function grpcCommonConfig(logName: string, cluster: string, hostname: string, filterState: readonly string[]): Json {
-  return { logName, grpcService: { envoyGrpc: { clusterName: cluster, authority: hostname } }, transportApiVersion: 'V3', filterStateObjectsToLog: [...filterState] };
+  return {
+    logName,
+    grpcService: { envoyGrpc: { clusterName: cluster, authority: hostname } },
+    transportApiVersion: 'V3',
+    filterStateObjectsToLog: [...filterState],
+  };
 }
 
 function otelAccessLog(settings: GrpcProviderSettings, cluster: string, hostname: string): Json {
@@ -134,7 +139,8 @@ function otelAccessLog(settings: GrpcProviderSettings, cluster: string, hostname
   };
   const keys = Object.keys(labels).sort();
   if (keys.length > 0) config.attributes = { values: keys.map((key) => ({ key, value: { stringValue: typeof labels[key] === 'string' ? labels[key] : '' } })) };
-  const usesReqWithoutQuery = format.includes('%REQ_WITHOUT_QUERY') || Object.values(labels).some((v) => typeof v === 'string' && v.includes('%REQ_WITHOUT_QUERY'));
+  const usesReqWithoutQuery =
+    format.includes('%REQ_WITHOUT_QUERY') || Object.values(labels).some((v) => typeof v === 'string' && v.includes('%REQ_WITHOUT_QUERY'));
   if (usesReqWithoutQuery) config.formatters = [reqWithoutQueryFormatter];
   return { name: 'envoy.access_loggers.open_telemetry', typedConfig: config };
 }
@@ -143,7 +149,10 @@ function grpcAccessLog(kind: 'http' | 'tcp', settings: GrpcProviderSettings, clu
   const filterState = settings.filterStateObjectsToLog?.length ? settings.filterStateObjectsToLog : peerState;
   const commonConfig = grpcCommonConfig(settings.logName || `${kind}_envoy_accesslog`, cluster, hostname, filterState);
   if (kind === 'tcp') {
-    return { name: 'envoy.tcp_grpc_access_log', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.TcpGrpcAccessLogConfig', commonConfig } };
+    return {
+      name: 'envoy.tcp_grpc_access_log',
+      typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.TcpGrpcAccessLogConfig', commonConfig },
+    };
   }
   const config: Json = { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig', commonConfig };
   if (settings.additionalRequestHeadersToLog) config.additionalRequestHeadersToLog = settings.additionalRequestHeadersToLog;
@@ -168,7 +177,8 @@ function providerAccessLog(provider: ExtensionProvider, context: PushContext): J
   const path = file.path || '/dev/stdout';
   if (provider.name === 'envoy' && !file.logFormat && !file.omitEmptyValues) return meshFileAccessLog(path, mesh);
   const labels = file.logFormat?.labels;
-  if (labels !== undefined) return fileAccessLog(path, jsonLogFormat(Object.keys(labels).length > 0 ? labels : { ...envoyJsonLogFormat }, file.omitEmptyValues));
+  if (labels !== undefined)
+    return fileAccessLog(path, jsonLogFormat(Object.keys(labels).length > 0 ? labels : { ...envoyJsonLogFormat }, file.omitEmptyValues));
   return fileAccessLog(path, textLogFormat(textFormat(file.logFormat?.text ?? ''), file.omitEmptyValues));
 }
 

@@ -45,7 +45,12 @@ function defaultThresholds(): Json {
 }
 
 /** Cluster metadata istioctl reads: the services behind it and the DestinationRule that shaped it. */
-function istioMetadata(service: MeshService | undefined, port: MeshServicePort | undefined, destinationRule?: ConfigEntry<DestinationRuleSpec>, subset?: string): Json {
+function istioMetadata(
+  service: MeshService | undefined,
+  port: MeshServicePort | undefined,
+  destinationRule?: ConfigEntry<DestinationRuleSpec>,
+  subset?: string,
+): Json {
   // Written as a Struct directly: every cluster carries it.
   const fields: Json = {};
   if (service) {
@@ -241,7 +246,10 @@ function outlierDetection(outlier: OutlierDetection): Json {
 
 export function applyLoadBalancer(cluster: Json, lb: LoadBalancerSettings | undefined): void {
   const locality = lb?.localityLbSetting;
-  if (locality?.enabled !== false && (locality?.distribute?.length || (cluster.outlierDetection && (locality?.failover?.length || locality?.failoverPriority?.length)))) {
+  if (
+    locality?.enabled !== false &&
+    (locality?.distribute?.length || (cluster.outlierDetection && (locality?.failover?.length || locality?.failoverPriority?.length)))
+  ) {
     (cluster.commonLbConfig as Json).localityWeightedLbConfig = {};
   }
   if (cluster.type === 'ORIGINAL_DST') {
@@ -344,7 +352,13 @@ export function buildInboundCluster(port: number, service: MeshService, serviceP
 }
 
 export function buildBlackHoleCluster(): Json {
-  return { name: BlackHoleCluster, altStatName: delimitedStatsPrefix(BlackHoleCluster), type: 'STATIC', connectTimeout: connectTimeout(), lbPolicy: 'ROUND_ROBIN' };
+  return {
+    name: BlackHoleCluster,
+    altStatName: delimitedStatsPrefix(BlackHoleCluster),
+    type: 'STATIC',
+    connectTimeout: connectTimeout(),
+    lbPolicy: 'ROUND_ROBIN',
+  };
 }
 
 function passthroughProtocolOptions(): Json {

@@ -110,7 +110,8 @@ function applyLocalityLb(groups: LocalityGroup[], lb: LocalityLbInput): Locality
   if (setting.failoverPriority?.length) {
     out = splitByFailoverPriority(out, setting.failoverPriority, lb.proxyLabels, lb.clusterId);
     // failover on top of failoverPriority refines each level by locality (istiod: level * 5 + locality level).
-    if (setting.failover?.length) out = out.map((g) => ({ ...g, priority: g.priority * 5 + localityFailoverLevel(g.locality, lb.proxyLocality, setting.failover) }));
+    if (setting.failover?.length)
+      out = out.map((g) => ({ ...g, priority: g.priority * 5 + localityFailoverLevel(g.locality, lb.proxyLocality, setting.failover) }));
   } else {
     out = out.map((g) => ({ ...g, priority: localityFailoverLevel(g.locality, lb.proxyLocality, setting.failover) }));
   }
@@ -141,7 +142,12 @@ function localityFailoverLevel(locality: Locality, proxy: Locality, failover: Lo
  * one first differing on the j-th of n labels is priority n - j. Each
  * locality splits into one group per priority present.
  */
-function splitByFailoverPriority(groups: LocalityGroup[], entries: readonly string[], proxyLabels: Readonly<Record<string, string>>, clusterId: string): LocalityGroup[] {
+function splitByFailoverPriority(
+  groups: LocalityGroup[],
+  entries: readonly string[],
+  proxyLabels: Readonly<Record<string, string>>,
+  clusterId: string,
+): LocalityGroup[] {
   // istiod leaves priorities alone for a proxy without labels.
   if (Object.keys(proxyLabels).length === 0) return groups;
   const wanted = entries.map((entry) => {

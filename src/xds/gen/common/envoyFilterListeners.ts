@@ -24,7 +24,6 @@ const filterChainType = () => lookupType('envoy.config.listener.v3.FilterChain')
 const networkFilterType = () => lookupType('envoy.config.listener.v3.Filter');
 const httpFilterType = () => lookupType('envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter');
 
-
 function listenerMatch(listener: Json, patch: EnvoyFilterPatch): boolean {
   const match = patch.match.listener;
   if (!match) return true;
@@ -145,7 +144,9 @@ class ListenerPatcher {
         this.applied.add(patch);
       }
     }
-    lis.filterChains = asArray(lis.filterChains).map((fc) => this.filterChain(lis, fc)).filter((fc): fc is Json => fc !== undefined);
+    lis.filterChains = asArray(lis.filterChains)
+      .map((fc) => this.filterChain(lis, fc))
+      .filter((fc): fc is Json => fc !== undefined);
     if (lis.defaultFilterChain) {
       const fc = this.filterChain(lis, lis.defaultFilterChain as Json);
       if (fc) lis.defaultFilterChain = fc;
@@ -189,7 +190,8 @@ class ListenerPatcher {
   private networkFilter(listener: Json, fc: Json, original: Json): Json {
     let filter = original;
     for (const patch of this.patches('NETWORK_FILTER')) {
-      if (patch.operation !== 'MERGE' || !listenerMatch(listener, patch) || !filterChainMatch(listener, fc, patch) || !networkFilterMatch(filter, patch)) continue;
+      if (patch.operation !== 'MERGE' || !listenerMatch(listener, patch) || !filterChainMatch(listener, fc, patch) || !networkFilterMatch(filter, patch))
+        continue;
       const merged = mergeFilter(networkFilterType(), filter, patch);
       if (merged) {
         filter = merged;
@@ -248,7 +250,7 @@ export function patchListeners(context: PatchContext, filters: ProxyEnvoyFilters
   const patcher = new ListenerPatcher(context, filters, applied);
   const out: Json[] = [];
   for (const listener of listeners) {
-    const touched = relevant.some((p) => (listenerClasses as readonly string[]).includes(p.applyTo) ? listenerMatch(listener, p) : true);
+    const touched = relevant.some((p) => ((listenerClasses as readonly string[]).includes(p.applyTo) ? listenerMatch(listener, p) : true));
     if (!touched) {
       out.push(listener);
       continue;

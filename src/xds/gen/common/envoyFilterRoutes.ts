@@ -120,7 +120,13 @@ function patchRoutes(routes: Json[], patches: readonly EnvoyFilterPatch[], appli
  * applied (the same object when none matches); records each patch that
  * applied in `applied`.
  */
-export function patchRouteConfiguration(context: PatchContext, filters: ProxyEnvoyFilters, rc: Json, info: RouteConfigurationInfo, applied: Set<EnvoyFilterPatch>): Json {
+export function patchRouteConfiguration(
+  context: PatchContext,
+  filters: ProxyEnvoyFilters,
+  rc: Json,
+  info: RouteConfigurationInfo,
+  applied: Set<EnvoyFilterPatch>,
+): Json {
   const inScope = (p: EnvoyFilterPatch): boolean => contextMatches(context, p) && routeConfigurationMatch(context, rc, p, info);
   const patches = patchesFor(filters, 'ROUTE_CONFIGURATION', 'VIRTUAL_HOST', 'HTTP_ROUTE').filter(inScope);
   if (patches.length === 0) return rc;

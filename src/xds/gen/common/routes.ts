@@ -1,7 +1,16 @@
 // HTTP route translation shared by sidecars and gateways: VirtualService
 // http rules → Envoy routes, istiod's default route, retries, faults,
 // mirrors, CORS and header manipulation.
-import type { CorsPolicy, Destination, HeaderOperations, HTTPFaultInjection, HTTPMatchRequest, HTTPRetry, HTTPRoute, StringMatch } from '../../../model/istio.js';
+import type {
+  CorsPolicy,
+  Destination,
+  HeaderOperations,
+  HTTPFaultInjection,
+  HTTPMatchRequest,
+  HTTPRetry,
+  HTTPRoute,
+  StringMatch,
+} from '../../../model/istio.js';
 import { toProtoDuration, type ProtoDuration } from '../../../model/duration.js';
 import { prefixRedirectMarker } from '../../../model/gatewayApi.js';
 import { labelsMatch } from '../../../push/hosts.js';
@@ -50,7 +59,10 @@ export function retryPolicy(retries: HTTPRetry | undefined): Json | undefined {
   const policy = defaultRetryPolicy();
   policy.numRetries = { value: retries.attempts };
   if (retries.retryOn) {
-    const tokens = retries.retryOn.split(',').map((t) => t.trim()).filter(Boolean);
+    const tokens = retries.retryOn
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
     const codes = tokens.filter((t) => /^\d+$/.test(t)).map(Number);
     const names = tokens.filter((t) => !/^\d+$/.test(t));
     if (codes.length > 0 && !names.includes('retriable-status-codes')) names.push('retriable-status-codes');
@@ -163,7 +175,25 @@ export function faultConfig(fault: HTTPFaultInjection): Json {
   return config;
 }
 
-const grpcCodes = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+const grpcCodes = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+];
 
 function grpcStatusCode(status: string): number {
   const index = grpcCodes.indexOf(status.toUpperCase());
@@ -222,10 +252,7 @@ function routeAction(http: HTTPRoute, ctx: RouteContext): Json {
     action.regexRewrite = { pattern: { regex: http.rewrite.uriRegexRewrite.match ?? '' }, substitution: http.rewrite.uriRegexRewrite.rewrite ?? '' };
   }
   if (http.rewrite?.authority) action.hostRewriteLiteral = http.rewrite.authority;
-  const mirrors = [
-    ...(http.mirror ? [{ destination: http.mirror, percentage: http.mirrorPercentage }] : []),
-    ...(http.mirrors ?? []),
-  ];
+  const mirrors = [...(http.mirror ? [{ destination: http.mirror, percentage: http.mirrorPercentage }] : []), ...(http.mirrors ?? [])];
   if (mirrors.length > 0) {
     action.requestMirrorPolicies = mirrors.map((m) => ({
       cluster: destinationCluster(m.destination, ctx).name,
@@ -281,7 +308,10 @@ export function translateHttpRoute(http: HTTPRoute, ctx: RouteContext): { routes
     if (http.redirect) route.redirect = redirectAction(http, ctx.gatewaySemantics === true);
     else if (http.directResponse) {
       const body = http.directResponse.body;
-      route.directResponse = { status: http.directResponse.status, ...(body?.string !== undefined ? { body: { inlineString: body.string } } : body?.bytes ? { body: { inlineBytes: body.bytes } } : {}) };
+      route.directResponse = {
+        status: http.directResponse.status,
+        ...(body?.string !== undefined ? { body: { inlineString: body.string } } : body?.bytes ? { body: { inlineBytes: body.bytes } } : {}),
+      };
     } else route.route = routeAction(http, ctx);
     route.decorator = { operation: `${ctx.serviceHostname}:${ctx.listenerPort}/*` };
     const single = http.route?.length === 1 ? http.route[0]!.headers : undefined;
@@ -311,7 +341,12 @@ export function defaultRoute(clusterName: string, hostname: string, port: number
 /** The catch-all virtual host of an outbound route configuration (ALLOW_ANY / REGISTRY_ONLY). */
 export function catchAllVirtualHost(mode: 'ALLOW_ANY' | 'REGISTRY_ONLY'): Json {
   if (mode === 'REGISTRY_ONLY') {
-    return { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, directResponse: { status: 502 } }], includeRequestAttemptCount: true };
+    return {
+      name: 'block_all',
+      domains: ['*'],
+      routes: [{ name: 'block_all', match: { prefix: '/' }, directResponse: { status: 502 } }],
+      includeRequestAttemptCount: true,
+    };
   }
   const action: Json = { cluster: PassthroughCluster };
   timeoutFields(action, zero);
@@ -319,7 +354,10 @@ export function catchAllVirtualHost(mode: 'ALLOW_ANY' | 'REGISTRY_ONLY'): Json {
 }
 
 /** Envoy hash policy for a DestinationRule consistentHash setting. */
-export function hashPolicyFor(hash: { httpHeaderName?: string; httpCookie?: { name: string; path?: string; ttl?: string }; useSourceIp?: boolean; httpQueryParameterName?: string } | undefined): Json[] | undefined {
+export function hashPolicyFor(
+  hash:
+    { httpHeaderName?: string; httpCookie?: { name: string; path?: string; ttl?: string }; useSourceIp?: boolean; httpQueryParameterName?: string } | undefined,
+): Json[] | undefined {
   if (!hash) return undefined;
   if (hash.httpHeaderName) return [{ header: { headerName: hash.httpHeaderName } }];
   if (hash.httpCookie) {

@@ -72,7 +72,10 @@ function tracerConfig(context: PushContext, proxy: Proxy, kind: TracerKind, sett
         const timeout = durationJson(settings.http.timeout);
         config.httpService = {
           httpUri: { uri: joinPath(hostname, settings.http.path), cluster, ...(timeout ? { timeout } : {}) },
-          requestHeadersToAdd: (settings.http.headers ?? []).map((h) => ({ appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD', header: { key: h.name, value: h.value ?? '' } })),
+          requestHeadersToAdd: (settings.http.headers ?? []).map((h) => ({
+            appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD',
+            header: { key: h.name, value: h.value ?? '' },
+          })),
         };
       } else {
         const timeout = durationJson(settings.grpc?.timeout);

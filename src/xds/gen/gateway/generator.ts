@@ -96,8 +96,12 @@ export class GatewayGenerator implements ResourceGenerator {
     }
     return memo(context, `cds-gw|${scope.key}|${sniDnat}`, () => [
       ...memo(context, `cds|${scope.key}`, () => encodedOutboundClusters(context, scope)),
-      ...(sniDnat ? memo(context, `cds-gw-sni|${scope.key}`, () => sniDnatClusters(context, scope).map((c) => encodeShared(context, TypeUrl.Cluster, String(c.name), c))) : []),
-      ...memo(context, 'cds-gw|well-known', () => [buildBlackHoleCluster(), buildPassthroughCluster()].map((c) => encodeShared(context, TypeUrl.Cluster, String(c.name), c))),
+      ...(sniDnat
+        ? memo(context, `cds-gw-sni|${scope.key}`, () => sniDnatClusters(context, scope).map((c) => encodeShared(context, TypeUrl.Cluster, String(c.name), c)))
+        : []),
+      ...memo(context, 'cds-gw|well-known', () =>
+        [buildBlackHoleCluster(), buildPassthroughCluster()].map((c) => encodeShared(context, TypeUrl.Cluster, String(c.name), c)),
+      ),
     ]);
   }
 
@@ -184,7 +188,12 @@ export class GatewayGenerator implements ResourceGenerator {
     const applied = new Set<EnvoyFilterPatch>();
     return {
       clusters: patchClusters(envoyFilters, this.describeClusters(context, proxy), () => 'GATEWAY', 'GATEWAY', applied),
-      listeners: patchListeners('GATEWAY', envoyFilters, gatewayListeners(context, proxy, merged, proxyHcmTelemetry(context, proxy).outbound).listeners, applied),
+      listeners: patchListeners(
+        'GATEWAY',
+        envoyFilters,
+        gatewayListeners(context, proxy, merged, proxyHcmTelemetry(context, proxy).outbound).listeners,
+        applied,
+      ),
       routes: [...merged.serversByRouteName.keys()]
         .map((n) => buildGatewayRouteConfiguration(context, proxy, merged, n))
         .filter((r): r is Json => r !== undefined)
@@ -196,6 +205,11 @@ export class GatewayGenerator implements ResourceGenerator {
   /** The router's clusters, unencoded and unpatched. */
   private describeClusters(context: PushContext, proxy: Proxy): Json[] {
     const scope = context.scopeFor(proxy);
-    return [...outboundClusters(context, scope), ...(isSniDnatRouter(proxy) ? sniDnatClusters(context, scope) : []), buildBlackHoleCluster(), buildPassthroughCluster()];
+    return [
+      ...outboundClusters(context, scope),
+      ...(isSniDnatRouter(proxy) ? sniDnatClusters(context, scope) : []),
+      buildBlackHoleCluster(),
+      buildPassthroughCluster(),
+    ];
   }
 }

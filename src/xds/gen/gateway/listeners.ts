@@ -9,7 +9,15 @@ import type { Proxy } from '../../../model/proxy.js';
 import type { VirtualServiceSpec } from '../../../model/istio.js';
 import type { ConfigEntry, PushContext } from '../../../push/pushContext.js';
 import { hostMatches } from '../../../push/hosts.js';
-import { isPassthrough, serverCredential, terminatesHttps, verifiesClients, type GatewayListenerPlan, type MergedGateway, type MergedServer } from '../../../push/gateways.js';
+import {
+  isPassthrough,
+  serverCredential,
+  terminatesHttps,
+  verifiesClients,
+  type GatewayListenerPlan,
+  type MergedGateway,
+  type MergedServer,
+} from '../../../push/gateways.js';
 import { httpConnectionManager, socketAddress, tcpProxy } from '../common/listeners.js';
 import { filterNames, typeUrls } from '../common/names.js';
 import { tcpDestinations } from '../sidecar/listeners.js';
@@ -53,7 +61,12 @@ function l4Applies(match: { port?: number; gateways?: string[] } | undefined, se
   return !match.gateways?.length || match.gateways.some((g) => (g.includes('/') ? g : `${vsNamespace}/${g}`) === server.gatewayKey);
 }
 
-function forward(context: PushContext, route: NonNullable<VirtualServiceSpec['tcp']>[number]['route'], vs: ConfigEntry<VirtualServiceSpec>, port: number): Json {
+function forward(
+  context: PushContext,
+  route: NonNullable<VirtualServiceSpec['tcp']>[number]['route'],
+  vs: ConfigEntry<VirtualServiceSpec>,
+  port: number,
+): Json {
   const target = tcpDestinations(context, route ?? [], vs.namespace, port);
   return tcpProxy(typeof target === 'string' ? target : target[0]!.name, target);
 }
@@ -109,7 +122,9 @@ function listenerChains(context: PushContext, proxy: Proxy, plan: GatewayListene
   for (const server of plan.servers) {
     const tls = server.tls;
     if (tls && isPassthrough(tls)) {
-      chains.push(...(tls.mode === 'PASSTHROUGH' ? passthroughChains(context, proxy, server, claimedSni) : autoPassthroughChains(context, proxy, server, claimedSni)));
+      chains.push(
+        ...(tls.mode === 'PASSTHROUGH' ? passthroughChains(context, proxy, server, claimedSni) : autoPassthroughChains(context, proxy, server, claimedSni)),
+      );
       continue;
     }
     const problem = credentialProblem(context, proxy, server);

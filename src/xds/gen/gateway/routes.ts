@@ -125,7 +125,12 @@ export function buildGatewayRouteConfiguration(context: PushContext, proxy: Prox
       else hosts.set(hostname, { hostname, port, routes: [], sources: [], requireTls: true });
     }
   }
-  return { name, virtualHosts: virtualHosts([...hosts.values()], servers[0]!.server.port.number), validateClusters: { value: false }, ignorePortInHostMatching: true };
+  return {
+    name,
+    virtualHosts: virtualHosts([...hosts.values()], servers[0]!.server.port.number),
+    validateClusters: { value: false },
+    ignorePortInHostMatching: true,
+  };
 }
 
 function virtualHosts(drafts: VirtualHostDraft[], firstPort: number): Json[] {

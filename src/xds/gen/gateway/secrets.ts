@@ -42,7 +42,11 @@ export function buildCredentialSecret(context: PushContext, secret: { namespace:
 }
 
 /** The Secret resources for the SDS names a gateway asks for, only those it may have. */
-export function authorizedSecrets(resourceNames: readonly string[], proxyNamespace: string, referenced: readonly string[]): { resourceName: string; secret: { namespace: string; name: string; ca: boolean } }[] {
+export function authorizedSecrets(
+  resourceNames: readonly string[],
+  proxyNamespace: string,
+  referenced: readonly string[],
+): { resourceName: string; secret: { namespace: string; name: string; ca: boolean } }[] {
   const verified = new Set(referenced);
   return resourceNames.flatMap((resourceName) => {
     const secret = authorizedCredential(resourceName, proxyNamespace, verified);

@@ -7,7 +7,13 @@
 import { caCertSuffix, credentialResourceName } from '../../../push/credentials.js';
 import { credentialOf, verifiesClients, type ServerTls } from '../../../push/gateways.js';
 import { adsConfigSource } from '../common/names.js';
-import { RootCertificateSecret, WorkloadCertificateSecret, sdsSecretConfig, DownstreamTlsContextTypeUrl, TlsTransportSocketName } from '../../../security/tls.js';
+import {
+  RootCertificateSecret,
+  WorkloadCertificateSecret,
+  sdsSecretConfig,
+  DownstreamTlsContextTypeUrl,
+  TlsTransportSocketName,
+} from '../../../security/tls.js';
 import type { Json } from '../common/clusters.js';
 
 /** ALPN of a terminating server (istiod's ALPNHttp, for TCP servers too). */
@@ -40,7 +46,10 @@ export function gatewayTransportSocket(tls: ServerTls, http: boolean): Json | un
   let requireClientCertificate = false;
   if (tls.mode === 'ISTIO_MUTUAL') {
     common.tlsCertificateSdsSecretConfigs = [sdsSecretConfig(WorkloadCertificateSecret)];
-    common.combinedValidationContext = { defaultValidationContext: sans.length ? { matchSubjectAltNames: sans } : {}, validationContextSdsSecretConfig: sdsSecretConfig(RootCertificateSecret) };
+    common.combinedValidationContext = {
+      defaultValidationContext: sans.length ? { matchSubjectAltNames: sans } : {},
+      validationContextSdsSecretConfig: sdsSecretConfig(RootCertificateSecret),
+    };
     requireClientCertificate = true;
   } else if (credential) {
     common.tlsCertificateSdsSecretConfigs = [credentialSecretConfig(credentialResourceName(credential))];
@@ -62,4 +71,3 @@ export function gatewayTransportSocket(tls: ServerTls, http: boolean): Json | un
     typedConfig: { '@type': DownstreamTlsContextTypeUrl, commonTlsContext: common, requireClientCertificate: { value: requireClientCertificate } },
   };
 }
-

@@ -75,7 +75,10 @@ export function outboundClusters(context: PushContext, scope: ProxyScope): Json[
 export function inboundClusters(targets: readonly ServiceTarget[], proxyIps: readonly string[]): Json[] {
   return targets.map((t) => {
     const endpoint = ingressEndpoint(t.sidecarIngress?.defaultEndpoint, proxyIps);
-    return buildInboundCluster(t.targetPort, t.service, t.port, { ...(endpoint ? { endpoint } : {}), ...(t.connectionPool ? { connectionPool: t.connectionPool } : {}) });
+    return buildInboundCluster(t.targetPort, t.service, t.port, {
+      ...(endpoint ? { endpoint } : {}),
+      ...(t.connectionPool ? { connectionPool: t.connectionPool } : {}),
+    });
   });
 }
 

@@ -55,7 +55,11 @@ export function encodedOutboundClusters(context: PushContext, scope: ProxyScope)
   const clusters: XdsResource[] = [];
   for (const service of scope.services) {
     for (const port of service.ports) {
-      clusters.push(...memo(context, serviceClustersKey(context, scope, service, port), () => encodeAll(context, TypeUrl.Cluster, serviceClusters(context, scope, service, port))));
+      clusters.push(
+        ...memo(context, serviceClustersKey(context, scope, service, port), () =>
+          encodeAll(context, TypeUrl.Cluster, serviceClusters(context, scope, service, port)),
+        ),
+      );
     }
   }
   return clusters;
@@ -93,7 +97,8 @@ interface ProxyView {
 }
 
 /** A sidecar's clusters are inbound (`inbound|…`) or outbound for EnvoyFilter contexts. */
-const clusterContext = (cluster: Json): 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND' => (String(cluster.name).startsWith('inbound|') ? 'SIDECAR_INBOUND' : 'SIDECAR_OUTBOUND');
+const clusterContext = (cluster: Json): 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND' =>
+  String(cluster.name).startsWith('inbound|') ? 'SIDECAR_INBOUND' : 'SIDECAR_OUTBOUND';
 const clusterApplyTo = ['CLUSTER'] as const;
 
 function proxyView(context: PushContext, proxy: Proxy): ProxyView {
@@ -189,13 +194,26 @@ export class SidecarGenerator implements ResourceGenerator {
   }
 
   /** Encodes one side's listeners, with the proxy's EnvoyFilter patches applied when it has any. */
-  private encodeListeners(context: PushContext, proxy: Proxy, side: 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND', patch: boolean, build: () => Json[]): XdsResource[] {
+  private encodeListeners(
+    context: PushContext,
+    proxy: Proxy,
+    side: 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND',
+    patch: boolean,
+    build: () => Json[],
+  ): XdsResource[] {
     const unpatched = build();
     if (!patch) return encodeAll(context, TypeUrl.Listener, unpatched);
     const { envoyFilters } = proxyView(context, proxy);
     const applied = new Set<EnvoyFilterPatch>();
     const patched = patchListeners(side, envoyFilters, unpatched, applied);
-    reportUnmatched(this.logger, proxy, envoyFilters, listenerApplyTo, applied, side === 'SIDECAR_OUTBOUND' ? ['SIDECAR_OUTBOUND', 'ANY'] : ['SIDECAR_INBOUND']);
+    reportUnmatched(
+      this.logger,
+      proxy,
+      envoyFilters,
+      listenerApplyTo,
+      applied,
+      side === 'SIDECAR_OUTBOUND' ? ['SIDECAR_OUTBOUND', 'ANY'] : ['SIDECAR_INBOUND'],
+    );
     return encodePatched(context, TypeUrl.Listener, patched, unpatched, envoyFilters, this.logger);
   }
 
@@ -285,8 +303,18 @@ export class SidecarGenerator implements ResourceGenerator {
       listeners: (() => {
         const telemetry = proxyHcmTelemetry(context, proxy);
         return [
-          ...patchListeners('SIDECAR_OUTBOUND', envoyFilters, withListenerTelemetry([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound), applied),
-          ...patchListeners('SIDECAR_INBOUND', envoyFilters, withListenerTelemetry(inboundListeners(targets, proxySecurity(context, proxy).security, proxy.ipAddresses, telemetry.inbound), telemetry.inbound), applied),
+          ...patchListeners(
+            'SIDECAR_OUTBOUND',
+            envoyFilters,
+            withListenerTelemetry([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound),
+            applied,
+          ),
+          ...patchListeners(
+            'SIDECAR_INBOUND',
+            envoyFilters,
+            withListenerTelemetry(inboundListeners(targets, proxySecurity(context, proxy).security, proxy.ipAddresses, telemetry.inbound), telemetry.inbound),
+            applied,
+          ),
         ];
       })(),
       routes: routeNames(scope)
@@ -316,7 +344,8 @@ export class SidecarGenerator implements ResourceGenerator {
         const dr = context.destinationRuleFor(scope, service.hostname);
         for (const { port } of service.ports) {
           clusters.push({ name: outboundClusterName(port, '', service.hostname), service, port });
-          for (const { name: subset } of dr?.spec.subsets ?? []) clusters.push({ name: outboundClusterName(port, subset, service.hostname), service, port, subset });
+          for (const { name: subset } of dr?.spec.subsets ?? [])
+            clusters.push({ name: outboundClusterName(port, subset, service.hostname), service, port, subset });
         }
       }
       return clusters;

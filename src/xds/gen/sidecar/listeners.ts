@@ -30,7 +30,12 @@ import { configMetadata } from '../common/struct.js';
 import { isSniffedPort, sniffedRouteName } from './routes.js';
 import { inboundChainOptions, securedInboundChains, type WorkloadSecurity } from '../../../security/index.js';
 
-export function tcpDestinations(context: PushContext, route: RouteDestination[], vsNamespace: string, port: number): string | { name: string; weight: number }[] {
+export function tcpDestinations(
+  context: PushContext,
+  route: RouteDestination[],
+  vsNamespace: string,
+  port: number,
+): string | { name: string; weight: number }[] {
   const clusters = route
     .filter((d) => route.length === 1 || (d.weight ?? 0) > 0)
     .map((d) => {
@@ -163,10 +168,7 @@ function sniffingListener(name: string, address: string, service: MeshService, p
     name,
     address,
     port.port,
-    [
-      { filterChainMatch: { applicationProtocols: ['http/1.0', 'http/1.1', 'h2c'] }, filters: [hcm] },
-      { filters: [tcpProxy(cluster, cluster)] },
-    ],
+    [{ filterChainMatch: { applicationProtocols: ['http/1.0', 'http/1.1', 'h2c'] }, filters: [hcm] }, { filters: [tcpProxy(cluster, cluster)] }],
     true,
   );
   listener.listenerFilters = [...(listener.listenerFilters as Json[]), { name: filterNames.httpInspector, typedConfig: { '@type': typeUrls.httpInspector } }];
@@ -180,7 +182,11 @@ export function virtualOutboundListener(scope: ProxyScope): Json {
     address: socketAddress('0.0.0.0', VirtualOutboundPort),
     filterChains: [
       // Traffic addressed to 15001 itself would loop: drop it.
-      { filterChainMatch: { destinationPort: { value: VirtualOutboundPort } }, filters: [tcpProxy(BlackHoleCluster, BlackHoleCluster)], name: 'virtualOutbound-blackhole' },
+      {
+        filterChainMatch: { destinationPort: { value: VirtualOutboundPort } },
+        filters: [tcpProxy(BlackHoleCluster, BlackHoleCluster)],
+        name: 'virtualOutbound-blackhole',
+      },
       { filters: [tcpProxy(catchAll, catchAll)], name: 'virtualOutbound-catchall-tcp' },
     ],
     useOriginalDst: { value: true },
@@ -225,7 +231,13 @@ const passthroughRouteConfig = (): Json => {
       {
         name: 'inbound|http|0',
         domains: ['*'],
-        routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: InboundPassthroughCluster, timeout: zero, maxStreamDuration: { maxStreamDuration: zero, grpcTimeoutHeaderMax: zero } } }],
+        routes: [
+          {
+            name: 'default',
+            match: { prefix: '/' },
+            route: { cluster: InboundPassthroughCluster, timeout: zero, maxStreamDuration: { maxStreamDuration: zero, grpcTimeoutHeaderMax: zero } },
+          },
+        ],
       },
     ],
     validateClusters: { value: false },
@@ -242,7 +254,15 @@ function passthroughChains(security: WorkloadSecurity, telemetry: HcmTelemetry):
         ? {
             name: `virtualInbound-catchall-http${suffix}`,
             filterChainMatch: option.match,
-            filters: [httpConnectionManager({ statPrefix: InboundPassthroughCluster, inbound: true, routeConfig: passthroughRouteConfig(), securityFilters: security.httpFilters, telemetry })],
+            filters: [
+              httpConnectionManager({
+                statPrefix: InboundPassthroughCluster,
+                inbound: true,
+                routeConfig: passthroughRouteConfig(),
+                securityFilters: security.httpFilters,
+                telemetry,
+              }),
+            ],
           }
         : {
             name: `virtualInbound${suffix}`,
@@ -296,12 +316,21 @@ function isGlobalUnicast(ip: string): boolean {
  * workload-level mode); a Sidecar ingress port with captureMode NONE gets a
  * listener of its own bound to the port instead.
  */
-export function inboundListeners(targets: readonly ServiceTarget[], security: WorkloadSecurity, proxyIps: readonly string[], telemetry: HcmTelemetry = {}): Json[] {
+export function inboundListeners(
+  targets: readonly ServiceTarget[],
+  security: WorkloadSecurity,
+  proxyIps: readonly string[],
+  telemetry: HcmTelemetry = {},
+): Json[] {
   const proxyAddress = sidecarInboundAddress(proxyIps);
   const redirected = targets.filter((t) => !t.sidecarIngress?.bindToPort);
   const bound = targets.filter((t) => t.sidecarIngress?.bindToPort);
   return [
-    virtualInboundListener(redirected.flatMap((t) => inboundPortChains(t, security, proxyAddress, telemetry)), security, telemetry),
+    virtualInboundListener(
+      redirected.flatMap((t) => inboundPortChains(t, security, proxyAddress, telemetry)),
+      security,
+      telemetry,
+    ),
     ...bound.map((t) => boundInboundListener(t, inboundPortChains(t, security, proxyAddress, telemetry), proxyAddress)),
   ];
 }
@@ -327,7 +356,8 @@ function boundInboundListener(target: ServiceTarget, chains: Json[], proxyAddres
   const address = target.sidecarIngress?.bind ?? proxyAddress;
   const matches = chains.map((c) => (c.filterChainMatch ?? {}) as { transportProtocol?: string; applicationProtocols?: string[] });
   const listenerFilters: Json[] = [];
-  if (matches.some((m) => m.transportProtocol === 'tls')) listenerFilters.push({ name: filterNames.tlsInspector, typedConfig: { '@type': typeUrls.tlsInspector } });
+  if (matches.some((m) => m.transportProtocol === 'tls'))
+    listenerFilters.push({ name: filterNames.tlsInspector, typedConfig: { '@type': typeUrls.tlsInspector } });
   if (matches.some((m) => m.applicationProtocols?.some((p) => p === 'http/1.1' || p === 'h2c'))) {
     listenerFilters.push({ name: filterNames.httpInspector, typedConfig: { '@type': typeUrls.httpInspector } });
   }

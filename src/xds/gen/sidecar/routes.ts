@@ -54,7 +54,14 @@ export function scopeUsesSourceLabels(context: PushContext, scope: ProxyScope): 
   return false;
 }
 
-function routeContext(context: PushContext, scope: ProxyScope, service: MeshService, port: number, vsNamespace: string, proxyLabels: Readonly<Record<string, string>>): RouteContext {
+function routeContext(
+  context: PushContext,
+  scope: ProxyScope,
+  service: MeshService,
+  port: number,
+  vsNamespace: string,
+  proxyLabels: Readonly<Record<string, string>>,
+): RouteContext {
   const { domainSuffix } = context.options;
   return {
     listenerPort: port,
@@ -72,7 +79,13 @@ function routeContext(context: PushContext, scope: ProxyScope, service: MeshServ
 }
 
 /** Routes of one service's virtual host on one port: its VirtualService rules, or istiod's default route. Shared with the gRPC generator. */
-export function virtualHostRoutes(context: PushContext, scope: ProxyScope, service: MeshService, port: number, proxyLabels: Readonly<Record<string, string>>): Json[] {
+export function virtualHostRoutes(
+  context: PushContext,
+  scope: ProxyScope,
+  service: MeshService,
+  port: number,
+  proxyLabels: Readonly<Record<string, string>>,
+): Json[] {
   const vs = context.virtualServiceFor(service.hostname, scope.namespace);
   const fallback = (): Json => {
     const route = defaultRoute(outboundClusterName(port, '', service.hostname), service.hostname, port);
@@ -96,7 +109,12 @@ export function virtualHostRoutes(context: PushContext, scope: ProxyScope, servi
 }
 
 /** The route configuration named `name` (see routeNames), or undefined when the scope has none by that name. */
-export function buildNamedRouteConfiguration(context: PushContext, scope: ProxyScope, name: string, proxyLabels: Readonly<Record<string, string>>): Json | undefined {
+export function buildNamedRouteConfiguration(
+  context: PushContext,
+  scope: ProxyScope,
+  name: string,
+  proxyLabels: Readonly<Record<string, string>>,
+): Json | undefined {
   if (/^\d+$/.test(name)) return buildRouteConfiguration(context, scope, Number(name), proxyLabels);
   const colon = name.lastIndexOf(':');
   const service = scope.services.find((s) => s.hostname === name.slice(0, colon));
