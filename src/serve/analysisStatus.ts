@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import { isIstioCode, type AnalysisMessage, type MessageLevel } from '../analysis/messages.js';
 import { kinds, type KindName } from '../model/kinds.js';
+import { LatestOnlyRunner } from '../push/latestOnlyRunner.js';
 import { KubeApiError, objectPath, type KubeHttp } from '../sources/kube/index.js';
 
 /** istio.io's page per message code: `${analysisDocsUrl}/ist0101/`. */
@@ -83,13 +84,18 @@ export class AnalysisStatusWriter {
    * informer's view moves on (the watch event of our own write lags behind it).
    */
   private readonly written = new Map<string, { ref: StatusRef; wrote: string; over: string }>();
-  private syncing: Promise<void> | undefined;
-  private again = false;
+  /** One pass at a time; passes asked for meanwhile collapse into one more. */
+  private readonly passes: LatestOnlyRunner<void>;
   private stopped = false;
   /** Nothing is written before the first analysis: an empty wish list would clear every status. */
   private analysed = false;
 
-  constructor(private readonly options: AnalysisStatusWriterOptions) {}
+  constructor(private readonly options: AnalysisStatusWriterOptions) {
+    this.passes = new LatestOnlyRunner(
+      () => this.writeDifferences(),
+      (err) => options.logger.warn({ err }, 'status pass failed; retrying after the next change'),
+    );
+  }
 
   /** The full message list of one analysis (AnalysisReporter.onReport). */
   report(messages: readonly AnalysisMessage[]): void {
@@ -101,26 +107,17 @@ export class AnalysisStatusWriter {
   /** Writes what differs now (e.g. on becoming the Lease holder); one pass at a time. */
   sync(): void {
     if (this.stopped || !this.analysed) return;
-    if (this.syncing) {
-      this.again = true;
-      return;
-    }
-    this.syncing = this.writeDifferences().finally(() => {
-      this.syncing = undefined;
-      if (this.again) {
-        this.again = false;
-        this.sync();
-      }
-    });
+    void this.passes.submit();
   }
 
-  /** Resolves once no pass is running (shutdown). */
-  async idle(): Promise<void> {
-    while (this.syncing) await this.syncing;
+  /** Resolves once no pass is running or waiting (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.passes.idle();
   }
 
   stop(): void {
     this.stopped = true;
+    this.passes.stop();
   }
 
   private async writeDifferences(): Promise<void> {

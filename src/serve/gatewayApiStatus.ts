@@ -10,6 +10,7 @@ import { istioGatewayController, type Condition } from '../model/gatewayApi.js';
 import { kinds, type KindName } from '../model/kinds.js';
 import type { KubeObject } from '../model/kube.js';
 import type { DesiredStatus } from '../push/gatewayApi/translate.js';
+import { LatestOnlyRunner } from '../push/latestOnlyRunner.js';
 import { KubeApiError, objectPath, type KubeHttp } from '../sources/kube/index.js';
 
 export const gatewayApiStatusKinds: readonly KindName[] = ['GatewayClass', 'KubernetesGateway', 'HTTPRoute', 'GRPCRoute'];
@@ -86,34 +87,31 @@ export function statusFingerprint(status: unknown): string {
 export class GatewayApiStatusWriter {
   /** What this replica wrote, trusted until the informer delivers something else than what the object held before. */
   private readonly written = new Map<string, { wrote: Json; over: string }>();
-  private syncing: Promise<void> | undefined;
-  private again = false;
+  /** One pass at a time; passes asked for meanwhile collapse into one more. */
+  private readonly passes: LatestOnlyRunner<void>;
   private stopped = false;
 
-  constructor(private readonly options: GatewayApiStatusWriterOptions) {}
+  constructor(private readonly options: GatewayApiStatusWriterOptions) {
+    this.passes = new LatestOnlyRunner(
+      () => this.writeDifferences(),
+      (err) => options.logger.warn({ err }, 'status pass failed; retrying after the next change'),
+    );
+  }
 
   /** Writes what differs now; one pass at a time, another after it when asked meanwhile. */
   sync(): void {
     if (this.stopped) return;
-    if (this.syncing) {
-      this.again = true;
-      return;
-    }
-    this.syncing = this.writeDifferences().finally(() => {
-      this.syncing = undefined;
-      if (this.again) {
-        this.again = false;
-        this.sync();
-      }
-    });
+    void this.passes.submit();
   }
 
-  async idle(): Promise<void> {
-    while (this.syncing) await this.syncing;
+  /** Resolves once no pass is running or waiting (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.passes.idle();
   }
 
   stop(): void {
     this.stopped = true;
+    this.passes.stop();
   }
 
   private async writeDifferences(): Promise<void> {
