@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { lookupType } from '../proto/envoyRoot.js';
 import type { XdsResource } from '../xds/resource.js';
+import { rawBytesMethod } from '../xds/server/grpcServer.js';
 import type { ConnectionDetail, SyncState, SyncStatusRegistry } from './syncStatus.js';
 
 const service = 'envoy.service.status.v3.ClientStatusDiscoveryService';
@@ -90,28 +91,10 @@ function decodeRequest(bytes: Buffer): ClientStatusRequestJson {
   return type.toObject(type.decode(bytes), { defaults: false });
 }
 
-const identity = (b: Buffer): Buffer => b;
-
 export function addCsdsService(server: grpc.Server, registry: SyncStatusRegistry): void {
   const definition: grpc.ServiceDefinition = {
-    StreamClientStatus: {
-      path: `/${service}/StreamClientStatus`,
-      requestStream: true,
-      responseStream: true,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-    },
-    FetchClientStatus: {
-      path: `/${service}/FetchClientStatus`,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-    },
+    StreamClientStatus: rawBytesMethod(`/${service}/StreamClientStatus`, true),
+    FetchClientStatus: rawBytesMethod(`/${service}/FetchClientStatus`, false),
   };
   server.addService(definition, {
     FetchClientStatus: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {

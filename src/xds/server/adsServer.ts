@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { parseProxy, type Proxy } from '../../model/proxy.js';
 import { AdsConnection, type ConnectionHost } from './connection.js';
 import type { XdsServerEvents } from './events.js';
+import { rawBytesMethod } from './grpcServer.js';
 import { ByteBudget, PushQueue } from './pushQueue.js';
 import type { PushRequest, ResourceGenerator } from './types.js';
 import type { DecodedNode } from './wire.js';
@@ -25,29 +26,12 @@ export interface AdsServerOptions {
   describeProxy?: (node: DecodedNode) => Proxy;
 }
 
-const identity = (b: Buffer): Buffer => b;
 const adsService = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
 /** Raw-bytes service definition: requests are decoded per message so a bad one gets a clear status. */
 export const adsServiceDefinition: grpc.ServiceDefinition = {
-  StreamAggregatedResources: {
-    path: `/${adsService}/StreamAggregatedResources`,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-  DeltaAggregatedResources: {
-    path: `/${adsService}/DeltaAggregatedResources`,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
+  StreamAggregatedResources: rawBytesMethod(`/${adsService}/StreamAggregatedResources`, true),
+  DeltaAggregatedResources: rawBytesMethod(`/${adsService}/DeltaAggregatedResources`, true),
 };
 
 export class AdsServer {

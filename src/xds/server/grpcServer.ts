@@ -1,6 +1,21 @@
 // gRPC server settings for thousands of long-lived ADS streams, and binding.
 import * as grpc from '@grpc/grpc-js';
 
+const identity = (bytes: Buffer): Buffer => bytes;
+
+/** A method whose messages stay raw bytes: meshd decodes them itself, so a bad message gets a clear status. */
+export function rawBytesMethod(path: string, streaming: boolean): grpc.MethodDefinition<Buffer, Buffer> {
+  return {
+    path,
+    requestStream: streaming,
+    responseStream: streaming,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  };
+}
+
 export interface GrpcServerLimits {
   /** Concurrent streams one HTTP/2 connection may open. */
   maxStreamsPerConnection?: number;
