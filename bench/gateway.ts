@@ -7,10 +7,7 @@
 // VirtualService edit (a new push context keeping what the change leaves
 // valid, as the pipeline does; the push is RDS only).
 // Run: npm run bench -- gateway   (or node --expose-gc dist/bench/gateway.js [virtualServices])
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import type { KubeObject, SourceEvent } from '../src/model/kube.js';
@@ -21,45 +18,12 @@ import { PushContext, defaultPushContextOptions } from '../src/push/pushContext.
 import { reusableEntries, type TypeChange } from '../src/xds/gen/cache.js';
 import { GatewayGenerator } from '../src/xds/gen/gateway/generator.js';
 import { TypeUrl, decodeAnyToJson, type XdsResource } from '../src/xds/resource.js';
+import { opensslServingCertificate } from '../test/support/ca.js';
 import { meshObjects, namespaceObjects, serviceHost, serviceNamespace } from './mesh.js';
 
 const gatewayNamespace = 'istio-system';
 const hostOf = (i: number): string => `app-${i}.bench.example.com`;
 const request = { version: 'bench', reason: ['bench'], startedAt: 0 };
-
-/** A self-signed wildcard certificate for the HTTPS server (openssl, as the tests make theirs). */
-function wildcardCertificate(): { cert: string; key: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-bench-gw-'));
-  try {
-    const f = (n: string): string => path.join(dir, n);
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        f('tls.key'),
-        '-out',
-        f('tls.crt'),
-        '-subj',
-        '/CN=*.bench.example.com',
-        '-days',
-        '30',
-        '-addext',
-        'subjectAltName=DNS:*.bench.example.com',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    return { cert: readFileSync(f('tls.crt'), 'utf8'), key: readFileSync(f('tls.key'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** VirtualService `i`: host app-i, bound to the gateway; an /api/ prefix to subset v2, the rest to the service. */
 function gatewayVirtualService(i: number, apiPrefix = '/api/'): KubeObject {
@@ -79,7 +43,7 @@ function gatewayVirtualService(i: number, apiPrefix = '/api/'): KubeObject {
 }
 
 function gatewayObjects(virtualServices: number): KubeObject[] {
-  const { cert, key } = wildcardCertificate();
+  const { cert, key } = opensslServingCertificate('*.bench.example.com');
   const objects: KubeObject[] = [
     {
       apiVersion: 'v1',

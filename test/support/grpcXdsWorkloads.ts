@@ -1,4 +1,5 @@
 // Proxyless echo workloads and traffic tallies for the gRPC end-to-end tests.
+import { status } from '@grpc/grpc-js';
 import { EchoClient, startEchoServer, type EchoCallOptions, type EchoMethod, type EchoOutcome, type EchoServer } from '../../src/demo/echo.js';
 import { podLabels, type EchoServiceSpec, type EchoWorkload } from '../../src/demo/mesh.js';
 import type { GrpcMesh } from './grpcXdsMesh.js';
@@ -50,26 +51,8 @@ export interface Tally {
   total: number;
 }
 
-const statusName = (code: number): string =>
-  [
-    'OK',
-    'CANCELLED',
-    'UNKNOWN',
-    'INVALID_ARGUMENT',
-    'DEADLINE_EXCEEDED',
-    'NOT_FOUND',
-    'ALREADY_EXISTS',
-    'PERMISSION_DENIED',
-    'RESOURCE_EXHAUSTED',
-    'FAILED_PRECONDITION',
-    'ABORTED',
-    'OUT_OF_RANGE',
-    'UNIMPLEMENTED',
-    'INTERNAL',
-    'UNAVAILABLE',
-    'DATA_LOSS',
-    'UNAUTHENTICATED',
-  ][code] ?? String(code);
+/** The gRPC status name of `code` (grpc-js's status enum maps numbers back to names). */
+const statusName = (code: number): string => status[code] ?? String(code);
 
 /** Counts who answered a list of calls. */
 export function tallyOf(outcomes: readonly EchoOutcome[]): Tally {
