@@ -12,6 +12,7 @@ import type { SourceEvent } from '../src/model/kube.js';
 import { analyzeMissingSubsets } from '../src/push/analysis.js';
 import { PushContext } from '../src/push/pushContext.js';
 import { endpointSlice, endpointsPerService, meshObjects } from './mesh.js';
+import { kindValidators } from '../src/security/validation.js';
 
 const cpuMs = (work: () => unknown): number => {
   const start = process.cpuUsage();
@@ -37,7 +38,7 @@ const touchPods = (model: MeshModel, round: string): void =>
   void model.apply([{ type: 'upsert', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bench-extra', namespace: 'ns-0', labels: { round } } } }]);
 
 function run(services: number, repeats = 11): Row {
-  const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+  const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
   model.apply(meshObjects(services).map((object): SourceEvent => ({ type: 'upsert', object })));
   const samples = { wholeNew: [] as number[], wholeAfter: [] as number[], subsetsNew: [] as number[], subsetsSame: [] as number[], missing: [] as number[] };
   for (let r = 0; r < repeats; r++) {

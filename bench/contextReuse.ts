@@ -7,6 +7,7 @@ import type { KubeObject, SourceEvent } from '../src/model/kube.js';
 import { MeshModel } from '../src/model/meshModel.js';
 import { PushContext, defaultPushContextOptions } from '../src/push/pushContext.js';
 import { endpointSlice, endpointsPerService, meshObjects, servicePod } from './mesh.js';
+import { kindValidators } from '../src/security/validation.js';
 
 const cpuMs = (work: () => void): number => {
   const start = process.cpuUsage();
@@ -17,7 +18,7 @@ const cpuMs = (work: () => void): number => {
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 function run(services: number, rounds = 31): { endpoint: number; relabel: number; scratch: number } {
-  const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+  const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
   model.apply(meshObjects(services).map((object): SourceEvent => ({ type: 'upsert', object })));
   let context = new PushContext(model.snapshot());
   const samples = { endpoint: [] as number[], relabel: [] as number[], scratch: [] as number[] };

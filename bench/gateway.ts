@@ -20,6 +20,7 @@ import { GatewayGenerator } from '../src/xds/gen/gateway/generator.js';
 import { TypeUrl, decodeAnyToJson, type XdsResource } from '../src/xds/resource.js';
 import { opensslServingCertificate } from '../test/support/ca.js';
 import { meshObjects, namespaceObjects, serviceHost, serviceNamespace } from './mesh.js';
+import { kindValidators } from '../src/security/validation.js';
 
 const gatewayNamespace = 'istio-system';
 const hostOf = (i: number): string => `app-${i}.bench.example.com`;
@@ -192,7 +193,7 @@ export interface GatewayBenchResult {
 
 /** Builds the mesh and runs `repeats` measured rounds after a first one. */
 export function runGatewayBench({ virtualServices, services, repeats }: GatewayBenchOptions): GatewayBenchResult {
-  const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+  const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
   model.apply([...namespaceObjects(), ...meshObjects(services), ...gatewayObjects(virtualServices)].map((object): SourceEvent => ({ type: 'upsert', object })));
   // The names Envoy would subscribe to, found once with a throwaway context.
   const probe = new GatewayGenerator(() => new PushContext(model.snapshot()));

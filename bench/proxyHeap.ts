@@ -10,6 +10,8 @@ import { Registry } from 'prom-client';
 import { defaultConfig, startMeshd } from '../src/meshd.js';
 import type { ConfigSource, SourceEventSink } from '../src/model/kube.js';
 import { MeshPipeline } from '../src/push/pipeline.js';
+import { kindValidators } from '../src/security/validation.js';
+import { meshGeneration } from '../src/xds/gen/meshGeneration.js';
 import type { SimEvent } from './envoySim.js';
 import { clientPod, meshObjects, namespaceObjects } from './mesh.js';
 
@@ -48,6 +50,8 @@ export async function main(): Promise<void> {
     registry: new Registry(),
     trustDomain: 'cluster.local',
     clusterId: 'Kubernetes',
+    validators: kindValidators,
+    generation: meshGeneration,
   });
   const meshd = await startMeshd(
     { ...defaultConfig, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: 'istiod-bench', maxStreamsPerConnection: 10_000 },

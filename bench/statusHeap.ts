@@ -16,6 +16,7 @@ import { TypeUrl, wildcardTypes, type XdsResource } from '../src/xds/resource.js
 import type { ConnectionInfo } from '../src/xds/server/events.js';
 import { endpointSlice, endpointsPerService, meshObjects, serviceHost } from './mesh.js';
 import { sidecar } from './translate.js';
+import { kindValidators } from '../src/security/validation.js';
 
 const gc = (): void => {
   const collect = (globalThis as { gc?: () => void }).gc;
@@ -32,7 +33,7 @@ const types = [TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.ClusterLoadAssignment,
 const request = { version: 'v1', reason: ['bench'], startedAt: 0 };
 
 export function measureStatusHeap(proxies: number, services: number): { perProxyKb: number; resources: number } {
-  const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+  const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
   model.apply(meshObjects(services).map((object): SourceEvent => ({ type: 'upsert', object })));
   const context = new PushContext(model.snapshot());
   const generator = new SidecarGenerator(() => context);

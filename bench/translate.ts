@@ -13,6 +13,7 @@ import { reusableEntries } from '../src/xds/gen/cache.js';
 import { SidecarGenerator } from '../src/xds/gen/sidecar/generator.js';
 import { TypeUrl, type XdsResource } from '../src/xds/resource.js';
 import { endpointSlice, endpointsPerService, meshObjects, sidecarNodeId } from './mesh.js';
+import { kindValidators } from '../src/security/validation.js';
 
 export function sidecar(i: number, namespace = 'ns-0'): Proxy {
   return parseProxy({
@@ -65,7 +66,7 @@ interface Row {
 }
 
 function run(services: number, repeats = 5): Row {
-  const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+  const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
   model.apply(meshObjects(services).map((object): SourceEvent => ({ type: 'upsert', object })));
   const samples = {
     pc: [] as number[][],

@@ -2,7 +2,7 @@
 // workload in the mesh (IST0127) and source namespaces that do not exist
 // (IST0101).
 import type { KubeObject } from '../model/kube.js';
-import { failClosedAnnotation } from '../security/objects.js';
+import { failClosedAnnotation } from '../model/kinds.js';
 import { selectorText, type AnalysisInput } from './input.js';
 import { message, type AnalysisMessage } from './messages.js';
 
@@ -30,7 +30,7 @@ export function authorizationPolicies(input: AnalysisInput): AnalysisMessage[] {
     return has;
   };
   for (const stored of input.stored('AuthorizationPolicy')) {
-    // meshd's deny-all stand-in for a policy without a valid version: the broken policy is reported as IST0106.
+    // A rejected policy without a valid version, stored for its deny-all stand-in: the broken policy is reported as IST0106.
     if (stored.object.metadata.annotations?.[failClosedAnnotation]) continue;
     const spec = (stored.object.spec ?? {}) as AuthorizationPolicySpec;
     const ns = stored.object.metadata.namespace ?? '';

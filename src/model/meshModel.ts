@@ -5,8 +5,8 @@
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { refKey, type KubeObject, type ObjectOrigin, type ObjectRef, type SourceEvent } from './kube.js';
-import { isNamespaced, kinds, kindNames, knownKind, type KindName } from './kinds.js';
-import { failClosedAnnotation, failClosedAuthorizationSpec } from '../security/objects.js';
+import { failClosedAnnotation, isNamespaced, kinds, kindNames, knownKind, type KindName } from './kinds.js';
+import type { KindValidators } from './validators.js';
 
 export interface StoredObject {
   readonly kind: KindName;
@@ -41,6 +41,8 @@ export type ModelSnapshot = ReadonlyMap<KindName, ReadonlyMap<string, StoredObje
 export interface MeshModelOptions {
   logger: Logger;
   registry?: Registry;
+  /** Every kind's validator, completed by the composition root (src/security/validation.ts: kindValidators). */
+  validators: KindValidators;
 }
 
 function rejectionCounter(registry: Registry | undefined): Counter<'group' | 'version' | 'resource' | 'reason'> | undefined {
@@ -103,9 +105,12 @@ export class MeshModel {
   private rejectionChanges = 0;
   private readonly logger: Logger;
   private readonly rejections: ReturnType<typeof rejectionCounter>;
+  /** What the model accepts; the validation webhook answers with the same table. */
+  readonly validators: KindValidators;
 
   constructor(options: MeshModelOptions) {
     this.logger = options.logger;
+    this.validators = options.validators;
     this.rejections = rejectionCounter(options.registry);
     for (const kind of kindNames) this.stores.set(kind, new Map());
   }
@@ -160,12 +165,12 @@ export class MeshModel {
     }
     const namespace = isNamespaced(kind) ? raw.metadata.namespace || 'default' : '';
     const object: KubeObject = namespace === (raw.metadata.namespace ?? '') ? raw : { ...raw, metadata: { ...raw.metadata, namespace } };
-    const problems = typeof name === 'string' && name.length > 0 ? kinds[kind].validate(object) : ['metadata.name: required'];
+    const problems = typeof name === 'string' && name.length > 0 ? this.validators[kind](object) : ['metadata.name: required'];
     const ref = refKey({ kind, namespace, name: name ?? '' });
     if (problems.length > 0) {
       const reason = problems.join('; ');
       this.reject({ kind, namespace, name: name ?? '', reason, ...(origin ? { origin } : {}), object }, object.apiVersion, configFingerprint(kind, object));
-      return kind === 'AuthorizationPolicy' && name ? this.failClosed(object, namespace, name, reason, origin) : undefined;
+      return kinds[kind].failsClosed && name ? this.failClosed(kind, object, namespace, name, reason, origin) : undefined;
     }
     this.clearRejection(ref);
     const fingerprint = configFingerprint(kind, object);
@@ -195,33 +200,39 @@ export class MeshModel {
   }
 
   /**
-   * A broken AuthorizationPolicy that has no valid version to keep must not
-   * widen access by its absence: a DENY-everything stand-in takes its place
-   * for the workloads it selects, until a valid version arrives.
+   * A broken object of a kind that fails closed (AuthorizationPolicy) with no
+   * valid version to keep must not widen access by its absence: it is stored
+   * as received, marked with failClosedAnnotation, and its translation
+   * (src/security/meshPolicies.ts) denies everything to the workloads it
+   * selects, until a valid version arrives.
    */
-  private failClosed(object: KubeObject, namespace: string, name: string, reason: string, origin: ObjectOrigin | undefined): ModelChange | undefined {
-    const store = this.stores.get('AuthorizationPolicy')!;
+  private failClosed(
+    kind: KindName,
+    object: KubeObject,
+    namespace: string,
+    name: string,
+    reason: string,
+    origin: ObjectOrigin | undefined,
+  ): ModelChange | undefined {
+    const store = this.stores.get(kind)!;
     const key = objectKey(namespace, name);
     const previous = store.get(key)?.object;
     if (previous && !previous.metadata.annotations?.[failClosedAnnotation]) return undefined; // the last valid version keeps serving
-    const standIn: KubeObject = {
+    const marked: KubeObject = {
       ...object,
       metadata: { ...object.metadata, namespace, annotations: { ...(object.metadata.annotations ?? {}), [failClosedAnnotation]: reason } },
-      spec: failClosedAuthorizationSpec(object),
     };
-    const ref = refKey({ kind: 'AuthorizationPolicy', namespace, name });
-    const fingerprint = configFingerprint('AuthorizationPolicy', standIn);
+    const ref = refKey({ kind, namespace, name });
+    const fingerprint = configFingerprint(kind, marked);
     if (this.fingerprints.get(ref) === fingerprint) return undefined;
-    store.set(key, origin ? { kind: 'AuthorizationPolicy', object: standIn, origin } : { kind: 'AuthorizationPolicy', object: standIn });
-    this.frozen.delete('AuthorizationPolicy');
+    store.set(key, origin ? { kind, object: marked, origin } : { kind, object: marked });
+    this.frozen.delete(kind);
     this.fingerprints.set(ref, fingerprint);
     this.logger.warn(
-      { kind: 'AuthorizationPolicy', namespace, name },
-      `AuthorizationPolicy ${namespace}/${name} has no valid version: denying all requests to the workloads it selects until it is fixed`,
+      { kind, namespace, name },
+      `${kind} ${namespace}/${name} has no valid version: denying all requests to the workloads it selects until it is fixed`,
     );
-    return previous
-      ? { kind: 'AuthorizationPolicy', namespace, name, previous, current: standIn }
-      : { kind: 'AuthorizationPolicy', namespace, name, current: standIn };
+    return previous ? { kind, namespace, name, previous, current: marked } : { kind, namespace, name, current: marked };
   }
 
   private clearRejection(ref: string): void {

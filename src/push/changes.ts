@@ -10,8 +10,7 @@ import type { TelemetrySpec } from '../model/telemetry.js';
 import type { EnvoyFilterSpec } from '../model/envoyFilter.js';
 import { envoyFilterSelects } from './envoyFilters.js';
 
-import { TypeUrl } from '../xds/resource.js';
-import type { PushRequest } from '../xds/server/types.js';
+import { TypeUrl, type PushRequest } from './xdsContract.js';
 import { hostMatches, labelsMatch, resolveShortName } from './hosts.js';
 import { appliesToMesh, type PushContext } from './pushContext.js';
 import { gatewaysForProxy, serverCredential, serverTls } from './gateways.js';

@@ -1,17 +1,14 @@
 // Wires sources → model → debouncer → push context → generators. The ADS
 // server reads `generator` for every proxy and listens to `onPush` for what
-// to push to whom.
+// to push to whom. The layers above supply what this layer must not import:
+// the validators of the kinds validated above the model, and the xDS layer's
+// generators and cache reuse (serve wires both: see docs/ARCHITECTURE.md).
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ConfigSource, SourceEvent } from '../model/kube.js';
 import { MeshModel, type ModelChange } from '../model/meshModel.js';
-import type { Proxy } from '../model/proxy.js';
-import type { PushRequest, ResourceGenerator, WatchedResource } from '../xds/server/types.js';
-import type { XdsResource } from '../xds/resource.js';
-import { SidecarGenerator } from '../xds/gen/sidecar/generator.js';
-import { GrpcGenerator } from '../xds/gen/grpc/generator.js';
-import { GatewayGenerator } from '../xds/gen/gateway/generator.js';
-import { reusableEntries, secretDependency, type TypeChange } from '../xds/gen/cache.js';
+import type { KindValidators } from '../model/validators.js';
+import type { PushRequest, ResourceGenerator } from './xdsContract.js';
 import { analyzeMissingSubsets } from './analysis.js';
 import { changeImpact, pushRequestFor, type ChangeImpact } from './changes.js';
 import { Debouncer } from './debouncer.js';
@@ -29,6 +26,18 @@ export interface MeshPipelineOptions {
   rootNamespace?: string;
   /** A gateway workload only uses Gateways of its own namespace (istiod's PILOT_SCOPE_GATEWAY_TO_NAMESPACE). */
   scopeGatewayToNamespace?: boolean;
+  /** Every kind's validator, for the model (src/security/validation.ts: kindValidators). */
+  validators: KindValidators;
+  /** The xDS layer's generators and cache reuse (src/xds/gen/meshGeneration.ts: meshGeneration). */
+  generation: PipelineGeneration;
+}
+
+/** What the pipeline needs from the generators above it, injected by the composition root. */
+export interface PipelineGeneration {
+  /** The generator the ADS server reads for every proxy; it must read the push context `contextOf` gives for a request. */
+  generator(contextOf: (request?: PushRequest) => PushContext, logger: Logger): ResourceGenerator;
+  /** The results cached in `previous` that stay valid after a batch with these impacts, for the next context to start with. */
+  reusableResults(previous: ReadonlyMap<string, unknown>, impacts: readonly ChangeImpact[]): Iterable<[string, unknown]>;
 }
 
 /** Work on a push context that must not delay its push: analysis, status, logs of findings. */
@@ -44,7 +53,7 @@ function metric<T>(registry: Registry, name: string, create: () => T): T {
 
 export class MeshPipeline {
   readonly model: MeshModel;
-  /** Dispatches to the generator family of each proxy: sidecars, routers (gateways), and proxyless gRPC (GENERATOR=grpc). */
+  /** The injected generator (PipelineGeneration.generator), reading the push context each request pins. */
   readonly generator: ResourceGenerator;
   private context: PushContext;
   private readonly listeners: ((request: PushRequest) => void)[] = [];
@@ -65,7 +74,7 @@ export class MeshPipeline {
     private readonly options: MeshPipelineOptions,
   ) {
     const { registry, logger } = options;
-    this.model = new MeshModel({ logger, registry });
+    this.model = new MeshModel({ logger, registry, validators: options.validators });
     this.context = this.newContext();
     this.debouncer = new Debouncer({ afterMs: options.debounceAfterMs, maxMs: options.debounceMaxMs }, (items, firstAt) => this.release(items, firstAt));
     this.triggers = metric(
@@ -107,16 +116,7 @@ export class MeshPipeline {
     // Generators read the context pinned to the push (istiod's PushRequest.Push), so a response
     // carries the content its version names even when a newer context exists by the time it is built.
     const contextOf = (request?: PushRequest): PushContext => (request?.push instanceof PushContext ? request.push : this.context);
-    const sidecar = new SidecarGenerator(contextOf, logger);
-    const grpc = new GrpcGenerator(contextOf);
-    const gateway = new GatewayGenerator(contextOf, logger);
-    this.generator = {
-      generate: (proxy: Proxy, watched: WatchedResource, request: PushRequest): readonly XdsResource[] | undefined => {
-        // Proxyless gRPC workloads announce themselves with node metadata GENERATOR=grpc, as with istiod.
-        if (proxy.generator === 'grpc') return grpc.generate(proxy, watched, request);
-        return proxy.type === 'sidecar' ? sidecar.generate(proxy, watched, request) : gateway.generate(proxy, watched, request);
-      },
-    };
+    this.generator = options.generation.generator(contextOf, logger);
   }
 
   /** Starts every source; resolves once all delivered their initial state and the first push context exists. */
@@ -235,7 +235,7 @@ export class MeshPipeline {
     const impacts = changes.map((c) => changeImpact(c, previous, next));
     // Results of types no change touched stay valid: the new context starts with them (an
     // endpoint change keeps CDS, LDS and RDS; a VirtualService change keeps CDS and EDS).
-    for (const [key, value] of reusableEntries(previous.cache, typeChanges(impacts))) next.cache.set(key, value);
+    for (const [key, value] of this.options.generation.reusableResults(previous.cache, impacts)) next.cache.set(key, value);
     endTimer();
     this.context = next;
     for (const change of changes) this.triggers.inc({ type: change.kind });
@@ -282,20 +282,4 @@ export class MeshPipeline {
     }
     this.reportedMissingSubsets = keys;
   }
-}
-
-/** How the batch touches each xDS type: everywhere, or only through some services' endpoints and pods and some Secrets. */
-function typeChanges(impacts: readonly ChangeImpact[]): Map<string, TypeChange> | 'all' {
-  const changes = new Map<string, TypeChange>();
-  for (const impact of impacts) {
-    if (impact.types === 'all') return 'all';
-    const limited = impact.servicesOf || impact.secretsOf;
-    const dependencies = [...(impact.servicesOf ?? []), ...(impact.secretsOf ?? []).map((s) => secretDependency(s.namespace, s.name))];
-    for (const type of impact.types) {
-      const sofar = changes.get(type);
-      if (sofar === 'all') continue;
-      changes.set(type, limited ? new Set([...(sofar ?? []), ...dependencies]) : 'all');
-    }
-  }
-  return changes;
 }

@@ -3,11 +3,16 @@
 // the push context cache).
 import type { ModelSnapshot } from '../model/meshModel.js';
 import type { AuthorizationPolicySpec, PeerAuthenticationSpec, RequestAuthenticationSpec, SecurityPolicy } from './types.js';
-import { securityPolicyFrom } from './objects.js';
+import type { KubeObject } from '../model/kube.js';
+import { authorizationPolicyFrom, securityPolicyFrom } from './objects.js';
 import type { MeshSecurityPolicies } from './workloadSecurity.js';
 
-function policiesOf<Spec>(snapshot: ModelSnapshot, kind: 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication'): SecurityPolicy<Spec>[] {
-  const list = [...(snapshot.get(kind)?.values() ?? [])].map(({ object }) => securityPolicyFrom<Spec>(object));
+function policiesOf<Spec>(
+  snapshot: ModelSnapshot,
+  kind: 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication',
+  policyFrom: (object: KubeObject) => SecurityPolicy<Spec> = securityPolicyFrom<Spec>,
+): SecurityPolicy<Spec>[] {
+  const list = [...(snapshot.get(kind)?.values() ?? [])].map(({ object }) => policyFrom(object));
   return list.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
 }
 
@@ -15,7 +20,8 @@ export function meshSecurityPolicies(snapshot: ModelSnapshot, rootNamespace: str
   return {
     rootNamespace,
     peerAuthentications: policiesOf<PeerAuthenticationSpec>(snapshot, 'PeerAuthentication'),
-    authorizationPolicies: policiesOf<AuthorizationPolicySpec>(snapshot, 'AuthorizationPolicy'),
+    // A rejected AuthorizationPolicy without a valid version is stored marked: it translates to its fail-closed stand-in.
+    authorizationPolicies: policiesOf<AuthorizationPolicySpec>(snapshot, 'AuthorizationPolicy', authorizationPolicyFrom),
     requestAuthentications: policiesOf<RequestAuthenticationSpec>(snapshot, 'RequestAuthentication'),
   };
 }

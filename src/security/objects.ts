@@ -1,4 +1,5 @@
 // Stored Kubernetes objects → the typed policies translation reads.
+import { failClosedAnnotation } from '../model/kinds.js';
 import type { KubeObject } from '../model/kube.js';
 import type { AuthorizationPolicy, AuthorizationPolicySpec, SecurityPolicy } from './types.js';
 
@@ -15,7 +16,7 @@ export function securityPolicyFrom<Spec>(object: KubeObject): SecurityPolicy<Spe
 
 /**
  * What to enforce for an AuthorizationPolicy that was rejected and has no
- * earlier valid version: a DENY of everything for the workloads it would
+ * earlier valid version (the model stores it marked with failClosedAnnotation): a DENY of everything for the workloads it would
  * have selected (the whole namespace when its selector is unusable), so a
  * broken policy never widens access.
  */
@@ -31,5 +32,7 @@ export function failClosedAuthorizationSpec(object: KubeObject): AuthorizationPo
   return { action: 'DENY', rules: [{}], ...(usable ? { selector: { matchLabels: labels } } : {}) };
 }
 
-/** Annotation marking the stand-in object the model stores for a broken AuthorizationPolicy; its value is the reason. */
-export const failClosedAnnotation = 'meshd.io/fail-closed';
+/** The policy to enforce for a stored AuthorizationPolicy: as written, or the fail-closed stand-in for a rejected one. */
+export function authorizationPolicyFrom(object: KubeObject): AuthorizationPolicy {
+  return object.metadata.annotations?.[failClosedAnnotation] ? failClosedAuthorizationPolicy(object) : securityPolicyFrom<AuthorizationPolicySpec>(object);
+}

@@ -2,6 +2,7 @@
 // them. Each problem reads `field: reason`; an object with problems is
 // rejected by the model (which keeps its last valid version).
 import type { KubeObject } from '../model/kube.js';
+import { withModelValidators, type KindValidatedAbove, type KindValidators, type ObjectValidator } from '../model/validators.js';
 import { arr, checkSchema, map, obj, oneOf, type Schema } from '../model/validation/schema.js';
 import { conditionGenerator } from './authzRule.js';
 import { cidrRange, TranslationError } from './matchers.js';
@@ -254,9 +255,15 @@ export function requestAuthenticationProblems(object: KubeObject): string[] {
   return problems;
 }
 
-/** Validators by kind, in the shape the model's kind table takes. */
-export const securityValidators = {
+/** The validators of the kinds the model leaves to this layer. */
+export const securityValidators: Readonly<Record<KindValidatedAbove, ObjectValidator>> = {
   AuthorizationPolicy: authorizationPolicyProblems,
   PeerAuthentication: peerAuthenticationProblems,
   RequestAuthentication: requestAuthenticationProblems,
-} as const;
+};
+
+/**
+ * Every kind's validator: the one table the composition roots (serve, `meshctl analyze`, tests' helpers) hand to
+ * the model, whose validation webhook reads it back from the model.
+ */
+export const kindValidators: KindValidators = withModelValidators(securityValidators);

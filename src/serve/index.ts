@@ -10,9 +10,11 @@ import { createLogger } from '../log.js';
 import { ConfigMetrics } from '../status/configMetrics.js';
 import { startMeshd, type Meshd, type MeshdConfig, type ResourceSource } from '../meshd.js';
 import { MeshPipeline } from '../push/pipeline.js';
+import { kindValidators } from '../security/validation.js';
 import { FileSource } from '../sources/files/fileSource.js';
 import { fileModeAuthority } from './fileCa.js';
 import { WebhookServer } from '../webhooks/webhookServer.js';
+import { meshGeneration } from '../xds/gen/meshGeneration.js';
 import { webhookHandlers } from '../webhooks/handlers.js';
 import { WebhookMetrics } from '../webhooks/webhookMetrics.js';
 import type { ServeParts } from './parts.js';
@@ -54,6 +56,9 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     trustDomain: config.trustDomain,
     clusterId: config.clusterId,
     scopeGatewayToNamespace: config.scopeGatewayToNamespace,
+    // What the push layer must not import: every kind's validator (the webhook reads them back from the model) and the generators.
+    validators: kindValidators,
+    generation: meshGeneration,
   });
   // The same analysis `meshctl analyze` runs offline, after every push context's push, and istiod's config gauges.
   const analysis = new AnalysisReporter(logger.child({ component: 'analysis' }), registry);

@@ -60,7 +60,7 @@ export function webhookHandlers(
   );
   return {
     '/validate': (request) => {
-      const response = validateAdmission(request);
+      const response = validateAdmission(request, pipeline.model.validators);
       metrics.validated(request, response);
       return response;
     },

@@ -1,8 +1,9 @@
 // `/validate`: istiod's validation webhook, answered with the model's own
-// validators (src/model/kinds.ts), so that what the API server admits and
-// what the model accepts can never disagree.
+// validators (the table the model was built with: MeshModel.validators), so
+// that what the API server admits and what the model accepts can never disagree.
 import { kinds, knownKind, type KindName } from '../model/kinds.js';
 import type { KubeObject } from '../model/kube.js';
+import type { KindValidators } from '../model/validators.js';
 import { allowed, denied, type AdmissionRequest, type AdmissionResponse } from './admissionReview.js';
 import { admissionWarnings } from './warnings.js';
 
@@ -19,7 +20,7 @@ export function formatProblems(problems: readonly string[]): string {
   return `${problems.length} errors occurred:\n${problems.map((p) => `\t* ${p}`).join('\n')}\n\n`;
 }
 
-export function validateAdmission(request: AdmissionRequest): AdmissionResponse {
+export function validateAdmission(request: AdmissionRequest, validators: KindValidators): AdmissionResponse {
   const { uid, kind: gvk } = request;
   // Deletions and status writes carry nothing to validate (istiod admits them too).
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return allowed(uid);
@@ -36,7 +37,7 @@ export function validateAdmission(request: AdmissionRequest): AdmissionResponse 
   if (!object || typeof object !== 'object' || Array.isArray(object)) return denied(uid, `${gvk.kind}: request.object is missing or not an object`);
   const candidate = object as KubeObject;
   if (!candidate.metadata || typeof candidate.metadata !== 'object') return denied(uid, `${gvk.kind}: metadata is missing`);
-  const problems = kinds[kind].validate(candidate);
+  const problems = validators[kind](candidate);
   if (problems.length > 0) return denied(uid, `configuration is invalid: ${formatProblems(problems)}`);
   return allowed(uid, admissionWarnings(kind, candidate));
 }

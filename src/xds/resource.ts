@@ -1,17 +1,13 @@
 // An xDS resource encoded once and shared by every proxy that receives it.
 // Generators build these; the ADS server only copies their bytes onto streams.
+// The type URLs and the resource's shape are the push layer's (src/push/xdsContract.ts).
 import { hash } from 'node:crypto';
 import type protobuf from 'protobufjs';
 import { lookupType } from '../proto/envoyRoot.js';
 import { encodeJsonAsAny } from '../proto/jsonEncoder.js';
+import { TypeUrl, type XdsResource } from '../push/xdsContract.js';
 
-export const TypeUrl = {
-  Cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
-  Listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
-  RouteConfiguration: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
-  ClusterLoadAssignment: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
-  Secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
-} as const;
+export { TypeUrl, type XdsResource } from '../push/xdsContract.js';
 
 /** istiod's short names for the four main xDS types, as proxy-status prints them. */
 export const shortTypeName: Readonly<Record<string, string>> = {
@@ -24,15 +20,6 @@ export const shortTypeName: Readonly<Record<string, string>> = {
 
 /** Wildcard types (LDS, CDS): a State-of-the-World response always carries the full set. */
 export const wildcardTypes: ReadonlySet<string> = new Set([TypeUrl.Cluster, TypeUrl.Listener]);
-
-export interface XdsResource {
-  readonly typeUrl: string;
-  readonly name: string;
-  /** Content hash of `any` (type URL and bytes): equal versions mean identical resources. */
-  readonly version: string;
-  /** The encoded google.protobuf.Any (type_url + value). */
-  readonly any: Uint8Array;
-}
 
 /** Process-wide count of resource encodings: benchmarks compare it with pushes. */
 export const encodeStats = { resources: 0 };

@@ -10,6 +10,7 @@ import { podIndexOf } from '../../src/analysis/podIndex.js';
 import type { KubeObject } from '../../src/model/kube.js';
 import { MeshModel } from '../../src/model/meshModel.js';
 import { PushContext } from '../../src/push/pushContext.js';
+import { kindValidators } from '../../src/security/validation.js';
 
 const pod = (name: string, version: string): KubeObject => ({
   apiVersion: 'v1',
@@ -55,7 +56,7 @@ const subsetsWithoutPods = (context: PushContext): string[] =>
 
 describe('pod index reuse across push contexts', () => {
   it('keeps the pod index while pods are unchanged and builds a new one after a relabel', () => {
-    const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+    const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
     model.apply(objects.map((object) => ({ type: 'upsert', object })));
     const first = new PushContext(model.snapshot());
     expect(subsetsWithoutPods(first)).toEqual(['v2']);
@@ -75,7 +76,7 @@ describe('pod index reuse across push contexts', () => {
   });
 
   it('analyzes a rejected object in place of the served one without copying the other kinds', () => {
-    const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+    const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
     model.apply(objects.map((object) => ({ type: 'upsert', object })));
     // An invalid edit: the served DestinationRule stays; the analysis looks at the rejected one.
     model.apply([

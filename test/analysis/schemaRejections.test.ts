@@ -5,6 +5,7 @@ import { schemaRejections } from '../../src/analysis/analyzers.js';
 import type { KubeObject } from '../../src/model/kube.js';
 import { MeshModel } from '../../src/model/meshModel.js';
 import { captureLogger } from '../support/captureLogger.js';
+import { kindValidators } from '../../src/security/validation.js';
 
 const vs = (host: string): KubeObject => ({
   apiVersion: 'networking.istio.io/v1',
@@ -21,7 +22,7 @@ const policy = (action: string): KubeObject => ({
 
 function rejectedAfter(...objects: KubeObject[]) {
   const { logger, lines } = captureLogger();
-  const model = new MeshModel({ logger });
+  const model = new MeshModel({ logger, validators: kindValidators });
   for (const object of objects) model.apply([{ type: 'upsert', object, origin: { file: 'f.yaml', line: 1 } }]);
   const logged = lines.filter((l) => String(l.msg).startsWith('rejected invalid')).at(-1)!;
   const [message] = schemaRejections(model.currentRejections());

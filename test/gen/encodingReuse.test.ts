@@ -10,6 +10,7 @@ import { SidecarGenerator } from '../../src/xds/gen/sidecar/generator.js';
 import { TypeUrl, type XdsResource } from '../../src/xds/resource.js';
 import type { KubeObject } from '../../src/model/kube.js';
 import { proxyForPod } from '../support/goldenMesh.js';
+import { kindValidators } from '../../src/security/validation.js';
 
 const service = (name: string, ns: string, port: number): KubeObject => ({
   apiVersion: 'v1',
@@ -23,7 +24,7 @@ const request = { version: 'v', reason: [], startedAt: 0 };
 const byName = (list: readonly XdsResource[]) => new Map(list.map((r) => [r.name, r]));
 
 describe('encoding reuse', () => {
-  const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+  const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
   model.apply([service('reviews', 'shop', 9080), service('ratings', 'shop', 9081)].map((object) => ({ type: 'upsert' as const, object })));
 
   it('shares the bytes of identical clusters between proxies of different namespaces', () => {

@@ -16,6 +16,7 @@ import {
   virtualService,
   startFakeApi,
 } from '../support/fakeKubeApiHelpers.js';
+import { kindValidators } from '../../src/security/validation.js';
 
 const fastBackoff = { initialMs: 20, maxMs: 200 };
 const mirroredKinds = ['Namespace', 'Service', 'Pod', 'VirtualService'];
@@ -275,7 +276,7 @@ describe('Kubernetes source under faults', () => {
     seed(api);
     api.apply({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'broken', namespace: 'shop' }, spec: { hosts: [] } });
     const modelLog = captureLogger();
-    const model = new MeshModel({ logger: modelLog.logger });
+    const model = new MeshModel({ logger: modelLog.logger, validators: kindValidators });
     const { source } = newSource(api);
     await source.start((events) => void model.apply(events));
     expect(model.get('VirtualService', 'shop', 'cart')).toBeDefined();

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { MeshModel } from '../../src/model/meshModel.js';
 import type { KubeObject } from '../../src/model/kube.js';
 import { captureLogger } from '../support/captureLogger.js';
+import { kindValidators } from '../../src/security/validation.js';
 
 const vs = (extra: Partial<KubeObject> = {}, rv = '1'): KubeObject => ({
   apiVersion: 'networking.istio.io/v1',
@@ -15,7 +16,7 @@ const vs = (extra: Partial<KubeObject> = {}, rv = '1'): KubeObject => ({
 
 describe('MeshModel change detection', () => {
   it('ignores a status write (meshd writing analysis messages) and a resourceVersion bump on an Istio object', () => {
-    const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+    const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
     expect(model.apply([{ type: 'upsert', object: vs() }])).toHaveLength(1);
     expect(model.apply([{ type: 'upsert', object: vs({ status: { validationMessages: [{ type: { code: 'IST0101' } }] } }, '2') }])).toHaveLength(0);
     const changed = vs({}, '3');
@@ -24,7 +25,7 @@ describe('MeshModel change detection', () => {
   });
 
   it('still sees a Pod status change (its IP and readiness matter)', () => {
-    const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+    const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
     const pod = (ip: string): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, status: { podIP: ip } });
     model.apply([{ type: 'upsert', object: pod('10.0.0.1') }]);
     expect(model.apply([{ type: 'upsert', object: pod('10.0.0.2') }])).toHaveLength(1);
@@ -32,7 +33,7 @@ describe('MeshModel change detection', () => {
 
   it('logs an invalid object once per rejected version, not again when only its status is written', () => {
     const { logger, lines } = captureLogger();
-    const model = new MeshModel({ logger });
+    const model = new MeshModel({ logger, validators: kindValidators });
     const rejectionLogs = () => lines.filter((l) => String(l.msg).startsWith('rejected invalid VirtualService default/reviews'));
     model.apply([{ type: 'upsert', object: vs({ spec: { hosts: [] } }) }]);
     const revision = model.rejectionsRevision;

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { MeshModel } from '../../src/model/meshModel.js';
 import type { KubeObject } from '../../src/model/kube.js';
 import { validateAdmission } from '../../src/webhooks/validation.js';
+import { kindValidators } from '../../src/security/validation.js';
 
 const envoyFilter = (name: string, spec: unknown, apiVersion = 'networking.istio.io/v1alpha3'): KubeObject => ({
   apiVersion,
@@ -16,7 +17,7 @@ const envoyFilter = (name: string, spec: unknown, apiVersion = 'networking.istio
 });
 
 function load(...objects: KubeObject[]): { stored: string[]; reasons: Record<string, string> } {
-  const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+  const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
   model.apply(objects.map((object) => ({ type: 'upsert' as const, object })));
   return {
     stored: model
@@ -135,12 +136,15 @@ describe('EnvoyFilter validation', () => {
 
   it('is validated at admission through the kind registry', () => {
     const request = (spec: unknown) =>
-      validateAdmission({
-        uid: 'u',
-        operation: 'CREATE',
-        kind: { group: 'networking.istio.io', version: 'v1alpha3', kind: 'EnvoyFilter' },
-        object: { apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'f', namespace: 'istio-system' }, spec },
-      });
+      validateAdmission(
+        {
+          uid: 'u',
+          operation: 'CREATE',
+          kind: { group: 'networking.istio.io', version: 'v1alpha3', kind: 'EnvoyFilter' },
+          object: { apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'f', namespace: 'istio-system' }, spec },
+        },
+        kindValidators,
+      );
     expect(request(rateLimit(seedsRateLimit)).allowed).toBe(true);
     const denied = request(rateLimit({ ...seedsRateLimit, domain: 7 }));
     expect(denied.allowed).toBe(false);

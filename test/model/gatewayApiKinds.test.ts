@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import { FileSource } from '../../src/sources/files/fileSource.js';
 import { watchedKind } from '../../src/sources/kube/watchedKinds.js';
 import { captureLogger } from '../support/captureLogger.js';
+import { kindValidators } from '../../src/security/validation.js';
 
 const istioGateway = `apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -50,7 +51,7 @@ describe('Gateway API kinds', () => {
 
   it('stores an Istio Gateway and a Kubernetes Gateway of the same name apart', () => {
     const { logger } = captureLogger();
-    const model = new MeshModel({ logger });
+    const model = new MeshModel({ logger, validators: kindValidators });
     model.apply([
       { type: 'upsert', object: parse(istioGateway) as KubeObject },
       { type: 'upsert', object: parse(kubeGateway) as KubeObject },
@@ -62,7 +63,7 @@ describe('Gateway API kinds', () => {
 
   it('rejects a Gateway API Gateway without listeners, naming the field', () => {
     const { logger, lines } = captureLogger();
-    const model = new MeshModel({ logger });
+    const model = new MeshModel({ logger, validators: kindValidators });
     model.apply([
       {
         type: 'upsert',
@@ -81,7 +82,7 @@ describe('Gateway API kinds', () => {
 
   it('rejects route values Envoy would refuse, naming each field, and keeps the valid routes', () => {
     const { logger } = captureLogger();
-    const model = new MeshModel({ logger });
+    const model = new MeshModel({ logger, validators: kindValidators });
     const route = (name: string, rules: unknown[]) => ({
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'HTTPRoute',

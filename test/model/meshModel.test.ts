@@ -3,6 +3,7 @@ import { Registry } from 'prom-client';
 import { MeshModel } from '../../src/model/meshModel.js';
 import type { KubeObject } from '../../src/model/kube.js';
 import { captureLogger } from '../support/captureLogger.js';
+import { kindValidators } from '../../src/security/validation.js';
 
 function virtualService(name: string, spec: unknown, apiVersion = 'networking.istio.io/v1'): KubeObject {
   return { apiVersion, kind: 'VirtualService', metadata: { name, namespace: 'shop' }, spec };
@@ -13,7 +14,7 @@ const validSpec = { hosts: ['reviews'], http: [{ route: [{ destination: { host: 
 function setup() {
   const { logger, lines } = captureLogger();
   const registry = new Registry();
-  const model = new MeshModel({ logger, registry });
+  const model = new MeshModel({ logger, registry, validators: kindValidators });
   const rejectedCount = async () => (await registry.getSingleMetric('galley_validation_failed')!.get()).values.reduce((s, v) => s + v.value, 0);
   return { model, lines, rejectedCount };
 }

@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { MeshModel } from '../../src/model/meshModel.js';
 import type { SidecarSpec } from '../../src/model/istio.js';
+import { kindValidators } from '../../src/security/validation.js';
 
 function reasonFor(spec: unknown): string | undefined {
-  const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+  const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
   const changes = model.apply([
     { type: 'upsert', object: { apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'sc', namespace: 'shop' }, spec } },
   ]);

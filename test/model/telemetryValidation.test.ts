@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { MeshModel } from '../../src/model/meshModel.js';
 import { parseMeshConfig, defaultMeshConfig } from '../../src/model/meshConfig.js';
 import type { KubeObject } from '../../src/model/kube.js';
+import { kindValidators } from '../../src/security/validation.js';
 
 const telemetry = (name: string, spec: unknown, apiVersion = 'telemetry.istio.io/v1'): KubeObject => ({
   apiVersion,
@@ -15,7 +16,7 @@ const telemetry = (name: string, spec: unknown, apiVersion = 'telemetry.istio.io
 });
 
 function rejections(...objects: KubeObject[]): { stored: string[]; reasons: Record<string, string> } {
-  const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+  const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
   model.apply(objects.map((object) => ({ type: 'upsert' as const, object })));
   return {
     stored: model

@@ -8,6 +8,7 @@ import type { KubeObject } from '../../src/model/kube.js';
 import { MeshModel } from '../../src/model/meshModel.js';
 import { PushContext, defaultPushContextOptions } from '../../src/push/pushContext.js';
 import { serviceIndexStats } from '../../src/push/services.js';
+import { kindValidators } from '../../src/security/validation.js';
 
 const service = (name: string): KubeObject => ({
   apiVersion: 'v1',
@@ -54,7 +55,7 @@ const ratings = 'ratings.shop.svc.cluster.local';
 const details = 'details.shop.svc.cluster.local';
 
 function mesh() {
-  const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+  const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
   model.apply(
     [
       service('reviews'),

@@ -6,6 +6,7 @@ import { MeshModel } from '../../src/model/meshModel.js';
 import type { KubeObject } from '../../src/model/kube.js';
 import { buildRbacFilters, meshSecurityPolicies, workloadSecurity } from '../../src/security/index.js';
 import { captureLogger } from '../support/captureLogger.js';
+import { kindValidators } from '../../src/security/validation.js';
 
 const ap = (spec: unknown): KubeObject => ({
   apiVersion: 'security.istio.io/v1',
@@ -17,7 +18,7 @@ const ap = (spec: unknown): KubeObject => ({
 describe('security objects through the model', () => {
   it('rejects an invalid update with name and reason and keeps the last valid version', () => {
     const log = captureLogger();
-    const model = new MeshModel({ logger: log.logger });
+    const model = new MeshModel({ logger: log.logger, validators: kindValidators });
     const valid = ap({ selector: { matchLabels: { app: 'cart' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/web'] } }] }] });
     expect(model.apply([{ type: 'upsert', object: valid }])).toHaveLength(1);
 
@@ -54,7 +55,7 @@ describe('security objects through the model', () => {
 
   it('fails closed: a broken AuthorizationPolicy with no valid version denies everything to the workloads it selects', () => {
     const log = captureLogger();
-    const model = new MeshModel({ logger: log.logger });
+    const model = new MeshModel({ logger: log.logger, validators: kindValidators });
     // Meant to allow only 10.0.0.0/8 to cart; the CIDR is broken. Its absence would allow everyone.
     const broken = ap({ selector: { matchLabels: { app: 'cart' } }, rules: [{ from: [{ source: { ipBlocks: ['10.0.0.0/80'] } }] }] });
     expect(model.apply([{ type: 'upsert', object: broken }]).map((c) => c.kind)).toEqual(['AuthorizationPolicy']);
@@ -82,7 +83,7 @@ describe('security objects through the model', () => {
   });
 
   it('rejects PeerAuthentication with empty selector labels and RequestAuthentication without issuer', () => {
-    const model = new MeshModel({ logger: captureLogger().logger });
+    const model = new MeshModel({ logger: captureLogger().logger, validators: kindValidators });
     model.apply([
       {
         type: 'upsert',

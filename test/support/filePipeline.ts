@@ -8,6 +8,8 @@ import { Registry } from 'prom-client';
 import { FileSource } from '../../src/sources/files/fileSource.js';
 import { MeshPipeline } from '../../src/push/pipeline.js';
 import type { PushRequest } from '../../src/xds/server/types.js';
+import { kindValidators } from '../../src/security/validation.js';
+import { meshGeneration } from '../../src/xds/gen/meshGeneration.js';
 import { captureLogger, waitFor } from './captureLogger.js';
 import { startTestMeshd } from './meshdHarness.js';
 
@@ -23,6 +25,8 @@ export async function startFilePipeline(files: Record<string, string>) {
     registry,
     trustDomain: 'cluster.local',
     clusterId: 'Kubernetes',
+    validators: kindValidators,
+    generation: meshGeneration,
   });
   const pushes: PushRequest[] = [];
   pipeline.onPush((r) => pushes.push(r));
@@ -62,6 +66,8 @@ export async function startFileMeshd(files: Record<string, string>) {
     registry,
     trustDomain: 'cluster.local',
     clusterId: 'Kubernetes',
+    validators: kindValidators,
+    generation: meshGeneration,
   });
   const { meshd, xdsAddress, httpUrl, logs } = await startTestMeshd({ resources: pipeline, registry });
   const pushes: PushRequest[] = [];

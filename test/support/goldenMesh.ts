@@ -9,6 +9,7 @@ import { MeshModel } from '../../src/model/meshModel.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { PushContext } from '../../src/push/pushContext.js';
 import type { KubeObject } from '../../src/model/kube.js';
+import { kindValidators } from '../../src/security/validation.js';
 
 export interface GoldenMesh {
   context: PushContext;
@@ -46,7 +47,7 @@ export function loadGoldenMesh(file: string): GoldenMesh {
 export function meshFromYaml(text: string, file = 'inline.yaml'): GoldenMesh {
   const { objects, problems } = parseManifests(file, text);
   if (problems.length > 0) throw new Error(`golden input ${file} is malformed: ${JSON.stringify(problems)}`);
-  const model = new MeshModel({ logger: pino({ level: 'silent' }) });
+  const model = new MeshModel({ logger: pino({ level: 'silent' }), validators: kindValidators });
   model.apply(objects.map(({ object, origin }) => ({ type: 'upsert' as const, object, origin })));
   const rejected = model.currentRejections();
   if (rejected.length > 0) throw new Error(`golden input ${file} has invalid objects: ${JSON.stringify(rejected)}`);

@@ -9,12 +9,16 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority, ServingCertificate, caMaterialFromPem, createSelfSignedCaPem } from '../../src/ca/index.js';
 import { defaultConfig } from '../../src/meshd.js';
-import { kinds } from '../../src/model/kinds.js';
 import { serve } from '../../src/serve/index.js';
 import { WebhookServer } from '../../src/webhooks/webhookServer.js';
-import { validateAdmission } from '../../src/webhooks/validation.js';
+import { kindValidators } from '../../src/security/validation.js';
+import type { AdmissionRequest, AdmissionResponse } from '../../src/webhooks/admissionReview.js';
+import { validateAdmission as validateWith } from '../../src/webhooks/validation.js';
 import { captureLogs } from '../support/meshdHarness.js';
 import { admissionReview, postWebhook, type ReviewAnswer } from '../support/webhookClient.js';
+
+/** /validate as serve wires it: with the table the model is built with. */
+const validateAdmission = (request: AdmissionRequest): AdmissionResponse => validateWith(request, kindValidators);
 
 const namespaceWidePortLevel = {
   apiVersion: 'security.istio.io/v1',
@@ -156,7 +160,7 @@ describe('/validate uses the model validators', () => {
   });
 
   it('agrees with the model on every Istio kind: what the model rejects is denied, what it accepts is allowed', () => {
-    const cases: Array<{ group: string; version: string; kind: keyof typeof kinds; spec: unknown }> = [
+    const cases: Array<{ group: string; version: string; kind: keyof typeof kindValidators; spec: unknown }> = [
       { group: 'networking.istio.io', version: 'v1', kind: 'VirtualService', spec: { hosts: ['web'], http: [{ route: [{ destination: { host: 'web' } }] }] } },
       {
         group: 'networking.istio.io',
@@ -181,7 +185,7 @@ describe('/validate uses the model validators', () => {
     ];
     for (const c of cases) {
       const object = { apiVersion: `${c.group}/${c.version}`, kind: c.kind, metadata: { name: 'x', namespace: 'shop' }, spec: c.spec };
-      const modelProblems = kinds[c.kind].validate(object);
+      const modelProblems = kindValidators[c.kind](object);
       const response = validateAdmission({ uid: 'u', operation: 'CREATE', kind: { group: c.group, version: c.version, kind: c.kind }, object });
       expect(response.allowed, `${c.kind} ${JSON.stringify(c.spec)}`).toBe(modelProblems.length === 0);
       for (const problem of modelProblems) expect(response.status?.message).toContain(problem);

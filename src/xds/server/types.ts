@@ -1,43 +1,4 @@
 // The narrow interface between the ADS server and whatever produces resources.
 // The server knows proxies, types, names and bytes; never Istio objects.
-import type { Proxy } from '../../model/proxy.js';
-import type { XdsResource } from '../resource.js';
-
-/** What a proxy asked for on one type. */
-export interface WatchedResource {
-  readonly typeUrl: string;
-  /** True for a wildcard subscription (LDS/CDS with no names, or `*`). */
-  readonly wildcard: boolean;
-  /** Explicitly subscribed names (empty for a pure wildcard subscription). */
-  readonly names: ReadonlySet<string>;
-}
-
-/** One push, after the debouncer merged a burst of changes. */
-export interface PushRequest {
-  /** Push version, used as version_info of every response it causes. */
-  readonly version: string;
-  /** Types to regenerate; undefined means every watched type. */
-  readonly types?: ReadonlySet<string>;
-  /** Proxies the push concerns; undefined means every proxy. */
-  affects?(proxy: Proxy): boolean;
-  /** Why the push happened (object keys, "endpoints", ...), for logs and metrics. */
-  readonly reason: readonly string[];
-  /** Monotonic ms time of the first change merged into this push (convergence time). */
-  readonly startedAt: number;
-  /**
-   * The generator's state this push was computed from (the pipeline's push context, like
-   * istiod's PushRequest.Push), carried untouched so every response generated for the push
-   * holds the content its `version` names, however late the stream gets to it.
-   */
-  readonly push?: unknown;
-}
-
-/** Produces resources of one type for one proxy. Pure: no I/O, no clocks. */
-export interface ResourceGenerator {
-  /**
-   * The resources of `watched.typeUrl` this proxy should hold. For named
-   * subscriptions only the named resources need returning (extra ones are
-   * filtered out). Returns undefined for a type the generator does not serve.
-   */
-  generate(proxy: Proxy, watched: WatchedResource, request: PushRequest): readonly XdsResource[] | undefined;
-}
+// Defined in the push layer, which builds push requests (src/push/xdsContract.ts).
+export type { PushRequest, ResourceGenerator, WatchedResource } from '../../push/xdsContract.js';
