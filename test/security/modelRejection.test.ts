@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { MeshModel } from '../../src/model/meshModel.js';
 import type { KubeObject } from '../../src/model/kube.js';
+import { failClosedAnnotation } from '../../src/model/kinds.js';
 import { buildRbacFilters, meshSecurityPolicies, workloadSecurity } from '../../src/security/index.js';
 import { captureLogger } from '../support/captureLogger.js';
 import { kindValidators } from '../../src/security/validation.js';
@@ -61,6 +62,10 @@ describe('security objects through the model', () => {
     expect(model.apply([{ type: 'upsert', object: broken }]).map((c) => c.kind)).toEqual(['AuthorizationPolicy']);
     expect(model.currentRejections().map((r) => r.name)).toEqual(['only-web']);
     expect(log.lines.some((l) => String(l.msg).includes('denying all requests to the workloads it selects'))).toBe(true);
+    // The model keeps the object as received, marked with the reason; the translation builds the stand-in.
+    const stored = model.get('AuthorizationPolicy', 'shop', 'only-web')!;
+    expect(stored.spec).toEqual(broken.spec);
+    expect(stored.metadata.annotations?.[failClosedAnnotation]).toContain('10.0.0.0/80');
 
     const policies = meshSecurityPolicies(model.snapshot(), 'istio-system');
     const cart = workloadSecurity(policies, { namespace: 'shop', labels: { app: 'cart' } });

@@ -2,6 +2,7 @@
 // valid ones pass. Also: rejected AuthorizationPolicies fail closed.
 import { describe, expect, it } from 'vitest';
 import {
+  authorizationPolicyFrom,
   authorizationPolicyProblems,
   buildRbacFilters,
   failClosedAuthorizationPolicy,
@@ -9,6 +10,7 @@ import {
   requestAuthenticationProblems,
 } from '../../src/security/index.js';
 import type { KubeObject } from '../../src/model/kube.js';
+import { failClosedAnnotation } from '../../src/model/kinds.js';
 
 const object = (kind: string, spec: unknown, name = 'p'): KubeObject => ({
   apiVersion: 'security.istio.io/v1',
@@ -74,6 +76,15 @@ describe('AuthorizationPolicy validation', () => {
       },
     });
     expect(failClosedAuthorizationPolicy(object('AuthorizationPolicy', { selector: { matchLabels: {} } })).spec.selector).toBeUndefined();
+  });
+
+  it('translates a stored policy the model marked as rejected into its stand-in, and any other as written', () => {
+    const spec = { selector: { matchLabels: { app: 'cart' } }, rules: [{ from: [{ source: { ipBlocks: ['x'] } }] }] };
+    const stored = object('AuthorizationPolicy', spec, 'broken');
+    expect(authorizationPolicyFrom(stored).spec).toEqual(spec);
+    const marked = { ...stored, metadata: { ...stored.metadata, annotations: { [failClosedAnnotation]: 'spec.rules[0]: invalid CIDR' } } };
+    expect(authorizationPolicyFrom(marked)).toEqual(failClosedAuthorizationPolicy(marked));
+    expect(authorizationPolicyFrom(marked).spec).toEqual({ action: 'DENY', rules: [{}], selector: { matchLabels: { app: 'cart' } } });
   });
 });
 
