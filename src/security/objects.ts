@@ -16,9 +16,10 @@ export function securityPolicyFrom<Spec>(object: KubeObject): SecurityPolicy<Spe
 
 /**
  * What to enforce for an AuthorizationPolicy that was rejected and has no
- * earlier valid version (the model stores it marked with failClosedAnnotation): a DENY of everything for the workloads it would
- * have selected (the whole namespace when its selector is unusable), so a
- * broken policy never widens access.
+ * earlier valid version (the model stores it marked with failClosedAnnotation):
+ * a DENY of everything for the workloads it would have selected (the whole
+ * namespace when its selector is unusable), so a broken policy never widens
+ * access.
  */
 export function failClosedAuthorizationPolicy(object: KubeObject): AuthorizationPolicy {
   return { ...securityPolicyFrom<AuthorizationPolicySpec>(object), spec: failClosedAuthorizationSpec(object) };
