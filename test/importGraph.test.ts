@@ -17,7 +17,6 @@ const knownLayerViolations: readonly string[] = [
   // The push layer names xDS types and chooses each proxy's generator: to move to the xDS server or serve.
   'src/push/changes.ts -> src/xds/resource.ts',
   'src/push/changes.ts -> src/xds/server/types.ts',
-  'src/push/pipeline.ts -> src/xds/gen/cache.ts',
   'src/push/pipeline.ts -> src/xds/gen/gateway/generator.ts',
   'src/push/pipeline.ts -> src/xds/gen/grpc/generator.ts',
   'src/push/pipeline.ts -> src/xds/gen/sidecar/generator.ts',

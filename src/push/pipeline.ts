@@ -11,9 +11,9 @@ import type { XdsResource } from '../xds/resource.js';
 import { SidecarGenerator } from '../xds/gen/sidecar/generator.js';
 import { GrpcGenerator } from '../xds/gen/grpc/generator.js';
 import { GatewayGenerator } from '../xds/gen/gateway/generator.js';
-import { reusableEntries, secretDependency, type TypeChange } from '../xds/gen/cache.js';
 import { analyzeMissingSubsets } from './analysis.js';
-import { changeImpact, pushRequestFor, type ChangeImpact } from './changes.js';
+import { cacheChangeOf, changeImpact, pushRequestFor } from './changes.js';
+import { reusableEntries } from './contextCache.js';
 import { Debouncer } from './debouncer.js';
 import { LatestOnlyRunner } from './latestOnlyRunner.js';
 import { PushContext, defaultPushContextOptions } from './pushContext.js';
@@ -233,9 +233,9 @@ export class MeshPipeline {
     const endTimer = this.buildTime.startTimer();
     const next = this.newContext(previous);
     const impacts = changes.map((c) => changeImpact(c, previous, next));
-    // Results of types no change touched stay valid: the new context starts with them (an
-    // endpoint change keeps CDS, LDS and RDS; a VirtualService change keeps CDS and EDS).
-    for (const [key, value] of reusableEntries(previous.cache, typeChanges(impacts))) next.cache.set(key, value);
+    // Results whose declared dependencies no change touched stay valid: the new context starts with them
+    // (an endpoint change keeps CDS, LDS and RDS; a VirtualService change keeps CDS and EDS).
+    for (const [key, value] of reusableEntries(previous.cache, cacheChangeOf(impacts))) next.cache.set(key, value);
     endTimer();
     this.context = next;
     for (const change of changes) this.triggers.inc({ type: change.kind });
@@ -282,20 +282,4 @@ export class MeshPipeline {
     }
     this.reportedMissingSubsets = keys;
   }
-}
-
-/** How the batch touches each xDS type: everywhere, or only through some services' endpoints and pods and some Secrets. */
-function typeChanges(impacts: readonly ChangeImpact[]): Map<string, TypeChange> | 'all' {
-  const changes = new Map<string, TypeChange>();
-  for (const impact of impacts) {
-    if (impact.types === 'all') return 'all';
-    const limited = impact.servicesOf || impact.secretsOf;
-    const dependencies = [...(impact.servicesOf ?? []), ...(impact.secretsOf ?? []).map((s) => secretDependency(s.namespace, s.name))];
-    for (const type of impact.types) {
-      const sofar = changes.get(type);
-      if (sofar === 'all') continue;
-      changes.set(type, limited ? new Set([...(sofar ?? []), ...dependencies]) : 'all');
-    }
-  }
-  return changes;
 }

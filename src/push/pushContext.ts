@@ -17,6 +17,7 @@ import { egressListenerScopes, outboundTrafficPolicyMode, unionOfServices, type 
 import { sidecarIngressTargets, withInboundConnectionPool } from './sidecarIngress.js';
 import type { ConfigEntry } from './configEntry.js';
 import type { ServiceTarget } from './serviceTarget.js';
+import type { CachedResult } from './contextCache.js';
 import { mergeVirtualServiceDelegates } from './virtualServiceDelegates.js';
 
 export type { ConfigEntry } from './configEntry.js';
@@ -166,8 +167,8 @@ export class PushContext {
   readonly meshConfig: MeshConfig;
   /** The Gateway API's translation (its generated objects are in `gateways` and `virtualServices`) and the status it calls for. */
   readonly gatewayApi: GatewayApiTranslation;
-  /** Memoised generation results keyed by scope; see xds/gen cache helpers. */
-  readonly cache: Map<string, unknown>;
+  /** Memoised derived results with the entries declaring their dependencies (contextCache.ts, xds/gen/cacheKeys.ts). */
+  readonly cache: Map<string, CachedResult>;
   /** Routing VirtualServices (delegates merged) by host and by the Gateway (`ns/name`) they bind to. */
   private readonly routing: VirtualServiceIndex;
   private readonly destinationRuleIndex: DestinationRuleIndex;

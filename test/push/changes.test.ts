@@ -67,6 +67,8 @@ describe('change impact', () => {
     expect([sidecar.affects!(shop), sidecar.affects!(isolated)]).toEqual([false, true]);
     const secret = changeImpact({ kind: 'Secret', namespace: 'shop', name: 's' }, context, context);
     expect(pushRequestFor([secret], 'v1', 0)).toBeUndefined();
+    // Nothing is pushed, but what was parsed from the Secret must not outlive it (see parsedCredentialEntry).
+    expect(secret.secretsOf).toEqual([{ namespace: 'shop', name: 's' }]);
   });
 
   it('a Pod pushes EDS, CDS and LDS to its own proxy and to the proxies seeing a service it backs, not to everyone', () => {
