@@ -19,6 +19,7 @@ import type { ConfigEntry } from './configEntry.js';
 import type { ServiceTarget } from './serviceTarget.js';
 import type { CachedResult } from './contextCache.js';
 import { mergeVirtualServiceDelegates } from './virtualServiceDelegates.js';
+import { parseVirtualServiceDurations } from './routeDurations.js';
 
 export type { ConfigEntry } from './configEntry.js';
 export type { ServiceTarget } from './serviceTarget.js';
@@ -112,6 +113,7 @@ function indexVirtualServices(snapshot: ModelSnapshot, domainSuffix: string, gen
   // Routing reads roots with their delegates' routes merged in; `virtualServices` keeps the objects as written.
   const merged = mergeVirtualServiceDelegates(entriesOf, domainSuffix);
   for (const vs of merged.virtualServices) {
+    parseVirtualServiceDurations(vs.spec);
     for (const gateway of boundGateways(vs.spec.gateways, vs.namespace)) pushTo(index.byGateway, gateway, vs);
     if (!appliesToMesh(vs.spec.gateways)) continue;
     for (const host of vs.hosts) {
