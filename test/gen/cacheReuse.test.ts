@@ -28,7 +28,7 @@ import { GatewayGenerator } from '../../src/xds/gen/gateway/generator.js';
 import { SidecarGenerator } from '../../src/xds/gen/sidecar/generator.js';
 import { TypeUrl, type XdsResource } from '../../src/xds/resource.js';
 import { meshFromYaml } from '../support/goldenMesh.js';
-import type { Proxy as GoldenProxy } from '../../src/model/proxy.js';
+import type { Proxy } from '../../src/model/proxy.js';
 
 const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS, Secret: SDS } = TypeUrl;
 const reviews = 'reviews.shop.svc.cluster.local';
@@ -69,8 +69,8 @@ const both = (a: CacheChange, b: CacheChange): CacheChange => {
     objects: { services: new Set([...a.objects.services, ...b.objects.services]), secrets: new Set([...a.objects.secrets, ...b.objects.secrets]) },
   };
 };
-const kept = (change: CacheChange, from = previous) =>
-  reusableEntries(from, change)
+const kept = (change: CacheChange) =>
+  reusableEntries(previous, change)
     .map(([key]) => key)
     .sort();
 const all = [...previous.keys()].filter((k) => !k.startsWith('grpc-'));
@@ -217,7 +217,7 @@ metadata: {name: ingress, namespace: istio-system, labels: {istio: ingress}, ann
 status: {podIP: 10.4.0.1}
 `);
   const sidecarTypes = [CDS, LDS, RDS, EDS];
-  const generateAll = (context: PushContext, proxies: { sidecar: GoldenProxy; router: GoldenProxy }): string[] => {
+  const generateAll = (context: PushContext, proxies: { sidecar: Proxy; router: Proxy }): string[] => {
     const request = { version: 'v', reason: [], startedAt: 0 };
     const sidecar = new SidecarGenerator(() => context);
     const gateway = new GatewayGenerator(() => context);
