@@ -13,9 +13,9 @@ import { pino } from 'pino';
 import type { KubeObject, SourceEvent } from '../src/model/kube.js';
 import { MeshModel } from '../src/model/meshModel.js';
 import { parseProxy, type Proxy } from '../src/model/proxy.js';
-import { changeImpact } from '../src/push/changes.js';
+import { cacheChangeOf, changeImpact } from '../src/push/changes.js';
 import { PushContext, defaultPushContextOptions } from '../src/push/pushContext.js';
-import { reusableEntries, type TypeChange } from '../src/xds/gen/cache.js';
+import { reusableEntries } from '../src/push/contextCache.js';
 import { GatewayGenerator } from '../src/xds/gen/gateway/generator.js';
 import { TypeUrl, decodeAnyToJson, type XdsResource } from '../src/xds/resource.js';
 import { opensslServingCertificate } from '../test/support/ca.js';
@@ -160,9 +160,8 @@ function round(model: MeshModel, edit: number, names: Names): Round {
   const changes = model.apply([{ type: 'upsert', object: gatewayVirtualService(0, `/api/v${edit}/`) }]);
   const next = new PushContext(model.snapshot(), defaultPushContextOptions, previous.encodings);
   const impacts = changes.map((c) => changeImpact(c, previous, next));
-  const typeChanges = new Map<string, TypeChange>();
-  for (const impact of impacts) if (impact.types !== 'all') for (const type of impact.types) typeChanges.set(type, 'all');
-  for (const [key, value] of reusableEntries(previous.cache, typeChanges)) next.cache.set(key, value);
+  const cacheChange = cacheChangeOf(impacts);
+  for (const [key, value] of reusableEntries(previous.cache, cacheChange)) next.cache.set(key, value);
   const nextGenerator = new GatewayGenerator(() => next);
   const editRds = measure(() =>
     nextGenerator.generate(router, { typeUrl: TypeUrl.RouteConfiguration, wildcard: false, names: new Set(names.routes) }, request),
@@ -175,7 +174,7 @@ function round(model: MeshModel, edit: number, names: Names): Round {
     editAll: [editAll.wallMs, editAll.cpuMs],
     counts,
     bytes,
-    editPushed: [...typeChanges.keys()].map((t) => t.slice(t.lastIndexOf('.') + 1)),
+    editPushed: (cacheChange === 'all' ? ['all'] : [...cacheChange.types.keys()]).map((t) => t.slice(t.lastIndexOf('.') + 1)),
   };
 }
 

@@ -10,7 +10,7 @@ import { MeshModel } from '../src/model/meshModel.js';
 import type { SourceEvent } from '../src/model/kube.js';
 import { PushContext } from '../src/push/pushContext.js';
 import { SyncStatusRegistry } from '../src/status/syncStatus.js';
-import { reusableEntries } from '../src/xds/gen/cache.js';
+import { changeThrough, reusableEntries } from '../src/push/contextCache.js';
 import { SidecarGenerator } from '../src/xds/gen/sidecar/generator.js';
 import { TypeUrl, wildcardTypes, type XdsResource } from '../src/xds/resource.js';
 import type { ConnectionInfo } from '../src/xds/server/events.js';
@@ -70,7 +70,8 @@ export function measureStatusHeap(proxies: number, services: number): { perProxy
   // One endpoint change: every proxy is sent (and ACKs) the one new load assignment.
   model.apply([{ type: 'upsert', object: endpointSlice(0, { ready: endpointsPerService - 1 }) }]);
   const next = new PushContext(model.snapshot(), undefined, context.encodings);
-  for (const [key, value] of reusableEntries(context.cache, new Map([[TypeUrl.ClusterLoadAssignment, new Set([serviceHost(0)])]]))) next.cache.set(key, value);
+  for (const [key, value] of reusableEntries(context.cache, changeThrough([TypeUrl.ClusterLoadAssignment], { services: [serviceHost(0)] })))
+    next.cache.set(key, value);
   const held = new Map(generate(context, 0, TypeUrl.ClusterLoadAssignment).map((r) => [r.name, r]));
   for (const conn of conns) {
     const changed = generate(next, 0, TypeUrl.ClusterLoadAssignment).filter((r) => held.get(r.name) !== r);

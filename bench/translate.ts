@@ -9,7 +9,7 @@ import { MeshModel } from '../src/model/meshModel.js';
 import type { SourceEvent } from '../src/model/kube.js';
 import { parseProxy, type Proxy } from '../src/model/proxy.js';
 import { PushContext, defaultPushContextOptions } from '../src/push/pushContext.js';
-import { reusableEntries } from '../src/xds/gen/cache.js';
+import { changeThrough, reusableEntries } from '../src/push/contextCache.js';
 import { SidecarGenerator } from '../src/xds/gen/sidecar/generator.js';
 import { TypeUrl, type XdsResource } from '../src/xds/resource.js';
 import { endpointSlice, endpointsPerService, meshObjects, sidecarNodeId } from './mesh.js';
@@ -102,7 +102,7 @@ function run(services: number, repeats = 5): Row {
     const next = new PushContext(model.snapshot(), defaultPushContextOptions, built.result.encodings);
     for (const [key, value] of reusableEntries(
       built.result.cache,
-      new Map([[TypeUrl.ClusterLoadAssignment, new Set([`svc-0.ns-0.svc.${defaultPushContextOptions.domainSuffix}`])]]),
+      changeThrough([TypeUrl.ClusterLoadAssignment], { services: [`svc-0.ns-0.svc.${defaultPushContextOptions.domainSuffix}`] }),
     )) {
       next.cache.set(key, value);
     }

@@ -15,6 +15,8 @@ import { hostMatches, labelsMatch, resolveShortName } from './hosts.js';
 import { appliesToMesh, type PushContext } from './pushContext.js';
 import { gatewaysForProxy, serverCredential, serverTls } from './gateways.js';
 import { caCertSuffix, caCredential, certificateCredential, type CredentialReference } from './credentials.js';
+import { loadBalancerSettings } from './destinationRules.js';
+import { secretRefKey, type CacheChange, type SecretRef } from './contextCache.js';
 
 const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS, Secret: SDS } = TypeUrl;
 
@@ -31,9 +33,9 @@ export interface ChangeImpact {
   readonly servicesOf?: readonly string[];
   /**
    * Set when the change reaches the configuration only through these
-   * Secrets: results reading other Secrets stay valid.
+   * Secrets (if at all): results reading other Secrets stay valid.
    */
-  readonly secretsOf?: readonly { readonly namespace: string; readonly name: string }[];
+  readonly secretsOf?: readonly SecretRef[];
 }
 
 const none: ReadonlySet<string> = new Set();
@@ -121,7 +123,7 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       const drSpecs = specs<DestinationRuleSpec>(change);
       const hosts = drSpecs.map((s) => resolveShortName(s.host, change.namespace, domainSuffix));
       // Consistent hashing lives on routes, so a DestinationRule can touch RDS too.
-      const hashing = drSpecs.some((s) => JSON.stringify(s).includes('"consistentHash"'));
+      const hashing = drSpecs.some(usesConsistentHash);
       const sees = seesHosts(hosts, previous, next);
       // A rule with a workloadSelector only ever applies to workloads of its own namespace.
       const selectorOnly = drSpecs.every((s) => s.workloadSelector);
@@ -198,7 +200,9 @@ function secretImpact(change: ModelChange, previous: PushContext, next: PushCont
   // Whether any server could read it, for a router of the Secret's namespace (plain names) or by its namespace (Gateway API).
   const named = (context: PushContext): boolean =>
     context.gateways.some((g) => (g.spec.servers ?? []).some((s) => reads(serverCredential(g, serverTls(s), change.namespace))));
-  if (!named(previous) && !named(next)) return { types: none, affects: () => false, reason };
+  const secretsOf = [...names].map((name) => ({ namespace: change.namespace, name }));
+  // Nothing served reads it, but a result parsed from it earlier must not outlive it (see parsedCredentialEntry).
+  if (!named(previous) && !named(next)) return { types: none, affects: () => false, reason, secretsOf };
   const validity = (context: PushContext): string =>
     [...names].map((n) => `${certificateCredential(context, change.namespace, n).ok}/${caCredential(context, change.namespace, n).ok}`).join(',');
   const chainsChange = validity(previous) !== validity(next);
@@ -206,7 +210,7 @@ function secretImpact(change: ModelChange, previous: PushContext, next: PushCont
     types: new Set(chainsChange ? [SDS, LDS] : [SDS]),
     affects: (proxy) => proxy.type === 'router' && (uses(next, proxy) || uses(previous, proxy)),
     reason,
-    secretsOf: [...names].map((name) => ({ namespace: change.namespace, name })),
+    secretsOf,
   };
 }
 
@@ -242,6 +246,43 @@ export function pushRequestFor(impacts: readonly ChangeImpact[], version: string
     startedAt,
   };
   return request;
+}
+
+/** Whether a DestinationRule hashes consistently anywhere: its traffic policy, port-level settings, or a subset's. */
+export function usesConsistentHash(spec: DestinationRuleSpec): boolean {
+  return loadBalancerSettings(spec).some((lb) => lb.consistentHash !== undefined && lb.consistentHash !== null);
+}
+
+/**
+ * What a debounced batch invalidates in the push context's cache: per xDS
+ * type, everywhere or only through some services' endpoints and pods and some
+ * Secrets; 'all' when a change reaches every type.
+ */
+export function cacheChangeOf(impacts: readonly ChangeImpact[]): CacheChange {
+  type Objects = { services: Set<string>; secrets: Set<string> };
+  const types = new Map<string, 'all' | Objects>();
+  const objects: Objects = { services: new Set(), secrets: new Set() };
+  const add = (to: Objects, impact: ChangeImpact): void => {
+    for (const service of impact.servicesOf ?? []) to.services.add(service);
+    for (const secret of impact.secretsOf ?? []) to.secrets.add(secretRefKey(secret));
+  };
+  for (const impact of impacts) {
+    if (impact.types === 'all') return 'all';
+    add(objects, impact);
+    const narrowed = impact.servicesOf !== undefined || impact.secretsOf !== undefined;
+    for (const type of impact.types) {
+      const sofar = types.get(type);
+      if (sofar === 'all') continue;
+      if (!narrowed) {
+        types.set(type, 'all');
+        continue;
+      }
+      const merged = sofar ?? { services: new Set<string>(), secrets: new Set<string>() };
+      add(merged, impact);
+      types.set(type, merged);
+    }
+  }
+  return { types, objects };
 }
 
 /** True when an extension provider of the mesh config sends to this service (`HOST` or `NAMESPACE/HOST`). */

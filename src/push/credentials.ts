@@ -11,9 +11,9 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { KubeObject } from '../model/kube.js';
 import type { PushContext } from './pushContext.js';
-// Cached like generation results, keyed by the Secret they read, so that a
-// Secret change drops only what read that Secret (see reusableEntries).
-import { memo, secretResultKey } from './contextMemo.js';
+// Cached like generation results, declaring the Secret they read, so that only
+// a change of that Secret drops them (see contextCache.ts).
+import { memo, type CacheEntry } from './contextCache.js';
 import { caCertSuffix, credentialReference, gatewayApiCredentialPrefix, parseCredentialName } from './credentialNames.js';
 
 export * from './credentialNames.js';
@@ -24,6 +24,15 @@ export interface CertificateCredential {
 }
 
 export type Credential<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+/**
+ * The cache entry of credential `name` of `namespace` parsed as a certificate
+ * or a CA bundle: it reads Secrets NAME and NAME-cacert (a change of either
+ * names NAME too, see secretImpact) and nothing else, so no xDS type's change drops it.
+ */
+export function parsedCredentialEntry(namespace: string, name: string, part: 'cert' | 'ca'): CacheEntry {
+  return { kind: 'parsed-credential', key: `sds-cred|${namespace}/${name}|${part}`, types: [], secrets: [{ namespace, name }] };
+}
 
 function secretData(secret: KubeObject): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
@@ -51,7 +60,7 @@ export function secretObject(context: PushContext, namespace: string, name: stri
 export function certificateCredential(context: PushContext, namespace: string, name: string): Credential<CertificateCredential> {
   // Missing Secrets are not cached: names come from proxies' requests too.
   if (!secretObject(context, namespace, name)) return { ok: false, problem: `Secret ${namespace}/${name} not found` };
-  return memo(context, secretResultKey('sds-cred', namespace, name, 'cert'), () => {
+  return memo(context, parsedCredentialEntry(namespace, name, 'cert'), () => {
     const secret = secretObject(context, namespace, name);
     if (!secret) return { ok: false, problem: `Secret ${namespace}/${name} not found` };
     const data = secretData(secret);
@@ -75,7 +84,7 @@ export function caCredential(context: PushContext, namespace: string, name: stri
   if (!secretObject(context, namespace, name) && !secretObject(context, namespace, `${name}${caCertSuffix}`)) {
     return { ok: false, problem: `no CA certificate for ${name} in namespace ${namespace}: neither Secret ${name}${caCertSuffix} nor ${name} exists` };
   }
-  return memo(context, secretResultKey('sds-cred', namespace, name, 'ca'), () => {
+  return memo(context, parsedCredentialEntry(namespace, name, 'ca'), () => {
     for (const secretName of [`${name}${caCertSuffix}`, name]) {
       const secret = secretObject(context, namespace, secretName);
       if (!secret) continue;

@@ -10,7 +10,7 @@
 // if the selector rules did not exist, where istiod gives it no rule at all
 // when its namespace holds only selector rules for the host (istio/istio
 // issues 52691, 57719).
-import type { DestinationRuleSpec } from '../model/istio.js';
+import type { DestinationRuleSpec, LoadBalancerSettings } from '../model/istio.js';
 import { hostMatches, isExportedTo, labelsMatch } from './hosts.js';
 import type { ConfigEntry } from './configEntry.js';
 
@@ -30,6 +30,14 @@ export interface DestinationRuleViewer {
 }
 
 export const destinationRuleKey = (dr: DestinationRuleEntry): string => `${dr.namespace}/${dr.name}`;
+
+/** Every load balancer setting of a DestinationRule: top level, port level, subsets and their port levels. */
+export function loadBalancerSettings(spec: DestinationRuleSpec | undefined): LoadBalancerSettings[] {
+  const policies = [spec?.trafficPolicy, ...(spec?.subsets ?? []).map((s) => s.trafficPolicy)];
+  return policies
+    .flatMap((p) => [p?.loadBalancer, ...(p?.portLevelSettings ?? []).map((pl) => pl.loadBalancer)])
+    .filter((lb): lb is LoadBalancerSettings => lb !== undefined);
+}
 
 const hasSelector = (dr: DestinationRuleEntry): boolean => dr.spec.workloadSelector !== undefined;
 

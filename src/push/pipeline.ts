@@ -2,7 +2,7 @@
 // server reads `generator` for every proxy and listens to `onPush` for what
 // to push to whom. The layers above supply what this layer must not import:
 // the validators of the kinds validated above the model, and the xDS layer's
-// generators and cache reuse (serve wires both: see docs/ARCHITECTURE.md).
+// generators (serve wires both: see docs/ARCHITECTURE.md).
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ConfigSource, SourceEvent } from '../model/kube.js';
@@ -10,7 +10,8 @@ import { MeshModel, type ModelChange } from '../model/meshModel.js';
 import type { KindValidators } from '../model/validators.js';
 import type { PushRequest, ResourceGenerator } from './xdsContract.js';
 import { analyzeMissingSubsets } from './analysis.js';
-import { changeImpact, pushRequestFor, type ChangeImpact } from './changes.js';
+import { cacheChangeOf, changeImpact, pushRequestFor } from './changes.js';
+import { reusableEntries } from './contextCache.js';
 import { Debouncer } from './debouncer.js';
 import { LatestOnlyRunner } from './latestOnlyRunner.js';
 import { PushContext, defaultPushContextOptions } from './pushContext.js';
@@ -28,7 +29,7 @@ export interface MeshPipelineOptions {
   scopeGatewayToNamespace?: boolean;
   /** Every kind's validator, for the model (src/security/validation.ts: kindValidators). */
   validators: KindValidators;
-  /** The xDS layer's generators and cache reuse (src/xds/gen/meshGeneration.ts: meshGeneration). */
+  /** The xDS layer's generators (src/xds/gen/meshGeneration.ts: meshGeneration). */
   generation: PipelineGeneration;
 }
 
@@ -36,8 +37,6 @@ export interface MeshPipelineOptions {
 export interface PipelineGeneration {
   /** The generator the ADS server reads for every proxy; it must read the push context `contextOf` gives for a request. */
   generator(contextOf: (request?: PushRequest) => PushContext, logger: Logger): ResourceGenerator;
-  /** The results cached in `previous` that stay valid after a batch with these impacts, for the next context to start with. */
-  reusableResults(previous: ReadonlyMap<string, unknown>, impacts: readonly ChangeImpact[]): Iterable<[string, unknown]>;
 }
 
 /** Work on a push context that must not delay its push: analysis, status, logs of findings. */
@@ -233,9 +232,9 @@ export class MeshPipeline {
     const endTimer = this.buildTime.startTimer();
     const next = this.newContext(previous);
     const impacts = changes.map((c) => changeImpact(c, previous, next));
-    // Results of types no change touched stay valid: the new context starts with them (an
-    // endpoint change keeps CDS, LDS and RDS; a VirtualService change keeps CDS and EDS).
-    for (const [key, value] of this.options.generation.reusableResults(previous.cache, impacts)) next.cache.set(key, value);
+    // Results whose declared dependencies no change touched stay valid: the new context starts with them
+    // (an endpoint change keeps CDS, LDS and RDS; a VirtualService change keeps CDS and EDS).
+    for (const [key, value] of reusableEntries(previous.cache, cacheChangeOf(impacts))) next.cache.set(key, value);
     endTimer();
     this.context = next;
     for (const change of changes) this.triggers.inc({ type: change.kind });

@@ -17,7 +17,9 @@ import { egressListenerScopes, outboundTrafficPolicyMode, unionOfServices, type 
 import { sidecarIngressTargets, withInboundConnectionPool } from './sidecarIngress.js';
 import type { ConfigEntry } from './configEntry.js';
 import type { ServiceTarget } from './serviceTarget.js';
+import type { CachedResult } from './contextCache.js';
 import { mergeVirtualServiceDelegates } from './virtualServiceDelegates.js';
+import { parseVirtualServiceDurations } from './routeDurations.js';
 
 export type { ConfigEntry } from './configEntry.js';
 export type { ServiceTarget } from './serviceTarget.js';
@@ -111,6 +113,7 @@ function indexVirtualServices(snapshot: ModelSnapshot, domainSuffix: string, gen
   // Routing reads roots with their delegates' routes merged in; `virtualServices` keeps the objects as written.
   const merged = mergeVirtualServiceDelegates(entriesOf, domainSuffix);
   for (const vs of merged.virtualServices) {
+    parseVirtualServiceDurations(vs.spec);
     for (const gateway of boundGateways(vs.spec.gateways, vs.namespace)) pushTo(index.byGateway, gateway, vs);
     if (!appliesToMesh(vs.spec.gateways)) continue;
     for (const host of vs.hosts) {
@@ -166,8 +169,8 @@ export class PushContext {
   readonly meshConfig: MeshConfig;
   /** The Gateway API's translation (its generated objects are in `gateways` and `virtualServices`) and the status it calls for. */
   readonly gatewayApi: GatewayApiTranslation;
-  /** Memoised generation results keyed by scope; see xds/gen cache helpers. */
-  readonly cache: Map<string, unknown>;
+  /** Memoised derived results with the entries declaring their dependencies (contextCache.ts, xds/gen/cacheKeys.ts). */
+  readonly cache: Map<string, CachedResult>;
   /** Routing VirtualServices (delegates merged) by host and by the Gateway (`ns/name`) they bind to. */
   private readonly routing: VirtualServiceIndex;
   private readonly destinationRuleIndex: DestinationRuleIndex;

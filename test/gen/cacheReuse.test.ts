@@ -1,35 +1,76 @@
-// Which generated results a new push context inherits from the previous one.
+// Which generated results a new push context inherits from the previous one: decided by what each
+// cache entry declares it depends on, compared with what a batch of changes reached.
 import { describe, expect, it } from 'vitest';
-import { gatewayListenerKey, reusableEntries, secretDependency, secretResultKey, serviceResultKey, type TypeChange } from '../../src/xds/gen/cache.js';
-import { TypeUrl } from '../../src/xds/resource.js';
+import { changeThrough, reusableEntries, type CacheChange, type CacheEntry, type CachedResult } from '../../src/push/contextCache.js';
+import { parsedCredentialEntry } from '../../src/push/credentials.js';
+import { cacheChangeOf, changeImpact } from '../../src/push/changes.js';
+import { PushContext } from '../../src/push/pushContext.js';
+import type { ModelChange } from '../../src/model/meshModel.js';
+import type { KubeObject } from '../../src/model/kube.js';
+import {
+  edsClusterNamesEntry,
+  endpointProxyInputsEntry,
+  gatewayListenersEntry,
+  gatewaySecretEntry,
+  grpcClusterEntry,
+  grpcServiceInstancesEntry,
+  inboundClustersEntry,
+  outboundListenersEntry,
+  scopeClustersEntry,
+  scopeEndpointsEntry,
+  scopeRoutesEntry,
+  serviceClustersEntry,
+  serviceEndpointsEntry,
+  sidecarClustersEntry,
+  wellKnownClustersEntry,
+} from '../../src/xds/gen/cacheKeys.js';
+import { GatewayGenerator } from '../../src/xds/gen/gateway/generator.js';
+import { SidecarGenerator } from '../../src/xds/gen/sidecar/generator.js';
+import { TypeUrl, type XdsResource } from '../../src/xds/resource.js';
+import { meshFromYaml } from '../support/goldenMesh.js';
+import type { Proxy } from '../../src/model/proxy.js';
 
 const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS, Secret: SDS } = TypeUrl;
 const reviews = 'reviews.shop.svc.cluster.local';
 const ratings = 'ratings.shop.svc.cluster.local';
-const reviewsEds = serviceResultKey('eds-svc', reviews, `outbound|9080||${reviews}|-`);
-const reviewsV1Eds = serviceResultKey('eds-svc', reviews, `outbound|9080|v1|${reviews}|shop/reviews`);
-const reviewsCds = serviceResultKey('cds-svc', reviews, '9080|shop/reviews');
+const reviewsEds = serviceEndpointsEntry(reviews, `outbound|9080||${reviews}`, '-').key;
+const reviewsV1Eds = serviceEndpointsEntry(reviews, `outbound|9080|v1|${reviews}`, 'shop/reviews').key;
+const reviewsCds = serviceClustersEntry(reviews, 9080, 'shop/reviews').key;
 
-const previous = new Map<string, unknown>([
-  ['cds|shop|-', 'scope clusters'],
-  ['cds-all|shop|-|9080|sec', 'proxy clusters'],
-  [reviewsCds, 'reviews clusters'],
-  [serviceResultKey('cds-svc', ratings, '9081|-'), 'ratings clusters'],
-  ['cds-in|9080:HTTP', 'inbound clusters'],
-  ['cds|well-known', 'well-known clusters'],
-  ['lds|shop|-', 'listeners'],
-  ['rds|shop|-', 'routes'],
-  ['eds|scope|shop|-', 'scope list'],
-  ['eds-names|shop|-', 'eds names'],
-  ['eds-proxy-inputs|shop|-', 'proxy inputs'],
-  [reviewsEds, 'reviews'],
-  [reviewsV1Eds, 'reviews v1'],
-  [serviceResultKey('eds-svc', ratings, `outbound|9081||${ratings}|-`), 'ratings'],
-  ['eds|grpc-instances|shop/pod|10.0.0.1', 'grpc instances'],
-  ['grpc-cds|shop|-|x', 'grpc'],
+const cacheOf = (entries: ReadonlyArray<[CacheEntry, unknown]>) =>
+  new Map<string, CachedResult>(entries.map(([entry, value]) => [entry.key, { entry, value }]));
+
+const previous = cacheOf([
+  [scopeClustersEntry('shop|-'), 'scope clusters'],
+  [sidecarClustersEntry('shop|-', '9080', 'sec', ''), 'proxy clusters'],
+  [serviceClustersEntry(reviews, 9080, 'shop/reviews'), 'reviews clusters'],
+  [serviceClustersEntry(ratings, 9081, '-'), 'ratings clusters'],
+  [inboundClustersEntry('9080:HTTP'), 'inbound clusters'],
+  [wellKnownClustersEntry, 'well-known clusters'],
+  [outboundListenersEntry('shop|-', ''), 'listeners'],
+  [scopeRoutesEntry('shop|-', ''), 'routes'],
+  [scopeEndpointsEntry('shop|-', ''), 'scope list'],
+  [edsClusterNamesEntry('shop|-'), 'eds names'],
+  [endpointProxyInputsEntry('shop|-'), 'proxy inputs'],
+  [serviceEndpointsEntry(reviews, `outbound|9080||${reviews}`, '-'), 'reviews'],
+  [serviceEndpointsEntry(reviews, `outbound|9080|v1|${reviews}`, 'shop/reviews'), 'reviews v1'],
+  [serviceEndpointsEntry(ratings, `outbound|9081||${ratings}`, '-'), 'ratings'],
+  [grpcServiceInstancesEntry('shop', 'pod', ['10.0.0.1']), 'grpc instances'],
+  [grpcClusterEntry('shop|-', 'x'), 'grpc'],
 ]);
-const kept = (changes: Map<string, TypeChange> | 'all') =>
-  reusableEntries(previous, changes)
+const noObjects = { services: new Set<string>(), secrets: new Set<string>() };
+/** A batch reaching `types` everywhere (a VirtualService, a DestinationRule, a Gateway). */
+const everywhere = (...types: string[]): CacheChange => ({ types: new Map(types.map((t) => [t, 'all' as const])), objects: noObjects });
+/** Two changes in one batch. */
+const both = (a: CacheChange, b: CacheChange): CacheChange => {
+  if (a === 'all' || b === 'all') return 'all';
+  return {
+    types: new Map([...a.types, ...b.types]),
+    objects: { services: new Set([...a.objects.services, ...b.objects.services]), secrets: new Set([...a.objects.secrets, ...b.objects.secrets]) },
+  };
+};
+const kept = (change: CacheChange) =>
+  reusableEntries(previous, change)
     .map(([key]) => key)
     .sort();
 const all = [...previous.keys()].filter((k) => !k.startsWith('grpc-'));
@@ -37,48 +78,45 @@ const without = (...prefixes: string[]) => all.filter((k) => !prefixes.some((p) 
 
 describe('reusableEntries', () => {
   it('keeps what the changed types do not cover', () => {
-    expect(kept(new Map([[RDS, 'all']]))).toEqual(without('rds|'));
+    expect(kept(everywhere(RDS))).toEqual(without('rds|'));
     expect(kept('all')).toEqual([]);
   });
 
   it('drops every EDS result with CDS, and with an EDS change of unknown extent', () => {
-    expect(kept(new Map([[CDS, 'all']]))).toEqual(without('cds', 'eds'));
-    expect(kept(new Map([[EDS, 'all']]))).toEqual(without('eds'));
+    expect(kept(everywhere(CDS))).toEqual(without('cds', 'eds'));
+    expect(kept(everywhere(EDS))).toEqual(without('eds'));
   });
 
   it("keeps the load assignments of other services when only some services' endpoints changed", () => {
-    expect(kept(new Map([[EDS, new Set([reviews])]]))).toEqual(without('eds|scope|', reviewsEds, reviewsV1Eds, 'eds|grpc-instances|'));
+    expect(kept(changeThrough([EDS], { services: [reviews] }))).toEqual(without('eds|scope|', reviewsEds, reviewsV1Eds, 'eds|grpc-instances|'));
   });
 
   it("keeps other services' clusters, inbound and well-known clusters, listeners and routes when a pod of one service changed", () => {
-    const changes = new Map<string, TypeChange>([
-      [EDS, new Set([reviews])],
-      [CDS, new Set([reviews])],
-      [LDS, new Set([reviews])],
-    ]);
-    expect(kept(changes)).toEqual(without('cds|shop|', 'cds-all|', reviewsCds, 'eds|scope|', reviewsEds, reviewsV1Eds, 'eds|grpc-instances|'));
+    const pod = changeThrough([EDS, CDS, LDS], { services: [reviews] });
+    expect(kept(pod)).toEqual(without('cds|shop|', 'cds-all|', reviewsCds, 'eds|scope|', reviewsEds, reviewsV1Eds, 'eds|grpc-instances|'));
     // A CDS change everywhere (a DestinationRule, say) in the same batch wins.
-    expect(kept(new Map<string, TypeChange>([...changes, [CDS, 'all']]))).toEqual(without('cds', 'eds'));
+    expect(kept(both(pod, everywhere(CDS)))).toEqual(without('cds', 'eds'));
   });
 
   it('on a Secret change keeps every result that does not read it: other Secrets, and the listeners of gateways not using it', () => {
-    const secrets = new Map<string, unknown>([
-      ['lds|shop|-', 'sidecar listeners'],
-      [gatewayListenerKey('istio-system', ['shop-tls', 'blog-tls'], 'gw'), 'shop gateway listeners'],
-      [gatewayListenerKey('istio-system', ['blog-tls'], 'blog'), 'blog gateway listeners'],
-      [gatewayListenerKey('apps', ['shop-tls'], 'gw'), 'listeners of a gateway elsewhere'],
-      [gatewayListenerKey('istio-system', [], 'plain'), 'plain gateway listeners'],
-      [secretResultKey('sds-gw', 'istio-system', 'shop-tls', 'kubernetes://shop-tls'), 'shop secret'],
-      [secretResultKey('sds-cred', 'istio-system', 'shop-tls', 'cert'), 'shop credential'],
-      [secretResultKey('sds-gw', 'istio-system', 'blog-tls', 'kubernetes://blog-tls'), 'blog secret'],
-      [secretResultKey('sds-gw', 'apps', 'shop-tls', 'kubernetes://shop-tls'), 'shop secret elsewhere'],
+    const ref = (namespace: string, name: string) => ({ namespace, name });
+    const secrets = cacheOf([
+      [outboundListenersEntry('shop|-', ''), 'sidecar listeners'],
+      [gatewayListenersEntry('istio-system', [ref('istio-system', 'shop-tls'), ref('istio-system', 'blog-tls')], 'gw'), 'shop gateway listeners'],
+      [gatewayListenersEntry('istio-system', [ref('istio-system', 'blog-tls')], 'blog'), 'blog gateway listeners'],
+      [gatewayListenersEntry('apps', [ref('apps', 'shop-tls')], 'gw'), 'listeners of a gateway elsewhere'],
+      [gatewayListenersEntry('istio-system', [], 'plain'), 'plain gateway listeners'],
+      [gatewaySecretEntry(ref('istio-system', 'shop-tls'), 'kubernetes://shop-tls'), 'shop secret'],
+      [parsedCredentialEntry('istio-system', 'shop-tls', 'cert'), 'shop credential'],
+      [gatewaySecretEntry(ref('istio-system', 'blog-tls'), 'kubernetes://blog-tls'), 'blog secret'],
+      [gatewaySecretEntry(ref('apps', 'shop-tls'), 'kubernetes://shop-tls'), 'shop secret elsewhere'],
     ]);
-    const keptOf = (changes: Map<string, TypeChange>) =>
-      reusableEntries(secrets, changes)
-        .map(([, value]) => value)
+    const keptOf = (change: CacheChange) =>
+      reusableEntries(secrets, change)
+        .map(([, cached]) => cached.value as string)
         .sort();
-    const shopTls = new Set([secretDependency('istio-system', 'shop-tls')]);
-    expect(keptOf(new Map([[SDS, shopTls]]))).toEqual(
+    const shopTls = [ref('istio-system', 'shop-tls')];
+    expect(keptOf(changeThrough([SDS], { secrets: shopTls }))).toEqual(
       [
         'sidecar listeners',
         'shop gateway listeners',
@@ -89,14 +127,7 @@ describe('reusableEntries', () => {
         'shop secret elsewhere',
       ].sort(),
     );
-    expect(
-      keptOf(
-        new Map([
-          [SDS, shopTls],
-          [LDS, shopTls],
-        ]),
-      ),
-    ).toEqual(
+    expect(keptOf(changeThrough([SDS, LDS], { secrets: shopTls }))).toEqual(
       [
         'sidecar listeners',
         'blog gateway listeners',
@@ -106,7 +137,149 @@ describe('reusableEntries', () => {
         'shop secret elsewhere',
       ].sort(),
     );
-    // Without a dependency list (a Gateway change), every secret result goes.
-    expect(keptOf(new Map([[SDS, 'all']]))).not.toContain('blog secret');
+    // Without a dependency list (a Gateway change), every secret result goes; a parsed credential reads only its Secret and stays.
+    const gatewayChange = keptOf(everywhere(SDS, LDS, RDS));
+    expect(gatewayChange).not.toContain('blog secret');
+    expect(gatewayChange).toContain('shop credential');
+    // A change of the Secret that reaches no xDS type (no server names it) still drops what was parsed from it, and only that.
+    expect(keptOf({ types: new Map(), objects: { services: new Set(), secrets: new Set(['istio-system/shop-tls']) } })).toEqual(
+      [...secrets.values()]
+        .map((c) => c.value as string)
+        .filter((v) => v !== 'shop credential')
+        .sort(),
+    );
+  });
+});
+
+describe('a change to one object evicts exactly the entries declaring it', () => {
+  it('the endpoints of one service: the results declaring that service, or every endpoint, in the types the change reaches', () => {
+    for (const [host, mine] of [
+      [reviews, ['reviews clusters', 'reviews', 'reviews v1']],
+      [ratings, ['ratings clusters', 'ratings']],
+    ] as const) {
+      const keptValues = new Set(reusableEntries(previous, changeThrough([EDS, CDS], { services: [host] })).map(([, c]) => c.value as string));
+      const gone = [...previous.values()].map((c) => c.value as string).filter((v) => !keptValues.has(v));
+      // Scope-wide lists read every endpoint; gRPC results live one context only.
+      expect(gone.sort()).toEqual([...mine, 'scope clusters', 'proxy clusters', 'scope list', 'grpc instances', 'grpc'].sort());
+    }
+  });
+});
+
+describe('what a real change evicts from a generated cache', () => {
+  const slice = (service: string, ip: string) => `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${service}-1, namespace: shop, labels: {kubernetes.io/service-name: ${service}}}
+addressType: IPv4
+ports: [{name: http, port: 9080}]
+endpoints: [{addresses: [${ip}], conditions: {ready: true}}]
+`;
+  const secret = (name: string, data: string): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: 'istio-system' },
+    data: { 'tls.crt': Buffer.from(data).toString('base64'), 'tls.key': Buffer.from(data).toString('base64') },
+  });
+  const yaml = (object: KubeObject) => JSON.stringify(object);
+  const mesh = () =>
+    meshFromYaml(`apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: shop}
+spec: {clusterIP: 10.96.0.1, ports: [{name: http, port: 9080}]}
+---
+${slice('reviews', '10.1.0.1')}---
+apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: shop}
+spec: {clusterIP: 10.96.0.2, ports: [{name: http, port: 9080}]}
+---
+${slice('ratings', '10.2.0.1')}---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingress}
+  servers:
+  - {port: {number: 443, name: https-shop, protocol: HTTPS}, hosts: [shop.example.com], tls: {mode: SIMPLE, credentialName: shop-tls}}
+  - {port: {number: 8443, name: https-blog, protocol: HTTPS}, hosts: [blog.example.com], tls: {mode: SIMPLE, credentialName: blog-tls}}
+---
+${yaml(secret('shop-tls', 'not a certificate'))}
+---
+${yaml(secret('blog-tls', 'not a certificate either'))}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop, labels: {app: web}, annotations: {golden.meshd.io/proxy: "true"}}
+status: {podIP: 10.3.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ingress, namespace: istio-system, labels: {istio: ingress}, annotations: {golden.meshd.io/proxy: router}}
+status: {podIP: 10.4.0.1}
+`);
+  const sidecarTypes = [CDS, LDS, RDS, EDS];
+  const generateAll = (context: PushContext, proxies: { sidecar: Proxy; router: Proxy }): string[] => {
+    const request = { version: 'v', reason: [], startedAt: 0 };
+    const sidecar = new SidecarGenerator(() => context);
+    const gateway = new GatewayGenerator(() => context);
+    const all = (generate: (typeUrl: string) => readonly XdsResource[] | undefined, types: string[]) =>
+      types.flatMap((typeUrl) => [...(generate(typeUrl) ?? [])].map((r) => `${typeUrl} ${r.name} ${r.version}`));
+    return [
+      ...all((typeUrl) => sidecar.generate(proxies.sidecar, { typeUrl, wildcard: true, names: new Set() }, request), sidecarTypes),
+      ...all((typeUrl) => gateway.generate(proxies.router, { typeUrl, wildcard: true, names: new Set() }, request), [...sidecarTypes, SDS]),
+    ].sort();
+  };
+  /** Applies `objects` to the mesh's model and returns the next context, seeded as the pipeline seeds it, and what it evicted. */
+  const change = (objects: KubeObject[]) => {
+    const { model, context, proxies, routers } = mesh();
+    const proxiesOf = { sidecar: proxies[0]!, router: routers[0]! };
+    generateAll(context, proxiesOf);
+    const changes: ModelChange[] = model.apply(objects.map((object) => ({ type: 'upsert' as const, object })));
+    const next = new PushContext(model.snapshot(), context.options, context.encodings, context);
+    const reused = reusableEntries(context.cache, cacheChangeOf(changes.map((c) => changeImpact(c, context, next))));
+    for (const [key, value] of reused) next.cache.set(key, value);
+    const keptKeys = new Set(reused.map(([key]) => key));
+    const evicted = [...context.cache.values()].filter((c) => !keptKeys.has(c.entry.key)).map((c) => c.entry);
+    const keptEntries = reused.map(([, c]) => c.entry);
+    // What the reused cache generates equals a generation from scratch.
+    expect(generateAll(next, proxiesOf)).toEqual(generateAll(new PushContext(next.snapshot, next.options), proxiesOf));
+    return { evicted, kept: keptEntries };
+  };
+  const declaresSecret = (entry: CacheEntry, name: string) => entry.secrets?.some((s) => s.namespace === 'istio-system' && s.name === name) ?? false;
+  const declaresEndpoints = (entry: CacheEntry, hostname: string) => entry.endpoints === 'all' || (entry.endpoints?.includes(hostname) ?? false);
+  const keys = (entries: CacheEntry[]) => entries.map((e) => e.key).sort();
+
+  it('a rotated Secret evicts the results declaring it, and of the rest only what lives one context', () => {
+    const { evicted, kept } = change([secret('shop-tls', 'still not a certificate')]);
+    // The credential's validity did not change (invalid before and after): SDS only, so listeners stay.
+    const declaring = [...evicted, ...kept].filter(
+      (e) => e.types === 'context' || (declaresSecret(e, 'shop-tls') && (e.types.length === 0 || e.types.includes(SDS))),
+    );
+    expect(keys(evicted)).toEqual(keys(declaring));
+    expect(evicted.map((e) => e.kind)).toEqual(expect.arrayContaining(['gateway-secret', 'parsed-credential']));
+    expect(kept.some((e) => e.kind === 'gateway-secret' && declaresSecret(e, 'blog-tls'))).toBe(true);
+    expect(kept.some((e) => e.kind === 'gateway-listeners' && declaresSecret(e, 'shop-tls'))).toBe(true);
+  });
+
+  it("one service's endpoints evict the load assignments declaring it and the scope-wide lists, nothing of other services", () => {
+    const { evicted, kept } = change([
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'reviews-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'reviews' } },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: 9080 }],
+        endpoints: [
+          { addresses: ['10.1.0.1'], conditions: { ready: true } },
+          { addresses: ['10.1.0.2'], conditions: { ready: true } },
+        ],
+      },
+    ]);
+    const everything = [...evicted, ...kept];
+    // The service accounts did not change: EDS only.
+    const declaring = everything.filter((e) => e.types === 'context' || (e.types.includes(EDS) && declaresEndpoints(e, reviews)));
+    expect(keys(evicted)).toEqual(keys(declaring));
+    expect(evicted.some((e) => e.kind === 'service-endpoints' && declaresEndpoints(e, reviews))).toBe(true);
+    expect(kept.some((e) => e.kind === 'service-endpoints' && declaresEndpoints(e, ratings))).toBe(true);
+    expect(kept.some((e) => e.kind === 'service-clusters' && declaresEndpoints(e, reviews))).toBe(true);
   });
 });

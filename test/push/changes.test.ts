@@ -50,6 +50,38 @@ describe('change impact', () => {
     expect(short(hashing.types)).toEqual(['Cluster', 'ClusterLoadAssignment', 'RouteConfiguration']);
   });
 
+  it('reads consistent hashing wherever a DestinationRule can set it: traffic policy, port level, a subset, a subset port level', () => {
+    const hash = { loadBalancer: { consistentHash: { httpHeaderName: 'x-user' } } };
+    const portLevel = { portLevelSettings: [{ port: { number: 80 } }, { port: { number: 80 }, ...hash }] };
+    const places = {
+      trafficPolicy: { host: 'reviews', trafficPolicy: hash },
+      portLevelSettings: { host: 'reviews', trafficPolicy: portLevel },
+      subset: {
+        host: 'reviews',
+        subsets: [
+          { name: 'v1', labels: { version: 'v1' } },
+          { name: 'v2', labels: { version: 'v2' }, trafficPolicy: hash },
+        ],
+      },
+      subsetPortLevelSettings: { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' }, trafficPolicy: portLevel }] },
+    };
+    for (const [place, spec] of Object.entries(places)) {
+      expect(short(changeImpact(change('DestinationRule', 'shop', spec), context, context).types), place).toContain('RouteConfiguration');
+    }
+  });
+
+  it('does not take the text "consistentHash" in a name or label value for consistent hashing', () => {
+    const spec = {
+      host: 'reviews',
+      trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, portLevelSettings: [{ port: { number: 80 }, loadBalancer: { simple: 'LEAST_REQUEST' } }] },
+      subsets: [
+        { name: 'consistentHash', labels: { version: 'v1' } },
+        { name: 'v2', labels: { strategy: '"consistentHash"' } },
+      ],
+    };
+    expect(short(changeImpact(change('DestinationRule', 'shop', spec), context, context).types)).toEqual(['Cluster', 'ClusterLoadAssignment']);
+  });
+
   it('a VirtualService with tcp routes pushes LDS too; one bound only to gateways spares sidecars', () => {
     const tcp = changeImpact(
       change('VirtualService', 'shop', { hosts: ['reviews'], tcp: [{ route: [{ destination: { host: 'reviews' } }] }] }),
@@ -67,6 +99,8 @@ describe('change impact', () => {
     expect([sidecar.affects!(shop), sidecar.affects!(isolated)]).toEqual([false, true]);
     const secret = changeImpact({ kind: 'Secret', namespace: 'shop', name: 's' }, context, context);
     expect(pushRequestFor([secret], 'v1', 0)).toBeUndefined();
+    // Nothing is pushed, but what was parsed from the Secret must not outlive it (see parsedCredentialEntry).
+    expect(secret.secretsOf).toEqual([{ namespace: 'shop', name: 's' }]);
   });
 
   it('a Pod pushes EDS, CDS and LDS to its own proxy and to the proxies seeing a service it backs, not to everyone', () => {

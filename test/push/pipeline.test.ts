@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TypeUrl, decodeAnyToJson } from '../../src/xds/resource.js';
 import { PushContext } from '../../src/push/pushContext.js';
 import { SidecarGenerator } from '../../src/xds/gen/sidecar/generator.js';
-import { serviceResultKey } from '../../src/xds/gen/cache.js';
+import { serviceClustersEntry, serviceEndpointsEntry } from '../../src/xds/gen/cacheKeys.js';
 import type { PushRequest } from '../../src/xds/server/types.js';
 import { waitFor } from '../support/captureLogger.js';
 import { startFilePipeline } from '../support/filePipeline.js';
@@ -84,8 +84,10 @@ describe('MeshPipeline', () => {
     const next = pipeline.current();
     expect(next).not.toBe(firstContext);
     // The untouched service's load assignment was carried into the new context, not rebuilt.
-    expect([...next.cache.keys()].some((k) => k.startsWith(serviceResultKey('eds-svc', 'ratings.shop.svc.cluster.local', 'outbound|9081||')))).toBe(true);
-    expect([...next.cache.keys()].some((k) => k.startsWith(serviceResultKey('eds-svc', 'reviews.shop.svc.cluster.local', 'outbound|9080||')))).toBe(false);
+    const ratingsEds = serviceEndpointsEntry('ratings.shop.svc.cluster.local', 'outbound|9081||ratings.shop.svc.cluster.local', '').key;
+    const reviewsEds = serviceEndpointsEntry('reviews.shop.svc.cluster.local', 'outbound|9080||reviews.shop.svc.cluster.local', '').key;
+    expect([...next.cache.keys()].some((k) => k.startsWith(ratingsEds))).toBe(true);
+    expect([...next.cache.keys()].some((k) => k.startsWith(reviewsEds))).toBe(false);
     const after = byName(pipeline.generator.generate(shopClient, eds, request)!);
     expect(after.get('outbound|9081||ratings.shop.svc.cluster.local')).toBe(before.get('outbound|9081||ratings.shop.svc.cluster.local'));
     const reviews = after.get('outbound|9080||reviews.shop.svc.cluster.local') as { any: Uint8Array } | undefined;
@@ -120,8 +122,10 @@ endpoints: [{addresses: [10.1.0.1], conditions: {ready: true}, targetRef: {kind:
     expect(pushes[0]!.reason).toEqual(['Pod/shop/reviews-b']);
     // Before anything is generated: the new context starts with the other service's results and listeners, not the pod's service's.
     const carried = [...pipeline.current().cache.keys()];
-    expect(carried.some((k) => k.startsWith(serviceResultKey('cds-svc', 'ratings.shop.svc.cluster.local', '')))).toBe(true);
-    expect(carried.some((k) => k.startsWith(serviceResultKey('eds-svc', 'ratings.shop.svc.cluster.local', 'outbound|9081||')))).toBe(true);
+    expect(carried.some((k) => k.startsWith(serviceClustersEntry('ratings.shop.svc.cluster.local', 9081, '').key))).toBe(true);
+    expect(
+      carried.some((k) => k.startsWith(serviceEndpointsEntry('ratings.shop.svc.cluster.local', 'outbound|9081||ratings.shop.svc.cluster.local', '').key)),
+    ).toBe(true);
     expect(carried.some((k) => k.startsWith('lds|'))).toBe(true);
     expect(carried.some((k) => k.includes('reviews.shop.svc.cluster.local') && (k.startsWith('cds-svc|') || k.startsWith('eds-svc|')))).toBe(false);
     const reused = everything(pipeline.generator);

@@ -12,6 +12,7 @@ import type {
   StringMatch,
 } from '../../../model/istio.js';
 import { toProtoDuration, type ProtoDuration } from '../../../model/duration.js';
+import { httpRouteDurations, type HttpRouteDurations } from '../../../push/routeDurations.js';
 import { prefixRedirectMarker } from '../../../model/gatewayApi.js';
 import { labelsMatch } from '../../../push/hosts.js';
 import { PassthroughCluster, filterNames, outboundClusterName, typeUrls } from './names.js';
@@ -53,7 +54,8 @@ export function defaultRetryPolicy(): Json {
   };
 }
 
-export function retryPolicy(retries: HTTPRetry | undefined): Json | undefined {
+/** `perTryTimeout`: retries.perTryTimeout parsed (httpRouteDurations). */
+export function retryPolicy(retries: HTTPRetry | undefined, perTryTimeout?: ProtoDuration): Json | undefined {
   if (!retries) return defaultRetryPolicy();
   if (!retries.attempts) return undefined;
   const policy = defaultRetryPolicy();
@@ -70,7 +72,7 @@ export function retryPolicy(retries: HTTPRetry | undefined): Json | undefined {
     if (codes.length > 0) policy.retriableStatusCodes = codes;
     else delete policy.retriableStatusCodes;
   }
-  if (retries.perTryTimeout) policy.perTryTimeout = toProtoDuration(retries.perTryTimeout);
+  if (perTryTimeout) policy.perTryTimeout = perTryTimeout;
   if (retries.retryRemoteLocalities) {
     policy.retryPriority = { name: 'envoy.retry_priorities.previous_priorities', typedConfig: { '@type': typeUrls.previousPriorities, updateFrequency: 2 } };
   }
@@ -160,11 +162,12 @@ function fractionalPercent(value: number | undefined): Json {
   return { numerator: Math.round((value ?? 100) * 10000), denominator: 'MILLION' };
 }
 
-export function faultConfig(fault: HTTPFaultInjection): Json {
+/** `fixedDelay`: fault.delay.fixedDelay parsed (httpRouteDurations). */
+export function faultConfig(fault: HTTPFaultInjection, fixedDelay: ProtoDuration | undefined): Json {
   const config: Json = { '@type': typeUrls.fault };
-  if (fault.delay?.fixedDelay) {
+  if (fault.delay && fixedDelay) {
     const percentage = fault.delay.percentage?.value ?? fault.delay.percent;
-    config.delay = { fixedDelay: toProtoDuration(fault.delay.fixedDelay), percentage: fractionalPercent(percentage) };
+    config.delay = { fixedDelay, percentage: fractionalPercent(percentage) };
   }
   if (fault.abort) {
     const abort: Json = { percentage: fractionalPercent(fault.abort.percentage?.value) };
@@ -200,7 +203,8 @@ function grpcStatusCode(status: string): number {
   return index >= 0 ? index : 2;
 }
 
-export function corsConfig(cors: CorsPolicy): Json {
+/** `maxAge`: cors.maxAge parsed (httpRouteDurations). */
+export function corsConfig(cors: CorsPolicy, maxAge: ProtoDuration | undefined): Json {
   const config: Json = { '@type': typeUrls.corsPolicy };
   const origins = [...(cors.allowOrigins ?? []), ...(cors.allowOrigin ?? []).map((exact) => ({ exact }))]
     .map(stringMatcher)
@@ -209,7 +213,7 @@ export function corsConfig(cors: CorsPolicy): Json {
   if (cors.allowMethods?.length) config.allowMethods = cors.allowMethods.join(',');
   if (cors.allowHeaders?.length) config.allowHeaders = cors.allowHeaders.join(',');
   if (cors.exposeHeaders?.length) config.exposeHeaders = cors.exposeHeaders.join(',');
-  if (cors.maxAge) config.maxAge = String(toProtoDuration(cors.maxAge).seconds);
+  if (maxAge) config.maxAge = String(maxAge.seconds);
   if (cors.allowCredentials !== undefined) config.allowCredentials = { value: cors.allowCredentials };
   config.filterEnabled = { defaultValue: { numerator: 100, denominator: 'HUNDRED' } };
   return config;
@@ -228,7 +232,7 @@ function timeoutFields(action: Json, timeout: ProtoDuration): void {
   action.maxStreamDuration = { maxStreamDuration: timeout, grpcTimeoutHeaderMax: timeout };
 }
 
-function routeAction(http: HTTPRoute, ctx: RouteContext): Json {
+function routeAction(http: HTTPRoute, durations: HttpRouteDurations, ctx: RouteContext): Json {
   const action: Json = {};
   const destinations = (http.route ?? []).filter((d) => http.route!.length === 1 || (d.weight ?? 0) > 0);
   const clusters = destinations.map((d) => ({ dest: d, cluster: destinationCluster(d.destination, ctx) }));
@@ -244,8 +248,8 @@ function routeAction(http: HTTPRoute, ctx: RouteContext): Json {
       }),
     };
   }
-  timeoutFields(action, http.timeout ? toProtoDuration(http.timeout) : zero);
-  const retry = retryPolicy(http.retries);
+  timeoutFields(action, durations.timeout ?? zero);
+  const retry = retryPolicy(http.retries, durations.perTryTimeout);
   if (retry) action.retryPolicy = retry;
   if (http.rewrite?.uri !== undefined) action.prefixRewrite = http.rewrite.uri;
   if (http.rewrite?.uriRegexRewrite) {
@@ -295,6 +299,7 @@ function redirectAction(http: HTTPRoute, gatewaySemantics: boolean): Json {
  */
 export function translateHttpRoute(http: HTTPRoute, ctx: RouteContext): { routes: Json[]; catchAll: boolean } {
   const matches: (HTTPMatchRequest | undefined)[] = http.match?.length ? http.match : [undefined];
+  const durations = httpRouteDurations(http);
   const routes: Json[] = [];
   let catchAll = false;
   for (const match of matches) {
@@ -312,14 +317,14 @@ export function translateHttpRoute(http: HTTPRoute, ctx: RouteContext): { routes
         status: http.directResponse.status,
         ...(body?.string !== undefined ? { body: { inlineString: body.string } } : body?.bytes ? { body: { inlineBytes: body.bytes } } : {}),
       };
-    } else route.route = routeAction(http, ctx);
+    } else route.route = routeAction(http, durations, ctx);
     route.decorator = { operation: `${ctx.serviceHostname}:${ctx.listenerPort}/*` };
     const single = http.route?.length === 1 ? http.route[0]!.headers : undefined;
     applyHeaders(route, mergeHeaders(http.headers, single), 'request');
     applyHeaders(route, mergeHeaders(http.headers, single), 'response');
     const perFilter: Json = {};
-    if (http.fault) perFilter[filterNames.fault] = faultConfig(http.fault);
-    if (http.corsPolicy) perFilter[filterNames.cors] = corsConfig(http.corsPolicy);
+    if (http.fault) perFilter[filterNames.fault] = faultConfig(http.fault, durations.faultDelay);
+    if (http.corsPolicy) perFilter[filterNames.cors] = corsConfig(http.corsPolicy, durations.corsMaxAge);
     if (Object.keys(perFilter).length > 0) route.typedPerFilterConfig = perFilter;
     routes.push(route);
     if (isCatchAll(match)) {

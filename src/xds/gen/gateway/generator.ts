@@ -10,13 +10,23 @@ import type { PushContext } from '../../../push/pushContext.js';
 import { mergeGateways, type MergedGateway } from '../../../push/gateways.js';
 import { TypeUrl, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
-import { encodeShared, gatewayListenerKey, memo, secretResultKey } from '../cache.js';
+import { encodeShared, memo } from '../cache.js';
+import {
+  gatewayClustersEntry,
+  gatewayListenersEntry,
+  gatewayRoutesEntry,
+  gatewaySecretEntry,
+  gatewayWellKnownClustersEntry,
+  mergedGatewayEntry,
+  scopeClustersEntry,
+  sniDnatClustersEntry,
+} from '../cacheKeys.js';
 import { buildBlackHoleCluster, buildPassthroughCluster, type Json } from '../common/clusters.js';
 import { SidecarGenerator, encodedOutboundClusters } from '../sidecar/generator.js';
 import { outboundClusters } from '../sidecar/clusters.js';
 import { gatewayListeners } from './listeners.js';
 import { buildGatewayRouteConfiguration } from './routes.js';
-import { authorizedSecrets, buildCredentialSecret, credentialSecretKeys, describeSecrets, referencedCredentialNames } from './secrets.js';
+import { authorizedSecrets, buildCredentialSecret, credentialSecrets, describeSecrets, referencedCredentialNames } from './secrets.js';
 import { secretObject } from '../../../push/credentials.js';
 import { proxyHcmTelemetry } from '../common/telemetry.js';
 import { proxyEnvoyFilters, type EnvoyFilterPatch } from '../../../push/envoyFilters.js';
@@ -72,7 +82,7 @@ export class GatewayGenerator implements ResourceGenerator {
   }
 
   merged(context: PushContext, proxy: Proxy): MergedGateway {
-    return memo(context, `gateway-merged|${proxy.namespace}|${labelsKey(proxy)}`, () => {
+    return memo(context, mergedGatewayEntry(proxy.namespace, labelsKey(proxy)), () => {
       const merged = mergeGateways(context, proxy);
       for (const conflict of merged.conflicts) this.logger?.warn({ proxy: proxy.id }, conflict);
       return merged;
@@ -86,7 +96,7 @@ export class GatewayGenerator implements ResourceGenerator {
     const ef = envoyFilterKey(envoyFilters, clusterApplyTo, ['GATEWAY']);
     if (ef) {
       // Patched clusters are the gateway's own, keyed by its filters; gateways without cluster patches keep sharing.
-      return memo(context, `cds-gw|${scope.key}|${sniDnat}${ef}`, () => {
+      return memo(context, gatewayClustersEntry(scope.key, sniDnat, ef), () => {
         const unpatched = this.describeClusters(context, proxy);
         const applied = new Set<EnvoyFilterPatch>();
         const patched = patchClusters(envoyFilters, unpatched, () => 'GATEWAY', 'GATEWAY', applied);
@@ -94,12 +104,14 @@ export class GatewayGenerator implements ResourceGenerator {
         return encodePatched(context, TypeUrl.Cluster, patched, unpatched, envoyFilters, this.logger);
       });
     }
-    return memo(context, `cds-gw|${scope.key}|${sniDnat}`, () => [
-      ...memo(context, `cds|${scope.key}`, () => encodedOutboundClusters(context, scope)),
+    return memo(context, gatewayClustersEntry(scope.key, sniDnat, ''), () => [
+      ...memo(context, scopeClustersEntry(scope.key), () => encodedOutboundClusters(context, scope)),
       ...(sniDnat
-        ? memo(context, `cds-gw-sni|${scope.key}`, () => sniDnatClusters(context, scope).map((c) => encodeShared(context, TypeUrl.Cluster, String(c.name), c)))
+        ? memo(context, sniDnatClustersEntry(scope.key), () =>
+            sniDnatClusters(context, scope).map((c) => encodeShared(context, TypeUrl.Cluster, String(c.name), c)),
+          )
         : []),
-      ...memo(context, 'cds-gw|well-known', () =>
+      ...memo(context, gatewayWellKnownClustersEntry, () =>
         [buildBlackHoleCluster(), buildPassthroughCluster()].map((c) => encodeShared(context, TypeUrl.Cluster, String(c.name), c)),
       ),
     ]);
@@ -113,7 +125,7 @@ export class GatewayGenerator implements ResourceGenerator {
     const out = [...standard];
     for (const name of names) {
       const plan = planSniDnatLoadAssignment(context, proxy, name);
-      if (plan) out.push(memo(context, plan.key, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, name, plan.build())));
+      if (plan) out.push(memo(context, plan.entry, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, name, plan.build())));
     }
     return out;
   }
@@ -125,8 +137,8 @@ export class GatewayGenerator implements ResourceGenerator {
     const tel = telemetry.key ? `|tel:${telemetry.key}` : '';
     const envoyFilters = proxyEnvoyFilters(context, proxy);
     const ef = envoyFilterKey(envoyFilters, listenerApplyTo, ['GATEWAY']);
-    const credentials = credentialSecretKeys(merged, proxy.namespace);
-    return memo(context, gatewayListenerKey(proxy.namespace, credentials, `${merged.key}${tel}${ef}`), () => {
+    const credentials = credentialSecrets(merged, proxy.namespace);
+    return memo(context, gatewayListenersEntry(proxy.namespace, credentials, `${merged.key}${tel}${ef}`), () => {
       const { listeners, dropped } = gatewayListeners(context, proxy, merged, telemetry.outbound);
       for (const { server, reason } of dropped) {
         this.logger?.warn(
@@ -151,7 +163,7 @@ export class GatewayGenerator implements ResourceGenerator {
     for (const name of names) {
       // Only names the gateway has are cached: a proxy asking for arbitrary names must not grow the cache.
       if (!merged.serversByRouteName.has(name)) continue;
-      const resource = memo(context, `rds-gw|${proxy.namespace}|${labelsKey(proxy)}|${merged.key}|${name}${ef}`, () => {
+      const resource = memo(context, gatewayRoutesEntry(proxy.namespace, labelsKey(proxy), merged.key, name, ef), () => {
         const json = buildGatewayRouteConfiguration(context, proxy, merged, name);
         if (!json) return undefined;
         if (!ef) return encodeShared(context, TypeUrl.RouteConfiguration, name, json);
@@ -175,7 +187,7 @@ export class GatewayGenerator implements ResourceGenerator {
       };
       // As for routes, only what the gateway's servers name is cached (a proxy asking for other names must
       // not grow the cache); the key names the Secret, so rotating it drops only its entries.
-      const resource = referenced.includes(name) ? memo(context, secretResultKey('sds-gw', secret.namespace, secret.name, name), build) : build();
+      const resource = referenced.includes(name) ? memo(context, gatewaySecretEntry(secret, name), build) : build();
       if (resource) out.push(resource);
     }
     return out;

@@ -9,6 +9,7 @@ import type { PushContext } from '../../../push/pushContext.js';
 import { serverCredential, verifiesClients, type MergedGateway } from '../../../push/gateways.js';
 import type { Json } from '../common/clusters.js';
 import { authorizedCredential, caCertSuffix, caCredential, certificateCredential } from '../../../push/credentials.js';
+import { secretRefKey, type SecretRef } from '../../../push/contextCache.js';
 
 /** SDS names the merged gateway's servers may use (a wildcard SDS subscription gets these; they authorize `kubernetes-gateway://` names). */
 export function referencedCredentialNames(merged: MergedGateway, proxyNamespace: string): string[] {
@@ -54,16 +55,16 @@ export function authorizedSecrets(
   });
 }
 
-/** `NAMESPACE/NAME` of the Secrets the merged gateway's servers read (what its listeners' validity depends on). */
-export function credentialSecretKeys(merged: MergedGateway, proxyNamespace: string): string[] {
-  const keys = new Set<string>();
+/** The Secrets the merged gateway's servers read (what its listeners' validity depends on), sorted. */
+export function credentialSecrets(merged: MergedGateway, proxyNamespace: string): SecretRef[] {
+  const secrets = new Map<string, SecretRef>();
   for (const listener of merged.listeners) {
     for (const { gateway, tls } of listener.servers) {
       const ref = serverCredential(gateway, tls, proxyNamespace);
-      if (ref && !ref.problem) keys.add(`${ref.namespace}/${ref.name}`);
+      if (ref && !ref.problem) secrets.set(secretRefKey(ref), { namespace: ref.namespace, name: ref.name });
     }
   }
-  return [...keys].sort();
+  return [...secrets.keys()].sort().map((key) => secrets.get(key)!);
 }
 
 /** Every secret the merged gateway's servers use, unencoded and uncached (describe). */

@@ -16,6 +16,7 @@ import { tcpProxy } from '../common/listeners.js';
 import type { Json } from '../common/clusters.js';
 import { serviceClusters } from '../sidecar/clusters.js';
 import { planLoadAssignment, type LoadAssignmentPlan } from '../sidecar/endpoints.js';
+import { sniDnatEndpointsEntry } from '../cacheKeys.js';
 
 /** istiod's router mode for east-west gateways (node metadata ROUTER_MODE). */
 export function isSniDnatRouter(proxy: Proxy): boolean {
@@ -76,7 +77,7 @@ export function planSniDnatLoadAssignment(context: PushContext, proxy: Proxy, na
   if (!plan) return undefined;
   return {
     clusterName: name,
-    key: `${plan.key}|sni-dnat`,
+    entry: sniDnatEndpointsEntry(plan.entry),
     build() {
       type LbEndpoint = { metadata?: { filterMetadata?: Record<string, unknown> }; loadBalancingWeight?: { value?: number } };
       const built = plan.build() as { endpoints?: { lbEndpoints?: LbEndpoint[] }[] };

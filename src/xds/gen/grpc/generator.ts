@@ -9,6 +9,14 @@ import type { MeshService } from '../../../push/services.js';
 import { TypeUrl, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
 import { encodeShared, memo } from '../cache.js';
+import {
+  grpcClientListenerEntry,
+  grpcClusterEntry,
+  grpcRouteEntry,
+  grpcServerListenerEntry,
+  meshSecurityPoliciesEntry,
+  routeSourceLabelsEntry,
+} from '../cacheKeys.js';
 import type { Json } from '../common/clusters.js';
 import { outboundClusterName, parseClusterName } from '../common/names.js';
 import { portTrafficPolicy, subsetTrafficPolicy } from '../common/trafficPolicy.js';
@@ -22,7 +30,6 @@ import { serviceInstancesOf } from './serviceInstances.js';
 import { contentVersion } from '../../resource.js';
 import type { EffectiveTrafficPolicy } from '../common/trafficPolicy.js';
 import {
-  MeshSecurityPoliciesCacheKey,
   meshSecurityPolicies,
   proxylessClusterTransportSocket,
   proxylessServerSecurity,
@@ -32,7 +39,7 @@ import {
 
 /** The mesh's security policies, once per push context (shared with the sidecar generator). */
 function securityPolicies(context: PushContext): MeshSecurityPolicies {
-  return memo(context, MeshSecurityPoliciesCacheKey, () => meshSecurityPolicies(context.snapshot, context.options.rootNamespace));
+  return memo(context, meshSecurityPoliciesEntry, () => meshSecurityPolicies(context.snapshot, context.options.rootNamespace));
 }
 
 // Encoded as the sidecar generator encodes: one copy per distinct content, kept across push contexts.
@@ -73,7 +80,7 @@ export function grpcListeners(context: PushContext, proxy: Proxy, watched: Watch
   const scope = context.scopeFor(proxy);
   const out: XdsResource[] = [];
   const client = (requestedHost: string, service: MeshService, port: MeshService['ports'][number]): XdsResource =>
-    memo(context, `grpc-lds|${scope.key}|${requestedHost}|${service.hostname}|${port.port}`, () =>
+    memo(context, grpcClientListenerEntry(scope.key, requestedHost, service.hostname, port.port), () =>
       encode(context, TypeUrl.Listener, buildClientListener(requestedHost, service, port)),
     );
   if (watched.wildcard && watched.names.size === 0) {
@@ -96,7 +103,7 @@ export function grpcListeners(context: PushContext, proxy: Proxy, watched: Watch
     const security = proxylessServerSecurity(securityPolicies(context), { namespace: proxy.namespace, labels: proxy.labels }, instance.endpointPort);
     const securityKey = contentVersion(Buffer.from(JSON.stringify(security)));
     out.push(
-      memo(context, `grpc-lds-in|${name}|${instance.service.hostname}|${instance.port.port}|${securityKey}`, () =>
+      memo(context, grpcServerListenerEntry(name, instance.service.hostname, instance.port.port, securityKey), () =>
         encode(context, TypeUrl.Listener, buildServerListener(name, host, instance, security)),
       ),
     );
@@ -106,7 +113,7 @@ export function grpcListeners(context: PushContext, proxy: Proxy, watched: Watch
 
 export function grpcRoutes(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
   const scope = context.scopeFor(proxy);
-  const dependsOnLabels = memo(context, `rds-labels|${scope.key}`, () => scopeUsesSourceLabels(context, scope));
+  const dependsOnLabels = memo(context, routeSourceLabelsEntry(scope.key), () => scopeUsesSourceLabels(context, scope));
   const labelsKey = dependsOnLabels ? `|${JSON.stringify(Object.entries(proxy.labels).sort())}` : '';
   const names = watched.names.size > 0 ? [...watched.names] : defaultClusterNames(scope);
   const out: XdsResource[] = [];
@@ -116,7 +123,7 @@ export function grpcRoutes(context: PushContext, proxy: Proxy, watched: WatchedR
     const service = visibleService(context, scope, parsed.hostname);
     if (!service?.ports.some((p) => p.port === parsed.port)) continue;
     out.push(
-      memo(context, `grpc-rds|${scope.key}|${name}${labelsKey}`, () =>
+      memo(context, grpcRouteEntry(scope.key, name, labelsKey), () =>
         encode(context, TypeUrl.RouteConfiguration, buildGrpcRouteConfiguration(context, scope, name, service, parsed.port, proxy.labels)),
       ),
     );
@@ -129,7 +136,7 @@ export function grpcClusters(context: PushContext, proxy: Proxy, watched: Watche
   const names = watched.names.size > 0 ? [...watched.names] : allClusterNames(context, scope);
   const out: XdsResource[] = [];
   for (const name of names) {
-    const cluster = memo(context, `grpc-cds|${scope.key}|${name}`, () => {
+    const cluster = memo(context, grpcClusterEntry(scope.key, name), () => {
       const json = grpcClusterJson(context, scope, name);
       return json ? encode(context, TypeUrl.Cluster, json) : undefined;
     });
@@ -185,7 +192,7 @@ export function grpcEndpoints(context: PushContext, proxy: Proxy, watched: Watch
     const plan = planLoadAssignment(context, proxy, name);
     if (!plan) continue;
     // Same key as the sidecar generator: one encoding serves both kinds of proxies.
-    out.push(memo(context, plan.key, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, plan.clusterName, plan.build())));
+    out.push(memo(context, plan.entry, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, plan.clusterName, plan.build())));
   }
   return out;
 }

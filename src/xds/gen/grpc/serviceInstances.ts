@@ -9,7 +9,8 @@ import type { Proxy } from '../../../model/proxy.js';
 import { labelsMatch } from '../../../push/hosts.js';
 import type { PushContext } from '../../../push/pushContext.js';
 import type { MeshService, MeshServicePort } from '../../../push/services.js';
-import { endpointCachePrefix, memo } from '../cache.js';
+import { memo } from '../cache.js';
+import { grpcServiceInstancesEntry } from '../cacheKeys.js';
 
 export interface ServiceInstance {
   readonly service: MeshService;
@@ -54,9 +55,9 @@ function endpointInstances(context: PushContext, ips: ReadonlySet<string>): Serv
   return instances;
 }
 
-/** Cached under the endpoint prefix: Pod and endpoint changes (endpoint-only pushes) alter it. */
+/** Cached as reading every endpoint and pod: Pod and endpoint changes (endpoint-only pushes) alter it. */
 export function serviceInstancesOf(context: PushContext, proxy: Proxy): readonly ServiceInstance[] {
-  return memo(context, `${endpointCachePrefix}grpc-instances|${proxy.namespace}/${proxy.podName}|${proxy.ipAddresses.join(',')}`, () => {
+  return memo(context, grpcServiceInstancesEntry(proxy.namespace, proxy.podName, proxy.ipAddresses), () => {
     const pod = context.snapshot.get('Pod')?.get(`${proxy.namespace}/${proxy.podName}`)?.object;
     return [...(pod ? podInstances(context, pod) : []), ...endpointInstances(context, new Set(proxy.ipAddresses))];
   });

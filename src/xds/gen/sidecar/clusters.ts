@@ -17,16 +17,17 @@ import type { DefaultEndpoint } from '../../../model/defaultEndpoint.js';
 import { outboundClusterName } from '../common/names.js';
 import { portTrafficPolicy, subsetTrafficPolicy } from '../common/trafficPolicy.js';
 import { serviceIdentities } from '../../../security/index.js';
-import { serviceResultKey } from '../cache.js';
+import type { CacheEntry } from '../../../push/contextCache.js';
+import { serviceClustersEntry } from '../cacheKeys.js';
 
 /**
- * The cache key of a service port's clusters: they depend on the service, the
+ * The cache entry of a service port's clusters: they depend on the service, the
  * port and the DestinationRule the scope sees. Scopes (namespaces, Sidecars)
  * that see the same rule share the clusters, as istiod's cache shares them.
  */
-export function serviceClustersKey(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort): string {
+export function serviceClustersEntryFor(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort): CacheEntry {
   const destinationRule = context.destinationRuleFor(scope, service.hostname);
-  return serviceResultKey('cds-svc', service.hostname, `${port.port}|${destinationRule ? destinationRule.from.join(',') : '-'}`);
+  return serviceClustersEntry(service.hostname, port.port, destinationRule ? destinationRule.from.join(',') : '-');
 }
 
 export function serviceClusters(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort): Json[] {

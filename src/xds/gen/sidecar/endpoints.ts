@@ -4,7 +4,10 @@ import type { DestinationRuleSpec, LocalityLbSetting } from '../../../model/isti
 import type { Proxy } from '../../../model/proxy.js';
 import type { PushContext, ProxyScope } from '../../../push/pushContext.js';
 import type { MeshService } from '../../../push/services.js';
-import { memo, serviceResultKey } from '../cache.js';
+import { loadBalancerSettings } from '../../../push/destinationRules.js';
+import type { CacheEntry } from '../../../push/contextCache.js';
+import { memo } from '../cache.js';
+import { endpointProxyInputsEntry, serviceEndpointsEntry } from '../cacheKeys.js';
 import { buildLocalityLbEndpoints, localityLbProxyInputs, withTopologyLabels } from '../common/endpoints.js';
 import { parseClusterName } from '../common/names.js';
 import { subsetTrafficPolicy } from '../common/trafficPolicy.js';
@@ -12,8 +15,8 @@ import type { Json } from '../common/clusters.js';
 
 export interface LoadAssignmentPlan {
   readonly clusterName: string;
-  /** The cache key: identifies the inputs, so equal plans share one encoded result (see serviceResultKey). */
-  key: string;
+  /** The cache entry: identifies the inputs, so equal plans share one encoded result (see serviceEndpointsEntry). */
+  readonly entry: CacheEntry;
   build(): Json;
 }
 
@@ -62,7 +65,7 @@ export function planClusterLoadAssignment(context: PushContext, proxy: Proxy, sc
   const drKey = destinationRule ? destinationRule.from.join(',') : '-';
   return {
     clusterName,
-    key: serviceResultKey('eds-svc', service.hostname, `${clusterName}|${drKey}${proxyKey}`),
+    entry: serviceEndpointsEntry(service.hostname, clusterName, `${drKey}${proxyKey}`),
     build() {
       const lb = setting && {
         setting,
@@ -83,7 +86,7 @@ export function planClusterLoadAssignment(context: PushContext, proxy: Proxy, sc
  * elsewhere share them.
  */
 export function proxyEndpointsKey(context: PushContext, scope: ProxyScope, proxy: Proxy): string {
-  const inputs = memo(context, `eds-proxy-inputs|${scope.key}`, () => {
+  const inputs = memo(context, endpointProxyInputsEntry(scope.key), () => {
     let locality = false;
     const labels = new Set<string>();
     for (const service of scope.services) {
@@ -101,9 +104,7 @@ export function proxyEndpointsKey(context: PushContext, scope: ProxyScope, proxy
 
 /** Every localityLbSetting of a DestinationRule: top level, port level, subsets and their port levels. */
 function localityLbSettings(spec: DestinationRuleSpec | undefined): LocalityLbSetting[] {
-  const policies = [spec?.trafficPolicy, ...(spec?.subsets ?? []).map((s) => s.trafficPolicy)];
-  return policies
-    .flatMap((p) => [p?.loadBalancer, ...(p?.portLevelSettings ?? []).map((pl) => pl.loadBalancer)])
-    .map((lb) => lb?.localityLbSetting)
+  return loadBalancerSettings(spec)
+    .map((lb) => lb.localityLbSetting)
     .filter((s): s is LocalityLbSetting => s !== undefined);
 }

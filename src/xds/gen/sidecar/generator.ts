@@ -7,8 +7,26 @@ import type { Proxy } from '../../../model/proxy.js';
 import type { ProxyScope, PushContext, ServiceTarget } from '../../../push/pushContext.js';
 import { TypeUrl, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
-import { encodeShared, endpointCachePrefix, memo } from '../cache.js';
-import { inboundClusters, outboundClusters, serviceClusters, serviceClustersKey, wellKnownClusters } from './clusters.js';
+import { encodeShared, memo } from '../cache.js';
+import {
+  edsClusterNamesEntry,
+  inboundClustersEntry,
+  inboundListenersEntry,
+  jwksClustersEntry,
+  meshSecurityPoliciesEntry,
+  outboundListenersEntry,
+  proxyViewsEntry,
+  routeNamesEntry,
+  routeSourceLabelsEntry,
+  scopeClustersEntry,
+  scopeEndpointsEntry,
+  scopeRoutesEntry,
+  sidecarClustersEntry,
+  sidecarListenersEntry,
+  wellKnownClustersEntry,
+  workloadSecurityEntry,
+} from '../cacheKeys.js';
+import { inboundClusters, outboundClusters, serviceClusters, serviceClustersEntryFor, wellKnownClusters } from './clusters.js';
 import { planClusterLoadAssignment, planLoadAssignment, proxyEndpointsKey, type EdsCluster, type LoadAssignmentPlan } from './endpoints.js';
 import { outboundClusterName } from '../common/names.js';
 import { inboundListeners, outboundListeners, virtualOutboundListener } from './listeners.js';
@@ -22,7 +40,7 @@ import { patchClusters } from '../common/envoyFilterClusters.js';
 import { patchListeners } from '../common/envoyFilterListeners.js';
 import { encodePatched, envoyFilterKey, hasPatches, listenerApplyTo, reportUnmatched, routeApplyTo } from '../common/envoyFilterOutput.js';
 import { patchRouteConfiguration } from '../common/envoyFilterRoutes.js';
-import { MeshSecurityPoliciesCacheKey, jwksCluster, meshSecurityPolicies, workloadSecurity, type WorkloadSecurity } from '../../../security/index.js';
+import { jwksCluster, meshSecurityPolicies, workloadSecurity, type WorkloadSecurity } from '../../../security/index.js';
 
 const encodeAll = (context: PushContext, typeUrl: string, resources: Json[]): XdsResource[] =>
   resources.map((r) => encodeShared(context, typeUrl, r.name as string, r));
@@ -41,9 +59,9 @@ function inboundKey(targets: readonly ServiceTarget[], proxy: Proxy): string {
  * inbound listener. Computed once per namespace and label set per context.
  */
 export function proxySecurity(context: PushContext, proxy: Proxy): { key: string; security: WorkloadSecurity } {
-  const policies = memo(context, MeshSecurityPoliciesCacheKey, () => meshSecurityPolicies(context.snapshot, context.options.rootNamespace));
+  const policies = memo(context, meshSecurityPoliciesEntry, () => meshSecurityPolicies(context.snapshot, context.options.rootNamespace));
   const labels = JSON.stringify(Object.entries(proxy.labels).sort());
-  return memo(context, `security|${proxy.namespace}|${labels}`, () => {
+  return memo(context, workloadSecurityEntry(proxy.namespace, labels), () => {
     const security = workloadSecurity(policies, { namespace: proxy.namespace, labels: proxy.labels });
     const json = JSON.stringify(security, (_k, v: unknown) => (v instanceof Map ? [...v] : v));
     return { security, key: contentVersion(Buffer.from(json)) };
@@ -56,7 +74,7 @@ export function encodedOutboundClusters(context: PushContext, scope: ProxyScope)
   for (const service of scope.services) {
     for (const port of service.ports) {
       clusters.push(
-        ...memo(context, serviceClustersKey(context, scope, service, port), () =>
+        ...memo(context, serviceClustersEntryFor(context, scope, service, port), () =>
           encodeAll(context, TypeUrl.Cluster, serviceClusters(context, scope, service, port)),
         ),
       );
@@ -103,7 +121,7 @@ const clusterApplyTo = ['CLUSTER'] as const;
 
 function proxyView(context: PushContext, proxy: Proxy): ProxyView {
   // Kept in the context (which a proxy must not keep alive) and weakly by proxy (which the context must not keep alive).
-  const views = memo(context, 'proxy-views', () => new WeakMap<Proxy, ProxyView>());
+  const views = memo(context, proxyViewsEntry, () => new WeakMap<Proxy, ProxyView>());
   let view = views.get(proxy);
   if (!view) {
     const targets = context.inboundTargets(proxy);
@@ -150,7 +168,7 @@ export class SidecarGenerator implements ResourceGenerator {
     const { scope, targets, inboundPorts, security, envoyFilters } = proxyView(context, proxy);
     // A proxy with cluster patches gets its own list, keyed by its filters; the others keep sharing.
     if (hasPatches(envoyFilters, clusterApplyTo, ['SIDECAR_OUTBOUND', 'SIDECAR_INBOUND'])) {
-      return memo(context, `cds-all|${scope.key}|${inboundPorts}|${security.key}|ef:${envoyFilters.key}`, () => {
+      return memo(context, sidecarClustersEntry(scope.key, inboundPorts, security.key, envoyFilters.key), () => {
         const unpatched = this.describeClusters(context, proxy);
         const applied = new Set<EnvoyFilterPatch>();
         const patched = patchClusters(envoyFilters, unpatched, clusterContext, 'SIDECAR_OUTBOUND', applied);
@@ -159,11 +177,11 @@ export class SidecarGenerator implements ResourceGenerator {
       });
     }
     // Proxies sharing scope, inbound ports and security get the very same array: no per-proxy copying.
-    return memo(context, `cds-all|${scope.key}|${inboundPorts}|${security.key}`, () => {
-      const outbound = memo(context, `cds|${scope.key}`, () => encodedOutboundClusters(context, scope));
-      const inbound = memo(context, `cds-in|${inboundPorts}`, () => encodeAll(context, TypeUrl.Cluster, inboundClusters(targets, proxy.ipAddresses)));
-      const fixed = memo(context, 'cds|well-known', () => encodeAll(context, TypeUrl.Cluster, wellKnownClusters()));
-      const jwks = memo(context, `cds-jwks|${scope.key}|${security.key}`, () =>
+    return memo(context, sidecarClustersEntry(scope.key, inboundPorts, security.key, ''), () => {
+      const outbound = memo(context, scopeClustersEntry(scope.key), () => encodedOutboundClusters(context, scope));
+      const inbound = memo(context, inboundClustersEntry(inboundPorts), () => encodeAll(context, TypeUrl.Cluster, inboundClusters(targets, proxy.ipAddresses)));
+      const fixed = memo(context, wellKnownClustersEntry, () => encodeAll(context, TypeUrl.Cluster, wellKnownClusters()));
+      const jwks = memo(context, jwksClustersEntry(scope.key, security.key), () =>
         encodeAll(context, TypeUrl.Cluster, jwksClusters(security.security, new Set(outbound.map((c) => c.name)))),
       );
       return [...outbound, ...inbound, ...fixed, ...jwks];
@@ -178,13 +196,13 @@ export class SidecarGenerator implements ResourceGenerator {
     const efOut = envoyFilterKey(envoyFilters, listenerApplyTo, ['SIDECAR_OUTBOUND']);
     const efIn = envoyFilterKey(envoyFilters, [...listenerApplyTo, ...routeApplyTo], ['SIDECAR_INBOUND']);
     // Both are the proxy's filters key when not empty: the assembled list is keyed by either.
-    return memo(context, `lds-all|${scope.key}|${inboundPorts}|${security.key}${tel}${efOut || efIn}`, () => {
-      const outbound = memo(context, `lds|${scope.key}${tel}${efOut}`, () =>
+    return memo(context, sidecarListenersEntry(scope.key, inboundPorts, security.key, `${tel}${efOut || efIn}`), () => {
+      const outbound = memo(context, outboundListenersEntry(scope.key, `${tel}${efOut}`), () =>
         this.encodeListeners(context, proxy, 'SIDECAR_OUTBOUND', efOut !== '', () =>
           withListenerTelemetry([...outboundListeners(context, scope, telemetry.outbound), virtualOutboundListener(scope)], telemetry.outbound),
         ),
       );
-      const inbound = memo(context, `lds-in|${inboundPorts}|${security.key}${tel}${efIn}`, () =>
+      const inbound = memo(context, inboundListenersEntry(inboundPorts, security.key, `${tel}${efIn}`), () =>
         this.encodeListeners(context, proxy, 'SIDECAR_INBOUND', efIn !== '', () =>
           withListenerTelemetry(inboundListeners(targets, security.security, proxy.ipAddresses, telemetry.inbound), telemetry.inbound),
         ),
@@ -219,12 +237,12 @@ export class SidecarGenerator implements ResourceGenerator {
 
   routes(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
     const { scope, envoyFilters } = proxyView(context, proxy);
-    const dependsOnLabels = memo(context, `rds-labels|${scope.key}`, () => scopeUsesSourceLabels(context, scope));
+    const dependsOnLabels = memo(context, routeSourceLabelsEntry(scope.key), () => scopeUsesSourceLabels(context, scope));
     const labelsKey = dependsOnLabels ? `|${JSON.stringify(Object.entries(proxy.labels).sort())}` : '';
-    const available = memo(context, `rds-names|${scope.key}`, () => new Set(routeNames(scope)));
+    const available = memo(context, routeNamesEntry(scope.key), () => new Set(routeNames(scope)));
     const ef = envoyFilterKey(envoyFilters, routeApplyTo, ['SIDECAR_OUTBOUND']);
     // Route configurations of the scope (and source labels, and EnvoyFilter patches) by name, built on first request.
-    const built = memo(context, `rds|${scope.key}${labelsKey}${ef}`, () => new Map<string, XdsResource | undefined>());
+    const built = memo(context, scopeRoutesEntry(scope.key, `${labelsKey}${ef}`), () => new Map<string, XdsResource | undefined>());
     const out: XdsResource[] = [];
     for (const name of watched.wildcard ? available : watched.names) {
       if (!available.has(name)) continue;
@@ -270,7 +288,7 @@ export class SidecarGenerator implements ResourceGenerator {
   /** Every load assignment of the proxy's scope, encoded once per scope (and locality or failoverPriority labels, when DestinationRules use them). */
   private scopeEndpoints(context: PushContext, proxy: Proxy): { list: XdsResource[]; byName: Map<string, XdsResource> } {
     const { scope } = proxyView(context, proxy);
-    return memo(context, `${endpointCachePrefix}scope|${scope.key}${proxyEndpointsKey(context, scope, proxy)}`, () => {
+    return memo(context, scopeEndpointsEntry(scope.key, proxyEndpointsKey(context, scope, proxy)), () => {
       const list: XdsResource[] = [];
       for (const cluster of this.edsClusters(context, scope)) {
         const resource = this.encodePlan(context, planClusterLoadAssignment(context, proxy, scope, cluster));
@@ -286,7 +304,7 @@ export class SidecarGenerator implements ResourceGenerator {
 
   private encodePlan(context: PushContext, plan: LoadAssignmentPlan | undefined): XdsResource | undefined {
     if (!plan) return undefined;
-    return memo(context, plan.key, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, plan.clusterName, plan.build()));
+    return memo(context, plan.entry, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, plan.clusterName, plan.build()));
   }
 
   /**
@@ -337,7 +355,7 @@ export class SidecarGenerator implements ResourceGenerator {
 
   /** The EDS clusters of the scope's CDS, for wildcard EDS subscriptions. */
   private edsClusters(context: PushContext, scope: ProxyScope): EdsCluster[] {
-    return memo(context, `eds-names|${scope.key}`, () => {
+    return memo(context, edsClusterNamesEntry(scope.key), () => {
       const clusters: EdsCluster[] = [];
       for (const service of scope.services) {
         if (service.resolution !== 'ClientSideLB') continue;
