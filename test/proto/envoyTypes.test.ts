@@ -26,7 +26,7 @@ describe('generated Envoy types', () => {
       'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
       'stats.PluginConfig',
     ]) {
-      expect(rendered).toContain(`export interface ${name.replace(/\./g, '_')} {`);
+      expect(rendered).toContain(`export type ${name.replace(/\./g, '_')} = {`);
       expect(rendered).toContain(`"type.googleapis.com/${name}": ${name.replace(/\./g, '_')};`);
     }
   });
