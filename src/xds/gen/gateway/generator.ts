@@ -12,6 +12,7 @@ import { TypeUrl, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
 import { encodeShared, gatewayListenerKey, memo, secretResultKey } from '../cache.js';
 import { buildBlackHoleCluster, buildPassthroughCluster, type Json } from '../common/clusters.js';
+import type { Cluster, RouteConfiguration } from '../../../proto/envoyTypes.generated.js';
 import { SidecarGenerator, encodedOutboundClusters } from '../sidecar/generator.js';
 import { outboundClusters } from '../sidecar/clusters.js';
 import { gatewayListeners } from './listeners.js';
@@ -196,14 +197,14 @@ export class GatewayGenerator implements ResourceGenerator {
       ),
       routes: [...merged.serversByRouteName.keys()]
         .map((n) => buildGatewayRouteConfiguration(context, proxy, merged, n))
-        .filter((r): r is Json => r !== undefined)
+        .filter((r): r is RouteConfiguration => r !== undefined)
         .map((r) => patchRouteConfiguration('GATEWAY', envoyFilters, r, { servicePorts: servicePorts(merged) }, applied)),
       secrets: describeSecrets(context, merged, proxy.namespace),
     };
   }
 
   /** The router's clusters, unencoded and unpatched. */
-  private describeClusters(context: PushContext, proxy: Proxy): Json[] {
+  private describeClusters(context: PushContext, proxy: Proxy): Cluster[] {
     const scope = context.scopeFor(proxy);
     return [
       ...outboundClusters(context, scope),

@@ -8,13 +8,13 @@ import { memo, serviceResultKey } from '../cache.js';
 import { buildLocalityLbEndpoints, localityLbProxyInputs, withTopologyLabels } from '../common/endpoints.js';
 import { parseClusterName } from '../common/names.js';
 import { subsetTrafficPolicy } from '../common/trafficPolicy.js';
-import type { Json } from '../common/clusters.js';
+import type { ClusterLoadAssignment } from '../../../proto/envoyTypes.generated.js';
 
 export interface LoadAssignmentPlan {
   readonly clusterName: string;
   /** The cache key: identifies the inputs, so equal plans share one encoded result (see serviceResultKey). */
   key: string;
-  build(): Json;
+  build(): ClusterLoadAssignment;
 }
 
 /** The proxy's labels with istiod's topology labels: what failoverPriority compares endpoint labels with. */
