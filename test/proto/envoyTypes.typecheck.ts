@@ -2,6 +2,11 @@
 // `tsc -p tsconfig.test.json` (part of `npm test`): each `@ts-expect-error` fails the type check when the error it
 // expects goes away, i.e. when a misspelt field, enum name or `@type` stops failing `tsc`.
 import type { Cluster, HttpConnectionManager, Listener, PackedAs, RouteConfiguration } from '../../src/proto/envoyTypes.generated.js';
+import { buildBlackHoleCluster } from '../../src/xds/gen/common/clusters.js';
+import { httpConnectionManager } from '../../src/xds/gen/common/listeners.js';
+import type { defaultRoute, faultConfig } from '../../src/xds/gen/common/routes.js';
+import type { virtualOutboundListener } from '../../src/xds/gen/sidecar/listeners.js';
+import { tlsTransportSocket, UpstreamTlsContextTypeUrl } from '../../src/security/index.js';
 
 export const cluster: Cluster = {
   name: 'outbound|80||a.default.svc.cluster.local',
@@ -75,3 +80,36 @@ export const int64: RouteConfiguration = {
   // @ts-expect-error int64 (Duration.seconds) takes a number or a decimal string, not a boolean
   virtualHosts: [{ routes: [{ route: { timeout: { seconds: true } } }] }],
 };
+
+// The generators return these types, not Record<string, unknown>: a misspelling on their output fails too.
+export function misspeltOnGeneratorOutput(): void {
+  const cluster = buildBlackHoleCluster();
+  // @ts-expect-error misspelt field on a generated Cluster
+  cluster.conectTimeout = { seconds: 1 };
+  const hcm = httpConnectionManager({ statPrefix: 'x', rds: '80', inbound: false });
+  // @ts-expect-error misspelt field on a generated listener Filter
+  void hcm.typedConfg;
+}
+
+export const generatedListener: ReturnType<typeof virtualOutboundListener> = {
+  name: 'virtualOutbound',
+  // @ts-expect-error misspelt field of the Listener the sidecar generator builds
+  useOriginalDestination: { value: true },
+};
+
+export const generatedRoute: ReturnType<typeof defaultRoute> = {
+  // @ts-expect-error misspelt field of the Route the route translation builds
+  route: { clusterName: 'outbound|80||a.default.svc.cluster.local' },
+};
+
+export const faultTypedConfig: ReturnType<typeof faultConfig> = {
+  '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault',
+  // @ts-expect-error misspelt field of a typed_config the route translation builds (HTTPFault)
+  delai: { fixedDelay: { seconds: 1 } },
+};
+
+export const upstreamTls = tlsTransportSocket({
+  '@type': UpstreamTlsContextTypeUrl,
+  // @ts-expect-error misspelt field of the UpstreamTlsContext a transport socket carries
+  sniName: 'example.com',
+});

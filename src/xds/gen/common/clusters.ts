@@ -40,8 +40,6 @@ import type {
   Value,
 } from '../../../proto/envoyTypes.generated.js';
 
-export type { Json } from './json.js';
-
 const defaultConnectTimeout = sharedMessage<Duration>({ seconds: DefaultConnectTimeoutSeconds });
 const connectTimeout = (): Duration => defaultConnectTimeout;
 

@@ -15,7 +15,7 @@ import { inboundListeners, outboundListeners, virtualOutboundListener } from './
 import { proxyHcmTelemetry, withListenerTelemetry, type ProxyHcmTelemetry } from '../common/telemetry.js';
 import { buildNamedRouteConfiguration, routeNames, scopeUsesSourceLabels } from './routes.js';
 import type { Json } from '../common/json.js';
-import type { Cluster, Listener, RouteConfiguration } from '../../../proto/envoyTypes.generated.js';
+import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../../../proto/envoyTypes.generated.js';
 import { contentVersion } from '../../resource.js';
 import type { Logger } from 'pino';
 import { proxyEnvoyFilters, type EnvoyFilterPatch, type ProxyEnvoyFilters } from '../../../push/envoyFilters.js';
@@ -325,7 +325,7 @@ export class SidecarGenerator implements ResourceGenerator {
         .map((rc) => patchRouteConfiguration('SIDECAR_OUTBOUND', envoyFilters, rc, {}, applied)),
       endpoints: this.edsClusters(context, scope)
         .map((cluster) => planClusterLoadAssignment(context, proxy, scope, cluster)?.build())
-        .filter((cla): cla is Json => cla !== undefined),
+        .filter((cla): cla is ClusterLoadAssignment => cla !== undefined),
     };
   }
 
