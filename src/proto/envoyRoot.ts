@@ -79,7 +79,7 @@ export const envoyProtoFiles: readonly string[] = [
 let cachedRoot: protobuf.Root | undefined;
 
 /** Extra project protos (proto/ folder) that exist on disk. */
-function projectProtoFiles(): string[] {
+export function projectProtoFiles(): string[] {
   const candidates = ['istio/v1/auth/ca.proto', 'istio/stats/config.proto'];
   return candidates.filter((f) => existsSync(path.join(protoIncludeDirs[0]!, f)));
 }

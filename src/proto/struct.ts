@@ -2,9 +2,11 @@
 // for Struct): plain JSON → the message shape fromObject expects, and a
 // decoded message → plain JSON.
 
+import type { Struct, Value } from './envoyTypes.generated.js';
+
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-export function toStructValue(value: JsonValue): Record<string, unknown> {
+export function toStructValue(value: JsonValue): Value {
   if (typeof value === 'string') return { stringValue: value };
   if (typeof value === 'number') return { numberValue: value };
   if (typeof value === 'boolean') return { boolValue: value };
@@ -14,9 +16,9 @@ export function toStructValue(value: JsonValue): Record<string, unknown> {
 }
 
 /** Plain JSON object → google.protobuf.Struct in protobufjs' fromObject shape. */
-export function toStruct(object: { [key: string]: JsonValue }): Record<string, unknown> {
+export function toStruct(object: { [key: string]: JsonValue }): Struct {
   // Runs for every cluster's and endpoint's metadata: a plain loop, no entry arrays.
-  const fields: Record<string, unknown> = {};
+  const fields: Record<string, Value> = {};
   for (const key in object) fields[key] = toStructValue(object[key]!);
   return { fields };
 }

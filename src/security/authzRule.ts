@@ -18,19 +18,22 @@ import {
   SpiffePrefix,
   stringMatcher,
   TranslationError,
-  type Json,
 } from './matchers.js';
+import type { Permission, Policy, Principal, StringMatcher } from '../proto/envoyTypes.generated.js';
 
 export type RbacAction = 'ALLOW' | 'DENY' | 'LOG';
 
 type Side = 'permission' | 'principal';
 
+/** What a key generator builds: a Permission on the permission side, a Principal on the principal side. */
+type RbacMatcher = Permission | Principal;
+
 /** Builds the matcher for one value, or for all values at once (JWT-backed keys). */
 interface KeyGenerator {
   readonly side: Side;
   readonly httpOnly: boolean;
-  readonly one?: (value: string) => Json;
-  readonly all?: (values: readonly string[]) => Json;
+  readonly one?: (value: string) => RbacMatcher;
+  readonly all?: (values: readonly string[]) => RbacMatcher;
 }
 
 interface KeyedValues {
@@ -40,7 +43,7 @@ interface KeyedValues {
   readonly generator: KeyGenerator;
 }
 
-const authenticated = (principalName: Json): Json => ({ authenticated: { principalName } });
+const authenticated = (principalName: StringMatcher): Principal => ({ authenticated: { principalName } });
 
 const sourcePrincipal: KeyGenerator = { side: 'principal', httpOnly: false, one: (v) => authenticated(stringMatcher(v, SpiffePrefix)) };
 const sourceNamespace: KeyGenerator = {
@@ -66,12 +69,12 @@ function serviceAccountGenerator(policyNamespace: string): KeyGenerator {
 const anyValue = regexMatcher('.+');
 
 /** `iss/sub` request principals, matched on the verified JWT's iss and sub claims. */
-function requestPrincipalMatcher(value: string): Json {
+function requestPrincipalMatcher(value: string): Principal {
   const idx = value.lastIndexOf('/');
   const found = idx >= 0;
   const [iss, sub] = found ? [value.slice(0, idx), value.slice(idx + 1)] : [value, ''];
-  let matchIss: Json;
-  let matchSub: Json;
+  let matchIss: StringMatcher;
+  let matchSub: StringMatcher;
   if (value === '*') {
     matchIss = anyValue;
     matchSub = anyValue;
@@ -231,7 +234,7 @@ export function ruleModel(rule: AuthorizationRule, policyNamespace: string): Rul
 }
 
 /** Runs one generator call; under ALLOW a failure fails the rule, otherwise the value is dropped. */
-function attempt(action: RbacAction, build: () => Json): Json | undefined {
+function attempt(action: RbacAction, build: () => RbacMatcher): RbacMatcher | undefined {
   try {
     return build();
   } catch (error) {
@@ -241,14 +244,15 @@ function attempt(action: RbacAction, build: () => Json): Json | undefined {
 }
 
 /** The AND-members one key contributes: OR(values) and NOT(OR(notValues)). */
-function keyMatchers(k: KeyedValues, forTCP: boolean, action: RbacAction): Json[] {
+function keyMatchers(k: KeyedValues, forTCP: boolean, action: RbacAction): RbacMatcher[] {
   const side = k.generator.side;
-  const or = side === 'permission' ? (rules: Json[]): Json => ({ orRules: { rules } }) : (ids: Json[]): Json => ({ orIds: { ids } });
-  const not = side === 'permission' ? (rule: Json): Json => ({ notRule: rule }) : (id: Json): Json => ({ notId: id });
+  const or =
+    side === 'permission' ? (rules: RbacMatcher[]): RbacMatcher => ({ orRules: { rules } }) : (ids: RbacMatcher[]): RbacMatcher => ({ orIds: { ids } });
+  const not = side === 'permission' ? (rule: RbacMatcher): RbacMatcher => ({ notRule: rule }) : (id: RbacMatcher): RbacMatcher => ({ notId: id });
   const checkTcp = (): void => {
     if (forTCP && k.generator.httpOnly) throw new TranslationError(`${JSON.stringify(k.key)} is HTTP only`);
   };
-  const out: Json[] = [];
+  const out: RbacMatcher[] = [];
   const all = k.generator.all;
   if (all) {
     if (k.values.length > 0) {
@@ -262,7 +266,8 @@ function keyMatchers(k: KeyedValues, forTCP: boolean, action: RbacAction): Json[
     return out;
   }
   const one = k.generator.one!;
-  const build = (values: readonly string[]): Json[] => values.map((v) => attempt(action, () => (checkTcp(), one(v)))).filter((m): m is Json => m !== undefined);
+  const build = (values: readonly string[]): RbacMatcher[] =>
+    values.map((v) => attempt(action, () => (checkTcp(), one(v)))).filter((m): m is RbacMatcher => m !== undefined);
   const matched = build(k.values);
   if (matched.length > 0) out.push(or(matched));
   const excluded = build(k.notValues);
@@ -274,13 +279,13 @@ function keyMatchers(k: KeyedValues, forTCP: boolean, action: RbacAction): Json[
  * The RBAC Policy for one rule. Throws TranslationError when the rule must be
  * skipped (ALLOW rule with an untranslatable or HTTP-only part on TCP).
  */
-export function rulePolicy(rule: AuthorizationRule, policyNamespace: string, forTCP: boolean, action: RbacAction): Json {
+export function rulePolicy(rule: AuthorizationRule, policyNamespace: string, forTCP: boolean, action: RbacAction): Policy {
   const model = ruleModel(rule, policyNamespace);
-  const permissions = model.permissions.map((list) => {
+  const permissions = model.permissions.map((list): Permission => {
     const rules = list.flatMap((k) => keyMatchers(k, forTCP, action));
     return { andRules: { rules: rules.length > 0 ? rules : [{ any: true }] } };
   });
-  const principals = model.principals.map((list) => {
+  const principals = model.principals.map((list): Principal => {
     const ids = list.flatMap((k) => keyMatchers(k, forTCP, action));
     return { andIds: { ids: ids.length > 0 ? ids : [{ any: true }] } };
   });
@@ -288,7 +293,7 @@ export function rulePolicy(rule: AuthorizationRule, policyNamespace: string, for
 }
 
 /** A policy that never matches: istiod's translation of a policy without rules. */
-export const policyMatchingNothing: Json = {
+export const policyMatchingNothing: Policy = {
   permissions: [{ notRule: { any: true } }],
   principals: [{ notId: { any: true } }],
 };

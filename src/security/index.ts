@@ -1,7 +1,7 @@
 // Mesh security: PeerAuthentication, AuthorizationPolicy and
 // RequestAuthentication translated into the configuration istiod would send.
 export * from './types.js';
-export { TranslationError, stringMatcher, cidrRange, JwtAuthnFilterName, type Json } from './matchers.js';
+export { TranslationError, stringMatcher, cidrRange, JwtAuthnFilterName } from './matchers.js';
 export { rulePolicy, rbacPolicyName, policyMatchingNothing, conditionGenerator, type RbacAction } from './authzRule.js';
 export * from './rbac.js';
 export * from './selection.js';

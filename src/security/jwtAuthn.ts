@@ -5,10 +5,11 @@
 // the verified payload lands in dynamic metadata under `payload` where the
 // RBAC filter matches request principals and claims.
 import type { JwtRule, RequestAuthentication } from './types.js';
-import { JwtAuthnFilterName, JwtPayloadMetadataKey, TranslationError, type Json } from './matchers.js';
+import { JwtAuthnFilterName, JwtPayloadMetadataKey, TranslationError } from './matchers.js';
+import type { Cluster, Duration, HttpFilter, JwtProvider, JwtRequirement, PackedAs } from '../proto/envoyTypes.generated.js';
 import { tlsTransportSocket, UpstreamTlsContextTypeUrl } from './tls.js';
 
-export const JwtAuthnTypeUrl = 'type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication';
+export const JwtAuthnTypeUrl = 'type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication' as const;
 /** Claims whose space-separated values are split into lists, as istiod always configures. */
 export const DefaultSpaceDelimitedClaims = ['permission', 'scope'];
 const defaultJwksTimeoutSeconds = 5;
@@ -60,9 +61,9 @@ export function jwksClusterName(jwks: JwksUri): string {
  * TLS with the host as SNI for https. Callers add it only when the mesh
  * has no cluster of that name already.
  */
-export function jwksCluster(jwks: JwksUri): Json {
+export function jwksCluster(jwks: JwksUri): Cluster {
   const name = jwksClusterName(jwks);
-  const cluster: Json = {
+  const cluster: Cluster = {
     name,
     type: 'STRICT_DNS',
     connectTimeout: { seconds: 10 },
@@ -77,14 +78,14 @@ export function jwksCluster(jwks: JwksUri): Json {
   return cluster;
 }
 
-function timeoutOf(rule: JwtRule): Json {
+function timeoutOf(rule: JwtRule): Duration {
   const m = /^(\d+(?:\.\d+)?)s$/.exec(rule.timeout ?? '');
   if (!m) return { seconds: defaultJwksTimeoutSeconds };
   const value = Number(m[1]);
   return { seconds: Math.floor(value), nanos: Math.round((value % 1) * 1e9) };
 }
 
-function jwksSource(rule: JwtRule): Json {
+function jwksSource(rule: JwtRule): Pick<JwtProvider, 'localJwks' | 'remoteJwks'> {
   if (rule.jwks) return { localJwks: { inlineString: rule.jwks } };
   if (rule.jwksUri) {
     const jwks = parseJwksUri(rule.jwksUri);
@@ -98,8 +99,8 @@ function jwksSource(rule: JwtRule): Json {
   throw new TranslationError(`JWT rule for issuer ${JSON.stringify(rule.issuer)} has neither jwks nor jwksUri`);
 }
 
-export function jwtProvider(rule: JwtRule): Json {
-  const provider: Json = { issuer: rule.issuer, ...jwksSource(rule) };
+export function jwtProvider(rule: JwtRule): JwtProvider {
+  const provider: JwtProvider = { issuer: rule.issuer, ...jwksSource(rule) };
   if (rule.audiences?.length) provider.audiences = [...rule.audiences];
   if (rule.forwardOriginalToken) provider.forward = true;
   if (rule.fromHeaders?.length) {
@@ -116,12 +117,12 @@ export function jwtProvider(rule: JwtRule): Json {
   return provider;
 }
 
-const byName = (providerName: string): Json => ({ providerName });
-const orMissing = (providerName: string): Json => ({ requiresAny: { requirements: [byName(providerName), { allowMissing: {} }] } });
+const byName = (providerName: string): JwtRequirement => ({ providerName });
+const orMissing = (providerName: string): JwtRequirement => ({ requiresAny: { requirements: [byName(providerName), { allowMissing: {} }] } });
 
 export interface JwtAuthnFilter {
   /** The HttpFilter (protobufjs JSON), or undefined when no JWT rule applies. */
-  readonly filter?: Json;
+  readonly filter?: HttpFilter;
   /** Remote JWKS hosts the filter fetches from (each needs a cluster). */
   readonly jwksUris: JwksUri[];
   /** Rules left out and why. */
@@ -134,7 +135,7 @@ export function buildJwtAuthnFilter(policies: readonly RequestAuthentication[]):
   for (const p of policies) for (const rule of p.spec.jwtRules ?? []) rules.push({ rule, policy: `${p.namespace}/${p.name}` });
   // Stable by issuer, as istiod sorts them, so the output does not depend on store order.
   rules.sort((a, b) => (a.rule.issuer < b.rule.issuer ? -1 : a.rule.issuer > b.rule.issuer ? 1 : a.policy.localeCompare(b.policy)));
-  const providers: Record<string, Json> = {};
+  const providers: Record<string, JwtProvider> = {};
   const names: string[] = [];
   const jwksUris: JwksUri[] = [];
   const skipped: { policy: string; reason: string }[] = [];
@@ -152,11 +153,11 @@ export function buildJwtAuthnFilter(policies: readonly RequestAuthentication[]):
     names.push(name);
   });
   if (names.length === 0) return { jwksUris, skipped };
-  const requires =
+  const requires: JwtRequirement =
     names.length === 1
       ? orMissing(names[0]!)
       : { requiresAny: { requirements: [...names.map(byName), { requiresAll: { requirements: names.map(orMissing) } }] } };
-  const config: Json = {
+  const config: PackedAs<typeof JwtAuthnTypeUrl> = {
     '@type': JwtAuthnTypeUrl,
     providers,
     rules: [{ match: { prefix: '/' }, requires }],

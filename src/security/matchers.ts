@@ -2,8 +2,14 @@
 // `*` alone matches any non-empty value, `*x` is a suffix, `x*` a prefix,
 // anything else is exact. Shapes follow istiod's authz matcher package.
 import { isIP } from 'node:net';
-
-export type Json = Record<string, unknown>;
+import type {
+  HeaderMatcher,
+  StringMatcher,
+  envoy_config_core_v3_CidrRange as CidrRange,
+  envoy_type_matcher_v3_MetadataMatcher as MetadataMatcher,
+  envoy_type_matcher_v3_PathMatcher as PathMatcher,
+  envoy_type_matcher_v3_ValueMatcher as ValueMatcher,
+} from '../proto/envoyTypes.generated.js';
 
 export class TranslationError extends Error {}
 
@@ -16,12 +22,12 @@ export const SpiffePrefix = 'spiffe://';
 /** Escapes RE2 metacharacters, as Go's regexp.QuoteMeta does. */
 export const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-export function regexMatcher(regex: string): Json {
+export function regexMatcher(regex: string): StringMatcher {
   return { safeRegex: { regex } };
 }
 
 /** StringMatcher for an Istio value; `extraPrefix` is prepended to the literal part (not to `*`). */
-export function stringMatcher(value: string, extraPrefix = ''): Json {
+export function stringMatcher(value: string, extraPrefix = ''): StringMatcher {
   if (value === '*') return regexMatcher('.+');
   if (value.startsWith('*')) return extraPrefix ? regexMatcher(`${escapeRegex(extraPrefix)}.*${escapeRegex(value.slice(1))}`) : { suffix: value.slice(1) };
   if (value.endsWith('*')) return { prefix: extraPrefix + value.slice(0, -1) };
@@ -29,7 +35,7 @@ export function stringMatcher(value: string, extraPrefix = ''): Json {
 }
 
 /** Header matcher on one value: `*` only requires presence (an empty prefix or suffix is invalid in Envoy). */
-export function headerMatcher(name: string, value: string): Json {
+export function headerMatcher(name: string, value: string): HeaderMatcher {
   if (value === '*') return { name, presentMatch: true };
   if (value.startsWith('*')) return { name, stringMatch: { suffix: value.slice(1) } };
   if (value.endsWith('*')) return { name, stringMatch: { prefix: value.slice(0, -1) } };
@@ -37,7 +43,7 @@ export function headerMatcher(name: string, value: string): Json {
 }
 
 /** `:authority` matcher; hosts compare case-insensitively. */
-export function hostMatcher(value: string): Json {
+export function hostMatcher(value: string): HeaderMatcher {
   if (value === '*') return { name: ':authority', presentMatch: true };
   if (value.startsWith('*')) return { name: ':authority', stringMatch: { suffix: value.slice(1), ignoreCase: true } };
   if (value.endsWith('*')) return { name: ':authority', stringMatch: { prefix: value.slice(0, -1), ignoreCase: true } };
@@ -48,7 +54,7 @@ export function hostMatcher(value: string): Json {
  * Request header matcher for `request.headers[...]` conditions: a header may
  * carry several comma-separated values, so the match is against any one of them.
  */
-export function requestHeaderMatcher(name: string, value: string): Json {
+export function requestHeaderMatcher(name: string, value: string): HeaderMatcher {
   if (value === '*') return { name, presentMatch: true };
   let v: string;
   if (value.startsWith('*')) v = `.*${escapeRegex(value.slice(1))}`;
@@ -58,13 +64,13 @@ export function requestHeaderMatcher(name: string, value: string): Json {
 }
 
 /** Path matcher; istiod rejects path templates (`{*}`, `{**}`) that meshd does not translate. */
-export function pathMatcher(value: string): Json {
+export function pathMatcher(value: string): PathMatcher {
   if (value.includes('{')) throw new TranslationError(`path template ${JSON.stringify(value)} is not supported`);
   return { path: stringMatcher(value) };
 }
 
 /** CidrRange from `1.2.3.4` or `10.0.0.0/8` (IPv4 or IPv6); throws TranslationError when invalid. */
-export function cidrRange(value: string): Json {
+export function cidrRange(value: string): CidrRange {
   const slash = value.indexOf('/');
   const address = slash >= 0 ? value.slice(0, slash) : value;
   const family = isIP(address);
@@ -87,7 +93,7 @@ export function portNumber(value: string): number {
 }
 
 /** Metadata matcher on the verified JWT payload: [payload, ...claims]. */
-export function jwtPayloadMatcher(claims: readonly string[], value: Json): Json {
+export function jwtPayloadMatcher(claims: readonly string[], value: ValueMatcher): MetadataMatcher {
   return {
     filter: JwtAuthnFilterName,
     path: [JwtPayloadMetadataKey, ...claims].map((key) => ({ key })),
@@ -96,13 +102,13 @@ export function jwtPayloadMatcher(claims: readonly string[], value: Json): Json 
 }
 
 /** ValueMatcher ORing string matchers; a single value needs no OR. */
-export function stringOrValueMatcher(values: readonly string[]): Json {
+export function stringOrValueMatcher(values: readonly string[]): ValueMatcher {
   const matchers = values.map((v) => ({ stringMatch: stringMatcher(v) }));
   return matchers.length === 1 ? matchers[0]! : { orMatch: { valueMatchers: matchers } };
 }
 
 /** A claim may be a string or a list of strings: match either shape, as istiod's extended JWT matcher does. */
-export function jwtClaimMatcher(claims: readonly string[], values: readonly string[]): Json {
+export function jwtClaimMatcher(claims: readonly string[], values: readonly string[]): MetadataMatcher {
   const value = stringOrValueMatcher(values);
   return jwtPayloadMatcher(claims, { orMatch: { valueMatchers: [{ listMatch: { oneOf: value } }, value] } });
 }

@@ -5,7 +5,13 @@
 import type { ClientTLSSettings } from '../model/istio.js';
 import { mtlsModeForPort, type EffectiveMtlsMode } from './peerAuthentication.js';
 import { DownstreamTlsContextTypeUrl, RootCertificateSecret, UpstreamTlsContextTypeUrl, WorkloadCertificateSecret } from './tls.js';
-import { JwtAuthnFilterName, type Json } from './matchers.js';
+import { JwtAuthnFilterName } from './matchers.js';
+import type {
+  CommonTlsContext,
+  HttpFilter,
+  TransportSocket,
+  envoy_extensions_transport_sockets_tls_v3_CertificateValidationContext as CertificateValidationContext,
+} from '../proto/envoyTypes.generated.js';
 import type { WorkloadIdentity } from './selection.js';
 import { workloadSecurity, type MeshSecurityPolicies } from './workloadSecurity.js';
 
@@ -20,16 +26,16 @@ export const ProxylessRbacDenyFilterName = 'envoy.filters.http.rbac.DENY';
  * combined validation context, whose SDS member Envoy's validation rules
  * require, so meshd uses the plain validation context, which gRPC reads alike.
  */
-export function proxylessCommonTlsContext(subjectAltNames: readonly string[] = []): Json {
+export function proxylessCommonTlsContext(subjectAltNames: readonly string[] = []): CommonTlsContext {
   const certificate = { instanceName: CertificateProviderInstance, certificateName: WorkloadCertificateSecret };
   const root = { instanceName: CertificateProviderInstance, certificateName: RootCertificateSecret };
-  const validationContext: Json = { caCertificateProviderInstance: root };
+  const validationContext: CertificateValidationContext = { caCertificateProviderInstance: root };
   if (subjectAltNames.length > 0) validationContext.matchSubjectAltNames = subjectAltNames.map((exact) => ({ exact }));
   return { tlsCertificateProviderInstance: certificate, tlsCertificateCertificateProviderInstance: certificate, validationContext };
 }
 
 /** Client side: the cluster's transport socket, pinning the destination's identities when known. */
-export function proxylessUpstreamTransportSocket(subjectAltNames: readonly string[] = []): Json {
+export function proxylessUpstreamTransportSocket(subjectAltNames: readonly string[] = []): TransportSocket {
   return {
     name: 'envoy.transport_sockets.tls',
     typedConfig: { '@type': UpstreamTlsContextTypeUrl, commonTlsContext: proxylessCommonTlsContext(subjectAltNames) },
@@ -42,7 +48,7 @@ export function proxylessUpstreamTransportSocket(subjectAltNames: readonly strin
  * port, so, as istiod does, PERMISSIVE serves plaintext and only STRICT
  * terminates mTLS (client certificate required).
  */
-export function proxylessDownstreamTransportSocket(mode: EffectiveMtlsMode): Json | undefined {
+export function proxylessDownstreamTransportSocket(mode: EffectiveMtlsMode): TransportSocket | undefined {
   if (mode !== 'STRICT') return undefined;
   return {
     name: 'envoy.transport_sockets.tls',
@@ -80,9 +86,9 @@ export function fileWatcherCertificateProviders(paths: FileWatcherPaths): Record
  */
 export interface ProxylessServerSecurity {
   readonly mode: EffectiveMtlsMode;
-  readonly transportSocket?: Json;
+  readonly transportSocket?: TransportSocket;
   /** DENY then ALLOW RBAC filters. */
-  readonly httpFilters: Json[];
+  readonly httpFilters: HttpFilter[];
 }
 
 export function proxylessServerSecurity(policies: MeshSecurityPolicies, workload: WorkloadIdentity, port: number): ProxylessServerSecurity {
@@ -103,7 +109,7 @@ export function proxylessServerSecurity(policies: MeshSecurityPolicies, workload
  * only an explicit DestinationRule ISTIO_MUTUAL turns on mTLS (gRPC cannot
  * reach PERMISSIVE servers with auto mTLS), pinned to the service's identities.
  */
-export function proxylessClusterTransportSocket(tls: ClientTLSSettings | undefined, serviceIdentities: readonly string[]): Json | undefined {
+export function proxylessClusterTransportSocket(tls: ClientTLSSettings | undefined, serviceIdentities: readonly string[]): TransportSocket | undefined {
   if (tls?.mode !== 'ISTIO_MUTUAL') return undefined;
   return proxylessUpstreamTransportSocket(tls.subjectAltNames?.length ? tls.subjectAltNames : serviceIdentities);
 }

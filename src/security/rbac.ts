@@ -3,13 +3,17 @@
 // chains. Order as istiod: AUDIT (RBAC action LOG), then DENY, then ALLOW,
 // each action in its own filter, so a DENY match wins over any ALLOW.
 import type { AuthorizationPolicy } from './types.js';
-import { TranslationError, type Json } from './matchers.js';
+import { TranslationError } from './matchers.js';
+import type { Filter, HttpFilter, PackedAs, Policy } from '../proto/envoyTypes.generated.js';
 import { policyMatchingNothing, rbacPolicyName, rulePolicy, type RbacAction } from './authzRule.js';
 
 export const HttpRbacFilterName = 'envoy.filters.http.rbac';
 export const NetworkRbacFilterName = 'envoy.filters.network.rbac';
-export const HttpRbacTypeUrl = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
-export const NetworkRbacTypeUrl = 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC';
+export const HttpRbacTypeUrl = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC' as const;
+export const NetworkRbacTypeUrl = 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC' as const;
+
+/** An RBAC filter: an HttpFilter for HTTP chains, a listener Filter for TCP chains (the same two fields). */
+export type RbacFilter = HttpFilter & Filter;
 /** istiod's stat prefix for network RBAC filters. */
 export const TcpRbacStatPrefix = 'tcp.';
 /** Annotation that turns a policy into a dry run (shadow rules). */
@@ -24,14 +28,14 @@ export interface SkippedRule {
 
 export interface RbacFilters {
   /** Filters in evaluation order (protobufjs JSON of HttpFilter or listener Filter). */
-  readonly filters: Json[];
+  readonly filters: RbacFilter[];
   /** Rules left out and why (ALLOW rules that could not be translated, HTTP-only rules on TCP). */
   readonly skipped: SkippedRule[];
 }
 
 interface RuleSets {
-  readonly rules: Record<string, Json>;
-  readonly shadow: Record<string, Json>;
+  readonly rules: Record<string, Policy>;
+  readonly shadow: Record<string, Policy>;
   enforced: boolean;
   dryRun: boolean;
 }
@@ -74,10 +78,12 @@ function addPolicy(sets: RuleSets, policy: AuthorizationPolicy, action: RbacActi
   if (rules.length === 0) target[rbacPolicyName(policy.namespace, policy.name, 0) + suffix] = policyMatchingNothing;
 }
 
-function filterConfig(sets: RuleSets, action: RbacAction, forTCP: boolean): Json {
-  const config: Json = { '@type': forTCP ? NetworkRbacTypeUrl : HttpRbacTypeUrl };
+function filterConfig(sets: RuleSets, action: RbacAction, forTCP: boolean): RbacFilter {
+  const config: PackedAs<typeof NetworkRbacTypeUrl> | PackedAs<typeof HttpRbacTypeUrl> = forTCP
+    ? { '@type': NetworkRbacTypeUrl }
+    : { '@type': HttpRbacTypeUrl };
   if (sets.enforced) config.rules = { action, policies: sets.rules };
-  if (forTCP) config.statPrefix = TcpRbacStatPrefix;
+  if (config['@type'] === NetworkRbacTypeUrl) config.statPrefix = TcpRbacStatPrefix;
   if (sets.dryRun) {
     config.shadowRules = { action, policies: sets.shadow };
     const prefix = action === 'ALLOW' ? 'istio_dry_run_allow_' : action === 'DENY' ? 'istio_dry_run_deny_' : '';
@@ -103,7 +109,7 @@ export function buildRbacFilters(policies: readonly AuthorizationPolicy[], optio
     if (!byAction.has(action)) byAction.set(action, newRuleSets());
     addPolicy(byAction.get(action)!, policy, action, options.forTCP, skipped);
   }
-  const filters: Json[] = [];
+  const filters: RbacFilter[] = [];
   for (const action of ['LOG', 'DENY', 'ALLOW'] as const) {
     const sets = byAction.get(action);
     if (sets) filters.push(filterConfig(sets, action, options.forTCP));

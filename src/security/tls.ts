@@ -3,8 +3,17 @@
 // (`ROOTCA`) come by SDS from the local agent over the `sds-grpc` cluster.
 import type { ClientTLSSettings } from '../model/istio.js';
 import type { EffectiveMtlsMode } from './peerAuthentication.js';
-import type { Json } from './matchers.js';
 import { sharedMessage } from '../proto/jsonEncoder.js';
+import type {
+  ClusterTransportSocketMatch,
+  CommonTlsContext,
+  FilterChainMatch,
+  Metadata,
+  PackedAs,
+  SdsSecretConfig,
+  TransportSocket,
+  envoy_extensions_transport_sockets_tls_v3_CertificateValidationContext as CertificateValidationContext,
+} from '../proto/envoyTypes.generated.js';
 
 export const WorkloadCertificateSecret = 'default';
 export const RootCertificateSecret = 'ROOTCA';
@@ -14,6 +23,10 @@ export const RawBufferTransportSocketName = 'envoy.transport_sockets.raw_buffer'
 export const DownstreamTlsContextTypeUrl = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
 export const UpstreamTlsContextTypeUrl = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 export const RawBufferTypeUrl = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
+
+/** The Any-packed TLS contexts a transport socket carries. */
+export type PackedDownstreamTlsContext = PackedAs<typeof DownstreamTlsContextTypeUrl>;
+export type PackedUpstreamTlsContext = PackedAs<typeof UpstreamTlsContextTypeUrl>;
 
 /** Endpoint metadata filter and key that auto mTLS matches on (istiod's `tlsMode` label value). */
 export const TransportSocketMatchFilter = 'envoy.transport_socket_match';
@@ -47,16 +60,16 @@ export const SupportedCiphers = [
 ];
 
 /** The two secrets every mesh TLS context names: built once, encoded once (see sharedMessage). */
-const meshSecretConfigs = new Map<string, Json>(
+const meshSecretConfigs = new Map<string, SdsSecretConfig>(
   [WorkloadCertificateSecret, RootCertificateSecret].map((name) => [name, sharedMessage(buildSdsSecretConfig(name))]),
 );
 
 /** SDS from the agent: ADS-less gRPC config source over `sds-grpc`. */
-export function sdsSecretConfig(name: string): Json {
+export function sdsSecretConfig(name: string): SdsSecretConfig {
   return meshSecretConfigs.get(name) ?? buildSdsSecretConfig(name);
 }
 
-function buildSdsSecretConfig(name: string): Json {
+function buildSdsSecretConfig(name: string): SdsSecretConfig {
   return {
     name,
     sdsConfig: {
@@ -73,11 +86,11 @@ function buildSdsSecretConfig(name: string): Json {
 }
 
 // Clusters of services run by the same service accounts carry the same context: share one per ALPN and SAN set.
-const commonContexts = new Map<string, Json>();
+const commonContexts = new Map<string, CommonTlsContext>();
 const commonContextsLimit = 10_000;
 
 /** Workload certificate plus ROOTCA validation, optionally pinned to SANs. */
-function meshCommonTlsContext(alpn: readonly string[], subjectAltNames: readonly string[] = []): Json {
+function meshCommonTlsContext(alpn: readonly string[], subjectAltNames: readonly string[] = []): CommonTlsContext {
   const key = `${alpn.join(',')}|${subjectAltNames.join(',')}`;
   let context = commonContexts.get(key);
   if (!context) {
@@ -88,8 +101,8 @@ function meshCommonTlsContext(alpn: readonly string[], subjectAltNames: readonly
   return context;
 }
 
-function buildMeshCommonTlsContext(alpn: readonly string[], subjectAltNames: readonly string[]): Json {
-  const defaultValidationContext: Json = {};
+function buildMeshCommonTlsContext(alpn: readonly string[], subjectAltNames: readonly string[]): CommonTlsContext {
+  const defaultValidationContext: CertificateValidationContext = {};
   if (subjectAltNames.length > 0) defaultValidationContext.matchSubjectAltNames = subjectAltNames.map((exact) => ({ exact }));
   return {
     tlsCertificateSdsSecretConfigs: [sdsSecretConfig(WorkloadCertificateSecret)],
@@ -101,30 +114,30 @@ function buildMeshCommonTlsContext(alpn: readonly string[], subjectAltNames: rea
 export type ChainProtocol = 'http' | 'tcp';
 
 /** The server-side (inbound) mTLS context: the client certificate is always required on the TLS chain. */
-export function inboundDownstreamTlsContext(protocol: ChainProtocol): Json {
-  const common = {
+export function inboundDownstreamTlsContext(protocol: ChainProtocol): PackedDownstreamTlsContext {
+  const common: CommonTlsContext = {
     ...meshCommonTlsContext(protocol === 'tcp' ? Alpn.downstreamWithMetadataExchange : Alpn.http),
     tlsParams: { tlsMinimumProtocolVersion: 'TLSv1_2', tlsMaximumProtocolVersion: 'TLSv1_3', cipherSuites: SupportedCiphers },
   };
   return { '@type': DownstreamTlsContextTypeUrl, commonTlsContext: common, requireClientCertificate: { value: true } };
 }
 
-export function tlsTransportSocket(typedConfig: Json): Json {
+export function tlsTransportSocket(typedConfig: PackedDownstreamTlsContext | PackedUpstreamTlsContext): TransportSocket {
   return { name: TlsTransportSocketName, typedConfig };
 }
 
 export interface InboundChainOption {
   /** FilterChainMatch fields besides destinationPort (transportProtocol, applicationProtocols). */
-  readonly match: Json;
+  readonly match: FilterChainMatch;
   /** The chain's protocol: HTTP connection manager or TCP proxy. */
   readonly protocol: ChainProtocol;
   /** When set, the chain terminates mTLS with this transport socket. */
-  readonly transportSocket?: Json;
+  readonly transportSocket?: TransportSocket;
 }
 
-const tlsMatch = (applicationProtocols?: readonly string[]): Json =>
+const tlsMatch = (applicationProtocols?: readonly string[]): FilterChainMatch =>
   applicationProtocols ? { transportProtocol: 'tls', applicationProtocols: [...applicationProtocols] } : { transportProtocol: 'tls' };
-const plaintextMatch = (applicationProtocols?: readonly string[]): Json =>
+const plaintextMatch = (applicationProtocols?: readonly string[]): FilterChainMatch =>
   applicationProtocols ? { transportProtocol: 'raw_buffer', applicationProtocols: [...applicationProtocols] } : { transportProtocol: 'raw_buffer' };
 
 /**
@@ -134,7 +147,7 @@ const plaintextMatch = (applicationProtocols?: readonly string[]): Json =>
  * inspector.
  */
 export function inboundChainOptions(mode: EffectiveMtlsMode, protocol: ChainProtocol | 'auto'): InboundChainOption[] {
-  const mtls = (p: ChainProtocol): Json => tlsTransportSocket(inboundDownstreamTlsContext(p));
+  const mtls = (p: ChainProtocol): TransportSocket => tlsTransportSocket(inboundDownstreamTlsContext(p));
   if (mode === 'DISABLE') {
     if (protocol === 'auto') {
       return [
@@ -192,7 +205,7 @@ export interface UpstreamTlsTarget {
 }
 
 /** UpstreamTlsContext for ISTIO_MUTUAL: the workload certificate and ROOTCA, Istio ALPN, istiod's SNI. */
-export function istioMutualUpstreamTlsContext(target: UpstreamTlsTarget, tls?: ClientTLSSettings): Json {
+export function istioMutualUpstreamTlsContext(target: UpstreamTlsTarget, tls?: ClientTLSSettings): PackedUpstreamTlsContext {
   const sans = tls?.subjectAltNames?.length ? tls.subjectAltNames : (target.serviceIdentities ?? []);
   const alpn = target.http2 ? Alpn.inMeshH2WithMetadataExchange : Alpn.inMeshWithMetadataExchange;
   return {
@@ -207,36 +220,36 @@ export function istioMutualUpstreamTlsContext(target: UpstreamTlsTarget, tls?: C
  * (`kubernetes://NAME`) or files on the workload; `defaultSni` applies when
  * the DestinationRule sets none (istiod uses the host of external services).
  */
-export function userUpstreamTlsContext(tls: ClientTLSSettings, defaultSni?: string): Json {
-  const common: Json = {};
+export function userUpstreamTlsContext(tls: ClientTLSSettings, defaultSni?: string): PackedUpstreamTlsContext {
+  const common: CommonTlsContext = {};
   if (tls.mode === 'MUTUAL') {
     const certName = tls.credentialName ? `kubernetes://${tls.credentialName}` : `file-cert:${tls.clientCertificate ?? ''}~${tls.privateKey ?? ''}`;
     common.tlsCertificateSdsSecretConfigs = [sdsSecretConfig(certName)];
   }
   const rootName = tls.credentialName ? `kubernetes://${tls.credentialName}-cacert` : tls.caCertificates ? `file-root:${tls.caCertificates}` : undefined;
   if (rootName && !tls.insecureSkipVerify) {
-    const defaultValidationContext: Json = {};
+    const defaultValidationContext: CertificateValidationContext = {};
     if (tls.subjectAltNames?.length) {
       defaultValidationContext.matchTypedSubjectAltNames = tls.subjectAltNames.map((san) => ({ sanType: 'DNS', matcher: { exact: san } }));
     }
     common.combinedValidationContext = { defaultValidationContext, validationContextSdsSecretConfig: sdsSecretConfig(rootName) };
   }
-  const context: Json = { '@type': UpstreamTlsContextTypeUrl, commonTlsContext: common };
+  const context: PackedUpstreamTlsContext = { '@type': UpstreamTlsContextTypeUrl, commonTlsContext: common };
   const sni = tls.sni ?? defaultSni;
   if (sni) context.sni = sni;
   return context;
 }
 
-const rawBufferSocket = sharedMessage({ name: RawBufferTransportSocketName, typedConfig: { '@type': RawBufferTypeUrl } });
+const rawBufferSocket = sharedMessage<TransportSocket>({ name: RawBufferTransportSocketName, typedConfig: { '@type': RawBufferTypeUrl } });
 
-export function rawBufferTransportSocket(): Json {
+export function rawBufferTransportSocket(): TransportSocket {
   return rawBufferSocket;
 }
 
 /** Cluster fields (transportSocket or transportSocketMatches) carrying upstream TLS; empty for plaintext. */
 export interface UpstreamTransport {
-  transportSocket?: Json;
-  transportSocketMatches?: Json[];
+  transportSocket?: TransportSocket;
+  transportSocketMatches?: ClusterTransportSocketMatch[];
 }
 
 /**
@@ -258,11 +271,15 @@ export function upstreamTransport(tls: ClientTLSSettings | undefined, target: Up
   };
 }
 
-const tlsModeIstioMatch = sharedMessage({ fields: { tlsMode: { stringValue: TlsModeIstio } } });
-const tlsModeDisabledMatch = sharedMessage({ name: 'tlsMode-disabled', match: { fields: {} }, transportSocket: rawBufferTransportSocket() });
+const tlsModeIstioMatch = sharedMessage<NonNullable<ClusterTransportSocketMatch['match']>>({ fields: { tlsMode: { stringValue: TlsModeIstio } } });
+const tlsModeDisabledMatch = sharedMessage<ClusterTransportSocketMatch>({
+  name: 'tlsMode-disabled',
+  match: { fields: {} },
+  transportSocket: rawBufferTransportSocket(),
+});
 
 /** Endpoint metadata marking an endpoint that runs a proxy (auto mTLS sends it mTLS), as a Struct in protobufjs JSON. */
-export function endpointTlsModeMetadata(): Json {
+export function endpointTlsModeMetadata(): Metadata {
   return { filterMetadata: { [TransportSocketMatchFilter]: { fields: { tlsMode: { stringValue: TlsModeIstio } } } } };
 }
 

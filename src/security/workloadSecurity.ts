@@ -8,7 +8,7 @@ import { policiesForWorkload, type WorkloadIdentity } from './selection.js';
 import { composePeerAuthentication, type MergedPeerAuthentication } from './peerAuthentication.js';
 import { buildRbacFilters, type SkippedRule } from './rbac.js';
 import { buildJwtAuthnFilter, type JwksUri } from './jwtAuthn.js';
-import type { Json } from './matchers.js';
+import type { Filter, HttpFilter } from '../proto/envoyTypes.generated.js';
 
 export interface MeshSecurityPolicies {
   readonly peerAuthentications: readonly PeerAuthentication[];
@@ -21,9 +21,9 @@ export interface MeshSecurityPolicies {
 export interface WorkloadSecurity {
   readonly mtls: MergedPeerAuthentication;
   /** HTTP filters to insert before the router, in order. */
-  readonly httpFilters: Json[];
+  readonly httpFilters: HttpFilter[];
   /** Network filters to insert before tcp_proxy, in order. */
-  readonly networkFilters: Json[];
+  readonly networkFilters: Filter[];
   readonly jwksUris: JwksUri[];
   readonly skipped: SkippedRule[];
 }

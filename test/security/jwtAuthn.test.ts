@@ -1,7 +1,8 @@
 // RequestAuthentication → jwt_authn filter as istiod builds it, checked
 // against Envoy's protos; remote JWKS through a generated cluster.
 import { describe, expect, it } from 'vitest';
-import { buildJwtAuthnFilter, jwksCluster, parseJwksUri, UnusableJwks, type Json, type RequestAuthentication } from '../../src/security/index.js';
+import { buildJwtAuthnFilter, jwksCluster, parseJwksUri, UnusableJwks, type RequestAuthentication } from '../../src/security/index.js';
+import type { Json } from '../../src/xds/gen/common/json.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { envoyProblems } from '../support/envoyValidation.js';
 import { typedConfigProblems } from '../support/envoyTypedConfig.js';

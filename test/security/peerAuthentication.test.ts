@@ -8,10 +8,10 @@ import {
   mtlsModeForPort,
   peerAuthenticationForWorkload,
   type EffectiveMtlsMode,
-  type Json,
   type PeerAuthentication,
   type PeerAuthenticationSpec,
 } from '../../src/security/index.js';
+import type { Json } from '../../src/xds/gen/common/json.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { envoyProblems } from '../support/envoyValidation.js';
 import { typedConfigProblems } from '../support/envoyTypedConfig.js';

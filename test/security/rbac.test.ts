@@ -1,14 +1,8 @@
 // AuthorizationPolicy → RBAC filters: istiod's names, order and semantics,
 // each output checked against Envoy's protos and validation rules.
 import { describe, expect, it } from 'vitest';
-import {
-  buildRbacFilters,
-  HttpRbacTypeUrl,
-  NetworkRbacTypeUrl,
-  type AuthorizationPolicy,
-  type AuthorizationPolicySpec,
-  type Json,
-} from '../../src/security/index.js';
+import { buildRbacFilters, HttpRbacTypeUrl, NetworkRbacTypeUrl, type AuthorizationPolicy, type AuthorizationPolicySpec } from '../../src/security/index.js';
+import type { Json } from '../../src/xds/gen/common/json.js';
 import { typedConfigProblems } from '../support/envoyTypedConfig.js';
 
 const policy = (name: string, spec: AuthorizationPolicySpec, extra: Partial<AuthorizationPolicy> = {}): AuthorizationPolicy => ({

@@ -7,9 +7,9 @@ import {
   proxylessDownstreamTransportSocket,
   proxylessUpstreamTransportSocket,
   upstreamTransport,
-  type Json,
   type UpstreamTransport,
 } from '../../src/security/index.js';
+import type { Json } from '../../src/xds/gen/common/json.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { envoyProblems } from '../support/envoyValidation.js';
 import { typedConfigProblems } from '../support/envoyTypedConfig.js';

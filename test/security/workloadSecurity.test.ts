@@ -8,9 +8,9 @@ import {
   securedInboundChains,
   serviceIdentities,
   workloadSecurity,
-  type Json,
   type MeshSecurityPolicies,
 } from '../../src/security/index.js';
+import type { Json } from '../../src/xds/gen/common/json.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { envoyProblems } from '../support/envoyValidation.js';
 import { buildServerListener } from '../../src/xds/gen/grpc/listeners.js';

@@ -9,8 +9,15 @@
 import type { ExtensionProvider, MeshConfig } from '../../../model/meshConfig.js';
 import { lookupCluster, type LoggingSpec } from '../../../push/telemetry.js';
 import type { PushContext } from '../../../push/pushContext.js';
-import type { Json } from './json.js';
 import { toStruct, type JsonValue } from './struct.js';
+import type {
+  AccessLog,
+  AccessLogFilter,
+  CommonGrpcAccessLogConfig,
+  PackedAs,
+  SubstitutionFormatString,
+  TypedExtensionConfig,
+} from '../../../proto/envoyTypes.generated.js';
 
 /** Istio's default text access-log format (RESPONSE_CODE_DETAILS and CONNECTION_TERMINATION_DETAILS included since 1.9). */
 export const envoyTextLogFormat =
@@ -52,7 +59,7 @@ const fileAccessLogName = 'envoy.access_loggers.file';
 const fileAccessLogType = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
 const celFilterName = 'envoy.access_loggers.extension_filters.cel';
 const celFilterType = 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter';
-const reqWithoutQueryFormatter: Json = {
+const reqWithoutQueryFormatter: TypedExtensionConfig = {
   name: 'envoy.formatter.req_without_query',
   typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.formatter.req_without_query.v3.ReqWithoutQuery' },
 };
@@ -62,26 +69,26 @@ function textFormat(format: string): string {
   return format === '' ? envoyTextLogFormat : format.endsWith('\n') ? format : `${format}\n`;
 }
 
-function textLogFormat(format: string, omitEmptyValues = false): Json {
-  const logFormat: Json = { textFormatSource: { inlineString: format } };
+function textLogFormat(format: string, omitEmptyValues = false): SubstitutionFormatString {
+  const logFormat: SubstitutionFormatString = { textFormatSource: { inlineString: format } };
   if (omitEmptyValues) logFormat.omitEmptyValues = true;
   if (format.includes('%REQ_WITHOUT_QUERY')) logFormat.formatters = [reqWithoutQueryFormatter];
   return logFormat;
 }
 
-function jsonLogFormat(fields: Record<string, JsonValue>, omitEmptyValues = false): Json {
-  const logFormat: Json = { jsonFormat: toStruct(fields), jsonFormatOptions: { sortProperties: false } };
+function jsonLogFormat(fields: Record<string, JsonValue>, omitEmptyValues = false): SubstitutionFormatString {
+  const logFormat: SubstitutionFormatString = { jsonFormat: toStruct(fields), jsonFormatOptions: { sortProperties: false } };
   if (omitEmptyValues) logFormat.omitEmptyValues = true;
   if (Object.values(fields).some((v) => typeof v === 'string' && v.includes('%REQ_WITHOUT_QUERY'))) logFormat.formatters = [reqWithoutQueryFormatter];
   return logFormat;
 }
 
-function fileAccessLog(path: string, logFormat: Json): Json {
+function fileAccessLog(path: string, logFormat: SubstitutionFormatString): AccessLog {
   return { name: fileAccessLogName, typedConfig: { '@type': fileAccessLogType, path, logFormat } };
 }
 
 /** The mesh config's file access log (accessLogFile with accessLogEncoding/accessLogFormat). */
-export function meshFileAccessLog(path: string, mesh: MeshConfig): Json {
+export function meshFileAccessLog(path: string, mesh: MeshConfig): AccessLog {
   if (mesh.accessLogEncoding === 'JSON') {
     let fields: Record<string, JsonValue> = { ...envoyJsonLogFormat };
     if (mesh.accessLogFormat !== '') {
@@ -119,7 +126,7 @@ interface GrpcProviderSettings {
 const peerState = ['upstream_peer', 'downstream_peer'];
 const otelPeerState = ['upstream_peer', 'downstream_peer', 'wasm.upstream_peer', 'wasm.upstream_peer_id', 'wasm.downstream_peer', 'wasm.downstream_peer_id'];
 
-function grpcCommonConfig(logName: string, cluster: string, hostname: string, filterState: readonly string[]): Json {
+function grpcCommonConfig(logName: string, cluster: string, hostname: string, filterState: readonly string[]): CommonGrpcAccessLogConfig {
   return {
     logName,
     grpcService: { envoyGrpc: { clusterName: cluster, authority: hostname } },
@@ -128,10 +135,10 @@ function grpcCommonConfig(logName: string, cluster: string, hostname: string, fi
   };
 }
 
-function otelAccessLog(settings: GrpcProviderSettings, cluster: string, hostname: string): Json {
+function otelAccessLog(settings: GrpcProviderSettings, cluster: string, hostname: string): AccessLog {
   const format = settings.logFormat?.text || envoyTextLogFormat;
   const labels = settings.logFormat?.labels ?? {};
-  const config: Json = {
+  const config: PackedAs<'type.googleapis.com/envoy.extensions.access_loggers.open_telemetry.v3.OpenTelemetryAccessLogConfig'> = {
     '@type': 'type.googleapis.com/envoy.extensions.access_loggers.open_telemetry.v3.OpenTelemetryAccessLogConfig',
     commonConfig: grpcCommonConfig(settings.logName || 'otel_envoy_accesslog', cluster, hostname, otelPeerState),
     disableBuiltinLabels: true,
@@ -145,7 +152,7 @@ function otelAccessLog(settings: GrpcProviderSettings, cluster: string, hostname
   return { name: 'envoy.access_loggers.open_telemetry', typedConfig: config };
 }
 
-function grpcAccessLog(kind: 'http' | 'tcp', settings: GrpcProviderSettings, cluster: string, hostname: string): Json {
+function grpcAccessLog(kind: 'http' | 'tcp', settings: GrpcProviderSettings, cluster: string, hostname: string): AccessLog {
   const filterState = settings.filterStateObjectsToLog?.length ? settings.filterStateObjectsToLog : peerState;
   const commonConfig = grpcCommonConfig(settings.logName || `${kind}_envoy_accesslog`, cluster, hostname, filterState);
   if (kind === 'tcp') {
@@ -154,7 +161,10 @@ function grpcAccessLog(kind: 'http' | 'tcp', settings: GrpcProviderSettings, clu
       typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.TcpGrpcAccessLogConfig', commonConfig },
     };
   }
-  const config: Json = { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig', commonConfig };
+  const config: PackedAs<'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig'> = {
+    '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
+    commonConfig,
+  };
   if (settings.additionalRequestHeadersToLog) config.additionalRequestHeadersToLog = settings.additionalRequestHeadersToLog;
   if (settings.additionalResponseHeadersToLog) config.additionalResponseHeadersToLog = settings.additionalResponseHeadersToLog;
   if (settings.additionalResponseTrailersToLog) config.additionalResponseTrailersToLog = settings.additionalResponseTrailersToLog;
@@ -162,7 +172,7 @@ function grpcAccessLog(kind: 'http' | 'tcp', settings: GrpcProviderSettings, clu
 }
 
 /** A provider's access log; undefined for providers that log nothing here (tracers, metrics) or whose service is unknown. */
-function providerAccessLog(provider: ExtensionProvider, context: PushContext): Json | undefined {
+function providerAccessLog(provider: ExtensionProvider, context: PushContext): AccessLog | undefined {
   const mesh = context.meshConfig;
   const grpcKinds = { envoyOtelAls: 'otel', envoyHttpAls: 'http', envoyTcpAls: 'tcp' } as const;
   for (const [field, kind] of Object.entries(grpcKinds)) {
@@ -183,9 +193,9 @@ function providerAccessLog(provider: ExtensionProvider, context: PushContext): J
 }
 
 /** istiod's listener-level access logs record only connections no filter chain matched (response flag NR). */
-const noRouteFilter: Json = { responseFlagFilter: { flags: ['NR'] } };
+const noRouteFilter: AccessLogFilter = { responseFlagFilter: { flags: ['NR'] } };
 
-function celFilter(expression: string): Json {
+function celFilter(expression: string): AccessLogFilter {
   return { extensionFilter: { name: celFilterName, typedConfig: { '@type': celFilterType, expression } } };
 }
 
@@ -195,7 +205,7 @@ function celFilter(expression: string): Json {
  * yields an access log (istiod's fallback). `listenerLevel`: for the
  * listener itself, where every log is limited to NR.
  */
-export function accessLogs(specs: readonly LoggingSpec[] | undefined, context: PushContext, listenerLevel = false): Json[] {
+export function accessLogs(specs: readonly LoggingSpec[] | undefined, context: PushContext, listenerLevel = false): AccessLog[] {
   const mesh = context.meshConfig;
   const configured = (specs ?? []).flatMap((spec) => {
     const log = providerAccessLog(spec.provider, context);
@@ -207,7 +217,7 @@ export function accessLogs(specs: readonly LoggingSpec[] | undefined, context: P
     if (listenerLevel) log.filter = noRouteFilter;
     return [log];
   }
-  const logs: Json[] = [];
+  const logs: AccessLog[] = [];
   for (const { spec, log } of configured) {
     if (spec.disabled) continue;
     const filters = [...(listenerLevel ? [noRouteFilter] : []), ...(spec.filter !== undefined ? [celFilter(spec.filter)] : [])];

@@ -26,15 +26,24 @@ import {
 import { toStructValue, istioConfigPath } from './struct.js';
 import { sharedMessage } from '../../../proto/jsonEncoder.js';
 import { tlsTransportSocket, upstreamTransport, userUpstreamTlsContext, type UpstreamTlsTarget } from '../../../security/index.js';
+import type {
+  CircuitBreakers,
+  Cluster,
+  CommonHttpProtocolOptions,
+  Duration,
+  Http2ProtocolOptions,
+  Metadata,
+  OutlierDetection as EnvoyOutlierDetection,
+  PackedAs,
+  TcpKeepalive,
+  Thresholds,
+  Value,
+} from '../../../proto/envoyTypes.generated.js';
 
-import type { Json } from './json.js';
+const defaultConnectTimeout = sharedMessage<Duration>({ seconds: DefaultConnectTimeoutSeconds });
+const connectTimeout = (): Duration => defaultConnectTimeout;
 
-export type { Json } from './json.js';
-
-const defaultConnectTimeout = sharedMessage({ seconds: DefaultConnectTimeoutSeconds });
-const connectTimeout = (): Json => defaultConnectTimeout;
-
-function defaultThresholds(): Json {
+function defaultThresholds(): Thresholds {
   return {
     maxConnections: { value: MaxUint32 },
     maxPendingRequests: { value: MaxUint32 },
@@ -50,9 +59,9 @@ function istioMetadata(
   port: MeshServicePort | undefined,
   destinationRule?: ConfigEntry<DestinationRuleSpec>,
   subset?: string,
-): Json {
+): Metadata {
   // Written as a Struct directly: every cluster carries it.
-  const fields: Json = {};
+  const fields: Record<string, Value> = {};
   if (service) {
     fields.services = servicesValue(service);
     if (port) fields.default_original_port = { numberValue: port.port };
@@ -65,9 +74,9 @@ function istioMetadata(
 }
 
 // The `services` entry is the same for every port and subset cluster of a service.
-const servicesValues = new WeakMap<MeshService, Json>();
+const servicesValues = new WeakMap<MeshService, Value>();
 
-function servicesValue(service: MeshService): Json {
+function servicesValue(service: MeshService): Value {
   let value = servicesValues.get(service);
   if (!value) {
     value = sharedMessage(toStructValue([{ host: service.hostname, name: service.name, namespace: service.namespace }]));
@@ -96,9 +105,9 @@ export interface OutboundClusterInput {
  * undefined for a DNS cluster left without endpoints (istiod drops those, and
  * Envoy rejects a LOGICAL_DNS cluster without exactly one).
  */
-export function buildOutboundCluster(input: OutboundClusterInput): Json | undefined {
+export function buildOutboundCluster(input: OutboundClusterInput): Cluster | undefined {
   const { name, service, port, policy } = input;
-  const cluster: Json = { name, altStatName: delimitedStatsPrefix(name) };
+  const cluster: Cluster = { name, altStatName: delimitedStatsPrefix(name) };
   switch (service.resolution) {
     case 'ClientSideLB':
       cluster.type = 'EDS';
@@ -111,7 +120,7 @@ export function buildOutboundCluster(input: OutboundClusterInput): Json | undefi
       cluster.dnsRefreshRate = { seconds: DefaultDnsRefreshRateSeconds };
       cluster.respectDnsTtl = true;
       cluster.loadAssignment = { clusterName: name, endpoints: buildLocalityLbEndpoints(input.endpoints, input.subsetLabels) };
-      if ((cluster.loadAssignment as { endpoints: Json[] }).endpoints.length === 0) return undefined;
+      if (cluster.loadAssignment.endpoints!.length === 0) return undefined;
       break;
     case 'Passthrough':
       cluster.type = 'ORIGINAL_DST';
@@ -131,34 +140,39 @@ export function buildOutboundCluster(input: OutboundClusterInput): Json | undefi
   });
   cluster.metadata = istioMetadata(service, port, input.destinationRule, input.subset);
   if (service.meshExternal) {
-    const fields = (((cluster.metadata as Json).filterMetadata as Json).istio as { fields: Json }).fields;
+    const fields = cluster.metadata.filterMetadata!.istio!.fields!;
     fields.external = { boolValue: true };
   }
   return cluster;
 }
 
-function protocolOptions(cluster: Json): Json {
-  const all = (cluster.typedExtensionProtocolOptions ??= {}) as Json;
-  return (all['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'] ??= { '@type': typeUrls.httpProtocolOptions }) as Json;
+type HttpProtocolOptionsAny = PackedAs<typeof typeUrls.httpProtocolOptions>;
+
+function protocolOptions(cluster: Cluster): HttpProtocolOptionsAny {
+  const all = (cluster.typedExtensionProtocolOptions ??= {});
+  // Only this module puts options under this key, always of this type.
+  return (all['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'] ??= { '@type': typeUrls.httpProtocolOptions }) as HttpProtocolOptionsAny;
 }
 
 // Policies come from DestinationRule specs, which many clusters share (every
 // subset and port of a host): their Envoy form is built and encoded once per
 // settings object (see sharedMessage), not once per cluster.
-const perSettings = new WeakMap<object, Json>();
+// One map per kind of policy, so what a settings object maps to has one type.
+const circuitBreakersPerSettings = new WeakMap<object, CircuitBreakers>();
+const outlierDetectionPerSettings = new WeakMap<object, EnvoyOutlierDetection>();
 const noSettings = {};
 
-function sharedPerSettings(settings: object | undefined, build: () => Json): Json {
+function sharedPerSettings<T extends object>(cache: WeakMap<object, T>, settings: object | undefined, build: () => T): T {
   const key = settings ?? noSettings;
-  let json = perSettings.get(key);
+  let json = cache.get(key);
   if (!json) {
     json = sharedMessage(build());
-    perSettings.set(key, json);
+    cache.set(key, json);
   }
   return json;
 }
 
-function circuitBreakers(settings: ConnectionPoolSettings | undefined): Json {
+function circuitBreakers(settings: ConnectionPoolSettings | undefined): CircuitBreakers {
   const threshold = defaultThresholds();
   const http = settings?.http;
   const tcp = settings?.tcp;
@@ -169,24 +183,24 @@ function circuitBreakers(settings: ConnectionPoolSettings | undefined): Json {
   return { thresholds: [orderThreshold(threshold)] };
 }
 
-export function applyConnectionPool(cluster: Json, settings: ConnectionPoolSettings | undefined, port: MeshServicePort | undefined): void {
+export function applyConnectionPool(cluster: Cluster, settings: ConnectionPoolSettings | undefined, port: MeshServicePort | undefined): void {
   const http = settings?.http;
   const tcp = settings?.tcp;
   if (tcp?.connectTimeout) cluster.connectTimeout = toProtoDuration(tcp.connectTimeout);
   if (tcp?.tcpKeepalive) {
-    const keepalive: Json = {};
+    const keepalive: TcpKeepalive = {};
     if (tcp.tcpKeepalive.probes) keepalive.keepaliveProbes = { value: tcp.tcpKeepalive.probes };
     if (tcp.tcpKeepalive.time) keepalive.keepaliveTime = { value: toProtoDuration(tcp.tcpKeepalive.time).seconds };
     if (tcp.tcpKeepalive.interval) keepalive.keepaliveInterval = { value: toProtoDuration(tcp.tcpKeepalive.interval).seconds };
     cluster.upstreamConnectionOptions = { tcpKeepalive: keepalive };
   }
-  cluster.circuitBreakers = sharedPerSettings(settings, () => circuitBreakers(settings));
+  cluster.circuitBreakers = sharedPerSettings(circuitBreakersPerSettings, settings, () => circuitBreakers(settings));
 
   const h2 = http?.h2UpgradePolicy === 'UPGRADE' || (http?.h2UpgradePolicy !== 'DO_NOT_UPGRADE' && port !== undefined && isHttp2Protocol(port.protocol));
   // A sniffed port forwards HTTP/1.1 or HTTP/2 as the client spoke it.
   const useClientProtocol = http?.useClientProtocol || (port?.protocol === 'UNKNOWN' && !h2);
   const idleTimeout = http?.idleTimeout ?? tcp?.idleTimeout;
-  const common: Json = {};
+  const common: CommonHttpProtocolOptions = {};
   if (idleTimeout) common.idleTimeout = toProtoDuration(idleTimeout);
   if (http?.maxRequestsPerConnection) common.maxRequestsPerConnection = { value: http.maxRequestsPerConnection };
   if (tcp?.maxConnectionDuration) common.maxConnectionDuration = toProtoDuration(tcp.maxConnectionDuration);
@@ -195,13 +209,13 @@ export function applyConnectionPool(cluster: Json, settings: ConnectionPoolSetti
   if (Object.keys(common).length > 0) options.commonHttpProtocolOptions = common;
   if (useClientProtocol) options.useDownstreamProtocolConfig = { httpProtocolOptions: {}, http2ProtocolOptions: {} };
   else if (h2) {
-    const h2Options: Json = {};
+    const h2Options: Http2ProtocolOptions = {};
     if (http?.maxConcurrentStreams) h2Options.maxConcurrentStreams = { value: http.maxConcurrentStreams };
     options.explicitHttpConfig = { http2ProtocolOptions: h2Options };
   } else options.explicitHttpConfig = { httpProtocolOptions: {} };
 }
 
-function orderThreshold(t: Json): Json {
+function orderThreshold(t: Thresholds): Thresholds {
   return {
     maxConnections: t.maxConnections,
     maxPendingRequests: t.maxPendingRequests,
@@ -211,15 +225,15 @@ function orderThreshold(t: Json): Json {
   };
 }
 
-export function applyOutlierDetection(cluster: Json, outlier: OutlierDetection | undefined): void {
+export function applyOutlierDetection(cluster: Cluster, outlier: OutlierDetection | undefined): void {
   if (!outlier) return;
-  cluster.outlierDetection = sharedPerSettings(outlier, () => outlierDetection(outlier));
+  cluster.outlierDetection = sharedPerSettings(outlierDetectionPerSettings, outlier, () => outlierDetection(outlier));
   // istiod disables the panic threshold unless minHealthPercent asks for one.
-  (cluster.commonLbConfig as Json).healthyPanicThreshold = { value: outlier.minHealthPercent ?? 0 };
+  cluster.commonLbConfig!.healthyPanicThreshold = { value: outlier.minHealthPercent ?? 0 };
 }
 
-function outlierDetection(outlier: OutlierDetection): Json {
-  const out: Json = {};
+function outlierDetection(outlier: OutlierDetection): EnvoyOutlierDetection {
+  const out: EnvoyOutlierDetection = {};
   if (outlier.consecutive5xxErrors !== undefined) {
     out.consecutive_5xx = { value: outlier.consecutive5xxErrors };
     out.enforcingConsecutive_5xx = { value: outlier.consecutive5xxErrors > 0 ? 100 : 0 };
@@ -244,13 +258,13 @@ function outlierDetection(outlier: OutlierDetection): Json {
   return out;
 }
 
-export function applyLoadBalancer(cluster: Json, lb: LoadBalancerSettings | undefined): void {
+export function applyLoadBalancer(cluster: Cluster, lb: LoadBalancerSettings | undefined): void {
   const locality = lb?.localityLbSetting;
   if (
     locality?.enabled !== false &&
     (locality?.distribute?.length || (cluster.outlierDetection && (locality?.failover?.length || locality?.failoverPriority?.length)))
   ) {
-    (cluster.commonLbConfig as Json).localityWeightedLbConfig = {};
+    cluster.commonLbConfig!.localityWeightedLbConfig = {};
   }
   if (cluster.type === 'ORIGINAL_DST') {
     cluster.lbPolicy = 'CLUSTER_PROVIDED';
@@ -296,7 +310,7 @@ export function applyLoadBalancer(cluster: Json, lb: LoadBalancerSettings | unde
  * from the security module; SIMPLE and MUTUAL read files served by the
  * agent's SDS (`file-cert:`/`file-root:`) or a Secret (`credentialName`).
  */
-export function applyTls(cluster: Json, tls: ClientTLSSettings | undefined, service: MeshService, target?: UpstreamTlsTarget): void {
+export function applyTls(cluster: Cluster, tls: ClientTLSSettings | undefined, service: MeshService, target?: UpstreamTlsTarget): void {
   if (tls?.mode === 'ISTIO_MUTUAL' || (tls?.mode === undefined && !service.meshExternal)) {
     if (target) Object.assign(cluster, upstreamTransport(tls?.mode === 'ISTIO_MUTUAL' ? tls : undefined, target));
     return;
@@ -322,10 +336,10 @@ const loopbackAddresses: ReadonlySet<string> = new Set(['127.0.0.1', '::1']);
  * endpoint when one is given; bound to 127.0.0.6 so iptables lets it through,
  * except towards loopback, which iptables does not capture.
  */
-export function buildInboundCluster(port: number, service: MeshService, servicePort: MeshServicePort, options: InboundClusterOptions = {}): Json {
+export function buildInboundCluster(port: number, service: MeshService, servicePort: MeshServicePort, options: InboundClusterOptions = {}): Cluster {
   const name = inboundClusterName(port);
   const { endpoint } = options;
-  const cluster: Json = {
+  const cluster: Cluster = {
     name,
     altStatName: delimitedStatsPrefix(name),
     type: endpoint ? 'STATIC' : 'ORIGINAL_DST',
@@ -351,7 +365,7 @@ export function buildInboundCluster(port: number, service: MeshService, serviceP
   return cluster;
 }
 
-export function buildBlackHoleCluster(): Json {
+export function buildBlackHoleCluster(): Cluster {
   return {
     name: BlackHoleCluster,
     altStatName: delimitedStatsPrefix(BlackHoleCluster),
@@ -361,7 +375,7 @@ export function buildBlackHoleCluster(): Json {
   };
 }
 
-function passthroughProtocolOptions(): Json {
+function passthroughProtocolOptions(): Cluster['typedExtensionProtocolOptions'] {
   return {
     'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
       '@type': typeUrls.httpProtocolOptions,
@@ -370,7 +384,7 @@ function passthroughProtocolOptions(): Json {
   };
 }
 
-export function buildPassthroughCluster(): Json {
+export function buildPassthroughCluster(): Cluster {
   return {
     name: PassthroughCluster,
     altStatName: delimitedStatsPrefix(PassthroughCluster),
@@ -382,7 +396,7 @@ export function buildPassthroughCluster(): Json {
   };
 }
 
-export function buildInboundPassthroughCluster(): Json {
+export function buildInboundPassthroughCluster(): Cluster {
   return {
     name: InboundPassthroughCluster,
     altStatName: delimitedStatsPrefix(InboundPassthroughCluster),

@@ -7,8 +7,8 @@ import { labelsMatch } from '../../../push/hosts.js';
 import type { Locality, MeshEndpoint } from '../../../push/services.js';
 import { toStruct } from './struct.js';
 import { TlsModeIstio, TransportSocketMatchFilter, endpointRunsProxy } from '../../../security/index.js';
-import type { Json } from './json.js';
 import { sharedMessage } from '../../../proto/jsonEncoder.js';
+import type { LbEndpoint, LocalityLbEndpoints, Locality as EnvoyLocality, Struct } from '../../../proto/envoyTypes.generated.js';
 
 /** `labels` plus the topology labels of a workload at `locality` in `clusterId` (a network label already set wins). */
 export function withTopologyLabels(labels: Readonly<Record<string, string>>, locality: Locality, clusterId: string, network = ''): Record<string, string> {
@@ -45,8 +45,8 @@ const localityKey = (l: Locality): string => `${l.region}/${l.zone}/${l.subZone}
 
 const tlsModeIstioMetadata = sharedMessage(toStruct({ tlsMode: TlsModeIstio }));
 
-function lbEndpoint(ep: MeshEndpoint): Json {
-  const filterMetadata: Json = { istio: toStruct({ workload: ep.workload }) };
+function lbEndpoint(ep: MeshEndpoint): LbEndpoint {
+  const filterMetadata: Record<string, Struct> = { istio: toStruct({ workload: ep.workload }) };
   // Auto mTLS: the cluster's tlsMode-istio transport socket match picks endpoints that run a proxy.
   if (endpointRunsProxy(ep.labels)) filterMetadata[TransportSocketMatchFilter] = tlsModeIstioMetadata;
   return {
@@ -69,13 +69,13 @@ function groupByLocality(endpoints: readonly MeshEndpoint[], subsetLabels: Reado
   return [...groups.keys()].sort().map((key) => ({ ...groups.get(key)!, priority: 0 }));
 }
 
-function groupJson(group: LocalityGroup): Json {
-  const locality: Json = {};
+function groupJson(group: LocalityGroup): LocalityLbEndpoints {
+  const locality: EnvoyLocality = {};
   if (group.locality.region) locality.region = group.locality.region;
   if (group.locality.zone) locality.zone = group.locality.zone;
   if (group.locality.subZone) locality.subZone = group.locality.subZone;
   const weight = group.weight ?? group.endpoints.reduce((sum, ep) => sum + ep.weight, 0);
-  const out: Json = { locality, lbEndpoints: group.endpoints.map(lbEndpoint), loadBalancingWeight: { value: weight } };
+  const out: LocalityLbEndpoints = { locality, lbEndpoints: group.endpoints.map(lbEndpoint), loadBalancingWeight: { value: weight } };
   if (group.priority > 0) out.priority = group.priority;
   return out;
 }
@@ -84,7 +84,11 @@ function groupJson(group: LocalityGroup): Json {
  * Endpoints grouped per locality (sorted), optionally filtered by subset
  * labels, with the proxy-relative priorities or weights of `lb` when given.
  */
-export function buildLocalityLbEndpoints(endpoints: readonly MeshEndpoint[], subsetLabels?: Readonly<Record<string, string>>, lb?: LocalityLbInput): Json[] {
+export function buildLocalityLbEndpoints(
+  endpoints: readonly MeshEndpoint[],
+  subsetLabels?: Readonly<Record<string, string>>,
+  lb?: LocalityLbInput,
+): LocalityLbEndpoints[] {
   const groups = groupByLocality(endpoints, subsetLabels);
   return (lb ? applyLocalityLb(groups, lb) : groups).map(groupJson);
 }

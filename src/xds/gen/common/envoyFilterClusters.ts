@@ -7,8 +7,7 @@ import { patchesFor } from '../../../push/envoyFilters.js';
 import { lookupType } from '../../../proto/envoyRoot.js';
 import { protoMerge } from './envoyFilterMerge.js';
 import { contextMatches, valueOf, type PatchContext } from './envoyFilterContext.js';
-
-type Json = Record<string, unknown>;
+import type { Json } from './json.js';
 
 function clusterMatch(cluster: Json, patch: EnvoyFilterPatch): boolean {
   const match = patch.match.cluster;

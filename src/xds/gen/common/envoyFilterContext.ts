@@ -2,8 +2,7 @@
 // is patched in, whether a patch applies in it, and fresh copies of patch
 // values (they are frozen and shared by every proxy the filter selects).
 import type { EnvoyFilterPatch } from '../../../push/envoyFilters.js';
-
-type Json = Record<string, unknown>;
+import type { Json } from './json.js';
 
 /** Where a resource is patched: a sidecar's inbound or outbound side, or a gateway. */
 export type PatchContext = 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND' | 'GATEWAY';

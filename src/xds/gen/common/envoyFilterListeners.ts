@@ -14,8 +14,7 @@ import { lookupType } from '../../../proto/envoyRoot.js';
 import { protoMerge } from './envoyFilterMerge.js';
 import { patchRouteConfiguration } from './envoyFilterRoutes.js';
 import { asArray, contextMatches, valueOf, type PatchContext } from './envoyFilterContext.js';
-
-type Json = Record<string, unknown>;
+import type { Json } from './json.js';
 
 const hcmName = 'envoy.filters.network.http_connection_manager';
 const virtualListeners = new Set(['virtualInbound', 'virtualOutbound']);

@@ -7,8 +7,7 @@
 // of the same `@type` and is replaced by one of another type.
 import protobuf from 'protobufjs';
 import { anyTypeOf } from '../../../proto/protoJson.js';
-
-type Json = Record<string, unknown>;
+import type { Json } from './json.js';
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -13,8 +13,7 @@ import { ProtoJsonError } from '../../../proto/jsonEncoder.js';
 import { envoyProblems } from '../../../proto/envoyValidation.js';
 import type { XdsResource } from '../../resource.js';
 import { encodeShared } from '../cache.js';
-
-type Json = Record<string, unknown>;
+import type { Json } from './json.js';
 
 export const listenerApplyTo: readonly EnvoyFilterApplyTo[] = ['LISTENER', 'LISTENER_FILTER', 'FILTER_CHAIN', 'NETWORK_FILTER', 'HTTP_FILTER'];
 export const routeApplyTo: readonly EnvoyFilterApplyTo[] = ['ROUTE_CONFIGURATION', 'VIRTUAL_HOST', 'HTTP_ROUTE'];

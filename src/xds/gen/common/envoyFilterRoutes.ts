@@ -12,8 +12,7 @@ import { patchesFor } from '../../../push/envoyFilters.js';
 import { lookupType } from '../../../proto/envoyRoot.js';
 import { protoMerge } from './envoyFilterMerge.js';
 import { asArray, contextMatches, valueOf, type PatchContext } from './envoyFilterContext.js';
-
-type Json = Record<string, unknown>;
+import type { Json } from './json.js';
 
 export interface RouteConfigurationInfo {
   /** Gateways: service ports by the port a route configuration binds (istiod's GatewayPortMap). */

@@ -1,3 +1,3 @@
-// An Envoy message as the generators build it (proto3 JSON field names); its own module so the generators
-// share the type without importing one another.
+// An Envoy message of no known shape: what EnvoyFilter patches edit (user JSON) and the encoder's entry points
+// take. The generators build the typed shapes of src/proto/envoyTypes.generated.ts, which fit this type.
 export type Json = Record<string, unknown>;

@@ -1,5 +1,6 @@
 // istiod's resource names and well-known constants.
 import { sharedMessage } from '../../../proto/jsonEncoder.js';
+import type { ConfigSource } from '../../../proto/envoyTypes.generated.js';
 
 export const BlackHoleCluster = 'BlackHoleCluster';
 export const PassthroughCluster = 'PassthroughCluster';
@@ -85,8 +86,8 @@ export const filterNames = {
 } as const;
 
 /** The ADS config source every EDS cluster and RDS listener points at. */
-const adsSource = sharedMessage({ ads: {}, initialFetchTimeout: { seconds: 0 }, resourceApiVersion: 'V3' });
+const adsSource = sharedMessage<ConfigSource>({ ads: {}, initialFetchTimeout: { seconds: 0 }, resourceApiVersion: 'V3' });
 
-export function adsConfigSource(): Record<string, unknown> {
+export function adsConfigSource(): ConfigSource {
   return adsSource;
 }

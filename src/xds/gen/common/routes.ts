@@ -16,7 +16,22 @@ import { httpRouteDurations, type HttpRouteDurations } from '../../../push/route
 import { prefixRedirectMarker } from '../../../model/gatewayApi.js';
 import { labelsMatch } from '../../../push/hosts.js';
 import { PassthroughCluster, filterNames, outboundClusterName, typeUrls } from './names.js';
-import type { Json } from './json.js';
+import type {
+  ClusterWeight,
+  FractionalPercent,
+  HashPolicy,
+  HeaderMatcher,
+  HeaderValueOption,
+  PackedAs,
+  RedirectAction,
+  RetryPolicy,
+  Route,
+  RouteAction,
+  RouteMatch,
+  StringMatcher,
+  VirtualHost,
+  google_protobuf_Any,
+} from '../../../proto/envoyTypes.generated.js';
 
 /** What route translation needs from its caller (push context lookups, the listener, the proxy). */
 export interface RouteContext {
@@ -30,7 +45,7 @@ export interface RouteContext {
   /** Ports of the destination service, to pick the port when the destination names none. */
   servicePorts(hostname: string): readonly number[] | undefined;
   /** Consistent-hash policy of the destination's DestinationRule, if any. */
-  hashPolicy(hostname: string, port: number, subset: string): Json[] | undefined;
+  hashPolicy(hostname: string, port: number, subset: string): HashPolicy[] | undefined;
   /** For a gateway's routes: whether a match's `gateways` names this gateway. Unset: the routes are the mesh's (sidecars). */
   matchesGateways?(gateways: readonly string[]): boolean;
   /**
@@ -44,7 +59,7 @@ export interface RouteContext {
 const zero: ProtoDuration = { seconds: 0, nanos: 0 };
 
 /** istiod's default retry policy (retry.DefaultPolicy). */
-export function defaultRetryPolicy(): Json {
+export function defaultRetryPolicy(): RetryPolicy {
   return {
     retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
     numRetries: { value: 2 },
@@ -55,7 +70,7 @@ export function defaultRetryPolicy(): Json {
 }
 
 /** `perTryTimeout`: retries.perTryTimeout parsed (httpRouteDurations). */
-export function retryPolicy(retries: HTTPRetry | undefined, perTryTimeout?: ProtoDuration): Json | undefined {
+export function retryPolicy(retries: HTTPRetry | undefined, perTryTimeout?: ProtoDuration): RetryPolicy | undefined {
   if (!retries) return defaultRetryPolicy();
   if (!retries.attempts) return undefined;
   const policy = defaultRetryPolicy();
@@ -79,7 +94,7 @@ export function retryPolicy(retries: HTTPRetry | undefined, perTryTimeout?: Prot
   return policy;
 }
 
-function stringMatcher(match: StringMatch): Json | undefined {
+function stringMatcher(match: StringMatch): StringMatcher | undefined {
   if (match.exact !== undefined) return { exact: match.exact };
   if (match.prefix !== undefined) return { prefix: match.prefix };
   if (match.regex !== undefined) return { safeRegex: { regex: match.regex } };
@@ -90,9 +105,9 @@ function isEmptyMatch(match: StringMatch): boolean {
   return (match.exact ?? match.prefix ?? match.regex) === '';
 }
 
-function headerMatcher(name: string, match: StringMatch, invert: boolean): Json {
+function headerMatcher(name: string, match: StringMatch, invert: boolean): HeaderMatcher {
   const sm = stringMatcher(match);
-  const header: Json = { name };
+  const header: HeaderMatcher = { name };
   // An empty match value means "header present", as istiod translates it.
   if (!sm || isEmptyMatch(match)) header.presentMatch = true;
   else header.stringMatch = sm;
@@ -101,8 +116,8 @@ function headerMatcher(name: string, match: StringMatch, invert: boolean): Json 
 }
 
 /** Envoy RouteMatch for one HTTPMatchRequest (or the catch-all when none). */
-export function routeMatch(match: HTTPMatchRequest | undefined, gatewaySemantics = false): Json {
-  const out: Json = {};
+export function routeMatch(match: HTTPMatchRequest | undefined, gatewaySemantics = false): RouteMatch {
+  const out: RouteMatch = {};
   const uri = match?.uri;
   if (uri?.exact !== undefined) out.path = uri.exact;
   else if (uri?.prefix !== undefined && gatewaySemantics && uri.prefix !== '/' && !uri.prefix.endsWith('/')) out.pathSeparatedPrefix = uri.prefix;
@@ -110,7 +125,7 @@ export function routeMatch(match: HTTPMatchRequest | undefined, gatewaySemantics
   else if (uri?.regex !== undefined) out.safeRegex = { regex: uri.regex };
   else out.prefix = '/';
   if (match?.ignoreUriCase) out.caseSensitive = { value: false };
-  const headers: Json[] = [];
+  const headers: HeaderMatcher[] = [];
   for (const [name, m] of Object.entries(match?.headers ?? {})) headers.push(headerMatcher(name, m, false));
   for (const [name, m] of Object.entries(match?.withoutHeaders ?? {})) headers.push(headerMatcher(name, m, true));
   if (match?.method) headers.push(headerMatcher(':method', match.method, false));
@@ -131,8 +146,8 @@ function isCatchAll(match: HTTPMatchRequest | undefined): boolean {
   return keys.length === 0 || (keys.length === 1 && match.uri?.prefix === '/');
 }
 
-function headerValueOptions(ops: HeaderOperations | undefined): Json[] {
-  const out: Json[] = [];
+function headerValueOptions(ops: HeaderOperations | undefined): HeaderValueOption[] {
+  const out: HeaderValueOption[] = [];
   for (const [key, value] of Object.entries(ops?.set ?? {})) out.push({ header: { key, value }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' });
   for (const [key, value] of Object.entries(ops?.add ?? {})) out.push({ header: { key, value }, appendAction: 'APPEND_IF_EXISTS_OR_ADD' });
   return out;
@@ -150,7 +165,10 @@ function mergeHeaders(route: HTTPRoute['headers'], destination: HTTPRoute['heade
   return { ...(request ? { request } : {}), ...(response ? { response } : {}) };
 }
 
-function applyHeaders(target: Json, headers: HTTPRoute['headers'], prefix: 'request' | 'response'): void {
+/** The header operations a Route and a weighted cluster both carry. */
+type HeaderOperationsTarget = Pick<Route & ClusterWeight, `${'request' | 'response'}HeadersTo${'Add' | 'Remove'}`>;
+
+function applyHeaders(target: HeaderOperationsTarget, headers: HTTPRoute['headers'], prefix: 'request' | 'response'): void {
   const ops = headers?.[prefix];
   const add = headerValueOptions(ops);
   if (add.length > 0) target[`${prefix}HeadersToAdd`] = add;
@@ -158,19 +176,19 @@ function applyHeaders(target: Json, headers: HTTPRoute['headers'], prefix: 'requ
 }
 
 /** Percentages become parts per million, as istiod translates them. */
-function fractionalPercent(value: number | undefined): Json {
+function fractionalPercent(value: number | undefined): FractionalPercent {
   return { numerator: Math.round((value ?? 100) * 10000), denominator: 'MILLION' };
 }
 
 /** `fixedDelay`: fault.delay.fixedDelay parsed (httpRouteDurations). */
-export function faultConfig(fault: HTTPFaultInjection, fixedDelay: ProtoDuration | undefined): Json {
-  const config: Json = { '@type': typeUrls.fault };
+export function faultConfig(fault: HTTPFaultInjection, fixedDelay: ProtoDuration | undefined): PackedAs<typeof typeUrls.fault> {
+  const config: PackedAs<typeof typeUrls.fault> = { '@type': typeUrls.fault };
   if (fault.delay && fixedDelay) {
     const percentage = fault.delay.percentage?.value ?? fault.delay.percent;
     config.delay = { fixedDelay, percentage: fractionalPercent(percentage) };
   }
   if (fault.abort) {
-    const abort: Json = { percentage: fractionalPercent(fault.abort.percentage?.value) };
+    const abort: NonNullable<PackedAs<typeof typeUrls.fault>['abort']> = { percentage: fractionalPercent(fault.abort.percentage?.value) };
     if (fault.abort.httpStatus !== undefined) abort.httpStatus = fault.abort.httpStatus;
     else if (fault.abort.grpcStatus) abort.grpcStatus = grpcStatusCode(fault.abort.grpcStatus);
     config.abort = abort;
@@ -204,11 +222,11 @@ function grpcStatusCode(status: string): number {
 }
 
 /** `maxAge`: cors.maxAge parsed (httpRouteDurations). */
-export function corsConfig(cors: CorsPolicy, maxAge: ProtoDuration | undefined): Json {
-  const config: Json = { '@type': typeUrls.corsPolicy };
+export function corsConfig(cors: CorsPolicy, maxAge: ProtoDuration | undefined): PackedAs<typeof typeUrls.corsPolicy> {
+  const config: PackedAs<typeof typeUrls.corsPolicy> = { '@type': typeUrls.corsPolicy };
   const origins = [...(cors.allowOrigins ?? []), ...(cors.allowOrigin ?? []).map((exact) => ({ exact }))]
     .map(stringMatcher)
-    .filter((m): m is Json => m !== undefined);
+    .filter((m): m is StringMatcher => m !== undefined);
   if (origins.length > 0) config.allowOriginStringMatch = origins;
   if (cors.allowMethods?.length) config.allowMethods = cors.allowMethods.join(',');
   if (cors.allowHeaders?.length) config.allowHeaders = cors.allowHeaders.join(',');
@@ -227,13 +245,13 @@ function destinationCluster(dest: Destination, ctx: RouteContext): { name: strin
   return { name: outboundClusterName(port, subset, hostname), hostname, port, subset };
 }
 
-function timeoutFields(action: Json, timeout: ProtoDuration): void {
+function timeoutFields(action: RouteAction, timeout: ProtoDuration): void {
   action.timeout = timeout;
   action.maxStreamDuration = { maxStreamDuration: timeout, grpcTimeoutHeaderMax: timeout };
 }
 
-function routeAction(http: HTTPRoute, durations: HttpRouteDurations, ctx: RouteContext): Json {
-  const action: Json = {};
+function routeAction(http: HTTPRoute, durations: HttpRouteDurations, ctx: RouteContext): RouteAction {
+  const action: RouteAction = {};
   const destinations = (http.route ?? []).filter((d) => http.route!.length === 1 || (d.weight ?? 0) > 0);
   const clusters = destinations.map((d) => ({ dest: d, cluster: destinationCluster(d.destination, ctx) }));
   // A single destination's header operations live on the route itself (see translateHttpRoute).
@@ -241,7 +259,7 @@ function routeAction(http: HTTPRoute, durations: HttpRouteDurations, ctx: RouteC
   else {
     action.weightedClusters = {
       clusters: clusters.map(({ dest, cluster }) => {
-        const weighted: Json = { name: cluster.name, weight: { value: dest.weight ?? (clusters.length === 1 ? 100 : 0) } };
+        const weighted: ClusterWeight = { name: cluster.name, weight: { value: dest.weight ?? (clusters.length === 1 ? 100 : 0) } };
         applyHeaders(weighted, dest.headers, 'request');
         applyHeaders(weighted, dest.headers, 'response');
         return weighted;
@@ -271,7 +289,7 @@ function routeAction(http: HTTPRoute, durations: HttpRouteDurations, ctx: RouteC
   return action;
 }
 
-const redirectCodes: Readonly<Record<number, string>> = {
+const redirectCodes: Readonly<Record<number, NonNullable<RedirectAction['responseCode']>>> = {
   301: 'MOVED_PERMANENTLY',
   302: 'FOUND',
   303: 'SEE_OTHER',
@@ -279,9 +297,9 @@ const redirectCodes: Readonly<Record<number, string>> = {
   308: 'PERMANENT_REDIRECT',
 };
 
-function redirectAction(http: HTTPRoute, gatewaySemantics: boolean): Json {
+function redirectAction(http: HTTPRoute, gatewaySemantics: boolean): RedirectAction {
   const r = http.redirect!;
-  const out: Json = {};
+  const out: RedirectAction = {};
   // Generated from a Gateway API ReplacePrefixMatch redirect: Envoy swaps the matched prefix (as istiod does).
   if (r.uri && gatewaySemantics && r.uri.startsWith(prefixRedirectMarker)) out.prefixRewrite = r.uri.slice(prefixRedirectMarker.length);
   else if (r.uri) out.pathRedirect = r.uri;
@@ -297,16 +315,16 @@ function redirectAction(http: HTTPRoute, gatewaySemantics: boolean): Json {
  * match, in order. Matches for another port or other source labels are
  * dropped, as istiod drops them for this proxy and listener.
  */
-export function translateHttpRoute(http: HTTPRoute, ctx: RouteContext): { routes: Json[]; catchAll: boolean } {
+export function translateHttpRoute(http: HTTPRoute, ctx: RouteContext): { routes: Route[]; catchAll: boolean } {
   const matches: (HTTPMatchRequest | undefined)[] = http.match?.length ? http.match : [undefined];
   const durations = httpRouteDurations(http);
-  const routes: Json[] = [];
+  const routes: Route[] = [];
   let catchAll = false;
   for (const match of matches) {
     if (match?.port !== undefined && match.port !== ctx.listenerPort) continue;
     if (match?.sourceLabels && !labelsMatch(match.sourceLabels, ctx.proxyLabels)) continue;
     if (match?.gateways?.length && !(ctx.matchesGateways ? ctx.matchesGateways(match.gateways) : match.gateways.includes('mesh'))) continue;
-    const route: Json = {};
+    const route: Route = {};
     const name = http.name && match?.name ? `${http.name}.${match.name}` : (http.name ?? match?.name);
     if (name) route.name = name;
     route.match = routeMatch(match, ctx.gatewaySemantics);
@@ -322,7 +340,7 @@ export function translateHttpRoute(http: HTTPRoute, ctx: RouteContext): { routes
     const single = http.route?.length === 1 ? http.route[0]!.headers : undefined;
     applyHeaders(route, mergeHeaders(http.headers, single), 'request');
     applyHeaders(route, mergeHeaders(http.headers, single), 'response');
-    const perFilter: Json = {};
+    const perFilter: Record<string, google_protobuf_Any> = {};
     if (http.fault) perFilter[filterNames.fault] = faultConfig(http.fault, durations.faultDelay);
     if (http.corsPolicy) perFilter[filterNames.cors] = corsConfig(http.corsPolicy, durations.corsMaxAge);
     if (Object.keys(perFilter).length > 0) route.typedPerFilterConfig = perFilter;
@@ -336,15 +354,15 @@ export function translateHttpRoute(http: HTTPRoute, ctx: RouteContext): { routes
 }
 
 /** istiod's route for a service with no VirtualService: everything to the port's cluster with the default retry policy. */
-export function defaultRoute(clusterName: string, hostname: string, port: number): Json {
-  const action: Json = { cluster: clusterName };
+export function defaultRoute(clusterName: string, hostname: string, port: number): Route {
+  const action: RouteAction = { cluster: clusterName };
   timeoutFields(action, zero);
   action.retryPolicy = defaultRetryPolicy();
   return { name: 'default', match: { prefix: '/' }, route: action, decorator: { operation: `${hostname}:${port}/*` } };
 }
 
 /** The catch-all virtual host of an outbound route configuration (ALLOW_ANY / REGISTRY_ONLY). */
-export function catchAllVirtualHost(mode: 'ALLOW_ANY' | 'REGISTRY_ONLY'): Json {
+export function catchAllVirtualHost(mode: 'ALLOW_ANY' | 'REGISTRY_ONLY'): VirtualHost {
   if (mode === 'REGISTRY_ONLY') {
     return {
       name: 'block_all',
@@ -353,7 +371,7 @@ export function catchAllVirtualHost(mode: 'ALLOW_ANY' | 'REGISTRY_ONLY'): Json {
       includeRequestAttemptCount: true,
     };
   }
-  const action: Json = { cluster: PassthroughCluster };
+  const action: RouteAction = { cluster: PassthroughCluster };
   timeoutFields(action, zero);
   return { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: action }], includeRequestAttemptCount: true };
 }
@@ -362,11 +380,11 @@ export function catchAllVirtualHost(mode: 'ALLOW_ANY' | 'REGISTRY_ONLY'): Json {
 export function hashPolicyFor(
   hash:
     { httpHeaderName?: string; httpCookie?: { name: string; path?: string; ttl?: string }; useSourceIp?: boolean; httpQueryParameterName?: string } | undefined,
-): Json[] | undefined {
+): HashPolicy[] | undefined {
   if (!hash) return undefined;
   if (hash.httpHeaderName) return [{ header: { headerName: hash.httpHeaderName } }];
   if (hash.httpCookie) {
-    const cookie: Json = { name: hash.httpCookie.name };
+    const cookie: NonNullable<HashPolicy['cookie']> = { name: hash.httpCookie.name };
     if (hash.httpCookie.path) cookie.path = hash.httpCookie.path;
     if (hash.httpCookie.ttl) cookie.ttl = toProtoDuration(hash.httpCookie.ttl);
     return [{ cookie }];

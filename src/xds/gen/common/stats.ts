@@ -7,10 +7,10 @@
 // whose metrics are all disabled gets no filter. Only istio-proxy runs it.
 import type { MetricsSpec, TelemetryMode } from '../../../push/telemetry.js';
 import { toProtoDuration } from '../../../model/duration.js';
-import type { Json } from './json.js';
+import type { HttpFilter, PackedAs, StatsMetricConfig } from '../../../proto/envoyTypes.generated.js';
 
 export const statsFilterName = 'istio.stats';
-export const statsPluginConfigTypeUrl = 'type.googleapis.com/stats.PluginConfig';
+export const statsPluginConfigTypeUrl = 'type.googleapis.com/stats.PluginConfig' as const;
 
 /** istiod's metricToPrometheusMetric: the Prometheus name (after `istio_`) of each standard metric. */
 const prometheusNames: Readonly<Record<string, string>> = {
@@ -32,15 +32,15 @@ const prometheusNames: Readonly<Record<string, string>> = {
  * disabled). `disableHostHeaderFallback` is istiod's: set for inbound and
  * gateway listeners, where the Host header comes from outside the mesh.
  */
-function pluginConfig(spec: MetricsSpec, mode: TelemetryMode, disableHostHeaderFallback: boolean): Json | undefined {
+function pluginConfig(spec: MetricsSpec, mode: TelemetryMode, disableHostHeaderFallback: boolean): PackedAs<typeof statsPluginConfigTypeUrl> | undefined {
   if (!spec.provider.prometheus || typeof spec.provider.prometheus !== 'object') return undefined;
   const side = spec.modes[mode];
   if (side.disabled) return undefined;
-  const config: Json = { '@type': statsPluginConfigTypeUrl };
+  const config: PackedAs<typeof statsPluginConfigTypeUrl> = { '@type': statsPluginConfigTypeUrl };
   if (disableHostHeaderFallback) config.disableHostHeaderFallback = true;
   if (spec.reportingInterval !== undefined) config.tcpReportingDuration = toProtoDuration(spec.reportingInterval);
   const metrics = side.overrides.map((o) => {
-    const metric: Json = { name: prometheusNames[o.name] ?? o.name };
+    const metric: StatsMetricConfig = { name: prometheusNames[o.name] ?? o.name };
     const dimensions = Object.fromEntries(o.tags.filter((t) => !t.remove).map((t) => [t.name, t.value]));
     if (Object.keys(dimensions).length > 0) metric.dimensions = dimensions;
     const removed = o.tags.filter((t) => t.remove).map((t) => t.name);
@@ -53,8 +53,8 @@ function pluginConfig(spec: MetricsSpec, mode: TelemetryMode, disableHostHeaderF
 }
 
 /** The stats filters (HTTP and network alike: same name and config) of one mode, in provider order. */
-export function statsFilters(metrics: readonly MetricsSpec[], mode: TelemetryMode, disableHostHeaderFallback: boolean): Json[] {
-  const filters: Json[] = [];
+export function statsFilters(metrics: readonly MetricsSpec[], mode: TelemetryMode, disableHostHeaderFallback: boolean): HttpFilter[] {
+  const filters: HttpFilter[] = [];
   for (const spec of metrics) {
     const typedConfig = pluginConfig(spec, mode, disableHostHeaderFallback);
     if (typedConfig) filters.push({ name: statsFilterName, typedConfig });

@@ -1,6 +1,7 @@
 // Struct helpers for generators (shared with the rest of meshd in src/proto/struct.ts),
 // and istiod's metadata naming the Istio object behind a resource.
 import { toStruct } from '../../../proto/struct.js';
+import type { Metadata } from '../../../proto/envoyTypes.generated.js';
 
 export { toStruct, toStructValue, type JsonValue } from '../../../proto/struct.js';
 
@@ -13,6 +14,6 @@ export function istioConfigPath(resource: IstioConfigResource, namespace: string
 }
 
 /** Envoy metadata `filter_metadata.istio.config` naming the Istio object a resource came from (istioctl reads it). */
-export function configMetadata(resource: IstioConfigResource, namespace: string, name: string): Record<string, unknown> {
+export function configMetadata(resource: IstioConfigResource, namespace: string, name: string): Metadata {
   return { filterMetadata: { istio: toStruct({ config: istioConfigPath(resource, namespace, name) }) } };
 }

@@ -12,21 +12,21 @@ import type { Proxy } from '../../../model/proxy.js';
 import type { PushContext } from '../../../push/pushContext.js';
 import { proxyTelemetry } from '../../../push/telemetry.js';
 import { accessLogs } from './accessLog.js';
-import { filterNames } from './names.js';
-import type { Json } from './json.js';
+import { filterNames, type typeUrls } from './names.js';
+import type { AccessLog, Filter, HttpFilter, Listener, PackedAs, RequestIdExtension, Tracing } from '../../../proto/envoyTypes.generated.js';
 import { hcmTracing, tracingRequestIdExtension } from './tracing.js';
 import { statsFilters } from './stats.js';
 
 export interface HcmTelemetry {
-  readonly tracing?: Json;
+  readonly tracing?: Tracing;
   /** Set with tracing: `useRequestIdForTraceSampling`. */
-  readonly requestIdExtension?: Json;
+  readonly requestIdExtension?: RequestIdExtension;
   /** On HTTP connection managers and tcp_proxy filters. */
-  readonly accessLog?: readonly Json[];
+  readonly accessLog?: readonly AccessLog[];
   /** On the listener itself (connections no chain matched). */
-  readonly listenerAccessLog?: readonly Json[];
-  /** `istio.stats` filters: before the router (HTTP) and before tcp_proxy (network). */
-  readonly statsFilters?: readonly Json[];
+  readonly listenerAccessLog?: readonly AccessLog[];
+  /** `istio.stats` filters: before the router (HTTP) and before tcp_proxy (network); an HttpFilter and a network Filter alike. */
+  readonly statsFilters?: readonly (HttpFilter & Filter)[];
 }
 
 export interface ProxyHcmTelemetry {
@@ -66,15 +66,16 @@ export function proxyHcmTelemetry(context: PushContext, proxy: Proxy): ProxyHcmT
  * and its stats filters before each tcp_proxy (HTTP connection managers
  * already carry theirs).
  */
-export function withListenerTelemetry(listeners: Json[], side: HcmTelemetry): Json[] {
+export function withListenerTelemetry(listeners: Listener[], side: HcmTelemetry): Listener[] {
   if (!side.accessLog && !side.listenerAccessLog && !side.statsFilters) return listeners;
   for (const listener of listeners) {
     if (side.listenerAccessLog) listener.accessLog = side.listenerAccessLog;
-    for (const chain of (listener.filterChains as Json[] | undefined) ?? []) {
-      const filters = (chain.filters as Json[] | undefined) ?? [];
+    for (const chain of listener.filterChains ?? []) {
+      const filters = chain.filters ?? [];
       const tcp = filters.findIndex((f) => f.name === filterNames.tcpProxy);
       if (tcp < 0) continue;
-      if (side.accessLog) (filters[tcp]!.typedConfig as Json).accessLog = side.accessLog;
+      // The tcp_proxy filters meshd builds carry a TcpProxy (see tcpProxy in listeners.ts).
+      if (side.accessLog) (filters[tcp]!.typedConfig as PackedAs<typeof typeUrls.tcpProxy>).accessLog = side.accessLog;
       if (side.statsFilters) chain.filters = [...filters.slice(0, tcp), ...side.statsFilters, ...filters.slice(tcp)];
     }
   }

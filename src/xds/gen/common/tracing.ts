@@ -10,7 +10,7 @@ import { proxyServiceCluster, type Proxy } from '../../../model/proxy.js';
 import type { TelemetryCustomTag } from '../../../model/telemetry.js';
 import { lookupCluster, type TracingSpec } from '../../../push/telemetry.js';
 import type { PushContext } from '../../../push/pushContext.js';
-import type { Json } from './json.js';
+import type { CustomTag, Duration, PackedAs, RequestIdExtension, Tracing } from '../../../proto/envoyTypes.generated.js';
 import { toProtoDuration } from '../../../model/duration.js';
 
 /** istiod's PILOT_TRACE_SAMPLING default, used when no Telemetry sets randomSamplingPercentage. */
@@ -25,6 +25,9 @@ const tracerTypes = {
 
 type TracerKind = keyof typeof tracerTypes;
 
+/** A tracer's typed_config: the config message of its kind. */
+type TracerConfig = { [K in TracerKind]: PackedAs<(typeof tracerTypes)[K]['typeUrl']> }[TracerKind];
+
 interface ProviderSettings {
   service?: string;
   port?: number;
@@ -36,8 +39,8 @@ interface ProviderSettings {
 }
 
 /** A validated duration string as protobufjs Duration JSON (mesh config durations are checked at parse). */
-function durationJson(value: string | undefined): Json | undefined {
-  return value === undefined ? undefined : (toProtoDuration(value) as unknown as Json);
+function durationJson(value: string | undefined): Duration | undefined {
+  return value === undefined ? undefined : toProtoDuration(value);
 }
 
 /** Go's url.JoinPath(host, path) for the OTLP/HTTP endpoint. */
@@ -46,7 +49,7 @@ function joinPath(host: string, path: string | undefined): string {
   return rest ? `${host.replace(/\/+$/, '')}/${rest}` : host;
 }
 
-function tracerConfig(context: PushContext, proxy: Proxy, kind: TracerKind, settings: ProviderSettings): Json | undefined {
+function tracerConfig(context: PushContext, proxy: Proxy, kind: TracerKind, settings: ProviderSettings): TracerConfig | undefined {
   const found = lookupCluster(context, settings.service, settings.port);
   if (!found.ok) return undefined;
   const { hostname, cluster } = found;
@@ -55,6 +58,7 @@ function tracerConfig(context: PushContext, proxy: Proxy, kind: TracerKind, sett
     case 'zipkin':
       // The collector_cluster/endpoint/hostname form: proxies before 1.29 (and the Envoy API meshd encodes against).
       return {
+        '@type': tracerTypes.zipkin.typeUrl,
         collectorCluster: cluster,
         collectorEndpoint: settings.path || '/api/v2/spans',
         traceId_128bit: !settings.enable64bitTraceId,
@@ -63,11 +67,11 @@ function tracerConfig(context: PushContext, proxy: Proxy, kind: TracerKind, sett
         collectorHostname: hostname,
       };
     case 'datadog':
-      return { collectorCluster: cluster, serviceName, collectorHostname: hostname };
+      return { '@type': tracerTypes.datadog.typeUrl, collectorCluster: cluster, serviceName, collectorHostname: hostname };
     case 'skywalking':
-      return { grpcService: { envoyGrpc: { clusterName: cluster, authority: hostname } } };
+      return { '@type': tracerTypes.skywalking.typeUrl, grpcService: { envoyGrpc: { clusterName: cluster, authority: hostname } } };
     case 'opentelemetry': {
-      const config: Json = { serviceName };
+      const config: PackedAs<typeof tracerTypes.opentelemetry.typeUrl> = { '@type': tracerTypes.opentelemetry.typeUrl, serviceName };
       if (settings.http) {
         const timeout = durationJson(settings.http.timeout);
         config.httpService = {
@@ -99,19 +103,19 @@ function tracerOf(provider: ExtensionProvider): { kind: TracerKind; settings: Pr
 }
 
 /** RBAC dry-run results istiod tags every span with (read from the RBAC filter's dynamic metadata). */
-function dryRunTag(tag: string, key: string): Json {
+function dryRunTag(tag: string, key: string): CustomTag {
   return { tag, metadata: { kind: { request: {} }, metadataKey: { key: 'envoy.filters.http.rbac', path: [{ key }] } } };
 }
 
-const policyTags: readonly Json[] = [
+const policyTags: readonly CustomTag[] = [
   dryRunTag('istio.authorization.dry_run.allow_policy.name', 'istio_dry_run_allow_shadow_effective_policy_id'),
   dryRunTag('istio.authorization.dry_run.allow_policy.result', 'istio_dry_run_allow_shadow_engine_result'),
   dryRunTag('istio.authorization.dry_run.deny_policy.name', 'istio_dry_run_deny_shadow_effective_policy_id'),
   dryRunTag('istio.authorization.dry_run.deny_policy.result', 'istio_dry_run_deny_shadow_engine_result'),
 ];
 
-function serviceTags(proxy: Proxy): Json[] {
-  const literal = (tag: string, value: string): Json => ({ tag, literal: { value } });
+function serviceTags(proxy: Proxy): CustomTag[] {
+  const literal = (tag: string, value: string): CustomTag => ({ tag, literal: { value } });
   return [
     literal('istio.canonical_revision', proxy.labels['service.istio.io/canonical-revision'] || 'latest'),
     literal('istio.canonical_service', proxy.labels['service.istio.io/canonical-name'] || 'unknown'),
@@ -122,7 +126,7 @@ function serviceTags(proxy: Proxy): Json[] {
 }
 
 /** A Telemetry custom tag as Envoy's CustomTag; formatter tags need a newer Envoy API than meshd encodes and are left out. */
-function customTag(tag: string, source: TelemetryCustomTag): Json | undefined {
+function customTag(tag: string, source: TelemetryCustomTag): CustomTag | undefined {
   if (source.literal) return { tag, literal: { value: source.literal.value } };
   if (source.environment) return { tag, environment: { name: source.environment.name, defaultValue: source.environment.defaultValue ?? '' } };
   if (source.header) return { tag, requestHeader: { name: source.header.name, defaultValue: source.header.defaultValue ?? '' } };
@@ -130,24 +134,24 @@ function customTag(tag: string, source: TelemetryCustomTag): Json | undefined {
 }
 
 /** The HCM `tracing` for one mode's spec, or undefined when tracing is off for it. */
-export function hcmTracing(context: PushContext, proxy: Proxy, spec: TracingSpec): Json | undefined {
+export function hcmTracing(context: PushContext, proxy: Proxy, spec: TracingSpec): Tracing | undefined {
   if (spec.disabled || !spec.provider) return undefined;
   const tracer = tracerOf(spec.provider);
   if (!tracer) return undefined;
   const config = tracerConfig(context, proxy, tracer.kind, tracer.settings);
   if (!config) return undefined;
-  const { name, typeUrl } = tracerTypes[tracer.kind];
-  const tracing: Json = {};
+  const { name } = tracerTypes[tracer.kind];
+  const tracing: Tracing = {};
   // A child span per upstream request: always for SkyWalking, and on gateways (istiod's
   // PILOT_SPAWN_UPSTREAM_SPAN_FOR_GATEWAY, on by default since Istio 1.28 and then always).
   if (tracer.kind === 'skywalking' || proxy.type === 'router') tracing.spawnUpstreamSpan = { value: true };
-  tracing.provider = { name, typedConfig: { '@type': typeUrl, ...config } };
+  tracing.provider = { name, typedConfig: config };
   const maxTagLength = tracer.settings.maxTagLength;
   if (maxTagLength && tracer.kind !== 'skywalking') tracing.maxPathTagLength = { value: maxTagLength };
   tracing.clientSampling = { value: 100 };
   tracing.randomSampling = { value: spec.randomSamplingPercentage ?? defaultTraceSampling };
   tracing.overallSampling = { value: 100 };
-  const tags: Json[] = spec.enableIstioTags ? [...serviceTags(proxy), ...policyTags] : [];
+  const tags: CustomTag[] = spec.enableIstioTags ? [...serviceTags(proxy), ...policyTags] : [];
   for (const [tag, source] of Object.entries(spec.customTags ?? {})) {
     const built = customTag(tag, source);
     if (built) tags.push(built);
@@ -158,7 +162,7 @@ export function hcmTracing(context: PushContext, proxy: Proxy, spec: TracingSpec
 }
 
 /** The UUID request-id extension istiod pairs with Telemetry tracing: whether the request id decides sampling. */
-export function tracingRequestIdExtension(spec: TracingSpec): Json {
+export function tracingRequestIdExtension(spec: TracingSpec): RequestIdExtension {
   return {
     typedConfig: {
       '@type': 'type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig',

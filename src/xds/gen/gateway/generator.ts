@@ -21,7 +21,9 @@ import {
   scopeClustersEntry,
   sniDnatClustersEntry,
 } from '../cacheKeys.js';
-import { buildBlackHoleCluster, buildPassthroughCluster, type Json } from '../common/clusters.js';
+import { buildBlackHoleCluster, buildPassthroughCluster } from '../common/clusters.js';
+import type { Json } from '../common/json.js';
+import type { Cluster, RouteConfiguration } from '../../../proto/envoyTypes.generated.js';
 import { SidecarGenerator, encodedOutboundClusters } from '../sidecar/generator.js';
 import { outboundClusters } from '../sidecar/clusters.js';
 import { gatewayListeners } from './listeners.js';
@@ -208,14 +210,14 @@ export class GatewayGenerator implements ResourceGenerator {
       ),
       routes: [...merged.serversByRouteName.keys()]
         .map((n) => buildGatewayRouteConfiguration(context, proxy, merged, n))
-        .filter((r): r is Json => r !== undefined)
+        .filter((r): r is RouteConfiguration => r !== undefined)
         .map((r) => patchRouteConfiguration('GATEWAY', envoyFilters, r, { servicePorts: servicePorts(merged) }, applied)),
       secrets: describeSecrets(context, merged, proxy.namespace),
     };
   }
 
   /** The router's clusters, unencoded and unpatched. */
-  private describeClusters(context: PushContext, proxy: Proxy): Json[] {
+  private describeClusters(context: PushContext, proxy: Proxy): Cluster[] {
     const scope = context.scopeFor(proxy);
     return [
       ...outboundClusters(context, scope),

@@ -21,7 +21,7 @@ import {
 import { httpConnectionManager, socketAddress, tcpProxy } from '../common/listeners.js';
 import { filterNames, typeUrls } from '../common/names.js';
 import { tcpDestinations } from '../sidecar/listeners.js';
-import type { Json } from '../common/clusters.js';
+import type { Filter, FilterChain, Listener } from '../../../proto/envoyTypes.generated.js';
 import { withListenerTelemetry, type HcmTelemetry } from '../common/telemetry.js';
 import { caCredential, certificateCredential } from '../../../push/credentials.js';
 import { gatewayTransportSocket } from './tls.js';
@@ -66,13 +66,13 @@ function forward(
   route: NonNullable<VirtualServiceSpec['tcp']>[number]['route'],
   vs: ConfigEntry<VirtualServiceSpec>,
   port: number,
-): Json {
+): Filter {
   const target = tcpDestinations(context, route ?? [], vs.namespace, port);
   return tcpProxy(typeof target === 'string' ? target : target[0]!.name, target);
 }
 
 /** tcp_proxy from the first tcp route of a bound VirtualService that applies to the server (TCP servers, terminated TLS servers). */
-function tcpRouteFilters(context: PushContext, proxy: Proxy, server: MergedServer): Json[] | undefined {
+function tcpRouteFilters(context: PushContext, proxy: Proxy, server: MergedServer): Filter[] | undefined {
   for (const vs of context.virtualServicesForGateway(server.gatewayKey, proxy.namespace)) {
     if (!vsMatchesServerHosts(vs, server)) continue;
     for (const tcp of vs.spec.tcp ?? []) {
@@ -85,8 +85,8 @@ function tcpRouteFilters(context: PushContext, proxy: Proxy, server: MergedServe
 }
 
 /** PASSTHROUGH: a chain per tls route match, routed by SNI; an SNI claimed earlier on the listener is skipped (Envoy rejects duplicate matches). */
-function passthroughChains(context: PushContext, proxy: Proxy, server: MergedServer, claimed: Set<string>): Json[] {
-  const chains: Json[] = [];
+function passthroughChains(context: PushContext, proxy: Proxy, server: MergedServer, claimed: Set<string>): FilterChain[] {
+  const chains: FilterChain[] = [];
   for (const vs of context.virtualServicesForGateway(server.gatewayKey, proxy.namespace)) {
     if (!vsMatchesServerHosts(vs, server)) continue;
     for (const tls of vs.spec.tls ?? []) {
@@ -103,7 +103,7 @@ function passthroughChains(context: PushContext, proxy: Proxy, server: MergedSer
   return chains;
 }
 
-function gatewayHcm(statPrefix: string, routeName: string, telemetry: HcmTelemetry): Json {
+function gatewayHcm(statPrefix: string, routeName: string, telemetry: HcmTelemetry): Filter {
   return httpConnectionManager({ statPrefix, rds: routeName, inbound: false, gateway: true, telemetry });
 }
 
@@ -112,12 +112,12 @@ export interface DroppedServer {
   readonly reason: string;
 }
 
-function listenerChains(context: PushContext, proxy: Proxy, plan: GatewayListenerPlan, dropped: DroppedServer[], telemetry: HcmTelemetry): Json[] {
+function listenerChains(context: PushContext, proxy: Proxy, plan: GatewayListenerPlan, dropped: DroppedServer[], telemetry: HcmTelemetry): FilterChain[] {
   const defaultStatPrefix = `outbound_${plan.name}`;
   if (plan.class === 'http') {
     return [{ filters: [gatewayHcm(defaultStatPrefix, plan.servers[0]!.routeName, telemetry)], transportSocketConnectTimeout }];
   }
-  const chains: Json[] = [];
+  const chains: FilterChain[] = [];
   const claimedSni = new Set<string>();
   for (const server of plan.servers) {
     const tls = server.tls;
@@ -138,7 +138,7 @@ function listenerChains(context: PushContext, proxy: Proxy, plan: GatewayListene
       dropped.push({ server, reason: 'no VirtualService tcp route applies to it' });
       continue;
     }
-    const chain: Json = {};
+    const chain: FilterChain = {};
     const names = tls ? sniHosts(server) : undefined;
     if (names) {
       if (names.some((n) => claimedSni.has(n))) {
@@ -167,14 +167,14 @@ export function gatewayListeners(
   proxy: Proxy,
   merged: MergedGateway,
   telemetry: HcmTelemetry = {},
-): { listeners: Json[]; dropped: DroppedServer[] } {
+): { listeners: Listener[]; dropped: DroppedServer[] } {
   const dropped: DroppedServer[] = [];
-  const listeners: Json[] = [];
+  const listeners: Listener[] = [];
   for (const plan of merged.listeners) {
     const filterChains = listenerChains(context, proxy, plan, dropped, telemetry);
     if (filterChains.length === 0) continue;
-    const listener: Json = { name: plan.name, address: socketAddress(plan.bind, plan.port), filterChains, trafficDirection: 'OUTBOUND' };
-    const inspects = filterChains.some((c) => (c.filterChainMatch as Json | undefined)?.serverNames || c.transportSocket);
+    const listener: Listener = { name: plan.name, address: socketAddress(plan.bind, plan.port), filterChains, trafficDirection: 'OUTBOUND' };
+    const inspects = filterChains.some((c) => c.filterChainMatch?.serverNames || c.transportSocket);
     if (inspects) listener.listenerFilters = [{ name: filterNames.tlsInspector, typedConfig: { '@type': typeUrls.tlsInspector } }];
     listeners.push(listener);
   }

@@ -15,7 +15,7 @@ import type { MergedGateway, MergedServer } from '../../../push/gateways.js';
 import { hashPolicyFor, translateHttpRoute, type RouteContext } from '../common/routes.js';
 import { configMetadata } from '../common/struct.js';
 import { subsetTrafficPolicy } from '../common/trafficPolicy.js';
-import type { Json } from '../common/clusters.js';
+import type { Route, RouteConfiguration, VirtualHost } from '../../../proto/envoyTypes.generated.js';
 
 /** Server hosts (`ns/host`, `./host`, `*\/host` or `host`) that apply to a VirtualService of `vsNamespace`, without their namespace part. */
 export function serverHostsFor(server: MergedServer, vsNamespace: string): string[] {
@@ -66,10 +66,10 @@ function gatewayRouteContext(context: PushContext, scope: ProxyScope, vs: Config
   };
 }
 
-function virtualServiceRoutes(context: PushContext, scope: ProxyScope, vs: ConfigEntry<VirtualServiceSpec>, server: MergedServer, proxy: Proxy): Json[] {
+function virtualServiceRoutes(context: PushContext, scope: ProxyScope, vs: ConfigEntry<VirtualServiceSpec>, server: MergedServer, proxy: Proxy): Route[] {
   const ctx = gatewayRouteContext(context, scope, vs, server, proxy);
   const metadata = configMetadata('virtual-service', vs.namespace, vs.name);
-  const routes: Json[] = [];
+  const routes: Route[] = [];
   for (const http of vs.spec.http ?? []) {
     // Decorators name the rule's first destination (a gateway route has no service of its own).
     const destination = http.route?.[0]?.destination.host;
@@ -84,14 +84,14 @@ function virtualServiceRoutes(context: PushContext, scope: ProxyScope, vs: Confi
 interface VirtualHostDraft {
   hostname: string;
   port: number;
-  routes: Json[];
+  routes: Route[];
   /** The VirtualServices whose routes it holds, in order: equal lists with equal routes collapse. */
   sources: string[];
   requireTls: boolean;
 }
 
 /** The route configuration `name` of the merged gateway, or undefined when it has none by that name. */
-export function buildGatewayRouteConfiguration(context: PushContext, proxy: Proxy, merged: MergedGateway, name: string): Json | undefined {
+export function buildGatewayRouteConfiguration(context: PushContext, proxy: Proxy, merged: MergedGateway, name: string): RouteConfiguration | undefined {
   const servers = merged.serversByRouteName.get(name);
   if (!servers) return undefined;
   const scope = context.scopeFor(proxy);
@@ -133,7 +133,7 @@ export function buildGatewayRouteConfiguration(context: PushContext, proxy: Prox
   };
 }
 
-function virtualHosts(drafts: VirtualHostDraft[], firstPort: number): Json[] {
+function virtualHosts(drafts: VirtualHostDraft[], firstPort: number): VirtualHost[] {
   if (drafts.length === 0) return [{ name: `blackhole:${firstPort}`, domains: ['*'] }];
   // Hosts with the same routes from the same VirtualServices share one virtual host, named after the first alphabetically.
   const byContent = new Map<string, { draft: VirtualHostDraft; domains: string[] }>();
@@ -145,7 +145,7 @@ function virtualHosts(drafts: VirtualHostDraft[], firstPort: number): Json[] {
     else byContent.set(key, { draft, domains: [draft.hostname] });
   }
   const out = [...byContent.values()].map(({ draft, domains }) => {
-    const vh: Json = { name: `${draft.hostname}:${draft.port}`, domains, routes: sortCatchAllLast(draft.routes), includeRequestAttemptCount: true };
+    const vh: VirtualHost = { name: `${draft.hostname}:${draft.port}`, domains, routes: sortCatchAllLast(draft.routes), includeRequestAttemptCount: true };
     if (draft.requireTls) vh.requireTls = 'ALL';
     return vh;
   });
@@ -153,9 +153,9 @@ function virtualHosts(drafts: VirtualHostDraft[], firstPort: number): Json[] {
 }
 
 /** istiod keeps catch-all routes (prefix `/` and nothing else) after the others, their relative order otherwise unchanged. */
-function sortCatchAllLast(routes: Json[]): Json[] {
-  const isCatchAll = (r: Json): boolean => {
-    const match = r.match as Json | undefined;
+function sortCatchAllLast(routes: Route[]): Route[] {
+  const isCatchAll = (r: Route): boolean => {
+    const match = r.match;
     return !!match && Object.keys(match).length === 1 && match.prefix === '/';
   };
   return [...routes.filter((r) => !isCatchAll(r)), ...routes.filter(isCatchAll)];

@@ -7,7 +7,7 @@
 // emits such a server only when the reference is allowed).
 import type { PushContext } from '../../../push/pushContext.js';
 import { serverCredential, verifiesClients, type MergedGateway } from '../../../push/gateways.js';
-import type { Json } from '../common/clusters.js';
+import type { Secret } from '../../../proto/envoyTypes.generated.js';
 import { authorizedCredential, caCertSuffix, caCredential, certificateCredential } from '../../../push/credentials.js';
 import { secretRefKey, type SecretRef } from '../../../push/contextCache.js';
 
@@ -26,7 +26,11 @@ export function referencedCredentialNames(merged: MergedGateway, proxyNamespace:
 }
 
 /** The Secret resource for one SDS name a gateway may have (see authorizedCredential), or undefined when it may not or it does not exist or is malformed. */
-export function buildCredentialSecret(context: PushContext, secret: { namespace: string; name: string; ca: boolean }, resourceName: string): Json | undefined {
+export function buildCredentialSecret(
+  context: PushContext,
+  secret: { namespace: string; name: string; ca: boolean },
+  resourceName: string,
+): Secret | undefined {
   if (secret.ca) {
     const ca = caCredential(context, secret.namespace, secret.name);
     return ca.ok ? { name: resourceName, validationContext: { trustedCa: { inlineBytes: ca.value.toString('base64') } } } : undefined;
@@ -68,9 +72,9 @@ export function credentialSecrets(merged: MergedGateway, proxyNamespace: string)
 }
 
 /** Every secret the merged gateway's servers use, unencoded and uncached (describe). */
-export function describeSecrets(context: PushContext, merged: MergedGateway, proxyNamespace: string): Json[] {
+export function describeSecrets(context: PushContext, merged: MergedGateway, proxyNamespace: string): Secret[] {
   const referenced = referencedCredentialNames(merged, proxyNamespace);
   return authorizedSecrets(referenced, proxyNamespace, referenced)
     .map(({ resourceName, secret }) => buildCredentialSecret(context, secret, resourceName))
-    .filter((s): s is Json => s !== undefined);
+    .filter((s): s is Secret => s !== undefined);
 }

@@ -13,7 +13,7 @@ import type { MergedServer } from '../../../push/gateways.js';
 import { Alpn, TransportSocketMatchFilter } from '../../../security/index.js';
 import { delimitedStatsPrefix, outboundNameOfSniDnat, sniDnatClusterName } from '../common/names.js';
 import { tcpProxy } from '../common/listeners.js';
-import type { Json } from '../common/clusters.js';
+import type { Cluster, ClusterLoadAssignment, FilterChain } from '../../../proto/envoyTypes.generated.js';
 import { serviceClusters } from '../sidecar/clusters.js';
 import { planLoadAssignment, type LoadAssignmentPlan } from '../sidecar/endpoints.js';
 import { sniDnatEndpointsEntry } from '../cacheKeys.js';
@@ -38,9 +38,9 @@ function coveredClusterNames(context: PushContext, scope: ProxyScope, hosts: rea
 }
 
 /** The AUTO_PASSTHROUGH chains of a server; an SNI already claimed on the listener is skipped. */
-export function autoPassthroughChains(context: PushContext, proxy: Proxy, server: MergedServer, claimed: Set<string>): Json[] {
+export function autoPassthroughChains(context: PushContext, proxy: Proxy, server: MergedServer, claimed: Set<string>): FilterChain[] {
   const hosts = (server.server.hosts ?? []).map((h) => h.slice(h.indexOf('/') + 1));
-  const chains: Json[] = [];
+  const chains: FilterChain[] = [];
   for (const name of coveredClusterNames(context, context.scopeFor(proxy), hosts)) {
     if (claimed.has(name)) continue;
     claimed.add(name);
@@ -50,8 +50,8 @@ export function autoPassthroughChains(context: PushContext, proxy: Proxy, server
 }
 
 /** SNI-DNAT clusters of the scope: each outbound cluster renamed, without upstream TLS or HTTP options (the bytes pass through). */
-export function sniDnatClusters(context: PushContext, scope: ProxyScope): Json[] {
-  const out: Json[] = [];
+export function sniDnatClusters(context: PushContext, scope: ProxyScope): Cluster[] {
+  const out: Cluster[] = [];
   for (const service of scope.services) {
     if (service.meshExternal) continue;
     for (const port of service.ports) {
@@ -60,8 +60,8 @@ export function sniDnatClusters(context: PushContext, scope: ProxyScope): Json[]
         const parts = String(cluster.name).split('|');
         const name = sniDnatClusterName(port.port, parts[2] ?? '', service.hostname);
         const { transportSocket: _t, transportSocketMatches: _m, typedExtensionProtocolOptions: _o, ...rest } = cluster;
-        const renamed: Json = { ...rest, name };
-        if (rest.edsClusterConfig) renamed.edsClusterConfig = { ...(rest.edsClusterConfig as Json), serviceName: name };
+        const renamed: Cluster = { ...rest, name };
+        if (rest.edsClusterConfig) renamed.edsClusterConfig = { ...rest.edsClusterConfig, serviceName: name };
         if (rest.altStatName) renamed.altStatName = delimitedStatsPrefix(name);
         out.push(renamed);
       }
@@ -78,9 +78,8 @@ export function planSniDnatLoadAssignment(context: PushContext, proxy: Proxy, na
   return {
     clusterName: name,
     entry: sniDnatEndpointsEntry(plan.entry),
-    build() {
-      type LbEndpoint = { metadata?: { filterMetadata?: Record<string, unknown> }; loadBalancingWeight?: { value?: number } };
-      const built = plan.build() as { endpoints?: { lbEndpoints?: LbEndpoint[] }[] };
+    build(): ClusterLoadAssignment {
+      const built = plan.build();
       const endpoints = (built.endpoints ?? [])
         .map((locality) => {
           const lbEndpoints = (locality.lbEndpoints ?? []).filter((ep) => ep.metadata?.filterMetadata?.[TransportSocketMatchFilter] !== undefined);

@@ -14,7 +14,12 @@ import {
   DownstreamTlsContextTypeUrl,
   TlsTransportSocketName,
 } from '../../../security/tls.js';
-import type { Json } from '../common/clusters.js';
+import type {
+  CommonTlsContext,
+  SdsSecretConfig,
+  TransportSocket,
+  envoy_extensions_transport_sockets_tls_v3_TlsParameters as TlsParameters,
+} from '../../../proto/envoyTypes.generated.js';
 
 /** ALPN of a terminating server (istiod's ALPNHttp, for TCP servers too). */
 const httpAlpn = ['h2', 'http/1.1'];
@@ -22,16 +27,22 @@ const httpAlpn = ['h2', 'http/1.1'];
 const meshTcpAlpn = ['istio-peer-exchange', 'h2', 'http/1.1'];
 
 /** Envoy's TlsProtocol names for Istio's ServerTLSSettings.TLSProtocol. */
-const tlsProtocols: Readonly<Record<string, string>> = { TLS_AUTO: 'TLS_AUTO', TLSV1_0: 'TLSv1_0', TLSV1_1: 'TLSv1_1', TLSV1_2: 'TLSv1_2', TLSV1_3: 'TLSv1_3' };
+const tlsProtocols: Readonly<Record<string, NonNullable<TlsParameters['tlsMinimumProtocolVersion']>>> = {
+  TLS_AUTO: 'TLS_AUTO',
+  TLSV1_0: 'TLSv1_0',
+  TLSV1_1: 'TLSv1_1',
+  TLSV1_2: 'TLSv1_2',
+  TLSV1_3: 'TLSv1_3',
+};
 
 /** SDS config for a credential's SDS name: the gateway's ADS stream (istiod's SDSAdsConfig). */
-function credentialSecretConfig(resourceName: string): Json {
-  const { ads, resourceApiVersion } = adsConfigSource() as { ads: Json; resourceApiVersion: string };
+function credentialSecretConfig(resourceName: string): SdsSecretConfig {
+  const { ads, resourceApiVersion } = adsConfigSource();
   return { name: resourceName, sdsConfig: { ads, resourceApiVersion } };
 }
 
-function tlsParams(tls: ServerTls): Json {
-  const params: Json = { tlsMinimumProtocolVersion: tlsProtocols[tls.minProtocolVersion ?? 'TLSV1_2'] ?? 'TLSv1_2' };
+function tlsParams(tls: ServerTls): TlsParameters {
+  const params: TlsParameters = { tlsMinimumProtocolVersion: tlsProtocols[tls.minProtocolVersion ?? 'TLSV1_2'] ?? 'TLSv1_2' };
   const max = tls.maxProtocolVersion ? tlsProtocols[tls.maxProtocolVersion] : undefined;
   if (max) params.tlsMaximumProtocolVersion = max;
   if (tls.cipherSuites?.length) params.cipherSuites = [...tls.cipherSuites];
@@ -39,8 +50,8 @@ function tlsParams(tls: ServerTls): Json {
 }
 
 /** The TLS transport socket of a terminating server, or undefined for modes without termination (passthrough). */
-export function gatewayTransportSocket(tls: ServerTls, http: boolean): Json | undefined {
-  const common: Json = {};
+export function gatewayTransportSocket(tls: ServerTls, http: boolean): TransportSocket | undefined {
+  const common: CommonTlsContext = {};
   const sans = (tls.subjectAltNames ?? []).map((exact) => ({ exact }));
   const credential = credentialOf(tls);
   let requireClientCertificate = false;

@@ -5,7 +5,7 @@
 // max_requests (gRPC's only threshold) and outlier detection is passed on
 // with istiod's field mapping.
 import type { LoadBalancerSettings } from '../../../model/istio.js';
-import type { Json } from '../common/clusters.js';
+import type { Cluster } from '../../../proto/envoyTypes.generated.js';
 import { applyOutlierDetection } from '../common/clusters.js';
 import { adsConfigSource } from '../common/names.js';
 import type { EffectiveTrafficPolicy } from '../common/trafficPolicy.js';
@@ -15,7 +15,7 @@ import type { EffectiveTrafficPolicy } from '../common/trafficPolicy.js';
  * hashing becomes RING_HASH; everything else is ROUND_ROBIN, since gRPC
  * rejects (NACKs) the other Envoy policies and istiod falls back the same way.
  */
-export function applyGrpcLoadBalancer(cluster: Json, lb: LoadBalancerSettings | undefined): void {
+export function applyGrpcLoadBalancer(cluster: Cluster, lb: LoadBalancerSettings | undefined): void {
   const hash = lb?.consistentHash;
   if (!hash) {
     cluster.lbPolicy = 'ROUND_ROBIN';
@@ -27,8 +27,8 @@ export function applyGrpcLoadBalancer(cluster: Json, lb: LoadBalancerSettings | 
 }
 
 /** An EDS cluster over ADS with the merged traffic policy of its port (and subset). */
-export function buildGrpcCluster(name: string, policy: EffectiveTrafficPolicy | undefined): Json {
-  const cluster: Json = {
+export function buildGrpcCluster(name: string, policy: EffectiveTrafficPolicy | undefined): Cluster {
+  const cluster: Cluster = {
     name,
     type: 'EDS',
     edsClusterConfig: { edsConfig: adsConfigSource(), serviceName: name },

@@ -17,7 +17,7 @@ import {
   meshSecurityPoliciesEntry,
   routeSourceLabelsEntry,
 } from '../cacheKeys.js';
-import type { Json } from '../common/clusters.js';
+import type { Cluster, Listener, RouteConfiguration } from '../../../proto/envoyTypes.generated.js';
 import { outboundClusterName, parseClusterName } from '../common/names.js';
 import { portTrafficPolicy, subsetTrafficPolicy } from '../common/trafficPolicy.js';
 import { planLoadAssignment } from '../sidecar/endpoints.js';
@@ -43,7 +43,8 @@ function securityPolicies(context: PushContext): MeshSecurityPolicies {
 }
 
 // Encoded as the sidecar generator encodes: one copy per distinct content, kept across push contexts.
-const encode = (context: PushContext, typeUrl: string, resource: Json): XdsResource => encodeShared(context, typeUrl, resource.name as string, resource);
+const encode = (context: PushContext, typeUrl: string, resource: Cluster | Listener | RouteConfiguration): XdsResource =>
+  encodeShared(context, typeUrl, resource.name as string, resource);
 
 export class GrpcGenerator implements ResourceGenerator {
   /** `contextFor`: the push context a push request was computed from (the pinned one, or the current one). */
@@ -163,7 +164,7 @@ function allClusterNames(context: PushContext, scope: ProxyScope): string[] {
  * fails that route with UNAVAILABLE, gRPC's face of Envoy's 503). A default
  * cluster for an unknown service is still served, as istiod does.
  */
-function grpcClusterJson(context: PushContext, scope: ProxyScope, name: string): Json | undefined {
+function grpcClusterJson(context: PushContext, scope: ProxyScope, name: string): Cluster | undefined {
   const parsed = parseClusterName(name);
   if (!parsed || parsed.direction !== 'outbound') return undefined;
   const service = visibleService(context, scope, parsed.hostname);

@@ -6,18 +6,18 @@
 // `inbound-plaintext`, with the workload's DENY and ALLOW RBAC filters
 // before the router.
 import type { MeshService, MeshServicePort } from '../../../push/services.js';
-import type { Json } from '../common/clusters.js';
+import type { FilterChain, HttpFilter, Listener, RouteConfiguration } from '../../../proto/envoyTypes.generated.js';
 import { socketAddress } from '../common/listeners.js';
 import { adsConfigSource, filterNames, outboundClusterName, typeUrls } from '../common/names.js';
 import { joinHostPort } from './names.js';
 import type { ServiceInstance } from './serviceInstances.js';
 import type { ProxylessServerSecurity } from '../../../security/index.js';
 
-const faultFilter = (): Json => ({ name: filterNames.fault, typedConfig: { '@type': typeUrls.fault } });
-const routerFilter = (): Json => ({ name: filterNames.router, typedConfig: { '@type': typeUrls.router } });
+const faultFilter = (): HttpFilter => ({ name: filterNames.fault, typedConfig: { '@type': typeUrls.fault } });
+const routerFilter = (): HttpFilter => ({ name: filterNames.router, typedConfig: { '@type': typeUrls.router } });
 
 /** The listener a client gets for `requestedHost:PORT`; its RDS name is the service's default cluster name, as istiod names it. */
-export function buildClientListener(requestedHost: string, service: MeshService, port: MeshServicePort): Json {
+export function buildClientListener(requestedHost: string, service: MeshService, port: MeshServicePort): Listener {
   const name = joinHostPort(requestedHost, port.port);
   return {
     name,
@@ -35,9 +35,9 @@ export function buildClientListener(requestedHost: string, service: MeshService,
 }
 
 /** `xds.istio.io/grpc/lds/inbound/IP:PORT` for a server on a port one of the workload's service instances serves. */
-export function buildServerListener(name: string, address: string, instance: ServiceInstance, security?: ProxylessServerSecurity): Json {
+export function buildServerListener(name: string, address: string, instance: ServiceInstance, security?: ProxylessServerSecurity): Listener {
   const target = { service: instance.service, port: instance.port, targetPort: instance.endpointPort };
-  const routeConfig: Json = {
+  const routeConfig: RouteConfiguration = {
     name: 'inbound',
     virtualHosts: [
       {
@@ -48,7 +48,7 @@ export function buildServerListener(name: string, address: string, instance: Ser
     ],
   };
   const suffix = security?.transportSocket ? 'mtls' : 'plaintext';
-  const chain: Json = {
+  const chain: FilterChain = {
     name: `inbound-${suffix}`,
     filters: [
       {

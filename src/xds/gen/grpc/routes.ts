@@ -5,7 +5,7 @@
 // kinds of proxies see the same matches, splits, retries, timeouts and faults.
 import type { PushContext, ProxyScope } from '../../../push/pushContext.js';
 import type { MeshService } from '../../../push/services.js';
-import type { Json } from '../common/clusters.js';
+import type { Route, RouteConfiguration } from '../../../proto/envoyTypes.generated.js';
 import { alternateHosts, virtualHostRoutes } from '../sidecar/routes.js';
 import { joinHostPort } from './names.js';
 
@@ -25,12 +25,12 @@ export function grpcVirtualHostDomains(service: MeshService, port: number, proxy
  * (Debian's python3-grpcio 1.51) rejects string_match; every gRPC version
  * and Envoy accept the older fields with the same meaning.
  */
-export function withLegacyHeaderMatchers(route: Json): Json {
-  const match = route.match as Json | undefined;
-  const headers = match?.headers as Json[] | undefined;
+export function withLegacyHeaderMatchers(route: Route): Route {
+  const match = route.match;
+  const headers = match?.headers;
   if (!headers) return route;
   const legacy = headers.map((header) => {
-    const { stringMatch, ...rest } = header as { stringMatch?: Json } & Json;
+    const { stringMatch, ...rest } = header;
     if (!stringMatch || Object.keys(stringMatch).length !== 1) return header;
     if (stringMatch.exact !== undefined) return { ...rest, exactMatch: stringMatch.exact };
     if (stringMatch.prefix !== undefined) return { ...rest, prefixMatch: stringMatch.prefix };
@@ -47,7 +47,7 @@ export function buildGrpcRouteConfiguration(
   service: MeshService,
   port: number,
   proxyLabels: Readonly<Record<string, string>>,
-): Json {
+): RouteConfiguration {
   return {
     name: routeName,
     virtualHosts: [

@@ -11,8 +11,8 @@ import {
   buildOutboundCluster,
   buildPassthroughCluster,
   type InboundEndpoint,
-  type Json,
 } from '../common/clusters.js';
+import type { Cluster } from '../../../proto/envoyTypes.generated.js';
 import type { DefaultEndpoint } from '../../../model/defaultEndpoint.js';
 import { outboundClusterName } from '../common/names.js';
 import { portTrafficPolicy, subsetTrafficPolicy } from '../common/trafficPolicy.js';
@@ -30,12 +30,12 @@ export function serviceClustersEntryFor(context: PushContext, scope: ProxyScope,
   return serviceClustersEntry(service.hostname, port.port, destinationRule ? destinationRule.from.join(',') : '-');
 }
 
-export function serviceClusters(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort): Json[] {
+export function serviceClusters(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort): Cluster[] {
   const destinationRule = context.destinationRuleFor(scope, service.hostname);
   const trafficPolicy = destinationRule?.spec.trafficPolicy;
   const endpoints = service.resolution === 'DNSLB' || service.resolution === 'DNSRoundRobinLB' ? context.endpoints(service.hostname, port.port) : [];
   const identities = serviceIdentities(context.endpoints(service.hostname, port.port), service.namespace, context.options.trustDomain);
-  const clusters: (Json | undefined)[] = [
+  const clusters: (Cluster | undefined)[] = [
     buildOutboundCluster({
       name: outboundClusterName(port.port, '', service.hostname),
       service,
@@ -61,11 +61,11 @@ export function serviceClusters(context: PushContext, scope: ProxyScope, service
       }),
     );
   }
-  return clusters.filter((c): c is Json => c !== undefined);
+  return clusters.filter((c): c is Cluster => c !== undefined);
 }
 
-export function outboundClusters(context: PushContext, scope: ProxyScope): Json[] {
-  const clusters: Json[] = [];
+export function outboundClusters(context: PushContext, scope: ProxyScope): Cluster[] {
+  const clusters: Cluster[] = [];
   for (const service of scope.services) {
     for (const port of service.ports) clusters.push(...serviceClusters(context, scope, service, port));
   }
@@ -73,7 +73,7 @@ export function outboundClusters(context: PushContext, scope: ProxyScope): Json[
 }
 
 /** One inbound cluster per workload port; a Sidecar ingress port may deliver to its defaultEndpoint and carry a connection pool. */
-export function inboundClusters(targets: readonly ServiceTarget[], proxyIps: readonly string[]): Json[] {
+export function inboundClusters(targets: readonly ServiceTarget[], proxyIps: readonly string[]): Cluster[] {
   return targets.map((t) => {
     const endpoint = ingressEndpoint(t.sidecarIngress?.defaultEndpoint, proxyIps);
     return buildInboundCluster(t.targetPort, t.service, t.port, {
@@ -108,6 +108,6 @@ function ingressEndpoint(endpoint: DefaultEndpoint | undefined, proxyIps: readon
   }
 }
 
-export function wellKnownClusters(): Json[] {
+export function wellKnownClusters(): Cluster[] {
   return [buildBlackHoleCluster(), buildPassthroughCluster(), buildInboundPassthroughCluster()];
 }

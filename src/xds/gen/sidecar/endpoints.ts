@@ -11,13 +11,13 @@ import { endpointProxyInputsEntry, serviceEndpointsEntry } from '../cacheKeys.js
 import { buildLocalityLbEndpoints, localityLbProxyInputs, withTopologyLabels } from '../common/endpoints.js';
 import { parseClusterName } from '../common/names.js';
 import { subsetTrafficPolicy } from '../common/trafficPolicy.js';
-import type { Json } from '../common/clusters.js';
+import type { ClusterLoadAssignment } from '../../../proto/envoyTypes.generated.js';
 
 export interface LoadAssignmentPlan {
   readonly clusterName: string;
   /** The cache entry: identifies the inputs, so equal plans share one encoded result (see serviceEndpointsEntry). */
   readonly entry: CacheEntry;
-  build(): Json;
+  build(): ClusterLoadAssignment;
 }
 
 /** The proxy's labels with istiod's topology labels: what failoverPriority compares endpoint labels with. */

@@ -32,7 +32,8 @@ import { outboundClusterName } from '../common/names.js';
 import { inboundListeners, outboundListeners, virtualOutboundListener } from './listeners.js';
 import { proxyHcmTelemetry, withListenerTelemetry, type ProxyHcmTelemetry } from '../common/telemetry.js';
 import { buildNamedRouteConfiguration, routeNames, scopeUsesSourceLabels } from './routes.js';
-import type { Json } from '../common/clusters.js';
+import type { Json } from '../common/json.js';
+import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../../../proto/envoyTypes.generated.js';
 import { contentVersion } from '../../resource.js';
 import type { Logger } from 'pino';
 import { proxyEnvoyFilters, type EnvoyFilterPatch, type ProxyEnvoyFilters } from '../../../push/envoyFilters.js';
@@ -42,7 +43,8 @@ import { encodePatched, envoyFilterKey, hasPatches, listenerApplyTo, reportUnmat
 import { patchRouteConfiguration } from '../common/envoyFilterRoutes.js';
 import { jwksCluster, meshSecurityPolicies, workloadSecurity, type WorkloadSecurity } from '../../../security/index.js';
 
-const encodeAll = (context: PushContext, typeUrl: string, resources: Json[]): XdsResource[] =>
+/** Encodes built (typed) or EnvoyFilter-patched (untyped) resources. */
+const encodeAll = (context: PushContext, typeUrl: string, resources: readonly Json[]): XdsResource[] =>
   resources.map((r) => encodeShared(context, typeUrl, r.name as string, r));
 
 function inboundKey(targets: readonly ServiceTarget[], proxy: Proxy): string {
@@ -84,8 +86,8 @@ export function encodedOutboundClusters(context: PushContext, scope: ProxyScope)
 }
 
 /** Clusters for remote JWKS hosts the mesh has no cluster for (one per host and port). */
-function jwksClusters(security: WorkloadSecurity, existing: ReadonlySet<string>): Json[] {
-  const byName = new Map<string, Json>();
+function jwksClusters(security: WorkloadSecurity, existing: ReadonlySet<string>): Cluster[] {
+  const byName = new Map<string, Cluster>();
   for (const uri of security.jwksUris) {
     const cluster = jwksCluster(uri);
     if (!existing.has(cluster.name as string)) byName.set(cluster.name as string, cluster);
@@ -217,7 +219,7 @@ export class SidecarGenerator implements ResourceGenerator {
     proxy: Proxy,
     side: 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND',
     patch: boolean,
-    build: () => Json[],
+    build: () => Listener[],
   ): XdsResource[] {
     const unpatched = build();
     if (!patch) return encodeAll(context, TypeUrl.Listener, unpatched);
@@ -257,7 +259,7 @@ export class SidecarGenerator implements ResourceGenerator {
     return out;
   }
 
-  private encodeRoute(context: PushContext, proxy: Proxy, patch: boolean, json: Json): XdsResource {
+  private encodeRoute(context: PushContext, proxy: Proxy, patch: boolean, json: RouteConfiguration): XdsResource {
     if (!patch) return encodeShared(context, TypeUrl.RouteConfiguration, String(json.name), json);
     const { envoyFilters } = proxyView(context, proxy);
     const applied = new Set<EnvoyFilterPatch>();
@@ -337,16 +339,16 @@ export class SidecarGenerator implements ResourceGenerator {
       })(),
       routes: routeNames(scope)
         .map((name) => buildNamedRouteConfiguration(context, scope, name, proxy.labels))
-        .filter((rc): rc is Json => rc !== undefined)
+        .filter((rc): rc is RouteConfiguration => rc !== undefined)
         .map((rc) => patchRouteConfiguration('SIDECAR_OUTBOUND', envoyFilters, rc, {}, applied)),
       endpoints: this.edsClusters(context, scope)
         .map((cluster) => planClusterLoadAssignment(context, proxy, scope, cluster)?.build())
-        .filter((cla): cla is Json => cla !== undefined),
+        .filter((cla): cla is ClusterLoadAssignment => cla !== undefined),
     };
   }
 
   /** Every cluster of the proxy, unencoded and unpatched. */
-  private describeClusters(context: PushContext, proxy: Proxy): Json[] {
+  private describeClusters(context: PushContext, proxy: Proxy): Cluster[] {
     const scope = context.scopeFor(proxy);
     const outbound = outboundClusters(context, scope);
     const jwks = jwksClusters(proxySecurity(context, proxy).security, new Set(outbound.map((c) => String(c.name))));

@@ -25,7 +25,7 @@ import {
   outboundClusterName,
   typeUrls,
 } from '../common/names.js';
-import type { Json } from '../common/clusters.js';
+import type { FilterChain, Listener, ListenerFilter, RouteConfiguration } from '../../../proto/envoyTypes.generated.js';
 import { configMetadata } from '../common/struct.js';
 import { isSniffedPort, sniffedRouteName } from './routes.js';
 import { inboundChainOptions, securedInboundChains, type WorkloadSecurity } from '../../../security/index.js';
@@ -51,10 +51,10 @@ function l4RouteFor<R extends TCPRoute | TLSRoute>(routes: R[] | undefined, port
   return routes?.find((r) => !r.match?.length || r.match.some((m) => m.port === undefined || m.port === port));
 }
 
-function tcpFilterChains(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort, matchSni: boolean): Json[] {
+function tcpFilterChains(context: PushContext, scope: ProxyScope, service: MeshService, port: MeshServicePort, matchSni: boolean): FilterChain[] {
   const cluster = outboundClusterName(port.port, '', service.hostname);
   const vs = context.virtualServiceFor(service.hostname, scope.namespace);
-  const chains: Json[] = [];
+  const chains: FilterChain[] = [];
   if (port.protocol === 'TLS' || port.protocol === 'HTTPS') {
     for (const route of vs?.spec.tls ?? []) {
       const sniHosts = route.match.filter((m) => m.port === undefined || m.port === port.port).flatMap((m) => m.sniHosts);
@@ -65,7 +65,7 @@ function tcpFilterChains(context: PushContext, scope: ProxyScope, service: MeshS
   }
   const tcpRoute = l4RouteFor(vs?.spec.tcp, port.port);
   const target = tcpRoute?.route?.length ? tcpDestinations(context, tcpRoute.route, vs!.namespace, port.port) : cluster;
-  const fallback: Json = { filters: [tcpProxy(typeof target === 'string' ? target : cluster, target)] };
+  const fallback: FilterChain = { filters: [tcpProxy(typeof target === 'string' ? target : cluster, target)] };
   // Without a VIP, TLS services share 0.0.0.0:PORT and are told apart by SNI.
   if (matchSni) fallback.filterChainMatch = { serverNames: [service.hostname] };
   const fallbackKey = JSON.stringify(fallback.filterChainMatch ?? null);
@@ -73,8 +73,8 @@ function tcpFilterChains(context: PushContext, scope: ProxyScope, service: MeshS
   return chains;
 }
 
-function outboundListener(name: string, address: string, port: number, filterChains: Json[], tlsInspector: boolean): Json {
-  const listener: Json = {
+function outboundListener(name: string, address: string, port: number, filterChains: FilterChain[], tlsInspector: boolean): Listener {
+  const listener: Listener = {
     name,
     address: socketAddress(address, port),
     filterChains,
@@ -91,7 +91,7 @@ function outboundListener(name: string, address: string, port: number, filterCha
  * the egress port's protocol), then the catch-all, which adds nothing to
  * listeners those already created.
  */
-export function outboundListeners(context: PushContext, scope: ProxyScope, telemetry: HcmTelemetry = {}): Json[] {
+export function outboundListeners(context: PushContext, scope: ProxyScope, telemetry: HcmTelemetry = {}): Listener[] {
   const built: OutboundListenerSet = { listeners: new Map(), http: new Set(), telemetry };
   for (const egress of scope.egressListeners) {
     const locked: ReadonlySet<string> = new Set(egress.port ? [] : built.listeners.keys());
@@ -101,7 +101,7 @@ export function outboundListeners(context: PushContext, scope: ProxyScope, telem
 }
 
 interface OutboundListenerSet {
-  readonly listeners: Map<string, Json>;
+  readonly listeners: Map<string, Listener>;
   /** Names of the HTTP listeners (0.0.0.0_PORT, shared by every HTTP service on the port). */
   readonly http: Set<string>;
   /** What Telemetry adds to the HTTP connection managers (outbound side). */
@@ -141,7 +141,8 @@ function addOutboundListeners(
     if (existing) {
       // TLS services without VIPs share the listener, one SNI filter chain each; plain TCP ones conflict.
       if (shared && tls && existing.listenerFilters) {
-        const chains = existing.filterChains as Json[];
+        // outboundListener's chains: an array this module built and still owns.
+        const chains = existing.filterChains as FilterChain[];
         const matches = new Set(chains.map((c) => JSON.stringify(c.filterChainMatch ?? null)));
         // Envoy rejects a listener whose filter chains match identically: the first service keeps an SNI.
         for (const chain of tcpFilterChains(context, scope, service, port, true)) {
@@ -161,7 +162,7 @@ function addOutboundListeners(
  * http_inspector) goes through the HTTP connection manager and the service's
  * own route configuration; anything else is proxied as TCP.
  */
-function sniffingListener(name: string, address: string, service: MeshService, port: MeshServicePort, telemetry: HcmTelemetry): Json {
+function sniffingListener(name: string, address: string, service: MeshService, port: MeshServicePort, telemetry: HcmTelemetry): Listener {
   const cluster = outboundClusterName(port.port, '', service.hostname);
   const hcm = httpConnectionManager({ statPrefix: `outbound_${address}_${port.port}`, rds: sniffedRouteName(service, port.port), inbound: false, telemetry });
   const listener = outboundListener(
@@ -171,11 +172,11 @@ function sniffingListener(name: string, address: string, service: MeshService, p
     [{ filterChainMatch: { applicationProtocols: ['http/1.0', 'http/1.1', 'h2c'] }, filters: [hcm] }, { filters: [tcpProxy(cluster, cluster)] }],
     true,
   );
-  listener.listenerFilters = [...(listener.listenerFilters as Json[]), { name: filterNames.httpInspector, typedConfig: { '@type': typeUrls.httpInspector } }];
+  listener.listenerFilters = [...listener.listenerFilters!, { name: filterNames.httpInspector, typedConfig: { '@type': typeUrls.httpInspector } }];
   return listener;
 }
 
-export function virtualOutboundListener(scope: ProxyScope): Json {
+export function virtualOutboundListener(scope: ProxyScope): Listener {
   const catchAll = scope.outboundTrafficPolicy === 'REGISTRY_ONLY' ? BlackHoleCluster : PassthroughCluster;
   return {
     name: VirtualOutboundListener,
@@ -200,7 +201,7 @@ function inboundHostname(target: ServiceTarget): string {
   return ingress ? `${ingress.sidecar.name}.${ingress.sidecar.namespace}` : target.service.hostname;
 }
 
-function inboundRouteConfig(target: ServiceTarget): Json {
+function inboundRouteConfig(target: ServiceTarget): RouteConfiguration {
   const cluster = inboundClusterName(target.targetPort);
   const zero = { seconds: 0 };
   return {
@@ -223,7 +224,7 @@ function inboundRouteConfig(target: ServiceTarget): Json {
   };
 }
 
-const passthroughRouteConfig = (): Json => {
+const passthroughRouteConfig = (): RouteConfiguration => {
   const zero = { seconds: 0 };
   return {
     name: InboundPassthroughCluster,
@@ -245,11 +246,11 @@ const passthroughRouteConfig = (): Json => {
 };
 
 /** Chains for traffic to ports no service declares (`virtualInbound-catchall-http`, `virtualInbound`), secured like a sniffed port. */
-function passthroughChains(security: WorkloadSecurity, telemetry: HcmTelemetry): Json[] {
+function passthroughChains(security: WorkloadSecurity, telemetry: HcmTelemetry): FilterChain[] {
   const mode = security.mtls.mode;
   return inboundChainOptions(mode, 'auto').map((option) => {
     const suffix = option.transportSocket ? '-mtls' : option.match.transportProtocol === 'tls' ? '-tls' : '';
-    const chain: Json =
+    const chain: FilterChain =
       option.protocol === 'http'
         ? {
             name: `virtualInbound-catchall-http${suffix}`,
@@ -281,7 +282,7 @@ function passthroughChains(security: WorkloadSecurity, telemetry: HcmTelemetry):
  * A Sidecar ingress port's chains are named after its bind address (istiod
  * defaults it to the proxy's IP) and point at the Sidecar in their metadata.
  */
-function inboundPortChains(target: ServiceTarget, security: WorkloadSecurity, proxyAddress: string, telemetry: HcmTelemetry): Json[] {
+function inboundPortChains(target: ServiceTarget, security: WorkloadSecurity, proxyAddress: string, telemetry: HcmTelemetry): FilterChain[] {
   const cluster = inboundClusterName(target.targetPort);
   const ingress = target.sidecarIngress;
   const name = `${ingress ? (ingress.bind ?? proxyAddress) : '0.0.0.0'}_${target.targetPort}`;
@@ -321,7 +322,7 @@ export function inboundListeners(
   security: WorkloadSecurity,
   proxyIps: readonly string[],
   telemetry: HcmTelemetry = {},
-): Json[] {
+): Listener[] {
   const proxyAddress = sidecarInboundAddress(proxyIps);
   const redirected = targets.filter((t) => !t.sidecarIngress?.bindToPort);
   const bound = targets.filter((t) => t.sidecarIngress?.bindToPort);
@@ -335,7 +336,7 @@ export function inboundListeners(
   ];
 }
 
-function virtualInboundListener(chains: readonly Json[], security: WorkloadSecurity, telemetry: HcmTelemetry): Json {
+function virtualInboundListener(chains: readonly FilterChain[], security: WorkloadSecurity, telemetry: HcmTelemetry): Listener {
   return {
     name: VirtualInboundListener,
     address: socketAddress('0.0.0.0', VirtualInboundPort),
@@ -352,10 +353,10 @@ function virtualInboundListener(chains: readonly Json[], security: WorkloadSecur
 }
 
 /** A listener bound to the port itself (no original_dst): inspectors only where its chains match on TLS or ALPN. */
-function boundInboundListener(target: ServiceTarget, chains: Json[], proxyAddress: string): Json {
+function boundInboundListener(target: ServiceTarget, chains: FilterChain[], proxyAddress: string): Listener {
   const address = target.sidecarIngress?.bind ?? proxyAddress;
-  const matches = chains.map((c) => (c.filterChainMatch ?? {}) as { transportProtocol?: string; applicationProtocols?: string[] });
-  const listenerFilters: Json[] = [];
+  const matches = chains.map((c) => c.filterChainMatch ?? {});
+  const listenerFilters: ListenerFilter[] = [];
   if (matches.some((m) => m.transportProtocol === 'tls'))
     listenerFilters.push({ name: filterNames.tlsInspector, typedConfig: { '@type': typeUrls.tlsInspector } });
   if (matches.some((m) => m.applicationProtocols?.some((p) => p === 'http/1.1' || p === 'h2c'))) {

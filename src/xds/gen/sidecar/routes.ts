@@ -10,7 +10,7 @@ import { catchAllVirtualHost, defaultRoute, hashPolicyFor, translateHttpRoute, t
 import { outboundClusterName } from '../common/names.js';
 import { configMetadata } from '../common/struct.js';
 import { subsetTrafficPolicy } from '../common/trafficPolicy.js';
-import type { Json } from '../common/clusters.js';
+import type { Route, RouteConfiguration, VirtualHost } from '../../../proto/envoyTypes.generated.js';
 
 /** RDS name of a port whose protocol is sniffed (istiod names it after the service: `HOST:PORT`). */
 export function sniffedRouteName(service: MeshService, port: number): string {
@@ -85,17 +85,17 @@ export function virtualHostRoutes(
   service: MeshService,
   port: number,
   proxyLabels: Readonly<Record<string, string>>,
-): Json[] {
+): Route[] {
   const vs = context.virtualServiceFor(service.hostname, scope.namespace);
-  const fallback = (): Json => {
+  const fallback = (): Route => {
     const route = defaultRoute(outboundClusterName(port, '', service.hostname), service.hostname, port);
     const hash = routeContext(context, scope, service, port, service.namespace, proxyLabels).hashPolicy(service.hostname, port, '');
-    if (hash) (route.route as Json).hashPolicy = hash;
+    if (hash) route.route!.hashPolicy = hash;
     return route;
   };
   if (!vs?.spec.http?.length) return [fallback()];
   const ctx = routeContext(context, scope, service, port, vs.namespace, proxyLabels);
-  const routes: Json[] = [];
+  const routes: Route[] = [];
   // istiod tags each route with the VirtualService it came from (istioctl's VIRTUAL SERVICE column).
   const metadata = configMetadata('virtual-service', vs.namespace, vs.name);
   for (const http of vs.spec.http) {
@@ -114,7 +114,7 @@ export function buildNamedRouteConfiguration(
   scope: ProxyScope,
   name: string,
   proxyLabels: Readonly<Record<string, string>>,
-): Json | undefined {
+): RouteConfiguration | undefined {
   if (/^\d+$/.test(name)) return buildRouteConfiguration(context, scope, Number(name), proxyLabels);
   const colon = name.lastIndexOf(':');
   const service = scope.services.find((s) => s.hostname === name.slice(0, colon));
@@ -129,9 +129,14 @@ export function buildNamedRouteConfiguration(
   };
 }
 
-export function buildRouteConfiguration(context: PushContext, scope: ProxyScope, port: number, proxyLabels: Readonly<Record<string, string>>): Json {
+export function buildRouteConfiguration(
+  context: PushContext,
+  scope: ProxyScope,
+  port: number,
+  proxyLabels: Readonly<Record<string, string>>,
+): RouteConfiguration {
   const seen = new Set<string>();
-  const virtualHosts: Json[] = [];
+  const virtualHosts: VirtualHost[] = [];
   for (const service of servicesOnRoutePort(scope.egressListeners, port)) {
     const candidates = [service.hostname, ...alternateHosts(service, scope.namespace, context.options.domainSuffix), ...service.addresses];
     const domains = candidates.filter((d) => !seen.has(d));
