@@ -30,5 +30,6 @@ export const unitTests: readonly string[] = [
   'test/security/workloadSecurity.test.ts',
   'test/webhooks/sidecarInjection.test.ts',
   'test/webhooks/webhookManifests.test.ts',
+  'test/xds/consistency.test.ts',
   'test/xds/nodeMetadata.test.ts',
 ];
