@@ -12,6 +12,7 @@ export const unitTests: readonly string[] = [
   'test/analysis/schemaRejections.test.ts',
   'test/bench/profileSummary.test.ts',
   'test/ca/jwt.test.ts',
+  'test/cli/checkConsistencyFlag.test.ts',
   'test/cli/configRescanFlag.test.ts',
   'test/grpc/grpcGenerator.test.ts',
   'test/kube/dockerfile.test.ts',
