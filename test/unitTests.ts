@@ -7,6 +7,7 @@ export const unitTests: readonly string[] = [
   'test/proto/**/*.test.ts',
   'test/unitProject.test.ts',
   'test/importGraph.test.ts',
+  'test/docsContracts.test.ts',
   'test/analysis/analyzers.test.ts',
   'test/analysis/readmeCodes.test.ts',
   'test/analysis/schemaRejections.test.ts',
