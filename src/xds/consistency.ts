@@ -2,8 +2,7 @@
 // configuration a listener's HttpConnectionManager names over RDS, and every load assignment an EDS cluster
 // names, must be among the RDS and EDS resources generated for that proxy. Envoy otherwise keeps the listener
 // or cluster warming until its initial fetch timeout. Pure: reads proto3 JSON (decoded or as generated).
-
-type Json = Record<string, unknown>;
+import type { Json } from './gen/common/json.js';
 
 /** One proxy's resources, as proto3 JSON (camelCase fields, `@type`-tagged Any values). */
 export interface ProxyResources {
