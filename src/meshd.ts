@@ -8,6 +8,7 @@ import { DebugServer } from './http/debugServer.js';
 import { createLogger } from './log.js';
 import { listenError, type PortRole } from './startupError.js';
 import { buildConfigDump } from './status/configDump.js';
+import { ConsistencyChecker } from './status/consistencyCheck.js';
 import { addCsdsService } from './status/csds.js';
 import { proxyDetail } from './status/proxyDetail.js';
 import { SyncStatusRegistry } from './status/syncStatus.js';
@@ -51,6 +52,8 @@ export interface MeshdConfig {
   pushConcurrency: number;
   /** istiod's PILOT_SCOPE_GATEWAY_TO_NAMESPACE: a gateway workload only uses Gateways of its own namespace. */
   scopeGatewayToNamespace: boolean;
+  /** Debug mode: check every proxy's RDS and EDS references after its listeners or clusters are sent (--check-consistency). */
+  checkConsistency: boolean;
 }
 
 export const defaultConfig: MeshdConfig = {
@@ -72,6 +75,7 @@ export const defaultConfig: MeshdConfig = {
   maxStreamsPerConnection: 1000,
   pushConcurrency: 100,
   scopeGatewayToNamespace: false,
+  checkConsistency: false,
 };
 
 /** What produces resources and pushes: the mesh pipeline, or a fixed generator (tests, benchmarks). */
@@ -137,10 +141,19 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
   collectDefaultMetrics({ register: registry });
   const status = new SyncStatusRegistry(config.controlPlaneId);
   const metrics = new XdsMetrics(registry);
-  const ads = new AdsServer({
+  const consistency: ConsistencyChecker | undefined = config.checkConsistency
+    ? new ConsistencyChecker({
+        generator: deps.resources.generator,
+        preview: (connectionId) => ads.preview(connectionId),
+        latestRequest: () => ads.latestRequest(),
+        logger: logger.child({ component: 'consistency' }),
+        registry,
+      })
+    : undefined;
+  const ads: AdsServer = new AdsServer({
     generator: deps.resources.generator,
     logger: logger.child({ component: 'ads' }),
-    events: combineEvents([status, metrics, nackLogger(logger), ...(deps.events ?? [])]),
+    events: combineEvents([status, metrics, nackLogger(logger), ...(consistency ? [consistency] : []), ...(deps.events ?? [])]),
     controlPlaneId: config.controlPlaneId,
     pushConcurrency: config.pushConcurrency,
     ...(deps.describeProxy ? { describeProxy: deps.describeProxy } : {}),

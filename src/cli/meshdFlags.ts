@@ -39,6 +39,13 @@ export function addServeFlags(cmd: Command): Command {
       .addOption(flag('--debounce-after <duration>', 'quiet time before a push', 'MESHD_DEBOUNCE_AFTER', '100ms'))
       .addOption(flag('--debounce-max <duration>', 'longest a push is delayed by a stream of changes', 'MESHD_DEBOUNCE_MAX', '10s'))
       .addOption(flag('--log-level <level>', 'trace, debug, info, warn or error', 'MESHD_LOG_LEVEL', defaultConfig.logLevel))
+      // No .env(): commander sets a boolean flag whenever its variable exists, even as "false" (configFromFlags reads it).
+      .addOption(
+        new Option(
+          '--check-consistency',
+          "debug: log and count every RDS or EDS name a proxy's listeners or clusters reference that meshd does not generate (env: MESHD_CHECK_CONSISTENCY)",
+        ),
+      )
   );
 }
 
@@ -82,6 +89,7 @@ export interface ServeFlags {
   debounceAfter: string;
   debounceMax: string;
   logLevel: string;
+  checkConsistency?: boolean;
 }
 
 /**
@@ -91,6 +99,14 @@ export interface ServeFlags {
 function chosenKubeconfig(flags: ServeFlags, env: NodeJS.ProcessEnv): string | undefined {
   if (flags.kubeconfig) return flags.kubeconfig;
   return flags.configDir ? undefined : env.KUBECONFIG || undefined;
+}
+
+/** A boolean environment variable: true/1 or false/0 (any case), unset is false. */
+function booleanEnv(name: string, env: NodeJS.ProcessEnv): boolean {
+  const value = env[name]?.trim().toLowerCase();
+  if (value === undefined || value === '' || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  throw new FlagError(`${name}=${JSON.stringify(env[name])}: want true or false`);
 }
 
 /** Validates flags; a config source must be chosen explicitly (or be in-cluster). */
@@ -134,5 +150,6 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     logLevel: flags.logLevel,
     // istiod's environment variable, so a Deployment written for istiod keeps its meaning.
     scopeGatewayToNamespace: env.PILOT_SCOPE_GATEWAY_TO_NAMESPACE?.toLowerCase() === 'true',
+    checkConsistency: flags.checkConsistency === true || booleanEnv('MESHD_CHECK_CONSISTENCY', env),
   };
 }

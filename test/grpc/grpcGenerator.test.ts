@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { GrpcGenerator } from '../../src/xds/gen/grpc/generator.js';
+import { consistencyProblems, referencedEdsNames, referencedRouteNames } from '../../src/xds/consistency.js';
 import { TypeUrl, decodeAnyToJson, type XdsResource } from '../../src/xds/resource.js';
 import { encodedResourceProblems } from '../support/envoyValidation.js';
 import { meshFromYaml } from '../support/goldenMesh.js';
@@ -233,6 +234,26 @@ describe('every gRPC resource', () => {
     ];
     expect(all).toHaveLength(8);
     expect(all.flatMap((r) => encodedResourceProblems(r.any).map((p) => `${r.name}: ${p}`))).toEqual([]);
+  });
+
+  it('is consistent, from a client listener down to its endpoints: every RDS and EDS name referenced is generated', () => {
+    const listeners = json(generate(client, TypeUrl.Listener, [`${host}:7070`]));
+    const routeNames = [...referencedRouteNames(listeners).values()].flatMap((names) => [...names]);
+    const routes = json(generate(client, TypeUrl.RouteConfiguration, routeNames));
+    // A client asks for the clusters its routes name, then for their load assignments.
+    const clusterNames = [
+      ...new Set(
+        routes
+          .flatMap((rc) => rc.virtualHosts as any[])
+          .flatMap((vh) => vh.routes as any[])
+          .flatMap((r) => (r.route.cluster ? [r.route.cluster] : (r.route.weightedClusters.clusters as any[]).map((c) => c.name))),
+      ),
+    ];
+    const clusters = json(generate(client, TypeUrl.Cluster, clusterNames));
+    const endpoints = json(generate(client, TypeUrl.ClusterLoadAssignment, [...new Set(referencedEdsNames(clusters).values())]));
+    expect(routeNames).toEqual([`outbound|7070||${host}`]);
+    expect(clusters.map((c) => c.name).sort()).toEqual([`outbound|7070|v1|${host}`, `outbound|7070|v2|${host}`]);
+    expect(consistencyProblems(client.id, { listeners, clusters, routes, endpoints })).toEqual([]);
   });
 
   it('is encoded once and shared by proxies of the same scope', () => {

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Proxy } from '../../src/model/proxy.js';
 import type { PushContext } from '../../src/push/pushContext.js';
 import type { ResourceGenerator } from '../../src/xds/server/types.js';
+import { consistencyProblems, referencedEdsNames, referencedRouteNames } from '../../src/xds/consistency.js';
 import { TypeUrl, decodeAnyToJson } from '../../src/xds/resource.js';
 import { envoyProblems, encodedResourceProblems } from './envoyValidation.js';
 import { loadGoldenMesh, type GoldenMesh } from './goldenMesh.js';
@@ -60,13 +61,14 @@ export function goldenSuite(suite: GoldenSuite): void {
             const listeners = generator.generate(proxy, wildcard(TypeUrl.Listener), request)!;
             const listenerJson = listeners.map((l) => decodeAnyToJson(l.any));
             const text = JSON.stringify(listenerJson);
-            const routeNames = [...new Set([...text.matchAll(/"routeConfigName":"([^"]+)"/g)].map((m) => m[1]!))];
+            const routeNames = [...new Set([...referencedRouteNames(listenerJson).values()].flatMap((names) => [...names]))];
             const routes = generator.generate(proxy, named(TypeUrl.RouteConfiguration, routeNames), request)!;
             // Envoy asks for the secrets its listeners name over ADS (credentialName), not the agent's.
             const secretNames = [...new Set([...text.matchAll(/"name":"(kubernetes(?:-gateway)?:\/\/[^"]+)"/g)].map((m) => m[1]!))];
             const secrets = suite.secrets ? generator.generate(proxy, named(TypeUrl.Secret, secretNames), request)! : [];
             const clusterJson = clusters.map((c) => decodeAnyToJson(c.any));
-            const edsNames = clusterJson.filter((c) => c.type === 'EDS').map((c) => String(c.name));
+            // Envoy asks for each EDS cluster's service name (istiod sets it to the cluster's name).
+            const edsNames = [...new Set(referencedEdsNames(clusterJson).values())];
             const endpoints = generator.generate(proxy, named(TypeUrl.ClusterLoadAssignment, edsNames), request)!;
 
             const problems = [...clusters, ...listeners, ...routes, ...endpoints, ...secrets].flatMap((r) =>
@@ -81,12 +83,17 @@ export function goldenSuite(suite: GoldenSuite): void {
             expect(problems).toEqual([]);
             expect(routes.map((r) => r.name).sort()).toEqual(routeNames.slice().sort());
             expect(endpoints.map((e) => e.name).sort()).toEqual(edsNames.slice().sort());
+            const routeJson = routes.map((r) => decodeAnyToJson(r.any));
+            const endpointJson = endpoints.map((e) => decodeAnyToJson(e.any));
+            // go-control-plane's snapshot consistency: every RDS and EDS name referenced is generated.
+            const consistency = { listeners: listenerJson, clusters: clusterJson, routes: routeJson, endpoints: endpointJson };
+            expect(consistencyProblems(proxy.id, consistency).map((p) => p.message)).toEqual([]);
 
             const actual = withoutEmptyCollections({
               clusters: clusterJson,
               listeners: listenerJson,
-              routes: routes.map((r) => decodeAnyToJson(r.any)),
-              endpoints: endpoints.map((e) => decodeAnyToJson(e.any)),
+              routes: routeJson,
+              endpoints: endpointJson,
               ...(suite.secrets ? { secrets: secrets.map((s) => decodeAnyToJson(s.any)) } : {}),
             });
             const file = path.join(suite.dir, `${scenario}.${proxy.podName}.out.json`);

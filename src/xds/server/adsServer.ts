@@ -98,6 +98,11 @@ export class AdsServer {
     return [...this.connections].filter((c) => c.identified);
   }
 
+  /** A request for the latest push's state, as a proxy's own request is answered (debug checks generate with it). */
+  latestRequest(): PushRequest {
+    return this.host.requestForProxyRequest();
+  }
+
   /** What the stream would be sent now, per watched type. */
   preview(connectionId: string): Map<string, readonly import('../resource.js').XdsResource[]> | undefined {
     const conn = this.streams().find((c) => c.connectionId === connectionId);

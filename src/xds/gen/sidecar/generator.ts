@@ -5,7 +5,7 @@
 // scopes share the bytes of what they have in common (see ../cache.ts).
 import type { Proxy } from '../../../model/proxy.js';
 import type { ProxyScope, PushContext, ServiceTarget } from '../../../push/pushContext.js';
-import { TypeUrl, type XdsResource } from '../../resource.js';
+import { TypeUrl, encodeResource, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
 import { encodeShared, memo } from '../cache.js';
 import {
@@ -247,7 +247,10 @@ export class SidecarGenerator implements ResourceGenerator {
     const built = memo(context, scopeRoutesEntry(scope.key, `${labelsKey}${ef}`), () => new Map<string, XdsResource | undefined>());
     const out: XdsResource[] = [];
     for (const name of watched.wildcard ? available : watched.names) {
-      if (!available.has(name)) continue;
+      if (!available.has(name)) {
+        out.push(this.unknownRoute(context, scope, name, proxy.labels));
+        continue;
+      }
       let resource = built.get(name);
       if (resource === undefined && !built.has(name)) {
         const json = buildNamedRouteConfiguration(context, scope, name, proxy.labels);
@@ -257,6 +260,16 @@ export class SidecarGenerator implements ResourceGenerator {
       if (resource) out.push(resource);
     }
     return out;
+  }
+
+  /**
+   * A name no listener of the scope carries (an EnvoyFilter-added listener's, a stale subscription) is answered,
+   * as istiod answers it: a port's catch-all route configuration, else an empty one. Envoy would otherwise keep
+   * the listener warming. Not cached: the names are the client's.
+   */
+  private unknownRoute(context: PushContext, scope: ProxyScope, name: string, labels: Readonly<Record<string, string>>): XdsResource {
+    const json = buildNamedRouteConfiguration(context, scope, name, labels) ?? { name, virtualHosts: [], validateClusters: { value: false } };
+    return encodeResource(TypeUrl.RouteConfiguration, name, json);
   }
 
   private encodeRoute(context: PushContext, proxy: Proxy, patch: boolean, json: RouteConfiguration): XdsResource {
