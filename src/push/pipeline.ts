@@ -2,7 +2,7 @@
 // server reads `generator` for every proxy and listens to `onPush` for what
 // to push to whom.
 import type { Logger } from 'pino';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ConfigSource, SourceEvent } from '../model/kube.js';
 import { MeshModel, type ModelChange } from '../model/meshModel.js';
 import type { Proxy } from '../model/proxy.js';
@@ -17,6 +17,7 @@ import { changeImpact, pushRequestFor, type ChangeImpact } from './changes.js';
 import { Debouncer } from './debouncer.js';
 import { LatestOnlyRunner } from './latestOnlyRunner.js';
 import { PushContext, defaultPushContextOptions } from './pushContext.js';
+import { PushTimings } from './pushTimings.js';
 
 export interface MeshPipelineOptions {
   debounceAfterMs: number;
@@ -56,7 +57,7 @@ export class MeshPipeline {
   private reportedMissingSubsets = new Set<string>();
   private readonly triggers: Counter<'type'>;
   private readonly missingSubsetGauge: Gauge;
-  private readonly buildTime: Histogram;
+  private readonly timings: PushTimings;
   private readonly analysisTasks: AnalysisTask[] = [(context) => this.reportMissingSubsets(context)];
   private readonly analysis: LatestOnlyRunner<PushContext>;
 
@@ -89,17 +90,7 @@ export class MeshPipeline {
           registers: [registry],
         }),
     );
-    this.buildTime = metric(
-      registry,
-      'meshd_push_context_build_seconds',
-      () =>
-        new Histogram({
-          name: 'meshd_push_context_build_seconds',
-          help: 'Time to build a push context after the debounce.',
-          buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
-          registers: [registry],
-        }),
-    );
+    this.timings = new PushTimings(registry, logger);
     this.analysis = new LatestOnlyRunner(
       (context) => this.runAnalysis(context),
       (error) => logger.error({ err: error }, 'analysis failed'),
@@ -230,18 +221,22 @@ export class MeshPipeline {
 
   private rebuild(changes: ModelChange[], firstAt: number): void {
     const previous = this.context;
-    const endTimer = this.buildTime.startTimer();
+    const releasedAt = performance.now();
     const next = this.newContext(previous);
     const impacts = changes.map((c) => changeImpact(c, previous, next));
     // Results of types no change touched stay valid: the new context starts with them (an
     // endpoint change keeps CDS, LDS and RDS; a VirtualService change keeps CDS and EDS).
     for (const [key, value] of reusableEntries(previous.cache, typeChanges(impacts))) next.cache.set(key, value);
-    endTimer();
+    const builtAt = performance.now();
     this.context = next;
     for (const change of changes) this.triggers.inc({ type: change.kind });
     const version = `${new Date().toISOString()}/${++this.pushCount}`;
     const unpinned = pushRequestFor(impacts, version, firstAt);
-    if (!unpinned) return;
+    const reasons = impacts.map((i) => i.reason);
+    if (!unpinned) {
+      this.timings.batch({ firstAt, releasedAt, builtAt }, changes.length, reasons, 'none');
+      return;
+    }
     const request: PushRequest = { ...unpinned, push: next };
     for (const listener of this.listeners) {
       try {
@@ -250,6 +245,7 @@ export class MeshPipeline {
         this.options.logger.error({ err: error }, 'push listener failed');
       }
     }
+    this.timings.batch({ firstAt, releasedAt, builtAt, queuedAt: performance.now() }, changes.length, reasons, request.types ?? 'all');
   }
 
   private async runAnalysis(context: PushContext): Promise<void> {
