@@ -82,6 +82,8 @@ export interface ResourceSource {
   onPush(listener: (request: PushRequest) => void): void;
   /** A push of the current state, pinned to it (the pipeline's push context); absent for sources without such state. */
   pushRequest?(version: string, reason: string): PushRequest;
+  /** Work the source does after a push (analysis) waits for `written()`: the pushes queued so far reached their streams. */
+  holdAnalysisUntil?(written: () => Promise<void>): void;
   readonly synced: boolean;
   stop(): Promise<void>;
 }
@@ -146,6 +148,7 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
     ...(deps.describeProxy ? { describeProxy: deps.describeProxy } : {}),
   });
   deps.resources.onPush((request) => ads.push(request));
+  deps.resources.holdAnalysisUntil?.(() => ads.idle());
 
   let draining = false;
   let secureReady = !deps.secure;

@@ -60,6 +60,7 @@ export class MeshPipeline {
   private readonly timings: PushTimings;
   private readonly analysisTasks: AnalysisTask[] = [(context) => this.reportMissingSubsets(context)];
   private readonly analysis: LatestOnlyRunner<PushContext>;
+  private pushesWritten: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly sources: readonly ConfigSource[],
@@ -94,6 +95,7 @@ export class MeshPipeline {
     this.analysis = new LatestOnlyRunner(
       (context) => this.runAnalysis(context),
       (error) => logger.error({ err: error }, 'analysis failed'),
+      () => this.pushesWritten?.() ?? Promise.resolve(),
     );
     // Generators read the context pinned to the push (istiod's PushRequest.Push), so a response
     // carries the content its version names even when a newer context exists by the time it is built.
@@ -165,6 +167,16 @@ export class MeshPipeline {
    */
   onAnalysis(task: AnalysisTask): void {
     this.analysisTasks.push(task);
+  }
+
+  /**
+   * Holds each analysis until `written()` resolves (the pushes queued so far reached their
+   * streams) or `maxWaitMs` passed, so a slow or stuck stream cannot starve it. With more
+   * streams than the push concurrency, an analysis started at once would run ahead of
+   * most of the push it follows.
+   */
+  holdAnalysisUntil(written: () => Promise<void>, maxWaitMs = 2_000): void {
+    this.pushesWritten = () => settledWithin(written(), maxWaitMs);
   }
 
   /** Analyses the current context again (e.g. a file stopped parsing); resolves once an analysis that saw it ended. */
@@ -278,6 +290,18 @@ export class MeshPipeline {
     }
     this.reportedMissingSubsets = keys;
   }
+}
+
+/** Resolves once `promise` settles or `ms` passed, whichever comes first; never rejects. */
+function settledWithin(promise: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    promise.then(done, done);
+  });
 }
 
 /** How the batch touches each xDS type: everywhere, or only through some services' endpoints and pods and some Secrets. */

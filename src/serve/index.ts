@@ -35,6 +35,7 @@ function pipelineSource(pipeline: MeshPipeline, onSynced: () => void): ResourceS
     },
     onPush: (listener) => void pipeline.onPush(listener),
     pushRequest: (version, reason) => pipeline.pushRequest(version, reason),
+    holdAnalysisUntil: (written) => pipeline.holdAnalysisUntil(written),
     get synced() {
       return synced;
     },
