@@ -51,6 +51,8 @@ export interface MeshdConfig {
   pushConcurrency: number;
   /** istiod's PILOT_SCOPE_GATEWAY_TO_NAMESPACE: a gateway workload only uses Gateways of its own namespace. */
   scopeGatewayToNamespace: boolean;
+  /** istiod's PILOT_ENABLE_EDS_DEBOUNCE: endpoint changes wait for the debounce like any other (default true). */
+  edsDebounce: boolean;
 }
 
 export const defaultConfig: MeshdConfig = {
@@ -72,6 +74,7 @@ export const defaultConfig: MeshdConfig = {
   maxStreamsPerConnection: 1000,
   pushConcurrency: 100,
   scopeGatewayToNamespace: false,
+  edsDebounce: true,
 };
 
 /** What produces resources and pushes: the mesh pipeline, or a fixed generator (tests, benchmarks). */

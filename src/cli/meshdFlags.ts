@@ -134,5 +134,6 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     logLevel: flags.logLevel,
     // istiod's environment variable, so a Deployment written for istiod keeps its meaning.
     scopeGatewayToNamespace: env.PILOT_SCOPE_GATEWAY_TO_NAMESPACE?.toLowerCase() === 'true',
+    edsDebounce: env.PILOT_ENABLE_EDS_DEBOUNCE?.toLowerCase() !== 'false',
   };
 }

@@ -30,6 +30,12 @@ export interface MeshPipelineOptions {
   rootNamespace?: string;
   /** A gateway workload only uses Gateways of its own namespace (istiod's PILOT_SCOPE_GATEWAY_TO_NAMESPACE). */
   scopeGatewayToNamespace?: boolean;
+  /**
+   * istiod's PILOT_ENABLE_EDS_DEBOUNCE (default true). When false, an endpoint change
+   * (EndpointSlice) is pushed at once instead of waiting for the quiet time, together with
+   * whatever else was waiting: one push context holds every change made before it.
+   */
+  edsDebounce?: boolean;
 }
 
 /** Work on a push context that must not delay its push: analysis, status, logs of findings. */
@@ -119,6 +125,7 @@ export class MeshPipeline {
       const changes = this.model.apply(events);
       if (!this.started) return;
       this.debouncer.add(changes);
+      if (this.options.edsDebounce === false && changes.some((c) => c.kind === 'EndpointSlice')) this.debouncer.flush();
       // A rejected update changes no served object, yet analysis (IST0106) and status must follow it.
       if (this.model.rejectionsRevision !== rejections) this.debouncer.add([rejectionsChanged]);
     };

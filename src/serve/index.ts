@@ -55,6 +55,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     trustDomain: config.trustDomain,
     clusterId: config.clusterId,
     scopeGatewayToNamespace: config.scopeGatewayToNamespace,
+    edsDebounce: config.edsDebounce,
   });
   // The same analysis `meshctl analyze` runs offline, after every push context's push, and istiod's config gauges.
   const analysis = new AnalysisReporter(logger.child({ component: 'analysis' }), registry);
