@@ -54,6 +54,8 @@ export interface MeshdConfig {
   scopeGatewayToNamespace: boolean;
   /** Debug mode: check every proxy's RDS and EDS references after its listeners or clusters are sent (--check-consistency). */
   checkConsistency: boolean;
+  /** istiod's PILOT_ENABLE_EDS_DEBOUNCE: endpoint changes wait for the debounce like any other (default true). */
+  edsDebounce: boolean;
 }
 
 export const defaultConfig: MeshdConfig = {
@@ -76,6 +78,7 @@ export const defaultConfig: MeshdConfig = {
   pushConcurrency: 100,
   scopeGatewayToNamespace: false,
   checkConsistency: false,
+  edsDebounce: true,
 };
 
 /** What produces resources and pushes: the mesh pipeline, or a fixed generator (tests, benchmarks). */
@@ -86,6 +89,8 @@ export interface ResourceSource {
   onPush(listener: (request: PushRequest) => void): void;
   /** A push of the current state, pinned to it (the pipeline's push context); absent for sources without such state. */
   pushRequest?(version: string, reason: string): PushRequest;
+  /** Work the source does after a push (analysis) waits for `written()`: the pushes queued so far reached their streams. */
+  holdAnalysisUntil?(written: () => Promise<void>): void;
   readonly synced: boolean;
   stop(): Promise<void>;
 }
@@ -159,6 +164,7 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
     ...(deps.describeProxy ? { describeProxy: deps.describeProxy } : {}),
   });
   deps.resources.onPush((request) => ads.push(request));
+  deps.resources.holdAnalysisUntil?.(() => ads.idle());
 
   let draining = false;
   let secureReady = !deps.secure;

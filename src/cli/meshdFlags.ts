@@ -151,5 +151,6 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     // istiod's environment variable, so a Deployment written for istiod keeps its meaning.
     scopeGatewayToNamespace: env.PILOT_SCOPE_GATEWAY_TO_NAMESPACE?.toLowerCase() === 'true',
     checkConsistency: flags.checkConsistency === true || booleanEnv('MESHD_CHECK_CONSISTENCY', env),
+    edsDebounce: env.PILOT_ENABLE_EDS_DEBOUNCE?.toLowerCase() !== 'false',
   };
 }

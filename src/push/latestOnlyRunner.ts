@@ -14,6 +14,8 @@ export class LatestOnlyRunner<T> {
   constructor(
     private readonly work: (value: T) => void | Promise<void>,
     private readonly onError: (error: unknown) => void,
+    /** Awaited before each run takes its value (e.g. until the pushes queued so far were written); must not reject. */
+    private readonly before?: () => Promise<void>,
   ) {}
 
   /** Queues `value` in place of any value still waiting; resolves once a run that saw it (or a newer value) ended. */
@@ -50,8 +52,12 @@ export class LatestOnlyRunner<T> {
     this.scheduled = true;
     // setImmediate, not a microtask: the streams' writes of the push that submitted the value go first.
     setImmediate(() => {
-      this.scheduled = false;
-      this.start();
+      const go = (): void => {
+        this.scheduled = false;
+        this.start();
+      };
+      if (this.before) void this.before().then(go, go);
+      else go();
     });
   }
 

@@ -4,7 +4,7 @@
 // the validators of the kinds validated above the model, and the xDS layer's
 // generators (serve wires both: see docs/ARCHITECTURE.md).
 import type { Logger } from 'pino';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ConfigSource, SourceEvent } from '../model/kube.js';
 import { MeshModel, type ModelChange } from '../model/meshModel.js';
 import type { KindValidators } from '../model/validators.js';
@@ -15,6 +15,7 @@ import { reusableEntries } from './contextCache.js';
 import { Debouncer } from './debouncer.js';
 import { LatestOnlyRunner } from './latestOnlyRunner.js';
 import { PushContext, defaultPushContextOptions } from './pushContext.js';
+import { PushTimings } from './pushTimings.js';
 
 export interface MeshPipelineOptions {
   debounceAfterMs: number;
@@ -31,6 +32,12 @@ export interface MeshPipelineOptions {
   validators: KindValidators;
   /** The xDS layer's generators (src/xds/gen/meshGeneration.ts: meshGeneration). */
   generation: PipelineGeneration;
+  /**
+   * istiod's PILOT_ENABLE_EDS_DEBOUNCE (default true). When false, an endpoint change
+   * (EndpointSlice) is pushed at once instead of waiting for the quiet time, together with
+   * whatever else was waiting: one push context holds every change made before it.
+   */
+  edsDebounce?: boolean;
 }
 
 /** What the pipeline needs from the generators above it, injected by the composition root. */
@@ -64,9 +71,10 @@ export class MeshPipeline {
   private reportedMissingSubsets = new Set<string>();
   private readonly triggers: Counter<'type'>;
   private readonly missingSubsetGauge: Gauge;
-  private readonly buildTime: Histogram;
+  private readonly timings: PushTimings;
   private readonly analysisTasks: AnalysisTask[] = [(context) => this.reportMissingSubsets(context)];
   private readonly analysis: LatestOnlyRunner<PushContext>;
+  private pushesWritten: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly sources: readonly ConfigSource[],
@@ -97,20 +105,11 @@ export class MeshPipeline {
           registers: [registry],
         }),
     );
-    this.buildTime = metric(
-      registry,
-      'meshd_push_context_build_seconds',
-      () =>
-        new Histogram({
-          name: 'meshd_push_context_build_seconds',
-          help: 'Time to build a push context after the debounce.',
-          buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
-          registers: [registry],
-        }),
-    );
+    this.timings = new PushTimings(registry, logger);
     this.analysis = new LatestOnlyRunner(
       (context) => this.runAnalysis(context),
       (error) => logger.error({ err: error }, 'analysis failed'),
+      () => this.pushesWritten?.() ?? Promise.resolve(),
     );
     // Generators read the context pinned to the push (istiod's PushRequest.Push), so a response
     // carries the content its version names even when a newer context exists by the time it is built.
@@ -125,6 +124,7 @@ export class MeshPipeline {
       const changes = this.model.apply(events);
       if (!this.started) return;
       this.debouncer.add(changes);
+      if (this.options.edsDebounce === false && changes.some((c) => c.kind === 'EndpointSlice')) this.debouncer.flush();
       // A rejected update changes no served object, yet analysis (IST0106) and status must follow it.
       if (this.model.rejectionsRevision !== rejections) this.debouncer.add([rejectionsChanged]);
     };
@@ -173,6 +173,16 @@ export class MeshPipeline {
    */
   onAnalysis(task: AnalysisTask): void {
     this.analysisTasks.push(task);
+  }
+
+  /**
+   * Holds each analysis until `written()` resolves (the pushes queued so far reached their
+   * streams) or `maxWaitMs` passed, so a slow or stuck stream cannot starve it. With more
+   * streams than the push concurrency, an analysis started at once would run ahead of
+   * most of the push it follows.
+   */
+  holdAnalysisUntil(written: () => Promise<void>, maxWaitMs = 2_000): void {
+    this.pushesWritten = () => settledWithin(written(), maxWaitMs);
   }
 
   /** Analyses the current context again (e.g. a file stopped parsing); resolves once an analysis that saw it ended. */
@@ -229,18 +239,22 @@ export class MeshPipeline {
 
   private rebuild(changes: ModelChange[], firstAt: number): void {
     const previous = this.context;
-    const endTimer = this.buildTime.startTimer();
+    const releasedAt = performance.now();
     const next = this.newContext(previous);
     const impacts = changes.map((c) => changeImpact(c, previous, next));
     // Results whose declared dependencies no change touched stay valid: the new context starts with them
     // (an endpoint change keeps CDS, LDS and RDS; a VirtualService change keeps CDS and EDS).
     for (const [key, value] of reusableEntries(previous.cache, cacheChangeOf(impacts))) next.cache.set(key, value);
-    endTimer();
+    const builtAt = performance.now();
     this.context = next;
     for (const change of changes) this.triggers.inc({ type: change.kind });
     const version = `${new Date().toISOString()}/${++this.pushCount}`;
     const unpinned = pushRequestFor(impacts, version, firstAt);
-    if (!unpinned) return;
+    const reasons = impacts.map((i) => i.reason);
+    if (!unpinned) {
+      this.timings.batch({ firstAt, releasedAt, builtAt }, changes.length, reasons, 'none');
+      return;
+    }
     const request: PushRequest = { ...unpinned, push: next };
     for (const listener of this.listeners) {
       try {
@@ -249,6 +263,7 @@ export class MeshPipeline {
         this.options.logger.error({ err: error }, 'push listener failed');
       }
     }
+    this.timings.batch({ firstAt, releasedAt, builtAt, queuedAt: performance.now() }, changes.length, reasons, request.types ?? 'all');
   }
 
   private async runAnalysis(context: PushContext): Promise<void> {
@@ -281,4 +296,16 @@ export class MeshPipeline {
     }
     this.reportedMissingSubsets = keys;
   }
+}
+
+/** Resolves once `promise` settles or `ms` passed, whichever comes first; never rejects. */
+function settledWithin(promise: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    promise.then(done, done);
+  });
 }

@@ -37,6 +37,7 @@ function pipelineSource(pipeline: MeshPipeline, onSynced: () => void): ResourceS
     },
     onPush: (listener) => void pipeline.onPush(listener),
     pushRequest: (version, reason) => pipeline.pushRequest(version, reason),
+    holdAnalysisUntil: (written) => pipeline.holdAnalysisUntil(written),
     get synced() {
       return synced;
     },
@@ -59,6 +60,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
     // What the push layer must not import: every kind's validator (the webhook reads them back from the model) and the generators.
     validators: kindValidators,
     generation: meshGeneration,
+    edsDebounce: config.edsDebounce,
   });
   // The same analysis `meshctl analyze` runs offline, after every push context's push, and istiod's config gauges.
   const analysis = new AnalysisReporter(logger.child({ component: 'analysis' }), registry);

@@ -245,6 +245,30 @@ describe('FileSource', () => {
     expect(names(events)).toEqual(['+svc-17']);
   });
 
+  it('an fs event naming only known files scans those files alone; a new name lists the tree again', async () => {
+    const files = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`svc-${i}.yaml`, svc(`svc-${i}`)]));
+    const scans: Array<'tree' | readonly string[]> = [];
+    const { dir, events } = await startSource(files, { ...eventsOnly, onScan: (scope) => scans.push(scope) });
+    // The start: the initial listing, and a second one for changes made before the watches existed.
+    await waitFor(() => scans.length >= 2, 'the listing after the watches started');
+    scans.length = 0;
+    events.length = 0;
+    await writeFile(path.join(dir, 'svc-17.yaml'), svc('svc-17', 8080));
+    await waitFor(() => portOf(events, 'svc-17') === 8080, 'the in-place edit');
+    expect(names(events)).toEqual(['+svc-17']);
+    expect(scans.length).toBeGreaterThan(0);
+    expect(scans.every((scope) => scope !== 'tree' && scope.length === 1 && scope[0] === 'svc-17.yaml')).toBe(true);
+
+    scans.length = 0;
+    await writeFile(path.join(dir, 'svc-50.yaml'), svc('svc-50'));
+    await waitFor(() => names(events).includes('+svc-50'), 'the new file');
+    expect(scans).toContain('tree');
+    scans.length = 0;
+    await unlink(path.join(dir, 'svc-3.yaml'));
+    await waitFor(() => names(events).includes('-svc-3'), 'the removed file');
+    expect(scans).toContain('tree');
+  });
+
   it('expands kind: List documents (kubectl get -o yaml) into their items', async () => {
     const list = `apiVersion: v1\nkind: List\nitems:\n- ${svc('reviews').trimEnd().split('\n').join('\n  ')}\n- ${svc('ratings').trimEnd().split('\n').join('\n  ')}\nmetadata: {resourceVersion: ""}\n`;
     const { events } = await startSource({ 'list.yaml': list });

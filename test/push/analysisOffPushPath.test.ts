@@ -8,7 +8,7 @@ import type { PushContext } from '../../src/push/pushContext.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, sidecarNode, type ReceivedResponse } from '../support/adsClient.js';
 import { waitFor } from '../support/captureLogger.js';
-import { startFileMeshd } from '../support/filePipeline.js';
+import { startFileMeshd, startFilePipeline } from '../support/filePipeline.js';
 
 const service = (name: string, port: number) => `apiVersion: v1
 kind: Service
@@ -93,5 +93,34 @@ describe('analysis off the push path', () => {
     await pipeline.analysisIdle();
     expect(analysis.started).toEqual([ratingsContext, contexts.at(-1)]);
     expect(analysis.finished).toEqual([ratingsContext, contexts.at(-1)]);
+  });
+
+  it('waits until the pushes queued before it were written, for at most the given time, and then analyses the newest context', async () => {
+    const started = await startFilePipeline({ 'reviews.yaml': service('reviews', 9080) });
+    cleanups.push(started.stop);
+    const { pipeline, pushes, write } = started;
+    await pipeline.analysisIdle();
+    const analysed: number[] = [];
+    pipeline.onAnalysis((context) => void analysed.push(context.id));
+    let written: () => void = () => undefined;
+    const pushesWritten = new Promise<void>((resolve) => (written = resolve));
+    pipeline.holdAnalysisUntil(() => pushesWritten, 600_000);
+
+    await write('ratings.yaml', service('ratings', 9081));
+    await waitFor(() => pushes.length === 1, 'the push of ratings');
+    // A second change is debounced, built and pushed meanwhile: the analysis still waits for the writes.
+    await write('details.yaml', service('details', 9082));
+    await waitFor(() => pushes.length === 2, 'the push of details');
+    expect(analysed).toEqual([]);
+    written();
+    await waitFor(() => analysed.length > 0, 'the analysis once the pushes were written');
+    await pipeline.analysisIdle();
+    expect(analysed).toEqual([pipeline.current().id]);
+
+    // Pushes that are never written (a stuck stream) hold it back only for the bound.
+    pipeline.holdAnalysisUntil(() => new Promise<void>(() => undefined), 20);
+    await write('orders.yaml', service('orders', 9083));
+    await waitFor(() => pushes.length === 3, 'the push of orders');
+    await waitFor(() => analysed.includes(pipeline.current().id), 'the analysis after the bound');
   });
 });

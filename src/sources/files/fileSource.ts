@@ -4,11 +4,16 @@
 // changed; the objects all files hold are then diffed against the previous
 // scan into upserts and deletes. Scans run on fs events (a watch on every
 // directory, which survives renames over a file and symlink swaps) and every
-// `rescanMs` as a safety net for events a filesystem does not deliver.
+// `rescanMs` as a safety net for events a filesystem does not deliver. When
+// the fs events of a burst all name files the last scan listed, only those
+// files are stat'ed (an edit does not wait for a stat of every file); any
+// other event (a new or vanished name, a directory, a symlink swap) lists
+// the whole tree again.
 // A file that stops parsing keeps serving the last valid version of every
 // object it held until it parses again; its problems are reported.
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { objectRef, refKey, refText, type ConfigSource, type ObjectRef, type SourceEvent, type SourceEventSink } from '../../model/kube.js';
 import { knownKind, storedRef } from '../../model/kinds.js';
@@ -26,7 +31,12 @@ export interface FileSourceOptions {
   watch?: boolean;
   /** Called with the path (relative to dir) of every file read and parsed. */
   onRead?: (file: string) => void;
+  /** Called after every scan with what it covered: the whole tree, or only these files (relative to dir). */
+  onScan?: (scope: 'tree' | readonly string[]) => void;
 }
+
+/** What a scan covers: the whole tree, or only files the last tree listing named (absolute paths). */
+type ScanScope = 'tree' | ReadonlySet<string>;
 
 export const defaultRescanMs = 5_000;
 
@@ -85,6 +95,11 @@ export class FileSource implements ConfigSource {
   private sink: SourceEventSink | undefined;
   private scanning: Promise<void> = Promise.resolve();
   private queued: Promise<void> | undefined;
+  private queuedScope: 'tree' | Set<string> | undefined;
+  /** Files named by fs events since the last scheduled scan, or 'tree' once an event needs a listing. */
+  private eventScope: 'tree' | Set<string> | undefined;
+  /** Absolute path of every file the last tree listing found, to its path relative to dir. */
+  private listed = new Map<string, string>();
   private stopped = false;
   private isSynced = false;
   private currentProblems: FileProblem[] = [];
@@ -92,6 +107,8 @@ export class FileSource implements ConfigSource {
   /** Tree, watch and duplicate-object warnings already logged (a file's own notices live in its FileState). */
   private treeReported = new Set<string>();
   private duplicatesReported = new Set<string>();
+  /** Monotonic ms of the first fs event not yet followed by a scan (debug timing). */
+  private firstEventAt: number | undefined;
 
   constructor(private readonly options: FileSourceOptions) {}
 
@@ -133,28 +150,49 @@ export class FileSource implements ConfigSource {
     await this.scanning;
   }
 
-  /** Scans now, after any scan in progress; resolves when its events are delivered. Never rejects. */
+  /** Scans the whole tree now, after any scan in progress; resolves when its events are delivered. Never rejects. */
   rescan(): Promise<void> {
+    return this.queueScan('tree');
+  }
+
+  /** Queues a scan after any in progress; scans queued meanwhile merge into one covering all of them. */
+  private queueScan(scope: ScanScope): Promise<void> {
+    if (scope === 'tree' || this.queuedScope === 'tree') this.queuedScope = 'tree';
+    else this.queuedScope = new Set([...(this.queuedScope ?? []), ...scope]);
     this.queued ??= this.scanning.then(() => {
+      const queuedScope = this.queuedScope ?? 'tree';
       this.queued = undefined;
-      return this.stopped ? undefined : this.scan();
+      this.queuedScope = undefined;
+      return this.stopped ? undefined : this.scan(queuedScope);
     });
     this.scanning = this.queued;
     return this.queued;
   }
 
+  /** An fs event in a watched directory: a known file's name narrows the next scan to it; anything else lists the tree. */
+  private onFsEvent(dir: string, filename: string | null): void {
+    const file = filename ? path.join(dir, filename) : undefined;
+    if (file === undefined || !this.listed.has(file)) this.eventScope = 'tree';
+    else if (this.eventScope !== 'tree') this.eventScope = (this.eventScope ?? new Set<string>()).add(file);
+    this.scheduleRescan();
+  }
+
   private scheduleRescan(): void {
     if (this.stopped) return;
+    this.firstEventAt ??= performance.now();
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.rescan();
+      const scope = this.eventScope ?? 'tree';
+      this.eventScope = undefined;
+      void this.queueScan(scope);
     }, this.options.settleMs ?? 30);
   }
 
-  private async scan(): Promise<void> {
+  private async scan(scope: ScanScope): Promise<void> {
     try {
-      await this.scanOnce();
+      // A named file that vanished or is no longer a plain file: only a listing can say what happened.
+      if (scope === 'tree' || !(await this.scanFiles(scope))) await this.scanOnce();
     } catch (error) {
       this.options.logger.error({ dir: this.options.dir, err: error }, `cannot scan config-dir ${this.options.dir}; retrying on the next change or rescan`);
     }
@@ -163,6 +201,9 @@ export class FileSource implements ConfigSource {
   private async scanOnce(): Promise<void> {
     const { logger, dir } = this.options;
     const startedAt = Date.now();
+    const scanStartedAt = performance.now();
+    const eventAt = this.firstEventAt;
+    this.firstEventAt = undefined;
     let tree: ManifestTree;
     try {
       tree = await readManifestTree(dir);
@@ -181,9 +222,10 @@ export class FileSource implements ConfigSource {
     ]);
     if (this.options.watch !== false && !this.stopped) treeNotices.push(...this.syncWatches(tree.dirs));
     this.treeReported = logNew(treeNotices, this.treeReported);
+    this.listed = new Map(tree.files.map((f) => [f.path, f.relative]));
 
     const files = new Map<string, FileState>();
-    let changed = tree.files.length !== this.files.size;
+    let read = 0;
     for (const file of tree.files) {
       const previous = this.files.get(file.relative);
       const signature = signatureOf(file.stats);
@@ -191,12 +233,52 @@ export class FileSource implements ConfigSource {
         files.set(file.relative, previous);
         continue;
       }
-      changed = true;
+      read++;
       const state = await this.load(file, signature, startedAt, previous);
       if (state) files.set(file.relative, state);
     }
+    const changed = read > 0 || tree.files.length !== this.files.size;
     this.files = files;
-    if (!changed) return;
+    this.options.onScan?.('tree');
+    if (changed) this.publish(files, { scanStartedAt, eventAt, read });
+  }
+
+  /**
+   * Stats and reads only these files (fs events named nothing else). False
+   * when one vanished or is no longer a plain file: a listing must follow.
+   */
+  private async scanFiles(paths: ReadonlySet<string>): Promise<boolean> {
+    const startedAt = Date.now();
+    const scanStartedAt = performance.now();
+    const eventAt = this.firstEventAt;
+    const checked: ManifestFile[] = [];
+    for (const file of paths) {
+      const relative = this.listed.get(file);
+      const stats = await stat(file).catch(() => undefined);
+      if (relative === undefined || !stats?.isFile()) return false;
+      checked.push({ path: file, relative, stats });
+    }
+    const files = new Map(this.files);
+    let read = 0;
+    for (const file of checked) {
+      const previous = files.get(file.relative);
+      const signature = signatureOf(file.stats);
+      if (previous && previous.signature === signature && !previous.racy) continue;
+      read++;
+      const state = await this.load(file, signature, startedAt, previous);
+      if (!state) return false; // removed between stat and read
+      files.set(file.relative, state);
+    }
+    this.files = files;
+    this.firstEventAt = undefined;
+    this.options.onScan?.(checked.map((f) => f.relative));
+    if (read > 0) this.publish(files, { scanStartedAt, eventAt, read });
+    return true;
+  }
+
+  /** Diffs the objects every file holds against those last delivered and delivers the difference. */
+  private publish(files: ReadonlyMap<string, FileState>, timing: { scanStartedAt: number; eventAt: number | undefined; read: number }): void {
+    const { logger } = this.options;
 
     const notices: Notice[] = [];
     const found = new Map<string, Held>();
@@ -229,6 +311,16 @@ export class FileSource implements ConfigSource {
     }
     this.known = found;
     if (events.length > 0 && !this.stopped) this.sink?.(events);
+    logger.debug(
+      {
+        files: files.size,
+        read: timing.read,
+        events: events.length,
+        scanMs: Math.round(performance.now() - timing.scanStartedAt),
+        sinceEventMs: timing.eventAt === undefined ? null : Math.round(performance.now() - timing.eventAt),
+      },
+      'config-dir scanned',
+    );
 
     const problems = [...files.values()].flatMap((s) => s.problems);
     if (JSON.stringify(problems) !== JSON.stringify(this.currentProblems)) {
@@ -304,12 +396,13 @@ export class FileSource implements ConfigSource {
     for (const [id, dirPath] of wanted) {
       if (this.watches.has(id)) continue;
       try {
-        const w = watch(dirPath, () => this.scheduleRescan());
+        const w = watch(dirPath, (_event, filename) => this.onFsEvent(dirPath, filename));
         w.on('error', (error) => {
           // Usually the directory went away; the next scan watches whatever replaced it.
           this.options.logger.debug({ dir: dirPath, err: error }, 'config-dir watch ended');
           w.close();
           if (this.watches.get(id) === w) this.watches.delete(id);
+          this.eventScope = 'tree';
           this.scheduleRescan();
         });
         this.watches.set(id, w);

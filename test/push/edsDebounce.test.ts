@@ -1,0 +1,102 @@
+// istiod's PILOT_ENABLE_EDS_DEBOUNCE: by default an endpoint change waits for
+// the debounce like any other; set to false, it is pushed at once, taking the
+// changes that were waiting with it (one push context holds every change made
+// before it).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { addServeFlags, configFromFlags, type ServeFlags } from '../../src/cli/meshdFlags.js';
+import { MeshPipeline } from '../../src/push/pipeline.js';
+import { kindValidators } from '../../src/security/validation.js';
+import { FileSource } from '../../src/sources/files/fileSource.js';
+import { meshGeneration } from '../../src/xds/gen/meshGeneration.js';
+import { TypeUrl } from '../../src/xds/resource.js';
+import type { PushRequest } from '../../src/xds/server/types.js';
+import { captureLogger, waitFor } from '../support/captureLogger.js';
+
+const service = (port: number) => `apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: shop}
+spec: {clusterIP: 10.96.0.9, selector: {app: reviews}, ports: [{name: http, port: ${port}}]}
+`;
+const slice = (ip: string) => `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: reviews-1, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [{addresses: [${ip}], conditions: {ready: true}}]
+`;
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+/** A pipeline whose debounce would hold any push for a minute. */
+async function start(edsDebounce: boolean) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'meshd-eds-debounce-'));
+  await writeFile(path.join(dir, 'service.yaml'), service(9080));
+  await writeFile(path.join(dir, 'slice.yaml'), slice('10.1.0.1'));
+  const { logger } = captureLogger('warn');
+  const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
+    debounceAfterMs: 60_000,
+    debounceMaxMs: 120_000,
+    logger,
+    registry: new Registry(),
+    trustDomain: 'cluster.local',
+    clusterId: 'Kubernetes',
+    validators: kindValidators,
+    generation: meshGeneration,
+    edsDebounce,
+  });
+  const pushes: PushRequest[] = [];
+  pipeline.onPush((r) => pushes.push(r));
+  await pipeline.start();
+  cleanups.push(async () => {
+    await pipeline.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { pipeline, pushes, write: (name: string, text: string) => writeFile(path.join(dir, name), text) };
+}
+
+describe('PILOT_ENABLE_EDS_DEBOUNCE', () => {
+  it('false: an endpoint change is pushed without waiting for the quiet time, with the changes that were waiting', async () => {
+    const { pipeline, pushes, write } = await start(false);
+    await write('slice.yaml', slice('10.1.0.2'));
+    await waitFor(() => pushes.length === 1, 'the endpoint push, a minute before the debounce would release it');
+    expect(pushes[0]!.reason).toEqual(['EndpointSlice/shop/reviews-1']);
+    expect([...pushes[0]!.types!]).toEqual([TypeUrl.ClusterLoadAssignment]);
+    expect(
+      pipeline
+        .current()
+        .endpoints('reviews.shop.svc.cluster.local', 9080)
+        .map((e) => e.address),
+    ).toEqual(['10.1.0.2']);
+
+    // A Service change waits for the debounce, until an endpoint change takes it along.
+    await write('service.yaml', service(9081));
+    const modelPort = () =>
+      (pipeline.model.snapshot().get('Service')?.get('shop/reviews')?.object.spec as { ports?: { port: number }[] } | undefined)?.ports?.[0]?.port;
+    await waitFor(() => modelPort() === 9081, 'the Service change in the model');
+    await write('slice.yaml', slice('10.1.0.3'));
+    await waitFor(() => pushes.length === 2, 'the second endpoint push');
+    expect(pushes[1]!.reason).toEqual(['Service/shop/reviews', 'EndpointSlice/shop/reviews-1']);
+    expect(
+      pipeline
+        .current()
+        .service('reviews.shop.svc.cluster.local')
+        ?.ports.map((p) => p.port),
+    ).toEqual([9081]);
+  });
+
+  it('is read from the environment as istiod reads it: on unless set to false', () => {
+    const parse = (env: NodeJS.ProcessEnv) => {
+      const flags = addServeFlags(new Command('serve')).parse(['--config-dir', '/tmp'], { from: 'user' }).opts<ServeFlags>();
+      return configFromFlags(flags, env).edsDebounce;
+    };
+    expect([parse({}), parse({ PILOT_ENABLE_EDS_DEBOUNCE: 'true' }), parse({ PILOT_ENABLE_EDS_DEBOUNCE: 'false' })]).toEqual([true, true, false]);
+  });
+});
