@@ -4,10 +4,12 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { parseProxy, type Proxy } from '../../model/proxy.js';
-import { AdsConnection, type ConnectionHost } from './connection.js';
+import type { AdsConnection, ConnectionHost } from './connection.js';
+import { DeltaConnection } from './deltaConnection.js';
 import type { XdsServerEvents } from './events.js';
 import { rawBytesMethod } from './grpcServer.js';
 import { ByteBudget, PushQueue } from './pushQueue.js';
+import { SotwConnection } from './sotwConnection.js';
 import type { PushRequest, ResourceGenerator } from './types.js';
 import type { DecodedNode } from './wire.js';
 
@@ -125,7 +127,7 @@ export class AdsServer {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'control plane shutting down' });
       return;
     }
-    const conn = new AdsConnection(this.host, protocol, call, call.getPeer());
+    const conn = protocol === 'sotw' ? new SotwConnection(this.host, call, call.getPeer()) : new DeltaConnection(this.host, call, call.getPeer());
     this.connections.add(conn);
   }
 }
