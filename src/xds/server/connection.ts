@@ -1,15 +1,16 @@
 // One ADS stream, whatever its protocol: identification, per-type ACK/NACK bookkeeping,
 // generation, and writing with backpressure. The protocol's own rules (what a request
 // means, what a response carries) live in sotwConnection.ts and deltaConnection.ts.
-// Requests and pushes run one at a time per stream, in arrival order, and a
-// stream writes its next response only once the transport took the last one
-// (the write callback: HTTP/2 flow control), so a slow proxy holds at most one
-// response in meshd's memory.
+// Requests and pushes run one at a time per stream, in arrival order. Every response is
+// admitted by the global byte budget before it is generated (byteBudget.ts), and a stream
+// starts a response only while the bytes its transport has not taken yet (the write
+// callback: HTTP/2 flow control) are under its window, so a slow proxy holds at most its
+// window plus one response in meshd's memory.
 import * as grpc from '@grpc/grpc-js';
 import { NodeIdError, type Proxy } from '../../model/proxy.js';
 import type { XdsResource } from '../resource.js';
 import type { ConnectionInfo, XdsServerEvents } from './events.js';
-import type { ByteBudget } from './pushQueue.js';
+import type { ByteBudget } from './byteBudget.js';
 import { byPushOrder, type RespondMode, type Subscription } from './subscription.js';
 import type { PushRequest, ResourceGenerator } from './types.js';
 import type { DecodedNode } from './wire.js';
@@ -20,8 +21,13 @@ export interface ConnectionHost {
   readonly events: XdsServerEvents;
   readonly controlPlane: string;
   nextNonce(): string;
-  /** Bytes written to all streams and not yet taken by their transports. */
+  /** Bytes written to all streams and not yet taken by their transports; admits every response. */
   readonly budget: ByteBudget;
+  /**
+   * A stream starts another response while less than this many of its bytes wait for its
+   * transport (0: only once the transport took the last one).
+   */
+  readonly streamWindowBytes: number;
   /** The request used to answer a proxy's own request (not a push). */
   requestForProxyRequest(): PushRequest;
   /** Builds the proxy from its node (parseProxy plus whatever the host knows, e.g. its pod). */
@@ -75,8 +81,9 @@ export abstract class AdsConnection implements ConnectionInfo {
   /** Requests received and not yet handled; reading pauses above maxRequestBacklog. */
   private backlog = 0;
   private paused = false;
-  /** The last response, until the transport took it. */
-  private inFlight: { bytes: number; taken: Promise<void>; release: () => void } | undefined;
+  /** Responses handed to grpc-js whose transport has not taken them yet, oldest first. */
+  private readonly inFlight: Array<{ bytes: number; taken: Promise<void>; release: () => void }> = [];
+  private inFlightBytes = 0;
   /** A push waiting behind requests on this stream: handed back to the queue if the stream blocks. */
   private waitingPush: { request: PushRequest; settle: (unsent: PushRequest | undefined) => void; cancelled: boolean } | undefined;
 
@@ -111,14 +118,19 @@ export abstract class AdsConnection implements ConnectionInfo {
     return [...this.subscriptions.keys()];
   }
 
-  /** Bytes of this stream's last response not yet taken by the transport. */
+  /** Bytes of this stream's responses not yet taken by the transport. */
   get queuedBytes(): number {
-    return this.inFlight?.bytes ?? 0;
+    return this.inFlightBytes;
   }
 
-  /** Resolves once the transport took the last response (or the stream closed). */
-  writable(): Promise<void> {
-    return this.inFlight?.taken ?? Promise.resolve();
+  /** The stream may start another response: nothing in flight, or less than its window. */
+  private get hasRoom(): boolean {
+    return this.inFlightBytes === 0 || this.inFlightBytes < this.host.streamWindowBytes;
+  }
+
+  /** Resolves once the stream may start another response (or closed). */
+  async writable(): Promise<void> {
+    while (!this.hasRoom && this.open) await this.inFlight[0]!.taken;
   }
 
   /**
@@ -128,7 +140,7 @@ export abstract class AdsConnection implements ConnectionInfo {
    */
   push(request: PushRequest): Promise<PushRequest | undefined> {
     if (!this.open) return Promise.resolve(undefined);
-    if (this.inFlight) return Promise.resolve(request);
+    if (!this.hasRoom) return Promise.resolve(request);
     return new Promise((settle) => {
       const entry = { request, settle, cancelled: false };
       this.waitingPush = entry;
@@ -137,7 +149,7 @@ export abstract class AdsConnection implements ConnectionInfo {
         this.waitingPush = undefined;
         let unsent: PushRequest | undefined;
         try {
-          unsent = this.pushTypes(request);
+          unsent = await this.pushTypes(request);
         } finally {
           settle(unsent);
         }
@@ -145,13 +157,13 @@ export abstract class AdsConnection implements ConnectionInfo {
     });
   }
 
-  private pushTypes(request: PushRequest): PushRequest | undefined {
+  private async pushTypes(request: PushRequest): Promise<PushRequest | undefined> {
     const types = [...this.subscriptions.keys()].filter((t) => !request.types || request.types.has(t)).sort(byPushOrder);
     for (let i = 0; i < types.length; i++) {
       if (!this.open) return undefined;
-      if (this.inFlight) return { ...request, types: new Set(types.slice(i)) };
+      if (!this.hasRoom) return { ...request, types: new Set(types.slice(i)) };
       const sub = this.subscriptions.get(types[i]!);
-      if (sub) this.respondNow(sub, request, 'changed');
+      if (sub) await this.respondAdmitted(sub, request, 'changed');
     }
     return undefined;
   }
@@ -187,7 +199,7 @@ export abstract class AdsConnection implements ConnectionInfo {
     if (!this.open) return;
     this.open = false;
     // Bytes grpc-js will never send (a cancelled call drops them without calling back).
-    this.inFlight?.release();
+    for (const response of [...this.inFlight]) response.release();
     if (this.waitingPush) {
       this.waitingPush.cancelled = true;
       this.waitingPush.settle(undefined);
@@ -296,9 +308,9 @@ export abstract class AdsConnection implements ConnectionInfo {
     if (!(await this.respond(sub, 'latest', 'full'))) this.subscriptions.delete(sub.typeUrl);
   }
 
-  /** Answers a proxy's request once the stream took its last response, with the latest push unless told otherwise. */
+  /** Answers a proxy's request once the stream has room, with the latest push unless told otherwise. */
   protected async respond(sub: Subscription, source: RequestSource, mode: RespondMode): Promise<boolean> {
-    while (this.inFlight) {
+    while (!this.hasRoom && this.open) {
       // A push waiting behind this request goes back to the queue instead of holding a push slot.
       const waiting = this.waitingPush;
       if (waiting) {
@@ -306,17 +318,33 @@ export abstract class AdsConnection implements ConnectionInfo {
         this.waitingPush = undefined;
         waiting.settle(waiting.request);
       }
-      await this.inFlight.taken;
+      await this.inFlight[0]!.taken;
     }
     if (!this.open) return true;
-    return this.respondNow(sub, source === 'latest' ? this.host.requestForProxyRequest() : source, mode);
+    return this.respondAdmitted(sub, source, mode);
   }
 
   /**
-   * Generates the type for this proxy and writes what the proxy lacks.
-   * Returns false when the generator does not serve the type.
+   * Waits for the global budget's turn, then generates the type for this proxy and writes
+   * what the proxy lacks. Returns false when the generator does not serve the type.
    */
-  private respondNow(sub: Subscription, request: PushRequest, mode: RespondMode): boolean {
+  private async respondAdmitted(sub: Subscription, source: RequestSource, mode: RespondMode): Promise<boolean> {
+    const admission = await this.host.budget.admit();
+    try {
+      if (!this.open) return true;
+      // Taken now, not when the request arrived: a response that waited carries the newest push.
+      const request = source === 'latest' ? this.host.requestForProxyRequest() : source;
+      const response = this.generateResponse(sub, request, mode);
+      if (response === false) return false;
+      if (response) this.sent(sub, request, response, await admission.take(response.bytes.length));
+      return true;
+    } finally {
+      admission.done();
+    }
+  }
+
+  /** The response to send, undefined when there is none (nothing changed, or generation failed), false for a type the generator does not serve. */
+  private generateResponse(sub: Subscription, request: PushRequest, mode: RespondMode): BuiltResponse | undefined | false {
     let generated: readonly XdsResource[] | undefined;
     try {
       generated = this.host.generator.generate(this.proxy, sub, request);
@@ -331,18 +359,17 @@ export abstract class AdsConnection implements ConnectionInfo {
           `generating ${sub.typeUrl} for ${this.proxy?.id} failed; it keeps its last configuration: ${message}`,
         );
       }
-      return true;
+      return undefined;
     }
     if (generated === undefined) {
       this.logOnce(sub.typeUrl, `unknown type URL ${sub.typeUrl} ignored`);
       return false;
     }
-    const response = this.buildResponse(sub, request, generated, mode);
-    if (response) this.sent(sub, request, response);
-    return true;
+    return this.buildResponse(sub, request, generated, mode);
   }
 
-  private sent(sub: Subscription, request: PushRequest, response: BuiltResponse): void {
+  /** `uncount` releases the response's bytes from the global budget. */
+  private sent(sub: Subscription, request: PushRequest, response: BuiltResponse, uncount: () => void): void {
     sub.sentNonce = response.nonce;
     sub.sentVersion = request.version;
     sub.sentPushStartedAt = request.startedAt;
@@ -356,28 +383,36 @@ export abstract class AdsConnection implements ConnectionInfo {
       bytes: response.bytes.length,
       pushStartedAt: request.startedAt,
     });
-    this.write(response.bytes);
+    this.write(response.bytes, uncount);
   }
 
   /**
    * Hands one response to grpc-js and counts it in flight until the write callback says
    * the transport took it (HTTP/2 flow control holds the callback for a proxy that does not read).
    */
-  private write(bytes: Buffer): void {
-    if (!this.open) return;
+  private write(bytes: Buffer, uncount: () => void): void {
+    if (!this.open) {
+      uncount();
+      return;
+    }
     const size = bytes.length;
     let released = false;
     let resolve!: () => void;
     const taken = new Promise<void>((r) => (resolve = r));
-    const uncount = this.host.budget.take(size);
     const release = (): void => {
       if (released) return;
       released = true;
       uncount();
-      if (this.inFlight?.taken === taken) this.inFlight = undefined;
+      const i = this.inFlight.indexOf(response);
+      if (i >= 0) {
+        this.inFlight.splice(i, 1);
+        this.inFlightBytes -= size;
+      }
       resolve();
     };
-    this.inFlight = { bytes: size, taken, release };
+    const response = { bytes: size, taken, release };
+    this.inFlight.push(response);
+    this.inFlightBytes += size;
     try {
       this.call.write(bytes, release);
     } catch {

@@ -72,11 +72,23 @@ export interface HeldDiff {
   readonly removed: readonly string[];
 }
 
+/** By-name maps of the generators' shared arrays: built once per array, not once per proxy. */
+const byNameOfShared = new WeakMap<readonly XdsResource[], ReadonlyMap<string, XdsResource>>();
+
+function byName(resources: readonly XdsResource[]): Map<string, XdsResource> {
+  const map = new Map<string, XdsResource>();
+  for (const r of resources) map.set(r.name, r);
+  return map;
+}
+
 export function diffAgainstHeld(sub: Subscription, generated: readonly XdsResource[], added?: ReadonlySet<string>): HeldDiff {
   // The generator's own (shared) array when nothing is filtered out: its encoding is shared too.
   const wanted = sub.wildcard || generated.every((r) => sub.names.has(r.name)) ? generated : generated.filter((r) => sub.names.has(r.name));
-  const current = new Map<string, XdsResource>();
-  for (const r of wanted) current.set(r.name, r);
+  let current = wanted === generated ? byNameOfShared.get(generated) : undefined;
+  if (!current) {
+    current = byName(wanted);
+    if (wanted === generated) byNameOfShared.set(generated, current);
+  }
   // A proxy that holds nothing yet (a new subscription) lacks everything: no per-name diff.
   const fresh = sub.held.size === 0;
   const changed = fresh ? wanted : wanted.filter((r) => sub.held.get(r.name) !== r.version || added?.has(r.name));
