@@ -13,6 +13,7 @@ export const unitTests: readonly string[] = [
   'test/bench/profileSummary.test.ts',
   'test/ca/jwt.test.ts',
   'test/cli/configRescanFlag.test.ts',
+  'test/cli/flowControlFlags.test.ts',
   'test/grpc/grpcGenerator.test.ts',
   'test/kube/dockerfile.test.ts',
   'test/push/changes.test.ts',
@@ -30,5 +31,6 @@ export const unitTests: readonly string[] = [
   'test/security/workloadSecurity.test.ts',
   'test/webhooks/sidecarInjection.test.ts',
   'test/webhooks/webhookManifests.test.ts',
+  'test/xds/byteBudget.test.ts',
   'test/xds/nodeMetadata.test.ts',
 ];
