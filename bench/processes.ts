@@ -31,6 +31,14 @@ export function memory(pid: number): { rssMb: number; peakMb: number } {
   return { rssMb: Math.round(kb('VmRSS') / 1024), peakMb: Math.round(kb('VmHWM') / 1024) };
 }
 
+/** The most ADS response bytes meshd ever had waiting for its streams' transports, from its /metrics. */
+export async function queuedResponsePeakMb(httpPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const peak = /^meshd_xds_queued_response_bytes_high_water (\S+)$/m.exec(text)?.[1];
+  if (!peak) throw new Error('meshd /metrics has no meshd_xds_queued_response_bytes_high_water');
+  return Math.round(Number(peak) / 2 ** 20);
+}
+
 /** meshd's V8 heap in use, from prom-client's default metrics on its /metrics. */
 export async function heapUsedMb(httpPort: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();

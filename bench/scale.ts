@@ -26,7 +26,7 @@ import type { KubeObject } from '../src/model/kube.js';
 import type { Marker, Protocol, SimCommand, SimEvent } from './envoySim.js';
 import type { FloorCommand, FloorEvent } from './floorServer.js';
 import { serviceObjects } from './mesh.js';
-import { cpuSeconds, exitOf, heapUsedMb, memory, seconds, stopChild, track, waitMessage } from './processes.js';
+import { cpuSeconds, exitOf, heapUsedMb, memory, queuedResponsePeakMb, seconds, stopChild, track, waitMessage } from './processes.js';
 import { fileStore, kubeStore, scenarios, withChanges, type Mode } from './scaleChanges.js';
 
 export type { Mode };
@@ -76,6 +76,8 @@ export interface ScaleResult {
   steadyRssMb: number;
   /** V8 heap used after the initial sync (meshd: nodejs_heap_size_used_bytes on /metrics; the floor: its process.memoryUsage()). */
   heapUsedMb: number;
+  /** meshd: the most response bytes waiting for the streams' transports at once, over the whole run (bounded by --xds-max-queued-bytes). */
+  queuedPeakMb?: number;
   /** CPU seconds from process start to every proxy synced, and over all change rounds. */
   cpuSyncSeconds: number;
   cpuRoundsSeconds: number;
@@ -285,6 +287,8 @@ interface Target {
   address: string;
   plan(scenario: string, round: number): PlannedChange;
   heapUsedMb(): Promise<number>;
+  /** The server's high-water mark of response bytes in flight, when it reports one. */
+  queuedPeakMb?(): Promise<number>;
 }
 
 async function measure(
@@ -365,6 +369,8 @@ async function measure(
     sim.send({ cmd: 'phase', name: 'after' });
     if (recordTo) await sim.request({ cmd: 'saveRecording', id: ++requestIds, path: recordTo }, 'saved', 'the recording to be written', 60_000);
     const end = memory(target.pid);
+    const queuedPeakMb = await target.queuedPeakMb?.();
+    if (queuedPeakMb !== undefined) progress(`    response bytes in flight peaked at ${queuedPeakMb} MB`);
     const simCpu = cpuSeconds(sim.child.pid!);
     return {
       target: kind,
@@ -378,6 +384,7 @@ async function measure(
       peakRssMb: end.peakMb,
       steadyRssMb: steady.rssMb,
       heapUsedMb: heap,
+      ...(queuedPeakMb !== undefined ? { queuedPeakMb } : {}),
       cpuSyncSeconds: Number(cpuSync.toFixed(2)),
       cpuRoundsSeconds: Number(cpuRounds.toFixed(2)),
       simCpuSeconds: Number(simCpu.toFixed(2)),
@@ -415,6 +422,7 @@ async function runMeshd(
       exited: started.exited,
       address: `127.0.0.1:${started.xdsPort}`,
       heapUsedMb: () => heapUsedMb(started.httpPort),
+      queuedPeakMb: () => queuedResponsePeakMb(started.httpPort),
       plan: (name, round) => {
         const change = list.find((s) => s.name === name)!.change(round);
         const phase = `${name}/${round}`;

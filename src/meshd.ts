@@ -12,8 +12,9 @@ import { ConsistencyChecker } from './status/consistencyCheck.js';
 import { addCsdsService } from './status/csds.js';
 import { proxyDetail } from './status/proxyDetail.js';
 import { SyncStatusRegistry } from './status/syncStatus.js';
+import { registerFlowControlMetrics } from './status/flowControlMetrics.js';
 import { XdsMetrics } from './status/xdsMetrics.js';
-import { AdsServer } from './xds/server/adsServer.js';
+import { AdsServer, defaultAdsLimits } from './xds/server/adsServer.js';
 import { combineEvents, type XdsServerEvents } from './xds/server/events.js';
 import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from './xds/server/grpcServer.js';
 import type { PushRequest, ResourceGenerator } from './xds/server/types.js';
@@ -49,7 +50,12 @@ export interface MeshdConfig {
   /** Bound on the SIGTERM drain. */
   drainGraceMs: number;
   maxStreamsPerConnection: number;
+  /** Streams pushed at the same time (istiod's PILOT_PUSH_THROTTLE). */
   pushConcurrency: number;
+  /** Response bytes waiting for all streams' transports before further responses wait (the global byte budget). */
+  maxQueuedBytes: number;
+  /** A stream starts another response while less than this many of its bytes wait for its transport. */
+  streamWindowBytes: number;
   /** istiod's PILOT_SCOPE_GATEWAY_TO_NAMESPACE: a gateway workload only uses Gateways of its own namespace. */
   scopeGatewayToNamespace: boolean;
   /** Debug mode: check every proxy's RDS and EDS references after its listeners or clusters are sent (--check-consistency). */
@@ -75,7 +81,9 @@ export const defaultConfig: MeshdConfig = {
   controlPlaneId: process.env.POD_NAME ?? `istiod-${os.hostname()}`,
   drainGraceMs: 5_000,
   maxStreamsPerConnection: 1000,
-  pushConcurrency: 100,
+  pushConcurrency: defaultAdsLimits.pushConcurrency,
+  maxQueuedBytes: defaultAdsLimits.maxQueuedBytes,
+  streamWindowBytes: defaultAdsLimits.streamWindowBytes,
   scopeGatewayToNamespace: false,
   checkConsistency: false,
   edsDebounce: true,
@@ -161,8 +169,11 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
     events: combineEvents([status, metrics, nackLogger(logger), ...(consistency ? [consistency] : []), ...(deps.events ?? [])]),
     controlPlaneId: config.controlPlaneId,
     pushConcurrency: config.pushConcurrency,
+    maxQueuedBytes: config.maxQueuedBytes,
+    streamWindowBytes: config.streamWindowBytes,
     ...(deps.describeProxy ? { describeProxy: deps.describeProxy } : {}),
   });
+  registerFlowControlMetrics(registry, ads);
   deps.resources.onPush((request) => ads.push(request));
   deps.resources.holdAnalysisUntil?.(() => ads.idle());
 

@@ -15,6 +15,7 @@ export const unitTests: readonly string[] = [
   'test/ca/jwt.test.ts',
   'test/cli/checkConsistencyFlag.test.ts',
   'test/cli/configRescanFlag.test.ts',
+  'test/cli/flowControlFlags.test.ts',
   'test/grpc/grpcGenerator.test.ts',
   'test/kube/dockerfile.test.ts',
   'test/push/changes.test.ts',
@@ -32,6 +33,7 @@ export const unitTests: readonly string[] = [
   'test/security/workloadSecurity.test.ts',
   'test/webhooks/sidecarInjection.test.ts',
   'test/webhooks/webhookManifests.test.ts',
+  'test/xds/byteBudget.test.ts',
   'test/xds/consistency.test.ts',
   'test/xds/nodeMetadata.test.ts',
 ];

@@ -38,6 +38,30 @@ export function addServeFlags(cmd: Command): Command {
       .addOption(flag('--jwt-issuer <issuer>', 'issuer required of workload JWTs (file mode)', 'MESHD_JWT_ISSUER'))
       .addOption(flag('--debounce-after <duration>', 'quiet time before a push', 'MESHD_DEBOUNCE_AFTER', '100ms'))
       .addOption(flag('--debounce-max <duration>', 'longest a push is delayed by a stream of changes', 'MESHD_DEBOUNCE_MAX', '10s'))
+      .addOption(
+        flag(
+          '--push-throttle <n>',
+          'ADS streams pushed at the same time (istiod: PILOT_PUSH_THROTTLE)',
+          'MESHD_PUSH_THROTTLE',
+          String(defaultConfig.pushConcurrency),
+        ),
+      )
+      .addOption(
+        flag(
+          '--xds-max-queued-bytes <bytes>',
+          'ADS response bytes waiting for all proxies to read them before further responses wait (Ki/Mi/Gi suffixes)',
+          'MESHD_XDS_MAX_QUEUED_BYTES',
+          '64Mi',
+        ),
+      )
+      .addOption(
+        flag(
+          '--xds-stream-window <bytes>',
+          'a stream starts another response while less than this many of its bytes are unread (0: one response at a time)',
+          'MESHD_XDS_STREAM_WINDOW',
+          String(defaultConfig.streamWindowBytes),
+        ),
+      )
       .addOption(flag('--log-level <level>', 'trace, debug, info, warn or error', 'MESHD_LOG_LEVEL', defaultConfig.logLevel))
       // No .env(): commander sets a boolean flag whenever its variable exists, even as "false" (configFromFlags reads it).
       .addOption(
@@ -52,6 +76,24 @@ export function addServeFlags(cmd: Command): Command {
 function port(name: string, text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new FlagError(`--${name} ${JSON.stringify(text)}: want a port number 0-65535 (0 picks a free port)`);
+  return n;
+}
+
+const byteUnits: Record<string, number> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
+
+/** A byte count: an integer with an optional Ki, Mi or Gi suffix (as Kubernetes quantities). */
+function byteSize(name: string, text: string, min: number): number {
+  const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(text.trim());
+  const bytes = m ? Number(m[1]) * byteUnits[m[2] ?? '']! : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < min) {
+    throw new FlagError(`--${name} ${JSON.stringify(text)}: want a byte count of at least ${min}, such as 65536, 64Ki or 64Mi`);
+  }
+  return bytes;
+}
+
+function positiveInteger(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new FlagError(`--${name} ${JSON.stringify(text)}: want a whole number of at least 1`);
   return n;
 }
 
@@ -88,6 +130,9 @@ export interface ServeFlags {
   jwtIssuer?: string;
   debounceAfter: string;
   debounceMax: string;
+  pushThrottle: string;
+  xdsMaxQueuedBytes: string;
+  xdsStreamWindow: string;
   logLevel: string;
   checkConsistency?: boolean;
 }
@@ -147,6 +192,9 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     ...(flags.jwtIssuer ? { jwtIssuer: flags.jwtIssuer } : {}),
     debounceAfterMs: duration('debounce-after', flags.debounceAfter),
     debounceMaxMs: duration('debounce-max', flags.debounceMax),
+    pushConcurrency: positiveInteger('push-throttle', flags.pushThrottle),
+    maxQueuedBytes: byteSize('xds-max-queued-bytes', flags.xdsMaxQueuedBytes, 1),
+    streamWindowBytes: byteSize('xds-stream-window', flags.xdsStreamWindow, 0),
     logLevel: flags.logLevel,
     // istiod's environment variable, so a Deployment written for istiod keeps its meaning.
     scopeGatewayToNamespace: env.PILOT_SCOPE_GATEWAY_TO_NAMESPACE?.toLowerCase() === 'true',

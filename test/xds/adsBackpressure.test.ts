@@ -1,11 +1,12 @@
-// Slow and stuck proxies under pushes, over real gRPC: one response in flight per
-// stream, newer pushes replacing unsent ones, and other proxies unaffected.
+// Slow and stuck proxies under pushes and requests, over real gRPC: one response in flight per
+// stream, the global byte budget never exceeded, newer pushes replacing unsent ones, and other
+// proxies unaffected.
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TypeUrl, type XdsResource } from '../../src/xds/resource.js';
 import { SnapshotSource } from '../../src/xds/snapshotGenerator.js';
 import type { ConnectionInfo, ResponseSentEvent } from '../../src/xds/server/events.js';
-import type { Meshd } from '../../src/meshd.js';
+import type { Meshd, MeshdConfig } from '../../src/meshd.js';
 import { AdsTestClient, eventually, sidecarNode, type ReceivedResponse } from '../support/adsClient.js';
 import { startTestMeshd } from '../support/meshdHarness.js';
 import { cluster } from '../support/xdsFixtures.js';
@@ -70,14 +71,14 @@ describe('ADS backpressure', () => {
     meshd = undefined;
   });
 
-  async function start(pushConcurrency: number, clusters = 3000) {
+  async function start(pushConcurrency: number, clusters = 3000, config: Partial<MeshdConfig> = {}) {
     const source = new SnapshotSource(served);
     source.generator.setResources(TypeUrl.Cluster, bigClusters(0, clusters));
     const sent = new Map<string, ResponseSentEvent[]>();
     const events = {
       responseSent: (c: ConnectionInfo, e: ResponseSentEvent) => sent.set(c.proxy.id, [...(sent.get(c.proxy.id) ?? []), e]),
     };
-    const started = await startTestMeshd({ resources: source, events: [events] }, { pushConcurrency });
+    const started = await startTestMeshd({ resources: source, events: [events] }, { pushConcurrency, ...config });
     meshd = started.meshd;
     const connect = (name: string, address = started.xdsAddress): AdsTestClient => {
       const c = new AdsTestClient(address, 'sotw', sidecarNode(name));
@@ -144,8 +145,43 @@ describe('ADS backpressure', () => {
     expect(meshd.ads.queuedBytes).toBe(0);
   });
 
+  it('keeps the response bytes in flight under the budget while many proxies never read, and still syncs the others', async () => {
+    const cap = 4 * 2 ** 20;
+    const { meshd, connect, relay } = await start(100, 3000, { maxQueuedBytes: cap });
+    const stuckPath = await relay();
+    const stuck = Array.from({ length: 4 }, (_, i) => connect(`stuck-${i}`, stuckPath.address));
+    // A small first exchange, so the HTTP/2 connection is up before the proxies stop reading.
+    for (const c of stuck) c.request(TypeUrl.ClusterLoadAssignment, { names: ['none'] });
+    for (const c of stuck) c.ack(await c.next(), ['none']);
+    stuckPath.stall();
+    // Each initial CDS response is about 1.5 MB: four of them would hold 6 MB in flight.
+    for (const c of stuck) c.request(TypeUrl.Cluster);
+    await eventually(() => meshd.ads.responsesWaiting > 0, 5_000, 'responses to wait for room under the budget');
+
+    const healthy = Array.from({ length: 3 }, (_, i) => connect(`healthy-${i}`));
+    for (const c of healthy) c.request(TypeUrl.Cluster);
+    for (const c of healthy) {
+      const response = await c.next(30_000);
+      expect(response.resources).toHaveLength(3000);
+      c.ack(response);
+    }
+    expect(meshd.ads.queuedBytesHighWater).toBeGreaterThan(2 ** 20);
+    expect(meshd.ads.queuedBytesHighWater).toBeLessThanOrEqual(cap);
+    const metrics = await (await fetch(`http://127.0.0.1:${meshd.ports.http}/metrics`)).text();
+    expect(metrics).toMatch(/^meshd_xds_queued_response_bytes_high_water \d+$/m);
+  });
+
   it('gives a proxy that connects during a push the newest state', async () => {
-    const { source, connect } = await start(2, 300);
+    await connectDuringPush({});
+  });
+
+  it('gives a proxy that connects during a push the newest state when every response waits for the byte budget', async () => {
+    // A budget of one byte: a response goes out only once no other is in flight.
+    await connectDuringPush({ maxQueuedBytes: 1 });
+  });
+
+  async function connectDuringPush(config: Partial<MeshdConfig>): Promise<void> {
+    const { source, connect } = await start(2, 300, config);
     const early = Array.from({ length: 6 }, (_, i) => connect(`early-${i}`));
     for (const c of early) c.request(TypeUrl.Cluster);
     for (const c of early) c.ack(await c.next(10_000));
@@ -176,5 +212,5 @@ describe('ADS backpressure', () => {
         expect(timeoutOf(r)).toBe(contentOf[r.versionInfo]);
       }
     }
-  });
+  }
 });

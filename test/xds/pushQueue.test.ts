@@ -1,7 +1,8 @@
 // The push queue's rules with plain targets: a busy stream is parked outside the
 // concurrency slots with one merged request, and the byte budget holds new pushes.
 import { describe, expect, it, vi } from 'vitest';
-import { ByteBudget, PushQueue, type PushTarget } from '../../src/xds/server/pushQueue.js';
+import { ByteBudget } from '../../src/xds/server/byteBudget.js';
+import { PushQueue, type PushTarget } from '../../src/xds/server/pushQueue.js';
 import type { PushRequest } from '../../src/xds/server/types.js';
 
 const request = (version: string): PushRequest => ({ version, reason: [version], startedAt: 0 });

@@ -4,10 +4,13 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { parseProxy, type Proxy } from '../../model/proxy.js';
-import { AdsConnection, type ConnectionHost } from './connection.js';
+import type { AdsConnection, ConnectionHost } from './connection.js';
+import { DeltaConnection } from './deltaConnection.js';
 import type { XdsServerEvents } from './events.js';
 import { rawBytesMethod } from './grpcServer.js';
-import { ByteBudget, PushQueue } from './pushQueue.js';
+import { ByteBudget } from './byteBudget.js';
+import { PushQueue } from './pushQueue.js';
+import { SotwConnection } from './sotwConnection.js';
 import type { PushRequest, ResourceGenerator } from './types.js';
 import type { DecodedNode } from './wire.js';
 
@@ -20,11 +23,23 @@ export interface AdsServerOptions {
   controlPlaneVersion?: string;
   /** Streams pushed at the same time (istiod's PILOT_PUSH_THROTTLE, 100 by default). */
   pushConcurrency?: number;
-  /** No push starts while this many response bytes wait for their streams' transports (default 64 MiB). */
+  /**
+   * No response (to a push or to a proxy's request) is written while it would take the response
+   * bytes waiting for their streams' transports above this (default 64 MiB).
+   */
   maxQueuedBytes?: number;
+  /** A stream starts another response while less than this many of its bytes wait for its transport (default 0: one at a time). */
+  streamWindowBytes?: number;
   /** Builds the proxy from its node; defaults to istiod's node id parsing. */
   describeProxy?: (node: DecodedNode) => Proxy;
 }
+
+/** Flow-control defaults: istiod's PILOT_PUSH_THROTTLE (100), and meshd's byte bounds. */
+export const defaultAdsLimits = {
+  pushConcurrency: 100,
+  maxQueuedBytes: 64 * 1024 * 1024,
+  streamWindowBytes: 0,
+} as const;
 
 const adsService = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -46,8 +61,8 @@ export class AdsServer {
   private draining = false;
 
   constructor(options: AdsServerOptions) {
-    this.budget = new ByteBudget(options.maxQueuedBytes ?? 64 * 1024 * 1024);
-    this.queue = new PushQueue(options.pushConcurrency ?? 100, this.budget);
+    this.budget = new ByteBudget(options.maxQueuedBytes ?? defaultAdsLimits.maxQueuedBytes);
+    this.queue = new PushQueue(options.pushConcurrency ?? defaultAdsLimits.pushConcurrency, this.budget);
     this.latest = { version: `${new Date().toISOString()}/0` };
     const log = options.logger;
     const events = options.events ?? {};
@@ -57,6 +72,7 @@ export class AdsServer {
       controlPlane: JSON.stringify({ Component: 'istiod', ID: options.controlPlaneId, info: { version: options.controlPlaneVersion ?? '' } }),
       nextNonce: () => `${this.noncePrefix}-${++this.nonceCounter}`,
       budget: this.budget,
+      streamWindowBytes: options.streamWindowBytes ?? defaultAdsLimits.streamWindowBytes,
       requestForProxyRequest: () => ({ ...this.latest, reason: ['proxy request'], startedAt: performance.now() }),
       describeProxy: options.describeProxy ?? ((node) => parseProxy(node)),
       identified: (conn) => log.debug({ connection: conn.connectionId, peer: conn.peerAddress, protocol: conn.protocol }, 'ADS stream opened'),
@@ -114,6 +130,16 @@ export class AdsServer {
     return this.budget.queuedBytes;
   }
 
+  /** The most response bytes ever counted at once (never above maxQueuedBytes, but for one response larger than it). */
+  get queuedBytesHighWater(): number {
+    return this.budget.highWaterBytes;
+  }
+
+  /** Responses waiting for the byte budget (the one being built included). */
+  get responsesWaiting(): number {
+    return this.budget.waitingResponses;
+  }
+
   /** Resolves once every queued push has been written. */
   idle(): Promise<void> {
     return this.queue.idle();
@@ -130,7 +156,7 @@ export class AdsServer {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'control plane shutting down' });
       return;
     }
-    const conn = new AdsConnection(this.host, protocol, call, call.getPeer());
+    const conn = protocol === 'sotw' ? new SotwConnection(this.host, call, call.getPeer()) : new DeltaConnection(this.host, call, call.getPeer());
     this.connections.add(conn);
   }
 }

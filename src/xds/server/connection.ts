@@ -1,26 +1,19 @@
-// One ADS stream (State of the World or Delta) and Envoy's protocol rules on it:
-// per-type nonces and versions, ACK/NACK, wildcard and named subscriptions.
-// Requests and pushes run one at a time per stream, in arrival order, and a
-// stream writes its next response only once the transport took the last one
-// (the write callback: HTTP/2 flow control), so a slow proxy holds at most one
-// response in meshd's memory.
+// One ADS stream, whatever its protocol: identification, per-type ACK/NACK bookkeeping,
+// generation, and writing with backpressure. The protocol's own rules (what a request
+// means, what a response carries) live in sotwConnection.ts and deltaConnection.ts.
+// Requests and pushes run one at a time per stream, in arrival order. Every response is
+// admitted by the global byte budget before it is generated (byteBudget.ts), and a stream
+// starts a response only while the bytes its transport has not taken yet (the write
+// callback: HTTP/2 flow control) are under its window, so a slow proxy holds at most its
+// window plus one response in meshd's memory.
 import * as grpc from '@grpc/grpc-js';
 import { NodeIdError, type Proxy } from '../../model/proxy.js';
-import { wildcardTypes, type XdsResource } from '../resource.js';
+import type { XdsResource } from '../resource.js';
 import type { ConnectionInfo, XdsServerEvents } from './events.js';
-import type { ByteBudget } from './pushQueue.js';
-import type { PushRequest, ResourceGenerator, WatchedResource } from './types.js';
-import {
-  decodeDeltaRequest,
-  decodeSotwRequest,
-  encodeDeltaResponse,
-  encodeSotwResponse,
-  requestedNamesKey,
-  scanSotwAck,
-  type DecodedNode,
-  type DeltaRequest,
-  type SotwRequest,
-} from './wire.js';
+import type { ByteBudget } from './byteBudget.js';
+import { byPushOrder, type RespondMode, type Subscription } from './subscription.js';
+import type { PushRequest, ResourceGenerator } from './types.js';
+import type { DecodedNode } from './wire.js';
 
 /** What the server gives each stream. */
 export interface ConnectionHost {
@@ -28,8 +21,13 @@ export interface ConnectionHost {
   readonly events: XdsServerEvents;
   readonly controlPlane: string;
   nextNonce(): string;
-  /** Bytes written to all streams and not yet taken by their transports. */
+  /** Bytes written to all streams and not yet taken by their transports; admits every response. */
   readonly budget: ByteBudget;
+  /**
+   * A stream starts another response while less than this many of its bytes wait for its
+   * transport (0: only once the transport took the last one).
+   */
+  readonly streamWindowBytes: number;
   /** The request used to answer a proxy's own request (not a push). */
   requestForProxyRequest(): PushRequest;
   /** Builds the proxy from its node (parseProxy plus whatever the host knows, e.g. its pod). */
@@ -44,44 +42,23 @@ export interface ConnectionHost {
   };
 }
 
-/** Per-type protocol state of one stream. */
-interface TypeWatch extends WatchedResource {
-  wildcard: boolean;
-  names: Set<string>;
-  /** name → version the proxy holds, as far as this server knows. */
-  held: Map<string, string>;
-  sentNonce: string;
-  sentVersion: string;
-  sentPushStartedAt: number;
-  ackedNonce: string;
-  nackedNonce: string;
-  /**
-   * SotW: the generator's array whose every resource the proxy was sent (held matches it and
-   * the names did not change since), so the next push finds what changed by comparing arrays.
-   */
-  lastGenerated: readonly XdsResource[] | undefined;
-  /** Digest of the raw resource_names of the last SotW request applied: an ACK repeating them is recognised without decoding them. */
-  requestedNames: string | undefined;
+export type AdsCall = grpc.ServerDuplexStream<Buffer, Buffer>;
+
+/** A response a protocol handler built, ready to write. */
+export interface BuiltResponse {
+  readonly nonce: string;
+  readonly bytes: Buffer;
+  readonly resources: readonly XdsResource[];
+  readonly removed: readonly string[];
+  readonly fullState: boolean;
 }
 
-/** Order Envoy wants: clusters before their endpoints, listeners before their routes. */
-const pushOrder = [
-  'type.googleapis.com/envoy.config.cluster.v3.Cluster',
-  'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
-  'type.googleapis.com/envoy.config.listener.v3.Listener',
-  'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
-];
-const orderOf = (typeUrl: string): number => {
-  const i = pushOrder.indexOf(typeUrl);
-  return i < 0 ? pushOrder.length : i;
-};
+/** What every decoded request carries, whatever the protocol. */
+interface ClientRequest {
+  node?: DecodedNode;
+  typeUrl: string;
+}
 
-type Call = grpc.ServerDuplexStream<Buffer, Buffer>;
-/**
- * `full`: everything the proxy asked for (a new subscription); `added`: what it lacks, and
- * the newly named resources even if it had them; `changed`: only differences, or nothing.
- */
-type RespondMode = 'full' | { added: ReadonlySet<string> } | 'changed';
 /** A proxy's own request is answered with the latest push, taken once the stream can write. */
 type RequestSource = PushRequest | 'latest';
 
@@ -90,11 +67,12 @@ const maxRequestBacklog = 16;
 
 let connectionCounter = 0;
 
-export class AdsConnection implements ConnectionInfo {
+export abstract class AdsConnection implements ConnectionInfo {
+  abstract readonly protocol: 'sotw' | 'delta';
   connectionId = '';
   proxy!: Proxy;
   readonly connectedAt = Date.now();
-  private readonly watches = new Map<string, TypeWatch>();
+  protected readonly subscriptions = new Map<string, Subscription>();
   private readonly unknownTypesLogged = new Set<string>();
   /** Generation failures already logged on this stream (type URL and message), so a failing push logs once. */
   private readonly generationFailuresLogged = new Set<string>();
@@ -103,15 +81,15 @@ export class AdsConnection implements ConnectionInfo {
   /** Requests received and not yet handled; reading pauses above maxRequestBacklog. */
   private backlog = 0;
   private paused = false;
-  /** The last response, until the transport took it. */
-  private inFlight: { bytes: number; taken: Promise<void>; release: () => void } | undefined;
+  /** Responses handed to grpc-js whose transport has not taken them yet, oldest first. */
+  private readonly inFlight: Array<{ bytes: number; taken: Promise<void>; release: () => void }> = [];
+  private inFlightBytes = 0;
   /** A push waiting behind requests on this stream: handed back to the queue if the stream blocks. */
   private waitingPush: { request: PushRequest; settle: (unsent: PushRequest | undefined) => void; cancelled: boolean } | undefined;
 
   constructor(
-    private readonly host: ConnectionHost,
-    readonly protocol: 'sotw' | 'delta',
-    private readonly call: Call,
+    protected readonly host: ConnectionHost,
+    private readonly call: AdsCall,
     readonly peerAddress: string,
   ) {
     call.on('data', (bytes: Buffer) => this.onData(bytes));
@@ -120,6 +98,12 @@ export class AdsConnection implements ConnectionInfo {
     call.on('error', () => this.shutdown());
     call.on('close', () => this.shutdown());
   }
+
+  /** Handles one request message (decoded with `decodeRequest`), in arrival order. */
+  protected abstract onRequestBytes(bytes: Buffer): Promise<void> | void;
+
+  /** The protocol's response to `generated`, updating what the subscription holds; undefined when there is nothing to send. */
+  protected abstract buildResponse(sub: Subscription, request: PushRequest, generated: readonly XdsResource[], mode: RespondMode): BuiltResponse | undefined;
 
   get isOpen(): boolean {
     return this.open;
@@ -131,17 +115,22 @@ export class AdsConnection implements ConnectionInfo {
 
   /** Types and names this stream watches, for push decisions. */
   watchedTypes(): string[] {
-    return [...this.watches.keys()];
+    return [...this.subscriptions.keys()];
   }
 
-  /** Bytes of this stream's last response not yet taken by the transport. */
+  /** Bytes of this stream's responses not yet taken by the transport. */
   get queuedBytes(): number {
-    return this.inFlight?.bytes ?? 0;
+    return this.inFlightBytes;
   }
 
-  /** Resolves once the transport took the last response (or the stream closed). */
-  writable(): Promise<void> {
-    return this.inFlight?.taken ?? Promise.resolve();
+  /** The stream may start another response: nothing in flight, or less than its window. */
+  private get hasRoom(): boolean {
+    return this.inFlightBytes === 0 || this.inFlightBytes < this.host.streamWindowBytes;
+  }
+
+  /** Resolves once the stream may start another response (or closed). */
+  async writable(): Promise<void> {
+    while (!this.hasRoom && this.open) await this.inFlight[0]!.taken;
   }
 
   /**
@@ -151,7 +140,7 @@ export class AdsConnection implements ConnectionInfo {
    */
   push(request: PushRequest): Promise<PushRequest | undefined> {
     if (!this.open) return Promise.resolve(undefined);
-    if (this.inFlight) return Promise.resolve(request);
+    if (!this.hasRoom) return Promise.resolve(request);
     return new Promise((settle) => {
       const entry = { request, settle, cancelled: false };
       this.waitingPush = entry;
@@ -160,7 +149,7 @@ export class AdsConnection implements ConnectionInfo {
         this.waitingPush = undefined;
         let unsent: PushRequest | undefined;
         try {
-          unsent = this.pushTypes(request);
+          unsent = await this.pushTypes(request);
         } finally {
           settle(unsent);
         }
@@ -168,13 +157,13 @@ export class AdsConnection implements ConnectionInfo {
     });
   }
 
-  private pushTypes(request: PushRequest): PushRequest | undefined {
-    const types = [...this.watches.keys()].filter((t) => !request.types || request.types.has(t)).sort((a, b) => orderOf(a) - orderOf(b));
+  private async pushTypes(request: PushRequest): Promise<PushRequest | undefined> {
+    const types = [...this.subscriptions.keys()].filter((t) => !request.types || request.types.has(t)).sort(byPushOrder);
     for (let i = 0; i < types.length; i++) {
       if (!this.open) return undefined;
-      if (this.inFlight) return { ...request, types: new Set(types.slice(i)) };
-      const watch = this.watches.get(types[i]!);
-      if (watch) this.respondNow(watch, request, 'changed');
+      if (!this.hasRoom) return { ...request, types: new Set(types.slice(i)) };
+      const sub = this.subscriptions.get(types[i]!);
+      if (sub) await this.respondAdmitted(sub, request, 'changed');
     }
     return undefined;
   }
@@ -182,9 +171,9 @@ export class AdsConnection implements ConnectionInfo {
   /** What this proxy would be sent now for each watched type (the debug API's STALE explanation). */
   preview(request: PushRequest): Map<string, readonly XdsResource[]> {
     const out = new Map<string, readonly XdsResource[]>();
-    for (const watch of this.watches.values()) {
-      const generated = this.host.generator.generate(this.proxy, watch, request);
-      if (generated) out.set(watch.typeUrl, watch.wildcard ? generated : generated.filter((r) => watch.names.has(r.name)));
+    for (const sub of this.subscriptions.values()) {
+      const generated = this.host.generator.generate(this.proxy, sub, request);
+      if (generated) out.set(sub.typeUrl, sub.wildcard ? generated : generated.filter((r) => sub.names.has(r.name)));
     }
     return out;
   }
@@ -210,7 +199,7 @@ export class AdsConnection implements ConnectionInfo {
     if (!this.open) return;
     this.open = false;
     // Bytes grpc-js will never send (a cancelled call drops them without calling back).
-    this.inFlight?.release();
+    for (const response of [...this.inFlight]) response.release();
     if (this.waitingPush) {
       this.waitingPush.cancelled = true;
       this.waitingPush.settle(undefined);
@@ -227,7 +216,7 @@ export class AdsConnection implements ConnectionInfo {
       this.paused = true;
       this.call.pause();
     }
-    void this.enqueue(() => this.onRequestBytes(bytes)).then(() => {
+    void this.enqueue(() => (this.open ? this.onRequestBytes(bytes) : undefined)).then(() => {
       this.backlog--;
       if (this.paused && this.backlog <= maxRequestBacklog / 2) {
         this.paused = false;
@@ -244,45 +233,27 @@ export class AdsConnection implements ConnectionInfo {
     return this.work;
   }
 
-  private onRequestBytes(bytes: Buffer): Promise<void> | void {
-    if (!this.open) return;
-    if (this.protocol === 'sotw' && this.identified && this.isRepeatedAck(bytes)) return;
-    let request: SotwRequest | DeltaRequest;
+  /**
+   * Decodes a request, identifies the stream by its first request's node and checks the
+   * type URL; undefined (the stream ended or the request was ignored) when there is nothing to handle.
+   */
+  protected decodeRequest<R extends ClientRequest>(bytes: Buffer, decode: (bytes: Buffer) => R, messageName: string): R | undefined {
+    let request: R;
     try {
-      request = this.protocol === 'sotw' ? decodeSotwRequest(bytes) : decodeDeltaRequest(bytes);
+      request = decode(bytes);
     } catch (err) {
-      const reason = `malformed ${this.protocol === 'sotw' ? 'DiscoveryRequest' : 'DeltaDiscoveryRequest'}: ${(err as Error).message}`;
+      const reason = `malformed ${messageName}: ${(err as Error).message}`;
       this.host.events.badRequest?.(this.identified ? this : undefined, reason);
       this.finish(grpc.status.INVALID_ARGUMENT, reason);
-      return;
+      return undefined;
     }
-    if (!this.identified && !this.identify(request.node)) return;
+    if (!this.identified && !this.identify(request.node)) return undefined;
     if (!request.typeUrl) {
       this.host.events.badRequest?.(this, 'request without type_url ignored');
       this.logOnce('', 'request without type_url ignored');
-      return;
+      return undefined;
     }
-    return this.protocol === 'sotw' ? this.onSotwRequest(request as SotwRequest, bytes) : this.onDeltaRequest(request as DeltaRequest);
-  }
-
-  /**
-   * The common SotW request: an ACK of the latest response naming the same resources as
-   * the last request. Recognised from the raw bytes (Envoy repeats thousands of EDS
-   * names in every ACK), without decoding the names or rebuilding any set.
-   */
-  private isRepeatedAck(bytes: Buffer): boolean {
-    const ack = scanSotwAck(bytes);
-    if (!ack) return false;
-    const watch = this.watches.get(ack.typeUrl);
-    if (!watch || ack.responseNonce === '') return false;
-    if (ack.responseNonce !== watch.sentNonce) {
-      // A request answering an older response: superseded, whatever it names (as below).
-      this.host.log.debug({ connection: this.connectionId, typeUrl: ack.typeUrl, nonce: ack.responseNonce }, 'stale nonce ignored');
-      return true;
-    }
-    if (ack.resourceNamesKey() !== watch.requestedNames) return false;
-    this.recordAck(watch, ack.responseNonce);
-    return true;
+    return request;
   }
 
   /** The first request must carry a node with a valid id; otherwise the stream ends. */
@@ -308,130 +279,38 @@ export class AdsConnection implements ConnectionInfo {
     return true;
   }
 
-  private async onSotwRequest(req: SotwRequest, bytes: Buffer): Promise<void> {
-    const watch = this.watches.get(req.typeUrl);
-    if (req.errorDetail) {
-      this.recordNack(watch, req.typeUrl, req.responseNonce, req.errorDetail.message);
-      return;
-    }
-    const wildcardType = wildcardTypes.has(req.typeUrl);
-    const names = req.resourceNames.filter((n) => n !== '*');
-    const wantsWildcard = wildcardType && (req.resourceNames.length === 0 || req.resourceNames.includes('*'));
-    if (!watch || req.responseNonce === '') {
-      // A new subscription, or the proxy re-requesting after reconnecting to this stream.
-      const fresh = this.newWatch(req.typeUrl, wantsWildcard, names, {});
-      fresh.requestedNames = requestedNamesKey(bytes);
-      this.watches.set(req.typeUrl, fresh);
-      if (!(await this.respond(fresh, 'latest', 'full'))) this.watches.delete(req.typeUrl);
-      return;
-    }
-    if (req.responseNonce !== watch.sentNonce) {
-      this.host.log.debug({ connection: this.connectionId, typeUrl: req.typeUrl, nonce: req.responseNonce }, 'stale nonce ignored');
-      return;
-    }
-    this.recordAck(watch, req.responseNonce);
-    // From here the watch follows this request's names.
-    watch.requestedNames = requestedNamesKey(bytes);
-    const before = watch.names;
-    const after = new Set(names);
-    const added = names.filter((n) => !before.has(n));
-    const removed = [...before].filter((n) => !after.has(n));
-    const wildcardChanged = watch.wildcard !== wantsWildcard;
-    if (added.length === 0 && removed.length === 0 && !wildcardChanged) return;
-    watch.lastGenerated = undefined;
-    watch.names = after;
-    watch.wildcard = wantsWildcard;
-    if (removed.length > 0) {
-      for (const n of removed) watch.held.delete(n);
-      this.host.events.unsubscribed?.(this, req.typeUrl, removed);
-    }
-    if (wildcardChanged && wantsWildcard) await this.respond(watch, 'latest', 'full');
-    // EDS/RDS in SotW: only the newly named resources (CDS/LDS stay full state, see respondNow).
-    else if (added.length > 0) await this.respond(watch, 'latest', { added: new Set(added) });
+  protected staleNonce(typeUrl: string, nonce: string, msg: string): void {
+    this.host.log.debug({ connection: this.connectionId, typeUrl, nonce }, msg);
   }
 
-  private async onDeltaRequest(req: DeltaRequest): Promise<void> {
-    let watch = this.watches.get(req.typeUrl);
-    if (req.errorDetail) {
-      this.recordNack(watch, req.typeUrl, req.responseNonce, req.errorDetail.message);
-      return;
-    }
-    if (!watch) {
-      const wildcard = (wildcardTypes.has(req.typeUrl) && req.subscribe.length === 0) || req.subscribe.includes('*');
-      const names = req.subscribe.filter((n) => n !== '*');
-      watch = this.newWatch(req.typeUrl, wildcard, names, req.initialResourceVersions);
-      this.watches.set(req.typeUrl, watch);
-      if (!(await this.respond(watch, 'latest', 'full'))) this.watches.delete(req.typeUrl);
-      return;
-    }
-    if (req.responseNonce) {
-      if (req.responseNonce === watch.sentNonce) this.recordAck(watch, req.responseNonce);
-      else this.host.log.debug({ connection: this.connectionId, typeUrl: req.typeUrl, nonce: req.responseNonce }, 'stale nonce');
-    }
-    // Subscription changes are honoured whatever the nonce says. A new name set, never the old
-    // one changed in place: generators may remember results per set.
-    if (req.subscribe.length > 0 || req.unsubscribe.length > 0) {
-      watch.names = new Set(watch.names);
-      watch.lastGenerated = undefined;
-    }
-    const unsubscribed: string[] = [];
-    for (const name of req.unsubscribe) {
-      if (name === '*') {
-        watch.wildcard = false;
-        continue;
-      }
-      if (watch.names.delete(name)) unsubscribed.push(name);
-      watch.held.delete(name);
-    }
-    if (unsubscribed.length > 0) this.host.events.unsubscribed?.(this, req.typeUrl, unsubscribed);
-    let subscribedSomething = false;
-    for (const name of req.subscribe) {
-      if (name === '*') {
-        subscribedSomething ||= !watch.wildcard;
-        watch.wildcard = true;
-      } else if (!watch.names.has(name)) {
-        watch.names.add(name);
-        subscribedSomething = true;
-      }
-    }
-    if (subscribedSomething) await this.respond(watch, 'latest', 'changed');
+  protected recordAck(sub: Subscription, nonce: string): void {
+    if (sub.ackedNonce === nonce) return;
+    sub.ackedNonce = nonce;
+    this.host.events.acked?.(this, sub.typeUrl, nonce, sub.sentVersion, sub.sentPushStartedAt);
   }
 
-  private newWatch(typeUrl: string, wildcard: boolean, names: readonly string[], held: Record<string, string>): TypeWatch {
-    return {
-      typeUrl,
-      wildcard,
-      names: new Set(names),
-      held: new Map(Object.entries(held)),
-      sentNonce: '',
-      sentVersion: '',
-      sentPushStartedAt: 0,
-      ackedNonce: '',
-      nackedNonce: '',
-      requestedNames: undefined,
-      lastGenerated: undefined,
-    };
-  }
-
-  private recordAck(watch: TypeWatch, nonce: string): void {
-    if (watch.ackedNonce === nonce) return;
-    watch.ackedNonce = nonce;
-    this.host.events.acked?.(this, watch.typeUrl, nonce, watch.sentVersion, watch.sentPushStartedAt);
-  }
-
-  private recordNack(watch: TypeWatch | undefined, typeUrl: string, nonce: string, error: string): void {
-    if (!watch || nonce !== watch.sentNonce) {
-      this.host.log.debug({ connection: this.connectionId, typeUrl, nonce }, 'NACK of a stale nonce ignored');
+  protected recordNack(sub: Subscription | undefined, typeUrl: string, nonce: string, error: string): void {
+    if (!sub || nonce !== sub.sentNonce) {
+      this.staleNonce(typeUrl, nonce, 'NACK of a stale nonce ignored');
       return;
     }
-    if (watch.nackedNonce === nonce) return;
-    watch.nackedNonce = nonce;
+    if (sub.nackedNonce === nonce) return;
+    sub.nackedNonce = nonce;
     this.host.events.nacked?.(this, typeUrl, nonce, error);
   }
 
-  /** Answers a proxy's request once the stream took its last response, with the latest push unless told otherwise. */
-  private async respond(watch: TypeWatch, source: RequestSource, mode: RespondMode): Promise<boolean> {
-    while (this.inFlight) {
+  /**
+   * Starts a subscription with a full response to the latest push; forgets it again when the
+   * generator does not serve the type.
+   */
+  protected async subscribe(sub: Subscription): Promise<void> {
+    this.subscriptions.set(sub.typeUrl, sub);
+    if (!(await this.respond(sub, 'latest', 'full'))) this.subscriptions.delete(sub.typeUrl);
+  }
+
+  /** Answers a proxy's request once the stream has room, with the latest push unless told otherwise. */
+  protected async respond(sub: Subscription, source: RequestSource, mode: RespondMode): Promise<boolean> {
+    while (!this.hasRoom && this.open) {
       // A push waiting behind this request goes back to the queue instead of holding a push slot.
       const waiting = this.waitingPush;
       if (waiting) {
@@ -439,148 +318,101 @@ export class AdsConnection implements ConnectionInfo {
         this.waitingPush = undefined;
         waiting.settle(waiting.request);
       }
-      await this.inFlight.taken;
+      await this.inFlight[0]!.taken;
     }
     if (!this.open) return true;
-    return this.respondNow(watch, source === 'latest' ? this.host.requestForProxyRequest() : source, mode);
+    return this.respondAdmitted(sub, source, mode);
   }
 
   /**
-   * Generates the type for this proxy and writes what the proxy lacks.
-   * Returns false when the generator does not serve the type.
+   * Waits for the global budget's turn, then generates the type for this proxy and writes
+   * what the proxy lacks. Returns false when the generator does not serve the type.
    */
-  private respondNow(watch: TypeWatch, request: PushRequest, mode: RespondMode): boolean {
+  private async respondAdmitted(sub: Subscription, source: RequestSource, mode: RespondMode): Promise<boolean> {
+    const admission = await this.host.budget.admit();
+    try {
+      if (!this.open) return true;
+      // Taken now, not when the request arrived: a response that waited carries the newest push.
+      const request = source === 'latest' ? this.host.requestForProxyRequest() : source;
+      const response = this.generateResponse(sub, request, mode);
+      if (response === false) return false;
+      if (response) this.sent(sub, request, response, await admission.take(response.bytes.length));
+      return true;
+    } finally {
+      admission.done();
+    }
+  }
+
+  /** The response to send, undefined when there is none (nothing changed, or generation failed), false for a type the generator does not serve. */
+  private generateResponse(sub: Subscription, request: PushRequest, mode: RespondMode): BuiltResponse | undefined | false {
     let generated: readonly XdsResource[] | undefined;
     try {
-      generated = this.host.generator.generate(this.proxy, watch, request);
+      generated = this.host.generator.generate(this.proxy, sub, request);
     } catch (err) {
       // A translation failure must not end the stream (the proxy would reconnect into the
       // same failure): the proxy keeps what it has, and the next push tries again.
       const message = (err as Error).message;
-      if (!this.generationFailuresLogged.has(`${watch.typeUrl}|${message}`)) {
-        this.generationFailuresLogged.add(`${watch.typeUrl}|${message}`);
+      if (!this.generationFailuresLogged.has(`${sub.typeUrl}|${message}`)) {
+        this.generationFailuresLogged.add(`${sub.typeUrl}|${message}`);
         this.host.log.error(
-          { err, connection: this.connectionId, proxy: this.proxy?.id, typeUrl: watch.typeUrl },
-          `generating ${watch.typeUrl} for ${this.proxy?.id} failed; it keeps its last configuration: ${message}`,
+          { err, connection: this.connectionId, proxy: this.proxy?.id, typeUrl: sub.typeUrl },
+          `generating ${sub.typeUrl} for ${this.proxy?.id} failed; it keeps its last configuration: ${message}`,
         );
       }
-      return true;
+      return undefined;
     }
     if (generated === undefined) {
-      this.logOnce(watch.typeUrl, `unknown type URL ${watch.typeUrl} ignored`);
+      this.logOnce(sub.typeUrl, `unknown type URL ${sub.typeUrl} ignored`);
       return false;
     }
-    if (mode === 'changed' && this.protocol === 'sotw') {
-      const quick = changesSinceLast(watch.lastGenerated, generated);
-      if (quick) return this.sendQuick(watch, request, generated, quick);
-    }
-    // The generator's own (shared) array when nothing is filtered out: its encoding is shared too.
-    const wanted = watch.wildcard || generated.every((r) => watch.names.has(r.name)) ? generated : generated.filter((r) => watch.names.has(r.name));
-    const current = new Map<string, XdsResource>();
-    for (const r of wanted) current.set(r.name, r);
-    const added = typeof mode === 'object' ? mode.added : undefined;
-    // A proxy that holds nothing yet (a new subscription) lacks everything: no per-name diff.
-    const fresh = watch.held.size === 0;
-    const changed = fresh ? wanted : wanted.filter((r) => watch.held.get(r.name) !== r.version || added?.has(r.name));
-    const removed = fresh ? [] : [...watch.held.keys()].filter((n) => !current.has(n) && (watch.wildcard || watch.names.has(n)));
-    const nothingNew = changed.length === 0 && removed.length === 0;
-    if (mode !== 'full' && nothingNew) return true;
-
-    const nonce = this.host.nextNonce();
-    let bytes: Buffer;
-    let sent: readonly XdsResource[];
-    let fullState = false;
-    if (this.protocol === 'sotw') {
-      // LDS and CDS responses carry the whole set, named or wildcard (a client drops what they
-      // leave out). EDS and RDS ones carry only what the proxy lacks, or everything it asked for
-      // on a new subscription: in SotW a resource left out of them stays as the proxy has it.
-      fullState = watch.wildcard || wildcardTypes.has(watch.typeUrl);
-      const everything = current.size === wanted.length ? wanted : [...current.values()];
-      sent = fullState || mode === 'full' ? everything : changed;
-      bytes = encodeSotwResponse(
-        { versionInfo: request.version, typeUrl: watch.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent },
-        sent === generated,
-      );
-      if (fullState) watch.held.clear();
-    } else {
-      sent = changed;
-      bytes = encodeDeltaResponse({
-        systemVersionInfo: request.version,
-        typeUrl: watch.typeUrl,
-        nonce,
-        controlPlane: this.host.controlPlane,
-        resources: sent,
-        removed,
-      });
-    }
-    for (const n of removed) watch.held.delete(n);
-    for (const r of sent) watch.held.set(r.name, r.version);
-    // SotW: the proxy now holds all of `wanted`; when that is the generator's array, the next push compares arrays.
-    watch.lastGenerated = this.protocol === 'sotw' && wanted === generated ? generated : undefined;
-    this.sent(watch, request, nonce, bytes, sent, removed, fullState);
-    return true;
+    return this.buildResponse(sub, request, generated, mode);
   }
 
-  /** A push to a SotW stream whose last generated array has the same layout: `changed` are the resources that differ. */
-  private sendQuick(watch: TypeWatch, request: PushRequest, generated: readonly XdsResource[], changed: readonly XdsResource[]): boolean {
-    watch.lastGenerated = generated;
-    if (changed.length === 0) return true;
-    const fullState = watch.wildcard || wildcardTypes.has(watch.typeUrl);
-    const sent = fullState ? generated : changed;
-    const nonce = this.host.nextNonce();
-    const bytes = encodeSotwResponse(
-      { versionInfo: request.version, typeUrl: watch.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent },
-      sent === generated,
-    );
-    for (const r of changed) watch.held.set(r.name, r.version);
-    this.sent(watch, request, nonce, bytes, sent, [], fullState);
-    return true;
-  }
-
-  private sent(
-    watch: TypeWatch,
-    request: PushRequest,
-    nonce: string,
-    bytes: Buffer,
-    sent: readonly XdsResource[],
-    removed: readonly string[],
-    fullState: boolean,
-  ): void {
-    watch.sentNonce = nonce;
-    watch.sentVersion = request.version;
-    watch.sentPushStartedAt = request.startedAt;
+  /** `uncount` releases the response's bytes from the global budget. */
+  private sent(sub: Subscription, request: PushRequest, response: BuiltResponse, uncount: () => void): void {
+    sub.sentNonce = response.nonce;
+    sub.sentVersion = request.version;
+    sub.sentPushStartedAt = request.startedAt;
     this.host.events.responseSent?.(this, {
-      typeUrl: watch.typeUrl,
-      nonce,
+      typeUrl: sub.typeUrl,
+      nonce: response.nonce,
       version: request.version,
-      resources: sent,
-      removed,
-      fullState,
-      bytes: bytes.length,
+      resources: response.resources,
+      removed: response.removed,
+      fullState: response.fullState,
+      bytes: response.bytes.length,
       pushStartedAt: request.startedAt,
     });
-    this.write(bytes);
+    this.write(response.bytes, uncount);
   }
 
   /**
    * Hands one response to grpc-js and counts it in flight until the write callback says
    * the transport took it (HTTP/2 flow control holds the callback for a proxy that does not read).
    */
-  private write(bytes: Buffer): void {
-    if (!this.open) return;
+  private write(bytes: Buffer, uncount: () => void): void {
+    if (!this.open) {
+      uncount();
+      return;
+    }
     const size = bytes.length;
     let released = false;
     let resolve!: () => void;
     const taken = new Promise<void>((r) => (resolve = r));
-    const uncount = this.host.budget.take(size);
     const release = (): void => {
       if (released) return;
       released = true;
       uncount();
-      if (this.inFlight?.taken === taken) this.inFlight = undefined;
+      const i = this.inFlight.indexOf(response);
+      if (i >= 0) {
+        this.inFlight.splice(i, 1);
+        this.inFlightBytes -= size;
+      }
       resolve();
     };
-    this.inFlight = { bytes: size, taken, release };
+    const response = { bytes: size, taken, release };
+    this.inFlight.push(response);
+    this.inFlightBytes += size;
     try {
       this.call.write(bytes, release);
     } catch {
@@ -595,23 +427,4 @@ export class AdsConnection implements ConnectionInfo {
     this.host.log.warn({ connection: this.connectionId, proxy: this.proxy?.id }, msg);
     if (key) this.host.events.badRequest?.(this, msg);
   }
-}
-
-/**
- * The resources of `next` whose version differs from the same position in `last`, when both
- * list the same names in the same order (the generator's arrays for one scope usually do);
- * undefined when they do not, or when there is no `last`. Unchanged resources are usually
- * the very same objects, so this is a pointer comparison per resource.
- */
-function changesSinceLast(last: readonly XdsResource[] | undefined, next: readonly XdsResource[]): XdsResource[] | undefined {
-  if (!last || last.length !== next.length) return undefined;
-  const changed: XdsResource[] = [];
-  for (let i = 0; i < next.length; i++) {
-    const a = last[i]!;
-    const b = next[i]!;
-    if (a === b) continue;
-    if (a.name !== b.name) return undefined;
-    if (a.version !== b.version) changed.push(b);
-  }
-  return changed;
 }

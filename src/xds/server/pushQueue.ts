@@ -6,6 +6,7 @@
 // parked, outside the concurrency slots, until its transport has taken the
 // last response; then the (merged, newest) remainder queues again. So a slow
 // or stuck proxy costs its own last response and nothing else.
+import { ByteBudget } from './byteBudget.js';
 import type { PushRequest } from './types.js';
 
 export interface PushTarget {
@@ -33,49 +34,6 @@ export function mergePushRequests(a: PushRequest, b: PushRequest): PushRequest {
     startedAt: Math.min(a.startedAt, b.startedAt),
     ...(b.push !== undefined ? { push: b.push } : {}),
   };
-}
-
-/**
- * Bytes handed to streams and not yet taken by their transports, across all streams. A
- * response still waiting after `slowAfterMs` stops counting: its stream is slow or stuck, it
- * holds that one response (and nothing more) but must not hold back everyone else's pushes.
- */
-export class ByteBudget {
-  private queued = 0;
-  private readonly listeners: Array<() => void> = [];
-
-  constructor(
-    readonly cap: number,
-    private readonly slowAfterMs = 5_000,
-  ) {}
-
-  get queuedBytes(): number {
-    return this.queued;
-  }
-
-  get exhausted(): boolean {
-    return this.queued >= this.cap;
-  }
-
-  /** Counts `bytes` until the returned function is called (the transport took them) or the stream proves slow. */
-  take(bytes: number): () => void {
-    this.queued += bytes;
-    let counted = true;
-    const uncount = (): void => {
-      if (!counted) return;
-      counted = false;
-      clearTimeout(timer);
-      this.queued -= bytes;
-      if (!this.exhausted) this.listeners.forEach((l) => l());
-    };
-    const timer = setTimeout(uncount, this.slowAfterMs);
-    timer.unref();
-    return uncount;
-  }
-
-  onRelease(listener: () => void): void {
-    this.listeners.push(listener);
-  }
 }
 
 export class PushQueue<T extends PushTarget> {

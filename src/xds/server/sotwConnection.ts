@@ -1,0 +1,126 @@
+// State of the World ADS: every request names the whole set the proxy wants of a type; LDS and
+// CDS responses carry the whole set, EDS and RDS ones only what the proxy lacks.
+import { wildcardTypes, type XdsResource } from '../resource.js';
+import { AdsConnection, type BuiltResponse } from './connection.js';
+import { changesSinceLast, diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
+import type { PushRequest } from './types.js';
+import { decodeSotwRequest, encodeSotwResponse, requestedNamesKey, scanSotwAck, type SotwRequest } from './wire.js';
+
+export class SotwConnection extends AdsConnection {
+  readonly protocol = 'sotw';
+
+  protected override onRequestBytes(bytes: Buffer): Promise<void> | void {
+    if (this.identified && this.isRepeatedAck(bytes)) return;
+    const request = this.decodeRequest(bytes, decodeSotwRequest, 'DiscoveryRequest');
+    if (request) return this.onRequest(request, bytes);
+  }
+
+  /**
+   * The common SotW request: an ACK of the latest response naming the same resources as
+   * the last request. Recognised from the raw bytes (Envoy repeats thousands of EDS
+   * names in every ACK), without decoding the names or rebuilding any set.
+   */
+  private isRepeatedAck(bytes: Buffer): boolean {
+    const ack = scanSotwAck(bytes);
+    if (!ack) return false;
+    const sub = this.subscriptions.get(ack.typeUrl);
+    if (!sub || ack.responseNonce === '') return false;
+    if (ack.responseNonce !== sub.sentNonce) {
+      // A request answering an older response: superseded, whatever it names (as below).
+      this.staleNonce(ack.typeUrl, ack.responseNonce, 'stale nonce ignored');
+      return true;
+    }
+    if (ack.resourceNamesKey() !== sub.requestedNames) return false;
+    this.recordAck(sub, ack.responseNonce);
+    return true;
+  }
+
+  private async onRequest(req: SotwRequest, bytes: Buffer): Promise<void> {
+    const sub = this.subscriptions.get(req.typeUrl);
+    if (req.errorDetail) {
+      this.recordNack(sub, req.typeUrl, req.responseNonce, req.errorDetail.message);
+      return;
+    }
+    const wildcardType = wildcardTypes.has(req.typeUrl);
+    const names = req.resourceNames.filter((n) => n !== '*');
+    const wantsWildcard = wildcardType && (req.resourceNames.length === 0 || req.resourceNames.includes('*'));
+    if (!sub || req.responseNonce === '') {
+      // A new subscription, or the proxy re-requesting after reconnecting to this stream.
+      const fresh = newSubscription(req.typeUrl, wantsWildcard, names, {});
+      fresh.requestedNames = requestedNamesKey(bytes);
+      await this.subscribe(fresh);
+      return;
+    }
+    if (req.responseNonce !== sub.sentNonce) {
+      this.staleNonce(req.typeUrl, req.responseNonce, 'stale nonce ignored');
+      return;
+    }
+    this.recordAck(sub, req.responseNonce);
+    // From here the subscription follows this request's names.
+    sub.requestedNames = requestedNamesKey(bytes);
+    const before = sub.names;
+    const after = new Set(names);
+    const added = names.filter((n) => !before.has(n));
+    const removed = [...before].filter((n) => !after.has(n));
+    const wildcardChanged = sub.wildcard !== wantsWildcard;
+    if (added.length === 0 && removed.length === 0 && !wildcardChanged) return;
+    sub.lastGenerated = undefined;
+    sub.names = after;
+    sub.wildcard = wantsWildcard;
+    if (removed.length > 0) {
+      for (const n of removed) sub.held.delete(n);
+      this.host.events.unsubscribed?.(this, req.typeUrl, removed);
+    }
+    if (wildcardChanged && wantsWildcard) await this.respond(sub, 'latest', 'full');
+    // EDS/RDS in SotW: only the newly named resources (CDS/LDS stay full state, see buildResponse).
+    else if (added.length > 0) await this.respond(sub, 'latest', { added: new Set(added) });
+  }
+
+  protected override buildResponse(sub: Subscription, request: PushRequest, generated: readonly XdsResource[], mode: RespondMode): BuiltResponse | undefined {
+    if (mode === 'changed') {
+      const quick = changesSinceLast(sub.lastGenerated, generated);
+      if (quick) return this.quickResponse(sub, request, generated, quick);
+    }
+    const { wanted, current, changed, removed } = diffAgainstHeld(sub, generated, typeof mode === 'object' ? mode.added : undefined);
+    if (mode !== 'full' && changed.length === 0 && removed.length === 0) return undefined;
+
+    const nonce = this.host.nextNonce();
+    // LDS and CDS responses carry the whole set, named or wildcard (a client drops what they
+    // leave out). EDS and RDS ones carry only what the proxy lacks, or everything it asked for
+    // on a new subscription: in SotW a resource left out of them stays as the proxy has it.
+    const fullState = sub.wildcard || wildcardTypes.has(sub.typeUrl);
+    const everything = current.size === wanted.length ? wanted : [...current.values()];
+    const sent = fullState || mode === 'full' ? everything : changed;
+    const bytes = this.encode(sub, request, nonce, sent, generated);
+    if (fullState) sub.held.clear();
+    for (const n of removed) sub.held.delete(n);
+    for (const r of sent) sub.held.set(r.name, r.version);
+    // The proxy now holds all of `wanted`; when that is the generator's array, the next push compares arrays.
+    sub.lastGenerated = wanted === generated ? generated : undefined;
+    return { nonce, bytes, resources: sent, removed, fullState };
+  }
+
+  /** A push whose last generated array has the same layout: `changed` are the resources that differ. */
+  private quickResponse(
+    sub: Subscription,
+    request: PushRequest,
+    generated: readonly XdsResource[],
+    changed: readonly XdsResource[],
+  ): BuiltResponse | undefined {
+    sub.lastGenerated = generated;
+    if (changed.length === 0) return undefined;
+    const fullState = sub.wildcard || wildcardTypes.has(sub.typeUrl);
+    const sent = fullState ? generated : changed;
+    const nonce = this.host.nextNonce();
+    const bytes = this.encode(sub, request, nonce, sent, generated);
+    for (const r of changed) sub.held.set(r.name, r.version);
+    return { nonce, bytes, resources: sent, removed: [], fullState };
+  }
+
+  private encode(sub: Subscription, request: PushRequest, nonce: string, sent: readonly XdsResource[], generated: readonly XdsResource[]): Buffer {
+    return encodeSotwResponse(
+      { versionInfo: request.version, typeUrl: sub.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent },
+      sent === generated,
+    );
+  }
+}

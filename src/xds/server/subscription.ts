@@ -1,0 +1,116 @@
+// Per-type subscription state of one ADS stream, shared by the SotW and Delta handlers
+// (go-control-plane keeps one subscription state for both protocols in the same way): what the
+// proxy asked for, what it holds as far as meshd knows, and the nonces of the exchange.
+import type { XdsResource } from '../resource.js';
+import type { WatchedResource } from './types.js';
+
+export interface Subscription extends WatchedResource {
+  wildcard: boolean;
+  names: Set<string>;
+  /** name → version the proxy holds, as far as this server knows. */
+  held: Map<string, string>;
+  sentNonce: string;
+  sentVersion: string;
+  sentPushStartedAt: number;
+  ackedNonce: string;
+  nackedNonce: string;
+  /**
+   * SotW: the generator's array whose every resource the proxy was sent (held matches it and
+   * the names did not change since), so the next push finds what changed by comparing arrays.
+   */
+  lastGenerated: readonly XdsResource[] | undefined;
+  /** Digest of the raw resource_names of the last SotW request applied: an ACK repeating them is recognised without decoding them. */
+  requestedNames: string | undefined;
+}
+
+export function newSubscription(typeUrl: string, wildcard: boolean, names: readonly string[], held: Record<string, string>): Subscription {
+  return {
+    typeUrl,
+    wildcard,
+    names: new Set(names),
+    held: new Map(Object.entries(held)),
+    sentNonce: '',
+    sentVersion: '',
+    sentPushStartedAt: 0,
+    ackedNonce: '',
+    nackedNonce: '',
+    requestedNames: undefined,
+    lastGenerated: undefined,
+  };
+}
+
+/**
+ * `full`: everything the proxy asked for (a new subscription); `added`: what it lacks, and
+ * the newly named resources even if it had them; `changed`: only differences, or nothing.
+ */
+export type RespondMode = 'full' | { added: ReadonlySet<string> } | 'changed';
+
+/** Order Envoy wants: clusters before their endpoints, listeners before their routes. */
+const pushOrder = [
+  'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  'type.googleapis.com/envoy.config.listener.v3.Listener',
+  'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+];
+const orderOf = (typeUrl: string): number => {
+  const i = pushOrder.indexOf(typeUrl);
+  return i < 0 ? pushOrder.length : i;
+};
+
+/** Compares type URLs in the order a push sends them. */
+export const byPushOrder = (a: string, b: string): number => orderOf(a) - orderOf(b);
+
+/** A generated resource set compared with what the proxy holds. */
+export interface HeldDiff {
+  /** The generated resources the subscription asks for (the generator's own array when nothing is filtered out). */
+  readonly wanted: readonly XdsResource[];
+  /** `wanted` by name (the last of a repeated name wins). */
+  readonly current: ReadonlyMap<string, XdsResource>;
+  /** What the proxy lacks or holds in another version, plus `added` names whatever it holds. */
+  readonly changed: readonly XdsResource[];
+  /** Names the proxy holds, still subscribes to, and that no longer exist. */
+  readonly removed: readonly string[];
+}
+
+/** By-name maps of the generators' shared arrays: built once per array, not once per proxy. */
+const byNameOfShared = new WeakMap<readonly XdsResource[], ReadonlyMap<string, XdsResource>>();
+
+function byName(resources: readonly XdsResource[]): Map<string, XdsResource> {
+  const map = new Map<string, XdsResource>();
+  for (const r of resources) map.set(r.name, r);
+  return map;
+}
+
+export function diffAgainstHeld(sub: Subscription, generated: readonly XdsResource[], added?: ReadonlySet<string>): HeldDiff {
+  // The generator's own (shared) array when nothing is filtered out: its encoding is shared too.
+  const wanted = sub.wildcard || generated.every((r) => sub.names.has(r.name)) ? generated : generated.filter((r) => sub.names.has(r.name));
+  let current = wanted === generated ? byNameOfShared.get(generated) : undefined;
+  if (!current) {
+    current = byName(wanted);
+    if (wanted === generated) byNameOfShared.set(generated, current);
+  }
+  // A proxy that holds nothing yet (a new subscription) lacks everything: no per-name diff.
+  const fresh = sub.held.size === 0;
+  const changed = fresh ? wanted : wanted.filter((r) => sub.held.get(r.name) !== r.version || added?.has(r.name));
+  const removed = fresh ? [] : [...sub.held.keys()].filter((n) => !current.has(n) && (sub.wildcard || sub.names.has(n)));
+  return { wanted, current, changed, removed };
+}
+
+/**
+ * The resources of `next` whose version differs from the same position in `last`, when both
+ * list the same names in the same order (the generator's arrays for one scope usually do);
+ * undefined when they do not, or when there is no `last`. Unchanged resources are usually
+ * the very same objects, so this is a pointer comparison per resource.
+ */
+export function changesSinceLast(last: readonly XdsResource[] | undefined, next: readonly XdsResource[]): XdsResource[] | undefined {
+  if (!last || last.length !== next.length) return undefined;
+  const changed: XdsResource[] = [];
+  for (let i = 0; i < next.length; i++) {
+    const a = last[i]!;
+    const b = next[i]!;
+    if (a === b) continue;
+    if (a.name !== b.name) return undefined;
+    if (a.version !== b.version) changed.push(b);
+  }
+  return changed;
+}
