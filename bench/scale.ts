@@ -15,6 +15,7 @@
 //
 // Run: npm run bench -- scale [--proxies 100,500] [--services 1000] [--mode file|kube|both]
 //        [--protocol sotw|delta|both] [--rounds 10] [--no-floor] [--profile-dir DIR] [--log-dir DIR]
+//        [--allocators default,arena2,jemalloc]
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -26,7 +27,8 @@ import type { KubeObject } from '../src/model/kube.js';
 import type { Marker, Protocol, SimCommand, SimEvent } from './envoySim.js';
 import type { FloorCommand, FloorEvent } from './floorServer.js';
 import { serviceObjects } from './mesh.js';
-import { cpuSeconds, exitOf, heapUsedMb, memory, seconds, stopChild, track, waitMessage } from './processes.js';
+import { allocatorEnv, allocatorNames } from './allocators.js';
+import { cpuSeconds, exitOf, jsMemory, memory, seconds, stopChild, track, waitMessage, type JsMemory } from './processes.js';
 import { fileStore, kubeStore, scenarios, withChanges, type Mode } from './scaleChanges.js';
 
 export type { Mode };
@@ -43,6 +45,11 @@ export interface ScaleOptions {
   settleMs?: number;
   /** When set, meshd runs with V8's CPU and sampling heap profilers, writing *.cpuprofile and *.heapprofile here per run. */
   profileDir?: string;
+  /**
+   * Native allocator settings meshd runs under, one meshd run each (bench/allocators.ts; default: glibc's
+   * defaults only). The floor replays the first run's recording, under the default allocator.
+   */
+  allocators?: string[];
   /** When set, meshd logs at debug level (streams opened, with their peers) into one file per run here; the logging costs meshd CPU. */
   logDir?: string;
   /** Where progress lines go (stderr by default). */
@@ -64,6 +71,8 @@ export interface ScenarioResult {
 
 export interface ScaleResult {
   target: 'meshd' | 'floor';
+  /** The native allocator setting the server ran under (bench/allocators.ts). */
+  allocator: string;
   mode: Mode | '-';
   protocol: Protocol;
   proxies: number;
@@ -76,6 +85,9 @@ export interface ScaleResult {
   steadyRssMb: number;
   /** V8 heap used after the initial sync (meshd: nodejs_heap_size_used_bytes on /metrics; the floor: its process.memoryUsage()). */
   heapUsedMb: number;
+  /** At the same moment: memory of C++ objects bound to JS objects, and of ArrayBuffers and Buffers among it (process.memoryUsage()). */
+  externalMb: number;
+  arrayBuffersMb: number;
   /** CPU seconds from process start to every proxy synced, and over all change rounds. */
   cpuSyncSeconds: number;
   cpuRoundsSeconds: number;
@@ -173,7 +185,7 @@ interface MeshdChild {
   exited: Promise<never>;
 }
 
-async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: string, logFile?: string): Promise<MeshdChild> {
+async function startMeshd(sourceArgs: string[], timeoutMs: number, allocator: string, profileDir?: string, logFile?: string): Promise<MeshdChild> {
   // Profiles are written when meshd exits (SIGTERM ends it cleanly).
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--heap-prof', '--heap-prof-dir', profileDir] : [];
   const child = spawn(
@@ -196,7 +208,7 @@ async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: 
       logFile ? 'debug' : 'info',
       ...sourceArgs,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot },
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot, env: { ...process.env, ...allocatorEnv(allocator) } },
   );
   track(child);
   const recent: string[] = [];
@@ -284,12 +296,13 @@ interface Target {
   exited: Promise<never>;
   address: string;
   plan(scenario: string, round: number): PlannedChange;
-  heapUsedMb(): Promise<number>;
+  jsMemory(): Promise<JsMemory>;
 }
 
 async function measure(
   target: Target,
   kind: ScaleResult['target'],
+  allocator: string,
   mode: ScaleResult['mode'],
   protocol: Protocol,
   proxies: number,
@@ -301,7 +314,7 @@ async function measure(
   const perChannel = options.streamsPerChannel ?? 250;
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const settleMs = options.settleMs ?? 300;
-  const label = `${kind} ${mode} ${protocol} ${proxies} proxies`;
+  const label = `${kind}${allocator === 'default' ? '' : ` (${allocator})`} ${mode} ${protocol} ${proxies} proxies`;
   const sim = new SimProcess();
   try {
     await waitMessage(sim.child, 'the Envoy simulator to start', 60_000, (m) => m.event === 'ready');
@@ -319,7 +332,7 @@ async function measure(
     const afterSync = await sim.stats();
     await sim.quiet(settleMs, timeouts.changeMs);
     const steady = memory(target.pid);
-    const heap = await target.heapUsedMb();
+    const js = await target.jsMemory();
     progress(`  ${label}: synced in ${((syncedAt - connectAt) / 1000).toFixed(1)} s`);
 
     const cpuBefore = cpuSeconds(target.pid);
@@ -368,6 +381,7 @@ async function measure(
     const simCpu = cpuSeconds(sim.child.pid!);
     return {
       target: kind,
+      allocator,
       mode,
       protocol,
       proxies,
@@ -377,7 +391,9 @@ async function measure(
       syncBytesPerProxy: Math.round(afterSync.bytes / proxies),
       peakRssMb: end.peakMb,
       steadyRssMb: steady.rssMb,
-      heapUsedMb: heap,
+      heapUsedMb: js.heapUsedMb,
+      externalMb: js.externalMb,
+      arrayBuffersMb: js.arrayBuffersMb,
       cpuSyncSeconds: Number(cpuSync.toFixed(2)),
       cpuRoundsSeconds: Number(cpuRounds.toFixed(2)),
       simCpuSeconds: Number(simCpu.toFixed(2)),
@@ -392,6 +408,7 @@ async function measure(
 /** meshd on the mesh (files or API server), measured; writes the recording the floor replays when asked. */
 async function runMeshd(
   mode: Mode,
+  allocator: string,
   protocol: Protocol,
   proxies: number,
   options: ScaleOptions,
@@ -402,11 +419,12 @@ async function runMeshd(
   const replay: Replay['phases'] = [];
   let meshd: MeshdChild | undefined;
   try {
-    const profileDir = options.profileDir ? path.join(options.profileDir, `${mode}-${protocol}-${proxies}`) : undefined;
+    const variant = `${mode}-${protocol}-${proxies}${allocator === 'default' ? '' : `-${allocator}`}`;
+    const profileDir = options.profileDir ? path.join(options.profileDir, variant) : undefined;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
-    const logFile = options.logDir ? path.join(options.logDir, `meshd-${mode}-${protocol}-${proxies}.log`) : undefined;
+    const logFile = options.logDir ? path.join(options.logDir, `meshd-${variant}.log`) : undefined;
     if (options.logDir) mkdirSync(options.logDir, { recursive: true });
-    meshd = await startMeshd(store.args, timeouts.startMs, profileDir, logFile);
+    meshd = await startMeshd(store.args, timeouts.startMs, allocator, profileDir, logFile);
     const list = scenarios(options.services);
     const current = new Map<number, KubeObject[]>();
     const started = meshd;
@@ -414,7 +432,7 @@ async function runMeshd(
       pid: started.pid,
       exited: started.exited,
       address: `127.0.0.1:${started.xdsPort}`,
-      heapUsedMb: () => heapUsedMb(started.httpPort),
+      jsMemory: () => jsMemory(started.httpPort),
       plan: (name, round) => {
         const change = list.find((s) => s.name === name)!.change(round);
         const phase = `${name}/${round}`;
@@ -433,6 +451,7 @@ async function runMeshd(
     const result = await measure(
       target,
       'meshd',
+      allocator,
       mode,
       protocol,
       proxies,
@@ -463,11 +482,13 @@ async function runFloor(protocol: Protocol, proxies: number, options: ScaleOptio
       pid: child.pid!,
       exited: exitOf(child, 'the floor server'),
       address: `127.0.0.1:${port}`,
-      heapUsedMb: async () => {
+      jsMemory: async () => {
         const id = ++requestIds;
         const reply = waitMessage<Extract<FloorEvent, { event: 'heap' }>>(child, "the floor's heap", 10_000, (m) => m.event === 'heap' && m.id === id);
         child.send({ cmd: 'heap', id } satisfies FloorCommand);
-        return Math.round((await reply).usedBytes / 2 ** 20);
+        const { usage } = await reply;
+        const mb = (bytes: number): number => Math.round(bytes / 2 ** 20);
+        return { heapUsedMb: mb(usage.heapUsed), externalMb: mb(usage.external), arrayBuffersMb: mb(usage.arrayBuffers) };
       },
       plan: (name, round) => {
         const phase = replay.phases.find((p) => p.phase === `${name}/${round}`);
@@ -480,7 +501,7 @@ async function runFloor(protocol: Protocol, proxies: number, options: ScaleOptio
       },
     };
     const names = [...new Set(replay.phases.map((p) => p.scenario))];
-    return await measure(target, 'floor', '-', protocol, proxies, options, names);
+    return await measure(target, 'floor', 'default', '-', protocol, proxies, options, names);
   } finally {
     await stopChild(child, 5_000);
   }
@@ -494,10 +515,12 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult[]> {
       for (const protocol of options.protocols) {
         let replay: Replay | undefined;
         for (const mode of options.modes) {
-          const recordTo = options.floor && !replay ? path.join(dir, `${protocol}-${proxies}.json`) : undefined;
-          const run = await runMeshd(mode, protocol, proxies, options, recordTo);
-          results.push(run.result);
-          if (recordTo) replay = { recording: recordTo, phases: run.replay };
+          for (const allocator of options.allocators ?? ['default']) {
+            const recordTo = options.floor && !replay ? path.join(dir, `${protocol}-${proxies}.json`) : undefined;
+            const run = await runMeshd(mode, allocator, protocol, proxies, options, recordTo);
+            results.push(run.result);
+            if (recordTo) replay = { recording: recordTo, phases: run.replay };
+          }
         }
         if (replay) results.push(await runFloor(protocol, proxies, options, replay));
       }
@@ -525,6 +548,7 @@ export function scaleTable(results: readonly ScaleResult[]): string {
     'peak RSS (MB)',
     'steady RSS (MB)',
     'JS heap (MB)',
+    'external / arrayBuffers (MB)',
     'CPU start+sync (s)',
     'CPU changes (s)',
     ...scenarioColumns.map((s) => `${s} p50 / p99 (ms)`),
@@ -538,7 +562,7 @@ export function scaleTable(results: readonly ScaleResult[]): string {
     };
     lines.push(
       `| ${[
-        r.target,
+        r.allocator === 'default' ? r.target : `${r.target} (${r.allocator})`,
         r.mode,
         r.protocol,
         r.proxies,
@@ -548,6 +572,7 @@ export function scaleTable(results: readonly ScaleResult[]): string {
         r.peakRssMb,
         r.steadyRssMb,
         r.heapUsedMb,
+        `${r.externalMb} / ${r.arrayBuffersMb}`,
         r.cpuSyncSeconds,
         r.cpuRoundsSeconds,
         ...scenarioColumns.map(cell),
@@ -596,9 +621,10 @@ export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
     else if (flag === '--no-floor') options.floor = false;
     else if (flag === '--profile-dir') options.profileDir = path.resolve(value(i++));
     else if (flag === '--log-dir') options.logDir = path.resolve(value(i++));
+    else if (flag === '--allocators') options.allocators = allocatorNames(flag, value(i++));
     else
       throw new Error(
-        `unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR --log-dir DIR`,
+        `unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR --log-dir DIR --allocators NAME[,NAME...]`,
       );
   }
   return options;
