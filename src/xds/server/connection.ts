@@ -8,6 +8,8 @@ import * as grpc from '@grpc/grpc-js';
 import { NodeIdError, type Proxy } from '../../model/proxy.js';
 import { wildcardTypes, type XdsResource } from '../resource.js';
 import type { ConnectionInfo, XdsServerEvents } from './events.js';
+import { HeldVersions } from './heldVersions.js';
+import { NameSetPool } from './nameSets.js';
 import type { ByteBudget } from './pushQueue.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from './types.js';
 import {
@@ -47,9 +49,10 @@ export interface ConnectionHost {
 /** Per-type protocol state of one stream. */
 interface TypeWatch extends WatchedResource {
   wildcard: boolean;
-  names: Set<string>;
+  /** Never changed in place: SotW streams share them (sotwNameSets), generators remember results per set. */
+  names: ReadonlySet<string>;
   /** name → version the proxy holds, as far as this server knows. */
-  held: Map<string, string>;
+  held: HeldVersions;
   sentNonce: string;
   sentVersion: string;
   sentPushStartedAt: number;
@@ -89,6 +92,9 @@ type RequestSource = PushRequest | 'latest';
 const maxRequestBacklog = 16;
 
 let connectionCounter = 0;
+
+/** The name lists of SotW requests: proxies of one scope name the same resources. */
+const sotwNameSets = new NameSetPool();
 
 export class AdsConnection implements ConnectionInfo {
   connectionId = '';
@@ -317,10 +323,11 @@ export class AdsConnection implements ConnectionInfo {
     const wildcardType = wildcardTypes.has(req.typeUrl);
     const names = req.resourceNames.filter((n) => n !== '*');
     const wantsWildcard = wildcardType && (req.resourceNames.length === 0 || req.resourceNames.includes('*'));
+    const namesKey = requestedNamesKey(bytes);
     if (!watch || req.responseNonce === '') {
       // A new subscription, or the proxy re-requesting after reconnecting to this stream.
-      const fresh = this.newWatch(req.typeUrl, wantsWildcard, names, {});
-      fresh.requestedNames = requestedNamesKey(bytes);
+      const fresh = this.newWatch(req.typeUrl, wantsWildcard, sotwNameSets.intern(namesKey, names), {});
+      fresh.requestedNames = namesKey;
       this.watches.set(req.typeUrl, fresh);
       if (!(await this.respond(fresh, 'latest', 'full'))) this.watches.delete(req.typeUrl);
       return;
@@ -331,9 +338,9 @@ export class AdsConnection implements ConnectionInfo {
     }
     this.recordAck(watch, req.responseNonce);
     // From here the watch follows this request's names.
-    watch.requestedNames = requestedNamesKey(bytes);
+    watch.requestedNames = namesKey;
     const before = watch.names;
-    const after = new Set(names);
+    const after = sotwNameSets.intern(namesKey, names);
     const added = names.filter((n) => !before.has(n));
     const removed = [...before].filter((n) => !after.has(n));
     const wildcardChanged = watch.wildcard !== wantsWildcard;
@@ -359,7 +366,7 @@ export class AdsConnection implements ConnectionInfo {
     if (!watch) {
       const wildcard = (wildcardTypes.has(req.typeUrl) && req.subscribe.length === 0) || req.subscribe.includes('*');
       const names = req.subscribe.filter((n) => n !== '*');
-      watch = this.newWatch(req.typeUrl, wildcard, names, req.initialResourceVersions);
+      watch = this.newWatch(req.typeUrl, wildcard, new Set(names), req.initialResourceVersions);
       this.watches.set(req.typeUrl, watch);
       if (!(await this.respond(watch, 'latest', 'full'))) this.watches.delete(req.typeUrl);
       return;
@@ -370,8 +377,9 @@ export class AdsConnection implements ConnectionInfo {
     }
     // Subscription changes are honoured whatever the nonce says. A new name set, never the old
     // one changed in place: generators may remember results per set.
-    if (req.subscribe.length > 0 || req.unsubscribe.length > 0) {
-      watch.names = new Set(watch.names);
+    const names = req.subscribe.length > 0 || req.unsubscribe.length > 0 ? new Set(watch.names) : undefined;
+    if (names) {
+      watch.names = names;
       watch.lastGenerated = undefined;
     }
     const unsubscribed: string[] = [];
@@ -380,7 +388,7 @@ export class AdsConnection implements ConnectionInfo {
         watch.wildcard = false;
         continue;
       }
-      if (watch.names.delete(name)) unsubscribed.push(name);
+      if (names?.delete(name)) unsubscribed.push(name);
       watch.held.delete(name);
     }
     if (unsubscribed.length > 0) this.host.events.unsubscribed?.(this, req.typeUrl, unsubscribed);
@@ -389,20 +397,20 @@ export class AdsConnection implements ConnectionInfo {
       if (name === '*') {
         subscribedSomething ||= !watch.wildcard;
         watch.wildcard = true;
-      } else if (!watch.names.has(name)) {
-        watch.names.add(name);
+      } else if (names && !names.has(name)) {
+        names.add(name);
         subscribedSomething = true;
       }
     }
     if (subscribedSomething) await this.respond(watch, 'latest', 'changed');
   }
 
-  private newWatch(typeUrl: string, wildcard: boolean, names: readonly string[], held: Record<string, string>): TypeWatch {
+  private newWatch(typeUrl: string, wildcard: boolean, names: ReadonlySet<string>, held: Record<string, string>): TypeWatch {
     return {
       typeUrl,
       wildcard,
-      names: new Set(names),
-      held: new Map(Object.entries(held)),
+      names,
+      held: new HeldVersions(held),
       sentNonce: '',
       sentVersion: '',
       sentPushStartedAt: 0,
@@ -513,10 +521,16 @@ export class AdsConnection implements ConnectionInfo {
         removed,
       });
     }
-    for (const n of removed) watch.held.delete(n);
-    for (const r of sent) watch.held.set(r.name, r.version);
-    // SotW: the proxy now holds all of `wanted`; when that is the generator's array, the next push compares arrays.
-    watch.lastGenerated = this.protocol === 'sotw' && wanted === generated ? generated : undefined;
+    // SotW: the proxy now holds all of `wanted`; when that is the generator's array, the next push compares
+    // arrays, and the versions held are that array's (one map for every stream sent it).
+    if (this.protocol === 'sotw' && wanted === generated) {
+      watch.held.adopt(generated);
+      watch.lastGenerated = generated;
+    } else {
+      for (const n of removed) watch.held.delete(n);
+      for (const r of sent) watch.held.set(r.name, r.version);
+      watch.lastGenerated = undefined;
+    }
     this.sent(watch, request, nonce, bytes, sent, removed, fullState);
     return true;
   }
@@ -524,6 +538,8 @@ export class AdsConnection implements ConnectionInfo {
   /** A push to a SotW stream whose last generated array has the same layout: `changed` are the resources that differ. */
   private sendQuick(watch: TypeWatch, request: PushRequest, generated: readonly XdsResource[], changed: readonly XdsResource[]): boolean {
     watch.lastGenerated = generated;
+    // The same versions as the last array's but for `changed`: the new array's map, shared by the streams of the scope.
+    watch.held.adopt(generated);
     if (changed.length === 0) return true;
     const fullState = watch.wildcard || wildcardTypes.has(watch.typeUrl);
     const sent = fullState ? generated : changed;
@@ -532,7 +548,6 @@ export class AdsConnection implements ConnectionInfo {
       { versionInfo: request.version, typeUrl: watch.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent },
       sent === generated,
     );
-    for (const r of changed) watch.held.set(r.name, r.version);
     this.sent(watch, request, nonce, bytes, sent, [], fullState);
     return true;
   }
