@@ -15,7 +15,7 @@
 //
 // Run: npm run bench -- scale [--proxies 100,500] [--services 1000] [--mode file|kube|both]
 //        [--protocol sotw|delta|both] [--rounds 10] [--no-floor] [--profile-dir DIR] [--log-dir DIR]
-//        [--allocators default,arena2,jemalloc]
+//        [--allocators default,arena2,jemalloc] [--scenarios 'VirtualService edit,Pod relabel']
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -50,6 +50,8 @@ export interface ScaleOptions {
    * defaults only). The floor replays the first run's recording, under the default allocator.
    */
   allocators?: string[];
+  /** The change scenarios to run (default: all), by name. */
+  scenarios?: string[];
   /** When set, meshd logs at debug level (streams opened, with their peers) into one file per run here; the logging costs meshd CPU. */
   logDir?: string;
   /** Where progress lines go (stderr by default). */
@@ -457,7 +459,7 @@ async function runMeshd(
       protocol,
       proxies,
       options,
-      list.map((s) => s.name),
+      list.map((s) => s.name).filter((name) => !options.scenarios || options.scenarios.includes(name)),
       recordTo,
     );
     return { result, replay };
@@ -623,9 +625,13 @@ export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
     else if (flag === '--profile-dir') options.profileDir = path.resolve(value(i++));
     else if (flag === '--log-dir') options.logDir = path.resolve(value(i++));
     else if (flag === '--allocators') options.allocators = allocatorNames(flag, value(i++));
-    else
+    else if (flag === '--scenarios') {
+      options.scenarios = value(i++).split(',');
+      const unknown = options.scenarios.filter((name) => !scenarioColumns.includes(name));
+      if (unknown.length > 0) throw new Error(`${flag}: unknown scenario ${JSON.stringify(unknown[0])}; want some of ${scenarioColumns.join(', ')}`);
+    } else
       throw new Error(
-        `unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR --log-dir DIR --allocators NAME[,NAME...]`,
+        `unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR --log-dir DIR --allocators NAME[,NAME...] --scenarios NAME[,NAME...]`,
       );
   }
   return options;

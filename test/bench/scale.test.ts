@@ -99,6 +99,8 @@ describe('scale benchmark', () => {
     expect(() => parseScaleFlags(['--rounds'])).toThrow(/--rounds needs a value/);
     expect(() => parseScaleFlags(['--fast'])).toThrow(/unknown flag --fast/);
     expect(parseScaleFlags(['--allocators', 'default,arena2']).allocators).toEqual(['default', 'arena2']);
+    expect(parseScaleFlags(['--scenarios', 'VirtualService edit,Pod relabel']).scenarios).toEqual(['VirtualService edit', 'Pod relabel']);
+    expect(() => parseScaleFlags(['--scenarios', 'VirtualService edit,restart'])).toThrow(/--scenarios: unknown scenario "restart"/);
     expect(() => parseScaleFlags(['--allocators', 'default,tcmalloc'])).toThrow(/--allocators "tcmalloc": want default, arena2/);
   });
 });
