@@ -538,9 +538,9 @@ export class AdsConnection implements ConnectionInfo {
   /** A push to a SotW stream whose last generated array has the same layout: `changed` are the resources that differ. */
   private sendQuick(watch: TypeWatch, request: PushRequest, generated: readonly XdsResource[], changed: readonly XdsResource[]): boolean {
     watch.lastGenerated = generated;
+    if (changed.length === 0) return true;
     // The same versions as the last array's but for `changed`: the new array's map, shared by the streams of the scope.
     watch.held.adopt(generated);
-    if (changed.length === 0) return true;
     const fullState = watch.wildcard || wildcardTypes.has(watch.typeUrl);
     const sent = fullState ? generated : changed;
     const nonce = this.host.nextNonce();
