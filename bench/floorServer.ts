@@ -24,7 +24,7 @@ export type FloorCommand =
 export type FloorEvent =
   | { event: 'listening'; port: number }
   | { event: 'replayed'; id: number }
-  | { event: 'heap'; id: number; usedBytes: number }
+  | { event: 'heap'; id: number; usage: NodeJS.MemoryUsage }
   | { event: 'error'; message: string };
 
 interface Recording {
@@ -236,7 +236,7 @@ async function main(): Promise<void> {
         floor!.replay(m.phase);
         send({ event: 'replayed', id: m.id });
       } else if (m.cmd === 'heap') {
-        send({ event: 'heap', id: m.id, usedBytes: process.memoryUsage().heapUsed });
+        send({ event: 'heap', id: m.id, usage: process.memoryUsage() });
       } else if (m.cmd === 'stop') {
         server?.forceShutdown();
         process.exit(0);

@@ -39,12 +39,24 @@ export async function queuedResponsePeakMb(httpPort: number): Promise<number> {
   return Math.round(Number(peak) / 2 ** 20);
 }
 
-/** meshd's V8 heap in use, from prom-client's default metrics on its /metrics. */
-export async function heapUsedMb(httpPort: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-  const used = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
-  if (!used) throw new Error('meshd /metrics has no nodejs_heap_size_used_bytes');
-  return Math.round(Number(used) / 2 ** 20);
+/** A server's JS memory in MB: V8's heap in use, and outside it what JS objects hold (external) and, among that, ArrayBuffers and Buffers. */
+export interface JsMemory {
+  heapUsedMb: number;
+  externalMb: number;
+  arrayBuffersMb: number;
+}
+
+/** meshd's process.memoryUsage(), from its /debug/memz. */
+export async function jsMemory(httpPort: number): Promise<JsMemory> {
+  const reply = await fetch(`http://127.0.0.1:${httpPort}/debug/memz`, { signal: AbortSignal.timeout(10_000) });
+  if (!reply.ok) throw new Error(`meshd /debug/memz answered ${reply.status}`);
+  const usage = (await reply.json()) as Partial<NodeJS.MemoryUsage>;
+  const mb = (key: keyof NodeJS.MemoryUsage): number => {
+    const bytes = usage[key];
+    if (typeof bytes !== 'number') throw new Error(`meshd /debug/memz has no ${key}`);
+    return Math.round(bytes / 2 ** 20);
+  };
+  return { heapUsedMb: mb('heapUsed'), externalMb: mb('external'), arrayBuffersMb: mb('arrayBuffers') };
 }
 
 // ------------------------------------------------------------ children

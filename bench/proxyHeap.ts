@@ -2,8 +2,13 @@
 // pipeline in this process over a fixed mesh (bench/mesh.ts), N simulated
 // Envoys (bench/envoySim.ts, their own process) connect over SotW ADS and
 // sync; heap after gc once synced, less the heap before they connected,
-// divided by N. Run: npm run bench -- proxy-heap [proxies] [services]
+// divided by N. Run: npm run bench -- proxy-heap [proxies] [services] [--heap-profile FILE]
+// With --heap-profile, V8's sampling heap profiler runs from before the proxies
+// connect to the synced moment and FILE gets what they left on the heap, per
+// allocation site (`node dist/bench/profileSummary.js FILE`).
 import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -38,10 +43,11 @@ const heapMb = (): number => {
 };
 
 export async function main(): Promise<void> {
-  const [proxies = 1000, services = 100] = process.argv
-    .slice(2)
-    .map(Number)
-    .filter((n) => n > 0);
+  const args = process.argv.slice(2);
+  const profileAt = args.indexOf('--heap-profile');
+  const profileFile = profileAt >= 0 ? args.splice(profileAt, 2)[1] : undefined;
+  if (profileAt >= 0 && !profileFile) throw new Error('--heap-profile needs a file');
+  const [proxies = 1000, services = 100] = args.map(Number).filter((n) => n > 0);
   const logger = pino({ level: 'warn' });
   const pipeline = new MeshPipeline([new FixedSource(services, proxies)], {
     debounceAfterMs: 100,
@@ -60,6 +66,11 @@ export async function main(): Promise<void> {
   while (!meshd.ready) await new Promise((r) => setTimeout(r, 50));
   await pipeline.analysisIdle();
   const before = heapMb();
+  const inspector = profileFile ? new Session() : undefined;
+  if (inspector) {
+    inspector.connect();
+    await inspector.post('HeapProfiler.startSampling', { samplingInterval: 32_768 });
+  }
   console.log('| proxies | services | sync (s) | heap before (MB) | heap synced (MB) | heap per proxy (KB) |\n|---:|---:|---:|---:|---:|---:|');
   const sim = fork(fileURLToPath(new URL('./envoySim.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const started = Date.now();
@@ -74,6 +85,12 @@ export async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 2000));
   await meshd.ads.idle();
   const after = heapMb();
+  if (inspector && profileFile) {
+    const { profile } = await inspector.post('HeapProfiler.getSamplingProfile');
+    await inspector.post('HeapProfiler.stopSampling');
+    writeFileSync(profileFile, JSON.stringify(profile));
+    inspector.disconnect();
+  }
   console.log(
     `| ${proxies} | ${services} | ${(syncMs / 1000).toFixed(1)} | ${before.toFixed(0)} | ${after.toFixed(0)} | ${(((after - before) * 1024) / proxies).toFixed(0)} |`,
   );

@@ -15,6 +15,7 @@
 //
 // Run: npm run bench -- scale [--proxies 100,500] [--services 1000] [--mode file|kube|both]
 //        [--protocol sotw|delta|both] [--rounds 10] [--no-floor] [--profile-dir DIR] [--log-dir DIR]
+//        [--allocators default,arena2,jemalloc] [--scenarios 'VirtualService edit,Pod relabel']
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -26,7 +27,8 @@ import type { KubeObject } from '../src/model/kube.js';
 import type { Marker, Protocol, SimCommand, SimEvent } from './envoySim.js';
 import type { FloorCommand, FloorEvent } from './floorServer.js';
 import { serviceObjects } from './mesh.js';
-import { cpuSeconds, exitOf, heapUsedMb, memory, queuedResponsePeakMb, seconds, stopChild, track, waitMessage } from './processes.js';
+import { allocatorEnv, allocatorNames } from './allocators.js';
+import { cpuSeconds, exitOf, jsMemory, memory, queuedResponsePeakMb, seconds, stopChild, track, waitMessage, type JsMemory } from './processes.js';
 import { fileStore, kubeStore, scenarios, withChanges, type Mode } from './scaleChanges.js';
 
 export type { Mode };
@@ -43,6 +45,13 @@ export interface ScaleOptions {
   settleMs?: number;
   /** When set, meshd runs with V8's CPU and sampling heap profilers, writing *.cpuprofile and *.heapprofile here per run. */
   profileDir?: string;
+  /**
+   * Native allocator settings meshd runs under, one meshd run each (bench/allocators.ts; default: glibc's
+   * defaults only). The floor replays the first run's recording, under the default allocator.
+   */
+  allocators?: string[];
+  /** The change scenarios to run (default: all), by name. */
+  scenarios?: string[];
   /** When set, meshd logs at debug level (streams opened, with their peers) into one file per run here; the logging costs meshd CPU. */
   logDir?: string;
   /** Where progress lines go (stderr by default). */
@@ -64,6 +73,8 @@ export interface ScenarioResult {
 
 export interface ScaleResult {
   target: 'meshd' | 'floor';
+  /** The native allocator setting the server ran under (bench/allocators.ts). */
+  allocator: string;
   mode: Mode | '-';
   protocol: Protocol;
   proxies: number;
@@ -78,6 +89,9 @@ export interface ScaleResult {
   heapUsedMb: number;
   /** meshd: the most response bytes waiting for the streams' transports at once, over the whole run (bounded by --xds-max-queued-bytes). */
   queuedPeakMb?: number;
+  /** At the same moment: memory of C++ objects bound to JS objects, and of ArrayBuffers and Buffers among it (process.memoryUsage()). */
+  externalMb: number;
+  arrayBuffersMb: number;
   /** CPU seconds from process start to every proxy synced, and over all change rounds. */
   cpuSyncSeconds: number;
   cpuRoundsSeconds: number;
@@ -175,7 +189,7 @@ interface MeshdChild {
   exited: Promise<never>;
 }
 
-async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: string, logFile?: string): Promise<MeshdChild> {
+async function startMeshd(sourceArgs: string[], timeoutMs: number, allocator: string, profileDir?: string, logFile?: string): Promise<MeshdChild> {
   // Profiles are written when meshd exits (SIGTERM ends it cleanly).
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--heap-prof', '--heap-prof-dir', profileDir] : [];
   const child = spawn(
@@ -198,7 +212,7 @@ async function startMeshd(sourceArgs: string[], timeoutMs: number, profileDir?: 
       logFile ? 'debug' : 'info',
       ...sourceArgs,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot },
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot, env: { ...process.env, ...allocatorEnv(allocator) } },
   );
   track(child);
   const recent: string[] = [];
@@ -263,7 +277,8 @@ interface Timeouts {
 const timeoutsFor = (proxies: number, services: number): Timeouts => ({
   startMs: 60_000 + services * 60,
   syncMs: 60_000 + proxies * services * 0.25,
-  changeMs: 30_000 + proxies * 50,
+  // A new service sends every proxy the full CDS (3 MB at 1,000 services): at 500 proxies on a loaded machine, over 55 s.
+  changeMs: 60_000 + proxies * 100,
 });
 
 /** What a meshd run hands the floor run: the recording and each change's markers. */
@@ -286,7 +301,7 @@ interface Target {
   exited: Promise<never>;
   address: string;
   plan(scenario: string, round: number): PlannedChange;
-  heapUsedMb(): Promise<number>;
+  jsMemory(): Promise<JsMemory>;
   /** The server's high-water mark of response bytes in flight, when it reports one. */
   queuedPeakMb?(): Promise<number>;
 }
@@ -294,6 +309,7 @@ interface Target {
 async function measure(
   target: Target,
   kind: ScaleResult['target'],
+  allocator: string,
   mode: ScaleResult['mode'],
   protocol: Protocol,
   proxies: number,
@@ -305,7 +321,7 @@ async function measure(
   const perChannel = options.streamsPerChannel ?? 250;
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const settleMs = options.settleMs ?? 300;
-  const label = `${kind} ${mode} ${protocol} ${proxies} proxies`;
+  const label = `${kind}${allocator === 'default' ? '' : ` (${allocator})`} ${mode} ${protocol} ${proxies} proxies`;
   const sim = new SimProcess();
   try {
     await waitMessage(sim.child, 'the Envoy simulator to start', 60_000, (m) => m.event === 'ready');
@@ -323,7 +339,7 @@ async function measure(
     const afterSync = await sim.stats();
     await sim.quiet(settleMs, timeouts.changeMs);
     const steady = memory(target.pid);
-    const heap = await target.heapUsedMb();
+    const js = await target.jsMemory();
     progress(`  ${label}: synced in ${((syncedAt - connectAt) / 1000).toFixed(1)} s`);
 
     const cpuBefore = cpuSeconds(target.pid);
@@ -374,6 +390,7 @@ async function measure(
     const simCpu = cpuSeconds(sim.child.pid!);
     return {
       target: kind,
+      allocator,
       mode,
       protocol,
       proxies,
@@ -383,7 +400,9 @@ async function measure(
       syncBytesPerProxy: Math.round(afterSync.bytes / proxies),
       peakRssMb: end.peakMb,
       steadyRssMb: steady.rssMb,
-      heapUsedMb: heap,
+      heapUsedMb: js.heapUsedMb,
+      externalMb: js.externalMb,
+      arrayBuffersMb: js.arrayBuffersMb,
       ...(queuedPeakMb !== undefined ? { queuedPeakMb } : {}),
       cpuSyncSeconds: Number(cpuSync.toFixed(2)),
       cpuRoundsSeconds: Number(cpuRounds.toFixed(2)),
@@ -399,6 +418,7 @@ async function measure(
 /** meshd on the mesh (files or API server), measured; writes the recording the floor replays when asked. */
 async function runMeshd(
   mode: Mode,
+  allocator: string,
   protocol: Protocol,
   proxies: number,
   options: ScaleOptions,
@@ -409,11 +429,12 @@ async function runMeshd(
   const replay: Replay['phases'] = [];
   let meshd: MeshdChild | undefined;
   try {
-    const profileDir = options.profileDir ? path.join(options.profileDir, `${mode}-${protocol}-${proxies}`) : undefined;
+    const variant = `${mode}-${protocol}-${proxies}${allocator === 'default' ? '' : `-${allocator}`}`;
+    const profileDir = options.profileDir ? path.join(options.profileDir, variant) : undefined;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
-    const logFile = options.logDir ? path.join(options.logDir, `meshd-${mode}-${protocol}-${proxies}.log`) : undefined;
+    const logFile = options.logDir ? path.join(options.logDir, `meshd-${variant}.log`) : undefined;
     if (options.logDir) mkdirSync(options.logDir, { recursive: true });
-    meshd = await startMeshd(store.args, timeouts.startMs, profileDir, logFile);
+    meshd = await startMeshd(store.args, timeouts.startMs, allocator, profileDir, logFile);
     const list = scenarios(options.services);
     const current = new Map<number, KubeObject[]>();
     const started = meshd;
@@ -421,7 +442,7 @@ async function runMeshd(
       pid: started.pid,
       exited: started.exited,
       address: `127.0.0.1:${started.xdsPort}`,
-      heapUsedMb: () => heapUsedMb(started.httpPort),
+      jsMemory: () => jsMemory(started.httpPort),
       queuedPeakMb: () => queuedResponsePeakMb(started.httpPort),
       plan: (name, round) => {
         const change = list.find((s) => s.name === name)!.change(round);
@@ -441,11 +462,12 @@ async function runMeshd(
     const result = await measure(
       target,
       'meshd',
+      allocator,
       mode,
       protocol,
       proxies,
       options,
-      list.map((s) => s.name),
+      list.map((s) => s.name).filter((name) => !options.scenarios || options.scenarios.includes(name)),
       recordTo,
     );
     return { result, replay };
@@ -471,11 +493,13 @@ async function runFloor(protocol: Protocol, proxies: number, options: ScaleOptio
       pid: child.pid!,
       exited: exitOf(child, 'the floor server'),
       address: `127.0.0.1:${port}`,
-      heapUsedMb: async () => {
+      jsMemory: async () => {
         const id = ++requestIds;
         const reply = waitMessage<Extract<FloorEvent, { event: 'heap' }>>(child, "the floor's heap", 10_000, (m) => m.event === 'heap' && m.id === id);
         child.send({ cmd: 'heap', id } satisfies FloorCommand);
-        return Math.round((await reply).usedBytes / 2 ** 20);
+        const { usage } = await reply;
+        const mb = (bytes: number): number => Math.round(bytes / 2 ** 20);
+        return { heapUsedMb: mb(usage.heapUsed), externalMb: mb(usage.external), arrayBuffersMb: mb(usage.arrayBuffers) };
       },
       plan: (name, round) => {
         const phase = replay.phases.find((p) => p.phase === `${name}/${round}`);
@@ -488,7 +512,7 @@ async function runFloor(protocol: Protocol, proxies: number, options: ScaleOptio
       },
     };
     const names = [...new Set(replay.phases.map((p) => p.scenario))];
-    return await measure(target, 'floor', '-', protocol, proxies, options, names);
+    return await measure(target, 'floor', 'default', '-', protocol, proxies, options, names);
   } finally {
     await stopChild(child, 5_000);
   }
@@ -502,10 +526,12 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult[]> {
       for (const protocol of options.protocols) {
         let replay: Replay | undefined;
         for (const mode of options.modes) {
-          const recordTo = options.floor && !replay ? path.join(dir, `${protocol}-${proxies}.json`) : undefined;
-          const run = await runMeshd(mode, protocol, proxies, options, recordTo);
-          results.push(run.result);
-          if (recordTo) replay = { recording: recordTo, phases: run.replay };
+          for (const allocator of options.allocators ?? ['default']) {
+            const recordTo = options.floor && !replay ? path.join(dir, `${protocol}-${proxies}.json`) : undefined;
+            const run = await runMeshd(mode, allocator, protocol, proxies, options, recordTo);
+            results.push(run.result);
+            if (recordTo) replay = { recording: recordTo, phases: run.replay };
+          }
         }
         if (replay) results.push(await runFloor(protocol, proxies, options, replay));
       }
@@ -533,6 +559,7 @@ export function scaleTable(results: readonly ScaleResult[]): string {
     'peak RSS (MB)',
     'steady RSS (MB)',
     'JS heap (MB)',
+    'external / arrayBuffers (MB)',
     'CPU start+sync (s)',
     'CPU changes (s)',
     ...scenarioColumns.map((s) => `${s} p50 / p99 (ms)`),
@@ -546,7 +573,7 @@ export function scaleTable(results: readonly ScaleResult[]): string {
     };
     lines.push(
       `| ${[
-        r.target,
+        r.allocator === 'default' ? r.target : `${r.target} (${r.allocator})`,
         r.mode,
         r.protocol,
         r.proxies,
@@ -556,6 +583,7 @@ export function scaleTable(results: readonly ScaleResult[]): string {
         r.peakRssMb,
         r.steadyRssMb,
         r.heapUsedMb,
+        `${r.externalMb} / ${r.arrayBuffersMb}`,
         r.cpuSyncSeconds,
         r.cpuRoundsSeconds,
         ...scenarioColumns.map(cell),
@@ -604,9 +632,14 @@ export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
     else if (flag === '--no-floor') options.floor = false;
     else if (flag === '--profile-dir') options.profileDir = path.resolve(value(i++));
     else if (flag === '--log-dir') options.logDir = path.resolve(value(i++));
-    else
+    else if (flag === '--allocators') options.allocators = allocatorNames(flag, value(i++));
+    else if (flag === '--scenarios') {
+      options.scenarios = value(i++).split(',');
+      const unknown = options.scenarios.filter((name) => !scenarioColumns.includes(name));
+      if (unknown.length > 0) throw new Error(`${flag}: unknown scenario ${JSON.stringify(unknown[0])}; want some of ${scenarioColumns.join(', ')}`);
+    } else
       throw new Error(
-        `unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR --log-dir DIR`,
+        `unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR --log-dir DIR --allocators NAME[,NAME...] --scenarios NAME[,NAME...]`,
       );
   }
   return options;

@@ -187,6 +187,8 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
   };
   const debug = new DebugServer({ registry, notReadyReason });
   debug.route('/debug/syncz', () => ({ status: 200, body: status.syncz() }));
+  // Where the memory is: V8's heap, and outside it the Buffers (responses in flight), next to RSS.
+  debug.route('/debug/memz', () => ({ status: 200, body: process.memoryUsage() }));
   debug.route('/debug/config_dump', (query) => {
     const found = connectedProxy(status, query);
     if ('error' in found) return found.error;

@@ -47,6 +47,10 @@ describe('scale benchmark', () => {
       expect(r.steadyRssMb, where).toBeGreaterThan(0);
       expect(r.peakRssMb, where).toBeGreaterThanOrEqual(r.steadyRssMb);
       expect(r.heapUsedMb, where).toBeGreaterThan(0);
+      expect(r.allocator, where).toBe('default');
+      // arrayBuffers is part of external, both read at the steady moment (meshd: /debug/memz).
+      expect(r.externalMb, where).toBeGreaterThanOrEqual(r.arrayBuffersMb);
+      expect(r.externalMb, where).toBeGreaterThan(0);
       expect(r.cpuSyncSeconds, where).toBeGreaterThan(0);
       expect(r.cpuRoundsSeconds, where).toBeGreaterThanOrEqual(0);
       expect(r.simCpuSeconds, where).toBeGreaterThan(0);
@@ -94,5 +98,9 @@ describe('scale benchmark', () => {
     expect(() => parseScaleFlags(['--proxies', '10,x'])).toThrow(/--proxies "x"/);
     expect(() => parseScaleFlags(['--rounds'])).toThrow(/--rounds needs a value/);
     expect(() => parseScaleFlags(['--fast'])).toThrow(/unknown flag --fast/);
+    expect(parseScaleFlags(['--allocators', 'default,arena2']).allocators).toEqual(['default', 'arena2']);
+    expect(parseScaleFlags(['--scenarios', 'VirtualService edit,Pod relabel']).scenarios).toEqual(['VirtualService edit', 'Pod relabel']);
+    expect(() => parseScaleFlags(['--scenarios', 'VirtualService edit,restart'])).toThrow(/--scenarios: unknown scenario "restart"/);
+    expect(() => parseScaleFlags(['--allocators', 'default,tcmalloc'])).toThrow(/--allocators "tcmalloc": want default, arena2/);
   });
 });

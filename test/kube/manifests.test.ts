@@ -146,6 +146,17 @@ describe('manifests/', () => {
     expect(find(docs, 'Service', 'istiod').spec.selector).toEqual(deployment.spec.selector.matchLabels);
   });
 
+  it('runs meshd with the glibc allocator settings the image sets (MALLOC_ARENA_MAX and the mmap threshold, measured in BENCHMARKS.md)', () => {
+    const dockerfile = readFileSync(join(manifestsDir, '..', 'Dockerfile'), 'utf8');
+    const imageEnv = Object.fromEntries([...dockerfile.matchAll(/^ENV (MALLOC_\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+    expect(Object.keys(imageEnv)).toContain('MALLOC_ARENA_MAX');
+    const container = find(loadDocs(), 'Deployment', 'istiod').spec.template.spec.containers[0];
+    const podEnv = Object.fromEntries(
+      (container.env as Array<{ name: string; value?: string }>).filter((e) => e.name.startsWith('MALLOC_')).map((e) => [e.name, e.value]),
+    );
+    expect(podEnv).toEqual(imageEnv);
+  });
+
   it('grants only list/watch on what meshd reads, and writes only leases, root-cert ConfigMaps, the CA secret, tokenreviews, Istio and Gateway API resource status, its own webhook configurations, the dry-run Gateway of the validation check and the ServiceAccounts, Deployments and Services of Gateway API deployments', () => {
     const docs = loadDocs();
     const rules = [...find(docs, 'ClusterRole', 'meshd').rules!, ...find(docs, 'Role', 'meshd').rules!] as {

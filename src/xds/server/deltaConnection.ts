@@ -23,7 +23,7 @@ export class DeltaConnection extends AdsConnection {
     if (!sub) {
       const wildcard = (wildcardTypes.has(req.typeUrl) && req.subscribe.length === 0) || req.subscribe.includes('*');
       const names = req.subscribe.filter((n) => n !== '*');
-      await this.subscribe(newSubscription(req.typeUrl, wildcard, names, req.initialResourceVersions));
+      await this.subscribe(newSubscription(req.typeUrl, wildcard, new Set(names), req.initialResourceVersions));
       return;
     }
     if (req.responseNonce) {
@@ -32,8 +32,9 @@ export class DeltaConnection extends AdsConnection {
     }
     // Subscription changes are honoured whatever the nonce says. A new name set, never the old
     // one changed in place: generators may remember results per set.
-    if (req.subscribe.length > 0 || req.unsubscribe.length > 0) {
-      sub.names = new Set(sub.names);
+    const names = req.subscribe.length > 0 || req.unsubscribe.length > 0 ? new Set(sub.names) : undefined;
+    if (names) {
+      sub.names = names;
       sub.lastGenerated = undefined;
     }
     const unsubscribed: string[] = [];
@@ -42,7 +43,7 @@ export class DeltaConnection extends AdsConnection {
         sub.wildcard = false;
         continue;
       }
-      if (sub.names.delete(name)) unsubscribed.push(name);
+      if (names?.delete(name)) unsubscribed.push(name);
       sub.held.delete(name);
     }
     if (unsubscribed.length > 0) this.host.events.unsubscribed?.(this, req.typeUrl, unsubscribed);
@@ -51,8 +52,8 @@ export class DeltaConnection extends AdsConnection {
       if (name === '*') {
         subscribedSomething ||= !sub.wildcard;
         sub.wildcard = true;
-      } else if (!sub.names.has(name)) {
-        sub.names.add(name);
+      } else if (names && !names.has(name)) {
+        names.add(name);
         subscribedSomething = true;
       }
     }

@@ -2,9 +2,13 @@
 // CDS responses carry the whole set, EDS and RDS ones only what the proxy lacks.
 import { wildcardTypes, type XdsResource } from '../resource.js';
 import { AdsConnection, type BuiltResponse } from './connection.js';
+import { NameSetPool } from './nameSets.js';
 import { changesSinceLast, diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
 import type { PushRequest } from './types.js';
 import { decodeSotwRequest, encodeSotwResponse, requestedNamesKey, scanSotwAck, type SotwRequest } from './wire.js';
+
+/** The name lists of SotW requests: proxies of one scope name the same resources. */
+const sotwNameSets = new NameSetPool();
 
 export class SotwConnection extends AdsConnection {
   readonly protocol = 'sotw';
@@ -44,10 +48,11 @@ export class SotwConnection extends AdsConnection {
     const wildcardType = wildcardTypes.has(req.typeUrl);
     const names = req.resourceNames.filter((n) => n !== '*');
     const wantsWildcard = wildcardType && (req.resourceNames.length === 0 || req.resourceNames.includes('*'));
+    const namesKey = requestedNamesKey(bytes);
     if (!sub || req.responseNonce === '') {
       // A new subscription, or the proxy re-requesting after reconnecting to this stream.
-      const fresh = newSubscription(req.typeUrl, wantsWildcard, names, {});
-      fresh.requestedNames = requestedNamesKey(bytes);
+      const fresh = newSubscription(req.typeUrl, wantsWildcard, sotwNameSets.intern(namesKey, names), {});
+      fresh.requestedNames = namesKey;
       await this.subscribe(fresh);
       return;
     }
@@ -57,9 +62,9 @@ export class SotwConnection extends AdsConnection {
     }
     this.recordAck(sub, req.responseNonce);
     // From here the subscription follows this request's names.
-    sub.requestedNames = requestedNamesKey(bytes);
+    sub.requestedNames = namesKey;
     const before = sub.names;
-    const after = new Set(names);
+    const after = sotwNameSets.intern(namesKey, names);
     const added = names.filter((n) => !before.has(n));
     const removed = [...before].filter((n) => !after.has(n));
     const wildcardChanged = sub.wildcard !== wantsWildcard;
@@ -92,11 +97,17 @@ export class SotwConnection extends AdsConnection {
     const everything = current.size === wanted.length ? wanted : [...current.values()];
     const sent = fullState || mode === 'full' ? everything : changed;
     const bytes = this.encode(sub, request, nonce, sent, generated);
-    if (fullState) sub.held.clear();
-    for (const n of removed) sub.held.delete(n);
-    for (const r of sent) sub.held.set(r.name, r.version);
-    // The proxy now holds all of `wanted`; when that is the generator's array, the next push compares arrays.
-    sub.lastGenerated = wanted === generated ? generated : undefined;
+    // The proxy now holds all of `wanted`; when that is the generator's array, the next push compares
+    // arrays, and the versions held are that array's (one map for every stream sent it).
+    if (wanted === generated) {
+      sub.held.adopt(generated);
+      sub.lastGenerated = generated;
+    } else {
+      if (fullState) sub.held.clear();
+      for (const n of removed) sub.held.delete(n);
+      for (const r of sent) sub.held.set(r.name, r.version);
+      sub.lastGenerated = undefined;
+    }
     return { nonce, bytes, resources: sent, removed, fullState };
   }
 
@@ -108,12 +119,13 @@ export class SotwConnection extends AdsConnection {
     changed: readonly XdsResource[],
   ): BuiltResponse | undefined {
     sub.lastGenerated = generated;
+    // The same versions as the last array's but for `changed`: the new array's map, shared by the streams of the scope.
+    sub.held.adopt(generated);
     if (changed.length === 0) return undefined;
     const fullState = sub.wildcard || wildcardTypes.has(sub.typeUrl);
     const sent = fullState ? generated : changed;
     const nonce = this.host.nextNonce();
     const bytes = this.encode(sub, request, nonce, sent, generated);
-    for (const r of changed) sub.held.set(r.name, r.version);
     return { nonce, bytes, resources: sent, removed: [], fullState };
   }
 

@@ -2,13 +2,15 @@
 // (go-control-plane keeps one subscription state for both protocols in the same way): what the
 // proxy asked for, what it holds as far as meshd knows, and the nonces of the exchange.
 import type { XdsResource } from '../resource.js';
+import { HeldVersions } from './heldVersions.js';
 import type { WatchedResource } from './types.js';
 
 export interface Subscription extends WatchedResource {
   wildcard: boolean;
-  names: Set<string>;
+  /** Never changed in place: SotW streams share them (NameSetPool), generators remember results per set. */
+  names: ReadonlySet<string>;
   /** name → version the proxy holds, as far as this server knows. */
-  held: Map<string, string>;
+  held: HeldVersions;
   sentNonce: string;
   sentVersion: string;
   sentPushStartedAt: number;
@@ -23,12 +25,12 @@ export interface Subscription extends WatchedResource {
   requestedNames: string | undefined;
 }
 
-export function newSubscription(typeUrl: string, wildcard: boolean, names: readonly string[], held: Record<string, string>): Subscription {
+export function newSubscription(typeUrl: string, wildcard: boolean, names: ReadonlySet<string>, held: Record<string, string>): Subscription {
   return {
     typeUrl,
     wildcard,
-    names: new Set(names),
-    held: new Map(Object.entries(held)),
+    names,
+    held: new HeldVersions(held),
     sentNonce: '',
     sentVersion: '',
     sentPushStartedAt: 0,

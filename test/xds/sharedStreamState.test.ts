@@ -1,0 +1,127 @@
+// Per-stream state that proxies of one configuration scope share instead of
+// copying (issue 13: meshd's heap per proxy): the subscribed name sets of SotW
+// streams, and the versions each stream's proxy holds.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Meshd, ResourceSource } from '../../src/meshd.js';
+import type { ProxySyncStatus } from '../../src/status/syncStatus.js';
+import { TypeUrl } from '../../src/xds/resource.js';
+import { HeldVersions } from '../../src/xds/server/heldVersions.js';
+import { NameSetPool } from '../../src/xds/server/nameSets.js';
+import { SnapshotSource } from '../../src/xds/snapshotGenerator.js';
+import { AdsTestClient, eventually, sidecarNode } from '../support/adsClient.js';
+import { getJson, startTestMeshd } from '../support/meshdHarness.js';
+import { cluster, loadAssignment } from '../support/xdsFixtures.js';
+
+const served = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment];
+
+describe('SotW streams of one scope', () => {
+  let source: SnapshotSource;
+  let meshd: Meshd;
+  let address: string;
+  let httpUrl: string;
+  const clients: AdsTestClient[] = [];
+  /** The name set each proxy's latest EDS generation was asked with, by pod name. */
+  const edsNames = new Map<string, ReadonlySet<string>>();
+
+  beforeEach(async () => {
+    source = new SnapshotSource(served);
+    source.generator.setResources(TypeUrl.Cluster, [cluster('a'), cluster('b')]);
+    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.1.0.1']), loadAssignment('b', ['10.1.0.2'])]);
+    // The snapshot generator, noting what the server asks it with.
+    const resources: ResourceSource = {
+      generator: {
+        generate: (proxy, watched, request) => {
+          if (watched.typeUrl === TypeUrl.ClusterLoadAssignment) edsNames.set(proxy.id, watched.names);
+          return source.generator.generate(proxy, watched, request);
+        },
+      },
+      synced: true,
+      start: () => source.start(),
+      stop: () => source.stop(),
+      onPush: (listener) => source.onPush(listener),
+    };
+    const started = await startTestMeshd({ resources });
+    meshd = started.meshd;
+    address = started.xdsAddress;
+    httpUrl = started.httpUrl;
+  });
+
+  afterEach(async () => {
+    clients.splice(0).forEach((c) => c.close());
+    edsNames.clear();
+    await meshd.close();
+  });
+
+  const connect = (name: string): AdsTestClient => {
+    const c = new AdsTestClient(address, 'sotw', sidecarNode(name));
+    clients.push(c);
+    return c;
+  };
+  const namesOf = (pod: string): ReadonlySet<string> | undefined => [...edsNames].find(([id]) => id.includes(`~${pod}.`))?.[1];
+
+  it('share one subscribed name set when they name the same resources, and part when one names others', async () => {
+    const [one, two] = [connect('one'), connect('two')];
+    for (const c of [one, two]) c.request(TypeUrl.ClusterLoadAssignment, { names: ['a', 'b'] });
+    const [first, second] = [await one.next(), await two.next()];
+    expect(first.resources.map((r) => r.name)).toEqual(['a', 'b']);
+    expect(second.resources.map((r) => r.name)).toEqual(['a', 'b']);
+    expect(namesOf('one')).toBeDefined();
+    expect(namesOf('one')).toBe(namesOf('two'));
+
+    // One proxy drops b: it gets a set of its own, and the other's set is untouched.
+    one.request(TypeUrl.ClusterLoadAssignment, { nonce: first.nonce, version: first.versionInfo, names: ['a'] });
+    two.ack(second, ['a', 'b']);
+    // Both requests ACK: once both proxies are SYNCED, the server took the new names.
+    await eventually(async () => {
+      const all = (await getJson<ProxySyncStatus[]>(`${httpUrl}/debug/syncz`)).body;
+      return all.length === 2 && all.every((s) => s.EDS.status === 'SYNCED');
+    });
+    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.9.0.1']), loadAssignment('b', ['10.9.0.2'])]);
+    source.push([TypeUrl.ClusterLoadAssignment]);
+    const [pushedOne, pushedTwo] = [await one.next(), await two.next()];
+    expect(pushedOne.resources.map((r) => r.name)).toEqual(['a']);
+    expect(pushedTwo.resources.map((r) => r.name)).toEqual(['a', 'b']);
+    expect([...namesOf('one')!]).toEqual(['a']);
+    expect([...namesOf('two')!]).toEqual(['a', 'b']);
+  });
+});
+
+describe('NameSetPool', () => {
+  it('hands out one set per key, a fresh one without a key', () => {
+    const pool = new NameSetPool();
+    const a = pool.intern('k1', ['x', 'y']);
+    expect(pool.intern('k1', ['x', 'y'])).toBe(a);
+    expect([...a]).toEqual(['x', 'y']);
+    const b = pool.intern('k2', ['x']);
+    expect(b).not.toBe(a);
+    expect(pool.intern(undefined, ['x', 'y'])).not.toBe(a);
+    expect(pool.size).toBe(2);
+  });
+});
+
+describe('HeldVersions', () => {
+  it('shares the map of an adopted array and copies it on the first change', () => {
+    const list = [loadAssignment('a', ['10.1.0.1']), loadAssignment('b', ['10.1.0.2'])];
+    const [one, two] = [new HeldVersions(), new HeldVersions()];
+    one.adopt(list);
+    two.adopt(list);
+    expect(one.view()).toBe(two.view());
+    expect([...one.keys()]).toEqual(['a', 'b']);
+
+    one.set('a', 'changed');
+    one.delete('b');
+    expect(one.get('a')).toBe('changed');
+    expect(one.size).toBe(1);
+    // The other stream still holds what the array says.
+    expect(two.get('a')).toBe(list[0]!.version);
+    expect(two.size).toBe(2);
+    expect(one.view()).not.toBe(two.view());
+  });
+
+  it('starts from the versions a Delta client declares', () => {
+    const held = new HeldVersions({ a: '7' });
+    expect(held.get('a')).toBe('7');
+    held.clear();
+    expect(held.size).toBe(0);
+  });
+});
