@@ -15,7 +15,7 @@ const secretTypes: readonly string[] = [TypeUrl.Secret];
 /** Load assignments are named after clusters, so a cluster change reaches them too. */
 const endpointTypes: readonly string[] = [TypeUrl.ClusterLoadAssignment, TypeUrl.Cluster];
 
-const entry = (kind: string, key: string, types: CacheEntry['types'], more: Pick<CacheEntry, 'endpoints' | 'secrets'> = {}): CacheEntry => ({
+const entry = (kind: string, key: string, types: CacheEntry['types'], more: Pick<CacheEntry, 'endpoints' | 'secrets' | 'routing'> = {}): CacheEntry => ({
   kind,
   key,
   types,
@@ -149,24 +149,34 @@ export function gatewayListenersEntry(namespace: string, credentials: readonly S
 
 // ---------------------------------------------------------------- RDS
 
-/** Whether a scope's routes depend on the proxy's labels (sourceLabels matches). */
+/** Whether a scope's routes depend on the proxy's labels (sourceLabels matches): it reads the VirtualService of every host. */
 export function routeSourceLabelsEntry(scope: string): CacheEntry {
-  return entry('route-source-labels', `rds-labels|${scope}`, routeTypes);
+  return entry('route-source-labels', `rds-labels|${scope}`, routeTypes, { routing: 'all' });
 }
 
-/** The route configuration names of a scope. */
+/** The route configuration names of a scope: from its listeners' service ports, not from routing. */
 export function routeNamesEntry(scope: string): CacheEntry {
   return entry('route-names', `rds-names|${scope}`, routeTypes);
 }
 
-/** A scope's route configurations by name, built on request; `detail`: the proxy labels (when read) and EnvoyFilter key. */
+/** A scope's route configurations by name as proxies of one context look them up; `detail`: the proxy labels (when read) and EnvoyFilter key. */
 export function scopeRoutesEntry(scope: string, detail: string): CacheEntry {
-  return entry('scope-routes', `rds|${scope}${detail}`, routeTypes);
+  return entry('scope-routes', `rds|${scope}${detail}`, 'context');
 }
 
-/** One route configuration of a router. */
+/** The key of one route configuration of a scope (see routeConfigurationEntry); `detail` as scopeRoutesEntry's. */
+export function routeConfigurationKey(scope: string, detail: string, name: string): string {
+  return `rds-name|${scope}${detail}|${name}`;
+}
+
+/** One route configuration of a scope, reading the routing of `hosts`: its virtual hosts' and their routes' destinations. */
+export function routeConfigurationEntry(key: string, hosts: readonly string[]): CacheEntry {
+  return entry('route-configuration', key, routeTypes, { routing: hosts });
+}
+
+/** One route configuration of a router: it reads the VirtualServices of its Gateways, and any host's DestinationRule. */
 export function gatewayRoutesEntry(namespace: string, labels: string, merged: string, name: string, envoyFilters: string): CacheEntry {
-  return entry('gateway-routes', `rds-gw|${namespace}|${labels}|${merged}|${name}${envoyFilters}`, routeTypes);
+  return entry('gateway-routes', `rds-gw|${namespace}|${labels}|${merged}|${name}${envoyFilters}`, routeTypes, { routing: 'all' });
 }
 
 // ---------------------------------------------------------------- SDS
