@@ -45,7 +45,7 @@ function run(services: number, rounds = 31): { endpoint: number; relabel: number
 /** What a VirtualService edit evicted before route configurations declared their hosts: every RDS result. */
 const everyRoute: CacheChange = {
   types: new Map([[TypeUrl.RouteConfiguration, 'all']]),
-  objects: { services: new Set(), secrets: new Set(), routing: new Set() },
+  objects: { services: new Set(), secrets: new Set(), routing: new Set(), gateways: new Set() },
 };
 
 /**

@@ -12,7 +12,7 @@ import { envoyFilterSelects } from './envoyFilters.js';
 
 import { TypeUrl, type PushRequest } from './xdsContract.js';
 import { hostMatches, labelsMatch, resolveShortName } from './hosts.js';
-import { appliesToMesh, type PushContext } from './pushContext.js';
+import { appliesToMesh, boundGateways, type PushContext } from './pushContext.js';
 import { gatewaysForProxy, serverCredential, serverTls } from './gateways.js';
 import { caCertSuffix, caCredential, certificateCredential, type CredentialReference } from './credentials.js';
 import { loadBalancerSettings } from './destinationRules.js';
@@ -43,6 +43,8 @@ export interface ChangeImpact {
    * types are reached in full.
    */
   readonly routingOf?: readonly string[];
+  /** With routingOf: the Gateways (`ns/name`) whose bound VirtualServices the change reaches. */
+  readonly gatewaysOf?: readonly string[];
 }
 
 const none: ReadonlySet<string> = new Set();
@@ -124,8 +126,12 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       const mesh = vsSpecs.some((s) => appliesToMesh(s.gateways));
       const sees = seesHosts(hosts, previous, next);
       const affects = mesh ? sees : (p: Proxy) => p.type === 'router';
-      // Route configurations read it through its hosts (a delegate's: its roots'); a gateway's declare every host.
-      return { types: new Set(l4 ? [RDS, LDS] : [RDS]), affects, reason, routingOf: hosts };
+      // Route configurations read it through its hosts, a router's through its Gateways (a delegate's: its roots').
+      const gateways = [
+        ...vsSpecs.flatMap((s) => boundGateways(s.gateways, change.namespace)),
+        ...roots.flatMap((root) => boundGateways(root.spec.gateways, root.namespace)),
+      ];
+      return { types: new Set(l4 ? [RDS, LDS] : [RDS]), affects, reason, routingOf: hosts, gatewaysOf: gateways };
     }
     case 'DestinationRule': {
       const drSpecs = specs<DestinationRuleSpec>(change);
@@ -268,14 +274,16 @@ export function usesConsistentHash(spec: DestinationRuleSpec): boolean {
  * every type.
  */
 export function cacheChangeOf(impacts: readonly ChangeImpact[]): CacheChange {
-  type Objects = { services: Set<string>; secrets: Set<string>; routing: Set<string> };
-  const empty = (): Objects => ({ services: new Set(), secrets: new Set(), routing: new Set() });
+  type Objects = { services: Set<string>; secrets: Set<string>; routing: Set<string>; gateways: Set<string> };
+  const empty = (): Objects => ({ services: new Set(), secrets: new Set(), routing: new Set(), gateways: new Set() });
   const types = new Map<string, 'all' | Objects>();
   const objects = empty();
   const add = (to: Objects, impact: ChangeImpact, type?: string): void => {
     for (const service of impact.servicesOf ?? []) to.services.add(service);
     for (const secret of impact.secretsOf ?? []) to.secrets.add(secretRefKey(secret));
-    if (type === undefined || type === RDS) for (const host of impact.routingOf ?? []) to.routing.add(host);
+    if (type !== undefined && type !== RDS) return;
+    for (const host of impact.routingOf ?? []) to.routing.add(host);
+    for (const gateway of impact.gatewaysOf ?? []) to.gateways.add(gateway);
   };
   for (const impact of impacts) {
     if (impact.types === 'all') return 'all';

@@ -39,6 +39,8 @@ export interface CacheEntry {
    * DestinationRules a route configuration was built from; 'all': any host's.
    */
   readonly routing?: 'all' | readonly string[];
+  /** The Gateways (`ns/name`) whose bound VirtualServices it reads. */
+  readonly gateways?: readonly string[];
 }
 
 /** A cached value with the entry that declared it. */
@@ -76,13 +78,15 @@ export function memoBuilt<T>(context: MemoContext, key: string, build: () => { r
 
 /**
  * The objects a change reaches the configuration through: endpoints and pods
- * of services (hostnames), Secrets (secretRefKey), and the routing
- * (VirtualServices, DestinationRules) of hosts (patterns: exact, `*.suffix`).
+ * of services (hostnames), Secrets (secretRefKey), the routing
+ * (VirtualServices, DestinationRules) of hosts (patterns: exact, `*.suffix`),
+ * and the VirtualServices bound to Gateways (`ns/name`).
  */
 export interface ChangedObjects {
   readonly services: ReadonlySet<string>;
   readonly secrets: ReadonlySet<string>;
   readonly routing: ReadonlySet<string>;
+  readonly gateways: ReadonlySet<string>;
 }
 
 /** How a batch of changes reaches one xDS type: everywhere ('all'), or only through some objects. */
@@ -98,15 +102,16 @@ export type CacheChange =
       readonly objects: ChangedObjects;
     };
 
-/** A batch reaching `types` only through the endpoints and pods of `services`, the Secrets `secrets` and the routing of hosts `routing` (tests and benchmarks). */
+/** A batch reaching `types` only through the endpoints and pods of `services`, the Secrets `secrets` and the routing of hosts `routing` and of Gateways `gateways` (tests and benchmarks). */
 export function changeThrough(
   types: readonly string[],
-  objects: { services?: readonly string[]; secrets?: readonly SecretRef[]; routing?: readonly string[] },
+  objects: { services?: readonly string[]; secrets?: readonly SecretRef[]; routing?: readonly string[]; gateways?: readonly string[] },
 ): CacheChange {
   const changed: ChangedObjects = {
     services: new Set(objects.services),
     secrets: new Set((objects.secrets ?? []).map(secretRefKey)),
     routing: new Set(objects.routing),
+    gateways: new Set(objects.gateways),
   };
   return { types: new Map(types.map((type) => [type, changed])), objects: changed };
 }
@@ -121,6 +126,7 @@ function readsChanged(entry: CacheEntry, changed: ChangedObjects): boolean {
   if (entry.endpoints === 'all') return true;
   if (entry.endpoints?.some((hostname) => changed.services.has(hostname))) return true;
   if (entry.secrets?.some((secret) => changed.secrets.has(secretRefKey(secret)))) return true;
+  if (entry.gateways?.some((gateway) => changed.gateways.has(gateway))) return true;
   return entry.routing !== undefined && changed.routing.size > 0 && readsRoutingOf(entry.routing, changed.routing);
 }
 

@@ -59,7 +59,7 @@ const previous = cacheOf([
   [grpcServiceInstancesEntry('shop', 'pod', ['10.0.0.1']), 'grpc instances'],
   [grpcClusterEntry('shop|-', 'x'), 'grpc'],
 ]);
-const noObjects = { services: new Set<string>(), secrets: new Set<string>(), routing: new Set<string>() };
+const noObjects = { services: new Set<string>(), secrets: new Set<string>(), routing: new Set<string>(), gateways: new Set<string>() };
 /** A batch reaching `types` everywhere (a VirtualService, a DestinationRule, a Gateway). */
 const everywhere = (...types: string[]): CacheChange => ({ types: new Map(types.map((t) => [t, 'all' as const])), objects: noObjects });
 /** Two changes in one batch. */
@@ -71,6 +71,7 @@ const both = (a: CacheChange, b: CacheChange): CacheChange => {
       services: new Set([...a.objects.services, ...b.objects.services]),
       secrets: new Set([...a.objects.secrets, ...b.objects.secrets]),
       routing: new Set([...a.objects.routing, ...b.objects.routing]),
+      gateways: new Set([...a.objects.gateways, ...b.objects.gateways]),
     },
   };
 };
@@ -147,7 +148,9 @@ describe('reusableEntries', () => {
     expect(gatewayChange).not.toContain('blog secret');
     expect(gatewayChange).toContain('shop credential');
     // A change of the Secret that reaches no xDS type (no server names it) still drops what was parsed from it, and only that.
-    expect(keptOf({ types: new Map(), objects: { services: new Set(), secrets: new Set(['istio-system/shop-tls']), routing: new Set() } })).toEqual(
+    expect(
+      keptOf({ types: new Map(), objects: { services: new Set(), secrets: new Set(['istio-system/shop-tls']), routing: new Set(), gateways: new Set() } }),
+    ).toEqual(
       [...secrets.values()]
         .map((c) => c.value as string)
         .filter((v) => v !== 'shop credential')

@@ -124,22 +124,41 @@ function afterChange(events: SourceEvent[]) {
     }
   }
   const routerRoutes = (lines: string[]) => lines.filter((l) => l.startsWith(`${router.id} ${RDS}`));
-  return { rebuilt: rebuilt.sort(), routerChanged: routerRoutes(before).join() !== routerRoutes(after).join(), changed: before.join() !== after.join() };
+  const routerEntries = [...next.cache].filter(([, cached]) => cached.entry.kind === 'gateway-routes');
+  expect(routerEntries.length).toBeGreaterThan(0);
+  return {
+    rebuilt: rebuilt.sort(),
+    routerRebuilt: routerEntries.some(([key, cached]) => context.cache.get(key) !== cached),
+    routerChanged: routerRoutes(before).join() !== routerRoutes(after).join(),
+    changed: before.join() !== after.join(),
+  };
 }
 
 const upsert = (object: KubeObject): SourceEvent => ({ type: 'upsert', object });
 
 describe('route configurations a routing change leaves alone are carried over', () => {
   it('a VirtualService edit rebuilds only the route configurations holding its host, in every scope', () => {
-    const { rebuilt, changed } = afterChange([upsert(virtualService('reviews', reviewsRoutes('mike')))]);
+    const { rebuilt, changed, routerRebuilt } = afterChange([upsert(virtualService('reviews', reviewsRoutes('mike')))]);
     expect(changed).toBe(true);
     expect(rebuilt).toEqual(['blog 9080', 'shop 9080']);
+    // The router reads only the VirtualServices bound to its Gateway, and reviews is none of its destinations.
+    expect(routerRebuilt).toBe(false);
   });
 
   it('a consistent-hash DestinationRule edit rebuilds only the route configurations routing to its host', () => {
-    const { rebuilt, changed } = afterChange([upsert(ratingsRule('x-user'))]);
+    const { rebuilt, changed, routerRebuilt } = afterChange([upsert(ratingsRule('x-user'))]);
     expect(changed).toBe(true);
     expect(rebuilt).toEqual(['blog 9080', 'shop 9080']);
+    expect(routerRebuilt).toBe(false);
+  });
+
+  it("a consistent-hash DestinationRule of a gateway route's destination reaches the router's routes", () => {
+    const productpageRule: KubeObject = { ...ratingsRule('x-user'), metadata: { name: 'productpage', namespace: 'shop' } };
+    (productpageRule.spec as { host: string }).host = 'productpage';
+    const { rebuilt, routerChanged, routerRebuilt } = afterChange([upsert(productpageRule)]);
+    expect(routerChanged).toBe(true);
+    expect(routerRebuilt).toBe(true);
+    expect(rebuilt).toEqual(['blog 9090', 'shop 9090']);
   });
 
   it("a delegate's edit rebuilds the route configurations of its root's hosts", () => {
@@ -149,8 +168,9 @@ describe('route configurations a routing change leaves alone are carried over', 
   });
 
   it("a gateway's VirtualService reaches the router's routes and no sidecar route configuration", () => {
-    const { rebuilt, routerChanged } = afterChange([upsert(gatewayRoutes('/store'))]);
+    const { rebuilt, routerChanged, routerRebuilt } = afterChange([upsert(gatewayRoutes('/store'))]);
     expect(routerChanged).toBe(true);
+    expect(routerRebuilt).toBe(true);
     expect(rebuilt).toEqual([]);
   });
 

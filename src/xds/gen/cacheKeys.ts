@@ -15,7 +15,12 @@ const secretTypes: readonly string[] = [TypeUrl.Secret];
 /** Load assignments are named after clusters, so a cluster change reaches them too. */
 const endpointTypes: readonly string[] = [TypeUrl.ClusterLoadAssignment, TypeUrl.Cluster];
 
-const entry = (kind: string, key: string, types: CacheEntry['types'], more: Pick<CacheEntry, 'endpoints' | 'secrets' | 'routing'> = {}): CacheEntry => ({
+const entry = (
+  kind: string,
+  key: string,
+  types: CacheEntry['types'],
+  more: Pick<CacheEntry, 'endpoints' | 'secrets' | 'routing' | 'gateways'> = {},
+): CacheEntry => ({
   kind,
   key,
   types,
@@ -174,9 +179,14 @@ export function routeConfigurationEntry(key: string, hosts: readonly string[]): 
   return entry('route-configuration', key, routeTypes, { routing: hosts });
 }
 
-/** One route configuration of a router: it reads the VirtualServices of its Gateways, and any host's DestinationRule. */
-export function gatewayRoutesEntry(namespace: string, labels: string, merged: string, name: string, envoyFilters: string): CacheEntry {
-  return entry('gateway-routes', `rds-gw|${namespace}|${labels}|${merged}|${name}${envoyFilters}`, routeTypes, { routing: 'all' });
+/** The key of one route configuration of a router (see gatewayRoutesEntry). */
+export function gatewayRoutesKey(namespace: string, labels: string, merged: string, name: string, envoyFilters: string): string {
+  return `rds-gw|${namespace}|${labels}|${merged}|${name}${envoyFilters}`;
+}
+
+/** One route configuration of a router: it reads the VirtualServices bound to `gateways`, and the DestinationRules of `hosts` (its destinations). */
+export function gatewayRoutesEntry(key: string, gateways: readonly string[], hosts: readonly string[]): CacheEntry {
+  return entry('gateway-routes', key, routeTypes, { routing: hosts, gateways });
 }
 
 // ---------------------------------------------------------------- SDS
