@@ -49,7 +49,7 @@ const previous = cacheOf([
   [inboundClustersEntry('9080:HTTP'), 'inbound clusters'],
   [wellKnownClustersEntry, 'well-known clusters'],
   [outboundListenersEntry('shop|-', ''), 'listeners'],
-  [routeConfigurationEntry(routeConfigurationKey('shop|-', '', '9080'), [reviews, ratings]), 'routes'],
+  [routeConfigurationEntry(routeConfigurationKey('shop|-', '', '9080'), [reviews, ratings], false), 'routes'],
   [scopeEndpointsEntry('shop|-', ''), 'scope list'],
   [edsClusterNamesEntry('shop|-'), 'eds names'],
   [endpointProxyInputsEntry('shop|-'), 'proxy inputs'],

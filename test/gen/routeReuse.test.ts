@@ -103,8 +103,8 @@ function generateAll(context: PushContext, sidecars: readonly Proxy[], router: P
  * Applies `events` to the mesh, seeds the next context as the pipeline does, and returns the sidecar route
  * configurations (`NAMESPACE NAME`) the next context built rather than carried over, and the router's routes.
  */
-function afterChange(events: SourceEvent[]) {
-  const { model, context, proxies: sidecars, routers } = meshFromYaml(meshYaml);
+function afterChange(events: SourceEvent[], moreYaml = '') {
+  const { model, context, proxies: sidecars, routers } = meshFromYaml(`${moreYaml}${meshYaml}`);
   const router = routers[0]!;
   const before = generateAll(context, sidecars, router);
   const changes = model.apply(events);
@@ -119,14 +119,16 @@ function afterChange(events: SourceEvent[]) {
     const scope = next.scopeFor(proxy);
     for (const name of ['8080', '9080', '9090']) {
       const key = routeConfigurationKey(scope.key, '', name);
-      expect(context.cache.has(key)).toBe(true);
+      if (moreYaml === '') expect(context.cache.has(key)).toBe(true);
       if (next.cache.get(key) !== context.cache.get(key)) rebuilt.push(`${proxy.namespace} ${name}`);
     }
   }
   const routerRoutes = (lines: string[]) => lines.filter((l) => l.startsWith(`${router.id} ${RDS}`));
   const routerEntries = [...next.cache].filter(([, cached]) => cached.entry.kind === 'gateway-routes');
   expect(routerEntries.length).toBeGreaterThan(0);
+  const carriedRoutes = [...next.cache].filter(([key, cached]) => cached.entry.kind === 'route-configuration' && context.cache.get(key) === cached);
   return {
+    carried: carriedRoutes.length,
     rebuilt: rebuilt.sort(),
     routerRebuilt: routerEntries.some(([key, cached]) => context.cache.get(key) !== cached),
     routerChanged: routerRoutes(before).join() !== routerRoutes(after).join(),
@@ -213,5 +215,16 @@ describe('route configurations a routing change leaves alone are carried over', 
       }),
     ]);
     expect(rebuilt).toEqual(['blog 8080', 'blog 9080', 'blog 9090', 'shop 8080', 'shop 9080', 'shop 9090']);
+  });
+
+  it("route configurations built for a workload's labels (sourceLabels) are rebuilt in every context, as istiod does not cache them", () => {
+    const bySource = virtualService('details', {
+      hosts: ['details'],
+      http: [{ match: [{ sourceLabels: { app: 'web' } }], route: [{ destination: { host: 'details', port: { number: 8080 } } }] }],
+    });
+    expect(afterChange([upsert(virtualService('reviews', reviewsRoutes('mike')))]).carried).toBeGreaterThan(0);
+    const { carried, changed } = afterChange([upsert(virtualService('reviews', reviewsRoutes('mike')))], json(bySource));
+    expect(changed).toBe(true);
+    expect(carried).toBe(0);
   });
 });

@@ -174,9 +174,13 @@ export function routeConfigurationKey(scope: string, detail: string, name: strin
   return `rds-name|${scope}${detail}|${name}`;
 }
 
-/** One route configuration of a scope, reading the routing of `hosts`: its virtual hosts' and their routes' destinations. */
-export function routeConfigurationEntry(key: string, hosts: readonly string[]): CacheEntry {
-  return entry('route-configuration', key, routeTypes, { routing: hosts });
+/**
+ * One route configuration of a scope, reading the routing of `hosts`: its virtual hosts' and their routes' destinations.
+ * One built for a workload's labels (sourceLabels matches) lives one context, as istiod does not cache those:
+ * carried over, every label set that ever asked would stay.
+ */
+export function routeConfigurationEntry(key: string, hosts: readonly string[], forLabels: boolean): CacheEntry {
+  return entry('route-configuration', key, forLabels ? 'context' : routeTypes, { routing: hosts });
 }
 
 /** The key of one route configuration of a router (see gatewayRoutesEntry). */

@@ -257,7 +257,7 @@ export class SidecarGenerator implements ResourceGenerator {
       }
       let resource = built.get(name);
       if (resource === undefined && !built.has(name)) {
-        resource = this.routeConfiguration(context, proxy, scope, name, detail, ef !== '');
+        resource = this.routeConfiguration(context, proxy, scope, name, detail, ef !== '', labelsKey !== '');
         built.set(name, resource);
       }
       if (resource) out.push(resource);
@@ -270,12 +270,20 @@ export class SidecarGenerator implements ResourceGenerator {
    * VirtualService or DestinationRule change keeps the route configurations
    * of other hosts (see routeConfigurationEntry).
    */
-  private routeConfiguration(context: PushContext, proxy: Proxy, scope: ProxyScope, name: string, detail: string, patch: boolean): XdsResource | undefined {
+  private routeConfiguration(
+    context: PushContext,
+    proxy: Proxy,
+    scope: ProxyScope,
+    name: string,
+    detail: string,
+    patch: boolean,
+    forLabels: boolean,
+  ): XdsResource | undefined {
     const key = routeConfigurationKey(scope.key, detail, name);
     return memoBuilt(context, key, () => {
       const reads = new Set<string>();
       const json = buildNamedRouteConfiguration(context, scope, name, proxy.labels, reads);
-      return { entry: routeConfigurationEntry(key, [...reads]), value: json ? this.encodeRoute(context, proxy, patch, json) : undefined };
+      return { entry: routeConfigurationEntry(key, [...reads], forLabels), value: json ? this.encodeRoute(context, proxy, patch, json) : undefined };
     });
   }
 
