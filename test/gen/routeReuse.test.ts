@@ -3,7 +3,7 @@
 // configuration was built from); every other one is carried from the previous push context as the same
 // object, and what the new context generates equals a generation from scratch, byte for byte.
 import { describe, expect, it } from 'vitest';
-import { reusableEntries } from '../../src/push/contextCache.js';
+import { changeThrough, reusableEntries, survives, type CacheEntry } from '../../src/push/contextCache.js';
 import { cacheChangeOf, changeImpact } from '../../src/push/changes.js';
 import { PushContext } from '../../src/push/pushContext.js';
 import type { KubeObject, SourceEvent } from '../../src/model/kube.js';
@@ -226,5 +226,48 @@ describe('route configurations a routing change leaves alone are carried over', 
     const { carried, changed } = afterChange([upsert(virtualService('reviews', reviewsRoutes('mike')))], json(bySource));
     expect(changed).toBe(true);
     expect(carried).toBe(0);
+  });
+});
+
+describe('which routing changes a route configuration reads', () => {
+  const routes = (routing: CacheEntry['routing'], gateways?: string[]): CacheEntry => ({
+    kind: 'test',
+    key: 'k',
+    types: [RDS],
+    routing,
+    ...(gateways ? { gateways } : {}),
+  });
+  const byHosts = (...routing: string[]) => changeThrough([RDS], { routing });
+
+  it('matches exact hosts, wildcard patterns either way, and every host', () => {
+    expect(survives(routes(['a.shop.svc.cluster.local']), byHosts('a.shop.svc.cluster.local'))).toBe(false);
+    expect(survives(routes(['a.shop.svc.cluster.local']), byHosts('b.shop.svc.cluster.local'))).toBe(true);
+    expect(survives(routes(['a.shop.svc.cluster.local']), byHosts('*.shop.svc.cluster.local'))).toBe(false);
+    expect(survives(routes(['a.shop.svc.cluster.local']), byHosts('*.blog.svc.cluster.local'))).toBe(true);
+    // A ServiceEntry's wildcard host is read by a VirtualService of any host it covers.
+    expect(survives(routes(['*.wikipedia.org']), byHosts('en.wikipedia.org'))).toBe(false);
+    expect(survives(routes('all'), byHosts('x.example.com'))).toBe(false);
+    expect(survives(routes([]), byHosts('*'))).toBe(true);
+  });
+
+  it("matches a router's Gateways, and only a change of routing reaches them", () => {
+    expect(survives(routes([], ['istio-system/gw']), changeThrough([RDS], { gateways: ['istio-system/gw'] }))).toBe(false);
+    expect(survives(routes([], ['istio-system/gw']), changeThrough([RDS], { gateways: ['shop/gw'] }))).toBe(true);
+    expect(survives(routes(['a.shop.svc.cluster.local'], ['istio-system/gw']), changeThrough([CDS, EDS], { services: ['a.shop.svc.cluster.local'] }))).toBe(
+      true,
+    );
+  });
+
+  it('a VirtualService with tcp routes narrows only RDS: its listeners are rebuilt in full', () => {
+    const { model, context } = meshFromYaml(meshYaml);
+    const tcp = virtualService('reviews', { hosts: ['reviews'], tcp: [{ route: [{ destination: { host: 'reviews' } }] }] });
+    const changes = model.apply([upsert(tcp)]);
+    const next = new PushContext(model.snapshot(), context.options, context.encodings, context);
+    const change = cacheChangeOf(changes.map((c) => changeImpact(c, context, next)));
+    if (change === 'all') throw new Error('a VirtualService change reaches only some types');
+    expect(change.types.get(LDS)).toBe('all');
+    const rds = change.types.get(RDS);
+    if (rds === undefined || rds === 'all') throw new Error('RDS is narrowed to the hosts');
+    expect([...rds.routing]).toEqual(['reviews.shop.svc.cluster.local']);
   });
 });
