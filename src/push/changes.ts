@@ -12,7 +12,7 @@ import { envoyFilterSelects } from './envoyFilters.js';
 
 import { TypeUrl, type PushRequest } from './xdsContract.js';
 import { hostMatches, labelsMatch, resolveShortName } from './hosts.js';
-import { appliesToMesh, type PushContext } from './pushContext.js';
+import { appliesToMesh, boundGateways, type PushContext } from './pushContext.js';
 import { gatewaysForProxy, serverCredential, serverTls } from './gateways.js';
 import { caCertSuffix, caCredential, certificateCredential, type CredentialReference } from './credentials.js';
 import { loadBalancerSettings } from './destinationRules.js';
@@ -36,6 +36,15 @@ export interface ChangeImpact {
    * Secrets (if at all): results reading other Secrets stay valid.
    */
   readonly secretsOf?: readonly SecretRef[];
+  /**
+   * Set when the change reaches route configurations (RDS) only through the
+   * routing (VirtualServices, DestinationRules) of hosts matching these
+   * patterns: route configurations of other hosts stay valid. Its other
+   * types are reached in full.
+   */
+  readonly routingOf?: readonly string[];
+  /** With routingOf: the Gateways (`ns/name`) whose bound VirtualServices the change reaches. */
+  readonly gatewaysOf?: readonly string[];
 }
 
 const none: ReadonlySet<string> = new Set();
@@ -117,7 +126,12 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       const mesh = vsSpecs.some((s) => appliesToMesh(s.gateways));
       const sees = seesHosts(hosts, previous, next);
       const affects = mesh ? sees : (p: Proxy) => p.type === 'router';
-      return { types: new Set(l4 ? [RDS, LDS] : [RDS]), affects, reason };
+      // Route configurations read it through its hosts, a router's through its Gateways (a delegate's: its roots').
+      const gateways = [
+        ...vsSpecs.flatMap((s) => boundGateways(s.gateways, change.namespace)),
+        ...roots.flatMap((root) => boundGateways(root.spec.gateways, root.namespace)),
+      ];
+      return { types: new Set(l4 ? [RDS, LDS] : [RDS]), affects, reason, routingOf: hosts, gatewaysOf: gateways };
     }
     case 'DestinationRule': {
       const drSpecs = specs<DestinationRuleSpec>(change);
@@ -128,7 +142,7 @@ export function changeImpact(change: ModelChange, previous: PushContext, next: P
       // A rule with a workloadSelector only ever applies to workloads of its own namespace.
       const selectorOnly = drSpecs.every((s) => s.workloadSelector);
       const affects = selectorOnly ? (p: Proxy) => p.namespace === change.namespace && sees(p) : sees;
-      return { types: new Set(hashing ? [CDS, EDS, RDS] : [CDS, EDS]), affects, reason };
+      return { types: new Set(hashing ? [CDS, EDS, RDS] : [CDS, EDS]), affects, reason, routingOf: hosts };
     }
     case 'Sidecar': {
       const global = change.namespace === rootNamespace && specs<SidecarSpec>(change).some((s) => !s.workloadSelector);
@@ -255,30 +269,35 @@ export function usesConsistentHash(spec: DestinationRuleSpec): boolean {
 
 /**
  * What a debounced batch invalidates in the push context's cache: per xDS
- * type, everywhere or only through some services' endpoints and pods and some
- * Secrets; 'all' when a change reaches every type.
+ * type, everywhere or only through some services' endpoints and pods, some
+ * Secrets and (RDS) the routing of some hosts; 'all' when a change reaches
+ * every type.
  */
 export function cacheChangeOf(impacts: readonly ChangeImpact[]): CacheChange {
-  type Objects = { services: Set<string>; secrets: Set<string> };
+  type Objects = { services: Set<string>; secrets: Set<string>; routing: Set<string>; gateways: Set<string> };
+  const empty = (): Objects => ({ services: new Set(), secrets: new Set(), routing: new Set(), gateways: new Set() });
   const types = new Map<string, 'all' | Objects>();
-  const objects: Objects = { services: new Set(), secrets: new Set() };
-  const add = (to: Objects, impact: ChangeImpact): void => {
+  const objects = empty();
+  const add = (to: Objects, impact: ChangeImpact, type?: string): void => {
     for (const service of impact.servicesOf ?? []) to.services.add(service);
     for (const secret of impact.secretsOf ?? []) to.secrets.add(secretRefKey(secret));
+    if (type !== undefined && type !== RDS) return;
+    for (const host of impact.routingOf ?? []) to.routing.add(host);
+    for (const gateway of impact.gatewaysOf ?? []) to.gateways.add(gateway);
   };
   for (const impact of impacts) {
     if (impact.types === 'all') return 'all';
     add(objects, impact);
-    const narrowed = impact.servicesOf !== undefined || impact.secretsOf !== undefined;
     for (const type of impact.types) {
       const sofar = types.get(type);
       if (sofar === 'all') continue;
+      const narrowed = impact.servicesOf !== undefined || impact.secretsOf !== undefined || (type === RDS && impact.routingOf !== undefined);
       if (!narrowed) {
         types.set(type, 'all');
         continue;
       }
-      const merged = sofar ?? { services: new Set<string>(), secrets: new Set<string>() };
-      add(merged, impact);
+      const merged = sofar ?? empty();
+      add(merged, impact, type);
       types.set(type, merged);
     }
   }

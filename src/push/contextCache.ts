@@ -4,6 +4,7 @@
 // configs; a new context keeps the results whose declared dependencies a
 // batch of changes left alone (reusableEntries). Each kind of entry is built
 // by its own function (xds/gen/cacheKeys.ts, parsedCredentialEntry).
+import { hostMatches } from './hosts.js';
 
 /** A Secret a result reads. */
 export interface SecretRef {
@@ -31,6 +32,15 @@ export interface CacheEntry {
   readonly endpoints?: 'all' | readonly string[];
   /** The Secrets it reads. */
   readonly secrets?: readonly SecretRef[];
+  /**
+   * The hostnames whose routing it reads: the VirtualService routing each
+   * (delegates merged) and the DestinationRule of each (consistent hashing),
+   * as istiod's route cache depends on the VirtualServices and
+   * DestinationRules a route configuration was built from; 'all': any host's.
+   */
+  readonly routing?: 'all' | readonly string[];
+  /** The Gateways (`ns/name`) whose bound VirtualServices it reads. */
+  readonly gateways?: readonly string[];
 }
 
 /** A cached value with the entry that declared it. */
@@ -53,10 +63,30 @@ export function memo<T>(context: MemoContext, entry: CacheEntry, build: () => T)
   return value;
 }
 
-/** The objects a change reaches the configuration through: endpoints and pods of services (hostnames), and Secrets (secretRefKey). */
+/**
+ * As memo, for a result whose dependencies are known only once it is built
+ * (the hosts a route configuration read): `build` returns the value and the
+ * entry, whose key must be `key`.
+ */
+export function memoBuilt<T>(context: MemoContext, key: string, build: () => { readonly entry: CacheEntry; readonly value: T }): T {
+  const cached = context.cache.get(key);
+  if (cached) return cached.value as T;
+  const built = build();
+  context.cache.set(key, built);
+  return built.value;
+}
+
+/**
+ * The objects a change reaches the configuration through: endpoints and pods
+ * of services (hostnames), Secrets (secretRefKey), the routing
+ * (VirtualServices, DestinationRules) of hosts (patterns: exact, `*.suffix`),
+ * and the VirtualServices bound to Gateways (`ns/name`).
+ */
 export interface ChangedObjects {
   readonly services: ReadonlySet<string>;
   readonly secrets: ReadonlySet<string>;
+  readonly routing: ReadonlySet<string>;
+  readonly gateways: ReadonlySet<string>;
 }
 
 /** How a batch of changes reaches one xDS type: everywhere ('all'), or only through some objects. */
@@ -72,9 +102,17 @@ export type CacheChange =
       readonly objects: ChangedObjects;
     };
 
-/** A batch reaching `types` only through the endpoints and pods of `services` and the Secrets `secrets` (tests and benchmarks). */
-export function changeThrough(types: readonly string[], objects: { services?: readonly string[]; secrets?: readonly SecretRef[] }): CacheChange {
-  const changed: ChangedObjects = { services: new Set(objects.services), secrets: new Set((objects.secrets ?? []).map(secretRefKey)) };
+/** A batch reaching `types` only through the endpoints and pods of `services`, the Secrets `secrets` and the routing of hosts `routing` and of Gateways `gateways` (tests and benchmarks). */
+export function changeThrough(
+  types: readonly string[],
+  objects: { services?: readonly string[]; secrets?: readonly SecretRef[]; routing?: readonly string[]; gateways?: readonly string[] },
+): CacheChange {
+  const changed: ChangedObjects = {
+    services: new Set(objects.services),
+    secrets: new Set((objects.secrets ?? []).map(secretRefKey)),
+    routing: new Set(objects.routing),
+    gateways: new Set(objects.gateways),
+  };
   return { types: new Map(types.map((type) => [type, changed])), objects: changed };
 }
 
@@ -83,11 +121,23 @@ export function secretRefKey(ref: SecretRef): string {
   return `${ref.namespace}/${ref.name}`;
 }
 
-/** Whether the result reads one of the changed objects; reading every endpoint ('all') counts for any narrowed change. */
+/** Whether the result reads one of the changed objects; reading every endpoint ('all') counts for any narrowed change, every host's routing for any routing change. */
 function readsChanged(entry: CacheEntry, changed: ChangedObjects): boolean {
   if (entry.endpoints === 'all') return true;
   if (entry.endpoints?.some((hostname) => changed.services.has(hostname))) return true;
-  return entry.secrets?.some((secret) => changed.secrets.has(secretRefKey(secret))) ?? false;
+  if (entry.secrets?.some((secret) => changed.secrets.has(secretRefKey(secret)))) return true;
+  if (entry.gateways?.some((gateway) => changed.gateways.has(gateway))) return true;
+  return entry.routing !== undefined && changed.routing.size > 0 && readsRoutingOf(entry.routing, changed.routing);
+}
+
+/** Whether hostnames read (a ServiceEntry's may be wildcards) overlap changed host patterns. */
+function readsRoutingOf(read: 'all' | readonly string[], changed: ReadonlySet<string>): boolean {
+  if (read === 'all') return true;
+  const patterns = [...changed];
+  const wildcards = patterns.filter((pattern) => pattern.includes('*'));
+  return read.some(
+    (host) => changed.has(host) || wildcards.some((p) => hostMatches(p, host)) || (host.includes('*') && patterns.some((p) => hostMatches(host, p))),
+  );
 }
 
 /** Whether a result declared by `entry` stays valid across `change`. */

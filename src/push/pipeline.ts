@@ -243,7 +243,7 @@ export class MeshPipeline {
     const next = this.newContext(previous);
     const impacts = changes.map((c) => changeImpact(c, previous, next));
     // Results whose declared dependencies no change touched stay valid: the new context starts with them
-    // (an endpoint change keeps CDS, LDS and RDS; a VirtualService change keeps CDS and EDS).
+    // (an endpoint change keeps CDS, LDS and RDS; a VirtualService change keeps CDS, EDS and the routes of other hosts).
     for (const [key, value] of reusableEntries(previous.cache, cacheChangeOf(impacts))) next.cache.set(key, value);
     const builtAt = performance.now();
     this.context = next;

@@ -18,7 +18,8 @@ import {
   outboundListenersEntry,
   scopeClustersEntry,
   scopeEndpointsEntry,
-  scopeRoutesEntry,
+  routeConfigurationEntry,
+  routeConfigurationKey,
   serviceClustersEntry,
   serviceEndpointsEntry,
   sidecarClustersEntry,
@@ -48,7 +49,7 @@ const previous = cacheOf([
   [inboundClustersEntry('9080:HTTP'), 'inbound clusters'],
   [wellKnownClustersEntry, 'well-known clusters'],
   [outboundListenersEntry('shop|-', ''), 'listeners'],
-  [scopeRoutesEntry('shop|-', ''), 'routes'],
+  [routeConfigurationEntry(routeConfigurationKey('shop|-', '', '9080'), [reviews, ratings], false), 'routes'],
   [scopeEndpointsEntry('shop|-', ''), 'scope list'],
   [edsClusterNamesEntry('shop|-'), 'eds names'],
   [endpointProxyInputsEntry('shop|-'), 'proxy inputs'],
@@ -58,7 +59,7 @@ const previous = cacheOf([
   [grpcServiceInstancesEntry('shop', 'pod', ['10.0.0.1']), 'grpc instances'],
   [grpcClusterEntry('shop|-', 'x'), 'grpc'],
 ]);
-const noObjects = { services: new Set<string>(), secrets: new Set<string>() };
+const noObjects = { services: new Set<string>(), secrets: new Set<string>(), routing: new Set<string>(), gateways: new Set<string>() };
 /** A batch reaching `types` everywhere (a VirtualService, a DestinationRule, a Gateway). */
 const everywhere = (...types: string[]): CacheChange => ({ types: new Map(types.map((t) => [t, 'all' as const])), objects: noObjects });
 /** Two changes in one batch. */
@@ -66,7 +67,12 @@ const both = (a: CacheChange, b: CacheChange): CacheChange => {
   if (a === 'all' || b === 'all') return 'all';
   return {
     types: new Map([...a.types, ...b.types]),
-    objects: { services: new Set([...a.objects.services, ...b.objects.services]), secrets: new Set([...a.objects.secrets, ...b.objects.secrets]) },
+    objects: {
+      services: new Set([...a.objects.services, ...b.objects.services]),
+      secrets: new Set([...a.objects.secrets, ...b.objects.secrets]),
+      routing: new Set([...a.objects.routing, ...b.objects.routing]),
+      gateways: new Set([...a.objects.gateways, ...b.objects.gateways]),
+    },
   };
 };
 const kept = (change: CacheChange) =>
@@ -78,7 +84,7 @@ const without = (...prefixes: string[]) => all.filter((k) => !prefixes.some((p) 
 
 describe('reusableEntries', () => {
   it('keeps what the changed types do not cover', () => {
-    expect(kept(everywhere(RDS))).toEqual(without('rds|'));
+    expect(kept(everywhere(RDS))).toEqual(without('rds-name|'));
     expect(kept('all')).toEqual([]);
   });
 
@@ -142,7 +148,9 @@ describe('reusableEntries', () => {
     expect(gatewayChange).not.toContain('blog secret');
     expect(gatewayChange).toContain('shop credential');
     // A change of the Secret that reaches no xDS type (no server names it) still drops what was parsed from it, and only that.
-    expect(keptOf({ types: new Map(), objects: { services: new Set(), secrets: new Set(['istio-system/shop-tls']) } })).toEqual(
+    expect(
+      keptOf({ types: new Map(), objects: { services: new Set(), secrets: new Set(['istio-system/shop-tls']), routing: new Set(), gateways: new Set() } }),
+    ).toEqual(
       [...secrets.values()]
         .map((c) => c.value as string)
         .filter((v) => v !== 'shop credential')

@@ -15,7 +15,12 @@ const secretTypes: readonly string[] = [TypeUrl.Secret];
 /** Load assignments are named after clusters, so a cluster change reaches them too. */
 const endpointTypes: readonly string[] = [TypeUrl.ClusterLoadAssignment, TypeUrl.Cluster];
 
-const entry = (kind: string, key: string, types: CacheEntry['types'], more: Pick<CacheEntry, 'endpoints' | 'secrets'> = {}): CacheEntry => ({
+const entry = (
+  kind: string,
+  key: string,
+  types: CacheEntry['types'],
+  more: Pick<CacheEntry, 'endpoints' | 'secrets' | 'routing' | 'gateways'> = {},
+): CacheEntry => ({
   kind,
   key,
   types,
@@ -149,24 +154,43 @@ export function gatewayListenersEntry(namespace: string, credentials: readonly S
 
 // ---------------------------------------------------------------- RDS
 
-/** Whether a scope's routes depend on the proxy's labels (sourceLabels matches). */
+/** Whether a scope's routes depend on the proxy's labels (sourceLabels matches): it reads the VirtualService of every host. */
 export function routeSourceLabelsEntry(scope: string): CacheEntry {
-  return entry('route-source-labels', `rds-labels|${scope}`, routeTypes);
+  return entry('route-source-labels', `rds-labels|${scope}`, routeTypes, { routing: 'all' });
 }
 
-/** The route configuration names of a scope. */
+/** The route configuration names of a scope: from its listeners' service ports, not from routing. */
 export function routeNamesEntry(scope: string): CacheEntry {
   return entry('route-names', `rds-names|${scope}`, routeTypes);
 }
 
-/** A scope's route configurations by name, built on request; `detail`: the proxy labels (when read) and EnvoyFilter key. */
+/** A scope's route configurations by name as proxies of one context look them up; `detail`: the proxy labels (when read) and EnvoyFilter key. */
 export function scopeRoutesEntry(scope: string, detail: string): CacheEntry {
-  return entry('scope-routes', `rds|${scope}${detail}`, routeTypes);
+  return entry('scope-routes', `rds|${scope}${detail}`, 'context');
 }
 
-/** One route configuration of a router. */
-export function gatewayRoutesEntry(namespace: string, labels: string, merged: string, name: string, envoyFilters: string): CacheEntry {
-  return entry('gateway-routes', `rds-gw|${namespace}|${labels}|${merged}|${name}${envoyFilters}`, routeTypes);
+/** The key of one route configuration of a scope (see routeConfigurationEntry); `detail` as scopeRoutesEntry's. */
+export function routeConfigurationKey(scope: string, detail: string, name: string): string {
+  return `rds-name|${scope}${detail}|${name}`;
+}
+
+/**
+ * One route configuration of a scope, reading the routing of `hosts`: its virtual hosts' and their routes' destinations.
+ * One built for a workload's labels (sourceLabels matches) lives one context, as istiod does not cache those:
+ * carried over, every label set that ever asked would stay.
+ */
+export function routeConfigurationEntry(key: string, hosts: readonly string[], forLabels: boolean): CacheEntry {
+  return entry('route-configuration', key, forLabels ? 'context' : routeTypes, { routing: hosts });
+}
+
+/** The key of one route configuration of a router (see gatewayRoutesEntry). */
+export function gatewayRoutesKey(namespace: string, labels: string, merged: string, name: string, envoyFilters: string): string {
+  return `rds-gw|${namespace}|${labels}|${merged}|${name}${envoyFilters}`;
+}
+
+/** One route configuration of a router: it reads the VirtualServices bound to `gateways`, and the DestinationRules of `hosts` (its destinations). */
+export function gatewayRoutesEntry(key: string, gateways: readonly string[], hosts: readonly string[]): CacheEntry {
+  return entry('gateway-routes', key, routeTypes, { routing: hosts, gateways });
 }
 
 // ---------------------------------------------------------------- SDS

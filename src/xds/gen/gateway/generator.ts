@@ -11,10 +11,12 @@ import { mergeGateways, type MergedGateway } from '../../../push/gateways.js';
 import { TypeUrl, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
 import { encodeShared, memo } from '../cache.js';
+import { memoBuilt } from '../../../push/contextCache.js';
 import {
   gatewayClustersEntry,
   gatewayListenersEntry,
   gatewayRoutesEntry,
+  gatewayRoutesKey,
   gatewaySecretEntry,
   gatewayWellKnownClustersEntry,
   mergedGatewayEntry,
@@ -165,12 +167,16 @@ export class GatewayGenerator implements ResourceGenerator {
     for (const name of names) {
       // Only names the gateway has are cached: a proxy asking for arbitrary names must not grow the cache.
       if (!merged.serversByRouteName.has(name)) continue;
-      const resource = memo(context, gatewayRoutesEntry(proxy.namespace, labelsKey(proxy), merged.key, name, ef), () => {
-        const json = buildGatewayRouteConfiguration(context, proxy, merged, name);
-        if (!json) return undefined;
-        if (!ef) return encodeShared(context, TypeUrl.RouteConfiguration, name, json);
+      // Cached with the Gateways whose VirtualServices it reads and its destinations: other routing changes keep it.
+      const key = gatewayRoutesKey(proxy.namespace, labelsKey(proxy), merged.key, name, ef);
+      const resource = memoBuilt(context, key, () => {
+        const reads = new Set<string>();
+        const json = buildGatewayRouteConfiguration(context, proxy, merged, name, reads);
+        const entry = gatewayRoutesEntry(key, [...new Set(merged.serversByRouteName.get(name)!.map((s) => s.gatewayKey))], [...reads]);
+        if (!json) return { entry, value: undefined };
+        if (!ef) return { entry, value: encodeShared(context, TypeUrl.RouteConfiguration, name, json) };
         const patched = patchRouteConfiguration('GATEWAY', envoyFilters, json, { servicePorts: servicePorts(merged) }, new Set());
-        return encodePatched(context, TypeUrl.RouteConfiguration, [patched], [json], envoyFilters, this.logger)[0];
+        return { entry, value: encodePatched(context, TypeUrl.RouteConfiguration, [patched], [json], envoyFilters, this.logger)[0] };
       });
       if (resource) out.push(resource);
     }

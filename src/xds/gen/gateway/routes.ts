@@ -48,7 +48,14 @@ export function intersectHosts(serverHosts: readonly string[], vsHosts: readonly
   return out;
 }
 
-function gatewayRouteContext(context: PushContext, scope: ProxyScope, vs: ConfigEntry<VirtualServiceSpec>, server: MergedServer, proxy: Proxy): RouteContext {
+function gatewayRouteContext(
+  context: PushContext,
+  scope: ProxyScope,
+  vs: ConfigEntry<VirtualServiceSpec>,
+  server: MergedServer,
+  proxy: Proxy,
+  reads?: Set<string>,
+): RouteContext {
   const { domainSuffix } = context.options;
   return {
     listenerPort: server.server.port.number,
@@ -57,6 +64,7 @@ function gatewayRouteContext(context: PushContext, scope: ProxyScope, vs: Config
     resolveHost: (host) => resolveShortName(host, vs.namespace, domainSuffix),
     servicePorts: (hostname) => context.service(hostname)?.ports.map((p) => p.port),
     hashPolicy: (hostname, destPort, subset) => {
+      reads?.add(hostname);
       const dr = context.destinationRuleFor(scope, hostname);
       const subsetSpec = subset ? dr?.spec.subsets?.find((s) => s.name === subset) : undefined;
       return hashPolicyFor(subsetTrafficPolicy(dr?.spec.trafficPolicy, subsetSpec?.trafficPolicy, destPort)?.loadBalancer?.consistentHash);
@@ -66,8 +74,15 @@ function gatewayRouteContext(context: PushContext, scope: ProxyScope, vs: Config
   };
 }
 
-function virtualServiceRoutes(context: PushContext, scope: ProxyScope, vs: ConfigEntry<VirtualServiceSpec>, server: MergedServer, proxy: Proxy): Route[] {
-  const ctx = gatewayRouteContext(context, scope, vs, server, proxy);
+function virtualServiceRoutes(
+  context: PushContext,
+  scope: ProxyScope,
+  vs: ConfigEntry<VirtualServiceSpec>,
+  server: MergedServer,
+  proxy: Proxy,
+  reads?: Set<string>,
+): Route[] {
+  const ctx = gatewayRouteContext(context, scope, vs, server, proxy, reads);
   const metadata = configMetadata('virtual-service', vs.namespace, vs.name);
   const routes: Route[] = [];
   for (const http of vs.spec.http ?? []) {
@@ -90,8 +105,17 @@ interface VirtualHostDraft {
   requireTls: boolean;
 }
 
-/** The route configuration `name` of the merged gateway, or undefined when it has none by that name. */
-export function buildGatewayRouteConfiguration(context: PushContext, proxy: Proxy, merged: MergedGateway, name: string): RouteConfiguration | undefined {
+/**
+ * The route configuration `name` of the merged gateway, or undefined when it has none by that name.
+ * `reads` collects the hosts whose DestinationRules its routes read (their destinations).
+ */
+export function buildGatewayRouteConfiguration(
+  context: PushContext,
+  proxy: Proxy,
+  merged: MergedGateway,
+  name: string,
+  reads?: Set<string>,
+): RouteConfiguration | undefined {
   const servers = merged.serversByRouteName.get(name);
   if (!servers) return undefined;
   const scope = context.scopeFor(proxy);
@@ -103,7 +127,7 @@ export function buildGatewayRouteConfiguration(context: PushContext, proxy: Prox
       const vsHosts = (vs.spec.hosts ?? []).map((h) => h.toLowerCase());
       const shared = intersectHosts(serverHostsFor(server, vs.namespace), vsHosts);
       if (shared.length === 0) continue;
-      const routes = virtualServiceRoutes(context, scope, vs, server, proxy);
+      const routes = virtualServiceRoutes(context, scope, vs, server, proxy, reads);
       const source = `${vs.namespace}/${vs.name}`;
       for (const hostname of shared) {
         const existing = hosts.get(hostname);

@@ -8,6 +8,7 @@ import type { ProxyScope, PushContext, ServiceTarget } from '../../../push/pushC
 import { TypeUrl, encodeResource, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
 import { encodeShared, memo } from '../cache.js';
+import { memoBuilt } from '../../../push/contextCache.js';
 import {
   edsClusterNamesEntry,
   inboundClustersEntry,
@@ -16,6 +17,8 @@ import {
   meshSecurityPoliciesEntry,
   outboundListenersEntry,
   proxyViewsEntry,
+  routeConfigurationEntry,
+  routeConfigurationKey,
   routeNamesEntry,
   routeSourceLabelsEntry,
   scopeClustersEntry,
@@ -243,8 +246,9 @@ export class SidecarGenerator implements ResourceGenerator {
     const labelsKey = dependsOnLabels ? `|${JSON.stringify(Object.entries(proxy.labels).sort())}` : '';
     const available = memo(context, routeNamesEntry(scope.key), () => new Set(routeNames(scope)));
     const ef = envoyFilterKey(envoyFilters, routeApplyTo, ['SIDECAR_OUTBOUND']);
+    const detail = `${labelsKey}${ef}`;
     // Route configurations of the scope (and source labels, and EnvoyFilter patches) by name, built on first request.
-    const built = memo(context, scopeRoutesEntry(scope.key, `${labelsKey}${ef}`), () => new Map<string, XdsResource | undefined>());
+    const built = memo(context, scopeRoutesEntry(scope.key, detail), () => new Map<string, XdsResource | undefined>());
     const out: XdsResource[] = [];
     for (const name of watched.wildcard ? available : watched.names) {
       if (!available.has(name)) {
@@ -253,13 +257,34 @@ export class SidecarGenerator implements ResourceGenerator {
       }
       let resource = built.get(name);
       if (resource === undefined && !built.has(name)) {
-        const json = buildNamedRouteConfiguration(context, scope, name, proxy.labels);
-        resource = json ? this.encodeRoute(context, proxy, ef !== '', json) : undefined;
+        resource = this.routeConfiguration(context, proxy, scope, name, detail, ef !== '', labelsKey !== '');
         built.set(name, resource);
       }
       if (resource) out.push(resource);
     }
     return out;
+  }
+
+  /**
+   * One route configuration, cached with the hosts whose routing it read, so a
+   * VirtualService or DestinationRule change keeps the route configurations
+   * of other hosts (see routeConfigurationEntry).
+   */
+  private routeConfiguration(
+    context: PushContext,
+    proxy: Proxy,
+    scope: ProxyScope,
+    name: string,
+    detail: string,
+    patch: boolean,
+    forLabels: boolean,
+  ): XdsResource | undefined {
+    const key = routeConfigurationKey(scope.key, detail, name);
+    return memoBuilt(context, key, () => {
+      const reads = new Set<string>();
+      const json = buildNamedRouteConfiguration(context, scope, name, proxy.labels, reads);
+      return { entry: routeConfigurationEntry(key, [...reads], forLabels), value: json ? this.encodeRoute(context, proxy, patch, json) : undefined };
+    });
   }
 
   /**

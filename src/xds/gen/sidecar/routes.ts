@@ -61,6 +61,7 @@ function routeContext(
   port: number,
   vsNamespace: string,
   proxyLabels: Readonly<Record<string, string>>,
+  reads?: Set<string>,
 ): RouteContext {
   const { domainSuffix } = context.options;
   return {
@@ -70,6 +71,7 @@ function routeContext(
     resolveHost: (host) => resolveShortName(host, vsNamespace, domainSuffix),
     servicePorts: (hostname) => context.service(hostname)?.ports.map((p) => p.port),
     hashPolicy: (hostname, destPort, subset) => {
+      reads?.add(hostname);
       const dr = context.destinationRuleFor(scope, hostname);
       const subsetSpec = subset ? dr?.spec.subsets?.find((s) => s.name === subset) : undefined;
       const policy = subsetTrafficPolicy(dr?.spec.trafficPolicy, subsetSpec?.trafficPolicy, destPort);
@@ -78,23 +80,28 @@ function routeContext(
   };
 }
 
-/** Routes of one service's virtual host on one port: its VirtualService rules, or istiod's default route. Shared with the gRPC generator. */
+/**
+ * Routes of one service's virtual host on one port: its VirtualService rules, or istiod's default route. Shared with the gRPC generator.
+ * `reads` collects the hosts whose routing they read: the service's VirtualService and its destinations' DestinationRules.
+ */
 export function virtualHostRoutes(
   context: PushContext,
   scope: ProxyScope,
   service: MeshService,
   port: number,
   proxyLabels: Readonly<Record<string, string>>,
+  reads?: Set<string>,
 ): Route[] {
+  reads?.add(service.hostname);
   const vs = context.virtualServiceFor(service.hostname, scope.namespace);
   const fallback = (): Route => {
     const route = defaultRoute(outboundClusterName(port, '', service.hostname), service.hostname, port);
-    const hash = routeContext(context, scope, service, port, service.namespace, proxyLabels).hashPolicy(service.hostname, port, '');
+    const hash = routeContext(context, scope, service, port, service.namespace, proxyLabels, reads).hashPolicy(service.hostname, port, '');
     if (hash) route.route!.hashPolicy = hash;
     return route;
   };
   if (!vs?.spec.http?.length) return [fallback()];
-  const ctx = routeContext(context, scope, service, port, vs.namespace, proxyLabels);
+  const ctx = routeContext(context, scope, service, port, vs.namespace, proxyLabels, reads);
   const routes: Route[] = [];
   // istiod tags each route with the VirtualService it came from (istioctl's VIRTUAL SERVICE column).
   const metadata = configMetadata('virtual-service', vs.namespace, vs.name);
@@ -108,14 +115,15 @@ export function virtualHostRoutes(
   return routes.length > 0 ? routes : [fallback()];
 }
 
-/** The route configuration named `name` (see routeNames), or undefined when the scope has none by that name. */
+/** The route configuration named `name` (see routeNames), or undefined when the scope has none by that name; `reads` as virtualHostRoutes'. */
 export function buildNamedRouteConfiguration(
   context: PushContext,
   scope: ProxyScope,
   name: string,
   proxyLabels: Readonly<Record<string, string>>,
+  reads?: Set<string>,
 ): RouteConfiguration | undefined {
-  if (/^\d+$/.test(name)) return buildRouteConfiguration(context, scope, Number(name), proxyLabels);
+  if (/^\d+$/.test(name)) return buildRouteConfiguration(context, scope, Number(name), proxyLabels, reads);
   const colon = name.lastIndexOf(':');
   const service = scope.services.find((s) => s.hostname === name.slice(0, colon));
   const port = Number(name.slice(colon + 1));
@@ -123,7 +131,7 @@ export function buildNamedRouteConfiguration(
   // A sniffed port's listener belongs to one service: its virtual host takes every authority.
   return {
     name,
-    virtualHosts: [{ name, domains: ['*'], routes: virtualHostRoutes(context, scope, service, port, proxyLabels), includeRequestAttemptCount: true }],
+    virtualHosts: [{ name, domains: ['*'], routes: virtualHostRoutes(context, scope, service, port, proxyLabels, reads), includeRequestAttemptCount: true }],
     validateClusters: { value: false },
     ignorePortInHostMatching: true,
   };
@@ -134,6 +142,7 @@ export function buildRouteConfiguration(
   scope: ProxyScope,
   port: number,
   proxyLabels: Readonly<Record<string, string>>,
+  reads?: Set<string>,
 ): RouteConfiguration {
   const seen = new Set<string>();
   const virtualHosts: VirtualHost[] = [];
@@ -145,7 +154,7 @@ export function buildRouteConfiguration(
     virtualHosts.push({
       name: `${service.hostname}:${port}`,
       domains,
-      routes: virtualHostRoutes(context, scope, service, port, proxyLabels),
+      routes: virtualHostRoutes(context, scope, service, port, proxyLabels, reads),
       includeRequestAttemptCount: true,
     });
   }
