@@ -15,7 +15,9 @@ import { toProtoDuration, type ProtoDuration } from '../../../model/duration.js'
 import { httpRouteDurations, type HttpRouteDurations } from '../../../push/routeDurations.js';
 import { prefixRedirectMarker } from '../../../model/gatewayApi.js';
 import { labelsMatch } from '../../../push/hosts.js';
+import type { ProxyScope, PushContext } from '../../../push/pushContext.js';
 import { PassthroughCluster, filterNames, outboundClusterName, typeUrls } from './names.js';
+import { subsetTrafficPolicy } from './trafficPolicy.js';
 import type {
   ClusterWeight,
   FractionalPercent,
@@ -376,8 +378,21 @@ export function catchAllVirtualHost(mode: 'ALLOW_ANY' | 'REGISTRY_ONLY'): Virtua
   return { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: action }], includeRequestAttemptCount: true };
 }
 
+/**
+ * RouteContext.hashPolicy for a scope: the consistentHash of the DestinationRule (subset, then port) that applies to a
+ * destination. Each host read goes into `reads`, the hosts a cached route configuration declares it depends on.
+ */
+export function scopeHashPolicy(context: PushContext, scope: ProxyScope, reads?: Set<string>): RouteContext['hashPolicy'] {
+  return (hostname, destPort, subset) => {
+    reads?.add(hostname);
+    const dr = context.destinationRuleFor(scope, hostname);
+    const subsetSpec = subset ? dr?.spec.subsets?.find((s) => s.name === subset) : undefined;
+    return hashPolicyFor(subsetTrafficPolicy(dr?.spec.trafficPolicy, subsetSpec?.trafficPolicy, destPort)?.loadBalancer?.consistentHash);
+  };
+}
+
 /** Envoy hash policy for a DestinationRule consistentHash setting. */
-export function hashPolicyFor(
+function hashPolicyFor(
   hash:
     { httpHeaderName?: string; httpCookie?: { name: string; path?: string; ttl?: string }; useSourceIp?: boolean; httpQueryParameterName?: string } | undefined,
 ): HashPolicy[] | undefined {

@@ -12,9 +12,8 @@ import type { VirtualServiceSpec } from '../../../model/istio.js';
 import type { ConfigEntry, ProxyScope, PushContext } from '../../../push/pushContext.js';
 import { hostMatches, resolveShortName } from '../../../push/hosts.js';
 import type { MergedGateway, MergedServer } from '../../../push/gateways.js';
-import { hashPolicyFor, translateHttpRoute, type RouteContext } from '../common/routes.js';
+import { scopeHashPolicy, translateHttpRoute, type RouteContext } from '../common/routes.js';
 import { configMetadata } from '../common/struct.js';
-import { subsetTrafficPolicy } from '../common/trafficPolicy.js';
 import type { Route, RouteConfiguration, VirtualHost } from '../../../proto/envoyTypes.generated.js';
 
 /** Server hosts (`ns/host`, `./host`, `*\/host` or `host`) that apply to a VirtualService of `vsNamespace`, without their namespace part. */
@@ -63,12 +62,7 @@ function gatewayRouteContext(
     serviceHostname: vs.hosts[0] ?? '',
     resolveHost: (host) => resolveShortName(host, vs.namespace, domainSuffix),
     servicePorts: (hostname) => context.service(hostname)?.ports.map((p) => p.port),
-    hashPolicy: (hostname, destPort, subset) => {
-      reads?.add(hostname);
-      const dr = context.destinationRuleFor(scope, hostname);
-      const subsetSpec = subset ? dr?.spec.subsets?.find((s) => s.name === subset) : undefined;
-      return hashPolicyFor(subsetTrafficPolicy(dr?.spec.trafficPolicy, subsetSpec?.trafficPolicy, destPort)?.loadBalancer?.consistentHash);
-    },
+    hashPolicy: scopeHashPolicy(context, scope, reads),
     matchesGateways: (gateways) => gateways.some((g) => (g.includes('/') ? g : `${vs.namespace}/${g}`) === server.gatewayKey),
     gatewaySemantics: vs.object.metadata.annotations?.[routeSemanticsAnnotation] === 'gateway',
   };

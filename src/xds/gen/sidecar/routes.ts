@@ -6,10 +6,9 @@ import { resolveShortName } from '../../../push/hosts.js';
 import { isHttpProtocol, type Protocol } from '../../../model/protocol.js';
 import type { MeshService } from '../../../push/services.js';
 import { listenerServicePorts, servicesOnRoutePort } from '../../../push/sidecarEgress.js';
-import { catchAllVirtualHost, defaultRoute, hashPolicyFor, translateHttpRoute, type RouteContext } from '../common/routes.js';
+import { catchAllVirtualHost, defaultRoute, scopeHashPolicy, translateHttpRoute, type RouteContext } from '../common/routes.js';
 import { outboundClusterName } from '../common/names.js';
 import { configMetadata } from '../common/struct.js';
-import { subsetTrafficPolicy } from '../common/trafficPolicy.js';
 import type { Route, RouteConfiguration, VirtualHost } from '../../../proto/envoyTypes.generated.js';
 
 /** RDS name of a port whose protocol is sniffed (istiod names it after the service: `HOST:PORT`). */
@@ -70,13 +69,7 @@ function routeContext(
     serviceHostname: service.hostname,
     resolveHost: (host) => resolveShortName(host, vsNamespace, domainSuffix),
     servicePorts: (hostname) => context.service(hostname)?.ports.map((p) => p.port),
-    hashPolicy: (hostname, destPort, subset) => {
-      reads?.add(hostname);
-      const dr = context.destinationRuleFor(scope, hostname);
-      const subsetSpec = subset ? dr?.spec.subsets?.find((s) => s.name === subset) : undefined;
-      const policy = subsetTrafficPolicy(dr?.spec.trafficPolicy, subsetSpec?.trafficPolicy, destPort);
-      return hashPolicyFor(policy?.loadBalancer?.consistentHash);
-    },
+    hashPolicy: scopeHashPolicy(context, scope, reads),
   };
 }
 
