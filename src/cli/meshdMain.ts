@@ -3,7 +3,7 @@ import { format } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
-import { createLogger } from '../log.js';
+import { createLogger, exitAfterLogs } from '../log.js';
 import { serve } from '../serve/index.js';
 import { ListenError, StartupError } from '../startupError.js';
 import { FlagError, addServeFlags, configFromFlags, type ServeFlags } from './meshdFlags.js';
@@ -17,6 +17,9 @@ function routeGrpcLogs(logger: Logger): void {
   grpc.setLogger({ error: (...args: unknown[]) => grpcLogger.warn(format(...args)) });
 }
 
+/** How long an exiting meshd waits for stdout to take its last log lines. */
+const logFlushMs = 1_000;
+
 /** Runs until SIGTERM/SIGINT, then drains within the configured bound. */
 async function runServe(flags: ServeFlags): Promise<void> {
   const config = configFromFlags(flags);
@@ -29,8 +32,9 @@ async function runServe(flags: ServeFlags): Promise<void> {
     stopping = true;
     meshd.logger.info({ signal }, 'draining');
     // A hard bound in case something refuses to close.
-    setTimeout(() => process.exit(1), config.drainGraceMs + 2_000).unref();
-    void meshd.close().then(() => process.exit(0));
+    setTimeout(() => void exitAfterLogs(1, 0), config.drainGraceMs + 2_000).unref();
+    // Log lines a stalled or vanished stdout reader did not take within the bound are dropped.
+    void meshd.close().then(() => exitAfterLogs(0, logFlushMs));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -62,7 +66,7 @@ export async function runMeshd(argv: readonly string[]): Promise<void> {
     if (line === undefined) throw err;
     process.stderr.write(`${line}\n`);
     // Usage errors exit 2, everything else that stops the start 1.
-    process.exit(err instanceof FlagError ? 2 : 1);
+    await exitAfterLogs(err instanceof FlagError ? 2 : 1, logFlushMs);
   }
 }
 
