@@ -99,6 +99,8 @@ export class KubeSource implements ConfigSource, PodLookup {
   private readonly filter = new DiscoveryNamespaceFilter();
   private notServed: WatchedKind[] = [];
   private pending: PendingEvent[] = [];
+  /** performance.now() of the oldest event in `pending`, for the delivery log line. */
+  private pendingSince: number | undefined;
   private flushScheduled = false;
   private filterReady = false;
   private discovered = false;
@@ -348,6 +350,7 @@ export class KubeSource implements ConfigSource, PodLookup {
     object.kind ??= kindWatch.kind.objectKind;
     if (type === 'upsert') kindWatch.backoff.reset();
     this.pending.push({ watch: kindWatch, type, object: object as KubeObject });
+    this.pendingSince ??= performance.now();
     this.scheduleFlush();
   }
 
@@ -375,9 +378,17 @@ export class KubeSource implements ConfigSource, PodLookup {
     }
     const events: SourceEvent[] = [];
     const batch = this.pending;
+    const since = this.pendingSince;
     this.pending = [];
+    this.pendingSince = undefined;
     for (const item of batch) this.translate(item, events);
     if (events.length > 0) this.deliver(events);
+    if (batch.length > 0) {
+      this.logger.debug(
+        { watchEvents: batch.length, events: events.length, sinceEventMs: since === undefined ? null : Math.round(performance.now() - since) },
+        'watch events delivered',
+      );
+    }
     if (!this.isSynced && this.discovered && [...this.watches.values()].every((w) => w.synced)) {
       this.isSynced = true;
       this.logger.info({ kinds: this.watches.size }, 'Kubernetes source synced');
