@@ -20,7 +20,8 @@ export interface ConnectionHost {
   readonly generator: ResourceGenerator;
   readonly events: XdsServerEvents;
   readonly controlPlane: string;
-  nextNonce(): string;
+  /** A nonce no earlier response of this server carried. */
+  readonly nextNonce: () => string;
   /** Bytes written to all streams and not yet taken by their transports; admits every response. */
   readonly budget: ByteBudget;
   /**
