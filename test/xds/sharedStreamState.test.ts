@@ -83,6 +83,20 @@ describe('SotW streams of one scope', () => {
     expect(pushedTwo.resources.map((r) => r.name)).toEqual(['a', 'b']);
     expect([...namesOf('one')!]).toEqual(['a']);
     expect([...namesOf('two')!]).toEqual(['a', 'b']);
+
+    // The other proxy drops b too: its request names a list already pooled, and it joins that set.
+    one.ack(pushedOne, ['a']);
+    two.request(TypeUrl.ClusterLoadAssignment, { nonce: pushedTwo.nonce, version: pushedTwo.versionInfo, names: ['a'] });
+    await eventually(async () => {
+      const all = (await getJson<ProxySyncStatus[]>(`${httpUrl}/debug/syncz`)).body;
+      return all.length === 2 && all.every((s) => s.EDS.status === 'SYNCED');
+    });
+    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.8.0.1']), loadAssignment('b', ['10.8.0.2'])]);
+    source.push([TypeUrl.ClusterLoadAssignment]);
+    const [againOne, againTwo] = [await one.next(), await two.next()];
+    expect(againOne.resources.map((r) => r.name)).toEqual(['a']);
+    expect(againTwo.resources.map((r) => r.name)).toEqual(['a']);
+    expect(namesOf('two')).toBe(namesOf('one'));
   });
 
   it('send the proxies of a scope one response, nonce included, and track each proxy by its own ACK or NACK', async () => {

@@ -8,6 +8,7 @@ import type { AdsConnection, ConnectionHost } from './connection.js';
 import { DeltaConnection } from './deltaConnection.js';
 import type { XdsServerEvents } from './events.js';
 import { rawBytesMethod } from './grpcServer.js';
+import { GcPacer } from './gcPacer.js';
 import { ByteBudget } from './byteBudget.js';
 import { PushQueue } from './pushQueue.js';
 import { SotwConnection } from './sotwConnection.js';
@@ -30,6 +31,8 @@ export interface AdsServerOptions {
   maxQueuedBytes?: number;
   /** A stream starts another response while less than this many of its bytes wait for its transport (default 0: one at a time). */
   streamWindowBytes?: number;
+  /** A full garbage collection runs after this many response bytes were written (default 256 MiB; 0: V8 alone decides, see gcPacer.ts). */
+  gcEveryResponseBytes?: number;
   /** Builds the proxy from its node; defaults to istiod's node id parsing. */
   describeProxy?: (node: DecodedNode) => Proxy;
 }
@@ -39,6 +42,7 @@ export const defaultAdsLimits = {
   pushConcurrency: 100,
   maxQueuedBytes: 64 * 1024 * 1024,
   streamWindowBytes: 0,
+  gcEveryResponseBytes: 256 * 1024 * 1024,
 } as const;
 
 const adsService = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -72,6 +76,7 @@ export class AdsServer {
       controlPlane: JSON.stringify({ Component: 'istiod', ID: options.controlPlaneId, info: { version: options.controlPlaneVersion ?? '' } }),
       nextNonce: () => `${this.noncePrefix}-${++this.nonceCounter}`,
       budget: this.budget,
+      gcPacer: new GcPacer(options.gcEveryResponseBytes ?? defaultAdsLimits.gcEveryResponseBytes),
       streamWindowBytes: options.streamWindowBytes ?? defaultAdsLimits.streamWindowBytes,
       requestForProxyRequest: () => ({ ...this.latest, reason: ['proxy request'], startedAt: performance.now() }),
       describeProxy: options.describeProxy ?? ((node) => parseProxy(node)),
