@@ -31,7 +31,7 @@ describe('scanSotwAck', () => {
 
 describe('encodeSotwResponse', () => {
   const responseType = lookupType('envoy.service.discovery.v3.DiscoveryResponse');
-  const decode = (bytes: Buffer): Record<string, unknown> => responseType.toObject(responseType.decode(bytes)) as Record<string, unknown>;
+  const decode = (bytes: Buffer): Record<string, unknown> => responseType.toObject(responseType.decode(bytes));
   const resources = [loadAssignment('a', ['10.0.0.1']), loadAssignment('b', ['10.0.0.2'])];
   const base = { versionInfo: 'v1', typeUrl: TypeUrl.ClusterLoadAssignment, controlPlane: '{"ID":"x"}', resources };
   const nonces = (): (() => string) => {

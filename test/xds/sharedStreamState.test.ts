@@ -128,7 +128,12 @@ describe('SotW streams of one scope', () => {
     expect(late.versionInfo).toBe(pushedOne.versionInfo);
     // An ACK of the older shared nonce is stale on every stream; the newest one syncs each proxy.
     one.ack(first);
-    for (const [c, r] of [[one, pushedOne], [two, pushedTwo], [three, late]] as const) c.ack(r);
+    for (const [c, r] of [
+      [one, pushedOne],
+      [two, pushedTwo],
+      [three, late],
+    ] as const)
+      c.ack(r);
     await eventually(async () => {
       const status = await syncz();
       return ['one', 'two', 'three'].every((p) => status.get(p) === 'SYNCED');

@@ -57,6 +57,7 @@ export class AdsServer {
   private readonly connections = new Set<AdsConnection>();
   private readonly queue: PushQueue<AdsConnection>;
   private readonly budget: ByteBudget;
+  private readonly gcPacer: GcPacer;
   private readonly host: ConnectionHost;
   private readonly noncePrefix = randomBytes(3).toString('hex');
   private nonceCounter = 0;
@@ -65,6 +66,7 @@ export class AdsServer {
   private draining = false;
 
   constructor(options: AdsServerOptions) {
+    this.gcPacer = new GcPacer({ everyBytes: options.gcEveryResponseBytes ?? defaultAdsLimits.gcEveryResponseBytes });
     this.budget = new ByteBudget(options.maxQueuedBytes ?? defaultAdsLimits.maxQueuedBytes);
     this.queue = new PushQueue(options.pushConcurrency ?? defaultAdsLimits.pushConcurrency, this.budget);
     this.latest = { version: `${new Date().toISOString()}/0` };
@@ -76,7 +78,7 @@ export class AdsServer {
       controlPlane: JSON.stringify({ Component: 'istiod', ID: options.controlPlaneId, info: { version: options.controlPlaneVersion ?? '' } }),
       nextNonce: () => `${this.noncePrefix}-${++this.nonceCounter}`,
       budget: this.budget,
-      gcPacer: new GcPacer(options.gcEveryResponseBytes ?? defaultAdsLimits.gcEveryResponseBytes),
+      gcPacer: this.gcPacer,
       streamWindowBytes: options.streamWindowBytes ?? defaultAdsLimits.streamWindowBytes,
       requestForProxyRequest: () => ({ ...this.latest, reason: ['proxy request'], startedAt: performance.now() }),
       describeProxy: options.describeProxy ?? ((node) => parseProxy(node)),
@@ -138,6 +140,11 @@ export class AdsServer {
   /** The most response bytes ever counted at once (never above maxQueuedBytes, but for one response larger than it). */
   get queuedBytesHighWater(): number {
     return this.budget.highWaterBytes;
+  }
+
+  /** Full collections run by the response-bytes pacer, and their time. */
+  get pacedCollections(): { count: number; seconds: number } {
+    return this.gcPacer.collections;
   }
 
   /** Responses waiting for the byte budget (the one being built included). */

@@ -59,7 +59,13 @@ export class SotwConnection extends AdsConnection {
   }
 
   /** A request that is no NACK, naming `after` (interned under `namesKey`). */
-  private async onNames(typeUrl: string, responseNonce: string, namesKey: string | undefined, after: ReadonlySet<string>, wantsWildcard: boolean): Promise<void> {
+  private async onNames(
+    typeUrl: string,
+    responseNonce: string,
+    namesKey: string | undefined,
+    after: ReadonlySet<string>,
+    wantsWildcard: boolean,
+  ): Promise<void> {
     const sub = this.subscriptions.get(typeUrl);
     if (!sub || responseNonce === '') {
       // A new subscription, or the proxy re-requesting after reconnecting to this stream.
