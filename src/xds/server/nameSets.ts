@@ -25,11 +25,6 @@ export class NameSetPool {
     return set;
   }
 
-  /** The set pooled under `key`, if a stream still uses one: a request whose names digest to it need not be decoded. */
-  lookup(key: string): ReadonlySet<string> | undefined {
-    return this.sets.get(key)?.deref();
-  }
-
   /** Sets currently pooled (for tests and measurements). */
   get size(): number {
     return this.sets.size;

@@ -5,7 +5,7 @@ import { AdsConnection, type BuiltResponse } from './connection.js';
 import { NameSetPool } from './nameSets.js';
 import { changesSinceLast, diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
 import type { PushRequest } from './types.js';
-import { decodeSotwRequest, encodeSotwResponse, requestedNamesKey, scanSotwAck, type EncodedSotwResponse, type SotwAckScan, type SotwRequest } from './wire.js';
+import { decodeSotwRequest, encodeSotwResponse, requestedNamesKey, scanSotwAck, type EncodedSotwResponse, type SotwRequest } from './wire.js';
 
 /** The name lists of SotW requests: proxies of one scope name the same resources. */
 const sotwNameSets = new NameSetPool();
@@ -14,14 +14,7 @@ export class SotwConnection extends AdsConnection {
   readonly protocol = 'sotw';
 
   protected override onRequestBytes(bytes: Buffer): Promise<void> | void {
-    const scan = this.identified ? scanSotwAck(bytes) : undefined;
-    if (scan) {
-      if (this.isRepeatedAck(scan)) return;
-      // A list another stream already named (proxies of a scope name the same EDS and RDS
-      // resources): its set is taken from the pool without decoding thousands of names.
-      const known = wildcardTypes.has(scan.typeUrl) ? undefined : sotwNameSets.lookup(scan.resourceNamesKey());
-      if (known) return this.onNames(scan.typeUrl, scan.responseNonce, scan.resourceNamesKey(), known, false);
-    }
+    if (this.identified && this.isRepeatedAck(bytes)) return;
     const request = this.decodeRequest(bytes, decodeSotwRequest, 'DiscoveryRequest');
     if (request) return this.onRequest(request, bytes);
   }
@@ -31,7 +24,9 @@ export class SotwConnection extends AdsConnection {
    * the last request. Recognised from the raw bytes (Envoy repeats thousands of EDS
    * names in every ACK), without decoding the names or rebuilding any set.
    */
-  private isRepeatedAck(ack: SotwAckScan): boolean {
+  private isRepeatedAck(bytes: Buffer): boolean {
+    const ack = scanSotwAck(bytes);
+    if (!ack) return false;
     const sub = this.subscriptions.get(ack.typeUrl);
     if (!sub || ack.responseNonce === '') return false;
     if (ack.responseNonce !== sub.sentNonce) {
@@ -44,45 +39,33 @@ export class SotwConnection extends AdsConnection {
     return true;
   }
 
-  private onRequest(req: SotwRequest, bytes: Buffer): Promise<void> | void {
+  private async onRequest(req: SotwRequest, bytes: Buffer): Promise<void> {
+    const sub = this.subscriptions.get(req.typeUrl);
     if (req.errorDetail) {
-      this.recordNack(this.subscriptions.get(req.typeUrl), req.typeUrl, req.responseNonce, req.errorDetail.message);
+      this.recordNack(sub, req.typeUrl, req.responseNonce, req.errorDetail.message);
       return;
     }
-    const wantsWildcard = wildcardTypes.has(req.typeUrl) && (req.resourceNames.length === 0 || req.resourceNames.includes('*'));
+    const wildcardType = wildcardTypes.has(req.typeUrl);
+    const names = req.resourceNames.filter((n) => n !== '*');
+    const wantsWildcard = wildcardType && (req.resourceNames.length === 0 || req.resourceNames.includes('*'));
     const namesKey = requestedNamesKey(bytes);
-    const names = sotwNameSets.intern(
-      namesKey,
-      req.resourceNames.filter((n) => n !== '*'),
-    );
-    return this.onNames(req.typeUrl, req.responseNonce, namesKey, names, wantsWildcard);
-  }
-
-  /** A request that is no NACK, naming `after` (interned under `namesKey`). */
-  private async onNames(
-    typeUrl: string,
-    responseNonce: string,
-    namesKey: string | undefined,
-    after: ReadonlySet<string>,
-    wantsWildcard: boolean,
-  ): Promise<void> {
-    const sub = this.subscriptions.get(typeUrl);
-    if (!sub || responseNonce === '') {
+    if (!sub || req.responseNonce === '') {
       // A new subscription, or the proxy re-requesting after reconnecting to this stream.
-      const fresh = newSubscription(typeUrl, wantsWildcard, after, {});
+      const fresh = newSubscription(req.typeUrl, wantsWildcard, sotwNameSets.intern(namesKey, names), {});
       fresh.requestedNames = namesKey;
       await this.subscribe(fresh);
       return;
     }
-    if (responseNonce !== sub.sentNonce) {
-      this.staleNonce(typeUrl, responseNonce, 'stale nonce ignored');
+    if (req.responseNonce !== sub.sentNonce) {
+      this.staleNonce(req.typeUrl, req.responseNonce, 'stale nonce ignored');
       return;
     }
-    this.recordAck(sub, responseNonce);
+    this.recordAck(sub, req.responseNonce);
     // From here the subscription follows this request's names.
     sub.requestedNames = namesKey;
     const before = sub.names;
-    const added = [...after].filter((n) => !before.has(n));
+    const after = sotwNameSets.intern(namesKey, names);
+    const added = names.filter((n) => !before.has(n));
     const removed = [...before].filter((n) => !after.has(n));
     const wildcardChanged = sub.wildcard !== wantsWildcard;
     if (added.length === 0 && removed.length === 0 && !wildcardChanged) return;
@@ -91,7 +74,7 @@ export class SotwConnection extends AdsConnection {
     sub.wildcard = wantsWildcard;
     if (removed.length > 0) {
       for (const n of removed) sub.held.delete(n);
-      this.host.events.unsubscribed?.(this, typeUrl, removed);
+      this.host.events.unsubscribed?.(this, req.typeUrl, removed);
     }
     if (wildcardChanged && wantsWildcard) await this.respond(sub, 'latest', 'full');
     // EDS/RDS in SotW: only the newly named resources (CDS/LDS stay full state, see buildResponse).

@@ -97,8 +97,7 @@ export interface SotwAckScan {
 export function scanSotwAck(bytes: Uint8Array): SotwAckScan | undefined {
   const fields = scanFields(bytes);
   if (!fields || fields.other) return undefined;
-  let key: string | undefined;
-  return { typeUrl: fields.typeUrl, responseNonce: fields.responseNonce, resourceNamesKey: () => (key ??= namesKey(bytes, fields.names)) };
+  return { typeUrl: fields.typeUrl, responseNonce: fields.responseNonce, resourceNamesKey: () => namesKey(bytes, fields.names) };
 }
 
 /** A digest of a DiscoveryRequest's resource_names as sent (equal names in equal order give equal keys); undefined when unreadable. */
