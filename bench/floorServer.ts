@@ -11,7 +11,7 @@ import { adsServiceDefinition } from '../src/xds/server/adsServer.js';
 import { PushQueue, type PushTarget } from '../src/xds/server/pushQueue.js';
 import type { PushRequest } from '../src/xds/server/types.js';
 import { bindGrpcServer, createGrpcServer, drained } from '../src/xds/server/grpcServer.js';
-import { decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse } from '../src/xds/server/wire.js';
+import { decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse, requestedNamesKey } from '../src/xds/server/wire.js';
 import { wildcardTypes, type XdsResource } from '../src/xds/resource.js';
 import type { Protocol, RecordedResponse } from './envoySim.js';
 
@@ -94,6 +94,8 @@ class Floor {
   private readonly queue: PushQueue<FloorStream>;
   private readonly phases = new Map<string, FloorResponse[]>();
   private nonce = 0;
+  /** SotW answers to requests naming the same set (or the wildcard), shared by the streams until the state changes, as meshd shares a scope's arrays. */
+  private readonly heldShared = new Map<string, XdsResource[]>();
   private version = 'floor-0';
 
   constructor(
@@ -119,6 +121,7 @@ class Floor {
     if (!byName) this.state.set(r.typeUrl, (byName = new Map<string, XdsResource>()));
     // A SotW response of a wildcard type is the full set.
     if (this.recording.protocol === 'sotw' && wildcardTypes.has(r.typeUrl)) byName.clear();
+    this.heldShared.clear();
     for (const name of r.removed) byName.delete(name);
     for (const x of r.resources) byName.set(x.name, x);
   }
@@ -151,7 +154,11 @@ class Floor {
     const added = watch ? [...names].some((n) => !watch!.names.has(n)) : true;
     if (!watch) stream.watches.set(req.typeUrl, (watch = { wildcard: wildcardTypes.has(req.typeUrl) && names.size === 0, names, sentNonce: '' }));
     watch.names = names;
-    if (req.responseNonce === '' || added) await this.respond(stream, watch, req.typeUrl, this.held(req.typeUrl, watch), []);
+    if (req.responseNonce !== '' && !added) return;
+    const key = watch.wildcard ? req.typeUrl : `${req.typeUrl}|${requestedNamesKey(bytes)}`;
+    let held = this.heldShared.get(key);
+    if (!held) this.heldShared.set(key, (held = this.held(req.typeUrl, watch)));
+    await this.respond(stream, watch, req.typeUrl, held, [], true);
   }
 
   private async onDelta(stream: FloorStream, bytes: Buffer): Promise<void> {
@@ -187,14 +194,23 @@ class Floor {
     return watch.wildcard ? [...byName.values()] : [...watch.names].flatMap((n) => byName.get(n) ?? []);
   }
 
-  private respond(stream: FloorStream, watch: Watch, typeUrl: string, resources: readonly XdsResource[], removed: readonly string[]): Promise<void> {
+  /** `shared`: `resources` is an array other streams are sent too (SotW encodes it once for all of them, as meshd does). */
+  private respond(
+    stream: FloorStream,
+    watch: Watch,
+    typeUrl: string,
+    resources: readonly XdsResource[],
+    removed: readonly string[],
+    shared = false,
+  ): Promise<void> {
+    if (this.recording.protocol === 'sotw') {
+      const response = encodeSotwResponse({ versionInfo: this.version, typeUrl, controlPlane, resources }, () => String(++this.nonce), shared);
+      watch.sentNonce = response.nonce;
+      return stream.write(response.bytes);
+    }
     const nonce = String(++this.nonce);
     watch.sentNonce = nonce;
-    return stream.write(
-      this.recording.protocol === 'sotw'
-        ? encodeSotwResponse({ versionInfo: this.version, typeUrl, nonce, controlPlane, resources })
-        : encodeDeltaResponse({ systemVersionInfo: this.version, typeUrl, nonce, controlPlane, resources, removed }),
-    );
+    return stream.write(encodeDeltaResponse({ systemVersionInfo: this.version, typeUrl, nonce, controlPlane, resources, removed }));
   }
 
   /** A change: the responses meshd sent proxy 0 for it, pushed to every stream (as far as it subscribes) through meshd's push queue. */
@@ -213,7 +229,7 @@ class Floor {
       const resources = watch.wildcard ? r.resources : r.resources.filter((x) => watch.names.has(x.name));
       const removed = watch.wildcard ? r.removed : r.removed.filter((n) => watch.names.has(n));
       if (resources.length === 0 && removed.length === 0) continue;
-      await this.respond(stream, watch, r.typeUrl, resources, removed);
+      await this.respond(stream, watch, r.typeUrl, resources, removed, resources === r.resources);
     }
   }
 }

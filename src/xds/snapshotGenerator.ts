@@ -13,6 +13,9 @@ class SnapshotState {
   ) {}
 }
 
+/** The wildcard answer per resource map: one array for every proxy asking, as the mesh generators share a scope's. */
+const everyResource = new WeakMap<ReadonlyMap<string, XdsResource>, readonly XdsResource[]>();
+
 export class SnapshotGenerator implements ResourceGenerator {
   // Copy on write: a state pinned by a push keeps seeing its own maps.
   private shared = new Map<string, ReadonlyMap<string, XdsResource>>();
@@ -56,7 +59,11 @@ export class SnapshotGenerator implements ResourceGenerator {
     const state = request?.push instanceof SnapshotState ? request.push : this.state();
     const byName = state.perProxy.get(proxy.id)?.get(watched.typeUrl) ?? state.shared.get(watched.typeUrl);
     if (!byName) return [];
-    if (watched.wildcard) return [...byName.values()];
+    if (watched.wildcard) {
+      let all = everyResource.get(byName);
+      if (!all) everyResource.set(byName, (all = [...byName.values()]));
+      return all;
+    }
     const out: XdsResource[] = [];
     for (const name of watched.names) {
       const r = byName.get(name);

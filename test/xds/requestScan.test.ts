@@ -30,18 +30,36 @@ describe('scanSotwAck', () => {
 });
 
 describe('encodeSotwResponse', () => {
-  it('shares one body between responses of the same shared array and version, each with its own nonce', () => {
-    const responseType = lookupType('envoy.service.discovery.v3.DiscoveryResponse');
-    const resources = [loadAssignment('a', ['10.0.0.1']), loadAssignment('b', ['10.0.0.2'])];
-    const base = { versionInfo: 'v1', typeUrl: TypeUrl.ClusterLoadAssignment, controlPlane: '{"ID":"x"}', resources };
-    const decoded = ['n-1', 'n-2'].map(
-      (nonce) => responseType.toObject(responseType.decode(encodeSotwResponse({ ...base, nonce }, true))) as Record<string, unknown>,
-    );
-    expect(decoded.map((d) => d.nonce)).toEqual(['n-1', 'n-2']);
-    expect(decoded[1]!.resources).toEqual(decoded[0]!.resources);
-    expect((decoded[0]!.resources as unknown[]).length).toBe(2);
-    // A newer version of the same array is encoded anew.
-    const next = responseType.decode(encodeSotwResponse({ ...base, versionInfo: 'v2', nonce: 'n-3' }, true)) as unknown as { versionInfo: string };
-    expect(next.versionInfo).toBe('v2');
+  const responseType = lookupType('envoy.service.discovery.v3.DiscoveryResponse');
+  const decode = (bytes: Buffer): Record<string, unknown> => responseType.toObject(responseType.decode(bytes));
+  const resources = [loadAssignment('a', ['10.0.0.1']), loadAssignment('b', ['10.0.0.2'])];
+  const base = { versionInfo: 'v1', typeUrl: TypeUrl.ClusterLoadAssignment, controlPlane: '{"ID":"x"}', resources };
+  const nonces = (): (() => string) => {
+    let n = 0;
+    return () => `n-${++n}`;
+  };
+
+  it('encodes a shared array once per version: the same bytes and nonce for every stream', () => {
+    const next = nonces();
+    const [one, two] = [encodeSotwResponse(base, next, true), encodeSotwResponse(base, next, true)];
+    expect(two.bytes).toBe(one.bytes);
+    expect(one.nonce).toBe('n-1');
+    expect(two.nonce).toBe('n-1');
+    const decoded = decode(one.bytes);
+    expect(decoded.nonce).toBe('n-1');
+    expect(decoded.versionInfo).toBe('v1');
+    expect((decoded.resources as unknown[]).length).toBe(2);
+    // A newer version of the same array is encoded anew, with a new nonce.
+    const newer = encodeSotwResponse({ ...base, versionInfo: 'v2' }, next, true);
+    expect(newer.nonce).toBe('n-2');
+    expect(decode(newer.bytes).versionInfo).toBe('v2');
+  });
+
+  it('gives a response of an array not shared its own nonce each time', () => {
+    const next = nonces();
+    const [one, two] = [encodeSotwResponse(base, next), encodeSotwResponse(base, next)];
+    expect([one.nonce, two.nonce]).toEqual(['n-1', 'n-2']);
+    expect(decode(two.bytes).nonce).toBe('n-2');
+    expect(decode(two.bytes).resources).toEqual(decode(one.bytes).resources);
   });
 });

@@ -83,6 +83,61 @@ describe('SotW streams of one scope', () => {
     expect(pushedTwo.resources.map((r) => r.name)).toEqual(['a', 'b']);
     expect([...namesOf('one')!]).toEqual(['a']);
     expect([...namesOf('two')!]).toEqual(['a', 'b']);
+
+    // The other proxy drops b too: its request names a list already pooled, and it joins that set.
+    one.ack(pushedOne, ['a']);
+    two.request(TypeUrl.ClusterLoadAssignment, { nonce: pushedTwo.nonce, version: pushedTwo.versionInfo, names: ['a'] });
+    await eventually(async () => {
+      const all = (await getJson<ProxySyncStatus[]>(`${httpUrl}/debug/syncz`)).body;
+      return all.length === 2 && all.every((s) => s.EDS.status === 'SYNCED');
+    });
+    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.8.0.1']), loadAssignment('b', ['10.8.0.2'])]);
+    source.push([TypeUrl.ClusterLoadAssignment]);
+    const [againOne, againTwo] = [await one.next(), await two.next()];
+    expect(againOne.resources.map((r) => r.name)).toEqual(['a']);
+    expect(againTwo.resources.map((r) => r.name)).toEqual(['a']);
+    expect(namesOf('two')).toBe(namesOf('one'));
+  });
+
+  it('send the proxies of a scope one response, nonce included, and track each proxy by its own ACK or NACK', async () => {
+    const syncz = async (): Promise<Map<string, ProxySyncStatus['CDS']['status']>> =>
+      new Map((await getJson<ProxySyncStatus[]>(`${httpUrl}/debug/syncz`)).body.map((s) => [s.proxy.split('~')[2]!.split('.')[0]!, s.CDS.status]));
+    const [one, two] = [connect('one'), connect('two')];
+    for (const c of [one, two]) c.request(TypeUrl.Cluster);
+    const [first, second] = [await one.next(), await two.next()];
+    expect(first.resources.map((r) => r.name)).toEqual(['a', 'b']);
+    expect(second.nonce).toBe(first.nonce);
+    one.ack(first);
+    two.nack(second, 'rejected by this proxy only');
+    await eventually(async () => {
+      const status = await syncz();
+      return status.get('one') === 'SYNCED' && status.get('two') === 'NACKED';
+    });
+
+    // A push: a new response (its own nonce) for both; a proxy connecting after it gets the same one.
+    source.generator.setResources(TypeUrl.Cluster, [cluster('a'), cluster('c')]);
+    source.push([TypeUrl.Cluster]);
+    const [pushedOne, pushedTwo] = [await one.next(), await two.next()];
+    expect(pushedOne.resources.map((r) => r.name)).toEqual(['a', 'c']);
+    expect(pushedTwo.nonce).toBe(pushedOne.nonce);
+    expect(pushedOne.nonce).not.toBe(first.nonce);
+    const three = connect('three');
+    three.request(TypeUrl.Cluster);
+    const late = await three.next();
+    expect(late.nonce).toBe(pushedOne.nonce);
+    expect(late.versionInfo).toBe(pushedOne.versionInfo);
+    // An ACK of the older shared nonce is stale on every stream; the newest one syncs each proxy.
+    one.ack(first);
+    for (const [c, r] of [
+      [one, pushedOne],
+      [two, pushedTwo],
+      [three, late],
+    ] as const)
+      c.ack(r);
+    await eventually(async () => {
+      const status = await syncz();
+      return ['one', 'two', 'three'].every((p) => status.get(p) === 'SYNCED');
+    });
   });
 });
 

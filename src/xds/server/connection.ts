@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { NodeIdError, type Proxy } from '../../model/proxy.js';
 import type { XdsResource } from '../resource.js';
 import type { ConnectionInfo, XdsServerEvents } from './events.js';
+import type { GcPacer } from './gcPacer.js';
 import type { ByteBudget } from './byteBudget.js';
 import { byPushOrder, type RespondMode, type Subscription } from './subscription.js';
 import type { PushRequest, ResourceGenerator } from './types.js';
@@ -20,9 +21,12 @@ export interface ConnectionHost {
   readonly generator: ResourceGenerator;
   readonly events: XdsServerEvents;
   readonly controlPlane: string;
-  nextNonce(): string;
+  /** A nonce no earlier response of this server carried. */
+  readonly nextNonce: () => string;
   /** Bytes written to all streams and not yet taken by their transports; admits every response. */
   readonly budget: ByteBudget;
+  /** Told of every response the transport took (its frame is garbage then). */
+  readonly gcPacer: GcPacer;
   /**
    * A stream starts another response while less than this many of its bytes wait for its
    * transport (0: only once the transport took the last one).
@@ -403,6 +407,7 @@ export abstract class AdsConnection implements ConnectionInfo {
       if (released) return;
       released = true;
       uncount();
+      this.host.gcPacer.written(size);
       const i = this.inFlight.indexOf(response);
       if (i >= 0) {
         this.inFlight.splice(i, 1);

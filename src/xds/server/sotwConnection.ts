@@ -5,7 +5,7 @@ import { AdsConnection, type BuiltResponse } from './connection.js';
 import { NameSetPool } from './nameSets.js';
 import { changesSinceLast, diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
 import type { PushRequest } from './types.js';
-import { decodeSotwRequest, encodeSotwResponse, requestedNamesKey, scanSotwAck, type SotwRequest } from './wire.js';
+import { decodeSotwRequest, encodeSotwResponse, requestedNamesKey, scanSotwAck, type EncodedSotwResponse, type SotwRequest } from './wire.js';
 
 /** The name lists of SotW requests: proxies of one scope name the same resources. */
 const sotwNameSets = new NameSetPool();
@@ -89,14 +89,13 @@ export class SotwConnection extends AdsConnection {
     const { wanted, current, changed, removed } = diffAgainstHeld(sub, generated, typeof mode === 'object' ? mode.added : undefined);
     if (mode !== 'full' && changed.length === 0 && removed.length === 0) return undefined;
 
-    const nonce = this.host.nextNonce();
     // LDS and CDS responses carry the whole set, named or wildcard (a client drops what they
     // leave out). EDS and RDS ones carry only what the proxy lacks, or everything it asked for
     // on a new subscription: in SotW a resource left out of them stays as the proxy has it.
     const fullState = sub.wildcard || wildcardTypes.has(sub.typeUrl);
     const everything = current.size === wanted.length ? wanted : [...current.values()];
     const sent = fullState || mode === 'full' ? everything : changed;
-    const bytes = this.encode(sub, request, nonce, sent, generated);
+    const { nonce, bytes } = this.encode(sub, request, sent, generated);
     // The proxy now holds all of `wanted`; when that is the generator's array, the next push compares
     // arrays, and the versions held are that array's (one map for every stream sent it).
     if (wanted === generated) {
@@ -124,14 +123,15 @@ export class SotwConnection extends AdsConnection {
     if (changed.length === 0) return undefined;
     const fullState = sub.wildcard || wildcardTypes.has(sub.typeUrl);
     const sent = fullState ? generated : changed;
-    const nonce = this.host.nextNonce();
-    const bytes = this.encode(sub, request, nonce, sent, generated);
+    const { nonce, bytes } = this.encode(sub, request, sent, generated);
     return { nonce, bytes, resources: sent, removed: [], fullState };
   }
 
-  private encode(sub: Subscription, request: PushRequest, nonce: string, sent: readonly XdsResource[], generated: readonly XdsResource[]): Buffer {
+  /** The generator's own array is shared by the proxies of a scope: its response is encoded once for all of them. */
+  private encode(sub: Subscription, request: PushRequest, sent: readonly XdsResource[], generated: readonly XdsResource[]): EncodedSotwResponse {
     return encodeSotwResponse(
-      { versionInfo: request.version, typeUrl: sub.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent },
+      { versionInfo: request.version, typeUrl: sub.typeUrl, controlPlane: this.host.controlPlane, resources: sent },
+      this.host.nextNonce,
       sent === generated,
     );
   }

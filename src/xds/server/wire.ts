@@ -1,6 +1,6 @@
 // Hand-encoded ADS responses: the resources' bytes (already encoded once per
 // change) are copied into each response without re-encoding, and a response
-// body many proxies share is encoded once (only the nonce is per stream).
+// many proxies share is encoded once, nonce included, and sent to each as the same bytes.
 // Field numbers from envoy/service/discovery/v3/discovery.proto.
 import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
@@ -41,35 +41,44 @@ function finished(w: protobuf.Writer): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Everything of a DiscoveryResponse but the nonce (protobuf fields may come in any order). */
-function sotwBody(r: SotwResponse): Buffer {
+/** A DiscoveryResponse's bytes and the nonce they carry. */
+export interface EncodedSotwResponse {
+  nonce: string;
+  bytes: Buffer;
+}
+
+function sotwBytes(r: SotwResponse): Buffer {
   const w = protobuf.Writer.create();
   w.uint32(10).string(r.versionInfo);
   for (const resource of r.resources) w.uint32(18).bytes(resource.any);
   w.uint32(34).string(r.typeUrl);
+  w.uint32(42).string(r.nonce);
   writeControlPlane(w, 6, r.controlPlane);
   return finished(w);
 }
 
-/** The latest body encoded per shared resource array (one per push and type, whatever the number of proxies). */
-const sharedBodies = new WeakMap<readonly XdsResource[], { key: string; body: Buffer }>();
+/** The latest response encoded per shared resource array (one per push and type, whatever the number of proxies). */
+const sharedResponses = new WeakMap<readonly XdsResource[], { key: string; response: EncodedSotwResponse }>();
 
 /**
- * `shared`: r.resources is an array the generator hands to many proxies (it is not
- * modified later); its body is then encoded once per version and type.
+ * Encodes a response, taking its nonce from `nextNonce`. `shared`: r.resources is an array the
+ * generator hands to many proxies (it is not modified later); the whole response, nonce
+ * included, is then encoded once per version and type and every stream is sent the same bytes,
+ * so no proxy costs a copy of them. A nonce only has to tell a stream's responses apart, and
+ * streams sent identical responses may share one: acknowledging either means the same content.
  */
-export function encodeSotwResponse(r: SotwResponse, shared = false): Buffer {
-  let body: Buffer;
-  if (shared) {
-    const key = `${r.versionInfo}\n${r.typeUrl}\n${r.controlPlane}`;
-    const cached = sharedBodies.get(r.resources);
-    if (cached?.key === key) body = cached.body;
-    else sharedBodies.set(r.resources, { key, body: (body = sotwBody(r)) });
-  } else {
-    body = sotwBody(r);
+export function encodeSotwResponse(r: Omit<SotwResponse, 'nonce'>, nextNonce: () => string, shared = false): EncodedSotwResponse {
+  if (!shared) {
+    const nonce = nextNonce();
+    return { nonce, bytes: sotwBytes({ ...r, nonce }) };
   }
-  const nonce = finished(protobuf.Writer.create().uint32(42).string(r.nonce));
-  return Buffer.concat([body, nonce], body.length + nonce.length);
+  const key = `${r.versionInfo}\n${r.typeUrl}\n${r.controlPlane}`;
+  const cached = sharedResponses.get(r.resources);
+  if (cached?.key === key) return cached.response;
+  const nonce = nextNonce();
+  const response = { nonce, bytes: sotwBytes({ ...r, nonce }) };
+  sharedResponses.set(r.resources, { key, response });
+  return response;
 }
 
 /** What an ACK-like DiscoveryRequest says, read without decoding its resource names. */
