@@ -1,0 +1,88 @@
+// What the status writers (gatewayApiStatus.ts, analysisStatus.ts) share:
+// passes over the objects run one at a time and passes asked for meanwhile
+// collapse into one more; only the Lease holder writes, and a replica that is
+// not forgets what it wrote (the holder may have written since); a status
+// write is a merge patch on the object's status subresource, and a failed one
+// is logged and left to the next pass.
+import type { Logger } from 'pino';
+import { kinds, type KindName } from '../model/kinds.js';
+import { LatestOnlyRunner } from '../push/latestOnlyRunner.js';
+import { KubeApiError, objectPath, type KubeHttp } from '../sources/kube/index.js';
+
+export interface StatusPassesOptions {
+  logger: Logger;
+  isLeader: () => boolean;
+  /** One pass as the Lease holder: writes what differs. */
+  pass: () => Promise<void>;
+  /** A pass while not the Lease holder: forget what this replica wrote. */
+  forget: () => void;
+}
+
+export class StatusPasses {
+  private readonly passes: LatestOnlyRunner<void>;
+  private stopped = false;
+
+  constructor(private readonly options: StatusPassesOptions) {
+    this.passes = new LatestOnlyRunner(
+      () => (options.isLeader() ? options.pass() : options.forget()),
+      (err) => options.logger.warn({ err }, 'status pass failed; retrying after the next change'),
+    );
+  }
+
+  /** Asks for a pass; one at a time, another after it when asked meanwhile. */
+  sync(): void {
+    if (this.stopped) return;
+    void this.passes.submit();
+  }
+
+  /** Resolves once no pass is running or waiting (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.passes.idle();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.passes.stop();
+  }
+
+  /** Whether a pass may go on writing: not stopped, and still the Lease holder. */
+  get writing(): boolean {
+    return !this.stopped && this.options.isLeader();
+  }
+}
+
+export interface StatusTarget {
+  kind: KindName;
+  namespace: string;
+  name: string;
+  /** The API version the cluster serves the kind at. */
+  apiVersion: string;
+}
+
+/** `Kind namespace/name` (`Kind name` when cluster-scoped), as the status writers log an object. */
+export const statusResource = (target: { kind: string; namespace: string; name: string }): string =>
+  `${target.kind} ${target.namespace ? `${target.namespace}/` : ''}${target.name}`;
+
+/**
+ * Merge-patches `status` into the target's status subresource: 'written', 'gone' when the object no longer
+ * exists, or 'failed' after logging `failure(resource, hint)` (the hint names the RBAC rule a refusal lacks).
+ */
+export async function patchStatus(
+  http: KubeHttp,
+  logger: Logger,
+  target: StatusTarget,
+  status: Record<string, unknown>,
+  failure: (resource: string, hint: string) => string,
+): Promise<'written' | 'gone' | 'failed'> {
+  const { kind, namespace, name, apiVersion } = target;
+  const resource = statusResource(target);
+  try {
+    await http.mergePatch(`${objectPath(apiVersion, kinds[kind].resource, namespace, name)}/status`, { status });
+    return 'written';
+  } catch (err) {
+    if (err instanceof KubeApiError && err.notFound) return 'gone';
+    const hint = err instanceof KubeApiError && err.forbidden ? ` (RBAC: meshd needs patch on ${kinds[kind].resource}/status)` : '';
+    logger.warn({ resource, err: (err as Error).message }, failure(resource, hint));
+    return 'failed';
+  }
+}
