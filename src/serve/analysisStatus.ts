@@ -89,12 +89,11 @@ export class AnalysisStatusWriter {
   private analysed = false;
 
   constructor(private readonly options: AnalysisStatusWriterOptions) {
-    this.passes = new StatusPasses({
-      logger: options.logger,
-      isLeader: options.isLeader,
-      pass: () => this.writeDifferences(),
-      forget: () => this.written.clear(),
-    });
+    this.passes = new StatusPasses(
+      options,
+      () => this.writeDifferences(),
+      () => this.written.clear(),
+    );
   }
 
   /** The full message list of one analysis (AnalysisReporter.onReport). */

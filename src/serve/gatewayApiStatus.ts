@@ -90,12 +90,11 @@ export class GatewayApiStatusWriter {
   private readonly passes: StatusPasses;
 
   constructor(private readonly options: GatewayApiStatusWriterOptions) {
-    this.passes = new StatusPasses({
-      logger: options.logger,
-      isLeader: options.isLeader,
-      pass: () => this.writeDifferences(),
-      forget: () => this.written.clear(),
-    });
+    this.passes = new StatusPasses(
+      options,
+      () => this.writeDifferences(),
+      () => this.written.clear(),
+    );
   }
 
   /** Writes what differs now; one pass at a time, another after it when asked meanwhile. */

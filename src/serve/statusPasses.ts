@@ -12,19 +12,23 @@ import { KubeApiError, objectPath, type KubeHttp } from '../sources/kube/index.j
 export interface StatusPassesOptions {
   logger: Logger;
   isLeader: () => boolean;
-  /** One pass as the Lease holder: writes what differs. */
-  pass: () => Promise<void>;
-  /** A pass while not the Lease holder: forget what this replica wrote. */
-  forget: () => void;
 }
 
 export class StatusPasses {
   private readonly passes: LatestOnlyRunner<void>;
   private stopped = false;
 
-  constructor(private readonly options: StatusPassesOptions) {
+  /**
+   * `pass` writes what differs, as the Lease holder; `forget` runs instead while not the holder, to forget what
+   * this replica wrote.
+   */
+  constructor(
+    private readonly options: StatusPassesOptions,
+    pass: () => Promise<void>,
+    forget: () => void,
+  ) {
     this.passes = new LatestOnlyRunner(
-      () => (options.isLeader() ? options.pass() : options.forget()),
+      () => (options.isLeader() ? pass() : forget()),
       (err) => options.logger.warn({ err }, 'status pass failed; retrying after the next change'),
     );
   }
