@@ -24,7 +24,7 @@ import {
 } from '../../src/xds/gen/cacheKeys.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { fromScratch, generateEverything, seededContext } from '../support/contextReuse.js';
-import { meshFromYaml } from '../support/goldenMesh.js';
+import { meshFromYaml, proxyPodYaml } from '../support/goldenMesh.js';
 
 const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS, Secret: SDS } = TypeUrl;
 const reviews = 'reviews.shop.svc.cluster.local';
@@ -209,16 +209,8 @@ ${yaml(secret('shop-tls', 'not a certificate'))}
 ---
 ${yaml(secret('blog-tls', 'not a certificate either'))}
 ---
-apiVersion: v1
-kind: Pod
-metadata: {name: web, namespace: shop, labels: {app: web}, annotations: {golden.meshd.io/proxy: "true"}}
-status: {podIP: 10.3.0.1}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: ingress, namespace: istio-system, labels: {istio: ingress}, annotations: {golden.meshd.io/proxy: router}}
-status: {podIP: 10.4.0.1}
-`);
+${proxyPodYaml('web', 'shop', { app: 'web' }, '10.3.0.1')}---
+${proxyPodYaml('ingress', 'istio-system', { istio: 'ingress' }, '10.4.0.1', 'router')}`);
   /** Applies `objects` to the mesh's model and returns the next context, seeded as the pipeline seeds it, and what it evicted. */
   const change = (objects: KubeObject[]) => {
     const { model, context, proxies, routers } = mesh();

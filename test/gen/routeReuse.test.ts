@@ -8,7 +8,7 @@ import type { KubeObject, SourceEvent } from '../../src/model/kube.js';
 import { routeConfigurationKey } from '../../src/xds/gen/cacheKeys.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { fromScratch, generateEverything, seededContext } from '../support/contextReuse.js';
-import { meshFromYaml } from '../support/goldenMesh.js';
+import { meshFromYaml, proxyPodYaml } from '../support/goldenMesh.js';
 
 const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS } = TypeUrl;
 
@@ -64,21 +64,9 @@ spec:
   servers:
   - {port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}
 ---
-apiVersion: v1
-kind: Pod
-metadata: {name: web, namespace: shop, labels: {app: web}, annotations: {golden.meshd.io/proxy: "true"}}
-status: {podIP: 10.3.0.1}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: reader, namespace: blog, labels: {app: reader}, annotations: {golden.meshd.io/proxy: "true"}}
-status: {podIP: 10.3.0.2}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: ingress, namespace: istio-system, labels: {istio: ingress}, annotations: {golden.meshd.io/proxy: router}}
-status: {podIP: 10.4.0.1}
-`;
+${proxyPodYaml('web', 'shop', { app: 'web' }, '10.3.0.1')}---
+${proxyPodYaml('reader', 'blog', { app: 'reader' }, '10.3.0.2')}---
+${proxyPodYaml('ingress', 'istio-system', { istio: 'ingress' }, '10.4.0.1', 'router')}`;
 
 /**
  * Applies `events` to the mesh, seeds the next context as the pipeline does, and returns the sidecar route
