@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { isIstioCode, type AnalysisMessage, type MessageLevel } from '../analysis/messages.js';
 import { kinds, type KindName } from '../model/kinds.js';
 import type { KubeHttp } from '../sources/kube/index.js';
-import { StatusPasses, patchStatus, statusResource } from './statusPasses.js';
+import { StatusPasses, patchStatus, statusResource, type StatusRef } from './statusPasses.js';
 
 /** istio.io's page per message code: `${analysisDocsUrl}/ist0101/`. */
 export const analysisDocsUrl = 'https://istio.io/latest/docs/reference/config/analysis';
@@ -38,11 +38,7 @@ export function hasIstioStatus(kind: string): kind is KindName {
   return info !== undefined && info.apiVersions.some((v) => v.split('/')[0]!.endsWith('istio.io'));
 }
 
-export interface StatusRef {
-  kind: KindName;
-  namespace: string;
-  name: string;
-}
+export type { StatusRef };
 
 const refKey = (r: StatusRef): string => `${r.kind}/${r.namespace}/${r.name}`;
 
@@ -142,12 +138,9 @@ export class AnalysisStatusWriter {
   }
 
   private async write(key: string, ref: StatusRef, messages: ValidationMessage[], want: string, over: string): Promise<void> {
-    const apiVersion = this.options.apiVersionOf(ref.kind);
-    if (!apiVersion) return;
     const outcome = await patchStatus(
-      this.options.http,
-      this.options.logger,
-      { ...ref, apiVersion },
+      this.options,
+      ref,
       { validationMessages: messages.length > 0 ? messages : null },
       (resource, hint) => `cannot write analysis messages to the status of ${resource}${hint}; retrying after the next analysis`,
     );

@@ -11,7 +11,7 @@ import type { KindName } from '../model/kinds.js';
 import type { KubeObject } from '../model/kube.js';
 import type { DesiredStatus } from '../push/gatewayApi/translate.js';
 import type { KubeHttp } from '../sources/kube/index.js';
-import { StatusPasses, patchStatus, statusResource } from './statusPasses.js';
+import { StatusPasses, patchStatus, statusResource, type StatusRef } from './statusPasses.js';
 
 export const gatewayApiStatusKinds: readonly KindName[] = ['GatewayClass', 'KubernetesGateway', 'HTTPRoute', 'GRPCRoute'];
 
@@ -128,13 +128,10 @@ export class GatewayApiStatusWriter {
     }
   }
 
-  private async write(ref: { kind: KindName; namespace: string; name: string }, key: string, status: Json, over: string): Promise<void> {
-    const apiVersion = this.options.apiVersionOf(ref.kind);
-    if (!apiVersion) return;
+  private async write(ref: StatusRef, key: string, status: Json, over: string): Promise<void> {
     const outcome = await patchStatus(
-      this.options.http,
-      this.options.logger,
-      { ...ref, apiVersion },
+      this.options,
+      ref,
       status,
       (resource, hint) => `cannot write the status of ${resource}${hint}; retrying after the next change`,
     );

@@ -55,38 +55,43 @@ export class StatusPasses {
   }
 }
 
-export interface StatusTarget {
+export interface StatusRef {
   kind: KindName;
   namespace: string;
   name: string;
-  /** The API version the cluster serves the kind at. */
-  apiVersion: string;
+}
+
+export interface StatusPatchOptions {
+  http: KubeHttp;
+  logger: Logger;
+  /** The API version the cluster serves for a kind; undefined when it serves none. */
+  apiVersionOf: (kind: KindName) => string | undefined;
 }
 
 /** `Kind namespace/name` (`Kind name` when cluster-scoped), as the status writers log an object. */
-export const statusResource = (target: { kind: string; namespace: string; name: string }): string =>
-  `${target.kind} ${target.namespace ? `${target.namespace}/` : ''}${target.name}`;
+export const statusResource = (ref: StatusRef): string => `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
 
 /**
- * Merge-patches `status` into the target's status subresource: 'written', 'gone' when the object no longer
- * exists, or 'failed' after logging `failure(resource, hint)` (the hint names the RBAC rule a refusal lacks).
+ * Merge-patches `status` into the object's status subresource: 'written'; 'gone' when the object no longer
+ * exists; 'unserved' (nothing sent) when the cluster serves no version of its kind; or 'failed' after logging
+ * `failure(resource, hint)` (the hint names the RBAC rule a refusal lacks).
  */
 export async function patchStatus(
-  http: KubeHttp,
-  logger: Logger,
-  target: StatusTarget,
+  options: StatusPatchOptions,
+  ref: StatusRef,
   status: Record<string, unknown>,
   failure: (resource: string, hint: string) => string,
-): Promise<'written' | 'gone' | 'failed'> {
-  const { kind, namespace, name, apiVersion } = target;
-  const resource = statusResource(target);
+): Promise<'written' | 'gone' | 'unserved' | 'failed'> {
+  const apiVersion = options.apiVersionOf(ref.kind);
+  if (!apiVersion) return 'unserved';
+  const resource = statusResource(ref);
   try {
-    await http.mergePatch(`${objectPath(apiVersion, kinds[kind].resource, namespace, name)}/status`, { status });
+    await options.http.mergePatch(`${objectPath(apiVersion, kinds[ref.kind].resource, ref.namespace, ref.name)}/status`, { status });
     return 'written';
   } catch (err) {
     if (err instanceof KubeApiError && err.notFound) return 'gone';
-    const hint = err instanceof KubeApiError && err.forbidden ? ` (RBAC: meshd needs patch on ${kinds[kind].resource}/status)` : '';
-    logger.warn({ resource, err: (err as Error).message }, failure(resource, hint));
+    const hint = err instanceof KubeApiError && err.forbidden ? ` (RBAC: meshd needs patch on ${kinds[ref.kind].resource}/status)` : '';
+    options.logger.warn({ resource, err: (err as Error).message }, failure(resource, hint));
     return 'failed';
   }
 }
