@@ -15,8 +15,7 @@ import { Registry } from 'prom-client';
 import { defaultConfig, startMeshd } from '../src/meshd.js';
 import type { ConfigSource, SourceEventSink } from '../src/model/kube.js';
 import { MeshPipeline } from '../src/push/pipeline.js';
-import { kindValidators } from '../src/security/validation.js';
-import { meshGeneration } from '../src/xds/gen/meshGeneration.js';
+import { meshPipelineOptions } from '../src/serve/pipelineOptions.js';
 import type { SimEvent } from './envoySim.js';
 import { clientPod, meshObjects, namespaceObjects } from './mesh.js';
 
@@ -49,16 +48,10 @@ export async function main(): Promise<void> {
   if (profileAt >= 0 && !profileFile) throw new Error('--heap-profile needs a file');
   const [proxies = 1000, services = 100] = args.map(Number).filter((n) => n > 0);
   const logger = pino({ level: 'warn' });
-  const pipeline = new MeshPipeline([new FixedSource(services, proxies)], {
-    debounceAfterMs: 100,
-    debounceMaxMs: 1000,
-    logger,
-    registry: new Registry(),
-    trustDomain: 'cluster.local',
-    clusterId: 'Kubernetes',
-    validators: kindValidators,
-    generation: meshGeneration,
-  });
+  const pipeline = new MeshPipeline(
+    [new FixedSource(services, proxies)],
+    meshPipelineOptions({ ...defaultConfig, debounceAfterMs: 100, debounceMaxMs: 1000 }, logger, new Registry()),
+  );
   const meshd = await startMeshd(
     { ...defaultConfig, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: 'istiod-bench', maxStreamsPerConnection: 10_000 },
     { resources: pipeline, logger },

@@ -35,7 +35,8 @@ export interface EchoReply {
 const toJson = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
 const fromJson = <T>(bytes: Buffer): T => (bytes.length === 0 ? ({} as T) : (JSON.parse(bytes.toString('utf8')) as T));
 
-function methodDefinition(path: string): grpc.MethodDefinition<EchoRequest, EchoReply> {
+/** An echo method as gRPC calls it: JSON request and reply. */
+export function methodDefinition(path: string): grpc.MethodDefinition<EchoRequest, EchoReply> {
   return {
     path,
     requestStream: false,

@@ -9,8 +9,8 @@
 import type { Logger } from 'pino';
 import { isIstioCode, type AnalysisMessage, type MessageLevel } from '../analysis/messages.js';
 import { kinds, type KindName } from '../model/kinds.js';
-import { LatestOnlyRunner } from '../push/latestOnlyRunner.js';
-import { KubeApiError, objectPath, type KubeHttp } from '../sources/kube/index.js';
+import type { KubeHttp } from '../sources/kube/index.js';
+import { StatusPasses, patchStatus, statusResource, type StatusRef } from './statusPasses.js';
 
 /** istio.io's page per message code: `${analysisDocsUrl}/ist0101/`. */
 export const analysisDocsUrl = 'https://istio.io/latest/docs/reference/config/analysis';
@@ -38,11 +38,7 @@ export function hasIstioStatus(kind: string): kind is KindName {
   return info !== undefined && info.apiVersions.some((v) => v.split('/')[0]!.endsWith('istio.io'));
 }
 
-export interface StatusRef {
-  kind: KindName;
-  namespace: string;
-  name: string;
-}
+export type { StatusRef };
 
 const refKey = (r: StatusRef): string => `${r.kind}/${r.namespace}/${r.name}`;
 
@@ -84,16 +80,15 @@ export class AnalysisStatusWriter {
    * informer's view moves on (the watch event of our own write lags behind it).
    */
   private readonly written = new Map<string, { ref: StatusRef; wrote: string; over: string }>();
-  /** One pass at a time; passes asked for meanwhile collapse into one more. */
-  private readonly passes: LatestOnlyRunner<void>;
-  private stopped = false;
+  private readonly passes: StatusPasses;
   /** Nothing is written before the first analysis: an empty wish list would clear every status. */
   private analysed = false;
 
   constructor(private readonly options: AnalysisStatusWriterOptions) {
-    this.passes = new LatestOnlyRunner(
+    this.passes = new StatusPasses(
+      options,
       () => this.writeDifferences(),
-      (err) => options.logger.warn({ err }, 'status pass failed; retrying after the next change'),
+      () => this.written.clear(),
     );
   }
 
@@ -106,8 +101,7 @@ export class AnalysisStatusWriter {
 
   /** Writes what differs now (e.g. on becoming the Lease holder); one pass at a time. */
   sync(): void {
-    if (this.stopped || !this.analysed) return;
-    void this.passes.submit();
+    if (this.analysed) this.passes.sync();
   }
 
   /** Resolves once no pass is running or waiting (tests, shutdown). */
@@ -116,22 +110,17 @@ export class AnalysisStatusWriter {
   }
 
   stop(): void {
-    this.stopped = true;
     this.passes.stop();
   }
 
   private async writeDifferences(): Promise<void> {
-    if (!this.options.isLeader()) {
-      this.written.clear();
-      return;
-    }
     const observed = new Map(this.options.observed().map((o) => [refKey(o), { ref: o, text: messagesText(o.validationMessages) }]));
     const refs = new Map<string, StatusRef>();
     for (const [key, d] of this.desired) refs.set(key, d.ref);
     for (const [key, o] of observed) if (o.text !== none) refs.set(key, o.ref);
     for (const [key, w] of this.written) refs.set(key, w.ref);
     for (const [key, ref] of refs) {
-      if (this.stopped || !this.options.isLeader()) return;
+      if (!this.passes.writing) return;
       const seen = observed.get(key)?.text;
       const w = this.written.get(key);
       if (w && seen !== undefined && seen !== w.over) this.written.delete(key);
@@ -144,32 +133,23 @@ export class AnalysisStatusWriter {
         this.written.delete(key);
         continue;
       }
-      await this.patchStatus(key, ref, messages, want, seen ?? none);
+      await this.write(key, ref, messages, want, seen ?? none);
     }
   }
 
-  private async patchStatus(key: string, ref: StatusRef, messages: ValidationMessage[], want: string, over: string): Promise<void> {
-    const apiVersion = this.options.apiVersionOf(ref.kind);
-    const resource = `${ref.kind} ${ref.namespace}/${ref.name}`;
-    if (!apiVersion) return;
-    const path = `${objectPath(apiVersion, kinds[ref.kind].resource, ref.namespace, ref.name)}/status`;
-    try {
-      await this.options.http.mergePatch(path, { status: { validationMessages: messages.length > 0 ? messages : null } });
+  private async write(key: string, ref: StatusRef, messages: ValidationMessage[], want: string, over: string): Promise<void> {
+    const outcome = await patchStatus(
+      this.options,
+      ref,
+      { validationMessages: messages.length > 0 ? messages : null },
+      (resource, hint) => `cannot write analysis messages to the status of ${resource}${hint}; retrying after the next analysis`,
+    );
+    if (outcome === 'written') {
       this.written.set(key, { ref, wrote: want, over });
       this.options.logger.info(
-        { resource, codes: messages.map((m) => m.type.code) },
+        { resource: statusResource(ref), codes: messages.map((m) => m.type.code) },
         messages.length > 0 ? 'wrote analysis messages to status' : 'cleared analysis messages from status',
       );
-    } catch (err) {
-      if (err instanceof KubeApiError && err.notFound) {
-        this.written.delete(key);
-        return;
-      }
-      const hint = err instanceof KubeApiError && err.forbidden ? ` (RBAC: meshd needs patch on ${kinds[ref.kind].resource}/status)` : '';
-      this.options.logger.warn(
-        { resource, err: (err as Error).message },
-        `cannot write analysis messages to the status of ${resource}${hint}; retrying after the next analysis`,
-      );
-    }
+    } else if (outcome === 'gone') this.written.delete(key);
   }
 }

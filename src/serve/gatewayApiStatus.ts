@@ -7,11 +7,11 @@
 // meshd no longer serves loses meshd's parents[] entries.
 import type { Logger } from 'pino';
 import { istioGatewayController, type Condition } from '../model/gatewayApi.js';
-import { kinds, type KindName } from '../model/kinds.js';
+import type { KindName } from '../model/kinds.js';
 import type { KubeObject } from '../model/kube.js';
 import type { DesiredStatus } from '../push/gatewayApi/translate.js';
-import { LatestOnlyRunner } from '../push/latestOnlyRunner.js';
-import { KubeApiError, objectPath, type KubeHttp } from '../sources/kube/index.js';
+import type { KubeHttp } from '../sources/kube/index.js';
+import { StatusPasses, patchStatus, statusResource, type StatusRef } from './statusPasses.js';
 
 export const gatewayApiStatusKinds: readonly KindName[] = ['GatewayClass', 'KubernetesGateway', 'HTTPRoute', 'GRPCRoute'];
 
@@ -87,21 +87,19 @@ export function statusFingerprint(status: unknown): string {
 export class GatewayApiStatusWriter {
   /** What this replica wrote, trusted until the informer delivers something else than what the object held before. */
   private readonly written = new Map<string, { wrote: Json; over: string }>();
-  /** One pass at a time; passes asked for meanwhile collapse into one more. */
-  private readonly passes: LatestOnlyRunner<void>;
-  private stopped = false;
+  private readonly passes: StatusPasses;
 
   constructor(private readonly options: GatewayApiStatusWriterOptions) {
-    this.passes = new LatestOnlyRunner(
+    this.passes = new StatusPasses(
+      options,
       () => this.writeDifferences(),
-      (err) => options.logger.warn({ err }, 'status pass failed; retrying after the next change'),
+      () => this.written.clear(),
     );
   }
 
   /** Writes what differs now; one pass at a time, another after it when asked meanwhile. */
   sync(): void {
-    if (this.stopped) return;
-    void this.passes.submit();
+    this.passes.sync();
   }
 
   /** Resolves once no pass is running or waiting (tests, shutdown). */
@@ -110,19 +108,14 @@ export class GatewayApiStatusWriter {
   }
 
   stop(): void {
-    this.stopped = true;
     this.passes.stop();
   }
 
   private async writeDifferences(): Promise<void> {
-    if (!this.options.isLeader()) {
-      this.written.clear();
-      return;
-    }
     const desired = new Map(this.options.desired().map((d) => [keyOf(d.kind, d.namespace, d.name), d]));
     const now = (this.options.now?.() ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z');
     for (const { kind, object } of this.options.observed()) {
-      if (this.stopped || !this.options.isLeader()) return;
+      if (!this.passes.writing) return;
       const namespace = object.metadata.namespace ?? '';
       const key = keyOf(kind, namespace, object.metadata.name);
       const seen = statusFingerprint(object.status);
@@ -131,25 +124,20 @@ export class GatewayApiStatusWriter {
       const current = (this.written.get(key)?.wrote ?? object.status) as Json | undefined;
       const want = mergedStatus(kind, desired.get(key)?.status, current, now);
       if (!want || statusFingerprint(want) === statusFingerprint(current)) continue;
-      await this.write(kind, namespace, object.metadata.name, key, want, seen);
+      await this.write({ kind, namespace, name: object.metadata.name }, key, want, seen);
     }
   }
 
-  private async write(kind: KindName, namespace: string, name: string, key: string, status: Json, over: string): Promise<void> {
-    const apiVersion = this.options.apiVersionOf(kind);
-    if (!apiVersion) return;
-    const resource = `${kind} ${namespace ? `${namespace}/` : ''}${name}`;
-    try {
-      await this.options.http.mergePatch(`${objectPath(apiVersion, kinds[kind].resource, namespace, name)}/status`, { status });
+  private async write(ref: StatusRef, key: string, status: Json, over: string): Promise<void> {
+    const outcome = await patchStatus(
+      this.options,
+      ref,
+      status,
+      (resource, hint) => `cannot write the status of ${resource}${hint}; retrying after the next change`,
+    );
+    if (outcome === 'written') {
       this.written.set(key, { wrote: status, over });
-      this.options.logger.info({ resource }, 'wrote Gateway API status');
-    } catch (err) {
-      if (err instanceof KubeApiError && err.notFound) {
-        this.written.delete(key);
-        return;
-      }
-      const hint = err instanceof KubeApiError && err.forbidden ? ` (RBAC: meshd needs patch on ${kinds[kind].resource}/status)` : '';
-      this.options.logger.warn({ resource, err: (err as Error).message }, `cannot write the status of ${resource}${hint}; retrying after the next change`);
-    }
+      this.options.logger.info({ resource: statusResource(ref) }, 'wrote Gateway API status');
+    } else if (outcome === 'gone') this.written.delete(key);
   }
 }

@@ -10,11 +10,10 @@ import { createLogger } from '../log.js';
 import { ConfigMetrics } from '../status/configMetrics.js';
 import { startMeshd, type Meshd, type MeshdConfig, type ResourceSource } from '../meshd.js';
 import { MeshPipeline } from '../push/pipeline.js';
-import { kindValidators } from '../security/validation.js';
 import { FileSource } from '../sources/files/fileSource.js';
 import { fileModeAuthority } from './fileCa.js';
+import { meshPipelineOptions } from './pipelineOptions.js';
 import { WebhookServer } from '../webhooks/webhookServer.js';
-import { meshGeneration } from '../xds/gen/meshGeneration.js';
 import { webhookHandlers } from '../webhooks/handlers.js';
 import { WebhookMetrics } from '../webhooks/webhookMetrics.js';
 import type { ServeParts } from './parts.js';
@@ -49,19 +48,7 @@ export async function serve(config: MeshdConfig, overrides: ServeOverrides = {})
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const registry = new Registry();
   const parts = await buildParts(config, logger);
-  const pipeline = new MeshPipeline(parts.sources, {
-    debounceAfterMs: config.debounceAfterMs,
-    debounceMaxMs: config.debounceMaxMs,
-    logger,
-    registry,
-    trustDomain: config.trustDomain,
-    clusterId: config.clusterId,
-    scopeGatewayToNamespace: config.scopeGatewayToNamespace,
-    // What the push layer must not import: every kind's validator (the webhook reads them back from the model) and the generators.
-    validators: kindValidators,
-    generation: meshGeneration,
-    edsDebounce: config.edsDebounce,
-  });
+  const pipeline = new MeshPipeline(parts.sources, meshPipelineOptions(config, logger, registry));
   // The same analysis `meshctl analyze` runs offline, after every push context's push, and istiod's config gauges.
   const analysis = new AnalysisReporter(logger.child({ component: 'analysis' }), registry);
   pipeline.onAnalysis((context) => analysis.report(analyzeMesh(context, pipeline.model.currentRejections(), parts.fileSource?.problems)));

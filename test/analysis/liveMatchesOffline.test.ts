@@ -7,11 +7,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeConfigDir } from '../../src/analysis/offline.js';
 import type { AnalysisMessage } from '../../src/analysis/messages.js';
-import { defaultConfig } from '../../src/meshd.js';
 import { validationMessagesByResource } from '../../src/serve/analysisStatus.js';
 import { serve } from '../../src/serve/index.js';
 import { eventually } from '../support/adsClient.js';
-import { captureLogs, getJson } from '../support/meshdHarness.js';
+import { captureLogs, getJson, loopbackConfig } from '../support/meshdHarness.js';
 import { reviewsDestinationRuleV1, reviewsPodV1, reviewsService, reviewsVirtualService, yamlDocuments } from '../support/reviewsMesh.js';
 
 const findings = yamlDocuments(
@@ -68,10 +67,7 @@ describe('live analysis and offline analysis', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-live-offline-'));
     await writeFile(path.join(dir, 'mesh.yaml'), findings);
-    server = await serve(
-      { ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: 'istiod-live-offline' },
-      { logger: captureLogs('warn').logger },
-    );
+    server = await serve({ ...loopbackConfig, configDir: dir, controlPlaneId: 'istiod-live-offline' }, { logger: captureLogs('warn').logger });
     await eventually(() => server.ready);
   });
   afterAll(async () => {

@@ -7,13 +7,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../src/meshd.js';
 import { serve } from '../../src/serve/index.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, sidecarNode } from '../support/adsClient.js';
 import { FakeKubeApi } from '../support/fakeKubeApi.js';
 import { eventually, namespace, pod } from '../support/fakeKubeApiHelpers.js';
-import { captureLogs } from '../support/meshdHarness.js';
+import { captureLogs, loopbackConfig } from '../support/meshdHarness.js';
 import { meshctl } from '../support/meshctl.js';
 import { reviewsMissingSubset } from '../support/reviewsMesh.js';
 
@@ -57,10 +56,7 @@ describe('meshctl --kubeconfig with two meshd replicas', { timeout: 120_000 }, (
     api.apply(namespace('istio-system'));
     for (const [index, id] of ['istiod-7c9f-a', 'istiod-7c9f-b'].entries()) {
       const { logger } = captureLogs('warn');
-      const replica = await serve(
-        { ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: id },
-        { logger },
-      );
+      const replica = await serve({ ...loopbackConfig, configDir: dir, controlPlaneId: id }, { logger });
       replicas.push(replica);
       api.apply(pod('istio-system', id, { app: 'istiod' }, `10.9.0.${index + 1}`));
       api.proxyPod('istio-system', id, 15014, `http://127.0.0.1:${replica.ports.http}`);

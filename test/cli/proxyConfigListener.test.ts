@@ -6,11 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainMatch } from '../../src/cli/proxyConfig.js';
-import { defaultConfig } from '../../src/meshd.js';
 import { serve } from '../../src/serve/index.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, eventually, sidecarNode } from '../support/adsClient.js';
-import { captureLogs } from '../support/meshdHarness.js';
+import { captureLogs, loopbackConfig } from '../support/meshdHarness.js';
 import { meshctl } from '../support/meshctl.js';
 import { reviewsDestinationRuleV1, reviewsPodV1, reviewsService, reviewsVirtualService, yamlDocuments } from '../support/reviewsMesh.js';
 
@@ -24,7 +23,7 @@ describe('meshctl proxy-config listener', () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-listeners-'));
     await writeFile(path.join(dir, 'mesh.yaml'), yamlDocuments(reviewsService, reviewsPodV1, reviewsDestinationRuleV1, reviewsVirtualService('v1')));
     const { logger } = captureLogs('info');
-    server = await serve({ ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0 }, { logger });
+    server = await serve({ ...loopbackConfig, configDir: dir }, { logger });
     await eventually(() => server.ready);
     // The reviews pod itself: outbound listeners, virtualOutbound and virtualInbound with its port 9080.
     client = new AdsTestClient(

@@ -4,11 +4,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../src/meshd.js';
 import { serve } from '../../src/serve/index.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, eventually, sidecarNode } from '../support/adsClient.js';
-import { captureLogs } from '../support/meshdHarness.js';
+import { captureLogs, loopbackConfig } from '../support/meshdHarness.js';
 import { meshctl } from '../support/meshctl.js';
 import { reviewsDestinationRuleV1, reviewsPodV1, reviewsService, reviewsVirtualService, yamlDocuments } from '../support/reviewsMesh.js';
 
@@ -35,10 +34,7 @@ describe('finding a silent 503', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-503-'));
     await writeFile(path.join(dir, 'mesh.yaml'), mesh);
-    server = await serve(
-      { ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: 'istiod-walkthrough' },
-      { logger },
-    );
+    server = await serve({ ...loopbackConfig, configDir: dir, controlPlaneId: 'istiod-walkthrough' }, { logger });
     url = `http://127.0.0.1:${server.ports.http}`;
     await eventually(() => server.ready);
     client = new AdsTestClient(`127.0.0.1:${server.ports.xds}`, 'sotw', sidecarNode('productpage'));

@@ -8,9 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { istioCaSecretName, istioCaSecretType, newSelfSignedCaSecretData } from '../../src/ca/index.js';
 import { microTime } from '../../src/sources/kube/leaderElection.js';
-import { eventually } from '../support/fakeKubeApiHelpers.js';
+import { eventually, istioCaSecret } from '../support/fakeKubeApiHelpers.js';
 import { spawnMeshd, type MeshdProcess } from '../support/meshdProcess.js';
 import { RealKubeApi, realApiServerAvailable, type KubeObject } from '../support/realKubeApi.js';
 
@@ -47,13 +46,7 @@ describe.skipIf(!realApiServerAvailable)('Gateway API automated deployment: mesh
     await api.applyManifestFile(path.join(repoRoot, 'manifests', '10-serviceaccount.yaml'));
     await api.applyManifestFile(path.join(repoRoot, 'manifests', '20-rbac.yaml'));
     // Another replica holds the Lease (and created the CA): this meshd starts as a follower.
-    await api.apply({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: istioCaSecretName, namespace: 'istio-system' },
-      type: istioCaSecretType,
-      data: newSelfSignedCaSecretData({ trustDomain: 'cluster.local' }),
-    });
+    await api.apply(istioCaSecret());
     const now = Date.now();
     await api.apply({
       apiVersion: 'coordination.k8s.io/v1',

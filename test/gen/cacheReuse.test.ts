@@ -3,9 +3,6 @@
 import { describe, expect, it } from 'vitest';
 import { changeThrough, reusableEntries, type CacheChange, type CacheEntry, type CachedResult } from '../../src/push/contextCache.js';
 import { parsedCredentialEntry } from '../../src/push/credentials.js';
-import { cacheChangeOf, changeImpact } from '../../src/push/changes.js';
-import { PushContext } from '../../src/push/pushContext.js';
-import type { ModelChange } from '../../src/model/meshModel.js';
 import type { KubeObject } from '../../src/model/kube.js';
 import {
   edsClusterNamesEntry,
@@ -25,11 +22,9 @@ import {
   sidecarClustersEntry,
   wellKnownClustersEntry,
 } from '../../src/xds/gen/cacheKeys.js';
-import { GatewayGenerator } from '../../src/xds/gen/gateway/generator.js';
-import { SidecarGenerator } from '../../src/xds/gen/sidecar/generator.js';
-import { TypeUrl, type XdsResource } from '../../src/xds/resource.js';
-import { meshFromYaml } from '../support/goldenMesh.js';
-import type { Proxy } from '../../src/model/proxy.js';
+import { TypeUrl } from '../../src/xds/resource.js';
+import { fromScratch, generateEverything, seededContext } from '../support/contextReuse.js';
+import { meshFromYaml, proxyPodYaml } from '../support/goldenMesh.js';
 
 const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS, Secret: SDS } = TypeUrl;
 const reviews = 'reviews.shop.svc.cluster.local';
@@ -214,42 +209,18 @@ ${yaml(secret('shop-tls', 'not a certificate'))}
 ---
 ${yaml(secret('blog-tls', 'not a certificate either'))}
 ---
-apiVersion: v1
-kind: Pod
-metadata: {name: web, namespace: shop, labels: {app: web}, annotations: {golden.meshd.io/proxy: "true"}}
-status: {podIP: 10.3.0.1}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: ingress, namespace: istio-system, labels: {istio: ingress}, annotations: {golden.meshd.io/proxy: router}}
-status: {podIP: 10.4.0.1}
-`);
-  const sidecarTypes = [CDS, LDS, RDS, EDS];
-  const generateAll = (context: PushContext, proxies: { sidecar: Proxy; router: Proxy }): string[] => {
-    const request = { version: 'v', reason: [], startedAt: 0 };
-    const sidecar = new SidecarGenerator(() => context);
-    const gateway = new GatewayGenerator(() => context);
-    const all = (generate: (typeUrl: string) => readonly XdsResource[] | undefined, types: string[]) =>
-      types.flatMap((typeUrl) => [...(generate(typeUrl) ?? [])].map((r) => `${typeUrl} ${r.name} ${r.version}`));
-    return [
-      ...all((typeUrl) => sidecar.generate(proxies.sidecar, { typeUrl, wildcard: true, names: new Set() }, request), sidecarTypes),
-      ...all((typeUrl) => gateway.generate(proxies.router, { typeUrl, wildcard: true, names: new Set() }, request), [...sidecarTypes, SDS]),
-    ].sort();
-  };
+${proxyPodYaml('web', 'shop', { app: 'web' }, '10.3.0.1')}---
+${proxyPodYaml('ingress', 'istio-system', { istio: 'ingress' }, '10.4.0.1', 'router')}`);
   /** Applies `objects` to the mesh's model and returns the next context, seeded as the pipeline seeds it, and what it evicted. */
   const change = (objects: KubeObject[]) => {
     const { model, context, proxies, routers } = mesh();
-    const proxiesOf = { sidecar: proxies[0]!, router: routers[0]! };
-    generateAll(context, proxiesOf);
-    const changes: ModelChange[] = model.apply(objects.map((object) => ({ type: 'upsert' as const, object })));
-    const next = new PushContext(model.snapshot(), context.options, context.encodings, context);
-    const reused = reusableEntries(context.cache, cacheChangeOf(changes.map((c) => changeImpact(c, context, next))));
-    for (const [key, value] of reused) next.cache.set(key, value);
+    generateEverything(context, proxies, routers);
+    const { next, reused } = seededContext(context, model, model.apply(objects.map((object) => ({ type: 'upsert' as const, object }))));
     const keptKeys = new Set(reused.map(([key]) => key));
     const evicted = [...context.cache.values()].filter((c) => !keptKeys.has(c.entry.key)).map((c) => c.entry);
     const keptEntries = reused.map(([, c]) => c.entry);
     // What the reused cache generates equals a generation from scratch.
-    expect(generateAll(next, proxiesOf)).toEqual(generateAll(new PushContext(next.snapshot, next.options), proxiesOf));
+    expect(generateEverything(next, proxies, routers)).toEqual(generateEverything(fromScratch(next), proxies, routers));
     return { evicted, kept: keptEntries };
   };
   const declaresSecret = (entry: CacheEntry, name: string) => entry.secrets?.some((s) => s.namespace === 'istio-system' && s.name === name) ?? false;

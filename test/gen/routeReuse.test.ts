@@ -3,18 +3,14 @@
 // configuration was built from); every other one is carried from the previous push context as the same
 // object, and what the new context generates equals a generation from scratch, byte for byte.
 import { describe, expect, it } from 'vitest';
-import { changeThrough, reusableEntries, survives, type CacheEntry } from '../../src/push/contextCache.js';
-import { cacheChangeOf, changeImpact } from '../../src/push/changes.js';
-import { PushContext } from '../../src/push/pushContext.js';
+import { changeThrough, survives, type CacheEntry } from '../../src/push/contextCache.js';
 import type { KubeObject, SourceEvent } from '../../src/model/kube.js';
 import { routeConfigurationKey } from '../../src/xds/gen/cacheKeys.js';
-import { GatewayGenerator } from '../../src/xds/gen/gateway/generator.js';
-import { SidecarGenerator } from '../../src/xds/gen/sidecar/generator.js';
-import { TypeUrl, type XdsResource } from '../../src/xds/resource.js';
-import type { Proxy } from '../../src/model/proxy.js';
-import { meshFromYaml } from '../support/goldenMesh.js';
+import { TypeUrl } from '../../src/xds/resource.js';
+import { fromScratch, generateEverything, seededContext } from '../support/contextReuse.js';
+import { meshFromYaml, proxyPodYaml } from '../support/goldenMesh.js';
 
-const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS, Secret: SDS } = TypeUrl;
+const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS } = TypeUrl;
 
 const service = (name: string, ip: string, port: number, portName = 'http') => `apiVersion: v1
 kind: Service
@@ -68,36 +64,9 @@ spec:
   servers:
   - {port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}
 ---
-apiVersion: v1
-kind: Pod
-metadata: {name: web, namespace: shop, labels: {app: web}, annotations: {golden.meshd.io/proxy: "true"}}
-status: {podIP: 10.3.0.1}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: reader, namespace: blog, labels: {app: reader}, annotations: {golden.meshd.io/proxy: "true"}}
-status: {podIP: 10.3.0.2}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: ingress, namespace: istio-system, labels: {istio: ingress}, annotations: {golden.meshd.io/proxy: router}}
-status: {podIP: 10.4.0.1}
-`;
-
-const request = { version: 'v', reason: [], startedAt: 0 };
-const wildcard = (typeUrl: string) => ({ typeUrl, wildcard: true, names: new Set<string>() });
-
-/** Every resource the sidecars and the router get, as `PROXY TYPE NAME VERSION BYTES`. */
-function generateAll(context: PushContext, sidecars: readonly Proxy[], router: Proxy): string[] {
-  const describe = (proxy: Proxy, typeUrl: string, resources: readonly XdsResource[] | undefined) =>
-    [...(resources ?? [])].map((r) => `${proxy.id} ${typeUrl} ${r.name} ${r.version} ${Buffer.from(r.any).toString('base64')}`);
-  const sidecar = new SidecarGenerator(() => context);
-  const gateway = new GatewayGenerator(() => context);
-  return [
-    ...sidecars.flatMap((p) => [CDS, LDS, RDS, EDS].flatMap((t) => describe(p, t, sidecar.generate(p, wildcard(t), request)))),
-    ...[CDS, LDS, RDS, EDS, SDS].flatMap((t) => describe(router, t, gateway.generate(router, wildcard(t), request))),
-  ].sort();
-}
+${proxyPodYaml('web', 'shop', { app: 'web' }, '10.3.0.1')}---
+${proxyPodYaml('reader', 'blog', { app: 'reader' }, '10.3.0.2')}---
+${proxyPodYaml('ingress', 'istio-system', { istio: 'ingress' }, '10.4.0.1', 'router')}`;
 
 /**
  * Applies `events` to the mesh, seeds the next context as the pipeline does, and returns the sidecar route
@@ -106,14 +75,13 @@ function generateAll(context: PushContext, sidecars: readonly Proxy[], router: P
 function afterChange(events: SourceEvent[], moreYaml = '') {
   const { model, context, proxies: sidecars, routers } = meshFromYaml(`${moreYaml}${meshYaml}`);
   const router = routers[0]!;
-  const before = generateAll(context, sidecars, router);
+  const before = generateEverything(context, sidecars, routers);
   const changes = model.apply(events);
   expect(changes.length).toBeGreaterThan(0);
-  const next = new PushContext(model.snapshot(), context.options, context.encodings, context);
-  for (const [key, value] of reusableEntries(context.cache, cacheChangeOf(changes.map((c) => changeImpact(c, context, next))))) next.cache.set(key, value);
-  const after = generateAll(next, sidecars, router);
+  const { next } = seededContext(context, model, changes);
+  const after = generateEverything(next, sidecars, routers);
   // The reused cache generates exactly what a context built from scratch generates.
-  expect(after).toEqual(generateAll(new PushContext(next.snapshot, next.options), sidecars, router));
+  expect(after).toEqual(generateEverything(fromScratch(next), sidecars, routers));
   const rebuilt: string[] = [];
   for (const proxy of sidecars) {
     const scope = next.scopeFor(proxy);
@@ -261,9 +229,7 @@ describe('which routing changes a route configuration reads', () => {
   it('a VirtualService with tcp routes narrows only RDS: its listeners are rebuilt in full', () => {
     const { model, context } = meshFromYaml(meshYaml);
     const tcp = virtualService('reviews', { hosts: ['reviews'], tcp: [{ route: [{ destination: { host: 'reviews' } }] }] });
-    const changes = model.apply([upsert(tcp)]);
-    const next = new PushContext(model.snapshot(), context.options, context.encodings, context);
-    const change = cacheChangeOf(changes.map((c) => changeImpact(c, context, next)));
+    const { change } = seededContext(context, model, model.apply([upsert(tcp)]));
     if (change === 'all') throw new Error('a VirtualService change reaches only some types');
     expect(change.types.get(LDS)).toBe('all');
     const rds = change.types.get(RDS);

@@ -3,19 +3,13 @@
 // status.validationMessages (merge patch on the status subresource), clears
 // them once fixed, never touches Kubernetes kinds, and a replica that does not
 // hold the Lease writes nothing until it takes the Lease over.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { istioCaSecretName, istioCaSecretType, newSelfSignedCaSecretData } from '../../src/ca/index.js';
 import { message } from '../../src/analysis/messages.js';
-import { defaultConfig } from '../../src/meshd.js';
 import { hasIstioStatus, validationMessagesByResource } from '../../src/serve/analysisStatus.js';
-import { serve } from '../../src/serve/index.js';
 import { microTime } from '../../src/sources/kube/leaderElection.js';
 import { FakeKubeApi, type FakeObject } from '../support/fakeKubeApi.js';
-import { eventually, namespace, pod, service } from '../support/fakeKubeApiHelpers.js';
-import { captureLogs, type LogCapture } from '../support/meshdHarness.js';
+import { eventually, istioCaSecret, namespace, pod, service } from '../support/fakeKubeApiHelpers.js';
+import { captureLogs, serveKubeMode, type LogCapture } from '../support/meshdHarness.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -59,28 +53,14 @@ async function startApiWithBrokenRoute(): Promise<FakeKubeApi> {
   api.apply(destinationRule(['v1']));
   api.apply(routeToSubset('reviews', 'v2'));
   // The CA exists already, so a replica that is not the Lease holder becomes ready too.
-  api.apply({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: istioCaSecretName, namespace: 'istio-system' },
-    type: istioCaSecretType,
-    data: newSelfSignedCaSecretData({ trustDomain: 'cluster.local' }),
-  });
+  api.apply(istioCaSecret());
   return api;
 }
 
 /** meshd serve --kubeconfig in-process, authenticating with its own token (RequestRecord.token tells replicas apart). */
 async function startReplica(api: FakeKubeApi, id: string): Promise<{ httpUrl: string; logs: LogCapture }> {
-  const dir = mkdtempSync(join(tmpdir(), 'meshd-status-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, api.kubeconfigYaml(id));
   const { logger, logs } = captureLogs('info');
-  const meshd = await serve(
-    { ...defaultConfig, kubeconfig, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: id, debounceAfterMs: 20, debounceMaxMs: 200 },
-    { logger },
-  );
-  cleanups.push(() => meshd.close());
+  const meshd = await serveKubeMode(api, cleanups, { logger, token: id, config: { controlPlaneId: id, debounceAfterMs: 20, debounceMaxMs: 200 } });
   return { httpUrl: `http://127.0.0.1:${meshd.ports.http}`, logs };
 }
 

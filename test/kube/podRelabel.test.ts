@@ -1,18 +1,12 @@
 // Kubernetes mode: a proxy is described by its pod, and re-evaluated when the
 // pod's labels change (here: a Service starts selecting it, so its inbound
 // listener gains that port) without the proxy reconnecting.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { istioCaSecretName, istioCaSecretType, newSelfSignedCaSecretData } from '../../src/ca/index.js';
-import { defaultConfig } from '../../src/meshd.js';
-import { serve } from '../../src/serve/index.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, type ReceivedResponse } from '../support/adsClient.js';
 import { FakeKubeApi } from '../support/fakeKubeApi.js';
-import { eventually, namespace, pod, service } from '../support/fakeKubeApiHelpers.js';
-import { captureLogs } from '../support/meshdHarness.js';
+import { eventually, istioCaSecret, namespace, pod, service } from '../support/fakeKubeApiHelpers.js';
+import { captureLogs, serveKubeMode } from '../support/meshdHarness.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -55,30 +49,8 @@ describe('proxy described by its pod', () => {
         ],
       },
     });
-    api.apply({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: istioCaSecretName, namespace: 'istio-system' },
-      type: istioCaSecretType,
-      data: newSelfSignedCaSecretData({ trustDomain: 'cluster.local' }),
-    });
-    const dir = mkdtempSync(join(tmpdir(), 'meshd-relabel-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    writeFileSync(join(dir, 'kubeconfig'), api.kubeconfigYaml());
-    const meshd = await serve(
-      {
-        ...defaultConfig,
-        kubeconfig: join(dir, 'kubeconfig'),
-        host: '127.0.0.1',
-        xdsPort: 0,
-        securePort: 0,
-        httpPort: 0,
-        debounceAfterMs: 20,
-        debounceMaxMs: 200,
-      },
-      { logger: captureLogs('warn').logger },
-    );
-    cleanups.push(() => meshd.close());
+    api.apply(istioCaSecret());
+    const meshd = await serveKubeMode(api, cleanups, { logger: captureLogs('warn').logger, config: { debounceAfterMs: 20, debounceMaxMs: 200 } });
     await eventually(() => meshd.ready, 'meshd ready', 20_000);
 
     // The node metadata claims app=web; the pod (app=client) wins, so no inbound 8080 yet.

@@ -4,16 +4,11 @@
 // as a list) logs the recovery; /ready answers 503 while a kind is refused and
 // 200 again once access is back, as the README says. Only the fake API server
 // can refuse a watch after a successful list.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { istioCaSecretName, istioCaSecretType, newSelfSignedCaSecretData } from '../../src/ca/index.js';
-import { defaultConfig } from '../../src/meshd.js';
-import { serve } from '../../src/serve/index.js';
 import { KubeSource } from '../../src/sources/kube/kubeSource.js';
 import type { FakeKubeApi } from '../support/fakeKubeApi.js';
-import { RecordingSink, captureLogger, eventually, namespace, service, startFakeApi } from '../support/fakeKubeApiHelpers.js';
+import { RecordingSink, captureLogger, eventually, istioCaSecret, namespace, service, startFakeApi } from '../support/fakeKubeApiHelpers.js';
+import { serveKubeMode } from '../support/meshdHarness.js';
 
 const fastBackoff = { initialMs: 20, maxMs: 200 };
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -96,21 +91,8 @@ describe('a 403 while the API server warms up', () => {
 
   it('makes /ready answer 503 while a synced kind is refused, and 200 once access is back', async () => {
     const api = await seededApi();
-    api.apply({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: istioCaSecretName, namespace: 'istio-system' },
-      type: istioCaSecretType,
-      data: newSelfSignedCaSecretData({ trustDomain: 'cluster.local' }),
-    });
-    const dir = mkdtempSync(join(tmpdir(), 'meshd-forbidden-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    writeFileSync(join(dir, 'kubeconfig'), api.kubeconfigYaml());
-    const meshd = await serve(
-      { ...defaultConfig, kubeconfig: join(dir, 'kubeconfig'), host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, controlPlaneId: 'istiod-a' },
-      { logger: captureLogger('warn').logger },
-    );
-    cleanups.push(() => meshd.close());
+    api.apply(istioCaSecret());
+    const meshd = await serveKubeMode(api, cleanups, { logger: captureLogger('warn').logger, config: { controlPlaneId: 'istiod-a' } });
     const ready = async (): Promise<{ status: number; text: string }> => {
       const res = await fetch(`http://127.0.0.1:${meshd.ports.http}/ready`, { signal: AbortSignal.timeout(2_000) });
       return { status: res.status, text: await res.text() };

@@ -3,8 +3,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { TypeUrl } from '../../src/xds/resource.js';
-import { AdsTestClient, eventually, sidecarNode, type ReceivedResponse } from '../support/adsClient.js';
+import { eventually, sidecarNode } from '../support/adsClient.js';
+import { shortType, subscribeLikeEnvoy, type EnvoyLikeStream } from '../support/envoySubscriber.js';
 import { startFileMeshd } from '../support/filePipeline.js';
 
 const mesh = {
@@ -32,42 +32,16 @@ endpoints: [{addresses: [10.1.0.1], conditions: {ready: true}}]
 `,
 };
 
-const shortType = (t: string) => t.slice(t.lastIndexOf('.') + 1);
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-interface EnvoyLikeClient {
-  client: AdsTestClient;
-  /** The next response, ACKed as Envoy ACKs: same nonce, version and resource names. */
-  nextAcked(): Promise<ReceivedResponse>;
-}
-
 /** Subscribes like Envoy: CDS and LDS wildcard, then EDS and RDS for the names they carry. */
-async function connect(address: string, name: string, namespace: string): Promise<EnvoyLikeClient> {
-  const client = new AdsTestClient(address, 'sotw', sidecarNode(name, namespace));
-  cleanups.push(async () => client.close());
-  const subscribed = new Map<string, string[]>();
-  const nextAcked = async (): Promise<ReceivedResponse> => {
-    const response = await client.next();
-    const names = subscribed.get(response.typeUrl);
-    client.ack(response, ...(names ? [names] : []));
-    return response;
-  };
-  client.request(TypeUrl.Cluster);
-  const cds = await nextAcked();
-  client.request(TypeUrl.Listener);
-  const lds = await nextAcked();
-  const edsNames = cds.resources.filter((r) => r.body.type === 'EDS').map((r) => r.name);
-  const rdsNames = [...JSON.stringify(lds.resources.map((r) => r.body)).matchAll(/"routeConfigName":"([^"]+)"/g)].map((m) => m[1]!);
-  subscribed.set(TypeUrl.ClusterLoadAssignment, edsNames);
-  subscribed.set(TypeUrl.RouteConfiguration, rdsNames);
-  client.request(TypeUrl.ClusterLoadAssignment, { names: edsNames });
-  expect(shortType((await nextAcked()).typeUrl)).toBe('ClusterLoadAssignment');
-  client.request(TypeUrl.RouteConfiguration, { names: rdsNames });
-  expect(shortType((await nextAcked()).typeUrl)).toBe('RouteConfiguration');
-  return { client, nextAcked };
+async function connect(address: string, name: string, namespace: string): Promise<EnvoyLikeStream> {
+  const proxy = await subscribeLikeEnvoy(address, sidecarNode(name, namespace), ['eds', 'rds']);
+  cleanups.push(async () => proxy.client.close());
+  return proxy;
 }
 
 describe('meshd with --config-dir over ADS', () => {

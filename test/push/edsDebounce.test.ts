@@ -2,20 +2,12 @@
 // the debounce like any other; set to false, it is pushed at once, taking the
 // changes that were waiting with it (one push context holds every change made
 // before it).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Command } from 'commander';
-import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addServeFlags, configFromFlags, type ServeFlags } from '../../src/cli/meshdFlags.js';
-import { MeshPipeline } from '../../src/push/pipeline.js';
-import { kindValidators } from '../../src/security/validation.js';
-import { FileSource } from '../../src/sources/files/fileSource.js';
-import { meshGeneration } from '../../src/xds/gen/meshGeneration.js';
 import { TypeUrl } from '../../src/xds/resource.js';
-import type { PushRequest } from '../../src/xds/server/types.js';
-import { captureLogger, waitFor } from '../support/captureLogger.js';
+import { waitFor } from '../support/captureLogger.js';
+import { startFilePipeline } from '../support/filePipeline.js';
 
 const service = (port: number) => `apiVersion: v1
 kind: Service
@@ -37,29 +29,12 @@ afterEach(async () => {
 
 /** A pipeline whose debounce would hold any push for a minute. */
 async function start(edsDebounce: boolean) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'meshd-eds-debounce-'));
-  await writeFile(path.join(dir, 'service.yaml'), service(9080));
-  await writeFile(path.join(dir, 'slice.yaml'), slice('10.1.0.1'));
-  const { logger } = captureLogger('warn');
-  const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
-    debounceAfterMs: 60_000,
-    debounceMaxMs: 120_000,
-    logger,
-    registry: new Registry(),
-    trustDomain: 'cluster.local',
-    clusterId: 'Kubernetes',
-    validators: kindValidators,
-    generation: meshGeneration,
-    edsDebounce,
-  });
-  const pushes: PushRequest[] = [];
-  pipeline.onPush((r) => pushes.push(r));
-  await pipeline.start();
-  cleanups.push(async () => {
-    await pipeline.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { pipeline, pushes, write: (name: string, text: string) => writeFile(path.join(dir, name), text) };
+  const started = await startFilePipeline(
+    { 'service.yaml': service(9080), 'slice.yaml': slice('10.1.0.1') },
+    { debounceAfterMs: 60_000, debounceMaxMs: 120_000, edsDebounce },
+  );
+  cleanups.push(started.stop);
+  return started;
 }
 
 describe('PILOT_ENABLE_EDS_DEBOUNCE', () => {

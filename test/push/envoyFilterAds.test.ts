@@ -7,7 +7,8 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TypeUrl } from '../../src/xds/resource.js';
-import { AdsTestClient, type ReceivedResponse, type TestNode } from '../support/adsClient.js';
+import { routerNode, type ReceivedResponse } from '../support/adsClient.js';
+import { subscribeLikeEnvoy, type EnvoyLikeStream } from '../support/envoySubscriber.js';
 import { waitFor } from '../support/captureLogger.js';
 import { startFileMeshd } from '../support/filePipeline.js';
 
@@ -78,10 +79,7 @@ spec:
             transport_api_version: V3
 ${typedConfigExtra}`;
 
-const ingressNode: TestNode = {
-  id: 'router~10.1.0.5~ingress-1.istio-system~istio-system.svc.cluster.local',
-  metadata: { NAMESPACE: 'istio-system', CLUSTER_ID: 'Kubernetes', ISTIO_VERSION: '1.24.0', LABELS: { istio: 'ingressgateway' } },
-};
+const ingressNode = routerNode('ingress-1', 'istio-system', { istio: 'ingressgateway' });
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -100,20 +98,10 @@ function httpFilters(lds: ReceivedResponse, listener = '0.0.0.0_8080'): string[]
 }
 
 /** A router stream subscribed like Envoy to CDS and LDS; every response is ACKed. */
-async function connectGateway(address: string): Promise<{ lds: ReceivedResponse; nextAcked: () => Promise<ReceivedResponse> }> {
-  const client = new AdsTestClient(address, 'sotw', ingressNode);
-  cleanups.push(async () => client.close());
-  const nextAcked = async (): Promise<ReceivedResponse> => {
-    const response = await client.next();
-    client.ack(response);
-    return response;
-  };
-  client.request(TypeUrl.Cluster);
-  expect((await nextAcked()).typeUrl).toBe(TypeUrl.Cluster);
-  client.request(TypeUrl.Listener);
-  const lds = await nextAcked();
-  expect(lds.typeUrl).toBe(TypeUrl.Listener);
-  return { lds, nextAcked };
+async function connectGateway(address: string): Promise<EnvoyLikeStream> {
+  const gateway = await subscribeLikeEnvoy(address, ingressNode);
+  cleanups.push(async () => gateway.client.close());
+  return gateway;
 }
 
 /** The next LDS response on the stream (CDS and EDS responses in between are ACKed and skipped). */

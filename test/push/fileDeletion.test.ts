@@ -3,10 +3,9 @@ import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../src/meshd.js';
 import { serve } from '../../src/serve/index.js';
 import { eventually } from '../support/adsClient.js';
-import { captureLogs } from '../support/meshdHarness.js';
+import { captureLogs, loopbackConfig } from '../support/meshdHarness.js';
 import { reviewsService } from '../support/reviewsMesh.js';
 
 const policy = `
@@ -23,10 +22,7 @@ describe('file deletion', () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-rm-'));
     await writeFile(path.join(dir, 'svc.yaml'), reviewsService);
     await writeFile(path.join(dir, 'policy.yaml'), policy);
-    server = await serve(
-      { ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, debounceAfterMs: 20 },
-      { logger: captureLogs('warn').logger },
-    );
+    server = await serve({ ...loopbackConfig, configDir: dir, debounceAfterMs: 20 }, { logger: captureLogs('warn').logger });
     await eventually(() => server.ready);
   });
   afterAll(async () => {

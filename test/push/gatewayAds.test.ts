@@ -9,25 +9,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TypeUrl } from '../../src/xds/resource.js';
-import { AdsTestClient, sidecarNode, type ReceivedResponse, type TestNode } from '../support/adsClient.js';
+import { AdsTestClient, routerNode, sidecarNode, type ReceivedResponse, type TestNode } from '../support/adsClient.js';
+import { shortType, subscribeLikeEnvoy, type EnvoyLikeStream } from '../support/envoySubscriber.js';
 import type { LogCapture } from '../support/meshdHarness.js';
 import { waitFor } from '../support/captureLogger.js';
 import { startFileMeshd } from '../support/filePipeline.js';
-import { opensslServingCertificate } from '../support/ca.js';
+import { opensslServingCertificate, tlsSecretYaml } from '../support/ca.js';
 import { meshctl } from '../support/meshctl.js';
 import { X509Certificate } from 'node:crypto';
 
-const shortType = (t: string) => t.slice(t.lastIndexOf('.') + 1);
 const b64 = (text: string) => Buffer.from(text).toString('base64');
-
-function tlsSecret(name: string, namespace: string, pair: { cert: string; key: string }): string {
-  return `apiVersion: v1
-kind: Secret
-metadata: {name: ${name}, namespace: ${namespace}}
-type: kubernetes.io/tls
-data: {tls.crt: ${b64(pair.cert)}, tls.key: ${b64(pair.key)}}
-`;
-}
 
 const gateways = `apiVersion: v1
 kind: Service
@@ -88,53 +79,16 @@ spec:
   - route: [{destination: {host: web}}]
 `;
 
-function routerNode(name: string, namespace: string, labels: Record<string, string>): TestNode {
-  return {
-    id: `router~10.1.0.${name.length}~${name}.${namespace}~${namespace}.svc.cluster.local`,
-    metadata: { NAMESPACE: namespace, CLUSTER_ID: 'Kubernetes', ISTIO_VERSION: '1.24.0', LABELS: labels },
-  };
-}
-
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-interface Gateway {
-  client: AdsTestClient;
-  lds: ReceivedResponse;
-  rds: ReceivedResponse;
-  sds: ReceivedResponse;
-  /** The next response, ACKed as Envoy ACKs it. */
-  nextAcked(): Promise<ReceivedResponse>;
-}
-
-/** Subscribes like Envoy: CDS and LDS wildcard, then RDS and SDS for the names the listeners carry. */
-async function connectGateway(address: string, node: TestNode): Promise<Gateway> {
-  const client = new AdsTestClient(address, 'sotw', node);
-  cleanups.push(async () => client.close());
-  const subscribed = new Map<string, string[]>();
-  const nextAcked = async (): Promise<ReceivedResponse> => {
-    const response = await client.next();
-    const names = subscribed.get(response.typeUrl);
-    client.ack(response, ...(names ? [names] : []));
-    return response;
-  };
-  client.request(TypeUrl.Cluster);
-  expect(shortType((await nextAcked()).typeUrl)).toBe('Cluster');
-  client.request(TypeUrl.Listener);
-  const lds = await nextAcked();
-  const text = JSON.stringify(lds.resources.map((r) => r.body));
-  const rdsNames = [...new Set([...text.matchAll(/"routeConfigName":"([^"]+)"/g)].map((m) => m[1]!))];
-  const sdsNames = [...new Set([...text.matchAll(/"name":"(kubernetes(?:-gateway)?:\/\/[^"]+)"/g)].map((m) => m[1]!))];
-  subscribed.set(TypeUrl.RouteConfiguration, rdsNames);
-  subscribed.set(TypeUrl.Secret, sdsNames);
-  client.request(TypeUrl.RouteConfiguration, { names: rdsNames });
-  const rds = await nextAcked();
-  client.request(TypeUrl.Secret, { names: sdsNames });
-  const sds = await nextAcked();
-  expect(shortType(sds.typeUrl)).toBe('Secret');
-  return { client, lds, rds, sds, nextAcked };
+/** A router subscribed like Envoy, following the route and secret names its listeners carry. */
+async function connectGateway(address: string, node: TestNode): Promise<EnvoyLikeStream & { rds: ReceivedResponse; sds: ReceivedResponse }> {
+  const gateway = await subscribeLikeEnvoy(address, node, ['rds', 'sds']);
+  cleanups.push(async () => gateway.client.close());
+  return { ...gateway, rds: gateway.rds!, sds: gateway.sds! };
 }
 
 async function startMeshd(
@@ -160,8 +114,8 @@ describe('gateways over ADS', () => {
   it('gives a router its listeners on the target ports, its routes, and the credential Secret over SDS', async () => {
     const { xdsAddress } = await startMeshd({
       'gateways.yaml': gateways,
-      'shop-tls.yaml': tlsSecret('shop-tls', 'istio-system', shop),
-      'blog-tls.yaml': tlsSecret('blog-tls', 'istio-system', blog),
+      'shop-tls.yaml': tlsSecretYaml('shop-tls', 'istio-system', shop),
+      'blog-tls.yaml': tlsSecretYaml('blog-tls', 'istio-system', blog),
     });
     const ingress = await connectGateway(xdsAddress, routerNode('ingress-1', 'istio-system', { istio: 'ingressgateway' }));
     expect(ingress.lds.resources.map((r) => r.name).sort()).toEqual(['0.0.0.0_8080', '0.0.0.0_8443']);
@@ -186,8 +140,8 @@ describe('gateways over ADS', () => {
   it('pushes a rotated Secret only to the gateways using it', async () => {
     const { dir, xdsAddress } = await startMeshd({
       'gateways.yaml': gateways,
-      'shop-tls.yaml': tlsSecret('shop-tls', 'istio-system', shop),
-      'blog-tls.yaml': tlsSecret('blog-tls', 'istio-system', blog),
+      'shop-tls.yaml': tlsSecretYaml('shop-tls', 'istio-system', shop),
+      'blog-tls.yaml': tlsSecretYaml('blog-tls', 'istio-system', blog),
     });
     const sidecar = new AdsTestClient(xdsAddress, 'sotw', sidecarNode('web', 'shop'));
     cleanups.push(async () => sidecar.close());
@@ -198,7 +152,7 @@ describe('gateways over ADS', () => {
     expect(blogOnly.sds.resources.map((r) => r.name)).toEqual(['kubernetes://blog-tls']);
 
     const renewed = opensslServingCertificate('shop.example.com');
-    await writeFile(path.join(dir, 'shop-tls.yaml'), tlsSecret('shop-tls', 'istio-system', renewed));
+    await writeFile(path.join(dir, 'shop-tls.yaml'), tlsSecretYaml('shop-tls', 'istio-system', renewed));
     const pushed = await ingress.nextAcked();
     expect(shortType(pushed.typeUrl)).toBe('Secret');
     expect(pushed.resources.map((r) => r.name)).toEqual(['kubernetes://shop-tls']);
@@ -206,7 +160,7 @@ describe('gateways over ADS', () => {
 
     // Renewing blog-tls next: the blog-only gateway's first response since is that one, so shop-tls's rotation sent it nothing.
     const blogRenewed = opensslServingCertificate('blog.example.com');
-    await writeFile(path.join(dir, 'blog-tls.yaml'), tlsSecret('blog-tls', 'istio-system', blogRenewed));
+    await writeFile(path.join(dir, 'blog-tls.yaml'), tlsSecretYaml('blog-tls', 'istio-system', blogRenewed));
     const blogPushed = await blogOnly.nextAcked();
     expect(shortType(blogPushed.typeUrl)).toBe('Secret');
     expect(blogPushed.resources.map((r) => r.name)).toEqual(['kubernetes://blog-tls']);
@@ -218,7 +172,7 @@ describe('gateways over ADS', () => {
   it('never serves a Secret of another namespace', async () => {
     const { xdsAddress, warnings } = await startMeshd({
       'gateways.yaml': gateways,
-      'shop-tls.yaml': tlsSecret('shop-tls', 'istio-system', shop),
+      'shop-tls.yaml': tlsSecretYaml('shop-tls', 'istio-system', shop),
     });
     const partner = new AdsTestClient(xdsAddress, 'sotw', routerNode('partner-1', 'partners', { istio: 'partner-ingress' }));
     cleanups.push(async () => partner.close());
@@ -237,8 +191,8 @@ describe('gateways over ADS', () => {
   it('keeps the other servers working when a Secret in use is deleted', async () => {
     const { dir, xdsAddress, warnings } = await startMeshd({
       'gateways.yaml': gateways,
-      'shop-tls.yaml': tlsSecret('shop-tls', 'istio-system', shop),
-      'blog-tls.yaml': tlsSecret('blog-tls', 'istio-system', blog),
+      'shop-tls.yaml': tlsSecretYaml('shop-tls', 'istio-system', shop),
+      'blog-tls.yaml': tlsSecretYaml('blog-tls', 'istio-system', blog),
     });
     const ingress = await connectGateway(xdsAddress, routerNode('ingress-1', 'istio-system', { istio: 'ingressgateway' }));
     await rm(path.join(dir, 'blog-tls.yaml'));
@@ -249,7 +203,7 @@ describe('gateways over ADS', () => {
     expect(warnings.some((l) => String(l.msg).includes('Secret istio-system/blog-tls not found'))).toBe(true);
 
     // The Secret back: its chain returns.
-    await writeFile(path.join(dir, 'blog-tls.yaml'), tlsSecret('blog-tls', 'istio-system', blog));
+    await writeFile(path.join(dir, 'blog-tls.yaml'), tlsSecretYaml('blog-tls', 'istio-system', blog));
     // The SDS response (this client never unsubscribed) may come first.
     const responses = [await ingress.nextAcked(), await ingress.nextAcked()];
     expect(responses.map((r) => shortType(r.typeUrl)).sort()).toEqual(['Listener', 'Secret']);
@@ -260,8 +214,8 @@ describe('gateways over ADS', () => {
   it('shows routers in meshctl proxy-status and their certificates in proxy-config secret, private keys redacted', async () => {
     const { xdsAddress, httpUrl } = await startMeshd({
       'gateways.yaml': gateways,
-      'shop-tls.yaml': tlsSecret('shop-tls', 'istio-system', shop),
-      'blog-tls.yaml': tlsSecret('blog-tls', 'istio-system', blog),
+      'shop-tls.yaml': tlsSecretYaml('shop-tls', 'istio-system', shop),
+      'blog-tls.yaml': tlsSecretYaml('blog-tls', 'istio-system', blog),
     });
     await connectGateway(xdsAddress, routerNode('ingress-1', 'istio-system', { istio: 'ingressgateway' }));
     const status = await meshctl(['--server', httpUrl, 'proxy-status']);
@@ -328,7 +282,7 @@ spec:
   const edgeNode = () => routerNode('edge-1', 'ingress', { 'gateway.networking.k8s.io/gateway-name': 'edge' });
 
   it('serves the Secret while a ReferenceGrant allows it, pushes its rotation, and takes it and the chain away when the grant goes', async () => {
-    const { dir, xdsAddress } = await startMeshd({ 'edge.yaml': edge, 'shop-cert.yaml': tlsSecret('shop-cert', 'shop', shop), 'grant.yaml': grant });
+    const { dir, xdsAddress } = await startMeshd({ 'edge.yaml': edge, 'shop-cert.yaml': tlsSecretYaml('shop-cert', 'shop', shop), 'grant.yaml': grant });
     const router = await connectGateway(xdsAddress, edgeNode());
     expect(router.lds.resources.map((r) => r.name)).toEqual(['0.0.0.0_443']);
     expect(chainsOf(router.lds, '0.0.0.0_443')).toEqual([['shop.example.com']]);
@@ -339,7 +293,7 @@ spec:
 
     // A rotated Secret reaches the router of the other namespace that reads it.
     const renewed = opensslServingCertificate('shop.example.com');
-    await writeFile(path.join(dir, 'shop-cert.yaml'), tlsSecret('shop-cert', 'shop', renewed));
+    await writeFile(path.join(dir, 'shop-cert.yaml'), tlsSecretYaml('shop-cert', 'shop', renewed));
     const rotated = await router.nextAcked();
     expect(shortType(rotated.typeUrl)).toBe('Secret');
     expect(Buffer.from(secretBody(rotated, sdsName)!.tlsCertificate!.certificateChain!.inlineBytes!, 'base64').toString()).toBe(renewed.cert);
@@ -356,7 +310,7 @@ spec:
   });
 
   it('never serves it without a grant, whatever name the router asks for', async () => {
-    const { xdsAddress } = await startMeshd({ 'edge.yaml': edge, 'shop-cert.yaml': tlsSecret('shop-cert', 'shop', shop) });
+    const { xdsAddress } = await startMeshd({ 'edge.yaml': edge, 'shop-cert.yaml': tlsSecretYaml('shop-cert', 'shop', shop) });
     const router = new AdsTestClient(xdsAddress, 'sotw', edgeNode());
     cleanups.push(async () => router.close());
     router.request(TypeUrl.Listener);

@@ -8,7 +8,7 @@ import { GatewayGenerator } from '../../src/xds/gen/gateway/generator.js';
 import { TypeUrl, decodeAnyToJson } from '../../src/xds/resource.js';
 import { analyzeMesh } from '../../src/analysis/index.js';
 import { loadGoldenMesh, meshFromYaml } from '../support/goldenMesh.js';
-import { opensslServingCertificate } from '../support/ca.js';
+import { opensslServingCertificate, tlsSecretYaml } from '../support/ca.js';
 
 const resolve: ResolveBackend = (ref) => ({
   ok: true,
@@ -197,13 +197,7 @@ describe('route rules', () => {
 
 describe('cross-namespace certificateRefs', () => {
   const pair = opensslServingCertificate('shop.example.com');
-  const b64 = (text: string) => Buffer.from(text).toString('base64');
-  const secret = (name: string) => `apiVersion: v1
-kind: Secret
-metadata: {name: ${name}, namespace: shop}
-type: kubernetes.io/tls
-data: {tls.crt: ${b64(pair.cert)}, tls.key: ${b64(pair.key)}}
-`;
+  const secret = (name: string) => tlsSecretYaml(name, 'shop', pair);
   const grant = (from: { kind: string; namespace: string }, toName?: string) => `apiVersion: gateway.networking.k8s.io/v1beta1
 kind: ReferenceGrant
 metadata: {name: certs, namespace: shop}

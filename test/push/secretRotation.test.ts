@@ -8,15 +8,7 @@ import type { PushRequest, WatchedResource } from '../../src/xds/server/types.js
 import { waitFor } from '../support/captureLogger.js';
 import { startFilePipeline } from '../support/filePipeline.js';
 import { proxyForPod } from '../support/goldenMesh.js';
-import { opensslServingCertificate } from '../support/ca.js';
-
-const b64 = (text: string) => Buffer.from(text).toString('base64');
-const tlsSecret = (name: string, pair: { cert: string; key: string }) => `apiVersion: v1
-kind: Secret
-metadata: {name: ${name}, namespace: istio-system}
-type: kubernetes.io/tls
-data: {tls.crt: ${b64(pair.cert)}, tls.key: ${b64(pair.key)}}
-`;
+import { opensslServingCertificate, tlsSecretYaml } from '../support/ca.js';
 
 const config = `apiVersion: v1
 kind: Service
@@ -67,8 +59,8 @@ describe('Secret rotation', () => {
     const shop = opensslServingCertificate('shop.example.com');
     const started = await startFilePipeline({
       'config.yaml': config,
-      'shop-tls.yaml': tlsSecret('shop-tls', shop),
-      'blog-tls.yaml': tlsSecret('blog-tls', opensslServingCertificate('blog.example.com')),
+      'shop-tls.yaml': tlsSecretYaml('shop-tls', 'istio-system', shop),
+      'blog-tls.yaml': tlsSecretYaml('blog-tls', 'istio-system', opensslServingCertificate('blog.example.com')),
     });
     cleanups.push(started.stop);
     const { pipeline, pushes, write } = started;
@@ -84,7 +76,7 @@ describe('Secret rotation', () => {
     const firstContext = pipeline.current();
 
     // Rotated: still valid, so the listeners stay as they are.
-    await write('shop-tls.yaml', tlsSecret('shop-tls', opensslServingCertificate('shop.example.com')));
+    await write('shop-tls.yaml', tlsSecretYaml('shop-tls', 'istio-system', opensslServingCertificate('shop.example.com')));
     await waitFor(() => pushes.length === 1, 'the rotation push');
     expect(typeNames(pushes[0]!)).toEqual(['Secret']);
     expect([sidecar, shopGateway, blogGateway].map((p) => pushes[0]!.affects!(p))).toEqual([false, true, false]);
@@ -99,7 +91,7 @@ describe('Secret rotation', () => {
     expect(rotated[0]!.version).not.toBe(before.shopSecrets[0]!.version);
 
     // Broken: the HTTPS server's chain goes, so the gateway's listeners are rebuilt; nobody else's.
-    await write('shop-tls.yaml', tlsSecret('shop-tls', { cert: 'not a certificate', key: shop.key }));
+    await write('shop-tls.yaml', tlsSecretYaml('shop-tls', 'istio-system', { cert: 'not a certificate', key: shop.key }));
     await waitFor(() => pushes.length === 2, 'the push for the broken Secret');
     expect(typeNames(pushes[1]!)).toEqual(['Listener', 'Secret']);
     expect([sidecar, shopGateway, blogGateway].map((p) => pushes[1]!.affects!(p))).toEqual([false, true, false]);

@@ -5,8 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { TypeUrl } from '../../src/xds/resource.js';
-import { AdsTestClient, sidecarNode, type ReceivedResponse } from '../support/adsClient.js';
+import { sidecarNode, type ReceivedResponse } from '../support/adsClient.js';
+import { shortType, subscribeLikeEnvoy } from '../support/envoySubscriber.js';
 import { waitFor } from '../support/captureLogger.js';
 import { startFileMeshd } from '../support/filePipeline.js';
 
@@ -30,25 +30,16 @@ metadata: {name: reviews, namespace: shop}
 spec: {clusterIP: 10.96.0.10, selector: {app: reviews}, ports: [{name: http, port: 9080}]}
 `;
 
-const shortType = (t: string) => t.slice(t.lastIndexOf('.') + 1);
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
 /** Subscribes to CDS and LDS (wildcard) and ACKs each response as Envoy does. */
-async function connect(address: string, name: string): Promise<{ nextAcked(): Promise<ReceivedResponse>; listeners: ReceivedResponse }> {
-  const client = new AdsTestClient(address, 'sotw', { ...sidecarNode(name, 'shop'), cluster: `${name}.shop` });
-  cleanups.push(async () => client.close());
-  const nextAcked = async (): Promise<ReceivedResponse> => {
-    const response = await client.next();
-    client.ack(response);
-    return response;
-  };
-  client.request(TypeUrl.Cluster);
-  await nextAcked();
-  client.request(TypeUrl.Listener);
-  return { nextAcked, listeners: await nextAcked() };
+async function connect(address: string, name: string): Promise<{ nextAcked: () => Promise<ReceivedResponse>; listeners: ReceivedResponse }> {
+  const proxy = await subscribeLikeEnvoy(address, { ...sidecarNode(name, 'shop'), cluster: `${name}.shop` });
+  cleanups.push(async () => proxy.client.close());
+  return { nextAcked: proxy.nextAcked, listeners: proxy.lds };
 }
 
 /** The HTTP connection managers of the outbound listener for port 9080. */

@@ -8,15 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { istioCaSecretName, istioCaSecretType, newSelfSignedCaSecretData } from '../../src/ca/index.js';
-import { defaultConfig } from '../../src/meshd.js';
 import type { Rejection } from '../../src/model/meshModel.js';
 import { serve } from '../../src/serve/index.js';
 import { FakeKubeApi, type FakeResource } from '../support/fakeKubeApi.js';
-import { eventually, namespace } from '../support/fakeKubeApiHelpers.js';
+import { eventually, istioCaSecret, namespace } from '../support/fakeKubeApiHelpers.js';
 import { startFilePipeline } from '../support/filePipeline.js';
 import { invalidSamples } from '../support/invalidObjects.js';
-import { captureLogs } from '../support/meshdHarness.js';
+import { captureLogs, loopbackConfig, serveKubeMode } from '../support/meshdHarness.js';
 import { admissionReview, postWebhook, type ReviewAnswer } from '../support/webhookClient.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -44,17 +42,7 @@ describe('every kind is validated on every path serve wires', () => {
     const dir = await tempDir();
     await writeFile(path.join(dir, 'invalid.yaml'), samplesYaml);
     const server = await serve(
-      {
-        ...defaultConfig,
-        configDir: dir,
-        caDir: path.join(dir, 'ca'),
-        dnsNames: ['127.0.0.1'],
-        host: '127.0.0.1',
-        xdsPort: 0,
-        securePort: 0,
-        httpPort: 0,
-        webhookPort: 0,
-      },
+      { ...loopbackConfig, configDir: dir, caDir: path.join(dir, 'ca'), dnsNames: ['127.0.0.1'], webhookPort: 0 },
       { logger: captureLogs('error').logger },
     );
     cleanups.push(() => server.close());
@@ -94,22 +82,13 @@ describe('every kind is validated on every path serve wires', () => {
     cleanups.push(() => api.close());
     api.apply(namespace('istio-system'));
     api.apply(namespace('shop'));
-    api.apply({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: istioCaSecretName, namespace: 'istio-system' },
-      type: istioCaSecretType,
-      data: newSelfSignedCaSecretData({ trustDomain: 'cluster.local' }),
-    });
+    api.apply(istioCaSecret());
     for (const { object } of invalidSamples) api.apply({ ...structuredClone(object), metadata: { ...object.metadata } });
-    const dir = await tempDir();
-    const kubeconfig = path.join(dir, 'kubeconfig');
-    await writeFile(kubeconfig, api.kubeconfigYaml('meshd'));
-    const server = await serve(
-      { ...defaultConfig, kubeconfig, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, debounceAfterMs: 20, debounceMaxMs: 200 },
-      { logger: captureLogs('error').logger },
-    );
-    cleanups.push(() => server.close());
+    const server = await serveKubeMode(api, cleanups, {
+      logger: captureLogs('error').logger,
+      token: 'meshd',
+      config: { debounceAfterMs: 20, debounceMaxMs: 200 },
+    });
     await eventually(() => missed(server.pipeline.model.currentRejections()).length === 0 || undefined, 'every sample rejected');
     expect(missed(server.pipeline.model.currentRejections())).toEqual([]);
   });

@@ -8,11 +8,10 @@ import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../src/meshd.js';
 import { serve } from '../../src/serve/index.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, eventually, sidecarNode } from '../support/adsClient.js';
-import { captureLogs, type LogCapture } from '../support/meshdHarness.js';
+import { captureLogs, loopbackConfig, type LogCapture } from '../support/meshdHarness.js';
 import { reviewsService } from '../support/reviewsMesh.js';
 
 const customEdsCluster = `
@@ -75,10 +74,7 @@ const inconsistencies = (logs: LogCapture, type?: string) =>
 
 async function start(dir: string, checkConsistency: boolean): Promise<{ server: Served; logs: LogCapture }> {
   const { logger, logs } = captureLogs('info');
-  const server = await serve(
-    { ...defaultConfig, configDir: dir, host: '127.0.0.1', xdsPort: 0, securePort: 0, httpPort: 0, debounceAfterMs: 20, checkConsistency },
-    { logger },
-  );
+  const server = await serve({ ...loopbackConfig, configDir: dir, debounceAfterMs: 20, checkConsistency }, { logger });
   await eventually(() => server.ready, 10_000, 'meshd ready');
   return { server, logs };
 }

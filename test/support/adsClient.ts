@@ -36,6 +36,14 @@ export function sidecarNode(name: string, namespace = 'default', extra: Record<s
   };
 }
 
+/** A gateway (router) proxy's node: `name.namespace` with the pod labels its Gateways select. */
+export function routerNode(name: string, namespace: string, labels: Record<string, string>): TestNode {
+  return {
+    id: `router~10.1.0.${name.length}~${name}.${namespace}~${namespace}.svc.cluster.local`,
+    metadata: { NAMESPACE: namespace, CLUSTER_ID: 'Kubernetes', ISTIO_VERSION: '1.24.0', LABELS: labels },
+  };
+}
+
 function nodeMessage(node: TestNode): Record<string, unknown> {
   return { id: node.id, cluster: node.cluster ?? '', metadata: toStruct((node.metadata ?? {}) as { [key: string]: JsonValue }) };
 }

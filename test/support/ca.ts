@@ -280,3 +280,14 @@ export function opensslServingCertificate(hostname: string): { cert: string; key
     return { cert: readFileSync(f('tls.crt'), 'utf8'), key: readFileSync(f('tls.key'), 'utf8') };
   });
 }
+
+/** A kubernetes.io/tls Secret holding `pair`, as YAML for a config directory. */
+export function tlsSecretYaml(name: string, namespace: string, pair: { cert: string; key: string }): string {
+  const b64 = (text: string): string => Buffer.from(text).toString('base64');
+  return `apiVersion: v1
+kind: Secret
+metadata: {name: ${name}, namespace: ${namespace}}
+type: kubernetes.io/tls
+data: {tls.crt: ${b64(pair.cert)}, tls.key: ${b64(pair.key)}}
+`;
+}

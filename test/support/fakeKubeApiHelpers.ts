@@ -2,6 +2,7 @@
 // a sink that folds events into the state a consumer would hold, object
 // builders and a bounded poll that returns what it waited for. The log
 // capture is the shared one (captureLogger.ts), re-exported here.
+import { istioCaSecretName, istioCaSecretType, newSelfSignedCaSecretData } from '../../src/ca/index.js';
 import { refKey, type KubeObject, type SourceEvent } from '../../src/model/kube.js';
 import { FakeKubeApi, type FakeKubeApiOptions, type FakeObject } from './fakeKubeApi.js';
 
@@ -106,6 +107,17 @@ export function virtualService(ns: string, name: string, host: string): FakeObje
     kind: 'VirtualService',
     metadata: { name, namespace: ns },
     spec: { hosts: [host], http: [{ route: [{ destination: { host } }] }] },
+  };
+}
+
+/** The istio-ca-secret of a cluster where meshd's CA exists already (so a replica that is not the Lease holder gets ready too). */
+export function istioCaSecret() {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: istioCaSecretName, namespace: 'istio-system' },
+    type: istioCaSecretType,
+    data: newSelfSignedCaSecretData({ trustDomain: 'cluster.local' }),
   };
 }
 

@@ -1,33 +1,37 @@
-// A MeshPipeline over a file source in a temporary directory, with short
-// debounce times, its pushes and log lines recorded. Call the returned
+// A MeshPipeline over a file source in a temporary directory, with the
+// options `meshd serve` gives it (short debounce times unless the test says
+// otherwise), its pushes and log lines recorded. Call the returned
 // `stop` (tests register it as a cleanup). startFileMeshd serves one over ADS.
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { defaultConfig } from '../../src/meshd.js';
 import { FileSource } from '../../src/sources/files/fileSource.js';
 import { MeshPipeline } from '../../src/push/pipeline.js';
+import { meshPipelineOptions, type PipelineConfig } from '../../src/serve/pipelineOptions.js';
 import type { PushRequest } from '../../src/xds/server/types.js';
-import { kindValidators } from '../../src/security/validation.js';
-import { meshGeneration } from '../../src/xds/gen/meshGeneration.js';
 import { captureLogger, waitFor } from './captureLogger.js';
 import { startTestMeshd } from './meshdHarness.js';
 
-export async function startFilePipeline(files: Record<string, string>) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'meshd-pipeline-'));
+/** A temporary directory holding `files`; remove it when done. */
+async function configDir(files: Record<string, string>, prefix = 'meshd-pipeline-'): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
   for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+  return dir;
+}
+
+/** A pipeline over a file source in `dir`, with the options `meshd serve` would give it for `config`. */
+function filePipeline(dir: string, logger: Logger, registry: Registry, config: Partial<PipelineConfig>): MeshPipeline {
+  return new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], meshPipelineOptions({ ...defaultConfig, ...config }, logger, registry));
+}
+
+export async function startFilePipeline(files: Record<string, string>, config: Partial<PipelineConfig> = {}) {
+  const dir = await configDir(files);
   const { logger, lines } = captureLogger();
   const registry = new Registry();
-  const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
-    debounceAfterMs: 20,
-    debounceMaxMs: 200,
-    logger,
-    registry,
-    trustDomain: 'cluster.local',
-    clusterId: 'Kubernetes',
-    validators: kindValidators,
-    generation: meshGeneration,
-  });
+  const pipeline = filePipeline(dir, logger, registry, { debounceAfterMs: 20, debounceMaxMs: 200, ...config });
   const pushes: PushRequest[] = [];
   pipeline.onPush((r) => pushes.push(r));
   await pipeline.start();
@@ -55,20 +59,10 @@ export async function startFilePipeline(files: Record<string, string>) {
  * so a test's pushes are its own changes'. Register `stop` as a cleanup.
  */
 export async function startFileMeshd(files: Record<string, string>) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'meshd-e2e-'));
-  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+  const dir = await configDir(files, 'meshd-e2e-');
   const { logger, lines } = captureLogger('warn');
   const registry = new Registry();
-  const pipeline = new MeshPipeline([new FileSource({ dir, logger, settleMs: 5 })], {
-    debounceAfterMs: 20,
-    debounceMaxMs: 500,
-    logger,
-    registry,
-    trustDomain: 'cluster.local',
-    clusterId: 'Kubernetes',
-    validators: kindValidators,
-    generation: meshGeneration,
-  });
+  const pipeline = filePipeline(dir, logger, registry, { debounceAfterMs: 20, debounceMaxMs: 500 });
   const { meshd, xdsAddress, httpUrl, logs } = await startTestMeshd({ resources: pipeline, registry });
   const pushes: PushRequest[] = [];
   pipeline.onPush((r) => pushes.push(r));

@@ -39,6 +39,18 @@ export function proxyForPod(pod: KubeObject, type: 'sidecar' | 'router' = 'sidec
   });
 }
 
+/** A Pod that meshFromYaml makes a proxy of (a sidecar, or a router), as a YAML document. */
+export function proxyPodYaml(name: string, namespace: string, labels: Record<string, string>, ip: string, type: 'sidecar' | 'router' = 'sidecar'): string {
+  const labelMap = Object.entries(labels)
+    .map(([key, value]) => `${key}: ${value}`)
+    .join(', ');
+  return `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${namespace}, labels: {${labelMap}}, annotations: {golden.meshd.io/proxy: ${type === 'router' ? 'router' : '"true"'}}}
+status: {podIP: ${ip}}
+`;
+}
+
 export function loadGoldenMesh(file: string): GoldenMesh {
   return meshFromYaml(readFileSync(file, 'utf8'), file);
 }

@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { XdsChannelCredentials, XdsServer, XdsServerCredentials } from '@grpc/grpc-js-xds';
 import { CertificateAuthority } from '../../src/ca/index.js';
 import { bootstrapChannelOption, type GrpcBootstrap } from '../../src/demo/bootstrap.js';
-import { echoMethods, type EchoMethod, type EchoOutcome, type EchoReply, type EchoRequest } from '../../src/demo/echo.js';
+import { echoMethods, methodDefinition, type EchoMethod, type EchoOutcome, type EchoReply, type EchoRequest } from '../../src/demo/echo.js';
 import { fileWatcherCertificateProviders, type FileWatcherPaths } from '../../src/security/index.js';
 import { opensslCsr, testCaMaterial } from './ca.js';
 
@@ -45,21 +45,6 @@ export function withCertificates(bootstrap: GrpcBootstrap, files: FileWatcherPat
   return { ...bootstrap, certificate_providers: fileWatcherCertificateProviders({ ...files, refreshIntervalSeconds: 1 }) };
 }
 
-const toJson = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
-const fromJson = <T>(bytes: Buffer): T => (bytes.length === 0 ? ({} as T) : (JSON.parse(bytes.toString('utf8')) as T));
-
-function definition(methodPath: string): grpc.MethodDefinition<EchoRequest, EchoReply> {
-  return {
-    path: methodPath,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: toJson,
-    requestDeserialize: fromJson<EchoRequest>,
-    responseSerialize: toJson,
-    responseDeserialize: fromJson<EchoReply>,
-  };
-}
-
 export interface SecureEchoServer {
   readonly address: string;
   close(): Promise<void>;
@@ -71,7 +56,7 @@ export function startSecureEchoServer(address: string, pod: string, bootstrap: G
   const server = new XdsServer({ ...bootstrapChannelOption(bootstrap), drainGraceTimeMs: 100 });
   const handler: grpc.handleUnaryCall<EchoRequest, EchoReply> = (call, callback) => callback(null, { pod, version: 'v1', method: call.getPath() });
   server.addService(
-    Object.fromEntries(Object.entries(echoMethods).map(([name, p]) => [name, definition(p)])),
+    Object.fromEntries(Object.entries(echoMethods).map(([name, p]) => [name, methodDefinition(p)])),
     Object.fromEntries(Object.keys(echoMethods).map((name) => [name, handler])),
   );
   return new Promise((resolve, reject) => {
@@ -96,7 +81,7 @@ function caller(client: grpc.Client): EchoCaller {
   return {
     call: (method, deadlineMs = 5_000) =>
       new Promise((resolve) => {
-        const d = definition(echoMethods[method]);
+        const d = methodDefinition(echoMethods[method]);
         client.makeUnaryRequest(
           d.path,
           d.requestSerialize,

@@ -8,13 +8,12 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority, ServingCertificate, caMaterialFromPem, createSelfSignedCaPem } from '../../src/ca/index.js';
-import { defaultConfig } from '../../src/meshd.js';
 import { serve } from '../../src/serve/index.js';
 import { WebhookServer } from '../../src/webhooks/webhookServer.js';
 import { kindValidators } from '../../src/security/validation.js';
 import type { AdmissionRequest, AdmissionResponse } from '../../src/webhooks/admissionReview.js';
 import { validateAdmission as validateWith } from '../../src/webhooks/validation.js';
-import { captureLogs } from '../support/meshdHarness.js';
+import { captureLogs, loopbackConfig } from '../support/meshdHarness.js';
 import { admissionReview, postWebhook, type ReviewAnswer } from '../support/webhookClient.js';
 
 /** /validate as serve wires it: with the table the model is built with. */
@@ -41,20 +40,7 @@ describe('meshd serve: the webhook port', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'meshd-webhook-'));
     await writeFile(path.join(dir, 'ns.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n');
-    server = await serve(
-      {
-        ...defaultConfig,
-        configDir: dir,
-        caDir: path.join(dir, 'ca'),
-        dnsNames: ['127.0.0.1'],
-        host: '127.0.0.1',
-        xdsPort: 0,
-        securePort: 0,
-        httpPort: 0,
-        webhookPort: 0,
-      },
-      { logger },
-    );
+    server = await serve({ ...loopbackConfig, configDir: dir, caDir: path.join(dir, 'ca'), dnsNames: ['127.0.0.1'], webhookPort: 0 }, { logger });
     root = await readFile(path.join(dir, 'ca', 'root-cert.pem'), 'utf8');
   });
   afterAll(async () => {

@@ -5,11 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../src/meshd.js';
 import { serve } from '../../src/serve/index.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, eventually, sidecarNode } from '../support/adsClient.js';
-import { captureLogs } from '../support/meshdHarness.js';
+import { captureLogs, loopbackConfig } from '../support/meshdHarness.js';
 
 describe('ADS over TLS', () => {
   let dir: string;
@@ -21,16 +20,7 @@ describe('ADS over TLS', () => {
       'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  ports: [{name: http, port: 80}]\n',
     );
     server = await serve(
-      {
-        ...defaultConfig,
-        configDir: path.join(dir),
-        caDir: path.join(dir, 'ca'),
-        dnsNames: ['meshd.istio-system.svc'],
-        host: '127.0.0.1',
-        xdsPort: 0,
-        securePort: 0,
-        httpPort: 0,
-      },
+      { ...loopbackConfig, configDir: path.join(dir), caDir: path.join(dir, 'ca'), dnsNames: ['meshd.istio-system.svc'] },
       { logger: captureLogs('warn').logger },
     );
     // The first response must already hold the files' services: ask once the sources have synced.
