@@ -253,13 +253,19 @@ export class RealKubeApi {
     if (created.status === 201 || created.status === 200) return created.body;
     if (created.status !== 409) throw new Error(`create ${object.kind} ${object.metadata.name}: ${created.status} ${JSON.stringify(created.body)}`);
     const item = `${collection}/${object.metadata.name}`;
-    const current = await this.request<T>('GET', item);
-    const replaced = await this.request<T>('PUT', item, {
-      ...object,
-      metadata: { ...object.metadata, resourceVersion: current.body.metadata.resourceVersion },
-    });
-    if (replaced.status !== 200) throw new Error(`replace ${object.kind} ${object.metadata.name}: ${replaced.status} ${JSON.stringify(replaced.body)}`);
-    return replaced.body;
+    // Read, then replace at that resourceVersion; a write in between (meshd's status patch, its
+    // deployment controller) makes the replace a 409 Conflict: read again, as any client would.
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.request<T>('GET', item);
+      const replaced = await this.request<T>('PUT', item, {
+        ...object,
+        metadata: { ...object.metadata, resourceVersion: current.body.metadata.resourceVersion },
+      });
+      if (replaced.status === 200) return replaced.body;
+      if (replaced.status !== 409 || attempt === 5) {
+        throw new Error(`replace ${object.kind} ${object.metadata.name}: ${replaced.status} ${JSON.stringify(replaced.body)}`);
+      }
+    }
   }
 
   async get<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<T | undefined> {
