@@ -35,6 +35,7 @@ export const unitTests: readonly string[] = [
   'test/webhooks/sidecarInjection.test.ts',
   'test/webhooks/webhookManifests.test.ts',
   'test/xds/byteBudget.test.ts',
+  'test/xds/changesSinceLast.test.ts',
   'test/xds/consistency.test.ts',
   'test/xds/nodeMetadata.test.ts',
 ];

@@ -96,7 +96,7 @@ export class SotwConnection extends AdsConnection {
     const fullState = sub.wildcard || wildcardTypes.has(sub.typeUrl);
     const everything = current.size === wanted.length ? wanted : [...current.values()];
     const sent = fullState || mode === 'full' ? everything : changed;
-    const bytes = this.encode(sub, request, nonce, sent, generated);
+    const bytes = this.encode(sub, request, nonce, sent, sent === generated);
     // The proxy now holds all of `wanted`; when that is the generator's array, the next push compares
     // arrays, and the versions held are that array's (one map for every stream sent it).
     if (wanted === generated) {
@@ -125,14 +125,13 @@ export class SotwConnection extends AdsConnection {
     const fullState = sub.wildcard || wildcardTypes.has(sub.typeUrl);
     const sent = fullState ? generated : changed;
     const nonce = this.host.nextNonce();
-    const bytes = this.encode(sub, request, nonce, sent, generated);
+    // Both are shared by the streams of the scope (changesSinceLast): one body for all of them.
+    const bytes = this.encode(sub, request, nonce, sent, true);
     return { nonce, bytes, resources: sent, removed: [], fullState };
   }
 
-  private encode(sub: Subscription, request: PushRequest, nonce: string, sent: readonly XdsResource[], generated: readonly XdsResource[]): Buffer {
-    return encodeSotwResponse(
-      { versionInfo: request.version, typeUrl: sub.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent },
-      sent === generated,
-    );
+  /** `shared`: `sent` is an array many streams are sent and nobody modifies (see encodeSotwResponse). */
+  private encode(sub: Subscription, request: PushRequest, nonce: string, sent: readonly XdsResource[], shared: boolean): Buffer {
+    return encodeSotwResponse({ versionInfo: request.version, typeUrl: sub.typeUrl, nonce, controlPlane: this.host.controlPlane, resources: sent }, shared);
   }
 }
