@@ -24,6 +24,7 @@ import {
   scopeClustersEntry,
   scopeEndpointsEntry,
   scopeRoutesEntry,
+  scopeServiceEndpointsEntry,
   sidecarClustersEntry,
   sidecarListenersEntry,
   wellKnownClustersEntry,
@@ -328,11 +329,15 @@ export class SidecarGenerator implements ResourceGenerator {
   /** Every load assignment of the proxy's scope, encoded once per scope (and locality or failoverPriority labels, when DestinationRules use them). */
   private scopeEndpoints(context: PushContext, proxy: Proxy): { list: XdsResource[]; byName: Map<string, XdsResource> } {
     const { scope } = proxyView(context, proxy);
-    return memo(context, scopeEndpointsEntry(scope.key, proxyEndpointsKey(context, scope, proxy)), () => {
+    const inputs = proxyEndpointsKey(context, scope, proxy);
+    return memo(context, scopeEndpointsEntry(scope.key, inputs), () => {
       const list: XdsResource[] = [];
-      for (const cluster of this.edsClusters(context, scope)) {
-        const resource = this.encodePlan(context, planClusterLoadAssignment(context, proxy, scope, cluster));
-        if (resource) list.push(resource);
+      // Per service: after an endpoint change only the changed service's clusters are planned again.
+      for (const { hostname, clusters } of this.edsClusters(context, scope)) {
+        const own = memo(context, scopeServiceEndpointsEntry(scope.key, inputs, hostname), () =>
+          clusters.map((cluster) => this.encodePlan(context, planClusterLoadAssignment(context, proxy, scope, cluster))).filter((r) => r !== undefined),
+        );
+        list.push(...own);
       }
       return { list, byName: new Map(list.map((r) => [r.name, r])) };
     });
@@ -380,6 +385,7 @@ export class SidecarGenerator implements ResourceGenerator {
         .filter((rc): rc is RouteConfiguration => rc !== undefined)
         .map((rc) => patchRouteConfiguration('SIDECAR_OUTBOUND', envoyFilters, rc, {}, applied)),
       endpoints: this.edsClusters(context, scope)
+        .flatMap((group) => group.clusters)
         .map((cluster) => planClusterLoadAssignment(context, proxy, scope, cluster)?.build())
         .filter((cla): cla is ClusterLoadAssignment => cla !== undefined),
     };
@@ -393,20 +399,22 @@ export class SidecarGenerator implements ResourceGenerator {
     return [...outbound, ...inboundClusters(context.inboundTargets(proxy), proxy.ipAddresses), ...wellKnownClusters(), ...jwks];
   }
 
-  /** The EDS clusters of the scope's CDS, for wildcard EDS subscriptions. */
-  private edsClusters(context: PushContext, scope: ProxyScope): EdsCluster[] {
+  /** The EDS clusters of the scope's CDS by service, for wildcard EDS subscriptions. */
+  private edsClusters(context: PushContext, scope: ProxyScope): Array<{ hostname: string; clusters: EdsCluster[] }> {
     return memo(context, edsClusterNamesEntry(scope.key), () => {
-      const clusters: EdsCluster[] = [];
+      const groups: Array<{ hostname: string; clusters: EdsCluster[] }> = [];
       for (const service of scope.services) {
         if (service.resolution !== 'ClientSideLB') continue;
         const dr = context.destinationRuleFor(scope, service.hostname);
+        const clusters: EdsCluster[] = [];
         for (const { port } of service.ports) {
           clusters.push({ name: outboundClusterName(port, '', service.hostname), service, port });
           for (const { name: subset } of dr?.spec.subsets ?? [])
             clusters.push({ name: outboundClusterName(port, subset, service.hostname), service, port, subset });
         }
+        groups.push({ hostname: service.hostname, clusters });
       }
-      return clusters;
+      return groups;
     });
   }
 }
