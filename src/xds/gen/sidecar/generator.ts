@@ -125,9 +125,19 @@ const clusterContext = (cluster: Json): 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND' =
   String(cluster.name).startsWith('inbound|') ? 'SIDECAR_INBOUND' : 'SIDECAR_OUTBOUND';
 const clusterApplyTo = ['CLUSTER'] as const;
 
+/** Kept in the context (which a proxy must not keep alive) and weakly by proxy (which the context must not keep alive). */
+const proxyViews = (context: PushContext): WeakMap<Proxy, ProxyView> => memo(context, proxyViewsEntry, () => new WeakMap<Proxy, ProxyView>());
+
+/**
+ * The proxy's scope, from its view when it has one; else without working out the rest of the
+ * view, which an EDS-only push (an endpoint change, a new context each) would do for every proxy.
+ */
+function proxyScope(context: PushContext, proxy: Proxy): ProxyScope {
+  return proxyViews(context).get(proxy)?.scope ?? context.scopeFor(proxy);
+}
+
 function proxyView(context: PushContext, proxy: Proxy): ProxyView {
-  // Kept in the context (which a proxy must not keep alive) and weakly by proxy (which the context must not keep alive).
-  const views = memo(context, proxyViewsEntry, () => new WeakMap<Proxy, ProxyView>());
+  const views = proxyViews(context);
   let view = views.get(proxy);
   if (!view) {
     const targets = context.inboundTargets(proxy);
@@ -328,7 +338,7 @@ export class SidecarGenerator implements ResourceGenerator {
 
   /** Every load assignment of the proxy's scope, encoded once per scope (and locality or failoverPriority labels, when DestinationRules use them). */
   private scopeEndpoints(context: PushContext, proxy: Proxy): { list: XdsResource[]; byName: Map<string, XdsResource> } {
-    const { scope } = proxyView(context, proxy);
+    const scope = proxyScope(context, proxy);
     const inputs = proxyEndpointsKey(context, scope, proxy);
     return memo(context, scopeEndpointsEntry(scope.key, inputs), () => {
       const list: XdsResource[] = [];
