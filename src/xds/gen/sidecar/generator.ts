@@ -8,7 +8,7 @@ import type { ProxyScope, PushContext, ServiceTarget } from '../../../push/pushC
 import { TypeUrl, encodeResource, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
 import { encodeShared, memo } from '../cache.js';
-import { memoBuilt } from '../../../push/contextCache.js';
+import { memoBuilt, type CacheEntry } from '../../../push/contextCache.js';
 import {
   edsClusterNamesEntry,
   inboundClustersEntry,
@@ -152,6 +152,23 @@ function proxyView(context: PushContext, proxy: Proxy): ProxyView {
     views.set(proxy, view);
   }
   return view;
+}
+
+/** One service's EDS clusters in a scope. The scope's list of them outlives endpoint changes (edsClusterNamesEntry). */
+interface EdsClusterGroup {
+  readonly hostname: string;
+  readonly clusters: EdsCluster[];
+}
+
+/** The cache entry of a group's load assignments per proxy inputs key, kept with the group: not built again per context. */
+const groupEntries = new WeakMap<EdsClusterGroup, Map<string, CacheEntry>>();
+
+function groupEntry(group: EdsClusterGroup, scopeKey: string, inputs: string): CacheEntry {
+  let byInputs = groupEntries.get(group);
+  if (!byInputs) groupEntries.set(group, (byInputs = new Map<string, CacheEntry>()));
+  let entry = byInputs.get(inputs);
+  if (!entry) byInputs.set(inputs, (entry = scopeServiceEndpointsEntry(scopeKey, inputs, group.hostname)));
+  return entry;
 }
 
 /** Per subscribed name set (a stream replaces its set when the names change): the last list filtered by it. */
@@ -343,9 +360,9 @@ export class SidecarGenerator implements ResourceGenerator {
     return memo(context, scopeEndpointsEntry(scope.key, inputs), () => {
       const list: XdsResource[] = [];
       // Per service: after an endpoint change only the changed service's clusters are planned again.
-      for (const { hostname, clusters } of this.edsClusters(context, scope)) {
-        const own = memo(context, scopeServiceEndpointsEntry(scope.key, inputs, hostname), () =>
-          clusters.map((cluster) => this.encodePlan(context, planClusterLoadAssignment(context, proxy, scope, cluster))).filter((r) => r !== undefined),
+      for (const group of this.edsClusters(context, scope)) {
+        const own = memo(context, groupEntry(group, scope.key, inputs), () =>
+          group.clusters.map((cluster) => this.encodePlan(context, planClusterLoadAssignment(context, proxy, scope, cluster))).filter((r) => r !== undefined),
         );
         list.push(...own);
       }
@@ -410,9 +427,9 @@ export class SidecarGenerator implements ResourceGenerator {
   }
 
   /** The EDS clusters of the scope's CDS by service, for wildcard EDS subscriptions. */
-  private edsClusters(context: PushContext, scope: ProxyScope): Array<{ hostname: string; clusters: EdsCluster[] }> {
+  private edsClusters(context: PushContext, scope: ProxyScope): EdsClusterGroup[] {
     return memo(context, edsClusterNamesEntry(scope.key), () => {
-      const groups: Array<{ hostname: string; clusters: EdsCluster[] }> = [];
+      const groups: EdsClusterGroup[] = [];
       for (const service of scope.services) {
         if (service.resolution !== 'ClientSideLB') continue;
         const dr = context.destinationRuleFor(scope, service.hostname);
