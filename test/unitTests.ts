@@ -25,6 +25,7 @@ export const unitTests: readonly string[] = [
   'test/push/telemetry.test.ts',
   'test/push/virtualServiceDelegates.test.ts',
   'test/security/jwtAuthn.test.ts',
+  'test/status/resourceSetPool.test.ts',
   'test/security/modelRejection.test.ts',
   'test/security/peerAuthentication.test.ts',
   'test/security/rbac.test.ts',
@@ -34,6 +35,7 @@ export const unitTests: readonly string[] = [
   'test/webhooks/sidecarInjection.test.ts',
   'test/webhooks/webhookManifests.test.ts',
   'test/xds/byteBudget.test.ts',
+  'test/xds/changesSinceLast.test.ts',
   'test/xds/consistency.test.ts',
   'test/xds/nodeMetadata.test.ts',
 ];

@@ -169,7 +169,8 @@ export class MeshPipeline {
   /**
    * Registers analysis of push contexts. It runs after the context's push went
    * out, one run at a time, on the newest context only (see LatestOnlyRunner):
-   * after every debounced batch, rejected or not, and on requestAnalysis.
+   * after every debounced batch, rejected or not, but one of EndpointSlice
+   * changes only (nothing analysed reads endpoints), and on requestAnalysis.
    */
   onAnalysis(task: AnalysisTask): void {
     this.analysisTasks.push(task);
@@ -234,7 +235,7 @@ export class MeshPipeline {
       }
     }
     // After the push (rebuild notified the ADS server): analysis never delays it.
-    void this.requestAnalysis();
+    if (!endpointsOnly(items)) void this.requestAnalysis();
   }
 
   private rebuild(changes: ModelChange[], firstAt: number): void {
@@ -296,6 +297,16 @@ export class MeshPipeline {
     }
     this.reportedMissingSubsets = keys;
   }
+}
+
+/**
+ * A batch of EndpointSlice changes only: the analysis reads no endpoints (only the kinds
+ * of the snapshot it names, services and DestinationRules), so its findings cannot differ
+ * from those of the context before, analysed already or queued. Saves one whole analysis
+ * per endpoint change.
+ */
+function endpointsOnly(items: readonly PendingChange[]): boolean {
+  return items.length > 0 && items.every((item) => item !== rejectionsChanged && item.kind === 'EndpointSlice');
 }
 
 /** Resolves once `promise` settles or `ms` passed, whichever comes first; never rejects. */

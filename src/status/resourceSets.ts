@@ -3,7 +3,9 @@
 // interned, so every stream that holds the same resources (the same encoded
 // objects, shared by the generators) references one set. Sets are immutable;
 // a change makes (or finds) another set. Reference counts free a set once no
-// stream holds it.
+// stream holds it. An update (an incremental response: one changed load
+// assignment) is remembered per set, so the proxies of a scope, holding one set
+// and sent the same resources, reach the next set without copying it each.
 import type { XdsResource } from '../xds/resource.js';
 
 export interface ResourceSet {
@@ -13,9 +15,13 @@ export interface ResourceSet {
 interface PooledSet extends ResourceSet {
   readonly signature: string;
   refs: number;
+  /** The last update made from this set and its result (dropped when either set is freed). */
+  lastUpdate?: { readonly added: readonly XdsResource[]; readonly removed: readonly string[]; readonly result: PooledSet };
 }
 
 const empty: PooledSet = { byName: new Map(), signature: '', refs: 0 };
+
+const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** A small number per resource object, for order-independent set signatures. */
 const ids = new WeakMap<XdsResource, number>();
@@ -51,6 +57,7 @@ function sameContent(set: ResourceSet, resources: readonly XdsResource[]): boole
 
 export class ResourceSetPool {
   private readonly sets = new Map<string, PooledSet[]>();
+  private built = 0;
 
   get emptySet(): ResourceSet {
     return empty;
@@ -61,6 +68,11 @@ export class ResourceSetPool {
     let n = 0;
     for (const list of this.sets.values()) n += list.length;
     return n;
+  }
+
+  /** Resource maps built so far: new sets, and the copies an update starts from (for tests and measurements). */
+  get mapsBuilt(): number {
+    return this.built;
   }
 
   /** The set of `resources` (names unique), shared with every holder of the same resources; the caller holds one reference. */
@@ -75,6 +87,7 @@ export class ResourceSetPool {
     }
     const byName = new Map<string, XdsResource>();
     for (const r of resources) byName.set(r.name, r);
+    this.built++;
     const set: PooledSet = { byName, signature, refs: 1 };
     // Repeated names (never sent by the server) would break sameContent: such a set is not shared.
     if (byName.size !== resources.length) return set;
@@ -93,6 +106,8 @@ export class ResourceSetPool {
     if (set === empty) return;
     const pooled = set as PooledSet;
     if (--pooled.refs > 0) return;
+    // A freed set keeps nothing else alive (a live set may still point at it, never further).
+    pooled.lastUpdate = undefined;
     const list = this.sets.get(pooled.signature);
     const i = list?.indexOf(pooled) ?? -1;
     if (i < 0) return;
@@ -103,11 +118,19 @@ export class ResourceSetPool {
   /** `set` with `removed` names gone and `added` resources in (replacing same names); a reference to the result. */
   update(set: ResourceSet, added: readonly XdsResource[], removed: Iterable<string>): ResourceSet {
     if (set.byName.size === 0) return this.acquire(added);
-    const gone = [...removed].filter((n) => set.byName.has(n));
+    const removedNames = [...removed];
+    const from = set as PooledSet;
+    // Every proxy of a scope makes the same update from the same set: the first one builds the result.
+    const known = from.lastUpdate;
+    if (known && known.result.refs > 0 && sameItems(known.added, added) && sameItems(known.removed, removedNames)) return this.retain(known.result);
+    const gone = removedNames.filter((n) => set.byName.has(n));
     if (gone.length === 0 && added.every((r) => set.byName.get(r.name) === r)) return this.retain(set);
     const next = new Map(set.byName);
+    this.built++;
     for (const n of gone) next.delete(n);
     for (const r of added) next.set(r.name, r);
-    return this.acquire([...next.values()]);
+    const result = this.acquire([...next.values()]) as PooledSet;
+    from.lastUpdate = { added: [...added], removed: removedNames, result };
+    return result;
   }
 }

@@ -260,5 +260,10 @@ ${proxyPodYaml('ingress', 'istio-system', { istio: 'ingress' }, '10.4.0.1', 'rou
     expect(evicted.some((e) => e.kind === 'service-endpoints' && declaresEndpoints(e, reviews))).toBe(true);
     expect(kept.some((e) => e.kind === 'service-endpoints' && declaresEndpoints(e, ratings))).toBe(true);
     expect(kept.some((e) => e.kind === 'service-clusters' && declaresEndpoints(e, reviews))).toBe(true);
+    // A scope's list of load assignments is assembled again from per-service parts: in every scope only reviews' is rebuilt.
+    const parts = (entries: CacheEntry[]) => entries.filter((e) => e.kind === 'scope-service-endpoints').map((e) => e.endpoints);
+    expect(parts(evicted).length).toBeGreaterThan(0);
+    expect(parts(evicted)).toEqual(parts(evicted).map(() => [reviews]));
+    expect(parts(kept)).toEqual(parts(evicted).map(() => [ratings]));
   });
 });

@@ -16,6 +16,14 @@ metadata: {name: ${name}, namespace: shop}
 spec: {clusterIP: 10.96.0.${port % 250}, selector: {app: ${name}}, ports: [{name: http, port: ${port}}]}
 `;
 
+const slice = (ip: string) => `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: reviews-abc, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
+addressType: IPv4
+ports: [{name: http, port: 9080}]
+endpoints: [{addresses: [${ip}]}]
+`;
+
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
@@ -122,5 +130,24 @@ describe('analysis off the push path', () => {
     await write('orders.yaml', service('orders', 9083));
     await waitFor(() => pushes.length === 3, 'the push of orders');
     await waitFor(() => analysed.includes(pipeline.current().id), 'the analysis after the bound');
+  });
+
+  it('does not analyse again after a batch of EndpointSlice changes only, and does after any other change', async () => {
+    const started = await startFilePipeline({ 'reviews.yaml': service('reviews', 9080), 'slice.yaml': slice('10.1.0.1') });
+    cleanups.push(started.stop);
+    const { pipeline, pushes, write } = started;
+    await pipeline.analysisIdle();
+    const analysed: number[] = [];
+    pipeline.onAnalysis((context) => void analysed.push(context.id));
+
+    await write('slice.yaml', slice('10.1.0.2'));
+    await waitFor(() => pushes.length === 1, 'the push of the endpoint change');
+    expect(pushes[0]!.reason).toEqual(['EndpointSlice/shop/reviews-abc']);
+    await pipeline.analysisIdle();
+    expect(analysed).toEqual([]);
+
+    await write('ratings.yaml', service('ratings', 9081));
+    await waitFor(() => pushes.length === 2, 'the push of ratings');
+    await waitFor(() => analysed.includes(pipeline.current().id), 'the analysis of the ratings push context');
   });
 });

@@ -110,6 +110,11 @@ export function scopeEndpointsEntry(scope: string, proxyInputs: string): CacheEn
   return entry('scope-endpoints', `eds|scope|${scope}${proxyInputs}`, endpointTypes, { endpoints: 'all' });
 }
 
+/** The load assignments of one service's clusters in a scope (`proxyInputs` as above): kept when only other services' endpoints change. */
+export function scopeServiceEndpointsEntry(scope: string, proxyInputs: string, hostname: string): CacheEntry {
+  return entry('scope-service-endpoints', `eds|scope-svc|${scope}${proxyInputs}|${hostname}`, endpointTypes, { endpoints: [hostname] });
+}
+
 /** The EDS cluster names of a scope: they derive from services and DestinationRules, not endpoints. */
 export function edsClusterNamesEntry(scope: string): CacheEntry {
   return entry('eds-cluster-names', `eds-names|${scope}`, endpointTypes);

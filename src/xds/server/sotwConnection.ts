@@ -95,7 +95,7 @@ export class SotwConnection extends AdsConnection {
     const fullState = sub.wildcard || wildcardTypes.has(sub.typeUrl);
     const everything = current.size === wanted.length ? wanted : [...current.values()];
     const sent = fullState || mode === 'full' ? everything : changed;
-    const { nonce, bytes } = this.encode(sub, request, sent, generated);
+    const { nonce, bytes } = this.encode(sub, request, sent, sent === generated);
     // The proxy now holds all of `wanted`; when that is the generator's array, the next push compares
     // arrays, and the versions held are that array's (one map for every stream sent it).
     if (wanted === generated) {
@@ -123,16 +123,20 @@ export class SotwConnection extends AdsConnection {
     if (changed.length === 0) return undefined;
     const fullState = sub.wildcard || wildcardTypes.has(sub.typeUrl);
     const sent = fullState ? generated : changed;
-    const { nonce, bytes } = this.encode(sub, request, sent, generated);
+    // Both are shared by the streams of the scope (changesSinceLast): one response for all of them.
+    const { nonce, bytes } = this.encode(sub, request, sent, true);
     return { nonce, bytes, resources: sent, removed: [], fullState };
   }
 
-  /** The generator's own array is shared by the proxies of a scope: its response is encoded once for all of them. */
-  private encode(sub: Subscription, request: PushRequest, sent: readonly XdsResource[], generated: readonly XdsResource[]): EncodedSotwResponse {
+  /**
+   * `shared`: `sent` is an array many streams are sent and nobody modifies; its response, nonce
+   * included, is then encoded once for all of them (encodeSotwResponse).
+   */
+  private encode(sub: Subscription, request: PushRequest, sent: readonly XdsResource[], shared: boolean): EncodedSotwResponse {
     return encodeSotwResponse(
       { versionInfo: request.version, typeUrl: sub.typeUrl, controlPlane: this.host.controlPlane, resources: sent },
       this.host.nextNonce,
-      sent === generated,
+      shared,
     );
   }
 }

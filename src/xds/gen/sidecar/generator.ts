@@ -8,7 +8,7 @@ import type { ProxyScope, PushContext, ServiceTarget } from '../../../push/pushC
 import { TypeUrl, encodeResource, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
 import { encodeShared, memo } from '../cache.js';
-import { memoBuilt } from '../../../push/contextCache.js';
+import { memoBuilt, type CacheEntry } from '../../../push/contextCache.js';
 import {
   edsClusterNamesEntry,
   inboundClustersEntry,
@@ -24,6 +24,7 @@ import {
   scopeClustersEntry,
   scopeEndpointsEntry,
   scopeRoutesEntry,
+  scopeServiceEndpointsEntry,
   sidecarClustersEntry,
   sidecarListenersEntry,
   wellKnownClustersEntry,
@@ -124,9 +125,19 @@ const clusterContext = (cluster: Json): 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND' =
   String(cluster.name).startsWith('inbound|') ? 'SIDECAR_INBOUND' : 'SIDECAR_OUTBOUND';
 const clusterApplyTo = ['CLUSTER'] as const;
 
+/** Kept in the context (which a proxy must not keep alive) and weakly by proxy (which the context must not keep alive). */
+const proxyViews = (context: PushContext): WeakMap<Proxy, ProxyView> => memo(context, proxyViewsEntry, () => new WeakMap<Proxy, ProxyView>());
+
+/**
+ * The proxy's scope, from its view when it has one; else without working out the rest of the
+ * view, which an EDS-only push (an endpoint change, a new context each) would do for every proxy.
+ */
+function proxyScope(context: PushContext, proxy: Proxy): ProxyScope {
+  return proxyViews(context).get(proxy)?.scope ?? context.scopeFor(proxy);
+}
+
 function proxyView(context: PushContext, proxy: Proxy): ProxyView {
-  // Kept in the context (which a proxy must not keep alive) and weakly by proxy (which the context must not keep alive).
-  const views = memo(context, proxyViewsEntry, () => new WeakMap<Proxy, ProxyView>());
+  const views = proxyViews(context);
   let view = views.get(proxy);
   if (!view) {
     const targets = context.inboundTargets(proxy);
@@ -141,6 +152,23 @@ function proxyView(context: PushContext, proxy: Proxy): ProxyView {
     views.set(proxy, view);
   }
   return view;
+}
+
+/** One service's EDS clusters in a scope. The scope's list of them outlives endpoint changes (edsClusterNamesEntry). */
+interface EdsClusterGroup {
+  readonly hostname: string;
+  readonly clusters: EdsCluster[];
+}
+
+/** The cache entry of a group's load assignments per proxy inputs key, kept with the group: not built again per context. */
+const groupEntries = new WeakMap<EdsClusterGroup, Map<string, CacheEntry>>();
+
+function groupEntry(group: EdsClusterGroup, scopeKey: string, inputs: string): CacheEntry {
+  let byInputs = groupEntries.get(group);
+  if (!byInputs) groupEntries.set(group, (byInputs = new Map<string, CacheEntry>()));
+  let entry = byInputs.get(inputs);
+  if (!entry) byInputs.set(inputs, (entry = scopeServiceEndpointsEntry(scopeKey, inputs, group.hostname)));
+  return entry;
 }
 
 /** Per subscribed name set (a stream replaces its set when the names change): the last list filtered by it. */
@@ -327,12 +355,16 @@ export class SidecarGenerator implements ResourceGenerator {
 
   /** Every load assignment of the proxy's scope, encoded once per scope (and locality or failoverPriority labels, when DestinationRules use them). */
   private scopeEndpoints(context: PushContext, proxy: Proxy): { list: XdsResource[]; byName: Map<string, XdsResource> } {
-    const { scope } = proxyView(context, proxy);
-    return memo(context, scopeEndpointsEntry(scope.key, proxyEndpointsKey(context, scope, proxy)), () => {
+    const scope = proxyScope(context, proxy);
+    const inputs = proxyEndpointsKey(context, scope, proxy);
+    return memo(context, scopeEndpointsEntry(scope.key, inputs), () => {
       const list: XdsResource[] = [];
-      for (const cluster of this.edsClusters(context, scope)) {
-        const resource = this.encodePlan(context, planClusterLoadAssignment(context, proxy, scope, cluster));
-        if (resource) list.push(resource);
+      // Per service: after an endpoint change only the changed service's clusters are planned again.
+      for (const group of this.edsClusters(context, scope)) {
+        const own = memo(context, groupEntry(group, scope.key, inputs), () =>
+          group.clusters.map((cluster) => this.encodePlan(context, planClusterLoadAssignment(context, proxy, scope, cluster))).filter((r) => r !== undefined),
+        );
+        list.push(...own);
       }
       return { list, byName: new Map(list.map((r) => [r.name, r])) };
     });
@@ -380,6 +412,7 @@ export class SidecarGenerator implements ResourceGenerator {
         .filter((rc): rc is RouteConfiguration => rc !== undefined)
         .map((rc) => patchRouteConfiguration('SIDECAR_OUTBOUND', envoyFilters, rc, {}, applied)),
       endpoints: this.edsClusters(context, scope)
+        .flatMap((group) => group.clusters)
         .map((cluster) => planClusterLoadAssignment(context, proxy, scope, cluster)?.build())
         .filter((cla): cla is ClusterLoadAssignment => cla !== undefined),
     };
@@ -393,20 +426,22 @@ export class SidecarGenerator implements ResourceGenerator {
     return [...outbound, ...inboundClusters(context.inboundTargets(proxy), proxy.ipAddresses), ...wellKnownClusters(), ...jwks];
   }
 
-  /** The EDS clusters of the scope's CDS, for wildcard EDS subscriptions. */
-  private edsClusters(context: PushContext, scope: ProxyScope): EdsCluster[] {
+  /** The EDS clusters of the scope's CDS by service, for wildcard EDS subscriptions. */
+  private edsClusters(context: PushContext, scope: ProxyScope): EdsClusterGroup[] {
     return memo(context, edsClusterNamesEntry(scope.key), () => {
-      const clusters: EdsCluster[] = [];
+      const groups: EdsClusterGroup[] = [];
       for (const service of scope.services) {
         if (service.resolution !== 'ClientSideLB') continue;
         const dr = context.destinationRuleFor(scope, service.hostname);
+        const clusters: EdsCluster[] = [];
         for (const { port } of service.ports) {
           clusters.push({ name: outboundClusterName(port, '', service.hostname), service, port });
           for (const { name: subset } of dr?.spec.subsets ?? [])
             clusters.push({ name: outboundClusterName(port, subset, service.hostname), service, port, subset });
         }
+        groups.push({ hostname: service.hostname, clusters });
       }
-      return clusters;
+      return groups;
     });
   }
 }
