@@ -3,13 +3,12 @@
 // (the generator's array, the interned name set), and checking 3,000 EDS names
 // per proxy was a visible share of the initial sync (issue 13).
 import type { XdsResource } from '../resource.js';
-import type { Subscription } from './subscription.js';
 
 /** Per generated array, per name set: the resources named (the array itself when it holds nothing else). Both never change. */
 const selections = new WeakMap<readonly XdsResource[], WeakMap<ReadonlySet<string>, readonly XdsResource[]>>();
 
 /** The resources of `generated` the subscription asks for: `generated` itself when nothing is filtered out. */
-export function wantedOf(sub: Pick<Subscription, 'wildcard' | 'names'>, generated: readonly XdsResource[]): readonly XdsResource[] {
+export function wantedOf(sub: { readonly wildcard: boolean; readonly names: ReadonlySet<string> }, generated: readonly XdsResource[]): readonly XdsResource[] {
   if (sub.wildcard) return generated;
   let byNames = selections.get(generated);
   if (!byNames) selections.set(generated, (byNames = new WeakMap()));
