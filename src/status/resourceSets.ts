@@ -58,6 +58,8 @@ function sameContent(set: ResourceSet, resources: readonly XdsResource[]): boole
 export class ResourceSetPool {
   private readonly sets = new Map<string, PooledSet[]>();
   private built = 0;
+  /** The pooled set last found for an array, held weakly by it; a set with no references left is no longer pooled and is not reused. */
+  private readonly byArray = new WeakMap<readonly XdsResource[], PooledSet>();
 
   get emptySet(): ResourceSet {
     return empty;
@@ -75,14 +77,24 @@ export class ResourceSetPool {
     return this.built;
   }
 
-  /** The set of `resources` (names unique), shared with every holder of the same resources; the caller holds one reference. */
+  /**
+   * The set of `resources` (names unique), shared with every holder of the same resources; the caller holds one reference.
+   * `resources` is never modified afterwards (the generators' arrays are not): the next call with the same array
+   * takes the set found for it without reading the resources again, as every proxy of a scope is sent one array.
+   */
   acquire(resources: readonly XdsResource[]): ResourceSet {
     if (resources.length === 0) return empty;
+    const known = this.byArray.get(resources);
+    if (known && known.refs > 0) {
+      known.refs++;
+      return known;
+    }
     const signature = signatureOf(resources);
     const candidates = this.sets.get(signature);
     const found = candidates?.find((s) => sameContent(s, resources));
     if (found) {
       found.refs++;
+      this.byArray.set(resources, found);
       return found;
     }
     const byName = new Map<string, XdsResource>();
@@ -93,6 +105,7 @@ export class ResourceSetPool {
     if (byName.size !== resources.length) return set;
     if (candidates) candidates.push(set);
     else this.sets.set(signature, [set]);
+    this.byArray.set(resources, set);
     return set;
   }
 

@@ -2,10 +2,24 @@
 // whole list in every EDS and RDS request (3,000 names at 1,000 services), and
 // proxies of one configuration scope ask for the same list, so they share one
 // immutable set (and the generator's per-set results) instead of holding a copy
-// each. A set is held weakly: it lives as long as a stream uses it.
+// each. A set is held weakly: it lives as long as a stream uses it. Once one
+// proxy's request was decoded, another request naming the same list (by its
+// digest) is answered from the pool without decoding its names again.
+
+/** A pooled name list as a SotW request sent it. */
+export interface RequestedNames {
+  /** The names but '*': the set streams subscribe with, shared. */
+  readonly set: ReadonlySet<string>;
+  /** The same names in request order. */
+  readonly list: readonly string[];
+  /** The request named '*' or nothing: a wildcard request, for the types that have one. */
+  readonly wildcard: boolean;
+}
 
 export class NameSetPool {
   private readonly sets = new Map<string, WeakRef<ReadonlySet<string>>>();
+  /** What each pooled set was requested as: lives as long as the set. */
+  private readonly requests = new WeakMap<ReadonlySet<string>, RequestedNames>();
   private readonly cleanup = new FinalizationRegistry<string>((key) => {
     if (this.sets.get(key)?.deref() === undefined) this.sets.delete(key);
   });
@@ -23,6 +37,23 @@ export class NameSetPool {
     this.sets.set(key, new WeakRef(set));
     this.cleanup.register(set, key);
     return set;
+  }
+
+  /** The names of a request as sent (`sent` may hold '*'), pooled under `key` as intern pools them. */
+  request(key: string | undefined, sent: readonly string[]): RequestedNames {
+    const known = key === undefined ? undefined : this.known(key);
+    if (known) return known;
+    const list = sent.includes('*') ? sent.filter((n) => n !== '*') : sent;
+    const set = this.intern(key, list);
+    const requested: RequestedNames = { set, list, wildcard: list.length !== sent.length || sent.length === 0 };
+    if (key !== undefined) this.requests.set(set, requested);
+    return requested;
+  }
+
+  /** The pooled request names under `key`, if a stream still uses them. */
+  known(key: string): RequestedNames | undefined {
+    const set = this.sets.get(key)?.deref();
+    return set && this.requests.get(set);
   }
 
   /** Sets currently pooled (for tests and measurements). */

@@ -2,21 +2,42 @@
 // CDS responses carry the whole set, EDS and RDS ones only what the proxy lacks.
 import { wildcardTypes, type XdsResource } from '../resource.js';
 import { AdsConnection, type BuiltResponse } from './connection.js';
-import { NameSetPool } from './nameSets.js';
+import { NameSetPool, type RequestedNames } from './nameSets.js';
 import { changesSinceLast, diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
 import type { PushRequest } from './types.js';
-import { decodeSotwRequest, encodeSotwResponse, requestedNamesKey, scanSotwAck, type EncodedSotwResponse, type SotwRequest } from './wire.js';
+import { decodeSotwRequest, encodeSotwResponse, requestedNamesKey, scanSotwAck, type EncodedSotwResponse, type SotwAckScan } from './wire.js';
 
 /** The name lists of SotW requests: proxies of one scope name the same resources. */
 const sotwNameSets = new NameSetPool();
+
+/** SotW requests (not repeated ACKs) whose names were decoded, and those whose names came from the pool (for tests and measurements). */
+export const sotwRequestNames = { decoded: 0, pooled: 0 };
 
 export class SotwConnection extends AdsConnection {
   readonly protocol = 'sotw';
 
   protected override onRequestBytes(bytes: Buffer): Promise<void> | void {
-    if (this.identified && this.isRepeatedAck(bytes)) return;
+    const scan = this.identified ? scanSotwAck(bytes) : undefined;
+    let namesKey: string | undefined;
+    if (scan) {
+      const keyOf = (): string => (namesKey ??= scan.resourceNamesKey());
+      if (this.isRepeatedAck(scan, keyOf)) return;
+      // Names another request already sent (usually another proxy of the scope): not decoded again.
+      const known = scan.typeUrl ? sotwNameSets.known(keyOf()) : undefined;
+      if (known) {
+        sotwRequestNames.pooled++;
+        return this.onRequest(scan.typeUrl, scan.responseNonce, known, namesKey);
+      }
+    }
     const request = this.decodeRequest(bytes, decodeSotwRequest, 'DiscoveryRequest');
-    if (request) return this.onRequest(request, bytes);
+    if (!request) return;
+    if (request.errorDetail) {
+      this.recordNack(this.subscriptions.get(request.typeUrl), request.typeUrl, request.responseNonce, request.errorDetail.message);
+      return;
+    }
+    sotwRequestNames.decoded++;
+    namesKey ??= requestedNamesKey(bytes);
+    return this.onRequest(request.typeUrl, request.responseNonce, sotwNameSets.request(namesKey, request.resourceNames), namesKey);
   }
 
   /**
@@ -24,9 +45,7 @@ export class SotwConnection extends AdsConnection {
    * the last request. Recognised from the raw bytes (Envoy repeats thousands of EDS
    * names in every ACK), without decoding the names or rebuilding any set.
    */
-  private isRepeatedAck(bytes: Buffer): boolean {
-    const ack = scanSotwAck(bytes);
-    if (!ack) return false;
+  private isRepeatedAck(ack: SotwAckScan, namesKey: () => string): boolean {
     const sub = this.subscriptions.get(ack.typeUrl);
     if (!sub || ack.responseNonce === '') return false;
     if (ack.responseNonce !== sub.sentNonce) {
@@ -34,39 +53,33 @@ export class SotwConnection extends AdsConnection {
       this.staleNonce(ack.typeUrl, ack.responseNonce, 'stale nonce ignored');
       return true;
     }
-    if (ack.resourceNamesKey() !== sub.requestedNames) return false;
+    if (namesKey() !== sub.requestedNames) return false;
     this.recordAck(sub, ack.responseNonce);
     return true;
   }
 
-  private async onRequest(req: SotwRequest, bytes: Buffer): Promise<void> {
-    const sub = this.subscriptions.get(req.typeUrl);
-    if (req.errorDetail) {
-      this.recordNack(sub, req.typeUrl, req.responseNonce, req.errorDetail.message);
-      return;
-    }
-    const wildcardType = wildcardTypes.has(req.typeUrl);
-    const names = req.resourceNames.filter((n) => n !== '*');
-    const wantsWildcard = wildcardType && (req.resourceNames.length === 0 || req.resourceNames.includes('*'));
-    const namesKey = requestedNamesKey(bytes);
-    if (!sub || req.responseNonce === '') {
+  /** A request (not a NACK) naming `requested`; `namesKey`: the digest of its names as sent. */
+  private async onRequest(typeUrl: string, responseNonce: string, requested: RequestedNames, namesKey: string | undefined): Promise<void> {
+    const sub = this.subscriptions.get(typeUrl);
+    const wantsWildcard = wildcardTypes.has(typeUrl) && requested.wildcard;
+    if (!sub || responseNonce === '') {
       // A new subscription, or the proxy re-requesting after reconnecting to this stream.
-      const fresh = newSubscription(req.typeUrl, wantsWildcard, sotwNameSets.intern(namesKey, names), {});
+      const fresh = newSubscription(typeUrl, wantsWildcard, requested.set, {});
       fresh.requestedNames = namesKey;
       await this.subscribe(fresh);
       return;
     }
-    if (req.responseNonce !== sub.sentNonce) {
-      this.staleNonce(req.typeUrl, req.responseNonce, 'stale nonce ignored');
+    if (responseNonce !== sub.sentNonce) {
+      this.staleNonce(typeUrl, responseNonce, 'stale nonce ignored');
       return;
     }
-    this.recordAck(sub, req.responseNonce);
+    this.recordAck(sub, responseNonce);
     // From here the subscription follows this request's names.
     sub.requestedNames = namesKey;
     const before = sub.names;
-    const after = sotwNameSets.intern(namesKey, names);
-    const added = names.filter((n) => !before.has(n));
-    const removed = [...before].filter((n) => !after.has(n));
+    const after = requested.set;
+    const added = after === before ? [] : requested.list.filter((n) => !before.has(n));
+    const removed = after === before ? [] : [...before].filter((n) => !after.has(n));
     const wildcardChanged = sub.wildcard !== wantsWildcard;
     if (added.length === 0 && removed.length === 0 && !wildcardChanged) return;
     sub.lastGenerated = undefined;
@@ -74,7 +87,7 @@ export class SotwConnection extends AdsConnection {
     sub.wildcard = wantsWildcard;
     if (removed.length > 0) {
       for (const n of removed) sub.held.delete(n);
-      this.host.events.unsubscribed?.(this, req.typeUrl, removed);
+      this.host.events.unsubscribed?.(this, typeUrl, removed);
     }
     if (wildcardChanged && wantsWildcard) await this.respond(sub, 'latest', 'full');
     // EDS/RDS in SotW: only the newly named resources (CDS/LDS stay full state, see buildResponse).

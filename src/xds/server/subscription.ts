@@ -3,6 +3,7 @@
 // proxy asked for, what it holds as far as meshd knows, and the nonces of the exchange.
 import type { XdsResource } from '../resource.js';
 import { HeldVersions } from './heldVersions.js';
+import { wantedOf } from './wanted.js';
 import type { WatchedResource } from './types.js';
 
 export interface Subscription extends WatchedResource {
@@ -74,7 +75,7 @@ export interface HeldDiff {
   readonly removed: readonly string[];
 }
 
-/** By-name maps of the generators' shared arrays: built once per array, not once per proxy. */
+/** By-name maps of the wanted arrays (shared, see wanted.ts): built once per array, not once per proxy. */
 const byNameOfShared = new WeakMap<readonly XdsResource[], ReadonlyMap<string, XdsResource>>();
 
 function byName(resources: readonly XdsResource[]): Map<string, XdsResource> {
@@ -84,12 +85,13 @@ function byName(resources: readonly XdsResource[]): Map<string, XdsResource> {
 }
 
 export function diffAgainstHeld(sub: Subscription, generated: readonly XdsResource[], added?: ReadonlySet<string>): HeldDiff {
-  // The generator's own (shared) array when nothing is filtered out: its encoding is shared too.
-  const wanted = sub.wildcard || generated.every((r) => sub.names.has(r.name)) ? generated : generated.filter((r) => sub.names.has(r.name));
-  let current = wanted === generated ? byNameOfShared.get(generated) : undefined;
+  // The generator's own (shared) array when nothing is filtered out: its encoding is shared too. Either
+  // way the array is shared by the streams naming the same set, and so is its by-name map.
+  const wanted = wantedOf(sub, generated);
+  let current = byNameOfShared.get(wanted);
   if (!current) {
     current = byName(wanted);
-    if (wanted === generated) byNameOfShared.set(generated, current);
+    byNameOfShared.set(wanted, current);
   }
   // A proxy that holds nothing yet (a new subscription) lacks everything: no per-name diff.
   const fresh = sub.held.size === 0;

@@ -8,6 +8,7 @@ import type { ProxyScope, PushContext, ServiceTarget } from '../../../push/pushC
 import { TypeUrl, encodeResource, type XdsResource } from '../../resource.js';
 import type { PushRequest, ResourceGenerator, WatchedResource } from '../../server/types.js';
 import { encodeShared, memo } from '../cache.js';
+import { perNameSet } from '../perNameSet.js';
 import { memoBuilt, type CacheEntry } from '../../../push/contextCache.js';
 import {
   edsClusterNamesEntry,
@@ -97,6 +98,11 @@ function jwksClusters(security: WorkloadSecurity, existing: ReadonlySet<string>)
     if (!existing.has(cluster.name as string)) byName.set(cluster.name as string, cluster);
   }
   return [...byName.values()];
+}
+
+function allIn(names: ReadonlySet<string>, available: ReadonlySet<string>): boolean {
+  for (const name of names) if (!available.has(name)) return false;
+  return true;
 }
 
 function selectNames(resources: readonly XdsResource[], watched: WatchedResource): readonly XdsResource[] {
@@ -277,20 +283,25 @@ export class SidecarGenerator implements ResourceGenerator {
     const detail = `${labelsKey}${ef}`;
     // Route configurations of the scope (and source labels, and EnvoyFilter patches) by name, built on first request.
     const built = memo(context, scopeRoutesEntry(scope.key, detail), () => new Map<string, XdsResource | undefined>());
-    const out: XdsResource[] = [];
-    for (const name of watched.wildcard ? available : watched.names) {
-      if (!available.has(name)) {
-        out.push(this.unknownRoute(context, scope, name, proxy.labels));
-        continue;
+    const names = watched.wildcard ? available : watched.names;
+    const select = (): XdsResource[] => {
+      const out: XdsResource[] = [];
+      for (const name of names) {
+        if (!available.has(name)) {
+          out.push(this.unknownRoute(context, scope, name, proxy.labels));
+          continue;
+        }
+        let resource = built.get(name);
+        if (resource === undefined && !built.has(name)) {
+          resource = this.routeConfiguration(context, proxy, scope, name, detail, ef !== '', labelsKey !== '');
+          built.set(name, resource);
+        }
+        if (resource) out.push(resource);
       }
-      let resource = built.get(name);
-      if (resource === undefined && !built.has(name)) {
-        resource = this.routeConfiguration(context, proxy, scope, name, detail, ef !== '', labelsKey !== '');
-        built.set(name, resource);
-      }
-      if (resource) out.push(resource);
-    }
-    return out;
+      return out;
+    };
+    // Proxies of the scope name the same set: one array for all of them. Names no listener carries are answered per proxy.
+    return allIn(names, available) ? perNameSet(built, names, select) : select();
   }
 
   /**
