@@ -51,6 +51,11 @@ function sameContent(set: ResourceSet, resources: readonly XdsResource[]): boole
 
 export class ResourceSetPool {
   private readonly sets = new Map<string, PooledSet[]>();
+  /**
+   * update's results when nothing is removed, by set and added array: the streams of a scope hold
+   * one set and are pushed one shared array of changes, so they share one update per push.
+   */
+  private readonly additions = new WeakMap<ResourceSet, WeakMap<readonly XdsResource[], PooledSet>>();
 
   get emptySet(): ResourceSet {
     return empty;
@@ -105,9 +110,18 @@ export class ResourceSetPool {
     if (set.byName.size === 0) return this.acquire(added);
     const gone = [...removed].filter((n) => set.byName.has(n));
     if (gone.length === 0 && added.every((r) => set.byName.get(r.name) === r)) return this.retain(set);
+    const known = gone.length === 0 ? this.additions.get(set)?.get(added) : undefined;
+    // Only while still pooled: a released set is gone from the pool.
+    if (known && known.refs > 0) return this.retain(known);
     const next = new Map(set.byName);
     for (const n of gone) next.delete(n);
     for (const r of added) next.set(r.name, r);
-    return this.acquire([...next.values()]);
+    const result = this.acquire([...next.values()]) as PooledSet;
+    if (gone.length === 0 && result !== empty) {
+      let byAdded = this.additions.get(set);
+      if (!byAdded) this.additions.set(set, (byAdded = new WeakMap()));
+      byAdded.set(added, result);
+    }
+    return result;
   }
 }

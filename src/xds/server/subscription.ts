@@ -98,14 +98,35 @@ export function diffAgainstHeld(sub: Subscription, generated: readonly XdsResour
   return { wanted, current, changed, removed };
 }
 
+/** Arrays shorter than this are compared outright; longer ones (a scope's thousands of clusters) once per pair. */
+const memoFrom = 64;
+/** changesSinceLast results by next array, then last array (null: the layouts differ). */
+const changesMemo = new WeakMap<readonly XdsResource[], WeakMap<readonly XdsResource[], readonly XdsResource[] | null>>();
+const nothing: readonly XdsResource[] = [];
+
 /**
  * The resources of `next` whose version differs from the same position in `last`, when both
  * list the same names in the same order (the generator's arrays for one scope usually do);
  * undefined when they do not, or when there is no `last`. Unchanged resources are usually
- * the very same objects, so this is a pointer comparison per resource.
+ * the very same objects, so this is a pointer comparison per resource, and the streams of a
+ * scope, which hold the same arrays, share one comparison per push.
  */
-export function changesSinceLast(last: readonly XdsResource[] | undefined, next: readonly XdsResource[]): XdsResource[] | undefined {
-  if (!last || last.length !== next.length) return undefined;
+export function changesSinceLast(last: readonly XdsResource[] | undefined, next: readonly XdsResource[]): readonly XdsResource[] | undefined {
+  if (!last) return undefined;
+  if (last === next) return nothing;
+  if (next.length < memoFrom) return compareLayouts(last, next);
+  let byLast = changesMemo.get(next);
+  let known = byLast?.get(last);
+  if (known === undefined) {
+    known = compareLayouts(last, next) ?? null;
+    if (!byLast) changesMemo.set(next, (byLast = new WeakMap()));
+    byLast.set(last, known);
+  }
+  return known ?? undefined;
+}
+
+function compareLayouts(last: readonly XdsResource[], next: readonly XdsResource[]): XdsResource[] | undefined {
+  if (last.length !== next.length) return undefined;
   const changed: XdsResource[] = [];
   for (let i = 0; i < next.length; i++) {
     const a = last[i]!;
