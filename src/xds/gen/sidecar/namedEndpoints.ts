@@ -56,16 +56,17 @@ export function namedLoadAssignments(
 }
 
 /**
- * What a State of the World proxy that names a cluster with no load assignment is sent, as
+ * What a State of the World proxy that names a cluster of no known service port is sent, as
  * istiod sends it: an empty ClusterLoadAssignment, so the cluster warms with no endpoints
  * instead of waiting out the proxy's initial fetch timeout (Delta says "does not exist" with
- * removed_resources instead). Undefined for a service resolved by DNS, whose cluster is not
- * EDS (istiod skips those too). Not cached: the names are the client's.
+ * removed_resources instead). Undefined when the service has the port: a service resolved
+ * by DNS has no EDS cluster (istiod skips it too), and meshd serves no EDS for a subset no
+ * DestinationRule defines. Not cached: the names are the client's.
  */
 export function absentLoadAssignment(context: PushContext, clusterName: string): XdsResource | undefined {
   const parsed = parseClusterName(clusterName);
-  const resolution = parsed ? context.service(parsed.hostname)?.resolution : undefined;
-  if (resolution === 'DNSLB' || resolution === 'DNSRoundRobinLB') return undefined;
+  const service = parsed ? context.service(parsed.hostname) : undefined;
+  if (service?.ports.some((p) => p.port === parsed!.port)) return undefined;
   return encodeResource(TypeUrl.ClusterLoadAssignment, clusterName, { clusterName });
 }
 
