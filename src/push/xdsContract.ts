@@ -34,7 +34,8 @@ export interface WatchedResource {
   /**
    * Delta (incremental) xDS: the server tells the proxy that a named resource does not exist
    * (removed_resources), so generators leave such names out. A State of the World client cannot
-   * be told, and is answered as istiod answers it (an empty ClusterLoadAssignment for an EDS name).
+   * be told, and is answered as istiod answers it (an EDS name of an unknown service or port gets an
+   * empty ClusterLoadAssignment).
    */
   readonly incremental?: boolean;
 }
