@@ -31,6 +31,13 @@ export interface WatchedResource {
   readonly wildcard: boolean;
   /** Explicitly subscribed names (empty for a pure wildcard subscription). */
   readonly names: ReadonlySet<string>;
+  /**
+   * Delta (incremental) xDS: the server tells the proxy that a named resource does not exist
+   * (removed_resources), so generators leave such names out. A State of the World client cannot
+   * be told, and is answered as istiod answers it (an EDS name of an unknown service or port gets an
+   * empty ClusterLoadAssignment).
+   */
+  readonly incremental?: boolean;
 }
 
 /** One push, after the debouncer merged a burst of changes. */

@@ -256,6 +256,15 @@ describe('every gRPC resource', () => {
     expect(consistencyProblems(client.id, { listeners, clusters, routes, endpoints })).toEqual([]);
   });
 
+  it('answers an EDS name of no known service port with an empty assignment, and leaves an unknown service out for Delta (removed_resources), as istiod does', () => {
+    const unknown = ['outbound|7070||nope.app.svc.cluster.local', `outbound|9999||${host}`];
+    const [known, ...empty] = json(generate(client, TypeUrl.ClusterLoadAssignment, [`outbound|7070|v1|${host}`, ...unknown]));
+    expect(known!.clusterName).toBe(`outbound|7070|v1|${host}`);
+    expect(empty.map((p) => [p.clusterName, p.endpoints])).toEqual(unknown.map((name) => [name, []]));
+    const watched = { typeUrl: TypeUrl.ClusterLoadAssignment, wildcard: false, names: new Set(unknown), incremental: true };
+    expect(generator.generate(client, watched, request)!.map((r) => r.name)).toEqual([`outbound|9999||${host}`]);
+  });
+
   it('is encoded once and shared by proxies of the same scope', () => {
     const other = grpcProxy('client-2', 'app', '10.0.0.10');
     for (const [typeUrl, name] of [

@@ -219,6 +219,62 @@ describe('ADS Delta reconnect', () => {
   });
 });
 
+describe('ADS Delta subscriptions', () => {
+  let source: SnapshotSource;
+  let meshd: Meshd;
+  let c: AdsTestClient;
+
+  beforeEach(async () => {
+    source = new SnapshotSource(served);
+    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.1.0.1']), loadAssignment('b', ['10.1.0.2'])]);
+    const started = await startTestMeshd({ resources: source });
+    meshd = started.meshd;
+    c = new AdsTestClient(started.xdsAddress, 'delta', sidecarNode('subs'));
+  });
+
+  afterEach(async () => {
+    c.close();
+    await meshd.close();
+  });
+
+  it('names subscribed resources that do not exist in removed_resources, once, and sends them when they appear', async () => {
+    c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: ['a', 'nope'] });
+    const first = await c.next();
+    expect(first.resources.map((r) => r.name)).toEqual(['a']);
+    expect(first.removed).toEqual(['nope']);
+    c.ack(first);
+    // Named later, alone: the answer is the removal alone.
+    c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: ['gone'] });
+    const second = await c.next();
+    expect(second.resources).toEqual([]);
+    expect(second.removed).toEqual(['gone']);
+    c.ack(second);
+    // A push that changes a existing resource does not repeat the absent names.
+    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.9.0.1']), loadAssignment('b', ['10.1.0.2'])]);
+    source.push([TypeUrl.ClusterLoadAssignment]);
+    const third = await c.next();
+    expect(third.resources.map((r) => r.name)).toEqual(['a']);
+    expect(third.removed).toEqual([]);
+    c.ack(third);
+    source.generator.upsert(loadAssignment('nope', ['10.1.0.3']));
+    source.push([TypeUrl.ClusterLoadAssignment]);
+    const fourth = await c.next();
+    expect(fourth.resources.map((r) => r.name)).toEqual(['nope']);
+    expect(fourth.removed).toEqual([]);
+  });
+
+  it('answers a name subscribed again, though the proxy holds its latest version', async () => {
+    c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: ['a', 'b'] });
+    const first = await c.next();
+    c.ack(first);
+    // The proxy may have forgotten it (xDS protocol, "Subscribing to Resources"): it is sent again.
+    c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: ['b'] });
+    const again = await c.next();
+    expect(again.resources.map((r) => r.name)).toEqual(['b']);
+    expect(again.resources[0]!.version).toBe(first.resources.find((r) => r.name === 'b')!.version);
+  });
+});
+
 describe('ADS SotW EDS/RDS incremental responses', () => {
   it('answers a newly named load assignment with it alone, pushes one changed assignment alone, and still dumps and syncs the full set', async () => {
     const source = new SnapshotSource(served);

@@ -7,6 +7,7 @@ import type { ProxySyncStatus } from '../../src/status/syncStatus.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { HeldVersions } from '../../src/xds/server/heldVersions.js';
 import { NameSetPool } from '../../src/xds/server/nameSets.js';
+import { changesSinceLast } from '../../src/xds/server/subscription.js';
 import { SnapshotSource } from '../../src/xds/snapshotGenerator.js';
 import { AdsTestClient, eventually, sidecarNode } from '../support/adsClient.js';
 import { getJson, startTestMeshd } from '../support/meshdHarness.js';
@@ -138,6 +139,128 @@ describe('SotW streams of one scope', () => {
       const status = await syncz();
       return ['one', 'two', 'three'].every((p) => status.get(p) === 'SYNCED');
     });
+  });
+});
+
+describe('Delta streams of one scope', () => {
+  let source: SnapshotSource;
+  let meshd: Meshd;
+  let address: string;
+  const clients: AdsTestClient[] = [];
+  /** The name set each proxy's latest EDS generation was asked with, by proxy id. */
+  const edsNames = new Map<string, ReadonlySet<string>>();
+  const many = Array.from({ length: 100 }, (_, i) => loadAssignment(`c${String(i).padStart(3, '0')}`, [`10.2.0.${i}`]));
+
+  beforeEach(async () => {
+    source = new SnapshotSource(served);
+    source.generator.setResources(TypeUrl.ClusterLoadAssignment, many);
+    const resources: ResourceSource = {
+      generator: {
+        generate: (proxy, watched, request) => {
+          if (watched.typeUrl === TypeUrl.ClusterLoadAssignment) edsNames.set(proxy.id, watched.names);
+          return source.generator.generate(proxy, watched, request);
+        },
+      },
+      synced: true,
+      start: () => source.start(),
+      stop: () => source.stop(),
+      onPush: (listener) => source.onPush(listener),
+    };
+    const started = await startTestMeshd({ resources });
+    meshd = started.meshd;
+    address = started.xdsAddress;
+  });
+
+  afterEach(async () => {
+    clients.splice(0).forEach((c) => c.close());
+    edsNames.clear();
+    await meshd.close();
+  });
+
+  const connect = (name: string): AdsTestClient => {
+    const c = new AdsTestClient(address, 'delta', sidecarNode(name));
+    clients.push(c);
+    return c;
+  };
+  const namesOf = (pod: string): ReadonlySet<string> | undefined => [...edsNames].find(([id]) => id.includes(`~${pod}.`))?.[1];
+
+  it('share one subscribed name set when they subscribe the same names in the same order, and part when one unsubscribes', async () => {
+    const [one, two] = [connect('one'), connect('two')];
+    // In two requests each, as Envoy subscribes what one CDS response, then the next, brings.
+    for (const c of [one, two]) c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: many.slice(0, 50).map((r) => r.name) });
+    for (const c of [one, two]) {
+      const first = await c.next();
+      expect(first.resources).toHaveLength(50);
+      c.ack(first);
+    }
+    expect(namesOf('one')).toBe(namesOf('two'));
+    for (const c of [one, two]) c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: many.slice(50).map((r) => r.name) });
+    for (const c of [one, two]) {
+      const second = await c.next();
+      expect(second.resources).toHaveLength(50);
+      c.ack(second);
+    }
+    expect(namesOf('two')!.size).toBe(100);
+    expect(namesOf('two')).toBe(namesOf('one'));
+
+    one.delta(TypeUrl.ClusterLoadAssignment, { unsubscribe: ['c000'] });
+    // Requests on a stream are handled in order: the answer to this one proves the unsubscribe was taken.
+    one.delta(TypeUrl.ClusterLoadAssignment, { subscribe: ['c050'] });
+    const answered = await one.next();
+    expect(answered.resources.map((r) => r.name)).toEqual(['c050']);
+    one.ack(answered);
+    // A push changing c000 and c001: one gets c001 alone, two both.
+    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [
+      loadAssignment('c000', ['10.9.0.1']),
+      loadAssignment('c001', ['10.9.0.2']),
+      ...many.slice(2),
+    ]);
+    source.push([TypeUrl.ClusterLoadAssignment]);
+    const [pushedOne, pushedTwo] = [await one.next(), await two.next()];
+    expect(pushedOne.resources.map((r) => r.name)).toEqual(['c001']);
+    expect(pushedTwo.resources.map((r) => r.name)).toEqual(['c000', 'c001']);
+    expect(namesOf('one')).not.toBe(namesOf('two'));
+    expect(namesOf('two')!.size).toBe(100);
+  });
+
+  it('send every stream only the load assignment a push changed, and what it removed', async () => {
+    const streams = ['p1', 'p2', 'p3'].map(connect);
+    for (const c of streams) c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: many.map((r) => r.name) });
+    for (const c of streams) c.ack(await c.next());
+    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [...many.slice(0, 7), loadAssignment('c007', ['10.9.0.7']), ...many.slice(8)]);
+    source.push([TypeUrl.ClusterLoadAssignment]);
+    for (const c of streams) {
+      const pushed = await c.next();
+      expect(pushed.resources.map((r) => r.name)).toEqual(['c007']);
+      expect(JSON.stringify(pushed.resources[0]!.body)).toContain('10.9.0.7');
+      expect(pushed.removed).toEqual([]);
+      c.ack(pushed);
+    }
+    source.generator.remove(TypeUrl.ClusterLoadAssignment, 'c042');
+    source.push([TypeUrl.ClusterLoadAssignment]);
+    for (const c of streams) {
+      const pushed = await c.next();
+      expect(pushed.resources).toEqual([]);
+      expect(pushed.removed).toEqual(['c042']);
+    }
+  });
+});
+
+describe('changesSinceLast', () => {
+  const list = Array.from({ length: 80 }, (_, i) => cluster(`k${i}`));
+
+  it('finds the resources that changed in place, once per pair of arrays for every stream that asks', () => {
+    const next = [...list.slice(0, 3), cluster('k3', 9), ...list.slice(4)];
+    const changed = changesSinceLast(list, next);
+    expect(changed?.map((r) => r.name)).toEqual(['k3']);
+    expect(changesSinceLast(list, next)).toBe(changed);
+    expect(changesSinceLast(list, list)).toEqual([]);
+  });
+
+  it('gives up when names moved, appeared or vanished', () => {
+    expect(changesSinceLast(list, list.slice(1))).toBeUndefined();
+    expect(changesSinceLast(list, [cluster('other'), ...list.slice(1)])).toBeUndefined();
+    expect(changesSinceLast(undefined, list)).toBeUndefined();
   });
 });
 

@@ -1,8 +1,9 @@
 // Delta (incremental) ADS: requests subscribe and unsubscribe names, responses carry only the
-// resources that changed and the names removed.
+// resources that changed and the names removed, or subscribed and not existing.
 import { wildcardTypes, type XdsResource } from '../resource.js';
 import { AdsConnection, type BuiltResponse } from './connection.js';
-import { diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
+import { absentNames, applyDeltaRequest, internDeltaNames } from './deltaSubscription.js';
+import { changesSinceLast, diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
 import type { PushRequest } from './types.js';
 import { decodeDeltaRequest, encodeDeltaResponse, type DeltaRequest } from './wire.js';
 
@@ -22,59 +23,73 @@ export class DeltaConnection extends AdsConnection {
     }
     if (!sub) {
       const wildcard = (wildcardTypes.has(req.typeUrl) && req.subscribe.length === 0) || req.subscribe.includes('*');
-      const names = req.subscribe.filter((n) => n !== '*');
-      await this.subscribe(newSubscription(req.typeUrl, wildcard, new Set(names), req.initialResourceVersions));
+      const names = internDeltaNames(new Set(req.subscribe.filter((n) => n !== '*')));
+      // incremental: generators leave out what does not exist, and the response says so (removed_resources).
+      await this.subscribe({ ...newSubscription(req.typeUrl, wildcard, names, req.initialResourceVersions), incremental: true });
       return;
     }
     if (req.responseNonce) {
       if (req.responseNonce === sub.sentNonce) this.recordAck(sub, req.responseNonce);
       else this.staleNonce(req.typeUrl, req.responseNonce, 'stale nonce');
     }
+    if (req.subscribe.length === 0 && req.unsubscribe.length === 0) return;
     // Subscription changes are honoured whatever the nonce says. A new name set, never the old
     // one changed in place: generators may remember results per set.
-    const names = req.subscribe.length > 0 || req.unsubscribe.length > 0 ? new Set(sub.names) : undefined;
-    if (names) {
-      sub.names = names;
-      sub.lastGenerated = undefined;
-    }
-    const unsubscribed: string[] = [];
-    for (const name of req.unsubscribe) {
-      if (name === '*') {
-        sub.wildcard = false;
-        continue;
-      }
-      if (names?.delete(name)) unsubscribed.push(name);
-      sub.held.delete(name);
-    }
-    if (unsubscribed.length > 0) this.host.events.unsubscribed?.(this, req.typeUrl, unsubscribed);
-    let subscribedSomething = false;
-    for (const name of req.subscribe) {
-      if (name === '*') {
-        subscribedSomething ||= !sub.wildcard;
-        sub.wildcard = true;
-      } else if (names && !names.has(name)) {
-        names.add(name);
-        subscribedSomething = true;
-      }
-    }
-    if (subscribedSomething) await this.respond(sub, 'latest', 'changed');
+    const change = applyDeltaRequest(sub.names, sub.wildcard, req.subscribe, req.unsubscribe);
+    const wildcardAdded = change.wildcard && !sub.wildcard;
+    sub.wildcard = change.wildcard;
+    if (change.names) sub.names = change.names;
+    for (const name of req.unsubscribe) sub.held.delete(name);
+    // What the proxy holds may no longer be the last generated array.
+    sub.lastGenerated = undefined;
+    if (change.unsubscribed.length > 0) this.host.events.unsubscribed?.(this, req.typeUrl, change.unsubscribed);
+    // Every name subscribed is answered, held or not (the proxy may have forgotten it), or named as absent.
+    if (change.subscribed.size > 0) await this.respond(sub, 'latest', { added: change.subscribed });
+    else if (wildcardAdded) await this.respond(sub, 'latest', 'changed');
   }
 
   protected override buildResponse(sub: Subscription, request: PushRequest, generated: readonly XdsResource[], mode: RespondMode): BuiltResponse | undefined {
-    const { changed, removed } = diffAgainstHeld(sub, generated, typeof mode === 'object' ? mode.added : undefined);
-    if (mode !== 'full' && changed.length === 0 && removed.length === 0) return undefined;
+    // A push to a proxy holding exactly the last generated array: compare arrays (once per scope), not every name.
+    if (mode === 'changed') {
+      const quick = changesSinceLast(sub.lastGenerated, generated);
+      if (quick) {
+        sub.lastGenerated = generated;
+        sub.held.adopt(generated);
+        return quick.length === 0 ? undefined : this.respondWith(sub, request, quick, []);
+      }
+    }
+    const added = typeof mode === 'object' ? mode.added : undefined;
+    const { wanted, current, changed, removed } = diffAgainstHeld(sub, generated, added);
+    // What the request subscribed and does not exist; on a new subscription, every name it named
+    // (none when the generator answered each of them: it answers only names subscribed).
+    const requested = mode === 'full' ? sub.names : added;
+    const everyName = requested === sub.names && !sub.wildcard && wanted === generated && current.size === sub.names.size;
+    const absent = requested && !everyName ? absentNames(requested, current).filter((n) => sub.held.get(n) === undefined) : [];
+    const gone = absent.length === 0 ? removed : [...removed, ...absent];
+    if (mode !== 'full' && changed.length === 0 && gone.length === 0) return undefined;
+    // The proxy now holds `wanted`: when that is the generator's array, the next push compares arrays,
+    // and the versions held are that array's (one map for every stream sent it).
+    if (wanted === generated) {
+      sub.held.adopt(generated);
+      sub.lastGenerated = generated;
+    } else {
+      for (const n of removed) sub.held.delete(n);
+      for (const r of changed) sub.held.set(r.name, r.version);
+      sub.lastGenerated = undefined;
+    }
+    return this.respondWith(sub, request, changed, gone);
+  }
+
+  private respondWith(sub: Subscription, request: PushRequest, resources: readonly XdsResource[], removed: readonly string[]): BuiltResponse {
     const nonce = this.host.nextNonce();
     const bytes = encodeDeltaResponse({
       systemVersionInfo: request.version,
       typeUrl: sub.typeUrl,
       nonce,
       controlPlane: this.host.controlPlane,
-      resources: changed,
+      resources,
       removed,
     });
-    for (const n of removed) sub.held.delete(n);
-    for (const r of changed) sub.held.set(r.name, r.version);
-    sub.lastGenerated = undefined;
-    return { nonce, bytes, resources: changed, removed, fullState: false };
+    return { nonce, bytes, resources, removed, fullState: false };
   }
 }

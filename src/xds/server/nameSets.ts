@@ -29,11 +29,12 @@ export class NameSetPool {
    * `key` must identify the list exactly (requestedNamesKey: a SHA-256 digest of the
    * names as sent); without one, the set is not shared. Callers never mutate the set.
    */
-  intern(key: string | undefined, names: readonly string[]): ReadonlySet<string> {
+  intern(key: string | undefined, names: readonly string[] | ReadonlySet<string>): ReadonlySet<string> {
     if (key === undefined) return new Set(names);
     const known = this.sets.get(key)?.deref();
     if (known) return known;
-    const set: ReadonlySet<string> = new Set(names);
+    // A set handed in is taken as it is (the caller gives it up).
+    const set: ReadonlySet<string> = names instanceof Set ? names : new Set(names);
     this.sets.set(key, new WeakRef(set));
     this.cleanup.register(set, key);
     return set;

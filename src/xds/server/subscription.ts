@@ -100,37 +100,33 @@ export function diffAgainstHeld(sub: Subscription, generated: readonly XdsResour
   return { wanted, current, changed, removed };
 }
 
-/** A number per generated array, so a remembered comparison names its old array without keeping it alive. */
-const arrayIds = new WeakMap<readonly XdsResource[], number>();
-let lastArrayId = 0;
-function arrayId(resources: readonly XdsResource[]): number {
-  let id = arrayIds.get(resources);
-  if (id === undefined) arrayIds.set(resources, (id = ++lastArrayId));
-  return id;
-}
-
-/** Per new generated array: the last comparison with an older one (the proxies of a scope all make the same one). */
-const comparisons = new WeakMap<readonly XdsResource[], { from: number; changed: readonly XdsResource[] | undefined }>();
+/** changesSinceLast results by next array, then last array (null: the layouts differ). */
+const changesMemo = new WeakMap<readonly XdsResource[], WeakMap<readonly XdsResource[], readonly XdsResource[] | null>>();
+const nothing: readonly XdsResource[] = [];
 
 /**
  * The resources of `next` whose version differs from the same position in `last`, when both
  * list the same names in the same order (the generator's arrays for one scope usually do);
  * undefined when they do not, or when there is no `last`. Unchanged resources are usually
- * the very same objects, so this is a pointer comparison per resource. The result is
- * shared: every stream moving from `last` to `next` gets the same array (never modify it),
- * so the response body it makes is encoded once for all of them.
+ * the very same objects, so this is a pointer comparison per resource, and the streams of a
+ * scope, which hold the same arrays, share one comparison per push: every stream moving from
+ * `last` to `next` gets the same result (never modify it), so its response is encoded once.
  */
 export function changesSinceLast(last: readonly XdsResource[] | undefined, next: readonly XdsResource[]): readonly XdsResource[] | undefined {
-  if (!last || last.length !== next.length) return undefined;
-  const from = arrayId(last);
-  const known = comparisons.get(next);
-  if (known?.from === from) return known.changed;
-  const changed = compare(last, next);
-  comparisons.set(next, { from, changed });
-  return changed;
+  if (!last) return undefined;
+  if (last === next) return nothing;
+  let byLast = changesMemo.get(next);
+  let known = byLast?.get(last);
+  if (known === undefined) {
+    known = compareLayouts(last, next) ?? null;
+    if (!byLast) changesMemo.set(next, (byLast = new WeakMap()));
+    byLast.set(last, known);
+  }
+  return known ?? undefined;
 }
 
-function compare(last: readonly XdsResource[], next: readonly XdsResource[]): XdsResource[] | undefined {
+function compareLayouts(last: readonly XdsResource[], next: readonly XdsResource[]): XdsResource[] | undefined {
+  if (last.length !== next.length) return undefined;
   const changed: XdsResource[] = [];
   for (let i = 0; i < next.length; i++) {
     const a = last[i]!;

@@ -28,6 +28,7 @@ import type { Json } from '../common/json.js';
 import type { Cluster, RouteConfiguration } from '../../../proto/envoyTypes.generated.js';
 import { SidecarGenerator, encodedOutboundClusters } from '../sidecar/generator.js';
 import { outboundClusters } from '../sidecar/clusters.js';
+import { withAbsentLoadAssignments } from '../sidecar/namedEndpoints.js';
 import { gatewayListeners } from './listeners.js';
 import { buildGatewayRouteConfiguration } from './routes.js';
 import { authorizedSecrets, buildCredentialSecret, credentialSecrets, describeSecrets, referencedCredentialNames } from './secrets.js';
@@ -122,16 +123,17 @@ export class GatewayGenerator implements ResourceGenerator {
   }
 
   /** EDS as for sidecars, plus the SNI-DNAT clusters of an sni-dnat router (only endpoints that run a proxy). */
-  endpoints(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
-    const standard = this.sidecar.endpoints(context, proxy, watched);
-    if (!isSniDnatRouter(proxy)) return standard;
+  endpoints(context: PushContext, proxy: Proxy, watched: WatchedResource): readonly XdsResource[] {
+    if (!isSniDnatRouter(proxy)) return this.sidecar.endpoints(context, proxy, watched);
+    // What exists of the sidecar's kind, then the SNI-DNAT clusters; only names neither answers are absent.
+    const standard = this.sidecar.endpoints(context, proxy, { ...watched, incremental: true });
     const names = watched.wildcard ? this.clusters(context, proxy).map((c) => c.name) : [...watched.names];
     const out = [...standard];
     for (const name of names) {
       const plan = planSniDnatLoadAssignment(context, proxy, name);
       if (plan) out.push(memo(context, plan.entry, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, name, plan.build())));
     }
-    return out;
+    return watched.wildcard || watched.incremental ? out : withAbsentLoadAssignments(context, watched.names, out);
   }
 
   listeners(context: PushContext, proxy: Proxy): XdsResource[] {

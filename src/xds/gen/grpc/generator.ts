@@ -21,6 +21,7 @@ import type { Cluster, Listener, RouteConfiguration } from '../../../proto/envoy
 import { outboundClusterName, parseClusterName } from '../common/names.js';
 import { portTrafficPolicy, subsetTrafficPolicy } from '../common/trafficPolicy.js';
 import { planLoadAssignment } from '../sidecar/endpoints.js';
+import { absentLoadAssignment } from '../sidecar/namedEndpoints.js';
 import { scopeUsesSourceLabels } from '../sidecar/routes.js';
 import { buildGrpcCluster } from './clusters.js';
 import { buildClientListener, buildServerListener } from './listeners.js';
@@ -191,7 +192,11 @@ export function grpcEndpoints(context: PushContext, proxy: Proxy, watched: Watch
   const out: XdsResource[] = [];
   for (const name of names) {
     const plan = planLoadAssignment(context, proxy, name);
-    if (!plan) continue;
+    if (!plan) {
+      const absent = watched.incremental ? undefined : absentLoadAssignment(context, name);
+      if (absent) out.push(absent);
+      continue;
+    }
     // Same key as the sidecar generator: one encoding serves both kinds of proxies.
     out.push(memo(context, plan.entry, () => encodeShared(context, TypeUrl.ClusterLoadAssignment, plan.clusterName, plan.build())));
   }

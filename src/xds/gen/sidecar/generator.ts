@@ -33,6 +33,7 @@ import {
 } from '../cacheKeys.js';
 import { inboundClusters, outboundClusters, serviceClusters, serviceClustersEntryFor, wellKnownClusters } from './clusters.js';
 import { planClusterLoadAssignment, planLoadAssignment, proxyEndpointsKey, type EdsCluster, type LoadAssignmentPlan } from './endpoints.js';
+import { absentLoadAssignment, namedLoadAssignments } from './namedEndpoints.js';
 import { outboundClusterName } from '../common/names.js';
 import { inboundListeners, outboundListeners, virtualOutboundListener } from './listeners.js';
 import { proxyHcmTelemetry, withListenerTelemetry, type ProxyHcmTelemetry } from '../common/telemetry.js';
@@ -176,9 +177,6 @@ function groupEntry(group: EdsClusterGroup, scopeKey: string, inputs: string): C
   if (!entry) byInputs.set(inputs, (entry = scopeServiceEndpointsEntry(scopeKey, inputs, group.hostname)));
   return entry;
 }
-
-/** Per subscribed name set (a stream replaces its set when the names change): the last list filtered by it. */
-const namedSelections = new WeakMap<ReadonlySet<string>, { list: readonly XdsResource[]; selected: XdsResource[] }>();
 
 export class SidecarGenerator implements ResourceGenerator {
   /** `contextFor`: the push context a push request was computed from (the pinned one, or the current one). */
@@ -344,24 +342,14 @@ export class SidecarGenerator implements ResourceGenerator {
     return encodePatched(context, TypeUrl.RouteConfiguration, [patched], [json], envoyFilters, this.logger)[0]!;
   }
 
-  endpoints(context: PushContext, proxy: Proxy, watched: WatchedResource): XdsResource[] {
+  endpoints(context: PushContext, proxy: Proxy, watched: WatchedResource): readonly XdsResource[] {
     const scoped = this.scopeEndpoints(context, proxy);
     if (watched.wildcard) return scoped.list;
-    // Envoy usually asks for every EDS cluster of its CDS: then it gets the shared list itself (its
-    // response body is encoded once for all such proxies), decided once per list and name set.
-    if (watched.names.size >= scoped.list.length) {
-      const known = namedSelections.get(watched.names);
-      if (known?.list === scoped.list) return known.selected;
-      const selected = scoped.list.every((r) => watched.names.has(r.name)) ? scoped.list : scoped.list.filter((r) => watched.names.has(r.name));
-      namedSelections.set(watched.names, { list: scoped.list, selected });
-      return selected;
-    }
-    const out: XdsResource[] = [];
-    for (const name of watched.names) {
-      const resource = scoped.byName.get(name) ?? this.loadAssignment(context, proxy, name);
-      if (resource) out.push(resource);
-    }
-    return out;
+    return namedLoadAssignments(
+      scoped,
+      watched.names,
+      (name) => this.loadAssignment(context, proxy, name) ?? (watched.incremental ? undefined : absentLoadAssignment(context, name)),
+    );
   }
 
   /** Every load assignment of the proxy's scope, encoded once per scope (and locality or failoverPriority labels, when DestinationRules use them). */
