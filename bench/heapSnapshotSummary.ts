@@ -214,12 +214,13 @@ function className(g: HeapGraph, node: number): string {
   return `(${type})`;
 }
 
+/** An edge's name as a group key: indexes and V8's object ids (`@123`, in WeakMap entries: `12 / part of key (A @1) -> ...`) left out, so like paths group. */
 function edgeLabel(g: HeapGraph, edge: number): string {
   const type = g.edgeTypes[g.edgeType[edge]!];
-  const name = g.edgeName[edge]!;
   if (type === 'element' || type === 'hidden') return '[]';
-  if (type === 'context') return `->${g.strings[name]}`;
-  return `.${g.strings[name]}`;
+  const name = g.strings[g.edgeName[edge]!]!.replace(/ @\d+/g, '').replace(/^\d+(?= \/ )/, '[]');
+  if (/^\d+$/.test(name)) return '[]';
+  return type === 'context' ? `->${name}` : `.${name}`;
 }
 
 // ------------------------------------------------------------ the summary

@@ -74,6 +74,7 @@ describe('heap snapshot summary', () => {
             ['element', '1', 1],
             ['element', '2', 2],
             ['weak', 'w', 6],
+            ['property', 'cache', 7],
           ],
         ],
         /* 1 */ [
@@ -90,6 +91,18 @@ describe('heap snapshot summary', () => {
         /* 4 */ ['object', 'Holder', 5, [['internal', 'store', 5]]],
         /* 5 */ ['native', 'system / JSArrayBufferData', 1000, []],
         /* 6 */ ['object', 'OnlyWeak', 7, []],
+        // A WeakMap's entries: V8 names them with object ids, which differ per entry.
+        /* 7 */ [
+          'object',
+          'WeakMap',
+          1,
+          [
+            ['internal', '12 / part of key (Key @11) -> value (Object @13) pair in WeakMap (table @7)', 8],
+            ['internal', '13 / part of key (Key @21) -> value (Object @23) pair in WeakMap (table @7)', 9],
+          ],
+        ],
+        /* 8 */ ['native', 'system / JSArrayBufferData', 30, []],
+        /* 9 */ ['native', 'system / JSArrayBufferData', 40, []],
       ]),
     );
     const summary = summarizeHeapGraph(graph, { pathDepth: 3 });
@@ -99,13 +112,17 @@ describe('heap snapshot summary', () => {
       Holder: [2, 15, 1015],
       Other: [1, 20, 20],
       Shared: [1, 100, 100],
-      'system / JSArrayBufferData': [1, 1000, 1000],
+      WeakMap: [1, 1, 71],
+      'system / JSArrayBufferData': [3, 1070, 1070],
     });
-    expect(summary.reachableBytes).toBe(1135);
+    expect(summary.reachableBytes).toBe(1206);
     expect(summary.backingStores).toEqual({
-      count: 1,
-      bytes: 1000,
-      groups: [{ path: 'Holder.store ← Holder.inner ← (synthetic)[]', count: 1, bytes: 1000 }],
+      count: 3,
+      bytes: 1070,
+      groups: [
+        { path: 'Holder.store ← Holder.inner ← (synthetic)[]', count: 1, bytes: 1000 },
+        { path: 'WeakMap.[] / part of key (Key) -> value (Object) pair in WeakMap (table) ← (synthetic).cache', count: 2, bytes: 70 },
+      ],
     });
   });
 });
