@@ -112,7 +112,7 @@ export interface ScaleResult {
   syncBytesPerProxy: number;
   peakRssMb: number;
   steadyRssMb: number;
-  /** V8 heap used after the initial sync (meshd: nodejs_heap_size_used_bytes on /metrics; the floor: its process.memoryUsage()). */
+  /** V8 heap used after the initial sync (meshd: heapUsed on /debug/memz; the floor: its process.memoryUsage()). */
   heapUsedMb: number;
   /** meshd: the most response bytes waiting for the streams' transports at once, over the whole run (bounded by --xds-max-queued-bytes). */
   queuedPeakMb?: number;
