@@ -546,8 +546,17 @@ async function measure(
       loadAverage: loadAverage(),
     };
   } catch (err) {
-    progress(`  ${label}: failed: ${errorText(err)}`);
-    return { ...sofar, error: errorText(err), loadAverage: loadAverage() };
+    // A server that died explains a failed request better than the request's own error (which may come first).
+    const exit = await Promise.race([
+      target.exited.then(
+        () => undefined,
+        (e: unknown) => errorText(e),
+      ),
+      new Promise<undefined>((resolve) => setTimeout(resolve, 1_000, undefined)),
+    ]);
+    const error = exit ?? errorText(err);
+    progress(`  ${label}: failed: ${error}`);
+    return { ...sofar, error, loadAverage: loadAverage() };
   } finally {
     await sim.close();
   }
@@ -576,6 +585,9 @@ async function runMeshd(
     if (options.heapSnapshot && !profileDir) snapshotTemp = mkdtempSync(path.join(os.tmpdir(), 'meshd-scale-heap-'));
     const snapshotDir = profileDir ?? snapshotTemp;
     meshd = await startMeshd(store.args, timeouts.startMs, allocator, { profileDir, logFile, ...(options.heapSnapshot ? { snapshotDir } : {}) });
+    (options.progress ?? ((line: string) => process.stderr.write(`${line}\n`)))(
+      `  meshd (${allocator}) ${mode} ${protocol} ${proxies} proxies: started, pid ${meshd.pid}`,
+    );
     const list = scenarios(options.services);
     const current = new Map<number, KubeObject[]>();
     const started = meshd;
@@ -680,6 +692,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRun[]> {
     progress(`  ${target} (${allocator}) ${mode} ${protocol} ${proxies} proxies: failed: ${errorText(err)}`);
     return { target, allocator, mode, protocol, proxies, services: options.services, error: errorText(err), scenarios: [], loadAverage: loadAverage() };
   };
+  // Checked before any run: an unknown name would otherwise be left out silently.
+  if (options.scenarios) checkScenarios('scenarios', options.scenarios);
   const allocators = options.allocators ?? [shippedAllocator()];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-scale-recording-'));
   try {
@@ -867,14 +881,19 @@ export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
 /** `--scenarios a,b`: known names (spaces around commas allowed), each once. */
 function parseScenarios(flag: string, text: string): string[] {
   const names = text.split(',').map((name) => name.trim());
-  const want = `want one or more of ${scenarioNames.map((n) => JSON.stringify(n)).join(', ')}, separated by commas`;
-  for (const name of names) {
-    if (name === '') throw new Error(`${flag} ${JSON.stringify(text)}: an empty scenario name; ${want}`);
-    if (!scenarioNames.includes(name)) throw new Error(`${flag}: unknown scenario ${JSON.stringify(name)}; ${want}`);
-  }
-  const twice = names.find((name, i) => names.indexOf(name) !== i);
-  if (twice) throw new Error(`${flag}: scenario ${JSON.stringify(twice)} named twice`);
+  if (names.includes('')) throw new Error(`${flag} ${JSON.stringify(text)}: an empty scenario name; ${wantScenarios}`);
+  checkScenarios(flag, names);
   return names;
+}
+
+const wantScenarios = `want one or more of ${scenarioNames.map((n) => JSON.stringify(n)).join(', ')}, separated by commas`;
+
+/** Fails, naming `where`, on a scenario name that is none of the scenarios or is named twice. */
+function checkScenarios(where: string, names: readonly string[]): void {
+  const unknown = names.find((name) => !scenarioNames.includes(name));
+  if (unknown !== undefined) throw new Error(`${where}: unknown scenario ${JSON.stringify(unknown)}; ${wantScenarios}`);
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice) throw new Error(`${where}: scenario ${JSON.stringify(twice)} named twice`);
 }
 
 /** The report so far: JSON to `file`, Markdown next to it; written whole, then renamed, so a kill never leaves half a file. */
@@ -923,8 +942,14 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
   console.log(`\n## Scale: the real pipeline (issue 13), ${options.services} services\n`);
   console.log(`load average at start: ${about.loadAverageAtStart.join(' ')}`);
   const finished: ScaleRun[] = [];
+  // A report that cannot be written is said so; it never stops a run.
   const save = (running?: ScaleRun): void => {
-    if (options.out) writeScaleReport(options.out, about, running ? [...finished, running] : finished);
+    if (!options.out) return;
+    try {
+      writeScaleReport(options.out, about, running ? [...finished, running] : finished);
+    } catch (err) {
+      process.stderr.write(`could not write ${options.out}: ${errorText(err)}\n`);
+    }
   };
   save();
   const runs = await runScale({

@@ -8,9 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { shippedAllocator } from '../../bench/allocators.js';
-import { failedRun, parseScaleFlags, runScale, scaleTable, writeScaleReport, type ScaleResult, type ScaleRun } from '../../bench/scale.js';
+import { failedRun, parseScaleFlags, runScale, scaleTable, writeScaleReport, type FailedRun, type ScaleResult, type ScaleRun } from '../../bench/scale.js';
 
 const scenarios = ['VirtualService edit', 'endpoint change', 'new service', 'Pod relabel'];
+
+/** Options no run is started with. */
+const noRun = { proxies: [1], services: 1, modes: ['file' as const], protocols: ['sotw' as const], rounds: 1, floor: false };
 
 const logDir = mkdtempSync(join(tmpdir(), 'meshd-scale-test-'));
 afterAll(() => rmSync(logDir, { recursive: true, force: true }));
@@ -151,6 +154,49 @@ describe('scale benchmark', () => {
     expect(markdown).toContain(scaleTable(runs));
     expect(markdown).toContain('### Heap of meshd');
     expect(markdown).toContain('system / JSArrayBufferData');
+  }, 180_000);
+
+  it('reports a run that fails with what it measured and why, and starts the next run', async () => {
+    let killed: number | undefined;
+    const runs = await runScale({
+      proxies: [2],
+      services: 10,
+      modes: ['file'],
+      protocols: ['sotw'],
+      rounds: 1,
+      floor: true,
+      settleMs: 150,
+      allocators: ['default', 'arena2'],
+      scenarios: ['VirtualService edit', 'Pod relabel'],
+      // The first meshd dies once its first scenario ended.
+      progress: (line) => {
+        const pid = /started, pid (\d+)$/.exec(line)?.[1];
+        if (pid && killed === undefined) killed = Number(pid);
+        else if (/^ {4}VirtualService edit: /.test(line) && killed !== undefined && killed > 0) {
+          process.kill(killed, 'SIGKILL');
+          killed = -killed;
+        }
+      },
+    });
+    expect(killed).toBeLessThan(0);
+    expect(runs.map((r) => `${r.target}/${r.allocator}/${failedRun(r) ? 'failed' : 'ok'}`)).toEqual([
+      'meshd/default/failed',
+      'meshd/arena2/ok',
+      'floor/default/ok',
+    ]);
+    const failed = runs[0] as FailedRun;
+    expect(failed.error).toMatch(/^meshd exited during the run \(SIGKILL\)/);
+    expect(failed.initialSyncMs).toBeGreaterThan(0);
+    expect(failed.scenarios).toMatchObject([{ scenario: 'VirtualService edit', rounds: 1, ackedBy: 2 }]);
+    // The floor replays the run that finished.
+    expect(runs[2]!.scenarios.map((s) => [s.scenario, s.rounds])).toEqual([
+      ['VirtualService edit', 1],
+      ['Pod relabel', 1],
+    ]);
+    const row = scaleTable(runs).split('\n')[2]!;
+    expect(row).toMatch(/^\| meshd \| default \| file \| sotw \| 2 \| 10 \| \d+\.\d \| - \|/);
+    expect(row).toContain('| stopped: meshd exited during the run (SIGKILL)');
+    await expect(runScale({ ...noRun, scenarios: ['Pod relabel', 'restart'] })).rejects.toThrow(/^scenarios: unknown scenario "restart"; want one or more of/);
   }, 180_000);
 
   it('rejects bad flags with the flag named', () => {
