@@ -934,7 +934,7 @@ export async function main(argv: string[] = process.argv.slice(3)): Promise<void
   process.once('SIGINT', () => process.exit(130));
   process.once('SIGTERM', () => process.exit(143));
   const about = {
-    command: ['npm', 'run', 'bench', '--', 'scale', ...argv].join(' '),
+    command: ['npm', 'run', 'bench', '--', 'scale', ...argv.map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a))].join(' '),
     machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
     startedAt: new Date().toISOString(),
     loadAverageAtStart: loadAverage(),
