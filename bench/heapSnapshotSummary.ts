@@ -7,10 +7,10 @@
 // size counts each object only once: objects dominated by another object of the same
 // constructor are inside that one's retained size already.
 //
-// The snapshot is read from bytes without one JSON.parse of the whole file: a large heap's
-// snapshot is longer than the longest string V8 can make.
+// The snapshot is read in chunks, its numbers parsed from the bytes, not with one JSON.parse of
+// the whole file: a large heap's snapshot is longer than the longest string V8 can make.
 // Run: node dist/bench/heapSnapshotSummary.js FILE.heapsnapshot [--top N]
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 /** The graph of a snapshot, one entry per node (ordinal) and per edge. */
@@ -36,32 +36,94 @@ interface SnapshotMeta {
   edge_count: number;
 }
 
-/** Reads `count` non-negative integers of the JSON array opening at `from` (at or before its `[`), field by field. */
-function readIntegers(bytes: Buffer, from: number, count: number, take: (value: number, index: number) => void): number {
-  let i = bytes.indexOf(0x5b /* [ */, from) + 1;
-  let n = 0;
-  while (n < count) {
-    let c = bytes[i]!;
+/** Reads up to target.length bytes at `position` into target; 0 at the end. */
+type ReadAt = (target: Buffer, position: number) => number;
+
+/** A snapshot's bytes, read once from start to end in chunks: a large heap's snapshot may be longer than a Buffer. */
+class ByteReader {
+  private readonly chunk: Buffer;
+  private i = 0;
+  private end = 0;
+  private base = 0;
+
+  constructor(
+    private readonly readAt: ReadAt,
+    chunkBytes: number,
+  ) {
+    this.chunk = Buffer.alloc(chunkBytes);
+  }
+
+  /** The next byte, or -1 at the end. */
+  next(): number {
+    if (this.i === this.end) {
+      this.base += this.end;
+      this.i = 0;
+      this.end = this.readAt(this.chunk, this.base);
+      if (this.end === 0) return -1;
+    }
+    return this.chunk[this.i++]!;
+  }
+
+  /** Consumes the bytes up to and including `text` (ASCII, as the snapshot's keys are); returns those before it. */
+  until(text: string, what: string, keep = false): Buffer {
+    const kept: number[] = [];
+    let matched = 0;
+    while (matched < text.length) {
+      const c = this.next();
+      if (c < 0) throw new Error(`not a V8 heap snapshot: no ${what}`);
+      if (keep) kept.push(c);
+      matched = c === text.charCodeAt(matched) ? matched + 1 : c === text.charCodeAt(0) ? 1 : 0;
+    }
+    return Buffer.from(kept.slice(0, kept.length - text.length));
+  }
+
+  /** The bytes from here to the end. */
+  rest(): Buffer {
+    const parts = [Buffer.from(this.chunk.subarray(this.i, this.end))];
+    for (;;) {
+      this.base += this.end;
+      this.i = this.end = this.readAt(this.chunk, this.base);
+      if (this.end === 0) return Buffer.concat(parts);
+      parts.push(Buffer.from(this.chunk.subarray(0, this.end)));
+    }
+  }
+}
+
+/** Reads the `count` non-negative integers of a JSON array whose `[` was just read, field by field. */
+function readIntegers(bytes: ByteReader, count: number, what: string, take: (value: number, index: number) => void): void {
+  for (let n = 0; n < count; n++) {
+    let c = bytes.next();
     while (c < 0x30 || c > 0x39) {
-      if (c === 0x5d /* ] */ || i >= bytes.length) throw new Error(`heap snapshot: an array ends after ${n} of ${count} numbers`);
-      c = bytes[++i]!;
+      if (c === 0x5d /* ] */ || c < 0) throw new Error(`heap snapshot: ${what} end after ${n} of ${count} numbers`);
+      c = bytes.next();
     }
     let value = 0;
     while (c >= 0x30 && c <= 0x39) {
       value = value * 10 + (c - 0x30);
-      c = bytes[++i]!;
+      c = bytes.next();
     }
-    take(value, n++);
+    take(value, n);
   }
-  return i;
 }
 
-export function parseHeapSnapshot(bytes: Buffer): HeapGraph {
-  const nodesAt = bytes.indexOf('"nodes":[');
-  const edgesAt = bytes.indexOf('"edges":[', nodesAt);
-  const stringsAt = bytes.lastIndexOf('"strings":[');
-  if (nodesAt < 0 || edgesAt < 0 || stringsAt < 0) throw new Error('not a V8 heap snapshot: no "nodes", "edges" or "strings" array');
-  const head = bytes.toString('utf8', 0, nodesAt).trim().replace(/,$/, '');
+/** A snapshot from a file, read in chunks of `chunkBytes`. */
+export function parseHeapSnapshotFile(file: string, chunkBytes = 64 * 2 ** 20): HeapGraph {
+  const fd = openSync(file, 'r');
+  try {
+    return parseBytes(new ByteReader((target, position) => readSync(fd, target, 0, target.length, position), chunkBytes));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A snapshot in memory, read in chunks of `chunkBytes` as a file is. */
+export function parseHeapSnapshot(source: Buffer, chunkBytes = 2 ** 20): HeapGraph {
+  return parseBytes(new ByteReader((target, position) => source.copy(target, 0, position, Math.min(source.length, position + target.length)), chunkBytes));
+}
+
+/** `v8.writeHeapSnapshot`'s format: a header, the nodes, then the edges, the strings last. */
+function parseBytes(bytes: ByteReader): HeapGraph {
+  const head = bytes.until('"nodes":[', '"nodes" array', true).toString('utf8').trim().replace(/,$/, '');
   const { snapshot } = JSON.parse(`${head}}`) as { snapshot: SnapshotMeta };
   const { meta, node_count: nodeCount, edge_count: edgeCount } = snapshot;
   const nodeFields = meta.node_fields.length;
@@ -78,7 +140,7 @@ export function parseHeapSnapshot(bytes: Buffer): HeapGraph {
   const nodeName = new Uint32Array(nodeCount);
   const selfSize = new Float64Array(nodeCount);
   const firstEdge = new Uint32Array(nodeCount + 1);
-  readIntegers(bytes, nodesAt, nodeCount * nodeFields, (value, index) => {
+  readIntegers(bytes, nodeCount * nodeFields, 'the nodes', (value, index) => {
     const node = Math.floor(index / nodeFields);
     const f = index - node * nodeFields;
     if (f === fType) nodeType[node] = value;
@@ -92,7 +154,8 @@ export function parseHeapSnapshot(bytes: Buffer): HeapGraph {
   const edgeType = new Uint8Array(edgeCount);
   const edgeName = new Uint32Array(edgeCount);
   const edgeTo = new Uint32Array(edgeCount);
-  readIntegers(bytes, edgesAt, edgeCount * edgeFields, (value, index) => {
+  bytes.until('"edges":[', '"edges" array');
+  readIntegers(bytes, edgeCount * edgeFields, 'the edges', (value, index) => {
     const edge = Math.floor(index / edgeFields);
     const f = index - edge * edgeFields;
     if (f === eType) edgeType[edge] = value;
@@ -100,8 +163,9 @@ export function parseHeapSnapshot(bytes: Buffer): HeapGraph {
     else if (f === eTo) edgeTo[edge] = value / nodeFields;
   });
 
-  const stringsEnd = bytes.lastIndexOf(']');
-  const strings = JSON.parse(bytes.toString('utf8', stringsAt + '"strings":'.length, stringsEnd + 1)) as string[];
+  bytes.until('"strings":[', '"strings" array');
+  const rest = bytes.rest();
+  const strings = JSON.parse(`[${rest.toString('utf8', 0, rest.lastIndexOf(']') + 1)}`) as string[];
   return {
     nodeCount,
     nodeType,
@@ -371,7 +435,7 @@ export function summarizeHeapGraph(g: HeapGraph, options: SummaryOptions = {}): 
 }
 
 export function summarizeHeapSnapshot(file: string, options?: SummaryOptions): HeapSummary {
-  return summarizeHeapGraph(parseHeapSnapshot(readFileSync(file)), options);
+  return summarizeHeapGraph(parseHeapSnapshotFile(file), options);
 }
 
 const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);

@@ -64,48 +64,49 @@ describe('heap snapshot summary', () => {
   });
 
   it('computes retained sizes over the dominator tree: shared objects go to their common dominator, weak edges retain nothing', () => {
-    const graph = parseHeapSnapshot(
-      snapshotOf([
-        /* 0 */ [
-          'synthetic',
-          '',
-          0,
-          [
-            ['element', '1', 1],
-            ['element', '2', 2],
-            ['weak', 'w', 6],
-            ['property', 'cache', 7],
-          ],
+    const snapshot = snapshotOf([
+      /* 0 */ [
+        'synthetic',
+        '',
+        0,
+        [
+          ['element', '1', 1],
+          ['element', '2', 2],
+          ['weak', 'w', 6],
+          ['property', 'cache', 7],
         ],
-        /* 1 */ [
-          'object',
-          'Holder',
-          10,
-          [
-            ['property', 'shared', 3],
-            ['property', 'inner', 4],
-          ],
+      ],
+      /* 1 */ [
+        'object',
+        'Holder',
+        10,
+        [
+          ['property', 'shared', 3],
+          ['property', 'inner', 4],
         ],
-        /* 2 */ ['object', 'Other', 20, [['property', 'shared', 3]]],
-        /* 3 */ ['object', 'Shared', 100, []],
-        /* 4 */ ['object', 'Holder', 5, [['internal', 'store', 5]]],
-        /* 5 */ ['native', 'system / JSArrayBufferData', 1000, []],
-        /* 6 */ ['object', 'OnlyWeak', 7, []],
-        // A WeakMap's entries: V8 names them with object ids, which differ per entry.
-        /* 7 */ [
-          'object',
-          'WeakMap',
-          1,
-          [
-            ['internal', '12 / part of key (Key @11) -> value (Object @13) pair in WeakMap (table @7)', 8],
-            ['internal', '13 / part of key (Key @21) -> value (Object @23) pair in WeakMap (table @7)', 9],
-          ],
+      ],
+      /* 2 */ ['object', 'Other', 20, [['property', 'shared', 3]]],
+      /* 3 */ ['object', 'Shared', 100, []],
+      /* 4 */ ['object', 'Holder', 5, [['internal', 'store', 5]]],
+      /* 5 */ ['native', 'system / JSArrayBufferData', 1000, []],
+      /* 6 */ ['object', 'OnlyWeak', 7, []],
+      // A WeakMap's entries: V8 names them with object ids, which differ per entry.
+      /* 7 */ [
+        'object',
+        'WeakMap',
+        1,
+        [
+          ['internal', '12 / part of key (Key @11) -> value (Object @13) pair in WeakMap (table @7)', 8],
+          ['internal', '13 / part of key (Key @21) -> value (Object @23) pair in WeakMap (table @7)', 9],
         ],
-        /* 8 */ ['native', 'system / JSArrayBufferData', 30, []],
-        /* 9 */ ['native', 'system / JSArrayBufferData', 40, []],
-      ]),
-    );
-    const summary = summarizeHeapGraph(graph, { pathDepth: 3 });
+      ],
+      /* 8 */ ['native', 'system / JSArrayBufferData', 30, []],
+      /* 9 */ ['native', 'system / JSArrayBufferData', 40, []],
+    ]);
+    const summary = summarizeHeapGraph(parseHeapSnapshot(snapshot), { pathDepth: 3 });
+    // Read in chunks (a large snapshot does not fit one Buffer): a number or key split between chunks reads the same.
+    for (const chunkBytes of [1, 7, 64])
+      expect(summarizeHeapGraph(parseHeapSnapshot(snapshot, chunkBytes), { pathDepth: 3 }), `${chunkBytes}`).toEqual(summary);
     const rows = Object.fromEntries(summary.constructors.map((c) => [c.name, [c.count, c.selfBytes, c.retainedBytes]]));
     expect(rows).toEqual({
       // The inner Holder is inside the outer one's retained size: counted once.
