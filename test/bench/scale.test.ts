@@ -118,6 +118,7 @@ describe('scale benchmark', () => {
     const [edit, endpoint] = meshd!.scenarios;
     expect(edit).toMatchObject({ scenario: 'VirtualService edit', planned: 2, rounds: 0, ackedBy: 0 });
     expect(edit!.timedOut).toMatch(/^timed out after 0 of 2 rounds: timed out waiting for every proxy to ACK VirtualService edit round 1/);
+    expect(Number.isFinite(edit!.cpuMsPerChange)).toBe(true); // the timed-out change's CPU, not divided by no rounds
     expect(endpoint).toMatchObject({ scenario: 'endpoint change', planned: 2, rounds: 2, ackedBy: proxies });
     expect(endpoint!.timedOut).toBeUndefined();
     // The floor replays the rounds meshd made: one edit (which went out late), both endpoint changes.
