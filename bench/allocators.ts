@@ -2,7 +2,9 @@
 // much of meshd's RSS at scale is glibc malloc's, not the JS heap (Buffers of
 // responses in flight are allocated outside V8), so the allocator's arenas and
 // trimming decide how much of the freed memory goes back to the system.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from './repoRoot.js';
 
 /** Debian's libjemalloc2 (`apt-get install libjemalloc2`), per architecture. */
 const jemallocPaths = ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2'];
@@ -41,4 +43,23 @@ export function allocatorNames(flag: string, text: string): string[] {
     allocatorEnv(name);
   }
   return names;
+}
+
+/** The image's allocator environment: the Dockerfile's `ENV MALLOC_*=...` lines (test/kube/manifests.test.ts keeps the Deployment's equal). */
+export function imageAllocatorEnv(dockerfile: string): Record<string, string> {
+  return Object.fromEntries([...dockerfile.matchAll(/^ENV (MALLOC_\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+}
+
+/**
+ * The setting meshd ships with: the one whose environment is exactly the Dockerfile's, so the
+ * benchmark measures what runs in production by default and cannot drift from it.
+ */
+export function shippedAllocator(dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8')): string {
+  const image = imageAllocatorEnv(dockerfile);
+  const same = (env: Record<string, string>): boolean =>
+    Object.keys(env).length === Object.keys(image).length && Object.entries(env).every(([k, v]) => image[k] === v);
+  // jemalloc's environment depends on the machine and is never glibc's MALLOC_* variables.
+  const name = Object.keys(settings).find((n) => n !== 'jemalloc' && same(settings[n]!()));
+  if (!name) throw new Error(`the Dockerfile sets ${JSON.stringify(image)}, which no allocator setting in bench/allocators.ts is; add one`);
+  return name;
 }

@@ -61,6 +61,9 @@ export async function jsMemory(httpPort: number): Promise<JsMemory> {
 
 // ------------------------------------------------------------ children
 
+/** A wait that ran out of time (the thing awaited may still come), as opposed to a child that failed or exited. */
+export class WaitTimeout extends Error {}
+
 /** Resolves when `test` accepts an IPC message, rejects after `timeoutMs` or when the child fails or exits. */
 export function waitMessage<T>(
   child: ChildProcess,
@@ -92,7 +95,7 @@ export function waitMessage<T>(
       done();
       void (explain?.() ?? Promise.resolve(''))
         .catch(() => '')
-        .then((detail) => reject(new Error(`timed out waiting for ${what} after ${seconds(timeoutMs)}${detail ? `; ${detail}` : ''}`)));
+        .then((detail) => reject(new WaitTimeout(`timed out waiting for ${what} after ${seconds(timeoutMs)}${detail ? `; ${detail}` : ''}`)));
     }, timeoutMs);
     child.on('message', onMessage);
     child.once('exit', onExit);

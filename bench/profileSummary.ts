@@ -90,6 +90,11 @@ export function main(argv: string[] = process.argv.slice(2)): void {
   }
   if (files.length === 0) throw new Error('usage: profileSummary FILE.cpuprofile|FILE.heapprofile... [--top N]');
   for (const file of files) {
+    // A --profile-dir folder also holds the heap snapshots of --heap-snapshot (bench/heapSnapshotSummary.ts reads those).
+    if (!/\.(cpuprofile|heapprofile)$/.test(file)) {
+      console.log(`\nskipped ${file}: not a .cpuprofile or .heapprofile`);
+      continue;
+    }
     const json = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile | { head: HeapNode };
     console.log(`\n${path.basename(path.dirname(file))}/${path.basename(file)}\n`);
     if ('head' in json) {

@@ -13,22 +13,31 @@
 // the change alters, holding the changed value), so the file watch, the API
 // watch, the debounce and analysis are included, as a user experiences them.
 //
+//
+// Results are never lost to a later failure: each run is reported as it finishes (and, with
+// --out, written to a file after every run and every scenario); a scenario whose round times
+// out is reported as such and the run goes on with the next scenario; a run that fails is
+// reported with why, and the next run starts.
+//
 // Run: npm run bench -- scale [--proxies 100,500] [--services 1000] [--mode file|kube|both]
 //        [--protocol sotw|delta|both] [--rounds 10] [--no-floor] [--profile-dir DIR] [--log-dir DIR]
-//        [--allocators default,arena2,jemalloc] [--scenarios 'VirtualService edit,Pod relabel']
+//        [--allocators arena2-mmap,default,jemalloc] [--floor-allocator NAME]
+//        [--scenarios 'VirtualService edit,Pod relabel'] [--heap-snapshot] [--out FILE.json]
 import { spawn, fork, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { defaultConfig } from '../src/meshd.js';
 import type { KubeObject } from '../src/model/kube.js';
 import type { Marker, Protocol, SimCommand, SimEvent } from './envoySim.js';
 import type { FloorCommand, FloorEvent } from './floorServer.js';
+import { heapSummaryMarkdown, summarizeHeapSnapshot, type HeapSummary } from './heapSnapshotSummary.js';
 import { serviceObjects } from './mesh.js';
-import { allocatorEnv, allocatorNames } from './allocators.js';
-import { cpuSeconds, exitOf, jsMemory, memory, queuedResponsePeakMb, seconds, stopChild, track, waitMessage, type JsMemory } from './processes.js';
+import { allocatorEnv, allocatorNames, shippedAllocator } from './allocators.js';
+import { cpuSeconds, exitOf, jsMemory, memory, queuedResponsePeakMb, seconds, stopChild, track, waitMessage, WaitTimeout, type JsMemory } from './processes.js';
+import { repoRoot } from './repoRoot.js';
 import { fileStore, kubeStore, scenarios, withChanges, type Mode } from './scaleChanges.js';
 
 export type { Mode };
@@ -41,33 +50,51 @@ export interface ScaleOptions {
   rounds: number;
   floor: boolean;
   streamsPerChannel?: number;
+  /** Per scenario: how long a round waits for the last ACK (default: scaled to the proxies, see timeoutsFor). */
+  roundTimeoutsMs?: Partial<Record<string, number>>;
   /** Quiet time (no response to any proxy) awaited after the sync and after each change, so a change's tail is not billed to the next (default 300 ms, above the 100 ms debounce). */
   settleMs?: number;
   /** When set, meshd runs with V8's CPU and sampling heap profilers, writing *.cpuprofile and *.heapprofile here per run. */
   profileDir?: string;
   /**
-   * Native allocator settings meshd runs under, one meshd run each (bench/allocators.ts; default: glibc's
-   * defaults only). The floor replays the first run's recording, under the default allocator.
+   * Native allocator settings meshd runs under, one meshd run each (bench/allocators.ts; default: the one
+   * the image ships, read from the Dockerfile). The floor replays the first run's recording.
    */
   allocators?: string[];
+  /** The allocator setting the floor runs under (default: glibc's defaults, `default`). */
+  floorAllocator?: string;
   /** The change scenarios to run (default: all), by name. */
   scenarios?: string[];
   /** When set, meshd logs at debug level (streams opened, with their peers) into one file per run here; the logging costs meshd CPU. */
   logDir?: string;
+  /**
+   * Take a V8 heap snapshot of meshd once the initial sync settled, and summarise it (bench/heapSnapshotSummary.ts).
+   * The snapshot is kept in the run's --profile-dir folder when there is one, else deleted once summarised.
+   */
+  heapSnapshot?: boolean;
+  /** `main` writes the runs here as JSON, and as Markdown next to it (.md), after every run and scenario. */
+  out?: string;
   /** Where progress lines go (stderr by default). */
   progress?: (line: string) => void;
+  /** Called with each run when it ends (`finished`), and with the run so far after its sync and after each scenario. */
+  onRun?: (run: ScaleRun, finished: boolean) => void;
 }
 
 export interface ScenarioResult {
   scenario: string;
+  /** Rounds asked for. */
+  planned: number;
+  /** Rounds finished: every proxy ACKed the change. */
   rounds: number;
-  /** The fewest proxies that ACKed a response carrying the change, over the rounds (a round waits for all). */
+  /** Set when a round timed out (`timed out after N of M rounds: ...`): the figures are over the rounds finished (NaN, null in JSON, when none). */
+  timedOut?: string;
+  /** The fewest proxies that ACKed a response carrying the change, over the rounds finished (a round waits for all). */
   ackedBy: number;
   /** change -> last ACK, ms. */
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** The server's CPU per change, ms. */
+  /** The server's CPU per change made (a timed-out one included, until it timed out), ms. */
   cpuMsPerChange: number;
 }
 
@@ -85,7 +112,7 @@ export interface ScaleResult {
   syncBytesPerProxy: number;
   peakRssMb: number;
   steadyRssMb: number;
-  /** V8 heap used after the initial sync (meshd: nodejs_heap_size_used_bytes on /metrics; the floor: its process.memoryUsage()). */
+  /** V8 heap used after the initial sync (meshd: heapUsed on /debug/memz; the floor: its process.memoryUsage()). */
   heapUsedMb: number;
   /** meshd: the most response bytes waiting for the streams' transports at once, over the whole run (bounded by --xds-max-queued-bytes). */
   queuedPeakMb?: number;
@@ -98,18 +125,45 @@ export interface ScaleResult {
   /** CPU seconds the simulated Envoys used over the whole run: near one core's worth of the wall time means the simulator, not the server, set the pace. */
   simCpuSeconds: number;
   scenarios: ScenarioResult[];
+  /** With --heap-snapshot (meshd only): where its heap went once the initial sync settled. */
+  heap?: HeapReport;
   loadAverage: [number, number, number];
 }
 
-const repoRoot = ((): string => {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'bin', 'meshd'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the repository root (bin/meshd) above bench/scale');
-    dir = up;
-  }
-  return dir;
-})();
+export interface HeapReport {
+  /** meshd's /debug/memz just before the snapshot, which forces a full GC: what exceeds the snapshot's figures is memory V8 had not collected yet. */
+  beforeMb: JsMemory;
+  summary?: HeapSummary;
+  /** The snapshot, when kept (with --profile-dir). */
+  file?: string;
+  /** Why there is no summary (the run goes on without it). */
+  error?: string;
+}
+
+/** A run that stopped before its end: what it measured until then, and why it stopped. */
+export interface FailedRun {
+  target: ScaleResult['target'];
+  allocator: string;
+  mode: ScaleResult['mode'];
+  protocol: Protocol;
+  proxies: number;
+  services: number;
+  error: string;
+  initialSyncMs?: number;
+  scenarios: ScenarioResult[];
+  heap?: HeapReport;
+  loadAverage: [number, number, number];
+}
+
+export type ScaleRun = ScaleResult | FailedRun;
+
+export const failedRun = (run: ScaleRun): run is FailedRun => 'error' in run;
+
+/** The scenario names, in the order they run. */
+export const scenarioNames: readonly string[] = scenarios(1).map((s) => s.name);
+
+const loadAverage = (): [number, number, number] => os.loadavg().map((x) => Number(x.toFixed(2))) as [number, number, number];
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const distBench = (file: string): string => path.join(repoRoot, 'dist', 'bench', file);
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -189,13 +243,23 @@ interface MeshdChild {
   exited: Promise<never>;
 }
 
-async function startMeshd(sourceArgs: string[], timeoutMs: number, allocator: string, profileDir?: string, logFile?: string): Promise<MeshdChild> {
-  // Profiles are written when meshd exits (SIGTERM ends it cleanly).
+interface MeshdFiles {
+  /** V8's CPU and sampling heap profiles, written when meshd exits (SIGTERM ends it cleanly). */
+  profileDir?: string;
+  logFile?: string;
+  /** Heap snapshots, written on SIGUSR2. */
+  snapshotDir?: string;
+}
+
+async function startMeshd(sourceArgs: string[], timeoutMs: number, allocator: string, files: MeshdFiles): Promise<MeshdChild> {
+  const { profileDir, logFile, snapshotDir } = files;
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--heap-prof', '--heap-prof-dir', profileDir] : [];
+  const snapshot = snapshotDir ? ['--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', snapshotDir] : [];
   const child = spawn(
     process.execPath,
     [
       ...profile,
+      ...snapshot,
       path.join(repoRoot, 'bin', 'meshd'),
       'serve',
       '--host',
@@ -266,6 +330,39 @@ async function startMeshd(sourceArgs: string[], timeoutMs: number, allocator: st
   }
 }
 
+/**
+ * A V8 heap snapshot of meshd, summarised; /debug/memz read just before it. V8 writes the snapshot on
+ * meshd's main thread, after a full GC: once the file exists, an HTTP answer from meshd means it is complete.
+ */
+async function heapSnapshot(meshd: MeshdChild, dir: string, keep: boolean, timeoutMs: number): Promise<HeapReport> {
+  const beforeMb = await jsMemory(meshd.httpPort);
+  try {
+    const earlier = new Set(readdirSync(dir));
+    process.kill(meshd.pid, 'SIGUSR2');
+    const deadline = now() + timeoutMs;
+    let file: string | undefined;
+    while (!(file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !earlier.has(f)))) {
+      if (now() > deadline) throw new Error(`meshd wrote no heap snapshot into ${dir} within ${seconds(timeoutMs)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // A connection kept alive across the pause may be reset: ask again until meshd answers.
+    for (let answered = false; !answered;) {
+      const status = await fetch(`http://127.0.0.1:${meshd.httpPort}/ready`, { signal: AbortSignal.timeout(timeoutMs) }).then(
+        (r) => r.status,
+        () => 0,
+      );
+      answered = status !== 0;
+      if (!answered && now() > deadline) throw new Error(`meshd did not answer within ${seconds(timeoutMs)} of starting its heap snapshot`);
+    }
+    const full = path.join(dir, file);
+    const summary = summarizeHeapSnapshot(full);
+    if (!keep) rmSync(full, { force: true });
+    return { beforeMb, summary, ...(keep ? { file: full } : {}) };
+  } catch (err) {
+    return { beforeMb, error: errorText(err) };
+  }
+}
+
 // ------------------------------------------------------------ one run
 
 interface Timeouts {
@@ -304,7 +401,12 @@ interface Target {
   jsMemory(): Promise<JsMemory>;
   /** The server's high-water mark of response bytes in flight, when it reports one. */
   queuedPeakMb?(): Promise<number>;
+  /** With --heap-snapshot (meshd): its heap snapshot, summarised. */
+  heapSnapshot?(timeoutMs: number): Promise<HeapReport>;
 }
+
+/** The scenarios a run measures, each with its rounds (the floor replays only the rounds meshd made). */
+type ScenarioPlan = ReadonlyArray<{ name: string; rounds: number }>;
 
 async function measure(
   target: Target,
@@ -314,14 +416,27 @@ async function measure(
   protocol: Protocol,
   proxies: number,
   options: ScaleOptions,
-  scenarioNames: readonly string[],
+  plan: ScenarioPlan,
   recordTo?: string,
-): Promise<ScaleResult> {
+): Promise<ScaleRun> {
   const timeouts = timeoutsFor(proxies, options.services);
   const perChannel = options.streamsPerChannel ?? 250;
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const settleMs = options.settleMs ?? 300;
-  const label = `${kind}${allocator === 'default' ? '' : ` (${allocator})`} ${mode} ${protocol} ${proxies} proxies`;
+  const label = `${kind} (${allocator}) ${mode} ${protocol} ${proxies} proxies`;
+  // What the run measured so far, reported after each step: a later failure keeps it.
+  const sofar: FailedRun = {
+    target: kind,
+    allocator,
+    mode,
+    protocol,
+    proxies,
+    services: options.services,
+    error: 'unfinished: the benchmark stopped during this run',
+    scenarios: [],
+    loadAverage: loadAverage(),
+  };
+  const report = (): void => options.onRun?.({ ...sofar, scenarios: [...sofar.scenarios], loadAverage: loadAverage() }, false);
   const sim = new SimProcess();
   try {
     await waitMessage(sim.child, 'the Envoy simulator to start', 60_000, (m) => m.event === 'ready');
@@ -337,18 +452,25 @@ async function measure(
     const syncedAt = (await Promise.race([synced, target.exited])).at;
     const cpuSync = cpuSeconds(target.pid);
     const afterSync = await sim.stats();
+    sofar.initialSyncMs = Math.round(syncedAt - connectAt);
+    report();
     await sim.quiet(settleMs, timeouts.changeMs);
     const steady = memory(target.pid);
     const js = await target.jsMemory();
     progress(`  ${label}: synced in ${((syncedAt - connectAt) / 1000).toFixed(1)} s`);
+    if (target.heapSnapshot) {
+      sofar.heap = await target.heapSnapshot(timeouts.changeMs);
+      progress(`    heap snapshot: ${sofar.heap.error ?? `${sofar.heap.summary!.nodeCount} nodes summarised`}`);
+      report();
+    }
 
     const cpuBefore = cpuSeconds(target.pid);
-    const results: ScenarioResult[] = [];
-    for (const name of scenarioNames) {
+    for (const { name, rounds } of plan) {
       const samples: number[] = [];
       let ackedBy = proxies;
+      let timedOut: string | undefined;
       const cpuStart = cpuSeconds(target.pid);
-      for (let round = 1; round <= options.rounds; round++) {
+      for (let round = 1; round <= rounds; round++) {
         const planned = target.plan(name, round);
         sim.send({ cmd: 'phase', name: planned.phase });
         const id = ++requestIds;
@@ -356,30 +478,42 @@ async function measure(
         const done = waitMessage<Extract<SimEvent, { event: 'done' }>>(
           sim.child,
           `every proxy to ACK ${name} round ${round} (${label})`,
-          timeouts.changeMs,
+          options.roundTimeoutsMs?.[name] ?? timeouts.changeMs,
           (m) => m.event === 'done' && m.id === id,
           () => sim.explain(),
         );
         const at = now();
         planned.make();
-        const acked = await Promise.race([done, target.exited]);
-        samples.push(acked.lastAckAt - at);
-        ackedBy = Math.min(ackedBy, acked.proxies);
+        try {
+          const acked = await Promise.race([done, target.exited]);
+          samples.push(acked.lastAckAt - at);
+          ackedBy = Math.min(ackedBy, acked.proxies);
+        } catch (err) {
+          // A slow change: the next rounds would time out too. The processes are still up, so the
+          // next scenario can run once the responses stopped (the simulator's next expectation replaces this one).
+          if (!(err instanceof WaitTimeout)) throw err;
+          timedOut = `timed out after ${samples.length} of ${rounds} rounds: ${err.message}`;
+          break;
+        }
         await sim.quiet(settleMs, timeouts.changeMs);
       }
       const cpu = cpuSeconds(target.pid) - cpuStart;
       samples.sort((a, b) => a - b);
       const result: ScenarioResult = {
         scenario: name,
+        planned: rounds,
         rounds: samples.length,
-        ackedBy,
+        ...(timedOut ? { timedOut } : {}),
+        ackedBy: samples.length > 0 ? ackedBy : 0,
         p50Ms: Math.round(percentile(samples, 50)),
         p99Ms: Math.round(percentile(samples, 99)),
-        maxMs: Math.round(samples[samples.length - 1]!),
-        cpuMsPerChange: Math.round((cpu * 1000) / samples.length),
+        maxMs: Math.round(samples[samples.length - 1] ?? NaN),
+        cpuMsPerChange: Math.round((cpu * 1000) / (samples.length + (timedOut ? 1 : 0))),
       };
-      results.push(result);
-      progress(`    ${name}: p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
+      sofar.scenarios.push(result);
+      report();
+      progress(`    ${name}: ${scenarioCell(result)} ms (p50 / p99 over ${result.rounds} rounds)${timedOut ? `; ${timedOut}` : ''}`);
+      if (timedOut) await sim.quiet(settleMs, timeouts.changeMs);
     }
     const cpuRounds = cpuSeconds(target.pid) - cpuBefore;
     sim.send({ cmd: 'phase', name: 'after' });
@@ -396,7 +530,7 @@ async function measure(
       proxies,
       services: options.services,
       channels: Math.ceil(proxies / perChannel),
-      initialSyncMs: Math.round(syncedAt - connectAt),
+      initialSyncMs: sofar.initialSyncMs,
       syncBytesPerProxy: Math.round(afterSync.bytes / proxies),
       peakRssMb: end.peakMb,
       steadyRssMb: steady.rssMb,
@@ -407,9 +541,22 @@ async function measure(
       cpuSyncSeconds: Number(cpuSync.toFixed(2)),
       cpuRoundsSeconds: Number(cpuRounds.toFixed(2)),
       simCpuSeconds: Number(simCpu.toFixed(2)),
-      scenarios: results,
-      loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))) as [number, number, number],
+      scenarios: sofar.scenarios,
+      ...(sofar.heap ? { heap: sofar.heap } : {}),
+      loadAverage: loadAverage(),
     };
+  } catch (err) {
+    // A server that died explains a failed request better than the request's own error (which may come first).
+    const exit = await Promise.race([
+      target.exited.then(
+        () => undefined,
+        (e: unknown) => errorText(e),
+      ),
+      new Promise<undefined>((resolve) => setTimeout(resolve, 1_000, undefined)),
+    ]);
+    const error = exit ?? errorText(err);
+    progress(`  ${label}: failed: ${error}`);
+    return { ...sofar, error, loadAverage: loadAverage() };
   } finally {
     await sim.close();
   }
@@ -423,18 +570,24 @@ async function runMeshd(
   proxies: number,
   options: ScaleOptions,
   recordTo?: string,
-): Promise<{ result: ScaleResult; replay: Replay['phases'] }> {
+): Promise<{ result: ScaleRun; replay: Replay['phases'] }> {
   const timeouts = timeoutsFor(proxies, options.services);
   const store = mode === 'file' ? fileStore(options.services, proxies) : await kubeStore(options.services, proxies);
   const replay: Replay['phases'] = [];
   let meshd: MeshdChild | undefined;
+  let snapshotTemp: string | undefined;
   try {
     const variant = `${mode}-${protocol}-${proxies}${allocator === 'default' ? '' : `-${allocator}`}`;
     const profileDir = options.profileDir ? path.join(options.profileDir, variant) : undefined;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     const logFile = options.logDir ? path.join(options.logDir, `meshd-${variant}.log`) : undefined;
     if (options.logDir) mkdirSync(options.logDir, { recursive: true });
-    meshd = await startMeshd(store.args, timeouts.startMs, allocator, profileDir, logFile);
+    if (options.heapSnapshot && !profileDir) snapshotTemp = mkdtempSync(path.join(os.tmpdir(), 'meshd-scale-heap-'));
+    const snapshotDir = profileDir ?? snapshotTemp;
+    meshd = await startMeshd(store.args, timeouts.startMs, allocator, { profileDir, logFile, ...(options.heapSnapshot ? { snapshotDir } : {}) });
+    (options.progress ?? ((line: string) => process.stderr.write(`${line}\n`)))(
+      `  meshd (${allocator}) ${mode} ${protocol} ${proxies} proxies: started, pid ${meshd.pid}`,
+    );
     const list = scenarios(options.services);
     const current = new Map<number, KubeObject[]>();
     const started = meshd;
@@ -444,6 +597,7 @@ async function runMeshd(
       address: `127.0.0.1:${started.xdsPort}`,
       jsMemory: () => jsMemory(started.httpPort),
       queuedPeakMb: () => queuedResponsePeakMb(started.httpPort),
+      ...(options.heapSnapshot ? { heapSnapshot: (timeoutMs: number) => heapSnapshot(started, snapshotDir!, snapshotDir === profileDir, timeoutMs) } : {}),
       plan: (name, round) => {
         const change = list.find((s) => s.name === name)!.change(round);
         const phase = `${name}/${round}`;
@@ -467,19 +621,23 @@ async function runMeshd(
       protocol,
       proxies,
       options,
-      list.map((s) => s.name).filter((name) => !options.scenarios || options.scenarios.includes(name)),
+      list.filter((s) => !options.scenarios || options.scenarios.includes(s.name)).map((s) => ({ name: s.name, rounds: options.rounds })),
       recordTo,
     );
     return { result, replay };
   } finally {
     if (meshd) await stopChild(meshd.child);
     await store.close();
+    if (snapshotTemp) rmSync(snapshotTemp, { recursive: true, force: true });
   }
 }
 
 /** The floor: the recorded bytes from a bare grpc-js server, the same changes replayed. */
-async function runFloor(protocol: Protocol, proxies: number, options: ScaleOptions, replay: Replay): Promise<ScaleResult> {
-  const child = track(fork(distBench('floorServer.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+async function runFloor(protocol: Protocol, proxies: number, options: ScaleOptions, replay: Replay): Promise<ScaleRun> {
+  const allocator = options.floorAllocator ?? 'default';
+  const child = track(
+    fork(distBench('floorServer.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...allocatorEnv(allocator) } }),
+  );
   try {
     const listening = waitMessage<Extract<FloorEvent, { event: 'listening' }>>(child, 'the floor server to listen', 60_000, (m) => m.event === 'listening');
     child.send({
@@ -511,45 +669,85 @@ async function runFloor(protocol: Protocol, proxies: number, options: ScaleOptio
         };
       },
     };
-    const names = [...new Set(replay.phases.map((p) => p.scenario))];
-    return await measure(target, 'floor', 'default', '-', protocol, proxies, options, names);
+    // The rounds meshd made: fewer than asked when one timed out.
+    const plan = [...new Set(replay.phases.map((p) => p.scenario))].map((name) => ({ name, rounds: replay.phases.filter((p) => p.scenario === name).length }));
+    return await measure(target, 'floor', allocator, '-', protocol, proxies, options, plan);
   } finally {
     await stopChild(child, 5_000);
   }
 }
 
-export async function runScale(options: ScaleOptions): Promise<ScaleResult[]> {
-  const results: ScaleResult[] = [];
+/**
+ * Every run: meshd per proxy count, protocol, mode and allocator, then the floor replaying the first
+ * meshd run's recording. A run that fails is reported with why and the next one starts.
+ */
+export async function runScale(options: ScaleOptions): Promise<ScaleRun[]> {
+  const runs: ScaleRun[] = [];
+  const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const finish = (run: ScaleRun): void => {
+    runs.push(run);
+    options.onRun?.(run, true);
+  };
+  const failed = (target: ScaleResult['target'], allocator: string, mode: FailedRun['mode'], protocol: Protocol, proxies: number, err: unknown): FailedRun => {
+    progress(`  ${target} (${allocator}) ${mode} ${protocol} ${proxies} proxies: failed: ${errorText(err)}`);
+    return { target, allocator, mode, protocol, proxies, services: options.services, error: errorText(err), scenarios: [], loadAverage: loadAverage() };
+  };
+  // Checked before any run: an unknown name would otherwise be left out silently.
+  if (options.scenarios) checkScenarios('scenarios', options.scenarios);
+  const allocators = options.allocators ?? [shippedAllocator()];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-scale-recording-'));
   try {
     for (const proxies of options.proxies) {
       for (const protocol of options.protocols) {
         let replay: Replay | undefined;
         for (const mode of options.modes) {
-          for (const allocator of options.allocators ?? ['default']) {
+          for (const allocator of allocators) {
             const recordTo = options.floor && !replay ? path.join(dir, `${protocol}-${proxies}.json`) : undefined;
-            const run = await runMeshd(mode, allocator, protocol, proxies, options, recordTo);
-            results.push(run.result);
-            if (recordTo) replay = { recording: recordTo, phases: run.replay };
+            try {
+              const run = await runMeshd(mode, allocator, protocol, proxies, options, recordTo);
+              finish(run.result);
+              if (recordTo && !failedRun(run.result)) replay = { recording: recordTo, phases: run.replay };
+            } catch (err) {
+              finish(failed('meshd', allocator, mode, protocol, proxies, err));
+            }
           }
         }
-        if (replay) results.push(await runFloor(protocol, proxies, options, replay));
+        if (!options.floor) continue;
+        const floorAllocator = options.floorAllocator ?? 'default';
+        if (!replay)
+          finish(
+            failed('floor', floorAllocator, '-', protocol, proxies, new Error('not run: no meshd run finished, so none recorded the responses to replay')),
+          );
+        else {
+          try {
+            finish(await runFloor(protocol, proxies, options, replay));
+          } catch (err) {
+            finish(failed('floor', floorAllocator, '-', protocol, proxies, err));
+          }
+        }
       }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return results;
+  return runs;
 }
 
 // ------------------------------------------------------------ output
 
-const scenarioColumns = ['VirtualService edit', 'endpoint change', 'new service', 'Pod relabel'];
+/** `p50 / p99`, and how a timed-out scenario ended. */
+export function scenarioCell(s: ScenarioResult): string {
+  const figures = s.rounds > 0 ? `${s.p50Ms} / ${s.p99Ms}` : '-';
+  return s.timedOut ? `${figures} (timed out after ${s.rounds} of ${s.planned} rounds)` : figures;
+}
 
-/** The Markdown table for BENCHMARKS.md. */
-export function scaleTable(results: readonly ScaleResult[]): string {
+const tableCell = (text: string): string => text.replace(/\s+/g, ' ').replaceAll('|', '\\|');
+
+/** The Markdown table for BENCHMARKS.md: one row per run, a failed run with what it measured and why it stopped. */
+export function scaleTable(runs: readonly ScaleRun[]): string {
   const header = [
     'server',
+    'allocator',
     'mode',
     'protocol',
     'proxies',
@@ -562,36 +760,67 @@ export function scaleTable(results: readonly ScaleResult[]): string {
     'external / arrayBuffers (MB)',
     'CPU start+sync (s)',
     'CPU changes (s)',
-    ...scenarioColumns.map((s) => `${s} p50 / p99 (ms)`),
+    ...scenarioNames.map((s) => `${s} p50 / p99 (ms)`),
     'load avg (1 min)',
+    'notes',
   ];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
-  for (const r of results) {
+  for (const r of runs) {
     const cell = (name: string): string => {
       const s = r.scenarios.find((x) => x.scenario === name);
-      return s ? `${s.p50Ms} / ${s.p99Ms}` : '-';
+      return s ? scenarioCell(s) : '-';
     };
+    const sync = r.initialSyncMs === undefined ? '-' : (r.initialSyncMs / 1000).toFixed(1);
+    const figures = failedRun(r)
+      ? [sync, '-', '-', '-', '-', '-', '-', '-']
+      : [
+          sync,
+          (r.syncBytesPerProxy / 2 ** 20).toFixed(2),
+          r.peakRssMb,
+          r.steadyRssMb,
+          r.heapUsedMb,
+          `${r.externalMb} / ${r.arrayBuffersMb}`,
+          r.cpuSyncSeconds,
+          r.cpuRoundsSeconds,
+        ];
+    const notes = failedRun(r) ? tableCell(`stopped: ${r.error.length > 300 ? `${r.error.slice(0, 300)}...` : r.error}`) : '';
     lines.push(
-      `| ${[
-        r.allocator === 'default' ? r.target : `${r.target} (${r.allocator})`,
-        r.mode,
-        r.protocol,
-        r.proxies,
-        r.services,
-        (r.initialSyncMs / 1000).toFixed(1),
-        (r.syncBytesPerProxy / 2 ** 20).toFixed(2),
-        r.peakRssMb,
-        r.steadyRssMb,
-        r.heapUsedMb,
-        `${r.externalMb} / ${r.arrayBuffersMb}`,
-        r.cpuSyncSeconds,
-        r.cpuRoundsSeconds,
-        ...scenarioColumns.map(cell),
-        r.loadAverage[0],
-      ].join(' | ')} |`,
+      `| ${[r.target, r.allocator, r.mode, r.protocol, r.proxies, r.services, ...figures, ...scenarioNames.map(cell), r.loadAverage[0], notes].join(' | ')} |`,
     );
   }
   return lines.join('\n');
+}
+
+/** What the table's allocator column means. */
+export function allocatorNote(): string {
+  const shipped = shippedAllocator();
+  const env = Object.entries(allocatorEnv(shipped))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return (
+    `allocator: the native allocator setting the server ran under (bench/allocators.ts). meshd runs under the image's ` +
+    `(\`${shipped}\`: ${env ? `\`${env}\`` : "glibc's defaults"}, from the Dockerfile) unless --allocators says otherwise; ` +
+    `the floor under glibc's defaults (\`default\`) unless --floor-allocator says otherwise.`
+  );
+}
+
+/** The heap summaries of the runs that took a snapshot, as Markdown. */
+export function heapSections(runs: readonly ScaleRun[]): string {
+  return runs
+    .filter((r) => r.heap)
+    .map((r) => {
+      const heap = r.heap!;
+      const before = `/debug/memz just before the snapshot: heapUsed ${heap.beforeMb.heapUsedMb} MB, external ${heap.beforeMb.externalMb} MB, arrayBuffers ${heap.beforeMb.arrayBuffersMb} MB (the snapshot's full GC frees what V8 had not collected yet: the difference to the figures below)`;
+      const body = heap.summary ? heapSummaryMarkdown(heap.summary) : `no summary: ${heap.error}`;
+      return [
+        `### Heap of ${r.target} (${r.allocator}) ${r.mode} ${r.protocol} ${r.proxies} proxies x ${r.services} services, after the initial sync`,
+        '',
+        before,
+        '',
+        body,
+      ].join('\n');
+    })
+    .join('\n\n');
 }
 
 export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
@@ -602,6 +831,7 @@ export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
     protocols: ['sotw', 'delta'],
     rounds: 10,
     floor: true,
+    allocators: [shippedAllocator()],
   };
   const value = (i: number): string => {
     const v = argv[i + 1];
@@ -633,40 +863,113 @@ export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
     else if (flag === '--profile-dir') options.profileDir = path.resolve(value(i++));
     else if (flag === '--log-dir') options.logDir = path.resolve(value(i++));
     else if (flag === '--allocators') options.allocators = allocatorNames(flag, value(i++));
-    else if (flag === '--scenarios') {
-      options.scenarios = value(i++).split(',');
-      const unknown = options.scenarios.filter((name) => !scenarioColumns.includes(name));
-      if (unknown.length > 0) throw new Error(`${flag}: unknown scenario ${JSON.stringify(unknown[0])}; want some of ${scenarioColumns.join(', ')}`);
-    } else
+    else if (flag === '--floor-allocator') {
+      const names = allocatorNames(flag, value(i++));
+      if (names.length !== 1) throw new Error(`${flag}: want one allocator setting, not ${names.length}`);
+      options.floorAllocator = names[0]!;
+    } else if (flag === '--scenarios') options.scenarios = parseScenarios(flag, value(i++));
+    else if (flag === '--heap-snapshot') options.heapSnapshot = true;
+    else if (flag === '--out') options.out = path.resolve(value(i++));
+    else
       throw new Error(
-        `unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR --log-dir DIR --allocators NAME[,NAME...] --scenarios NAME[,NAME...]`,
+        `unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR --log-dir DIR --allocators NAME[,NAME...] --floor-allocator NAME --scenarios NAME[,NAME...] --heap-snapshot --out FILE`,
       );
   }
   return options;
 }
 
-/** `npm run bench -- scale [flags]`: JSON lines (one per run), then the Markdown table. */
+/** `--scenarios a,b`: known names (spaces around commas allowed), each once. */
+function parseScenarios(flag: string, text: string): string[] {
+  const names = text.split(',').map((name) => name.trim());
+  if (names.includes('')) throw new Error(`${flag} ${JSON.stringify(text)}: an empty scenario name; ${wantScenarios}`);
+  checkScenarios(flag, names);
+  return names;
+}
+
+const wantScenarios = `want one or more of ${scenarioNames.map((n) => JSON.stringify(n)).join(', ')}, separated by commas`;
+
+/** Fails, naming `where`, on a scenario name that is none of the scenarios or is named twice. */
+function checkScenarios(where: string, names: readonly string[]): void {
+  const unknown = names.find((name) => !scenarioNames.includes(name));
+  if (unknown !== undefined) throw new Error(`${where}: unknown scenario ${JSON.stringify(unknown)}; ${wantScenarios}`);
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice) throw new Error(`${where}: scenario ${JSON.stringify(twice)} named twice`);
+}
+
+/** The report so far: JSON to `file`, Markdown next to it; written whole, then renamed, so a kill never leaves half a file. */
+export function writeScaleReport(file: string, about: Record<string, unknown>, runs: readonly ScaleRun[]): void {
+  const write = (target: string, text: string): void => {
+    writeFileSync(`${target}.tmp`, text);
+    renameSync(`${target}.tmp`, target);
+  };
+  mkdirSync(path.dirname(file), { recursive: true });
+  write(file, `${JSON.stringify({ ...about, runs }, null, 2)}\n`);
+  const heap = heapSections(runs);
+  write(
+    `${file.replace(/\.json$/, '')}.md`,
+    [
+      `## Scale: the real pipeline (issue 13)`,
+      '',
+      '```json',
+      JSON.stringify(about),
+      '```',
+      '',
+      scaleTable(runs),
+      '',
+      allocatorNote(),
+      ...(heap ? ['', heap] : []),
+      '',
+    ].join('\n'),
+  );
+}
+
+/**
+ * `npm run bench -- scale [flags]`: as each run ends, its JSON line and table row (scenario results go to stderr
+ * as they end); at the end the whole table. With --out FILE the report is rewritten after every run and scenario.
+ * Exits non-zero when a run failed.
+ */
 export async function main(argv: string[] = process.argv.slice(3)): Promise<void> {
   const options = parseScaleFlags(argv);
-  // Interrupted: exit through 'exit', which kills the children still running.
+  // Interrupted: exit through 'exit', which kills the children still running (the --out file has the runs so far).
   process.once('SIGINT', () => process.exit(130));
   process.once('SIGTERM', () => process.exit(143));
+  const about = {
+    command: ['npm', 'run', 'bench', '--', 'scale', ...argv.map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a))].join(' '),
+    machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+    startedAt: new Date().toISOString(),
+    loadAverageAtStart: loadAverage(),
+  };
   console.log(`\n## Scale: the real pipeline (issue 13), ${options.services} services\n`);
-  console.log(
-    `load average at start: ${os
-      .loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')}`,
-  );
-  const results = await runScale({ ...options, progress: (line) => process.stderr.write(`${line}\n`) });
-  for (const r of results) console.log(JSON.stringify(r));
-  console.log(
-    `\nload average at end: ${os
-      .loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')}\n`,
-  );
-  console.log(scaleTable(results));
+  console.log(`load average at start: ${about.loadAverageAtStart.join(' ')}`);
+  const finished: ScaleRun[] = [];
+  // A report that cannot be written is said so; it never stops a run.
+  const save = (running?: ScaleRun): void => {
+    if (!options.out) return;
+    try {
+      writeScaleReport(options.out, about, running ? [...finished, running] : finished);
+    } catch (err) {
+      process.stderr.write(`could not write ${options.out}: ${errorText(err)}\n`);
+    }
+  };
+  save();
+  const runs = await runScale({
+    ...options,
+    progress: (line) => process.stderr.write(`${line}\n`),
+    onRun: (run, done) => {
+      if (!done) return save(run);
+      finished.push(run);
+      save();
+      console.log(JSON.stringify(run));
+      console.log(scaleTable([run]).split('\n')[2]);
+      if (run.heap) console.log(`\n${heapSections([run])}\n`);
+    },
+  });
+  console.log(`\nload average at end: ${loadAverage().join(' ')}\n`);
+  console.log(scaleTable(runs));
+  console.log(`\n${allocatorNote()}`);
+  if (options.out) console.log(`\nwritten to ${options.out} and ${options.out.replace(/\.json$/, '')}.md`);
+  const failures = runs.filter(failedRun);
+  if (failures.length > 0) throw new Error(`${failures.length} of ${runs.length} runs stopped early (see the notes column)`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -11,6 +11,8 @@ export const unitTests: readonly string[] = [
   'test/analysis/analyzers.test.ts',
   'test/analysis/readmeCodes.test.ts',
   'test/analysis/schemaRejections.test.ts',
+  'test/bench/allocators.test.ts',
+  'test/bench/heapSnapshotSummary.test.ts',
   'test/bench/profileSummary.test.ts',
   'test/ca/jwt.test.ts',
   'test/cli/checkConsistencyFlag.test.ts',
