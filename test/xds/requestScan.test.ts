@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { lookupType } from '../../src/proto/envoyRoot.js';
 import { TypeUrl } from '../../src/xds/resource.js';
-import { encodeSotwResponse, requestedNamesKey, scanSotwAck } from '../../src/xds/server/wire.js';
+import { encodeSotwResponse, requestedNamesBytes, requestedNamesKey, scanSotwAck } from '../../src/xds/server/wire.js';
 import { loadAssignment } from '../support/xdsFixtures.js';
 
 const requestType = lookupType('envoy.service.discovery.v3.DiscoveryRequest');
@@ -20,6 +20,22 @@ describe('scanSotwAck', () => {
     expect(ack.resourceNamesKey()).not.toBe(requestedNamesKey(request({ responseNonce: 'n-2', resourceNames: [...names].reverse() })));
     expect(ack.resourceNamesKey()).not.toBe(requestedNamesKey(request({ responseNonce: 'n-2', resourceNames: names.slice(1) })));
     expect(ack.resourceNamesKey()).not.toBe(requestedNamesKey(request({ responseNonce: 'n-2', resourceNames: [] })));
+  });
+
+  it('gives the names as sent, byte for byte equal only for the same names in the same order, when they are one range', () => {
+    const ack = scanSotwAck(request({ responseNonce: 'n-2', versionInfo: 'v2', resourceNames: names }))!;
+    const same = requestedNamesBytes(request({ responseNonce: 'n-1', versionInfo: 'v1', resourceNames: names }))!;
+    expect(ack.namesBytes).toBeDefined();
+    expect(Buffer.compare(ack.namesBytes!, same)).toBe(0);
+    for (const other of [[...names].reverse(), names.slice(1), []]) {
+      expect(Buffer.compare(ack.namesBytes!, requestedNamesBytes(request({ responseNonce: 'n-2', resourceNames: other }))!)).not.toBe(0);
+    }
+    expect(requestedNamesBytes(request({ resourceNames: [] }))!.length).toBe(0);
+    // Names split by another field are two ranges: only the digest compares them.
+    const split = Buffer.concat([request({ resourceNames: names.slice(0, 2) }), Buffer.from([0x2a, 0x01, 0x78]), request({ resourceNames: names.slice(2) })]);
+    const scanned = scanSotwAck(split)!;
+    expect(scanned.namesBytes).toBeUndefined();
+    expect(scanned.resourceNamesKey()).toBe(ack.resourceNamesKey());
   });
 
   it('leaves requests with a node or an error_detail, and malformed bytes, to the full decoder', () => {

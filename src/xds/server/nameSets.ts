@@ -14,6 +14,8 @@ export interface RequestedNames {
   readonly list: readonly string[];
   /** The request named '*' or nothing: a wildcard request, for the types that have one. */
   readonly wildcard: boolean;
+  /** The names' bytes as the first request sent them (a copy), when they were one range (requestedNamesBytes). */
+  readonly bytes: Uint8Array | undefined;
 }
 
 export class NameSetPool {
@@ -40,13 +42,22 @@ export class NameSetPool {
     return set;
   }
 
-  /** The names of a request as sent (`sent` may hold '*'), pooled under `key` as intern pools them. */
-  request(key: string | undefined, sent: readonly string[]): RequestedNames {
+  /**
+   * The names of a request as sent (`sent` may hold '*', `bytes` are their entries' bytes when
+   * one range), pooled under `key` as intern pools them.
+   */
+  request(key: string | undefined, sent: readonly string[], bytes?: Uint8Array): RequestedNames {
     const known = key === undefined ? undefined : this.known(key);
     if (known) return known;
     const list = sent.includes('*') ? sent.filter((n) => n !== '*') : sent;
     const set = this.intern(key, list);
-    const requested: RequestedNames = { set, list, wildcard: list.length !== sent.length || sent.length === 0 };
+    const requested: RequestedNames = {
+      set,
+      list,
+      wildcard: list.length !== sent.length || sent.length === 0,
+      // A copy: the request's buffer is not kept alive by the pool.
+      bytes: bytes && key !== undefined ? Uint8Array.prototype.slice.call(bytes) : undefined,
+    };
     if (key !== undefined) this.requests.set(set, requested);
     return requested;
   }

@@ -5,7 +5,15 @@ import { AdsConnection, type BuiltResponse } from './connection.js';
 import { NameSetPool, type RequestedNames } from './nameSets.js';
 import { changesSinceLast, diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
 import type { PushRequest } from './types.js';
-import { decodeSotwRequest, encodeSotwResponse, requestedNamesKey, scanSotwAck, type EncodedSotwResponse, type SotwAckScan } from './wire.js';
+import {
+  decodeSotwRequest,
+  encodeSotwResponse,
+  requestedNamesBytes,
+  requestedNamesKey,
+  scanSotwAck,
+  type EncodedSotwResponse,
+  type SotwAckScan,
+} from './wire.js';
 
 /** The name lists of SotW requests: proxies of one scope name the same resources. */
 const sotwNameSets = new NameSetPool();
@@ -37,7 +45,8 @@ export class SotwConnection extends AdsConnection {
     }
     sotwRequestNames.decoded++;
     namesKey ??= requestedNamesKey(bytes);
-    return this.onRequest(request.typeUrl, request.responseNonce, sotwNameSets.request(namesKey, request.resourceNames), namesKey);
+    const requested = sotwNameSets.request(namesKey, request.resourceNames, requestedNamesBytes(bytes));
+    return this.onRequest(request.typeUrl, request.responseNonce, requested, namesKey);
   }
 
   /**
@@ -53,7 +62,9 @@ export class SotwConnection extends AdsConnection {
       this.staleNonce(ack.typeUrl, ack.responseNonce, 'stale nonce ignored');
       return true;
     }
-    if (namesKey() !== sub.requestedNames) return false;
+    // Byte for byte when both lists are one range (memcmp of the names Envoy repeats), else by digest.
+    const same = ack.namesBytes && sub.requestedNamesBytes ? Buffer.compare(ack.namesBytes, sub.requestedNamesBytes) === 0 : namesKey() === sub.requestedNames;
+    if (!same) return false;
     this.recordAck(sub, ack.responseNonce);
     return true;
   }
@@ -66,6 +77,7 @@ export class SotwConnection extends AdsConnection {
       // A new subscription, or the proxy re-requesting after reconnecting to this stream.
       const fresh = newSubscription(typeUrl, wantsWildcard, requested.set, {});
       fresh.requestedNames = namesKey;
+      fresh.requestedNamesBytes = requested.bytes;
       await this.subscribe(fresh);
       return;
     }
@@ -76,6 +88,7 @@ export class SotwConnection extends AdsConnection {
     this.recordAck(sub, responseNonce);
     // From here the subscription follows this request's names.
     sub.requestedNames = namesKey;
+    sub.requestedNamesBytes = requested.bytes;
     const before = sub.names;
     const after = requested.set;
     const added = after === before ? [] : requested.list.filter((n) => !before.has(n));

@@ -24,6 +24,8 @@ export interface Subscription extends WatchedResource {
   lastGenerated: readonly XdsResource[] | undefined;
   /** Digest of the raw resource_names of the last SotW request applied: an ACK repeating them is recognised without decoding them. */
   requestedNames: string | undefined;
+  /** The same list's bytes as sent (shared by the streams naming it), when they were one range: an ACK is compared with them byte for byte. */
+  requestedNamesBytes: Uint8Array | undefined;
 }
 
 export function newSubscription(typeUrl: string, wildcard: boolean, names: ReadonlySet<string>, held: Record<string, string>): Subscription {
@@ -38,6 +40,7 @@ export function newSubscription(typeUrl: string, wildcard: boolean, names: Reado
     ackedNonce: '',
     nackedNonce: '',
     requestedNames: undefined,
+    requestedNamesBytes: undefined,
     lastGenerated: undefined,
   };
 }

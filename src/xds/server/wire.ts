@@ -87,6 +87,8 @@ export interface SotwAckScan {
   responseNonce: string;
   /** requestedNamesKey of the request, computed on demand. */
   resourceNamesKey(): string;
+  /** requestedNamesBytes of the request (a view into it, not a copy). */
+  readonly namesBytes: Uint8Array | undefined;
 }
 
 /**
@@ -97,7 +99,28 @@ export interface SotwAckScan {
 export function scanSotwAck(bytes: Uint8Array): SotwAckScan | undefined {
   const fields = scanFields(bytes);
   if (!fields || fields.other) return undefined;
-  return { typeUrl: fields.typeUrl, responseNonce: fields.responseNonce, resourceNamesKey: () => namesKey(bytes, fields.names) };
+  return {
+    typeUrl: fields.typeUrl,
+    responseNonce: fields.responseNonce,
+    resourceNamesKey: () => namesKey(bytes, fields.names),
+    namesBytes: namesRegion(bytes, fields.names),
+  };
+}
+
+/**
+ * A DiscoveryRequest's resource_names entries as sent, tags included (a view into `bytes`):
+ * equal bytes mean equal names in equal order. Undefined when other fields come between
+ * them (then only requestedNamesKey compares them) or the request is unreadable.
+ */
+export function requestedNamesBytes(bytes: Uint8Array): Uint8Array | undefined {
+  const fields = scanFields(bytes);
+  return fields ? namesRegion(bytes, fields.names) : undefined;
+}
+
+function namesRegion(bytes: Uint8Array, names: Array<[number, number]>): Uint8Array | undefined {
+  if (names.length === 0) return bytes.subarray(0, 0);
+  if (names.length > 1) return undefined;
+  return bytes.subarray(names[0]![0], names[0]![1]);
 }
 
 /** A digest of a DiscoveryRequest's resource_names as sent (equal names in equal order give equal keys); undefined when unreadable. */
