@@ -15,20 +15,18 @@ import { cluster, loadAssignment } from '../support/xdsFixtures.js';
 
 const served = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment];
 
-describe('SotW streams of one scope', () => {
-  let source: SnapshotSource;
-  let meshd: Meshd;
-  let address: string;
-  let httpUrl: string;
+/**
+ * meshd over a snapshot source (seeded per test) whose generator notes the EDS name set each
+ * proxy was last asked with; clients of `protocol` are closed after each test.
+ */
+function streamsOfOneScope(protocol: 'sotw' | 'delta', seed: (source: SnapshotSource) => void) {
+  const state = { source: undefined as unknown as SnapshotSource, meshd: undefined as unknown as Meshd, address: '', httpUrl: '' };
   const clients: AdsTestClient[] = [];
-  /** The name set each proxy's latest EDS generation was asked with, by pod name. */
   const edsNames = new Map<string, ReadonlySet<string>>();
 
   beforeEach(async () => {
-    source = new SnapshotSource(served);
-    source.generator.setResources(TypeUrl.Cluster, [cluster('a'), cluster('b')]);
-    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.1.0.1']), loadAssignment('b', ['10.1.0.2'])]);
-    // The snapshot generator, noting what the server asks it with.
+    const source = new SnapshotSource(served);
+    seed(source);
     const resources: ResourceSource = {
       generator: {
         generate: (proxy, watched, request) => {
@@ -42,23 +40,32 @@ describe('SotW streams of one scope', () => {
       onPush: (listener) => source.onPush(listener),
     };
     const started = await startTestMeshd({ resources });
-    meshd = started.meshd;
-    address = started.xdsAddress;
-    httpUrl = started.httpUrl;
+    Object.assign(state, { source, meshd: started.meshd, address: started.xdsAddress, httpUrl: started.httpUrl });
   });
 
   afterEach(async () => {
     clients.splice(0).forEach((c) => c.close());
     edsNames.clear();
-    await meshd.close();
+    await state.meshd.close();
   });
 
-  const connect = (name: string): AdsTestClient => {
-    const c = new AdsTestClient(address, 'sotw', sidecarNode(name));
-    clients.push(c);
-    return c;
+  return {
+    state,
+    connect: (name: string): AdsTestClient => {
+      const c = new AdsTestClient(state.address, protocol, sidecarNode(name));
+      clients.push(c);
+      return c;
+    },
+    /** The name set the pod's latest EDS generation was asked with. */
+    namesOf: (pod: string): ReadonlySet<string> | undefined => [...edsNames].find(([id]) => id.includes(`~${pod}.`))?.[1],
   };
-  const namesOf = (pod: string): ReadonlySet<string> | undefined => [...edsNames].find(([id]) => id.includes(`~${pod}.`))?.[1];
+}
+
+describe('SotW streams of one scope', () => {
+  const { state, connect, namesOf } = streamsOfOneScope('sotw', (source) => {
+    source.generator.setResources(TypeUrl.Cluster, [cluster('a'), cluster('b')]);
+    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.1.0.1']), loadAssignment('b', ['10.1.0.2'])]);
+  });
 
   it('share one subscribed name set when they name the same resources, and part when one names others', async () => {
     const [one, two] = [connect('one'), connect('two')];
@@ -74,11 +81,11 @@ describe('SotW streams of one scope', () => {
     two.ack(second, ['a', 'b']);
     // Both requests ACK: once both proxies are SYNCED, the server took the new names.
     await eventually(async () => {
-      const all = (await getJson<ProxySyncStatus[]>(`${httpUrl}/debug/syncz`)).body;
+      const all = (await getJson<ProxySyncStatus[]>(`${state.httpUrl}/debug/syncz`)).body;
       return all.length === 2 && all.every((s) => s.EDS.status === 'SYNCED');
     });
-    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.9.0.1']), loadAssignment('b', ['10.9.0.2'])]);
-    source.push([TypeUrl.ClusterLoadAssignment]);
+    state.source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.9.0.1']), loadAssignment('b', ['10.9.0.2'])]);
+    state.source.push([TypeUrl.ClusterLoadAssignment]);
     const [pushedOne, pushedTwo] = [await one.next(), await two.next()];
     expect(pushedOne.resources.map((r) => r.name)).toEqual(['a']);
     expect(pushedTwo.resources.map((r) => r.name)).toEqual(['a', 'b']);
@@ -89,11 +96,11 @@ describe('SotW streams of one scope', () => {
     one.ack(pushedOne, ['a']);
     two.request(TypeUrl.ClusterLoadAssignment, { nonce: pushedTwo.nonce, version: pushedTwo.versionInfo, names: ['a'] });
     await eventually(async () => {
-      const all = (await getJson<ProxySyncStatus[]>(`${httpUrl}/debug/syncz`)).body;
+      const all = (await getJson<ProxySyncStatus[]>(`${state.httpUrl}/debug/syncz`)).body;
       return all.length === 2 && all.every((s) => s.EDS.status === 'SYNCED');
     });
-    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.8.0.1']), loadAssignment('b', ['10.8.0.2'])]);
-    source.push([TypeUrl.ClusterLoadAssignment]);
+    state.source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.8.0.1']), loadAssignment('b', ['10.8.0.2'])]);
+    state.source.push([TypeUrl.ClusterLoadAssignment]);
     const [againOne, againTwo] = [await one.next(), await two.next()];
     expect(againOne.resources.map((r) => r.name)).toEqual(['a']);
     expect(againTwo.resources.map((r) => r.name)).toEqual(['a']);
@@ -102,7 +109,7 @@ describe('SotW streams of one scope', () => {
 
   it('send the proxies of a scope one response, nonce included, and track each proxy by its own ACK or NACK', async () => {
     const syncz = async (): Promise<Map<string, ProxySyncStatus['CDS']['status']>> =>
-      new Map((await getJson<ProxySyncStatus[]>(`${httpUrl}/debug/syncz`)).body.map((s) => [s.proxy.split('~')[2]!.split('.')[0]!, s.CDS.status]));
+      new Map((await getJson<ProxySyncStatus[]>(`${state.httpUrl}/debug/syncz`)).body.map((s) => [s.proxy.split('~')[2]!.split('.')[0]!, s.CDS.status]));
     const [one, two] = [connect('one'), connect('two')];
     for (const c of [one, two]) c.request(TypeUrl.Cluster);
     const [first, second] = [await one.next(), await two.next()];
@@ -116,8 +123,8 @@ describe('SotW streams of one scope', () => {
     });
 
     // A push: a new response (its own nonce) for both; a proxy connecting after it gets the same one.
-    source.generator.setResources(TypeUrl.Cluster, [cluster('a'), cluster('c')]);
-    source.push([TypeUrl.Cluster]);
+    state.source.generator.setResources(TypeUrl.Cluster, [cluster('a'), cluster('c')]);
+    state.source.push([TypeUrl.Cluster]);
     const [pushedOne, pushedTwo] = [await one.next(), await two.next()];
     expect(pushedOne.resources.map((r) => r.name)).toEqual(['a', 'c']);
     expect(pushedTwo.nonce).toBe(pushedOne.nonce);
@@ -143,46 +150,8 @@ describe('SotW streams of one scope', () => {
 });
 
 describe('Delta streams of one scope', () => {
-  let source: SnapshotSource;
-  let meshd: Meshd;
-  let address: string;
-  const clients: AdsTestClient[] = [];
-  /** The name set each proxy's latest EDS generation was asked with, by proxy id. */
-  const edsNames = new Map<string, ReadonlySet<string>>();
   const many = Array.from({ length: 100 }, (_, i) => loadAssignment(`c${String(i).padStart(3, '0')}`, [`10.2.0.${i}`]));
-
-  beforeEach(async () => {
-    source = new SnapshotSource(served);
-    source.generator.setResources(TypeUrl.ClusterLoadAssignment, many);
-    const resources: ResourceSource = {
-      generator: {
-        generate: (proxy, watched, request) => {
-          if (watched.typeUrl === TypeUrl.ClusterLoadAssignment) edsNames.set(proxy.id, watched.names);
-          return source.generator.generate(proxy, watched, request);
-        },
-      },
-      synced: true,
-      start: () => source.start(),
-      stop: () => source.stop(),
-      onPush: (listener) => source.onPush(listener),
-    };
-    const started = await startTestMeshd({ resources });
-    meshd = started.meshd;
-    address = started.xdsAddress;
-  });
-
-  afterEach(async () => {
-    clients.splice(0).forEach((c) => c.close());
-    edsNames.clear();
-    await meshd.close();
-  });
-
-  const connect = (name: string): AdsTestClient => {
-    const c = new AdsTestClient(address, 'delta', sidecarNode(name));
-    clients.push(c);
-    return c;
-  };
-  const namesOf = (pod: string): ReadonlySet<string> | undefined => [...edsNames].find(([id]) => id.includes(`~${pod}.`))?.[1];
+  const { state, connect, namesOf } = streamsOfOneScope('delta', (source) => source.generator.setResources(TypeUrl.ClusterLoadAssignment, many));
 
   it('share one subscribed name set when they subscribe the same names in the same order, and part when one unsubscribes', async () => {
     const [one, two] = [connect('one'), connect('two')];
@@ -210,12 +179,12 @@ describe('Delta streams of one scope', () => {
     expect(answered.resources.map((r) => r.name)).toEqual(['c050']);
     one.ack(answered);
     // A push changing c000 and c001: one gets c001 alone, two both.
-    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [
+    state.source.generator.setResources(TypeUrl.ClusterLoadAssignment, [
       loadAssignment('c000', ['10.9.0.1']),
       loadAssignment('c001', ['10.9.0.2']),
       ...many.slice(2),
     ]);
-    source.push([TypeUrl.ClusterLoadAssignment]);
+    state.source.push([TypeUrl.ClusterLoadAssignment]);
     const [pushedOne, pushedTwo] = [await one.next(), await two.next()];
     expect(pushedOne.resources.map((r) => r.name)).toEqual(['c001']);
     expect(pushedTwo.resources.map((r) => r.name)).toEqual(['c000', 'c001']);
@@ -227,8 +196,8 @@ describe('Delta streams of one scope', () => {
     const streams = ['p1', 'p2', 'p3'].map(connect);
     for (const c of streams) c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: many.map((r) => r.name) });
     for (const c of streams) c.ack(await c.next());
-    source.generator.setResources(TypeUrl.ClusterLoadAssignment, [...many.slice(0, 7), loadAssignment('c007', ['10.9.0.7']), ...many.slice(8)]);
-    source.push([TypeUrl.ClusterLoadAssignment]);
+    state.source.generator.setResources(TypeUrl.ClusterLoadAssignment, [...many.slice(0, 7), loadAssignment('c007', ['10.9.0.7']), ...many.slice(8)]);
+    state.source.push([TypeUrl.ClusterLoadAssignment]);
     for (const c of streams) {
       const pushed = await c.next();
       expect(pushed.resources.map((r) => r.name)).toEqual(['c007']);
@@ -236,8 +205,8 @@ describe('Delta streams of one scope', () => {
       expect(pushed.removed).toEqual([]);
       c.ack(pushed);
     }
-    source.generator.remove(TypeUrl.ClusterLoadAssignment, 'c042');
-    source.push([TypeUrl.ClusterLoadAssignment]);
+    state.source.generator.remove(TypeUrl.ClusterLoadAssignment, 'c042');
+    state.source.push([TypeUrl.ClusterLoadAssignment]);
     for (const c of streams) {
       const pushed = await c.next();
       expect(pushed.resources).toEqual([]);
