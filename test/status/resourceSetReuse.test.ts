@@ -3,20 +3,8 @@
 // resources per proxy (issue 13: per-proxy work at sync).
 import { describe, expect, it } from 'vitest';
 import { ResourceSetPool } from '../../src/status/resourceSets.js';
-import type { XdsResource } from '../../src/xds/resource.js';
+import { counted } from '../support/countedArray.js';
 import { cluster } from '../support/xdsFixtures.js';
-
-/** An array that counts how many of its elements were read. */
-function counted(resources: XdsResource[]): { array: readonly XdsResource[]; reads: () => number } {
-  let reads = 0;
-  const array = new Proxy(resources, {
-    get(target, key, receiver) {
-      if (typeof key === 'string' && /^\d+$/.test(key)) reads++;
-      return Reflect.get(target, key, receiver) as unknown;
-    },
-  });
-  return { array, reads: () => reads };
-}
 
 describe('ResourceSetPool', () => {
   const resources = ['a', 'b', 'c'].map((n) => cluster(n));

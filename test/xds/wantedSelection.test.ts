@@ -2,22 +2,10 @@
 // streams of one scope share both, so the second proxy's EDS response does not check its 3,000
 // names again (issue 13: per-proxy work at sync).
 import { describe, expect, it } from 'vitest';
-import type { XdsResource } from '../../src/xds/resource.js';
 import { diffAgainstHeld, newSubscription } from '../../src/xds/server/subscription.js';
 import { wantedOf } from '../../src/xds/server/wanted.js';
+import { counted } from '../support/countedArray.js';
 import { loadAssignment } from '../support/xdsFixtures.js';
-
-/** An array that counts how many of its elements were read. */
-function counted(resources: XdsResource[]): { array: readonly XdsResource[]; reads: () => number } {
-  let reads = 0;
-  const array = new Proxy(resources, {
-    get(target, key, receiver) {
-      if (typeof key === 'string' && /^\d+$/.test(key)) reads++;
-      return Reflect.get(target, key, receiver) as unknown;
-    },
-  });
-  return { array, reads: () => reads };
-}
 
 describe('wantedOf', () => {
   const resources = ['a', 'b', 'c'].map((n) => loadAssignment(n, ['10.0.0.1']));
