@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, sidecarNode, type ReceivedResponse, type TestNode } from '../support/adsClient.js';
-import { opensslServingCertificate } from '../support/ca.js';
+import { opensslServingCertificate, tlsSecretYaml } from '../support/ca.js';
 import { startFileMeshd } from '../support/filePipeline.js';
 
 const mesh = {
@@ -128,7 +128,6 @@ describe('RDS and SDS names meshd does not have, over Delta', () => {
   });
 
   it('names a gateway secret that does not exist in removed_resources, and sends the one that does', async () => {
-    const b64 = (text: string): string => Buffer.from(text).toString('base64');
     const pair = opensslServingCertificate('shop.example.com');
     const { connect } = await start({
       'gateway.yaml': `apiVersion: networking.istio.io/v1
@@ -141,12 +140,7 @@ spec:
     hosts: [shop.example.com]
     tls: {mode: SIMPLE, credentialName: shop-tls}
 ---
-apiVersion: v1
-kind: Secret
-metadata: {name: shop-tls, namespace: istio-system}
-type: kubernetes.io/tls
-data: {tls.crt: ${b64(pair.cert)}, tls.key: ${b64(pair.key)}}
-`,
+${tlsSecretYaml('shop-tls', 'istio-system', pair)}`,
     });
     const gateway = connect('delta', {
       id: 'router~10.0.0.40~shop-gw-1.istio-system~istio-system.svc.cluster.local',
