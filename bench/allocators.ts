@@ -20,8 +20,6 @@ const settings: Record<string, () => Record<string, string>> = {
    * which would keep them in the arenas.
    */
   'arena2-mmap': () => ({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' }),
-  /** The same, with meshd's garbage-collection pacer off (--xds-gc-bytes 0): measures what the pacer does. */
-  'arena2-mmap-nopacer': () => ({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MESHD_XDS_GC_BYTES: '0' }),
   /** jemalloc instead of glibc malloc, preloaded. */
   jemalloc: () => {
     const library = jemallocPaths.find((p) => existsSync(p));

@@ -56,8 +56,6 @@ export interface MeshdConfig {
   maxQueuedBytes: number;
   /** A stream starts another response while less than this many of its bytes wait for its transport. */
   streamWindowBytes: number;
-  /** A full garbage collection after this many response bytes were written (0: left to V8; see gcPacer.ts). */
-  gcEveryResponseBytes: number;
   /** istiod's PILOT_SCOPE_GATEWAY_TO_NAMESPACE: a gateway workload only uses Gateways of its own namespace. */
   scopeGatewayToNamespace: boolean;
   /** Debug mode: check every proxy's RDS and EDS references after its listeners or clusters are sent (--check-consistency). */
@@ -86,7 +84,6 @@ export const defaultConfig: MeshdConfig = {
   pushConcurrency: defaultAdsLimits.pushConcurrency,
   maxQueuedBytes: defaultAdsLimits.maxQueuedBytes,
   streamWindowBytes: defaultAdsLimits.streamWindowBytes,
-  gcEveryResponseBytes: defaultAdsLimits.gcEveryResponseBytes,
   scopeGatewayToNamespace: false,
   checkConsistency: false,
   edsDebounce: true,
@@ -174,7 +171,6 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
     pushConcurrency: config.pushConcurrency,
     maxQueuedBytes: config.maxQueuedBytes,
     streamWindowBytes: config.streamWindowBytes,
-    gcEveryResponseBytes: config.gcEveryResponseBytes,
     ...(deps.describeProxy ? { describeProxy: deps.describeProxy } : {}),
   });
   registerFlowControlMetrics(registry, ads);

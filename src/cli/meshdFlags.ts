@@ -62,14 +62,6 @@ export function addServeFlags(cmd: Command): Command {
           String(defaultConfig.streamWindowBytes),
         ),
       )
-      .addOption(
-        flag(
-          '--xds-gc-bytes <bytes>',
-          'a full garbage collection after this many ADS response bytes were written, and once writing stops (Ki/Mi/Gi suffixes; 0: left to V8)',
-          'MESHD_XDS_GC_BYTES',
-          '256Mi',
-        ),
-      )
       .addOption(flag('--log-level <level>', 'trace, debug, info, warn or error', 'MESHD_LOG_LEVEL', defaultConfig.logLevel))
       // No .env(): commander sets a boolean flag whenever its variable exists, even as "false" (configFromFlags reads it).
       .addOption(
@@ -141,7 +133,6 @@ export interface ServeFlags {
   pushThrottle: string;
   xdsMaxQueuedBytes: string;
   xdsStreamWindow: string;
-  xdsGcBytes: string;
   logLevel: string;
   checkConsistency?: boolean;
 }
@@ -204,7 +195,6 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     pushConcurrency: positiveInteger('push-throttle', flags.pushThrottle),
     maxQueuedBytes: byteSize('xds-max-queued-bytes', flags.xdsMaxQueuedBytes, 1),
     streamWindowBytes: byteSize('xds-stream-window', flags.xdsStreamWindow, 0),
-    gcEveryResponseBytes: byteSize('xds-gc-bytes', flags.xdsGcBytes, 0),
     logLevel: flags.logLevel,
     // istiod's environment variable, so a Deployment written for istiod keeps its meaning.
     scopeGatewayToNamespace: env.PILOT_SCOPE_GATEWAY_TO_NAMESPACE?.toLowerCase() === 'true',

@@ -1,14 +1,12 @@
 // Gauges of the ADS server's flow control, read when /metrics is scraped: the response bytes
 // waiting for streams' transports (bounded by --xds-max-queued-bytes), their high-water mark,
-// the responses waiting for their turn under that bound, and the garbage collections paced by
-// the bytes written (--xds-gc-bytes).
-import { Counter, Gauge, type Registry } from 'prom-client';
+// and the responses waiting for their turn under that bound.
+import { Gauge, type Registry } from 'prom-client';
 
 export interface FlowControlState {
   readonly queuedBytes: number;
   readonly queuedBytesHighWater: number;
   readonly responsesWaiting: number;
-  readonly pacedCollections: { count: number; seconds: number };
 }
 
 export function registerFlowControlMetrics(registry: Registry, ads: FlowControlState): void {
@@ -35,24 +33,6 @@ export function registerFlowControlMetrics(registry: Registry, ads: FlowControlS
     registers,
     collect() {
       this.set(ads.responsesWaiting);
-    },
-  });
-  new Counter({
-    name: 'meshd_xds_paced_gc_total',
-    help: 'Full garbage collections run after --xds-gc-bytes of ADS responses were written, or once writing stopped.',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(ads.pacedCollections.count);
-    },
-  });
-  new Counter({
-    name: 'meshd_xds_paced_gc_seconds_total',
-    help: 'Time spent in the garbage collections counted by meshd_xds_paced_gc_total.',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(ads.pacedCollections.seconds);
     },
   });
 }

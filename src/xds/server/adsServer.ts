@@ -8,7 +8,6 @@ import type { AdsConnection, ConnectionHost } from './connection.js';
 import { DeltaConnection } from './deltaConnection.js';
 import type { XdsServerEvents } from './events.js';
 import { rawBytesMethod } from './grpcServer.js';
-import { GcPacer } from './gcPacer.js';
 import { ByteBudget } from './byteBudget.js';
 import { PushQueue } from './pushQueue.js';
 import { SotwConnection } from './sotwConnection.js';
@@ -31,8 +30,6 @@ export interface AdsServerOptions {
   maxQueuedBytes?: number;
   /** A stream starts another response while less than this many of its bytes wait for its transport (default 0: one at a time). */
   streamWindowBytes?: number;
-  /** A full garbage collection runs after this many response bytes were written (default 256 MiB; 0: V8 alone decides, see gcPacer.ts). */
-  gcEveryResponseBytes?: number;
   /** Builds the proxy from its node; defaults to istiod's node id parsing. */
   describeProxy?: (node: DecodedNode) => Proxy;
 }
@@ -42,7 +39,6 @@ export const defaultAdsLimits = {
   pushConcurrency: 100,
   maxQueuedBytes: 64 * 1024 * 1024,
   streamWindowBytes: 0,
-  gcEveryResponseBytes: 256 * 1024 * 1024,
 } as const;
 
 const adsService = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -57,7 +53,6 @@ export class AdsServer {
   private readonly connections = new Set<AdsConnection>();
   private readonly queue: PushQueue<AdsConnection>;
   private readonly budget: ByteBudget;
-  private readonly gcPacer: GcPacer;
   private readonly host: ConnectionHost;
   private readonly noncePrefix = randomBytes(3).toString('hex');
   private nonceCounter = 0;
@@ -66,7 +61,6 @@ export class AdsServer {
   private draining = false;
 
   constructor(options: AdsServerOptions) {
-    this.gcPacer = new GcPacer({ everyBytes: options.gcEveryResponseBytes ?? defaultAdsLimits.gcEveryResponseBytes });
     this.budget = new ByteBudget(options.maxQueuedBytes ?? defaultAdsLimits.maxQueuedBytes);
     this.queue = new PushQueue(options.pushConcurrency ?? defaultAdsLimits.pushConcurrency, this.budget);
     this.latest = { version: `${new Date().toISOString()}/0` };
@@ -78,7 +72,6 @@ export class AdsServer {
       controlPlane: JSON.stringify({ Component: 'istiod', ID: options.controlPlaneId, info: { version: options.controlPlaneVersion ?? '' } }),
       nextNonce: () => `${this.noncePrefix}-${++this.nonceCounter}`,
       budget: this.budget,
-      gcPacer: this.gcPacer,
       streamWindowBytes: options.streamWindowBytes ?? defaultAdsLimits.streamWindowBytes,
       requestForProxyRequest: () => ({ ...this.latest, reason: ['proxy request'], startedAt: performance.now() }),
       describeProxy: options.describeProxy ?? ((node) => parseProxy(node)),
@@ -140,11 +133,6 @@ export class AdsServer {
   /** The most response bytes ever counted at once (never above maxQueuedBytes, but for one response larger than it). */
   get queuedBytesHighWater(): number {
     return this.budget.highWaterBytes;
-  }
-
-  /** Full collections run by the response-bytes pacer, and their time. */
-  get pacedCollections(): { count: number; seconds: number } {
-    return this.gcPacer.collections;
   }
 
   /** Responses waiting for the byte budget (the one being built included). */

@@ -10,7 +10,6 @@ import * as grpc from '@grpc/grpc-js';
 import { NodeIdError, type Proxy } from '../../model/proxy.js';
 import type { XdsResource } from '../resource.js';
 import type { ConnectionInfo, XdsServerEvents } from './events.js';
-import type { GcPacer } from './gcPacer.js';
 import type { ByteBudget } from './byteBudget.js';
 import { byPushOrder, type RespondMode, type Subscription } from './subscription.js';
 import type { PushRequest, ResourceGenerator } from './types.js';
@@ -25,8 +24,6 @@ export interface ConnectionHost {
   readonly nextNonce: () => string;
   /** Bytes written to all streams and not yet taken by their transports; admits every response. */
   readonly budget: ByteBudget;
-  /** Told of every response the transport took (its frame is garbage then). */
-  readonly gcPacer: GcPacer;
   /**
    * A stream starts another response while less than this many of its bytes wait for its
    * transport (0: only once the transport took the last one).
@@ -407,7 +404,6 @@ export abstract class AdsConnection implements ConnectionInfo {
       if (released) return;
       released = true;
       uncount();
-      this.host.gcPacer.written(size);
       const i = this.inFlight.indexOf(response);
       if (i >= 0) {
         this.inFlight.splice(i, 1);
