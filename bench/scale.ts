@@ -425,13 +425,9 @@ async function measure(
   const settleMs = options.settleMs ?? 300;
   const label = `${kind} (${allocator}) ${mode} ${protocol} ${proxies} proxies`;
   // What the run measured so far, reported after each step: a later failure keeps it.
+  const run = { target: kind, allocator, mode, protocol, proxies, services: options.services };
   const sofar: FailedRun = {
-    target: kind,
-    allocator,
-    mode,
-    protocol,
-    proxies,
-    services: options.services,
+    ...run,
     error: 'unfinished: the benchmark stopped during this run',
     scenarios: [],
     loadAverage: loadAverage(),
@@ -523,12 +519,7 @@ async function measure(
     if (queuedPeakMb !== undefined) progress(`    response bytes in flight peaked at ${queuedPeakMb} MB`);
     const simCpu = cpuSeconds(sim.child.pid!);
     return {
-      target: kind,
-      allocator,
-      mode,
-      protocol,
-      proxies,
-      services: options.services,
+      ...run,
       channels: Math.ceil(proxies / perChannel),
       initialSyncMs: sofar.initialSyncMs,
       syncBytesPerProxy: Math.round(afterSync.bytes / proxies),
