@@ -170,7 +170,11 @@ class Floor {
         req.typeUrl,
         (watch = { wildcard: wildcardTypes.has(req.typeUrl) && subscribed.length === 0, names: new Set(subscribed), sentNonce: '' }),
       );
-      await this.respond(stream, watch, req.typeUrl, this.held(req.typeUrl, watch), []);
+      // Streams subscribing the same names are sent one shared response, as meshd sends them.
+      const key = watch.wildcard ? req.typeUrl : `${req.typeUrl}|${subscribed.join('\n')}`;
+      let held = this.heldShared.get(key);
+      if (!held) this.heldShared.set(key, (held = this.held(req.typeUrl, watch)));
+      await this.respond(stream, watch, req.typeUrl, held, [], true);
       return;
     }
     for (const n of req.unsubscribe) watch.names.delete(n);
@@ -194,7 +198,7 @@ class Floor {
     return watch.wildcard ? [...byName.values()] : [...watch.names].flatMap((n) => byName.get(n) ?? []);
   }
 
-  /** `shared`: `resources` is an array other streams are sent too (SotW encodes it once for all of them, as meshd does). */
+  /** `shared`: `resources` is an array other streams are sent too (encoded once for all of them, as meshd does). */
   private respond(
     stream: FloorStream,
     watch: Watch,
@@ -208,9 +212,9 @@ class Floor {
       watch.sentNonce = response.nonce;
       return stream.write(response.bytes);
     }
-    const nonce = String(++this.nonce);
-    watch.sentNonce = nonce;
-    return stream.write(encodeDeltaResponse({ systemVersionInfo: this.version, typeUrl, nonce, controlPlane, resources, removed }));
+    const response = encodeDeltaResponse({ systemVersionInfo: this.version, typeUrl, controlPlane, resources, removed }, () => String(++this.nonce), shared);
+    watch.sentNonce = response.nonce;
+    return stream.write(response.bytes);
   }
 
   /** A change: the responses meshd sent proxy 0 for it, pushed to every stream (as far as it subscribes) through meshd's push queue. */

@@ -15,6 +15,8 @@ class SnapshotState {
 
 /** The wildcard answer per resource map: one array for every proxy asking, as the mesh generators share a scope's. */
 const everyResource = new WeakMap<ReadonlyMap<string, XdsResource>, readonly XdsResource[]>();
+/** The answer per resource map and (shared) name set, likewise. */
+const namedResources = new WeakMap<ReadonlyMap<string, XdsResource>, WeakMap<ReadonlySet<string>, readonly XdsResource[]>>();
 
 export class SnapshotGenerator implements ResourceGenerator {
   // Copy on write: a state pinned by a push keeps seeing its own maps.
@@ -64,12 +66,11 @@ export class SnapshotGenerator implements ResourceGenerator {
       if (!all) everyResource.set(byName, (all = [...byName.values()]));
       return all;
     }
-    const out: XdsResource[] = [];
-    for (const name of watched.names) {
-      const r = byName.get(name);
-      if (r) out.push(r);
-    }
-    return out;
+    let byNames = namedResources.get(byName);
+    if (!byNames) namedResources.set(byName, (byNames = new WeakMap()));
+    let named = byNames.get(watched.names);
+    if (!named) byNames.set(watched.names, (named = [...watched.names].flatMap((name) => byName.get(name) ?? [])));
+    return named;
   }
 }
 

@@ -213,6 +213,48 @@ describe('Delta streams of one scope', () => {
       expect(pushed.removed).toEqual(['c042']);
     }
   });
+
+  it('send the streams of a scope one encoded response, nonce included, and track each proxy by its own ACK or NACK', async () => {
+    const syncz = async (): Promise<Map<string, ProxySyncStatus['EDS']['status']>> =>
+      new Map((await getJson<ProxySyncStatus[]>(`${state.httpUrl}/debug/syncz`)).body.map((s) => [s.proxy.split('~')[2]!.split('.')[0]!, s.EDS.status]));
+    const [one, two] = [connect('one'), connect('two')];
+    for (const c of [one, two]) c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: many.map((r) => r.name) });
+    const [first, second] = [await one.next(), await two.next()];
+    expect(first.resources).toHaveLength(100);
+    expect(second.nonce).toBe(first.nonce);
+    one.ack(first);
+    two.nack(second, 'rejected by this proxy only');
+    await eventually(async () => {
+      const status = await syncz();
+      return status.get('one') === 'SYNCED' && status.get('two') === 'NACKED';
+    });
+
+    // A push: one new response with its own nonce for both; the NACKing proxy is synced by its ACK of it.
+    state.source.generator.setResources(TypeUrl.ClusterLoadAssignment, [...many.slice(0, 7), loadAssignment('c007', ['10.9.0.7']), ...many.slice(8)]);
+    state.source.push([TypeUrl.ClusterLoadAssignment]);
+    const [pushedOne, pushedTwo] = [await one.next(), await two.next()];
+    expect(pushedOne.resources.map((r) => r.name)).toEqual(['c007']);
+    expect(pushedTwo.nonce).toBe(pushedOne.nonce);
+    expect(pushedOne.nonce).not.toBe(first.nonce);
+    // An ACK of the older shared nonce is stale; the newest one syncs each proxy.
+    two.ack(second);
+    for (const [c, r] of [
+      [one, pushedOne],
+      [two, pushedTwo],
+    ] as const)
+      c.ack(r);
+    await eventually(async () => {
+      const status = await syncz();
+      return status.get('one') === 'SYNCED' && status.get('two') === 'SYNCED';
+    });
+
+    // A stream subscribed to other names is sent a response of its own.
+    one.delta(TypeUrl.ClusterLoadAssignment, { unsubscribe: ['c000'] });
+    one.delta(TypeUrl.ClusterLoadAssignment, { subscribe: ['c000'] });
+    const resubscribed = await one.next();
+    expect(resubscribed.resources.map((r) => r.name)).toEqual(['c000']);
+    expect(resubscribed.nonce).not.toBe(pushedOne.nonce);
+  });
 });
 
 describe('changesSinceLast', () => {

@@ -55,7 +55,7 @@ export class DeltaConnection extends AdsConnection {
       if (quick) {
         sub.lastGenerated = generated;
         sub.held.adopt(generated);
-        return quick.length === 0 ? undefined : this.respondWith(sub, request, quick, []);
+        return quick.length === 0 ? undefined : this.respondWith(sub, request, quick, [], true);
       }
     }
     const added = typeof mode === 'object' ? mode.added : undefined;
@@ -77,19 +77,17 @@ export class DeltaConnection extends AdsConnection {
       for (const r of changed) sub.held.set(r.name, r.version);
       sub.lastGenerated = undefined;
     }
-    return this.respondWith(sub, request, changed, gone);
+    // A fresh proxy is sent the shared array itself: its response is encoded once for all of them.
+    return this.respondWith(sub, request, changed, gone, changed === wanted);
   }
 
-  private respondWith(sub: Subscription, request: PushRequest, resources: readonly XdsResource[], removed: readonly string[]): BuiltResponse {
-    const nonce = this.host.nextNonce();
-    const bytes = encodeDeltaResponse({
-      systemVersionInfo: request.version,
-      typeUrl: sub.typeUrl,
-      nonce,
-      controlPlane: this.host.controlPlane,
-      resources,
-      removed,
-    });
+  /** `shared`: `resources` is an array other streams are sent too, and nobody modifies (encodeDeltaResponse). */
+  private respondWith(sub: Subscription, request: PushRequest, resources: readonly XdsResource[], removed: readonly string[], shared = false): BuiltResponse {
+    const { nonce, bytes } = encodeDeltaResponse(
+      { systemVersionInfo: request.version, typeUrl: sub.typeUrl, controlPlane: this.host.controlPlane, resources, removed },
+      this.host.nextNonce,
+      shared,
+    );
     return { nonce, bytes, resources, removed, fullState: false };
   }
 }

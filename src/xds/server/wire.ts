@@ -57,28 +57,42 @@ function sotwBytes(r: SotwResponse): Buffer {
   return finished(w);
 }
 
-/** The latest response encoded per shared resource array (one per push and type, whatever the number of proxies). */
-const sharedResponses = new WeakMap<readonly XdsResource[], { key: string; response: EncodedSotwResponse }>();
+/** The latest response encoded per shared resource array and protocol (one per push and type, whatever the number of proxies). */
+type SharedResponses = WeakMap<readonly XdsResource[], { key: string; response: EncodedSotwResponse }>;
+const sharedSotw: SharedResponses = new WeakMap();
+const sharedDelta: SharedResponses = new WeakMap();
 
 /**
- * Encodes a response, taking its nonce from `nextNonce`. `shared`: r.resources is an array the
- * generator hands to many proxies (it is not modified later); the whole response, nonce
- * included, is then encoded once per version and type and every stream is sent the same bytes,
- * so no proxy costs a copy of them. A nonce only has to tell a stream's responses apart, and
- * streams sent identical responses may share one: acknowledging either means the same content.
+ * A response to one stream, its nonce taken from `nextNonce`. `shared`: `resources` is an array
+ * the generator hands to many proxies (it is not modified later); the whole response, nonce
+ * included, is then encoded once per `key` (version, type, ...) and every stream is sent the same
+ * bytes, so no proxy costs a copy of them. A nonce only has to tell a stream's responses apart,
+ * and streams sent identical responses may share one: acknowledging either means the same content.
  */
-export function encodeSotwResponse(r: Omit<SotwResponse, 'nonce'>, nextNonce: () => string, shared = false): EncodedSotwResponse {
+function encodeOnce(
+  cache: SharedResponses,
+  resources: readonly XdsResource[],
+  key: string,
+  nextNonce: () => string,
+  shared: boolean,
+  encode: (nonce: string) => Buffer,
+): EncodedSotwResponse {
   if (!shared) {
     const nonce = nextNonce();
-    return { nonce, bytes: sotwBytes({ ...r, nonce }) };
+    return { nonce, bytes: encode(nonce) };
   }
-  const key = `${r.versionInfo}\n${r.typeUrl}\n${r.controlPlane}`;
-  const cached = sharedResponses.get(r.resources);
+  const cached = cache.get(resources);
   if (cached?.key === key) return cached.response;
   const nonce = nextNonce();
-  const response = { nonce, bytes: sotwBytes({ ...r, nonce }) };
-  sharedResponses.set(r.resources, { key, response });
+  const response = { nonce, bytes: encode(nonce) };
+  cache.set(resources, { key, response });
   return response;
+}
+
+/** Encodes a DiscoveryResponse; `shared` as in encodeOnce. */
+export function encodeSotwResponse(r: Omit<SotwResponse, 'nonce'>, nextNonce: () => string, shared = false): EncodedSotwResponse {
+  const key = `${r.versionInfo}\n${r.typeUrl}\n${r.controlPlane}`;
+  return encodeOnce(sharedSotw, r.resources, key, nextNonce, shared, (nonce) => sotwBytes({ ...r, nonce }));
 }
 
 /** What an ACK-like DiscoveryRequest says, read without decoding its resource names. */
@@ -196,7 +210,7 @@ function encodeDeltaResource(resource: XdsResource): Uint8Array {
   return bytes;
 }
 
-export function encodeDeltaResponse(r: DeltaResponse): Buffer {
+function deltaBytes(r: DeltaResponse): Buffer {
   const w = protobuf.Writer.create();
   w.uint32(10).string(r.systemVersionInfo);
   for (const resource of r.resources) w.uint32(18).bytes(encodeDeltaResource(resource));
@@ -204,7 +218,16 @@ export function encodeDeltaResponse(r: DeltaResponse): Buffer {
   w.uint32(42).string(r.nonce);
   for (const name of r.removed) w.uint32(50).string(name);
   writeControlPlane(w, 7, r.controlPlane);
-  return Buffer.from(w.finish());
+  return finished(w);
+}
+
+/**
+ * Encodes a DeltaDiscoveryResponse; `shared` as in encodeOnce, for a response that removes nothing
+ * (the streams of a scope moving from one generated array to the next are sent the same changes).
+ */
+export function encodeDeltaResponse(r: Omit<DeltaResponse, 'nonce'>, nextNonce: () => string, shared = false): EncodedSotwResponse {
+  const key = `${r.systemVersionInfo}\n${r.typeUrl}\n${r.controlPlane}`;
+  return encodeOnce(sharedDelta, r.resources, key, nextNonce, shared && r.removed.length === 0, (nonce) => deltaBytes({ ...r, nonce }));
 }
 
 export interface DecodedNode {
