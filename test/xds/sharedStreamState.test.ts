@@ -56,13 +56,20 @@ function streamsOfOneScope(protocol: 'sotw' | 'delta', seed: (source: SnapshotSo
       clients.push(c);
       return c;
     },
+    /** Waits until /debug/syncz shows each pod's `type` status as `expected` says. */
+    statusesReach: (type: 'CDS' | 'EDS', expected: Record<string, ProxySyncStatus['CDS']['status']>): Promise<boolean> =>
+      eventually(async () => {
+        const body = (await getJson<ProxySyncStatus[]>(`${state.httpUrl}/debug/syncz`)).body;
+        const status = new Map(body.map((s) => [s.proxy.split('~')[2]!.split('.')[0]!, s[type].status]));
+        return Object.entries(expected).every(([pod, want]) => status.get(pod) === want);
+      }),
     /** The name set the pod's latest EDS generation was asked with. */
     namesOf: (pod: string): ReadonlySet<string> | undefined => [...edsNames].find(([id]) => id.includes(`~${pod}.`))?.[1],
   };
 }
 
 describe('SotW streams of one scope', () => {
-  const { state, connect, namesOf } = streamsOfOneScope('sotw', (source) => {
+  const { state, connect, namesOf, statusesReach } = streamsOfOneScope('sotw', (source) => {
     source.generator.setResources(TypeUrl.Cluster, [cluster('a'), cluster('b')]);
     source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.1.0.1']), loadAssignment('b', ['10.1.0.2'])]);
   });
@@ -80,10 +87,7 @@ describe('SotW streams of one scope', () => {
     one.request(TypeUrl.ClusterLoadAssignment, { nonce: first.nonce, version: first.versionInfo, names: ['a'] });
     two.ack(second, ['a', 'b']);
     // Both requests ACK: once both proxies are SYNCED, the server took the new names.
-    await eventually(async () => {
-      const all = (await getJson<ProxySyncStatus[]>(`${state.httpUrl}/debug/syncz`)).body;
-      return all.length === 2 && all.every((s) => s.EDS.status === 'SYNCED');
-    });
+    await statusesReach('EDS', { one: 'SYNCED', two: 'SYNCED' });
     state.source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.9.0.1']), loadAssignment('b', ['10.9.0.2'])]);
     state.source.push([TypeUrl.ClusterLoadAssignment]);
     const [pushedOne, pushedTwo] = [await one.next(), await two.next()];
@@ -95,10 +99,7 @@ describe('SotW streams of one scope', () => {
     // The other proxy drops b too: its request names a list already pooled, and it joins that set.
     one.ack(pushedOne, ['a']);
     two.request(TypeUrl.ClusterLoadAssignment, { nonce: pushedTwo.nonce, version: pushedTwo.versionInfo, names: ['a'] });
-    await eventually(async () => {
-      const all = (await getJson<ProxySyncStatus[]>(`${state.httpUrl}/debug/syncz`)).body;
-      return all.length === 2 && all.every((s) => s.EDS.status === 'SYNCED');
-    });
+    await statusesReach('EDS', { one: 'SYNCED', two: 'SYNCED' });
     state.source.generator.setResources(TypeUrl.ClusterLoadAssignment, [loadAssignment('a', ['10.8.0.1']), loadAssignment('b', ['10.8.0.2'])]);
     state.source.push([TypeUrl.ClusterLoadAssignment]);
     const [againOne, againTwo] = [await one.next(), await two.next()];
@@ -108,8 +109,6 @@ describe('SotW streams of one scope', () => {
   });
 
   it('send the proxies of a scope one response, nonce included, and track each proxy by its own ACK or NACK', async () => {
-    const syncz = async (): Promise<Map<string, ProxySyncStatus['CDS']['status']>> =>
-      new Map((await getJson<ProxySyncStatus[]>(`${state.httpUrl}/debug/syncz`)).body.map((s) => [s.proxy.split('~')[2]!.split('.')[0]!, s.CDS.status]));
     const [one, two] = [connect('one'), connect('two')];
     for (const c of [one, two]) c.request(TypeUrl.Cluster);
     const [first, second] = [await one.next(), await two.next()];
@@ -117,10 +116,7 @@ describe('SotW streams of one scope', () => {
     expect(second.nonce).toBe(first.nonce);
     one.ack(first);
     two.nack(second, 'rejected by this proxy only');
-    await eventually(async () => {
-      const status = await syncz();
-      return status.get('one') === 'SYNCED' && status.get('two') === 'NACKED';
-    });
+    await statusesReach('CDS', { one: 'SYNCED', two: 'NACKED' });
 
     // A push: a new response (its own nonce) for both; a proxy connecting after it gets the same one.
     state.source.generator.setResources(TypeUrl.Cluster, [cluster('a'), cluster('c')]);
@@ -142,16 +138,13 @@ describe('SotW streams of one scope', () => {
       [three, late],
     ] as const)
       c.ack(r);
-    await eventually(async () => {
-      const status = await syncz();
-      return ['one', 'two', 'three'].every((p) => status.get(p) === 'SYNCED');
-    });
+    await statusesReach('CDS', { one: 'SYNCED', two: 'SYNCED', three: 'SYNCED' });
   });
 });
 
 describe('Delta streams of one scope', () => {
   const many = Array.from({ length: 100 }, (_, i) => loadAssignment(`c${String(i).padStart(3, '0')}`, [`10.2.0.${i}`]));
-  const { state, connect, namesOf } = streamsOfOneScope('delta', (source) => source.generator.setResources(TypeUrl.ClusterLoadAssignment, many));
+  const { state, connect, namesOf, statusesReach } = streamsOfOneScope('delta', (source) => source.generator.setResources(TypeUrl.ClusterLoadAssignment, many));
 
   it('share one subscribed name set when they subscribe the same names in the same order, and part when one unsubscribes', async () => {
     const [one, two] = [connect('one'), connect('two')];
@@ -215,8 +208,6 @@ describe('Delta streams of one scope', () => {
   });
 
   it('send the streams of a scope one encoded response, nonce included, and track each proxy by its own ACK or NACK', async () => {
-    const syncz = async (): Promise<Map<string, ProxySyncStatus['EDS']['status']>> =>
-      new Map((await getJson<ProxySyncStatus[]>(`${state.httpUrl}/debug/syncz`)).body.map((s) => [s.proxy.split('~')[2]!.split('.')[0]!, s.EDS.status]));
     const [one, two] = [connect('one'), connect('two')];
     for (const c of [one, two]) c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: many.map((r) => r.name) });
     const [first, second] = [await one.next(), await two.next()];
@@ -224,10 +215,7 @@ describe('Delta streams of one scope', () => {
     expect(second.nonce).toBe(first.nonce);
     one.ack(first);
     two.nack(second, 'rejected by this proxy only');
-    await eventually(async () => {
-      const status = await syncz();
-      return status.get('one') === 'SYNCED' && status.get('two') === 'NACKED';
-    });
+    await statusesReach('EDS', { one: 'SYNCED', two: 'NACKED' });
 
     // A push: one new response with its own nonce for both; the NACKing proxy is synced by its ACK of it.
     state.source.generator.setResources(TypeUrl.ClusterLoadAssignment, [...many.slice(0, 7), loadAssignment('c007', ['10.9.0.7']), ...many.slice(8)]);
@@ -243,10 +231,7 @@ describe('Delta streams of one scope', () => {
       [two, pushedTwo],
     ] as const)
       c.ack(r);
-    await eventually(async () => {
-      const status = await syncz();
-      return status.get('one') === 'SYNCED' && status.get('two') === 'SYNCED';
-    });
+    await statusesReach('EDS', { one: 'SYNCED', two: 'SYNCED' });
 
     // A stream subscribed to other names is sent a response of its own.
     one.delta(TypeUrl.ClusterLoadAssignment, { unsubscribe: ['c000'] });
