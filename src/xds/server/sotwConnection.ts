@@ -5,15 +5,7 @@ import { AdsConnection, type BuiltResponse } from './connection.js';
 import { NameSetPool, type RequestedNames } from './nameSets.js';
 import { changesSinceLast, diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
 import type { PushRequest } from './types.js';
-import {
-  decodeSotwRequest,
-  encodeSotwResponse,
-  requestedNamesBytes,
-  requestedNamesKey,
-  scanSotwAck,
-  type EncodedSotwResponse,
-  type SotwAckScan,
-} from './wire.js';
+import { decodeSotwRequest, encodeSotwResponse, requestedNamesBytes, requestedNamesKey, scanSotwAck, type EncodedResponse, type SotwAckScan } from './wire.js';
 
 /** The name lists of SotW requests: proxies of one scope name the same resources. */
 const sotwNameSets = new NameSetPool();
@@ -158,7 +150,7 @@ export class SotwConnection extends AdsConnection {
    * `shared`: `sent` is an array many streams are sent and nobody modifies; its response, nonce
    * included, is then encoded once for all of them (encodeSotwResponse).
    */
-  private encode(sub: Subscription, request: PushRequest, sent: readonly XdsResource[], shared: boolean): EncodedSotwResponse {
+  private encode(sub: Subscription, request: PushRequest, sent: readonly XdsResource[], shared: boolean): EncodedResponse {
     return encodeSotwResponse(
       { versionInfo: request.version, typeUrl: sub.typeUrl, controlPlane: this.host.controlPlane, resources: sent },
       this.host.nextNonce,

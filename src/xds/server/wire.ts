@@ -41,8 +41,8 @@ function finished(w: protobuf.Writer): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** A DiscoveryResponse's bytes and the nonce they carry. */
-export interface EncodedSotwResponse {
+/** A DiscoveryResponse's or DeltaDiscoveryResponse's bytes and the nonce they carry. */
+export interface EncodedResponse {
   nonce: string;
   bytes: Buffer;
 }
@@ -58,7 +58,7 @@ function sotwBytes(r: SotwResponse): Buffer {
 }
 
 /** The latest response encoded per shared resource array and protocol (one per push and type, whatever the number of proxies). */
-type SharedResponses = WeakMap<readonly XdsResource[], { key: string; response: EncodedSotwResponse }>;
+type SharedResponses = WeakMap<readonly XdsResource[], { key: string; response: EncodedResponse }>;
 const sharedSotw: SharedResponses = new WeakMap();
 const sharedDelta: SharedResponses = new WeakMap();
 
@@ -76,7 +76,7 @@ function encodeOnce(
   nextNonce: () => string,
   shared: boolean,
   encode: (nonce: string) => Buffer,
-): EncodedSotwResponse {
+): EncodedResponse {
   if (!shared) {
     const nonce = nextNonce();
     return { nonce, bytes: encode(nonce) };
@@ -90,7 +90,7 @@ function encodeOnce(
 }
 
 /** Encodes a DiscoveryResponse; `shared` as in encodeOnce. */
-export function encodeSotwResponse(r: Omit<SotwResponse, 'nonce'>, nextNonce: () => string, shared = false): EncodedSotwResponse {
+export function encodeSotwResponse(r: Omit<SotwResponse, 'nonce'>, nextNonce: () => string, shared = false): EncodedResponse {
   const key = `${r.versionInfo}\n${r.typeUrl}\n${r.controlPlane}`;
   return encodeOnce(sharedSotw, r.resources, key, nextNonce, shared, (nonce) => sotwBytes({ ...r, nonce }));
 }
@@ -225,7 +225,7 @@ function deltaBytes(r: DeltaResponse): Buffer {
  * Encodes a DeltaDiscoveryResponse; `shared` as in encodeOnce, for a response that removes nothing
  * (the streams of a scope moving from one generated array to the next are sent the same changes).
  */
-export function encodeDeltaResponse(r: Omit<DeltaResponse, 'nonce'>, nextNonce: () => string, shared = false): EncodedSotwResponse {
+export function encodeDeltaResponse(r: Omit<DeltaResponse, 'nonce'>, nextNonce: () => string, shared = false): EncodedResponse {
   const key = `${r.systemVersionInfo}\n${r.typeUrl}\n${r.controlPlane}`;
   return encodeOnce(sharedDelta, r.resources, key, nextNonce, shared && r.removed.length === 0, (nonce) => deltaBytes({ ...r, nonce }));
 }
