@@ -11,7 +11,8 @@ import { adsServiceDefinition } from '../src/xds/server/adsServer.js';
 import { PushQueue, type PushTarget } from '../src/xds/server/pushQueue.js';
 import type { PushRequest } from '../src/xds/server/types.js';
 import { bindGrpcServer, createGrpcServer, drained } from '../src/xds/server/grpcServer.js';
-import { decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse, requestedNamesKey } from '../src/xds/server/wire.js';
+import { requestedNamesKey } from '../src/xds/server/requestScan.js';
+import { decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse } from '../src/xds/server/wire.js';
 import { wildcardTypes, type XdsResource } from '../src/xds/resource.js';
 import type { Protocol, RecordedResponse } from './envoySim.js';
 

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { lookupType } from '../../src/proto/envoyRoot.js';
 import { TypeUrl } from '../../src/xds/resource.js';
-import { encodeSotwResponse, requestedNamesBytes, requestedNamesKey, scanSotwAck } from '../../src/xds/server/wire.js';
+import { requestedNamesBytes, requestedNamesKey, scanDeltaRequest, scanSotwAck } from '../../src/xds/server/requestScan.js';
+import { encodeSotwResponse } from '../../src/xds/server/wire.js';
 import { loadAssignment } from '../support/xdsFixtures.js';
 
 const requestType = lookupType('envoy.service.discovery.v3.DiscoveryRequest');
@@ -42,6 +43,42 @@ describe('scanSotwAck', () => {
     expect(scanSotwAck(request({ node: { id: 'sidecar~1.1.1.1~a.b~b.svc.cluster.local' }, resourceNames: names }))).toBeUndefined();
     expect(scanSotwAck(request({ responseNonce: 'n', errorDetail: { code: 3, message: 'bad' } }))).toBeUndefined();
     expect(scanSotwAck(Buffer.from([0x22, 0x7f, 0x01]))).toBeUndefined();
+  });
+});
+
+describe('scanDeltaRequest', () => {
+  const deltaType = lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+  const delta = (fields: Record<string, unknown>): Buffer =>
+    Buffer.from(deltaType.encode(deltaType.fromObject({ typeUrl: TypeUrl.ClusterLoadAssignment, ...fields })).finish());
+
+  it('reads type, nonce and both name lists, decoding them as protobufjs does', () => {
+    const unsubscribe = ['gone', 'ünïcode|名前'];
+    const scan = scanDeltaRequest(delta({ responseNonce: 'n-7', resourceNamesSubscribe: names, resourceNamesUnsubscribe: unsubscribe }))!;
+    expect(scan.typeUrl).toBe(TypeUrl.ClusterLoadAssignment);
+    expect(scan.responseNonce).toBe('n-7');
+    expect(scan.subscribe.names()).toEqual(names);
+    expect(scan.unsubscribe.names()).toEqual(unsubscribe);
+    expect(scan.subscribe.empty || scan.unsubscribe.empty).toBe(false);
+    const ack = scanDeltaRequest(delta({ responseNonce: 'n-8' }))!;
+    expect([ack.subscribe.empty, ack.unsubscribe.empty, ack.subscribe.names()]).toEqual([true, true, []]);
+  });
+
+  it('keys a list by its names in order, whatever else the request carries', () => {
+    const key = (fields: Record<string, unknown>): string => scanDeltaRequest(delta(fields))!.subscribe.key();
+    const same = key({ responseNonce: 'n-1', resourceNamesSubscribe: names });
+    expect(key({ typeUrl: TypeUrl.Cluster, resourceNamesSubscribe: names, resourceNamesUnsubscribe: ['x'] })).toBe(same);
+    expect(key({ resourceNamesSubscribe: [...names].reverse() })).not.toBe(same);
+    expect(key({ resourceNamesSubscribe: names.slice(1) })).not.toBe(same);
+    // A list is keyed with its field's tags: the same names unsubscribed are another list.
+    expect(scanDeltaRequest(delta({ resourceNamesUnsubscribe: names }))!.unsubscribe.key()).not.toBe(same);
+  });
+
+  it('leaves requests with a node, initial versions, an error_detail or locators, and malformed bytes, to the full decoder', () => {
+    expect(scanDeltaRequest(delta({ node: { id: 'sidecar~1.1.1.1~a.b~b.svc.cluster.local' }, resourceNamesSubscribe: names }))).toBeUndefined();
+    expect(scanDeltaRequest(delta({ resourceNamesSubscribe: names, initialResourceVersions: { a: '1' } }))).toBeUndefined();
+    expect(scanDeltaRequest(delta({ responseNonce: 'n', errorDetail: { code: 3, message: 'bad' } }))).toBeUndefined();
+    expect(scanDeltaRequest(delta({ resourceLocatorsSubscribe: [{ name: 'xdstp://a' }] }))).toBeUndefined();
+    expect(scanDeltaRequest(Buffer.from([0x1a, 0x7f, 0x01]))).toBeUndefined();
   });
 });
 

@@ -55,7 +55,7 @@ export interface BuiltResponse {
 }
 
 /** What every decoded request carries, whatever the protocol. */
-interface ClientRequest {
+export interface ClientRequest {
   node?: DecodedNode;
   typeUrl: string;
 }
@@ -100,8 +100,13 @@ export abstract class AdsConnection implements ConnectionInfo {
     call.on('close', () => this.shutdown());
   }
 
-  /** Handles one request message (decoded with `decodeRequest`), in arrival order. */
-  protected abstract onRequestBytes(bytes: Buffer): Promise<void> | void;
+  /**
+   * Reads one request message as it arrives and returns what handles it, run in arrival order.
+   * A protocol may keep a compact form of the request (names from a pool) instead of its bytes:
+   * requests wait here while the stream's earlier responses wait for the byte budget, and a
+   * scope's proxies send the same thousands of names.
+   */
+  protected abstract receive(bytes: Buffer): () => Promise<void> | void;
 
   /** The protocol's response to `generated`, updating what the subscription holds; undefined when there is nothing to send. */
   protected abstract buildResponse(sub: Subscription, request: PushRequest, generated: readonly XdsResource[], mode: RespondMode): BuiltResponse | undefined;
@@ -217,7 +222,8 @@ export abstract class AdsConnection implements ConnectionInfo {
       this.paused = true;
       this.call.pause();
     }
-    void this.enqueue(() => (this.open ? this.onRequestBytes(bytes) : undefined)).then(() => {
+    const handle = this.receive(bytes);
+    void this.enqueue(() => (this.open ? handle() : undefined)).then(() => {
       this.backlog--;
       if (this.paused && this.backlog <= maxRequestBacklog / 2) {
         this.paused = false;
@@ -248,13 +254,18 @@ export abstract class AdsConnection implements ConnectionInfo {
       this.finish(grpc.status.INVALID_ARGUMENT, reason);
       return undefined;
     }
-    if (!this.identified && !this.identify(request.node)) return undefined;
+    return this.accepted(request) ? request : undefined;
+  }
+
+  /** Identifies the stream by its first request's node and checks the type URL; false when there is nothing to handle. */
+  protected accepted(request: ClientRequest): boolean {
+    if (!this.identified && !this.identify(request.node)) return false;
     if (!request.typeUrl) {
       this.host.events.badRequest?.(this, 'request without type_url ignored');
       this.logOnce('', 'request without type_url ignored');
-      return undefined;
+      return false;
     }
-    return request;
+    return true;
   }
 
   /** The first request must carry a node with a valid id; otherwise the stream ends. */

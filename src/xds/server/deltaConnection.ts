@@ -2,7 +2,8 @@
 // resources that changed and the names removed, or subscribed and not existing.
 import { wildcardTypes, type XdsResource } from '../resource.js';
 import { AdsConnection, type BuiltResponse } from './connection.js';
-import { absentNames, applyDeltaRequest, internDeltaNames } from './deltaSubscription.js';
+import { absentNames, applyDeltaRequest, pooledNames, subscriptionNames } from './deltaSubscription.js';
+import { scanDeltaRequest, type DeltaRequestScan } from './requestScan.js';
 import { changesSinceLast, diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
 import type { PushRequest } from './types.js';
 import { decodeDeltaRequest, encodeDeltaResponse, type DeltaRequest } from './wire.js';
@@ -10,9 +11,32 @@ import { decodeDeltaRequest, encodeDeltaResponse, type DeltaRequest } from './wi
 export class DeltaConnection extends AdsConnection {
   readonly protocol = 'delta';
 
-  protected override onRequestBytes(bytes: Buffer): Promise<void> | void {
-    const request = this.decodeRequest(bytes, decodeDeltaRequest, 'DeltaDiscoveryRequest');
-    if (request) return this.onRequest(request);
+  protected override receive(bytes: Buffer): () => Promise<void> | void {
+    const scan = scanDeltaRequest(bytes);
+    return scan ? this.handlerOfScanned(scan) : this.handlerOfBytes(bytes);
+  }
+
+  /**
+   * The usual request (no node, no initial versions): its names come from the pool, and nothing
+   * keeps its bytes. (A separate function: a closure created next to one that uses the bytes
+   * would share its scope and keep them alive.)
+   */
+  private handlerOfScanned(scan: DeltaRequestScan): () => Promise<void> | void {
+    const request: DeltaRequest = {
+      typeUrl: scan.typeUrl,
+      responseNonce: scan.responseNonce,
+      subscribe: pooledNames(scan.subscribe),
+      unsubscribe: pooledNames(scan.unsubscribe),
+      initialResourceVersions: {},
+    };
+    return () => (this.accepted(request) ? this.onRequest(request) : undefined);
+  }
+
+  private handlerOfBytes(bytes: Buffer): () => Promise<void> | void {
+    return () => {
+      const request = this.decodeRequest(bytes, decodeDeltaRequest, 'DeltaDiscoveryRequest');
+      if (request) return this.onRequest(request);
+    };
   }
 
   private async onRequest(req: DeltaRequest): Promise<void> {
@@ -23,7 +47,7 @@ export class DeltaConnection extends AdsConnection {
     }
     if (!sub) {
       const wildcard = (wildcardTypes.has(req.typeUrl) && req.subscribe.length === 0) || req.subscribe.includes('*');
-      const names = internDeltaNames(new Set(req.subscribe.filter((n) => n !== '*')));
+      const names = subscriptionNames(req.subscribe);
       // incremental: generators leave out what does not exist, and the response says so (removed_resources).
       await this.subscribe({ ...newSubscription(req.typeUrl, wildcard, names, req.initialResourceVersions), incremental: true });
       return;

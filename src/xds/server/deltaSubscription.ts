@@ -6,9 +6,48 @@
 // by the scope instead of repeated per stream, and so is the set's memory.
 import { hash } from 'node:crypto';
 import type { XdsResource } from '../resource.js';
-import { NameSetPool } from './nameSets.js';
+import { NameSetPool, WeakPool } from './nameSets.js';
+import type { ScannedNames } from './requestScan.js';
 
 const deltaNameSets = new NameSetPool();
+
+/** Subscribe and unsubscribe lists as requests sent them (names in order, '*' included), by their bytes' digest. */
+const sentLists = new WeakPool<readonly string[]>();
+const noNames: readonly string[] = Object.freeze([]);
+
+/**
+ * A request's subscribe or unsubscribe list as one frozen array shared by every request that sent
+ * the same bytes: the proxies of a scope subscribe the same EDS names, and a request read from the
+ * pool costs neither decoding nor memory, however many proxies wait to be answered. Shared lists
+ * also let applyDeltaRequest and subscriptionNames answer once for all of them.
+ */
+export function pooledNames(scanned: ScannedNames): readonly string[] {
+  if (scanned.empty) return noNames;
+  const key = scanned.key();
+  const known = sentLists.get(key);
+  if (known) {
+    deltaRequestNames.pooled++;
+    return known;
+  }
+  deltaRequestNames.decoded++;
+  return sentLists.add(key, Object.freeze(scanned.names()));
+}
+
+/** Non-empty Delta name lists decoded, and those taken from the pool (for tests and measurements). */
+export const deltaRequestNames = { decoded: 0, pooled: 0 };
+
+/** subscriptionNames results, by subscribe list. */
+const namesBySubscribeList = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+/** The name set a new subscription starts with ('*' aside), interned; once per shared subscribe list. */
+export function subscriptionNames(subscribe: readonly string[]): ReadonlySet<string> {
+  let names = namesBySubscribeList.get(subscribe);
+  if (!names) {
+    names = internDeltaNames(new Set(subscribe.filter((n) => n !== '*')));
+    namesBySubscribeList.set(subscribe, names);
+  }
+  return names;
+}
 
 /**
  * A set of `names` (taken as it is, never changed after), shared with every Delta stream that
@@ -32,13 +71,30 @@ export interface DeltaNameChange {
   readonly wildcard: boolean;
 }
 
-/** Applies a request's unsubscribe, then subscribe lists ('*' is the wildcard). */
+/** applyDeltaRequest results by names, subscribe list, unsubscribe list, then wildcard (0 or 1). */
+const changes = new WeakMap<ReadonlySet<string>, WeakMap<readonly string[], WeakMap<readonly string[], [DeltaNameChange?, DeltaNameChange?]>>>();
+
+/**
+ * Applies a request's unsubscribe, then subscribe lists ('*' is the wildcard). The result is the
+ * same for every stream holding the same names and sent the same (pooled) lists: it is computed
+ * once for them (a new service makes every proxy subscribe its EDS names), and never modified.
+ */
 export function applyDeltaRequest(
   names: ReadonlySet<string>,
   wildcard: boolean,
   subscribe: readonly string[],
   unsubscribe: readonly string[],
 ): DeltaNameChange {
+  let bySubscribe = changes.get(names);
+  if (!bySubscribe) changes.set(names, (bySubscribe = new WeakMap()));
+  let byUnsubscribe = bySubscribe.get(subscribe);
+  if (!byUnsubscribe) bySubscribe.set(subscribe, (byUnsubscribe = new WeakMap()));
+  let known = byUnsubscribe.get(unsubscribe);
+  if (!known) byUnsubscribe.set(unsubscribe, (known = []));
+  return (known[wildcard ? 1 : 0] ??= nameChange(names, wildcard, subscribe, unsubscribe));
+}
+
+function nameChange(names: ReadonlySet<string>, wildcard: boolean, subscribe: readonly string[], unsubscribe: readonly string[]): DeltaNameChange {
   const next = new Set(names);
   const unsubscribed: string[] = [];
   for (const name of unsubscribe) {

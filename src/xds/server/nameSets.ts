@@ -18,13 +18,34 @@ export interface RequestedNames {
   readonly bytes: Uint8Array | undefined;
 }
 
+/** Values by key, held weakly: an entry lasts as long as something else uses its value. */
+export class WeakPool<V extends object> {
+  private readonly values = new Map<string, WeakRef<V>>();
+  private readonly cleanup = new FinalizationRegistry<string>((key) => {
+    if (this.values.get(key)?.deref() === undefined) this.values.delete(key);
+  });
+
+  get(key: string): V | undefined {
+    return this.values.get(key)?.deref();
+  }
+
+  /** Pools `value` under `key` (replacing a collected one) and returns it. */
+  add(key: string, value: V): V {
+    this.values.set(key, new WeakRef(value));
+    this.cleanup.register(value, key);
+    return value;
+  }
+
+  /** Keys currently pooled (for tests and measurements). */
+  get size(): number {
+    return this.values.size;
+  }
+}
+
 export class NameSetPool {
-  private readonly sets = new Map<string, WeakRef<ReadonlySet<string>>>();
+  private readonly sets = new WeakPool<ReadonlySet<string>>();
   /** What each pooled set was requested as: lives as long as the set. */
   private readonly requests = new WeakMap<ReadonlySet<string>, RequestedNames>();
-  private readonly cleanup = new FinalizationRegistry<string>((key) => {
-    if (this.sets.get(key)?.deref() === undefined) this.sets.delete(key);
-  });
 
   /**
    * The set of `names`, shared with every earlier caller that passed the same `key`.
@@ -33,13 +54,8 @@ export class NameSetPool {
    */
   intern(key: string | undefined, names: readonly string[] | ReadonlySet<string>): ReadonlySet<string> {
     if (key === undefined) return new Set(names);
-    const known = this.sets.get(key)?.deref();
-    if (known) return known;
     // A set handed in is taken as it is (the caller gives it up).
-    const set: ReadonlySet<string> = names instanceof Set ? names : new Set(names);
-    this.sets.set(key, new WeakRef(set));
-    this.cleanup.register(set, key);
-    return set;
+    return this.sets.get(key) ?? this.sets.add(key, names instanceof Set ? names : new Set(names));
   }
 
   /**
@@ -64,7 +80,7 @@ export class NameSetPool {
 
   /** The pooled request names under `key`, if a stream still uses them. */
   known(key: string): RequestedNames | undefined {
-    const set = this.sets.get(key)?.deref();
+    const set = this.sets.get(key);
     return set && this.requests.get(set);
   }
 

@@ -5,7 +5,8 @@ import { AdsConnection, type BuiltResponse } from './connection.js';
 import { NameSetPool, type RequestedNames } from './nameSets.js';
 import { changesSinceLast, diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
 import type { PushRequest } from './types.js';
-import { decodeSotwRequest, encodeSotwResponse, requestedNamesBytes, requestedNamesKey, scanSotwAck, type EncodedResponse, type SotwAckScan } from './wire.js';
+import { requestedNamesBytes, requestedNamesKey, scanSotwAck, type SotwAckScan } from './requestScan.js';
+import { decodeSotwRequest, encodeSotwResponse, type EncodedResponse } from './wire.js';
 
 /** The name lists of SotW requests: proxies of one scope name the same resources. */
 const sotwNameSets = new NameSetPool();
@@ -16,7 +17,11 @@ export const sotwRequestNames = { decoded: 0, pooled: 0 };
 export class SotwConnection extends AdsConnection {
   readonly protocol = 'sotw';
 
-  protected override onRequestBytes(bytes: Buffer): Promise<void> | void {
+  protected override receive(bytes: Buffer): () => Promise<void> | void {
+    return () => this.onRequestBytes(bytes);
+  }
+
+  private onRequestBytes(bytes: Buffer): Promise<void> | void {
     const scan = this.identified ? scanSotwAck(bytes) : undefined;
     let namesKey: string | undefined;
     if (scan) {

@@ -2,7 +2,6 @@
 // change) are copied into each response without re-encoding, and a response
 // many proxies share is encoded once, nonce included, and sent to each as the same bytes.
 // Field numbers from envoy/service/discovery/v3/discovery.proto.
-import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { lookupType } from '../../proto/envoyRoot.js';
 import { structToJson, type DecodedValue } from '../../proto/struct.js';
@@ -95,109 +94,6 @@ export function encodeSotwResponse(r: Omit<SotwResponse, 'nonce'>, nextNonce: ()
   return encodeOnce(sharedSotw, r.resources, key, nextNonce, shared, (nonce) => sotwBytes({ ...r, nonce }));
 }
 
-/** What an ACK-like DiscoveryRequest says, read without decoding its resource names. */
-export interface SotwAckScan {
-  typeUrl: string;
-  responseNonce: string;
-  /** requestedNamesKey of the request, computed on demand. */
-  resourceNamesKey(): string;
-  /** requestedNamesBytes of the request (a view into it, not a copy). */
-  readonly namesBytes: Uint8Array | undefined;
-}
-
-/**
- * Reads a DiscoveryRequest's top-level fields: type_url, response_nonce and the
- * raw resource_names. Undefined when it carries a node, an error_detail or
- * resource locators, or is malformed: those take the full decoder.
- */
-export function scanSotwAck(bytes: Uint8Array): SotwAckScan | undefined {
-  const fields = scanFields(bytes);
-  if (!fields || fields.other) return undefined;
-  return {
-    typeUrl: fields.typeUrl,
-    responseNonce: fields.responseNonce,
-    resourceNamesKey: () => namesKey(bytes, fields.names),
-    namesBytes: namesRegion(bytes, fields.names),
-  };
-}
-
-/**
- * A DiscoveryRequest's resource_names entries as sent, tags included (a view into `bytes`):
- * equal bytes mean equal names in equal order. Undefined when other fields come between
- * them (then only requestedNamesKey compares them) or the request is unreadable.
- */
-export function requestedNamesBytes(bytes: Uint8Array): Uint8Array | undefined {
-  const fields = scanFields(bytes);
-  return fields ? namesRegion(bytes, fields.names) : undefined;
-}
-
-function namesRegion(bytes: Uint8Array, names: Array<[number, number]>): Uint8Array | undefined {
-  if (names.length === 0) return bytes.subarray(0, 0);
-  if (names.length > 1) return undefined;
-  return bytes.subarray(names[0]![0], names[0]![1]);
-}
-
-/** A digest of a DiscoveryRequest's resource_names as sent (equal names in equal order give equal keys); undefined when unreadable. */
-export function requestedNamesKey(bytes: Uint8Array): string | undefined {
-  const fields = scanFields(bytes);
-  return fields ? namesKey(bytes, fields.names) : undefined;
-}
-
-/** The entries' bytes (tags included) spell the name list exactly; they are usually one contiguous range. */
-function namesKey(bytes: Uint8Array, names: Array<[number, number]>): string {
-  const hash = createHash('sha256');
-  for (const [start, end] of names) hash.update(bytes.subarray(start, end));
-  return hash.digest('base64');
-}
-
-const utf8 = new TextDecoder();
-
-interface ScannedFields {
-  typeUrl: string;
-  responseNonce: string;
-  /** [start, end) of the resource_names entries, tags included; adjacent entries share one range. */
-  names: Array<[number, number]>;
-  /** A node, error_detail, resource_locators or unknown field is present. */
-  other: boolean;
-}
-
-function scanFields(bytes: Uint8Array): ScannedFields | undefined {
-  const out: ScannedFields = { typeUrl: '', responseNonce: '', names: [], other: false };
-  let pos = 0;
-  const varint = (): number | undefined => {
-    let value = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      if (pos >= bytes.length) return undefined;
-      const b = bytes[pos++]!;
-      value += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return value;
-    }
-    return undefined;
-  };
-  while (pos < bytes.length) {
-    const start = pos;
-    const tag = varint();
-    if (tag === undefined) return undefined;
-    const field = Math.floor(tag / 8);
-    if ((tag & 7) !== 2) {
-      // Every DiscoveryRequest field is length-delimited; anything else goes to the full decoder.
-      return { ...out, other: true };
-    }
-    const length = varint();
-    if (length === undefined || pos + length > bytes.length) return undefined;
-    const end = pos + length;
-    if (field === 3) {
-      const last = out.names[out.names.length - 1];
-      if (last && last[1] === start) last[1] = end;
-      else out.names.push([start, end]);
-    } else if (field === 4) out.typeUrl = utf8.decode(bytes.subarray(pos, end));
-    else if (field === 5) out.responseNonce = utf8.decode(bytes.subarray(pos, end));
-    else if (field !== 1) out.other = true;
-    pos = end;
-  }
-  return out;
-}
-
 /** Delta `Resource{version=1, resource=2, name=3}` bytes, cached per shared resource object. */
 const deltaResourceBytes = new WeakMap<XdsResource, Uint8Array>();
 
@@ -255,8 +151,8 @@ export interface SotwRequest {
 export interface DeltaRequest {
   node?: DecodedNode;
   typeUrl: string;
-  subscribe: string[];
-  unsubscribe: string[];
+  subscribe: readonly string[];
+  unsubscribe: readonly string[];
   initialResourceVersions: Record<string, string>;
   responseNonce: string;
   errorDetail?: DecodedStatus;
