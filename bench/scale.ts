@@ -72,6 +72,8 @@ export interface ScaleOptions {
    * The snapshot is kept in the run's --profile-dir folder when there is one, else deleted once summarised.
    */
   heapSnapshot?: boolean;
+  /** Environment variables meshd runs with (istiod's, such as PILOT_ENABLE_EDS_DEBOUNCE=false), recorded with its runs; the floor does not get them. */
+  meshdEnv?: Readonly<Record<string, string>>;
   /** `main` writes the runs here as JSON, and as Markdown next to it (.md), after every run and scenario. */
   out?: string;
   /** Where progress lines go (stderr by default). */
@@ -90,7 +92,8 @@ export interface ScenarioResult {
   timedOut?: string;
   /** The fewest proxies that ACKed a response carrying the change, over the rounds finished (a round waits for all). */
   ackedBy: number;
-  /** change -> last ACK, ms. */
+  /** change -> last ACK, ms, per round in the order made (a slow first round shows as such). */
+  roundsMs: number[];
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -102,6 +105,8 @@ export interface ScaleResult {
   target: 'meshd' | 'floor';
   /** The native allocator setting the server ran under (bench/allocators.ts). */
   allocator: string;
+  /** --meshd-env: what meshd ran with besides its defaults. */
+  meshdEnv?: Readonly<Record<string, string>>;
   mode: Mode | '-';
   protocol: Protocol;
   proxies: number;
@@ -144,6 +149,7 @@ export interface HeapReport {
 export interface FailedRun {
   target: ScaleResult['target'];
   allocator: string;
+  meshdEnv?: Readonly<Record<string, string>>;
   mode: ScaleResult['mode'];
   protocol: Protocol;
   proxies: number;
@@ -167,6 +173,10 @@ const errorText = (err: unknown): string => (err instanceof Error ? err.message 
 const distBench = (file: string): string => path.join(repoRoot, 'dist', 'bench', file);
 
 const now = (): number => performance.timeOrigin + performance.now();
+
+/** A run's --meshd-env, for meshd's runs only. */
+const meshdEnvOf = (kind: ScaleResult['target'], options: ScaleOptions): { meshdEnv?: Readonly<Record<string, string>> } =>
+  kind === 'meshd' && options.meshdEnv ? { meshdEnv: options.meshdEnv } : {};
 
 export const percentile = (sorted: readonly number[], p: number): number =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -243,7 +253,9 @@ interface MeshdChild {
   exited: Promise<never>;
 }
 
-interface MeshdFiles {
+interface MeshdLaunch {
+  /** Environment on top of the allocator's (--meshd-env). */
+  env?: Readonly<Record<string, string>>;
   /** V8's CPU and sampling heap profiles, written when meshd exits (SIGTERM ends it cleanly). */
   profileDir?: string;
   logFile?: string;
@@ -251,8 +263,8 @@ interface MeshdFiles {
   snapshotDir?: string;
 }
 
-async function startMeshd(sourceArgs: string[], timeoutMs: number, allocator: string, files: MeshdFiles): Promise<MeshdChild> {
-  const { profileDir, logFile, snapshotDir } = files;
+async function startMeshd(sourceArgs: string[], timeoutMs: number, allocator: string, launch: MeshdLaunch): Promise<MeshdChild> {
+  const { profileDir, logFile, snapshotDir, env } = launch;
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--heap-prof', '--heap-prof-dir', profileDir] : [];
   const snapshot = snapshotDir ? ['--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', snapshotDir] : [];
   const child = spawn(
@@ -276,7 +288,7 @@ async function startMeshd(sourceArgs: string[], timeoutMs: number, allocator: st
       logFile ? 'debug' : 'info',
       ...sourceArgs,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot, env: { ...process.env, ...allocatorEnv(allocator) } },
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot, env: { ...process.env, ...allocatorEnv(allocator), ...env } },
   );
   track(child);
   const recent: string[] = [];
@@ -425,7 +437,7 @@ async function measure(
   const settleMs = options.settleMs ?? 300;
   const label = `${kind} (${allocator}) ${mode} ${protocol} ${proxies} proxies`;
   // What the run measured so far, reported after each step: a later failure keeps it.
-  const run = { target: kind, allocator, mode, protocol, proxies, services: options.services };
+  const run = { target: kind, allocator, ...meshdEnvOf(kind, options), mode, protocol, proxies, services: options.services };
   const sofar: FailedRun = {
     ...run,
     error: 'unfinished: the benchmark stopped during this run',
@@ -494,6 +506,7 @@ async function measure(
         await sim.quiet(settleMs, timeouts.changeMs);
       }
       const cpu = cpuSeconds(target.pid) - cpuStart;
+      const roundsMs = samples.map(Math.round);
       samples.sort((a, b) => a - b);
       const result: ScenarioResult = {
         scenario: name,
@@ -501,6 +514,7 @@ async function measure(
         rounds: samples.length,
         ...(timedOut ? { timedOut } : {}),
         ackedBy: samples.length > 0 ? ackedBy : 0,
+        roundsMs,
         p50Ms: Math.round(percentile(samples, 50)),
         p99Ms: Math.round(percentile(samples, 99)),
         maxMs: Math.round(samples[samples.length - 1] ?? NaN),
@@ -575,7 +589,12 @@ async function runMeshd(
     if (options.logDir) mkdirSync(options.logDir, { recursive: true });
     if (options.heapSnapshot && !profileDir) snapshotTemp = mkdtempSync(path.join(os.tmpdir(), 'meshd-scale-heap-'));
     const snapshotDir = profileDir ?? snapshotTemp;
-    meshd = await startMeshd(store.args, timeouts.startMs, allocator, { profileDir, logFile, ...(options.heapSnapshot ? { snapshotDir } : {}) });
+    meshd = await startMeshd(store.args, timeouts.startMs, allocator, {
+      profileDir,
+      logFile,
+      ...(options.heapSnapshot ? { snapshotDir } : {}),
+      ...(options.meshdEnv ? { env: options.meshdEnv } : {}),
+    });
     (options.progress ?? ((line: string) => process.stderr.write(`${line}\n`)))(
       `  meshd (${allocator}) ${mode} ${protocol} ${proxies} proxies: started, pid ${meshd.pid}`,
     );
@@ -681,7 +700,18 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRun[]> {
   };
   const failed = (target: ScaleResult['target'], allocator: string, mode: FailedRun['mode'], protocol: Protocol, proxies: number, err: unknown): FailedRun => {
     progress(`  ${target} (${allocator}) ${mode} ${protocol} ${proxies} proxies: failed: ${errorText(err)}`);
-    return { target, allocator, mode, protocol, proxies, services: options.services, error: errorText(err), scenarios: [], loadAverage: loadAverage() };
+    return {
+      target,
+      allocator,
+      ...meshdEnvOf(target, options),
+      mode,
+      protocol,
+      proxies,
+      services: options.services,
+      error: errorText(err),
+      scenarios: [],
+      loadAverage: loadAverage(),
+    };
   };
   // Checked before any run: an unknown name would otherwise be left out silently.
   if (options.scenarios) checkScenarios('scenarios', options.scenarios);
@@ -774,7 +804,9 @@ export function scaleTable(runs: readonly ScaleRun[]): string {
           r.cpuSyncSeconds,
           r.cpuRoundsSeconds,
         ];
-    const notes = failedRun(r) ? tableCell(`stopped: ${r.error.length > 300 ? `${r.error.slice(0, 300)}...` : r.error}`) : '';
+    const env = Object.entries(r.meshdEnv ?? {}).map(([k, v]) => `\`${k}=${v}\``);
+    const stopped = failedRun(r) ? [tableCell(`stopped: ${r.error.length > 300 ? `${r.error.slice(0, 300)}...` : r.error}`)] : [];
+    const notes = [...env, ...stopped].join('; ');
     lines.push(
       `| ${[r.target, r.allocator, r.mode, r.protocol, r.proxies, r.services, ...figures, ...scenarioNames.map(cell), r.loadAverage[0], notes].join(' | ')} |`,
     );
@@ -861,9 +893,13 @@ export function parseScaleFlags(argv: readonly string[]): ScaleOptions {
     } else if (flag === '--scenarios') options.scenarios = parseScenarios(flag, value(i++));
     else if (flag === '--heap-snapshot') options.heapSnapshot = true;
     else if (flag === '--out') options.out = path.resolve(value(i++));
-    else
+    else if (flag === '--meshd-env') {
+      const [key, ...rest] = value(i++).split('=');
+      if (!key || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) || rest.length === 0) throw new Error(`${flag} ${JSON.stringify(argv[i])}: want NAME=VALUE`);
+      options.meshdEnv = { ...options.meshdEnv, [key]: rest.join('=') };
+    } else
       throw new Error(
-        `unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR --log-dir DIR --allocators NAME[,NAME...] --floor-allocator NAME --scenarios NAME[,NAME...] --heap-snapshot --out FILE`,
+        `unknown flag ${flag}; flags: --proxies N[,N...] --services N --mode file|kube|both --protocol sotw|delta|both --rounds R --floor|--no-floor --profile-dir DIR --log-dir DIR --allocators NAME[,NAME...] --floor-allocator NAME --scenarios NAME[,NAME...] --heap-snapshot --meshd-env NAME=VALUE --out FILE`,
       );
   }
   return options;
