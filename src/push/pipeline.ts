@@ -34,8 +34,10 @@ export interface MeshPipelineOptions {
   generation: PipelineGeneration;
   /**
    * istiod's PILOT_ENABLE_EDS_DEBOUNCE (default true). When false, an endpoint change
-   * (EndpointSlice) is pushed at once instead of waiting for the quiet time, together with
-   * whatever else was waiting: one push context holds every change made before it.
+   * (an EndpointSlice, or a Pod: its labels and readiness make its endpoints, as istiod's
+   * pod handler turns them into endpoint updates) is pushed at once instead of waiting for
+   * the quiet time, together with whatever else was waiting: one push context holds every
+   * change made before it.
    */
   edsDebounce?: boolean;
 }
@@ -124,7 +126,7 @@ export class MeshPipeline {
       const changes = this.model.apply(events);
       if (!this.started) return;
       this.debouncer.add(changes);
-      if (this.options.edsDebounce === false && changes.some((c) => c.kind === 'EndpointSlice')) this.debouncer.flush();
+      if (this.options.edsDebounce === false && changes.some((c) => endpointKinds.has(c.kind))) this.debouncer.flush();
       // A rejected update changes no served object, yet analysis (IST0106) and status must follow it.
       if (this.model.rejectionsRevision !== rejections) this.debouncer.add([rejectionsChanged]);
     };
@@ -305,6 +307,9 @@ export class MeshPipeline {
  * from those of the context before, analysed already or queued. Saves one whole analysis
  * per endpoint change.
  */
+/** Kinds whose changes reach proxies as endpoint updates (PILOT_ENABLE_EDS_DEBOUNCE). */
+const endpointKinds: ReadonlySet<string> = new Set(['EndpointSlice', 'Pod']);
+
 function endpointsOnly(items: readonly PendingChange[]): boolean {
   return items.length > 0 && items.every((item) => item !== rejectionsChanged && item.kind === 'EndpointSlice');
 }

@@ -22,6 +22,13 @@ ports: [{name: http, port: 8080}]
 endpoints: [{addresses: [${ip}], conditions: {ready: true}}]
 `;
 
+const pod = (version: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: reviews-0, namespace: shop, labels: {app: reviews, version: ${version}}}
+spec: {containers: [{name: app, image: reviews}]}
+status: {podIP: 10.1.0.1, phase: Running, conditions: [{type: Ready, status: "True"}]}
+`;
+
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
@@ -30,7 +37,7 @@ afterEach(async () => {
 /** A pipeline whose debounce would hold any push for a minute. */
 async function start(edsDebounce: boolean) {
   const started = await startFilePipeline(
-    { 'service.yaml': service(9080), 'slice.yaml': slice('10.1.0.1') },
+    { 'service.yaml': service(9080), 'slice.yaml': slice('10.1.0.1'), 'pod.yaml': pod('v1') },
     { debounceAfterMs: 60_000, debounceMaxMs: 120_000, edsDebounce },
   );
   cleanups.push(started.stop);
@@ -65,6 +72,22 @@ describe('PILOT_ENABLE_EDS_DEBOUNCE', () => {
         .service('reviews.shop.svc.cluster.local')
         ?.ports.map((p) => p.port),
     ).toEqual([9081]);
+  });
+
+  it('false: a Pod change (its labels pick the subsets its endpoint is in) is pushed at once too; true: it waits', async () => {
+    const off = await start(false);
+    await off.write('pod.yaml', pod('v2'));
+    await waitFor(() => off.pushes.length === 1, 'the Pod push, a minute before the debounce would release it');
+    expect(off.pushes[0]!.reason).toEqual(['Pod/shop/reviews-0']);
+    expect(off.pushes[0]!.types).toContain(TypeUrl.ClusterLoadAssignment);
+
+    const on = await start(true);
+    await on.write('pod.yaml', pod('v2'));
+    const labels = () => on.pipeline.model.snapshot().get('Pod')?.get('shop/reviews-0')?.object.metadata.labels;
+    await waitFor(() => labels()?.version === 'v2', 'the Pod change in the model');
+    // Nothing else would release it: the debounce holds it for its minute.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(on.pushes).toEqual([]);
   });
 
   it('is read from the environment as istiod reads it: on unless set to false', () => {
