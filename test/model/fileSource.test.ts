@@ -269,6 +269,41 @@ describe('FileSource', () => {
     expect(scans).toContain('tree');
   });
 
+  it('a scan of named files diffs only their objects; one defined in two files is resolved by every file, the later file winning', async () => {
+    const files = {
+      'a.yaml': `${svc('reviews', 80)}---\n${svc('ratings')}`,
+      'b.yaml': svc('details'),
+      'c.yaml': svc('reviews', 81),
+      ...Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`svc-${i}.yaml`, svc(`svc-${i}`)])),
+    };
+    const { dir, events, lines } = await startSource(files, eventsOnly);
+    expect(portOf(events, 'reviews')).toBe(81);
+    const lastScan = () => lines.filter((l) => l.msg === 'config-dir scanned').at(-1) as { diffed: number; read: number };
+    const edit = async (file: string, text: string, what: string, done: () => boolean) => {
+      events.length = 0;
+      await writeFile(path.join(dir, file), text);
+      await waitFor(done, what);
+    };
+
+    await edit('b.yaml', svc('details', 8080), 'the details edit', () => portOf(events, 'details') === 8080);
+    expect(names(events)).toEqual(['+details']);
+    expect(lastScan()).toMatchObject({ read: 1, diffed: 1 });
+
+    await edit('b.yaml', svc('productpage'), 'details replaced', () => events.length === 2);
+    expect(names(events)).toEqual(['+productpage', '-details']);
+    expect(lastScan()).toMatchObject({ diffed: 2 });
+
+    // c.yaml gives up its copy of reviews: a.yaml's serves again, which only a diff of every file can tell.
+    await edit('c.yaml', svc('other'), 'the duplicate removed', () => names(events).includes('+other'));
+    expect(names(events).sort()).toEqual(['+other', '+reviews']);
+    expect(portOf(events, 'reviews')).toBe(80);
+    expect(lastScan().diffed).toBe(54); // every object of every file
+
+    await edit('a.yaml', svc('ratings', 9090), 'reviews removed', () => events.length === 2);
+    expect(names(events)).toEqual(['+ratings', '-reviews']);
+    expect(lastScan()).toMatchObject({ diffed: 2 });
+  });
+
   it('expands kind: List documents (kubectl get -o yaml) into their items', async () => {
     const list = `apiVersion: v1\nkind: List\nitems:\n- ${svc('reviews').trimEnd().split('\n').join('\n  ')}\n- ${svc('ratings').trimEnd().split('\n').join('\n  ')}\nmetadata: {resourceVersion: ""}\n`;
     const { events } = await startSource({ 'list.yaml': list });

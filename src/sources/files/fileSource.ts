@@ -11,6 +11,9 @@
 // the whole tree again.
 // A file that stops parsing keeps serving the last valid version of every
 // object it held until it parses again; its problems are reported.
+// Delivering a scan of named files costs what they hold, not what the tree
+// holds, unless one of their objects is also defined in another file (then
+// which definition wins depends on every file, and all are diffed again).
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -71,6 +74,24 @@ const racyMs = 2_000;
 /** A held object's identity under the KindName that stores it (only known kinds are held). */
 const heldRef = (object: ParsedObject['object']): ObjectRef => storedRef(object) ?? objectRef(object);
 
+/** The identity a delete names: the held object's, in the namespace its key gives (where it was stored). */
+const refOfHeld = (held: Held): ObjectRef => ({ ...heldRef(held.parsed.object), namespace: held.key.split('/')[1]! });
+
+/** A file a scan of named files read again: what it held before (if it was read before) and now. */
+interface Reread {
+  before: FileState | undefined;
+  after: FileState;
+}
+
+interface PublishTiming {
+  scanStartedAt: number;
+  eventAt: number | undefined;
+  read: number;
+}
+
+/** A scan's debug figures: its timing, and how many objects it diffed against those delivered. */
+type ScanFigures = PublishTiming & { diffed: number };
+
 const signatureOf = (s: ManifestFile['stats']): string => `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
 
 /** A log line given once per distinct key while its cause lasts. */
@@ -89,6 +110,8 @@ function logNew(notices: readonly Notice[], given: ReadonlySet<string>): Set<str
 export class FileSource implements ConfigSource {
   private files = new Map<string, FileState>();
   private known = new Map<string, Held>();
+  /** How many files hold each object key (more than one: duplicates, resolved by file order). */
+  private holders = new Map<string, number>();
   private readonly watches = new Map<string, FSWatcher>();
   private timer: NodeJS.Timeout | undefined;
   private interval: NodeJS.Timeout | undefined;
@@ -259,31 +282,70 @@ export class FileSource implements ConfigSource {
       checked.push({ path: file, relative, stats });
     }
     const files = new Map(this.files);
-    let read = 0;
+    const reread: Reread[] = [];
     for (const file of checked) {
       const previous = files.get(file.relative);
       const signature = signatureOf(file.stats);
       if (previous && previous.signature === signature && !previous.racy) continue;
-      read++;
       const state = await this.load(file, signature, startedAt, previous);
       if (!state) return false; // removed between stat and read
       files.set(file.relative, state);
+      reread.push({ before: previous, after: state });
     }
     this.files = files;
     this.firstEventAt = undefined;
     this.options.onScan?.(checked.map((f) => f.relative));
-    if (read > 0) this.publish(files, { scanStartedAt, eventAt, read });
+    const timing = { scanStartedAt, eventAt, read: reread.length };
+    if (reread.length > 0 && !this.publishReread(files, reread, timing)) this.publish(files, timing);
+    return true;
+  }
+
+  /**
+   * Delivers what these re-read files changed, diffing only their objects;
+   * false (nothing done) when one of their objects, before or now, is also
+   * held by another file: only a diff of every file resolves duplicates.
+   */
+  private publishReread(files: ReadonlyMap<string, FileState>, reread: readonly Reread[], timing: PublishTiming): boolean {
+    // The holder count of every key these files hold or held, after the scan.
+    const counts = new Map<string, number>();
+    const count = (key: string): number => counts.get(key) ?? this.holders.get(key) ?? 0;
+    for (const { before, after } of reread) {
+      for (const held of before?.held ?? []) counts.set(held.key, count(held.key) - 1);
+      for (const held of after.held) counts.set(held.key, count(held.key) + 1);
+    }
+    for (const [key, now] of counts) if (now > 1 || (this.holders.get(key) ?? 0) > 1) return false;
+    const events: SourceEvent[] = [];
+    for (const { after } of reread) {
+      for (const held of after.held) {
+        if (this.known.get(held.key)?.serialized === held.serialized) continue;
+        this.known.set(held.key, held);
+        events.push({ type: 'upsert', object: held.parsed.object, origin: held.parsed.origin });
+      }
+    }
+    for (const { before } of reread) {
+      for (const held of before?.held ?? []) {
+        if (counts.get(held.key) !== 0 || !this.known.delete(held.key)) continue;
+        events.push({ type: 'delete', ref: refOfHeld(held) });
+      }
+    }
+    for (const [key, now] of counts) {
+      if (now === 0) this.holders.delete(key);
+      else this.holders.set(key, now);
+    }
+    this.deliver(files, events, { ...timing, diffed: counts.size });
     return true;
   }
 
   /** Diffs the objects every file holds against those last delivered and delivers the difference. */
-  private publish(files: ReadonlyMap<string, FileState>, timing: { scanStartedAt: number; eventAt: number | undefined; read: number }): void {
+  private publish(files: ReadonlyMap<string, FileState>, timing: PublishTiming): void {
     const { logger } = this.options;
 
     const notices: Notice[] = [];
     const found = new Map<string, Held>();
+    const holders = new Map<string, number>();
     for (const state of files.values()) {
       for (const held of state.held) {
+        holders.set(held.key, (holders.get(held.key) ?? 0) + 1);
         const previous = found.get(held.key);
         if (previous) {
           const { origin } = held.parsed;
@@ -307,17 +369,25 @@ export class FileSource implements ConfigSource {
       if (this.known.get(key)?.serialized !== entry.serialized) events.push({ type: 'upsert', object: entry.parsed.object, origin: entry.parsed.origin });
     }
     for (const [key, entry] of this.known) {
-      if (!found.has(key)) events.push({ type: 'delete', ref: { ...heldRef(entry.parsed.object), namespace: key.split('/')[1]! } });
+      if (!found.has(key)) events.push({ type: 'delete', ref: refOfHeld(entry) });
     }
     this.known = found;
+    this.holders = holders;
+    this.deliver(files, events, { ...timing, diffed: found.size });
+  }
+
+  /** Hands a scan's events to the sink, and reports the problems all files have now. */
+  private deliver(files: ReadonlyMap<string, FileState>, events: SourceEvent[], figures: ScanFigures): void {
+    const { logger } = this.options;
     if (events.length > 0 && !this.stopped) this.sink?.(events);
     logger.debug(
       {
         files: files.size,
-        read: timing.read,
+        read: figures.read,
+        diffed: figures.diffed,
         events: events.length,
-        scanMs: Math.round(performance.now() - timing.scanStartedAt),
-        sinceEventMs: timing.eventAt === undefined ? null : Math.round(performance.now() - timing.eventAt),
+        scanMs: Math.round(performance.now() - figures.scanStartedAt),
+        sinceEventMs: figures.eventAt === undefined ? null : Math.round(performance.now() - figures.eventAt),
       },
       'config-dir scanned',
     );
@@ -368,7 +438,7 @@ export class FileSource implements ConfigSource {
     // Broken now: every object the last version held and this one cannot say keeps serving.
     const parsedKeys = new Set(held.map((h) => h.key));
     const keptHeld = parsed.problems.length > 0 ? (previous?.held ?? []).filter((h) => !parsedKeys.has(h.key)) : [];
-    const kept = keptHeld.map((h) => ({ ...heldRef(h.parsed.object), namespace: h.key.split('/')[1]! }));
+    const kept = keptHeld.map(refOfHeld);
     const problems: FileProblem[] = parsed.problems.map((p) => ({ ...p, kept }));
     for (const p of problems) {
       const keptText = kept.length > 0 ? `; keeping the last valid version of ${kept.map(refText).join(', ')} until it parses` : '';
