@@ -269,14 +269,18 @@ describe('FileSource', () => {
     expect(scans).toContain('tree');
   });
 
-  it('a scan of named files diffs only their objects; one defined in two files is resolved by every file, the later file winning', async () => {
+  it('a scan diffs only the objects of the files it read again; one defined in two files is resolved by every file, the later file winning', async () => {
     const files = {
       'a.yaml': `${svc('reviews', 80)}---\n${svc('ratings')}`,
       'b.yaml': svc('details'),
       'c.yaml': svc('reviews', 81),
       ...Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`svc-${i}.yaml`, svc(`svc-${i}`)])),
     };
-    const { dir, events, lines } = await startSource(files, eventsOnly);
+    // Written an hour ago: a rescan reads again only the files edited since (racy: within the timestamp granularity).
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    const { dir, events, lines, source } = await startSource(files, eventsOnly, async (d) => {
+      for (const name of Object.keys(files)) await utimes(path.join(d, name), anHourAgo, anHourAgo);
+    });
     expect(portOf(events, 'reviews')).toBe(81);
     const lastScan = () => lines.filter((l) => l.msg === 'config-dir scanned').at(-1) as { diffed: number; read: number };
     const edit = async (file: string, text: string, what: string, done: () => boolean) => {
@@ -302,6 +306,17 @@ describe('FileSource', () => {
     await edit('a.yaml', svc('ratings', 9090), 'reviews removed', () => events.length === 2);
     expect(names(events)).toEqual(['+ratings', '-reviews']);
     expect(lastScan()).toMatchObject({ diffed: 2 });
+
+    // A listing of the same files (the periodic rescan): only the three edited files are read and diffed.
+    events.length = 0;
+    await source.rescan();
+    expect(lastScan()).toMatchObject({ read: 3, diffed: 3 });
+    expect(events).toEqual([]);
+    // A new file changes the set of files: every object is diffed.
+    await writeFile(path.join(dir, 'd.yaml'), svc('added'));
+    await source.rescan();
+    expect(names(events)).toEqual(['+added']);
+    expect(lastScan().diffed).toBe(54);
   });
 
   it('expands kind: List documents (kubectl get -o yaml) into their items', async () => {

@@ -11,9 +11,10 @@
 // the whole tree again.
 // A file that stops parsing keeps serving the last valid version of every
 // object it held until it parses again; its problems are reported.
-// Delivering a scan of named files costs what they hold, not what the tree
-// holds, unless one of their objects is also defined in another file (then
-// which definition wins depends on every file, and all are diffed again).
+// Delivering a scan costs what the files read again hold, not what the tree
+// holds, unless the set of files changed or one of their objects is also
+// defined in another file (then which definition wins depends on every file,
+// and all are diffed again).
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -248,7 +249,7 @@ export class FileSource implements ConfigSource {
     this.listed = new Map(tree.files.map((f) => [f.path, f.relative]));
 
     const files = new Map<string, FileState>();
-    let read = 0;
+    const reread: Reread[] = [];
     for (const file of tree.files) {
       const previous = this.files.get(file.relative);
       const signature = signatureOf(file.stats);
@@ -256,14 +257,18 @@ export class FileSource implements ConfigSource {
         files.set(file.relative, previous);
         continue;
       }
-      read++;
       const state = await this.load(file, signature, startedAt, previous);
-      if (state) files.set(file.relative, state);
+      if (!state) continue;
+      files.set(file.relative, state);
+      reread.push({ before: previous, after: state });
     }
-    const changed = read > 0 || tree.files.length !== this.files.size;
+    // The same files as before: only those read again can have changed what is served.
+    const sameFiles = files.size === this.files.size && [...files.keys()].every((file) => this.files.has(file));
     this.files = files;
     this.options.onScan?.('tree');
-    if (changed) this.publish(files, { scanStartedAt, eventAt, read });
+    const timing = { scanStartedAt, eventAt, read: reread.length };
+    if (sameFiles && reread.length === 0) return;
+    if (!sameFiles || !this.publishReread(files, reread, timing)) this.publish(files, timing);
   }
 
   /**
