@@ -7,7 +7,7 @@ import type { ProxySyncStatus } from '../../src/status/syncStatus.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import { HeldVersions } from '../../src/xds/server/heldVersions.js';
 import { NameSetPool } from '../../src/xds/server/nameSets.js';
-import { changesSinceLast } from '../../src/xds/server/subscription.js';
+import { changesByName, changesSinceLast } from '../../src/xds/server/subscription.js';
 import { SnapshotSource } from '../../src/xds/snapshotGenerator.js';
 import { AdsTestClient, eventually, sidecarNode } from '../support/adsClient.js';
 import { getJson, startTestMeshd } from '../support/meshdHarness.js';
@@ -207,6 +207,47 @@ describe('Delta streams of one scope', () => {
     }
   });
 
+  it('compare a push that adds or removes resources once for the scope and send it as one response; never a name a stream did not subscribe', async () => {
+    state.source.generator.setResources(TypeUrl.Cluster, [cluster('a'), cluster('b')]);
+    const [one, two, named] = [connect('one'), connect('two'), connect('named')];
+    for (const c of [one, two]) c.delta(TypeUrl.Cluster);
+    named.delta(TypeUrl.ClusterLoadAssignment, { subscribe: many.map((r) => r.name) });
+    for (const c of [one, two, named]) c.ack(await c.next());
+
+    // A cluster added between the others: another layout, compared by name once for both streams.
+    state.source.generator.setResources(TypeUrl.Cluster, [cluster('a'), cluster('new'), cluster('b')]);
+    state.source.push([TypeUrl.Cluster]);
+    const [added, addedTwo] = [await one.next(), await two.next()];
+    expect(added.resources.map((r) => r.name)).toEqual(['new']);
+    expect(added.removed).toEqual([]);
+    expect(addedTwo.nonce).toBe(added.nonce);
+    for (const [c, r] of [
+      [one, added],
+      [two, addedTwo],
+    ] as const)
+      c.ack(r);
+    state.source.generator.setResources(TypeUrl.Cluster, [cluster('a', 2), cluster('new')]);
+    state.source.push([TypeUrl.Cluster]);
+    for (const c of [one, two]) {
+      const pushed = await c.next();
+      expect(pushed.resources.map((r) => r.name)).toEqual(['a']);
+      expect(pushed.removed).toEqual(['b']);
+    }
+
+    // A load assignment nobody subscribed to appears: the named stream is not sent it, then or later.
+    state.source.generator.setResources(TypeUrl.ClusterLoadAssignment, [...many, loadAssignment('c100', ['10.9.1.0'])]);
+    state.source.push([TypeUrl.ClusterLoadAssignment]);
+    state.source.generator.setResources(TypeUrl.ClusterLoadAssignment, [
+      loadAssignment('c000', ['10.9.0.1']),
+      ...many.slice(1),
+      loadAssignment('c100', ['10.9.1.1']),
+    ]);
+    state.source.push([TypeUrl.ClusterLoadAssignment]);
+    const next = await named.next();
+    expect(next.resources.map((r) => r.name)).toEqual(['c000']);
+    expect(next.removed).toEqual([]);
+  });
+
   it('send the streams of a scope one encoded response, nonce included, and track each proxy by its own ACK or NACK', async () => {
     const [one, two] = [connect('one'), connect('two')];
     for (const c of [one, two]) c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: many.map((r) => r.name) });
@@ -257,6 +298,20 @@ describe('changesSinceLast', () => {
     expect(changesSinceLast(list, list.slice(1))).toBeUndefined();
     expect(changesSinceLast(list, [cluster('other'), ...list.slice(1)])).toBeUndefined();
     expect(changesSinceLast(undefined, list)).toBeUndefined();
+  });
+});
+
+describe('changesByName', () => {
+  const list = Array.from({ length: 80 }, (_, i) => cluster(`k${i}`));
+
+  it('compares arrays of another layout by name, once per pair of arrays for every stream that asks', () => {
+    const next = [cluster('k0', 2), cluster('added'), ...list.slice(2).reverse()];
+    const changes = changesByName(list, next);
+    expect(changes.changed.map((r) => r.name)).toEqual(['k0', 'added']);
+    expect(changes.added).toEqual(['added']);
+    expect(changes.removed).toEqual(['k1']);
+    expect(changesByName(list, next)).toBe(changes);
+    expect(changesByName(list, [...list].reverse())).toEqual({ changed: [], removed: [], added: [] });
   });
 });
 

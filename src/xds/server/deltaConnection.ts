@@ -4,7 +4,7 @@ import { wildcardTypes, type XdsResource } from '../resource.js';
 import { AdsConnection, type BuiltResponse } from './connection.js';
 import { absentNames, applyDeltaRequest, pooledNames, subscriptionNames } from './deltaSubscription.js';
 import { scanDeltaRequest, type DeltaRequestScan } from './requestScan.js';
-import { changesSinceLast, diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
+import { changesByName, changesSinceLast, diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
 import type { PushRequest } from './types.js';
 import { decodeDeltaRequest, encodeDeltaResponse, type DeltaRequest } from './wire.js';
 
@@ -74,12 +74,21 @@ export class DeltaConnection extends AdsConnection {
 
   protected override buildResponse(sub: Subscription, request: PushRequest, generated: readonly XdsResource[], mode: RespondMode): BuiltResponse | undefined {
     // A push to a proxy holding exactly the last generated array: compare arrays (once per scope), not every name.
-    if (mode === 'changed') {
+    if (mode === 'changed' && sub.lastGenerated) {
       const quick = changesSinceLast(sub.lastGenerated, generated);
       if (quick) {
         sub.lastGenerated = generated;
         sub.held.adopt(generated);
         return quick.length === 0 ? undefined : this.respondWith(sub, request, quick, [], true);
+      }
+      // Another layout (a service added or removed): compared by name, still once per scope. It
+      // holds all of the last array and subscribes to all of it; it must subscribe to what is new.
+      const moved = changesByName(sub.lastGenerated, generated);
+      if (sub.wildcard || moved.added.every((name) => sub.names.has(name))) {
+        sub.lastGenerated = generated;
+        sub.held.adopt(generated);
+        if (moved.changed.length === 0 && moved.removed.length === 0) return undefined;
+        return this.respondWith(sub, request, moved.changed, moved.removed, true);
       }
     }
     const added = typeof mode === 'object' ? mode.added : undefined;

@@ -87,15 +87,20 @@ function byName(resources: readonly XdsResource[]): Map<string, XdsResource> {
   return map;
 }
 
+function sharedByName(resources: readonly XdsResource[]): ReadonlyMap<string, XdsResource> {
+  let map = byNameOfShared.get(resources);
+  if (!map) {
+    map = byName(resources);
+    byNameOfShared.set(resources, map);
+  }
+  return map;
+}
+
 export function diffAgainstHeld(sub: Subscription, generated: readonly XdsResource[], added?: ReadonlySet<string>): HeldDiff {
   // The generator's own (shared) array when nothing is filtered out: its encoding is shared too. Either
   // way the array is shared by the streams naming the same set, and so is its by-name map.
   const wanted = wantedOf(sub, generated);
-  let current = byNameOfShared.get(wanted);
-  if (!current) {
-    current = byName(wanted);
-    byNameOfShared.set(wanted, current);
-  }
+  const current = sharedByName(wanted);
   // A proxy that holds nothing yet (a new subscription) lacks everything: no per-name diff.
   const fresh = sub.held.size === 0;
   const changed = fresh ? wanted : wanted.filter((r) => sub.held.get(r.name) !== r.version || added?.has(r.name));
@@ -126,6 +131,49 @@ export function changesSinceLast(last: readonly XdsResource[] | undefined, next:
     byLast.set(last, known);
   }
   return known ?? undefined;
+}
+
+/** What moving from one generated array to another changes, by name (see changesByName). */
+export interface NamedChanges {
+  /** Resources of `next` that `last` lacks or has in another version. */
+  readonly changed: readonly XdsResource[];
+  /** Names in `last` that `next` lacks. */
+  readonly removed: readonly string[];
+  /** Names in `next` that `last` lacks (a named subscription must want them all to be sent them). */
+  readonly added: readonly string[];
+}
+
+const namedChangesMemo = new WeakMap<readonly XdsResource[], WeakMap<readonly XdsResource[], NamedChanges>>();
+
+/**
+ * changesSinceLast for arrays that do not list the same names in the same order (a service
+ * added or removed changes the layout of every cluster and listener list): compared by name,
+ * once per pair of arrays, so the streams of a scope moving from `last` to `next` share one
+ * comparison and one result (never modify it), and their response is encoded once.
+ */
+export function changesByName(last: readonly XdsResource[], next: readonly XdsResource[]): NamedChanges {
+  let byLast = namedChangesMemo.get(next);
+  let known = byLast?.get(last);
+  if (!known) {
+    known = compareByName(last, next);
+    if (!byLast) namedChangesMemo.set(next, (byLast = new WeakMap()));
+    byLast.set(last, known);
+  }
+  return known;
+}
+
+function compareByName(last: readonly XdsResource[], next: readonly XdsResource[]): NamedChanges {
+  const before = sharedByName(last);
+  const after = sharedByName(next);
+  const changed: XdsResource[] = [];
+  const added: string[] = [];
+  for (const r of after.values()) {
+    const held = before.get(r.name);
+    if (!held) added.push(r.name);
+    if (held?.version !== r.version) changed.push(r);
+  }
+  const removed = [...before.keys()].filter((name) => !after.has(name));
+  return { changed, removed, added };
 }
 
 function compareLayouts(last: readonly XdsResource[], next: readonly XdsResource[]): XdsResource[] | undefined {
