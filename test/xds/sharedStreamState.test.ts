@@ -248,6 +248,32 @@ describe('Delta streams of one scope', () => {
     expect(next.removed).toEqual([]);
   });
 
+  it('answer a name the streams of a scope subscribe from what they held: one shared response, an absent name as removed', async () => {
+    const [one, two] = [connect('one'), connect('two')];
+    for (const c of [one, two]) c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: many.map((r) => r.name) });
+    for (const c of [one, two]) c.ack(await c.next());
+    // Subscribed again: sent again (the proxy may have forgotten it), the same bytes for both.
+    for (const c of [one, two]) c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: ['c005'] });
+    const [again, againTwo] = [await one.next(), await two.next()];
+    expect(again.resources.map((r) => r.name)).toEqual(['c005']);
+    expect(again.removed).toEqual([]);
+    expect(againTwo.nonce).toBe(again.nonce);
+    for (const [c, r] of [
+      [one, again],
+      [two, againTwo],
+    ] as const)
+      c.ack(r);
+    // A name that does not exist is answered as removed; a push then still sends only what changed.
+    one.delta(TypeUrl.ClusterLoadAssignment, { subscribe: ['c006', 'missing'] });
+    const answered = await one.next();
+    expect(answered.resources.map((r) => r.name)).toEqual(['c006']);
+    expect(answered.removed).toEqual(['missing']);
+    one.ack(answered);
+    state.source.generator.setResources(TypeUrl.ClusterLoadAssignment, [...many.slice(0, 9), loadAssignment('c009', ['10.9.0.9']), ...many.slice(10)]);
+    state.source.push([TypeUrl.ClusterLoadAssignment]);
+    expect((await one.next()).resources.map((r) => r.name)).toEqual(['c009']);
+  });
+
   it('send the streams of a scope one encoded response, nonce included, and track each proxy by its own ACK or NACK', async () => {
     const [one, two] = [connect('one'), connect('two')];
     for (const c of [one, two]) c.delta(TypeUrl.ClusterLoadAssignment, { subscribe: many.map((r) => r.name) });

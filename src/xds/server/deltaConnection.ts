@@ -4,7 +4,16 @@ import { wildcardTypes, type XdsResource } from '../resource.js';
 import { AdsConnection, type BuiltResponse } from './connection.js';
 import { absentNames, applyDeltaRequest, pooledNames, subscriptionNames } from './deltaSubscription.js';
 import { scanDeltaRequest, type DeltaRequestScan } from './requestScan.js';
-import { changesByName, changesSinceLast, diffAgainstHeld, newSubscription, type RespondMode, type Subscription } from './subscription.js';
+import {
+  changesByName,
+  changesSinceLast,
+  changesWithNamed,
+  diffAgainstHeld,
+  sharedByName,
+  newSubscription,
+  type RespondMode,
+  type Subscription,
+} from './subscription.js';
 import type { PushRequest } from './types.js';
 import { decodeDeltaRequest, encodeDeltaResponse, type DeltaRequest } from './wire.js';
 
@@ -61,6 +70,8 @@ export class DeltaConnection extends AdsConnection {
     // one changed in place: generators may remember results per set.
     const change = applyDeltaRequest(sub.names, sub.wildcard, req.subscribe, req.unsubscribe);
     const wildcardAdded = change.wildcard && !sub.wildcard;
+    // Names only added: the proxy still holds all of the last generated array (see buildResponse).
+    const held = change.unsubscribed.length === 0 && !wildcardAdded && change.wildcard === sub.wildcard ? sub.lastGenerated : undefined;
     sub.wildcard = change.wildcard;
     if (change.names) sub.names = change.names;
     for (const name of req.unsubscribe) sub.held.delete(name);
@@ -68,7 +79,7 @@ export class DeltaConnection extends AdsConnection {
     sub.lastGenerated = undefined;
     if (change.unsubscribed.length > 0) this.host.events.unsubscribed?.(this, req.typeUrl, change.unsubscribed);
     // Every name subscribed is answered, held or not (the proxy may have forgotten it), or named as absent.
-    if (change.subscribed.size > 0) await this.respond(sub, 'latest', { added: change.subscribed });
+    if (change.subscribed.size > 0) await this.respond(sub, 'latest', held ? { added: change.subscribed, held } : { added: change.subscribed });
     else if (wildcardAdded) await this.respond(sub, 'latest', 'changed');
   }
 
@@ -91,6 +102,10 @@ export class DeltaConnection extends AdsConnection {
         return this.respondWith(sub, request, moved.changed, moved.removed, true);
       }
     }
+    if (typeof mode === 'object' && mode.held) {
+      const quick = this.namedSinceHeld(sub, request, generated, mode.held, mode.added);
+      if (quick) return quick;
+    }
     const added = typeof mode === 'object' ? mode.added : undefined;
     const { wanted, current, changed, removed } = diffAgainstHeld(sub, generated, added);
     // What the request subscribed and does not exist; on a new subscription, every name it named
@@ -112,6 +127,29 @@ export class DeltaConnection extends AdsConnection {
     }
     // A fresh proxy is sent the shared array itself: its response is encoded once for all of them.
     return this.respondWith(sub, request, changed, gone, changed === wanted);
+  }
+
+  /**
+   * The answer to names subscribed by a proxy that held all of `held`: what changed since it
+   * (compared once per scope) and the named resources, as the streams subscribing the same
+   * names share them; undefined when the new array holds a name it does not subscribe to.
+   */
+  private namedSinceHeld(
+    sub: Subscription,
+    request: PushRequest,
+    generated: readonly XdsResource[],
+    held: readonly XdsResource[],
+    named: ReadonlySet<string>,
+  ): BuiltResponse | undefined {
+    const moved = changesByName(held, generated);
+    if (!sub.wildcard && !moved.added.every((name) => sub.names.has(name))) return undefined;
+    const resources = changesWithNamed(moved, generated, named);
+    // Named and not existing: said to be absent (one the proxy held is among moved.removed already).
+    const absent = absentNames(named, sharedByName(generated)).filter((name) => sub.held.get(name) === undefined);
+    const gone = absent.length === 0 ? moved.removed : [...moved.removed, ...absent];
+    sub.held.adopt(generated);
+    sub.lastGenerated = generated;
+    return this.respondWith(sub, request, resources, gone, true);
   }
 
   /** `shared`: `resources` is an array other streams are sent too, and nobody modifies (encodeDeltaResponse). */

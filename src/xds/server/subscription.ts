@@ -47,9 +47,10 @@ export function newSubscription(typeUrl: string, wildcard: boolean, names: Reado
 
 /**
  * `full`: everything the proxy asked for (a new subscription); `added`: what it lacks, and
- * the newly named resources even if it had them; `changed`: only differences, or nothing.
+ * the newly named resources even if it had them (`held`: a generator array the proxy held all
+ * of until it named them, nothing unsubscribed since); `changed`: only differences, or nothing.
  */
-export type RespondMode = 'full' | { added: ReadonlySet<string> } | 'changed';
+export type RespondMode = 'full' | { added: ReadonlySet<string>; held?: readonly XdsResource[] } | 'changed';
 
 /** Order Envoy wants: clusters before their endpoints, listeners before their routes. */
 const pushOrder = [
@@ -87,7 +88,8 @@ function byName(resources: readonly XdsResource[]): Map<string, XdsResource> {
   return map;
 }
 
-function sharedByName(resources: readonly XdsResource[]): ReadonlyMap<string, XdsResource> {
+/** A generator array by name, built once per array (shared by the streams sent it). */
+export function sharedByName(resources: readonly XdsResource[]): ReadonlyMap<string, XdsResource> {
   let map = byNameOfShared.get(resources);
   if (!map) {
     map = byName(resources);
@@ -158,6 +160,27 @@ export function changesByName(last: readonly XdsResource[], next: readonly XdsRe
     known = compareByName(last, next);
     if (!byLast) namedChangesMemo.set(next, (byLast = new WeakMap()));
     byLast.set(last, known);
+  }
+  return known;
+}
+
+const withNamedMemo = new WeakMap<NamedChanges, WeakMap<ReadonlySet<string>, readonly XdsResource[]>>();
+
+/**
+ * The changes plus the resources of `next` the proxy just subscribed to by name (sent even if
+ * held: it may have forgotten them), in `next`'s order; one array per changes and name set,
+ * shared by the streams that subscribed the same names (never modify it).
+ */
+export function changesWithNamed(changes: NamedChanges, next: readonly XdsResource[], named: ReadonlySet<string>): readonly XdsResource[] {
+  let byNamed = withNamedMemo.get(changes);
+  let known = byNamed?.get(named);
+  if (!known) {
+    const changed = new Set(changes.changed);
+    const current = sharedByName(next);
+    const extra = [...named].map((name) => current.get(name)).filter((r): r is XdsResource => r !== undefined && !changed.has(r));
+    known = extra.length === 0 ? changes.changed : [...changes.changed, ...extra];
+    if (!byNamed) withNamedMemo.set(changes, (byNamed = new WeakMap()));
+    byNamed.set(named, known);
   }
   return known;
 }
