@@ -95,6 +95,8 @@ export interface ResourceSource {
   /** Resolves once every source has delivered its initial state. */
   start(): Promise<void>;
   onPush(listener: (request: PushRequest) => void): void;
+  /** The state proxies' own requests are answered with, changed by a batch that pushed nothing (MeshPipeline.onUnpushedState). */
+  onUnpushedState?(listener: (request: PushRequest) => void): void;
   /** A push of the current state, pinned to it (the pipeline's push context); absent for sources without such state. */
   pushRequest?(version: string, reason: string): PushRequest;
   /** Work the source does after a push (analysis) waits for `written()`: the pushes queued so far reached their streams. */
@@ -175,6 +177,7 @@ export async function startMeshd(config: MeshdConfig, deps: MeshdDeps): Promise<
   });
   registerFlowControlMetrics(registry, ads);
   deps.resources.onPush((request) => ads.push(request));
+  deps.resources.onUnpushedState?.((request) => ads.answerWith(request));
   deps.resources.holdAnalysisUntil?.(() => ads.idle());
 
   let draining = false;

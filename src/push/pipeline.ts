@@ -65,6 +65,7 @@ export class MeshPipeline {
   readonly generator: ResourceGenerator;
   private context: PushContext;
   private readonly listeners: ((request: PushRequest) => void)[] = [];
+  private readonly unpushedListeners: ((request: PushRequest) => void)[] = [];
   private readonly changeListeners: ((changes: readonly ModelChange[]) => void)[] = [];
   private readonly debouncer: Debouncer<PendingChange>;
   private started = false;
@@ -153,6 +154,17 @@ export class MeshPipeline {
       const i = this.listeners.indexOf(listener);
       if (i >= 0) this.listeners.splice(i, 1);
     };
+  }
+
+  /**
+   * Called after a debounced batch that reached no proxy, with the state it made (its
+   * version and push context, nothing to push): proxies' own requests are answered with it
+   * from now on, as istiod's global push context moves on with every batch. Otherwise they
+   * would be generated in the context of the last push while the next push context is built
+   * from this one, and what they built would not be inherited.
+   */
+  onUnpushedState(listener: (request: PushRequest) => void): void {
+    this.unpushedListeners.push(listener);
   }
 
   /**
@@ -255,18 +267,23 @@ export class MeshPipeline {
     const unpinned = pushRequestFor(impacts, version, firstAt);
     const reasons = impacts.map((i) => i.reason);
     if (!unpinned) {
+      this.notify(this.unpushedListeners, { version, reason: reasons, startedAt: firstAt, push: next }, 'state listener');
       this.timings.batch({ firstAt, releasedAt, builtAt }, changes.length, reasons, 'none');
       return;
     }
     const request: PushRequest = { ...unpinned, push: next };
-    for (const listener of this.listeners) {
+    this.notify(this.listeners, request, 'push listener');
+    this.timings.batch({ firstAt, releasedAt, builtAt, queuedAt: performance.now() }, changes.length, reasons, request.types ?? 'all');
+  }
+
+  private notify(listeners: readonly ((request: PushRequest) => void)[], request: PushRequest, what: string): void {
+    for (const listener of listeners) {
       try {
         listener(request);
       } catch (error) {
-        this.options.logger.error({ err: error }, 'push listener failed');
+        this.options.logger.error({ err: error }, `${what} failed`);
       }
     }
-    this.timings.batch({ firstAt, releasedAt, builtAt, queuedAt: performance.now() }, changes.length, reasons, request.types ?? 'all');
   }
 
   private async runAnalysis(context: PushContext): Promise<void> {

@@ -35,6 +35,7 @@ function pipelineSource(pipeline: MeshPipeline, onSynced: () => void): ResourceS
       onSynced();
     },
     onPush: (listener) => void pipeline.onPush(listener),
+    onUnpushedState: (listener) => pipeline.onUnpushedState(listener),
     pushRequest: (version, reason) => pipeline.pushRequest(version, reason),
     holdAnalysisUntil: (written) => pipeline.holdAnalysisUntil(written),
     get synced() {

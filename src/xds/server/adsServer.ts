@@ -96,12 +96,17 @@ export class AdsServer {
 
   /** Queues a push to every identified stream the request affects. */
   push(request: PushRequest): void {
-    this.latest = request.push !== undefined ? { version: request.version, push: request.push } : { version: request.version };
+    this.answerWith(request);
     for (const conn of this.connections) {
       if (!conn.identified) continue;
       if (request.affects && !request.affects(conn.proxy)) continue;
       this.queue.enqueue(conn, request);
     }
+  }
+
+  /** Proxies' own requests are answered with this request's version and state from now on (a push, or a state no proxy needed pushed). */
+  answerWith(request: Pick<PushRequest, 'version' | 'push'>): void {
+    this.latest = request.push !== undefined ? { version: request.version, push: request.push } : { version: request.version };
   }
 
   /** Queues a push to the named streams only (e.g. proxies whose pod changed). */
