@@ -30,7 +30,11 @@ export function namedLoadAssignments(
   names: ReadonlySet<string>,
   other: (name: string) => XdsResource | undefined,
 ): readonly XdsResource[] {
-  if (names.size < scoped.list.length) {
+  // A few names (a proxy scoped by its own subscriptions) are looked up one by one; most of the
+  // list (Envoy naming every EDS cluster it has, one cluster short of a scope just grown) is
+  // selected once per list and name set, so the streams naming it share one array, and what
+  // compares arrays (Delta's changesSinceLast, changesByName) compares it once for all of them.
+  if (names.size * 2 < scoped.list.length) {
     const out: XdsResource[] = [];
     for (const name of names) {
       const resource = scoped.byName.get(name) ?? other(name);
