@@ -10,14 +10,9 @@ import { SidecarGenerator } from '../../src/xds/gen/sidecar/generator.js';
 import { TypeUrl } from '../../src/xds/resource.js';
 import type { Proxy } from '../../src/model/proxy.js';
 import { meshFromYaml } from '../support/goldenMesh.js';
+import { shopReviewsSlice } from '../support/reviewsMesh.js';
 
-const slice = (ip: string) => `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: reviews-1, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
-addressType: IPv4
-ports: [{name: http, port: 9080}]
-endpoints: [{addresses: [${ip}], conditions: {ready: true}}]
-`;
+const slice = (ip: string) => shopReviewsSlice(ip);
 const pod = (name: string, ip: string) => `apiVersion: v1
 kind: Pod
 metadata: {name: ${name}, namespace: shop, labels: {app: web}, annotations: {golden.meshd.io/proxy: "true"}}

@@ -8,19 +8,14 @@ import { addServeFlags, configFromFlags, type ServeFlags } from '../../src/cli/m
 import { TypeUrl } from '../../src/xds/resource.js';
 import { waitFor } from '../support/captureLogger.js';
 import { startFilePipeline } from '../support/filePipeline.js';
+import { shopReviewsSlice } from '../support/reviewsMesh.js';
 
 const service = (port: number) => `apiVersion: v1
 kind: Service
 metadata: {name: reviews, namespace: shop}
 spec: {clusterIP: 10.96.0.9, selector: {app: reviews}, ports: [{name: http, port: ${port}}]}
 `;
-const slice = (ip: string) => `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: reviews-1, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
-addressType: IPv4
-ports: [{name: http, port: 8080}]
-endpoints: [{addresses: [${ip}], conditions: {ready: true}}]
-`;
+const slice = (ip: string) => shopReviewsSlice(ip, 8080);
 
 const pod = (version: string) => `apiVersion: v1
 kind: Pod

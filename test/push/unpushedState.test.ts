@@ -11,19 +11,14 @@ import { TypeUrl } from '../../src/xds/resource.js';
 import { AdsTestClient, sidecarNode } from '../support/adsClient.js';
 import { waitFor } from '../support/captureLogger.js';
 import { startFileMeshd } from '../support/filePipeline.js';
+import { shopReviewsSlice } from '../support/reviewsMesh.js';
 
 const service = `apiVersion: v1
 kind: Service
 metadata: {name: reviews, namespace: shop}
 spec: {clusterIP: 10.96.0.9, selector: {app: reviews}, ports: [{name: http, port: 9080}]}
 `;
-const slice = (ip: string) => `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: reviews-1, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
-addressType: IPv4
-ports: [{name: http, port: 9080}]
-endpoints: [{addresses: [${ip}], conditions: {ready: true}}]
-`;
+const slice = (ip: string) => shopReviewsSlice(ip);
 const configMap = `apiVersion: v1
 kind: ConfigMap
 metadata: {name: settings, namespace: shop}

@@ -43,3 +43,12 @@ spec:
 export const yamlDocuments = (...docs: string[]): string => docs.map((d) => d.trim()).join('\n---\n') + '\n';
 
 export const reviewsMissingSubset = yamlDocuments(reviewsService, reviewsPodV1, reviewsDestinationRuleV1, reviewsVirtualService('v2'));
+
+/** The EndpointSlice of a `reviews` service in namespace `shop`: one ready endpoint at `ip`. */
+export const shopReviewsSlice = (ip: string, port = 9080): string => `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: reviews-1, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
+addressType: IPv4
+ports: [{name: http, port: ${port}}]
+endpoints: [{addresses: [${ip}], conditions: {ready: true}}]
+`;
