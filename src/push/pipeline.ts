@@ -318,15 +318,15 @@ export class MeshPipeline {
   }
 }
 
+/** Kinds whose changes reach proxies as endpoint updates (PILOT_ENABLE_EDS_DEBOUNCE). */
+const endpointKinds: ReadonlySet<string> = new Set(['EndpointSlice', 'Pod']);
+
 /**
  * A batch of EndpointSlice changes only: the analysis reads no endpoints (only the kinds
  * of the snapshot it names, services and DestinationRules), so its findings cannot differ
  * from those of the context before, analysed already or queued. Saves one whole analysis
  * per endpoint change.
  */
-/** Kinds whose changes reach proxies as endpoint updates (PILOT_ENABLE_EDS_DEBOUNCE). */
-const endpointKinds: ReadonlySet<string> = new Set(['EndpointSlice', 'Pod']);
-
 function endpointsOnly(items: readonly PendingChange[]): boolean {
   return items.length > 0 && items.every((item) => item !== rejectionsChanged && item.kind === 'EndpointSlice');
 }
