@@ -12,7 +12,6 @@ import type { Proxy } from '../../src/model/proxy.js';
 import { meshFromYaml } from '../support/goldenMesh.js';
 import { shopReviewsSlice } from '../support/reviewsMesh.js';
 
-const slice = (ip: string) => shopReviewsSlice(ip);
 const pod = (name: string, ip: string) => `apiVersion: v1
 kind: Pod
 metadata: {name: ${name}, namespace: shop, labels: {app: web}, annotations: {golden.meshd.io/proxy: "true"}}
@@ -23,7 +22,7 @@ kind: Service
 metadata: {name: reviews, namespace: shop}
 spec: {clusterIP: 10.96.0.1, ports: [{name: http, port: 9080}]}
 ---
-${slice('10.1.0.1')}---
+${shopReviewsSlice('10.1.0.1')}---
 ${pod('web-1', '10.3.0.1')}---
 ${pod('web-2', '10.3.0.2')}`;
 
@@ -39,7 +38,7 @@ describe('sidecar EDS after an endpoint change', () => {
     const generator = (c: PushContext) => new SidecarGenerator(() => c);
     for (const proxy of proxies) for (const t of [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment]) generator(context).generate(proxy, watched(t), request);
 
-    const changes = model.apply([{ type: 'upsert', object: meshFromYaml(slice('10.1.0.2')).model.list('EndpointSlice')[0]!.object }]);
+    const changes = model.apply([{ type: 'upsert', object: meshFromYaml(shopReviewsSlice('10.1.0.2')).model.list('EndpointSlice')[0]!.object }]);
     const next = new PushContext(model.snapshot(), context.options, context.encodings, context);
     for (const [key, value] of reusableEntries(context.cache, cacheChangeOf(changes.map((c) => changeImpact(c, context, next))))) next.cache.set(key, value);
 

@@ -15,7 +15,6 @@ kind: Service
 metadata: {name: reviews, namespace: shop}
 spec: {clusterIP: 10.96.0.9, selector: {app: reviews}, ports: [{name: http, port: ${port}}]}
 `;
-const slice = (ip: string) => shopReviewsSlice(ip, 8080);
 
 const pod = (version: string) => `apiVersion: v1
 kind: Pod
@@ -32,7 +31,7 @@ afterEach(async () => {
 /** A pipeline whose debounce would hold any push for a minute. */
 async function start(edsDebounce: boolean) {
   const started = await startFilePipeline(
-    { 'service.yaml': service(9080), 'slice.yaml': slice('10.1.0.1'), 'pod.yaml': pod('v1') },
+    { 'service.yaml': service(9080), 'slice.yaml': shopReviewsSlice('10.1.0.1', 8080), 'pod.yaml': pod('v1') },
     { debounceAfterMs: 60_000, debounceMaxMs: 120_000, edsDebounce },
   );
   cleanups.push(started.stop);
@@ -42,7 +41,7 @@ async function start(edsDebounce: boolean) {
 describe('PILOT_ENABLE_EDS_DEBOUNCE', () => {
   it('false: an endpoint change is pushed without waiting for the quiet time, with the changes that were waiting', async () => {
     const { pipeline, pushes, write } = await start(false);
-    await write('slice.yaml', slice('10.1.0.2'));
+    await write('slice.yaml', shopReviewsSlice('10.1.0.2', 8080));
     await waitFor(() => pushes.length === 1, 'the endpoint push, a minute before the debounce would release it');
     expect(pushes[0]!.reason).toEqual(['EndpointSlice/shop/reviews-1']);
     expect([...pushes[0]!.types!]).toEqual([TypeUrl.ClusterLoadAssignment]);
@@ -58,7 +57,7 @@ describe('PILOT_ENABLE_EDS_DEBOUNCE', () => {
     const modelPort = () =>
       (pipeline.model.snapshot().get('Service')?.get('shop/reviews')?.object.spec as { ports?: { port: number }[] } | undefined)?.ports?.[0]?.port;
     await waitFor(() => modelPort() === 9081, 'the Service change in the model');
-    await write('slice.yaml', slice('10.1.0.3'));
+    await write('slice.yaml', shopReviewsSlice('10.1.0.3', 8080));
     await waitFor(() => pushes.length === 2, 'the second endpoint push');
     expect(pushes[1]!.reason).toEqual(['Service/shop/reviews', 'EndpointSlice/shop/reviews-1']);
     expect(

@@ -18,7 +18,6 @@ kind: Service
 metadata: {name: reviews, namespace: shop}
 spec: {clusterIP: 10.96.0.9, selector: {app: reviews}, ports: [{name: http, port: 9080}]}
 `;
-const slice = (ip: string) => shopReviewsSlice(ip);
 const configMap = `apiVersion: v1
 kind: ConfigMap
 metadata: {name: settings, namespace: shop}
@@ -32,7 +31,7 @@ afterEach(async () => {
 
 describe('a batch that pushes nothing', () => {
   it('still moves proxies to its push context, so the next push context inherits what their requests built', async () => {
-    const started = await startFileMeshd({ 'service.yaml': service, 'slice.yaml': slice('10.1.0.1') });
+    const started = await startFileMeshd({ 'service.yaml': service, 'slice.yaml': shopReviewsSlice('10.1.0.1') });
     cleanups.push(started.stop);
     const { pipeline, pushes } = started;
     const states: PushRequest[] = [];
@@ -56,7 +55,7 @@ describe('a batch that pushes nothing', () => {
     expect(built).toBeDefined();
 
     // An endpoint change keeps every cluster: the next context takes over the very result.
-    await started.write('slice.yaml', slice('10.1.0.2'));
+    await started.write('slice.yaml', shopReviewsSlice('10.1.0.2'));
     await waitFor(() => pushes.length === 1, 'the endpoint push');
     expect(pipeline.current()).not.toBe(unpushed);
     expect(pipeline.current().cache.get(built!.entry.key)).toBe(built);
